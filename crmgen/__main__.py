@@ -1,0 +1,3 @@
+from crmgen.cli import main
+
+main()

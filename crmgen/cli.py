@@ -1,0 +1,109 @@
+"""The ``crmgen`` command line (see ../README.md, "CLI reference").
+
+Exit codes: 0 success, 1 user error (a bad spec, a bad option value), 2 usage error (click).
+User errors never print a traceback; ``--debug`` shows one for internal failures.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from crmgen import __version__
+from crmgen.diagnostics import render_json, render_text
+from crmgen.spec import check_spec
+from crmgen.spec.schema import spec_schema
+
+INTERNAL_ERROR = 3
+
+
+class UserError(click.ClickException):
+    """A problem the user can fix: printed as one line on stderr, exit 1."""
+
+    exit_code = 1
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="crmgen")
+@click.option("--debug", is_flag=True, help="Show a traceback for internal errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """crmgen: a declarative YAML spec in, a complete runnable CRM out."""
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="How to print problems: FILE:LINE:COL lines, or a JSON list.")
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1 when there are any).")
+def validate(spec: Path, fmt: str, strict: bool) -> None:
+    """Check SPEC (a file, or a folder of files that make one spec).
+
+    Prints every problem as FILE:LINE:COL: error: MESSAGE (or warning:), or as JSON with
+    --format json. Exits 1 when there is any error.
+    """
+    model, diagnostics = check_spec(spec)
+    if fmt == "json":
+        click.echo(render_json(diagnostics), nl=False)
+    else:
+        click.echo(render_text(diagnostics), nl=False, err=True)
+    failed = model is None or (strict and bool(diagnostics))
+    if fmt == "text":
+        errors = sum(d.severity == "error" for d in diagnostics)
+        warnings = len(diagnostics) - errors
+        if failed:
+            click.echo(f"{spec}: {errors} error(s), {warnings} warning(s)", err=True)
+        else:
+            summary = f"{len(model.entities)} entities, {len(model.processes)} processes" if model else ""
+            click.echo(f"{spec}: valid ({summary}; {warnings} warning(s))", err=True)
+    sys.exit(1 if failed else 0)
+
+
+@cli.command()
+@click.option("--indent", type=int, default=2, show_default=True, help="JSON indentation.")
+def schema(indent: int) -> None:
+    """Print the JSON Schema (draft 2020-12) of the spec language, for editors.
+
+    Point your editor's YAML language server at it, e.g. with a first line
+    "# yaml-language-server: $schema=crmgen-schema.json" after `crmgen schema > crmgen-schema.json`.
+    """
+    click.echo(json.dumps(spec_schema(), indent=indent, ensure_ascii=False, sort_keys=False))
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path), default=".")
+@click.option("--name", default=None, help="The app's name (snake_case); default: the folder's name.")
+@click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
+def init(directory: Path, name: str | None, force: bool) -> None:
+    """Write a starter spec (DIRECTORY/crm.yaml) that validates as it is."""
+    from crmgen.init import write_starter
+
+    target = write_starter(directory, name, force)
+    click.echo(f"wrote {target}; next: crmgen validate {target}", err=True)
+
+
+def main() -> None:
+    """Console entry point: user errors exit 1, internal errors exit 3 without a traceback."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last guard: a clear line instead of a traceback
+        if debug:
+            traceback.print_exc()
+        click.echo(f"crmgen: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        sys.exit(INTERNAL_ERROR)

@@ -1,0 +1,31 @@
+"""``crmgen init``: a starter spec that validates and publishes as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from crmgen.resources import templates_dir
+from crmgen.spec.names import name_problem, snake_case
+
+STARTER = "crm.yaml"
+
+
+def write_starter(directory: Path, name: str | None, force: bool) -> Path:
+    app_name = name or snake_case(directory.resolve().name).replace("-", "_").strip("_") or "crm"
+    if name_problem(app_name, "app"):
+        if name:
+            raise click.ClickException(name_problem(app_name, "app") or "")
+        app_name = "crm"
+    target = directory / STARTER
+    if target.exists() and not force:
+        raise click.ClickException(f"{target} already exists (use --force to overwrite)")
+    env = Environment(loader=FileSystemLoader(templates_dir() / "init"), undefined=StrictUndefined, keep_trailing_newline=True)
+    text = env.get_template("crm.yaml.j2").render(name=app_name)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".yaml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    return target

@@ -1,0 +1,31 @@
+"""Entry-point plugins: other packages add field types and process step kinds.
+
+A package declares, in its pyproject.toml::
+
+    [project.entry-points."crmgen.steps"]
+    sms = "my_package.steps:SMS_STEP"        # a crmgen.spec.steps.StepKind
+
+    [project.entry-points."crmgen.fields"]
+    iban = "my_package.fields:IBAN"          # a crmgen.spec.fields.FieldType
+
+The built-in kinds register through the same registries, so plugins are first-class.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import entry_points
+
+
+@lru_cache(maxsize=1)
+def load_plugins() -> tuple[str, ...]:
+    """Register every installed plugin once; returns the names loaded."""
+    from crmgen.spec import build_steps, fields, steps  # noqa: F401  (built-ins first)
+
+    loaded = []
+    for group, registry in (("crmgen.steps", steps.REGISTRY), ("crmgen.fields", fields.REGISTRY)):
+        for ep in entry_points(group=group):
+            item = ep.load()
+            registry[item.name] = item
+            loaded.append(f"{group}:{item.name}")
+    return tuple(loaded)

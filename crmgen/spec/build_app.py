@@ -1,0 +1,129 @@
+"""The app settings, roles, custom endpoints and integrations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crmgen.spec.context import Context
+from crmgen.spec.build_entities import _field
+from crmgen.spec.integrations import INTEGRATION_TYPES
+from crmgen.spec.model import App, Endpoint, Integration, Role, Setting
+from crmgen.spec.names import name_problem
+from crmgen.spec.text import Text, humanize
+from crmgen.spec.yaml_loader import Path
+
+_PARAM = re.compile(r"\{([^{}]*)\}")
+
+
+def build_app(ctx: Context, spec_name: str) -> App:
+    raw: dict[str, Any] = ctx.data.get("app") or {}
+    path: Path = ("app",)
+    name = raw.get("name") or spec_name
+    problem = name_problem(name, "app")
+    if problem:
+        ctx.error(path + ("name",) if "name" in raw else path, "name", problem + ("" if "name" in raw else " (set app: name:)"))
+    locales = tuple(raw.get("locales") or ("en",))
+    for i, loc in enumerate(locales):
+        if locales.index(loc) != i:
+            ctx.error(path + ("locales", i), "locale", f"the locale '{loc}' is listed twice")
+    default = raw.get("default_locale", locales[0])
+    if default not in locales:
+        ctx.error(path + ("default_locale",), "locale", f"the default locale '{default}' is not in locales ({', '.join(locales)})")
+    timezone = raw.get("timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        ctx.error(path + ("timezone",), "timezone", f"unknown time zone '{timezone}' (use a name like Europe/Moscow or Asia/Jakarta)")
+    auth = raw.get("auth") or {}
+    return App(
+        name=name,
+        title=Text.of(raw.get("title"), humanize(name)),
+        locales=locales,
+        default_locale=default,
+        timezone=timezone,
+        currency=raw.get("currency", "USD"),
+        lockout_attempts=auth.get("lockout_attempts", 5),
+        lockout_minutes=auth.get("lockout_minutes", 30),
+        description=Text.of(raw.get("description")),
+    )
+
+
+def build_roles(ctx: Context) -> list[Role]:
+    roles = []
+    for name, raw in (ctx.data.get("roles") or {}).items():
+        path: Path = ("roles", name)
+        problem = name_problem(name, "role")
+        if problem:
+            ctx.error(path, "name", problem, at_key=True)
+        detail = raw if isinstance(raw, dict) else {"label": raw} if raw is not None else {}
+        roles.append(
+            Role(
+                name=name,
+                label=Text.of(detail.get("label"), humanize(name)),
+                position=ctx.pos(path, True),
+                superuser=bool(detail.get("superuser", False)),
+                audit=bool(detail.get("audit", detail.get("superuser", False))),
+                description=Text.of(detail.get("description")),
+            )
+        )
+    if not roles:
+        ctx.error(("roles",) if "roles" in ctx.data else (), "roles", "the spec needs at least one role (roles: {admin: {superuser: true}})", "roles" in ctx.data)
+    return roles
+
+
+def build_endpoints(ctx: Context, entity_paths: dict[str, str]) -> dict[str, Endpoint]:
+    endpoints: dict[str, Endpoint] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for name, raw in (ctx.data.get("endpoints") or {}).items():
+        path: Path = ("endpoints", name)
+        method = raw.get("method", "POST")
+        url = raw["path"]
+        params = _PARAM.findall(url)
+        entity = None
+        for p in params:
+            if p != "id":
+                ctx.error(path + ("path",), "endpoint-path", f"the path parameter '{{{p}}}' is not supported; use {{id}} (the record of the entity the path starts with)")
+        segments = [s for s in url.strip("/").split("/") if s]
+        if "id" in params:
+            head = segments[0] if segments else ""
+            entity = entity_paths.get(head)
+            if entity is None:
+                ctx.error(path + ("path",), "endpoint-path", f"a path with {{id}} must start with an entity's API path ({', '.join(sorted(entity_paths))}); got '/{head}'")
+        if len(segments) <= 2 and segments and segments[0] in entity_paths and (len(segments) == 1 or segments[1] == "{id}"):
+            ctx.error(path + ("path",), "endpoint-path", f"'{url}' is already the automatic CRUD path of {entity_paths[segments[0]]}; choose a deeper path like /{segments[0]}/{{id}}/{name}")
+        key = (method, _PARAM.sub("{}", url))
+        if key in seen:
+            ctx.error(path + ("path",), "endpoint-path", f"{method} {url} is also the path of the endpoint '{seen[key]}'")
+        seen[key] = name
+        roles = tuple(raw.get("roles") or ())
+        for i, r in enumerate(roles):
+            ctx.known_role(r, path + ("roles", i))
+        inputs = tuple(_field(ctx, f"endpoint {name}", fname, fraw, path + ("input", fname)) for fname, fraw in (raw.get("input") or {}).items())
+        for f in inputs:
+            if f.relation is not None:
+                ctx.known_entity(f.relation.target, path + ("input", f.name, "to"))
+        endpoints[name] = Endpoint(name, method, url, roles, inputs, ctx.pos(path, True), Text.of(raw.get("label"), humanize(name)), entity)
+    return endpoints
+
+
+def build_integrations(ctx: Context) -> list[Integration]:
+    out = []
+    for name, raw in (ctx.data.get("integrations") or {}).items():
+        path: Path = ("integrations", name)
+        itype = INTEGRATION_TYPES[raw["type"]]
+        settings = []
+        for key, value in raw.items():
+            if key in ("type", "events"):
+                continue
+            if isinstance(value, dict):
+                settings.append(Setting(key, env=value["env"], value=value.get("default")))
+            else:
+                settings.append(Setting(key, value=value))
+        events = tuple(raw.get("events") or ())
+        for i, ev in enumerate(events):
+            entity = ev.split(".")[0]
+            ctx.known_entity(entity, path + ("events", i))
+        out.append(Integration(name, itype.name, tuple(settings), ctx.pos(path, True), events))
+    return out

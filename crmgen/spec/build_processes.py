@@ -1,0 +1,81 @@
+"""Processes: triggers (what starts them) and the names their steps may use."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmgen.spec.build_steps import StepContext, build_steps
+from crmgen.spec.context import USER, Context
+from crmgen.spec.cron import cron_problem, normalize
+from crmgen.spec.expressions import EntityValue, Kind, Opaque, Struct
+from crmgen.spec.model import Endpoint, Process, Trigger
+from crmgen.spec.text import Text, humanize
+from crmgen.spec.yaml_loader import Path
+
+_EVENTS = ("create", "update", "delete")
+
+
+def build_processes(ctx: Context, endpoints: dict[str, Endpoint]) -> list[Process]:
+    processes = []
+    bound: dict[str, str] = {}
+    for name, raw in (ctx.data.get("processes") or {}).items():
+        path: Path = ("processes", name)
+        trigger, names = _trigger(ctx, raw["on"], path + ("on",), endpoints)
+        if trigger.endpoint:
+            if trigger.endpoint in bound:
+                ctx.error(path + ("on", "endpoint"), "endpoint-bound", f"the endpoint '{trigger.endpoint}' already runs the process '{bound[trigger.endpoint]}'")
+            bound[trigger.endpoint] = name
+        sctx = StepContext(ctx, ctx.scope(**names), trigger.entity, name)
+        steps = build_steps(raw["steps"], path + ("steps",), sctx)
+        processes.append(Process(name, Text.of(raw.get("label"), humanize(name)), trigger, steps, ctx.pos(path, True)))
+    for name, endpoint in endpoints.items():
+        if name not in bound:
+            ctx.error(("endpoints", name), "endpoint-unbound", f"no process runs the endpoint '{name}'; add a process with on: {{endpoint: {name}}}", True)
+    return processes
+
+
+def _trigger(ctx: Context, raw: dict[str, Any], path: Path, endpoints: dict[str, Endpoint]) -> tuple[Trigger, dict[str, Kind]]:
+    pos = ctx.pos(path)
+    user = EntityValue(USER)
+    for event in _EVENTS:
+        if event in raw:
+            entity = raw[event]
+            ok = ctx.known_entity(entity, path + (event,))
+            fields = tuple(raw.get("fields") or ())
+            if fields and event != "update":
+                ctx.error(path + ("fields",), "trigger", "fields: applies to update triggers (run when one of these fields changed)", True)
+            for i, f in enumerate(fields):
+                if ok:
+                    ctx.known_field(entity, f, path + ("fields", i))
+            names: dict[str, Kind] = {"record": EntityValue(entity), "user": user}
+            if event == "update":
+                names["old"] = EntityValue(entity)
+            return Trigger(event, pos, entity=entity, when=raw.get("when", "before"), fields=fields), names
+    for key in ("when", "fields"):
+        if key in raw:
+            ctx.error(path + (key,), "trigger", f"'{key}' applies only to create/update/delete triggers", True)
+    if "schedule" in raw:
+        problem = cron_problem(raw["schedule"])
+        if problem:
+            ctx.error(path + ("schedule",), "cron", problem)
+        return Trigger("schedule", pos, cron=normalize(raw["schedule"])), {}
+    if "endpoint" in raw:
+        name = raw["endpoint"]
+        ctx.known_names("endpoints", name, path + ("endpoint",), "endpoint")
+        endpoint = endpoints.get(name)
+        names = {"user": user}
+        entity = None
+        if endpoint is not None:
+            names["input"] = Struct(tuple((f.name, Opaque()) for f in endpoint.input))
+            if endpoint.entity:
+                entity = endpoint.entity
+                names["record"] = EntityValue(entity)
+        return Trigger("endpoint", pos, entity=entity, endpoint=name), names
+    action = raw["action"]
+    entity = action["entity"]
+    ctx.known_entity(entity, path + ("action", "entity"))
+    roles = tuple(action.get("roles") or ())
+    for i, r in enumerate(roles):
+        ctx.known_role(r, path + ("action", "roles", i))
+    label = Text.of(action.get("label"), "Run")
+    return Trigger("action", pos, entity=entity, label=label, roles=roles), {"record": EntityValue(entity), "user": user}

@@ -1,0 +1,539 @@
+"""The built-in process step kinds: schema, typed model and checks for each, registered by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from crmgen.diagnostics import Position, did_you_mean
+from crmgen.spec.context import USER, Context
+from crmgen.spec.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
+from crmgen.spec.model import Condition, Value
+from crmgen.spec.steps import EXPR, TEMPLATE, VALUE, VALUES, WHERE, StepKind, obj, register
+from crmgen.spec.yaml_loader import Path
+
+_JINJA = SandboxedEnvironment()
+_SNAKE = {"$ref": "#/$defs/snake_name"}
+_ENTITY = {"$ref": "#/$defs/entity_name"}
+
+
+@dataclass
+class StepContext:
+    """Where a step list is being built: the process's record entity and the names in scope."""
+
+    ctx: Context
+    scope: Scope
+    entity: str | None  # the trigger's entity (what ``record`` is), if any
+    process: str
+
+    def child(self, **names: Kind) -> StepContext:
+        return StepContext(self.ctx, self.scope.child(**names), self.entity, self.process)
+
+    def declare(self, name: str, kind: Kind, path: Path) -> None:
+        if name in ("record", "old", "user", "input", "now", "today"):
+            self.ctx.error(path, "step-name", f"'{name}' is a built-in name; store the result under another name")
+        self.scope.names[name] = kind
+
+    def template(self, text: str, path: Path) -> Template:
+        try:
+            parsed = _JINJA.parse(text)
+        except TemplateSyntaxError as exc:
+            base = self.ctx.pos(path)
+            self.ctx.diagnostics.append(
+                _diag(Position(base.file, base.line + (exc.lineno or 1) - 1, base.column), "template", f"bad template: {exc.message}")
+            )
+            return Template(text, ())
+        names = sorted(meta.find_undeclared_variables(parsed))
+        for n in names:
+            if n not in self.scope.names:
+                hint = did_you_mean(n, self.scope.names)
+                self.ctx.error(path, "template", f"the template uses unknown name '{n}'{hint}")
+        return Template(text, tuple(names))
+
+    def value(self, raw: Any, path: Path) -> Value:
+        return self.ctx.value(raw, path, self.scope)
+
+    def values(self, entity: str, raw: dict[str, Any], path: Path) -> tuple[tuple[str, Value], ...]:
+        out = []
+        for name, v in raw.items():
+            f = self.ctx.known_field(entity, name, path + (name,), at_key=True)
+            if f is not None and f.computed is not None:
+                self.ctx.error(path + (name,), "step-set", f"'{name}' is computed and cannot be set", True)
+            out.append((name, self.value(v, path + (name,))))
+        return tuple(out)
+
+    def where(self, entity: str, raw: dict[str, Any] | None, path: Path) -> tuple[Condition, ...]:
+        return self.ctx.where(raw, path, entity, self.scope)
+
+    def need_record(self, path: Path, kind: str) -> str | None:
+        if self.entity is None:
+            self.ctx.error(path, "step-record", f"'{kind}' works on the record, but this process has no record (its trigger is not an entity event, action or record endpoint)", True)
+        return self.entity
+
+
+def _diag(pos: Position, code: str, message: str) -> Any:
+    from crmgen.diagnostics import Diagnostic
+
+    return Diagnostic(pos, "error", code, message)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A sandboxed Jinja text template (subject, body, URL, message)."""
+
+    source: str
+    names: tuple[str, ...]
+
+
+# -- step models ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetStep:
+    values: tuple[tuple[str, Value], ...]
+    kind: str = "set"
+
+
+@dataclass(frozen=True)
+class ComputeStep:
+    assignments: tuple[tuple[str, Expression], ...]
+    kind: str = "compute"
+
+
+@dataclass(frozen=True)
+class IfStep:
+    condition: Expression
+    then: tuple[Any, ...]
+    otherwise: tuple[Any, ...] = ()
+    kind: str = "if"
+
+
+@dataclass(frozen=True)
+class ForEachStep:
+    items: Expression
+    var: str
+    steps: tuple[Any, ...]
+    kind: str = "for_each"
+
+
+@dataclass(frozen=True)
+class QueryStep:
+    entity: str
+    where: tuple[Condition, ...]
+    into: str
+    sort: tuple[str, ...] = ()
+    limit: int | None = None
+    kind: str = "query"
+
+
+@dataclass(frozen=True)
+class CountStep:
+    entity: str
+    where: tuple[Condition, ...]
+    into: str
+    kind: str = "count"
+
+
+@dataclass(frozen=True)
+class AggregateStep:
+    entity: str
+    fn: str
+    field: str | None
+    where: tuple[Condition, ...]
+    into: str
+    group_by: str | None = None
+    kind: str = "aggregate"
+
+
+@dataclass(frozen=True)
+class CreateStep:
+    entity: str
+    values: tuple[tuple[str, Value], ...]
+    into: str | None = None
+    kind: str = "create"
+
+
+@dataclass(frozen=True)
+class UpdateStep:
+    entity: str
+    where: tuple[Condition, ...]
+    values: tuple[tuple[str, Value], ...]
+    kind: str = "update"
+
+
+@dataclass(frozen=True)
+class DeleteStep:
+    entity: str
+    where: tuple[Condition, ...]
+    kind: str = "delete"
+
+
+@dataclass(frozen=True)
+class AssignStep:
+    field: str
+    strategy: str  # least_busy | round_robin
+    among: tuple[Condition, ...]  # over User; "role" matches a role name
+    workload_entity: str
+    workload_where: tuple[Condition, ...] = ()
+    kind: str = "assign"
+
+
+@dataclass(frozen=True)
+class EmailStep:
+    to: Value
+    subject: Template
+    text: Template | None
+    html: Template | None
+    via: str | None
+    kind: str = "email"
+
+
+@dataclass(frozen=True)
+class TelegramStep:
+    text: Template
+    chat: Value | None
+    via: str | None
+    kind: str = "telegram"
+
+
+@dataclass(frozen=True)
+class HttpStep:
+    method: str
+    url: Template
+    headers: tuple[tuple[str, Template], ...]
+    json: Value | None
+    into: str | None
+    timeout: float
+    via: str | None
+    kind: str = "http"
+
+
+@dataclass(frozen=True)
+class WebhookStep:
+    via: str
+    event: str
+    payload: Value | None
+    kind: str = "webhook"
+
+
+@dataclass(frozen=True)
+class ErrorStep:
+    message: Template
+    status: int
+    kind: str = "error"
+
+
+@dataclass(frozen=True)
+class LogStep:
+    message: Template
+    level: str = "info"
+    kind: str = "log"
+
+
+@dataclass(frozen=True)
+class BackupStep:
+    keep: int = 7
+    folder: str = "backups"
+    kind: str = "backup"
+
+
+# -- builders ------------------------------------------------------------------------------
+
+
+def build_steps(raw: list[Any], path: Path, sctx: StepContext) -> tuple[Any, ...]:
+    from crmgen.spec.steps import REGISTRY
+
+    built = []
+    for i, step in enumerate(raw):
+        kinds = [k for k in step if k in REGISTRY]
+        if len(kinds) != 1:
+            continue  # the schema reported it
+        kind = REGISTRY[kinds[0]]
+        built.append(kind.build(step, _At(sctx, path + (i,), kinds[0])))
+    return tuple(built)
+
+
+@dataclass
+class _At:
+    """A step builder's view: the step context plus where this step is."""
+
+    s: StepContext
+    path: Path
+    key: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ctx(self) -> Context:
+        return self.s.ctx
+
+    def sub(self, *more: str | int) -> Path:
+        return self.path + (self.key,) + more
+
+
+def _set(step: dict[str, Any], at: _At) -> SetStep:
+    entity = at.s.need_record(at.path + ("set",), "set")
+    if entity is None:
+        return SetStep(())
+    return SetStep(at.s.values(entity, step["set"], at.sub()))
+
+
+def _compute(step: dict[str, Any], at: _At) -> ComputeStep:
+    out = []
+    for name, text in step["compute"].items():
+        expression, kind = at.ctx.expr_kind(text, at.sub(name), at.s.scope)
+        at.s.declare(name, kind, at.sub(name))
+        out.append((name, expression))
+    return ComputeStep(tuple(out))
+
+
+def _if(step: dict[str, Any], at: _At) -> IfStep:
+    condition = at.ctx.expr(step["if"], at.sub(), at.s.scope)
+    then = build_steps(step.get("then") or [], at.path + ("then",), at.s.child())
+    otherwise = build_steps(step.get("else") or [], at.path + ("else",), at.s.child())
+    if "then" not in step:
+        at.ctx.error(at.path + ("if",), "step-if", "an 'if' step needs 'then:' with the steps to run", True)
+    return IfStep(condition, then, otherwise)
+
+
+def _for_each(step: dict[str, Any], at: _At) -> ForEachStep:
+    raw = step["for_each"]
+    items, kind = at.ctx.expr_kind(raw["in"], at.sub("in"), at.s.scope)
+    var = raw["as"]
+    item_kind: Kind = EntityValue(kind.entity) if isinstance(kind, ListOf) else Opaque()
+    inner = at.s.child(**{var: item_kind})
+    return ForEachStep(items, var, build_steps(raw["do"], at.sub("do"), inner))
+
+
+def _query(step: dict[str, Any], at: _At) -> QueryStep:
+    raw = step["query"]
+    entity = raw["entity"]
+    ok = at.ctx.known_entity(entity, at.sub("entity"))
+    where = at.s.where(entity, raw.get("where"), at.sub("where")) if ok else ()
+    for i, s in enumerate(raw.get("sort") or []):
+        if ok:
+            at.ctx.known_field(entity, s.lstrip("-"), at.sub("sort", i))
+    at.s.declare(raw["into"], ListOf(entity), at.sub("into"))
+    return QueryStep(entity, where, raw["into"], tuple(raw.get("sort") or ()), raw.get("limit"))
+
+
+def _count(step: dict[str, Any], at: _At) -> CountStep:
+    raw = step["count"]
+    entity = raw["entity"]
+    where = at.s.where(entity, raw.get("where"), at.sub("where")) if at.ctx.known_entity(entity, at.sub("entity")) else ()
+    at.s.declare(raw["into"], Opaque("a number"), at.sub("into"))
+    return CountStep(entity, where, raw["into"])
+
+
+def _aggregate(step: dict[str, Any], at: _At) -> AggregateStep:
+    raw = step["aggregate"]
+    entity = raw["entity"]
+    ok = at.ctx.known_entity(entity, at.sub("entity"))
+    where = at.s.where(entity, raw.get("where"), at.sub("where")) if ok else ()
+    fn = raw["fn"]
+    if fn != "count" and "field" not in raw:
+        at.ctx.error(at.sub(), "step-aggregate", f"'{fn}' needs the field to aggregate (field: ...)")
+    for key in ("field", "group_by"):
+        if ok and key in raw:
+            f = at.ctx.known_field(entity, raw[key], at.sub(key))
+            if key == "field" and f is not None and f.type not in ("integer", "decimal", "money") and fn in ("sum", "avg"):
+                at.ctx.error(at.sub(key), "step-aggregate", f"cannot {fn} the {f.type} field '{raw[key]}'")
+    at.s.declare(raw["into"], Opaque("a number"), at.sub("into"))
+    return AggregateStep(entity, fn, raw.get("field"), where, raw["into"], raw.get("group_by"))
+
+
+def _create(step: dict[str, Any], at: _At) -> CreateStep:
+    raw = step["create"]
+    entity = raw["entity"]
+    values = at.s.values(entity, raw["values"], at.sub("values")) if at.ctx.known_entity(entity, at.sub("entity")) else ()
+    if "into" in raw:
+        at.s.declare(raw["into"], EntityValue(entity), at.sub("into"))
+    return CreateStep(entity, values, raw.get("into"))
+
+
+def _update(step: dict[str, Any], at: _At) -> UpdateStep:
+    raw = step["update"]
+    entity = raw["entity"]
+    if not at.ctx.known_entity(entity, at.sub("entity")):
+        return UpdateStep(entity, (), ())
+    return UpdateStep(entity, at.s.where(entity, raw.get("where"), at.sub("where")), at.s.values(entity, raw["values"], at.sub("values")))
+
+
+def _delete(step: dict[str, Any], at: _At) -> DeleteStep:
+    raw = step["delete"]
+    entity = raw["entity"]
+    if not at.ctx.known_entity(entity, at.sub("entity")):
+        return DeleteStep(entity, ())
+    if not raw.get("where"):
+        at.ctx.error(at.sub(), "step-delete", "a delete step needs 'where:' (it would delete every record)")
+    return DeleteStep(entity, at.s.where(entity, raw.get("where"), at.sub("where")))
+
+
+def _assign(step: dict[str, Any], at: _At) -> AssignStep:
+    raw = step["assign"]
+    entity = at.s.need_record(at.path + ("assign",), "assign")
+    name = raw["field"]
+    if entity is not None:
+        f = at.ctx.known_field(entity, name, at.sub("field"))
+        if f is not None and (f.relation is None or f.relation.target != USER or f.relation.kind == "many_to_many"):
+            at.ctx.error(at.sub("field"), "step-assign", f"'{name}' must be a ref to User to assign someone to it")
+    among_raw = dict(raw.get("among") or {})
+    role = among_raw.pop("role", None)
+    among = at.ctx.where(among_raw, at.sub("among"), USER, at.s.scope)
+    if isinstance(role, str):
+        at.ctx.known_role(role, at.sub("among", "role"))
+        among = (Condition("role", "eq", Value(literal=role)),) + among
+    workload = raw.get("workload") or {}
+    wentity = workload.get("entity", entity or "")
+    wwhere: tuple[Condition, ...] = ()
+    if wentity and at.ctx.known_entity(wentity, at.sub("workload", "entity")):
+        wwhere = at.s.where(wentity, workload.get("where"), at.sub("workload", "where"))
+    return AssignStep(name, raw.get("strategy", "least_busy"), among, wentity, wwhere)
+
+
+def _via(at: _At, raw: dict[str, Any], itype: str) -> str | None:
+    """The integration a step sends through: named by ``via``, or the only one of its type."""
+    integrations = at.ctx.data.get("integrations") or {}
+    of_type = [n for n, i in integrations.items() if isinstance(i, dict) and i.get("type") == itype]
+    if "via" in raw:
+        name = raw["via"]
+        if not at.ctx.known_names("integrations", name, at.sub("via"), "integration"):
+            return name
+        if name in integrations and integrations[name].get("type") != itype:
+            at.ctx.error(at.sub("via"), "step-via", f"'{name}' is a {integrations[name].get('type')} integration; this step needs a {itype} one")
+        return name
+    if len(of_type) == 1:
+        return of_type[0]
+    if not of_type:
+        at.ctx.error(at.path + (at.key,), "step-via", f"this step needs a {itype} integration; declare one under integrations:", True)
+    else:
+        at.ctx.error(at.path + (at.key,), "step-via", f"there are several {itype} integrations ({', '.join(of_type)}); say which with via:", True)
+    return None
+
+
+def _email(step: dict[str, Any], at: _At) -> EmailStep:
+    raw = step["email"]
+    if "text" not in raw and "html" not in raw:
+        at.ctx.error(at.sub(), "step-email", "an email needs a body: text:, html: or both")
+    return EmailStep(
+        to=at.s.value(raw["to"], at.sub("to")),
+        subject=at.s.template(raw["subject"], at.sub("subject")),
+        text=at.s.template(raw["text"], at.sub("text")) if "text" in raw else None,
+        html=at.s.template(raw["html"], at.sub("html")) if "html" in raw else None,
+        via=_via(at, raw, "smtp"),
+    )
+
+
+def _telegram(step: dict[str, Any], at: _At) -> TelegramStep:
+    raw = step["telegram"]
+    chat = at.s.value(raw["chat"], at.sub("chat")) if "chat" in raw else None
+    return TelegramStep(at.s.template(raw["text"], at.sub("text")), chat, _via(at, raw, "telegram"))
+
+
+def _http(step: dict[str, Any], at: _At) -> HttpStep:
+    raw = step["http"]
+    via = None
+    if "via" in raw:
+        via = _via(at, raw, "http")
+    url = at.s.template(raw["url"], at.sub("url"))
+    if via is None and not raw["url"].startswith(("http://", "https://", "{{")):
+        at.ctx.error(at.sub("url"), "step-http", "the URL must start with http:// or https:// (or name a base URL with via:)")
+    headers = tuple((k, at.s.template(v, at.sub("headers", k))) for k, v in (raw.get("headers") or {}).items())
+    body = at.s.value(raw["json"], at.sub("json")) if "json" in raw else None
+    if "into" in raw:
+        at.s.declare(raw["into"], Opaque("an HTTP response"), at.sub("into"))
+    return HttpStep(raw.get("method", "GET"), url, headers, body, raw.get("into"), float(raw.get("timeout", 10)), via)
+
+
+def _webhook(step: dict[str, Any], at: _At) -> WebhookStep:
+    raw = step["webhook"]
+    via = _via(at, raw, "webhook") or ""
+    payload = at.s.value(raw["payload"], at.sub("payload")) if "payload" in raw else None
+    return WebhookStep(via, raw["event"], payload)
+
+
+def _error(step: dict[str, Any], at: _At) -> ErrorStep:
+    raw = step["error"]
+    if isinstance(raw, str):
+        return ErrorStep(at.s.template(raw, at.sub()), 400)
+    return ErrorStep(at.s.template(raw["message"], at.sub("message")), raw.get("status", 400))
+
+
+def _log(step: dict[str, Any], at: _At) -> LogStep:
+    raw = step["log"]
+    if isinstance(raw, str):
+        return LogStep(at.s.template(raw, at.sub()))
+    return LogStep(at.s.template(raw["message"], at.sub("message")), raw.get("level", "info"))
+
+
+def _backup(step: dict[str, Any], at: _At) -> BackupStep:
+    raw = step["backup"] or {}
+    return BackupStep(raw.get("keep", 7), raw.get("folder", "backups"))
+
+
+_INTO = _SNAKE
+_VIA = _SNAKE
+register(StepKind("set", "set fields of the record (literals, or '= expression')", VALUES, _set,
+                  example="- set: {status: new, deadline: '= today() + days(3)'}"))
+register(StepKind("compute", "compute named values from expressions for later steps",
+                  {"type": "object", "propertyNames": _SNAKE, "additionalProperties": EXPR, "minProperties": 1},
+                  _compute, example="- compute: {active: \"record.status != 'done'\"}"))
+register(StepKind("if", "run 'then' steps when the condition holds, else the 'else' steps", EXPR, _if,
+                  nested=("then", "else"),
+                  example="- if: n > 10\n  then: [...]\n  else: [...]"))
+register(StepKind("for_each", "run steps for every item of a list (a query's result)",
+                  obj(("in", "as", "do"), **{"in": EXPR, "as": _SNAKE, "do": {"$ref": "#/$defs/steps"}}),
+                  _for_each, example="- for_each: {in: due, as: task, do: [...]}"))
+register(StepKind("query", "load records matching conditions into a list",
+                  obj(("entity", "into"), entity=_ENTITY, where=WHERE,
+                      sort={"type": "array", "items": {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}},
+                      limit={"type": "integer", "minimum": 1, "maximum": 100000}, into=_INTO),
+                  _query, example="- query: {entity: Task, where: {due: '= today() + days(1)'}, into: due}"))
+register(StepKind("count", "count records matching conditions",
+                  obj(("entity", "into"), entity=_ENTITY, where=WHERE, into=_INTO), _count,
+                  example="- count: {entity: Task, where: {assignee: '= record.assignee', status__ne: done}, into: n}"))
+register(StepKind("aggregate", "sum, avg, min, max or count over matching records",
+                  obj(("entity", "fn", "into"), entity=_ENTITY, fn={"enum": ["sum", "avg", "min", "max", "count"]},
+                      field=_SNAKE, where=WHERE, group_by=_SNAKE, into=_INTO),
+                  _aggregate, example="- aggregate: {entity: Deal, fn: sum, field: amount, into: total}"))
+register(StepKind("create", "create a record of an entity",
+                  obj(("entity", "values"), entity=_ENTITY, values=VALUES, into=_INTO), _create,
+                  example="- create: {entity: Invoice, values: {deal: '= record', amount: '= record.amount'}}"))
+register(StepKind("update", "update records matching conditions",
+                  obj(("entity", "values"), entity=_ENTITY, where=WHERE, values=VALUES), _update,
+                  example="- update: {entity: Task, where: {deal: '= record'}, values: {status: done}}"))
+register(StepKind("delete", "delete records matching conditions",
+                  obj(("entity", "where"), entity=_ENTITY, where=WHERE), _delete,
+                  example="- delete: {entity: Task, where: {status: cancelled}}"))
+register(StepKind("assign", "set a User reference to the least busy (or next, round robin) matching user",
+                  obj(("field",), field=_SNAKE, strategy={"enum": ["least_busy", "round_robin"]},
+                      among={**WHERE, "description": "conditions on User; role: NAME matches a role"},
+                      workload=obj(entity=_ENTITY, where=WHERE)),
+                  _assign, example="- assign: {field: assignee, among: {position: '= record.assignee.position'}}"))
+register(StepKind("email", "send an e-mail (through the outbox)",
+                  obj(("to", "subject"), to=VALUE, subject=TEMPLATE, text=TEMPLATE, html=TEMPLATE, via=_VIA), _email,
+                  example="- email: {to: '= record.assignee.email', subject: 'Task {{ record.title }}', text: '...'}"))
+register(StepKind("telegram", "send a Telegram message (through the outbox)",
+                  obj(("text",), text=TEMPLATE, chat=VALUE, via=_VIA), _telegram,
+                  example="- telegram: {text: 'Deal {{ record.name }} won'}"))
+register(StepKind("http", "call an HTTP API; the JSON answer can be kept for later steps",
+                  obj(("url",), method={"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]}, url=TEMPLATE,
+                      headers={"type": "object", "additionalProperties": TEMPLATE}, json=VALUE, into=_INTO,
+                      timeout={"type": "number", "exclusiveMinimum": 0, "maximum": 300}, via=_VIA),
+                  _http, example="- http: {method: POST, url: 'https://example.com/hook', json: '= record', into: reply}"))
+register(StepKind("webhook", "post a signed (HMAC-SHA256) event to a webhook integration",
+                  obj(("event",), event={"type": "string", "pattern": r"^[a-z][a-z0-9_.]*$"}, payload=VALUE, via=_VIA),
+                  _webhook, example="- webhook: {event: deal.won, payload: '= record'}"))
+register(StepKind("error", "stop and fail the request with a message (and an HTTP status)",
+                  {"anyOf": [TEMPLATE, obj(("message",), message=TEMPLATE,
+                                           status={"enum": [400, 403, 404, 409, 422]})]},
+                  _error, example="- error: {message: 'Only managers may do this', status: 403}"))
+register(StepKind("log", "write a line to the app's log",
+                  {"anyOf": [TEMPLATE, obj(("message",), message=TEMPLATE, level={"enum": ["debug", "info", "warning", "error"]})]},
+                  _log, example="- log: 'Task {{ record.id }} reassigned'"))
+register(StepKind("backup", "write a restorable backup of the database (keeping the last N)",
+                  {"anyOf": [{"type": "null"}, obj(keep={"type": "integer", "minimum": 1, "maximum": 365},
+                                                   folder={"type": "string", "pattern": r"^[A-Za-z0-9_./\-]+$"})]},
+                  _backup, example="- backup: {keep: 14}"))

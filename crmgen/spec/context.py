@@ -1,0 +1,158 @@
+"""The state shared while building the model: diagnostics, positions and name lookups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from crmgen.diagnostics import Diagnostic, Position, did_you_mean
+from crmgen.spec import expressions
+from crmgen.spec.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
+from crmgen.spec.model import Condition, Field, Value
+from crmgen.spec.steps import FILTER_OPERATORS
+from crmgen.spec.yaml_loader import Path, SourceMap
+
+USER = "User"
+
+
+@dataclass
+class Context:
+    data: dict[str, Any]
+    source: SourceMap
+    fallback_file: str
+    broken_entities: set[str] = field(default_factory=set)
+    broken_names: set[tuple[str, str]] = field(default_factory=set)
+    broken_fields: set[tuple[str, str]] = field(default_factory=set)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Filled while building: every entity's fields (User included), by entity name.
+    fields: dict[str, dict[str, Field]] = field(default_factory=dict)
+    roles: tuple[str, ...] = ()
+
+    # -- reporting ---------------------------------------------------------------------------
+    def pos(self, path: Path, at_key: bool = False) -> Position:
+        found = self.source.key(path) if at_key else self.source.value(path)
+        return found or Position(self.fallback_file, 1, 1)
+
+    def error(self, path: Path, code: str, message: str, at_key: bool = False) -> None:
+        self.diagnostics.append(Diagnostic(self.pos(path, at_key), "error", code, message))
+
+    def warn(self, path: Path, code: str, message: str, at_key: bool = False) -> None:
+        self.diagnostics.append(Diagnostic(self.pos(path, at_key), "warning", code, message))
+
+    # -- references --------------------------------------------------------------------------
+    def entity_names(self) -> list[str]:
+        return sorted(set(self.fields) | self.broken_entities)
+
+    def known_entity(self, name: str, path: Path, what: str = "entity") -> bool:
+        """True when ``name`` is a usable entity; reports unknown names with a hint."""
+        if name in self.fields:
+            return True
+        if name in self.broken_entities:
+            return False  # its own errors are reported already
+        hint = did_you_mean(name, self.entity_names())
+        self.error(path, "ref-entity", f"unknown {what} '{name}'{hint}")
+        return False
+
+    def known_field(self, entity: str, name: str, path: Path, at_key: bool = False) -> Field | None:
+        table = self.fields.get(entity)
+        if table is None:
+            return None
+        if name in table:
+            return table[name]
+        if (entity, name) in self.broken_fields:
+            return None  # its own errors are reported already
+        hint = did_you_mean(name, table)
+        self.error(path, "ref-field", f"{entity} has no field '{name}'{hint}", at_key)
+        return None
+
+    def known_role(self, name: str, path: Path, at_key: bool = False) -> bool:
+        if name in self.roles or ("roles", name) in self.broken_names:
+            return True
+        hint = did_you_mean(name, self.roles)
+        self.error(path, "ref-role", f"unknown role '{name}'{hint}", at_key)
+        return False
+
+    def known_names(self, section: str, name: str, path: Path, what: str) -> bool:
+        table = self.data.get(section) or {}
+        if name in table or (section, name) in self.broken_names:
+            return True
+        hint = did_you_mean(name, table)
+        self.error(path, f"ref-{what.replace(' ', '-')}", f"unknown {what} '{name}'{hint}")
+        return False
+
+    # -- expressions -------------------------------------------------------------------------
+    def attributes(self, entity: str) -> Mapping[str, Kind] | None:
+        table = self.fields.get(entity)
+        if table is None:
+            return None
+        attrs: dict[str, Kind] = {n: Opaque() for n in ("id", "version", "created_at", "updated_at")}
+        for name, f in table.items():
+            if f.relation is None:
+                attrs[name] = Opaque()
+            elif f.relation.kind == "many_to_many":
+                attrs[name] = ListOf(f.relation.target)
+            else:
+                attrs[name] = EntityValue(f.relation.target)
+                attrs[f"{name}_id"] = Opaque()
+        for other, table2 in self.fields.items():
+            for f in table2.values():
+                if f.relation is not None and f.relation.target == entity and f.relation.back:
+                    one = f.relation.kind == "one_to_one"
+                    attrs.setdefault(f.relation.back, EntityValue(other) if one else ListOf(other))
+        return attrs
+
+    def scope(self, **names: Kind) -> Scope:
+        return Scope(dict(names), self.attributes)
+
+    def expr(self, text: str, path: Path, scope: Scope, offset: int = 0) -> Expression:
+        expression, _kind = self.expr_kind(text, path, scope, offset)
+        return expression
+
+    def expr_kind(self, text: str, path: Path, scope: Scope, offset: int = 0) -> tuple[Expression, Kind]:
+        expression, problems, kind = expressions.check_kind(text, scope)
+        base = self.pos(path)
+        for p in problems:
+            if p.line == 1:
+                pos = Position(base.file, base.line, base.column + offset + p.column - 1)
+            else:
+                pos = Position(base.file, base.line + p.line - 1, p.column)
+            self.diagnostics.append(Diagnostic(pos, "error", "expression", p.message))
+        return expression, kind
+
+    def value(self, raw: Any, path: Path, scope: Scope) -> Value:
+        """A literal, or an expression when the text starts with '='."""
+        if isinstance(raw, str) and raw.startswith("="):
+            body = raw[1:]
+            return Value(expr=self.expr(body, path, scope, offset=1))
+        return Value(literal=raw)
+
+    def where(self, raw: Mapping[str, Any] | None, path: Path, entity: str, scope: Scope) -> tuple[Condition, ...]:
+        """Conditions ``field[__op]: value`` on ``entity``; dotted fields follow references."""
+        conditions = []
+        for key, raw_value in (raw or {}).items():
+            name, _, op = key.partition("__")
+            op = op or "eq"
+            if op not in FILTER_OPERATORS and op != "eq":
+                self.error(path + (key,), "where-op", f"unknown operator '{op}'{did_you_mean(op, FILTER_OPERATORS)}", True)
+                continue
+            self.follow(entity, name, path + (key,))
+            conditions.append(Condition(name, op, self.value(raw_value, path + (key,), scope)))
+        return tuple(conditions)
+
+    def follow(self, entity: str, dotted: str, path: Path) -> Field | None:
+        """Resolve ``a.b.c`` from ``entity`` through references; report what does not exist."""
+        current = entity
+        found: Field | None = None
+        for part in dotted.split("."):
+            if current not in self.fields:
+                return None
+            if part in ("id", "created_at", "updated_at", "version"):
+                return None
+            found = self.known_field(current, part, path, at_key=True)
+            if found is None:
+                return None
+            current = found.relation.target if found.relation else ""
+        return found
+
+    def names_in(self, items: Iterable[Any]) -> list[str]:
+        return [i for i in items if isinstance(i, str)]

@@ -1,0 +1,75 @@
+"""Cron schedules: five fields (minute hour day month weekday) or an @macro."""
+
+from __future__ import annotations
+
+import re
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day of month", 1, 31, {}),
+    (
+        "month",
+        1,
+        12,
+        {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())},
+    ),
+    ("day of week", 0, 7, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}),
+)
+_ITEM = re.compile(r"^(?P<range>\*|[^/-]+(-[^/-]+)?)(/(?P<step>\d+))?$")
+
+
+def normalize(expression: str) -> str:
+    """The five-field form of ``expression`` (macros expanded, spaces collapsed)."""
+    text = " ".join(expression.split())
+    return MACROS.get(text.lower(), text)
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why ``expression`` is not a valid cron schedule, or None."""
+    text = normalize(expression)
+    if text.startswith("@"):
+        return f"unknown cron macro '{text}'; use one of {', '.join(sorted(MACROS))}"
+    parts = text.split(" ")
+    if len(parts) != 5:
+        return (
+            f"a cron schedule has 5 fields (minute hour day month weekday), got {len(parts)}: "
+            f"'{expression}'"
+        )
+    for part, (name, low, high, names) in zip(parts, _FIELDS):
+        for item in part.split(","):
+            problem = _item_problem(item, name, low, high, names)
+            if problem:
+                return problem
+    return None
+
+
+def _item_problem(item: str, name: str, low: int, high: int, names: dict[str, int]) -> str | None:
+    match = _ITEM.match(item)
+    if not match:
+        return f"bad {name} '{item}' in the cron schedule"
+    if match.group("step") is not None and int(match.group("step")) == 0:
+        return f"the {name} step cannot be 0"
+    if match.group("range") == "*":
+        return None
+    bounds = match.group("range").split("-")
+    values = []
+    for b in bounds:
+        value = names.get(b.lower()) if not b.isdigit() else int(b)
+        if value is None:
+            return f"bad {name} '{b}' in the cron schedule"
+        if not low <= value <= high:
+            return f"the {name} {value} is out of range {low}-{high}"
+        values.append(value)
+    if len(values) == 2 and values[0] > values[1]:
+        return f"the {name} range {item} runs backwards"
+    return None

@@ -1,0 +1,292 @@
+"""Sandboxed expressions: parsed and checked here, never evaluated by crmgen.
+
+An expression is a small Python-like formula (``record.amount * 0.2``, ``today() + days(3)``,
+``status != 'done' and priority == 'high'``). Only a whitelist of syntax is accepted; every name
+must be known in the place the expression is used, and attribute access follows the spec's fields
+(``record.assignee.position``). The generated app compiles checked expressions into plain Python.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+from crmgen.diagnostics import did_you_mean
+
+MAX_LENGTH = 2000
+
+# name -> (min args, max args); max None = any number.
+FUNCTIONS: dict[str, tuple[int, int | None]] = {
+    "now": (0, 0),
+    "today": (0, 0),
+    "minutes": (1, 1),
+    "hours": (1, 1),
+    "days": (1, 1),
+    "weeks": (1, 1),
+    "months": (1, 1),
+    "date": (1, 1),
+    "len": (1, 1),
+    "lower": (1, 1),
+    "upper": (1, 1),
+    "str": (1, 1),
+    "int": (1, 1),
+    "float": (1, 1),
+    "round": (1, 2),
+    "abs": (1, 1),
+    "min": (1, None),
+    "max": (1, None),
+    "coalesce": (1, None),
+    "has_role": (1, None),
+    "contains": (2, 2),
+    "startswith": (2, 2),
+}
+
+_BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
+_CMP_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot)
+_UNARY_OPS = (ast.Not, ast.USub, ast.UAdd)
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value whose attributes are not checked (a list, a number, an HTTP response)."""
+
+    description: str = "a value"
+
+
+@dataclass(frozen=True)
+class EntityValue:
+    """A record of an entity: attributes are its fields."""
+
+    entity: str
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of records of an entity (a query's result); ``for_each`` walks it."""
+
+    entity: str
+
+
+@dataclass(frozen=True)
+class Struct:
+    """A value with known attributes (the endpoint's ``input``)."""
+
+    attributes: tuple[tuple[str, object], ...]
+
+
+Kind = Opaque | EntityValue | ListOf | Struct
+AttributeResolver = Callable[[str], Mapping[str, Kind] | None]
+
+
+@dataclass
+class Scope:
+    """Names an expression may use, and how to look up an entity's attributes.
+
+    ``attributes(entity)`` returns the attribute table of an entity, or None when the entity
+    is unknown or broken (its attributes are then not checked).
+    """
+
+    names: dict[str, Kind]
+    attributes: AttributeResolver = field(default=lambda _entity: None)
+    functions: Mapping[str, tuple[int, int | None]] = field(default_factory=lambda: FUNCTIONS)
+
+    def child(self, **more: Kind) -> Scope:
+        return Scope({**self.names, **more}, self.attributes, self.functions)
+
+
+@dataclass(frozen=True)
+class ExprProblem:
+    line: int  # 1-based within the expression text
+    column: int  # 1-based within that line
+    message: str
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A checked expression: its text and the root names it reads."""
+
+    source: str
+    names: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def check(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]]:
+    """Parse and check ``source``; returns the expression and its problems (empty when fine)."""
+    expression, problems, _kind = check_kind(source, scope)
+    return expression, problems
+
+
+def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem], Kind]:
+    """Like ``check``, and also what the expression yields (a record, a list, a value)."""
+    problems: list[ExprProblem] = []
+    if len(source) > MAX_LENGTH:
+        return Expression(source, ()), [ExprProblem(1, 1, f"expression longer than {MAX_LENGTH}")], Opaque()
+    if not source.strip():
+        return Expression(source, ()), [ExprProblem(1, 1, "the expression is empty")], Opaque()
+    text = source.strip("\n")
+    lead = len(text) - len(text.lstrip())
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        msg = exc.msg or "invalid syntax"
+        col = (exc.offset or 1) + (lead if (exc.lineno or 1) == 1 else 0)
+        return Expression(source, ()), [ExprProblem(exc.lineno or 1, col, f"bad expression: {msg}")], Opaque()
+    except ValueError as exc:  # e.g. null bytes
+        return Expression(source, ()), [ExprProblem(1, 1, f"bad expression: {exc}")], Opaque()
+    checker = _Checker(scope, problems, lead)
+    kind = checker.visit(tree.body)
+    return Expression(source, tuple(sorted(checker.roots))), problems, kind
+
+
+class _Checker:
+    def __init__(self, scope: Scope, problems: list[ExprProblem], lead: int) -> None:
+        self.scope = scope
+        self.problems = problems
+        self.lead = lead
+        self.roots: set[str] = set()
+
+    def problem(self, node: ast.AST, message: str) -> None:
+        line = getattr(node, "lineno", 1)
+        col = getattr(node, "col_offset", 0) + 1 + (self.lead if line == 1 else 0)
+        self.problems.append(ExprProblem(line, col, message))
+
+    def visit(self, node: ast.AST) -> Kind:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            self.problem(node, f"{_describe(node)} is not allowed in an expression")
+            return Opaque()
+        return method(node)
+
+    def visit_Constant(self, node: ast.Constant) -> Kind:
+        if not isinstance(node.value, (str, int, float, bool, type(None))):
+            self.problem(node, f"the constant {node.value!r} is not allowed")
+        return Opaque()
+
+    def visit_Name(self, node: ast.Name) -> Kind:
+        if node.id in self.scope.names:
+            self.roots.add(node.id)
+            return self.scope.names[node.id]
+        if node.id in self.scope.functions:
+            self.problem(node, f"'{node.id}' is a function: call it as {node.id}(...)")
+        else:
+            hint = did_you_mean(node.id, list(self.scope.names) + list(self.scope.functions))
+            self.problem(node, f"unknown name '{node.id}'{hint}")
+        return Opaque()
+
+    def visit_Attribute(self, node: ast.Attribute) -> Kind:
+        base = self.visit(node.value)
+        if node.attr.startswith("_"):
+            self.problem(node, f"'{node.attr}': names starting with '_' are not allowed")
+            return Opaque()
+        table: Mapping[str, Kind] | None = None
+        if isinstance(base, EntityValue):
+            table = self.scope.attributes(base.entity)
+            owner = f"{base.entity}"
+        elif isinstance(base, Struct):
+            table = dict(base.attributes)  # type: ignore[arg-type]
+            owner = "the input"
+        else:
+            return Opaque()
+        if table is None:
+            return Opaque()
+        if node.attr not in table:
+            hint = did_you_mean(node.attr, table)
+            at = ast.Constant(0, lineno=node.end_lineno or 1)
+            at.col_offset = (node.end_col_offset or len(node.attr)) - len(node.attr)
+            self.problem(at, f"{owner} has no field '{node.attr}'{hint}")
+            return Opaque()
+        return table[node.attr]
+
+    def visit_Call(self, node: ast.Call) -> Kind:
+        if not isinstance(node.func, ast.Name):
+            self.problem(node, "only the built-in functions can be called (e.g. today(), days(3))")
+            return Opaque()
+        name = node.func.id
+        if name not in self.scope.functions:
+            hint = did_you_mean(name, self.scope.functions)
+            self.problem(node, f"unknown function '{name}'{hint}")
+            return Opaque()
+        if node.keywords:
+            self.problem(node, f"{name}() takes no keyword arguments")
+        low, high = self.scope.functions[name]
+        count = len(node.args)
+        if count < low or (high is not None and count > high):
+            want = str(low) if low == high else f"{low} to {high}" if high else f"at least {low}"
+            self.problem(node, f"{name}() takes {want} argument(s), got {count}")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                self.problem(arg, "'*' arguments are not allowed")
+            else:
+                self.visit(arg)
+        return Opaque()
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> Kind:
+        for value in node.values:
+            self.visit(value)
+        return Opaque()
+
+    def visit_BinOp(self, node: ast.BinOp) -> Kind:
+        if not isinstance(node.op, _BIN_OPS):
+            self.problem(node, f"the operator {_describe(node.op)} is not allowed")
+        self.visit(node.left)
+        self.visit(node.right)
+        return Opaque()
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Kind:
+        if not isinstance(node.op, _UNARY_OPS):
+            self.problem(node, f"the operator {_describe(node.op)} is not allowed")
+        self.visit(node.operand)
+        return Opaque()
+
+    def visit_Compare(self, node: ast.Compare) -> Kind:
+        for op in node.ops:
+            if not isinstance(op, _CMP_OPS):
+                self.problem(node, f"the comparison {_describe(op)} is not allowed")
+        self.visit(node.left)
+        for comparator in node.comparators:
+            self.visit(comparator)
+        return Opaque()
+
+    def visit_IfExp(self, node: ast.IfExp) -> Kind:
+        self.visit(node.test)
+        self.visit(node.body)
+        self.visit(node.orelse)
+        return Opaque()
+
+    def visit_List(self, node: ast.List) -> Kind:
+        for item in node.elts:
+            self.visit(item)
+        return Opaque("a list")
+
+    visit_Tuple = visit_List
+
+
+def _describe(node: ast.AST) -> str:
+    names = {
+        "Lambda": "lambda",
+        "ListComp": "a comprehension",
+        "GeneratorExp": "a generator",
+        "DictComp": "a comprehension",
+        "SetComp": "a comprehension",
+        "Subscript": "indexing with [...]",
+        "Dict": "a {...} mapping",
+        "Set": "a {...} set",
+        "JoinedStr": "an f-string",
+        "NamedExpr": "':='",
+        "Await": "await",
+        "Pow": "'**'",
+        "BitAnd": "'&'",
+        "BitOr": "'|'",
+        "BitXor": "'^'",
+        "LShift": "'<<'",
+        "RShift": "'>>'",
+        "MatMult": "'@'",
+        "Invert": "'~'",
+        "Starred": "'*'",
+        "Slice": "a slice",
+    }
+    kind = type(node).__name__
+    return names.get(kind, kind)

@@ -1,0 +1,47 @@
+"""Integration types: which settings each needs, and which of them are secrets.
+
+A secret setting must name an environment variable (``token: {env: TELEGRAM_TOKEN}``), so no
+secret is ever written in a spec; other settings may be literals or environment variables too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IntegrationType:
+    name: str
+    summary: str
+    secrets: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+INTEGRATION_TYPES: dict[str, IntegrationType] = {}
+
+
+def register(itype: IntegrationType) -> IntegrationType:
+    INTEGRATION_TYPES[itype.name] = itype
+    return itype
+
+
+_EVENTS = {
+    "type": "array",
+    "items": {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*\.(create|update|delete)$"},
+    "minItems": 1,
+}
+
+register(IntegrationType("smtp", "outgoing e-mail through an SMTP server",
+                         secrets=("url",), settings=("sender", "reply_to"), required=("url", "sender")))
+register(IntegrationType("telegram", "messages through a Telegram bot",
+                         secrets=("token",), settings=("base_url", "chat"), required=("token",)))
+register(IntegrationType("webhook", "signed JSON posts to another system on entity events",
+                         secrets=("url", "secret"), settings=("timeout",), required=("url", "secret"),
+                         extra={"events": _EVENTS}))
+register(IntegrationType("http", "a base URL and headers for HTTP request steps",
+                         secrets=("base_url", "token"), settings=("timeout",), required=("base_url",)))
+register(IntegrationType("sms", "text messages through an SMS gateway (a pluggable channel)",
+                         secrets=("url", "token"), settings=("sender",), required=("url",)))

@@ -1,0 +1,373 @@
+"""The typed spec model: what the generators read. Frozen dataclasses, tuples, no raw dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from crmgen.diagnostics import Position
+from crmgen.spec.expressions import Expression
+from crmgen.spec.text import Text
+
+Action = Literal["list", "read", "create", "update", "delete"]
+ACTIONS: tuple[Action, ...] = ("list", "read", "create", "update", "delete")
+
+
+@dataclass(frozen=True)
+class Value:
+    """A literal, or an expression (written '= ...' in the spec)."""
+
+    literal: Any = None
+    expr: Expression | None = None
+
+    @property
+    def is_expr(self) -> bool:
+        return self.expr is not None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One filter condition: ``field`` (a dotted path) ``op`` ``value``."""
+
+    field: str
+    op: str  # eq gt gte lt lte ne in contains isnull
+    value: Value
+
+
+@dataclass(frozen=True)
+class EnumValue:
+    name: str
+    label: Text
+    weight: float | None = None
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class Relation:
+    kind: Literal["many_to_one", "one_to_one", "many_to_many"]
+    target: str
+    back: str  # name of the navigable reverse side on the target
+    on_delete: Literal["cascade", "set_null", "restrict"] | None = None
+    through: str | None = None  # join table (many_to_many)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    label: Text
+    position: Position
+    help: Text = Text(())
+    required: bool = False
+    unique: bool = False
+    index: bool = False
+    searchable: bool = False
+    read_only: bool = False
+    default: Value | None = None
+    computed: Expression | None = None
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    precision: int | None = None
+    scale: int | None = None
+    currency: str | None = None
+    values: tuple[EnumValue, ...] = ()
+    accept: tuple[str, ...] = ()
+    max_size_mb: float | None = None
+    relation: Relation | None = None
+    renamed_from: str | None = None
+
+    @property
+    def column(self) -> str:
+        """Column name: refs store ``<name>_id``; many-to-many fields have no column."""
+        if self.relation is None:
+            return self.name
+        return "" if self.relation.kind == "many_to_many" else f"{self.name}_id"
+
+
+@dataclass(frozen=True)
+class Index:
+    fields: tuple[str, ...]
+    unique: bool = False
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Access:
+    """Which records an action may touch: all, own (owner is the user), none, or a condition."""
+
+    mode: Literal["all", "own", "none", "where"]
+    where: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Permission:
+    role: str
+    actions: tuple[tuple[Action, Access], ...]
+    hidden: tuple[str, ...] = ()  # fields the role cannot read
+    read_only: tuple[str, ...] = ()  # fields the role cannot write
+
+    def access(self, action: Action) -> Access:
+        return dict(self.actions).get(action, Access("none"))
+
+
+@dataclass(frozen=True)
+class ListView:
+    columns: tuple[str, ...]
+    sort: tuple[str, ...] = ()  # "field" or "-field"
+    filters: tuple[str, ...] = ()
+    page_size: int = 50
+
+
+@dataclass(frozen=True)
+class FormSection:
+    label: Text
+    fields: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KanbanView:
+    by: str
+    title: str
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CalendarView:
+    date: str
+    title: str
+    end: str | None = None
+
+
+@dataclass(frozen=True)
+class EntityUI:
+    list: ListView
+    form: tuple[FormSection, ...]
+    kanban: KanbanView | None = None
+    calendar: CalendarView | None = None
+    icon: str | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    plural: str
+    label: Text
+    plural_label: Text
+    table: str
+    api_path: str  # /api/<api_path>
+    position: Position
+    fields: tuple[Field, ...]
+    display: str
+    search: tuple[str, ...]
+    owner: str | None
+    soft_delete: bool
+    timestamps: bool
+    indexes: tuple[Index, ...]
+    permissions: tuple[Permission, ...]
+    api: tuple[Action, ...]
+    ui: EntityUI
+    description: Text = Text(())
+    builtin: bool = False
+    renamed_from: str | None = None
+
+    def field(self, name: str) -> Field | None:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def permission(self, role: str) -> Permission | None:
+        return next((p for p in self.permissions if p.role == role), None)
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: Text
+    position: Position
+    superuser: bool = False
+    audit: bool = False
+    description: Text = Text(())
+
+
+@dataclass(frozen=True)
+class InputField:
+    name: str
+    field: Field
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    path: str  # below /api
+    roles: tuple[str, ...]
+    input: tuple[Field, ...]
+    position: Position
+    label: Text = Text(())
+    entity: str | None = None  # set when the path has {id}: the record is loaded for the process
+
+
+@dataclass(frozen=True)
+class Trigger:
+    kind: Literal["create", "update", "delete", "schedule", "endpoint", "action"]
+    position: Position
+    entity: str | None = None
+    when: Literal["before", "after"] = "before"
+    fields: tuple[str, ...] = ()  # update: only when one of these changed
+    cron: str | None = None  # schedule: five-field cron
+    endpoint: str | None = None
+    label: Text = Text(())  # action: button label
+    roles: tuple[str, ...] = ()  # action: who may press it
+
+
+@dataclass(frozen=True)
+class Process:
+    name: str
+    label: Text
+    trigger: Trigger
+    steps: tuple[Any, ...]  # step dataclasses from crmgen.spec.build_steps or plugins
+    position: Position
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An integration setting: a literal, or read from an environment variable."""
+
+    name: str
+    env: str | None = None
+    value: Any = None
+
+    @property
+    def secret(self) -> bool:
+        return self.env is not None
+
+
+@dataclass(frozen=True)
+class Integration:
+    name: str
+    type: str
+    settings: tuple[Setting, ...]
+    position: Position
+    events: tuple[str, ...] = ()  # webhook: "Entity.create" etc.
+
+    def setting(self, name: str) -> Setting | None:
+        return next((s for s in self.settings if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class Measure:
+    fn: Literal["count", "sum", "avg", "min", "max"]
+    field: str | None = None
+    weighted_by: str | None = None  # an enum field whose values carry weights
+
+
+@dataclass(frozen=True)
+class Kpi:
+    name: str
+    label: Text
+    entity: str
+    measure: Measure
+    where: tuple[Condition, ...] = ()
+    format: str = "number"
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    label: Text
+    type: Literal["bar", "line", "pie", "funnel"]
+    entity: str
+    group_by: str
+    measure: Measure
+    where: tuple[Condition, ...] = ()
+    period: str | None = None  # day, week, month, year for date group_by
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    name: str
+    label: Text
+    roles: tuple[str, ...]
+    kpis: tuple[Kpi, ...]
+    charts: tuple[Chart, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
+class ReportColumn:
+    name: str
+    label: Text
+    measure: Measure
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    label: Text
+    entity: str
+    group_by: tuple[str, ...]
+    columns: tuple[ReportColumn, ...]
+    where: tuple[Condition, ...]
+    roles: tuple[str, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
+class NavItem:
+    kind: Literal["entity", "dashboard", "report"]
+    target: str
+    view: str | None = None  # entity: list, kanban, calendar
+
+
+@dataclass(frozen=True)
+class NavGroup:
+    label: Text
+    items: tuple[NavItem, ...]
+
+
+@dataclass(frozen=True)
+class UI:
+    navigation: tuple[NavGroup, ...]
+    dashboards: tuple[Dashboard, ...]
+    reports: tuple[Report, ...]
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    title: Text
+    locales: tuple[str, ...]
+    default_locale: str
+    timezone: str
+    currency: str
+    lockout_attempts: int
+    lockout_minutes: int
+    description: Text = Text(())
+
+
+@dataclass(frozen=True)
+class Spec:
+    app: App
+    entities: tuple[Entity, ...]
+    roles: tuple[Role, ...]
+    endpoints: tuple[Endpoint, ...]
+    processes: tuple[Process, ...]
+    integrations: tuple[Integration, ...]
+    ui: UI
+    files: tuple[str, ...]  # the files this spec was read from
+
+    def entity(self, name: str) -> Entity | None:
+        return next((e for e in self.entities if e.name == name), None)
+
+    def role(self, name: str) -> Role | None:
+        return next((r for r in self.roles if r.name == name), None)
+
+    def incoming(self, name: str) -> tuple[tuple[Entity, Field], ...]:
+        """Relation fields of other entities that point at entity ``name``."""
+        return tuple(
+            (e, f)
+            for e in self.entities
+            for f in e.fields
+            if f.relation is not None and f.relation.target == name
+        )

@@ -1,0 +1,93 @@
+"""Naming rules: what a name may look like, which names are taken, and derived names."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+ENTITY_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+SNAKE_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
+ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+MAX_NAME_LENGTH = 48
+
+# Words SQL engines reserve (PostgreSQL and SQLite, the common core of SQL:2016).
+SQL_RESERVED = frozenset(
+    """
+    all analyse analyze and any array as asc asymmetric authorization between binary both case
+    cast check collate column constraint create cross current_catalog current_date current_role
+    current_schema current_time current_timestamp current_user default deferrable desc distinct
+    do else end except exists false fetch for foreign freeze from full grant group having ilike
+    in initially inner intersect into is isnull join lateral leading left like limit localtime
+    localtimestamp natural not notnull null offset on only or order outer overlaps placing
+    primary references returning right select session_user similar some symmetric table
+    tablesample then to trailing true union unique user using variadic verbose when where window
+    with abort action add after alter attach autoincrement before begin by cascade commit conflict
+    database deferred delete detach drop each escape exclude exclusive explain fail filter
+    following glob if ignore immediate index indexed insert instead key match materialized no
+    nothing of others over partition plan pragma preceding query raise range recursive regexp
+    reindex release rename replace restrict rollback row rows savepoint set temp temporary ties
+    transaction trigger unbounded update vacuum values view virtual
+    """.split()
+)
+
+# Names the generated code and API already use for every entity.
+BUILTIN_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
+# Names of list-query parameters (CONTRACT.md): a field may not shadow them.
+QUERY_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q", "fields", "format"})
+# Attributes SQLAlchemy declarative classes and our base class reserve.
+ORM_RESERVED = frozenset({"metadata", "registry", "query", "session", "model", "self", "cls"})
+# Entity names the generated app defines itself.
+RESERVED_ENTITIES = frozenset(
+    {"Base", "Session", "Audit", "AuditEntry", "LoginAttempt", "Outbox", "OutboxMessage", "Job"}
+)
+
+
+def snake_case(name: str) -> str:
+    """``DealStage`` -> ``deal_stage``; ``HTTPLog`` -> ``http_log``."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    return s.lower()
+
+
+def pluralize(name: str) -> str:
+    """English plural of a PascalCase name, good enough for defaults (``plural:`` overrides)."""
+    lower = name.lower()
+    irregular = {"person": "people", "child": "children", "man": "men", "woman": "women"}
+    for singular, plural in irregular.items():
+        if lower.endswith(singular):
+            cut = len(name) - len(singular)
+            head = name[cut]
+            return name[:cut] + (plural.capitalize() if head.isupper() else plural)
+    if re.search(r"[^aeiou]y$", name):
+        return name[:-1] + "ies"
+    if re.search(r"(s|x|z|ch|sh)$", name):
+        return name + "es"
+    return name + "s"
+
+
+def name_problem(name: str, kind: str) -> str | None:
+    """Why ``name`` cannot name a ``kind`` ("entity" or a snake_case kind), or None."""
+    if kind == "entity":
+        if not ENTITY_NAME.match(name):
+            return (
+                f"'{name}' is not a valid entity name: use PascalCase letters and digits "
+                "(e.g. 'Contact', 'DealStage')"
+            )
+        if name in RESERVED_ENTITIES or name == "User":
+            return f"'{name}' is reserved by the generated app; choose another entity name"
+    else:
+        if not SNAKE_NAME.match(name):
+            return (
+                f"'{name}' is not a valid {kind} name: use snake_case (lowercase letters, digits "
+                "and single '_', starting with a letter)"
+            )
+    if len(name) > MAX_NAME_LENGTH:
+        return f"'{name}' is too long for a {kind} name ({len(name)} > {MAX_NAME_LENGTH} characters)"
+    lowered = snake_case(name)
+    if keyword.iskeyword(lowered) or keyword.issoftkeyword(lowered):
+        return f"'{name}' is a Python keyword and cannot name a {kind}"
+    if kind != "entity" and lowered in SQL_RESERVED:
+        return f"'{name}' is an SQL reserved word and cannot name a {kind}"
+    return None

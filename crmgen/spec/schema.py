@@ -1,0 +1,390 @@
+"""The JSON Schema (draft 2020-12) of the spec language: the single source of its structure.
+
+Field types, step kinds and integration types contribute their parts from their registries, so
+a plugin that registers one also extends the schema editors see (``crmgen schema``).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from crmgen.spec import fields, steps
+from crmgen.spec.integrations import INTEGRATION_TYPES
+from crmgen.spec.names import ENTITY_NAME, ENV_VAR, LOCALE, SNAKE_NAME
+from crmgen.spec.steps import EXPR, TEMPLATE, VALUE, WHERE, obj
+
+SCHEMA_ID = "https://crmgen.dev/schema/spec.json"
+
+
+def _string_or_list(item: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [item, {"type": "array", "items": item}]}
+
+
+def _field_schema() -> dict[str, Any]:
+    common: dict[str, Any] = {
+        "type": {"enum": sorted(fields.REGISTRY), "x-error": "field type"},
+        "label": {"$ref": "#/$defs/text"},
+        "help": {"$ref": "#/$defs/text"},
+        "required": {"type": "boolean"},
+        "unique": {"type": "boolean"},
+        "index": {"type": "boolean"},
+        "read_only": {"type": "boolean"},
+        "default": VALUE,
+        "computed": EXPR,
+        "renamed_from": {"$ref": "#/$defs/snake_name"},
+    }
+    options: dict[str, Any] = {}
+    for ft in fields.REGISTRY.values():
+        options.update(ft.options)
+    per_type = []
+    for ft in fields.REGISTRY.values():
+        foreign = sorted(set(options) - set(ft.options))
+        then: dict[str, Any] = {"properties": {k: {"x-not-for": ft.name, "not": {}} for k in foreign}}
+        required = [k for k in ("values", "to") if k in ft.options]
+        if required:
+            then["required"] = required
+        per_type.append({"if": {"properties": {"type": {"const": ft.name}}}, "then": then})
+    mapping = {
+        "type": "object",
+        "required": ["type"],
+        "properties": {**common, **options},
+        "additionalProperties": False,
+        "allOf": per_type,
+    }
+    return {
+        "description": "a field: a type name (e.g. 'date'), or a mapping with 'type' and options",
+        "anyOf": [{"enum": sorted(fields.REGISTRY), "x-error": "field type"}, mapping],
+    }
+
+
+def _access() -> dict[str, Any]:
+    return {
+        "description": "true/all (every record), own (the user's records), false/none, or {where: EXPR}",
+        "anyOf": [
+            {"type": "boolean"},
+            {"enum": ["all", "own", "none"]},
+            obj(("where",), where=EXPR),
+        ],
+    }
+
+
+def _permission() -> dict[str, Any]:
+    access = {"$ref": "#/$defs/access"}
+    names = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
+    return {
+        "description": "all, read (list and read), none, or a mapping per action",
+        "anyOf": [
+            {"enum": ["all", "read", "own", "none"]},
+            obj(
+                list=access,
+                read=access,
+                create={"type": "boolean"},
+                update=access,
+                delete=access,
+                hidden=names,
+                read_only=names,
+            ),
+        ],
+    }
+
+
+def _entity() -> dict[str, Any]:
+    names = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
+    sort = {"type": "array", "items": {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}}
+    index = {
+        "anyOf": [
+            {**names, "minItems": 1},
+            obj(("fields",), fields={**names, "minItems": 1}, unique={"type": "boolean"}),
+        ]
+    }
+    section = obj(("fields",), label={"$ref": "#/$defs/text"}, fields=names)
+    ui = obj(
+        icon={"type": "string", "pattern": "^[a-z0-9-]+$"},
+        list=obj(
+            columns=names,
+            sort=sort,
+            filters=names,
+            page_size={"type": "integer", "minimum": 1, "maximum": 500},
+        ),
+        form={"anyOf": [names, {"type": "array", "items": section}]},
+        kanban=obj(("by",), by={"$ref": "#/$defs/snake_name"}, title={"$ref": "#/$defs/snake_name"}, fields=names),
+        calendar=obj(
+            ("date",),
+            date={"$ref": "#/$defs/snake_name"},
+            end={"$ref": "#/$defs/snake_name"},
+            title={"$ref": "#/$defs/snake_name"},
+        ),
+    )
+    return obj(
+        label={"$ref": "#/$defs/text"},
+        plural={"$ref": "#/$defs/entity_name"},
+        plural_label={"$ref": "#/$defs/text"},
+        description={"$ref": "#/$defs/text"},
+        table={"$ref": "#/$defs/snake_name"},
+        display={"$ref": "#/$defs/snake_name"},
+        search=names,
+        owner={"$ref": "#/$defs/snake_name"},
+        soft_delete={"type": "boolean"},
+        timestamps={"type": "boolean"},
+        renamed_from={"$ref": "#/$defs/entity_name"},
+        fields={
+            "type": "object",
+            "propertyNames": {"$ref": "#/$defs/snake_name"},
+            "additionalProperties": {"$ref": "#/$defs/field"},
+        },
+        indexes={"type": "array", "items": index},
+        permissions={
+            "type": "object",
+            "propertyNames": {"$ref": "#/$defs/snake_name"},
+            "additionalProperties": {"$ref": "#/$defs/permission"},
+        },
+        api={
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "array", "items": {"enum": ["list", "read", "create", "update", "delete"]}},
+            ]
+        },
+        ui=ui,
+    )
+
+
+def _step() -> dict[str, Any]:
+    properties: dict[str, Any] = {kind.name: kind.schema for kind in steps.REGISTRY.values()}
+    nested: dict[str, list[str]] = {}
+    for kind in steps.REGISTRY.values():
+        for key in kind.nested:
+            properties[key] = {"$ref": "#/$defs/steps"}
+            nested.setdefault(key, []).append(kind.name)
+    properties["label"] = {"$ref": "#/$defs/text"}
+    kinds = sorted(steps.REGISTRY)
+    return {
+        "type": "object",
+        "description": "one step: a mapping with exactly one kind key (" + ", ".join(kinds) + ")",
+        "properties": properties,
+        "additionalProperties": False,
+        "oneOf": [{"required": [k]} for k in kinds],
+        "x-error": "step",
+        "dependentRequired": {key: owners[:1] for key, owners in nested.items()},
+    }
+
+
+def _trigger() -> dict[str, Any]:
+    entity = {"$ref": "#/$defs/entity_name"}
+    events = ("create", "update", "delete", "schedule", "endpoint", "action")
+    return {
+        **obj(
+            create=entity,
+            update=entity,
+            delete=entity,
+            when={"enum": ["before", "after"]},
+            fields={"type": "array", "items": {"$ref": "#/$defs/snake_name"}, "minItems": 1},
+            schedule={"type": "string", "description": "cron: minute hour day month weekday"},
+            endpoint={"$ref": "#/$defs/snake_name"},
+            action=obj(
+                ("entity",),
+                entity=entity,
+                label={"$ref": "#/$defs/text"},
+                roles={"type": "array", "items": {"$ref": "#/$defs/snake_name"}},
+            ),
+        ),
+        "oneOf": [{"required": [e]} for e in events],
+        "x-error": "trigger",
+    }
+
+
+def _integration() -> dict[str, Any]:
+    branches = []
+    for itype in INTEGRATION_TYPES.values():
+        props: dict[str, Any] = {"type": {"const": itype.name}}
+        for key in itype.secrets:
+            props[key] = {"$ref": "#/$defs/env"}
+        for key in itype.settings:
+            props[key] = {"anyOf": [{"$ref": "#/$defs/env"}, {"type": ["string", "number", "boolean"]}]}
+        props.update(itype.extra)
+        branches.append(
+            {
+                "if": {"properties": {"type": {"const": itype.name}}},
+                "then": {**obj(tuple(itype.required), **props)},
+            }
+        )
+    return {
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": sorted(INTEGRATION_TYPES)}},
+        "allOf": branches,
+    }
+
+
+def _measure() -> dict[str, Any]:
+    name = {"$ref": "#/$defs/snake_name"}
+    return {
+        "description": "count, or {sum|avg|min|max: field} (optionally weighted_by an enum field)",
+        "anyOf": [
+            {"const": "count"},
+            {
+                **obj(
+                    sum=name, avg=name, min=name, max=name, count={"const": True}, weighted_by=name
+                ),
+                "oneOf": [{"required": [k]} for k in ("sum", "avg", "min", "max", "count")],
+                "x-error": "measure",
+            },
+        ],
+    }
+
+
+def _ui() -> dict[str, Any]:
+    entity = {"$ref": "#/$defs/entity_name"}
+    roles = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
+    text = {"$ref": "#/$defs/text"}
+    measure = {"$ref": "#/$defs/measure"}
+    kpi = obj(
+        ("entity",),
+        label=text,
+        entity=entity,
+        measure=measure,
+        where=WHERE,
+        format={"enum": ["number", "money", "percent"]},
+    )
+    chart = obj(
+        ("type", "entity", "group_by"),
+        label=text,
+        type={"enum": ["bar", "line", "pie", "funnel"]},
+        entity=entity,
+        group_by={"$ref": "#/$defs/snake_name"},
+        period={"enum": ["day", "week", "month", "year"]},
+        measure=measure,
+        where=WHERE,
+    )
+    named = lambda item: {  # noqa: E731
+        "type": "object",
+        "propertyNames": {"$ref": "#/$defs/snake_name"},
+        "additionalProperties": item,
+    }
+    dashboard = obj(label=text, roles=roles, kpis=named(kpi), charts=named(chart))
+    report = obj(
+        ("entity",),
+        label=text,
+        entity=entity,
+        group_by={"type": "array", "items": {"$ref": "#/$defs/snake_name"}},
+        columns=named({"anyOf": [measure, obj(("measure",), label=text, measure=measure)]}),
+        where=WHERE,
+        roles=roles,
+    )
+    item = {
+        "anyOf": [
+            entity,
+            {
+                **obj(
+                    entity=entity,
+                    view={"enum": ["list", "kanban", "calendar"]},
+                    dashboard={"$ref": "#/$defs/snake_name"},
+                    report={"$ref": "#/$defs/snake_name"},
+                ),
+                "oneOf": [{"required": [k]} for k in ("entity", "dashboard", "report")],
+            },
+        ]
+    }
+    group = obj(("items",), label=text, items={"type": "array", "items": item})
+    return obj(
+        navigation={"type": "array", "items": {"anyOf": [group, item]}},
+        dashboards=named(dashboard),
+        reports=named(report),
+    )
+
+
+@lru_cache(maxsize=1)
+def spec_schema() -> dict[str, Any]:
+    """The whole JSON Schema of a spec (built-in kinds plus installed plugins)."""
+    from crmgen.plugins import load_plugins
+
+    load_plugins()
+    text = {
+        "description": "a text, or a mapping locale -> text (e.g. {en: Deal, ru: Сделка})",
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": LOCALE.pattern},
+                "additionalProperties": {"type": "string"},
+                "minProperties": 1,
+            },
+        ],
+        "x-error": "text",
+    }
+    named = lambda item, key="snake_name": {  # noqa: E731
+        "type": "object",
+        "propertyNames": {"$ref": f"#/$defs/{key}"},
+        "additionalProperties": item,
+    }
+    app = obj(
+        name={"$ref": "#/$defs/snake_name"},
+        title=text,
+        description=text,
+        locales={"type": "array", "items": {"type": "string", "pattern": LOCALE.pattern}, "minItems": 1},
+        default_locale={"type": "string", "pattern": LOCALE.pattern},
+        timezone={"type": "string"},
+        currency={"type": "string", "pattern": "^[A-Z]{3}$"},
+        auth=obj(
+            lockout_attempts={"type": "integer", "minimum": 1, "maximum": 100},
+            lockout_minutes={"type": "integer", "minimum": 1, "maximum": 1440},
+        ),
+    )
+    role = {
+        "anyOf": [
+            {"type": "null"},
+            text,
+            obj(label=text, description=text, superuser={"type": "boolean"}, audit={"type": "boolean"}),
+        ]
+    }
+    endpoint = obj(
+        ("path",),
+        label=text,
+        method={"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+        path={"type": "string", "pattern": r"^/[A-Za-z0-9_\-/{}]*$"},
+        input=named({"$ref": "#/$defs/field"}),
+        roles={"type": "array", "items": {"$ref": "#/$defs/snake_name"}},
+    )
+    process = obj(
+        ("on", "steps"),
+        label=text,
+        description=text,
+        on={"$ref": "#/$defs/trigger"},
+        steps={"$ref": "#/$defs/steps"},
+    )
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "crmgen spec",
+        "description": "A CRM described in YAML: app, entities, roles, endpoints, processes, integrations, ui.",
+        **obj(
+            version={"const": 1},
+            use={"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z0-9_./\-]+$"}},
+            app=app,
+            entities=named({"$ref": "#/$defs/entity"}, "entity_name"),
+            roles=named(role),
+            endpoints=named(endpoint),
+            processes=named(process),
+            integrations=named({"$ref": "#/$defs/integration"}),
+            ui={"$ref": "#/$defs/ui"},
+        ),
+        "$defs": {
+            "text": text,
+            "snake_name": {"type": "string", "pattern": SNAKE_NAME.pattern, "x-error": "snake_name"},
+            "entity_name": {"type": "string", "pattern": ENTITY_NAME.pattern, "x-error": "entity_name"},
+            "env": {
+                **obj(("env",), env={"type": "string", "pattern": ENV_VAR.pattern}, default={"type": ["string", "number", "boolean"]}),
+                "x-error": "env",
+            },
+            "field": _field_schema(),
+            "access": _access(),
+            "permission": _permission(),
+            "entity": _entity(),
+            "step": _step(),
+            "steps": {"type": "array", "items": {"$ref": "#/$defs/step"}},
+            "trigger": _trigger(),
+            "integration": _integration(),
+            "measure": _measure(),
+            "ui": _ui(),
+        },
+    }

@@ -1,0 +1,239 @@
+"""Turns JSON Schema errors into located messages an analyst understands."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from crmgen.diagnostics import Diagnostic, Position, did_you_mean
+from crmgen.spec.names import name_problem
+from crmgen.spec.schema import spec_schema
+from crmgen.spec.yaml_loader import Path, SourceMap
+
+_JSON_TYPES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a text",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "nothing (null)",
+}
+
+
+@lru_cache(maxsize=1)
+def validator() -> Draft202012Validator:
+    return Draft202012Validator(spec_schema())
+
+
+def schema_diagnostics(data: Any, source: SourceMap, fallback_file: str) -> list[Diagnostic]:
+    """Every structural problem in ``data``, located through ``source``."""
+    found: list[Diagnostic] = []
+    for error in validator().iter_errors(data):
+        for path, at_key, code, message in _explain(error):
+            pos = (source.key(path) if at_key else source.value(path)) or Position(fallback_file, 1, 1)
+            found.append(Diagnostic(pos, "error", code, message))
+    return found
+
+
+def error_paths(data: Any) -> list[Path]:
+    return [tuple(e.absolute_path) for e in validator().iter_errors(data)]
+
+
+Explained = tuple[Path, bool, str, str]
+
+
+def _explain(error: ValidationError) -> Iterator[Explained]:
+    path: Path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    instance = error.instance
+    in_names = "propertyNames" in error.absolute_schema_path
+    if in_names:
+        yield from _bad_key(path, instance, schema, kind)
+        return
+    if kind in ("anyOf", "oneOf") and _is_kind_choice(error):
+        yield from _kind_choice(path, instance, error)
+        return
+    if kind in ("anyOf", "oneOf") and error.context:
+        yield from _choose_branch(error)
+        return
+    if kind == "additionalProperties":
+        allowed = set(schema.get("properties", {}))
+        for key in instance:
+            if key not in allowed:
+                hint = did_you_mean(key, allowed)
+                where = _where(path)
+                yield path + (key,), True, "schema-unknown-key", f"unknown key '{key}'{where}{hint}"
+        return
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in instance]
+        for key in missing:
+            yield path, True, "schema-missing-key", f"missing required key '{key}'{_where(path)}"
+        return
+    if kind == "not" and "x-not-for" in schema:
+        key = path[-1] if path else "?"
+        kind_name = schema["x-not-for"]
+        article = "an" if kind_name[0] in "aeiou" else "a"
+        yield path, True, "schema-not-for-type", f"'{key}' does not apply to {article} {kind_name} field"
+        return
+    if kind == "dependentRequired":
+        for key, needs in error.validator_value.items():
+            if key in instance and any(n not in instance for n in needs):
+                yield path + (key,), True, "schema-dependent", f"'{key}' needs '{needs[0]}' in the same step"
+        return
+    yield path, False, f"schema-{kind}", _message(error, schema, instance)
+
+
+def _is_kind_choice(error: ValidationError) -> bool:
+    """A oneOf of ``{required: [k]}`` branches: exactly one of these keys must be given."""
+    branches = error.validator_value
+    return isinstance(error.instance, dict) and all(
+        isinstance(b, dict) and list(b) == ["required"] for b in branches
+    )
+
+
+def _kind_choice(path: Path, instance: dict[str, Any], error: ValidationError) -> Iterator[Explained]:
+    keys = [b["required"][0] for b in error.validator_value]
+    present = [k for k in keys if k in instance]
+    what = error.schema.get("x-error", "this mapping") if isinstance(error.schema, dict) else "it"
+    if not present:
+        yield path, True, "schema-kind", (
+            f"a {what} needs one of: {', '.join(keys)}{_where(path)}"
+        )
+    else:
+        yield path + (present[1],), True, "schema-kind", (
+            f"a {what} takes exactly one of {', '.join(keys)}, "
+            f"but has {' and '.join(repr(p) for p in present)}; split it"
+        )
+
+
+def _choose_branch(error: ValidationError) -> Iterator[Explained]:
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in error.context or []:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = {
+        i: errs for i, errs in branches.items() if not any(_rejects_shape(e, error) for e in errs)
+    }
+    if len(fitting) < len(error.validator_value):
+        pass  # some branch matched the shape; fall through to the closest one
+    if fitting:
+        best = min(fitting.values(), key=len)
+        for sub in best:
+            yield from _explain(sub)
+        return
+    # No branch fits the shape: prefer an enum-style message when the text was close to one.
+    for errs in branches.values():
+        for sub in errs:
+            if sub.validator in ("enum", "const") and not sub.relative_path and isinstance(sub.instance, str):
+                if not _is_kind_choice_parent(sub):
+                    yield from _explain(sub)
+                    return
+    path = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    yield path, False, "schema-type", _expected(schema, error.instance)
+
+
+def _is_kind_choice_parent(sub: ValidationError) -> bool:
+    return False
+
+
+def _rejects_shape(sub: ValidationError, parent: ValidationError) -> bool:
+    if len(sub.absolute_path) != len(parent.absolute_path):
+        return False
+    if sub.validator in ("type", "const", "enum"):
+        return True
+    if sub.validator in ("anyOf", "oneOf") and sub.context:
+        groups: dict[int, list[ValidationError]] = {}
+        for s in sub.context:
+            groups.setdefault(s.relative_schema_path[0], []).append(s)
+        return all(any(_rejects_shape(s, sub) for s in errs) for errs in groups.values())
+    return False
+
+
+def _expected(schema: dict[str, Any], instance: Any) -> str:
+    description = schema.get("description")
+    if not description:
+        description = "something else"
+    return f"expected {description}; got {_show(instance)}"
+
+
+def _bad_key(path: Path, key: Any, schema: dict[str, Any], kind: str) -> Iterator[Explained]:
+    tag = schema.get("x-error")
+    if tag == "entity_name":
+        message = name_problem(str(key), "entity") or f"'{key}' is not a valid entity name"
+    elif tag == "snake_name":
+        message = name_problem(str(key), "name") or f"'{key}' is not a valid name"
+    elif "pattern" in schema and path and path[-1] in ("where",):
+        message = f"'{key}' is not a field condition (write field or field__op: gt gte lt lte ne in contains isnull)"
+    elif "pattern" in schema and "locale" not in str(schema):
+        message = f"'{key}' is not a valid key here"
+    else:
+        message = f"'{key}' is not a valid key here"
+    if path and path[-1] in ("label", "title", "plural_label", "description", "help"):
+        message = f"'{key}' is not a locale code (e.g. en, ru, id, bs, zh, pt-BR)"
+    yield path + (key,), True, "schema-bad-name", message
+
+
+def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> str:
+    kind = error.validator
+    tag = schema.get("x-error")
+    if kind == "type":
+        expected = error.validator_value
+        if tag == "env":
+            return (
+                f"{_show(instance)} must come from the environment: write {{env: VARIABLE_NAME}} "
+                "(secrets never go in a spec)"
+            )
+        names = [expected] if isinstance(expected, str) else list(expected)
+        want = " or ".join(_JSON_TYPES.get(n, n) for n in names)
+        return f"expected {want}; got {_show(instance)}"
+    if kind == "enum":
+        options = [str(o) for o in error.validator_value]
+        hint = did_you_mean(str(instance), options) if isinstance(instance, str) else ""
+        what = tag or "value"
+        shown = repr(instance) if isinstance(instance, str) else _show(instance)
+        return f"unknown {what} {shown}; expected one of: {', '.join(options)}{hint}"
+    if kind == "const":
+        return f"expected {_show(error.validator_value)}; got {_show(instance)}"
+    if kind == "pattern":
+        if tag == "entity_name":
+            return name_problem(str(instance), "entity") or f"'{instance}' is not a valid entity name"
+        if tag == "snake_name":
+            return name_problem(str(instance), "name") or f"'{instance}' is not a valid name"
+        if tag == "enum value":
+            return f"'{instance}' is not a valid enum value: use letters, digits, '_', '-' or '.'"
+        if tag == "currency":
+            return f"'{instance}' is not a currency code like EUR, USD or RUB"
+        return f"{_show(instance)} does not have the expected form ({error.validator_value})"
+    if kind in ("minItems", "minProperties"):
+        return "must not be empty"
+    if kind in ("minimum", "exclusiveMinimum"):
+        return f"{instance} is too small (minimum {error.validator_value})"
+    if kind in ("maximum", "exclusiveMaximum"):
+        return f"{instance} is too large (maximum {error.validator_value})"
+    return error.message
+
+
+def _where(path: Path) -> str:
+    if not path:
+        return " at the top level"
+    return " in " + ".".join(str(p) for p in path)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return f"the text '{shown}'"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)
