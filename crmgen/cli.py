@@ -59,7 +59,8 @@ def validate(spec: Path, fmt: str, strict: bool) -> None:
         if failed:
             click.echo(f"{spec}: {errors} error(s), {warnings} warning(s)", err=True)
         else:
-            summary = f"{len(model.entities)} entities, {len(model.processes)} processes" if model else ""
+            entities = sum(not e.builtin for e in model.entities) if model else 0
+            summary = f"{entities} entities, {len(model.processes) if model else 0} processes"
             click.echo(f"{spec}: valid ({summary}; {warnings} warning(s))", err=True)
     sys.exit(1 if failed else 0)
 
@@ -69,8 +70,12 @@ def validate(spec: Path, fmt: str, strict: bool) -> None:
 def schema(indent: int) -> None:
     """Print the JSON Schema (draft 2020-12) of the spec language, for editors.
 
-    Point your editor's YAML language server at it, e.g. with a first line
-    "# yaml-language-server: $schema=crmgen-schema.json" after `crmgen schema > crmgen-schema.json`.
+    Save it beside your spec, then point the YAML language server at it with a
+    comment on the spec's first line:
+
+    \b
+        crmgen schema > crmgen-schema.json
+        # yaml-language-server: $schema=crmgen-schema.json
     """
     click.echo(json.dumps(spec_schema(), indent=indent, ensure_ascii=False, sort_keys=False))
 

@@ -49,7 +49,7 @@ def check_spec(path: str | FsPath) -> tuple[Spec | None, list[Diagnostic]]:
             ctx.broken_names.add((str(unit[0]), str(unit[1])))
         elif len(unit) == 3 and unit[0] == "ui":
             ctx.broken_names.add((f"ui.{unit[1]}", str(unit[2])))
-    spec = _build(ctx, _default_name(root))
+    spec = _build(ctx, _default_name(root), tuple(sources.files))
     diagnostics += ctx.diagnostics
     if _has_errors(diagnostics):
         return None, _finish(diagnostics)
@@ -64,7 +64,7 @@ def load_spec(path: str | FsPath) -> Spec:
     return spec
 
 
-def _build(ctx: Context, default_name: str) -> Spec:
+def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     app = build_app(ctx, default_name)
     roles = build_roles(ctx)
     ctx.roles = tuple(r.name for r in roles)
@@ -82,7 +82,7 @@ def _build(ctx: Context, default_name: str) -> Spec:
         processes=tuple(processes),
         integrations=tuple(integrations),
         ui=ui,
-        files=tuple(sorted({d for d in ctx.source.values.values() for d in [d.file]})),
+        files=files,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crmgen.diagnostics import NOWHERE, did_you_mean
+from crmgen.diagnostics import NOWHERE
 from crmgen.spec import fields as field_types
 from crmgen.spec.context import USER, Context
 from crmgen.spec.expressions import EntityValue
@@ -238,11 +238,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     table = ctx.fields[name]
     raw_entities = ctx.data.get("entities") or {}
     plural = _plural(raw_entities, name)
-    fields = tuple(table.values())
-    for f in fields:
-        if f.computed is None and "computed" in (_raw_field(raw, f.name) or {}):
-            pass
-    fields = tuple(_computed(ctx, name, f, _raw_field(raw, f.name), path + ("fields", f.name)) for f in fields)
+    fields = tuple(_computed(ctx, name, f, _raw_field(raw, f.name), path + ("fields", f.name)) for f in table.values())
     display = raw.get("display") or _default_display(table)
     if raw.get("display"):
         ctx.known_field(name, display, path + ("display",))
@@ -425,11 +421,6 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
                 elif value in seen:
                     ctx.error(epath, "clash", f"{e.name} and {seen[value]} both get the {what}{value if what.endswith('/') else ' ' + repr(value)}; give one of them another plural", True)
                 seen[value] = e.name
-        columns: dict[str, str] = {}
-        for f in e.fields:
-            if f.column and f.column in columns and f.column != f.name:
-                ctx.error(("entities", e.name, "fields", f.name), "clash", f"'{f.name}' stores its column as '{f.column}', which is also a field of {e.name}", True)
-            columns[f.column or f.name] = f.name
         for f in e.fields:
             if f.column and f.column != f.name and f.column in {g.name for g in e.fields}:
                 ctx.error(("entities", e.name, "fields", f.name), "clash", f"the reference '{f.name}' stores its key in '{f.column}', which is also a field of {e.name}", True)
@@ -460,5 +451,3 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
                 ctx.error(at, "clash", f"the back-reference '{rel.back}' is a reserved name; set back: to another name", at == where)
             backs[key] = f"{e.name}.{f.name}"
 
-
-__all__ = ["build_entities", "did_you_mean"]

@@ -62,7 +62,7 @@ class StepContext:
             f = self.ctx.known_field(entity, name, path + (name,), at_key=True)
             if f is not None and f.computed is not None:
                 self.ctx.error(path + (name,), "step-set", f"'{name}' is computed and cannot be set", True)
-            out.append((name, self.value(v, path + (name,))))
+            out.append((name, self.ctx.value(v, path + (name,), self.scope, f)))
         return tuple(out)
 
     def where(self, entity: str, raw: dict[str, Any] | None, path: Path) -> tuple[Condition, ...]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
 from crmgen.spec import expressions
@@ -119,12 +120,31 @@ class Context:
             self.diagnostics.append(Diagnostic(pos, "error", "expression", p.message))
         return expression, kind
 
-    def value(self, raw: Any, path: Path, scope: Scope) -> Value:
-        """A literal, or an expression when the text starts with '='."""
+    def value(self, raw: Any, path: Path, scope: Scope, target: Field | None = None) -> Value:
+        """A literal, or an expression when the text starts with '='.
+
+        With ``target``, a literal must fit that field (an enum value, a number, a date...).
+        """
         if isinstance(raw, str) and raw.startswith("="):
             body = raw[1:]
             return Value(expr=self.expr(body, path, scope, offset=1))
-        return Value(literal=raw)
+        if target is not None and raw is not None:
+            self.check_literal(target, raw, path)
+        return Value(literal=freeze(raw))
+
+    def check_literal(self, target: Field, raw: Any, path: Path) -> None:
+        from crmgen.spec.fields import REGISTRY
+
+        if target.relation is not None:
+            self.error(path, "value", f"'{target.name}' is a reference; give it an expression like '= record.{target.name}'")
+            return
+        options = {"values": [v.name for v in target.values]}
+        for key in ("min", "max", "min_length", "max_length", "pattern"):
+            if getattr(target, key) is not None:
+                options[key] = getattr(target, key)
+        problem = REGISTRY[target.type].check_default(raw, options)
+        if problem:
+            self.error(path, "value", problem.replace("the default", "the value"))
 
     def where(self, raw: Mapping[str, Any] | None, path: Path, entity: str, scope: Scope) -> tuple[Condition, ...]:
         """Conditions ``field[__op]: value`` on ``entity``; dotted fields follow references."""
@@ -135,8 +155,14 @@ class Context:
             if op not in FILTER_OPERATORS and op != "eq":
                 self.error(path + (key,), "where-op", f"unknown operator '{op}'{did_you_mean(op, FILTER_OPERATORS)}", True)
                 continue
-            self.follow(entity, name, path + (key,))
-            conditions.append(Condition(name, op, self.value(raw_value, path + (key,), scope)))
+            target = self.follow(entity, name, path + (key,))
+            if op == "isnull" or op == "contains" or target is None:
+                target = None
+            if op == "in" and isinstance(raw_value, list) and target is not None:
+                for i, item in enumerate(raw_value):
+                    self.check_literal(target, item, path + (key, i))
+                target = None
+            conditions.append(Condition(name, op, self.value(raw_value, path + (key,), scope, target)))
         return tuple(conditions)
 
     def follow(self, entity: str, dotted: str, path: Path) -> Field | None:
@@ -154,5 +180,12 @@ class Context:
             current = found.relation.target if found.relation else ""
         return found
 
-    def names_in(self, items: Iterable[Any]) -> list[str]:
-        return [i for i in items if isinstance(i, str)]
+
+
+def freeze(value: Any) -> Any:
+    """Literals in the model are immutable: lists become tuples, mappings read-only views."""
+    if isinstance(value, list):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, dict):
+        return MappingProxyType({k: freeze(v) for k, v in value.items()})
+    return value

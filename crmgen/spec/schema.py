@@ -12,7 +12,7 @@ from typing import Any
 from crmgen.spec import fields, steps
 from crmgen.spec.integrations import INTEGRATION_TYPES
 from crmgen.spec.names import ENTITY_NAME, ENV_VAR, LOCALE, SNAKE_NAME
-from crmgen.spec.steps import EXPR, TEMPLATE, VALUE, WHERE, obj
+from crmgen.spec.steps import EXPR, VALUE, WHERE, obj
 
 SCHEMA_ID = "https://crmgen.dev/schema/spec.json"
 
