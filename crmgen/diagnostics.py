@@ -21,6 +21,9 @@ class Position:
 
 NOWHERE = Position("<spec>", 1, 1)
 
+# Characters that end a line for str.splitlines (and so for tools reading our output).
+_ESCAPE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -32,8 +35,9 @@ class Diagnostic:
     message: str
 
     def format_text(self) -> str:
+        """One line, always: line breaks inside names or values quoted in it are escaped."""
         p = self.position
-        return f"{p.file}:{p.line}:{p.column}: {self.severity}: {self.message}"
+        return f"{p.file}:{p.line}:{p.column}: {self.severity}: {self.message}".translate(_ESCAPE_BREAKS)
 
     def as_dict(self) -> dict[str, object]:
         return {

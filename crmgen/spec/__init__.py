@@ -104,6 +104,8 @@ def _prune(data: dict[str, Any], structural: list[Diagnostic]) -> tuple[dict[str
                 if key not in allowed:
                     _remove(pruned, p + (key,))
             continue
+        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+            p = p + (error.instance,)  # a bad name: drop what it names, not the whole section
         if not p:
             return None, removed
         if p[0] == "entities" and len(p) >= 4 and p[2] in ("fields", "permissions"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from crmgen.diagnostics import did_you_mean
 from crmgen.spec.context import Context
 from crmgen.spec.build_entities import _field
 from crmgen.spec.integrations import INTEGRATION_TYPES
@@ -30,12 +31,13 @@ def build_app(ctx: Context, spec_name: str) -> App:
             ctx.error(path + ("locales", i), "locale", f"the locale '{loc}' is listed twice")
     default = raw.get("default_locale", locales[0])
     if default not in locales:
-        ctx.error(path + ("default_locale",), "locale", f"the default locale '{default}' is not in locales ({', '.join(locales)})")
+        ctx.error(path + ("default_locale",), "locale", f"the default locale '{default}' is not in locales ({', '.join(dict.fromkeys(locales))})")
     timezone = raw.get("timezone", "UTC")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        ctx.error(path + ("timezone",), "timezone", f"unknown time zone '{timezone}' (use a name like Europe/Moscow or Asia/Jakarta)")
+        hint = did_you_mean(str(timezone), available_timezones()) if isinstance(timezone, str) else ""
+        ctx.error(path + ("timezone",), "timezone", f"unknown time zone '{timezone}'{hint or ' (use a name like Europe/Moscow or Asia/Jakarta)'}")
     auth = raw.get("auth") or {}
     return App(
         name=name,

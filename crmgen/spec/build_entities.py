@@ -28,6 +28,7 @@ from crmgen.spec.names import (
     BUILTIN_FIELDS,
     ORM_RESERVED,
     QUERY_PARAMETERS,
+    RESERVED_ENTITIES,
     name_problem,
     pluralize,
     snake_case,
@@ -71,7 +72,12 @@ def build_entities(ctx: Context) -> list[Entity]:
         for fname, fraw in (raw.get("fields") or {}).items():
             fpath = path + ("fields", fname)
             if name == USER and fname in USER_FIELDS:
-                ctx.error(fpath, "name", f"'{fname}' is a built-in field of User; it cannot be redefined", True)
+                builtin = table[fname]
+                if isinstance(fraw, dict) and fraw.get("type") == builtin.type and set(fraw) <= {"type", "label", "help"}:
+                    # Relabelling a built-in field (e.g. in every locale) is fine; its type and rules stay.
+                    table[fname] = _replace(builtin, label=Text.of(fraw.get("label"), humanize(fname)) if "label" in fraw else builtin.label, help=Text.of(fraw.get("help")))
+                    continue
+                ctx.error(fpath, "name", f"'{fname}' is a built-in field of User; it cannot be redefined (only relabelled: {fname}: {{type: {builtin.type}, label: ...}})", True)
                 continue
             table[fname] = _field(ctx, name, fname, fraw, fpath)
     _relations(ctx, raw_entities)
@@ -100,8 +106,13 @@ def _field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> Field:
         ctx.error(path, "name", problem, at_key=True)
     ftype = raw["type"]
     kind = field_types.REGISTRY[ftype]
+    needs = [k for k in ("to", "values") if k in kind.options and k not in raw]
+    if needs:  # the one-word form (`owner: ref`) names the type but not what it needs
+        example = {"to": "Company", "values": "[new, done]"}[needs[0]]
+        article = "an" if ftype[:1] in "aeiou" else "a"
+        ctx.error(path, "field-options", f"{article} {ftype} field needs '{needs[0]}': write {name}: {{type: {ftype}, {needs[0]}: {example}}}")
     relation = None
-    if kind.relation:
+    if kind.relation and "to" in raw:
         relation = Relation(
             kind="many_to_many" if ftype == "refs" else ("one_to_one" if raw.get("one_to_one") else "many_to_one"),
             target=raw["to"],
@@ -411,7 +422,7 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
     paths: dict[str, str] = {}
     for e in entities:
         epath: Path = ("entities", e.name)
-        if not e.builtin:
+        if not e.builtin and e.name not in RESERVED_ENTITIES:  # a reserved name is reported already
             for what, value, seen, reserved in (
                 ("table", e.table, tables, RESERVED_TABLES),
                 ("API path /api/", e.api_path, paths, RESERVED_API_PATHS),
@@ -419,8 +430,8 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
                 if value in reserved:
                     ctx.error(epath, "clash", f"{e.name}'s {what}{value if what.endswith('/') else ' ' + repr(value)} is used by the generated app itself; set another plural or table", True)
                 elif value in seen:
-                    ctx.error(epath, "clash", f"{e.name} and {seen[value]} both get the {what}{value if what.endswith('/') else ' ' + repr(value)}; give one of them another plural", True)
-                seen[value] = e.name
+                    ctx.error(epath, "clash", f"{e.name} and {seen[value]} both get the {what}{value if what.endswith('/') else ' ' + repr(value)}; {'give one of them another plural' if what.endswith('/') else 'set table: (or another plural) on one of them'}", True)
+                seen.setdefault(value, e.name)
         for f in e.fields:
             if f.column and f.column != f.name and f.column in {g.name for g in e.fields}:
                 ctx.error(("entities", e.name, "fields", f.name), "clash", f"the reference '{f.name}' stores its key in '{f.column}', which is also a field of {e.name}", True)
@@ -430,7 +441,10 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
             if rel is None or rel.kind != "many_to_many" or not rel.through:
                 continue
             if rel.through in tables or rel.through in RESERVED_TABLES:
-                ctx.error(("entities", e.name, "fields", f.name), "clash", f"the join table '{rel.through}' of {e.name}.{f.name} clashes with another table; set through:", True)
+                other = f"the table of {tables[rel.through]}" if rel.through in tables else "a table of the generated app"
+                where_through: Path = ("entities", e.name, "fields", f.name)
+                at_through = where_through + ("through",) if ctx.source.values.get(where_through + ("through",)) else where_through
+                ctx.error(at_through, "clash", f"the join table '{rel.through}' of {e.name}.{f.name} is also {other}; set through: to another name", at_through == where_through)
             tables[rel.through] = f"{e.name}.{f.name}"
     # Back-references: unique per target, and not shadowing the target's own fields.
     backs: dict[tuple[str, str], str] = {}

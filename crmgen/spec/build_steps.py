@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,9 +33,9 @@ class StepContext:
     def child(self, **names: Kind) -> StepContext:
         return StepContext(self.ctx, self.scope.child(**names), self.entity, self.process)
 
-    def declare(self, name: str, kind: Kind, path: Path) -> None:
+    def declare(self, name: str, kind: Kind, path: Path, at_key: bool = False) -> None:
         if name in ("record", "old", "user", "input", "now", "today"):
-            self.ctx.error(path, "step-name", f"'{name}' is a built-in name; store the result under another name")
+            self.ctx.error(path, "step-name", f"'{name}' is a built-in name; store the result under another name", at_key)
         self.scope.names[name] = kind
 
     def template(self, text: str, path: Path) -> Template:
@@ -43,15 +44,32 @@ class StepContext:
         except TemplateSyntaxError as exc:
             base = self.ctx.pos(path)
             self.ctx.diagnostics.append(
-                _diag(Position(base.file, base.line + (exc.lineno or 1) - 1, base.column), "template", f"bad template: {exc.message}")
+                _diag(Position(base.file, base.line + (exc.lineno or 1) - 1, base.column), "template", "bad template: " + " ".join(str(exc.message or "invalid syntax").split()))
             )
             return Template(text, ())
-        names = sorted(meta.find_undeclared_variables(parsed))
+        except RecursionError:
+            self.ctx.error(path, "template", "bad template: it nests too deeply")
+            return Template(text, ())
+        try:
+            names = sorted(meta.find_undeclared_variables(parsed))
+        except RecursionError:
+            self.ctx.error(path, "template", "bad template: it nests too deeply")
+            return Template(text, ())
         for n in names:
             if n not in self.scope.names:
                 hint = did_you_mean(n, self.scope.names)
-                self.ctx.error(path, "template", f"the template uses unknown name '{n}'{hint}")
+                if not hint and n in ("record", "old", "input"):
+                    hint = f" (this process's trigger gives no '{n}'; names here: {', '.join(sorted(self.scope.names)) or 'none'})"
+                self.ctx.diagnostics.append(_diag(self._name_pos(text, n, path), "template", f"the template uses unknown name '{n}'{hint}"))
         return Template(text, tuple(names))
+
+    def _name_pos(self, text: str, name: str, path: Path) -> Position:
+        """Where ``name`` is first used in a one-line template (else where the text starts)."""
+        base = self.ctx.pos(path)
+        found = re.search(rf"(?<![\w.]){re.escape(name)}\b", text)
+        if found is None or "\n" in text or "\\" in text or "''" in text:
+            return base
+        return Position(base.file, base.line, base.column + found.start())
 
     def value(self, raw: Any, path: Path) -> Value:
         return self.ctx.value(raw, path, self.scope)
@@ -200,6 +218,14 @@ class TelegramStep:
 
 
 @dataclass(frozen=True)
+class SmsStep:
+    to: Value
+    text: Template
+    via: str | None
+    kind: str = "sms"
+
+
+@dataclass(frozen=True)
 class HttpStep:
     method: str
     url: Template
@@ -284,7 +310,7 @@ def _compute(step: dict[str, Any], at: _At) -> ComputeStep:
     out = []
     for name, text in step["compute"].items():
         expression, kind = at.ctx.expr_kind(text, at.sub(name), at.s.scope)
-        at.s.declare(name, kind, at.sub(name))
+        at.s.declare(name, kind, at.sub(name), at_key=True)
         out.append((name, expression))
     return ComputeStep(tuple(out))
 
@@ -314,7 +340,7 @@ def _query(step: dict[str, Any], at: _At) -> QueryStep:
     where = at.s.where(entity, raw.get("where"), at.sub("where")) if ok else ()
     for i, s in enumerate(raw.get("sort") or []):
         if ok:
-            at.ctx.known_field(entity, s.lstrip("-"), at.sub("sort", i))
+            at.ctx.known_column(entity, s.lstrip("-"), at.sub("sort", i))
     at.s.declare(raw["into"], ListOf(entity), at.sub("into"))
     return QueryStep(entity, where, raw["into"], tuple(raw.get("sort") or ()), raw.get("limit"))
 
@@ -337,7 +363,7 @@ def _aggregate(step: dict[str, Any], at: _At) -> AggregateStep:
         at.ctx.error(at.sub(), "step-aggregate", f"'{fn}' needs the field to aggregate (field: ...)")
     for key in ("field", "group_by"):
         if ok and key in raw:
-            f = at.ctx.known_field(entity, raw[key], at.sub(key))
+            f = (at.ctx.known_field if key == "field" else at.ctx.known_column)(entity, raw[key], at.sub(key))
             if key == "field" and f is not None and f.type not in ("integer", "decimal", "money") and fn in ("sum", "avg"):
                 at.ctx.error(at.sub(key), "step-aggregate", f"cannot {fn} the {f.type} field '{raw[key]}'")
     at.s.declare(raw["into"], Opaque("a number"), at.sub("into"))
@@ -432,6 +458,11 @@ def _telegram(step: dict[str, Any], at: _At) -> TelegramStep:
     return TelegramStep(at.s.template(raw["text"], at.sub("text")), chat, _via(at, raw, "telegram"))
 
 
+def _sms(step: dict[str, Any], at: _At) -> SmsStep:
+    raw = step["sms"]
+    return SmsStep(at.s.value(raw["to"], at.sub("to")), at.s.template(raw["text"], at.sub("text")), _via(at, raw, "sms"))
+
+
 def _http(step: dict[str, Any], at: _At) -> HttpStep:
     raw = step["http"]
     via = None
@@ -518,6 +549,9 @@ register(StepKind("email", "send an e-mail (through the outbox)",
 register(StepKind("telegram", "send a Telegram message (through the outbox)",
                   obj(("text",), text=TEMPLATE, chat=VALUE, via=_VIA), _telegram,
                   example="- telegram: {text: 'Deal {{ record.name }} won'}"))
+register(StepKind("sms", "send a text message through an sms integration (through the outbox)",
+                  obj(("to", "text"), to=VALUE, text=TEMPLATE, via=_VIA), _sms,
+                  example="- sms: {to: '= record.assignee.phone', text: 'Due tomorrow: {{ record.title }}'}"))
 register(StepKind("http", "call an HTTP API; the JSON answer can be kept for later steps",
                   obj(("url",), method={"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]}, url=TEMPLATE,
                       headers={"type": "object", "additionalProperties": TEMPLATE}, json=VALUE, into=_INTO,

@@ -75,8 +75,11 @@ def _measure(ctx: Context, raw: Any, entity: str, path: Path) -> Measure:
     weighted = raw.get("weighted_by")
     if weighted:
         f = ctx.known_field(entity, weighted, path + ("weighted_by",))
-        if f is not None and (f.type != "enum" or any(v.weight is None for v in f.values)):
-            ctx.error(path + ("weighted_by",), "measure", f"weighted_by needs an enum field whose values all have a weight; '{weighted}' has none")
+        unweighted = [v.name for v in f.values if v.weight is None] if f is not None else []
+        if f is not None and f.type != "enum":
+            ctx.error(path + ("weighted_by",), "measure", f"weighted_by needs an enum field whose values all have a weight; '{weighted}' is a {f.type} field")
+        elif unweighted:
+            ctx.error(path + ("weighted_by",), "measure", f"weighted_by needs an enum field whose values all have a weight; '{weighted}' has none for {', '.join(unweighted)} (values: {{{unweighted[0]}: {{weight: 0.1}}, ...}})")
     return Measure(fn, name, weighted)
 
 
@@ -108,11 +111,11 @@ def _dashboard(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Dash
         measure = _measure(ctx, c.get("measure"), entity, cp + ("measure",)) if ok else Measure("count")
         where = ctx.where(c.get("where"), cp + ("where",), entity, _scope(ctx)) if ok else ()
         if ok:
-            f = ctx.known_field(entity, c["group_by"], cp + ("group_by",))
+            f = ctx.known_column(entity, c["group_by"], cp + ("group_by",))
             if f is not None and "period" in c and f.type not in ("date", "datetime"):
                 ctx.error(cp + ("period",), "chart", f"period: groups dates; '{c['group_by']}' is a {f.type} field")
             if f is not None and c["type"] == "funnel" and f.type != "enum":
-                ctx.error(cp + ("group_by",), "chart", "a funnel chart groups by an enum field (its values are the funnel's stages, in order)")
+                ctx.error(cp + ("group_by",), "chart", f"a funnel chart groups by an enum field (its values are the funnel's stages, in order); '{c['group_by']}' is a {f.type} field")
         charts.append(Chart(cname, Text.of(c.get("label"), humanize(cname)), c["type"], entity, c["group_by"], measure, where, c.get("period")))
     return Dashboard(name, Text.of(raw.get("label"), humanize(name)), _roles(ctx, raw, path), tuple(kpis), tuple(charts), ctx.pos(path, True))
 
@@ -123,7 +126,7 @@ def _report(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Report:
     group_by = tuple(raw.get("group_by") or ())
     if ok:
         for i, g in enumerate(group_by):
-            ctx.known_field(entity, g, path + ("group_by", i))
+            ctx.known_column(entity, g, path + ("group_by", i))
     columns = []
     for cname, c in (raw.get("columns") or {"count": "count"}).items():
         cp = path + ("columns", cname)

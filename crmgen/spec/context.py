@@ -66,6 +66,23 @@ class Context:
         self.error(path, "ref-field", f"{entity} has no field '{name}'{hint}", at_key)
         return None
 
+    def known_column(self, entity: str, name: str, path: Path, at_key: bool = False) -> Field | None:
+        """Like ``known_field``, but also the automatic columns (id, created_at, updated_at).
+
+        For places that only read a column (sorting, grouping in charts, reports, aggregates):
+        "new leads per month" groups by created_at. Steps that write values still use
+        ``known_field``, so the automatic columns stay read-only there.
+        """
+        table = self.fields.get(entity)
+        raw = (self.data.get("entities") or {}).get(entity)
+        stamped = not isinstance(raw, dict) or raw.get("timestamps", True) is not False
+        if table is not None and name not in table and (name == "id" or (stamped and name in ("created_at", "updated_at"))):
+            from crmgen.diagnostics import NOWHERE
+            from crmgen.spec.text import Text, humanize
+
+            return Field(name, "integer" if name == "id" else "datetime", Text.of(None, humanize(name)), NOWHERE, read_only=True)
+        return self.known_field(entity, name, path, at_key)
+
     def known_role(self, name: str, path: Path, at_key: bool = False) -> bool:
         if name in self.roles or ("roles", name) in self.broken_names:
             return True
@@ -87,6 +104,9 @@ class Context:
         if table is None:
             return None
         attrs: dict[str, Kind] = {n: Opaque() for n in ("id", "version", "created_at", "updated_at")}
+        for broken_entity, broken_field in self.broken_fields:
+            if broken_entity == entity:
+                attrs[broken_field] = Opaque()  # its own errors are reported already
         for name, f in table.items():
             if f.relation is None:
                 attrs[name] = Opaque()

@@ -15,6 +15,7 @@ from typing import Callable, Mapping
 from crmgen.diagnostics import did_you_mean
 
 MAX_LENGTH = 2000
+MAX_DEPTH = 100  # nesting of operators and calls; deeper would exhaust Python's stack
 
 # name -> (min args, max args); max None = any number.
 FUNCTIONS: dict[str, tuple[int, int | None]] = {
@@ -40,6 +41,13 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "has_role": (1, None),
     "contains": (2, 2),
     "startswith": (2, 2),
+}
+
+# Names only some places give, and where they exist.
+_CONTEXT_NAMES = {
+    "old": "'old' (the record before the change) exists only in update triggers",
+    "record": "there is no record here (the trigger is not an entity event, action or record endpoint)",
+    "input": "'input' exists only in processes run by an endpoint",
 }
 
 _BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
@@ -137,8 +145,20 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     except ValueError as exc:  # e.g. null bytes
         return Expression(source, ()), [ExprProblem(1, 1, f"bad expression: {exc}")], Opaque()
     checker = _Checker(scope, problems, lead)
-    kind = checker.visit(tree.body)
+    checker.lines = text.strip().splitlines()
+    try:
+        kind = checker.visit(tree.body)
+    except _TooDeep as exc:
+        problems.append(ExprProblem(exc.line, exc.column, f"the expression nests deeper than {MAX_DEPTH} levels; split it into compute steps"))
+        kind = Opaque()
     return Expression(source, tuple(sorted(checker.roots))), problems, kind
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(line, column)
+        self.line = line
+        self.column = column
 
 
 class _Checker:
@@ -147,18 +167,40 @@ class _Checker:
         self.problems = problems
         self.lead = lead
         self.roots: set[str] = set()
+        self.lines: list[str] = []
+        self.depth = 0
 
     def problem(self, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", 1)
         col = getattr(node, "col_offset", 0) + 1 + (self.lead if line == 1 else 0)
         self.problems.append(ExprProblem(line, col, message))
 
+    def operator_at(self, node: ast.BinOp) -> ast.AST:
+        """Where the operator of ``node`` is written (after the left operand and any ')')."""
+        left = node.left
+        line = left.end_lineno or 1
+        col = left.end_col_offset or 0
+        if line == node.right.lineno and 0 < line <= len(self.lines):
+            text = self.lines[line - 1]
+            while col < node.right.col_offset and text[col] in " )\t":
+                col += 1
+        at = ast.Constant(0, lineno=line)
+        at.col_offset = col
+        return at
+
     def visit(self, node: ast.AST) -> Kind:
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
             self.problem(node, f"{_describe(node)} is not allowed in an expression")
             return Opaque()
-        return method(node)
+        if self.depth >= MAX_DEPTH:
+            line = getattr(node, "lineno", 1)
+            raise _TooDeep(line, getattr(node, "col_offset", 0) + 1 + (self.lead if line == 1 else 0))
+        self.depth += 1
+        try:
+            return method(node)
+        finally:
+            self.depth -= 1
 
     def visit_Constant(self, node: ast.Constant) -> Kind:
         if not isinstance(node.value, (str, int, float, bool, type(None))):
@@ -173,13 +215,15 @@ class _Checker:
             self.problem(node, f"'{node.id}' is a function: call it as {node.id}(...)")
         else:
             hint = did_you_mean(node.id, list(self.scope.names) + list(self.scope.functions))
+            if not hint and node.id in _CONTEXT_NAMES:
+                hint = f"; {_CONTEXT_NAMES[node.id]}"
             self.problem(node, f"unknown name '{node.id}'{hint}")
         return Opaque()
 
     def visit_Attribute(self, node: ast.Attribute) -> Kind:
         base = self.visit(node.value)
         if node.attr.startswith("_"):
-            self.problem(node, f"'{node.attr}': names starting with '_' are not allowed")
+            self.problem(_at_attr(node), f"'{node.attr}': names starting with '_' are not allowed")
             return Opaque()
         table: Mapping[str, Kind] | None = None
         if isinstance(base, EntityValue):
@@ -194,15 +238,21 @@ class _Checker:
             return Opaque()
         if node.attr not in table:
             hint = did_you_mean(node.attr, table)
-            at = ast.Constant(0, lineno=node.end_lineno or 1)
-            at.col_offset = (node.end_col_offset or len(node.attr)) - len(node.attr)
-            self.problem(at, f"{owner} has no field '{node.attr}'{hint}")
+            self.problem(_at_attr(node), f"{owner} has no field '{node.attr}'{hint}")
             return Opaque()
         return table[node.attr]
 
     def visit_Call(self, node: ast.Call) -> Kind:
+        if isinstance(node.func, ast.Attribute):
+            method = node.func.attr
+            hint = f"; write {method}(...) instead" if method in self.scope.functions else ""
+            self.problem(_at_attr(node.func), f"methods cannot be called ('.{method}()'); only the built-in functions (e.g. today(), days(3)){hint}")
+            return Opaque()
         if not isinstance(node.func, ast.Name):
-            self.problem(node, "only the built-in functions can be called (e.g. today(), days(3))")
+            if type(node.func).__name__ in ("Lambda", "Subscript", "Call"):
+                self.visit(node.func)
+            else:
+                self.problem(node, "only the built-in functions can be called (e.g. today(), days(3))")
             return Opaque()
         name = node.func.id
         if name not in self.scope.functions:
@@ -230,7 +280,7 @@ class _Checker:
 
     def visit_BinOp(self, node: ast.BinOp) -> Kind:
         if not isinstance(node.op, _BIN_OPS):
-            self.problem(node, f"the operator {_describe(node.op)} is not allowed")
+            self.problem(self.operator_at(node), f"the operator {_describe(node.op)} is not allowed")
         self.visit(node.left)
         self.visit(node.right)
         return Opaque()
@@ -262,6 +312,13 @@ class _Checker:
         return Opaque("a list")
 
     visit_Tuple = visit_List
+
+
+def _at_attr(node: ast.Attribute) -> ast.AST:
+    """A node located at the attribute name of ``node`` (after the dot)."""
+    at = ast.Constant(0, lineno=node.end_lineno or 1)
+    at.col_offset = (node.end_col_offset or len(node.attr)) - len(node.attr)
+    return at
 
 
 def _describe(node: ast.AST) -> str:

@@ -7,6 +7,7 @@ default checker) plus its column/widget templates in the generators.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -59,7 +60,12 @@ def _text_default(value: Any, raw: dict[str, Any]) -> str | None:
 def _number_default(kind: type) -> DefaultCheck:
     def check(value: Any, raw: dict[str, Any]) -> str | None:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"the default must be a number, got {_show(value)}"
+            hint = ""
+            if isinstance(value, str) and re.fullmatch(r"[-+]?[0-9][0-9_]*(\.[0-9_]*)?", value):
+                hint = f" (YAML 1.2 reads '_' in a number as text; write {value.replace('_', '')})"
+            return f"the default must be a number, got {_show(value)}{hint}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return f"the default must be a finite number, got {_show(value)}"
         if kind is int and not isinstance(value, int):
             return f"the default of an integer field must be a whole number, got {value}"
         if "min" in raw and isinstance(raw["min"], (int, float)) and value < raw["min"]:

@@ -30,7 +30,7 @@ def register(itype: IntegrationType) -> IntegrationType:
 
 _EVENTS = {
     "type": "array",
-    "items": {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*\.(create|update|delete)$"},
+    "items": {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*\.(create|update|delete)$", "x-error": "event"},
     "minItems": 1,
 }
 

@@ -69,25 +69,40 @@ def pluralize(name: str) -> str:
 
 def name_problem(name: str, kind: str) -> str | None:
     """Why ``name`` cannot name a ``kind`` ("entity" or a snake_case kind), or None."""
+    what = "" if kind == "name" else f"{kind} "
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
     if kind == "entity":
         if not ENTITY_NAME.match(name):
             return (
                 f"'{name}' is not a valid entity name: use PascalCase letters and digits "
-                "(e.g. 'Contact', 'DealStage')"
+                f"(e.g. 'Contact', 'DealStage'){_suggest(name, kind)}"
             )
         if name in RESERVED_ENTITIES or name == "User":
             return f"'{name}' is reserved by the generated app; choose another entity name"
     else:
         if not SNAKE_NAME.match(name):
             return (
-                f"'{name}' is not a valid {kind} name: use snake_case (lowercase letters, digits "
-                "and single '_', starting with a letter)"
+                f"'{name}' is not a valid {what}name: use snake_case (lowercase letters, digits "
+                f"and single '_', starting with a letter){_suggest(name, kind)}"
             )
     if len(name) > MAX_NAME_LENGTH:
-        return f"'{name}' is too long for a {kind} name ({len(name)} > {MAX_NAME_LENGTH} characters)"
+        return f"'{name}' is too long for {article} {what}name ({len(name)} > {MAX_NAME_LENGTH} characters)"
     lowered = snake_case(name)
     if keyword.iskeyword(lowered) or keyword.issoftkeyword(lowered):
-        return f"'{name}' is a Python keyword and cannot name a {kind}"
+        return f"'{name}' is a Python keyword and cannot name {article} {kind}"
     if kind != "entity" and lowered in SQL_RESERVED:
-        return f"'{name}' is an SQL reserved word and cannot name a {kind}"
+        return f"'{name}' is an SQL reserved word and cannot name {article} {kind}"
     return None
+
+
+def _suggest(name: str, kind: str) -> str:
+    """"; did you mean 'first_name'?" for 'FirstName' (or 'DealItem' for 'deal_item')."""
+    if kind == "entity":
+        candidate = "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", name) if w)
+        ok = ENTITY_NAME.match(candidate)
+    else:
+        candidate = re.sub(r"[^a-z0-9]+", "_", snake_case(name)).strip("_")
+        ok = SNAKE_NAME.match(candidate)
+    if ok and candidate != name and name_problem(candidate, kind) is None:
+        return f"; did you mean '{candidate}'?"
+    return ""

@@ -44,7 +44,7 @@ def _field_schema() -> dict[str, Any]:
         required = [k for k in ("values", "to") if k in ft.options]
         if required:
             then["required"] = required
-        per_type.append({"if": {"properties": {"type": {"const": ft.name}}}, "then": then})
+        per_type.append({"if": {"properties": {"type": {"const": ft.name}}, "required": ["type"]}, "then": then})
     mapping = {
         "type": "object",
         "required": ["type"],
@@ -204,7 +204,7 @@ def _integration() -> dict[str, Any]:
         props.update(itype.extra)
         branches.append(
             {
-                "if": {"properties": {"type": {"const": itype.name}}},
+                "if": {"properties": {"type": {"const": itype.name}}, "required": ["type"]},
                 "then": {**obj(tuple(itype.required), **props)},
             }
         )
@@ -321,10 +321,10 @@ def spec_schema() -> dict[str, Any]:
         name={"$ref": "#/$defs/snake_name"},
         title=text,
         description=text,
-        locales={"type": "array", "items": {"type": "string", "pattern": LOCALE.pattern}, "minItems": 1},
-        default_locale={"type": "string", "pattern": LOCALE.pattern},
+        locales={"type": "array", "items": {"type": "string", "pattern": LOCALE.pattern, "x-error": "locale"}, "minItems": 1},
+        default_locale={"type": "string", "pattern": LOCALE.pattern, "x-error": "locale"},
         timezone={"type": "string"},
-        currency={"type": "string", "pattern": "^[A-Z]{3}$"},
+        currency={"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "currency"},
         auth=obj(
             lockout_attempts={"type": "integer", "minimum": 1, "maximum": 100},
             lockout_minutes={"type": "integer", "minimum": 1, "maximum": 1440},
@@ -373,7 +373,7 @@ def spec_schema() -> dict[str, Any]:
             "snake_name": {"type": "string", "pattern": SNAKE_NAME.pattern, "x-error": "snake_name"},
             "entity_name": {"type": "string", "pattern": ENTITY_NAME.pattern, "x-error": "entity_name"},
             "env": {
-                **obj(("env",), env={"type": "string", "pattern": ENV_VAR.pattern}, default={"type": ["string", "number", "boolean"]}),
+                **obj(("env",), env={"type": "string", "pattern": ENV_VAR.pattern, "x-error": "env_var"}, default={"type": ["string", "number", "boolean"]}),
                 "x-error": "env",
             },
             "field": _field_schema(),

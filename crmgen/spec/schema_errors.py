@@ -9,7 +9,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
-from crmgen.spec.names import name_problem
+from crmgen.spec.names import LOCALE, name_problem
 from crmgen.spec.schema import spec_schema
 from crmgen.spec.yaml_loader import Path, SourceMap
 
@@ -58,6 +58,8 @@ def _explain(error: ValidationError) -> Iterator[Explained]:
     if kind in ("anyOf", "oneOf") and _is_kind_choice(error):
         yield from _kind_choice(path, instance, error)
         return
+    if kind == "oneOf" and not isinstance(instance, dict) and _only_required(error.validator_value):
+        return  # not a mapping at all: the type error at the same spot says so
     if kind in ("anyOf", "oneOf") and error.context:
         yield from _choose_branch(error)
         return
@@ -96,18 +98,27 @@ def _is_kind_choice(error: ValidationError) -> bool:
     )
 
 
+def _only_required(branches: Any) -> bool:
+    return isinstance(branches, list) and all(isinstance(b, dict) and list(b) == ["required"] for b in branches)
+
+
 def _kind_choice(path: Path, instance: dict[str, Any], error: ValidationError) -> Iterator[Explained]:
     keys = [b["required"][0] for b in error.validator_value]
     present = [k for k in keys if k in instance]
     what = error.schema.get("x-error", "this mapping") if isinstance(error.schema, dict) else "it"
+    dependent = error.schema.get("dependentRequired", {}) if isinstance(error.schema, dict) else {}
+    if not present and any(k in instance for k in dependent):
+        return  # "'then' needs 'if' in the same step" says it better
     if not present:
         yield path, True, "schema-kind", (
             f"a {what} needs one of: {', '.join(keys)}{_where(path)}"
         )
     else:
+        choices = f"one of {', '.join(keys)}" if len(keys) <= 8 else "one kind key"
         yield path + (present[1],), True, "schema-kind", (
-            f"a {what} takes exactly one of {', '.join(keys)}, "
-            f"but has {' and '.join(repr(p) for p in present)}; split it"
+            f"a {what} takes exactly {choices}, "
+            f"but has {' and '.join(repr(p) for p in present)}; "
+            + ("use one process per trigger" if what == "trigger" else "split it into separate steps" if what == "step" else "keep one")
         )
 
 
@@ -161,12 +172,40 @@ def _expected(schema: dict[str, Any], instance: Any) -> str:
     return f"expected {description}; got {_show(instance)}"
 
 
+# What a snake_case name names, by the key (or list) it sits under.
+_NAME_KINDS = {
+    "fields": "field", "roles": "role", "processes": "process", "endpoints": "endpoint",
+    "integrations": "integration", "dashboards": "dashboard", "reports": "report", "kpis": "KPI",
+    "charts": "chart", "columns": "field", "input": "input field", "permissions": "role",
+    "values": "field", "compute": "value", "into": "variable", "as": "variable",
+    "endpoint": "endpoint", "via": "integration", "dashboard": "dashboard", "report": "report",
+    "back": "back-reference", "through": "table", "table": "table", "renamed_from": "field",
+    "display": "field", "owner": "field", "search": "field", "filters": "field", "hidden": "field",
+    "read_only": "field", "form": "field", "by": "field", "title": "field", "date": "field",
+    "end": "field", "group_by": "field", "field": "field", "weighted_by": "field", "sum": "field",
+    "avg": "field", "min": "field", "max": "field",
+}
+
+
+def _name_kind(path: Path) -> str:
+    """What the name at (or under) ``path`` names: "field", "role", ... or "name"."""
+    if path == ("app", "name"):
+        return "app"
+    if path and path[0] == "entities" and len(path) >= 4 and path[2] == "ui" and isinstance(path[-1], str) and path[-1] == "title":
+        return "field"
+    for part in reversed(path):
+        if isinstance(part, str):
+            return _NAME_KINDS.get(part, "name")
+    return "name"
+
+
 def _bad_key(path: Path, key: Any, schema: dict[str, Any], kind: str) -> Iterator[Explained]:
     tag = schema.get("x-error")
     if tag == "entity_name":
         message = name_problem(str(key), "entity") or f"'{key}' is not a valid entity name"
     elif tag == "snake_name":
-        message = name_problem(str(key), "name") or f"'{key}' is not a valid name"
+        what = _name_kind(path)
+        message = name_problem(str(key), what) or f"'{key}' is not a valid {what} name"
     elif "pattern" in schema and path and path[-1] in ("where",):
         message = f"'{key}' is not a field condition (write field or field__op: gt gte lt lte ne in contains isnull)"
     elif "pattern" in schema and "locale" not in str(schema):
@@ -175,6 +214,10 @@ def _bad_key(path: Path, key: Any, schema: dict[str, Any], kind: str) -> Iterato
         message = f"'{key}' is not a valid key here"
     if path and path[-1] in ("label", "title", "plural_label", "description", "help"):
         message = f"'{key}' is not a locale code (e.g. en, ru, id, bs, zh, pt-BR)"
+        fixed = str(key).replace("_", "-")
+        fixed = fixed.split("-")[0].lower() + "".join("-" + p.upper() for p in fixed.split("-")[1:])
+        if fixed != key and LOCALE.match(fixed):
+            message += f"; did you mean '{fixed}'?"
     yield path + (key,), True, "schema-bad-name", message
 
 
@@ -190,12 +233,21 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
             )
         names = [expected] if isinstance(expected, str) else list(expected)
         want = " or ".join(_JSON_TYPES.get(n, n) for n in names)
-        return f"expected {want}; got {_show(instance)}"
+        hint = ""
+        if "boolean" in names and isinstance(instance, str) and instance.lower() in ("yes", "no", "on", "off", "y", "n"):
+            meant = "true" if instance.lower() in ("yes", "on", "y") else "false"
+            hint = f" (YAML 1.2 reads {instance} as text; write {meant})"
+        return f"expected {want}; got {_show(instance)}{hint}"
     if kind == "enum":
         options = [str(o) for o in error.validator_value]
         hint = did_you_mean(str(instance), options) if isinstance(instance, str) else ""
+        if not hint and tag == "field type" and isinstance(instance, str):
+            meant = _TYPE_ALIASES.get(instance.lower())
+            hint = f"; for {instance} use '{meant}'" if meant else ""
         what = tag or "value"
         shown = repr(instance) if isinstance(instance, str) else _show(instance)
+        if hint and len(options) > 8:
+            return f"unknown {what} {shown}{hint}"
         return f"unknown {what} {shown}; expected one of: {', '.join(options)}{hint}"
     if kind == "const":
         return f"expected {_show(error.validator_value)}; got {_show(instance)}"
@@ -203,9 +255,19 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
         if tag == "entity_name":
             return name_problem(str(instance), "entity") or f"'{instance}' is not a valid entity name"
         if tag == "snake_name":
-            return name_problem(str(instance), "name") or f"'{instance}' is not a valid name"
+            what = _name_kind(tuple(error.absolute_path))
+            return name_problem(str(instance), what) or f"'{instance}' is not a valid {what} name"
+        if tag == "env_var":
+            return f"'{instance}' is not an environment variable name: use UPPER_CASE letters, digits and '_' (e.g. {str(instance).upper().replace('-', '_')})"
+        if tag == "event":
+            return f"'{instance}' is not an entity event: write Entity.create, Entity.update or Entity.delete"
         if tag == "enum value":
             return f"'{instance}' is not a valid enum value: use letters, digits, '_', '-' or '.'"
+        if tag == "locale":
+            fixed = str(instance).replace("_", "-")
+            fixed = fixed.split("-")[0].lower() + "".join("-" + p.upper() for p in fixed.split("-")[1:])
+            hint = f"; did you mean '{fixed}'?" if fixed != instance and LOCALE.match(fixed) else ""
+            return f"'{instance}' is not a locale code (e.g. en, ru, id, bs, zh, pt-BR){hint}"
         if tag == "currency":
             return f"'{instance}' is not a currency code like EUR, USD or RUB"
         return f"{_show(instance)} does not have the expected form ({error.validator_value})"
@@ -216,6 +278,15 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
     if kind in ("maximum", "exclusiveMaximum"):
         return f"{instance} is too large (maximum {error.validator_value})"
     return error.message
+
+
+# Type names from other tools, and the crmgen type meant.
+_TYPE_ALIASES = {
+    "number": "integer' or 'decimal", "int": "integer", "float": "decimal", "double": "decimal",
+    "bool": "boolean", "str": "string", "varchar": "string", "timestamp": "datetime",
+    "time": "datetime", "link": "ref", "reference": "ref", "foreign_key": "ref", "choice": "enum",
+    "select": "enum", "list": "refs", "currency": "money", "textarea": "text",
+}
 
 
 def _where(path: Path) -> str:

@@ -56,7 +56,13 @@ def read_file(path: FsPath) -> LoadedYaml:
             return _failed(name, "spec-file", f"the file is too large ({size} bytes; at most {MAX_FILE_BYTES})")
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        return _failed(name, "spec-file", f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
+        head = exc.object[: exc.start]
+        line = head.count(b"\n") + 1
+        column = len(head[head.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
+        return LoadedYaml(None, SourceMap(), [Diagnostic(
+            Position(name, line, column), "error", "spec-file",
+            f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}: {exc.reason}); save it as UTF-8",
+        )])
     except OSError as exc:
         return _failed(name, "spec-file", f"cannot read the file: {exc.strerror}")
     if "\x00" in text:
@@ -106,9 +112,14 @@ class _Loader:
             self.diagnostics.extend(loaded.diagnostics)
             if not isinstance(loaded.data, dict):
                 continue
-            for i, name in enumerate(loaded.data.pop("use", None) or []):
+            # A `use` that is not a list stays in the data, so the schema reports it where it is.
+            raw_use = loaded.data.pop("use") if isinstance(loaded.data.get("use"), list) else []
+            for i, name in enumerate(raw_use):
+                at = loaded.source.value(("use", i)) or Position(_display(path), 1, 1)
                 if isinstance(name, str):
-                    uses.append((name, loaded.source.value(("use", i)) or Position(_display(path), 1, 1), path))
+                    uses.append((name, at, path))
+                else:
+                    self.diagnostics.append(Diagnostic(at, "error", "spec-use", "a module in use: is a name (like contacts) or a path (like ./common.yaml)"))
             _merge_parts(data, source, loaded.data, loaded.source, (), self.diagnostics)
         if not uses:
             return data, source
@@ -119,7 +130,9 @@ class _Loader:
             if module is None:
                 continue
             if module in chain or module == root:
-                self.diagnostics.append(Diagnostic(pos, "error", "spec-use-cycle", f"'{name}' is already being loaded (a cycle of use)"))
+                loop = (chain + (root,))[(chain + (root,)).index(module):] + (module,)
+                shown = " -> ".join(_display(p) for p in loop)
+                self.diagnostics.append(Diagnostic(pos, "error", "spec-use-cycle", f"'{name}' is already being loaded (a cycle of use: {shown})"))
                 continue
             mdata, msource = self.load_spec(module, chain + (root,))
             _override(base, base_source, mdata, msource)
@@ -139,9 +152,8 @@ class _Loader:
                 return candidate
         available = sorted(p.stem for p in library.glob("*.yaml"))
         hint = did_you_mean(name, available)
-        self.diagnostics.append(
-            Diagnostic(pos, "error", "spec-use-missing", f"unknown spec module '{name}'{hint} (available: {', '.join(available)})")
-        )
+        listing = hint or f" (available: {', '.join(available)})"
+        self.diagnostics.append(Diagnostic(pos, "error", "spec-use-missing", f"unknown spec module '{name}'{listing}"))
         return None
 
 

@@ -20,7 +20,7 @@ import yaml
 from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
-from yaml.reader import Reader
+from yaml.reader import Reader, ReaderError
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
@@ -125,16 +125,17 @@ class _Builder:
     def build(self, node: Node, path: Path, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise _TooBig(node, f"the document expands to more than {MAX_NODES} nodes")
+            raise _TooBig(node, f"the document expands to more than {MAX_NODES} nodes", path)
         if depth > MAX_DEPTH:
-            raise _TooBig(node, f"the document nests deeper than {MAX_DEPTH} levels")
+            raise _TooBig(node, f"the document nests deeper than {MAX_DEPTH} levels", path)
         pos = self.pos(node)
         if isinstance(node, ScalarNode) and node.style in ("'", '"'):
             # Point inside the quotes, so offsets into the text (expressions) line up.
             pos = Position(pos.file, pos.line, pos.column + 1)
         self.source.values.setdefault(path, pos)
         if node.tag != _PLAIN and node.tag not in _ALLOWED_TAGS:
-            self.error(node, "yaml-tag", f"the tag {node.tag!r} is not allowed in a spec")
+            shown = "!!" + node.tag[len(_CORE):] if node.tag.startswith(_CORE) else node.tag
+            self.error(node, "yaml-tag", f"the tag {shown} is not allowed in a spec (a spec holds plain data: text, numbers, true/false, lists and mappings)")
             return None
         if isinstance(node, ScalarNode):
             return self.scalar(node)
@@ -252,10 +253,15 @@ class _Builder:
         return value
 
 
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
 class _TooBig(Exception):
-    def __init__(self, node: Node, message: str) -> None:
+    def __init__(self, node: Node, message: str, path: Path = ()) -> None:
         super().__init__(message)
         self.node = node
+        self.path = path
 
 
 def load_yaml(text: str, filename: str) -> LoadedYaml:
@@ -270,21 +276,40 @@ def load_yaml(text: str, filename: str) -> LoadedYaml:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = Position(filename, mark.line + 1, mark.column + 1) if mark else Position(filename, 1, 1)
-        message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        return LoadedYaml(None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", message)])
+        message = str(exc.problem or exc.context or "bad YAML")
+        context = exc.context if exc.problem else None
+        if context:
+            started = exc.context_mark
+            if started is not None and (started.line, started.column) != (mark.line, mark.column):
+                context += f" (started at line {started.line + 1}, column {started.column + 1})"
+            message = f"{context}: {message}"
+        message = "bad YAML: " + message
+        return LoadedYaml(None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", _one_line(message))])
+    except ReaderError as exc:
+        # A control character (or similar) YAML does not allow: point at it, on one line.
+        before = text[: exc.position]
+        line = before.count("\n") + 1
+        column = exc.position - (before.rfind("\n") + 1) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        message = f"the character {char!r} (U+{ord(char[:1] or ' '):04X}) is not allowed in YAML text"
+        return LoadedYaml(None, builder.source, [Diagnostic(Position(filename, line, column), "error", "yaml-syntax", message)])
     except yaml.YAMLError as exc:
         pos = Position(filename, 1, 1)
-        return LoadedYaml(None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", str(exc))])
+        return LoadedYaml(None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", _one_line(str(exc)))])
     if node is None:
         return LoadedYaml({}, builder.source, [])
     try:
         data = builder.build(node, ())
     except _TooBig as exc:
-        builder.error(
-            exc.node,
+        # Point at the top-level key whose value blew up (the expanded nodes sit elsewhere).
+        top = builder.source.keys.get(exc.path[:1]) if exc.path else None
+        where = f" (in '{exc.path[0]}')" if top else ""
+        builder.diagnostics.append(Diagnostic(
+            top or builder.pos(exc.node),
+            "error",
             "yaml-too-large",
-            f"{exc}; anchors and aliases are for small reuse (is this an alias bomb?)",
-        )
+            f"{exc}{where}; anchors and aliases are for small reuse (is this an alias bomb?)",
+        ))
         return LoadedYaml(None, builder.source, builder.diagnostics)
     except RecursionError:
         builder.error(node, "yaml-too-large", "the document nests too deeply")

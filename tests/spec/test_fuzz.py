@@ -80,7 +80,7 @@ def _mutate(data: Any, draw: Any) -> Any:
     """One structural mutation of ``data`` (in place where possible); returns the new root."""
     paths = _paths(data)
     path = draw(st.sampled_from(paths))
-    op = draw(st.sampled_from(["drop", "rename", "retype", "insert", "swap", "rename_to_typo"]))
+    op = draw(st.sampled_from(["drop", "rename", "retype", "insert", "swap", "rename_to_typo", "swap_names", "swap_names"]))
     if not path:
         return draw(VALUES) if op == "retype" else data
     parent = _parent(data, path)
@@ -102,6 +102,10 @@ def _mutate(data: Any, draw: Any) -> Any:
             new = key[:i] + key[i + 1 : i + 2] + key[i : i + 1] + key[i + 2 :]  # transpose two letters
         value = parent.pop(key)
         parent[new] = value
+    elif op == "swap_names":
+        # A name used elsewhere in the spec where this value was (an entity where a field goes, ...).
+        words = sorted({str(p[-1]) for p in paths if p and isinstance(p[-1], str)})
+        parent[key] = draw(st.sampled_from(words))
     elif op == "swap":
         # Put another part of the spec where this one was (a name where a mapping was, ...).
         other = draw(st.sampled_from(paths))
@@ -114,7 +118,7 @@ def _mutate(data: Any, draw: Any) -> Any:
 @st.composite
 def broken_spec(draw: Any) -> bytes:
     base = draw(st.sampled_from(sorted(BASES)))
-    layer = draw(st.sampled_from(["data", "data", "data", "text", "bytes"]))
+    layer = draw(st.sampled_from(["data"] * 6 + ["text", "text", "bytes"]))
     if layer == "data":
         data = yaml.safe_load(yaml.safe_dump(BASE_DATA[base]))  # a deep copy
         for _ in range(draw(st.integers(1, 3))):

@@ -1,0 +1,123 @@
+"""Fixtures for the render tests: generated apps, their imported models, and databases.
+
+Generating and importing is done once per session per spec; each database test gets a fresh
+SQLite file or a fresh PostgreSQL schema (dropped afterwards). PostgreSQL is found at
+``CRMGEN_TEST_POSTGRES`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
+without it the PostgreSQL tests skip, except under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import sqlalchemy as sa
+
+from crmgen.generate import generate
+from tests.render.specs import EVERYTHING, MINIMAL
+
+POSTGRES_URL = os.environ.get(
+    "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def write_spec(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "app.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def import_models(out: Path, package: str) -> ModuleType:
+    """Import ``package.models`` from ``out``, fresh (any earlier import of it is forgotten)."""
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module(f"{package}.models")
+    finally:
+        sys.path.remove(str(out))
+        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def minimal_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("minimal") / "out"
+    generate(MINIMAL, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def every_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_spec(tmp_path_factory.mktemp("every_spec"), EVERYTHING)
+
+
+@pytest.fixture(scope="session")
+def every_out(tmp_path_factory: pytest.TempPathFactory, every_spec: Path) -> Path:
+    out = tmp_path_factory.mktemp("every") / "out"
+    generate(every_spec, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def every_models(every_out: Path) -> ModuleType:
+    return import_models(every_out, "every_crm")
+
+
+@pytest.fixture(scope="session")
+def minimal_models(minimal_out: Path) -> ModuleType:
+    return import_models(minimal_out, "minimal")
+
+
+def _sqlite_engine(path: Path) -> sa.Engine:
+    engine = sa.create_engine(f"sqlite:///{path}")
+
+    @sa.event.listens_for(engine, "connect")
+    def _foreign_keys(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    return engine
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine]:
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
+        engine.dispose()
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """A fresh, empty database: an SQLite file, or a PostgreSQL schema of its own."""
+    if request.param == "sqlite":
+        db = _sqlite_engine(tmp_path / "test.sqlite3")
+        yield db
+        db.dispose()
+        return
+    admin: sa.Engine = request.getfixturevalue("postgres_admin")
+    schema = f"crmgen_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    db = sa.create_engine(POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
