@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from crmgen.resources import templates_dir
+from crmgen.spec.schema import spec_schema
 from crmgen.spec.names import name_problem, snake_case
 
 STARTER = "crm.yaml"
+SCHEMA_FILE = "crmgen-schema.json"  # the starter's first line points editors at it
 
 
 def write_starter(directory: Path, name: str | None, force: bool) -> Path:
@@ -25,7 +28,12 @@ def write_starter(directory: Path, name: str | None, force: bool) -> Path:
     env = Environment(loader=FileSystemLoader(templates_dir() / "init"), undefined=StrictUndefined, keep_trailing_newline=True)
     text = env.get_template("crm.yaml.j2").render(name=app_name)
     directory.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".yaml.tmp")
+    _write_atomic(target, text)
+    _write_atomic(directory / SCHEMA_FILE, json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n")
+    return target
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(target)
-    return target

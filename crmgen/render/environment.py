@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import keyword
+import math
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -79,7 +80,7 @@ def py_literal(value: Any) -> str:
     if value is None or isinstance(value, (bool, int)):
         return repr(value)
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise GenerateError(f"{value!r} cannot be written as a Python literal")
         return repr(value)
     if isinstance(value, Decimal):

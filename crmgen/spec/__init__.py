@@ -18,7 +18,7 @@ from crmgen.spec.build_ui import build_ui
 from crmgen.spec.context import Context
 from crmgen.spec.model import Spec
 from crmgen.spec.names import snake_case
-from crmgen.spec.schema_errors import schema_diagnostics, validator
+from crmgen.spec.schema_errors import schema_diagnostics, unexpected_keys, validator
 from crmgen.spec.sources import load_sources
 from crmgen.spec.yaml_loader import Path
 
@@ -99,10 +99,8 @@ def _prune(data: dict[str, Any], structural: list[Diagnostic]) -> tuple[dict[str
     for error in validator().iter_errors(data):
         p: Path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            allowed = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
-            for key in error.instance:
-                if key not in allowed:
-                    _remove(pruned, p + (key,))
+            for key in unexpected_keys(error.schema, error.instance):
+                _remove(pruned, p + (key,))
             continue
         if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
             p = p + (error.instance,)  # a bad name: drop what it names, not the whole section

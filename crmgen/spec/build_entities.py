@@ -7,7 +7,7 @@ from typing import Any
 
 from crmgen.diagnostics import NOWHERE
 from crmgen.spec import fields as field_types
-from crmgen.spec.context import USER, Context
+from crmgen.spec.context import USER, Context, freeze
 from crmgen.spec.expressions import EntityValue
 from crmgen.spec.model import (
     ACTIONS,
@@ -23,11 +23,13 @@ from crmgen.spec.model import (
     ListView,
     Permission,
     Relation,
+    Value,
 )
 from crmgen.spec.names import (
     BUILTIN_FIELDS,
     ORM_RESERVED,
     QUERY_PARAMETERS,
+    USER_RESERVED,
     RESERVED_ENTITIES,
     name_problem,
     pluralize,
@@ -78,6 +80,9 @@ def build_entities(ctx: Context) -> list[Entity]:
                     table[fname] = _replace(builtin, label=Text.of(fraw.get("label"), humanize(fname)) if "label" in fraw else builtin.label, help=Text.of(fraw.get("help")))
                     continue
                 ctx.error(fpath, "name", f"'{fname}' is a built-in field of User; it cannot be redefined (only relabelled: {fname}: {{type: {builtin.type}, label: ...}})", True)
+                continue
+            if name == USER and fname in USER_RESERVED:
+                ctx.error(fpath, "name", f"'{fname}' is used by the generated app's login on User; choose another field name", True)
                 continue
             table[fname] = _field(ctx, name, fname, fraw, fpath)
     _relations(ctx, raw_entities)
@@ -145,9 +150,23 @@ def _field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> Field:
         max_size_mb=raw.get("max_size_mb"),
         relation=relation,
         renamed_from=raw.get("renamed_from"),
+        default=_default(ctx, ftype, raw, path),
     )
     _field_constraints(ctx, result, raw, path)
     return result
+
+
+def _default(ctx: Context, ftype: str, raw: dict[str, Any], path: Path) -> Value | None:
+    """The field's default: a literal that fits the field, or an '= expression' over ``user``."""
+    if raw.get("default") is None:
+        return None
+    default = raw["default"]
+    if isinstance(default, str) and default.startswith("="):
+        return Value(expr=ctx.expr(default[1:], path + ("default",), ctx.scope(user=EntityValue(USER)), offset=1))
+    problem = field_types.REGISTRY[ftype].check_default(default, raw)
+    if problem:
+        ctx.error(path + ("default",), "default", problem)
+    return Value(literal=freeze(default))
 
 
 def _enum_values(raw: Any) -> tuple[EnumValue, ...]:
@@ -187,14 +206,6 @@ def _field_constraints(ctx: Context, f: Field, raw: dict[str, Any], path: Path) 
         ctx.error(path + ("unique",), "constraint", f"a {f.type} field cannot be unique")
     if f.relation and f.relation.on_delete == "set_null" and f.required:
         ctx.error(path + ("on_delete",), "relation", "on_delete: set_null cannot apply to a required reference; use cascade or restrict")
-    if "default" in raw:
-        default = raw["default"]
-        if isinstance(default, str) and default.startswith("="):
-            ctx.expr(default[1:], path + ("default",), ctx.scope(user=EntityValue(USER)), offset=1)
-        elif default is not None:
-            problem = field_types.REGISTRY[f.type].check_default(default, raw)
-            if problem:
-                ctx.error(path + ("default",), "default", problem)
     if f.renamed_from == f.name:
         ctx.error(path + ("renamed_from",), "rename", "renamed_from names the field itself")
 
@@ -459,9 +470,11 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
             key = (rel.target, rel.back)
             if rel.back in target_fields:
                 ctx.error(at, "clash", f"the back-reference '{rel.back}' of {e.name}.{f.name} clashes with the field {rel.target}.{rel.back}; set back: to another name", at == where)
+            elif any(g.column == rel.back for g in target_fields.values()):
+                ctx.error(at, "clash", f"the back-reference '{rel.back}' of {e.name}.{f.name} clashes with a key column of {rel.target}; set back: to another name", at == where)
             elif key in backs:
                 ctx.error(at, "clash", f"{rel.target} would get two back-references named '{rel.back}' ({backs[key]} and {e.name}.{f.name}); set back: on one of them", at == where)
-            elif rel.back in BUILTIN_FIELDS or rel.back in QUERY_PARAMETERS:
+            elif rel.back in BUILTIN_FIELDS or rel.back in QUERY_PARAMETERS or (rel.target == USER and rel.back in USER_RESERVED):
                 ctx.error(at, "clash", f"the back-reference '{rel.back}' is a reserved name; set back: to another name", at == where)
             backs[key] = f"{e.name}.{f.name}"
 

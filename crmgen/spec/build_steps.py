@@ -384,6 +384,8 @@ def _update(step: dict[str, Any], at: _At) -> UpdateStep:
     entity = raw["entity"]
     if not at.ctx.known_entity(entity, at.sub("entity")):
         return UpdateStep(entity, (), ())
+    if "where" not in raw:
+        at.ctx.error(at.sub(), "step-update", "an update step needs 'where:' (write where: {} to update every record on purpose)")
     return UpdateStep(entity, at.s.where(entity, raw.get("where"), at.sub("where")), at.s.values(entity, raw["values"], at.sub("values")))
 
 

@@ -156,7 +156,8 @@ class Context:
         from crmgen.spec.fields import REGISTRY
 
         if target.relation is not None:
-            self.error(path, "value", f"'{target.name}' is a reference; give it an expression like '= record.{target.name}'")
+            example = "user" if target.relation.target == USER else f"record.{target.name}"
+            self.error(path, "value", f"'{target.name}' links to {target.relation.target}: give it an expression that yields one (e.g. '= {example}'), not a literal")
             return
         options = {"values": [v.name for v in target.values]}
         for key in ("min", "max", "min_length", "max_length", "pattern"):

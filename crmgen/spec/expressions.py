@@ -151,7 +151,7 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     except _TooDeep as exc:
         problems.append(ExprProblem(exc.line, exc.column, f"the expression nests deeper than {MAX_DEPTH} levels; split it into compute steps"))
         kind = Opaque()
-    return Expression(source, tuple(sorted(checker.roots))), problems, kind
+    return Expression(source.strip(), tuple(sorted(checker.roots))), problems, kind
 
 
 class _TooDeep(Exception):

@@ -42,6 +42,6 @@ register(IntegrationType("webhook", "signed JSON posts to another system on enti
                          secrets=("url", "secret"), settings=("timeout",), required=("url", "secret"),
                          extra={"events": _EVENTS}))
 register(IntegrationType("http", "a base URL and headers for HTTP request steps",
-                         secrets=("base_url", "token"), settings=("timeout",), required=("base_url",)))
+                         secrets=("token",), settings=("base_url", "timeout"), required=("base_url",)))
 register(IntegrationType("sms", "text messages through an SMS gateway (a pluggable channel)",
                          secrets=("url", "token"), settings=("sender",), required=("url",)))

@@ -38,9 +38,11 @@ BUILTIN_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "delete
 QUERY_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q", "fields", "format"})
 # Attributes SQLAlchemy declarative classes and our base class reserve.
 ORM_RESERVED = frozenset({"metadata", "registry", "query", "session", "model", "self", "cls"})
+# Attributes the generated User model keeps for authentication.
+USER_RESERVED = frozenset({"password_hash", "roles", "role_entries", "failed_logins", "locked_until"})
 # Entity names the generated app defines itself.
 RESERVED_ENTITIES = frozenset(
-    {"Base", "Session", "Audit", "AuditEntry", "LoginAttempt", "Outbox", "OutboxMessage", "Job"}
+    {"Base", "Session", "Audit", "AuditEntry", "LoginAttempt", "Outbox", "OutboxMessage", "Job", "UserRole"}
 )
 
 

@@ -15,6 +15,7 @@ from crmgen.spec.names import ENTITY_NAME, ENV_VAR, LOCALE, SNAKE_NAME
 from crmgen.spec.steps import EXPR, VALUE, WHERE, obj
 
 SCHEMA_ID = "https://crmgen.dev/schema/spec.json"
+EXTENSION_KEY = "^x-"  # top-level keys like `x-defaults:` hold anchors; crmgen ignores them
 
 
 def _string_or_list(item: dict[str, Any]) -> dict[str, Any]:
@@ -198,7 +199,7 @@ def _integration() -> dict[str, Any]:
     for itype in INTEGRATION_TYPES.values():
         props: dict[str, Any] = {"type": {"const": itype.name}}
         for key in itype.secrets:
-            props[key] = {"$ref": "#/$defs/env"}
+            props[key] = {"$ref": "#/$defs/secret"}
         for key in itype.settings:
             props[key] = {"anyOf": [{"$ref": "#/$defs/env"}, {"type": ["string", "number", "boolean"]}]}
         props.update(itype.extra)
@@ -368,12 +369,22 @@ def spec_schema() -> dict[str, Any]:
             integrations=named({"$ref": "#/$defs/integration"}),
             ui={"$ref": "#/$defs/ui"},
         ),
+        "patternProperties": {EXTENSION_KEY: {"description": "free scratch space (e.g. for YAML anchors); ignored"}},
         "$defs": {
             "text": text,
             "snake_name": {"type": "string", "pattern": SNAKE_NAME.pattern, "x-error": "snake_name"},
             "entity_name": {"type": "string", "pattern": ENTITY_NAME.pattern, "x-error": "entity_name"},
             "env": {
-                **obj(("env",), env={"type": "string", "pattern": ENV_VAR.pattern, "x-error": "env_var"}, default={"type": ["string", "number", "boolean"]}),
+                **obj(
+                    ("env",),
+                    env={"type": "string", "pattern": ENV_VAR.pattern, "x-error": "env_var"},
+                    default={"type": ["string", "number", "boolean"]},
+                ),
+                "x-error": "env",
+            },
+            "secret": {
+                **obj(("env",), env={"type": "string", "pattern": ENV_VAR.pattern, "x-error": "env_var"}),
+                "description": "a secret, read from an environment variable: {env: NAME} (no default: secrets never go in a spec)",
                 "x-error": "env",
             },
             "field": _field_schema(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Iterator
 
@@ -65,11 +66,14 @@ def _explain(error: ValidationError) -> Iterator[Explained]:
         return
     if kind == "additionalProperties":
         allowed = set(schema.get("properties", {}))
-        for key in instance:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed)
-                where = _where(path)
-                yield path + (key,), True, "schema-unknown-key", f"unknown key '{key}'{where}{hint}"
+        for key in unexpected_keys(schema, instance):
+            if key == "default" and schema.get("x-error") == "env":
+                yield path + (key,), True, "schema-secret-default", (
+                    f"'{path[-1]}' is a secret and takes no default: secrets never go in a spec"
+                )
+                continue
+            hint = did_you_mean(key, allowed)
+            yield path + (key,), True, "schema-unknown-key", f"unknown key '{key}'{_where(path)}{hint}"
         return
     if kind == "required":
         missing = [k for k in error.validator_value if k not in instance]
@@ -88,6 +92,13 @@ def _explain(error: ValidationError) -> Iterator[Explained]:
                 yield path + (key,), True, "schema-dependent", f"'{key}' needs '{needs[0]}' in the same step"
         return
     yield path, False, f"schema-{kind}", _message(error, schema, instance)
+
+
+def unexpected_keys(schema: dict[str, Any], instance: dict[str, Any]) -> list[str]:
+    """Keys of ``instance`` that neither ``properties`` nor ``patternProperties`` allow."""
+    allowed = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    return [k for k in instance if k not in allowed and not any(p.search(k) for p in patterns)]
 
 
 def _is_kind_choice(error: ValidationError) -> bool:
@@ -129,8 +140,6 @@ def _choose_branch(error: ValidationError) -> Iterator[Explained]:
     fitting = {
         i: errs for i, errs in branches.items() if not any(_rejects_shape(e, error) for e in errs)
     }
-    if len(fitting) < len(error.validator_value):
-        pass  # some branch matched the shape; fall through to the closest one
     if fitting:
         best = min(fitting.values(), key=len)
         for sub in best:
@@ -140,16 +149,11 @@ def _choose_branch(error: ValidationError) -> Iterator[Explained]:
     for errs in branches.values():
         for sub in errs:
             if sub.validator in ("enum", "const") and not sub.relative_path and isinstance(sub.instance, str):
-                if not _is_kind_choice_parent(sub):
-                    yield from _explain(sub)
-                    return
+                yield from _explain(sub)
+                return
     path = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     yield path, False, "schema-type", _expected(schema, error.instance)
-
-
-def _is_kind_choice_parent(sub: ValidationError) -> bool:
-    return False
 
 
 def _rejects_shape(sub: ValidationError, parent: ValidationError) -> bool:

@@ -188,6 +188,8 @@ def _override(
     """Extend a module with the user's spec: mappings merge; other values are replaced."""
     for key, value in over.items():
         sub = path + (key,)
+        if _is_field(sub) and isinstance(into.get(key), str) and isinstance(value, dict):
+            into[key] = {"type": into[key]}  # the module's one-word form, so options can be added
         if isinstance(into.get(key), dict) and isinstance(value, dict):
             pos = over_source.keys.get(sub)
             if pos:
@@ -196,6 +198,10 @@ def _override(
         else:
             into[key] = value
             _copy_positions(into_source, over_source, sub)
+
+
+def _is_field(path: Path) -> bool:
+    return len(path) == 4 and path[0] == "entities" and path[2] == "fields"
 
 
 def _copy_positions(into: SourceMap, source: SourceMap, prefix: Path) -> None:

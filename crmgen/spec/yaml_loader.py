@@ -53,7 +53,7 @@ _AMBIGUOUS = [
     (re.compile(r"[-+]?0[0-9]+$"), "a number with a leading zero (YAML 1.1 reads it as octal)"),
     (re.compile(r"[-+]?[0-9][0-9_]*_[0-9_]*(\.[0-9_]*)?$"), "a number with '_' separators"),
     (re.compile(r"[-+]?[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?$"), "a base-60 number in YAML 1.1"),
-    (re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+$"), "a number in YAML 1.2 but text in YAML 1.1"),
+    (re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+$"), "a number in YAML 1.2 (while YAML 1.1 reads it as text)"),
     (re.compile(r"0b[01_]+$"), "a binary number in YAML 1.1"),
 ]
 

@@ -47,12 +47,12 @@ entities:
     fields:
       full_name: {type: string, required: true, max_length: 120}
       notes: {type: text, max_length: 5000}
-      age: {type: integer, min: 0, max: 150}
+      age: {type: integer, min: 0, max: 150, default: 18}
       score: {type: decimal, precision: 10, scale: 4, min: -1.5, max: 1.5}
-      budget: {type: money, min: 0}
-      vip: boolean
-      birthday: date
-      last_call: datetime
+      budget: {type: money, min: 0, default: 9.99}
+      vip: {type: boolean, default: false}
+      birthday: {type: date, default: 2000-01-31}
+      last_call: {type: datetime, default: "2024-05-06T07:08:00+00:00"}
       email: {type: email, unique: true}
       phone: {type: phone, index: true}
       website: url
@@ -62,6 +62,7 @@ entities:
           new: {label: "New \"one\" {{ }}"}
           in_progress: {label: "In progress\\"}
           done: Done
+        default: new
       extra: json
       photo: {type: file, accept: [image/png]}
       company: {type: ref, to: Company, on_delete: cascade, back: contacts}

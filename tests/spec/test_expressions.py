@@ -1,0 +1,143 @@
+"""Sandboxed expressions: a whitelist of syntax, known names, fields followed through refs."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmgen.spec.expressions import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    EntityValue,
+    ListOf,
+    Opaque,
+    Scope,
+    Struct,
+    check,
+    check_kind,
+)
+
+TABLES = {
+    "Deal": {"amount": Opaque(), "stage": Opaque(), "owner": EntityValue("User"), "tags": ListOf("Tag")},
+    "User": {"email": Opaque(), "position": Opaque()},
+    "Tag": {"name": Opaque()},
+}
+SCOPE = Scope(
+    {"record": EntityValue("Deal"), "user": EntityValue("User"), "n": Opaque(), "input": Struct((("reason", Opaque()),))},
+    TABLES.get,
+)
+
+
+def problems(text: str) -> list[str]:
+    return [p.message for p in check(text, SCOPE)[1]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "record.amount * 0.2",
+        "today() + days(3)",
+        "record.stage != 'done' and n > 10",
+        "record.owner.email",
+        "not (n >= 1) or n in [1, 2, 3]",
+        "record.amount if record.amount else 0",
+        "min(1, 2, n) + max(n, 3)",
+        "round(record.amount, 2)",
+        "coalesce(record.owner, user)",
+        "input.reason",
+        "has_role('manager', 'admin')",
+        "-n + +n - n // 2 % 3",
+        "record.owner is None",
+        "  record.amount  ",
+        "(record.amount >\n 5)",  # a line break inside brackets
+    ],
+)
+def test_allowed_expressions(text: str) -> None:
+    assert problems(text) == []
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("__import__('os').system('x')", ["only the built-in functions"]),
+        ("open('/etc/passwd')", ["unknown function 'open'"]),
+        ("lambda: 1", ["lambda"]),
+        ("[x for x in n]", ["comprehension"]),
+        ("n[0]", ["indexing"]),
+        ("n ** 1000000", ["'**'"]),
+        ("n << 2", ["'<<'"]),
+        ("{'a': 1}", ["mapping"]),
+        ("f'{n}'", ["f-string"]),
+        ("(y := 1)", ["':='"]),
+        ("record.__class__", ["'_'"]),
+        ("record._sa_instance", ["'_'"]),
+        ("b'bytes'", ["constant"]),
+        ("today", ["is a function"]),
+        ("days(1, 2)", ["days() takes 1 argument(s), got 2"]),
+        ("today(1)", ["takes 0"]),
+        ("round(n, ndigits=2)", ["keyword"]),
+        ("max(*n)", ["'*'"]),
+        ("recrod.amount", ["unknown name 'recrod'", "did you mean 'record'"]),
+        ("record.amuont", ["Deal has no field 'amuont'", "did you mean 'amount'"]),
+        ("record.owner.emial", ["User has no field 'emial'", "did you mean 'email'"]),
+        ("input.nope", ["the input has no field 'nope'"]),
+        ("n +", ["bad expression"]),
+        ("", ["empty"]),
+        ("   ", ["empty"]),
+        ("a\x00b", ["bad expression"]),
+        ("x" * (MAX_LENGTH + 1), ["longer than"]),
+    ],
+)
+def test_rejected_expressions_say_why(text: str, words: list[str]) -> None:
+    found = problems(text)
+    assert found, text
+    joined = " | ".join(found)
+    for word in words:
+        assert word in joined
+
+
+def test_deep_nesting_is_a_problem_not_a_recursion_error() -> None:
+    found = problems("1+" * 900 + "1")
+    assert len(found) == 1 and f"deeper than {MAX_DEPTH}" in found[0]
+    assert problems("-" * 1500 + "n") and problems("not " * 400 + "n")
+
+
+def test_nesting_within_the_limit_is_fine() -> None:
+    assert problems("1+" * 50 + "1") == []
+
+
+def test_problem_positions_point_at_the_offending_name() -> None:
+    _, found = check("n + recrod.amount", SCOPE)
+    assert [(p.line, p.column) for p in found] == [(1, 5)]
+    _, found = check("record.amuont", SCOPE)
+    assert [(p.line, p.column) for p in found] == [(1, 8)]  # the attribute, not the record
+    _, found = check("  n +  nope", SCOPE)
+    assert [(p.line, p.column) for p in found] == [(1, 8)]  # leading spaces counted
+    _, found = check("(n and\n  nope)", SCOPE)
+    assert [(p.line, p.column) for p in found] == [(2, 3)]
+
+
+def test_syntax_error_position() -> None:
+    _, found = check("n + (1", SCOPE)
+    assert found and found[0].line == 1 and "bad expression" in found[0].message
+
+
+def test_the_expression_records_its_root_names() -> None:
+    expression, found = check("record.amount + n * record.amount", SCOPE)
+    assert found == [] and expression.names == ("n", "record") and str(expression) == "record.amount + n * record.amount"
+
+
+def test_kinds_follow_references() -> None:
+    assert check_kind("record.owner", SCOPE)[2] == EntityValue("User")
+    assert check_kind("record.tags", SCOPE)[2] == ListOf("Tag")
+    assert check_kind("record.amount", SCOPE)[2] == Opaque()
+
+
+def test_an_unknown_entity_is_not_checked() -> None:
+    scope = Scope({"x": EntityValue("Broken")}, TABLES.get)
+    assert check("x.anything.at_all", scope)[1] == []
+
+
+def test_child_scopes_add_names_without_changing_the_parent() -> None:
+    child = SCOPE.child(item=EntityValue("Tag"))
+    assert check("item.name", child)[1] == []
+    assert check("item.name", SCOPE)[1]

@@ -1,0 +1,102 @@
+"""Naming rules: snake_case and plural defaults, and why a name cannot be used."""
+
+from __future__ import annotations
+
+import pytest
+
+from crmgen.spec.names import MAX_NAME_LENGTH, name_problem, pluralize, snake_case
+
+
+@pytest.mark.parametrize(
+    "name, snake",
+    [
+        ("Contact", "contact"),
+        ("DealStage", "deal_stage"),
+        ("HTTPLog", "http_log"),
+        ("URLValue", "url_value"),
+        ("Deal2Item", "deal2_item"),
+        ("already_snake", "already_snake"),
+    ],
+)
+def test_snake_case(name: str, snake: str) -> None:
+    assert snake_case(name) == snake
+
+
+@pytest.mark.parametrize(
+    "name, plural",
+    [
+        ("Deal", "Deals"),
+        ("Company", "Companies"),
+        ("Day", "Days"),  # a vowel before the y
+        ("Status", "Statuses"),
+        ("Box", "Boxes"),
+        ("Match", "Matches"),
+        ("Wish", "Wishes"),
+        ("Person", "People"),
+        ("SalesPerson", "SalesPeople"),
+        ("Child", "Children"),
+        ("Woman", "Women"),
+    ],
+)
+def test_pluralize(name: str, plural: str) -> None:
+    assert pluralize(name) == plural
+
+
+@pytest.mark.parametrize("name", ["Contact", "DealStage", "Deal2", "A"])
+def test_good_entity_names(name: str) -> None:
+    assert name_problem(name, "entity") is None
+
+
+@pytest.mark.parametrize("name", ["first_name", "x", "deal2", "a_b_c", "position_title"])
+def test_good_snake_names(name: str) -> None:
+    assert name_problem(name, "field") is None
+    assert name_problem(name, "role") is None
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("deal", ["not a valid entity name", "PascalCase", "'Deal'"]),  # with a suggestion
+        ("Deal Stage", ["PascalCase", "'DealStage'"]),
+        ("Deal_Stage", ["PascalCase"]),
+        ("2Deal", ["PascalCase"]),
+        ("Контакт", ["PascalCase"]),
+        ("User", ["reserved"]),
+        ("Base", ["reserved"]),
+        ("AuditEntry", ["reserved"]),
+        ("D" + "x" * MAX_NAME_LENGTH, ["too long"]),
+    ],
+)
+def test_bad_entity_names(name: str, words: list[str]) -> None:
+    problem = name_problem(name, "entity")
+    assert problem is not None and f"'{name}'" in problem
+    for word in words:
+        assert word in problem
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("FirstName", ["snake_case", "'first_name'"]),
+        ("first name", ["snake_case", "'first_name'"]),
+        ("a__b", ["snake_case"]),
+        ("_private", ["snake_case"]),
+        ("2nd", ["snake_case"]),
+        ("имя", ["snake_case"]),
+        ("class", ["Python keyword"]),
+        ("match", ["Python keyword"]),
+        ("select", ["SQL reserved word"]),
+        ("order", ["SQL reserved word"]),
+        ("x" * (MAX_NAME_LENGTH + 1), ["too long"]),
+    ],
+)
+def test_bad_snake_names(name: str, words: list[str]) -> None:
+    problem = name_problem(name, "field")
+    assert problem is not None and f"'{name}'" in problem
+    for word in words:
+        assert word in problem
+
+
+def test_the_message_names_what_is_named() -> None:
+    assert "role" in (name_problem("Bad Role", "role") or "")
+    assert "field" in (name_problem("select", "field") or "")
