@@ -52,6 +52,8 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile("README.md", "backend/README.md.j2", context),
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
+        PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
+        PlannedFile(f"{package}/audit.py", "backend/audit.py.j2", context),
         PlannedFile(f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}),
     ]
     return sorted(files, key=lambda f: f.path)
