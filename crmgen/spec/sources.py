@@ -205,8 +205,29 @@ def _is_field(path: Path) -> bool:
 
 
 def _copy_positions(into: SourceMap, source: SourceMap, prefix: Path) -> None:
-    n = len(prefix)
-    for table_into, table in ((into.values, source.values), (into.keys, source.keys)):
-        for p, pos in table.items():
-            if p[:n] == prefix:
-                table_into[p] = pos
+    """Copy the positions of ``prefix`` and everything below it from ``source`` into ``into``."""
+    values, keys = _by_prefix(source, len(prefix))
+    into.values.update(values.get(prefix, ()))
+    into.keys.update(keys.get(prefix, ()))
+
+
+_Grouped = dict[Path, list[tuple[Path, Any]]]
+
+
+def _by_prefix(source: SourceMap, n: int) -> tuple[_Grouped, _Grouped]:
+    """The positions of ``source`` grouped by their first ``n`` path parts, built once per map
+    and length (scanning the whole map for every copied key made merging modules quadratic)."""
+    size = (len(source.values), len(source.keys))
+    cache = source.__dict__.get("_by_prefix")
+    if cache is None or cache[0] != size:
+        cache = (size, {})
+        source.__dict__["_by_prefix"] = cache
+    grouped = cache[1].get(n)
+    if grouped is None:
+        grouped = ({}, {})
+        for table, into in ((source.values, grouped[0]), (source.keys, grouped[1])):
+            for p, pos in table.items():
+                if len(p) >= n:
+                    into.setdefault(p[:n], []).append((p, pos))
+        cache[1][n] = grouped
+    return grouped

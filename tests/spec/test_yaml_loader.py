@@ -255,3 +255,20 @@ def test_an_empty_document_is_an_empty_mapping() -> None:
 def test_several_documents_are_an_error() -> None:
     loaded = _load("a: 1\n---\nb: 2\n")
     assert loaded.data is None and _errors(loaded)
+
+
+@pytest.mark.parametrize("text", ["a: " + "[" * 5000 + "\n", "a: " + "[" * 5000 + "]" * 5000 + "\n", "a: " + "{b: " * 3000 + "\n"])
+def test_thousands_of_brackets_are_an_error_not_a_recursion_error(text: str) -> None:
+    loaded = _load(text)
+    assert loaded.data is None
+    [error] = _errors(loaded)
+    assert error.startswith("spec.yaml:1:") and "deeper" in error
+
+
+def test_libyaml_and_pure_python_agree_on_positions_with_wide_characters() -> None:
+    loaded = _load("a: {Ж🎉: 'Ж🎉', b: \"q\"}\nc: x\x07y\n")
+    [error] = _errors(loaded)
+    assert error.startswith("spec.yaml:2:5: ")  # characters, not bytes
+    ok = _load("a: {Ж🎉: 'Ж🎉', b: \"q\"}\n")
+    assert ok.source.keys[("a", "b")] == Position("spec.yaml", 1, 15)
+    assert ok.source.values[("a", "Ж🎉")] == Position("spec.yaml", 1, 10)
