@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from crmgen.render import build_plan, make_environment, write_plan
+from crmgen.render import build_plan, make_environment, migrations, write_plan
 from crmgen.spec import load_spec
 from crmgen.spec.model import Spec
 
@@ -19,7 +20,29 @@ def generate(spec_path: str | Path, out: str | Path, templates: str | Path | Non
     return generate_from(load_spec(spec_path), out, templates)
 
 
-def generate_from(spec: Spec, out: str | Path, templates: str | Path | None = None) -> list[Path]:
-    """Like ``generate``, from a spec model already loaded."""
+def generate_from(
+    spec: Spec,
+    out: str | Path,
+    templates: str | Path | None = None,
+    *,
+    allow_destructive: Iterable[str] = (),
+    warn: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Like ``generate``, from a spec model already loaded.
+
+    The migrations step (``crmgen.render.migrations``) compares the new tables with the previous
+    OUT and adds a revision; a change that drops a table or column raises ``DestructiveChange``
+    (OUT untouched) unless each dropped ``Entity`` / ``Entity.field`` is in ``allow_destructive``.
+    ``warn`` receives one line per warning (dropped data, required columns added to tables).
+    """
     env = make_environment(templates)
-    return write_plan(build_plan(spec), env, Path(out))
+    allowed = tuple(allow_destructive)
+
+    def finish(staging: Path, target: Path) -> list[str]:
+        outcome = migrations.add_migrations(spec, staging, target, allowed)
+        for line in outcome.warnings:
+            if warn is not None:
+                warn(line)
+        return outcome.files
+
+    return write_plan(build_plan(spec), env, Path(out), finish=finish)

@@ -11,6 +11,7 @@ from typing import Any
 
 from crmgen import __version__
 from crmgen.render import relations
+from crmgen.render.users import auth_context
 from crmgen.spec.model import Spec
 
 
@@ -53,7 +54,8 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
         PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
-        PlannedFile(f"{package}/audit.py", "backend/audit.py.j2", context),
+        PlannedFile(f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}),
+        PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
         PlannedFile(f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}),
     ]
     return sorted(files, key=lambda f: f.path)

@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
@@ -40,8 +41,18 @@ def check_out(out: Path) -> None:
         )
 
 
-def write_plan(plan: list[PlannedFile], env: Environment, out: Path) -> list[Path]:
-    """Render, check and format every planned file, then swap the result into ``out``."""
+def write_plan(
+    plan: list[PlannedFile],
+    env: Environment,
+    out: Path,
+    finish: Callable[[Path, Path], list[str]] | None = None,
+) -> list[Path]:
+    """Render, check and format every planned file, then swap the result into ``out``.
+
+    ``finish(staging, out)``, when given, runs after formatting and before the swap: it may add
+    files to the staging folder (returning their relative paths) or raise to leave OUT untouched
+    (the migrations step reads the previous OUT and writes new revisions this way).
+    """
     out = Path(out).absolute()
     check_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -49,13 +60,14 @@ def write_plan(plan: list[PlannedFile], env: Environment, out: Path) -> list[Pat
     try:
         written = [_write_one(env, planned, staging) for planned in plan]
         format_files([p for p in written if p.suffix == ".py"], staging)
-        _write_marker(staging, plan)
+        extra = finish(staging, out) if finish is not None else []
+        _write_marker(staging, plan, extra)
         os.chmod(staging, 0o755)
         _swap(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return [out / planned.path for planned in plan]
+    return sorted([out / planned.path for planned in plan] + [out / path for path in extra])
 
 
 def render(env: Environment, planned: PlannedFile) -> str:
@@ -98,8 +110,9 @@ def _write_one(env: Environment, planned: PlannedFile, staging: Path) -> Path:
     return target
 
 
-def _write_marker(staging: Path, plan: list[PlannedFile]) -> None:
-    marker = {"generator": "crmgen", "version": __version__, "files": sorted(p.path for p in plan)}
+def _write_marker(staging: Path, plan: list[PlannedFile], extra: list[str] | None = None) -> None:
+    files = sorted({p.path for p in plan} | set(extra or []))
+    marker = {"generator": "crmgen", "version": __version__, "files": files}
     (staging / MARKER).write_bytes((json.dumps(marker, indent=2) + "\n").encode("utf-8"))
 
 

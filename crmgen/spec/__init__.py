@@ -10,6 +10,8 @@ import copy
 from pathlib import Path as FsPath
 from typing import Any
 
+from jsonschema.exceptions import ValidationError
+
 from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
 from crmgen.spec.build_app import build_app, build_endpoints, build_integrations, build_roles
 from crmgen.spec.build_entities import build_entities
@@ -18,7 +20,7 @@ from crmgen.spec.build_ui import build_ui
 from crmgen.spec.context import Context
 from crmgen.spec.model import Spec
 from crmgen.spec.names import snake_case
-from crmgen.spec.schema_errors import schema_diagnostics, unexpected_keys, validator
+from crmgen.spec.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
 from crmgen.spec.sources import load_sources
 from crmgen.spec.yaml_loader import Path
 
@@ -34,9 +36,9 @@ def check_spec(path: str | FsPath) -> tuple[Spec | None, list[Diagnostic]]:
         return None, _finish(diagnostics)
     fallback = sources.files[0] if sources.files else str(root)
     data = sources.data
-    structural = schema_diagnostics(data, sources.source, fallback)
-    diagnostics += structural
-    pruned, removed = _prune(data, structural)
+    errors = structural_errors(data)
+    diagnostics += schema_diagnostics(errors, sources.source, fallback)
+    pruned, removed = _prune(data, errors)
     if pruned is None:
         return None, _finish(diagnostics)
     ctx = Context(pruned, sources.source, fallback)
@@ -86,17 +88,17 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     )
 
 
-def _prune(data: dict[str, Any], structural: list[Diagnostic]) -> tuple[dict[str, Any] | None, set[Path]]:
+def _prune(data: dict[str, Any], errors: list[ValidationError]) -> tuple[dict[str, Any] | None, set[Path]]:
     """Drop the parts with structural errors so the meaning checks can still run on the rest.
 
     Returns the pruned copy and the paths removed; an unknown key goes alone, a bad field or
     permission goes alone, otherwise the whole named unit (a process, a role, ...) goes.
     """
-    if not structural:
+    if not errors:
         return data, set()
     pruned = copy.deepcopy(data)
     removed: set[Path] = set()
-    for error in validator().iter_errors(data):
+    for error in errors:
         p: Path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             for key in unexpected_keys(error.schema, error.instance):

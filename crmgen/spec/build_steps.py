@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Position, did_you_mean
@@ -49,6 +49,11 @@ class StepContext:
             return Template(text, ())
         except RecursionError:
             self.ctx.error(path, "template", "bad template: it nests too deeply")
+            return Template(text, ())
+        loads = [n for n in parsed.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport))]
+        if loads:
+            kind = type(loads[0]).__name__.lower().replace("fromimport", "import")
+            self.ctx.error(path, "template", f"bad template: {{% {kind} %}} is not allowed (a message template cannot load other files)")
             return Template(text, ())
         try:
             names = sorted(meta.find_undeclared_variables(parsed))

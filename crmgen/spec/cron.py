@@ -50,7 +50,25 @@ def cron_problem(expression: str) -> str | None:
             problem = _item_problem(item, name, low, high, names)
             if problem:
                 return problem
+    days, months = _values(parts[2], _FIELDS[2]), _values(parts[3], _FIELDS[3])
+    if days and months and all(d > _MONTH_DAYS[m] for d in days for m in months):
+        return f"the schedule '{expression}' never runs: no month among those has day {min(days)}"
     return None
+
+
+_MONTH_DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
+
+
+def _values(part: str, spec: tuple[str, int, int, dict[str, int]]) -> set[int]:
+    """The values a field lists explicitly (numbers and ranges); empty when it has * or steps."""
+    if "*" in part or "/" in part:
+        return set()
+    names = spec[3]
+    out: set[int] = set()
+    for item in part.split(","):
+        bounds = [int(b) if b.isdigit() else names[b.lower()] for b in item.split("-")]
+        out.update(range(bounds[0], bounds[-1] + 1))
+    return out
 
 
 def _item_problem(item: str, name: str, low: int, high: int, names: dict[str, int]) -> str | None:

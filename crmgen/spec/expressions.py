@@ -137,7 +137,7 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     text = source.strip("\n")
     lead = len(text) - len(text.lstrip())
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree, shift = _parse(text.strip())
     except SyntaxError as exc:
         msg = exc.msg or "invalid syntax"
         col = (exc.offset or 1) + (lead if (exc.lineno or 1) == 1 else 0)
@@ -145,6 +145,7 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     except ValueError as exc:  # e.g. null bytes
         return Expression(source, ()), [ExprProblem(1, 1, f"bad expression: {exc}")], Opaque()
     checker = _Checker(scope, problems, lead)
+    checker.shift = shift
     checker.lines = text.strip().splitlines()
     try:
         kind = checker.visit(tree.body)
@@ -161,17 +162,35 @@ class _TooDeep(Exception):
         self.column = column
 
 
+def _parse(text: str) -> tuple[ast.Expression, int]:
+    """Parse one expression; one written over several lines (a YAML block) needs no brackets.
+
+    Returns the tree and how many lines its line numbers are shifted by.
+    """
+    try:
+        return ast.parse(text, mode="eval"), 0
+    except SyntaxError:
+        if "\n" not in text:
+            raise
+    try:
+        # The same text inside brackets, on its own lines so columns stay where they were.
+        return ast.parse("(\n" + text + "\n)", mode="eval"), 1
+    except SyntaxError:
+        return ast.parse(text, mode="eval"), 0  # raises the original error
+
+
 class _Checker:
     def __init__(self, scope: Scope, problems: list[ExprProblem], lead: int) -> None:
         self.scope = scope
         self.problems = problems
         self.lead = lead
+        self.shift = 0
         self.roots: set[str] = set()
         self.lines: list[str] = []
         self.depth = 0
 
     def problem(self, node: ast.AST, message: str) -> None:
-        line = getattr(node, "lineno", 1)
+        line = getattr(node, "lineno", 1) - self.shift
         col = getattr(node, "col_offset", 0) + 1 + (self.lead if line == 1 else 0)
         self.problems.append(ExprProblem(line, col, message))
 

@@ -30,18 +30,19 @@ def validator() -> Draft202012Validator:
     return Draft202012Validator(spec_schema())
 
 
-def schema_diagnostics(data: Any, source: SourceMap, fallback_file: str) -> list[Diagnostic]:
-    """Every structural problem in ``data``, located through ``source``."""
+def structural_errors(data: Any) -> list[ValidationError]:
+    """The raw JSON Schema errors of ``data`` (computed once, then explained and pruned)."""
+    return list(validator().iter_errors(data))
+
+
+def schema_diagnostics(errors: list[ValidationError], source: SourceMap, fallback_file: str) -> list[Diagnostic]:
+    """Every structural problem, located through ``source``."""
     found: list[Diagnostic] = []
-    for error in validator().iter_errors(data):
+    for error in errors:
         for path, at_key, code, message in _explain(error):
             pos = (source.key(path) if at_key else source.value(path)) or Position(fallback_file, 1, 1)
             found.append(Diagnostic(pos, "error", code, message))
     return found
-
-
-def error_paths(data: Any) -> list[Path]:
-    return [tuple(e.absolute_path) for e in validator().iter_errors(data)]
 
 
 Explained = tuple[Path, bool, str, str]

@@ -57,3 +57,10 @@ def test_normalize_expands_macros_and_collapses_spaces() -> None:
     assert normalize("@daily") == "0 0 * * *"
     assert normalize("  @HOURLY ") == "0 * * * *"
     assert normalize("0   3 *\t* *") == "0 3 * * *"
+
+
+def test_a_schedule_on_a_day_that_never_comes_is_refused() -> None:
+    assert "never runs" in (cron_problem("0 0 31 2 *") or "")
+    assert "never runs" in (cron_problem("0 0 31 4,6 *") or "")
+    assert cron_problem("0 0 29 2 *") is None  # leap years
+    assert cron_problem("0 0 31 feb-apr *") is None  # March has a 31st

@@ -141,3 +141,11 @@ def test_child_scopes_add_names_without_changing_the_parent() -> None:
     child = SCOPE.child(item=EntityValue("Tag"))
     assert check("item.name", child)[1] == []
     assert check("item.name", SCOPE)[1]
+
+
+def test_an_expression_over_several_lines_needs_no_brackets() -> None:
+    scope = Scope({"a": Opaque(), "b": Opaque()})
+    _expression, problems = check("a > 1\nand b < 2", scope)
+    assert problems == []
+    _expression, problems = check("a > 1\nand c < 2", scope)
+    assert [(p.line, p.column) for p in problems] == [(2, 5)]

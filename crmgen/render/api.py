@@ -1,0 +1,196 @@
+"""What the REST API templates need from the spec, computed once: fields, rules, defaults.
+
+``resource(spec, entity)`` returns the plain facts ``resources.py.j2`` writes out as data
+(the generated ``resources.RESOURCES``): every field with its constraints and how it is
+stored, the record rules of each role compiled to SQLAlchemy source (``expr_sql``), and the
+expression defaults compiled to Python source (``= user``, ``= today() + days(30)``).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from crmgen.render import relations
+from crmgen.render.expr_sql import compile_where
+from crmgen.spec.model import Entity, Field, Spec
+
+TEXT_TYPES = ("string", "text", "email", "phone", "url", "enum", "file")
+# Default lengths of the columns (see backend/_columns.j2).
+DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
+SYSTEM_FIELDS = ("id", "version", "created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class FieldFacts:
+    """One field of a resource as the API sees it."""
+
+    name: str
+    type: str
+    column: str  # the model attribute ("" for many-to-many)
+    required: bool  # must be given on create (required and no default)
+    not_null: bool  # may never be set to null
+    unique: bool
+    read_only: bool  # read_only or computed: never written through the API
+    options: tuple[tuple[str, Any], ...]  # constraints: min, max, max_length, pattern, values ...
+    default: str | None  # Python source of an expression default, reading ``user``
+    relation: str = ""  # many_to_one, one_to_one, many_to_many
+    target: str = ""  # the target entity
+    join: tuple[str, str, str] | None = None  # many-to-many: (table variable, own column, target column)
+    searchable: bool = False
+
+
+@dataclass(frozen=True)
+class RuleFacts:
+    role: str
+    actions: tuple[tuple[str, str, str | None], ...]  # (action, mode, function name of a where rule)
+    hidden: tuple[str, ...]
+    read_only: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WhereFacts:
+    function: str
+    source: str  # the rule as written in the spec
+    code: str  # Python source of the SQLAlchemy condition
+
+
+@dataclass(frozen=True)
+class ResourceFacts:
+    entity: Entity
+    constant: str  # the module-level name of the Resource in resources.py
+    fields: tuple[FieldFacts, ...]
+    rules: tuple[RuleFacts, ...]
+    wheres: tuple[WhereFacts, ...]
+    search: tuple[str, ...]
+
+
+def resources(spec: Spec) -> list[ResourceFacts]:
+    return [resource(spec, e) for e in spec.entities]
+
+
+def resource(spec: Spec, entity: Entity) -> ResourceFacts:
+    fields = tuple(field_facts(entity, f) for f in entity.fields)
+    wheres: list[WhereFacts] = []
+    rules = []
+    for permission in entity.permissions:
+        actions = []
+        for action, access in permission.actions:
+            function = None
+            if access.mode == "where" and access.where is not None:
+                function = f"_rule_{entity.table}_{permission.role}_{action}"
+                code = compile_where(spec, entity, access.where.source)
+                wheres.append(WhereFacts(function, access.where.source, code))
+            actions.append((action, access.mode, function))
+        rules.append(RuleFacts(permission.role, tuple(actions), permission.hidden, permission.read_only))
+    search = tuple(n for n in entity.search if entity.field(n) is not None)
+    return ResourceFacts(entity, entity.table.upper(), fields, tuple(rules), tuple(wheres), search)
+
+
+def field_facts(entity: Entity, f: Field) -> FieldFacts:
+    options: dict[str, Any] = {}
+    for key in ("min", "max", "min_length", "max_length", "pattern"):
+        value = getattr(f, key)
+        if value is not None:
+            options[key] = value
+    if f.type in DEFAULT_MAX_LENGTH and "max_length" not in options:
+        options["max_length"] = DEFAULT_MAX_LENGTH[f.type]
+    if f.type in ("decimal", "money"):
+        options["precision"] = f.precision or 12
+        options["scale"] = f.scale if f.scale is not None else 2
+    if f.type == "enum":
+        options["values"] = tuple(v.name for v in f.values)
+    if f.type == "integer":  # a 32-bit column on PostgreSQL
+        options["min"] = max(options.get("min", -(2**31)), -(2**31))
+        options["max"] = min(options.get("max", 2**31 - 1), 2**31 - 1)
+    for key in ("min", "max"):
+        if key in options and isinstance(options[key], float) and options[key].is_integer():
+            options[key] = int(options[key])
+    has_default = f.default is not None and (f.default.is_expr or f.default.literal is not None)
+    builtin_active = entity.builtin and f.name == "active"
+    default = default_source(f) if f.default is not None and f.default.is_expr else None
+    relation, target, join = "", "", None
+    if f.relation is not None:
+        relation, target = f.relation.kind, f.relation.target
+        if f.relation.kind == "many_to_many":
+            left, right = relations.join_columns(entity, f)
+            join = (f"{f.relation.through}_table", left, right)
+    read_only = f.read_only or f.computed is not None
+    required = f.required and not has_default and not read_only
+    return FieldFacts(
+        name=f.name,
+        type=f.type,
+        column=f.column,
+        required=required,
+        not_null=f.required or builtin_active,
+        unique=f.unique or (f.relation is not None and f.relation.kind == "one_to_one"),
+        read_only=read_only,
+        options=tuple(sorted(options.items())),
+        default=default,
+        relation=relation,
+        target=target,
+        join=join,
+        searchable=f.name in entity.search,
+    )
+
+
+_UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
+
+
+def default_source(f: Field) -> str | None:
+    """Python source for an expression default, or None when it cannot be computed here.
+
+    Understood: ``user`` (and ``user.field``), ``today()``, ``now()``, constants, and ``+``/``-``
+    of ``minutes/hours/days/weeks(n)``. The source reads ``user`` (a CurrentUser or None),
+    ``dt`` (datetime) and ``utcnow`` (an aware UTC now).
+    """
+    assert f.default is not None and f.default.expr is not None
+    try:
+        tree = ast.parse(f.default.expr.source.strip(), mode="eval")
+        return _py(tree.body)
+    except (SyntaxError, _Unsupported):
+        return None
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _py(node: ast.AST) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool, type(None))):
+        return repr(node.value)
+    if isinstance(node, ast.Name) and node.id == "user":
+        return "(user.id if user is not None else None)"
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "user":
+        name = node.attr
+        if name in ("id", "email", "name"):
+            return f"(user.{name} if user is not None else None)"
+        return f"(user.extra.get({name!r}) if user is not None else None)"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        name = node.func.id
+        if name == "today" and not node.args:
+            return "utcnow().date()"
+        if name == "now" and not node.args:
+            return "utcnow()"
+        if name in _UNITS and len(node.args) == 1:
+            return f"dt.timedelta({_UNITS[name]}={_py(node.args[0])})"
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        op = "+" if isinstance(node.op, ast.Add) else "-"
+        return f"({_py(node.left)} {op} {_py(node.right)})"
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return f"(-{_py(node.operand)})"
+    raise _Unsupported(ast.dump(node))
+
+
+def superuser_roles(spec: Spec) -> tuple[str, ...]:
+    return tuple(sorted(r.name for r in spec.roles if r.superuser))
+
+
+def api_context(spec: Spec) -> dict[str, Any]:
+    """Extra context of the API templates."""
+    return {
+        "resources": resources(spec),
+        "superuser_roles": superuser_roles(spec),
+        "field_types": sorted({f.type for e in spec.entities for f in e.fields}),
+    }
