@@ -85,7 +85,7 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
             actions.append((action, access.mode, function))
         rules.append(RuleFacts(permission.role, tuple(actions), permission.hidden, permission.read_only))
     search = tuple(n for n in entity.search if entity.field(n) is not None)
-    return ResourceFacts(entity, entity.table.upper(), fields, tuple(rules), tuple(wheres), search)
+    return ResourceFacts(entity, f"{entity.table.upper()}_RESOURCE", fields, tuple(rules), tuple(wheres), search)
 
 
 def field_facts(entity: Entity, f: Field) -> FieldFacts:

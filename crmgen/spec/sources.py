@@ -91,6 +91,7 @@ class _Loader:
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
         self.files: list[str] = []
+        self.merged: set[FsPath] = set()  # modules already merged into this spec
 
     def load_spec(self, root: FsPath, chain: tuple[FsPath, ...]) -> tuple[dict[str, Any], SourceMap]:
         if not root.exists():
@@ -134,6 +135,9 @@ class _Loader:
                 shown = " -> ".join(_display(p) for p in loop)
                 self.diagnostics.append(Diagnostic(pos, "error", "spec-use-cycle", f"'{name}' is already being loaded (a cycle of use: {shown})"))
                 continue
+            if module in self.merged:
+                continue  # used before in this spec: merged once, like an import
+            self.merged.add(module)
             mdata, msource = self.load_spec(module, chain + (root,))
             _override(base, base_source, mdata, msource)
         _override(base, base_source, data, source)
@@ -170,7 +174,7 @@ def _merge_parts(
         sub = path + (key,)
         if key not in into:
             into[key] = value
-            _copy_positions(into_source, part_source, sub)
+            _copy_positions(into_source, part_source, sub, value)
         elif isinstance(into[key], dict) and isinstance(value, dict):
             _merge_parts(into[key], into_source, value, part_source, sub, diagnostics)
         else:
@@ -197,37 +201,25 @@ def _override(
             _override(into[key], into_source, value, over_source, sub)
         else:
             into[key] = value
-            _copy_positions(into_source, over_source, sub)
+            _copy_positions(into_source, over_source, sub, value)
 
 
 def _is_field(path: Path) -> bool:
     return len(path) == 4 and path[0] == "entities" and path[2] == "fields"
 
 
-def _copy_positions(into: SourceMap, source: SourceMap, prefix: Path) -> None:
-    """Copy the positions of ``prefix`` and everything below it from ``source`` into ``into``."""
-    values, keys = _by_prefix(source, len(prefix))
-    into.values.update(values.get(prefix, ()))
-    into.keys.update(keys.get(prefix, ()))
+def _copy_positions(into: SourceMap, source: SourceMap, prefix: Path, value: Any) -> None:
+    """Copy the positions of ``prefix`` and of everything inside ``value`` (the data there).
 
-
-_Grouped = dict[Path, list[tuple[Path, Any]]]
-
-
-def _by_prefix(source: SourceMap, n: int) -> tuple[_Grouped, _Grouped]:
-    """The positions of ``source`` grouped by their first ``n`` path parts, built once per map
-    and length (scanning the whole map for every copied key made merging modules quadratic)."""
-    size = (len(source.values), len(source.keys))
-    cache = source.__dict__.get("_by_prefix")
-    if cache is None or cache[0] != size:
-        cache = (size, {})
-        source.__dict__["_by_prefix"] = cache
-    grouped = cache[1].get(n)
-    if grouped is None:
-        grouped = ({}, {})
-        for table, into in ((source.values, grouped[0]), (source.keys, grouped[1])):
-            for p, pos in table.items():
-                if len(p) >= n:
-                    into.setdefault(p[:n], []).append((p, pos))
-        cache[1][n] = grouped
-    return grouped
+    Walking the value rather than scanning the whole map keeps merging linear in the spec size.
+    """
+    for table_into, table in ((into.values, source.values), (into.keys, source.keys)):
+        pos = table.get(prefix)
+        if pos is not None:
+            table_into[prefix] = pos
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _copy_positions(into, source, prefix + (key,), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _copy_positions(into, source, prefix + (i,), item)

@@ -41,3 +41,18 @@ def test_top_level_x_keys_hold_anchors_and_are_ignored(tmp_path: Path) -> None:
     spec, diagnostics = check_spec(tmp_path / "spec.yaml")
     assert diagnostics == []
     assert spec is not None and spec.entity("Deal").field("amount").min == 0
+
+
+def test_a_module_used_twice_is_merged_once(tmp_path: Path) -> None:
+    """`a` relabels what `base` defines; `b` uses `base` again, which must not undo `a`."""
+    (tmp_path / "base.yml").write_text(
+        "roles: {admin: {superuser: true}}\nentities:\n  Note:\n    label: Note\n    fields: {text: text}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "a.yml").write_text("use: [./base.yml]\nentities:\n  Note:\n    label: Memo\n", encoding="utf-8")
+    (tmp_path / "b.yml").write_text("use: [./base.yml]\nentities:\n  Tag:\n    fields: {name: string}\n", encoding="utf-8")
+    (tmp_path / "spec.yaml").write_text("use: [./a.yml, ./b.yml]\n", encoding="utf-8")
+    spec, diagnostics = check_spec(tmp_path / "spec.yaml")
+    assert spec is not None, [d.format_text() for d in diagnostics]
+    assert spec.entity("Note").label.get("en") == "Memo"
+    assert spec.entity("Tag") is not None
