@@ -92,17 +92,29 @@ def init(directory: Path, name: str | None, force: bool) -> None:
     click.echo(f"wrote {target}; next: crmgen validate {target}", err=True)
 
 
+ALLOW_DESTRUCTIVE_HELP = (
+    "Allow the new migration to drop NAME (an entity, or Entity.field) and the data in it; "
+    "repeat for each. Without it a change that drops data is refused and OUT is left as it was."
+)
+
+
 @cli.command()
 @click.argument("spec", type=click.Path(path_type=Path))
 @click.option("-o", "--out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write the app into (new, empty, or a previous crmgen output).")
 @click.option("--templates", type=click.Path(path_type=Path, exists=True, file_okay=False),
               help="A folder of templates searched before the built-in ones, file by file.")
-def generate(spec: Path, out: Path, templates: Path | None) -> None:
+@click.option("--allow-destructive", "allow_destructive", multiple=True, metavar="NAME",
+              help=ALLOW_DESTRUCTIVE_HELP)
+def generate(spec: Path, out: Path, templates: Path | None, allow_destructive: tuple[str, ...]) -> None:
     """Render the app for SPEC into OUT.
 
     Everything is rendered and formatted in a temporary folder beside OUT, then swapped in:
     OUT is never left half-written. Same spec, same crmgen: byte-identical files.
+
+    Over a previous output, the tables are compared with the previous ones and a new migration
+    revision is added (renames declared with renamed_from included); earlier revisions stay
+    byte-identical, and no change adds no revision.
     """
     from crmgen.generate import generate_from
     from crmgen.render import GenerateError
@@ -114,10 +126,39 @@ def generate(spec: Path, out: Path, templates: Path | None) -> None:
         click.echo(f"{spec}: {errors} error(s), {len(diagnostics) - errors} warning(s)", err=True)
         sys.exit(1)
     try:
-        written = generate_from(model, out, templates)
+        written = generate_from(
+            model,
+            out,
+            templates,
+            allow_destructive=allow_destructive,
+            warn=lambda line: click.echo(f"warning: {line}", err=True),
+        )
     except GenerateError as exc:
         raise UserError(str(exc)) from exc
     click.echo(f"wrote {len(written)} files to {out}", err=True)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(path_type=Path, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--database", metavar="URL", default=None,
+              help="Database URL (default: an SQLite file in the cache folder, seeded with demo data).")
+@click.option("--allow-destructive", "allow_destructive", multiple=True, metavar="NAME",
+              help=ALLOW_DESTRUCTIVE_HELP)
+def serve(spec: Path, host: str, port: int, database: str | None, allow_destructive: tuple[str, ...]) -> None:
+    """Generate the app for SPEC into a cache folder and run it; reload when the spec changes.
+
+    The cache folder is $CRMGEN_CACHE (default ~/.cache/crmgen)/<app>-<hash of the spec path>.
+    The database is migrated on every start and change; the default SQLite database is seeded
+    with demo data while it is empty. An invalid edit prints its errors and the previous
+    version keeps running. Stop with Ctrl-C.
+    """
+    from crmgen.serve import Server
+
+    server = Server(spec, host=host, port=port, database=database, allow_destructive=allow_destructive,
+                    echo=lambda line: click.echo(line, err=True))
+    sys.exit(server.watch())
 
 
 def main() -> None:

@@ -10,14 +10,21 @@ from crmgen.spec import load_spec
 from crmgen.spec.model import Spec
 
 
-def generate(spec_path: str | Path, out: str | Path, templates: str | Path | None = None) -> list[Path]:
+def generate(
+    spec_path: str | Path,
+    out: str | Path,
+    templates: str | Path | None = None,
+    *,
+    allow_destructive: Iterable[str] = (),
+    warn: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Render the spec at ``spec_path`` into ``out``; returns the paths written, sorted.
 
     Raises ``SpecError`` for a bad spec and ``GenerateError`` for a bad template override or an
     output folder crmgen may not replace. ``templates`` is a folder searched before the built-in
     templates, file by file.
     """
-    return generate_from(load_spec(spec_path), out, templates)
+    return generate_from(load_spec(spec_path), out, templates, allow_destructive=allow_destructive, warn=warn)
 
 
 def generate_from(

@@ -8,11 +8,11 @@ expression defaults compiled to Python source (``= user``, ``= today() + days(30
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from typing import Any
 
 from crmgen.render import relations
+from crmgen.render.expr_py import python_source, user_attribute
 from crmgen.render.expr_sql import compile_where
 from crmgen.spec.model import Entity, Field, Spec
 
@@ -35,6 +35,7 @@ class FieldFacts:
     read_only: bool  # read_only or computed: never written through the API
     options: tuple[tuple[str, Any], ...]  # constraints: min, max, max_length, pattern, values ...
     default: str | None  # Python source of an expression default, reading ``user``
+    computed: str | None = None  # Python source of a computed value, reading ``record``
     relation: str = ""  # many_to_one, one_to_one, many_to_many
     target: str = ""  # the target entity
     join: tuple[str, str, str] | None = None  # many-to-many: (table variable, own column, target column)
@@ -110,6 +111,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
     has_default = f.default is not None and (f.default.is_expr or f.default.literal is not None)
     builtin_active = entity.builtin and f.name == "active"
     default = default_source(f) if f.default is not None and f.default.is_expr else None
+    computed = python_source(f.computed) if f.computed is not None else None
     relation, target, join = "", "", None
     if f.relation is not None:
         relation, target = f.relation.kind, f.relation.target
@@ -128,6 +130,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
         read_only=read_only,
         options=tuple(sorted(options.items())),
         default=default,
+        computed=computed,
         relation=relation,
         target=target,
         join=join,
@@ -135,52 +138,17 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
     )
 
 
-_UNITS = {"minutes": "minutes", "hours": "hours", "days": "days", "weeks": "weeks"}
+USER_BUILTINS = ("id", "email", "name", "roles", "superuser", "extra")
 
 
-def default_source(f: Field) -> str | None:
-    """Python source for an expression default, or None when it cannot be computed here.
+def default_source(f: Field) -> str:
+    """Python source of an expression default; it reads ``user`` (a CurrentUser or None).
 
-    Understood: ``user`` (and ``user.field``), ``today()``, ``now()``, constants, and ``+``/``-``
-    of ``minutes/hours/days/weeks(n)``. The source reads ``user`` (a CurrentUser or None),
-    ``dt`` (datetime) and ``utcnow`` (an aware UTC now).
+    A link's default (``= user``) stores the id of what the expression yields.
     """
     assert f.default is not None and f.default.expr is not None
-    try:
-        tree = ast.parse(f.default.expr.source.strip(), mode="eval")
-        return _py(tree.body)
-    except (SyntaxError, _Unsupported):
-        return None
-
-
-class _Unsupported(Exception):
-    pass
-
-
-def _py(node: ast.AST) -> str:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (str, int, float, bool, type(None))):
-        return repr(node.value)
-    if isinstance(node, ast.Name) and node.id == "user":
-        return "(user.id if user is not None else None)"
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "user":
-        name = node.attr
-        if name in ("id", "email", "name"):
-            return f"(user.{name} if user is not None else None)"
-        return f"(user.extra.get({name!r}) if user is not None else None)"
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
-        name = node.func.id
-        if name == "today" and not node.args:
-            return "utcnow().date()"
-        if name == "now" and not node.args:
-            return "utcnow()"
-        if name in _UNITS and len(node.args) == 1:
-            return f"dt.timedelta({_UNITS[name]}={_py(node.args[0])})"
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
-        op = "+" if isinstance(node.op, ast.Add) else "-"
-        return f"({_py(node.left)} {op} {_py(node.right)})"
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return f"(-{_py(node.operand)})"
-    raise _Unsupported(ast.dump(node))
+    source = python_source(f.default.expr, user_attribute(USER_BUILTINS))
+    return f"fn.ref_id({source})" if f.relation is not None else source
 
 
 def superuser_roles(spec: Spec) -> tuple[str, ...]:

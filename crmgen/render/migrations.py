@@ -37,7 +37,11 @@ SNAPSHOT = "migrations/spec_snapshot.json"
 VERSIONS = "migrations/versions"
 SNAPSHOT_FORMAT = 1
 REVISION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.py$")
-SAFE_WIDENING = {("sa.String", "sa.Text"), ("sa.Integer", "sa.BigInteger"), ("sa.Integer", "sa.Numeric")}
+SAFE_WIDENING = {
+    ("sa.String", "sa.Text"),
+    ("sa.Integer", "sa.BigInteger"),
+    ("sa.Integer", "sa.Numeric"),
+}
 
 
 class DestructiveChange(GenerateError):
@@ -76,7 +80,9 @@ def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
             table["key"] = f"entity:{entity.name}"
             table["label"] = entity.name
             for column in table["columns"]:
-                f = next((f for f in entity.fields if f.column and f.column == column["name"]), None)
+                f = next(
+                    (f for f in entity.fields if f.column and f.column == column["name"]), None
+                )
                 if f is not None:
                     column["key"] = f"field:{f.name}"
                     column["label"] = f"{entity.name}.{f.name}"
@@ -105,7 +111,9 @@ def previous_keys(spec: Spec) -> dict[str, list[str]]:
             fields = [f.name] + ([f.renamed_from] if f.renamed_from else [])
             keys[f"{entity.name}:field:{f.name}"] = [f"field:{n}" for n in fields]
             if f.relation is not None and f.relation.kind == "many_to_many":
-                keys[f"m2m:{entity.name}.{f.name}"] = [f"m2m:{e}.{n}" for e in names for n in fields]
+                keys[f"m2m:{entity.name}.{f.name}"] = [
+                    f"m2m:{e}.{n}" for e in names for n in fields
+                ]
     return keys
 
 
@@ -117,7 +125,9 @@ class Plan:
     """What changed between two snapshots, as renames and pairs of matched elements."""
 
     tables: dict[str, str] = field(default_factory=dict)  # new table -> old table
-    columns: dict[tuple[str, str], str] = field(default_factory=dict)  # (new table, new column) -> old
+    columns: dict[tuple[str, str], str] = field(
+        default_factory=dict
+    )  # (new table, new column) -> old
 
 
 def _entity_of(table: dict[str, Any]) -> str | None:
@@ -170,7 +180,10 @@ def match(old: dict[str, Any], new: dict[str, Any], spec: Spec) -> Plan:
             name = column["name"]
             if (table["name"], name) in plan.columns or name not in old_columns or name in taken:
                 continue
-            if old_columns[name].get("key") in (None, column.get("key")) or column.get("key") is None:
+            if (
+                old_columns[name].get("key") in (None, column.get("key"))
+                or column.get("key") is None
+            ):
                 plan.columns[(table["name"], name)] = name
                 taken.add(name)
     return plan
@@ -250,7 +263,9 @@ class Diff:
     uses_decimal: bool = False
 
 
-def _creation_order(tables: dict[str, dict[str, Any]], names: Iterable[str]) -> tuple[list[str], set[tuple[str, str]]]:
+def _creation_order(
+    tables: dict[str, dict[str, Any]], names: Iterable[str]
+) -> tuple[list[str], set[tuple[str, str]]]:
     """``names`` sorted so referenced tables come first; FKs that close a cycle are deferred."""
     pending = sorted(set(names))
     done: list[str] = []
@@ -259,13 +274,18 @@ def _creation_order(tables: dict[str, dict[str, Any]], names: Iterable[str]) -> 
         ready = [
             n
             for n in pending
-            if all(fk["ref_table"] in done or fk["ref_table"] == n or fk["ref_table"] not in pending
-                   for fk in tables[n]["foreign_keys"])
+            if all(
+                fk["ref_table"] in done or fk["ref_table"] == n or fk["ref_table"] not in pending
+                for fk in tables[n]["foreign_keys"]
+            )
         ]
         if not ready:  # a cycle: create the first table now, add its foreign keys later
             first = pending[0]
-            deferred |= {(first, fk["name"]) for fk in tables[first]["foreign_keys"]
-                         if fk["ref_table"] in pending and fk["ref_table"] != first}
+            deferred |= {
+                (first, fk["name"])
+                for fk in tables[first]["foreign_keys"]
+                if fk["ref_table"] in pending and fk["ref_table"] != first
+            }
             ready = [first]
         for n in ready:
             done.append(n)
@@ -312,14 +332,20 @@ def operations(
         for column in table["columns"]:
             out.append(f"    {column_source(column)},")
         pk = table["primary_key"]
-        out.append(f"    sa.PrimaryKeyConstraint({', '.join(lit(c) for c in pk['columns'])}, name=op.f({lit(pk['name'])})),")
+        out.append(
+            f"    sa.PrimaryKeyConstraint({', '.join(lit(c) for c in pk['columns'])}, name=op.f({lit(pk['name'])})),"
+        )
         for fk in table["foreign_keys"]:
             if (name, fk["name"]) not in deferred:
                 out.append(f"    {fk_source(fk)},")
         for uq in table["unique"]:
-            out.append(f"    sa.UniqueConstraint({', '.join(lit(c) for c in uq['columns'])}, name=op.f({lit(uq['name'])})),")
+            out.append(
+                f"    sa.UniqueConstraint({', '.join(lit(c) for c in uq['columns'])}, name=op.f({lit(uq['name'])})),"
+            )
         for ck in table["checks"]:
-            out.append(f"    sa.CheckConstraint({lit(ck['sqltext'])}, name=op.f({lit(ck['name'])})),")
+            out.append(
+                f"    sa.CheckConstraint({lit(ck['sqltext'])}, name=op.f({lit(ck['name'])})),"
+            )
         if table.get("comment") is not None:
             out.append(f"    comment={lit(table['comment'])},")
         out.append(")")
@@ -348,12 +374,16 @@ def operations(
         out.append(f"op.drop_table({lit(name)})")
         diff.summary.append(f"drop {_label(table)}")
         diff.slug.append(f"drop_{_slug_name(_label(table))}")
-        owner = _entity_of(table) or (table["key"][4:].split(".")[0] if (table.get("key") or "").startswith("m2m:") else None)
+        owner = _entity_of(table) or (
+            table["key"][4:].split(".")[0] if (table.get("key") or "").startswith("m2m:") else None
+        )
         diff.drops.append((_label(table), owner))
     return diff
 
 
-def _translate(items: list[dict[str, Any]], columns: dict[str, str], tables: dict[str, str]) -> list[dict[str, Any]]:
+def _translate(
+    items: list[dict[str, Any]], columns: dict[str, str], tables: dict[str, str]
+) -> list[dict[str, Any]]:
     """Old constraints/indexes with old column and table names replaced by the new ones."""
     result = []
     for item in items:
@@ -396,13 +426,17 @@ def _alter_table(
                 if type_ is None:
                     batch.append(f"batch_op.drop_index(op.f({lit(original['name'])}))")
                 else:
-                    batch.append(f"batch_op.drop_constraint(op.f({lit(original['name'])}), type_={lit(type_)})")
+                    batch.append(
+                        f"batch_op.drop_constraint(op.f({lit(original['name'])}), type_={lit(type_)})"
+                    )
         for item in new[kind]:
             if item in before:
                 continue
             ref = lit(item["name"])
             if type_ is None:
-                creates.append(f"batch_op.create_index(op.f({ref}), {lit(item['columns'])}, unique={item['unique']})")
+                creates.append(
+                    f"batch_op.create_index(op.f({ref}), {lit(item['columns'])}, unique={item['unique']})"
+                )
             elif type_ == "foreignkey":
                 ondelete = f", ondelete={lit(item['ondelete'])}" if item.get("ondelete") else ""
                 creates.append(
@@ -410,9 +444,13 @@ def _alter_table(
                     f"{lit(item['columns'])}, {lit(item['ref_columns'])}{ondelete})"
                 )
             elif type_ == "unique":
-                creates.append(f"batch_op.create_unique_constraint(op.f({ref}), {lit(item['columns'])})")
+                creates.append(
+                    f"batch_op.create_unique_constraint(op.f({ref}), {lit(item['columns'])})"
+                )
             else:
-                creates.append(f"batch_op.create_check_constraint(op.f({ref}), {lit(item['sqltext'])})")
+                creates.append(
+                    f"batch_op.create_check_constraint(op.f({ref}), {lit(item['sqltext'])})"
+                )
 
     for column in new["columns"]:
         source_name = pairs.get(column["name"])
@@ -428,8 +466,16 @@ def _alter_table(
         if before["type"] != column["type"]:
             args.append(f"type_={column['type']}")
             changed = True
-            if not type_change_is_safe(before["type"], column["type"]):
-                diff.drops.append((f"{_label(new, column)} (type {before['type']} -> {column['type']})", None))
+            if _type_head(before["type"]) == _type_head(column["type"]):
+                if not type_change_is_safe(before["type"], column["type"]):
+                    diff.warnings.append(
+                        f"{_label(new, column)} narrows from {before['type']} to {column['type']}: "
+                        "migrate fails while a value does not fit"
+                    )
+            elif not type_change_is_safe(before["type"], column["type"]):
+                diff.drops.append(
+                    (f"{_label(new, column)} (type {before['type']} -> {column['type']})", None)
+                )
         if before["nullable"] != column["nullable"]:
             args.append(f"nullable={column['nullable']}")
             changed = True
@@ -446,7 +492,7 @@ def _alter_table(
             changed = True
         if args:
             args.append(f"existing_type={before['type']}")
-            if "nullable" not in " ".join(args):
+            if before["nullable"] == column["nullable"]:
                 args.append(f"existing_nullable={before['nullable']}")
             batch.append(f"batch_op.alter_column({lit(source_name)}, {', '.join(args)})")
             if changed:
@@ -475,7 +521,9 @@ def _alter_table(
                 f"{_label(new, column)} is required and has no default: migrate fails while "
                 f"{name} has rows (give the field a default, or add it optional first)"
             )
-        later.append(f"batch_op.alter_column({lit(column['name'])}, existing_type={column['type']}, nullable=False)")
+        later.append(
+            f"batch_op.alter_column({lit(column['name'])}, existing_type={column['type']}, nullable=False)"
+        )
 
     for column in old["columns"]:
         if column["name"] not in to_new:
@@ -485,14 +533,20 @@ def _alter_table(
             diff.drops.append((_label(old, column), _entity_of(old)))
 
     if old.get("comment") != new.get("comment"):
+        diff.lines.append('if op.get_bind().dialect.name != "sqlite":  # SQLite has no comments')
         if new.get("comment") is None:
-            diff.lines.append(f"op.drop_table_comment({lit(name)}, existing_comment={lit(old.get('comment'))})")
+            diff.lines.append(
+                f"    op.drop_table_comment({lit(name)}, existing_comment={lit(old.get('comment'))})"
+            )
         else:
             diff.lines.append(
-                f"op.create_table_comment({lit(name)}, {lit(new['comment'])}, existing_comment={lit(old.get('comment'))})"
+                f"    op.create_table_comment({lit(name)}, {lit(new['comment'])}, "
+                f"existing_comment={lit(old.get('comment'))})"
             )
         diff.summary.append(f"comment on {_label(new)}")
-    batch += creates
+    # New constraints and indexes go in a second batch: in SQLite's copy-and-swap mode a
+    # constraint on a column renamed in the same batch would be lost.
+    later += creates
     for block in (batch, fills, later):
         if not block:
             continue
@@ -506,7 +560,9 @@ def _alter_table(
 # --- revision files ---------------------------------------------------------------------
 
 
-def render_revision(revision: str, down: str | None, message: str, up: Diff, down_diff: Diff) -> str:
+def render_revision(
+    revision: str, down: str | None, message: str, up: Diff, down_diff: Diff
+) -> str:
     imports = ["from __future__ import annotations", ""]
     if up.uses_dt:
         imports.append("import datetime as dt")
@@ -519,7 +575,11 @@ def render_revision(revision: str, down: str | None, message: str, up: Diff, dow
         imports.append("from sqlalchemy.dialects import postgresql")
 
     def body(lines: list[str]) -> str:
-        return "\n".join("    " + line.replace("\n", "\n    ") for line in lines) if lines else "    pass"
+        return (
+            "\n".join("    " + line.replace("\n", "\n    ") for line in lines)
+            if lines
+            else "    pass"
+        )
 
     return (
         f'"""{message}\n\nRevision ID: {revision}\nRevises: {down or "(none)"}\n'
@@ -535,8 +595,13 @@ def render_revision(revision: str, down: str | None, message: str, up: Diff, dow
 def _message(summary: list[str], initial: bool) -> str:
     if initial:
         return "Initial tables of the app."
-    text = "; ".join(summary)
-    return (text[:1].upper() + text[1:] + ".") if text else "Update."
+    if not summary:
+        return "Update."
+    head = ", ".join(summary[:2]) + (f" and {len(summary) - 2} more" if len(summary) > 2 else "")
+    text = head[:1].upper() + head[1:] + "."
+    if len(summary) > 1:
+        text += "\n\nChanges:\n" + "\n".join(f"- {line}" for line in summary)
+    return text
 
 
 def _slug(parts: list[str], initial: bool) -> str:
@@ -581,13 +646,19 @@ def read_previous(out: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """The previous snapshot and revision files in ``out`` (empty when there is none)."""
     snapshot = out / SNAPSHOT
     versions = out / VERSIONS
-    files = sorted(p.name for p in versions.glob("*.py") if REVISION_FILE.match(p.name)) if versions.is_dir() else []
+    files = (
+        sorted(p.name for p in versions.glob("*.py") if REVISION_FILE.match(p.name))
+        if versions.is_dir()
+        else []
+    )
     if not snapshot.is_file():
         return None, files
     try:
         data = json.loads(snapshot.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise GenerateError(f"{snapshot}: cannot read the previous migration snapshot: {exc}") from exc
+        raise GenerateError(
+            f"{snapshot}: cannot read the previous migration snapshot: {exc}"
+        ) from exc
     if data.get("format") != SNAPSHOT_FORMAT:
         raise GenerateError(f"{snapshot}: unknown snapshot format {data.get('format')!r}")
     return data, files
@@ -624,13 +695,21 @@ def add_migrations(
     new_file = None
     if up.lines:
         allowed = set(allow_destructive)
-        refused = [name for name, owner in up.drops if name not in allowed and (owner is None or owner not in allowed)]
+        refused = [
+            name
+            for name, owner in up.drops
+            if name not in allowed and (owner is None or owner not in allowed)
+        ]
         refused = [n for n in refused if n.split(" ", 1)[0] not in allowed]
         if refused:
             raise DestructiveChange(
                 refused,
-                "this spec change would delete data: " + ", ".join(refused) + f". {out} is unchanged. "
-                "Back up first (python -m " + spec.app.name + " backup FILE), then allow each one by "
+                "this spec change would delete data: "
+                + ", ".join(refused)
+                + f". {out} is unchanged. "
+                "Back up first (python -m "
+                + spec.app.name
+                + " backup FILE), then allow each one by "
                 "name: " + " ".join(f"--allow-destructive {n.split(' ', 1)[0]}" for n in refused),
             )
         warnings += [f"the new migration drops {name} (data in it is lost)" for name, _ in up.drops]
@@ -645,7 +724,14 @@ def add_migrations(
         written.append(f"{VERSIONS}/{filename}")
         new_file = f"{VERSIONS}/{filename}"
         head = number
-    snapshot = {"format": SNAPSHOT_FORMAT, "app": spec.app.name, "head": head, "tables": new["tables"]}
-    (staging / SNAPSHOT).write_bytes((json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    snapshot = {
+        "format": SNAPSHOT_FORMAT,
+        "app": spec.app.name,
+        "head": head,
+        "tables": new["tables"],
+    }
+    (staging / SNAPSHOT).write_bytes(
+        (json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    )
     written.append(SNAPSHOT)
     return Outcome(new_file, warnings, sorted(written))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crmgen import __version__
-from crmgen.render import relations
+from crmgen.render import api, openapi, relations, samples, seeding
 from crmgen.render.users import auth_context
 from crmgen.spec.model import Spec
 
@@ -22,6 +22,19 @@ class PlannedFile:
     path: str
     template: str
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+# The app's own pytest suite (templates/tests/), rendered into OUT/tests/.
+TEST_FILES = (
+    "__init__.py",
+    "spec_data.py",
+    "conftest.py",
+    "test_auth.py",
+    "test_constraints.py",
+    "test_crud.py",
+    "test_migrations.py",
+    "test_permissions.py",
+)
 
 
 def base_context(spec: Spec) -> dict[str, Any]:
@@ -44,18 +57,72 @@ def models_context(spec: Spec) -> dict[str, Any]:
     }
 
 
+def api_context(spec: Spec) -> dict[str, Any]:
+    """The REST API templates get the resources (fields, compiled record rules, defaults)."""
+    return {**api.api_context(spec), "openapi_text": openapi.document_text(spec)}
+
+
+def seed_context(spec: Spec) -> dict[str, Any]:
+    """The demo-data seeder gets the entities in seeding order and their fields as data."""
+    return {"seed_order": seeding.order(spec), "seed_fields": seeding.fields}
+
+
+def tests_context(spec: Spec) -> dict[str, Any]:
+    """The app's own tests get the spec as sample data (``crmgen.render.samples``)."""
+    user = spec.entity("User")
+    return {
+        "samples": samples.samples(spec),
+        "clean_order": tuple(samples.clean_order(spec)),
+        "roles": tuple(sorted(r.name for r in spec.roles)),
+        "superuser_roles": api.superuser_roles(spec),
+        "user_entity": user,
+        "actions": ("list", "read", "create", "update", "delete"),
+        "missing": samples.MISSING,
+        "lit": samples.literal,
+        "any_hidden": any(p.hidden for e in spec.entities for p in e.permissions),
+        "any_read_only": any(
+            p.read_only and "update" in e.api and p.access("update").mode != "none"
+            for e in spec.entities
+            for p in e.permissions
+        ),
+        "wheres_of": lambda p: [(a, x.where.source) for a, x in p.actions if x.mode == "where" and x.where],
+    }
+
+
 def build_plan(spec: Spec) -> list[PlannedFile]:
     """The files of the generated app, sorted by path."""
     context = base_context(spec)
     package = spec.app.name
+    rest = api_context(spec)
     files = [
         PlannedFile("pyproject.toml", "backend/pyproject.toml.j2", context),
         PlannedFile("README.md", "backend/README.md.j2", context),
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
         PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
+        PlannedFile(f"{package}/functions.py", "backend/functions.py.j2", context),
         PlannedFile(f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}),
         PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
         PlannedFile(f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}),
+        PlannedFile("alembic.ini", "backend/alembic.ini.j2", context),
+        PlannedFile("migrations/env.py", "backend/migrations/env.py.j2", context),
+        PlannedFile("migrations/script.py.mako", "backend/migrations/script.py.mako.j2", context),
+        PlannedFile(f"{package}/__main__.py", "backend/__main__.py.j2", context),
+        PlannedFile(f"{package}/cli.py", "backend/cli.py.j2", context),
+        PlannedFile(f"{package}/backup.py", "backend/backup.py.j2", context),
+        PlannedFile(f"{package}/db.py", "backend/db.py.j2", context),
+        PlannedFile(f"{package}/errors.py", "backend/errors.py.j2", context),
+        PlannedFile(f"{package}/resources.py", "backend/resources.py.j2", {**context, **rest}),
+        PlannedFile(f"{package}/validation.py", "backend/validation.py.j2", context),
+        PlannedFile(f"{package}/permissions.py", "backend/permissions.py.j2", context),
+        PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
+        PlannedFile(f"{package}/app.py", "backend/app.py.j2", context),
+        PlannedFile(f"{package}/openapi.json", "backend/openapi.json.j2", {**context, **rest}),
+        PlannedFile(f"{package}/seed.py", "backend/seed.py.j2", {**context, **seed_context(spec)}),
+    ]
+    tests = {**context, **tests_context(spec)}
+    files += [
+        PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests)
+        for name in TEST_FILES
     ]
     return sorted(files, key=lambda f: f.path)

@@ -16,9 +16,20 @@ from typing import Any
 
 def type_expr(sa_type: Any) -> str:
     """Python source that rebuilds ``sa_type`` in a migration (``sa.String(length=80)``)."""
+    import re
+
+    import sqlalchemy as sa
+
     module = type(sa_type).__module__
     prefix = "postgresql." if module.startswith("sqlalchemy.dialects.postgresql") else "sa."
-    text = prefix + repr(sa_type)
+    head, _, args = repr(sa_type).partition("(")
+    # nested types in the arguments (JSONB(astext_type=Text())) get their module too
+    args = re.sub(
+        r"(?<![\w.])([A-Z]\w*)\(",
+        lambda m: ("sa." if hasattr(sa, m.group(1)) else "") + m.group(1) + "(",
+        args,
+    )
+    text = f"{prefix}{head}({args}"
     for dialect, impl in sorted(getattr(sa_type, "_variant_mapping", {}).items()):
         text += f".with_variant({type_expr(impl)}, {dialect!r})"
     return text
@@ -34,7 +45,7 @@ def default_expr(column: Any) -> str | None:
         return None
     arg = getattr(default, "arg", None)
     if isinstance(arg, str):
-        return f"sa.text({arg!r})"
+        return repr(arg)
     if isinstance(arg, elements.True_):
         return "sa.true()"
     if isinstance(arg, elements.False_):
@@ -93,7 +104,9 @@ def describe(metadata: Any) -> dict[str, Any]:
                     (
                         {
                             "name": ck.name,
-                            "sqltext": str(ck.sqltext.compile(compile_kwargs={"literal_binds": True})),
+                            "sqltext": str(
+                                ck.sqltext.compile(compile_kwargs={"literal_binds": True})
+                            ),
                         }
                         for ck in table.constraints
                         if isinstance(ck, sa.CheckConstraint)
@@ -102,7 +115,11 @@ def describe(metadata: Any) -> dict[str, Any]:
                 ),
                 "indexes": sorted(
                     (
-                        {"name": i.name, "columns": [c.name for c in i.columns], "unique": bool(i.unique)}
+                        {
+                            "name": i.name,
+                            "columns": [c.name for c in i.columns],
+                            "unique": bool(i.unique),
+                        }
                         for i in table.indexes
                     ),
                     key=lambda d: d["name"],

@@ -8,7 +8,7 @@ from typing import Any
 from crmgen.diagnostics import NOWHERE
 from crmgen.spec import fields as field_types
 from crmgen.spec.context import USER, Context, freeze
-from crmgen.spec.expressions import EntityValue
+from crmgen.spec.expressions import EntityValue, Opaque, Struct
 from crmgen.spec.model import (
     ACTIONS,
     Access,
@@ -310,7 +310,21 @@ def _raw_field(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
 def _computed(ctx: Context, entity: str, f: Field, raw: dict[str, Any] | None, path: Path) -> Field:
     if not raw or "computed" not in raw:
         return f
-    expression = ctx.expr(raw["computed"], path + ("computed",), ctx.scope(record=EntityValue(entity)))
+    # A computed value is stored with the record, so it reads only the record's own columns.
+    own = tuple(
+        (name, Opaque())
+        for g in ctx.fields[entity].values()
+        if g.name != f.name and (g.relation is None or g.relation.kind != "many_to_many")
+        for name in ((g.name,) if g.relation is None else (g.column,))
+    )
+    links = tuple(
+        (g.name, f"a computed field reads only its record's own columns; '{g.name}' is a link"
+         + (f" (its key is record.{g.column})" if g.column else ""))
+        for g in ctx.fields[entity].values()
+        if g.relation is not None
+    )
+    record = Struct(own + (("id", Opaque()),), entity, links)
+    expression = ctx.expr(raw["computed"], path + ("computed",), ctx.scope(record=record))
     if f.relation is not None:
         ctx.error(path + ("computed",), "computed", "a reference field cannot be computed")
     return _replace(f, computed=expression)

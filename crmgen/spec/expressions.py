@@ -78,9 +78,11 @@ class ListOf:
 
 @dataclass(frozen=True)
 class Struct:
-    """A value with known attributes (the endpoint's ``input``)."""
+    """A value with known attributes (the endpoint's ``input``, a record's own fields)."""
 
     attributes: tuple[tuple[str, object], ...]
+    owner: str = "the input"  # how messages name it
+    hints: tuple[tuple[str, str], ...] = ()  # attribute -> why it is not available here
 
 
 Kind = Opaque | EntityValue | ListOf | Struct
@@ -160,6 +162,11 @@ class _TooDeep(Exception):
         super().__init__(line, column)
         self.line = line
         self.column = column
+
+
+def parse(source: str) -> ast.Expression:
+    """The syntax tree of an expression that ``check`` accepted (for the code generators)."""
+    return _parse(source.strip())[0]
 
 
 def _parse(text: str) -> tuple[ast.Expression, int]:
@@ -250,7 +257,11 @@ class _Checker:
             owner = f"{base.entity}"
         elif isinstance(base, Struct):
             table = dict(base.attributes)  # type: ignore[arg-type]
-            owner = "the input"
+            owner = base.owner
+            why = dict(base.hints).get(node.attr)
+            if why and node.attr not in table:
+                self.problem(_at_attr(node), why)
+                return Opaque()
         else:
             return Opaque()
         if table is None:

@@ -174,7 +174,7 @@ def build_app(modules: dict[str, ModuleType], db: object) -> Starlette:
     """The parts under test, wired as the generated app.py does."""
     auth, audit, errors = modules["auth"], modules["audit"], modules["errors"]
     app = Starlette(
-        routes=[Mount("/api/auth", routes=auth.routes), *audit.routes],
+        routes=[Mount("/api", routes=[Mount("/auth", routes=auth.routes), *audit.routes])],
         middleware=[Middleware(auth.AuthMiddleware)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
     )

@@ -1,0 +1,205 @@
+"""Requests per second of the generated API against a hand-written baseline, in one run.
+
+    python benchmarks/api.py [--seconds 5] [--connections 8] [--contacts 2000]
+
+Generates examples/crm into a temporary folder, migrates an SQLite file and creates a user
+through the app's CLI, seeds it with contacts and companies, then serves it with uvicorn
+(one worker) beside ``benchmarks/baseline_app.py`` on the same file. Each endpoint of each
+app is loaded for a fixed time by a bounded pool of concurrent requests (``wrk`` when it is
+installed, else httpx on asyncio) on 127.0.0.1, with the same bearer token. Prints req/s and
+the ratio generated/baseline (the aim: >= 0.9x). Every process is killed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx2 as httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from crmgen.generate import generate
+
+PACKAGE = "reference_crm"
+PASSWORD = "bench-password-1"
+EMAIL = "bench@bench.example"
+TIMEOUT = 60
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def environment(out: Path, url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(out), str(ROOT)]),
+        DATABASE_URL=url,
+        BASELINE_DATABASE_URL=url,
+        SECRET_KEY="bench",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env
+
+
+def seed(out: Path, url: str, contacts: int) -> None:
+    """Companies (one per 10 contacts) and contacts, owned by the bench user."""
+    code = f"""
+import sqlalchemy as sa
+from {PACKAGE}.db import Database
+from {PACKAGE}.models import Company, Contact, User
+db = Database({url!r})
+with db.session() as session:
+    owner = session.scalar(sa.select(User.id))
+    companies = [Company(name=f"Company {{i:04d}}", owner_id=owner) for i in range({contacts} // 10 + 1)]
+    session.add_all(companies)
+    session.flush()
+    session.add_all(
+        Contact(full_name=f"Contact {{i:05d}}", email=f"c{{i}}@bench.example",
+                phone="+1 555 0100", company_id=companies[i // 10].id, owner_id=owner)
+        for i in range({contacts})
+    )
+db.dispose()
+"""
+    subprocess.run([sys.executable, "-c", code], env=environment(out, url), check=True,
+                   timeout=TIMEOUT)
+
+
+@contextmanager
+def serve(app: str, out: Path, url: str, folder: Path) -> Iterator[str]:
+    """uvicorn (one worker, uvloop/httptools when installed) on a free loopback port."""
+    port = free_port()
+    log = (folder / f"{port}.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+        env=environment(out, url), cwd=folder, stdout=log, stderr=log,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if process.poll() is not None:
+                log.seek(0)
+                raise SystemExit(f"{app} exited:\n{log.read()}")
+            try:
+                httpx.get(base + "/api/contacts", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{app} did not start in {TIMEOUT} s") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+async def _load(url: str, token: str, seconds: float, connections: int) -> tuple[int, int]:
+    """(ok responses, other responses) of ``connections`` request loops for ``seconds``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    counts = [0, 0]
+    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as client:
+        end = time.monotonic() + seconds
+
+        async def loop() -> None:
+            while time.monotonic() < end:
+                response = await client.get(url)
+                counts[0 if response.status_code == 200 else 1] += 1
+
+        await asyncio.gather(*(loop() for _ in range(connections)))
+    return counts[0], counts[1]
+
+
+def load(url: str, token: str, seconds: float, connections: int) -> float:
+    """Requests per second on ``url``."""
+    wrk = shutil.which("wrk")
+    if wrk:
+        done = subprocess.run(
+            [wrk, "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s",
+             "-H", f"Authorization: Bearer {token}", url],
+            capture_output=True, text=True, timeout=seconds + TIMEOUT, check=True,
+        )
+        if "Non-2xx" in done.stdout:
+            raise SystemExit(f"errors while loading {url}:\n{done.stdout}")
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))  # type: ignore[union-attr]
+    asyncio.run(_load(url, token, 0.5, connections))  # warm-up
+    started = time.monotonic()
+    ok, bad = asyncio.run(_load(url, token, seconds, connections))
+    if bad:
+        raise SystemExit(f"{bad} failed requests on {url}")
+    return ok / (time.monotonic() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--contacts", type=int, default=2000)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crmgen-bench-") as tmp:
+        folder = Path(tmp)
+        out = folder / "crm"
+        generate(ROOT / "examples" / "crm", out)
+        url = f"sqlite:///{folder / 'bench.sqlite3'}"
+        env = environment(out, url)
+        cli = [sys.executable, "-m", PACKAGE]
+        subprocess.run([*cli, "migrate"], env=env, cwd=folder, check=True, timeout=TIMEOUT,
+                       capture_output=True)
+        subprocess.run([*cli, "createuser", "--email", EMAIL, "--password", PASSWORD,
+                        "--role", "admin"], env=env, cwd=folder, check=True, timeout=TIMEOUT,
+                       capture_output=True)
+        seed(out, url, options.contacts)
+        apps = {"generated": f"{PACKAGE}.app:create_app",
+                "baseline": "benchmarks.baseline_app:create_app"}
+        loader = "wrk" if shutil.which("wrk") else "httpx/asyncio"
+        print(f"{options.contacts} contacts, SQLite, 1 uvicorn worker, {loader}, "
+              f"{options.connections} connections, {options.seconds:g} s per endpoint")
+        results: dict[str, dict[str, float]] = {}
+        with serve(apps["generated"], out, url, folder) as generated, \
+                serve(apps["baseline"], out, url, folder) as baseline:
+            login = httpx.post(f"{generated}/api/auth/login",
+                               json={"email": EMAIL, "password": PASSWORD}, timeout=30)
+            login.raise_for_status()
+            token = login.json()["access_token"]
+            bases = {"generated": generated, "baseline": baseline}
+            one = httpx.get(f"{generated}/api/contacts?limit=1", timeout=30,
+                            headers={"Authorization": f"Bearer {token}"}).json()["items"][0]["id"]
+            endpoints = {"list 50 contacts": "/api/contacts", "get one contact": f"/api/contacts/{one}"}
+            for name in apps:  # same answers, so the same work
+                page = httpx.get(bases[name] + "/api/contacts", timeout=30,
+                                 headers={"Authorization": f"Bearer {token}"}).json()
+                assert len(page["items"]) == 50 and page["total"] == options.contacts, page
+            for endpoint, path in endpoints.items():
+                for name in apps:
+                    rps = load(bases[name] + path, token, options.seconds, options.connections)
+                    results.setdefault(endpoint, {})[name] = rps
+        print(f"{'endpoint':<20}{'generated':>12}{'baseline':>12}{'ratio':>9}")
+        for endpoint, rps in results.items():
+            ratio = rps["generated"] / rps["baseline"]
+            print(f"{endpoint:<20}{rps['generated']:>10.0f}/s{rps['baseline']:>10.0f}/s{ratio:>8.2f}x")
+
+
+if __name__ == "__main__":
+    main()

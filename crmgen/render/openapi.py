@@ -1,0 +1,408 @@
+"""The generated app's OpenAPI 3.1 document, built from the spec at generation time.
+
+Every path (health, the document itself, sign-in, and per entity the collection and item
+routes its API enables), every list parameter (paging, sort, search, one per filter and
+operator), the read / create / update shape of each entity, the error shape and the two ways
+to authenticate (bearer token, session cookie). ``document_text`` is deterministic: sorted
+keys, no timestamps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crmgen.render.api import FieldFacts, ResourceFacts, resources
+from crmgen.spec.model import Spec
+
+TEXT = ("string", "text", "email", "phone", "url", "file", "enum")
+ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")
+ERROR_STATUSES = {
+    "400": "Bad request: malformed JSON or a bad query parameter",
+    "401": "Not signed in",
+    "403": "The role may not do this (or may not write a field)",
+    "404": "No such record (or it is outside the role's record rule)",
+    "409": "Conflict: a duplicate value, a stale version or a record still in use",
+    "422": "Invalid fields (one message per field)",
+}
+
+
+def document(spec: Spec) -> dict[str, Any]:
+    facts = resources(spec)
+    schemas: dict[str, Any] = {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "fields"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    },
+                }
+            },
+        },
+        "Link": {
+            "type": "object",
+            "required": ["id", "display"],
+            "properties": {"id": {"type": "integer"}, "display": {"type": "string"}},
+        },
+    }
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {
+                "operationId": "healthz",
+                "summary": "Health: 200 once the database answers",
+                "security": [],
+                "responses": {
+                    "200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "OK"),
+                    "503": _error("The database does not answer"),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
+            }
+        },
+        **_auth_paths(),
+    }
+    for r in facts:
+        name = r.entity.name
+        schemas[name] = _read_schema(r)
+        schemas[f"{name}Create"] = _write_schema(r, create=True)
+        schemas[f"{name}Update"] = _write_schema(r, create=False)
+        schemas[f"{name}List"] = {
+            "type": "object",
+            "required": ["items", "next_cursor", "total"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}},
+                "next_cursor": {"type": ["string", "null"]},
+                "total": {"type": "integer"},
+            },
+        }
+        paths.update(_entity_paths(r))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": spec.app.title.get(spec.app.default_locale, spec.app.default_locale),
+            "version": "0.1.0",
+            "description": spec.app.description.get(spec.app.default_locale, spec.app.default_locale)
+            if spec.app.description
+            else "",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "The access_token of POST /api/auth/login"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "session", "description": "The session cookie of the web UI"},
+            },
+        },
+        "security": [{"bearer": []}, {"cookie": []}],
+    }
+
+
+def document_text(spec: Spec) -> str:
+    """The document as JSON text: sorted keys, two-space indent, a final newline."""
+    return json.dumps(document(spec), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
+    options = dict(f.options)
+    schema: dict[str, Any]
+    if f.type in TEXT:
+        schema = {"type": "string"}
+        if f.type == "enum":
+            schema["enum"] = list(options["values"])
+        for key, name in (("min_length", "minLength"), ("max_length", "maxLength"), ("pattern", "pattern")):
+            if key in options:
+                schema[name] = options[key]
+        if f.type == "email":
+            schema["format"] = "email"
+        if f.type == "url":
+            schema["format"] = "uri"
+    elif f.type == "integer":
+        schema = {"type": "integer"}
+    elif f.type in ("decimal", "money"):
+        schema = {"type": ["string", "number"] if write else "string", "format": "decimal"}
+        schema["description"] = f"up to {options['precision']} digits, {options['scale']} after the point"
+    elif f.type == "boolean":
+        schema = {"type": "boolean"}
+    elif f.type == "date":
+        schema = {"type": "string", "format": "date"}
+    elif f.type == "datetime":
+        schema = {"type": "string", "format": "date-time"}
+    elif f.type == "ref":
+        schema = {"type": "integer", "description": f"the id of a {f.target}"} if write else {"$ref": "#/components/schemas/Link"}
+    elif f.type == "refs":
+        return {"type": "array", "items": {"type": "integer"}, "description": f"ids of {f.target} records"}
+    else:  # json and plugin types: any JSON value
+        return {}
+    if f.type in ("integer", "decimal", "money"):
+        if "min" in options:
+            schema["minimum"] = options["min"]
+        if "max" in options:
+            schema["maximum"] = options["max"]
+    if not f.not_null:
+        if "$ref" in schema:
+            schema = {"oneOf": [schema, {"type": "null"}]}
+        elif isinstance(schema.get("type"), list):
+            schema["type"] = [*schema["type"], "null"]
+        else:
+            schema["type"] = [schema["type"], "null"]
+        if "enum" in schema:
+            schema["enum"] = [*schema["enum"], None]
+    return schema
+
+
+def _system_properties(r: ResourceFacts) -> dict[str, Any]:
+    props: dict[str, Any] = {"id": {"type": "integer", "readOnly": True}, "version": {"type": "integer", "readOnly": True}}
+    if r.entity.timestamps:
+        for name in ("created_at", "updated_at"):
+            props[name] = {"type": "string", "format": "date-time", "readOnly": True}
+    return props
+
+
+def _read_schema(r: ResourceFacts) -> dict[str, Any]:
+    props = _system_properties(r)
+    for f in r.fields:
+        props[f.name] = _value_schema(f, write=False)
+    return {
+        "type": "object",
+        "title": r.entity.name,
+        "description": "Fields hidden from the caller's role are left out.",
+        "required": ["id", "version"],
+        "properties": props,
+    }
+
+
+def _write_schema(r: ResourceFacts, create: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for f in r.fields:
+        if not f.read_only:
+            props[f.name] = _value_schema(f, write=True)
+    if not create:
+        props["version"] = {"type": "integer", "description": "the version read; a stale one gives 409"}
+    schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
+    required = sorted(f.name for f in r.fields if f.required) if create else []
+    if required:
+        schema["required"] = required
+    return schema
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return _json({"$ref": "#/components/schemas/Error"}, description)
+
+
+def _errors(*statuses: str) -> dict[str, Any]:
+    return {status: _error(ERROR_STATUSES[status]) for status in statuses}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+
+
+def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
+    """``field=value`` per field, and one free-form parameter for ``field__op=value``."""
+    params = []
+    columns: list[tuple[str, str]] = [("id", "integer")]
+    if r.entity.timestamps:
+        columns += [("created_at", "datetime"), ("updated_at", "datetime")]
+    columns += [(f.name, f.type) for f in r.fields]
+    families: dict[tuple[str, ...], list[str]] = {}
+    for name, type_ in columns:
+        if type_ == "json":
+            ops: tuple[str, ...] = ("isnull",)
+        elif type_ == "refs":
+            ops = ("in", "isnull")
+        elif type_ == "boolean":
+            ops = ("ne", "in", "isnull")
+        elif type_ in TEXT:
+            ops = (*ORDERED_OPS, "contains")
+        else:
+            ops = ORDERED_OPS
+        families.setdefault(ops, []).append(name)
+        if type_ == "json":
+            continue
+        if type_ in ("integer", "ref", "refs"):
+            schema: dict[str, Any] = {"type": "integer"}
+        elif type_ == "boolean":
+            schema = {"type": "boolean"}
+        elif type_ in ("date", "datetime"):
+            schema = {"type": "string", "format": "date" if type_ == "date" else "date-time"}
+        else:
+            schema = {"type": "string"}
+        params.append(_param(name, f"only records whose {name} is this value", schema))
+    patterns = {
+        f"^({'|'.join(sorted(names))})__({'|'.join(ops)})$": {"type": "string"}
+        for ops, names in sorted(families.items())
+    }
+    params.append(
+        {
+            "name": "filters",
+            "in": "query",
+            "required": False,
+            "style": "form",
+            "explode": True,
+            "description": "field__op=value: ne, gt, gte, lt, lte, in (comma-separated), "
+            "contains (text), isnull (true/false)",
+            "schema": {"type": "object", "patternProperties": patterns, "additionalProperties": False},
+        }
+    )
+    return params
+
+
+def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
+    e = r.entity
+    name = e.name
+    actions = set(e.api)
+    paths: dict[str, Any] = {}
+    collection: dict[str, Any] = {}
+    tag = [name]
+    if "list" in actions:
+        collection["get"] = {
+            "operationId": f"list_{e.api_path}",
+            "summary": f"List {name} records",
+            "tags": tag,
+            "parameters": [
+                _param("limit", "page size (default 50)", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
+                _param("cursor", "the next_cursor of the previous page", {"type": "string"}),
+                _param("offset", "records to skip (instead of cursor)", {"type": "integer", "minimum": 0}),
+                _param("sort", "fields, comma-separated; '-' for descending (e.g. name,-created_at)", {"type": "string"}),
+                _param("q", "search in " + (", ".join(r.search) or "nothing"), {"type": "string"}),
+                *_filter_params(r),
+            ],
+            "responses": {"200": _json(_ref(f"{name}List"), "One page"), **_errors("400", "401", "403")},
+        }
+    if "create" in actions:
+        collection["post"] = {
+            "operationId": f"create_{e.api_path}",
+            "summary": f"Create a {name}",
+            "tags": tag,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Create")}}},
+            "responses": {
+                "201": {
+                    **_json(_ref(name), "Created"),
+                    "headers": {"Location": {"schema": {"type": "string"}, "description": "the URL of the new record"}},
+                },
+                **_errors("400", "401", "403", "409", "422"),
+            },
+        }
+    if collection:
+        paths[f"/api/{e.api_path}"] = collection
+    item: dict[str, Any] = {}
+    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    if "read" in actions:
+        item["get"] = {
+            "operationId": f"read_{e.api_path}",
+            "summary": f"Read a {name}",
+            "tags": tag,
+            "responses": {"200": _json(_ref(name), "The record"), **_errors("401", "403", "404")},
+        }
+    if "update" in actions:
+        item["patch"] = {
+            "operationId": f"update_{e.api_path}",
+            "summary": f"Change a {name} (send version to detect concurrent changes)",
+            "tags": tag,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Update")}}},
+            "responses": {"200": _json(_ref(name), "The changed record"), **_errors("400", "401", "403", "404", "409", "422")},
+        }
+    if "delete" in actions:
+        item["delete"] = {
+            "operationId": f"delete_{e.api_path}",
+            "summary": f"Delete a {name}",
+            "tags": tag,
+            "responses": {"204": {"description": "Deleted"}, **_errors("401", "403", "404", "409")},
+        }
+    if item:
+        item["parameters"] = [id_param]
+        paths[f"/api/{e.api_path}/{{id}}"] = item
+    return paths
+
+
+def _auth_paths() -> dict[str, Any]:
+    credentials = {
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+    }
+    token = {
+        "type": "object",
+        "required": ["access_token", "token_type"],
+        "properties": {"access_token": {"type": "string"}, "token_type": {"const": "bearer"}},
+    }
+    return {
+        "/api/auth/login": {
+            "post": {
+                "operationId": "auth_login",
+                "summary": "Sign in: a bearer token and a session cookie",
+                "tags": ["auth"],
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": credentials}}},
+                "responses": {
+                    "200": _json(token, "Signed in"),
+                    "400": _error(ERROR_STATUSES["400"]),
+                    "401": _error("Wrong e-mail or password"),
+                    "422": _error(ERROR_STATUSES["422"]),
+                    "423": _error("The account is locked for a while"),
+                },
+            }
+        },
+        "/api/auth/logout": {
+            "post": {
+                "operationId": "auth_logout",
+                "summary": "Sign out (ends the session)",
+                "tags": ["auth"],
+                "responses": {"204": {"description": "Signed out"}},
+            }
+        },
+        "/api/auth/me": {
+            "get": {
+                "operationId": "auth_me",
+                "summary": "The signed-in user",
+                "tags": ["auth"],
+                "responses": {"200": _json({"type": "object"}, "The user"), "401": _error(ERROR_STATUSES["401"])},
+            }
+        },
+        "/api/auth/password-reset": {
+            "post": {
+                "operationId": "auth_password_reset",
+                "summary": "Send a password reset link by e-mail",
+                "tags": ["auth"],
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}}}}}},
+                "responses": {"204": {"description": "Sent when the account exists"}, "400": _error(ERROR_STATUSES["400"])},
+            }
+        },
+        "/api/auth/password-reset/confirm": {
+            "post": {
+                "operationId": "auth_password_reset_confirm",
+                "summary": "Set a new password with the token of the link",
+                "tags": ["auth"],
+                "security": [],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string"}}}}}},
+                "responses": {"204": {"description": "Password changed"}, "400": _error(ERROR_STATUSES["400"]), "422": _error(ERROR_STATUSES["422"])},
+            }
+        },
+    }

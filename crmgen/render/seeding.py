@@ -1,0 +1,75 @@
+"""What the demo-data seeder of the generated app needs from the spec (``seed.py``).
+
+Entities are seeded in an order where every required reference points at an entity seeded
+before (``order``); optional references and references that close a cycle are filled in a
+second pass by the generated code. ``SeedField`` is one field as plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from crmgen.spec.model import Entity, Spec
+
+
+@dataclass(frozen=True)
+class SeedField:
+    name: str
+    column: str
+    type: str
+    required: bool
+    unique: bool
+    min: float | None
+    max: float | None
+    min_length: int | None
+    max_length: int | None
+    scale: int | None
+    values: tuple[str, ...]
+    target: str | None
+    kind: str | None
+
+
+def fields(entity: Entity) -> list[SeedField]:
+    """The fields the seeder fills (computed fields are left to the app)."""
+    return [
+        SeedField(
+            name=f.name,
+            column=f.column,
+            type=f.type,
+            required=f.required,
+            unique=f.unique or (f.relation is not None and f.relation.kind == "one_to_one"),
+            min=f.min,
+            max=f.max,
+            min_length=f.min_length,
+            max_length=f.max_length,
+            scale=f.scale,
+            values=tuple(v.name for v in f.values),
+            target=f.relation.target if f.relation else None,
+            kind=f.relation.kind if f.relation else None,
+        )
+        for f in entity.fields
+        if f.computed is None
+    ]
+
+
+def order(spec: Spec) -> list[str]:
+    """Entity names, each after the entities its required references point at (spec order)."""
+    needs = {
+        e.name: {
+            f.relation.target
+            for f in e.fields
+            if f.relation is not None
+            and f.required
+            and f.relation.kind != "many_to_many"
+            and f.relation.target != e.name
+        }
+        for e in spec.entities
+    }
+    done: list[str] = []
+    pending = [e.name for e in spec.entities]
+    while pending:
+        ready = [n for n in pending if needs[n] <= set(done)] or pending[:1]
+        for name in ready:
+            done.append(name)
+            pending.remove(name)
+    return done

@@ -1,0 +1,212 @@
+"""Fixtures for the REST API tests: generated apps (once per session), databases, clients.
+
+Each spec is generated once per session and its package imported from the output folder.
+Each test module gets its own database per dialect (an SQLite file, or a PostgreSQL schema
+dropped afterwards); each test starts from empty tables with a few users. PostgreSQL is
+``CRMGEN_TEST_POSTGRES`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``):
+without it the PostgreSQL tests skip, except under ``CI=true`` where they fail.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from starlette.middleware import Middleware
+from starlette.testclient import TestClient
+
+from crmgen.generate import generate
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = {
+    "minimal": ROOT / "examples" / "minimal" / "app.yaml",
+    "crm": ROOT / "examples" / "crm",
+    "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
+}
+POSTGRES_URL = os.environ.get(
+    "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+MODULES = ("app", "models", "db", "principal", "crud", "resources", "validation", "permissions")
+
+
+@dataclass
+class Generated:
+    out: Path
+    package: str
+    modules: dict[str, ModuleType]
+
+    def __getattr__(self, name: str) -> ModuleType:
+        try:
+            return self.modules[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+_GENERATED: dict[str, Generated] = {}
+
+
+def generated(name: str, tmp_path_factory: pytest.TempPathFactory) -> Generated:
+    """Generate the spec ``name`` once per session and import its package."""
+    if name in _GENERATED:
+        return _GENERATED[name]
+    spec = SPECS[name]
+    if not spec.exists():
+        pytest.skip(f"{spec} is not there")
+    out = tmp_path_factory.mktemp(f"gen_{name}") / "out"
+    generate(spec, out)
+    package = next(p.parent.name for p in out.glob("*/app.py"))
+    modules = _import(out, package)
+    _GENERATED[name] = Generated(out, package, modules)
+    return _GENERATED[name]
+
+
+def _import(out: Path, package: str) -> dict[str, ModuleType]:
+    """Import the generated modules; they stay reachable through the returned objects only."""
+    def forget() -> None:
+        for key in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+            del sys.modules[key]
+
+    forget()
+    sys.path.insert(0, str(out))
+    try:
+        return {name: importlib.import_module(f"{package}.{name}") for name in MODULES}
+    finally:
+        sys.path.remove(str(out))
+        forget()
+
+
+# --- databases -----------------------------------------------------------------------------
+
+_PG_READY: list[bool] = []
+
+
+def postgres_admin() -> sa.Engine:
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+            if not _PG_READY:
+                try:  # search uses pg_trgm; make it once, in public, for every test schema
+                    connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+                except sa.exc.DBAPIError:  # another worker made it at the same moment
+                    pass
+                _PG_READY.append(True)
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
+        engine.dispose()
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+    return engine
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def dialect(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+class TestUsers:
+    """A pure ASGI middleware: the ``X-Test-User`` header names the principal of a request."""
+
+    def __init__(self, app: Any, users: dict[str, Any]) -> None:
+        self.app = app
+        self.users = users
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            name = dict(scope["headers"]).get(b"x-test-user", b"").decode()
+            scope.setdefault("state", {})["user"] = self.users.get(name)
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Backend:
+    gen: Generated
+    database: Any
+    dialect: str
+    users: dict[str, Any]
+    client: TestClient
+
+    def reset(self) -> None:
+        """Empty every table, then add the test users."""
+        metadata = self.gen.models.Base.metadata
+        with self.database.engine.begin() as connection:
+            for table in reversed(metadata.sorted_tables):
+                connection.execute(table.delete())
+        self.users.clear()
+        models, principal = self.gen.models, self.gen.principal
+        roles = {"admin": ["admin"], "manager": ["manager"], "sales": ["sales"],
+                 "sales2": ["sales"], "support": ["support"], "staff": ["staff"]}
+        spec_roles = {r for r in _role_names(self.gen)}
+        with self.database.session() as session:
+            for name, role_list in roles.items():
+                if not set(role_list) <= spec_roles:
+                    continue
+                user = models.User(email=f"{name}@example.com", name=name.title(), roles=role_list)
+                session.add(user)
+                session.flush()
+                self.users[name] = principal.CurrentUser(
+                    id=user.id, email=user.email, name=user.name, roles=frozenset(role_list),
+                    superuser="admin" in role_list, extra={},
+                )
+
+    def as_user(self, name: str | None) -> dict[str, str]:
+        return {"X-Test-User": name or ""}
+
+
+def _role_names(gen: Generated) -> set[str]:
+    names = set(gen.resources.SUPERUSER_ROLES)
+    for resource in gen.resources.RESOURCES.values():
+        names |= set(resource.rules)
+    return names
+
+
+def make_backend(name: str, dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    gen = generated(name, tmp_path_factory)
+    admin = None
+    schema = f"crmgen_api_{uuid.uuid4().hex[:12]}"
+    if dialect == "sqlite":
+        path = tmp_path_factory.mktemp(f"db_{name}") / "test.sqlite3"
+        database = gen.db.Database(f"sqlite:///{path}")
+    else:
+        admin = postgres_admin()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        database = gen.db.Database(
+            POSTGRES_URL, connect_args={"options": f"-csearch_path={schema},public"}
+        )
+    gen.models.Base.metadata.create_all(database.engine)
+    users: dict[str, Any] = {}
+    app = gen.app.create_app(
+        database=database, middleware=[Middleware(TestUsers, users=users)]
+    )
+    client = TestClient(app, raise_server_exceptions=False)
+    try:
+        yield Backend(gen, database, dialect, users, client)
+    finally:
+        client.close()
+        database.dispose()
+        if admin is not None:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def crm_backend(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    yield from make_backend("crm", dialect, tmp_path_factory)
+
+
+@pytest.fixture
+def crm(crm_backend: Backend) -> Backend:
+    crm_backend.reset()
+    return crm_backend

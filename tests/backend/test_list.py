@@ -1,0 +1,124 @@
+"""List endpoints: paging by cursor and offset, multi-field sort, every filter operator,
+search, and a fixed number of SQL statements whatever the page size."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from tests.backend.conftest import Backend
+from tests.backend.payloads import create
+
+# (name, employees, revenue, industry): lower-case ASCII names sort the same everywhere.
+ROWS = [
+    ("alpha", 10, "100.00", "it"), ("bravo", 20, None, "retail"), ("charlie", 10, "300.50", None),
+    ("delta", None, "50.00", "it"), ("echo", 30, "100.00", "services"), ("foxtrot", 20, "75.25", "it"),
+    ("golf", 10, None, "retail"),
+]
+
+
+def seed(crm: Backend) -> dict[str, int]:
+    ids = {}
+    for name, employees, revenue, industry in ROWS:
+        ids[name] = create(crm, "companies", full=False, name=name, employees=employees,
+                           annual_revenue=revenue, industry=industry)["id"]
+    return ids
+
+
+def names(crm: Backend, query: str) -> list[str]:
+    response = crm.client.get(f"/api/companies?{query}", headers=crm.as_user("admin"))
+    assert response.status_code == 200, response.text
+    return [item["name"] for item in response.json()["items"]]
+
+
+def test_multi_sort_with_nulls_last(crm: Backend) -> None:
+    seed(crm)
+    assert names(crm, "sort=employees,-name") == [
+        "golf", "charlie", "alpha", "foxtrot", "bravo", "echo", "delta"]
+    assert names(crm, "sort=-employees,name") == [
+        "echo", "bravo", "foxtrot", "alpha", "charlie", "golf", "delta"]
+    assert names(crm, "sort=-name&limit=2") == ["golf", "foxtrot"]
+
+
+def test_cursor_and_offset_paging_walk_the_same_order(crm: Backend) -> None:
+    seed(crm)
+    admin = crm.as_user("admin")
+    for sort in ("employees,-name", "-annual_revenue", "industry,-employees", "-created_at"):
+        expected = names(crm, f"sort={sort}&limit=500")
+        seen, cursor = [], None
+        while True:
+            query = f"/api/companies?sort={sort}&limit=3" + (f"&cursor={cursor}" if cursor else "")
+            page = crm.client.get(query, headers=admin).json()
+            assert page["total"] == 7
+            seen += [item["name"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == expected, sort
+        by_offset = names(crm, f"sort={sort}&limit=3&offset=3")
+        assert by_offset == expected[3:6]
+
+
+def test_every_filter_operator(crm: Backend) -> None:
+    seed(crm)
+    assert names(crm, "employees=10&sort=name") == ["alpha", "charlie", "golf"]
+    assert names(crm, "employees__ne=10&sort=name") == ["bravo", "delta", "echo", "foxtrot"]
+    assert names(crm, "employees__gt=10&sort=name") == ["bravo", "echo", "foxtrot"]
+    assert names(crm, "employees__gte=20&employees__lt=30&sort=name") == ["bravo", "foxtrot"]
+    assert names(crm, "employees__lte=10&sort=name") == ["alpha", "charlie", "golf"]
+    assert names(crm, "industry__in=retail,services&sort=name") == ["bravo", "echo", "golf"]
+    assert names(crm, "name__contains=LF&sort=name") == ["golf"]
+    assert names(crm, "industry__isnull=true") == ["charlie"]
+    assert names(crm, "annual_revenue__isnull=false&annual_revenue__gte=100&sort=name") == [
+        "alpha", "charlie", "echo"]
+    assert names(crm, "annual_revenue=100.00&sort=name") == ["alpha", "echo"]
+    assert names(crm, "name__contains=%25") == []  # LIKE wildcards are literal
+    assert names(crm, "extra__isnull=true&limit=1") == ["alpha"]
+    owner = crm.users["admin"].id
+    assert len(names(crm, f"owner={owner}")) == 7
+
+
+def test_search_over_searchable_fields(crm: Backend) -> None:
+    seed(crm)
+    create(crm, "companies", full=False, name="Zulu Trading", email="info@zulu.example")
+    assert names(crm, "q=zulu") == ["Zulu Trading"]
+    assert names(crm, "q=ZULU+trading") == ["Zulu Trading"]
+    assert names(crm, "q=info@") == ["Zulu Trading"]
+    assert names(crm, "q=_") == []
+    assert names(crm, "q=lph") == ["alpha"]
+
+
+def test_bad_list_parameters_are_400(crm: Backend) -> None:
+    admin = crm.as_user("admin")
+    for query in ("limit=0", "limit=501", "limit=x", "offset=-1", "sort=nothing", "sort=extra",
+                  "cursor=!!!", "cursor=abc&offset=1", "nothing=1", "employees__gt=abc",
+                  "employees__between=1", "annual_revenue=1e999", "created_at__gt=yesterday"):
+        response = crm.client.get(f"/api/companies?{query}", headers=admin)
+        assert response.status_code == 400, (query, response.text)
+        assert response.json()["error"]["fields"], query
+
+
+def test_statement_count_does_not_grow_with_the_page(crm: Backend) -> None:
+    """limit=5 and limit=200 issue the same number of statements (refs are joined, lists batched)."""
+    members = [create(crm, "contacts", full=False)["id"] for _ in range(3)]
+    for i in range(12):
+        create(crm, "client_groups", full=False, name=f"group {i:02d}", members=members)
+    for i in range(12):
+        create(crm, "deals", full=False)
+    counts = {}
+    engine = crm.database.engine
+    for path in ("client_groups", "deals", "contacts", "order_lines"):
+        for limit in (5, 200):
+            statements: list[str] = []
+
+            def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+                statements.append(statement)
+
+            sa.event.listen(engine, "before_cursor_execute", count)
+            try:
+                response = crm.client.get(f"/api/{path}?limit={limit}", headers=crm.as_user("admin"))
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", count)
+            assert response.status_code == 200
+            counts[(path, limit)] = len(statements)
+        assert counts[(path, 5)] == counts[(path, 200)], (path, counts)
+    assert counts[("client_groups", 200)] == 3  # total, page, members

@@ -1,0 +1,160 @@
+"""Helpers for tests that generate an app and run its command line in subprocesses.
+
+Each database is fresh: an SQLite file in the test's folder, or a PostgreSQL database of its
+own (``CRMGEN_TEST_POSTGRES`` names the server, default ``postgresql+psycopg://postgres@
+127.0.0.1:5432/test``), dropped afterwards. Without PostgreSQL those tests skip, except under
+``CI=true`` where they fail. The app runs as ``python -m PKG`` with ``PYTHONPATH=OUT`` so no
+generated module is ever imported into the test process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_URL = os.environ.get(
+    "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_spec(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "app.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def crmgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the crmgen command line in a subprocess."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "crmgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def run_app(
+    out: Path, package: str, *args: str, url: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m PACKAGE ARGS`` from ``out`` against the database ``url``."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PYTHONPATH"] = str(out)
+    if url:
+        env["DATABASE_URL"] = url
+    done = subprocess.run(
+        [sys.executable, "-m", package, *args],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{package} {' '.join(args)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def app_python(out: Path, code: str, url: str) -> Any:
+    """Run ``code`` (which prints JSON) in a subprocess with the app importable; its result."""
+    env = {**os.environ, "PYTHONPATH": str(out), "DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(done.stderr)
+    return json.loads(done.stdout)
+
+
+def postgres_admin() -> sa.Engine:
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no PostgreSQL here"
+        engine.dispose()
+        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
+        pytest.skip(reason)
+    return engine
+
+
+def fresh_database(kind: str, folder: Path, name: str = "db") -> Iterator[str]:
+    """Yield the URL of a new empty database of ``kind``; dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / (name + '.sqlite3')}"
+        return
+    admin = postgres_admin()
+    database = f"crmgen_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{database}"'))
+    try:
+        yield sa.make_url(POSTGRES_URL).set(database=database).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def engine_for(url: str) -> sa.Engine:
+    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+def table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table (but alembic_version), ordered by all columns, as plain values."""
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            metadata = sa.MetaData()
+            metadata.reflect(connection)
+            result = {}
+            for table in metadata.sorted_tables:
+                if table.name == "alembic_version":
+                    continue
+                rows = connection.execute(
+                    sa.select(table).order_by(*table.primary_key.columns or table.columns)
+                )
+                result[table.name] = [dict(r._mapping) for r in rows]
+            return result
+    finally:
+        engine.dispose()
+
+
+def schema_diff(out: Path, url: str) -> list[str]:
+    """Alembic's autogenerate comparison of the migrated database with the app's models."""
+    code = (
+        "import json, sqlalchemy as sa\n"
+        "from alembic.migration import MigrationContext\n"
+        "from alembic.autogenerate import compare_metadata\n"
+        "from {pkg}.models import Base\n"
+        "engine = sa.create_engine(__import__('os').environ['DATABASE_URL'])\n"
+        "with engine.connect() as c:\n"
+        "    ctx = MigrationContext.configure(c, opts={'compare_type': True})\n"
+        "    print(json.dumps([repr(d) for d in compare_metadata(ctx, Base.metadata)]))\n"
+    )
+    package = json.loads((out / "migrations" / "spec_snapshot.json").read_text())["app"]
+    return app_python(out, code.replace("{pkg}", package), url)
