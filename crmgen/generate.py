@@ -39,15 +39,22 @@ def generate_from(
 
     The migrations step (``crmgen.render.migrations``) compares the new tables with the previous
     OUT and adds a revision; a change that drops a table or column raises ``DestructiveChange``
-    (OUT untouched) unless each dropped ``Entity`` / ``Entity.field`` is in ``allow_destructive``.
+    (OUT untouched) unless each dropped ``Entity`` / ``Entity.field`` is in ``allow_destructive``
+    or in the spec's ``app.allow_drop``.
     ``warn`` receives one line per warning (dropped data, required columns added to tables).
     """
     env = make_environment(templates)
-    allowed = tuple(allow_destructive)
+    allowed = tuple(allow_destructive) + spec.app.allow_drop
 
     def finish(staging: Path, target: Path) -> list[str]:
         outcome = migrations.add_migrations(spec, staging, target, allowed)
-        for line in outcome.warnings:
+        # A consent left in the spec would let a later, unrelated change drop the same name.
+        stale = [name for name in spec.app.allow_drop if name not in outcome.dropped]
+        lines = outcome.warnings + [
+            f"app.allow_drop names {name}, which this change does not drop: remove it from the spec"
+            for name in stale
+        ]
+        for line in lines:
             if warn is not None:
                 warn(line)
         return outcome.files

@@ -157,8 +157,10 @@ def superuser_roles(spec: Spec) -> tuple[str, ...]:
 
 def api_context(spec: Spec) -> dict[str, Any]:
     """Extra context of the API templates."""
+    facts = resources(spec)
     return {
-        "resources": resources(spec),
+        "resources": facts,
+        "uses_functions": any(f.default or f.computed for r in facts for f in r.fields),
         "superuser_roles": superuser_roles(spec),
         "field_types": sorted({f.type for e in spec.entities for f in e.fields}),
     }

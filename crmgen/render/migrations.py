@@ -623,6 +623,7 @@ class Outcome:
     revision: str | None  # the new revision file (relative path), or None when nothing changed
     warnings: list[str]
     files: list[str]  # every migration file written (relative paths)
+    dropped: tuple[str, ...] = ()  # what the new revision drops (Entity or Entity.field)
 
 
 def _backfill(spec: Spec) -> Callable[[str, str], Any]:
@@ -734,4 +735,5 @@ def add_migrations(
         (json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     )
     written.append(SNAPSHOT)
-    return Outcome(new_file, warnings, sorted(written))
+    dropped = tuple(sorted({name.split(" ", 1)[0] for name, _ in up.drops})) if new_file else ()
+    return Outcome(new_file, warnings, sorted(written), dropped)

@@ -49,6 +49,7 @@ def build_app(ctx: Context, spec_name: str) -> App:
         lockout_attempts=auth.get("lockout_attempts", 5),
         lockout_minutes=auth.get("lockout_minutes", 30),
         description=Text.of(raw.get("description")),
+        allow_drop=tuple(raw.get("allow_drop") or ()),
     )
 
 

@@ -344,6 +344,7 @@ class App:
     lockout_attempts: int
     lockout_minutes: int
     description: Text = Text(())
+    allow_drop: tuple[str, ...] = ()  # Entity / Entity.field the next migration may drop
 
 
 @dataclass(frozen=True)

@@ -330,6 +330,11 @@ def spec_schema() -> dict[str, Any]:
             lockout_attempts={"type": "integer", "minimum": 1, "maximum": 100},
             lockout_minutes={"type": "integer", "minimum": 1, "maximum": 1440},
         ),
+        allow_drop={
+            "type": "array",
+            "description": "entities (Entity) or fields (Entity.field) the next migration may drop, data and all",
+            "items": {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*(\.[a-z][a-z0-9_]*)?$", "x-error": "drop name"},
+        },
     )
     role = {
         "anyOf": [

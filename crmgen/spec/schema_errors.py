@@ -273,6 +273,8 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
             fixed = fixed.split("-")[0].lower() + "".join("-" + p.upper() for p in fixed.split("-")[1:])
             hint = f"; did you mean '{fixed}'?" if fixed != instance and LOCALE.match(fixed) else ""
             return f"'{instance}' is not a locale code (e.g. en, ru, id, bs, zh, pt-BR){hint}"
+        if tag == "drop name":
+            return f"'{instance}' is not an entity (Deal) or a field (Deal.stage) to drop"
         if tag == "currency":
             return f"'{instance}' is not a currency code like EUR, USD or RUB"
         return f"{_show(instance)} does not have the expected form ({error.validator_value})"

@@ -12,16 +12,32 @@ from pathlib import Path
 
 import pytest
 
+from crmgen.generate import generate
 from tests.e2e.conftest import app_env, postgres_server, run
 
 SUITE_TIMEOUT = 240
+ROOT = Path(__file__).resolve().parents[2]
+OTHER_SPECS = {"minimal": ROOT / "examples" / "minimal", "hostile": ROOT / "tests" / "hostile" / "spec.yaml"}
+
+
+def _passes(out: Path, kind: str) -> None:
+    url = postgres_server() if kind == "postgresql" else None
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "tests"]
+    output = run(args, app_env(out, url), out, SUITE_TIMEOUT)
+    passed = re.search(r"(\d+) passed", output)
+    assert passed and int(passed.group(1)) > 0, output
+    assert not re.search(r"\d+ (failed|error)", output), output
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_generated_suite_passes(crm_out: Path, kind: str) -> None:
-    url = postgres_server() if kind == "postgresql" else None
-    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x", "tests"]
-    output = run(args, app_env(crm_out, url), crm_out, SUITE_TIMEOUT)
-    passed = re.search(r"(\d+) passed", output)
-    assert passed and int(passed.group(1)) > 0, output
-    assert not re.search(r"\d+ (failed|error)", output), output
+    _passes(crm_out, kind)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("name", sorted(OTHER_SPECS))
+def test_generated_suite_of_the_other_specs_passes(name: str, kind: str, tmp_path: Path) -> None:
+    """examples/minimal and the hostile spec (quotes, {{ }}, newlines in every text)."""
+    out = tmp_path / name
+    generate(OTHER_SPECS[name], out)
+    _passes(out, kind)

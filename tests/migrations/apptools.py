@@ -150,10 +150,10 @@ def schema_diff(out: Path, url: str) -> list[str]:
         "import json, sqlalchemy as sa\n"
         "from alembic.migration import MigrationContext\n"
         "from alembic.autogenerate import compare_metadata\n"
-        "from {pkg}.models import Base\n"
+        "from {pkg}.models import Base, include_object\n"
         "engine = sa.create_engine(__import__('os').environ['DATABASE_URL'])\n"
         "with engine.connect() as c:\n"
-        "    ctx = MigrationContext.configure(c, opts={'compare_type': True})\n"
+        "    ctx = MigrationContext.configure(c, opts={'compare_type': True, 'include_object': include_object})\n"
         "    print(json.dumps([repr(d) for d in compare_metadata(ctx, Base.metadata)]))\n"
     )
     package = json.loads((out / "migrations" / "spec_snapshot.json").read_text())["app"]
