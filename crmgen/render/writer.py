@@ -3,7 +3,7 @@
 OUT is never half-written: a template error, a syntax error in generated code or a formatter
 failure leaves the previous OUT exactly as it was. OUT is replaced only when it is empty or
 holds a previous crmgen output (the ``.crmgen`` marker file), so a wrong ``-o`` cannot wipe
-someone's project.
+someone's project; files the user added to OUT (a database, a virtualenv) are carried over.
 """
 
 from __future__ import annotations
@@ -129,4 +129,42 @@ def _swap(staging: Path, out: Path) -> None:
         os.rename(aside / out.name, out)
         aside.rmdir()
         raise
+    carry_over(aside / out.name, out)
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def carry_over(old: Path, new: Path) -> None:
+    """Move what the user keeps in OUT (a SQLite database, a .venv, notes) into the new OUT.
+
+    Everything the previous marker does not list is the user's, except caches; a user file
+    whose path crmgen now generates is kept beside it as ``NAME.user``. Nothing is deleted.
+    """
+    try:
+        listed = set(json.loads((old / MARKER).read_text(encoding="utf-8")).get("files", []))
+    except (OSError, ValueError):
+        listed = set()
+    parents = {str(Path(f).parent) for f in listed} | {str(p) for f in listed for p in Path(f).parents}
+    for folder, dirs, files in os.walk(old, topdown=True):
+        here = Path(folder).relative_to(old)
+        keep_walking = []
+        for name in dirs:
+            rel = here / name
+            if name == "__pycache__":
+                continue
+            if str(rel) in parents:
+                keep_walking.append(name)  # holds generated files: look inside
+            else:
+                _move(old / rel, new / rel)
+        dirs[:] = keep_walking
+        for name in files:
+            rel = here / name
+            if str(rel) in listed or str(rel) == MARKER or name.endswith(".pyc"):
+                continue
+            _move(old / rel, new / rel)
+
+
+def _move(source: Path, target: Path) -> None:
+    if target.exists():
+        target = target.with_name(target.name + ".user")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, target)

@@ -141,3 +141,23 @@ def test_spec_strings_never_reach_code_raw(tmp_path: Path) -> None:
     models = import_models(out, "quoted")
     assert models.Note.__doc__ == '""" ) ; import os #.'
     assert models.Note.__table__.c.body.comment == "'''\\ {% raw %}"
+
+
+def test_regeneration_keeps_the_users_own_files(tmp_path: Path) -> None:
+    """A database, a .venv or notes the user put in OUT survive regeneration; caches do not."""
+    out = tmp_path / "out"
+    generate(MINIMAL, out)
+    (out / "minimal.sqlite3").write_bytes(b"data")
+    (out / ".venv" / "bin").mkdir(parents=True)
+    (out / ".venv" / "bin" / "python").write_text("#!", encoding="utf-8")
+    (out / "minimal" / "notes.txt").write_text("mine", encoding="utf-8")
+    (out / "minimal" / "__pycache__").mkdir()
+    (out / "minimal" / "__pycache__" / "models.cpython-311.pyc").write_bytes(b"x")
+    (out / "README.md").write_text("edited by hand", encoding="utf-8")
+    generate(MINIMAL, out)
+    assert (out / "minimal.sqlite3").read_bytes() == b"data"
+    assert (out / ".venv" / "bin" / "python").read_text(encoding="utf-8") == "#!"
+    assert (out / "minimal" / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert not (out / "minimal" / "__pycache__").exists()
+    assert (out / "README.md").read_text(encoding="utf-8") != "edited by hand"  # generated again
+    assert not list(tmp_path.glob(".out.*"))  # nothing left beside OUT
