@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,17 @@ from crmgen.render.errors import GenerateError
 from crmgen.spec import check_spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on ``host:port`` yet."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def cache_root() -> Path:
@@ -189,6 +201,9 @@ class Server:
 
     def watch(self, interval: float = 0.5, stop_after: float | None = None) -> int:
         """Build, serve and rebuild on changes until interrupted (or ``stop_after`` seconds)."""
+        if not port_is_free(self.host, self.port):
+            self.echo(f"error: port {self.port} on {self.host} is in use; choose another with --port")
+            return 1
         if not self.build():
             return 1
         self.start()
@@ -197,6 +212,9 @@ class Server:
         try:
             while stop_after is None or time.monotonic() - started < stop_after:
                 time.sleep(interval)
+                if self.process is not None and self.process.poll() is not None:
+                    self.echo(f"error: the app server stopped (exit code {self.process.returncode})")
+                    return 1
                 now = fingerprint(watched_files(self.spec))
                 if now == seen:
                     continue

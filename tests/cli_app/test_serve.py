@@ -119,3 +119,21 @@ def test_serve_answers_and_regenerates_on_a_spec_edit(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
+
+
+def test_serve_says_so_when_the_port_is_taken(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "crmgen", "serve", str(ROOT / "examples" / "minimal"), "--port", str(port)],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            env={**os.environ, "CRMGEN_CACHE": str(tmp_path / "cache")},
+        )
+    assert done.returncode == 1
+    assert f"port {port}" in done.stderr and "in use" in done.stderr
