@@ -23,22 +23,34 @@ RUNTIME_NAMES = {name: f"{name}_" if hasattr(builtins, name) or name == "date" e
 AttributeRewrite = Callable[[str, str], ast.expr | None]
 
 
-def python_source(expression: Expression, attribute: AttributeRewrite | None = None) -> str:
+def python_source(
+    expression: Expression,
+    attribute: AttributeRewrite | None = None,
+    names: dict[str, str] | None = None,
+) -> str:
     """Python source for ``expression``.
 
     ``attribute(root, name)`` may replace ``root.name`` (e.g. ``user.position`` ->
-    ``user.extra.get('position')``); return None to keep it.
+    ``user.extra.get('position')``); return None to keep it. ``names`` renames variables
+    (a process's local that would clash with a name of the generated module).
     """
     tree = parse(expression.source)
-    return ast.unparse(_Rewrite(attribute).visit(tree).body)
+    return ast.unparse(_Rewrite(attribute, names).visit(tree).body)
 
 
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, attribute: AttributeRewrite | None) -> None:
+    def __init__(self, attribute: AttributeRewrite | None, names: dict[str, str] | None = None) -> None:
         self.attribute = attribute
+        self.names = names or {}
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        renamed = self.names.get(node.id)
+        if renamed is not None and renamed != node.id:
+            return ast.copy_location(ast.Name(renamed, node.ctx), node)
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
-        self.generic_visit(node)
+        node.args = [self.visit(a) for a in node.args]
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
             raise GenerateError(f"cannot compile the call in {ast.unparse(node)!r}")
         args = list(node.args)

@@ -88,6 +88,7 @@ def document(spec: Spec) -> dict[str, Any]:
             },
         }
         paths.update(_entity_paths(r))
+    _process_paths(spec, paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -201,6 +202,74 @@ def _write_schema(r: ResourceFacts, create: bool) -> dict[str, Any]:
 
 
 # --- paths -----------------------------------------------------------------------------------
+
+
+def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The custom endpoints (with their input schemas) and the actions of processes."""
+    from types import SimpleNamespace
+
+    from crmgen.render.api import field_facts
+
+    bound = {p.trigger.endpoint: p for p in spec.processes if p.trigger.kind == "endpoint"}
+    locale = spec.app.default_locale
+    result = {
+        "type": "object",
+        "required": ["ok"],
+        "properties": {"ok": {"const": True}, "record": {"type": "object", "description": "the record after the process"}},
+    }
+    for e in sorted(spec.endpoints, key=lambda e: e.name):
+        operation: dict[str, Any] = {
+            "operationId": f"endpoint_{e.name}",
+            "summary": e.label.get(locale, locale) or e.name,
+            "description": (
+                f"Runs the process '{bound[e.name].name}'. Roles: {', '.join(e.roles) or 'superusers only'}."
+                if e.name in bound
+                else ""
+            ),
+            "tags": ["processes"],
+            "responses": {"200": _json(result, "The process ran (and its transaction committed)"),
+                          **_errors("400", "401", "403", "409", "422")},
+        }
+        if e.entity:
+            operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+            operation["responses"].update(_errors("404"))
+        if e.input:
+            facts = [field_facts(SimpleNamespace(builtin=False, search=()), f) for f in e.input]  # type: ignore[arg-type]
+            name = "".join(part.capitalize() for part in e.name.split("_")) + "Input"
+            schema: dict[str, Any] = {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {f.name: _value_schema(f, write=True) for f in facts},
+            }
+            required = sorted(f.name for f in facts if f.required)
+            if required:
+                schema["required"] = required
+            schemas[name] = schema
+            if e.method in ("POST", "PUT", "PATCH"):
+                operation["requestBody"] = {"required": bool(required), "content": {"application/json": {"schema": _ref(name)}}}
+            else:
+                operation.setdefault("parameters", []).extend(
+                    {"name": f.name, "in": "query", "required": f.required, "schema": _value_schema(f, write=True)}
+                    for f in facts
+                )
+        paths.setdefault(f"/api{e.path}", {})[e.method.lower()] = operation
+    for p in spec.processes:
+        if p.trigger.kind != "action" or p.trigger.entity is None:
+            continue
+        entity = spec.entity(p.trigger.entity)
+        if entity is None:
+            continue
+        paths[f"/api/{entity.api_path}/{{id}}/actions/{p.name}"] = {
+            "post": {
+                "operationId": f"action_{p.name}",
+                "summary": p.trigger.label.get(locale, locale),
+                "description": f"Runs the process '{p.name}' on the {entity.name}. Roles: {', '.join(p.trigger.roles) or 'superusers only'}.",
+                "tags": ["processes"],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": _json(result, "The process ran; the record as it is now"),
+                              **_errors("400", "401", "403", "404", "409", "422")},
+            }
+        }
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any
 
 from crmgen import __version__
 from crmgen.render import api, openapi, relations, samples, seeding
+from crmgen.render.processes import processes_context, written_fields
+from crmgen.render.integrations import outbox_context
 from crmgen.render.users import auth_context
 from crmgen.spec.model import Spec
 
@@ -85,6 +87,7 @@ def tests_context(spec: Spec) -> dict[str, Any]:
             for e in spec.entities
             for p in e.permissions
         ),
+        "process_written": written_fields(spec),
         "wheres_of": lambda p: [(a, x.where.source) for a, x in p.actions if x.mode == "where" and x.where],
     }
 
@@ -116,9 +119,13 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/validation.py", "backend/validation.py.j2", context),
         PlannedFile(f"{package}/permissions.py", "backend/permissions.py.j2", context),
         PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
+        PlannedFile(f"{package}/processes.py", "backend/processes.py.j2", {**context, **processes_context(spec)}),
         PlannedFile(f"{package}/app.py", "backend/app.py.j2", context),
         PlannedFile(f"{package}/openapi.json", "backend/openapi.json.j2", {**context, **rest}),
         PlannedFile(f"{package}/seed.py", "backend/seed.py.j2", {**context, **seed_context(spec)}),
+        PlannedFile(f"{package}/outbox.py", "backend/outbox.py.j2", {**context, **outbox_context(spec)}),
+        PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
+        PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
     ]
     tests = {**context, **tests_context(spec)}
     files += [

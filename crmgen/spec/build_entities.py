@@ -40,7 +40,7 @@ from crmgen.spec.yaml_loader import Path
 
 # Tables the generated app keeps for itself.
 RESERVED_TABLES = frozenset(
-    {"users", "user_roles", "audit_log", "login_attempts", "outbox", "jobs", "alembic_version", "password_resets", "sessions"}
+    {"users", "user_roles", "audit_log", "login_attempts", "outbox", "jobs", "alembic_version", "password_resets", "sessions", "schedule_runs"}
 )
 RESERVED_API_PATHS = frozenset({"auth", "audit", "outbox", "users", "processes", "actions", "import", "export", "search", "reports", "dashboards"})
 USER_FIELDS = ("email", "name", "active")

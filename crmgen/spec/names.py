@@ -42,7 +42,7 @@ ORM_RESERVED = frozenset({"metadata", "registry", "query", "session", "model", "
 USER_RESERVED = frozenset({"password_hash", "roles", "role_entries", "failed_logins", "locked_until"})
 # Entity names the generated app defines itself.
 RESERVED_ENTITIES = frozenset(
-    {"Base", "Session", "Audit", "AuditEntry", "LoginAttempt", "Outbox", "OutboxMessage", "Job", "UserRole", "UserSession", "PasswordReset"}
+    {"Base", "Session", "Audit", "AuditEntry", "LoginAttempt", "Outbox", "OutboxMessage", "Job", "UserRole", "UserSession", "PasswordReset", "ScheduleRun"}
 )
 
 

@@ -156,3 +156,10 @@ def test_restore_refuses_other_apps_and_newer_revisions(out: Path, tmp_path: Pat
         )
         done = run_app(out, PACKAGE, "restore", str(edited), url=target, check=False)
         assert done.returncode == 1 and message in done.stderr, done.stderr
+
+
+def test_serve_refuses_a_database_that_is_not_migrated(out: Path, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    done = run_app(out, PACKAGE, "serve", "--port", "1", url=url, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "migrate" in done.stderr and "Traceback" not in done.stderr

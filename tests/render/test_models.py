@@ -38,8 +38,8 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
     assert set(inspector.get_table_names()) == {
         "users", "user_roles", "positions", "companies", "companies_partners", "contacts",
         "contacts_tags", "contact_links", "tags", "passports",
-        # system tables (auth, audit, outbox)
-        "sessions", "login_attempts", "password_resets", "audit_log", "outbox",
+        # system tables (auth, audit, outbox, scheduler)
+        "sessions", "login_attempts", "password_resets", "audit_log", "outbox", "schedule_runs",
     }
     columns = {c["name"] for c in inspector.get_columns("contacts")}
     assert {"id", "version", "created_at", "updated_at", "company_id", "referrer_id"} <= columns

@@ -1,0 +1,33 @@
+"""What the outbox, worker and scheduler templates need: the spec's integrations as data.
+
+Each integration becomes ``(name, type, ((setting, env var or None, literal or default), ...))``
+so the generated ``outbox.py`` reads secrets from the environment at delivery time and never
+holds them in source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmgen.render.users import auth_context
+from crmgen.spec.model import Spec
+
+
+def integrations(spec: Spec) -> tuple[tuple[str, str, tuple[tuple[str, str | None, Any], ...]], ...]:
+    """The integrations sorted by name, each with its settings sorted by name."""
+    return tuple(
+        (
+            i.name,
+            i.type,
+            tuple(sorted((s.name, s.env, s.value) for s in i.settings)),
+        )
+        for i in sorted(spec.integrations, key=lambda i: i.name)
+    )
+
+
+def outbox_context(spec: Spec) -> dict[str, Any]:
+    """The context of ``outbox.py``, ``worker.py`` and ``scheduler.py``."""
+    return {
+        "integrations": integrations(spec),
+        "audit_roles": auth_context(spec)["audit_roles"],
+    }

@@ -1,0 +1,449 @@
+"""Processes compiled to Python: one function per process, one statement (or block) per step.
+
+The generated ``processes.py`` holds these functions; nothing reads the YAML at run time and
+nothing is evaluated from text. Expressions go through ``expr_py`` (checked AST -> Python);
+literals through ``py_literal`` (``repr``); templates (subjects, bodies, messages, URLs) are
+kept as string literals and rendered at run time by Jinja's sandbox: they are data.
+
+A step becomes a call on ``run`` (the generated ``Run``: the request's session, the user, the
+outbox) or plain Python (``compute`` -> locals, ``if`` -> if/else, ``for_each`` -> for).
+Where-conditions become SQLAlchemy conditions on the models (``_eq(models.Task.status,
+"done")``; a dotted path follows references with ``has()``).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import datetime as dt
+import keyword
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from crmgen.render.environment import py_literal
+from crmgen.render.errors import GenerateError
+from crmgen.render.expr_py import python_source
+from crmgen.spec import build_steps as st
+from crmgen.spec.context import USER
+from crmgen.spec.model import Condition, Field, Process, Spec, Value
+
+INDENT = "    "
+# Names the process functions themselves use: spec names that clash get a trailing "_".
+RESERVED = frozenset({"fn", "models", "sa", "run", "dt", "Decimal", "Any"})
+SYSTEM_TYPES = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime"}
+HOOKS = ("before_create", "after_create", "before_update", "after_update", "before_delete", "after_delete")
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """One process as generated code."""
+
+    process: Process
+    function: str
+    source: str  # the whole ``def ...`` of the process (unformatted; the writer formats it)
+    hook: str | None = None  # before_create ... after_delete for entity triggers
+    fields: tuple[str, ...] = ()  # update triggers: run only when one of these changed
+
+
+@dataclass
+class _Scope:
+    """The local names of the function being written (spec name -> Python name)."""
+
+    names: dict[str, str] = field(default_factory=dict)
+
+    def declare(self, name: str) -> str:
+        local = name
+        if local in RESERVED or keyword.iskeyword(local) or keyword.issoftkeyword(local) or hasattr(builtins, local):
+            local = f"{name}_"
+        self.names[name] = local
+        return local
+
+
+def local_name(name: str) -> str:
+    return _Scope().declare(name)
+
+
+class ProcessCompiler:
+    """Writes the Python of one process."""
+
+    def __init__(self, spec: Spec, process: Process) -> None:
+        self.spec = spec
+        self.process = process
+        self.scope = _Scope()
+        self.lines: list[str] = []
+
+    # -- the function ---------------------------------------------------------------------------
+    def compile(self) -> Compiled:
+        p, t = self.process, self.process.trigger
+        params = ["run: Run"]
+        if t.kind in ("create", "update", "delete", "action") or (t.kind == "endpoint" and t.entity):
+            params.append("record: Any")
+        if t.kind == "update":
+            params.append("old: Any")
+        if t.kind != "schedule":
+            params.append("user: Any")
+        if t.kind == "endpoint":
+            params.append("input: Any")  # noqa: A002 - the spec's name
+        name = f"process_{p.name}"
+        label = p.label.get(self.spec.app.default_locale, self.spec.app.default_locale)
+        out = [f"def {name}({', '.join(params)}) -> None:", INDENT + _docstring(f"{label} ({_describe(p)})")]
+        self.lines = []
+        self.steps(p.steps, 1)
+        if not self.lines:
+            self.lines.append(INDENT + "pass")
+        hook = f"{t.when}_{t.kind}" if t.kind in ("create", "update", "delete") else None
+        return Compiled(p, name, "\n".join(out + self.lines) + "\n", hook, t.fields)
+
+    def emit(self, depth: int, text: str) -> None:
+        self.lines.append(INDENT * depth + text)
+
+    def steps(self, steps: tuple[Any, ...], depth: int) -> None:
+        for step in steps:
+            method = getattr(self, "step_" + step.kind, None)
+            if method is None:
+                raise GenerateError(
+                    f"process {self.process.name}: the step kind '{step.kind}' has no code generator "
+                    "(a plugin step needs its own template override)"
+                )
+            method(step, depth)
+
+    # -- expressions, values, templates ---------------------------------------------------------
+    def expr(self, expression: Any) -> str:
+        """Python source evaluating a checked expression; a missing input gives None."""
+        return f"fn.evaluate(lambda: {self.raw(expression)})"
+
+    def raw(self, expression: Any) -> str:
+        return python_source(expression, names=self.scope.names)
+
+    def value(self, value: Value, f: Field | None, type_: str | None = None) -> str:
+        """A step value written to (or compared with) field ``f``."""
+        type_ = type_ or (f.type if f is not None else None)
+        relation = f.relation if f is not None else None
+        if value.is_expr:
+            source = self.expr(value.expr)
+            if relation is not None and relation.kind == "many_to_many":
+                return f"_ids({source})"
+            if relation is not None or type_ == "ref":
+                return f"fn.ref_id({source})"
+            return source
+        return literal(value.literal, type_)
+
+    def template(self, template: st.Template | None) -> str:
+        if template is None:
+            return "None"
+        names = ", ".join(f"{py_literal(n)}: {self.scope.names.get(n, n)}" for n in template.names)
+        return f"run.text({py_literal(template.source)}, {{{names}}})"
+
+    def html(self, template: st.Template | None) -> str:
+        text = self.template(template)
+        return text.replace("run.text(", "run.html(", 1) if template is not None else text
+
+    def entity(self, name: str) -> Any:
+        entity = self.spec.entity(name)
+        if entity is None:
+            raise GenerateError(f"process {self.process.name}: unknown entity {name}")
+        return entity
+
+    def values(self, entity_name: str, values: tuple[tuple[str, Value], ...], depth: int) -> str:
+        entity = self.entity(entity_name)
+        if not values:
+            return "{}"
+        inner = INDENT * (depth + 1)
+        items = [f"{inner}{py_literal(n)}: {self.value(v, entity.field(n))}," for n, v in values]
+        return "{\n" + "\n".join(items) + "\n" + INDENT * depth + "}"
+
+    def where(self, entity_name: str, conditions: tuple[Condition, ...], depth: int) -> str:
+        if not conditions:
+            return "[]"
+        inner = INDENT * (depth + 1)
+        items = [f"{inner}{self.condition(entity_name, c)}," for c in conditions]
+        return "[\n" + "\n".join(items) + "\n" + INDENT * depth + "]"
+
+    def condition(self, entity_name: str, c: Condition) -> str:
+        """``field op value`` as a SQLAlchemy condition; dotted paths follow references."""
+        entity = self.entity(entity_name)
+        parts = c.field.split(".")
+        hops: list[tuple[str, str, bool]] = []  # (model, relationship, many)
+        for part in parts[:-1]:
+            f = entity.field(part)
+            if f is None or f.relation is None:
+                raise GenerateError(f"process {self.process.name}: '{c.field}' does not follow a reference of {entity.name}")
+            hops.append((entity.name, f.name, f.relation.kind == "many_to_many"))
+            entity = self.entity(f.relation.target)
+        last = parts[-1]
+        model = f"models.{entity.name}"
+        f = entity.field(last)
+        if entity.name == USER and last == "role" and f is None:
+            value = self.value(c.value, None, "string")
+            op = {"eq": "_eq", "in": "_in", "ne": "_ne"}.get(c.op, "_eq")
+            test = f"models.User.role_entries.any({op}(models.UserRole.role, {value}))"
+        elif f is not None and f.relation is not None and f.relation.kind == "many_to_many":
+            target = f"models.{f.relation.target}"
+            if c.op == "isnull":
+                test = f"_isnull_list({model}.{f.name}, {self.value(c.value, None, 'boolean')})"
+            else:
+                ids = self.in_value(c.value, "ref") if c.op == "in" else f"[{self.value(c.value, f)}]"
+                test = f"{model}.{f.name}.any(_in({target}.id, {ids}))"
+        else:
+            if f is not None:
+                column, type_ = (f.column if f.relation is not None else f.name), ("ref" if f.relation else f.type)
+            elif last in SYSTEM_TYPES:
+                column, type_ = last, SYSTEM_TYPES[last]
+            else:
+                raise GenerateError(f"process {self.process.name}: {entity.name} has no field '{last}'")
+            target = f"{model}.{column}"
+            if c.op == "in":
+                test = f"_in({target}, {self.in_value(c.value, 'ref' if last == 'id' else type_)})"
+            elif c.op == "isnull":
+                test = f"_isnull({target}, {self.value(c.value, None, 'boolean')})"
+            elif c.op == "contains":
+                test = f"_contains({target}, {self.value(c.value, None, 'string')})"
+            else:
+                value = self.value(c.value, f if f is not None and f.relation is None else None, "ref" if last == "id" else type_)
+                test = f"_{c.op}({target}, {value})"
+        for model_name, relationship, many in reversed(hops):
+            test = f"models.{model_name}.{relationship}.{'any' if many else 'has'}({test})"
+        return test
+
+    def in_value(self, value: Value, type_: str) -> str:
+        if value.is_expr:
+            source = self.expr(value.expr)
+            return f"_ids({source})" if type_ == "ref" else source
+        items = value.literal if isinstance(value.literal, (list, tuple)) else [value.literal]
+        return "[" + ", ".join(literal(i, type_) for i in items) + "]"
+
+    # -- steps ----------------------------------------------------------------------------------
+    def step_set(self, step: st.SetStep, depth: int) -> None:
+        entity = self.process.trigger.entity
+        self.emit(depth, f"run.set(record, {self.values(entity or '', step.values, depth)})")
+
+    def step_compute(self, step: st.ComputeStep, depth: int) -> None:
+        for name, expression in step.assignments:
+            source = self.expr(expression)  # before declaring: the name is not its own input
+            self.emit(depth, f"{self.scope.declare(name)} = {source}")
+
+    def step_if(self, step: st.IfStep, depth: int) -> None:
+        self.emit(depth, f"if {self.expr(step.condition)}:")
+        self.block(step.then, depth + 1)
+        if step.otherwise:
+            self.emit(depth, "else:")
+            self.block(step.otherwise, depth + 1)
+
+    def block(self, steps: tuple[Any, ...], depth: int) -> None:
+        before = len(self.lines)
+        saved = dict(self.scope.names)
+        self.steps(steps, depth)
+        self.scope.names = saved
+        if len(self.lines) == before:
+            self.emit(depth, "pass")
+
+    def step_for_each(self, step: st.ForEachStep, depth: int) -> None:
+        items = self.expr(step.items)
+        saved = dict(self.scope.names)
+        var = self.scope.declare(step.var)
+        self.emit(depth, f"for {var} in {items} or []:")
+        before = len(self.lines)
+        self.steps(step.steps, depth + 1)
+        if len(self.lines) == before:
+            self.emit(depth + 1, "pass")
+        self.scope.names = saved
+
+    def step_query(self, step: st.QueryStep, depth: int) -> None:
+        where = self.where(step.entity, step.where, depth)
+        extra = ""
+        if step.sort:
+            extra += f", sort={py_literal(tuple(step.sort))}"
+        if step.limit is not None:
+            extra += f", limit={step.limit!r}"
+        self.emit(depth, f"{self.scope.declare(step.into)} = run.query({py_literal(step.entity)}, {where}{extra})")
+
+    def step_count(self, step: st.CountStep, depth: int) -> None:
+        where = self.where(step.entity, step.where, depth)
+        self.emit(depth, f"{self.scope.declare(step.into)} = run.count({py_literal(step.entity)}, {where})")
+
+    def step_aggregate(self, step: st.AggregateStep, depth: int) -> None:
+        where = self.where(step.entity, step.where, depth)
+        args = [py_literal(step.entity), py_literal(step.fn), py_literal(step.field), where]
+        if step.group_by:
+            args.append(f"group_by={py_literal(step.group_by)}")
+        self.emit(depth, f"{self.scope.declare(step.into)} = run.aggregate({', '.join(args)})")
+
+    def step_create(self, step: st.CreateStep, depth: int) -> None:
+        call = f"run.create({py_literal(step.entity)}, {self.values(step.entity, step.values, depth)})"
+        self.emit(depth, f"{self.scope.declare(step.into)} = {call}" if step.into else call)
+
+    def step_update(self, step: st.UpdateStep, depth: int) -> None:
+        where = self.where(step.entity, step.where, depth)
+        self.emit(depth, f"run.update({py_literal(step.entity)}, {where}, {self.values(step.entity, step.values, depth)})")
+
+    def step_delete(self, step: st.DeleteStep, depth: int) -> None:
+        self.emit(depth, f"run.delete({py_literal(step.entity)}, {self.where(step.entity, step.where, depth)})")
+
+    def step_assign(self, step: st.AssignStep, depth: int) -> None:
+        among = self.where(USER, step.among, depth)
+        workload = self.entity(step.workload_entity) if step.workload_entity else None
+        if workload is None:
+            raise GenerateError(f"process {self.process.name}: assign needs a workload entity")
+        link = workload.field(step.field)
+        if link is None or link.relation is None or link.relation.target != USER or link.relation.kind == "many_to_many":
+            link = next((f for f in workload.fields if f.relation is not None and f.relation.target == USER
+                         and f.relation.kind != "many_to_many"), None)
+        if link is None:
+            raise GenerateError(f"process {self.process.name}: {workload.name} has no reference to User to count the workload by")
+        busy = self.where(workload.name, step.workload_where, depth)
+        self.emit(
+            depth,
+            f"run.assign(record, {py_literal(step.field)}, {py_literal(step.strategy)}, among={among}, "
+            f"workload=(models.{workload.name}.{link.column}, {busy}))",
+        )
+
+    def step_email(self, step: st.EmailStep, depth: int) -> None:
+        self.emit(
+            depth,
+            f"run.email(to={self.value(step.to, None)}, subject={self.template(step.subject)}, "
+            f"text={self.template(step.text)}, html={self.html(step.html)}, integration={py_literal(step.via)})",
+        )
+
+    def step_telegram(self, step: st.TelegramStep, depth: int) -> None:
+        chat = self.value(step.chat, None) if step.chat is not None else "None"
+        self.emit(depth, f"run.telegram(chat={chat}, text={self.template(step.text)}, integration={py_literal(step.via)})")
+
+    def step_sms(self, step: st.SmsStep, depth: int) -> None:
+        self.emit(depth, f"run.sms(to={self.value(step.to, None)}, text={self.template(step.text)}, integration={py_literal(step.via)})")
+
+    def step_http(self, step: st.HttpStep, depth: int) -> None:
+        headers = "{" + ", ".join(f"{py_literal(k)}: {self.template(v)}" for k, v in step.headers) + "}"
+        body = self.value(step.json, None) if step.json is not None else "None"
+        call = (
+            f"run.http({py_literal(step.method)}, {self.template(step.url)}, headers={headers}, json={body}, "
+            f"timeout={step.timeout!r}, integration={py_literal(step.via)}"
+        )
+        if step.into:
+            self.emit(depth, f"{self.scope.declare(step.into)} = {call}, wait=True)")
+        else:
+            self.emit(depth, call + ")")
+
+    def step_webhook(self, step: st.WebhookStep, depth: int) -> None:
+        payload = self.value(step.payload, None) if step.payload is not None else "None"
+        self.emit(depth, f"run.webhook({py_literal(step.event)}, {payload}, integration={py_literal(step.via)})")
+
+    def step_error(self, step: st.ErrorStep, depth: int) -> None:
+        self.emit(depth, f"raise run.error({step.status!r}, {self.template(step.message)})")
+
+    def step_log(self, step: st.LogStep, depth: int) -> None:
+        self.emit(depth, f"run.log({py_literal(step.level)}, {self.template(step.message)})")
+
+    def step_backup(self, step: st.BackupStep, depth: int) -> None:
+        self.emit(depth, f"run.backup({py_literal(step.folder)}, keep={step.keep!r})")
+
+
+def literal(value: Any, type_: str | None) -> str:
+    """A spec literal as Python source of the value its column stores."""
+    if value is None:
+        return "None"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(v, type_) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{py_literal(str(k))}: {literal(v, None)}" for k, v in value.items()) + "}"
+    if type_ == "date" and isinstance(value, (str, dt.date)):
+        return f"fn.date_({py_literal(value if isinstance(value, str) else value.isoformat())})"
+    if type_ == "datetime" and isinstance(value, (str, dt.datetime)):
+        text = value if isinstance(value, str) else value.isoformat()
+        return f"dt.datetime.fromisoformat({py_literal(text)})"
+    if type_ in ("decimal", "money") and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return f"Decimal({py_literal(str(value))})"
+    if isinstance(value, (dt.datetime, dt.date)):
+        return py_literal(value.isoformat())
+    if isinstance(value, Decimal):
+        return f"Decimal({py_literal(str(value))})"
+    return py_literal(value)
+
+
+def _docstring(text: str) -> str:
+    text = " ".join(text.split())
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"""{text}"""'
+    return py_literal(text)
+
+
+def _describe(process: Process) -> str:
+    t = process.trigger
+    if t.kind in ("create", "update", "delete"):
+        changed = f" of {', '.join(t.fields)}" if t.fields else ""
+        return f"{t.when} {t.kind}{changed} of {t.entity}"
+    if t.kind == "schedule":
+        return f"schedule {t.cron}"
+    if t.kind == "endpoint":
+        return f"endpoint {t.endpoint}"
+    return f"action on {t.entity}"
+
+
+def compile_process(spec: Spec, process: Process) -> Compiled:
+    return ProcessCompiler(spec, process).compile()
+
+
+def compile_all(spec: Spec) -> list[Compiled]:
+    """Every process, in spec order (the order triggers of one event run in)."""
+    return [compile_process(spec, p) for p in spec.processes]
+
+
+def processes_context(spec: Spec) -> dict[str, Any]:
+    """The context of ``processes.py``."""
+    compiled = compile_all(spec)
+    hooks: dict[str, dict[str, list[Compiled]]] = {h: {} for h in HOOKS}
+    for c in compiled:
+        if c.hook is not None:
+            hooks[c.hook].setdefault(c.process.trigger.entity or "", []).append(c)
+    endpoints = {e.name: e for e in spec.endpoints}
+    return {
+        "compiled": compiled,
+        "hooks": {h: sorted(by.items()) for h, by in hooks.items()},
+        "schedules": [c for c in compiled if c.process.trigger.kind == "schedule"],
+        "endpoint_processes": [(c, endpoints[c.process.trigger.endpoint or ""]) for c in compiled
+                               if c.process.trigger.kind == "endpoint" and c.process.trigger.endpoint in endpoints],
+        "actions": [c for c in compiled if c.process.trigger.kind == "action"],
+        "input_facts": _input_facts,
+    }
+
+
+def _input_facts(endpoint: Any) -> list[Any]:
+    from crmgen.render.api import field_facts
+
+    return [field_facts(SimpleNamespace(builtin=False, search=()), f) for f in endpoint.input]  # type: ignore[arg-type]
+
+
+def parse_check(source: str) -> None:
+    """Raise when ``source`` is not valid Python (a safety net for the tests)."""
+    ast.parse(source)
+
+
+def written_fields(spec: Spec) -> dict[str, tuple[str, ...]]:
+    """API path -> the fields processes may write on that entity (``set``, ``assign`` on the
+    trigger's record; ``create``/``update`` values): the generated tests do not expect what
+    was sent there to come back unchanged."""
+    found: dict[str, set[str]] = {}
+
+    def walk(steps: tuple[Any, ...], entity: str | None) -> None:
+        for step in steps:
+            kind = getattr(step, "kind", "")
+            if kind == "set" and entity:
+                found.setdefault(entity, set()).update(n for n, _ in step.values)
+            elif kind == "assign" and entity:
+                found.setdefault(entity, set()).add(step.field)
+            elif kind in ("create", "update"):
+                found.setdefault(step.entity, set()).update(n for n, _ in step.values)
+            for nested in ("then", "otherwise", "steps"):
+                inner = getattr(step, nested, None)
+                if isinstance(inner, tuple):
+                    walk(inner, entity)
+
+    for p in spec.processes:
+        walk(p.steps, p.trigger.entity)
+    out = {}
+    for name, names in found.items():
+        entity = spec.entity(name)
+        if entity is not None:
+            out[entity.api_path] = tuple(sorted(names))
+    return dict(sorted(out.items()))
