@@ -8,7 +8,9 @@ A package declares, in its pyproject.toml::
     [project.entry-points."crmgen.fields"]
     iban = "my_package.fields:IBAN"          # a crmgen.spec.fields.FieldType
 
-The built-in kinds register through the same registries, so plugins are first-class.
+The built-in kinds register through the same registries, so plugins are first-class. A step
+kind's code in the generated app comes from its ``template`` (see "Step plugins" in
+docs/generated-app.md; tests/plugins/crmgen_slack_step is a working example).
 """
 
 from __future__ import annotations

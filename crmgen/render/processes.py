@@ -9,6 +9,10 @@ A step becomes a call on ``run`` (the generated ``Run``: the request's session, 
 outbox) or plain Python (``compute`` -> locals, ``if`` -> if/else, ``for_each`` -> for).
 Where-conditions become SQLAlchemy conditions on the models (``_eq(models.Task.status,
 "done")``; a dotted path follows references with ``has()``).
+
+Step kinds without a ``step_<kind>`` method here (plugins) are written by their
+``StepKind.template``: a Jinja template rendered with the step and the helpers of
+``ProcessCompiler.plugin_step`` (``expr``, ``text``, ``lit``, ``declare`` ...).
 """
 
 from __future__ import annotations
@@ -17,17 +21,22 @@ import ast
 import builtins
 import datetime as dt
 import keyword
+import textwrap
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+
+import jinja2
 
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
 from crmgen.render.expr_py import python_source
 from crmgen.spec import build_steps as st
 from crmgen.spec.context import USER
+from crmgen.spec.expressions import Expression
 from crmgen.spec.model import Condition, Field, Process, Spec, Value
+from crmgen.spec.steps import REGISTRY, StepKind
 
 INDENT = "    "
 # Names the process functions themselves use: spec names that clash get a trailing "_".
@@ -102,12 +111,53 @@ class ProcessCompiler:
     def steps(self, steps: tuple[Any, ...], depth: int) -> None:
         for step in steps:
             method = getattr(self, "step_" + step.kind, None)
-            if method is None:
+            if method is not None:
+                method(step, depth)
+                continue
+            kind = REGISTRY.get(step.kind)
+            if kind is None or not kind.template:
                 raise GenerateError(
                     f"process {self.process.name}: the step kind '{step.kind}' has no code generator "
-                    "(a plugin step needs its own template override)"
+                    "(a plugin's StepKind needs a template: see 'Step plugins' in docs/generated-app.md)"
                 )
-            method(step, depth)
+            self.plugin_step(kind, step, depth)
+
+    def plugin_step(self, kind: StepKind, step: Any, depth: int) -> None:
+        """A plugin step: its kind's template rendered with the step and these helpers, the
+        result indented to ``depth`` and checked to be Python."""
+        where = f"process {self.process.name}: step kind '{kind.name}'"
+        helpers = {
+            "step": step,
+            "expr": self.plugin_expr,
+            "text": self.template,
+            "html": self.html,
+            "lit": lambda value, type_=None: literal(value, type_),
+            "declare": self.scope.declare,
+            "process": self.process.name,
+            "trigger": self.process.trigger,
+        }
+        try:
+            source = _step_template(kind).render(helpers)
+        except (jinja2.TemplateError, OSError) as exc:
+            raise GenerateError(f"{where}: its template failed: {type(exc).__name__}: {exc}") from None
+        source = textwrap.dedent(source).strip("\n")
+        try:
+            ast.parse(source)
+        except SyntaxError as exc:
+            raise GenerateError(f"{where}: its template gave invalid Python (line {exc.lineno}: {exc.msg}):\n{source}") from None
+        for line in source.splitlines():
+            if line.strip():
+                self.emit(depth, line)
+
+    def plugin_expr(self, value: Any) -> str:
+        """Python source of a step value (``Value``: literal or expression) or ``Expression``."""
+        if value is None:
+            return "None"
+        if isinstance(value, Value):
+            return self.value(value, None)
+        if isinstance(value, Expression):
+            return self.expr(value)
+        raise GenerateError(f"process {self.process.name}: expr() takes a Value or an Expression, not {type(value).__name__}")
 
     # -- expressions, values, templates ---------------------------------------------------------
     def expr(self, expression: Any) -> str:
@@ -361,6 +411,47 @@ def literal(value: Any, type_: str | None) -> str:
     return py_literal(value)
 
 
+_STEP_TEMPLATES: dict[str, jinja2.Template] = {}
+
+
+def _step_template(kind: StepKind) -> jinja2.Template:
+    """The compiled template of a plugin step kind (a file of ``template_dir``, or inline text).
+
+    Plain Jinja (the template is the plugin's code, not spec data); undefined names are errors;
+    ``trim_blocks``/``lstrip_blocks`` so block tags leave no blank lines behind.
+    """
+    key = f"{kind.name}\0{kind.template_dir}\0{kind.template}"
+    if key not in _STEP_TEMPLATES:
+        loader = jinja2.FileSystemLoader(str(kind.template_dir)) if kind.template_dir is not None else None
+        env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
+                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+        _STEP_TEMPLATES[key] = env.get_template(kind.template) if loader is not None else env.from_string(kind.template)
+    return _STEP_TEMPLATES[key]
+
+
+def plugin_imports(spec: Spec) -> list[str]:
+    """The import statements the plugin step kinds used by ``spec`` declare (once each)."""
+    found: dict[str, None] = {}
+
+    def walk(steps: tuple[Any, ...]) -> None:
+        for step in steps:
+            kind = REGISTRY.get(getattr(step, "kind", ""))
+            if kind is not None:
+                for line in kind.imports:
+                    tree = ast.parse(line) if isinstance(line, str) else None
+                    if tree is None or len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Import, ast.ImportFrom)):
+                        raise GenerateError(f"step kind '{kind.name}': {line!r} in imports is not one import statement")
+                    found[ast.unparse(tree)] = None
+            for nested in ("then", "otherwise", "steps"):
+                inner = getattr(step, nested, None)
+                if isinstance(inner, tuple):
+                    walk(inner)
+
+    for p in spec.processes:
+        walk(p.steps)
+    return list(found)
+
+
 def _docstring(text: str) -> str:
     text = " ".join(text.split())
     if text.isprintable() and '"' not in text and "\\" not in text:
@@ -405,6 +496,7 @@ def processes_context(spec: Spec) -> dict[str, Any]:
                                if c.process.trigger.kind == "endpoint" and c.process.trigger.endpoint in endpoints],
         "actions": [c for c in compiled if c.process.trigger.kind == "action"],
         "input_facts": _input_facts,
+        "plugin_imports": plugin_imports(spec),
     }
 
 

@@ -9,6 +9,7 @@ entry-point group with the same ``StepKind`` object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 WHERE_KEY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(__(gt|gte|lt|lte|ne|in|contains|isnull))?$"
@@ -50,6 +51,14 @@ class StepKind:
     ``build(value, ctx)`` receives the kind's value and a ``StepContext`` (see build_steps) and
     returns a frozen dataclass describing the step; it reports problems through ``ctx``.
     ``nested`` names keys beside the kind key that hold step lists (``then``/``else``).
+
+    The code side: built-in kinds are compiled by methods of
+    ``crmgen.render.processes.ProcessCompiler``; any other kind (a plugin's) gives a Jinja
+    ``template`` that renders the Python statements of one step (see "Step plugins" in
+    docs/generated-app.md). With ``template_dir`` (usually ``Path(__file__).parent /
+    "templates"``) ``template`` is a file name in that folder, else it is the template text.
+    ``imports`` are import statements the generated ``processes.py`` needs for that code
+    (e.g. ``"import hashlib"``); they are added once when a spec uses the kind.
     """
 
     name: str
@@ -59,6 +68,9 @@ class StepKind:
     nested: tuple[str, ...] = ()
     example: str = ""
     extra_keys: dict[str, Any] = field(default_factory=dict)
+    template: str = ""
+    template_dir: Path | str | None = None
+    imports: tuple[str, ...] = ()
 
 
 REGISTRY: dict[str, StepKind] = {}
