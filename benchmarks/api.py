@@ -76,8 +76,9 @@ with db.session() as session:
     )
 db.dispose()
 """
-    subprocess.run([sys.executable, "-c", code], env=environment(out, url), check=True,
-                   timeout=TIMEOUT)
+    subprocess.run(
+        [sys.executable, "-c", code], env=environment(out, url), check=True, timeout=TIMEOUT
+    )
 
 
 @contextmanager
@@ -86,9 +87,26 @@ def serve(app: str, out: Path, url: str, folder: Path) -> Iterator[str]:
     port = free_port()
     log = (folder / f"{port}.log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", app, "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        env=environment(out, url), cwd=folder, stdout=log, stderr=log,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=environment(out, url),
+        cwd=folder,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -137,9 +155,22 @@ def load(url: str, token: str, seconds: float, connections: int) -> float:
     wrk = shutil.which("wrk")
     if wrk:
         done = subprocess.run(
-            [wrk, "-t", "2", "-c", str(connections), "-d", f"{int(seconds)}s",
-             "-H", f"Authorization: Bearer {token}", url],
-            capture_output=True, text=True, timeout=seconds + TIMEOUT, check=True,
+            [
+                wrk,
+                "-t",
+                "2",
+                "-c",
+                str(connections),
+                "-d",
+                f"{int(seconds)}s",
+                "-H",
+                f"Authorization: Bearer {token}",
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + TIMEOUT,
+            check=True,
         )
         if "Non-2xx" in done.stdout:
             raise SystemExit(f"errors while loading {url}:\n{done.stdout}")
@@ -165,31 +196,54 @@ def main() -> None:
         url = f"sqlite:///{folder / 'bench.sqlite3'}"
         env = environment(out, url)
         cli = [sys.executable, "-m", PACKAGE]
-        subprocess.run([*cli, "migrate"], env=env, cwd=folder, check=True, timeout=TIMEOUT,
-                       capture_output=True)
-        subprocess.run([*cli, "createuser", "--email", EMAIL, "--password", PASSWORD,
-                        "--role", "admin"], env=env, cwd=folder, check=True, timeout=TIMEOUT,
-                       capture_output=True)
+        subprocess.run(
+            [*cli, "migrate"], env=env, cwd=folder, check=True, timeout=TIMEOUT, capture_output=True
+        )
+        subprocess.run(
+            [*cli, "createuser", "--email", EMAIL, "--password", PASSWORD, "--role", "admin"],
+            env=env,
+            cwd=folder,
+            check=True,
+            timeout=TIMEOUT,
+            capture_output=True,
+        )
         seed(out, url, options.contacts)
-        apps = {"generated": f"{PACKAGE}.app:create_app",
-                "baseline": "benchmarks.baseline_app:create_app"}
+        apps = {
+            "generated": f"{PACKAGE}.app:create_app",
+            "baseline": "benchmarks.baseline_app:create_app",
+        }
         loader = "wrk" if shutil.which("wrk") else "httpx/asyncio"
-        print(f"{options.contacts} contacts, SQLite, 1 uvicorn worker, {loader}, "
-              f"{options.connections} connections, {options.seconds:g} s per endpoint")
+        print(
+            f"{options.contacts} contacts, SQLite, 1 uvicorn worker, {loader}, "
+            f"{options.connections} connections, {options.seconds:g} s per endpoint"
+        )
         results: dict[str, dict[str, float]] = {}
-        with serve(apps["generated"], out, url, folder) as generated, \
-                serve(apps["baseline"], out, url, folder) as baseline:
-            login = httpx.post(f"{generated}/api/auth/login",
-                               json={"email": EMAIL, "password": PASSWORD}, timeout=30)
+        with (
+            serve(apps["generated"], out, url, folder) as generated,
+            serve(apps["baseline"], out, url, folder) as baseline,
+        ):
+            login = httpx.post(
+                f"{generated}/api/auth/login",
+                json={"email": EMAIL, "password": PASSWORD},
+                timeout=30,
+            )
             login.raise_for_status()
             token = login.json()["access_token"]
             bases = {"generated": generated, "baseline": baseline}
-            one = httpx.get(f"{generated}/api/contacts?limit=1", timeout=30,
-                            headers={"Authorization": f"Bearer {token}"}).json()["items"][0]["id"]
-            endpoints = {"list 50 contacts": "/api/contacts", "get one contact": f"/api/contacts/{one}"}
+            one = httpx.get(
+                f"{generated}/api/contacts?limit=1",
+                timeout=30,
+                headers={"Authorization": f"Bearer {token}"},
+            ).json()["items"][0]["id"]
+            endpoints = {
+                "list 50 contacts": "/api/contacts",
+                "get one contact": f"/api/contacts/{one}",
+            }
             auth = {"Authorization": f"Bearer {token}"}
             for path in endpoints.values():  # the same answers, so the same work
-                answers = [httpx.get(bases[name] + path, timeout=30, headers=auth).content for name in apps]
+                answers = [
+                    httpx.get(bases[name] + path, timeout=30, headers=auth).content for name in apps
+                ]
                 assert answers[0] == answers[1], answers
             page = httpx.get(generated + "/api/contacts", timeout=30, headers=auth).json()
             assert len(page["items"]) == 50 and page["total"] == options.contacts, page
@@ -200,7 +254,9 @@ def main() -> None:
         print(f"{'endpoint':<20}{'generated':>12}{'baseline':>12}{'ratio':>9}")
         for endpoint, rps in results.items():
             ratio = rps["generated"] / rps["baseline"]
-            print(f"{endpoint:<20}{rps['generated']:>10.0f}/s{rps['baseline']:>10.0f}/s{ratio:>8.2f}x")
+            print(
+                f"{endpoint:<20}{rps['generated']:>10.0f}/s{rps['baseline']:>10.0f}/s{ratio:>8.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,25 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 CONTACT_COLUMNS = (
-    "id", "version", "created_at", "updated_at", "full_name", "phone", "email",
-    "company_id", "company_name", "position_title", "birthday", "owner_id", "owner_name",
-    "is_key", "discount", "photo", "portal_user_id", "portal_user_name", "notes",
+    "id",
+    "version",
+    "created_at",
+    "updated_at",
+    "full_name",
+    "phone",
+    "email",
+    "company_id",
+    "company_name",
+    "position_title",
+    "birthday",
+    "owner_id",
+    "owner_name",
+    "is_key",
+    "discount",
+    "photo",
+    "portal_user_id",
+    "portal_user_name",
+    "notes",
 )
 USER = sa.text(
     "SELECT users.id, user_roles.role FROM sessions JOIN users ON users.id = sessions.user_id"
@@ -121,7 +137,9 @@ def create_app() -> Starlette:
             items = [item(row) for row in connection.execute(LIST)]
         more = len(items) > 50
         items = items[:50]
-        return json({"items": items, "next_cursor": cursor(items[-1]) if more else None, "total": total})
+        return json(
+            {"items": items, "next_cursor": cursor(items[-1]) if more else None, "total": total}
+        )
 
     def get_contact(request: Request) -> Response:
         if not signed_in(request):

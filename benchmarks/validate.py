@@ -52,7 +52,12 @@ def generate_spec(entities: int = 200, fields: int = 10) -> str:
         "entities:",
     ]
     for i in range(entities):
-        out += [f"  Thing{i}:", "    owner: owner", "    fields:", "      name: {type: string, required: true}"]
+        out += [
+            f"  Thing{i}:",
+            "    owner: owner",
+            "    fields:",
+            "      name: {type: string, required: true}",
+        ]
         for j in range(fields - 2):
             out.append(f"      f{j}: {FIELD_KINDS[j % len(FIELD_KINDS)]}")
         out.append("      owner: {type: ref, to: User}")
@@ -97,10 +102,14 @@ def time_spec(path: Path, repeat: int) -> tuple[float, float, bool, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--entities", type=int, default=200)
-    parser.add_argument("--profile", action="store_true", help="cProfile one run of the generated spec")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile one run of the generated spec"
+    )
     args = parser.parse_args()
 
     check_spec(ROOT / "examples" / "minimal")  # warm up: imports, the schema validator
@@ -116,7 +125,12 @@ def main() -> int:
         big = Path(folder) / "big.yaml"
         big.write_text(generate_spec(args.entities), encoding="utf-8")
         size = big.stat().st_size
-        rows.append((f"generated: {args.entities} entities ({size // 1024} KiB)", *time_spec(big, args.repeat)))
+        rows.append(
+            (
+                f"generated: {args.entities} entities ({size // 1024} KiB)",
+                *time_spec(big, args.repeat),
+            )
+        )
         if args.profile:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -124,12 +138,16 @@ def main() -> int:
             profiler.disable()
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.system()})")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.system()})"
+    )
     print(f"runs per spec: {args.repeat}")
     width = max(len(r[0]) for r in rows)
     print(f"{'spec':<{width}}  {'best':>8}  {'median':>8}  valid  problems")
     for name, best, median, valid, problems in rows:
-        print(f"{name:<{width}}  {best:8.3f}s {median:8.3f}s  {'yes' if valid else 'NO':>5}  {problems:>8}")
+        print(
+            f"{name:<{width}}  {best:8.3f}s {median:8.3f}s  {'yes' if valid else 'NO':>5}  {problems:>8}"
+        )
     best_reference = rows[0][1]
     verdict = "OK" if best_reference < TARGET_SECONDS else "SLOW"
     print(f"reference target < {TARGET_SECONDS} s: {verdict}")

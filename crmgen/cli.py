@@ -38,9 +38,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="How to print problems: FILE:LINE:COL lines, or a JSON list.")
-@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1 when there are any).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="How to print problems: FILE:LINE:COL lines, or a JSON list.",
+)
+@click.option(
+    "--strict", is_flag=True, help="Treat warnings as errors (exit 1 when there are any)."
+)
 def validate(spec: Path, fmt: str, strict: bool) -> None:
     """Check SPEC (a file, or a folder of files that make one spec).
 
@@ -82,7 +90,9 @@ def schema(indent: int) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path), default=".")
-@click.option("--name", default=None, help="The app's name (snake_case); default: the folder's name.")
+@click.option(
+    "--name", default=None, help="The app's name (snake_case); default: the folder's name."
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing spec file.")
 def init(directory: Path, name: str | None, force: bool) -> None:
     """Write a starter spec (DIRECTORY/crm.yaml) that validates as it is."""
@@ -100,13 +110,28 @@ ALLOW_DESTRUCTIVE_HELP = (
 
 @cli.command()
 @click.argument("spec", type=click.Path(path_type=Path))
-@click.option("-o", "--out", required=True, type=click.Path(path_type=Path, file_okay=False),
-              help="Folder to write the app into (new, empty, or a previous crmgen output).")
-@click.option("--templates", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              help="A folder of templates searched before the built-in ones, file by file.")
-@click.option("--allow-destructive", "allow_destructive", multiple=True, metavar="NAME",
-              help=ALLOW_DESTRUCTIVE_HELP)
-def generate(spec: Path, out: Path, templates: Path | None, allow_destructive: tuple[str, ...]) -> None:
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write the app into (new, empty, or a previous crmgen output).",
+)
+@click.option(
+    "--templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A folder of templates searched before the built-in ones, file by file.",
+)
+@click.option(
+    "--allow-destructive",
+    "allow_destructive",
+    multiple=True,
+    metavar="NAME",
+    help=ALLOW_DESTRUCTIVE_HELP,
+)
+def generate(
+    spec: Path, out: Path, templates: Path | None, allow_destructive: tuple[str, ...]
+) -> None:
     """Render the app for SPEC into OUT.
 
     Everything is rendered and formatted in a temporary folder beside OUT, then swapped in:
@@ -142,11 +167,22 @@ def generate(spec: Path, out: Path, templates: Path | None, allow_destructive: t
 @click.argument("spec", type=click.Path(path_type=Path, exists=True))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--database", metavar="URL", default=None,
-              help="Database URL (default: an SQLite file in the cache folder, seeded with demo data).")
-@click.option("--allow-destructive", "allow_destructive", multiple=True, metavar="NAME",
-              help=ALLOW_DESTRUCTIVE_HELP)
-def serve(spec: Path, host: str, port: int, database: str | None, allow_destructive: tuple[str, ...]) -> None:
+@click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="Database URL (default: an SQLite file in the cache folder, seeded with demo data).",
+)
+@click.option(
+    "--allow-destructive",
+    "allow_destructive",
+    multiple=True,
+    metavar="NAME",
+    help=ALLOW_DESTRUCTIVE_HELP,
+)
+def serve(
+    spec: Path, host: str, port: int, database: str | None, allow_destructive: tuple[str, ...]
+) -> None:
     """Generate the app for SPEC into a cache folder and run it; reload when the spec changes.
 
     The cache folder is $CRMGEN_CACHE (default ~/.cache/crmgen)/<app>-<hash of the spec path>.
@@ -156,8 +192,14 @@ def serve(spec: Path, host: str, port: int, database: str | None, allow_destruct
     """
     from crmgen.serve import Server
 
-    server = Server(spec, host=host, port=port, database=database, allow_destructive=allow_destructive,
-                    echo=lambda line: click.echo(line, err=True))
+    server = Server(
+        spec,
+        host=host,
+        port=port,
+        database=database,
+        allow_destructive=allow_destructive,
+        echo=lambda line: click.echo(line, err=True),
+    )
     sys.exit(server.watch())
 
 
@@ -179,5 +221,8 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001 - the last guard: a clear line instead of a traceback
         if debug:
             traceback.print_exc()
-        click.echo(f"crmgen: internal error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True)
+        click.echo(
+            f"crmgen: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+            err=True,
+        )
         sys.exit(INTERNAL_ERROR)

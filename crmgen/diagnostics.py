@@ -37,7 +37,9 @@ class Diagnostic:
     def format_text(self) -> str:
         """One line, always: line breaks inside names or values quoted in it are escaped."""
         p = self.position
-        return f"{p.file}:{p.line}:{p.column}: {self.severity}: {self.message}".translate(_ESCAPE_BREAKS)
+        return f"{p.file}:{p.line}:{p.column}: {self.severity}: {self.message}".translate(
+            _ESCAPE_BREAKS
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -83,7 +85,9 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
         return f"; did you mean '{lowered[word.lower()]}'?"
     scored = [(edit_distance(word.lower(), c.lower()), c) for c in pool]
     limit = max(1, min(3, len(word) // 3))
-    close = sorted((d, -difflib.SequenceMatcher(None, word, c).ratio(), c) for d, c in scored if d <= limit)
+    close = sorted(
+        (d, -difflib.SequenceMatcher(None, word, c).ratio(), c) for d, c in scored if d <= limit
+    )
     if close:
         return f"; did you mean '{close[0][2]}'?"
     matches = difflib.get_close_matches(word, pool, n=1, cutoff=0.75)

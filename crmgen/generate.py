@@ -24,7 +24,9 @@ def generate(
     output folder crmgen may not replace. ``templates`` is a folder searched before the built-in
     templates, file by file.
     """
-    return generate_from(load_spec(spec_path), out, templates, allow_destructive=allow_destructive, warn=warn)
+    return generate_from(
+        load_spec(spec_path), out, templates, allow_destructive=allow_destructive, warn=warn
+    )
 
 
 def generate_from(

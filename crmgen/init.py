@@ -25,11 +25,17 @@ def write_starter(directory: Path, name: str | None, force: bool) -> Path:
     target = directory / STARTER
     if target.exists() and not force:
         raise click.ClickException(f"{target} already exists (use --force to overwrite)")
-    env = Environment(loader=FileSystemLoader(templates_dir() / "init"), undefined=StrictUndefined, keep_trailing_newline=True)
+    env = Environment(
+        loader=FileSystemLoader(templates_dir() / "init"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
     text = env.get_template("crm.yaml.j2").render(name=app_name)
     directory.mkdir(parents=True, exist_ok=True)
     _write_atomic(target, text)
-    _write_atomic(directory / SCHEMA_FILE, json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n")
+    _write_atomic(
+        directory / SCHEMA_FILE, json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n"
+    )
     return target
 
 

@@ -202,7 +202,9 @@ class Server:
     def watch(self, interval: float = 0.5, stop_after: float | None = None) -> int:
         """Build, serve and rebuild on changes until interrupted (or ``stop_after`` seconds)."""
         if not port_is_free(self.host, self.port):
-            self.echo(f"error: port {self.port} on {self.host} is in use; choose another with --port")
+            self.echo(
+                f"error: port {self.port} on {self.host} is in use; choose another with --port"
+            )
             return 1
         if not self.build():
             return 1
@@ -213,7 +215,9 @@ class Server:
             while stop_after is None or time.monotonic() - started < stop_after:
                 time.sleep(interval)
                 if self.process is not None and self.process.poll() is not None:
-                    self.echo(f"error: the app server stopped (exit code {self.process.returncode})")
+                    self.echo(
+                        f"error: the app server stopped (exit code {self.process.returncode})"
+                    )
                     return 1
                 now = fingerprint(watched_files(self.spec))
                 if now == seen:

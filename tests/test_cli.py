@@ -39,7 +39,10 @@ def test_validate_a_broken_spec_exits_1_with_located_errors(tmp_path: Path) -> N
     assert result.exit_code == 1
     *problems, summary = result.stderr.splitlines()
     assert problems and all(LINE.match(line) for line in problems), problems
-    assert any(line.startswith(f"{spec}:12:") and "emial" in line and "did you mean 'email'" in line for line in problems)
+    assert any(
+        line.startswith(f"{spec}:12:") and "emial" in line and "did you mean 'email'" in line
+        for line in problems
+    )
     assert any("stuff" in line for line in problems)
     assert summary.startswith(f"{spec}: ") and "error(s)" in summary
     assert "Traceback" not in result.output
@@ -138,7 +141,11 @@ def test_usage_errors_exit_2(args: list[str]) -> None:
 
 def _python_m(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "crmgen", *args], cwd=cwd, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "crmgen", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
     )
 

@@ -127,7 +127,12 @@ def test_schema_walk_finds_known_keys() -> None:
 
 
 def test_every_field_type_is_a_table_row() -> None:
-    rows = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", section(readme(), "Spec reference"), re.MULTILINE)}
+    rows = {
+        m.group(1)
+        for m in re.finditer(
+            r"^\| `([a-z_]+)` \|", section(readme(), "Spec reference"), re.MULTILINE
+        )
+    }
     missing = sorted(set(fields.REGISTRY) - rows)
     assert not missing, f"field types without a row in the field type table: {missing}"
 
@@ -185,7 +190,9 @@ def test_cli_reference_matches_help(args: tuple[str, ...]) -> None:
         f"README's CLI reference has no block for `{' '.join(('crmgen',) + args)}`; add:\n"
         f"```text\n{expected}\n```"
     )
-    assert blocks[usage] == expected, f"README's block is stale; replace it with:\n```text\n{expected}\n```"
+    assert blocks[usage] == expected, (
+        f"README's block is stale; replace it with:\n```text\n{expected}\n```"
+    )
 
 
 def test_cli_reference_has_no_stale_commands() -> None:
@@ -198,7 +205,9 @@ def test_every_command_has_a_heading() -> None:
     text = section(readme(), "CLI reference")
     for args in ALL_COMMANDS:
         title = " ".join(("crmgen",) + args)
-        assert re.search(rf"^### `{re.escape(title)}`\s*$", text, re.MULTILINE), f"no '### `{title}`' heading"
+        assert re.search(rf"^### `{re.escape(title)}`\s*$", text, re.MULTILINE), (
+            f"no '### `{title}`' heading"
+        )
 
 
 # -- quick start ----------------------------------------------------------------------------------
@@ -227,7 +236,9 @@ def test_quick_start_test_command_is_what_ci_runs() -> None:
     install, _, test = TEST_COMMAND.partition(" && ")
     ci = CI_RUN.read_text(encoding="utf-8")
     assert test in ci, f"{CI_RUN} does not run `{test}`"
-    assert install.replace("python3 -m pip install", "").strip() in ci, f"{CI_RUN} does not install `.[test]`"
+    assert install.replace("python3 -m pip install", "").strip() in ci, (
+        f"{CI_RUN} does not install `.[test]`"
+    )
 
 
 # -- YAML examples --------------------------------------------------------------------------------

@@ -38,14 +38,18 @@ class FieldFacts:
     computed: str | None = None  # Python source of a computed value, reading ``record``
     relation: str = ""  # many_to_one, one_to_one, many_to_many
     target: str = ""  # the target entity
-    join: tuple[str, str, str] | None = None  # many-to-many: (table variable, own column, target column)
+    join: tuple[str, str, str] | None = (
+        None  # many-to-many: (table variable, own column, target column)
+    )
     searchable: bool = False
 
 
 @dataclass(frozen=True)
 class RuleFacts:
     role: str
-    actions: tuple[tuple[str, str, str | None], ...]  # (action, mode, function name of a where rule)
+    actions: tuple[
+        tuple[str, str, str | None], ...
+    ]  # (action, mode, function name of a where rule)
     hidden: tuple[str, ...]
     read_only: tuple[str, ...]
 
@@ -84,9 +88,13 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
                 code = compile_where(spec, entity, access.where.source)
                 wheres.append(WhereFacts(function, access.where.source, code))
             actions.append((action, access.mode, function))
-        rules.append(RuleFacts(permission.role, tuple(actions), permission.hidden, permission.read_only))
+        rules.append(
+            RuleFacts(permission.role, tuple(actions), permission.hidden, permission.read_only)
+        )
     search = tuple(n for n in entity.search if entity.field(n) is not None)
-    return ResourceFacts(entity, f"{entity.table.upper()}_RESOURCE", fields, tuple(rules), tuple(wheres), search)
+    return ResourceFacts(
+        entity, f"{entity.table.upper()}_RESOURCE", fields, tuple(rules), tuple(wheres), search
+    )
 
 
 def field_facts(entity: Entity, f: Field) -> FieldFacts:

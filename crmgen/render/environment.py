@@ -104,7 +104,9 @@ def docstring(value: str) -> str:
 def identifier(value: Any) -> str:
     """``value`` unchanged when it is a plain Python identifier (validated names are); else fail."""
     if not isinstance(value, str) or not IDENTIFIER.match(value) or keyword.iskeyword(value):
-        raise GenerateError(f"{value!r} is not a valid Python identifier; it cannot name generated code")
+        raise GenerateError(
+            f"{value!r} is not a valid Python identifier; it cannot name generated code"
+        )
     return value
 
 

@@ -18,7 +18,9 @@ from crmgen.render.errors import GenerateError
 from crmgen.spec.expressions import FUNCTIONS, Expression, parse
 
 # Spec function -> name in the app's functions module (kept clear of Python's builtins).
-RUNTIME_NAMES = {name: f"{name}_" if hasattr(builtins, name) or name == "date" else name for name in FUNCTIONS}
+RUNTIME_NAMES = {
+    name: f"{name}_" if hasattr(builtins, name) or name == "date" else name for name in FUNCTIONS
+}
 
 AttributeRewrite = Callable[[str, str], ast.expr | None]
 
@@ -39,7 +41,9 @@ def python_source(
 
 
 class _Rewrite(ast.NodeTransformer):
-    def __init__(self, attribute: AttributeRewrite | None, names: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, attribute: AttributeRewrite | None, names: dict[str, str] | None = None
+    ) -> None:
         self.attribute = attribute
         self.names = names or {}
 

@@ -24,7 +24,12 @@ from crmgen.spec.model import Entity, Spec
 USER = "User"
 # Attributes of ``user`` that CurrentUser has itself; other User fields live in ``user.extra``.
 USER_ATTRIBUTES = ("id", "email", "name")
-SYSTEM_COLUMNS = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime"}
+SYSTEM_COLUMNS = {
+    "id": "integer",
+    "version": "integer",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+}
 _COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 
 
@@ -61,7 +66,9 @@ def compile_where(spec: Spec, entity: Entity, source: str, models: str = "models
     try:
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as exc:  # the loader checked it; this is a safety net
-        raise GenerateError(f"{entity.name}: cannot compile the rule {source!r}: {exc.msg}") from exc
+        raise GenerateError(
+            f"{entity.name}: cannot compile the rule {source!r}: {exc.msg}"
+        ) from exc
     compiler = _Compiler(spec, entity, source, models)
     return compiler.boolean(compiler.visit(tree.body))
 
@@ -115,7 +122,9 @@ class _Compiler:
 
     def user_attribute(self, base: _Py, name: str) -> _Node:
         if base.source != "user.id":
-            raise self.fail(f"'.{name}' of a record linked from the user cannot be read in record rules")
+            raise self.fail(
+                f"'.{name}' of a record linked from the user cannot be read in record rules"
+            )
         user = self.spec.entity(USER)
         f = user.field(name) if user is not None else None
         if name in USER_ATTRIBUTES:
@@ -142,8 +151,12 @@ class _Compiler:
         if f.relation is None:
             return _Sql(f"{model}.{f.name}", f.type, None, path, column=True)
         if f.relation.kind == "many_to_many":
-            raise self.fail(f"{entity.name}.{name} is a many-to-many list; it cannot be compared in SQL")
-        return _Sql(f"{model}.{f.column}", "integer", f.relation.target, path, (model, f.name), column=True)
+            raise self.fail(
+                f"{entity.name}.{name} is a many-to-many list; it cannot be compared in SQL"
+            )
+        return _Sql(
+            f"{model}.{f.column}", "integer", f.relation.target, path, (model, f.name), column=True
+        )
 
     # -- operators ----------------------------------------------------------------------------
     def visit_BoolOp(self, node: ast.BoolOp) -> _Node:
@@ -155,7 +168,11 @@ class _Compiler:
         operand = self.visit(node.operand)
         if isinstance(node.op, ast.Not):
             return _Sql(f"sa.not_({self.boolean(operand)})", "boolean")
-        if isinstance(node.op, (ast.USub, ast.UAdd)) and isinstance(operand, _Py) and operand.entity is None:
+        if (
+            isinstance(node.op, (ast.USub, ast.UAdd))
+            and isinstance(operand, _Py)
+            and operand.entity is None
+        ):
             sign = "-" if isinstance(node.op, ast.USub) else "+"
             return _Py(f"{sign}{operand.source}")
         raise self.fail("arithmetic is not supported in record rules")
@@ -171,7 +188,11 @@ class _Compiler:
             right = self.visit(right_node)
             parts.append(self.compare(left, op, right, right_node))
             left = right
-        return parts[0] if len(parts) == 1 else _Sql(f"sa.and_({', '.join(p.source for p in parts)})", "boolean")
+        return (
+            parts[0]
+            if len(parts) == 1
+            else _Sql(f"sa.and_({', '.join(p.source for p in parts)})", "boolean")
+        )
 
     def compare(self, left: _Node, op: ast.cmpop, right: _Node, right_node: ast.AST) -> _Sql:
         if isinstance(op, (ast.In, ast.NotIn)):
@@ -186,7 +207,9 @@ class _Compiler:
             left, right, symbol = right, left, flipped
         if isinstance(left, _Py):  # both known in Python: decided when the request runs
             assert isinstance(right, _Py)
-            return _Sql(f"sa.true() if ({left.source} {symbol} {right.source}) else sa.false()", "boolean")
+            return _Sql(
+                f"sa.true() if ({left.source} {symbol} {right.source}) else sa.false()", "boolean"
+            )
         return self.column_compare(left, symbol, right)
 
     def column_compare(self, column: _Sql, symbol: str, value: _Node) -> _Sql:
@@ -194,10 +217,14 @@ class _Compiler:
         if isinstance(value, _Py) and value.none:
             if symbol not in ("==", "!="):
                 raise self.fail("None can only be compared with ==, !=, is or is not")
-            return self.wrap(column, f"{col}.is_(None)" if symbol == "==" else f"{col}.is_not(None)")
+            return self.wrap(
+                column, f"{col}.is_(None)" if symbol == "==" else f"{col}.is_not(None)"
+            )
         if isinstance(value, _Sql):
             if value.path and column.path and value.path != column.path:
-                raise self.fail("two columns reached through different references cannot be compared")
+                raise self.fail(
+                    "two columns reached through different references cannot be compared"
+                )
             if symbol == "!=":
                 return self.wrap(column, f"{col}.is_distinct_from({value.source})")
             if symbol == "==":

@@ -45,8 +45,18 @@ def format_files(paths: list[Path], root: Path) -> str:
 
 
 def _ruff(ruff: str, paths: list[Path], root: Path) -> None:
-    command = [ruff, "format", "--isolated", "--no-cache", "--quiet",
-               "--line-length", str(LINE_LENGTH), "--target-version", TARGET, "--"]
+    command = [
+        ruff,
+        "format",
+        "--isolated",
+        "--no-cache",
+        "--quiet",
+        "--line-length",
+        str(LINE_LENGTH),
+        "--target-version",
+        TARGET,
+        "--",
+    ]
     command += [str(p.relative_to(root)) for p in paths]
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, check=False)
     if done.returncode != 0:

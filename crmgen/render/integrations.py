@@ -13,7 +13,9 @@ from crmgen.render.users import auth_context
 from crmgen.spec.model import Spec
 
 
-def integrations(spec: Spec) -> tuple[tuple[str, str, tuple[tuple[str, str | None, Any], ...]], ...]:
+def integrations(
+    spec: Spec,
+) -> tuple[tuple[str, str, tuple[tuple[str, str | None, Any], ...]], ...]:
     """The integrations sorted by name, each with its settings sorted by name."""
     return tuple(
         (

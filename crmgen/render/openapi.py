@@ -58,7 +58,9 @@ def document(spec: Spec) -> dict[str, Any]:
                 "summary": "Health: 200 once the database answers",
                 "security": [],
                 "responses": {
-                    "200": _json({"type": "object", "properties": {"status": {"const": "ok"}}}, "OK"),
+                    "200": _json(
+                        {"type": "object", "properties": {"status": {"const": "ok"}}}, "OK"
+                    ),
                     "503": _error("The database does not answer"),
                 },
             }
@@ -94,7 +96,9 @@ def document(spec: Spec) -> dict[str, Any]:
         "info": {
             "title": spec.app.title.get(spec.app.default_locale, spec.app.default_locale),
             "version": "0.1.0",
-            "description": spec.app.description.get(spec.app.default_locale, spec.app.default_locale)
+            "description": spec.app.description.get(
+                spec.app.default_locale, spec.app.default_locale
+            )
             if spec.app.description
             else "",
         },
@@ -102,8 +106,17 @@ def document(spec: Spec) -> dict[str, Any]:
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "The access_token of POST /api/auth/login"},
-                "cookie": {"type": "apiKey", "in": "cookie", "name": "session", "description": "The session cookie of the web UI"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The access_token of POST /api/auth/login",
+                },
+                "cookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "session",
+                    "description": "The session cookie of the web UI",
+                },
             },
         },
         "security": [{"bearer": []}, {"cookie": []}],
@@ -125,7 +138,11 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
         schema = {"type": "string"}
         if f.type == "enum":
             schema["enum"] = list(options["values"])
-        for key, name in (("min_length", "minLength"), ("max_length", "maxLength"), ("pattern", "pattern")):
+        for key, name in (
+            ("min_length", "minLength"),
+            ("max_length", "maxLength"),
+            ("pattern", "pattern"),
+        ):
             if key in options:
                 schema[name] = options[key]
         if f.type == "email":
@@ -136,7 +153,9 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
         schema = {"type": "integer"}
     elif f.type in ("decimal", "money"):
         schema = {"type": ["string", "number"] if write else "string", "format": "decimal"}
-        schema["description"] = f"up to {options['precision']} digits, {options['scale']} after the point"
+        schema["description"] = (
+            f"up to {options['precision']} digits, {options['scale']} after the point"
+        )
     elif f.type == "boolean":
         schema = {"type": "boolean"}
     elif f.type == "date":
@@ -144,9 +163,17 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
     elif f.type == "datetime":
         schema = {"type": "string", "format": "date-time"}
     elif f.type == "ref":
-        schema = {"type": "integer", "description": f"the id of a {f.target}"} if write else {"$ref": "#/components/schemas/Link"}
+        schema = (
+            {"type": "integer", "description": f"the id of a {f.target}"}
+            if write
+            else {"$ref": "#/components/schemas/Link"}
+        )
     elif f.type == "refs":
-        return {"type": "array", "items": {"type": "integer"}, "description": f"ids of {f.target} records"}
+        return {
+            "type": "array",
+            "items": {"type": "integer"},
+            "description": f"ids of {f.target} records",
+        }
     else:  # json and plugin types: any JSON value
         return {}
     if f.type in ("integer", "decimal", "money"):
@@ -167,7 +194,10 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
 
 
 def _system_properties(r: ResourceFacts) -> dict[str, Any]:
-    props: dict[str, Any] = {"id": {"type": "integer", "readOnly": True}, "version": {"type": "integer", "readOnly": True}}
+    props: dict[str, Any] = {
+        "id": {"type": "integer", "readOnly": True},
+        "version": {"type": "integer", "readOnly": True},
+    }
     if r.entity.timestamps:
         for name in ("created_at", "updated_at"):
             props[name] = {"type": "string", "format": "date-time", "readOnly": True}
@@ -193,7 +223,10 @@ def _write_schema(r: ResourceFacts, create: bool) -> dict[str, Any]:
         if not f.read_only:
             props[f.name] = _value_schema(f, write=True)
     if not create:
-        props["version"] = {"type": "integer", "description": "the version read; a stale one gives 409"}
+        props["version"] = {
+            "type": "integer",
+            "description": "the version read; a stale one gives 409",
+        }
     schema: dict[str, Any] = {"type": "object", "additionalProperties": False, "properties": props}
     required = sorted(f.name for f in r.fields if f.required) if create else []
     if required:
@@ -215,7 +248,10 @@ def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -
     result = {
         "type": "object",
         "required": ["ok"],
-        "properties": {"ok": {"const": True}, "record": {"type": "object", "description": "the record after the process"}},
+        "properties": {
+            "ok": {"const": True},
+            "record": {"type": "object", "description": "the record after the process"},
+        },
     }
     for e in sorted(spec.endpoints, key=lambda e: e.name):
         operation: dict[str, Any] = {
@@ -227,11 +263,15 @@ def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -
                 else ""
             ),
             "tags": ["processes"],
-            "responses": {"200": _json(result, "The process ran (and its transaction committed)"),
-                          **_errors("400", "401", "403", "409", "422")},
+            "responses": {
+                "200": _json(result, "The process ran (and its transaction committed)"),
+                **_errors("400", "401", "403", "409", "422"),
+            },
         }
         if e.entity:
-            operation["parameters"] = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+            operation["parameters"] = [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ]
             operation["responses"].update(_errors("404"))
         if e.input:
             facts = [field_facts(SimpleNamespace(builtin=False, search=()), f) for f in e.input]  # type: ignore[arg-type]
@@ -246,10 +286,18 @@ def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -
                 schema["required"] = required
             schemas[name] = schema
             if e.method in ("POST", "PUT", "PATCH"):
-                operation["requestBody"] = {"required": bool(required), "content": {"application/json": {"schema": _ref(name)}}}
+                operation["requestBody"] = {
+                    "required": bool(required),
+                    "content": {"application/json": {"schema": _ref(name)}},
+                }
             else:
                 operation.setdefault("parameters", []).extend(
-                    {"name": f.name, "in": "query", "required": f.required, "schema": _value_schema(f, write=True)}
+                    {
+                        "name": f.name,
+                        "in": "query",
+                        "required": f.required,
+                        "schema": _value_schema(f, write=True),
+                    }
                     for f in facts
                 )
         paths.setdefault(f"/api{e.path}", {})[e.method.lower()] = operation
@@ -265,9 +313,13 @@ def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -
                 "summary": p.trigger.label.get(locale, locale),
                 "description": f"Runs the process '{p.name}' on the {entity.name}. Roles: {', '.join(p.trigger.roles) or 'superusers only'}.",
                 "tags": ["processes"],
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
-                "responses": {"200": _json(result, "The process ran; the record as it is now"),
-                              **_errors("400", "401", "403", "404", "409", "422")},
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": {
+                    "200": _json(result, "The process ran; the record as it is now"),
+                    **_errors("400", "401", "403", "404", "409", "422"),
+                },
             }
         }
 
@@ -289,7 +341,13 @@ def _ref(name: str) -> dict[str, Any]:
 
 
 def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
@@ -336,7 +394,11 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
             "explode": True,
             "description": "field__op=value: ne, gt, gte, lt, lte, in (comma-separated), "
             "contains (text), isnull (true/false)",
-            "schema": {"type": "object", "patternProperties": patterns, "additionalProperties": False},
+            "schema": {
+                "type": "object",
+                "patternProperties": patterns,
+                "additionalProperties": False,
+            },
         }
     )
     return params
@@ -355,25 +417,48 @@ def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
             "summary": f"List {name} records",
             "tags": tag,
             "parameters": [
-                _param("limit", "page size (default 50)", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
+                _param(
+                    "limit",
+                    "page size (default 50)",
+                    {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                ),
                 _param("cursor", "the next_cursor of the previous page", {"type": "string"}),
-                _param("offset", "records to skip (instead of cursor)", {"type": "integer", "minimum": 0}),
-                _param("sort", "fields, comma-separated; '-' for descending (e.g. name,-created_at)", {"type": "string"}),
+                _param(
+                    "offset",
+                    "records to skip (instead of cursor)",
+                    {"type": "integer", "minimum": 0},
+                ),
+                _param(
+                    "sort",
+                    "fields, comma-separated; '-' for descending (e.g. name,-created_at)",
+                    {"type": "string"},
+                ),
                 _param("q", "search in " + (", ".join(r.search) or "nothing"), {"type": "string"}),
                 *_filter_params(r),
             ],
-            "responses": {"200": _json(_ref(f"{name}List"), "One page"), **_errors("400", "401", "403")},
+            "responses": {
+                "200": _json(_ref(f"{name}List"), "One page"),
+                **_errors("400", "401", "403"),
+            },
         }
     if "create" in actions:
         collection["post"] = {
             "operationId": f"create_{e.api_path}",
             "summary": f"Create a {name}",
             "tags": tag,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Create")}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(f"{name}Create")}},
+            },
             "responses": {
                 "201": {
                     **_json(_ref(name), "Created"),
-                    "headers": {"Location": {"schema": {"type": "string"}, "description": "the URL of the new record"}},
+                    "headers": {
+                        "Location": {
+                            "schema": {"type": "string"},
+                            "description": "the URL of the new record",
+                        }
+                    },
                 },
                 **_errors("400", "401", "403", "409", "422"),
             },
@@ -381,7 +466,12 @@ def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
     if collection:
         paths[f"/api/{e.api_path}"] = collection
     item: dict[str, Any] = {}
-    id_param = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+    id_param = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
     if "read" in actions:
         item["get"] = {
             "operationId": f"read_{e.api_path}",
@@ -394,8 +484,14 @@ def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
             "operationId": f"update_{e.api_path}",
             "summary": f"Change a {name} (send version to detect concurrent changes)",
             "tags": tag,
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(f"{name}Update")}}},
-            "responses": {"200": _json(_ref(name), "The changed record"), **_errors("400", "401", "403", "404", "409", "422")},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(f"{name}Update")}},
+            },
+            "responses": {
+                "200": _json(_ref(name), "The changed record"),
+                **_errors("400", "401", "403", "404", "409", "422"),
+            },
         }
     if "delete" in actions:
         item["delete"] = {
@@ -428,7 +524,10 @@ def _auth_paths() -> dict[str, Any]:
                 "summary": "Sign in: a bearer token and a session cookie",
                 "tags": ["auth"],
                 "security": [],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": credentials}}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": credentials}},
+                },
                 "responses": {
                     "200": _json(token, "Signed in"),
                     "400": _error(ERROR_STATUSES["400"]),
@@ -451,7 +550,10 @@ def _auth_paths() -> dict[str, Any]:
                 "operationId": "auth_me",
                 "summary": "The signed-in user",
                 "tags": ["auth"],
-                "responses": {"200": _json({"type": "object"}, "The user"), "401": _error(ERROR_STATUSES["401"])},
+                "responses": {
+                    "200": _json({"type": "object"}, "The user"),
+                    "401": _error(ERROR_STATUSES["401"]),
+                },
             }
         },
         "/api/auth/password-reset": {
@@ -460,8 +562,21 @@ def _auth_paths() -> dict[str, Any]:
                 "summary": "Send a password reset link by e-mail",
                 "tags": ["auth"],
                 "security": [],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {"email": {"type": "string"}}}}}},
-                "responses": {"204": {"description": "Sent when the account exists"}, "400": _error(ERROR_STATUSES["400"])},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"email": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "204": {"description": "Sent when the account exists"},
+                    "400": _error(ERROR_STATUSES["400"]),
+                },
             }
         },
         "/api/auth/password-reset/confirm": {
@@ -470,8 +585,25 @@ def _auth_paths() -> dict[str, Any]:
                 "summary": "Set a new password with the token of the link",
                 "tags": ["auth"],
                 "security": [],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {"token": {"type": "string"}, "password": {"type": "string"}}}}}},
-                "responses": {"204": {"description": "Password changed"}, "400": _error(ERROR_STATUSES["400"]), "422": _error(ERROR_STATUSES["422"])},
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "token": {"type": "string"},
+                                    "password": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "204": {"description": "Password changed"},
+                    "400": _error(ERROR_STATUSES["400"]),
+                    "422": _error(ERROR_STATUSES["422"]),
+                },
             }
         },
     }

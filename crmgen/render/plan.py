@@ -88,7 +88,9 @@ def tests_context(spec: Spec) -> dict[str, Any]:
             for p in e.permissions
         ),
         "process_written": written_fields(spec),
-        "wheres_of": lambda p: [(a, x.where.source) for a, x in p.actions if x.mode == "where" and x.where],
+        "wheres_of": lambda p: [
+            (a, x.where.source) for a, x in p.actions if x.mode == "where" and x.where
+        ],
     }
 
 
@@ -104,9 +106,13 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
         PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
         PlannedFile(f"{package}/functions.py", "backend/functions.py.j2", context),
-        PlannedFile(f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}),
+        PlannedFile(
+            f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
+        ),
         PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
-        PlannedFile(f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}),
+        PlannedFile(
+            f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
+        ),
         PlannedFile("alembic.ini", "backend/alembic.ini.j2", context),
         PlannedFile("migrations/env.py", "backend/migrations/env.py.j2", context),
         PlannedFile("migrations/script.py.mako", "backend/migrations/script.py.mako.j2", context),
@@ -119,17 +125,20 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/validation.py", "backend/validation.py.j2", context),
         PlannedFile(f"{package}/permissions.py", "backend/permissions.py.j2", context),
         PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
-        PlannedFile(f"{package}/processes.py", "backend/processes.py.j2", {**context, **processes_context(spec)}),
+        PlannedFile(
+            f"{package}/processes.py",
+            "backend/processes.py.j2",
+            {**context, **processes_context(spec)},
+        ),
         PlannedFile(f"{package}/app.py", "backend/app.py.j2", context),
         PlannedFile(f"{package}/openapi.json", "backend/openapi.json.j2", {**context, **rest}),
         PlannedFile(f"{package}/seed.py", "backend/seed.py.j2", {**context, **seed_context(spec)}),
-        PlannedFile(f"{package}/outbox.py", "backend/outbox.py.j2", {**context, **outbox_context(spec)}),
+        PlannedFile(
+            f"{package}/outbox.py", "backend/outbox.py.j2", {**context, **outbox_context(spec)}
+        ),
         PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
         PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
     ]
     tests = {**context, **tests_context(spec)}
-    files += [
-        PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests)
-        for name in TEST_FILES
-    ]
+    files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
     return sorted(files, key=lambda f: f.path)

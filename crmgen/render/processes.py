@@ -41,8 +41,20 @@ from crmgen.spec.steps import REGISTRY, StepKind
 INDENT = "    "
 # Names the process functions themselves use: spec names that clash get a trailing "_".
 RESERVED = frozenset({"fn", "models", "sa", "run", "dt", "Decimal", "Any"})
-SYSTEM_TYPES = {"id": "integer", "version": "integer", "created_at": "datetime", "updated_at": "datetime"}
-HOOKS = ("before_create", "after_create", "before_update", "after_update", "before_delete", "after_delete")
+SYSTEM_TYPES = {
+    "id": "integer",
+    "version": "integer",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+}
+HOOKS = (
+    "before_create",
+    "after_create",
+    "before_update",
+    "after_update",
+    "before_delete",
+    "after_delete",
+)
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,12 @@ class _Scope:
 
     def declare(self, name: str) -> str:
         local = name
-        if local in RESERVED or keyword.iskeyword(local) or keyword.issoftkeyword(local) or hasattr(builtins, local):
+        if (
+            local in RESERVED
+            or keyword.iskeyword(local)
+            or keyword.issoftkeyword(local)
+            or hasattr(builtins, local)
+        ):
             local = f"{name}_"
         self.names[name] = local
         return local
@@ -87,7 +104,9 @@ class ProcessCompiler:
     def compile(self) -> Compiled:
         p, t = self.process, self.process.trigger
         params = ["run: Run"]
-        if t.kind in ("create", "update", "delete", "action") or (t.kind == "endpoint" and t.entity):
+        if t.kind in ("create", "update", "delete", "action") or (
+            t.kind == "endpoint" and t.entity
+        ):
             params.append("record: Any")
         if t.kind == "update":
             params.append("old: Any")
@@ -97,7 +116,10 @@ class ProcessCompiler:
             params.append("input: Any")  # noqa: A002 - the spec's name
         name = f"process_{p.name}"
         label = p.label.get(self.spec.app.default_locale, self.spec.app.default_locale)
-        out = [f"def {name}({', '.join(params)}) -> None:", INDENT + _docstring(f"{label} ({_describe(p)})")]
+        out = [
+            f"def {name}({', '.join(params)}) -> None:",
+            INDENT + _docstring(f"{label} ({_describe(p)})"),
+        ]
         self.lines = []
         self.steps(p.steps, 1)
         if not self.lines:
@@ -139,12 +161,16 @@ class ProcessCompiler:
         try:
             source = _step_template(kind).render(helpers)
         except (jinja2.TemplateError, OSError) as exc:
-            raise GenerateError(f"{where}: its template failed: {type(exc).__name__}: {exc}") from None
+            raise GenerateError(
+                f"{where}: its template failed: {type(exc).__name__}: {exc}"
+            ) from None
         source = textwrap.dedent(source).strip("\n")
         try:
             ast.parse(source)
         except SyntaxError as exc:
-            raise GenerateError(f"{where}: its template gave invalid Python (line {exc.lineno}: {exc.msg}):\n{source}") from None
+            raise GenerateError(
+                f"{where}: its template gave invalid Python (line {exc.lineno}: {exc.msg}):\n{source}"
+            ) from None
         for line in source.splitlines():
             if line.strip():
                 self.emit(depth, line)
@@ -157,7 +183,9 @@ class ProcessCompiler:
             return self.value(value, None)
         if isinstance(value, Expression):
             return self.expr(value)
-        raise GenerateError(f"process {self.process.name}: expr() takes a Value or an Expression, not {type(value).__name__}")
+        raise GenerateError(
+            f"process {self.process.name}: expr() takes a Value or an Expression, not {type(value).__name__}"
+        )
 
     # -- expressions, values, templates ---------------------------------------------------------
     def expr(self, expression: Any) -> str:
@@ -219,7 +247,9 @@ class ProcessCompiler:
         for part in parts[:-1]:
             f = entity.field(part)
             if f is None or f.relation is None:
-                raise GenerateError(f"process {self.process.name}: '{c.field}' does not follow a reference of {entity.name}")
+                raise GenerateError(
+                    f"process {self.process.name}: '{c.field}' does not follow a reference of {entity.name}"
+                )
             hops.append((entity.name, f.name, f.relation.kind == "many_to_many"))
             entity = self.entity(f.relation.target)
         last = parts[-1]
@@ -234,15 +264,22 @@ class ProcessCompiler:
             if c.op == "isnull":
                 test = f"_isnull_list({model}.{f.name}, {self.value(c.value, None, 'boolean')})"
             else:
-                ids = self.in_value(c.value, "ref") if c.op == "in" else f"[{self.value(c.value, f)}]"
+                ids = (
+                    self.in_value(c.value, "ref") if c.op == "in" else f"[{self.value(c.value, f)}]"
+                )
                 test = f"{model}.{f.name}.any(_in({target}.id, {ids}))"
         else:
             if f is not None:
-                column, type_ = (f.column if f.relation is not None else f.name), ("ref" if f.relation else f.type)
+                column, type_ = (
+                    (f.column if f.relation is not None else f.name),
+                    ("ref" if f.relation else f.type),
+                )
             elif last in SYSTEM_TYPES:
                 column, type_ = last, SYSTEM_TYPES[last]
             else:
-                raise GenerateError(f"process {self.process.name}: {entity.name} has no field '{last}'")
+                raise GenerateError(
+                    f"process {self.process.name}: {entity.name} has no field '{last}'"
+                )
             target = f"{model}.{column}"
             if c.op == "in":
                 test = f"_in({target}, {self.in_value(c.value, 'ref' if last == 'id' else type_)})"
@@ -251,7 +288,11 @@ class ProcessCompiler:
             elif c.op == "contains":
                 test = f"_contains({target}, {self.value(c.value, None, 'string')})"
             else:
-                value = self.value(c.value, f if f is not None and f.relation is None else None, "ref" if last == "id" else type_)
+                value = self.value(
+                    c.value,
+                    f if f is not None and f.relation is None else None,
+                    "ref" if last == "id" else type_,
+                )
                 test = f"_{c.op}({target}, {value})"
         for model_name, relationship, many in reversed(hops):
             test = f"models.{model_name}.{relationship}.{'any' if many else 'has'}({test})"
@@ -307,11 +348,17 @@ class ProcessCompiler:
             extra += f", sort={py_literal(tuple(step.sort))}"
         if step.limit is not None:
             extra += f", limit={step.limit!r}"
-        self.emit(depth, f"{self.scope.declare(step.into)} = run.query({py_literal(step.entity)}, {where}{extra})")
+        self.emit(
+            depth,
+            f"{self.scope.declare(step.into)} = run.query({py_literal(step.entity)}, {where}{extra})",
+        )
 
     def step_count(self, step: st.CountStep, depth: int) -> None:
         where = self.where(step.entity, step.where, depth)
-        self.emit(depth, f"{self.scope.declare(step.into)} = run.count({py_literal(step.entity)}, {where})")
+        self.emit(
+            depth,
+            f"{self.scope.declare(step.into)} = run.count({py_literal(step.entity)}, {where})",
+        )
 
     def step_aggregate(self, step: st.AggregateStep, depth: int) -> None:
         where = self.where(step.entity, step.where, depth)
@@ -321,15 +368,23 @@ class ProcessCompiler:
         self.emit(depth, f"{self.scope.declare(step.into)} = run.aggregate({', '.join(args)})")
 
     def step_create(self, step: st.CreateStep, depth: int) -> None:
-        call = f"run.create({py_literal(step.entity)}, {self.values(step.entity, step.values, depth)})"
+        call = (
+            f"run.create({py_literal(step.entity)}, {self.values(step.entity, step.values, depth)})"
+        )
         self.emit(depth, f"{self.scope.declare(step.into)} = {call}" if step.into else call)
 
     def step_update(self, step: st.UpdateStep, depth: int) -> None:
         where = self.where(step.entity, step.where, depth)
-        self.emit(depth, f"run.update({py_literal(step.entity)}, {where}, {self.values(step.entity, step.values, depth)})")
+        self.emit(
+            depth,
+            f"run.update({py_literal(step.entity)}, {where}, {self.values(step.entity, step.values, depth)})",
+        )
 
     def step_delete(self, step: st.DeleteStep, depth: int) -> None:
-        self.emit(depth, f"run.delete({py_literal(step.entity)}, {self.where(step.entity, step.where, depth)})")
+        self.emit(
+            depth,
+            f"run.delete({py_literal(step.entity)}, {self.where(step.entity, step.where, depth)})",
+        )
 
     def step_assign(self, step: st.AssignStep, depth: int) -> None:
         among = self.where(USER, step.among, depth)
@@ -337,11 +392,26 @@ class ProcessCompiler:
         if workload is None:
             raise GenerateError(f"process {self.process.name}: assign needs a workload entity")
         link = workload.field(step.field)
-        if link is None or link.relation is None or link.relation.target != USER or link.relation.kind == "many_to_many":
-            link = next((f for f in workload.fields if f.relation is not None and f.relation.target == USER
-                         and f.relation.kind != "many_to_many"), None)
+        if (
+            link is None
+            or link.relation is None
+            or link.relation.target != USER
+            or link.relation.kind == "many_to_many"
+        ):
+            link = next(
+                (
+                    f
+                    for f in workload.fields
+                    if f.relation is not None
+                    and f.relation.target == USER
+                    and f.relation.kind != "many_to_many"
+                ),
+                None,
+            )
         if link is None:
-            raise GenerateError(f"process {self.process.name}: {workload.name} has no reference to User to count the workload by")
+            raise GenerateError(
+                f"process {self.process.name}: {workload.name} has no reference to User to count the workload by"
+            )
         busy = self.where(workload.name, step.workload_where, depth)
         self.emit(
             depth,
@@ -358,13 +428,21 @@ class ProcessCompiler:
 
     def step_telegram(self, step: st.TelegramStep, depth: int) -> None:
         chat = self.value(step.chat, None) if step.chat is not None else "None"
-        self.emit(depth, f"run.telegram(chat={chat}, text={self.template(step.text)}, integration={py_literal(step.via)})")
+        self.emit(
+            depth,
+            f"run.telegram(chat={chat}, text={self.template(step.text)}, integration={py_literal(step.via)})",
+        )
 
     def step_sms(self, step: st.SmsStep, depth: int) -> None:
-        self.emit(depth, f"run.sms(to={self.value(step.to, None)}, text={self.template(step.text)}, integration={py_literal(step.via)})")
+        self.emit(
+            depth,
+            f"run.sms(to={self.value(step.to, None)}, text={self.template(step.text)}, integration={py_literal(step.via)})",
+        )
 
     def step_http(self, step: st.HttpStep, depth: int) -> None:
-        headers = "{" + ", ".join(f"{py_literal(k)}: {self.template(v)}" for k, v in step.headers) + "}"
+        headers = (
+            "{" + ", ".join(f"{py_literal(k)}: {self.template(v)}" for k, v in step.headers) + "}"
+        )
         body = self.value(step.json, None) if step.json is not None else "None"
         call = (
             f"run.http({py_literal(step.method)}, {self.template(step.url)}, headers={headers}, json={body}, "
@@ -377,7 +455,10 @@ class ProcessCompiler:
 
     def step_webhook(self, step: st.WebhookStep, depth: int) -> None:
         payload = self.value(step.payload, None) if step.payload is not None else "None"
-        self.emit(depth, f"run.webhook({py_literal(step.event)}, {payload}, integration={py_literal(step.via)})")
+        self.emit(
+            depth,
+            f"run.webhook({py_literal(step.event)}, {payload}, integration={py_literal(step.via)})",
+        )
 
     def step_error(self, step: st.ErrorStep, depth: int) -> None:
         self.emit(depth, f"raise run.error({step.status!r}, {self.template(step.message)})")
@@ -396,13 +477,21 @@ def literal(value: Any, type_: str | None) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(literal(v, type_) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{py_literal(str(k))}: {literal(v, None)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{py_literal(str(k))}: {literal(v, None)}" for k, v in value.items())
+            + "}"
+        )
     if type_ == "date" and isinstance(value, (str, dt.date)):
         return f"fn.date_({py_literal(value if isinstance(value, str) else value.isoformat())})"
     if type_ == "datetime" and isinstance(value, (str, dt.datetime)):
         text = value if isinstance(value, str) else value.isoformat()
         return f"dt.datetime.fromisoformat({py_literal(text)})"
-    if type_ in ("decimal", "money") and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+    if (
+        type_ in ("decimal", "money")
+        and isinstance(value, (int, float, str))
+        and not isinstance(value, bool)
+    ):
         return f"Decimal({py_literal(str(value))})"
     if isinstance(value, (dt.datetime, dt.date)):
         return py_literal(value.isoformat())
@@ -422,10 +511,24 @@ def _step_template(kind: StepKind) -> jinja2.Template:
     """
     key = f"{kind.name}\0{kind.template_dir}\0{kind.template}"
     if key not in _STEP_TEMPLATES:
-        loader = jinja2.FileSystemLoader(str(kind.template_dir)) if kind.template_dir is not None else None
-        env = jinja2.Environment(loader=loader, undefined=jinja2.StrictUndefined, autoescape=False,
-                                 trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-        _STEP_TEMPLATES[key] = env.get_template(kind.template) if loader is not None else env.from_string(kind.template)
+        loader = (
+            jinja2.FileSystemLoader(str(kind.template_dir))
+            if kind.template_dir is not None
+            else None
+        )
+        env = jinja2.Environment(
+            loader=loader,
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        _STEP_TEMPLATES[key] = (
+            env.get_template(kind.template)
+            if loader is not None
+            else env.from_string(kind.template)
+        )
     return _STEP_TEMPLATES[key]
 
 
@@ -439,8 +542,14 @@ def plugin_imports(spec: Spec) -> list[str]:
             if kind is not None:
                 for line in kind.imports:
                     tree = ast.parse(line) if isinstance(line, str) else None
-                    if tree is None or len(tree.body) != 1 or not isinstance(tree.body[0], (ast.Import, ast.ImportFrom)):
-                        raise GenerateError(f"step kind '{kind.name}': {line!r} in imports is not one import statement")
+                    if (
+                        tree is None
+                        or len(tree.body) != 1
+                        or not isinstance(tree.body[0], (ast.Import, ast.ImportFrom))
+                    ):
+                        raise GenerateError(
+                            f"step kind '{kind.name}': {line!r} in imports is not one import statement"
+                        )
                     found[ast.unparse(tree)] = None
             for nested in ("then", "otherwise", "steps"):
                 inner = getattr(step, nested, None)
@@ -492,8 +601,11 @@ def processes_context(spec: Spec) -> dict[str, Any]:
         "compiled": compiled,
         "hooks": {h: sorted(by.items()) for h, by in hooks.items()},
         "schedules": [c for c in compiled if c.process.trigger.kind == "schedule"],
-        "endpoint_processes": [(c, endpoints[c.process.trigger.endpoint or ""]) for c in compiled
-                               if c.process.trigger.kind == "endpoint" and c.process.trigger.endpoint in endpoints],
+        "endpoint_processes": [
+            (c, endpoints[c.process.trigger.endpoint or ""])
+            for c in compiled
+            if c.process.trigger.kind == "endpoint" and c.process.trigger.endpoint in endpoints
+        ],
         "actions": [c for c in compiled if c.process.trigger.kind == "action"],
         "input_facts": _input_facts,
         "plugin_imports": plugin_imports(spec),

@@ -198,9 +198,13 @@ def invalid_cases(entity: Entity, facts: api.FieldFacts, f: Field) -> list[Inval
     if kind in ("integer", "decimal", "money"):
         cases.append(Invalid(f"{name}-not-a-number", name, "many", 422))
         if f.min is not None:
-            cases.append(Invalid(f"{name}-below-min", name, _number_text(Decimal(str(f.min)) - 1), 422))
+            cases.append(
+                Invalid(f"{name}-below-min", name, _number_text(Decimal(str(f.min)) - 1), 422)
+            )
         if f.max is not None:
-            cases.append(Invalid(f"{name}-above-max", name, _number_text(Decimal(str(f.max)) + 1), 422))
+            cases.append(
+                Invalid(f"{name}-above-max", name, _number_text(Decimal(str(f.max)) + 1), 422)
+            )
     if kind == "integer":
         cases.append(Invalid(f"{name}-not-whole", name, 1.5, 422))
     if kind == "boolean":
@@ -394,7 +398,9 @@ def entity_samples(spec: Spec, entity: Entity) -> EntitySamples:
 _FILTERABLE = ("string", "email", "enum", "integer", "boolean", "date")
 
 
-def _filter(records: list[dict[str, Any]], facts: dict[str, api.FieldFacts]) -> tuple[str, str] | None:
+def _filter(
+    records: list[dict[str, Any]], facts: dict[str, api.FieldFacts]
+) -> tuple[str, str] | None:
     """A field whose value in record 0 differs from every other record, as query text."""
     for name, sample in (records[0] if records else {}).items():
         if facts[name].type in _FILTERABLE and all(r.get(name) != sample for r in records[1:]):
@@ -419,7 +425,9 @@ def clean_order(spec: Spec) -> list[str]:
         e.name: {
             f.relation.target
             for f in e.fields
-            if f.relation is not None and f.relation.kind != "many_to_many" and f.relation.target != e.name
+            if f.relation is not None
+            and f.relation.kind != "many_to_many"
+            and f.relation.target != e.name
         }
         for e in spec.entities
     }

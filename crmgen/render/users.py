@@ -20,9 +20,7 @@ def auth_context(spec: Spec) -> dict[str, Any]:
     user = spec.entity(USER)
     if user is None:  # the validator always adds User; a hand-built Spec may not
         raise ValueError("the spec has no User entity")
-    extra = tuple(
-        f.column for f in user.fields if f.name not in BUILTIN_USER_FIELDS and f.column
-    )
+    extra = tuple(f.column for f in user.fields if f.name not in BUILTIN_USER_FIELDS and f.column)
     return {
         "user_entity": user,
         "user_extra_columns": extra,

@@ -83,7 +83,9 @@ def render(env: Environment, planned: PlannedFile) -> str:
             f"template {exc.name!r} not found (looked in {folders}) while rendering {planned.path}"
         ) from exc
     except (TemplateError, GenerateError) as exc:
-        raise GenerateError(f"{_template_frame(exc, planned)}: {exc} (rendering {planned.path})") from exc
+        raise GenerateError(
+            f"{_template_frame(exc, planned)}: {exc} (rendering {planned.path})"
+        ) from exc
 
 
 def _template_frame(exc: BaseException, planned: PlannedFile) -> str:
@@ -143,7 +145,9 @@ def carry_over(old: Path, new: Path) -> None:
         listed = set(json.loads((old / MARKER).read_text(encoding="utf-8")).get("files", []))
     except (OSError, ValueError):
         listed = set()
-    parents = {str(Path(f).parent) for f in listed} | {str(p) for f in listed for p in Path(f).parents}
+    parents = {str(Path(f).parent) for f in listed} | {
+        str(p) for f in listed for p in Path(f).parents
+    }
     for folder, dirs, files in os.walk(old, topdown=True):
         here = Path(folder).relative_to(old)
         keep_walking = []

@@ -88,7 +88,9 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     )
 
 
-def _prune(data: dict[str, Any], errors: list[ValidationError]) -> tuple[dict[str, Any] | None, set[Path]]:
+def _prune(
+    data: dict[str, Any], errors: list[ValidationError]
+) -> tuple[dict[str, Any] | None, set[Path]]:
     """Drop the parts with structural errors so the meaning checks can still run on the rest.
 
     Returns the pruned copy and the paths removed; an unknown key goes alone, a bad field or
@@ -142,7 +144,9 @@ def _has_errors(diagnostics: list[Diagnostic]) -> bool:
 def _finish(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     """Sorted, without ambiguity warnings where an error already points at the same spot."""
     error_spots = {d.position for d in diagnostics if d.severity == "error"}
-    kept = [d for d in diagnostics if not (d.code == "yaml-ambiguous" and d.position in error_spots)]
+    kept = [
+        d for d in diagnostics if not (d.code == "yaml-ambiguous" and d.position in error_spots)
+    ]
     return sort_diagnostics(kept)
 
 

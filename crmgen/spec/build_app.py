@@ -24,20 +24,34 @@ def build_app(ctx: Context, spec_name: str) -> App:
     name = raw.get("name") or spec_name
     problem = name_problem(name, "app")
     if problem:
-        ctx.error(path + ("name",) if "name" in raw else path, "name", problem + ("" if "name" in raw else " (set app: name:)"))
+        ctx.error(
+            path + ("name",) if "name" in raw else path,
+            "name",
+            problem + ("" if "name" in raw else " (set app: name:)"),
+        )
     locales = tuple(raw.get("locales") or ("en",))
     for i, loc in enumerate(locales):
         if locales.index(loc) != i:
             ctx.error(path + ("locales", i), "locale", f"the locale '{loc}' is listed twice")
     default = raw.get("default_locale", locales[0])
     if default not in locales:
-        ctx.error(path + ("default_locale",), "locale", f"the default locale '{default}' is not in locales ({', '.join(dict.fromkeys(locales))})")
+        ctx.error(
+            path + ("default_locale",),
+            "locale",
+            f"the default locale '{default}' is not in locales ({', '.join(dict.fromkeys(locales))})",
+        )
     timezone = raw.get("timezone", "UTC")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        hint = did_you_mean(str(timezone), available_timezones()) if isinstance(timezone, str) else ""
-        ctx.error(path + ("timezone",), "timezone", f"unknown time zone '{timezone}'{hint or ' (use a name like Europe/Moscow or Asia/Jakarta)'}")
+        hint = (
+            did_you_mean(str(timezone), available_timezones()) if isinstance(timezone, str) else ""
+        )
+        ctx.error(
+            path + ("timezone",),
+            "timezone",
+            f"unknown time zone '{timezone}'{hint or ' (use a name like Europe/Moscow or Asia/Jakarta)'}",
+        )
     auth = raw.get("auth") or {}
     return App(
         name=name,
@@ -72,7 +86,12 @@ def build_roles(ctx: Context) -> list[Role]:
             )
         )
     if not roles:
-        ctx.error(("roles",) if "roles" in ctx.data else (), "roles", "the spec needs at least one role (roles: {admin: {superuser: true}})", "roles" in ctx.data)
+        ctx.error(
+            ("roles",) if "roles" in ctx.data else (),
+            "roles",
+            "the spec needs at least one role (roles: {admin: {superuser: true}})",
+            "roles" in ctx.data,
+        )
     return roles
 
 
@@ -87,27 +106,60 @@ def build_endpoints(ctx: Context, entity_paths: dict[str, str]) -> dict[str, End
         entity = None
         for p in params:
             if p != "id":
-                ctx.error(path + ("path",), "endpoint-path", f"the path parameter '{{{p}}}' is not supported; use {{id}} (the record of the entity the path starts with)")
+                ctx.error(
+                    path + ("path",),
+                    "endpoint-path",
+                    f"the path parameter '{{{p}}}' is not supported; use {{id}} (the record of the entity the path starts with)",
+                )
         segments = [s for s in url.strip("/").split("/") if s]
         if "id" in params:
             head = segments[0] if segments else ""
             entity = entity_paths.get(head)
             if entity is None:
-                ctx.error(path + ("path",), "endpoint-path", f"a path with {{id}} must start with an entity's API path ({', '.join(sorted(entity_paths))}); got '/{head}'")
-        if len(segments) <= 2 and segments and segments[0] in entity_paths and (len(segments) == 1 or segments[1] == "{id}"):
-            ctx.error(path + ("path",), "endpoint-path", f"'{url}' is already the automatic CRUD path of {entity_paths[segments[0]]}; choose a deeper path like /{segments[0]}/{{id}}/{name}")
+                ctx.error(
+                    path + ("path",),
+                    "endpoint-path",
+                    f"a path with {{id}} must start with an entity's API path ({', '.join(sorted(entity_paths))}); got '/{head}'",
+                )
+        if (
+            len(segments) <= 2
+            and segments
+            and segments[0] in entity_paths
+            and (len(segments) == 1 or segments[1] == "{id}")
+        ):
+            ctx.error(
+                path + ("path",),
+                "endpoint-path",
+                f"'{url}' is already the automatic CRUD path of {entity_paths[segments[0]]}; choose a deeper path like /{segments[0]}/{{id}}/{name}",
+            )
         key = (method, _PARAM.sub("{}", url))
         if key in seen:
-            ctx.error(path + ("path",), "endpoint-path", f"{method} {url} is also the path of the endpoint '{seen[key]}'")
+            ctx.error(
+                path + ("path",),
+                "endpoint-path",
+                f"{method} {url} is also the path of the endpoint '{seen[key]}'",
+            )
         seen[key] = name
         roles = tuple(raw.get("roles") or ())
         for i, r in enumerate(roles):
             ctx.known_role(r, path + ("roles", i))
-        inputs = tuple(_field(ctx, f"endpoint {name}", fname, fraw, path + ("input", fname)) for fname, fraw in (raw.get("input") or {}).items())
+        inputs = tuple(
+            _field(ctx, f"endpoint {name}", fname, fraw, path + ("input", fname))
+            for fname, fraw in (raw.get("input") or {}).items()
+        )
         for f in inputs:
             if f.relation is not None:
                 ctx.known_entity(f.relation.target, path + ("input", f.name, "to"))
-        endpoints[name] = Endpoint(name, method, url, roles, inputs, ctx.pos(path, True), Text.of(raw.get("label"), humanize(name)), entity)
+        endpoints[name] = Endpoint(
+            name,
+            method,
+            url,
+            roles,
+            inputs,
+            ctx.pos(path, True),
+            Text.of(raw.get("label"), humanize(name)),
+            entity,
+        )
     return endpoints
 
 

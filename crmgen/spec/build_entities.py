@@ -40,17 +40,60 @@ from crmgen.spec.yaml_loader import Path
 
 # Tables the generated app keeps for itself.
 RESERVED_TABLES = frozenset(
-    {"users", "user_roles", "audit_log", "login_attempts", "outbox", "jobs", "alembic_version", "password_resets", "sessions", "schedule_runs"}
+    {
+        "users",
+        "user_roles",
+        "audit_log",
+        "login_attempts",
+        "outbox",
+        "jobs",
+        "alembic_version",
+        "password_resets",
+        "sessions",
+        "schedule_runs",
+    }
 )
-RESERVED_API_PATHS = frozenset({"auth", "audit", "outbox", "users", "processes", "actions", "import", "export", "search", "reports", "dashboards"})
+RESERVED_API_PATHS = frozenset(
+    {
+        "auth",
+        "audit",
+        "outbox",
+        "users",
+        "processes",
+        "actions",
+        "import",
+        "export",
+        "search",
+        "reports",
+        "dashboards",
+    }
+)
 USER_FIELDS = ("email", "name", "active")
-USER_EXTENSION_KEYS = {"label", "plural_label", "description", "fields", "permissions", "ui", "display", "search"}
+USER_EXTENSION_KEYS = {
+    "label",
+    "plural_label",
+    "description",
+    "fields",
+    "permissions",
+    "ui",
+    "display",
+    "search",
+}
 TEXTUAL = {"string", "text", "email", "phone", "url"}
 
 
 def builtin_user_fields() -> dict[str, Field]:
     return {
-        "email": Field("email", "email", Text.of("E-mail"), NOWHERE, required=True, unique=True, searchable=True, max_length=254),
+        "email": Field(
+            "email",
+            "email",
+            Text.of("E-mail"),
+            NOWHERE,
+            required=True,
+            unique=True,
+            searchable=True,
+            max_length=254,
+        ),
         "name": Field("name", "string", Text.of("Name"), NOWHERE, searchable=True, max_length=200),
         "active": Field("active", "boolean", Text.of("Active"), NOWHERE),
     }
@@ -65,7 +108,12 @@ def build_entities(ctx: Context) -> list[Entity]:
         if name == USER:
             for key in raw:
                 if key not in USER_EXTENSION_KEYS:
-                    ctx.error(path + (key,), "user-extension", f"'{key}' cannot be changed on the built-in User entity (it may add fields, labels, permissions and ui)", True)
+                    ctx.error(
+                        path + (key,),
+                        "user-extension",
+                        f"'{key}' cannot be changed on the built-in User entity (it may add fields, labels, permissions and ui)",
+                        True,
+                    )
         else:
             problem = name_problem(name, "entity")
             if problem:
@@ -75,18 +123,41 @@ def build_entities(ctx: Context) -> list[Entity]:
             fpath = path + ("fields", fname)
             if name == USER and fname in USER_FIELDS:
                 builtin = table[fname]
-                if isinstance(fraw, dict) and fraw.get("type") == builtin.type and set(fraw) <= {"type", "label", "help"}:
+                if (
+                    isinstance(fraw, dict)
+                    and fraw.get("type") == builtin.type
+                    and set(fraw) <= {"type", "label", "help"}
+                ):
                     # Relabelling a built-in field (e.g. in every locale) is fine; its type and rules stay.
-                    table[fname] = _replace(builtin, label=Text.of(fraw.get("label"), humanize(fname)) if "label" in fraw else builtin.label, help=Text.of(fraw.get("help")))
+                    table[fname] = _replace(
+                        builtin,
+                        label=Text.of(fraw.get("label"), humanize(fname))
+                        if "label" in fraw
+                        else builtin.label,
+                        help=Text.of(fraw.get("help")),
+                    )
                     continue
-                ctx.error(fpath, "name", f"'{fname}' is a built-in field of User; it cannot be redefined (only relabelled: {fname}: {{type: {builtin.type}, label: ...}})", True)
+                ctx.error(
+                    fpath,
+                    "name",
+                    f"'{fname}' is a built-in field of User; it cannot be redefined (only relabelled: {fname}: {{type: {builtin.type}, label: ...}})",
+                    True,
+                )
                 continue
             if name == USER and fname in USER_RESERVED:
-                ctx.error(fpath, "name", f"'{fname}' is used by the generated app's login on User; choose another field name", True)
+                ctx.error(
+                    fpath,
+                    "name",
+                    f"'{fname}' is used by the generated app's login on User; choose another field name",
+                    True,
+                )
                 continue
             table[fname] = _field(ctx, name, fname, fraw, fpath)
     _relations(ctx, raw_entities)
-    built = [_entity(ctx, name, raw_entities.get(name) or {}, path0 + (name,)) for name in _ordered(raw_entities)]
+    built = [
+        _entity(ctx, name, raw_entities.get(name) or {}, path0 + (name,))
+        for name in _ordered(raw_entities)
+    ]
     _clashes(ctx, built)
     return built
 
@@ -115,11 +186,17 @@ def _field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> Field:
     if needs:  # the one-word form (`owner: ref`) names the type but not what it needs
         example = {"to": "Company", "values": "[new, done]"}[needs[0]]
         article = "an" if ftype[:1] in "aeiou" else "a"
-        ctx.error(path, "field-options", f"{article} {ftype} field needs '{needs[0]}': write {name}: {{type: {ftype}, {needs[0]}: {example}}}")
+        ctx.error(
+            path,
+            "field-options",
+            f"{article} {ftype} field needs '{needs[0]}': write {name}: {{type: {ftype}, {needs[0]}: {example}}}",
+        )
     relation = None
     if kind.relation and "to" in raw:
         relation = Relation(
-            kind="many_to_many" if ftype == "refs" else ("one_to_one" if raw.get("one_to_one") else "many_to_one"),
+            kind="many_to_many"
+            if ftype == "refs"
+            else ("one_to_one" if raw.get("one_to_one") else "many_to_one"),
             target=raw["to"],
             back=raw.get("back", ""),
             on_delete=raw.get("on_delete") if ftype == "ref" else None,
@@ -162,7 +239,11 @@ def _default(ctx: Context, ftype: str, raw: dict[str, Any], path: Path) -> Value
         return None
     default = raw["default"]
     if isinstance(default, str) and default.startswith("="):
-        return Value(expr=ctx.expr(default[1:], path + ("default",), ctx.scope(user=EntityValue(USER)), offset=1))
+        return Value(
+            expr=ctx.expr(
+                default[1:], path + ("default",), ctx.scope(user=EntityValue(USER)), offset=1
+            )
+        )
     problem = field_types.REGISTRY[ftype].check_default(default, raw)
     if problem:
         ctx.error(path + ("default",), "default", problem)
@@ -175,8 +256,17 @@ def _enum_values(raw: Any) -> tuple[EnumValue, ...]:
     if isinstance(raw, dict):
         out = []
         for v, detail in raw.items():
-            if isinstance(detail, dict) and ("weight" in detail or "color" in detail or "label" in detail):
-                out.append(EnumValue(v, Text.of(detail.get("label"), humanize(v)), detail.get("weight"), detail.get("color")))
+            if isinstance(detail, dict) and (
+                "weight" in detail or "color" in detail or "label" in detail
+            ):
+                out.append(
+                    EnumValue(
+                        v,
+                        Text.of(detail.get("label"), humanize(v)),
+                        detail.get("weight"),
+                        detail.get("color"),
+                    )
+                )
             else:
                 out.append(EnumValue(v, Text.of(detail, humanize(v))))
         return tuple(out)
@@ -187,14 +277,26 @@ def _field_constraints(ctx: Context, f: Field, raw: dict[str, Any], path: Path) 
     if f.min is not None and f.max is not None and f.min > f.max:
         ctx.error(path + ("min",), "constraint", f"min {f.min} is greater than max {f.max}")
     if f.min_length is not None and f.max_length is not None and f.min_length > f.max_length:
-        ctx.error(path + ("min_length",), "constraint", f"min_length {f.min_length} is greater than max_length {f.max_length}")
+        ctx.error(
+            path + ("min_length",),
+            "constraint",
+            f"min_length {f.min_length} is greater than max_length {f.max_length}",
+        )
     if f.pattern is not None:
         try:
             re.compile(f.pattern)
         except re.error as exc:
-            ctx.error(path + ("pattern",), "constraint", f"the pattern is not a valid regular expression: {exc}")
+            ctx.error(
+                path + ("pattern",),
+                "constraint",
+                f"the pattern is not a valid regular expression: {exc}",
+            )
     if f.precision is not None and f.scale is not None and f.scale > f.precision:
-        ctx.error(path + ("scale",), "constraint", f"scale {f.scale} is greater than precision {f.precision}")
+        ctx.error(
+            path + ("scale",),
+            "constraint",
+            f"scale {f.scale} is greater than precision {f.precision}",
+        )
     if f.type == "enum":
         names = [v.name for v in f.values]
         seen: set[str] = set()
@@ -205,7 +307,11 @@ def _field_constraints(ctx: Context, f: Field, raw: dict[str, Any], path: Path) 
     if f.unique and f.type in ("refs", "json", "file", "text"):
         ctx.error(path + ("unique",), "constraint", f"a {f.type} field cannot be unique")
     if f.relation and f.relation.on_delete == "set_null" and f.required:
-        ctx.error(path + ("on_delete",), "relation", "on_delete: set_null cannot apply to a required reference; use cascade or restrict")
+        ctx.error(
+            path + ("on_delete",),
+            "relation",
+            "on_delete: set_null cannot apply to a required reference; use cascade or restrict",
+        )
     if f.renamed_from == f.name:
         ctx.error(path + ("renamed_from",), "rename", "renamed_from names the field itself")
 
@@ -227,7 +333,11 @@ def _relations(ctx: Context, raw_entities: dict[str, Any]) -> None:
             elif rel.kind == "one_to_one":
                 back = snake_case(entity) if len(siblings) == 1 else f"{name}_{snake_case(entity)}"
             else:
-                back = plural_snake if len(siblings) == 1 and rel.target != entity else f"{name}_{plural_snake}"
+                back = (
+                    plural_snake
+                    if len(siblings) == 1 and rel.target != entity
+                    else f"{name}_{plural_snake}"
+                )
             on_delete = rel.on_delete
             if rel.kind != "many_to_many" and on_delete is None:
                 on_delete = "restrict" if f.required else "set_null"
@@ -253,31 +363,60 @@ def _plural(raw_entities: dict[str, Any], entity: str) -> str:
 def _table(raw_entities: dict[str, Any], entity: str) -> str:
     if entity == USER:
         return "users"
-    return (raw_entities.get(entity) or {}).get("table") or snake_case(_plural(raw_entities, entity))
+    return (raw_entities.get(entity) or {}).get("table") or snake_case(
+        _plural(raw_entities, entity)
+    )
 
 
 def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     table = ctx.fields[name]
     raw_entities = ctx.data.get("entities") or {}
     plural = _plural(raw_entities, name)
-    fields = tuple(_computed(ctx, name, f, _raw_field(raw, f.name), path + ("fields", f.name)) for f in table.values())
+    fields = tuple(
+        _computed(ctx, name, f, _raw_field(raw, f.name), path + ("fields", f.name))
+        for f in table.values()
+    )
     display = raw.get("display") or _default_display(table)
     if raw.get("display"):
         ctx.known_field(name, display, path + ("display",))
-    search = tuple(raw.get("search") or [f.name for f in fields if f.searchable and f.type in TEXTUAL])
+    search = tuple(
+        raw.get("search") or [f.name for f in fields if f.searchable and f.type in TEXTUAL]
+    )
     for i, s in enumerate(raw.get("search") or []):
         f = ctx.known_field(name, s, path + ("search", i))
         if f is not None and f.type not in TEXTUAL:
-            ctx.error(path + ("search", i), "search", f"'{s}' is a {f.type} field; search works on text fields ({', '.join(sorted(TEXTUAL))})")
+            ctx.error(
+                path + ("search", i),
+                "search",
+                f"'{s}' is a {f.type} field; search works on text fields ({', '.join(sorted(TEXTUAL))})",
+            )
     owner = raw.get("owner")
     if owner:
         f = ctx.known_field(name, owner, path + ("owner",))
-        if f is not None and (f.relation is None or f.relation.target != USER or f.relation.kind == "many_to_many"):
-            ctx.error(path + ("owner",), "owner", f"the owner field '{owner}' must be a ref to User (e.g. {owner}: {{type: ref, to: User}})")
-    indexes = tuple(_index(ctx, name, item, path + ("indexes", i)) for i, item in enumerate(raw.get("indexes") or []))
-    permissions = tuple(_permission(ctx, name, role, rule, owner, path + ("permissions", role)) for role, rule in (raw.get("permissions") or {}).items())
+        if f is not None and (
+            f.relation is None or f.relation.target != USER or f.relation.kind == "many_to_many"
+        ):
+            ctx.error(
+                path + ("owner",),
+                "owner",
+                f"the owner field '{owner}' must be a ref to User (e.g. {owner}: {{type: ref, to: User}})",
+            )
+    indexes = tuple(
+        _index(ctx, name, item, path + ("indexes", i))
+        for i, item in enumerate(raw.get("indexes") or [])
+    )
+    permissions = tuple(
+        _permission(ctx, name, role, rule, owner, path + ("permissions", role))
+        for role, rule in (raw.get("permissions") or {}).items()
+    )
     api_raw = raw.get("api", True)
-    api = ACTIONS if api_raw is True else () if api_raw is False else tuple(a for a in ACTIONS if a in api_raw)
+    api = (
+        ACTIONS
+        if api_raw is True
+        else ()
+        if api_raw is False
+        else tuple(a for a in ACTIONS if a in api_raw)
+    )
     return Entity(
         name=name,
         plural=plural,
@@ -318,8 +457,11 @@ def _computed(ctx: Context, entity: str, f: Field, raw: dict[str, Any] | None, p
         for name in ((g.name,) if g.relation is None else (g.column,))
     )
     links = tuple(
-        (g.name, f"a computed field reads only its record's own columns; '{g.name}' is a link"
-         + (f" (its key is record.{g.column})" if g.column else ""))
+        (
+            g.name,
+            f"a computed field reads only its record's own columns; '{g.name}' is a link"
+            + (f" (its key is record.{g.column})" if g.column else ""),
+        )
         for g in ctx.fields[entity].values()
         if g.relation is not None
     )
@@ -347,7 +489,9 @@ def _index(ctx: Context, entity: str, raw: Any, path: Path) -> Index:
     for i, n in enumerate(names):
         f = ctx.known_field(entity, n, sub + (i,))
         if f is not None and f.relation is not None and f.relation.kind == "many_to_many":
-            ctx.error(sub + (i,), "index", f"'{n}' is a many-to-many field and has no column to index")
+            ctx.error(
+                sub + (i,), "index", f"'{n}' is a many-to-many field and has no column to index"
+            )
     if len(set(names)) != len(names):
         ctx.error(sub, "index", "an index names the same field twice")
     label = "uq" if unique else "ix"
@@ -362,7 +506,9 @@ _SHORT_RULES = {
 }
 
 
-def _permission(ctx: Context, entity: str, role: str, raw: Any, owner: str | None, path: Path) -> Permission:
+def _permission(
+    ctx: Context, entity: str, role: str, raw: Any, owner: str | None, path: Path
+) -> Permission:
     ctx.known_role(role, path, at_key=True)
     rule = _SHORT_RULES[raw] if isinstance(raw, str) else raw
     actions = []
@@ -376,7 +522,11 @@ def _permission(ctx: Context, entity: str, role: str, raw: Any, owner: str | Non
             access = Access("none")
         elif value == "own":
             if not owner:
-                ctx.error(apath, "permission-own", f"'own' needs an owner field on {entity} (set owner: <a ref to User>)")
+                ctx.error(
+                    apath,
+                    "permission-own",
+                    f"'own' needs an owner field on {entity} (set owner: <a ref to User>)",
+                )
             access = Access("own")
         else:
             access = Access("where", ctx.expr(value["where"], apath + ("where",), scope))
@@ -389,7 +539,14 @@ def _permission(ctx: Context, entity: str, role: str, raw: Any, owner: str | Non
     return Permission(role, tuple(actions), hidden, read_only)
 
 
-def _entity_ui(ctx: Context, entity: str, raw: dict[str, Any], fields: tuple[Field, ...], display: str, path: Path) -> EntityUI:
+def _entity_ui(
+    ctx: Context,
+    entity: str,
+    raw: dict[str, Any],
+    fields: tuple[Field, ...],
+    display: str,
+    path: Path,
+) -> EntityUI:
     def check_names(names: list[str], sub: Path) -> tuple[str, ...]:
         for i, n in enumerate(names):
             ctx.known_field(entity, n, sub + (i,))
@@ -411,7 +568,9 @@ def _entity_ui(ctx: Context, entity: str, raw: dict[str, Any], fields: tuple[Fie
         form = (FormSection(Text(()), check_names(raw_form, path + ("form",))),)
     else:
         form = tuple(
-            FormSection(Text.of(s.get("label")), check_names(s["fields"], path + ("form", i, "fields")))
+            FormSection(
+                Text.of(s.get("label")), check_names(s["fields"], path + ("form", i, "fields"))
+            )
             for i, s in enumerate(raw_form)
         )
     placed = [n for s in form for n in s.fields]
@@ -422,11 +581,17 @@ def _entity_ui(ctx: Context, entity: str, raw: dict[str, Any], fields: tuple[Fie
         k = raw["kanban"]
         by = ctx.known_field(entity, k["by"], path + ("kanban", "by"))
         if by is not None and by.type != "enum":
-            ctx.error(path + ("kanban", "by"), "kanban", f"a kanban board groups by an enum field; '{k['by']}' is a {by.type} field")
+            ctx.error(
+                path + ("kanban", "by"),
+                "kanban",
+                f"a kanban board groups by an enum field; '{k['by']}' is a {by.type} field",
+            )
         title = k.get("title", display)
         if "title" in k:
             ctx.known_field(entity, title, path + ("kanban", "title"))
-        kanban = KanbanView(k["by"], title, check_names(k.get("fields") or [], path + ("kanban", "fields")))
+        kanban = KanbanView(
+            k["by"], title, check_names(k.get("fields") or [], path + ("kanban", "fields"))
+        )
     calendar = None
     if raw.get("calendar"):
         c = raw["calendar"]
@@ -434,7 +599,11 @@ def _entity_ui(ctx: Context, entity: str, raw: dict[str, Any], fields: tuple[Fie
             if key in c:
                 f = ctx.known_field(entity, c[key], path + ("calendar", key))
                 if f is not None and f.type not in ("date", "datetime"):
-                    ctx.error(path + ("calendar", key), "calendar", f"a calendar needs a date or datetime field; '{c[key]}' is a {f.type} field")
+                    ctx.error(
+                        path + ("calendar", key),
+                        "calendar",
+                        f"a calendar needs a date or datetime field; '{c[key]}' is a {f.type} field",
+                    )
         if "title" in c:
             ctx.known_field(entity, c["title"], path + ("calendar", "title"))
         calendar = CalendarView(c["date"], c.get("title", display), c.get("end"))
@@ -453,23 +622,51 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
                 ("API path /api/", e.api_path, paths, RESERVED_API_PATHS),
             ):
                 if value in reserved:
-                    ctx.error(epath, "clash", f"{e.name}'s {what}{value if what.endswith('/') else ' ' + repr(value)} is used by the generated app itself; set another plural or table", True)
+                    ctx.error(
+                        epath,
+                        "clash",
+                        f"{e.name}'s {what}{value if what.endswith('/') else ' ' + repr(value)} is used by the generated app itself; set another plural or table",
+                        True,
+                    )
                 elif value in seen:
-                    ctx.error(epath, "clash", f"{e.name} and {seen[value]} both get the {what}{value if what.endswith('/') else ' ' + repr(value)}; {'give one of them another plural' if what.endswith('/') else 'set table: (or another plural) on one of them'}", True)
+                    ctx.error(
+                        epath,
+                        "clash",
+                        f"{e.name} and {seen[value]} both get the {what}{value if what.endswith('/') else ' ' + repr(value)}; {'give one of them another plural' if what.endswith('/') else 'set table: (or another plural) on one of them'}",
+                        True,
+                    )
                 seen.setdefault(value, e.name)
         for f in e.fields:
             if f.column and f.column != f.name and f.column in {g.name for g in e.fields}:
-                ctx.error(("entities", e.name, "fields", f.name), "clash", f"the reference '{f.name}' stores its key in '{f.column}', which is also a field of {e.name}", True)
+                ctx.error(
+                    ("entities", e.name, "fields", f.name),
+                    "clash",
+                    f"the reference '{f.name}' stores its key in '{f.column}', which is also a field of {e.name}",
+                    True,
+                )
     for e in entities:
         for f in e.fields:
             rel = f.relation
             if rel is None or rel.kind != "many_to_many" or not rel.through:
                 continue
             if rel.through in tables or rel.through in RESERVED_TABLES:
-                other = f"the table of {tables[rel.through]}" if rel.through in tables else "a table of the generated app"
+                other = (
+                    f"the table of {tables[rel.through]}"
+                    if rel.through in tables
+                    else "a table of the generated app"
+                )
                 where_through: Path = ("entities", e.name, "fields", f.name)
-                at_through = where_through + ("through",) if ctx.source.values.get(where_through + ("through",)) else where_through
-                ctx.error(at_through, "clash", f"the join table '{rel.through}' of {e.name}.{f.name} is also {other}; set through: to another name", at_through == where_through)
+                at_through = (
+                    where_through + ("through",)
+                    if ctx.source.values.get(where_through + ("through",))
+                    else where_through
+                )
+                ctx.error(
+                    at_through,
+                    "clash",
+                    f"the join table '{rel.through}' of {e.name}.{f.name} is also {other}; set through: to another name",
+                    at_through == where_through,
+                )
             tables[rel.through] = f"{e.name}.{f.name}"
     # Back-references: unique per target, and not shadowing the target's own fields.
     backs: dict[tuple[str, str], str] = {}
@@ -483,12 +680,35 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
             target_fields = ctx.fields[rel.target]
             key = (rel.target, rel.back)
             if rel.back in target_fields:
-                ctx.error(at, "clash", f"the back-reference '{rel.back}' of {e.name}.{f.name} clashes with the field {rel.target}.{rel.back}; set back: to another name", at == where)
+                ctx.error(
+                    at,
+                    "clash",
+                    f"the back-reference '{rel.back}' of {e.name}.{f.name} clashes with the field {rel.target}.{rel.back}; set back: to another name",
+                    at == where,
+                )
             elif any(g.column == rel.back for g in target_fields.values()):
-                ctx.error(at, "clash", f"the back-reference '{rel.back}' of {e.name}.{f.name} clashes with a key column of {rel.target}; set back: to another name", at == where)
+                ctx.error(
+                    at,
+                    "clash",
+                    f"the back-reference '{rel.back}' of {e.name}.{f.name} clashes with a key column of {rel.target}; set back: to another name",
+                    at == where,
+                )
             elif key in backs:
-                ctx.error(at, "clash", f"{rel.target} would get two back-references named '{rel.back}' ({backs[key]} and {e.name}.{f.name}); set back: on one of them", at == where)
-            elif rel.back in BUILTIN_FIELDS or rel.back in QUERY_PARAMETERS or (rel.target == USER and rel.back in USER_RESERVED):
-                ctx.error(at, "clash", f"the back-reference '{rel.back}' is a reserved name; set back: to another name", at == where)
+                ctx.error(
+                    at,
+                    "clash",
+                    f"{rel.target} would get two back-references named '{rel.back}' ({backs[key]} and {e.name}.{f.name}); set back: on one of them",
+                    at == where,
+                )
+            elif (
+                rel.back in BUILTIN_FIELDS
+                or rel.back in QUERY_PARAMETERS
+                or (rel.target == USER and rel.back in USER_RESERVED)
+            ):
+                ctx.error(
+                    at,
+                    "clash",
+                    f"the back-reference '{rel.back}' is a reserved name; set back: to another name",
+                    at == where,
+                )
             backs[key] = f"{e.name}.{f.name}"
-

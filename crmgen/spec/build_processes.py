@@ -23,18 +23,33 @@ def build_processes(ctx: Context, endpoints: dict[str, Endpoint]) -> list[Proces
         trigger, names = _trigger(ctx, raw["on"], path + ("on",), endpoints)
         if trigger.endpoint:
             if trigger.endpoint in bound:
-                ctx.error(path + ("on", "endpoint"), "endpoint-bound", f"the endpoint '{trigger.endpoint}' already runs the process '{bound[trigger.endpoint]}'")
+                ctx.error(
+                    path + ("on", "endpoint"),
+                    "endpoint-bound",
+                    f"the endpoint '{trigger.endpoint}' already runs the process '{bound[trigger.endpoint]}'",
+                )
             bound[trigger.endpoint] = name
         sctx = StepContext(ctx, ctx.scope(**names), trigger.entity, name)
         steps = build_steps(raw["steps"], path + ("steps",), sctx)
-        processes.append(Process(name, Text.of(raw.get("label"), humanize(name)), trigger, steps, ctx.pos(path, True)))
+        processes.append(
+            Process(
+                name, Text.of(raw.get("label"), humanize(name)), trigger, steps, ctx.pos(path, True)
+            )
+        )
     for name, endpoint in endpoints.items():
         if name not in bound:
-            ctx.error(("endpoints", name), "endpoint-unbound", f"no process runs the endpoint '{name}'; add a process with on: {{endpoint: {name}}}", True)
+            ctx.error(
+                ("endpoints", name),
+                "endpoint-unbound",
+                f"no process runs the endpoint '{name}'; add a process with on: {{endpoint: {name}}}",
+                True,
+            )
     return processes
 
 
-def _trigger(ctx: Context, raw: dict[str, Any], path: Path, endpoints: dict[str, Endpoint]) -> tuple[Trigger, dict[str, Kind]]:
+def _trigger(
+    ctx: Context, raw: dict[str, Any], path: Path, endpoints: dict[str, Endpoint]
+) -> tuple[Trigger, dict[str, Kind]]:
     pos = ctx.pos(path)
     user = EntityValue(USER)
     for event in _EVENTS:
@@ -43,17 +58,29 @@ def _trigger(ctx: Context, raw: dict[str, Any], path: Path, endpoints: dict[str,
             ok = ctx.known_entity(entity, path + (event,))
             fields = tuple(raw.get("fields") or ())
             if fields and event != "update":
-                ctx.error(path + ("fields",), "trigger", "fields: applies to update triggers (run when one of these fields changed)", True)
+                ctx.error(
+                    path + ("fields",),
+                    "trigger",
+                    "fields: applies to update triggers (run when one of these fields changed)",
+                    True,
+                )
             for i, f in enumerate(fields):
                 if ok:
                     ctx.known_field(entity, f, path + ("fields", i))
             names: dict[str, Kind] = {"record": EntityValue(entity), "user": user}
             if event == "update":
                 names["old"] = EntityValue(entity)
-            return Trigger(event, pos, entity=entity, when=raw.get("when", "before"), fields=fields), names
+            return Trigger(
+                event, pos, entity=entity, when=raw.get("when", "before"), fields=fields
+            ), names
     for key in ("when", "fields"):
         if key in raw:
-            ctx.error(path + (key,), "trigger", f"'{key}' applies only to create/update/delete triggers", True)
+            ctx.error(
+                path + (key,),
+                "trigger",
+                f"'{key}' applies only to create/update/delete triggers",
+                True,
+            )
     if "schedule" in raw:
         problem = cron_problem(raw["schedule"])
         if problem:
@@ -78,4 +105,7 @@ def _trigger(ctx: Context, raw: dict[str, Any], path: Path, endpoints: dict[str,
     for i, r in enumerate(roles):
         ctx.known_role(r, path + ("action", "roles", i))
     label = Text.of(action.get("label"), "Run")
-    return Trigger("action", pos, entity=entity, label=label, roles=roles), {"record": EntityValue(entity), "user": user}
+    return Trigger("action", pos, entity=entity, label=label, roles=roles), {
+        "record": EntityValue(entity),
+        "user": user,
+    }

@@ -35,7 +35,12 @@ class StepContext:
 
     def declare(self, name: str, kind: Kind, path: Path, at_key: bool = False) -> None:
         if name in ("record", "old", "user", "input", "now", "today"):
-            self.ctx.error(path, "step-name", f"'{name}' is a built-in name; store the result under another name", at_key)
+            self.ctx.error(
+                path,
+                "step-name",
+                f"'{name}' is a built-in name; store the result under another name",
+                at_key,
+            )
         self.scope.names[name] = kind
 
     def template(self, text: str, path: Path) -> Template:
@@ -44,16 +49,27 @@ class StepContext:
         except TemplateSyntaxError as exc:
             base = self.ctx.pos(path)
             self.ctx.diagnostics.append(
-                _diag(Position(base.file, base.line + (exc.lineno or 1) - 1, base.column), "template", "bad template: " + " ".join(str(exc.message or "invalid syntax").split()))
+                _diag(
+                    Position(base.file, base.line + (exc.lineno or 1) - 1, base.column),
+                    "template",
+                    "bad template: " + " ".join(str(exc.message or "invalid syntax").split()),
+                )
             )
             return Template(text, ())
         except RecursionError:
             self.ctx.error(path, "template", "bad template: it nests too deeply")
             return Template(text, ())
-        loads = [n for n in parsed.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport))]
+        loads = [
+            n
+            for n in parsed.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport))
+        ]
         if loads:
             kind = type(loads[0]).__name__.lower().replace("fromimport", "import")
-            self.ctx.error(path, "template", f"bad template: {{% {kind} %}} is not allowed (a message template cannot load other files)")
+            self.ctx.error(
+                path,
+                "template",
+                f"bad template: {{% {kind} %}} is not allowed (a message template cannot load other files)",
+            )
             return Template(text, ())
         try:
             names = sorted(meta.find_undeclared_variables(parsed))
@@ -65,7 +81,13 @@ class StepContext:
                 hint = did_you_mean(n, self.scope.names)
                 if not hint and n in ("record", "old", "input"):
                     hint = f" (this process's trigger gives no '{n}'; names here: {', '.join(sorted(self.scope.names)) or 'none'})"
-                self.ctx.diagnostics.append(_diag(self._name_pos(text, n, path), "template", f"the template uses unknown name '{n}'{hint}"))
+                self.ctx.diagnostics.append(
+                    _diag(
+                        self._name_pos(text, n, path),
+                        "template",
+                        f"the template uses unknown name '{n}'{hint}",
+                    )
+                )
         return Template(text, tuple(names))
 
     def _name_pos(self, text: str, name: str, path: Path) -> Position:
@@ -84,7 +106,9 @@ class StepContext:
         for name, v in raw.items():
             f = self.ctx.known_field(entity, name, path + (name,), at_key=True)
             if f is not None and f.computed is not None:
-                self.ctx.error(path + (name,), "step-set", f"'{name}' is computed and cannot be set", True)
+                self.ctx.error(
+                    path + (name,), "step-set", f"'{name}' is computed and cannot be set", True
+                )
             out.append((name, self.ctx.value(v, path + (name,), self.scope, f)))
         return tuple(out)
 
@@ -93,7 +117,12 @@ class StepContext:
 
     def need_record(self, path: Path, kind: str) -> str | None:
         if self.entity is None:
-            self.ctx.error(path, "step-record", f"'{kind}' works on the record, but this process has no record (its trigger is not an entity event, action or record endpoint)", True)
+            self.ctx.error(
+                path,
+                "step-record",
+                f"'{kind}' works on the record, but this process has no record (its trigger is not an entity event, action or record endpoint)",
+                True,
+            )
         return self.entity
 
 
@@ -325,7 +354,9 @@ def _if(step: dict[str, Any], at: _At) -> IfStep:
     then = build_steps(step.get("then") or [], at.path + ("then",), at.s.child())
     otherwise = build_steps(step.get("else") or [], at.path + ("else",), at.s.child())
     if "then" not in step:
-        at.ctx.error(at.path + ("if",), "step-if", "an 'if' step needs 'then:' with the steps to run", True)
+        at.ctx.error(
+            at.path + ("if",), "step-if", "an 'if' step needs 'then:' with the steps to run", True
+        )
     return IfStep(condition, then, otherwise)
 
 
@@ -353,7 +384,11 @@ def _query(step: dict[str, Any], at: _At) -> QueryStep:
 def _count(step: dict[str, Any], at: _At) -> CountStep:
     raw = step["count"]
     entity = raw["entity"]
-    where = at.s.where(entity, raw.get("where"), at.sub("where")) if at.ctx.known_entity(entity, at.sub("entity")) else ()
+    where = (
+        at.s.where(entity, raw.get("where"), at.sub("where"))
+        if at.ctx.known_entity(entity, at.sub("entity"))
+        else ()
+    )
     at.s.declare(raw["into"], Opaque("a number"), at.sub("into"))
     return CountStep(entity, where, raw["into"])
 
@@ -365,12 +400,23 @@ def _aggregate(step: dict[str, Any], at: _At) -> AggregateStep:
     where = at.s.where(entity, raw.get("where"), at.sub("where")) if ok else ()
     fn = raw["fn"]
     if fn != "count" and "field" not in raw:
-        at.ctx.error(at.sub(), "step-aggregate", f"'{fn}' needs the field to aggregate (field: ...)")
+        at.ctx.error(
+            at.sub(), "step-aggregate", f"'{fn}' needs the field to aggregate (field: ...)"
+        )
     for key in ("field", "group_by"):
         if ok and key in raw:
-            f = (at.ctx.known_field if key == "field" else at.ctx.known_column)(entity, raw[key], at.sub(key))
-            if key == "field" and f is not None and f.type not in ("integer", "decimal", "money") and fn in ("sum", "avg"):
-                at.ctx.error(at.sub(key), "step-aggregate", f"cannot {fn} the {f.type} field '{raw[key]}'")
+            f = (at.ctx.known_field if key == "field" else at.ctx.known_column)(
+                entity, raw[key], at.sub(key)
+            )
+            if (
+                key == "field"
+                and f is not None
+                and f.type not in ("integer", "decimal", "money")
+                and fn in ("sum", "avg")
+            ):
+                at.ctx.error(
+                    at.sub(key), "step-aggregate", f"cannot {fn} the {f.type} field '{raw[key]}'"
+                )
     at.s.declare(raw["into"], Opaque("a number"), at.sub("into"))
     return AggregateStep(entity, fn, raw.get("field"), where, raw["into"], raw.get("group_by"))
 
@@ -378,7 +424,11 @@ def _aggregate(step: dict[str, Any], at: _At) -> AggregateStep:
 def _create(step: dict[str, Any], at: _At) -> CreateStep:
     raw = step["create"]
     entity = raw["entity"]
-    values = at.s.values(entity, raw["values"], at.sub("values")) if at.ctx.known_entity(entity, at.sub("entity")) else ()
+    values = (
+        at.s.values(entity, raw["values"], at.sub("values"))
+        if at.ctx.known_entity(entity, at.sub("entity"))
+        else ()
+    )
     if "into" in raw:
         at.s.declare(raw["into"], EntityValue(entity), at.sub("into"))
     return CreateStep(entity, values, raw.get("into"))
@@ -390,8 +440,16 @@ def _update(step: dict[str, Any], at: _At) -> UpdateStep:
     if not at.ctx.known_entity(entity, at.sub("entity")):
         return UpdateStep(entity, (), ())
     if "where" not in raw:
-        at.ctx.error(at.sub(), "step-update", "an update step needs 'where:' (write where: {} to update every record on purpose)")
-    return UpdateStep(entity, at.s.where(entity, raw.get("where"), at.sub("where")), at.s.values(entity, raw["values"], at.sub("values")))
+        at.ctx.error(
+            at.sub(),
+            "step-update",
+            "an update step needs 'where:' (write where: {} to update every record on purpose)",
+        )
+    return UpdateStep(
+        entity,
+        at.s.where(entity, raw.get("where"), at.sub("where")),
+        at.s.values(entity, raw["values"], at.sub("values")),
+    )
 
 
 def _delete(step: dict[str, Any], at: _At) -> DeleteStep:
@@ -400,7 +458,9 @@ def _delete(step: dict[str, Any], at: _At) -> DeleteStep:
     if not at.ctx.known_entity(entity, at.sub("entity")):
         return DeleteStep(entity, ())
     if not raw.get("where"):
-        at.ctx.error(at.sub(), "step-delete", "a delete step needs 'where:' (it would delete every record)")
+        at.ctx.error(
+            at.sub(), "step-delete", "a delete step needs 'where:' (it would delete every record)"
+        )
     return DeleteStep(entity, at.s.where(entity, raw.get("where"), at.sub("where")))
 
 
@@ -410,8 +470,14 @@ def _assign(step: dict[str, Any], at: _At) -> AssignStep:
     name = raw["field"]
     if entity is not None:
         f = at.ctx.known_field(entity, name, at.sub("field"))
-        if f is not None and (f.relation is None or f.relation.target != USER or f.relation.kind == "many_to_many"):
-            at.ctx.error(at.sub("field"), "step-assign", f"'{name}' must be a ref to User to assign someone to it")
+        if f is not None and (
+            f.relation is None or f.relation.target != USER or f.relation.kind == "many_to_many"
+        ):
+            at.ctx.error(
+                at.sub("field"),
+                "step-assign",
+                f"'{name}' must be a ref to User to assign someone to it",
+            )
     among_raw = dict(raw.get("among") or {})
     role = among_raw.pop("role", None)
     among = at.ctx.where(among_raw, at.sub("among"), USER, at.s.scope)
@@ -435,14 +501,28 @@ def _via(at: _At, raw: dict[str, Any], itype: str) -> str | None:
         if not at.ctx.known_names("integrations", name, at.sub("via"), "integration"):
             return name
         if name in integrations and integrations[name].get("type") != itype:
-            at.ctx.error(at.sub("via"), "step-via", f"'{name}' is a {integrations[name].get('type')} integration; this step needs a {itype} one")
+            at.ctx.error(
+                at.sub("via"),
+                "step-via",
+                f"'{name}' is a {integrations[name].get('type')} integration; this step needs a {itype} one",
+            )
         return name
     if len(of_type) == 1:
         return of_type[0]
     if not of_type:
-        at.ctx.error(at.path + (at.key,), "step-via", f"this step needs a {itype} integration; declare one under integrations:", True)
+        at.ctx.error(
+            at.path + (at.key,),
+            "step-via",
+            f"this step needs a {itype} integration; declare one under integrations:",
+            True,
+        )
     else:
-        at.ctx.error(at.path + (at.key,), "step-via", f"there are several {itype} integrations ({', '.join(of_type)}); say which with via:", True)
+        at.ctx.error(
+            at.path + (at.key,),
+            "step-via",
+            f"there are several {itype} integrations ({', '.join(of_type)}); say which with via:",
+            True,
+        )
     return None
 
 
@@ -467,7 +547,11 @@ def _telegram(step: dict[str, Any], at: _At) -> TelegramStep:
 
 def _sms(step: dict[str, Any], at: _At) -> SmsStep:
     raw = step["sms"]
-    return SmsStep(at.s.value(raw["to"], at.sub("to")), at.s.template(raw["text"], at.sub("text")), _via(at, raw, "sms"))
+    return SmsStep(
+        at.s.value(raw["to"], at.sub("to")),
+        at.s.template(raw["text"], at.sub("text")),
+        _via(at, raw, "sms"),
+    )
 
 
 def _http(step: dict[str, Any], at: _At) -> HttpStep:
@@ -477,12 +561,26 @@ def _http(step: dict[str, Any], at: _At) -> HttpStep:
         via = _via(at, raw, "http")
     url = at.s.template(raw["url"], at.sub("url"))
     if via is None and not raw["url"].startswith(("http://", "https://", "{{")):
-        at.ctx.error(at.sub("url"), "step-http", "the URL must start with http:// or https:// (or name a base URL with via:)")
-    headers = tuple((k, at.s.template(v, at.sub("headers", k))) for k, v in (raw.get("headers") or {}).items())
+        at.ctx.error(
+            at.sub("url"),
+            "step-http",
+            "the URL must start with http:// or https:// (or name a base URL with via:)",
+        )
+    headers = tuple(
+        (k, at.s.template(v, at.sub("headers", k))) for k, v in (raw.get("headers") or {}).items()
+    )
     body = at.s.value(raw["json"], at.sub("json")) if "json" in raw else None
     if "into" in raw:
         at.s.declare(raw["into"], Opaque("an HTTP response"), at.sub("into"))
-    return HttpStep(raw.get("method", "GET"), url, headers, body, raw.get("into"), float(raw.get("timeout", 10)), via)
+    return HttpStep(
+        raw.get("method", "GET"),
+        url,
+        headers,
+        body,
+        raw.get("into"),
+        float(raw.get("timeout", 10)),
+        via,
+    )
 
 
 def _webhook(step: dict[str, Any], at: _At) -> WebhookStep:
@@ -513,68 +611,237 @@ def _backup(step: dict[str, Any], at: _At) -> BackupStep:
 
 _INTO = _SNAKE
 _VIA = _SNAKE
-register(StepKind("set", "set fields of the record (literals, or '= expression')", VALUES, _set,
-                  example="- set: {status: new, deadline: '= today() + days(3)'}"))
-register(StepKind("compute", "compute named values from expressions for later steps",
-                  {"type": "object", "propertyNames": _SNAKE, "additionalProperties": EXPR, "minProperties": 1},
-                  _compute, example="- compute: {active: \"record.status != 'done'\"}"))
-register(StepKind("if", "run 'then' steps when the condition holds, else the 'else' steps", EXPR, _if,
-                  nested=("then", "else"),
-                  example="- if: n > 10\n  then: [...]\n  else: [...]"))
-register(StepKind("for_each", "run steps for every item of a list (a query's result)",
-                  obj(("in", "as", "do"), **{"in": EXPR, "as": _SNAKE, "do": {"$ref": "#/$defs/steps"}}),
-                  _for_each, example="- for_each: {in: due, as: task, do: [...]}"))
-register(StepKind("query", "load records matching conditions into a list",
-                  obj(("entity", "into"), entity=_ENTITY, where=WHERE,
-                      sort={"type": "array", "items": {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}},
-                      limit={"type": "integer", "minimum": 1, "maximum": 100000}, into=_INTO),
-                  _query, example="- query: {entity: Task, where: {due: '= today() + days(1)'}, into: due}"))
-register(StepKind("count", "count records matching conditions",
-                  obj(("entity", "into"), entity=_ENTITY, where=WHERE, into=_INTO), _count,
-                  example="- count: {entity: Task, where: {assignee: '= record.assignee', status__ne: done}, into: n}"))
-register(StepKind("aggregate", "sum, avg, min, max or count over matching records",
-                  obj(("entity", "fn", "into"), entity=_ENTITY, fn={"enum": ["sum", "avg", "min", "max", "count"]},
-                      field=_SNAKE, where=WHERE, group_by=_SNAKE, into=_INTO),
-                  _aggregate, example="- aggregate: {entity: Deal, fn: sum, field: amount, into: total}"))
-register(StepKind("create", "create a record of an entity",
-                  obj(("entity", "values"), entity=_ENTITY, values=VALUES, into=_INTO), _create,
-                  example="- create: {entity: Invoice, values: {deal: '= record', amount: '= record.amount'}}"))
-register(StepKind("update", "update records matching conditions",
-                  obj(("entity", "values"), entity=_ENTITY, where=WHERE, values=VALUES), _update,
-                  example="- update: {entity: Task, where: {deal: '= record'}, values: {status: done}}"))
-register(StepKind("delete", "delete records matching conditions",
-                  obj(("entity", "where"), entity=_ENTITY, where=WHERE), _delete,
-                  example="- delete: {entity: Task, where: {status: cancelled}}"))
-register(StepKind("assign", "set a User reference to the least busy (or next, round robin) matching user",
-                  obj(("field",), field=_SNAKE, strategy={"enum": ["least_busy", "round_robin"]},
-                      among={**WHERE, "description": "conditions on User; role: NAME matches a role"},
-                      workload=obj(entity=_ENTITY, where=WHERE)),
-                  _assign, example="- assign: {field: assignee, among: {position: '= record.assignee.position'}}"))
-register(StepKind("email", "send an e-mail (through the outbox)",
-                  obj(("to", "subject"), to=VALUE, subject=TEMPLATE, text=TEMPLATE, html=TEMPLATE, via=_VIA), _email,
-                  example="- email: {to: '= record.assignee.email', subject: 'Task {{ record.title }}', text: '...'}"))
-register(StepKind("telegram", "send a Telegram message (through the outbox)",
-                  obj(("text",), text=TEMPLATE, chat=VALUE, via=_VIA), _telegram,
-                  example="- telegram: {text: 'Deal {{ record.name }} won'}"))
-register(StepKind("sms", "send a text message through an sms integration (through the outbox)",
-                  obj(("to", "text"), to=VALUE, text=TEMPLATE, via=_VIA), _sms,
-                  example="- sms: {to: '= record.assignee.phone', text: 'Due tomorrow: {{ record.title }}'}"))
-register(StepKind("http", "call an HTTP API; the JSON answer can be kept for later steps",
-                  obj(("url",), method={"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]}, url=TEMPLATE,
-                      headers={"type": "object", "additionalProperties": TEMPLATE}, json=VALUE, into=_INTO,
-                      timeout={"type": "number", "exclusiveMinimum": 0, "maximum": 300}, via=_VIA),
-                  _http, example="- http: {method: POST, url: 'https://example.com/hook', json: '= record', into: reply}"))
-register(StepKind("webhook", "post a signed (HMAC-SHA256) event to a webhook integration",
-                  obj(("event",), event={"type": "string", "pattern": r"^[a-z][a-z0-9_.]*$"}, payload=VALUE, via=_VIA),
-                  _webhook, example="- webhook: {event: deal.won, payload: '= record'}"))
-register(StepKind("error", "stop and fail the request with a message (and an HTTP status)",
-                  {"anyOf": [TEMPLATE, obj(("message",), message=TEMPLATE,
-                                           status={"enum": [400, 403, 404, 409, 422]})]},
-                  _error, example="- error: {message: 'Only managers may do this', status: 403}"))
-register(StepKind("log", "write a line to the app's log",
-                  {"anyOf": [TEMPLATE, obj(("message",), message=TEMPLATE, level={"enum": ["debug", "info", "warning", "error"]})]},
-                  _log, example="- log: 'Task {{ record.id }} reassigned'"))
-register(StepKind("backup", "write a restorable backup of the database (keeping the last N)",
-                  {"anyOf": [{"type": "null"}, obj(keep={"type": "integer", "minimum": 1, "maximum": 365},
-                                                   folder={"type": "string", "pattern": r"^[A-Za-z0-9_./\-]+$"})]},
-                  _backup, example="- backup: {keep: 14}"))
+register(
+    StepKind(
+        "set",
+        "set fields of the record (literals, or '= expression')",
+        VALUES,
+        _set,
+        example="- set: {status: new, deadline: '= today() + days(3)'}",
+    )
+)
+register(
+    StepKind(
+        "compute",
+        "compute named values from expressions for later steps",
+        {
+            "type": "object",
+            "propertyNames": _SNAKE,
+            "additionalProperties": EXPR,
+            "minProperties": 1,
+        },
+        _compute,
+        example="- compute: {active: \"record.status != 'done'\"}",
+    )
+)
+register(
+    StepKind(
+        "if",
+        "run 'then' steps when the condition holds, else the 'else' steps",
+        EXPR,
+        _if,
+        nested=("then", "else"),
+        example="- if: n > 10\n  then: [...]\n  else: [...]",
+    )
+)
+register(
+    StepKind(
+        "for_each",
+        "run steps for every item of a list (a query's result)",
+        obj(("in", "as", "do"), **{"in": EXPR, "as": _SNAKE, "do": {"$ref": "#/$defs/steps"}}),
+        _for_each,
+        example="- for_each: {in: due, as: task, do: [...]}",
+    )
+)
+register(
+    StepKind(
+        "query",
+        "load records matching conditions into a list",
+        obj(
+            ("entity", "into"),
+            entity=_ENTITY,
+            where=WHERE,
+            sort={"type": "array", "items": {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}},
+            limit={"type": "integer", "minimum": 1, "maximum": 100000},
+            into=_INTO,
+        ),
+        _query,
+        example="- query: {entity: Task, where: {due: '= today() + days(1)'}, into: due}",
+    )
+)
+register(
+    StepKind(
+        "count",
+        "count records matching conditions",
+        obj(("entity", "into"), entity=_ENTITY, where=WHERE, into=_INTO),
+        _count,
+        example="- count: {entity: Task, where: {assignee: '= record.assignee', status__ne: done}, into: n}",
+    )
+)
+register(
+    StepKind(
+        "aggregate",
+        "sum, avg, min, max or count over matching records",
+        obj(
+            ("entity", "fn", "into"),
+            entity=_ENTITY,
+            fn={"enum": ["sum", "avg", "min", "max", "count"]},
+            field=_SNAKE,
+            where=WHERE,
+            group_by=_SNAKE,
+            into=_INTO,
+        ),
+        _aggregate,
+        example="- aggregate: {entity: Deal, fn: sum, field: amount, into: total}",
+    )
+)
+register(
+    StepKind(
+        "create",
+        "create a record of an entity",
+        obj(("entity", "values"), entity=_ENTITY, values=VALUES, into=_INTO),
+        _create,
+        example="- create: {entity: Invoice, values: {deal: '= record', amount: '= record.amount'}}",
+    )
+)
+register(
+    StepKind(
+        "update",
+        "update records matching conditions",
+        obj(("entity", "values"), entity=_ENTITY, where=WHERE, values=VALUES),
+        _update,
+        example="- update: {entity: Task, where: {deal: '= record'}, values: {status: done}}",
+    )
+)
+register(
+    StepKind(
+        "delete",
+        "delete records matching conditions",
+        obj(("entity", "where"), entity=_ENTITY, where=WHERE),
+        _delete,
+        example="- delete: {entity: Task, where: {status: cancelled}}",
+    )
+)
+register(
+    StepKind(
+        "assign",
+        "set a User reference to the least busy (or next, round robin) matching user",
+        obj(
+            ("field",),
+            field=_SNAKE,
+            strategy={"enum": ["least_busy", "round_robin"]},
+            among={**WHERE, "description": "conditions on User; role: NAME matches a role"},
+            workload=obj(entity=_ENTITY, where=WHERE),
+        ),
+        _assign,
+        example="- assign: {field: assignee, among: {position: '= record.assignee.position'}}",
+    )
+)
+register(
+    StepKind(
+        "email",
+        "send an e-mail (through the outbox)",
+        obj(("to", "subject"), to=VALUE, subject=TEMPLATE, text=TEMPLATE, html=TEMPLATE, via=_VIA),
+        _email,
+        example="- email: {to: '= record.assignee.email', subject: 'Task {{ record.title }}', text: '...'}",
+    )
+)
+register(
+    StepKind(
+        "telegram",
+        "send a Telegram message (through the outbox)",
+        obj(("text",), text=TEMPLATE, chat=VALUE, via=_VIA),
+        _telegram,
+        example="- telegram: {text: 'Deal {{ record.name }} won'}",
+    )
+)
+register(
+    StepKind(
+        "sms",
+        "send a text message through an sms integration (through the outbox)",
+        obj(("to", "text"), to=VALUE, text=TEMPLATE, via=_VIA),
+        _sms,
+        example="- sms: {to: '= record.assignee.phone', text: 'Due tomorrow: {{ record.title }}'}",
+    )
+)
+register(
+    StepKind(
+        "http",
+        "call an HTTP API; the JSON answer can be kept for later steps",
+        obj(
+            ("url",),
+            method={"enum": ["GET", "POST", "PUT", "PATCH", "DELETE"]},
+            url=TEMPLATE,
+            headers={"type": "object", "additionalProperties": TEMPLATE},
+            json=VALUE,
+            into=_INTO,
+            timeout={"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+            via=_VIA,
+        ),
+        _http,
+        example="- http: {method: POST, url: 'https://example.com/hook', json: '= record', into: reply}",
+    )
+)
+register(
+    StepKind(
+        "webhook",
+        "post a signed (HMAC-SHA256) event to a webhook integration",
+        obj(
+            ("event",),
+            event={"type": "string", "pattern": r"^[a-z][a-z0-9_.]*$"},
+            payload=VALUE,
+            via=_VIA,
+        ),
+        _webhook,
+        example="- webhook: {event: deal.won, payload: '= record'}",
+    )
+)
+register(
+    StepKind(
+        "error",
+        "stop and fail the request with a message (and an HTTP status)",
+        {
+            "anyOf": [
+                TEMPLATE,
+                obj(("message",), message=TEMPLATE, status={"enum": [400, 403, 404, 409, 422]}),
+            ]
+        },
+        _error,
+        example="- error: {message: 'Only managers may do this', status: 403}",
+    )
+)
+register(
+    StepKind(
+        "log",
+        "write a line to the app's log",
+        {
+            "anyOf": [
+                TEMPLATE,
+                obj(
+                    ("message",),
+                    message=TEMPLATE,
+                    level={"enum": ["debug", "info", "warning", "error"]},
+                ),
+            ]
+        },
+        _log,
+        example="- log: 'Task {{ record.id }} reassigned'",
+    )
+)
+register(
+    StepKind(
+        "backup",
+        "write a restorable backup of the database (keeping the last N)",
+        {
+            "anyOf": [
+                {"type": "null"},
+                obj(
+                    keep={"type": "integer", "minimum": 1, "maximum": 365},
+                    folder={"type": "string", "pattern": r"^[A-Za-z0-9_./\-]+$"},
+                ),
+            ]
+        },
+        _backup,
+        example="- backup: {keep: 14}",
+    )
+)

@@ -6,7 +6,17 @@ from typing import Any
 
 from crmgen.spec.context import USER, Context
 from crmgen.spec.expressions import EntityValue
-from crmgen.spec.model import UI, Chart, Dashboard, Kpi, Measure, NavGroup, NavItem, Report, ReportColumn
+from crmgen.spec.model import (
+    UI,
+    Chart,
+    Dashboard,
+    Kpi,
+    Measure,
+    NavGroup,
+    NavItem,
+    Report,
+    ReportColumn,
+)
 from crmgen.spec.text import Text, humanize
 from crmgen.spec.yaml_loader import Path
 
@@ -15,8 +25,13 @@ _NUMERIC = ("integer", "decimal", "money")
 
 def build_ui(ctx: Context) -> UI:
     raw: dict[str, Any] = ctx.data.get("ui") or {}
-    dashboards = tuple(_dashboard(ctx, n, d, ("ui", "dashboards", n)) for n, d in (raw.get("dashboards") or {}).items())
-    reports = tuple(_report(ctx, n, r, ("ui", "reports", n)) for n, r in (raw.get("reports") or {}).items())
+    dashboards = tuple(
+        _dashboard(ctx, n, d, ("ui", "dashboards", n))
+        for n, d in (raw.get("dashboards") or {}).items()
+    )
+    reports = tuple(
+        _report(ctx, n, r, ("ui", "reports", n)) for n, r in (raw.get("reports") or {}).items()
+    )
     return UI(_navigation(ctx, raw.get("navigation"), ("ui", "navigation")), dashboards, reports)
 
 
@@ -27,7 +42,9 @@ def _navigation(ctx: Context, raw: list[Any] | None, path: Path) -> tuple[NavGro
     loose: list[NavItem] = []
     for i, entry in enumerate(raw):
         if isinstance(entry, dict) and "items" in entry:
-            items = tuple(_nav_item(ctx, it, path + (i, "items", j)) for j, it in enumerate(entry["items"]))
+            items = tuple(
+                _nav_item(ctx, it, path + (i, "items", j)) for j, it in enumerate(entry["items"])
+            )
             groups.append(NavGroup(Text.of(entry.get("label")), items))
         else:
             loose.append(_nav_item(ctx, entry, path + (i,)))
@@ -51,7 +68,11 @@ def _nav_item(ctx: Context, raw: Any, path: Path) -> NavItem:
     if ctx.known_entity(entity, path + ("entity",)) and view in ("kanban", "calendar"):
         hints = ((ctx.data.get("entities") or {}).get(entity) or {}).get("ui") or {}
         if view not in hints:
-            ctx.error(path + ("view",), "nav-view", f"{entity} has no {view} view; add ui: {{{view}: ...}} to the entity")
+            ctx.error(
+                path + ("view",),
+                "nav-view",
+                f"{entity} has no {view} view; add ui: {{{view}: ...}} to the entity",
+            )
     return NavItem("entity", entity, view)
 
 
@@ -60,7 +81,11 @@ def _ui_ref(ctx: Context, section: str, name: str, path: Path) -> None:
     if name not in table and ("ui." + section, name) not in ctx.broken_names:
         from crmgen.diagnostics import did_you_mean
 
-        ctx.error(path, "ref-" + section[:-1], f"unknown {section[:-1]} '{name}'{did_you_mean(name, table)}")
+        ctx.error(
+            path,
+            "ref-" + section[:-1],
+            f"unknown {section[:-1]} '{name}'{did_you_mean(name, table)}",
+        )
 
 
 def _measure(ctx: Context, raw: Any, entity: str, path: Path) -> Measure:
@@ -77,9 +102,17 @@ def _measure(ctx: Context, raw: Any, entity: str, path: Path) -> Measure:
         f = ctx.known_field(entity, weighted, path + ("weighted_by",))
         unweighted = [v.name for v in f.values if v.weight is None] if f is not None else []
         if f is not None and f.type != "enum":
-            ctx.error(path + ("weighted_by",), "measure", f"weighted_by needs an enum field whose values all have a weight; '{weighted}' is a {f.type} field")
+            ctx.error(
+                path + ("weighted_by",),
+                "measure",
+                f"weighted_by needs an enum field whose values all have a weight; '{weighted}' is a {f.type} field",
+            )
         elif unweighted:
-            ctx.error(path + ("weighted_by",), "measure", f"weighted_by needs an enum field whose values all have a weight; '{weighted}' has none for {', '.join(unweighted)} (values: {{{unweighted[0]}: {{weight: 0.1}}, ...}})")
+            ctx.error(
+                path + ("weighted_by",),
+                "measure",
+                f"weighted_by needs an enum field whose values all have a weight; '{weighted}' has none for {', '.join(unweighted)} (values: {{{unweighted[0]}: {{weight: 0.1}}, ...}})",
+            )
     return Measure(fn, name, weighted)
 
 
@@ -100,24 +133,63 @@ def _dashboard(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Dash
         kp = path + ("kpis", kname)
         entity = k["entity"]
         ok = ctx.known_entity(entity, kp + ("entity",))
-        measure = _measure(ctx, k.get("measure"), entity, kp + ("measure",)) if ok else Measure("count")
+        measure = (
+            _measure(ctx, k.get("measure"), entity, kp + ("measure",)) if ok else Measure("count")
+        )
         where = ctx.where(k.get("where"), kp + ("where",), entity, _scope(ctx)) if ok else ()
-        kpis.append(Kpi(kname, Text.of(k.get("label"), humanize(kname)), entity, measure, where, k.get("format", "number")))
+        kpis.append(
+            Kpi(
+                kname,
+                Text.of(k.get("label"), humanize(kname)),
+                entity,
+                measure,
+                where,
+                k.get("format", "number"),
+            )
+        )
     charts = []
     for cname, c in (raw.get("charts") or {}).items():
         cp = path + ("charts", cname)
         entity = c["entity"]
         ok = ctx.known_entity(entity, cp + ("entity",))
-        measure = _measure(ctx, c.get("measure"), entity, cp + ("measure",)) if ok else Measure("count")
+        measure = (
+            _measure(ctx, c.get("measure"), entity, cp + ("measure",)) if ok else Measure("count")
+        )
         where = ctx.where(c.get("where"), cp + ("where",), entity, _scope(ctx)) if ok else ()
         if ok:
             f = ctx.known_column(entity, c["group_by"], cp + ("group_by",))
             if f is not None and "period" in c and f.type not in ("date", "datetime"):
-                ctx.error(cp + ("period",), "chart", f"period: groups dates; '{c['group_by']}' is a {f.type} field")
+                ctx.error(
+                    cp + ("period",),
+                    "chart",
+                    f"period: groups dates; '{c['group_by']}' is a {f.type} field",
+                )
             if f is not None and c["type"] == "funnel" and f.type != "enum":
-                ctx.error(cp + ("group_by",), "chart", f"a funnel chart groups by an enum field (its values are the funnel's stages, in order); '{c['group_by']}' is a {f.type} field")
-        charts.append(Chart(cname, Text.of(c.get("label"), humanize(cname)), c["type"], entity, c["group_by"], measure, where, c.get("period")))
-    return Dashboard(name, Text.of(raw.get("label"), humanize(name)), _roles(ctx, raw, path), tuple(kpis), tuple(charts), ctx.pos(path, True))
+                ctx.error(
+                    cp + ("group_by",),
+                    "chart",
+                    f"a funnel chart groups by an enum field (its values are the funnel's stages, in order); '{c['group_by']}' is a {f.type} field",
+                )
+        charts.append(
+            Chart(
+                cname,
+                Text.of(c.get("label"), humanize(cname)),
+                c["type"],
+                entity,
+                c["group_by"],
+                measure,
+                where,
+                c.get("period"),
+            )
+        )
+    return Dashboard(
+        name,
+        Text.of(raw.get("label"), humanize(name)),
+        _roles(ctx, raw, path),
+        tuple(kpis),
+        tuple(charts),
+        ctx.pos(path, True),
+    )
 
 
 def _report(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Report:
@@ -131,11 +203,22 @@ def _report(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Report:
     for cname, c in (raw.get("columns") or {"count": "count"}).items():
         cp = path + ("columns", cname)
         if isinstance(c, dict) and "measure" in c:
-            measure = _measure(ctx, c["measure"], entity, cp + ("measure",)) if ok else Measure("count")
+            measure = (
+                _measure(ctx, c["measure"], entity, cp + ("measure",)) if ok else Measure("count")
+            )
             label = Text.of(c.get("label"), humanize(cname))
         else:
             measure = _measure(ctx, c, entity, cp) if ok else Measure("count")
             label = Text.of(None, humanize(cname))
         columns.append(ReportColumn(cname, label, measure))
     where = ctx.where(raw.get("where"), path + ("where",), entity, _scope(ctx)) if ok else ()
-    return Report(name, Text.of(raw.get("label"), humanize(name)), entity, group_by, tuple(columns), where, _roles(ctx, raw, path), ctx.pos(path, True))
+    return Report(
+        name,
+        Text.of(raw.get("label"), humanize(name)),
+        entity,
+        group_by,
+        tuple(columns),
+        where,
+        _roles(ctx, raw, path),
+        ctx.pos(path, True),
+    )

@@ -66,7 +66,9 @@ class Context:
         self.error(path, "ref-field", f"{entity} has no field '{name}'{hint}", at_key)
         return None
 
-    def known_column(self, entity: str, name: str, path: Path, at_key: bool = False) -> Field | None:
+    def known_column(
+        self, entity: str, name: str, path: Path, at_key: bool = False
+    ) -> Field | None:
         """Like ``known_field``, but also the automatic columns (id, created_at, updated_at).
 
         For places that only read a column (sorting, grouping in charts, reports, aggregates):
@@ -76,11 +78,21 @@ class Context:
         table = self.fields.get(entity)
         raw = (self.data.get("entities") or {}).get(entity)
         stamped = not isinstance(raw, dict) or raw.get("timestamps", True) is not False
-        if table is not None and name not in table and (name == "id" or (stamped and name in ("created_at", "updated_at"))):
+        if (
+            table is not None
+            and name not in table
+            and (name == "id" or (stamped and name in ("created_at", "updated_at")))
+        ):
             from crmgen.diagnostics import NOWHERE
             from crmgen.spec.text import Text, humanize
 
-            return Field(name, "integer" if name == "id" else "datetime", Text.of(None, humanize(name)), NOWHERE, read_only=True)
+            return Field(
+                name,
+                "integer" if name == "id" else "datetime",
+                Text.of(None, humanize(name)),
+                NOWHERE,
+                read_only=True,
+            )
         return self.known_field(entity, name, path, at_key)
 
     def known_role(self, name: str, path: Path, at_key: bool = False) -> bool:
@@ -103,7 +115,9 @@ class Context:
         table = self.fields.get(entity)
         if table is None:
             return None
-        attrs: dict[str, Kind] = {n: Opaque() for n in ("id", "version", "created_at", "updated_at")}
+        attrs: dict[str, Kind] = {
+            n: Opaque() for n in ("id", "version", "created_at", "updated_at")
+        }
         for broken_entity, broken_field in self.broken_fields:
             if broken_entity == entity:
                 attrs[broken_field] = Opaque()  # its own errors are reported already
@@ -129,7 +143,9 @@ class Context:
         expression, _kind = self.expr_kind(text, path, scope, offset)
         return expression
 
-    def expr_kind(self, text: str, path: Path, scope: Scope, offset: int = 0) -> tuple[Expression, Kind]:
+    def expr_kind(
+        self, text: str, path: Path, scope: Scope, offset: int = 0
+    ) -> tuple[Expression, Kind]:
         expression, problems, kind = expressions.check_kind(text, scope)
         base = self.pos(path)
         for p in problems:
@@ -157,7 +173,11 @@ class Context:
 
         if target.relation is not None:
             example = "user" if target.relation.target == USER else f"record.{target.name}"
-            self.error(path, "value", f"'{target.name}' links to {target.relation.target}: give it an expression that yields one (e.g. '= {example}'), not a literal")
+            self.error(
+                path,
+                "value",
+                f"'{target.name}' links to {target.relation.target}: give it an expression that yields one (e.g. '= {example}'), not a literal",
+            )
             return
         options = {"values": [v.name for v in target.values]}
         for key in ("min", "max", "min_length", "max_length", "pattern"):
@@ -167,14 +187,21 @@ class Context:
         if problem:
             self.error(path, "value", problem.replace("the default", "the value"))
 
-    def where(self, raw: Mapping[str, Any] | None, path: Path, entity: str, scope: Scope) -> tuple[Condition, ...]:
+    def where(
+        self, raw: Mapping[str, Any] | None, path: Path, entity: str, scope: Scope
+    ) -> tuple[Condition, ...]:
         """Conditions ``field[__op]: value`` on ``entity``; dotted fields follow references."""
         conditions = []
         for key, raw_value in (raw or {}).items():
             name, _, op = key.partition("__")
             op = op or "eq"
             if op not in FILTER_OPERATORS and op != "eq":
-                self.error(path + (key,), "where-op", f"unknown operator '{op}'{did_you_mean(op, FILTER_OPERATORS)}", True)
+                self.error(
+                    path + (key,),
+                    "where-op",
+                    f"unknown operator '{op}'{did_you_mean(op, FILTER_OPERATORS)}",
+                    True,
+                )
                 continue
             target = self.follow(entity, name, path + (key,))
             if op == "isnull" or op == "contains" or target is None:
@@ -183,7 +210,9 @@ class Context:
                 for i, item in enumerate(raw_value):
                     self.check_literal(target, item, path + (key, i))
                 target = None
-            conditions.append(Condition(name, op, self.value(raw_value, path + (key,), scope, target)))
+            conditions.append(
+                Condition(name, op, self.value(raw_value, path + (key,), scope, target))
+            )
         return tuple(conditions)
 
     def follow(self, entity: str, dotted: str, path: Path) -> Field | None:
@@ -200,7 +229,6 @@ class Context:
                 return None
             current = found.relation.target if found.relation else ""
         return found
-
 
 
 def freeze(value: Any) -> Any:

@@ -51,7 +51,18 @@ _CONTEXT_NAMES = {
 }
 
 _BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)
-_CMP_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot)
+_CMP_OPS = (
+    ast.Eq,
+    ast.NotEq,
+    ast.Lt,
+    ast.LtE,
+    ast.Gt,
+    ast.GtE,
+    ast.In,
+    ast.NotIn,
+    ast.Is,
+    ast.IsNot,
+)
 _UNARY_OPS = (ast.Not, ast.USub, ast.UAdd)
 
 
@@ -133,7 +144,11 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     """Like ``check``, and also what the expression yields (a record, a list, a value)."""
     problems: list[ExprProblem] = []
     if len(source) > MAX_LENGTH:
-        return Expression(source, ()), [ExprProblem(1, 1, f"expression longer than {MAX_LENGTH}")], Opaque()
+        return (
+            Expression(source, ()),
+            [ExprProblem(1, 1, f"expression longer than {MAX_LENGTH}")],
+            Opaque(),
+        )
     if not source.strip():
         return Expression(source, ()), [ExprProblem(1, 1, "the expression is empty")], Opaque()
     text = source.strip("\n")
@@ -143,7 +158,11 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     except SyntaxError as exc:
         msg = exc.msg or "invalid syntax"
         col = (exc.offset or 1) + (lead if (exc.lineno or 1) == 1 else 0)
-        return Expression(source, ()), [ExprProblem(exc.lineno or 1, col, f"bad expression: {msg}")], Opaque()
+        return (
+            Expression(source, ()),
+            [ExprProblem(exc.lineno or 1, col, f"bad expression: {msg}")],
+            Opaque(),
+        )
     except ValueError as exc:  # e.g. null bytes
         return Expression(source, ()), [ExprProblem(1, 1, f"bad expression: {exc}")], Opaque()
     checker = _Checker(scope, problems, lead)
@@ -152,7 +171,13 @@ def check_kind(source: str, scope: Scope) -> tuple[Expression, list[ExprProblem]
     try:
         kind = checker.visit(tree.body)
     except _TooDeep as exc:
-        problems.append(ExprProblem(exc.line, exc.column, f"the expression nests deeper than {MAX_DEPTH} levels; split it into compute steps"))
+        problems.append(
+            ExprProblem(
+                exc.line,
+                exc.column,
+                f"the expression nests deeper than {MAX_DEPTH} levels; split it into compute steps",
+            )
+        )
         kind = Opaque()
     return Expression(source.strip(), tuple(sorted(checker.roots))), problems, kind
 
@@ -221,7 +246,9 @@ class _Checker:
             return Opaque()
         if self.depth >= MAX_DEPTH:
             line = getattr(node, "lineno", 1)
-            raise _TooDeep(line, getattr(node, "col_offset", 0) + 1 + (self.lead if line == 1 else 0))
+            raise _TooDeep(
+                line, getattr(node, "col_offset", 0) + 1 + (self.lead if line == 1 else 0)
+            )
         self.depth += 1
         try:
             return method(node)
@@ -276,13 +303,18 @@ class _Checker:
         if isinstance(node.func, ast.Attribute):
             method = node.func.attr
             hint = f"; write {method}(...) instead" if method in self.scope.functions else ""
-            self.problem(_at_attr(node.func), f"methods cannot be called ('.{method}()'); only the built-in functions (e.g. today(), days(3)){hint}")
+            self.problem(
+                _at_attr(node.func),
+                f"methods cannot be called ('.{method}()'); only the built-in functions (e.g. today(), days(3)){hint}",
+            )
             return Opaque()
         if not isinstance(node.func, ast.Name):
             if type(node.func).__name__ in ("Lambda", "Subscript", "Call"):
                 self.visit(node.func)
             else:
-                self.problem(node, "only the built-in functions can be called (e.g. today(), days(3))")
+                self.problem(
+                    node, "only the built-in functions can be called (e.g. today(), days(3))"
+                )
             return Opaque()
         name = node.func.id
         if name not in self.scope.functions:
@@ -310,7 +342,9 @@ class _Checker:
 
     def visit_BinOp(self, node: ast.BinOp) -> Kind:
         if not isinstance(node.op, _BIN_OPS):
-            self.problem(self.operator_at(node), f"the operator {_describe(node.op)} is not allowed")
+            self.problem(
+                self.operator_at(node), f"the operator {_describe(node.op)} is not allowed"
+            )
         self.visit(node.left)
         self.visit(node.right)
         return Opaque()

@@ -85,7 +85,11 @@ def _number_default(kind: type) -> DefaultCheck:
 
 
 def _bool_default(value: Any, raw: dict[str, Any]) -> str | None:
-    return None if isinstance(value, bool) else f"the default must be true or false, got {_show(value)}"
+    return (
+        None
+        if isinstance(value, bool)
+        else f"the default must be true or false, got {_show(value)}"
+    )
 
 
 def _date_default(value: Any, raw: dict[str, Any]) -> str | None:
@@ -140,7 +144,13 @@ def enum_values(raw: Any) -> list[str]:
 
 
 def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    return (
+        repr(value)
+        if isinstance(value, str)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
+    )
 
 
 _LENGTHS = {"min_length": _COUNT, "max_length": {"type": "integer", "minimum": 1}}
@@ -161,50 +171,136 @@ _VALUE_DETAIL = {
     ]
 }
 
-register(FieldType("string", "one line of text (255 characters unless max_length says)",
-                   {**_LENGTHS, "pattern": {"type": "string"}, **_SEARCH}, _text_default, True))
-register(FieldType("text", "long text, several lines", {**_LENGTHS, **_SEARCH}, _text_default, True))
-register(FieldType("integer", "a whole number", {"min": _NUMBER, "max": _NUMBER}, _number_default(int)))
-register(FieldType("decimal", "an exact decimal number",
-                   {"min": _NUMBER, "max": _NUMBER,
-                    "precision": {"type": "integer", "minimum": 1, "maximum": 38},
-                    "scale": {"type": "integer", "minimum": 0, "maximum": 12}},
-                   _number_default(Decimal)))
-register(FieldType("money", "an amount of money (a decimal with 2 places and a currency)",
-                   {"min": _NUMBER, "max": _NUMBER,
-                    "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "currency"}},
-                   _number_default(Decimal)))
+register(
+    FieldType(
+        "string",
+        "one line of text (255 characters unless max_length says)",
+        {**_LENGTHS, "pattern": {"type": "string"}, **_SEARCH},
+        _text_default,
+        True,
+    )
+)
+register(
+    FieldType("text", "long text, several lines", {**_LENGTHS, **_SEARCH}, _text_default, True)
+)
+register(
+    FieldType("integer", "a whole number", {"min": _NUMBER, "max": _NUMBER}, _number_default(int))
+)
+register(
+    FieldType(
+        "decimal",
+        "an exact decimal number",
+        {
+            "min": _NUMBER,
+            "max": _NUMBER,
+            "precision": {"type": "integer", "minimum": 1, "maximum": 38},
+            "scale": {"type": "integer", "minimum": 0, "maximum": 12},
+        },
+        _number_default(Decimal),
+    )
+)
+register(
+    FieldType(
+        "money",
+        "an amount of money (a decimal with 2 places and a currency)",
+        {
+            "min": _NUMBER,
+            "max": _NUMBER,
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "currency"},
+        },
+        _number_default(Decimal),
+    )
+)
 register(FieldType("boolean", "yes or no", {}, _bool_default))
 register(FieldType("date", "a calendar date", {}, _date_default))
-register(FieldType("datetime", "a date and time (stored in UTC, shown in the app's time zone)", {},
-                   _datetime_default))
-register(FieldType("email", "an e-mail address", {"max_length": _LENGTHS["max_length"], **_SEARCH},
-                   _pattern_default("e-mail address", r"[^@\s]+@[^@\s]+\.[^@\s]+"), True))
-register(FieldType("phone", "a phone number (digits, spaces, + - ( ))",
-                   {"max_length": _LENGTHS["max_length"], **_SEARCH},
-                   _pattern_default("phone number", r"\+?[0-9 ()\-.]{3,32}"), True))
-register(FieldType("url", "a web address (http or https)", {"max_length": _LENGTHS["max_length"]},
-                   _pattern_default("URL", r"https?://\S+")))
-register(FieldType("enum", "one of a fixed list of values, each with a label",
-                   {"values": {"anyOf": [
-                       {"type": "array", "items": _ENUM_VALUE, "minItems": 1},
-                       {"type": "object", "minProperties": 1,
+register(
+    FieldType(
+        "datetime",
+        "a date and time (stored in UTC, shown in the app's time zone)",
+        {},
+        _datetime_default,
+    )
+)
+register(
+    FieldType(
+        "email",
+        "an e-mail address",
+        {"max_length": _LENGTHS["max_length"], **_SEARCH},
+        _pattern_default("e-mail address", r"[^@\s]+@[^@\s]+\.[^@\s]+"),
+        True,
+    )
+)
+register(
+    FieldType(
+        "phone",
+        "a phone number (digits, spaces, + - ( ))",
+        {"max_length": _LENGTHS["max_length"], **_SEARCH},
+        _pattern_default("phone number", r"\+?[0-9 ()\-.]{3,32}"),
+        True,
+    )
+)
+register(
+    FieldType(
+        "url",
+        "a web address (http or https)",
+        {"max_length": _LENGTHS["max_length"]},
+        _pattern_default("URL", r"https?://\S+"),
+    )
+)
+register(
+    FieldType(
+        "enum",
+        "one of a fixed list of values, each with a label",
+        {
+            "values": {
+                "anyOf": [
+                    {"type": "array", "items": _ENUM_VALUE, "minItems": 1},
+                    {
+                        "type": "object",
+                        "minProperties": 1,
                         "propertyNames": {"pattern": ENUM_VALUE.pattern},
-                        "additionalProperties": _VALUE_DETAIL},
-                   ]}},
-                   _enum_default))
+                        "additionalProperties": _VALUE_DETAIL,
+                    },
+                ]
+            }
+        },
+        _enum_default,
+    )
+)
 register(FieldType("json", "structured data (any JSON value)", {}, lambda value, raw: None))
-register(FieldType("file", "an uploaded file",
-                   {"accept": {"type": "array", "items": {"type": "string"}},
-                    "max_size_mb": {"type": "number", "exclusiveMinimum": 0}},
-                   _no_default("file")))
+register(
+    FieldType(
+        "file",
+        "an uploaded file",
+        {
+            "accept": {"type": "array", "items": {"type": "string"}},
+            "max_size_mb": {"type": "number", "exclusiveMinimum": 0},
+        },
+        _no_default("file"),
+    )
+)
 _TO = {"to": {"$ref": "#/$defs/entity_name"}, "back": {"$ref": "#/$defs/snake_name"}}
-register(FieldType("ref", "a link to one record of another entity (many-to-one, or one-to-one)",
-                   {**_TO, "on_delete": {"enum": ["cascade", "set_null", "restrict"]},
-                    "one_to_one": {"type": "boolean"}},
-                   _no_default("ref"), relation=True))
-register(FieldType("refs", "links to many records of another entity (many-to-many)",
-                   {**_TO, "through": {"$ref": "#/$defs/snake_name"}},
-                   _no_default("refs"), relation=True))
+register(
+    FieldType(
+        "ref",
+        "a link to one record of another entity (many-to-one, or one-to-one)",
+        {
+            **_TO,
+            "on_delete": {"enum": ["cascade", "set_null", "restrict"]},
+            "one_to_one": {"type": "boolean"},
+        },
+        _no_default("ref"),
+        relation=True,
+    )
+)
+register(
+    FieldType(
+        "refs",
+        "links to many records of another entity (many-to-many)",
+        {**_TO, "through": {"$ref": "#/$defs/snake_name"}},
+        _no_default("refs"),
+        relation=True,
+    )
+)
 
 SEARCHABLE_BY_DEFAULT = ("string", "email", "phone")

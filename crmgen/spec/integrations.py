@@ -30,18 +30,57 @@ def register(itype: IntegrationType) -> IntegrationType:
 
 _EVENTS = {
     "type": "array",
-    "items": {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*\.(create|update|delete)$", "x-error": "event"},
+    "items": {
+        "type": "string",
+        "pattern": r"^[A-Z][A-Za-z0-9]*\.(create|update|delete)$",
+        "x-error": "event",
+    },
     "minItems": 1,
 }
 
-register(IntegrationType("smtp", "outgoing e-mail through an SMTP server",
-                         secrets=("url",), settings=("sender", "reply_to"), required=("url", "sender")))
-register(IntegrationType("telegram", "messages through a Telegram bot",
-                         secrets=("token",), settings=("base_url", "chat"), required=("token",)))
-register(IntegrationType("webhook", "signed JSON posts to another system on entity events",
-                         secrets=("url", "secret"), settings=("timeout",), required=("url", "secret"),
-                         extra={"events": _EVENTS}))
-register(IntegrationType("http", "a base URL and headers for HTTP request steps",
-                         secrets=("token",), settings=("base_url", "timeout"), required=("base_url",)))
-register(IntegrationType("sms", "text messages through an SMS gateway (a pluggable channel)",
-                         secrets=("url", "token"), settings=("sender",), required=("url",)))
+register(
+    IntegrationType(
+        "smtp",
+        "outgoing e-mail through an SMTP server",
+        secrets=("url",),
+        settings=("sender", "reply_to"),
+        required=("url", "sender"),
+    )
+)
+register(
+    IntegrationType(
+        "telegram",
+        "messages through a Telegram bot",
+        secrets=("token",),
+        settings=("base_url", "chat"),
+        required=("token",),
+    )
+)
+register(
+    IntegrationType(
+        "webhook",
+        "signed JSON posts to another system on entity events",
+        secrets=("url", "secret"),
+        settings=("timeout",),
+        required=("url", "secret"),
+        extra={"events": _EVENTS},
+    )
+)
+register(
+    IntegrationType(
+        "http",
+        "a base URL and headers for HTTP request steps",
+        secrets=("token",),
+        settings=("base_url", "timeout"),
+        required=("base_url",),
+    )
+)
+register(
+    IntegrationType(
+        "sms",
+        "text messages through an SMS gateway (a pluggable channel)",
+        secrets=("url", "token"),
+        settings=("sender",),
+        required=("url",),
+    )
+)

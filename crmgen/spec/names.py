@@ -39,10 +39,25 @@ QUERY_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q", "fields"
 # Attributes SQLAlchemy declarative classes and our base class reserve.
 ORM_RESERVED = frozenset({"metadata", "registry", "query", "session", "model", "self", "cls"})
 # Attributes the generated User model keeps for authentication.
-USER_RESERVED = frozenset({"password_hash", "roles", "role_entries", "failed_logins", "locked_until"})
+USER_RESERVED = frozenset(
+    {"password_hash", "roles", "role_entries", "failed_logins", "locked_until"}
+)
 # Entity names the generated app defines itself.
 RESERVED_ENTITIES = frozenset(
-    {"Base", "Session", "Audit", "AuditEntry", "LoginAttempt", "Outbox", "OutboxMessage", "Job", "UserRole", "UserSession", "PasswordReset", "ScheduleRun"}
+    {
+        "Base",
+        "Session",
+        "Audit",
+        "AuditEntry",
+        "LoginAttempt",
+        "Outbox",
+        "OutboxMessage",
+        "Job",
+        "UserRole",
+        "UserSession",
+        "PasswordReset",
+        "ScheduleRun",
+    }
 )
 
 
@@ -98,7 +113,7 @@ def name_problem(name: str, kind: str) -> str | None:
 
 
 def _suggest(name: str, kind: str) -> str:
-    """"; did you mean 'first_name'?" for 'FirstName' (or 'DealItem' for 'deal_item')."""
+    """ "; did you mean 'first_name'?" for 'FirstName' (or 'DealItem' for 'deal_item')."""
     if kind == "entity":
         candidate = "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", name) if w)
         ok = ENTITY_NAME.match(candidate)

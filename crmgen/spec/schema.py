@@ -41,11 +41,15 @@ def _field_schema() -> dict[str, Any]:
     per_type = []
     for ft in fields.REGISTRY.values():
         foreign = sorted(set(options) - set(ft.options))
-        then: dict[str, Any] = {"properties": {k: {"x-not-for": ft.name, "not": {}} for k in foreign}}
+        then: dict[str, Any] = {
+            "properties": {k: {"x-not-for": ft.name, "not": {}} for k in foreign}
+        }
         required = [k for k in ("values", "to") if k in ft.options]
         if required:
             then["required"] = required
-        per_type.append({"if": {"properties": {"type": {"const": ft.name}}, "required": ["type"]}, "then": then})
+        per_type.append(
+            {"if": {"properties": {"type": {"const": ft.name}}, "required": ["type"]}, "then": then}
+        )
     mapping = {
         "type": "object",
         "required": ["type"],
@@ -109,7 +113,12 @@ def _entity() -> dict[str, Any]:
             page_size={"type": "integer", "minimum": 1, "maximum": 500},
         ),
         form={"anyOf": [names, {"type": "array", "items": section}]},
-        kanban=obj(("by",), by={"$ref": "#/$defs/snake_name"}, title={"$ref": "#/$defs/snake_name"}, fields=names),
+        kanban=obj(
+            ("by",),
+            by={"$ref": "#/$defs/snake_name"},
+            title={"$ref": "#/$defs/snake_name"},
+            fields=names,
+        ),
         calendar=obj(
             ("date",),
             date={"$ref": "#/$defs/snake_name"},
@@ -143,7 +152,10 @@ def _entity() -> dict[str, Any]:
         api={
             "anyOf": [
                 {"type": "boolean"},
-                {"type": "array", "items": {"enum": ["list", "read", "create", "update", "delete"]}},
+                {
+                    "type": "array",
+                    "items": {"enum": ["list", "read", "create", "update", "delete"]},
+                },
             ]
         },
         ui=ui,
@@ -201,7 +213,9 @@ def _integration() -> dict[str, Any]:
         for key in itype.secrets:
             props[key] = {"$ref": "#/$defs/secret"}
         for key in itype.settings:
-            props[key] = {"anyOf": [{"$ref": "#/$defs/env"}, {"type": ["string", "number", "boolean"]}]}
+            props[key] = {
+                "anyOf": [{"$ref": "#/$defs/env"}, {"type": ["string", "number", "boolean"]}]
+            }
         props.update(itype.extra)
         branches.append(
             {
@@ -322,7 +336,11 @@ def spec_schema() -> dict[str, Any]:
         name={"$ref": "#/$defs/snake_name"},
         title=text,
         description=text,
-        locales={"type": "array", "items": {"type": "string", "pattern": LOCALE.pattern, "x-error": "locale"}, "minItems": 1},
+        locales={
+            "type": "array",
+            "items": {"type": "string", "pattern": LOCALE.pattern, "x-error": "locale"},
+            "minItems": 1,
+        },
         default_locale={"type": "string", "pattern": LOCALE.pattern, "x-error": "locale"},
         timezone={"type": "string"},
         currency={"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "currency"},
@@ -333,14 +351,23 @@ def spec_schema() -> dict[str, Any]:
         allow_drop={
             "type": "array",
             "description": "entities (Entity) or fields (Entity.field) the next migration may drop, data and all",
-            "items": {"type": "string", "pattern": r"^[A-Z][A-Za-z0-9]*(\.[a-z][a-z0-9_]*)?$", "x-error": "drop name"},
+            "items": {
+                "type": "string",
+                "pattern": r"^[A-Z][A-Za-z0-9]*(\.[a-z][a-z0-9_]*)?$",
+                "x-error": "drop name",
+            },
         },
     )
     role = {
         "anyOf": [
             {"type": "null"},
             text,
-            obj(label=text, description=text, superuser={"type": "boolean"}, audit={"type": "boolean"}),
+            obj(
+                label=text,
+                description=text,
+                superuser={"type": "boolean"},
+                audit={"type": "boolean"},
+            ),
         ]
     }
     endpoint = obj(
@@ -374,11 +401,21 @@ def spec_schema() -> dict[str, Any]:
             integrations=named({"$ref": "#/$defs/integration"}),
             ui={"$ref": "#/$defs/ui"},
         ),
-        "patternProperties": {EXTENSION_KEY: {"description": "free scratch space (e.g. for YAML anchors); ignored"}},
+        "patternProperties": {
+            EXTENSION_KEY: {"description": "free scratch space (e.g. for YAML anchors); ignored"}
+        },
         "$defs": {
             "text": text,
-            "snake_name": {"type": "string", "pattern": SNAKE_NAME.pattern, "x-error": "snake_name"},
-            "entity_name": {"type": "string", "pattern": ENTITY_NAME.pattern, "x-error": "entity_name"},
+            "snake_name": {
+                "type": "string",
+                "pattern": SNAKE_NAME.pattern,
+                "x-error": "snake_name",
+            },
+            "entity_name": {
+                "type": "string",
+                "pattern": ENTITY_NAME.pattern,
+                "x-error": "entity_name",
+            },
             "env": {
                 **obj(
                     ("env",),
@@ -388,7 +425,10 @@ def spec_schema() -> dict[str, Any]:
                 "x-error": "env",
             },
             "secret": {
-                **obj(("env",), env={"type": "string", "pattern": ENV_VAR.pattern, "x-error": "env_var"}),
+                **obj(
+                    ("env",),
+                    env={"type": "string", "pattern": ENV_VAR.pattern, "x-error": "env_var"},
+                ),
                 "description": "a secret, read from an environment variable: {env: NAME} (no default: secrets never go in a spec)",
                 "x-error": "env",
             },

@@ -35,12 +35,16 @@ def structural_errors(data: Any) -> list[ValidationError]:
     return list(validator().iter_errors(data))
 
 
-def schema_diagnostics(errors: list[ValidationError], source: SourceMap, fallback_file: str) -> list[Diagnostic]:
+def schema_diagnostics(
+    errors: list[ValidationError], source: SourceMap, fallback_file: str
+) -> list[Diagnostic]:
     """Every structural problem, located through ``source``."""
     found: list[Diagnostic] = []
     for error in errors:
         for path, at_key, code, message in _explain(error):
-            pos = (source.key(path) if at_key else source.value(path)) or Position(fallback_file, 1, 1)
+            pos = (source.key(path) if at_key else source.value(path)) or Position(
+                fallback_file, 1, 1
+            )
             found.append(Diagnostic(pos, "error", code, message))
     return found
 
@@ -69,12 +73,20 @@ def _explain(error: ValidationError) -> Iterator[Explained]:
         allowed = set(schema.get("properties", {}))
         for key in unexpected_keys(schema, instance):
             if key == "default" and schema.get("x-error") == "env":
-                yield path + (key,), True, "schema-secret-default", (
-                    f"'{path[-1]}' is a secret and takes no default: secrets never go in a spec"
+                yield (
+                    path + (key,),
+                    True,
+                    "schema-secret-default",
+                    (f"'{path[-1]}' is a secret and takes no default: secrets never go in a spec"),
                 )
                 continue
             hint = did_you_mean(key, allowed)
-            yield path + (key,), True, "schema-unknown-key", f"unknown key '{key}'{_where(path)}{hint}"
+            yield (
+                path + (key,),
+                True,
+                "schema-unknown-key",
+                f"unknown key '{key}'{_where(path)}{hint}",
+            )
         return
     if kind == "required":
         missing = [k for k in error.validator_value if k not in instance]
@@ -85,12 +97,22 @@ def _explain(error: ValidationError) -> Iterator[Explained]:
         key = path[-1] if path else "?"
         kind_name = schema["x-not-for"]
         article = "an" if kind_name[0] in "aeiou" else "a"
-        yield path, True, "schema-not-for-type", f"'{key}' does not apply to {article} {kind_name} field"
+        yield (
+            path,
+            True,
+            "schema-not-for-type",
+            f"'{key}' does not apply to {article} {kind_name} field",
+        )
         return
     if kind == "dependentRequired":
         for key, needs in error.validator_value.items():
             if key in instance and any(n not in instance for n in needs):
-                yield path + (key,), True, "schema-dependent", f"'{key}' needs '{needs[0]}' in the same step"
+                yield (
+                    path + (key,),
+                    True,
+                    "schema-dependent",
+                    f"'{key}' needs '{needs[0]}' in the same step",
+                )
         return
     yield path, False, f"schema-{kind}", _message(error, schema, instance)
 
@@ -111,10 +133,14 @@ def _is_kind_choice(error: ValidationError) -> bool:
 
 
 def _only_required(branches: Any) -> bool:
-    return isinstance(branches, list) and all(isinstance(b, dict) and list(b) == ["required"] for b in branches)
+    return isinstance(branches, list) and all(
+        isinstance(b, dict) and list(b) == ["required"] for b in branches
+    )
 
 
-def _kind_choice(path: Path, instance: dict[str, Any], error: ValidationError) -> Iterator[Explained]:
+def _kind_choice(
+    path: Path, instance: dict[str, Any], error: ValidationError
+) -> Iterator[Explained]:
     keys = [b["required"][0] for b in error.validator_value]
     present = [k for k in keys if k in instance]
     what = error.schema.get("x-error", "this mapping") if isinstance(error.schema, dict) else "it"
@@ -122,15 +148,24 @@ def _kind_choice(path: Path, instance: dict[str, Any], error: ValidationError) -
     if not present and any(k in instance for k in dependent):
         return  # "'then' needs 'if' in the same step" says it better
     if not present:
-        yield path, True, "schema-kind", (
-            f"a {what} needs one of: {', '.join(keys)}{_where(path)}"
-        )
+        yield path, True, "schema-kind", (f"a {what} needs one of: {', '.join(keys)}{_where(path)}")
     else:
         choices = f"one of {', '.join(keys)}" if len(keys) <= 8 else "one kind key"
-        yield path + (present[1],), True, "schema-kind", (
-            f"a {what} takes exactly {choices}, "
-            f"but has {' and '.join(repr(p) for p in present)}; "
-            + ("use one process per trigger" if what == "trigger" else "split it into separate steps" if what == "step" else "keep one")
+        yield (
+            path + (present[1],),
+            True,
+            "schema-kind",
+            (
+                f"a {what} takes exactly {choices}, "
+                f"but has {' and '.join(repr(p) for p in present)}; "
+                + (
+                    "use one process per trigger"
+                    if what == "trigger"
+                    else "split it into separate steps"
+                    if what == "step"
+                    else "keep one"
+                )
+            ),
         )
 
 
@@ -149,7 +184,11 @@ def _choose_branch(error: ValidationError) -> Iterator[Explained]:
     # No branch fits the shape: prefer an enum-style message when the text was close to one.
     for errs in branches.values():
         for sub in errs:
-            if sub.validator in ("enum", "const") and not sub.relative_path and isinstance(sub.instance, str):
+            if (
+                sub.validator in ("enum", "const")
+                and not sub.relative_path
+                and isinstance(sub.instance, str)
+            ):
                 yield from _explain(sub)
                 return
     path = tuple(error.absolute_path)
@@ -179,16 +218,48 @@ def _expected(schema: dict[str, Any], instance: Any) -> str:
 
 # What a snake_case name names, by the key (or list) it sits under.
 _NAME_KINDS = {
-    "fields": "field", "roles": "role", "processes": "process", "endpoints": "endpoint",
-    "integrations": "integration", "dashboards": "dashboard", "reports": "report", "kpis": "KPI",
-    "charts": "chart", "columns": "field", "input": "input field", "permissions": "role",
-    "values": "field", "compute": "value", "into": "variable", "as": "variable",
-    "endpoint": "endpoint", "via": "integration", "dashboard": "dashboard", "report": "report",
-    "back": "back-reference", "through": "table", "table": "table", "renamed_from": "field",
-    "display": "field", "owner": "field", "search": "field", "filters": "field", "hidden": "field",
-    "read_only": "field", "form": "field", "by": "field", "title": "field", "date": "field",
-    "end": "field", "group_by": "field", "field": "field", "weighted_by": "field", "sum": "field",
-    "avg": "field", "min": "field", "max": "field",
+    "fields": "field",
+    "roles": "role",
+    "processes": "process",
+    "endpoints": "endpoint",
+    "integrations": "integration",
+    "dashboards": "dashboard",
+    "reports": "report",
+    "kpis": "KPI",
+    "charts": "chart",
+    "columns": "field",
+    "input": "input field",
+    "permissions": "role",
+    "values": "field",
+    "compute": "value",
+    "into": "variable",
+    "as": "variable",
+    "endpoint": "endpoint",
+    "via": "integration",
+    "dashboard": "dashboard",
+    "report": "report",
+    "back": "back-reference",
+    "through": "table",
+    "table": "table",
+    "renamed_from": "field",
+    "display": "field",
+    "owner": "field",
+    "search": "field",
+    "filters": "field",
+    "hidden": "field",
+    "read_only": "field",
+    "form": "field",
+    "by": "field",
+    "title": "field",
+    "date": "field",
+    "end": "field",
+    "group_by": "field",
+    "field": "field",
+    "weighted_by": "field",
+    "sum": "field",
+    "avg": "field",
+    "min": "field",
+    "max": "field",
 }
 
 
@@ -196,7 +267,14 @@ def _name_kind(path: Path) -> str:
     """What the name at (or under) ``path`` names: "field", "role", ... or "name"."""
     if path == ("app", "name"):
         return "app"
-    if path and path[0] == "entities" and len(path) >= 4 and path[2] == "ui" and isinstance(path[-1], str) and path[-1] == "title":
+    if (
+        path
+        and path[0] == "entities"
+        and len(path) >= 4
+        and path[2] == "ui"
+        and isinstance(path[-1], str)
+        and path[-1] == "title"
+    ):
         return "field"
     for part in reversed(path):
         if isinstance(part, str):
@@ -239,7 +317,11 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
         names = [expected] if isinstance(expected, str) else list(expected)
         want = " or ".join(_JSON_TYPES.get(n, n) for n in names)
         hint = ""
-        if "boolean" in names and isinstance(instance, str) and instance.lower() in ("yes", "no", "on", "off", "y", "n"):
+        if (
+            "boolean" in names
+            and isinstance(instance, str)
+            and instance.lower() in ("yes", "no", "on", "off", "y", "n")
+        ):
             meant = "true" if instance.lower() in ("yes", "on", "y") else "false"
             hint = f" (YAML 1.2 reads {instance} as text; write {meant})"
         return f"expected {want}; got {_show(instance)}{hint}"
@@ -258,7 +340,9 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
         return f"expected {_show(error.validator_value)}; got {_show(instance)}"
     if kind == "pattern":
         if tag == "entity_name":
-            return name_problem(str(instance), "entity") or f"'{instance}' is not a valid entity name"
+            return (
+                name_problem(str(instance), "entity") or f"'{instance}' is not a valid entity name"
+            )
         if tag == "snake_name":
             what = _name_kind(tuple(error.absolute_path))
             return name_problem(str(instance), what) or f"'{instance}' is not a valid {what} name"
@@ -270,7 +354,9 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
             return f"'{instance}' is not a valid enum value: use letters, digits, '_', '-' or '.'"
         if tag == "locale":
             fixed = str(instance).replace("_", "-")
-            fixed = fixed.split("-")[0].lower() + "".join("-" + p.upper() for p in fixed.split("-")[1:])
+            fixed = fixed.split("-")[0].lower() + "".join(
+                "-" + p.upper() for p in fixed.split("-")[1:]
+            )
             hint = f"; did you mean '{fixed}'?" if fixed != instance and LOCALE.match(fixed) else ""
             return f"'{instance}' is not a locale code (e.g. en, ru, id, bs, zh, pt-BR){hint}"
         if tag == "drop name":
@@ -289,10 +375,23 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
 
 # Type names from other tools, and the crmgen type meant.
 _TYPE_ALIASES = {
-    "number": "integer' or 'decimal", "int": "integer", "float": "decimal", "double": "decimal",
-    "bool": "boolean", "str": "string", "varchar": "string", "timestamp": "datetime",
-    "time": "datetime", "link": "ref", "reference": "ref", "foreign_key": "ref", "choice": "enum",
-    "select": "enum", "list": "refs", "currency": "money", "textarea": "text",
+    "number": "integer' or 'decimal",
+    "int": "integer",
+    "float": "decimal",
+    "double": "decimal",
+    "bool": "boolean",
+    "str": "string",
+    "varchar": "string",
+    "timestamp": "datetime",
+    "time": "datetime",
+    "link": "ref",
+    "reference": "ref",
+    "foreign_key": "ref",
+    "choice": "enum",
+    "select": "enum",
+    "list": "refs",
+    "currency": "money",
+    "textarea": "text",
 }
 
 

@@ -53,16 +53,26 @@ def read_file(path: FsPath) -> LoadedYaml:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            return _failed(name, "spec-file", f"the file is too large ({size} bytes; at most {MAX_FILE_BYTES})")
+            return _failed(
+                name, "spec-file", f"the file is too large ({size} bytes; at most {MAX_FILE_BYTES})"
+            )
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         head = exc.object[: exc.start]
         line = head.count(b"\n") + 1
         column = len(head[head.rfind(b"\n") + 1 :].decode("utf-8", "replace")) + 1
-        return LoadedYaml(None, SourceMap(), [Diagnostic(
-            Position(name, line, column), "error", "spec-file",
-            f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}: {exc.reason}); save it as UTF-8",
-        )])
+        return LoadedYaml(
+            None,
+            SourceMap(),
+            [
+                Diagnostic(
+                    Position(name, line, column),
+                    "error",
+                    "spec-file",
+                    f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x}: {exc.reason}); save it as UTF-8",
+                )
+            ],
+        )
     except OSError as exc:
         return _failed(name, "spec-file", f"cannot read the file: {exc.strerror}")
     if "\x00" in text:
@@ -70,7 +80,12 @@ def read_file(path: FsPath) -> LoadedYaml:
     loaded = load_yaml(text, name)
     if loaded.data is not None and not isinstance(loaded.data, dict):
         loaded.diagnostics.append(
-            Diagnostic(Position(name, 1, 1), "error", "spec-not-mapping", "a spec file must be a mapping of sections (app:, entities:, ...)")
+            Diagnostic(
+                Position(name, 1, 1),
+                "error",
+                "spec-not-mapping",
+                "a spec file must be a mapping of sections (app:, entities:, ...)",
+            )
         )
         loaded.data = None
     return loaded
@@ -93,15 +108,24 @@ class _Loader:
         self.files: list[str] = []
         self.merged: set[FsPath] = set()  # modules already merged into this spec
 
-    def load_spec(self, root: FsPath, chain: tuple[FsPath, ...]) -> tuple[dict[str, Any], SourceMap]:
+    def load_spec(
+        self, root: FsPath, chain: tuple[FsPath, ...]
+    ) -> tuple[dict[str, Any], SourceMap]:
         if not root.exists():
             name = _display(root)
-            self.diagnostics.append(Diagnostic(Position(name, 1, 1), "error", "spec-missing", "no such file or folder"))
+            self.diagnostics.append(
+                Diagnostic(Position(name, 1, 1), "error", "spec-missing", "no such file or folder")
+            )
             return {}, SourceMap()
         files = spec_files(root)
         if not files:
             self.diagnostics.append(
-                Diagnostic(Position(_display(root), 1, 1), "error", "spec-empty", "the folder holds no .yaml or .yml files")
+                Diagnostic(
+                    Position(_display(root), 1, 1),
+                    "error",
+                    "spec-empty",
+                    "the folder holds no .yaml or .yml files",
+                )
             )
             return {}, SourceMap()
         data: dict[str, Any] = {}
@@ -120,7 +144,14 @@ class _Loader:
                 if isinstance(name, str):
                     uses.append((name, at, path))
                 else:
-                    self.diagnostics.append(Diagnostic(at, "error", "spec-use", "a module in use: is a name (like contacts) or a path (like ./common.yaml)"))
+                    self.diagnostics.append(
+                        Diagnostic(
+                            at,
+                            "error",
+                            "spec-use",
+                            "a module in use: is a name (like contacts) or a path (like ./common.yaml)",
+                        )
+                    )
             _merge_parts(data, source, loaded.data, loaded.source, (), self.diagnostics)
         if not uses:
             return data, source
@@ -131,9 +162,16 @@ class _Loader:
             if module is None:
                 continue
             if module in chain or module == root:
-                loop = (chain + (root,))[(chain + (root,)).index(module):] + (module,)
+                loop = (chain + (root,))[(chain + (root,)).index(module) :] + (module,)
                 shown = " -> ".join(_display(p) for p in loop)
-                self.diagnostics.append(Diagnostic(pos, "error", "spec-use-cycle", f"'{name}' is already being loaded (a cycle of use: {shown})"))
+                self.diagnostics.append(
+                    Diagnostic(
+                        pos,
+                        "error",
+                        "spec-use-cycle",
+                        f"'{name}' is already being loaded (a cycle of use: {shown})",
+                    )
+                )
                 continue
             if module in self.merged:
                 continue  # used before in this spec: merged once, like an import
@@ -148,7 +186,9 @@ class _Loader:
             path = (origin.parent / name).resolve()
             if path.exists():
                 return path
-            self.diagnostics.append(Diagnostic(pos, "error", "spec-use-missing", f"no spec module at '{name}'"))
+            self.diagnostics.append(
+                Diagnostic(pos, "error", "spec-use-missing", f"no spec module at '{name}'")
+            )
             return None
         library = specs_dir()
         for candidate in (library / f"{name}.yaml", library / name):
@@ -157,7 +197,9 @@ class _Loader:
         available = sorted(p.stem for p in library.glob("*.yaml"))
         hint = did_you_mean(name, available)
         listing = hint or f" (available: {', '.join(available)})"
-        self.diagnostics.append(Diagnostic(pos, "error", "spec-use-missing", f"unknown spec module '{name}'{listing}"))
+        self.diagnostics.append(
+            Diagnostic(pos, "error", "spec-use-missing", f"unknown spec module '{name}'{listing}")
+        )
         return None
 
 
@@ -182,12 +224,21 @@ def _merge_parts(
             pos = part_source.key(sub) or Position("<spec>", 1, 1)
             where = f" (first set at {first.file}:{first.line}:{first.column})" if first else ""
             diagnostics.append(
-                Diagnostic(pos, "error", "spec-conflict", f"'{'.'.join(map(str, sub))}' is set in two files{where}")
+                Diagnostic(
+                    pos,
+                    "error",
+                    "spec-conflict",
+                    f"'{'.'.join(map(str, sub))}' is set in two files{where}",
+                )
             )
 
 
 def _override(
-    into: dict[str, Any], into_source: SourceMap, over: dict[str, Any], over_source: SourceMap, path: Path = ()
+    into: dict[str, Any],
+    into_source: SourceMap,
+    over: dict[str, Any],
+    over_source: SourceMap,
+    path: Path = (),
 ) -> None:
     """Extend a module with the user's spec: mappings merge; other values are replaced."""
     for key, value in over.items():

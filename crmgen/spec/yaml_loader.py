@@ -46,14 +46,15 @@ _INF = re.compile(r"[-+]?\.(inf|Inf|INF)$")
 _NAN = re.compile(r"\.(nan|NaN|NAN)$")
 
 # What YAML 1.1 (and so PyYAML, and many editors) would read differently from the text.
-_YAML11_BOOL = {
-    w for b in ("yes", "no", "on", "off") for w in (b, b.capitalize(), b.upper())
-}
+_YAML11_BOOL = {w for b in ("yes", "no", "on", "off") for w in (b, b.capitalize(), b.upper())}
 _AMBIGUOUS = [
     (re.compile(r"[-+]?0[0-9]+$"), "a number with a leading zero (YAML 1.1 reads it as octal)"),
     (re.compile(r"[-+]?[0-9][0-9_]*_[0-9_]*(\.[0-9_]*)?$"), "a number with '_' separators"),
     (re.compile(r"[-+]?[0-9]+(:[0-5]?[0-9])+(\.[0-9]*)?$"), "a base-60 number in YAML 1.1"),
-    (re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+$"), "a number in YAML 1.2 (while YAML 1.1 reads it as text)"),
+    (
+        re.compile(r"[-+]?[0-9]+[eE][-+]?[0-9]+$"),
+        "a number in YAML 1.2 (while YAML 1.1 reads it as text)",
+    ),
     (re.compile(r"0b[01_]+$"), "a binary number in YAML 1.1"),
 ]
 
@@ -149,8 +150,12 @@ class _Builder:
             pos = Position(pos.file, pos.line, pos.column + 1)
         self.source.values.setdefault(path, pos)
         if node.tag != _PLAIN and node.tag not in _ALLOWED_TAGS:
-            shown = "!!" + node.tag[len(_CORE):] if node.tag.startswith(_CORE) else node.tag
-            self.error(node, "yaml-tag", f"the tag {shown} is not allowed in a spec (a spec holds plain data: text, numbers, true/false, lists and mappings)")
+            shown = "!!" + node.tag[len(_CORE) :] if node.tag.startswith(_CORE) else node.tag
+            self.error(
+                node,
+                "yaml-tag",
+                f"the tag {shown} is not allowed in a spec (a spec holds plain data: text, numbers, true/false, lists and mappings)",
+            )
             return None
         if isinstance(node, ScalarNode):
             return self.scalar(node)
@@ -204,7 +209,7 @@ class _Builder:
                     node,
                     "yaml-ambiguous",
                     f"{text} is kept as the text '{text}' but is {reason}; "
-                    f"quote it (\"{text}\") to say so, or write the value you mean",
+                    f'quote it ("{text}") to say so, or write the value you mean',
                 )
         return text
 
@@ -301,7 +306,9 @@ def load_yaml(text: str, filename: str) -> LoadedYaml:
         node = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        pos = Position(filename, mark.line + 1, mark.column + 1) if mark else Position(filename, 1, 1)
+        pos = (
+            Position(filename, mark.line + 1, mark.column + 1) if mark else Position(filename, 1, 1)
+        )
         message = str(exc.problem or exc.context or "bad YAML")
         context = exc.context if exc.problem else None
         if context:
@@ -310,21 +317,35 @@ def load_yaml(text: str, filename: str) -> LoadedYaml:
                 context += f" (started at line {started.line + 1}, column {started.column + 1})"
             message = f"{context}: {message}"
         message = "bad YAML: " + message
-        return LoadedYaml(None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", _one_line(message))])
+        return LoadedYaml(
+            None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", _one_line(message))]
+        )
     except ReaderError as exc:
         # A control character (or similar) YAML does not allow: point at it, on one line.
         before = text[: exc.position]
         line = before.count("\n") + 1
         column = exc.position - (before.rfind("\n") + 1) + 1
         char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
-        message = f"the character {char!r} (U+{ord(char[:1] or ' '):04X}) is not allowed in YAML text"
-        return LoadedYaml(None, builder.source, [Diagnostic(Position(filename, line, column), "error", "yaml-syntax", message)])
+        message = (
+            f"the character {char!r} (U+{ord(char[:1] or ' '):04X}) is not allowed in YAML text"
+        )
+        return LoadedYaml(
+            None,
+            builder.source,
+            [Diagnostic(Position(filename, line, column), "error", "yaml-syntax", message)],
+        )
     except RecursionError:  # thousands of unclosed brackets: PyYAML's composer recurses per level
         message = f"the document nests far deeper than {MAX_DEPTH} levels"
-        return LoadedYaml(None, builder.source, [Diagnostic(Position(filename, 1, 1), "error", "yaml-too-large", message)])
+        return LoadedYaml(
+            None,
+            builder.source,
+            [Diagnostic(Position(filename, 1, 1), "error", "yaml-too-large", message)],
+        )
     except yaml.YAMLError as exc:
         pos = Position(filename, 1, 1)
-        return LoadedYaml(None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", _one_line(str(exc)))])
+        return LoadedYaml(
+            None, builder.source, [Diagnostic(pos, "error", "yaml-syntax", _one_line(str(exc)))]
+        )
     if node is None:
         return LoadedYaml({}, builder.source, [])
     try:
@@ -333,12 +354,14 @@ def load_yaml(text: str, filename: str) -> LoadedYaml:
         # Point at the top-level key whose value blew up (the expanded nodes sit elsewhere).
         top = builder.source.keys.get(exc.path[:1]) if exc.path else None
         where = f" (in '{exc.path[0]}')" if top else ""
-        builder.diagnostics.append(Diagnostic(
-            top or builder.pos(exc.node),
-            "error",
-            "yaml-too-large",
-            f"{exc}{where}; anchors and aliases are for small reuse (is this an alias bomb?)",
-        ))
+        builder.diagnostics.append(
+            Diagnostic(
+                top or builder.pos(exc.node),
+                "error",
+                "yaml-too-large",
+                f"{exc}{where}; anchors and aliases are for small reuse (is this an alias bomb?)",
+            )
+        )
         return LoadedYaml(None, builder.source, builder.diagnostics)
     except RecursionError:
         builder.error(node, "yaml-too-large", "the document nests too deeply")

@@ -88,8 +88,11 @@ def _spec_copy(example: str, folder: Path, package: str) -> Path:
     shutil.copytree(ROOT / "examples" / example, spec)
     app_yaml = spec / "app.yaml"
     text, count = re.subn(
-        r"^(  name: )\w+$", rf"\g<1>{package}", app_yaml.read_text(encoding="utf-8"),
-        count=1, flags=re.MULTILINE,
+        r"^(  name: )\w+$",
+        rf"\g<1>{package}",
+        app_yaml.read_text(encoding="utf-8"),
+        count=1,
+        flags=re.MULTILINE,
     )
     assert count == 1, "the example's app.yaml has no `  name:` line"
     app_yaml.write_text(text, encoding="utf-8")
@@ -112,7 +115,9 @@ def _forget(package: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
+def generated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ModuleType]]:
     """The module's example (its ``EXAMPLE`` global), generated and imported."""
     example = request.module.EXAMPLE
     package = f"auth_{example}_{uuid.uuid4().hex[:8]}"
@@ -154,7 +159,9 @@ def postgres_admin() -> Iterator[sa.Engine]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A fresh empty database for the module: an SQLite file or a PostgreSQL database."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'app.sqlite3'}"

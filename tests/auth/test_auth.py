@@ -135,7 +135,10 @@ def test_expired_sessions_are_anonymous(app: App) -> None:
             .where(app.models.UserSession.user_id == user_id)
             .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
-    assert app.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        app.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
 
 
 def test_me_describes_the_user_and_superusers_come_from_the_spec(app: App) -> None:
@@ -143,7 +146,13 @@ def test_me_describes_the_user_and_superusers_come_from_the_spec(app: App) -> No
     user_id = app.user(email, "staff", "admin", name="Ann")
     token = app.token(email)
     me = app.client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).json()
-    assert me == {"id": user_id, "email": email, "name": "Ann", "roles": ["admin", "staff"], "superuser": True}
+    assert me == {
+        "id": user_id,
+        "email": email,
+        "name": "Ann",
+        "roles": ["admin", "staff"],
+        "superuser": True,
+    }
 
     plain = unique_email()
     app.user(plain, "staff")
@@ -169,11 +178,24 @@ def test_lockout_after_five_bad_passwords_and_its_expiry(app: App) -> None:
 
     with app.session() as session:
         user = session.get(app.models.User, user_id)
-        until = user.locked_until.replace(tzinfo=dt.UTC) if user.locked_until.tzinfo is None else user.locked_until
-        assert dt.timedelta(minutes=29) < until - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=30)
-        assert body["message"].count(until.replace(microsecond=0).isoformat().replace("+00:00", "Z")) == 1
+        until = (
+            user.locked_until.replace(tzinfo=dt.UTC)
+            if user.locked_until.tzinfo is None
+            else user.locked_until
+        )
+        assert (
+            dt.timedelta(minutes=29) < until - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=30)
+        )
+        assert (
+            body["message"].count(until.replace(microsecond=0).isoformat().replace("+00:00", "Z"))
+            == 1
+        )
         past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-        session.execute(sa.update(app.models.User).where(app.models.User.id == user_id).values(locked_until=past))
+        session.execute(
+            sa.update(app.models.User)
+            .where(app.models.User.id == user_id)
+            .values(locked_until=past)
+        )
     assert app.login(email).status_code == 200
     with app.session() as session:
         user = session.get(app.models.User, user_id)
@@ -234,7 +256,10 @@ def test_password_reset_writes_one_email_and_the_token_works_once(app: App) -> N
     assert (message.kind, message.status, message.attempts) == ("email", "pending", 0)
     assert message.idempotency_key.startswith("password-reset:")
     link = message.payload["link"]
-    assert link.startswith("http://testserver/reset-password?token=") and link in message.payload["text"]
+    assert (
+        link.startswith("http://testserver/reset-password?token=")
+        and link in message.payload["text"]
+    )
     token = link.partition("token=")[2]
     with app.session() as session:
         stored = session.scalars(
@@ -242,13 +267,19 @@ def test_password_reset_writes_one_email_and_the_token_works_once(app: App) -> N
         ).one()
         assert token not in stored.token_hash  # only the hash is kept
 
-    short = app.client.post("/api/auth/password-reset/confirm", json={"token": token, "password": "short"})
+    short = app.client.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": "short"}
+    )
     assert short.status_code == 422 and "password" in error(short)["fields"]
 
     new = "a brand new password"
-    done = app.client.post("/api/auth/password-reset/confirm", json={"token": token, "password": new})
+    done = app.client.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": new}
+    )
     assert done.status_code == 204
-    again = app.client.post("/api/auth/password-reset/confirm", json={"token": token, "password": new + "!"})
+    again = app.client.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": new + "!"}
+    )
     assert again.status_code == 400 and error(again)["code"] == "invalid_token"
 
     assert app.login(email).status_code == 401  # the old password is gone
@@ -288,7 +319,9 @@ def test_create_user_checks_its_input(app: App) -> None:
             app.auth.create_user(session, email=unique_email(), password=PASSWORD, roles=["boss"])
         with pytest.raises(ValueError, match="at least 8"):
             app.auth.create_user(session, email=unique_email(), password="short", roles=[])
-        user = app.auth.create_user(session, email=" New@Example.COM ", password=PASSWORD, roles=["admin"], name="N")
+        user = app.auth.create_user(
+            session, email=" New@Example.COM ", password=PASSWORD, roles=["admin"], name="N"
+        )
         assert (user.email, user.name, user.roles) == ("new@example.com", "N", ["admin"])
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
         session.rollback()

@@ -71,6 +71,7 @@ def generated(name: str, tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 def _import(out: Path, package: str) -> dict[str, ModuleType]:
     """Import the generated modules; they stay reachable through the returned objects only."""
+
     def forget() -> None:
         for key in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
             del sys.modules[key]
@@ -96,7 +97,9 @@ def postgres_admin() -> sa.Engine:
             connection.execute(sa.text("select 1"))
             if not _PG_READY:
                 try:  # search uses pg_trgm; make it once, in public, for every test schema
-                    connection.execute(sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+                    connection.execute(
+                        sa.text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
+                    )
                 except sa.exc.DBAPIError:  # another worker made it at the same moment
                     pass
                 _PG_READY.append(True)
@@ -144,8 +147,14 @@ class Backend:
                 connection.execute(table.delete())
         self.users.clear()
         models, principal = self.gen.models, self.gen.principal
-        roles = {"admin": ["admin"], "manager": ["manager"], "sales": ["sales"],
-                 "sales2": ["sales"], "support": ["support"], "staff": ["staff"]}
+        roles = {
+            "admin": ["admin"],
+            "manager": ["manager"],
+            "sales": ["sales"],
+            "sales2": ["sales"],
+            "support": ["support"],
+            "staff": ["staff"],
+        }
         spec_roles = {r for r in _role_names(self.gen)}
         with self.database.session() as session:
             for name, role_list in roles.items():
@@ -155,8 +164,12 @@ class Backend:
                 session.add(user)
                 session.flush()
                 self.users[name] = principal.CurrentUser(
-                    id=user.id, email=user.email, name=user.name, roles=frozenset(role_list),
-                    superuser="admin" in role_list, extra={},
+                    id=user.id,
+                    email=user.email,
+                    name=user.name,
+                    roles=frozenset(role_list),
+                    superuser="admin" in role_list,
+                    extra={},
                 )
 
     def as_user(self, name: str | None) -> dict[str, str]:
@@ -170,7 +183,9 @@ def _role_names(gen: Generated) -> set[str]:
     return names
 
 
-def make_backend(name: str, dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def make_backend(
+    name: str, dialect: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
     gen = generated(name, tmp_path_factory)
     admin = None
     schema = f"crmgen_api_{uuid.uuid4().hex[:12]}"
@@ -186,9 +201,7 @@ def make_backend(name: str, dialect: str, tmp_path_factory: pytest.TempPathFacto
         )
     gen.models.Base.metadata.create_all(database.engine)
     users: dict[str, Any] = {}
-    app = gen.app.create_app(
-        database=database, middleware=[Middleware(TestUsers, users=users)]
-    )
+    app = gen.app.create_app(database=database, middleware=[Middleware(TestUsers, users=users)])
     client = TestClient(app, raise_server_exceptions=False)
     try:
         yield Backend(gen, database, dialect, users, client)

@@ -49,7 +49,9 @@ def value(info: Any, n: int) -> Any:
     raise AssertionError(f"no sample for {kind}")
 
 
-def payload(backend: Any, path: str, *, full: bool = True, user: str = "admin", depth: int = 0) -> dict[str, Any]:
+def payload(
+    backend: Any, path: str, *, full: bool = True, user: str = "admin", depth: int = 0
+) -> dict[str, Any]:
     """A valid create payload for ``path``: required fields (all writable ones when ``full``)."""
     resources = backend.gen.resources
     resource = resources.RESOURCES[path]
@@ -69,7 +71,15 @@ def payload(backend: Any, path: str, *, full: bool = True, user: str = "admin", 
     return data
 
 
-def create(backend: Any, path: str, *, full: bool = True, user: str = "admin", depth: int = 0, **values: Any) -> dict[str, Any]:
+def create(
+    backend: Any,
+    path: str,
+    *,
+    full: bool = True,
+    user: str = "admin",
+    depth: int = 0,
+    **values: Any,
+) -> dict[str, Any]:
     """Create a record through the API (as ``user``); returns its JSON."""
     data = payload(backend, path, full=full, user=user, depth=depth)
     data.update(values)

@@ -8,8 +8,19 @@ from tests.backend.conftest import Backend
 from tests.backend.payloads import create, payload
 
 CRM_PATHS = [
-    "positions", "users", "companies", "contacts", "leads", "deals", "tasks", "interactions",
-    "products", "orders", "order_lines", "invoices", "client_groups",
+    "positions",
+    "users",
+    "companies",
+    "contacts",
+    "leads",
+    "deals",
+    "tasks",
+    "interactions",
+    "products",
+    "orders",
+    "order_lines",
+    "invoices",
+    "client_groups",
 ]
 
 
@@ -29,12 +40,20 @@ def test_crud_round_trip(crm: Backend, path: str) -> None:
         if info.is_list:
             assert isinstance(record[info.name], list)
     if "update" in resource.actions:
-        change = {k: v for k, v in payload(crm, path, full=False).items() if not resource.fields[k].relation}
-        changed = client.patch(f"/api/{path}/{record['id']}", json={"version": 1, **change}, headers=admin)
+        change = {
+            k: v
+            for k, v in payload(crm, path, full=False).items()
+            if not resource.fields[k].relation
+        }
+        changed = client.patch(
+            f"/api/{path}/{record['id']}", json={"version": 1, **change}, headers=admin
+        )
         assert changed.status_code == 200, changed.text
         assert changed.json()["version"] == 2
     else:
-        assert client.patch(f"/api/{path}/{record['id']}", json={}, headers=admin).status_code == 405
+        assert (
+            client.patch(f"/api/{path}/{record['id']}", json={}, headers=admin).status_code == 405
+        )
     if "delete" in resource.actions:
         gone = client.delete(f"/api/{path}/{record['id']}", headers=admin)
         assert gone.status_code == 204, gone.text
@@ -47,8 +66,13 @@ def test_crud_round_trip(crm: Backend, path: str) -> None:
 def test_create_answers_201_with_location_and_values(crm: Backend) -> None:
     created = crm.client.post(
         "/api/companies",
-        json={"name": "Acme", "annual_revenue": 1234.5, "employees": 10, "industry": "it",
-              "extra": {"a": [1, 2]}},
+        json={
+            "name": "Acme",
+            "annual_revenue": 1234.5,
+            "employees": 10,
+            "industry": "it",
+            "extra": {"a": [1, 2]},
+        },
         headers=crm.as_user("manager"),
     )
     assert created.status_code == 201
@@ -65,10 +89,15 @@ def test_many_to_many_and_reference_display(crm: Backend) -> None:
     b = create(crm, "contacts", full_name="Bob")
     group = create(crm, "client_groups", name="VIP", members=[b["id"], a["id"], a["id"]])
     assert group["members"] == sorted([a["id"], b["id"]])
-    patched = crm.client.patch(f"/api/client_groups/{group['id']}", json={"members": [b["id"]]},
-                               headers=crm.as_user("admin"))
+    patched = crm.client.patch(
+        f"/api/client_groups/{group['id']}",
+        json={"members": [b["id"]]},
+        headers=crm.as_user("admin"),
+    )
     assert patched.json()["members"] == [b["id"]]
-    listed = crm.client.get("/api/client_groups?members=" + str(b["id"]), headers=crm.as_user("admin"))
+    listed = crm.client.get(
+        "/api/client_groups?members=" + str(b["id"]), headers=crm.as_user("admin")
+    )
     assert [g["id"] for g in listed.json()["items"]] == [group["id"]]
 
 
@@ -78,20 +107,29 @@ def test_unknown_id_is_404(crm: Backend) -> None:
         response = crm.client.get(path, headers=admin)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
-    assert crm.client.patch("/api/companies/424242", json={"name": "x"}, headers=admin).status_code == 404
+    assert (
+        crm.client.patch("/api/companies/424242", json={"name": "x"}, headers=admin).status_code
+        == 404
+    )
 
 
 def test_unique_violation_is_409_naming_the_field(crm: Backend) -> None:
     create(crm, "products", sku="SKU-1")
-    response = crm.client.post("/api/products", json=payload(crm, "products") | {"sku": "SKU-1"},
-                               headers=crm.as_user("admin"))
+    response = crm.client.post(
+        "/api/products",
+        json=payload(crm, "products") | {"sku": "SKU-1"},
+        headers=crm.as_user("admin"),
+    )
     assert response.status_code == 409
     assert list(response.json()["error"]["fields"]) == ["sku"]
     # unique together (company, email) on contacts
     company = create(crm, "companies")
     create(crm, "contacts", company=company["id"], email="same@example.com")
-    again = crm.client.post("/api/contacts", json={"full_name": "X", "company": company["id"],
-                            "email": "same@example.com"}, headers=crm.as_user("admin"))
+    again = crm.client.post(
+        "/api/contacts",
+        json={"full_name": "X", "company": company["id"], "email": "same@example.com"},
+        headers=crm.as_user("admin"),
+    )
     assert again.status_code == 409
     assert set(again.json()["error"]["fields"]) == {"company", "email"}
 
@@ -99,20 +137,26 @@ def test_unique_violation_is_409_naming_the_field(crm: Backend) -> None:
 def test_stale_version_is_409(crm: Backend) -> None:
     record = create(crm, "leads")
     admin = crm.as_user("admin")
-    first = crm.client.patch(f"/api/leads/{record['id']}", json={"version": 1, "name": "A"}, headers=admin)
+    first = crm.client.patch(
+        f"/api/leads/{record['id']}", json={"version": 1, "name": "A"}, headers=admin
+    )
     assert first.status_code == 200
-    stale = crm.client.patch(f"/api/leads/{record['id']}", json={"version": 1, "name": "B"}, headers=admin)
+    stale = crm.client.patch(
+        f"/api/leads/{record['id']}", json={"version": 1, "name": "B"}, headers=admin
+    )
     assert stale.status_code == 409
     assert "version" in stale.json()["error"]["fields"]
 
 
 def test_bad_foreign_key_is_422_naming_the_field(crm: Backend) -> None:
-    response = crm.client.post("/api/contacts", json={"full_name": "X", "company": 987654},
-                               headers=crm.as_user("admin"))
+    response = crm.client.post(
+        "/api/contacts", json={"full_name": "X", "company": 987654}, headers=crm.as_user("admin")
+    )
     assert response.status_code == 422
     assert list(response.json()["error"]["fields"]) == ["company"]
-    bad_list = crm.client.post("/api/client_groups", json={"name": "GG", "members": [987654]},
-                               headers=crm.as_user("admin"))
+    bad_list = crm.client.post(
+        "/api/client_groups", json={"name": "GG", "members": [987654]}, headers=crm.as_user("admin")
+    )
     assert bad_list.status_code == 422 and "members" in bad_list.json()["error"]["fields"]
 
 
@@ -154,7 +198,11 @@ def test_computed_fields_are_stored_and_follow_their_inputs(crm: Backend) -> Non
     client, manager = crm.client, crm.as_user("manager")
     deal = create(crm, "deals", amount="100.00")
     assert deal["vat"] == "20.00"
-    changed = client.patch(f"/api/deals/{deal['id']}", json={"version": deal["version"], "amount": "12.35"}, headers=manager)
+    changed = client.patch(
+        f"/api/deals/{deal['id']}",
+        json={"version": deal["version"], "amount": "12.35"},
+        headers=manager,
+    )
     assert changed.status_code == 200, changed.text
     assert changed.json()["vat"] == "2.47"
     emptied = client.patch(f"/api/deals/{deal['id']}", json={"amount": None}, headers=manager)

@@ -10,8 +10,12 @@ from tests.backend.payloads import create
 
 # (name, employees, revenue, industry): lower-case ASCII names sort the same everywhere.
 ROWS = [
-    ("alpha", 10, "100.00", "it"), ("bravo", 20, None, "retail"), ("charlie", 10, "300.50", None),
-    ("delta", None, "50.00", "it"), ("echo", 30, "100.00", "services"), ("foxtrot", 20, "75.25", "it"),
+    ("alpha", 10, "100.00", "it"),
+    ("bravo", 20, None, "retail"),
+    ("charlie", 10, "300.50", None),
+    ("delta", None, "50.00", "it"),
+    ("echo", 30, "100.00", "services"),
+    ("foxtrot", 20, "75.25", "it"),
     ("golf", 10, None, "retail"),
 ]
 
@@ -19,8 +23,15 @@ ROWS = [
 def seed(crm: Backend) -> dict[str, int]:
     ids = {}
     for name, employees, revenue, industry in ROWS:
-        ids[name] = create(crm, "companies", full=False, name=name, employees=employees,
-                           annual_revenue=revenue, industry=industry)["id"]
+        ids[name] = create(
+            crm,
+            "companies",
+            full=False,
+            name=name,
+            employees=employees,
+            annual_revenue=revenue,
+            industry=industry,
+        )["id"]
     return ids
 
 
@@ -33,9 +44,23 @@ def names(crm: Backend, query: str) -> list[str]:
 def test_multi_sort_with_nulls_last(crm: Backend) -> None:
     seed(crm)
     assert names(crm, "sort=employees,-name") == [
-        "golf", "charlie", "alpha", "foxtrot", "bravo", "echo", "delta"]
+        "golf",
+        "charlie",
+        "alpha",
+        "foxtrot",
+        "bravo",
+        "echo",
+        "delta",
+    ]
     assert names(crm, "sort=-employees,name") == [
-        "echo", "bravo", "foxtrot", "alpha", "charlie", "golf", "delta"]
+        "echo",
+        "bravo",
+        "foxtrot",
+        "alpha",
+        "charlie",
+        "golf",
+        "delta",
+    ]
     assert names(crm, "sort=-name&limit=2") == ["golf", "foxtrot"]
 
 
@@ -69,7 +94,10 @@ def test_every_filter_operator(crm: Backend) -> None:
     assert names(crm, "name__contains=LF&sort=name") == ["golf"]
     assert names(crm, "industry__isnull=true") == ["charlie"]
     assert names(crm, "annual_revenue__isnull=false&annual_revenue__gte=100&sort=name") == [
-        "alpha", "charlie", "echo"]
+        "alpha",
+        "charlie",
+        "echo",
+    ]
     assert names(crm, "annual_revenue=100.00&sort=name") == ["alpha", "echo"]
     assert names(crm, "name__contains=%25") == []  # LIKE wildcards are literal
     assert names(crm, "extra__isnull=true&limit=1") == ["alpha"]
@@ -89,9 +117,21 @@ def test_search_over_searchable_fields(crm: Backend) -> None:
 
 def test_bad_list_parameters_are_400(crm: Backend) -> None:
     admin = crm.as_user("admin")
-    for query in ("limit=0", "limit=501", "limit=x", "offset=-1", "sort=nothing", "sort=extra",
-                  "cursor=!!!", "cursor=abc&offset=1", "nothing=1", "employees__gt=abc",
-                  "employees__between=1", "annual_revenue=1e999", "created_at__gt=yesterday"):
+    for query in (
+        "limit=0",
+        "limit=501",
+        "limit=x",
+        "offset=-1",
+        "sort=nothing",
+        "sort=extra",
+        "cursor=!!!",
+        "cursor=abc&offset=1",
+        "nothing=1",
+        "employees__gt=abc",
+        "employees__between=1",
+        "annual_revenue=1e999",
+        "created_at__gt=yesterday",
+    ):
         response = crm.client.get(f"/api/companies?{query}", headers=admin)
         assert response.status_code == 400, (query, response.text)
         assert response.json()["error"]["fields"], query
@@ -115,7 +155,9 @@ def test_statement_count_does_not_grow_with_the_page(crm: Backend) -> None:
 
             sa.event.listen(engine, "before_cursor_execute", count)
             try:
-                response = crm.client.get(f"/api/{path}?limit={limit}", headers=crm.as_user("admin"))
+                response = crm.client.get(
+                    f"/api/{path}?limit={limit}", headers=crm.as_user("admin")
+                )
             finally:
                 sa.event.remove(engine, "before_cursor_execute", count)
             assert response.status_code == 200

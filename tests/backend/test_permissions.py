@@ -15,7 +15,12 @@ def test_a_seller_sees_only_own_records(crm: Backend) -> None:
     listed = crm.client.get("/api/companies", headers=sales).json()
     assert [c["name"] for c in listed["items"]] == ["mine"] and listed["total"] == 1
     assert crm.client.get(f"/api/companies/{theirs['id']}", headers=sales).status_code == 404
-    assert crm.client.patch(f"/api/companies/{theirs['id']}", json={"name": "x"}, headers=sales).status_code == 404
+    assert (
+        crm.client.patch(
+            f"/api/companies/{theirs['id']}", json={"name": "x"}, headers=sales
+        ).status_code
+        == 404
+    )
     assert crm.client.delete(f"/api/companies/{theirs['id']}", headers=sales).status_code == 404
     manager = crm.client.get("/api/companies", headers=crm.as_user("manager")).json()
     assert manager["total"] == 2
@@ -48,19 +53,36 @@ def test_read_only_field_for_a_role_is_refused(crm: Backend) -> None:
     contact = create(crm, "contacts", is_key=False)
     key = create(crm, "contacts", is_key=True)
     support = crm.as_user("support")
-    refused = crm.client.patch(f"/api/contacts/{contact['id']}", json={"full_name": "New"}, headers=support)
+    refused = crm.client.patch(
+        f"/api/contacts/{contact['id']}", json={"full_name": "New"}, headers=support
+    )
     assert refused.status_code == 403 and list(refused.json()["error"]["fields"]) == ["full_name"]
-    hidden = crm.client.patch(f"/api/contacts/{contact['id']}", json={"discount": 5}, headers=support)
+    hidden = crm.client.patch(
+        f"/api/contacts/{contact['id']}", json={"discount": 5}, headers=support
+    )
     assert hidden.status_code == 403
-    fine = crm.client.patch(f"/api/contacts/{contact['id']}", json={"notes": "called"}, headers=support)
+    fine = crm.client.patch(
+        f"/api/contacts/{contact['id']}", json={"notes": "called"}, headers=support
+    )
     assert fine.status_code == 200 and "birthday" not in fine.json()
     # update rule "not record.is_key": the key contact is out of reach
-    assert crm.client.patch(f"/api/contacts/{key['id']}", json={"notes": "x"}, headers=support).status_code == 404
+    assert (
+        crm.client.patch(
+            f"/api/contacts/{key['id']}", json={"notes": "x"}, headers=support
+        ).status_code
+        == 404
+    )
 
 
 def test_roles_without_the_action_get_403_and_anonymous_401(crm: Backend) -> None:
-    assert crm.client.post("/api/products", json={}, headers=crm.as_user("sales")).status_code == 403
+    assert (
+        crm.client.post("/api/products", json={}, headers=crm.as_user("sales")).status_code == 403
+    )
     assert crm.client.delete("/api/tasks/1", headers=crm.as_user("sales")).status_code == 403
-    for method, path in (("get", "/api/contacts"), ("get", "/api/contacts/1"), ("post", "/api/contacts")):
+    for method, path in (
+        ("get", "/api/contacts"),
+        ("get", "/api/contacts/1"),
+        ("post", "/api/contacts"),
+    ):
         response = getattr(crm.client, method)(path, headers=crm.as_user(None))
         assert response.status_code == 401, (method, path)

@@ -21,24 +21,43 @@ def spec():  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("entity", "source", "code"),
     [
-        ("Contact", "not record.is_key", "sa.not_(sa.func.coalesce(models.Contact.is_key, sa.false()))"),
-        ("Deal", "record.stage != 'lost'", "sa.or_(models.Deal.stage != 'lost', models.Deal.stage.is_(None))"),
-        ("OrderLine", "record.sales_order.owner == user",
-         "models.OrderLine.sales_order.has((models.Order.owner_id == user.id))"),
+        (
+            "Contact",
+            "not record.is_key",
+            "sa.not_(sa.func.coalesce(models.Contact.is_key, sa.false()))",
+        ),
+        (
+            "Deal",
+            "record.stage != 'lost'",
+            "sa.or_(models.Deal.stage != 'lost', models.Deal.stage.is_(None))",
+        ),
+        (
+            "OrderLine",
+            "record.sales_order.owner == user",
+            "models.OrderLine.sales_order.has((models.Order.owner_id == user.id))",
+        ),
         ("Deal", "record.company == None", "models.Deal.company_id.is_(None)"),
-        ("Deal", "record.stage in ['won', 'lost'] and record.owner == user",
-         "sa.and_(models.Deal.stage.in_(['won', 'lost']), (models.Deal.owner_id == user.id))"),
-        ("Task", "record.assignee.position == user.position or has_role('manager')",
-         "sa.or_(models.Task.assignee.has((models.User.position_id.is_(None) if "
-         "user.extra.get('position_id') is None else models.User.position_id == "
-         "user.extra.get('position_id'))), sa.true() if (user.has_role('manager')) else sa.false())"),
+        (
+            "Deal",
+            "record.stage in ['won', 'lost'] and record.owner == user",
+            "sa.and_(models.Deal.stage.in_(['won', 'lost']), (models.Deal.owner_id == user.id))",
+        ),
+        (
+            "Task",
+            "record.assignee.position == user.position or has_role('manager')",
+            "sa.or_(models.Task.assignee.has((models.User.position_id.is_(None) if "
+            "user.extra.get('position_id') is None else models.User.position_id == "
+            "user.extra.get('position_id'))), sa.true() if (user.has_role('manager')) else sa.false())",
+        ),
     ],
 )
 def test_rules_compile_to_sqlalchemy(spec, entity: str, source: str, code: str) -> None:  # type: ignore[no-untyped-def]
     assert compile_where(spec, spec.entity(entity), source) == code
 
 
-@pytest.mark.parametrize("source", ["record.amount * 2 > 10", "len(record.name) > 3", "record.tasks == user"])
+@pytest.mark.parametrize(
+    "source", ["record.amount * 2 > 10", "len(record.name) > 3", "record.tasks == user"]
+)
 def test_untranslatable_rules_raise_a_clear_error(spec, source: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GenerateError, match="cannot be compiled to SQL"):
         compile_where(spec, spec.entity("Deal"), source)
@@ -58,7 +77,9 @@ def test_openapi_is_deterministic_and_complete(spec) -> None:  # type: ignore[no
     deal = document["components"]["schemas"]["DealCreate"]
     assert "vat" not in deal["properties"] and deal["required"] == ["name"]
     listing = document["paths"]["/api/deals"]["get"]
-    assert {"limit", "cursor", "offset", "sort", "q", "stage", "filters"} <= {p["name"] for p in listing["parameters"]}
+    assert {"limit", "cursor", "offset", "sort", "q", "stage", "filters"} <= {
+        p["name"] for p in listing["parameters"]
+    }
 
 
 @pytest.mark.parametrize("name", ["minimal", "crm", "hostile"])
@@ -69,11 +90,21 @@ def test_openapi_document_is_valid_openapi_3_1(name: str) -> None:
     validate(json.loads(document_text(load(SPECS[name]))))
 
 
-API_FILES = ("app.py", "crud.py", "db.py", "errors.py", "permissions.py", "resources.py", "validation.py")
+API_FILES = (
+    "app.py",
+    "crud.py",
+    "db.py",
+    "errors.py",
+    "permissions.py",
+    "resources.py",
+    "validation.py",
+)
 
 
 @pytest.mark.parametrize("name", ["minimal", "crm", "hostile"])
-def test_generated_api_modules_are_black_clean(name: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_generated_api_modules_are_black_clean(
+    name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     import black
 
     from tests.backend.conftest import generated

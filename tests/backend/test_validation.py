@@ -61,11 +61,13 @@ def test_required_on_create_only(crm: Backend) -> None:
     missing = crm.client.post("/api/products", json={}, headers=crm.as_user("admin"))
     assert set(missing.json()["error"]["fields"]) == {"name", "price", "sku"}
     product = create(crm, "products")
-    patched = crm.client.patch(f"/api/products/{product['id']}", json={"price": 5},
-                               headers=crm.as_user("admin"))
+    patched = crm.client.patch(
+        f"/api/products/{product['id']}", json={"price": 5}, headers=crm.as_user("admin")
+    )
     assert patched.status_code == 200 and patched.json()["price"] == "5.00"
-    nulled = crm.client.patch(f"/api/products/{product['id']}", json={"name": None},
-                              headers=crm.as_user("admin"))
+    nulled = crm.client.patch(
+        f"/api/products/{product['id']}", json={"name": None}, headers=crm.as_user("admin")
+    )
     assert nulled.status_code == 422 and "name" in nulled.json()["error"]["fields"]
 
 
@@ -90,20 +92,55 @@ def test_not_an_object_is_422(crm: Backend) -> None:
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=30),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=8,
 )
-FIELDS = ["name", "employees", "annual_revenue", "industry", "tax_id", "parent", "extra", "email",
-          "website", "owner", "version", "id", "zz"]
-QUERY_KEYS = ["limit", "offset", "cursor", "sort", "q", "name", "employees__gt", "industry__in",
-              "annual_revenue__lte", "parent__isnull", "created_at__gte", "name__contains", "owner", "x__y"]
+FIELDS = [
+    "name",
+    "employees",
+    "annual_revenue",
+    "industry",
+    "tax_id",
+    "parent",
+    "extra",
+    "email",
+    "website",
+    "owner",
+    "version",
+    "id",
+    "zz",
+]
+QUERY_KEYS = [
+    "limit",
+    "offset",
+    "cursor",
+    "sort",
+    "q",
+    "name",
+    "employees__gt",
+    "industry__in",
+    "annual_revenue__lte",
+    "parent__isnull",
+    "created_at__gte",
+    "name__contains",
+    "owner",
+    "x__y",
+]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     payload=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES, max_size=5),
-    query=st.lists(st.tuples(st.sampled_from(QUERY_KEYS), st.text(string.printable, max_size=12)), max_size=4),
+    query=st.lists(
+        st.tuples(st.sampled_from(QUERY_KEYS), st.text(string.printable, max_size=12)), max_size=4
+    ),
 )
 def test_fuzzed_input_never_gives_a_500(crm_backend: Backend, payload: dict, query: list) -> None:
     client, admin = crm_backend.client, crm_backend.as_user("admin")

@@ -131,8 +131,19 @@ def test_serve_says_so_when_the_port_is_taken(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "crmgen", "serve", str(ROOT / "examples" / "minimal"), "--port", str(port)],
-            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "crmgen",
+                "serve",
+                str(ROOT / "examples" / "minimal"),
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
             env={**os.environ, "CRMGEN_CACHE": str(tmp_path / "cache")},
         )
     assert done.returncode == 1

@@ -154,8 +154,20 @@ def free_port() -> int:
 def uvicorn_server(out: Path, url: str, cwd: Path, *extra: str) -> Iterator[str]:
     """``uvicorn APP.app:create_app`` on a free loopback port; yields its base URL."""
     port = free_port()
-    args = [sys.executable, "-m", "uvicorn", "--factory", f"{PACKAGE}.app:create_app",
-            "--host", "127.0.0.1", "--port", str(port), "--workers", "1", *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        f"{PACKAGE}.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        *extra,
+    ]
     log = (cwd / f"uvicorn-{port}.log").open("w+")
     process = subprocess.Popen(args, env=app_env(out, url), cwd=cwd, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
@@ -214,9 +226,23 @@ def prepare(out: Path, url: str, cwd: Path) -> dict[str, str]:
     env = app_env(out, url)
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", PACKAGE, "createuser", "--email", users[name],
-             "--password", PASSWORD, "--role", role],
-            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                sys.executable,
+                "-m",
+                PACKAGE,
+                "createuser",
+                "--email",
+                users[name],
+                "--password",
+                PASSWORD,
+                "--role",
+                role,
+            ],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         for name, role in USERS.items()
     ]

@@ -17,7 +17,10 @@ from tests.e2e.conftest import app_env, postgres_server, run
 
 SUITE_TIMEOUT = 240
 ROOT = Path(__file__).resolve().parents[2]
-OTHER_SPECS = {"minimal": ROOT / "examples" / "minimal", "hostile": ROOT / "tests" / "hostile" / "spec.yaml"}
+OTHER_SPECS = {
+    "minimal": ROOT / "examples" / "minimal",
+    "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
+}
 
 
 def _passes(out: Path, kind: str) -> None:

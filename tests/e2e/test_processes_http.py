@@ -45,7 +45,9 @@ def services() -> Iterator[tuple[SmtpServer, HttpRecorder]]:
     smtp = SmtpServer()
     smtp.start()
     http = HttpRecorder()
-    thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield smtp, http
@@ -56,7 +58,9 @@ def services() -> Iterator[tuple[SmtpServer, HttpRecorder]]:
         thread.join(timeout=5)
 
 
-def worker_once(crm_out: Path, server: Server, folder: Path, smtp: SmtpServer, http: HttpRecorder) -> str:
+def worker_once(
+    crm_out: Path, server: Server, folder: Path, smtp: SmtpServer, http: HttpRecorder
+) -> str:
     env = app_env(crm_out, server.url)
     env.update(
         SMTP_URL=smtp.url,
@@ -65,20 +69,34 @@ def worker_once(crm_out: Path, server: Server, folder: Path, smtp: SmtpServer, h
         ACCOUNTING_WEBHOOK_URL=f"{http.base}/accounting",
         ACCOUNTING_WEBHOOK_SECRET=SECRET,
     )
-    args = [sys.executable, "-m", "reference_crm", "worker", "--once", "--no-scheduler", "--batch", "100"]
+    args = [
+        sys.executable,
+        "-m",
+        "reference_crm",
+        "worker",
+        "--once",
+        "--no-scheduler",
+        "--batch",
+        "100",
+    ]
     return run(args, env, folder, 120)
 
 
 def test_task_rule_and_rollback_over_http(live: tuple[Server, Path]) -> None:
     server, _ = live
-    with server.client(server.token("seller1")) as seller, server.client(server.token("admin")) as admin:
+    with (
+        server.client(server.token("seller1")) as seller,
+        server.client(server.token("admin")) as admin,
+    ):
         _task_rule(server, seller, admin)
 
 
 def _task_rule(server: Server, seller: httpx.Client, admin: httpx.Client) -> None:
     me = seller.get("/api/auth/me").json()
     other = admin.get("/api/users", params={"email": server.users["seller2"]}).json()["items"][0]
-    created = seller.post("/api/tasks", json={"title": "Call back", "assignee": me["id"], "priority": "high"})
+    created = seller.post(
+        "/api/tasks", json={"title": "Call back", "assignee": me["id"], "priority": "high"}
+    )
     assert created.status_code == 201, created.text
     task = created.json()
     assert task["status"] == "new"
@@ -98,13 +116,20 @@ def test_deal_won_and_mail_are_delivered_by_the_worker(
     live: tuple[Server, Path], crm_out: Path, services: tuple[SmtpServer, HttpRecorder]
 ) -> None:
     server, folder = live
-    with server.client(server.token("seller1")) as seller, server.client(server.token("admin")) as admin:
+    with (
+        server.client(server.token("seller1")) as seller,
+        server.client(server.token("admin")) as admin,
+    ):
         _deal_won(server, folder, crm_out, services, seller, admin)
 
 
 def _deal_won(
-    server: Server, folder: Path, crm_out: Path, services: tuple[SmtpServer, HttpRecorder],
-    seller: httpx.Client, admin: httpx.Client,
+    server: Server,
+    folder: Path,
+    crm_out: Path,
+    services: tuple[SmtpServer, HttpRecorder],
+    seller: httpx.Client,
+    admin: httpx.Client,
 ) -> None:
     smtp, http = services
     me = seller.get("/api/auth/me").json()

@@ -257,7 +257,9 @@ def test_type_changes_narrowing_warns_and_a_new_kind_needs_consent(tmp_path: Pat
     other_kind = narrower.replace("      phone: phone\n", "      phone: integer\n")
     with pytest.raises(DestructiveChange) as caught:
         generate(write_spec(tmp_path / "k", other_kind), out)
-    assert caught.value.names[0].startswith("Company.phone (type sa.String(length=32) -> sa.Integer()")
+    assert caught.value.names[0].startswith(
+        "Company.phone (type sa.String(length=32) -> sa.Integer()"
+    )
     generate(write_spec(tmp_path / "k", other_kind), out, allow_destructive=["Company.phone"])
     assert len(list((out / "migrations" / "versions").iterdir())) == 3
 
@@ -265,7 +267,9 @@ def test_type_changes_narrowing_warns_and_a_new_kind_needs_consent(tmp_path: Pat
 def test_a_drop_can_be_allowed_in_the_spec_and_a_stale_consent_is_reported(tmp_path: Path) -> None:
     out = tmp_path / "out"
     generate(write_spec(tmp_path / "v2", V2), out)
-    allowing = V3.replace("  title: Migration CRM\n", "  title: Migration CRM\n  allow_drop: [Company.website]\n")
+    allowing = V3.replace(
+        "  title: Migration CRM\n", "  title: Migration CRM\n  allow_drop: [Company.website]\n"
+    )
     warnings: list[str] = []
     generate(write_spec(tmp_path / "v3", allowing), out, warn=warnings.append)
     newest = max((out / "migrations" / "versions").iterdir())
@@ -273,7 +277,9 @@ def test_a_drop_can_be_allowed_in_the_spec_and_a_stale_consent_is_reported(tmp_p
     assert any("drops Company.website" in w for w in warnings), warnings
     assert not any("allow_drop names" in w for w in warnings), warnings
     warnings.clear()
-    generate(write_spec(tmp_path / "v3", allowing), out, warn=warnings.append)  # nothing changes now
+    generate(
+        write_spec(tmp_path / "v3", allowing), out, warn=warnings.append
+    )  # nothing changes now
     assert max((out / "migrations" / "versions").iterdir()) == newest
     assert any("app.allow_drop names Company.website" in w for w in warnings), warnings
 
@@ -286,7 +292,9 @@ def test_migrate_creates_the_search_indexes_on_postgresql(tmp_path: Path) -> Non
         engine = engine_for(url)
         try:
             with engine.connect() as connection:
-                names = set(connection.execute(sa.text("SELECT indexname FROM pg_indexes")).scalars())
+                names = set(
+                    connection.execute(sa.text("SELECT indexname FROM pg_indexes")).scalars()
+                )
         finally:
             engine.dispose()
         assert "ix_companies_name_trgm" in names, sorted(names)

@@ -61,7 +61,9 @@ def _install(site: Path) -> None:
     """What ``pip install`` would leave for the entry point: METADATA and entry_points.txt."""
     info = site / "crmgen_slack_step-0.1.0.dist-info"
     info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: crmgen-slack-step\nVersion: 0.1.0\n")
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: crmgen-slack-step\nVersion: 0.1.0\n"
+    )
     (info / "entry_points.txt").write_text("[crmgen.steps]\nslack = crmgen_slack_step:SLACK\n")
 
 
@@ -69,7 +71,13 @@ def _crmgen(*args: str, cwd: Path, site: Path | None) -> subprocess.CompletedPro
     paths = [str(ROOT)] + ([str(site), str(PLUGIN)] if site is not None else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
     return subprocess.run(
-        [sys.executable, "-m", "crmgen", *args], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "crmgen", *args],
+        check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -108,7 +116,10 @@ def test_validate_accepts_the_plugin_step(site: Path, tmp_path: Path) -> None:
 def test_without_the_plugin_the_step_is_an_unknown_key(tmp_path: Path) -> None:
     result = _crmgen("validate", str(_spec(tmp_path)), cwd=tmp_path, site=None)
     assert result.returncode == 1
-    assert "spec.yaml:19:13: error: unknown key 'slack' in processes.announce.steps.0.then.0" in result.stderr
+    assert (
+        "spec.yaml:19:13: error: unknown key 'slack' in processes.announce.steps.0.then.0"
+        in result.stderr
+    )
 
 
 @pytest.mark.parametrize(
@@ -137,7 +148,9 @@ def test_without_the_plugin_the_step_is_an_unknown_key(tmp_path: Path) -> None:
     ],
 )
 def test_validate_locates_bad_uses(site: Path, tmp_path: Path, step: str, expected: str) -> None:
-    text = SPEC.replace("{channel: '#sales', text: 'Deal {{ record.name }} by {{ user.name }}'}", step)
+    text = SPEC.replace(
+        "{channel: '#sales', text: 'Deal {{ record.name }} by {{ user.name }}'}", step
+    )
     assert text != SPEC
     result = _crmgen("validate", str(_spec(tmp_path, text)), cwd=tmp_path, site=site)
     assert result.returncode == 1
@@ -150,7 +163,9 @@ def test_validate_locates_bad_uses(site: Path, tmp_path: Path, step: str, expect
 @pytest.fixture(scope="module")
 def generated(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("slack")
-    result = _crmgen("generate", str(_spec(folder)), "-o", str(folder / "out"), cwd=folder, site=site)
+    result = _crmgen(
+        "generate", str(_spec(folder)), "-o", str(folder / "out"), cwd=folder, site=site
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return folder / "out"
 
@@ -160,12 +175,16 @@ def test_generate_renders_the_plugin_template(generated: Path) -> None:
     assert "\nimport unicodedata\n" in source  # the kind's imports, once
     assert source.count("import unicodedata") == 1
     assert '"https://slack.com/api/chat.postMessage"' in source
-    assert '"Deal {{ record.name }} by {{ user.name }}"' in source  # a literal, rendered at run time
+    assert (
+        '"Deal {{ record.name }} by {{ user.name }}"' in source
+    )  # a literal, rendered at run time
     compile(source, "processes.py", "exec")
 
 
 def test_without_the_plugin_generate_fails(tmp_path: Path) -> None:
-    result = _crmgen("generate", str(_spec(tmp_path)), "-o", str(tmp_path / "out"), cwd=tmp_path, site=None)
+    result = _crmgen(
+        "generate", str(_spec(tmp_path)), "-o", str(tmp_path / "out"), cwd=tmp_path, site=None
+    )
     assert result.returncode == 1
     assert "unknown key 'slack'" in result.stdout + result.stderr
     assert not (tmp_path / "out" / "slack_app").exists()
@@ -181,10 +200,22 @@ def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]
         user = models.User(email="staff@example.com", name="Stäff", roles=["staff"])
         session.add(user)
         session.flush()
-        users = {"staff": principal.CurrentUser(id=user.id, email=user.email, name=user.name,
-                                                roles=frozenset({"staff"}), superuser=False, extra={})}
-    client = TestClient(modules["app"].create_app(database=database, middleware=[Middleware(HeaderUsers, users=users)]),
-                        raise_server_exceptions=False)
+        users = {
+            "staff": principal.CurrentUser(
+                id=user.id,
+                email=user.email,
+                name=user.name,
+                roles=frozenset({"staff"}),
+                superuser=False,
+                extra={},
+            )
+        }
+    client = TestClient(
+        modules["app"].create_app(
+            database=database, middleware=[Middleware(HeaderUsers, users=users)]
+        ),
+        raise_server_exceptions=False,
+    )
     try:
         yield models, database, client
     finally:
@@ -194,17 +225,24 @@ def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]
 
 def test_the_generated_step_runs(app: tuple[Any, Any, TestClient]) -> None:
     models, database, client = app
-    name = "Big {{ 7 * 7 }} \"deal\" cafe\u0301"  # a template in the data stays text; NFC applied
+    name = 'Big {{ 7 * 7 }} "deal" cafe\u0301'  # a template in the data stays text; NFC applied
     for value in (name, "quiet"):
         response = client.post("/api/deals", json={"name": value}, headers={"X-Test-User": "staff"})
         assert response.status_code == 201, response.text
     with database.engine.connect() as connection:
-        rows = connection.execute(sa.select(models.OutboxMessage.kind, models.OutboxMessage.payload)).all()
+        rows = connection.execute(
+            sa.select(models.OutboxMessage.kind, models.OutboxMessage.payload)
+        ).all()
     assert len(rows) == 1  # 'quiet' skipped by the if around the step
     kind, payload = rows[0]
     assert kind == "http"
-    assert payload["method"] == "POST" and payload["url"] == "https://slack.com/api/chat.postMessage"
-    assert payload["json"] == {"channel": "#sales", "text": "Deal Big {{ 7 * 7 }} \"deal\" caf\u00e9 by Stäff"}
+    assert (
+        payload["method"] == "POST" and payload["url"] == "https://slack.com/api/chat.postMessage"
+    )
+    assert payload["json"] == {
+        "channel": "#sales",
+        "text": 'Deal Big {{ 7 * 7 }} "deal" caf\u00e9 by Stäff',
+    }
 
 
 # -- the template contract, in-process (a kind registered for one test only) ------------------
@@ -238,19 +276,30 @@ def test_inline_template_and_helpers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(REGISTRY, "probe", kind)
     source = compile_process(spec, process).source
     assert "    list_ = fn.evaluate(lambda: fn.coalesce(record.hits, 0) + 100)\n" in source
-    assert '    run.log("info", run.text("bumped {{ record.title }}", {"record": record}) + str(list_))\n' in source
+    assert (
+        '    run.log("info", run.text("bumped {{ record.title }}", {"record": record}) + str(list_))\n'
+        in source
+    )
 
 
 @pytest.mark.parametrize(
     "template,message",
     [
         pytest.param("", "has no code generator", id="no-template"),
-        pytest.param("run.log('info', {{ lit(step.into) }}", "its template gave invalid Python", id="bad-python"),
+        pytest.param(
+            "run.log('info', {{ lit(step.into) }}",
+            "its template gave invalid Python",
+            id="bad-python",
+        ),
         pytest.param("{{ step.nothing }}", "its template failed: UndefinedError", id="undefined"),
-        pytest.param("{{ expr(step.into) }}", "expr() takes a Value or an Expression", id="expr-of-a-string"),
+        pytest.param(
+            "{{ expr(step.into) }}", "expr() takes a Value or an Expression", id="expr-of-a-string"
+        ),
     ],
 )
-def test_template_problems_are_clear(monkeypatch: pytest.MonkeyPatch, template: str, message: str) -> None:
+def test_template_problems_are_clear(
+    monkeypatch: pytest.MonkeyPatch, template: str, message: str
+) -> None:
     spec, process, kind = _probe_process(template)
     monkeypatch.setitem(REGISTRY, "probe", kind)
     with pytest.raises(GenerateError, match="process bump") as error:

@@ -16,7 +16,11 @@ BAD = "app: {name: bad}\nroles: {staff: Staff}\nentities:\n  Deal:\n    fields:\
 def test_generate_writes_the_app(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["generate", str(MINIMAL), "-o", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
-    written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file() and p.name != ".crmgen")
+    written = sorted(
+        p.relative_to(tmp_path / "out").as_posix()
+        for p in (tmp_path / "out").rglob("*")
+        if p.is_file() and p.name != ".crmgen"
+    )
     assert f"wrote {len(written)} files" in result.stderr
     assert "minimal/models.py" in written
     assert (tmp_path / "out" / "minimal" / "models.py").is_file()
@@ -38,7 +42,15 @@ def test_a_broken_override_exits_1_without_traceback(tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     (folder / "models.py.j2").write_text("{% endfor %}\n")
     result = CliRunner().invoke(
-        cli, ["generate", str(MINIMAL), "-o", str(tmp_path / "out"), "--templates", str(tmp_path / "tpl")]
+        cli,
+        [
+            "generate",
+            str(MINIMAL),
+            "-o",
+            str(tmp_path / "out"),
+            "--templates",
+            str(tmp_path / "tpl"),
+        ],
     )
     assert result.exit_code == 1
     assert "models.py.j2:1: template syntax error" in result.stderr

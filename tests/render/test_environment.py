@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from crmgen.render import GenerateError, make_environment
 from crmgen.render.environment import db_name, docstring, identifier, py_literal, toml_string
 
-HOSTILE = ['it\'s "x"', '"""', "'''", "a\nb", "back\\slash\\", "{{ x }} {% if %}", "\x00\t\r", "ünï 中文"]
+HOSTILE = [
+    'it\'s "x"',
+    '"""',
+    "'''",
+    "a\nb",
+    "back\\slash\\",
+    "{{ x }} {% if %}",
+    "\x00\t\r",
+    "ünï 中文",
+]
 
 
 @pytest.mark.parametrize("value", HOSTILE + [0, -1.5, True, None, ("a", 1), ["b"], ("one",)])
@@ -67,5 +76,7 @@ def test_environment_settings_and_filters() -> None:
     assert env.undefined.__name__ == "StrictUndefined"
     assert env.trim_blocks and env.lstrip_blocks and env.keep_trailing_newline
     assert env.autoescape("page.html") and not env.autoescape("models.py.j2")  # type: ignore[operator]
-    rendered = env.from_string("{{ 'DealStage'|snake }} {{ 'Company'|plural }} {{ s|py }}").render(s="x'")
-    assert rendered == "deal_stage Companies \"x'\""
+    rendered = env.from_string("{{ 'DealStage'|snake }} {{ 'Company'|plural }} {{ s|py }}").render(
+        s="x'"
+    )
+    assert rendered == 'deal_stage Companies "x\'"'

@@ -18,12 +18,20 @@ from tests.render.specs import MINIMAL
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def test_minimal_app_files(minimal_out: Path) -> None:
     files = set(snapshot(minimal_out))
-    assert {MARKER, "README.md", "pyproject.toml", "minimal/__init__.py", "minimal/models.py"} <= files
+    assert {
+        MARKER,
+        "README.md",
+        "pyproject.toml",
+        "minimal/__init__.py",
+        "minimal/models.py",
+    } <= files
     assert all(not f.endswith(".tmp") for f in files)
     marker = json.loads((minimal_out / MARKER).read_text())
     assert marker["generator"] == "crmgen" and "minimal/models.py" in marker["files"]
@@ -42,7 +50,10 @@ def test_generated_python_is_black_clean(minimal_out: Path, every_out: Path) -> 
     for out in (minimal_out, every_out):
         done = subprocess.run(
             [sys.executable, "-m", "black", "--check", "--quiet", "."],
-            cwd=out, capture_output=True, text=True, check=False,
+            cwd=out,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
 
@@ -95,17 +106,31 @@ def test_an_override_replaces_only_its_own_files(minimal_out: Path, tmp_path: Pa
     out = tmp_path / "out"
     generate(MINIMAL, out, templates=folder)
     assert (out / "README.md").read_text() == "# Minimal CRM (custom)\n"
-    assert (out / "minimal/models.py").read_bytes() == (minimal_out / "minimal/models.py").read_bytes()
+    assert (out / "minimal/models.py").read_bytes() == (
+        minimal_out / "minimal/models.py"
+    ).read_bytes()
 
 
 @pytest.mark.parametrize(
     ("template", "text", "message"),
     [
         ("backend/models.py.j2", "{% if %}\n", r"models\.py\.j2:1: template syntax error"),
-        ("backend/models.py.j2", "x = {{ nothing.here }}\n", r"models\.py\.j2:1: .*'nothing' is undefined"),
+        (
+            "backend/models.py.j2",
+            "x = {{ nothing.here }}\n",
+            r"models\.py\.j2:1: .*'nothing' is undefined",
+        ),
         ("backend/settings.py.j2", "def broken(:\n", r"settings\.py:1: .* produced invalid Python"),
-        ("backend/__init__.py.j2", "{{ 'bad name'|ident }}\n", r"__init__\.py\.j2:1: .*not a valid Python identifier"),
-        ("backend/README.md.j2", "{% include 'backend/missing.j2' %}\n", r"'backend/missing\.j2' not found"),
+        (
+            "backend/__init__.py.j2",
+            "{{ 'bad name'|ident }}\n",
+            r"__init__\.py\.j2:1: .*not a valid Python identifier",
+        ),
+        (
+            "backend/README.md.j2",
+            "{% include 'backend/missing.j2' %}\n",
+            r"'backend/missing\.j2' not found",
+        ),
     ],
 )
 def test_a_broken_override_fails_clearly_and_keeps_out(
@@ -127,15 +152,18 @@ def test_a_missing_override_folder_is_an_error(tmp_path: Path) -> None:
 
 
 def test_spec_strings_never_reach_code_raw(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path / "spec", (
-        "app: {name: quoted, title: \"T\\\"\\\"\\\"'\\n{{ 1 }}\\\\\"}\n"
-        "roles: {staff: Staff}\n"
-        "entities:\n"
-        "  Note:\n"
-        "    label: \"\\\"\\\"\\\" ) ; import os #\"\n"
-        "    fields:\n"
-        "      body: {type: text, label: \"'''\\\\\\n{% raw %}\"}\n"
-    ))
+    spec = write_spec(
+        tmp_path / "spec",
+        (
+            'app: {name: quoted, title: "T\\"\\"\\"\'\\n{{ 1 }}\\\\"}\n'
+            "roles: {staff: Staff}\n"
+            "entities:\n"
+            "  Note:\n"
+            '    label: "\\"\\"\\" ) ; import os #"\n'
+            "    fields:\n"
+            "      body: {type: text, label: \"'''\\\\\\n{% raw %}\"}\n"
+        ),
+    )
     out = tmp_path / "out"
     generate(spec, out)
     models = import_models(out, "quoted")

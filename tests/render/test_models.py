@@ -36,17 +36,36 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
     every_models.Base.metadata.create_all(engine)
     inspector = sa.inspect(engine)
     assert set(inspector.get_table_names()) == {
-        "users", "user_roles", "positions", "companies", "companies_partners", "contacts",
-        "contacts_tags", "contact_links", "tags", "passports",
+        "users",
+        "user_roles",
+        "positions",
+        "companies",
+        "companies_partners",
+        "contacts",
+        "contacts_tags",
+        "contact_links",
+        "tags",
+        "passports",
         # system tables (auth, audit, outbox, scheduler)
-        "sessions", "login_attempts", "password_resets", "audit_log", "outbox", "schedule_runs",
+        "sessions",
+        "login_attempts",
+        "password_resets",
+        "audit_log",
+        "outbox",
+        "schedule_runs",
     }
     columns = {c["name"] for c in inspector.get_columns("contacts")}
     assert {"id", "version", "created_at", "updated_at", "company_id", "referrer_id"} <= columns
     assert "deleted_at" in {c["name"] for c in inspector.get_columns("companies")}
     assert "created_at" not in {c["name"] for c in inspector.get_columns("tags")}
     indexed = {tuple(i["column_names"]) for i in inspector.get_indexes("contacts")}
-    assert {("company_id",), ("referrer_id",), ("owner_id",), ("phone",), ("status", "birthday")} <= indexed
+    assert {
+        ("company_id",),
+        ("referrer_id",),
+        ("owner_id",),
+        ("phone",),
+        ("status", "birthday"),
+    } <= indexed
     user_columns = {c["name"] for c in inspector.get_columns("users")}
     assert {"email", "name", "active", "password_hash", "position_id", "phone"} <= user_columns
 
@@ -58,10 +77,21 @@ def _populate(m: ModuleType, session: Session) -> None:
     sub = m.Company(name="Acme Sub", parent=acme, partners=[acme])
     vip, rock = m.Tag(name="vip"), m.Tag(name="rock")
     bob = m.Contact(
-        full_name="Bob", company=acme, owner=ann, tags=[vip, rock], status="new", age=40,
-        score=Decimal("1.2345"), budget=Decimal("10.50"), vip=True, birthday=dt.date(1990, 1, 2),
-        last_call=dt.datetime(2024, 5, 6, 7, 8, tzinfo=dt.UTC), extra={"a": [1, 2]},
-        email="bob@example.com", website="https://example.com", photo="files/bob.png",
+        full_name="Bob",
+        company=acme,
+        owner=ann,
+        tags=[vip, rock],
+        status="new",
+        age=40,
+        score=Decimal("1.2345"),
+        budget=Decimal("10.50"),
+        vip=True,
+        birthday=dt.date(1990, 1, 2),
+        last_call=dt.datetime(2024, 5, 6, 7, 8, tzinfo=dt.UTC),
+        extra={"a": [1, 2]},
+        email="bob@example.com",
+        website="https://example.com",
+        photo="files/bob.png",
     )
     eve = m.Contact(full_name="Eve", company=acme, referrer=bob, related=[bob], tags=[vip])
     first = m.Passport(number="P1", holder=bob)
@@ -91,7 +121,11 @@ def test_rows_and_relations_read_back(every_models: ModuleType, engine: sa.Engin
         assert [c.full_name for c in bob.related_of] == ["Eve"]
         assert bob.related_of[0].related == [bob]
         assert bob.owner is ann and bob in ann.owned_contacts
-        assert (bob.score, bob.budget, bob.extra) == (Decimal("1.2345"), Decimal("10.50"), {"a": [1, 2]})
+        assert (bob.score, bob.budget, bob.extra) == (
+            Decimal("1.2345"),
+            Decimal("10.50"),
+            {"a": [1, 2]},
+        )
         assert bob.birthday == dt.date(1990, 1, 2) and bob.vip is True
         assert bob.passport.number == "P1" and bob.passport.mentee.number == "P2"
         assert bob.passport.mentee.mentor is bob.passport
@@ -120,7 +154,13 @@ def test_on_delete_rules_are_enforced(every_models: ModuleType, engine: sa.Engin
 
 @pytest.mark.parametrize(
     ("column", "bad"),
-    [("status", "bogus"), ("age", -1), ("age", 151), ("score", Decimal(2)), ("budget", Decimal(-1))],
+    [
+        ("status", "bogus"),
+        ("age", -1),
+        ("age", 151),
+        ("score", Decimal(2)),
+        ("budget", Decimal(-1)),
+    ],
 )
 def test_check_constraints_reject_bad_values(
     every_models: ModuleType, engine: sa.Engine, column: str, bad: object
@@ -128,7 +168,9 @@ def test_check_constraints_reject_bad_values(
     m = every_models
     m.Base.metadata.create_all(engine)
     with engine.begin() as connection:
-        connection.execute(sa.insert(m.Contact.__table__).values(full_name="Ok", status="done", age=3))
+        connection.execute(
+            sa.insert(m.Contact.__table__).values(full_name="Ok", status="done", age=3)
+        )
     with pytest.raises(IntegrityError, match="ck_contacts_"), engine.begin() as connection:
         connection.execute(sa.insert(m.Contact.__table__).values(full_name="Bad", **{column: bad}))
 
@@ -147,9 +189,16 @@ def test_literal_defaults_are_applied(every_models: ModuleType, engine: sa.Engin
         session.add(m.Contact(full_name="Plain"))
         session.commit()
         plain = session.scalars(sa.select(m.Contact)).one()
-        assert (plain.age, plain.budget, plain.vip, plain.status) == (18, Decimal("9.99"), False, "new")
+        assert (plain.age, plain.budget, plain.vip, plain.status) == (
+            18,
+            Decimal("9.99"),
+            False,
+            "new",
+        )
         assert plain.birthday == dt.date(2000, 1, 31)
-        assert plain.last_call.replace(tzinfo=dt.UTC) == dt.datetime(2024, 5, 6, 7, 8, tzinfo=dt.UTC)
+        assert plain.last_call.replace(tzinfo=dt.UTC) == dt.datetime(
+            2024, 5, 6, 7, 8, tzinfo=dt.UTC
+        )
 
 
 def test_version_column_detects_stale_updates(minimal_models: ModuleType, tmp_path) -> None:
@@ -173,7 +222,7 @@ def test_version_column_detects_stale_updates(minimal_models: ModuleType, tmp_pa
 def test_hostile_labels_become_literal_docstrings_and_comments(every_models: ModuleType) -> None:
     m = every_models
     assert m.Company.__doc__ == (
-        "Company \"\"\" {{ x }} {% if %} \\ ': Line one line two with a trailing backslash \\."
+        'Company """ {{ x }} {% if %} \\ \': Line one line two with a trailing backslash \\.'
     )
     assert m.Contact.__doc__ == "Contact\\nwith backslash-n and a real newline."
     assert m.Company.__table__.c.name.comment == "Name 'single' \"double\""

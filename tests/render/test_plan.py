@@ -13,6 +13,12 @@ def test_plan_lists_the_backend_files_sorted() -> None:
     paths = [f.path for f in plan]
     assert paths == sorted(paths)
     assert len(set(paths)) == len(paths)
-    assert {"README.md", "pyproject.toml", "minimal/__init__.py", "minimal/models.py", "minimal/settings.py"} <= set(paths)
+    assert {
+        "README.md",
+        "pyproject.toml",
+        "minimal/__init__.py",
+        "minimal/models.py",
+        "minimal/settings.py",
+    } <= set(paths)
     assert all((templates_dir() / f.template).is_file() for f in plan)
     assert all(f.context["app"].name == "minimal" for f in plan)

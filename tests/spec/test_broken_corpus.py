@@ -26,7 +26,11 @@ def _target(case: Path) -> str:
 
 
 def _expected(case: Path) -> list[str]:
-    return [line for line in (case / "expected.txt").read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [
+        line
+        for line in (case / "expected.txt").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
 
 
 def _run(case: Path, monkeypatch: pytest.MonkeyPatch, *extra: str):
@@ -41,11 +45,15 @@ def test_corpus_is_large_enough() -> None:
 def test_every_case_folder_is_complete() -> None:
     for case in sorted(p for p in CORPUS.iterdir() if p.is_dir()):
         assert (case / "expected.txt").is_file(), f"{case.name} has no expected.txt"
-        assert (case / "spec.yaml").is_file() or (case / "spec").is_dir(), f"{case.name} has no spec"
+        assert (case / "spec.yaml").is_file() or (case / "spec").is_dir(), (
+            f"{case.name} has no spec"
+        )
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
-def test_broken_spec_reports_exactly_the_expected_lines(case: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_spec_reports_exactly_the_expected_lines(
+    case: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = _run(case, monkeypatch)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert result.exit_code == 1, result.stderr
@@ -67,4 +75,7 @@ def test_broken_spec_json_output(case: Path, monkeypatch: pytest.MonkeyPatch) ->
     for item, line in zip(found, expected):
         assert set(item) == {"file", "line", "column", "severity", "code", "message"}
         assert isinstance(item["code"], str) and item["code"]
-        assert f"{item['file']}:{item['line']}:{item['column']}: {item['severity']}: {item['message']}" == line
+        assert (
+            f"{item['file']}:{item['line']}:{item['column']}: {item['severity']}: {item['message']}"
+            == line
+        )

@@ -48,7 +48,10 @@ def test_did_you_mean_with_no_candidates() -> None:
 
 def test_did_you_mean_is_deterministic_between_equally_close_words() -> None:
     first = did_you_mean("cat", ["bat", "car", "hat"])
-    assert all(did_you_mean("cat", order) == first for order in (["hat", "car", "bat"], ["car", "bat", "hat"]))
+    assert all(
+        did_you_mean("cat", order) == first
+        for order in (["hat", "car", "bat"], ["car", "bat", "hat"])
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,10 +77,19 @@ def _d(file: str, line: int, col: int, severity: str = "error", msg: str = "m") 
 
 
 def test_sorting_is_by_file_line_and_column_and_drops_duplicates() -> None:
-    found = [_d("b.yaml", 1, 1), _d("a.yaml", 10, 2), _d("a.yaml", 2, 5), _d("a.yaml", 2, 1), _d("a.yaml", 2, 1)]
+    found = [
+        _d("b.yaml", 1, 1),
+        _d("a.yaml", 10, 2),
+        _d("a.yaml", 2, 5),
+        _d("a.yaml", 2, 1),
+        _d("a.yaml", 2, 1),
+    ]
     ordered = sort_diagnostics(found)
     assert [(d.position.file, d.position.line, d.position.column) for d in ordered] == [
-        ("a.yaml", 2, 1), ("a.yaml", 2, 5), ("a.yaml", 10, 2), ("b.yaml", 1, 1),
+        ("a.yaml", 2, 1),
+        ("a.yaml", 2, 5),
+        ("a.yaml", 10, 2),
+        ("b.yaml", 1, 1),
     ]
 
 
@@ -96,12 +108,25 @@ def test_json_rendering() -> None:
     rendered = render_json([_d("a.yaml", 3, 7, "error", "Сделка ✓")])
     assert "Сделка ✓" in rendered  # not \\u-escaped
     assert json.loads(rendered) == [
-        {"file": "a.yaml", "line": 3, "column": 7, "severity": "error", "code": "code", "message": "Сделка ✓"}
+        {
+            "file": "a.yaml",
+            "line": 3,
+            "column": 7,
+            "severity": "error",
+            "code": "code",
+            "message": "Сделка ✓",
+        }
     ]
     assert json.loads(render_json([])) == []
 
 
 def test_spec_error_carries_sorted_diagnostics_and_names_the_first_error() -> None:
-    error = SpecError([_d("a.yaml", 9, 1, msg="second"), _d("a.yaml", 1, 1, "warning", "w"), _d("a.yaml", 2, 1, msg="first")])
+    error = SpecError(
+        [
+            _d("a.yaml", 9, 1, msg="second"),
+            _d("a.yaml", 1, 1, "warning", "w"),
+            _d("a.yaml", 2, 1, msg="first"),
+        ]
+    )
     assert [d.position.line for d in error.diagnostics] == [1, 2, 9]
     assert str(error) == "a.yaml:2:1: error: first (and 1 more)"

@@ -17,12 +17,22 @@ from crmgen.spec.expressions import (
 )
 
 TABLES = {
-    "Deal": {"amount": Opaque(), "stage": Opaque(), "owner": EntityValue("User"), "tags": ListOf("Tag")},
+    "Deal": {
+        "amount": Opaque(),
+        "stage": Opaque(),
+        "owner": EntityValue("User"),
+        "tags": ListOf("Tag"),
+    },
     "User": {"email": Opaque(), "position": Opaque()},
     "Tag": {"name": Opaque()},
 }
 SCOPE = Scope(
-    {"record": EntityValue("Deal"), "user": EntityValue("User"), "n": Opaque(), "input": Struct((("reason", Opaque()),))},
+    {
+        "record": EntityValue("Deal"),
+        "user": EntityValue("User"),
+        "n": Opaque(),
+        "input": Struct((("reason", Opaque()),)),
+    },
     TABLES.get,
 )
 
@@ -123,7 +133,11 @@ def test_syntax_error_position() -> None:
 
 def test_the_expression_records_its_root_names() -> None:
     expression, found = check("record.amount + n * record.amount", SCOPE)
-    assert found == [] and expression.names == ("n", "record") and str(expression) == "record.amount + n * record.amount"
+    assert (
+        found == []
+        and expression.names == ("n", "record")
+        and str(expression) == "record.amount + n * record.amount"
+    )
 
 
 def test_kinds_follow_references() -> None:

@@ -24,26 +24,104 @@ from crmgen.spec.sources import load_sources
 from crmgen.spec.yaml_loader import load_yaml
 from tests.spec.sample_specs import MINIMAL, RICH
 
-DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: the test's own YAML is fast
+DUMPER = getattr(
+    yaml, "CSafeDumper", yaml.SafeDumper
+)  # libyaml when present: the test's own YAML is fast
 LINE = re.compile(r"^[^:]+:\d+:\d+: (error|warning): .+")
 ROOT = Path(__file__).resolve().parents[2]
 # The reference CRM, its modules merged in, as one file: the example spec the issue asks to mutate.
-CRM = yaml.dump(load_sources(ROOT / "examples" / "crm").data, Dumper=DUMPER, allow_unicode=True, sort_keys=False)
+CRM = yaml.dump(
+    load_sources(ROOT / "examples" / "crm").data, Dumper=DUMPER, allow_unicode=True, sort_keys=False
+)
 BASES = {"minimal": MINIMAL, "rich": RICH, "crm": CRM}
 BASE_DATA = {name: load_yaml(text, "base.yaml").data for name, text in BASES.items()}
 
 NAMES = [
-    "Contact", "Deal", "Company", "Tag", "User", "contact", "deal", "name", "amount", "stage",
-    "admin", "sales", "manager", "owner", "record", "id", "type", "to", "fields", "on", "steps",
-    "Lable", "lable", "tittle", "Dael", "select", "class", "limit", "x" * 60, "", " ", "a b",
+    "Contact",
+    "Deal",
+    "Company",
+    "Tag",
+    "User",
+    "contact",
+    "deal",
+    "name",
+    "amount",
+    "stage",
+    "admin",
+    "sales",
+    "manager",
+    "owner",
+    "record",
+    "id",
+    "type",
+    "to",
+    "fields",
+    "on",
+    "steps",
+    "Lable",
+    "lable",
+    "tittle",
+    "Dael",
+    "select",
+    "class",
+    "limit",
+    "x" * 60,
+    "",
+    " ",
+    "a b",
 ]
 SNIPPETS = [
-    "&a", "*nope", "!!python/object:os.system", "!!python/name:os.system ''", "<<: 5", "<<: *x",
-    "? [a]\n: b", "key: [unclosed", "\t", "---\n", "...\n", "%YAML 1.1\n", "'", '"', "{", "}",
-    ":", "- ", "on: yes", "x: 010", "x: 1_000", "x: 10:30", "x: 1e3", "x: NO", "~: 1", "1: x",
-    "!!str", "!!int x", "!!float [1]", "x: &x [*x]", "\ufeff", "\u2028", "💥: 🎉", "\\", "%",
-    "@", "`", "|\n  text", ">-\n", "? ", "x: !custom 1", "x: 0x1F", "x: .inf", "x: .nan", "a" * 300,
-    "  - {{ record.name }}", "'= record.'", "= 1 +", "entities: 5", "roles: ~", "app: []",
+    "&a",
+    "*nope",
+    "!!python/object:os.system",
+    "!!python/name:os.system ''",
+    "<<: 5",
+    "<<: *x",
+    "? [a]\n: b",
+    "key: [unclosed",
+    "\t",
+    "---\n",
+    "...\n",
+    "%YAML 1.1\n",
+    "'",
+    '"',
+    "{",
+    "}",
+    ":",
+    "- ",
+    "on: yes",
+    "x: 010",
+    "x: 1_000",
+    "x: 10:30",
+    "x: 1e3",
+    "x: NO",
+    "~: 1",
+    "1: x",
+    "!!str",
+    "!!int x",
+    "!!float [1]",
+    "x: &x [*x]",
+    "\ufeff",
+    "\u2028",
+    "💥: 🎉",
+    "\\",
+    "%",
+    "@",
+    "`",
+    "|\n  text",
+    ">-\n",
+    "? ",
+    "x: !custom 1",
+    "x: 0x1F",
+    "x: .inf",
+    "x: .nan",
+    "a" * 300,
+    "  - {{ record.name }}",
+    "'= record.'",
+    "= 1 +",
+    "entities: 5",
+    "roles: ~",
+    "app: []",
 ]
 SCALARS = st.one_of(
     st.none(),
@@ -52,8 +130,26 @@ SCALARS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(NAMES),
     st.text(max_size=20),
-    st.sampled_from(["= 1 +", "= record.nope", "= __import__('os')", "{{ x }", "0 99 * * *", "@often",
-                     "own", "all", "read", "none", "ref", "refs", "enum", "money", "/x/{id}", "x" * 3000]),
+    st.sampled_from(
+        [
+            "= 1 +",
+            "= record.nope",
+            "= __import__('os')",
+            "{{ x }",
+            "0 99 * * *",
+            "@often",
+            "own",
+            "all",
+            "read",
+            "none",
+            "ref",
+            "refs",
+            "enum",
+            "money",
+            "/x/{id}",
+            "x" * 3000,
+        ]
+    ),
 )
 VALUES = st.recursive(
     SCALARS,
@@ -86,7 +182,20 @@ def _mutate(data: Any, draw: Any) -> Any:
     """One structural mutation of ``data`` (in place where possible); returns the new root."""
     paths = _paths(data)
     path = draw(st.sampled_from(paths))
-    op = draw(st.sampled_from(["drop", "rename", "retype", "insert", "swap", "rename_to_typo", "swap_names", "swap_names"]))
+    op = draw(
+        st.sampled_from(
+            [
+                "drop",
+                "rename",
+                "retype",
+                "insert",
+                "swap",
+                "rename_to_typo",
+                "swap_names",
+                "swap_names",
+            ]
+        )
+    )
     if not path:
         return draw(VALUES) if op == "retype" else data
     parent = _parent(data, path)
@@ -105,7 +214,9 @@ def _mutate(data: Any, draw: Any) -> Any:
             new = draw(st.one_of(st.sampled_from(NAMES), st.text(max_size=8)))
         else:
             i = draw(st.integers(0, max(0, len(key) - 2)))
-            new = key[:i] + key[i + 1 : i + 2] + key[i : i + 1] + key[i + 2 :]  # transpose two letters
+            new = (
+                key[:i] + key[i + 1 : i + 2] + key[i : i + 1] + key[i + 2 :]
+            )  # transpose two letters
         value = parent.pop(key)
         parent[new] = value
     elif op == "swap_names":
@@ -125,7 +236,9 @@ def _mutate(data: Any, draw: Any) -> Any:
 def broken_spec(draw: Any) -> bytes:
     base = draw(st.sampled_from(["minimal", "minimal", "rich", "rich", "rich", "crm"]))
     # The reference CRM is large: it is broken structurally only (text edits hit the small ones).
-    layer = "data" if base == "crm" else draw(st.sampled_from(["data"] * 6 + ["text", "text", "bytes"]))
+    layer = (
+        "data" if base == "crm" else draw(st.sampled_from(["data"] * 6 + ["text", "text", "bytes"]))
+    )
     if layer == "data":
         data = copy.deepcopy(BASE_DATA[base])
         for _ in range(draw(st.integers(1, 3))):
@@ -185,11 +298,19 @@ def _check(content: bytes) -> None:
 @example(b"\x08\n" + MINIMAL.encode())  # a control character: was a two-line, unlocated message
 @example(MINIMAL.replace("roles:", "use: 5\nroles:").encode())  # `use:` not a list: was a TypeError
 @example(MINIMAL.replace("phone: phone", "phone: ref").encode())  # one-word ref: was a KeyError
-@example(MINIMAL.replace("notes: text", "notes: {type: decimal, default: .inf}").encode())  # was a TypeError
-@example(MINIMAL.replace("notes: text", "notes: {type: text, computed: '" + "1+" * 900 + "1'}").encode())
-@example(RICH.replace("- log: \"deal {{ record.id }} won\"", "- log: \"{{ " + "-" * 3000 + "1 }}\"").encode())
-@example(RICH.replace("- backup: {keep: 14}", "- null\n      - 5").encode())  # was a raw jsonschema message
-@example("{\"a\\nb\": 1}".encode())  # a key with a line break: must stay one line of output
+@example(
+    MINIMAL.replace("notes: text", "notes: {type: decimal, default: .inf}").encode()
+)  # was a TypeError
+@example(
+    MINIMAL.replace("notes: text", "notes: {type: text, computed: '" + "1+" * 900 + "1'}").encode()
+)
+@example(
+    RICH.replace('- log: "deal {{ record.id }} won"', '- log: "{{ ' + "-" * 3000 + '1 }}"').encode()
+)
+@example(
+    RICH.replace("- backup: {keep: 14}", "- null\n      - 5").encode()
+)  # was a raw jsonschema message
+@example('{"a\\nb": 1}'.encode())  # a key with a line break: must stay one line of output
 @example(b"app: " + b"[" * 5000 + b"\n")  # unclosed brackets: was a RecursionError in the composer
 def test_a_broken_spec_gives_located_problems_never_a_crash(content: bytes) -> None:
     _check(content)

@@ -88,9 +88,14 @@ def test_the_hostile_strings_are_what_they_look_like() -> None:
     assert title.label.get("en") == "{{ record.title }} \"\"\" '''"
     assert len(body.default.literal) > 10_000 and "🎉" in body.default.literal  # type: ignore[union-attr]
     assert body.help.get("en").endswith("at the end \\")
-    assert spec.role("sales").description.get("en") == "first line\nsecond line\r\nthird \\ line \\\\ \t tab \u202eevil"  # type: ignore[union-attr]
+    assert (
+        spec.role("sales").description.get("en")
+        == "first line\nsecond line\r\nthird \\ line \\\\ \t tab \u202eevil"
+    )  # type: ignore[union-attr]
     assert spec.app.title.get("he") == "שלום עולם" and spec.app.title.get("zh") == "客户管理 🚀"
-    assert "{{ jinja }}" in spec.app.description.get("en") and '"""triple"""' in spec.app.description.get("en")
+    assert "{{ jinja }}" in spec.app.description.get(
+        "en"
+    ) and '"""triple"""' in spec.app.description.get("en")
     subject = spec.processes[0].steps[0].subject
     assert subject.names == ("record",)  # {% raw %} text is not a placeholder
 
@@ -101,16 +106,33 @@ def test_hostile_names_are_rejected_with_located_errors() -> None:
     errors = [d for d in diagnostics if d.severity == "error"]
     lines = HOSTILE_NAMES.read_text(encoding="utf-8").splitlines()
     hostile = [
-        "админ", "'; DROP TABLE users; --", "Контакт", "Robert'); DROP TABLE students;--", "имя", "名字",
-        "</script><script>", "first-name", "drop table", "{{ x }}", "😀", 'a"b', "select", "草稿", "a b",
-        "'; --", "رئيس",
+        "админ",
+        "'; DROP TABLE users; --",
+        "Контакт",
+        "Robert'); DROP TABLE students;--",
+        "имя",
+        "名字",
+        "</script><script>",
+        "first-name",
+        "drop table",
+        "{{ x }}",
+        "😀",
+        'a"b',
+        "select",
+        "草稿",
+        "a b",
+        "'; --",
+        "رئيس",
     ]
     for name in hostile:
         about = [e for e in errors if f"'{name}'" in e.message]
         assert about, f"no error names {name!r}"
         for e in about:
             line = lines[e.position.line - 1]
-            assert name in line or name.replace('"', '\\"') in line, (name, e.format_text())  # located at the name
+            assert name in line or name.replace('"', '\\"') in line, (
+                name,
+                e.format_text(),
+            )  # located at the name
     assert not any("'ok'" in e.message or "'name'" in e.message for e in errors)
 
 

@@ -15,7 +15,8 @@ from tests.spec.sample_specs import MINIMAL, RICH, write
 
 # The rich spec plus literals that are lists and mappings (a json default, an `in` condition).
 RICHER = RICH.replace(
-    "      closed_on: date\n", "      closed_on: date\n      meta: {type: json, default: {a: [1, 2], b: {c: null}}}\n"
+    "      closed_on: date\n",
+    "      closed_on: date\n      meta: {type: json, default: {a: [1, 2], b: {c: null}}}\n",
 ).replace("stage: new, closed_on__lt", "stage__in: [new, won], closed_on__lt")
 
 
@@ -47,11 +48,13 @@ def test_nothing_in_the_model_is_mutable(rich: Spec) -> None:
     for path, value in _walk(rich):
         seen_types.add(type(value).__name__)
         if dataclasses.is_dataclass(value):
-            assert type(value).__dataclass_params__.frozen, f"{path}: {type(value).__name__} is not frozen"  # type: ignore[attr-defined]
+            assert type(value).__dataclass_params__.frozen, (
+                f"{path}: {type(value).__name__} is not frozen"
+            )  # type: ignore[attr-defined]
         else:
-            assert isinstance(value, (tuple, str, int, float, bool, type(None), MappingProxyType)), (
-                f"{path} is a {type(value).__name__}"
-            )
+            assert isinstance(
+                value, (tuple, str, int, float, bool, type(None), MappingProxyType)
+            ), f"{path} is a {type(value).__name__}"
     assert "dict" not in seen_types and "list" not in seen_types and "set" not in seen_types
 
 
@@ -141,8 +144,13 @@ def _actions(spec: Spec, entity: str, role: str) -> dict[str, Access]:
 def test_permission_shorthands_expand_to_every_action(rich: Spec) -> None:
     assert _actions(rich, "Company", "manager") == {a: Access("all") for a in ACTIONS}
     read = _actions(rich, "Company", "sales")
-    assert read == {"list": Access("all"), "read": Access("all"), "create": Access("none"),
-                    "update": Access("none"), "delete": Access("none")}
+    assert read == {
+        "list": Access("all"),
+        "read": Access("all"),
+        "create": Access("none"),
+        "update": Access("none"),
+        "delete": Access("none"),
+    }
     sales = _actions(rich, "Deal", "sales")
     assert sales["list"] == Access("own") and sales["create"] == Access("all")
     assert sales["delete"] == Access("none")  # not given -> none
@@ -161,7 +169,9 @@ def test_own_and_none_shorthands(tmp_path: Path) -> None:
             "    permissions: {sales: own, guest: none}\n",
         )
     )
-    assert _actions(spec, "Lead", "sales") == {a: Access("own") if a != "create" else Access("all") for a in ACTIONS}
+    assert _actions(spec, "Lead", "sales") == {
+        a: Access("own") if a != "create" else Access("all") for a in ACTIONS
+    }
     assert _actions(spec, "Lead", "guest") == {a: Access("none") for a in ACTIONS}
 
 

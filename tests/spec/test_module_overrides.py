@@ -49,8 +49,12 @@ def test_a_module_used_twice_is_merged_once(tmp_path: Path) -> None:
         "roles: {admin: {superuser: true}}\nentities:\n  Note:\n    label: Note\n    fields: {text: text}\n",
         encoding="utf-8",
     )
-    (tmp_path / "a.yml").write_text("use: [./base.yml]\nentities:\n  Note:\n    label: Memo\n", encoding="utf-8")
-    (tmp_path / "b.yml").write_text("use: [./base.yml]\nentities:\n  Tag:\n    fields: {name: string}\n", encoding="utf-8")
+    (tmp_path / "a.yml").write_text(
+        "use: [./base.yml]\nentities:\n  Note:\n    label: Memo\n", encoding="utf-8"
+    )
+    (tmp_path / "b.yml").write_text(
+        "use: [./base.yml]\nentities:\n  Tag:\n    fields: {name: string}\n", encoding="utf-8"
+    )
     (tmp_path / "spec.yaml").write_text("use: [./a.yml, ./b.yml]\n", encoding="utf-8")
     spec, diagnostics = check_spec(tmp_path / "spec.yaml")
     assert spec is not None, [d.format_text() for d in diagnostics]

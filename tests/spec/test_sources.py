@@ -18,9 +18,19 @@ def _errors(path: Path) -> list[str]:
 
 
 def test_a_folder_of_files_is_merged_into_one_spec(tmp_path: Path) -> None:
-    write(tmp_path, "app: {name: shop}\n" + ROLES + "entities:\n  Deal:\n    fields:\n      title: string\n", "app.yaml")
-    write(tmp_path, "entities:\n  Invoice:\n    fields:\n      deal: {type: ref, to: Deal}\n", "sales/invoices.yml")
-    write(tmp_path, "entities:\n  Nope: {fields: {x: string}}\n", ".hidden/skip.yaml")  # hidden folders are skipped
+    write(
+        tmp_path,
+        "app: {name: shop}\n" + ROLES + "entities:\n  Deal:\n    fields:\n      title: string\n",
+        "app.yaml",
+    )
+    write(
+        tmp_path,
+        "entities:\n  Invoice:\n    fields:\n      deal: {type: ref, to: Deal}\n",
+        "sales/invoices.yml",
+    )
+    write(
+        tmp_path, "entities:\n  Nope: {fields: {x: string}}\n", ".hidden/skip.yaml"
+    )  # hidden folders are skipped
     write(tmp_path, "not: a spec\n", "notes.txt")
     spec = crmgen.load(tmp_path)
     assert [e.name for e in spec.entities if not e.builtin] == ["Deal", "Invoice"]
@@ -35,7 +45,9 @@ def test_the_same_value_set_in_two_files_is_a_conflict_located_in_both(tmp_path:
     write(tmp_path, "roles:\n  admin: Admin\n", "b.yaml")
     [error] = _errors(tmp_path)
     b_file = str(tmp_path / "b.yaml")
-    assert error.startswith(f"{b_file}:2:3: error: ") or (error.split(":")[0].endswith("b.yaml") and ":2:3: error: " in error)
+    assert error.startswith(f"{b_file}:2:3: error: ") or (
+        error.split(":")[0].endswith("b.yaml") and ":2:3: error: " in error
+    )
     assert "'roles.admin' is set in two files" in error
     assert "a.yaml:2:" in error  # where it was first set
 
@@ -48,7 +60,9 @@ def test_an_empty_folder_is_a_located_error(tmp_path: Path) -> None:
 def test_use_a_built_in_module_and_extend_it(tmp_path: Path) -> None:
     spec_file = write(
         tmp_path,
-        "use: [contacts]\n" + ROLES + """\
+        "use: [contacts]\n"
+        + ROLES
+        + """\
 entities:
   Contact:
     label: Person
@@ -70,7 +84,9 @@ entities:
     assert phone is not None and phone.label.get("en") == "Mobile"
     assert phone.position.file == "app.yaml" or phone.position.file.endswith("app.yaml")
     full_name = contact.field("full_name")
-    assert full_name is not None and full_name.position.file.endswith("contacts.yaml")  # located in the module
+    assert full_name is not None and full_name.position.file.endswith(
+        "contacts.yaml"
+    )  # located in the module
     assert contact.permission("sales") is not None
     assert any(f.endswith("contacts.yaml") for f in spec.files)
 
@@ -83,10 +99,16 @@ def test_an_unknown_module_is_located_with_a_hint(tmp_path: Path) -> None:
 
 
 def test_use_a_local_module(tmp_path: Path) -> None:
-    write(tmp_path / "lib", "entities:\n  Tag:\n    fields:\n      name: {type: string, unique: true}\n", "common.yaml")
+    write(
+        tmp_path / "lib",
+        "entities:\n  Tag:\n    fields:\n      name: {type: string, unique: true}\n",
+        "common.yaml",
+    )
     spec_file = write(
         tmp_path / "app",
-        "use: [../lib/common.yaml]\n" + ROLES + "entities:\n  Tag:\n    fields:\n      color: string\n",
+        "use: [../lib/common.yaml]\n"
+        + ROLES
+        + "entities:\n  Tag:\n    fields:\n      color: string\n",
     )
     spec = crmgen.load(spec_file)
     tag = spec.entity("Tag")

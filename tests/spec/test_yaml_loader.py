@@ -93,9 +93,20 @@ def test_quoting_a_yaml_1_1_surprise_silences_the_warning() -> None:
 @pytest.mark.parametrize(
     "text, value",
     [
-        ("true", True), ("False", False), ("~", None), ("null", None), ("", None), ("42", 42),
-        ("-7", -7), ("0o17", 15), ("0x1F", 31), ("1.5", 1.5), ("-.5", -0.5), ("2.", 2.0),
-        ("1.0e3", 1000.0), ("hello", "hello"),
+        ("true", True),
+        ("False", False),
+        ("~", None),
+        ("null", None),
+        ("", None),
+        ("42", 42),
+        ("-7", -7),
+        ("0o17", 15),
+        ("0x1F", 31),
+        ("1.5", 1.5),
+        ("-.5", -0.5),
+        ("2.", 2.0),
+        ("1.0e3", 1000.0),
+        ("hello", "hello"),
     ],
 )
 def test_core_schema_scalars(text: str, value: object) -> None:
@@ -151,7 +162,9 @@ def test_a_duplicate_key_is_an_error_at_the_second_with_the_first_position() -> 
 def test_a_key_that_is_not_text_is_an_error(key: str) -> None:
     loaded = _load(f"a: 1\n{key}: x\n")
     [error] = _errors(loaded)
-    assert error.startswith("spec.yaml:2:1: error: ") and "not text" in error and "quote it" in error
+    assert (
+        error.startswith("spec.yaml:2:1: error: ") and "not text" in error and "quote it" in error
+    )
 
 
 def test_a_quoted_number_key_is_text() -> None:
@@ -257,7 +270,14 @@ def test_several_documents_are_an_error() -> None:
     assert loaded.data is None and _errors(loaded)
 
 
-@pytest.mark.parametrize("text", ["a: " + "[" * 5000 + "\n", "a: " + "[" * 5000 + "]" * 5000 + "\n", "a: " + "{b: " * 3000 + "\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 5000 + "\n",
+        "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "a: " + "{b: " * 3000 + "\n",
+    ],
+)
 def test_thousands_of_brackets_are_an_error_not_a_recursion_error(text: str) -> None:
     loaded = _load(text)
     assert loaded.data is None

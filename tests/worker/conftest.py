@@ -192,7 +192,9 @@ class _Recording(BaseHTTPRequestHandler):
 @pytest.fixture
 def http() -> Iterator[HttpRecorder]:
     server = HttpRecorder()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server
@@ -267,7 +269,9 @@ class Apps:
         self.running.append(process)
         return process
 
-    def run(self, url: str, *args: str, timeout: float = 60, **extra: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, url: str, *args: str, timeout: float = 60, **extra: str
+    ) -> subprocess.CompletedProcess[str]:
         """``python -m relay_crm ARGS`` to the end (bounded); fails on a non-zero exit."""
         done = subprocess.run(
             [sys.executable, "-m", PACKAGE, *args],
@@ -278,7 +282,9 @@ class Apps:
             timeout=timeout,
             check=False,
         )
-        assert done.returncode == 0, f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == 0, (
+            f"{args} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
         return done
 
     def python(self, url: str, code: str, timeout: float = 60) -> Any:
@@ -333,7 +339,8 @@ class Apps:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(self.folder.glob("*.log"))
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in sorted(self.folder.glob("*.log"))
         )
 
 

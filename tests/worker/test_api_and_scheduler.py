@@ -47,18 +47,33 @@ def test_outbox_api_is_for_superusers_and_audit_roles(
     url = sqlite_database
     apps.env.update(RELAY_SMTP_URL=smtp_down.url, OUTBOX_MAX_ATTEMPTS="1")
     for role in ("admin", "auditor", "sales"):
-        apps.run(url, "createuser", "--email", f"{role}@example.com", "--password", PASSWORD, "--role", role)
+        apps.run(
+            url,
+            "createuser",
+            "--email",
+            f"{role}@example.com",
+            "--password",
+            PASSWORD,
+            "--role",
+            role,
+        )
     apps.enqueue(
         url,
         [
-            {"kind": "email", "key": f"k{i}", "payload": {"to": f"u{i}@example.com", "subject": f"S{i}", "text": "secret link"}}
+            {
+                "kind": "email",
+                "key": f"k{i}",
+                "payload": {"to": f"u{i}@example.com", "subject": f"S{i}", "text": "secret link"},
+            }
             for i in range(3)
         ],
     )
     apps.run(url, "worker", "--once", "--no-scheduler")  # SMTP down, one attempt allowed: dead
     engine = engine_for(url)
     with engine.begin() as connection:
-        connection.execute(sa.text("UPDATE outbox SET status = 'sent' WHERE idempotency_key = 'k2'"))
+        connection.execute(
+            sa.text("UPDATE outbox SET status = 'sent' WHERE idempotency_key = 'k2'")
+        )
     engine.dispose()
     ids = {r["idempotency_key"]: r["id"] for r in outbox_rows(url)}
 
@@ -67,12 +82,20 @@ def test_outbox_api_is_for_superusers_and_audit_roles(
     def client(role: str | None) -> httpx.Client:
         headers = {}
         if role:
-            login = httpx.post(base + "/api/auth/login", json={"email": f"{role}@example.com", "password": PASSWORD})
+            login = httpx.post(
+                base + "/api/auth/login",
+                json={"email": f"{role}@example.com", "password": PASSWORD},
+            )
             assert login.status_code == 200, login.text
             headers["Authorization"] = "Bearer " + login.json()["access_token"]
         return httpx.Client(base_url=base, headers=headers, timeout=10)
 
-    with client(None) as anonymous, client("sales") as sales, client("auditor") as auditor, client("admin") as admin:
+    with (
+        client(None) as anonymous,
+        client("sales") as sales,
+        client("auditor") as auditor,
+        client("admin") as admin,
+    ):
         assert anonymous.get("/api/outbox").status_code == 401
         assert sales.get("/api/outbox").status_code == 403
         assert sales.post(f"/api/outbox/{ids['k0']}/retry").status_code == 403
@@ -86,7 +109,11 @@ def test_outbox_api_is_for_superusers_and_audit_roles(
         assert "secret link" not in listed.text
         assert (item["status"], item["attempts"]) == ("dead", 1) and "refused" in item["last_error"]
         page = admin.get("/api/outbox", params={"limit": 1, "offset": 1}).json()
-        assert (page["total"], len(page["items"]), page["items"][0]["idempotency_key"]) == (3, 1, "k1")
+        assert (page["total"], len(page["items"]), page["items"][0]["idempotency_key"]) == (
+            3,
+            1,
+            "k1",
+        )
         assert auditor.get("/api/outbox", params={"status": "lost"}).status_code == 422
         assert auditor.get("/api/outbox", params={"limit": 0}).status_code == 422
 
@@ -108,14 +135,23 @@ def _schedule_runs(url: str) -> list[dict[str, Any]]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                sa.text("SELECT process, tick, status, worker FROM schedule_runs ORDER BY process, tick")
+                sa.text(
+                    "SELECT process, tick, status, worker FROM schedule_runs ORDER BY process, tick"
+                )
             ).mappings()
             result = []
             for row in rows:
                 tick = row["tick"]
                 if isinstance(tick, str):
                     tick = dt.datetime.fromisoformat(tick)
-                result.append({**row, "tick": tick.replace(tzinfo=None) if tick.tzinfo is None else tick.astimezone(dt.UTC).replace(tzinfo=None)})
+                result.append(
+                    {
+                        **row,
+                        "tick": tick.replace(tzinfo=None)
+                        if tick.tzinfo is None
+                        else tick.astimezone(dt.UTC).replace(tzinfo=None),
+                    }
+                )
             return result
     finally:
         engine.dispose()
@@ -144,7 +180,9 @@ def test_each_tick_runs_once_with_two_apps_and_two_workers(
         SCHEDULER_POLL_SECONDS="0.1",
     )
     started = time.monotonic()
-    processes = [apps.start(database, "worker", "--poll", "0.1", log=f"worker{i}.log") for i in range(2)]
+    processes = [
+        apps.start(database, "worker", "--poll", "0.1", log=f"worker{i}.log") for i in range(2)
+    ]
     for i in range(2):
         port = free_port()
         processes.append(apps.start(database, "serve", "--port", str(port), log=f"app{i}.log"))
@@ -157,7 +195,9 @@ def test_each_tick_runs_once_with_two_apps_and_two_workers(
     minute = [r["tick"] for r in rows if r["process"] == "every_minute"]
     other = [r["tick"] for r in rows if r["process"] == "every_other_minute"]
     # once per tick: one row per tick (unique) and one run per row, ticks without gaps
-    assert _lines(runs) == {"every_minute": len(minute), "every_other_minute": len(other)}, apps.logs()
+    assert _lines(runs) == {"every_minute": len(minute), "every_other_minute": len(other)}, (
+        apps.logs()
+    )
     assert _gaps(minute) == {60.0} and all(t.second == 0 for t in minute)
     assert _gaps(other) <= {120.0} and all(t.minute % 2 == 0 for t in other) and other
     assert {r["status"] for r in rows} == {"ok"}
@@ -168,13 +208,19 @@ def test_each_tick_runs_once_with_two_apps_and_two_workers(
     time.sleep(3.3)
     restarted = apps.start(database, "worker", "--poll", "0.1", log="restarted.log")
     wait_for(
-        lambda: any(r["tick"] > last for r in _schedule_runs(database) if r["process"] == "every_minute"),
+        lambda: any(
+            r["tick"] > last for r in _schedule_runs(database) if r["process"] == "every_minute"
+        ),
         20,
         "a run after the restart",
         step=0.1,
     )
     assert apps.stop(restarted) == 0, apps.logs()
-    later = [r["tick"] for r in _schedule_runs(database) if r["process"] == "every_minute" and r["tick"] > last]
+    later = [
+        r["tick"]
+        for r in _schedule_runs(database)
+        if r["process"] == "every_minute" and r["tick"] > last
+    ]
     assert (later[0] - last).total_seconds() >= 180  # the missed ticks in between never ran
     assert _gaps(later) <= {60.0}
     assert _lines(runs)["every_minute"] == len(minute) + len(later)

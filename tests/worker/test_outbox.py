@@ -35,7 +35,12 @@ def mails(count: int, prefix: str = "mail") -> list[dict[str, Any]]:
         {
             "kind": "email",
             "key": f"{prefix}-{i}",
-            "payload": {"to": f"user{i}@example.com", "subject": f"Hello {i}", "text": f"Body {i}", "integration": "mail"},
+            "payload": {
+                "to": f"user{i}@example.com",
+                "subject": f"Hello {i}",
+                "text": f"Body {i}",
+                "integration": "mail",
+            },
         }
         for i in range(count)
     ]
@@ -68,14 +73,30 @@ def test_mail_telegram_and_webhook_are_delivered(
                 },
             },
             # the same key again (even with another payload) keeps the first message
-            {"kind": "email", "key": "welcome:1", "payload": {"to": "x@example.com", "subject": "dup"}},
+            {
+                "kind": "email",
+                "key": "welcome:1",
+                "payload": {"to": "x@example.com", "subject": "dup"},
+            },
             # no integration named: the spec's only smtp integration
-            {"kind": "email", "key": "reset:1", "payload": {"to": "bob@example.com", "subject": "Reset", "text": "link"}},
-            {"kind": "telegram", "key": "tg:1", "payload": {"text": "Deal won", "integration": "bot"}},
+            {
+                "kind": "email",
+                "key": "reset:1",
+                "payload": {"to": "bob@example.com", "subject": "Reset", "text": "link"},
+            },
+            {
+                "kind": "telegram",
+                "key": "tg:1",
+                "payload": {"text": "Deal won", "integration": "bot"},
+            },
             {
                 "kind": "webhook",
                 "key": "hook:1",
-                "payload": {"integration": "hooks", "event": "deal.won", "payload": {"id": 7, "amount": "10.50"}},
+                "payload": {
+                    "integration": "hooks",
+                    "event": "deal.won",
+                    "payload": {"id": 7, "amount": "10.50"},
+                },
             },
         ],
     )
@@ -98,8 +119,14 @@ def test_mail_telegram_and_webhook_are_delivered(
     assert welcome["From"] == "Relay CRM <crm@relay.example>"
     assert welcome["Reply-To"] == "sales@relay.example"
     assert welcome["To"] == "Ann <ann@example.com>"
-    parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in welcome.walk() if not p.is_multipart()}
-    assert parts["text/plain"].strip() == "Plain text" and parts["text/html"].strip() == "<p>HTML</p>"
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in welcome.walk()
+        if not p.is_multipart()
+    }
+    assert (
+        parts["text/plain"].strip() == "Plain text" and parts["text/html"].strip() == "<p>HTML</p>"
+    )
 
     [(method, path, _, body)] = http.received("/telegram")
     assert (method, path) == ("POST", f"/telegram/bot{TELEGRAM_TOKEN}/sendMessage")
@@ -132,17 +159,23 @@ def test_mail_waits_while_smtp_is_down_then_each_is_delivered_once(
     first, second = seen
     assert {r["status"] for r in first + second} == {"pending"}
     assert {r["attempts"] for r in first} == {1} and {r["attempts"] for r in second} == {2}
-    assert all(b["next_attempt_at"] > a["next_attempt_at"] for a, b in zip(first, second, strict=True))
+    assert all(
+        b["next_attempt_at"] > a["next_attempt_at"] for a, b in zip(first, second, strict=True)
+    )
     assert all("Connection refused" in r["last_error"] for r in second)
     assert smtp_down.handler.messages == []
 
     smtp_down.start()
     workers = [
-        apps.start(database, "worker", "--no-scheduler", "--poll", "0.1", "--batch", "5", log=f"w{i}.log")
+        apps.start(
+            database, "worker", "--no-scheduler", "--poll", "0.1", "--batch", "5", log=f"w{i}.log"
+        )
         for i in range(2)
     ]
     started = time.monotonic()
-    wait_for(lambda: all(r["status"] == "sent" for r in outbox_rows(database)), 40, "every mail sent")
+    wait_for(
+        lambda: all(r["status"] == "sent" for r in outbox_rows(database)), 40, "every mail sent"
+    )
     elapsed = time.monotonic() - started
     assert [apps.stop(w) for w in workers] == [0, 0], apps.logs()
 
@@ -154,13 +187,13 @@ def test_mail_waits_while_smtp_is_down_then_each_is_delivered_once(
     print(f"40 mails delivered by 2 workers in {elapsed:.2f}s after the SMTP server came back")
 
 
-def test_worker_killed_mid_batch_loses_nothing(
-    apps: Apps, database: str, smtp: SmtpServer
-) -> None:
+def test_worker_killed_mid_batch_loses_nothing(apps: Apps, database: str, smtp: SmtpServer) -> None:
     apps.env.update(RELAY_SMTP_URL=smtp.url, OUTBOX_LEASE_SECONDS="2")
     smtp.handler.delay = 0.1  # a slow server: the worker is surely mid-batch when killed
     apps.enqueue(database, mails(30, "batch"))
-    first = apps.start(database, "worker", "--no-scheduler", "--batch", "30", "--poll", "0.1", log="first.log")
+    first = apps.start(
+        database, "worker", "--no-scheduler", "--batch", "30", "--poll", "0.1", log="first.log"
+    )
     wait_for(lambda: len(smtp.handler.messages) >= 5, 30, "5 mails delivered")
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
@@ -171,7 +204,9 @@ def test_worker_killed_mid_batch_loses_nothing(
 
     second = apps.start(database, "worker", "--no-scheduler", "--poll", "0.1", log="second.log")
     started = time.monotonic()
-    wait_for(lambda: all(r["status"] == "sent" for r in outbox_rows(database)), 40, "every mail sent")
+    wait_for(
+        lambda: all(r["status"] == "sent" for r in outbox_rows(database)), 40, "every mail sent"
+    )
     elapsed = time.monotonic() - started
     assert apps.stop(second) == 0, apps.logs()
 
@@ -201,14 +236,24 @@ def test_dead_letter_after_the_last_attempt_and_at_once_for_a_refusal(
         database,
         [
             *mails(2, "doomed"),
-            {"kind": "webhook", "key": "hook:bad", "payload": {"integration": "hooks", "event": "x.y", "payload": {}}},
+            {
+                "kind": "webhook",
+                "key": "hook:bad",
+                "payload": {"integration": "hooks", "event": "x.y", "payload": {}},
+            },
         ],
     )
     states = []
     for _ in range(3):
         apps.run(database, "worker", "--once", "--no-scheduler")
-        states.append({r["idempotency_key"]: (r["status"], r["attempts"]) for r in outbox_rows(database)})
-    assert states[0] == {"doomed-0": ("pending", 1), "doomed-1": ("pending", 1), "hook:bad": ("dead", 1)}
+        states.append(
+            {r["idempotency_key"]: (r["status"], r["attempts"]) for r in outbox_rows(database)}
+        )
+    assert states[0] == {
+        "doomed-0": ("pending", 1),
+        "doomed-1": ("pending", 1),
+        "hook:bad": ("dead", 1),
+    }
     assert states[1]["doomed-0"] == ("pending", 2)
     assert states[2] == {"doomed-0": ("dead", 3), "doomed-1": ("dead", 3), "hook:bad": ("dead", 1)}
     rows = {r["idempotency_key"]: r for r in outbox_rows(database)}
@@ -216,5 +261,7 @@ def test_dead_letter_after_the_last_attempt_and_at_once_for_a_refusal(
     assert "Connection refused" in rows["doomed-0"]["last_error"]
     # a dead message stays dead: another pass does not touch it
     apps.run(database, "worker", "--once", "--no-scheduler")
-    assert {r["idempotency_key"]: (r["status"], r["attempts"]) for r in outbox_rows(database)} == states[2]
+    assert {
+        r["idempotency_key"]: (r["status"], r["attempts"]) for r in outbox_rows(database)
+    } == states[2]
     assert len(http.received("/hooks")) == 1

@@ -34,7 +34,11 @@ def build(step: dict[str, Any], at: Any) -> SlackStep:
     raw = step["slack"]
     channel = raw["channel"]
     if not channel.startswith(("#", "@", "C", "U")):
-        at.ctx.error(at.sub("channel"), "step-slack", f"'{channel}' is not a Slack channel: write '#name', '@user' or a channel id")
+        at.ctx.error(
+            at.sub("channel"),
+            "step-slack",
+            f"'{channel}' is not a Slack channel: write '#name', '@user' or a channel id",
+        )
     return SlackStep(channel, at.s.template(raw["text"], at.sub("text")))
 
 
@@ -43,7 +47,11 @@ SLACK = StepKind(
     summary="post a message to a Slack channel (through the outbox)",
     schema=obj(
         ("channel", "text"),
-        channel={"type": "string", "minLength": 1, "description": "'#channel', '@user' or a channel id"},
+        channel={
+            "type": "string",
+            "minLength": 1,
+            "description": "'#channel', '@user' or a channel id",
+        },
         text=TEMPLATE,
     ),
     build=build,
