@@ -180,15 +180,27 @@ def generate(
     metavar="NAME",
     help=ALLOW_DESTRUCTIVE_HELP,
 )
+@click.option(
+    "--worker/--no-worker",
+    default=True,
+    show_default=True,
+    help="Also run the app's worker (outbox delivery and scheduled processes).",
+)
 def serve(
-    spec: Path, host: str, port: int, database: str | None, allow_destructive: tuple[str, ...]
+    spec: Path,
+    host: str,
+    port: int,
+    database: str | None,
+    allow_destructive: tuple[str, ...],
+    worker: bool,
 ) -> None:
     """Generate the app for SPEC into a cache folder and run it; reload when the spec changes.
 
     The cache folder is $CRMGEN_CACHE (default ~/.cache/crmgen)/<app>-<hash of the spec path>.
     The database is migrated on every start and change; the default SQLite database is seeded
-    with demo data while it is empty. An invalid edit prints its errors and the previous
-    version keeps running. Stop with Ctrl-C.
+    with demo data while it is empty. The app's worker runs beside the web server unless
+    --no-worker. An invalid edit prints its errors and the previous version keeps running.
+    Stop with Ctrl-C.
     """
     from crmgen.serve import Server
 
@@ -199,6 +211,7 @@ def serve(
         database=database,
         allow_destructive=allow_destructive,
         echo=lambda line: click.echo(line, err=True),
+        worker=worker,
     )
     sys.exit(server.watch())
 

@@ -75,7 +75,8 @@ def fingerprint(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
 
 
 class Server:
-    """One app being served: build (validate, generate, migrate, seed) and a uvicorn child."""
+    """One app being served: build (validate, generate, migrate, seed), a uvicorn child and,
+    unless turned off, an ``APP worker`` child (outbox delivery and scheduled processes)."""
 
     def __init__(
         self,
@@ -86,8 +87,11 @@ class Server:
         database: str | None = None,
         allow_destructive: Iterable[str] = (),
         echo: Callable[[str], None] | None = None,
+        worker: bool = True,
     ) -> None:
         self.spec = spec
+        self.with_worker = worker
+        self.worker: subprocess.Popen[bytes] | None = None
         self.host = host
         self.port = port
         self.database = database
@@ -187,17 +191,25 @@ class Server:
         self.echo(
             f"serving {self.package} at http://{self.host}:{self.port}/ (pid {self.process.pid})"
         )
+        if self.with_worker:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", self.package, "worker"],
+                cwd=self.out.parent / "data",
+                env=self._env(),
+            )
+            self.echo(f"worker delivering the outbox and running schedules (pid {self.worker.pid})")
 
     def stop(self) -> None:
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        for process in (self.process, self.worker):
+            if process is None or process.poll() is not None:
+                continue
+            process.send_signal(signal.SIGINT if os.name != "nt" else signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        self.process = self.worker = None
 
     def watch(self, interval: float = 0.5, stop_after: float | None = None) -> int:
         """Build, serve and rebuild on changes until interrupted (or ``stop_after`` seconds)."""

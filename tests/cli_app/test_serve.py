@@ -82,6 +82,7 @@ def test_serve_answers_and_regenerates_on_a_spec_edit(tmp_path: Path) -> None:
         versions = app / "migrations" / "versions"
         assert [p.name for p in versions.iterdir()] == ["0001_initial.py"]
         assert "seeded" in log.read_text()
+        assert "worker delivering the outbox" in log.read_text()  # the worker runs beside it
 
         broken = SPEC.replace(
             "    permissions:", "      email: {type: email, unique: true\n    permissions:"
