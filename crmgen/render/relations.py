@@ -50,3 +50,30 @@ def reverses(spec: Spec, entity: Entity) -> tuple[Reverse, ...]:
 
 def is_self(entity: Entity, field: Field) -> bool:
     return field.relation is not None and field.relation.target == entity.name
+
+
+def dependency_order(spec: Spec, *, required_only: bool = False) -> list[str]:
+    """Entity names, each after the entities its references point at (else in spec order).
+
+    Many-to-many lists and self-references do not count; with ``required_only``, neither do
+    optional references. A cycle is broken by taking the next entity in spec order.
+    """
+    needs = {
+        e.name: {
+            f.relation.target
+            for f in e.fields
+            if f.relation is not None
+            and (f.required or not required_only)
+            and f.relation.kind != "many_to_many"
+            and f.relation.target != e.name
+        }
+        for e in spec.entities
+    }
+    done: list[str] = []
+    pending = [e.name for e in spec.entities]
+    while pending:
+        ready = [n for n in pending if needs[n] <= set(done)] or pending[:1]
+        for name in ready:
+            done.append(name)
+            pending.remove(name)
+    return done

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from crmgen.render import api
+from crmgen.render import api, relations
 from crmgen.render.users import USER
 from crmgen.spec.model import Entity, Field, Spec
 
@@ -421,23 +421,7 @@ def clean_order(spec: Spec) -> list[str]:
     Deleting in this order never breaks a foreign key (self-references aside, which a single
     DELETE of the whole table satisfies).
     """
-    needs = {
-        e.name: {
-            f.relation.target
-            for f in e.fields
-            if f.relation is not None
-            and f.relation.kind != "many_to_many"
-            and f.relation.target != e.name
-        }
-        for e in spec.entities
-    }
-    created: list[str] = []
-    pending = [e.name for e in spec.entities]
-    while pending:
-        ready = [n for n in pending if needs[n] <= set(created)] or pending[:1]
-        for name in ready:
-            created.append(name)
-            pending.remove(name)
+    created = relations.dependency_order(spec)
     tables = [
         f.relation.through
         for e in spec.entities

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crmgen.render import relations
 from crmgen.spec.model import Entity, Spec
 
 
@@ -54,22 +55,4 @@ def fields(entity: Entity) -> list[SeedField]:
 
 def order(spec: Spec) -> list[str]:
     """Entity names, each after the entities its required references point at (spec order)."""
-    needs = {
-        e.name: {
-            f.relation.target
-            for f in e.fields
-            if f.relation is not None
-            and f.required
-            and f.relation.kind != "many_to_many"
-            and f.relation.target != e.name
-        }
-        for e in spec.entities
-    }
-    done: list[str] = []
-    pending = [e.name for e in spec.entities]
-    while pending:
-        ready = [n for n in pending if needs[n] <= set(done)] or pending[:1]
-        for name in ready:
-            done.append(name)
-            pending.remove(name)
-    return done
+    return relations.dependency_order(spec, required_only=True)
