@@ -11,8 +11,9 @@ from typing import Any
 
 from crmgen import __version__
 from crmgen.render import api, openapi, relations, samples, seeding
-from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.integrations import outbox_context
+from crmgen.render.processes import processes_context, written_fields
+from crmgen.render.ui import ui_context
 from crmgen.render.users import auth_context
 from crmgen.spec.model import Spec
 
@@ -25,6 +26,20 @@ class PlannedFile:
     template: str
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
+
+# The web UI's page templates (templates/ui/templates/) and static files (templates/ui/static/),
+# copied into PKG/templates/ and PKG/static/.
+UI_TEMPLATES = (
+    "base.html",
+    "confirm_delete.html",
+    "detail.html",
+    "error.html",
+    "form.html",
+    "home.html",
+    "list.html",
+    "login.html",
+)
+UI_STATIC = ("app.css", "app.js")
 
 # The app's own pytest suite (templates/tests/), rendered into OUT/tests/.
 TEST_FILES = (
@@ -138,6 +153,15 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ),
         PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
         PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
+        PlannedFile(f"{package}/ui.py", "backend/ui.py.j2", context),
+        PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
+    ]
+    files += [
+        PlannedFile(f"{package}/templates/{name}", f"ui/templates/{name}.j2", context)
+        for name in UI_TEMPLATES
+    ]
+    files += [
+        PlannedFile(f"{package}/static/{name}", f"ui/static/{name}", context) for name in UI_STATIC
     ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
