@@ -14,7 +14,6 @@ except under ``CI=true`` where they fail.
 from __future__ import annotations
 
 import importlib
-import os
 import re
 import shutil
 import sys
@@ -35,11 +34,9 @@ from crmgen import load
 from crmgen.generate import generate
 from crmgen.render.environment import make_environment
 from crmgen.render.plan import base_context
+from tests.postgres import POSTGRES_URL, admin_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_URL = os.environ.get(
-    "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 PASSWORD = "correct horse battery"
 
 
@@ -144,16 +141,7 @@ def generated(
 
 @pytest.fixture(scope="module")
 def postgres_admin() -> Iterator[sa.Engine]:
-    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
-        engine.dispose()
-        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
-        pytest.skip(reason)
+    engine = admin_engine()
     yield engine
     engine.dispose()
 

@@ -9,7 +9,6 @@ without it the PostgreSQL tests skip, except under ``CI=true`` where they fail.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -20,11 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from crmgen.generate import generate
+from tests.postgres import POSTGRES_URL, admin_engine
 from tests.render.specs import EVERYTHING, MINIMAL
-
-POSTGRES_URL = os.environ.get(
-    "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def write_spec(folder: Path, text: str) -> Path:
@@ -88,16 +84,7 @@ def _sqlite_engine(path: Path) -> sa.Engine:
 
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[sa.Engine]:
-    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no PostgreSQL here"
-        engine.dispose()
-        reason = f"PostgreSQL is not reachable at {POSTGRES_URL}: {type(exc).__name__}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(reason + " (CI=true: the PostgreSQL tests must run)")
-        pytest.skip(reason)
+    engine = admin_engine()
     yield engine
     engine.dispose()
 
