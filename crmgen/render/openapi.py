@@ -514,8 +514,16 @@ def _auth_paths() -> dict[str, Any]:
     }
     token = {
         "type": "object",
-        "required": ["access_token", "token_type"],
-        "properties": {"access_token": {"type": "string"}, "token_type": {"const": "bearer"}},
+        "required": ["access_token", "token_type", "csrf_token"],
+        "properties": {
+            "access_token": {"type": "string"},
+            "token_type": {"const": "bearer"},
+            "csrf_token": {
+                "type": "string",
+                "description": "Send as X-CSRF-Token with state-changing requests that "
+                "are signed in by the session cookie instead of the bearer token.",
+            },
+        },
     }
     return {
         "/api/auth/login": {

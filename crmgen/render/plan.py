@@ -13,8 +13,9 @@ from crmgen import __version__
 from crmgen.render import api, openapi, relations, samples, seeding
 from crmgen.render.integrations import outbox_context
 from crmgen.render.processes import processes_context, written_fields
-from crmgen.render.ui import ui_context
+from crmgen.render.web import ui_context
 from crmgen.render.users import auth_context
+from crmgen.resources import templates_dir
 from crmgen.spec.model import Spec
 
 
@@ -27,19 +28,15 @@ class PlannedFile:
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
-# The web UI's page templates (templates/ui/templates/) and static files (templates/ui/static/),
-# copied into PKG/templates/ and PKG/static/.
-UI_TEMPLATES = (
-    "base.html",
-    "confirm_delete.html",
-    "detail.html",
-    "error.html",
-    "form.html",
-    "home.html",
-    "list.html",
-    "login.html",
+# The web UI (templates/backend/web/, templates/ui/): its modules, page templates, static files
+# and words (one JSON file per part of the UI), each found by listing its folder.
+_UI = templates_dir() / "ui"
+WEB_MODULES = tuple(
+    sorted(p.name.removesuffix(".py.j2") for p in (templates_dir() / "backend/web").glob("*.py.j2"))
 )
-UI_STATIC = ("app.css", "app.js")
+UI_TEMPLATES = tuple(sorted(p.name.removesuffix(".j2") for p in (_UI / "templates").glob("*.j2")))
+UI_STATIC = tuple(sorted(p.name for p in (_UI / "static").iterdir() if p.is_file()))
+UI_MESSAGES = tuple(sorted(p.name for p in (_UI / "messages").glob("*.json")))
 
 # The app's own pytest suite (templates/tests/), rendered into OUT/tests/.
 TEST_FILES = (
@@ -153,8 +150,11 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ),
         PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
         PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
-        PlannedFile(f"{package}/ui.py", "backend/ui.py.j2", context),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
+    ]
+    files += [
+        PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)
+        for name in WEB_MODULES
     ]
     files += [
         PlannedFile(f"{package}/templates/{name}", f"ui/templates/{name}.j2", context)
@@ -162,6 +162,10 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     ]
     files += [
         PlannedFile(f"{package}/static/{name}", f"ui/static/{name}", context) for name in UI_STATIC
+    ]
+    files += [
+        PlannedFile(f"{package}/messages/{name}", f"ui/messages/{name}", context)
+        for name in UI_MESSAGES
     ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]

@@ -120,8 +120,13 @@ def test_logout_revokes_the_session(app: App) -> None:
         revoked = session.scalars(sa.select(app.models.UserSession.revoked_at)).all()
     assert any(r is not None for r in revoked)
 
-    assert app.login(email).status_code == 200
-    assert app.client.post("/api/auth/logout").status_code == 204  # by cookie
+    login = app.login(email)
+    assert login.status_code == 200
+    refused = app.client.post("/api/auth/logout")  # by cookie, without the CSRF header
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "csrf"
+    assert app.client.get("/api/auth/me").status_code == 200  # still signed in
+    csrf = {"X-CSRF-Token": login.json()["csrf_token"]}
+    assert app.client.post("/api/auth/logout", headers=csrf).status_code == 204
     assert app.client.get("/api/auth/me").status_code == 401
 
 

@@ -1,0 +1,163 @@
+"""The web UI's view of the spec, written into the generated package as ``ui.json``.
+
+Sorted keys: byte-identical output; ``PKG/web/core.py`` reads it at import time. This module
+builds the shared part (labels per locale, fields and their widgets, navigation); each part of
+the UI adds its own data through ``PARTS``: ``entity_data(spec, entity)`` goes under
+``entities[path][part]`` and ``site_data(spec)`` under the top-level ``part`` key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crmgen.render.web import boards, dashboards, documents, lists, records
+from crmgen.render.web.labels import text_of
+from crmgen.spec.model import Entity, Field, NavItem, Spec
+
+# The parts of the UI with data of their own (one module each, beside this one).
+PARTS = {
+    "boards": boards,
+    "dashboards": dashboards,
+    "documents": documents,
+    "lists": lists,
+    "records": records,
+}
+
+# Field type -> the HTML widget of its form input.
+WIDGETS = {
+    "string": "text",
+    "text": "textarea",
+    "email": "email",
+    "phone": "tel",
+    "url": "url",
+    "integer": "number",
+    "decimal": "number",
+    "money": "number",
+    "float": "number",
+    "boolean": "checkbox",
+    "date": "date",
+    "datetime": "datetime-local",
+    "enum": "select",
+    "ref": "ref",
+}
+
+
+def _widget(f: Field) -> str | None:
+    if f.relation is not None:
+        return "ref" if f.relation.kind != "many_to_many" else None
+    return WIDGETS.get(f.type)
+
+
+def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
+    target = spec.entity(f.relation.target) if f.relation is not None else None
+    step = None
+    if f.type == "integer":
+        step = "1"
+    elif f.type in ("decimal", "money", "float"):
+        step = "any"
+    return {
+        "name": f.name,
+        "type": f.type,
+        "label": text_of(spec, f.label, f.name.replace("_", " ").capitalize()),
+        "help": text_of(spec, f.help) if f.help else None,
+        "required": f.required,
+        "editable": not f.read_only and f.computed is None and _widget(f) is not None,
+        "widget": _widget(f),
+        "step": step,
+        "max_length": f.max_length,
+        "choices": [[v.name, text_of(spec, v.label, v.name)] for v in f.values],
+        "target": None if target is None else target.api_path,
+    }
+
+
+def _entity(spec: Spec, entity: Entity) -> dict[str, Any]:
+    fields = {f.name: _field(spec, entity, f) for f in entity.fields}
+    columns = [c for c in entity.ui.list.columns if c in fields] or [entity.display]
+    form = [n for s in entity.ui.form for n in s.fields if n in fields] or list(fields)
+    form += [n for n in fields if n not in form]
+    return {
+        "name": entity.name,
+        "path": entity.api_path,
+        "label": text_of(spec, entity.label, entity.name),
+        "plural_label": text_of(spec, entity.plural_label, entity.plural),
+        "display": entity.display,
+        "columns": columns,
+        "sort": ",".join(entity.ui.list.sort),
+        "page_size": entity.ui.list.page_size,
+        "fields": fields,
+        "form": form,
+        "actions": list(entity.api),
+        **{part: module.entity_data(spec, entity) for part, module in PARTS.items()},
+    }
+
+
+def _nav_item(spec: Spec, item: NavItem, entities: dict[str, Any]) -> dict[str, Any] | None:
+    """One menu entry: its kind, its target's key, its URL and its label per locale."""
+    if item.kind == "entity":
+        entity = spec.entity(item.target)
+        if entity is None or entity.api_path not in entities:
+            return None
+        view = item.view or "list"
+        url = f"/{entity.api_path}/" + ("" if view == "list" else f"{view}")
+        label = text_of(spec, entity.plural_label, entity.plural)
+        return {"kind": "entity", "key": entity.api_path, "view": view, "url": url, "label": label}
+    if item.kind == "dashboard":
+        board = next((d for d in spec.ui.dashboards if d.name == item.target), None)
+        if board is None:
+            return None
+        label = text_of(spec, board.label, board.name)
+        return {
+            "kind": "dashboard",
+            "key": board.name,
+            "url": f"/dashboards/{board.name}",
+            "label": label,
+            "roles": list(board.roles),
+        }
+    report = next((r for r in spec.ui.reports if r.name == item.target), None)
+    if report is None:
+        return None
+    label = text_of(spec, report.label, report.name)
+    return {
+        "kind": "report",
+        "key": report.name,
+        "url": f"/reports/{report.name}",
+        "label": label,
+        "roles": list(report.roles),
+    }
+
+
+def ui_data(spec: Spec) -> dict[str, Any]:
+    entities = {e.api_path: _entity(spec, e) for e in spec.entities if "list" in e.api}
+    nav = []
+    for group in spec.ui.navigation:
+        items = [i for i in (_nav_item(spec, item, entities) for item in group.items) if i]
+        if items:
+            nav.append({"label": text_of(spec, group.label), "items": items})
+    listed = {i["key"] for g in nav for i in g["items"] if i["kind"] == "entity"}
+    rest = [
+        {
+            "kind": "entity",
+            "key": path,
+            "view": "list",
+            "url": f"/{path}/",
+            "label": entities[path]["plural_label"],
+        }
+        for path in entities
+        if path not in listed
+    ]
+    if rest:
+        nav.append({"label": None, "items": rest})
+    return {
+        "title": text_of(spec, spec.app.title, spec.app.name),
+        "locales": list(spec.app.locales),
+        "default_locale": spec.app.default_locale,
+        "nav": nav,
+        "entities": entities,
+        **{part: module.site_data(spec) for part, module in PARTS.items()},
+    }
+
+
+def ui_context(spec: Spec) -> dict[str, Any]:
+    text = json.dumps(ui_data(spec), ensure_ascii=False, indent=1, sort_keys=True)
+    return {"ui_json": text}

@@ -1,0 +1,17 @@
+"""Kanban boards (by an enum field) and calendars (by a date field) of an entity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmgen.spec.model import Entity, Spec
+
+
+def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:
+    """What ``ui.json`` holds of this part for ``entity`` (under ``entities[path]["boards"]``)."""
+    return {}
+
+
+def site_data(spec: Spec) -> dict[str, Any]:
+    """What ``ui.json`` holds of this part for the whole app (under ``"boards"``)."""
+    return {}

@@ -1,0 +1,17 @@
+"""Print formats of an entity (PDF and XLSX documents)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmgen.spec.model import Entity, Spec
+
+
+def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:
+    """What ``ui.json`` holds of this part for ``entity`` (under ``entities[path]["documents"]``)."""
+    return {}
+
+
+def site_data(spec: Spec) -> dict[str, Any]:
+    """What ``ui.json`` holds of this part for the whole app (under ``"documents"``)."""
+    return {}

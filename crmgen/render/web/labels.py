@@ -1,0 +1,12 @@
+"""Spec texts as the UI stores them: ``{locale: text}`` for every locale of the app."""
+
+from __future__ import annotations
+
+from crmgen.spec.model import Spec
+from crmgen.spec.text import Text
+
+
+def text_of(spec: Spec, text: Text, fallback: str = "") -> dict[str, str]:
+    """``text`` in each of the app's locales (the default locale's text where one is missing)."""
+    default = spec.app.default_locale
+    return {loc: (text.get(loc, default) or fallback) for loc in spec.app.locales}
