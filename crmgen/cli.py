@@ -216,6 +216,114 @@ def serve(
     sys.exit(server.watch())
 
 
+@cli.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to publish the app into (new, empty, or a previous crmgen output).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the JSON report (stages, durations, artefacts, tests) to this file.",
+)
+@click.option(
+    "--templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A folder of templates searched before the built-in ones, file by file.",
+)
+@click.option(
+    "--allow-destructive",
+    "allow_destructive",
+    multiple=True,
+    metavar="NAME",
+    help=ALLOW_DESTRUCTIVE_HELP,
+)
+@click.option(
+    "--test-database",
+    metavar="URL",
+    default=None,
+    help="Run the generated tests on this database (DATABASE_URL, e.g. PostgreSQL).",
+)
+@click.option("--skip-tests", is_flag=True, help="Do not run the generated tests (reported).")
+@click.option(
+    "--docker",
+    "docker_mode",
+    is_flag=False,
+    flag_value="yes",
+    default=None,
+    type=click.Choice(["yes", "auto"]),
+    help="Build the Docker image; --docker=auto skips it with a warning when no engine answers.",
+)
+@click.option("--tag", default=None, help="The image tag (default: APP:0.1.0).")
+@click.option("--push", is_flag=True, help="Push the image after building it (needs --docker).")
+@click.option(
+    "--deploy",
+    type=click.Choice(["compose"]),
+    default=None,
+    help="After publishing, start compose.yaml (or print the commands when no engine answers).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: progress and a summary on stderr; json: also the report on stdout.",
+)
+def publish(
+    spec: Path,
+    out: Path,
+    report_path: Path | None,
+    templates: Path | None,
+    allow_destructive: tuple[str, ...],
+    test_database: str | None,
+    skip_tests: bool,
+    docker_mode: str | None,
+    tag: str | None,
+    push: bool,
+    deploy: str | None,
+    fmt: str,
+) -> None:
+    """Run the whole pipeline for SPEC into OUT, stage by stage, each timed.
+
+    validate -> generate -> format -> compile -> test -> package -> docker -> deploy.
+    Everything happens in a staging folder that replaces OUT only when every stage passed:
+    a failing stage names itself, exits 1 and leaves OUT as it was.
+    """
+    from crmgen.publish import Options
+    from crmgen.publish import publish as run_publish
+    from crmgen.publish.report import dumps
+
+    if push and not docker_mode:
+        raise UserError("--push needs --docker (the image to push is built by --docker)")
+    options = Options(
+        templates=templates,
+        allow_destructive=allow_destructive,
+        test_database=test_database,
+        skip_tests=skip_tests,
+        docker=docker_mode,
+        tag=tag,
+        push=push,
+        deploy=deploy,
+    )
+    outcome = run_publish(
+        spec, out, options, echo=lambda line: click.echo(line, err=True), report_path=report_path
+    )
+    if fmt == "json":
+        click.echo(dumps(outcome.report), nl=False)
+    if not outcome.passed:
+        stage = outcome.failed_stage
+        message = next(r.message for r in outcome.results if r.name == stage)
+        click.echo(f"publish failed at stage '{stage}': {message}", err=True)
+        sys.exit(1)
+    click.echo(f"published {spec} to {out}", err=True)
+
+
 def main() -> None:
     """Console entry point: user errors exit 1, internal errors exit 3 without a traceback."""
     debug = "--debug" in sys.argv[1:]

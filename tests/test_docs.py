@@ -251,3 +251,12 @@ def test_yaml_examples_are_well_formed() -> None:
         loaded = load_yaml(body, "README.md")
         errors = [d.format_text() for d in loaded.diagnostics if d.severity == "error"]
         assert not errors, f"{errors}\nin:\n{body}"
+
+
+def test_every_local_link_of_the_readme_exists() -> None:
+    """Links to docs, screenshots and examples point at files that are in the repository."""
+    root = Path(__file__).resolve().parent.parent
+    targets = re.findall(r"\]\(((?:docs|examples|benchmarks)/[^)#\s]+)\)", readme())
+    assert any(t.startswith("docs/screenshots/") for t in targets)
+    missing = [t for t in targets if not (root / t).is_file()]
+    assert not missing, f"README links to missing files: {missing}"

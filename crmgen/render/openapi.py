@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crmgen.render import documents
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.spec.model import Spec
 
@@ -91,6 +92,7 @@ def document(spec: Spec) -> dict[str, Any]:
         }
         paths.update(_entity_paths(r))
     _process_paths(spec, paths, schemas)
+    paths.update(documents.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     return {
         "openapi": "3.1.0",
         "info": {

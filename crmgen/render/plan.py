@@ -11,6 +11,7 @@ from typing import Any
 
 from crmgen import __version__
 from crmgen.render import api, openapi, relations, samples, seeding
+from crmgen.render.analytics import analytics_context
 from crmgen.render.integrations import outbox_context
 from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.web import ui_context
@@ -21,11 +22,15 @@ from crmgen.spec.model import Spec
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One output file: its path inside OUT (POSIX, relative), its template and its context."""
+    """One output file: its path inside OUT (POSIX, relative), its template and its context.
+
+    A ``binary`` file (a font) is copied byte for byte from the template folders, not rendered.
+    """
 
     path: str
     template: str
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    binary: bool = False
 
 
 # The web UI (templates/backend/web/, templates/ui/): its modules, page templates, static files
@@ -37,6 +42,7 @@ WEB_MODULES = tuple(
 UI_TEMPLATES = tuple(sorted(p.name.removesuffix(".j2") for p in (_UI / "templates").glob("*.j2")))
 UI_STATIC = tuple(sorted(p.name for p in (_UI / "static").iterdir() if p.is_file()))
 UI_MESSAGES = tuple(sorted(p.name for p in (_UI / "messages").glob("*.json")))
+UI_FONTS = tuple(sorted(p.name for p in (_UI / "fonts").iterdir() if p.is_file()))
 
 # The app's own pytest suite (templates/tests/), rendered into OUT/tests/.
 TEST_FILES = (
@@ -48,6 +54,7 @@ TEST_FILES = (
     "test_crud.py",
     "test_migrations.py",
     "test_permissions.py",
+    "test_ui.py",
 )
 
 
@@ -148,9 +155,15 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(
             f"{package}/outbox.py", "backend/outbox.py.j2", {**context, **outbox_context(spec)}
         ),
+        PlannedFile(
+            f"{package}/analytics.py",
+            "backend/analytics.py.j2",
+            {**context, **analytics_context(spec)},
+        ),
         PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
         PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
+        PlannedFile(f"{package}/documents.py", "backend/documents.py.j2", context),
     ]
     files += [
         PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)
@@ -167,6 +180,11 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/messages/{name}", f"ui/messages/{name}", context)
         for name in UI_MESSAGES
     ]
+    if any(e.documents for e in spec.entities):  # the PDF documents' fonts, with their licence
+        files += [
+            PlannedFile(f"{package}/fonts/{name}", f"ui/fonts/{name}", context, binary=True)
+            for name in UI_FONTS
+        ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
     return sorted(files, key=lambda f: f.path)

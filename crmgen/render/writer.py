@@ -96,7 +96,21 @@ def _template_frame(exc: BaseException, planned: PlannedFile) -> str:
     return planned.template
 
 
+def _binary(env: Environment, planned: PlannedFile) -> bytes:
+    """The bytes of a binary planned file, from the first template folder that has it."""
+    for folder in getattr(env.loader, "searchpath", []):
+        source = Path(folder) / planned.template
+        if source.is_file():
+            return source.read_bytes()
+    raise GenerateError(f"template {planned.template!r} not found while copying {planned.path}")
+
+
 def _write_one(env: Environment, planned: PlannedFile, staging: Path) -> Path:
+    target = staging / planned.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if planned.binary:
+        target.write_bytes(_binary(env, planned))
+        return target
     text = render(env, planned)
     if planned.path.endswith(".py"):
         try:
@@ -106,8 +120,6 @@ def _write_one(env: Environment, planned: PlannedFile, staging: Path) -> Path:
                 f"{planned.path}:{exc.lineno}: the template {planned.template} produced invalid "
                 f"Python: {exc.msg}"
             ) from exc
-    target = staging / planned.path
-    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(text.encode("utf-8"))
     return target
 

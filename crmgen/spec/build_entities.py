@@ -7,6 +7,7 @@ from typing import Any
 
 from crmgen.diagnostics import NOWHERE
 from crmgen.spec import fields as field_types
+from crmgen.spec.build_documents import build_documents
 from crmgen.spec.context import USER, Context, freeze
 from crmgen.spec.expressions import EntityValue, Opaque, Struct
 from crmgen.spec.model import (
@@ -51,6 +52,7 @@ RESERVED_TABLES = frozenset(
         "password_resets",
         "sessions",
         "schedule_runs",
+        "import_uploads",
     }
 )
 RESERVED_API_PATHS = frozenset(
@@ -417,6 +419,10 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         if api_raw is False
         else tuple(a for a in ACTIONS if a in api_raw)
     )
+    ui = _entity_ui(ctx, name, raw.get("ui") or {}, fields, display, path + ("ui",))
+    documents = build_documents(
+        ctx, name, raw.get("documents") or {}, ui.list.columns, permissions, path + ("documents",)
+    )
     return Entity(
         name=name,
         plural=plural,
@@ -434,10 +440,11 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         indexes=indexes,
         permissions=permissions,
         api=api,
-        ui=_entity_ui(ctx, name, raw.get("ui") or {}, fields, display, path + ("ui",)),
+        ui=ui,
         description=Text.of(raw.get("description")),
         builtin=name == USER,
         renamed_from=raw.get("renamed_from"),
+        documents=documents,
     )
 
 

@@ -151,6 +151,50 @@ class EntityUI:
 
 
 @dataclass(frozen=True)
+class DocumentLines:
+    """The rows of a document: the records of a reverse relation, reached through ``path``.
+
+    ``path`` is the dotted spec text (``lines`` or ``sales_order.lines``): to-one references of
+    the record to follow, then a reverse relation whose records are the rows; ``entity`` is the
+    rows' entity and ``link`` its reference back to the record the path ends on.
+    """
+
+    path: str
+    entity: str
+    link: str
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DocumentTotal:
+    """The total of a document: a field of the record, or the sum of a column of its lines."""
+
+    field: str | None = None
+    sum: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """A print format of an entity (an invoice, an offer), rendered to PDF and/or XLSX.
+
+    ``title`` and ``footer`` are sandboxed Jinja templates per locale over the record's fields
+    (each name gives the field's value as shown to people); no title means "<label> <display>".
+    ``roles`` empty: whoever may read the record may print it.
+    """
+
+    name: str
+    label: Text
+    position: Position
+    fields: tuple[str, ...]
+    formats: tuple[str, ...] = ("pdf", "xlsx")
+    title: Text = Text(())
+    footer: Text = Text(())
+    lines: DocumentLines | None = None
+    total: DocumentTotal | None = None
+    roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Entity:
     name: str
     plural: str
@@ -172,6 +216,7 @@ class Entity:
     description: Text = Text(())
     builtin: bool = False
     renamed_from: str | None = None
+    documents: tuple[Document, ...] = ()
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -94,6 +94,56 @@ def _permission() -> dict[str, Any]:
     }
 
 
+DOCUMENT_FORMATS = ("pdf", "xlsx")
+
+
+def _document() -> dict[str, Any]:
+    """A print format: header fields, optional line rows and a total, rendered to PDF/XLSX."""
+    names = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
+    template = {
+        "description": "text with {{ field }} placeholders (the record's fields, as shown), or a mapping locale -> such text",
+        "anyOf": [
+            {"type": "string"},
+            {
+                "type": "object",
+                "propertyNames": {"pattern": LOCALE.pattern},
+                "additionalProperties": {"type": "string"},
+                "minProperties": 1,
+            },
+        ],
+        "x-error": "text",
+    }
+    name = {"$ref": "#/$defs/snake_name"}
+    return obj(
+        label={"$ref": "#/$defs/text"},
+        title=template,
+        fields=names,
+        lines=obj(
+            ("from", "columns"),
+            **{
+                "from": {
+                    "type": "string",
+                    "pattern": r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+                    "description": "a reverse relation (e.g. lines), after to-one references (sales_order.lines)",
+                },
+                "columns": {**names, "minItems": 1},
+            },
+        ),
+        total={
+            "description": "a field of the record, or {sum: COLUMN} over the lines",
+            "anyOf": [name, obj(("sum",), sum=name)],
+        },
+        footer=template,
+        formats={
+            "type": "array",
+            "items": {"enum": list(DOCUMENT_FORMATS)},
+            "minItems": 1,
+            "uniqueItems": True,
+        },
+        roles=names,
+    )
+
+
 def _entity() -> dict[str, Any]:
     names = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
     sort = {"type": "array", "items": {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}}
@@ -159,6 +209,11 @@ def _entity() -> dict[str, Any]:
             ]
         },
         ui=ui,
+        documents={
+            "type": "object",
+            "propertyNames": {"$ref": "#/$defs/snake_name"},
+            "additionalProperties": _document(),
+        },
     )
 
 

@@ -89,7 +89,7 @@ def test_the_list_is_usable_on_a_phone(browser: Any, live: Server, shots: Path) 
         page.goto(f"{live.base}/contacts/")
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, f"the page scrolls sideways ({width}px)"
-        assert page.locator("input[name=q]").is_visible()
+        assert page.locator("main input[name=q]").is_visible()
         page.screenshot(path=str(shots / "list-phone.png"), full_page=True)
     finally:
         context.close()

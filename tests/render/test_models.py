@@ -46,13 +46,14 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
         "contact_links",
         "tags",
         "passports",
-        # system tables (auth, audit, outbox, scheduler)
+        # system tables (auth, audit, outbox, scheduler, web imports)
         "sessions",
         "login_attempts",
         "password_resets",
         "audit_log",
         "outbox",
         "schedule_runs",
+        "import_uploads",
     }
     columns = {c["name"] for c in inspector.get_columns("contacts")}
     assert {"id", "version", "created_at", "updated_at", "company_id", "referrer_id"} <= columns

@@ -4,12 +4,60 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.model import Entity, Spec
+from crmgen.spec.model import Entity, Field, Spec
+
+# Field type -> the filter widget the list page shows for it (absent: not filterable).
+FILTER_KINDS = {
+    "enum": "enum",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "integer": "number",
+    "decimal": "number",
+    "money": "number",
+    "float": "number",
+    "string": "text",
+    "text": "text",
+    "email": "text",
+    "phone": "text",
+    "url": "text",
+}
+# Without ``ui.list.filters`` in the spec: these kinds, in this order, at most DEFAULT_FILTERS.
+DEFAULT_KINDS = ("enum", "ref", "boolean", "date", "datetime")
+DEFAULT_FILTERS = 5
+# Never exported: stored files are paths, not data a spreadsheet can use.
+NOT_EXPORTED = frozenset({"file"})
+
+
+def filter_kind(f: Field) -> str | None:
+    """The filter widget of field ``f``: enum, ref, boolean, date, datetime, number or text."""
+    if f.relation is not None:
+        return "ref"
+    return FILTER_KINDS.get(f.type)
+
+
+def _filters(entity: Entity) -> list[dict[str, str]]:
+    by_name = {f.name: f for f in entity.fields}
+    named = [by_name[n] for n in entity.ui.list.filters if n in by_name]
+    if not named:
+        ranked = sorted(
+            (f for f in entity.fields if filter_kind(f) in DEFAULT_KINDS),
+            key=lambda f: DEFAULT_KINDS.index(filter_kind(f) or ""),
+        )
+        named = ranked[:DEFAULT_FILTERS]
+    return [{"name": f.name, "kind": kind} for f in named if (kind := filter_kind(f)) is not None]
+
+
+def _export(entity: Entity) -> list[str]:
+    """The exported fields: the list's columns first, then the others as declared."""
+    exported = [f.name for f in entity.fields if f.type not in NOT_EXPORTED]
+    columns = [c for c in entity.ui.list.columns if c in exported]
+    return columns + [name for name in exported if name not in columns]
 
 
 def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:
     """What ``ui.json`` holds of this part for ``entity`` (under ``entities[path]["lists"]``)."""
-    return {}
+    return {"filters": _filters(entity), "export": _export(entity)}
 
 
 def site_data(spec: Spec) -> dict[str, Any]:

@@ -1,0 +1,89 @@
+"""The files that run the app elsewhere, rendered from ``templates/deploy/*.j2``.
+
+``Dockerfile``, ``.dockerignore``, ``compose.yaml`` (with ``deploy/nginx.conf`` and
+``deploy/env.example``), ``deploy/install.sh`` and the Kubernetes manifests in
+``deploy/kubernetes/``. They go through crmgen's own Jinja environment (the override folder first,
+the same strict, safe filters as the backend), plus ``json`` for exec-form command lists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+from crmgen import __version__
+from crmgen.render.plan import PlannedFile
+from crmgen.render.writer import render
+
+PYTHON_IMAGE = "python:3.11-slim-bookworm"
+POSTGRES_IMAGE = "postgres:16-bookworm"
+NGINX_IMAGE = "nginx:1.27-alpine"
+PORT = 8000
+REPLICAS = 3
+UID = 10001
+
+# template under templates/deploy -> path in OUT
+FILES = {
+    "Dockerfile.j2": "Dockerfile",
+    "dockerignore.j2": ".dockerignore",
+    "compose.yaml.j2": "compose.yaml",
+    "nginx.conf.j2": "deploy/nginx.conf",
+    "env.example.j2": "deploy/env.example",
+    "install.sh.j2": "deploy/install.sh",
+    "kubernetes/configmap.yaml.j2": "deploy/kubernetes/configmap.yaml",
+    "kubernetes/deployment.yaml.j2": "deploy/kubernetes/deployment.yaml",
+    "kubernetes/service.yaml.j2": "deploy/kubernetes/service.yaml",
+    "kubernetes/migrate-job.yaml.j2": "deploy/kubernetes/migrate-job.yaml",
+    "kubernetes/worker.yaml.j2": "deploy/kubernetes/worker.yaml",
+}
+
+
+def commands(package: str) -> dict[str, list[str]]:
+    """The exec-form commands of the image: start, migrate, worker and the health check."""
+    probe = (
+        "import urllib.request; "
+        f"urllib.request.urlopen('http://127.0.0.1:{PORT}/healthz', timeout=4)"
+    )
+    app = ["python", "-m", package]
+    return {
+        "start": [*app, "serve", "--host", "0.0.0.0", "--port", str(PORT)],
+        "migrate": [*app, "migrate"],
+        "worker": [*app, "worker"],
+        "healthcheck": ["CMD", "python", "-c", probe],
+    }
+
+
+def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
+    dist_name = package.replace("_", "-")
+    version = "0.1.0"
+    return {
+        "package": package,
+        "dist_name": dist_name,
+        "version": version,
+        "wheel": wheel,
+        "image": image or f"{dist_name}:{version}",
+        "python_image": PYTHON_IMAGE,
+        "postgres_image": POSTGRES_IMAGE,
+        "nginx_image": NGINX_IMAGE,
+        "port": PORT,
+        "replicas": REPLICAS,
+        "uid": UID,
+        "crmgen_version": __version__,
+        **commands(package),
+    }
+
+
+def write_deploy_files(env: Environment, root: Path, values: dict[str, Any]) -> list[str]:
+    """Render every deployment file into ``root``; returns their paths relative to it."""
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    written = []
+    for template, path in FILES.items():
+        text = render(env, PlannedFile(path=path, template=f"deploy/{template}", context=values))
+        target = root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+        written.append(path)
+    return written

@@ -1,0 +1,161 @@
+"""Dashboards and reports as aggregate queries: what the generated ``analytics.py`` is made of.
+
+Every KPI, chart and report of the spec becomes one ``Aggregate`` of the generated module:
+the entity (by API path), its measures (``count``, ``sum`` ...; ``weighted_by`` carries the
+weights of the enum's values), the fields it groups by, the date period and its where-conditions.
+The conditions are compiled to SQLAlchemy source by the compiler of process steps
+(``ProcessCompiler.condition``), so ``stage__in: [...]`` or ``assignee: '= user'`` mean on a
+dashboard exactly what they mean in a process; their helpers (``_eq``, ``_in`` ...) are
+imported from the generated ``processes`` module.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+from crmgen.render.environment import py_literal
+from crmgen.render.errors import GenerateError
+from crmgen.render.processes import ProcessCompiler
+from crmgen.spec.model import Condition, Entity, Measure, Spec
+
+# The where-helpers of the generated processes module that compiled conditions may call.
+HELPERS = (
+    "_contains",
+    "_eq",
+    "_gt",
+    "_gte",
+    "_ids",
+    "_in",
+    "_isnull",
+    "_isnull_list",
+    "_lt",
+    "_lte",
+    "_ne",
+)
+_CALL = re.compile(r"(?<![\w.])(_[a-z_]+)\(")
+
+
+class _Conditions(ProcessCompiler):
+    """``ProcessCompiler.condition`` for the where of a KPI, chart or report (named ``owner``)."""
+
+    def __init__(self, spec: Spec, owner: str) -> None:
+        # The compiler names its process in error messages; here the owner stands for it.
+        super().__init__(spec, SimpleNamespace(name=owner))  # type: ignore[arg-type]
+
+
+def _entity(spec: Spec, name: str, owner: str) -> Entity:
+    entity = spec.entity(name)
+    if entity is None:
+        raise GenerateError(f"{owner}: unknown entity {name}")
+    return entity
+
+
+def measure_source(spec: Spec, entity: Entity, measure: Measure) -> str:
+    """``Measure(...)`` of the generated module; a weighted measure lists its weights."""
+    args = [py_literal(measure.fn)]
+    if measure.field:
+        args.append(f"field={py_literal(measure.field)}")
+    if measure.weighted_by:
+        f = entity.field(measure.weighted_by)
+        values = f.values if f is not None else ()
+        weights = ", ".join(
+            f"{py_literal(v.name)}: Decimal({py_literal(str(Decimal(str(v.weight or 0))))})"
+            for v in values
+        )
+        args.append(f"weighted_by={py_literal(measure.weighted_by)}")
+        args.append(f"weights={{{weights}}}")
+    return f"Measure({', '.join(args)})"
+
+
+def where_source(spec: Spec, entity: Entity, where: tuple[Condition, ...], owner: str) -> str:
+    """``lambda user: [conditions]`` (``user`` is the ``processes.Actor``), or ``None``."""
+    if not where:
+        return "None"
+    compiler = _Conditions(spec, owner)
+    parts = ", ".join(compiler.condition(entity.name, c) for c in where)
+    return f"lambda user: [{parts}]"
+
+
+def aggregate_source(
+    spec: Spec,
+    entity_name: str,
+    measures: tuple[Measure, ...],
+    where: tuple[Condition, ...],
+    owner: str,
+    group_by: tuple[str, ...] = (),
+    period: str | None = None,
+) -> str:
+    entity = _entity(spec, entity_name, owner)
+    args = [
+        py_literal(entity.api_path),
+        "(" + "".join(measure_source(spec, entity, m) + ", " for m in measures) + ")",
+    ]
+    if group_by:
+        args.append(f"group_by={py_literal(tuple(group_by))}")
+    if period:
+        args.append(f"period={py_literal(period)}")
+    if where:
+        args.append(f"where={where_source(spec, entity, where, owner)}")
+    return f"Aggregate({', '.join(args)})"
+
+
+def analytics_context(spec: Spec) -> dict[str, Any]:
+    """The dashboards and reports of ``spec`` as source of the generated ``analytics.py``."""
+    dashboards = []
+    for d in spec.ui.dashboards:
+        kpis = [
+            (
+                k.name,
+                aggregate_source(
+                    spec, k.entity, (k.measure,), k.where, f"dashboard {d.name}, KPI {k.name}"
+                ),
+            )
+            for k in d.kpis
+        ]
+        charts = [
+            (
+                c.name,
+                aggregate_source(
+                    spec,
+                    c.entity,
+                    (c.measure,),
+                    c.where,
+                    f"dashboard {d.name}, chart {c.name}",
+                    (c.group_by,),
+                    c.period,
+                ),
+            )
+            for c in d.charts
+        ]
+        dashboards.append({"name": d.name, "roles": d.roles, "kpis": kpis, "charts": charts})
+    reports = [
+        {
+            "name": r.name,
+            "roles": r.roles,
+            "columns": tuple(c.name for c in r.columns),
+            "aggregate": aggregate_source(
+                spec,
+                r.entity,
+                tuple(c.measure for c in r.columns),
+                r.where,
+                f"report {r.name}",
+                r.group_by,
+            ),
+        }
+        for r in spec.ui.reports
+    ]
+    sources = " ".join(
+        [s for d in dashboards for _, s in d["kpis"] + d["charts"]]
+        + [r["aggregate"] for r in reports]
+    )
+    used = set(_CALL.findall(sources))
+    return {
+        "analytics_dashboards": dashboards,
+        "analytics_reports": reports,
+        "analytics_helpers": [h for h in HELPERS if h in used],
+        "analytics_uses_fn": "fn." in sources,
+        "analytics_uses_models": "models." in sources,
+    }

@@ -1,0 +1,138 @@
+"""The detail page and the forms in real headless Chromium against a real uvicorn process:
+an edit saved through the form, the searchable picker, related lists, the activity timeline and
+a manual process's button."""
+# ruff: noqa: F811  (the tests take fixtures imported from test_pages / test_browser)
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.test_browser import PHONE, page, shots, sign_in  # noqa: F401  (fixtures)
+from tests.e2e.conftest import Server
+
+
+def created(live: Server, name: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    with live.client(live.token(name)) as client:
+        response = client.post(f"/api/{path}", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def stored(live: Server, name: str, path: str) -> dict[str, Any]:
+    with live.client(live.token(name)) as client:
+        response = client.get(f"/api/{path}")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+@pytest.fixture(scope="module")
+def acme(live: Server) -> dict[str, Any]:
+    """Two companies, a contact of the first and a call with it (all the admin's)."""
+    company = created(live, "admin", "companies", {"name": "Acme Rockets"})
+    created(live, "admin", "companies", {"name": "Globex Corporation"})
+    contact = created(
+        live, "admin", "contacts", {"full_name": "Wile Coyote", "company": company["id"]}
+    )
+    call = created(
+        live,
+        "admin",
+        "interactions",
+        {"gist": "Asked about skates", "summary": "Two pairs", "contact": contact["id"]},
+    )
+    return {"company": company, "contact": contact, "call": call}
+
+
+def test_edit_a_contact_and_pick_a_company_by_typing(
+    page: Any,
+    live: Server,
+    acme: dict[str, Any],
+    shots: Path,
+) -> None:
+    sign_in(page, live, "admin")
+    contact_id = acme["contact"]["id"]
+    page.goto(f"{live.base}/contacts/{contact_id}/edit")
+    assert page.input_value("#f_company_search") == "Acme Rockets"  # the picker shows the name
+    assert not page.locator("#f_company").is_visible()  # the plain select stays, hidden
+    page.fill("#f_full_name", "Wile E. Coyote")
+    page.fill("#f_company_search", "glob")
+    option = page.locator("#f_company_options [role=option]", has_text="Globex Corporation")
+    option.wait_for()
+    page.screenshot(path=str(shots / "form-picker-desktop.png"))
+    option.click()
+    assert page.input_value("#f_company_search") == "Globex Corporation"
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.base}/contacts/{contact_id}")
+    assert page.locator("h1").inner_text() == "Wile E. Coyote"
+    assert "Globex Corporation" in page.locator(".details").inner_text()
+    saved = stored(live, "admin", f"contacts/{contact_id}")
+    assert saved["full_name"] == "Wile E. Coyote"
+    assert saved["company"]["display"] == "Globex Corporation"
+
+
+def test_the_detail_page_shows_related_lists_and_the_timeline(
+    browser: Any,
+    page: Any,
+    live: Server,
+    acme: dict[str, Any],
+    shots: Path,
+) -> None:
+    company_id = acme["company"]["id"]
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/companies/{company_id}")
+    related = page.locator("section.related", has_text="Contacts")
+    new_link = related.locator(f'a[href="/contacts/new?company={company_id}"]')
+    assert new_link.is_visible()
+    page.goto(f"{live.base}/contacts/{acme['contact']['id']}")
+    timeline = page.locator("aside.timeline")
+    call = timeline.locator("li.entry.activity", has_text="Asked about skates")
+    assert call.is_visible() and "Two pairs" in call.inner_text()
+    assert timeline.locator("li.entry.audit").count() >= 1  # the contact's creation at least
+    assert live.users["admin"] in timeline.locator("li.entry.audit").last.inner_text()
+    interactions = page.locator("section.related", has_text="Asked about skates")
+    assert interactions.locator("a", has_text="Asked about skates").is_visible()
+    page.screenshot(path=str(shots / "detail-desktop.png"), full_page=True)
+    # From the company's related list, a new contact starts with the company chosen.
+    page.goto(f"{live.base}/contacts/new?company={company_id}")
+    assert page.input_value("#f_company_search") == "Acme Rockets"
+    context = browser.new_context(viewport=PHONE, is_mobile=True)
+    try:
+        phone = context.new_page()
+        sign_in(phone, live, "admin")
+        phone.goto(f"{live.base}/contacts/{acme['contact']['id']}")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"] + 1, f"the page scrolls sideways ({width}px)"
+        assert phone.locator("aside.timeline").is_visible()
+        phone.screenshot(path=str(shots / "detail-phone.png"), full_page=True)
+        phone.goto(f"{live.base}/companies/new")
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"] + 1, f"the form scrolls sideways ({width}px)"
+        assert phone.locator("fieldset legend").count() == 3  # the spec's form sections
+        phone.screenshot(path=str(shots / "form-phone.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_a_manual_action_button_runs_and_its_effect_shows(
+    page: Any,
+    live: Server,
+    shots: Path,
+) -> None:
+    deal = created(live, "seller1", "deals", {"name": "Anvil supply", "amount": "99.00"})
+    sign_in(page, live, "seller1")
+    page.goto(f"{live.base}/deals/{deal['id']}")
+    page.click("button[data-action=mark_deal_lost]")
+    page.wait_for_url(f"{live.base}/deals/{deal['id']}?done=mark_deal_lost")
+    assert page.locator(".alert.notice").is_visible()
+    assert "Find out why we lost Anvil supply" in page.locator("section.related").first.inner_text()
+    assert stored(live, "seller1", f"deals/{deal['id']}")["stage"] == "lost"
+    page.screenshot(path=str(shots / "detail-action-desktop.png"), full_page=True)
+    # The process refuses a won deal: the page says why and nothing changes.
+    won = created(live, "seller1", "deals", {"name": "Done deal", "stage": "won"})
+    page.goto(f"{live.base}/deals/{won['id']}")
+    page.click("button[data-action=mark_deal_lost]")
+    page.wait_for_load_state()
+    assert "A won deal cannot be marked lost" in page.locator(".alert.error").inner_text()
+    assert stored(live, "seller1", f"deals/{won['id']}")["stage"] == "won"

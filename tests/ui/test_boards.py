@@ -1,0 +1,409 @@
+"""Kanban boards and calendars of the generated web UI, in process (examples/crm on SQLite):
+columns, counts and sums, moving a card by form (CSRF, permissions, stale versions), the
+calendar's month grid, its range query and its bad ``month`` values."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+
+from crmgen.render.web.boards import entity_data
+from crmgen.spec import load_spec
+from tests.backend.conftest import ROOT
+from tests.ui import test_pages
+from tests.ui.test_pages import UI, csrf, fresh
+
+ui = test_pages.ui  # the fixture: examples/crm in process, on its own SQLite file
+
+SELLER1, SELLER2, SUPPORT = (
+    "boards-s1@example.com",
+    "boards-s2@example.com",
+    "boards-sup@example.com",
+)
+STAGES = ["lead", "qualification", "proposal", "negotiation", "won", "lost"]
+
+
+def principal(ui: UI, email: str) -> Any:
+    with ui.database.session() as session:
+        user = session.execute(
+            ui.auth.sa.select(ui.auth.User).where(ui.auth.User.email == email)
+        ).scalar_one()
+        return ui.gen.principal.CurrentUser(user.id, email, None, frozenset(user.roles))
+
+
+def create(ui: UI, user: Any, path: str, **values: Any) -> dict[str, Any]:
+    resource = ui.gen.resources.RESOURCES[path]
+    return dict(ui.gen.crud.create_record(ui.database, resource, user, values, None))
+
+
+def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[str, Any]:
+    """A task due on ``deadline`` (the crm's task rule dates a new task itself: moved after)."""
+    created = create(ui, admin, "tasks", title=title, assignee=assignee)
+    resource = ui.gen.resources.RESOURCES["tasks"]
+    return dict(
+        ui.gen.crud.update_record(
+            ui.database, resource, admin, created["id"], {"deadline": deadline}, None
+        )
+    )
+
+
+def read(ui: UI, user: Any, path: str, record_id: int) -> dict[str, Any]:
+    resource = ui.gen.resources.RESOURCES[path]
+    with ui.database.engine.connect() as connection:
+        record = ui.gen.crud.fetch_one(connection, resource, user, record_id)
+    assert record is not None
+    return dict(record)
+
+
+def boards_module(ui: UI) -> Any:
+    """The generated ``web/boards.py`` (the generated package is not importable by name)."""
+    return ui.gen.app.web.boards
+
+
+def login(ui: UI, email: str) -> UI:
+    fresh(ui)
+    ui.login(email)
+    return ui
+
+
+@pytest.fixture(scope="module")
+def people(ui: UI) -> dict[str, Any]:
+    """Two sellers with deals and tasks of their own, and a support agent who may only read."""
+    for email, role in ((SELLER1, "sales"), (SELLER2, "sales"), (SUPPORT, "support")):
+        ui.user(email, role)
+    users = {email: principal(ui, email) for email in (SELLER1, SELLER2, SUPPORT)}
+    admin = dataclasses.replace(principal(ui, "admin@example.com"), superuser=True)
+    s1, s2 = users[SELLER1].id, users[SELLER2].id
+    deals = {
+        "alpha": create(
+            ui, admin, "deals", name="Alpha board", stage="lead", amount="1000", owner=s1
+        ),
+        "beta": create(
+            ui, admin, "deals", name="Beta board", stage="lead", amount="500.50", owner=s1
+        ),
+        "gamma": create(
+            ui, admin, "deals", name="Gamma board", stage="proposal", amount="2000", owner=s1
+        ),
+        "delta": create(
+            ui, admin, "deals", name="Delta board", stage="lead", amount="7000", owner=s2
+        ),
+    }
+    tasks = {
+        "may": task(ui, admin, "Call in May", "2024-05-15", s1),
+        "edge": task(ui, admin, "Grid edge", "2024-04-28", s1),
+        "june": task(ui, admin, "Far June", "2024-06-20", s1),
+        "other": task(ui, admin, "Not mine", "2024-05-15", s2),
+    }
+    return {"users": users, "admin": admin, "deals": deals, "tasks": tasks}
+
+
+def columns(text: str) -> dict[str, dict[str, Any]]:
+    """The board's columns in page order: each with its count, sums and card titles."""
+    found: dict[str, dict[str, Any]] = {}
+    for value, body in re.findall(
+        r'<section class="kanban-column" data-value="([^"]*)"(.*?)</section>', text, re.DOTALL
+    ):
+        count = re.search(r'class="kanban-count"[^>]*>.*?</span>(\d+)</span>', body, re.DOTALL)
+        assert count, body
+        found[value] = {
+            "count": int(count.group(1)),
+            "sums": re.findall(r"<strong>([^<]*)</strong>", body),
+            "weighted": re.findall(r'class="kanban-weighted">[^:]*: ([^<]*)</span>', body),
+            "cards": re.findall(r'class="kanban-title" href="/deals/\d+"[^>]*>([^<]*)</a>', body),
+        }
+    return found
+
+
+# --- what the renderer writes into ui.json -------------------------------------------------
+
+
+def test_the_renderer_describes_boards_and_calendars() -> None:
+    spec = load_spec(ROOT / "examples" / "crm")
+    deal = entity_data(spec, spec.entity("Deal"))
+    kanban = deal["kanban"]
+    assert kanban["by"] == "stage" and kanban["title"] == "name"
+    assert [c["value"] for c in kanban["columns"]] == STAGES
+    assert [c["weight"] for c in kanban["columns"]] == [0.1, 0.2, 0.5, 0.8, 1, 0]
+    assert kanban["columns"][0]["label"]["ru"] == "Первичный контакт"
+    assert kanban["sums"] == {"amount": "RUB"}  # money fields of the card, with their currency
+    assert deal["calendar"] == {
+        "date": "expected_close",
+        "date_type": "date",
+        "end": None,
+        "end_type": None,
+        "title": "name",
+    }
+    interaction = entity_data(spec, spec.entity("Interaction"))
+    assert interaction["kanban"] is None and interaction["calendar"]["date_type"] == "datetime"
+    assert entity_data(spec, spec.entity("Company")) == {"kanban": None, "calendar": None}
+
+
+# --- kanban --------------------------------------------------------------------------------
+
+
+def test_columns_follow_the_enum_with_counts_sums_and_weights(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    page = login(ui, SELLER1).client.get("/deals/kanban")
+    assert page.status_code == 200
+    board = columns(page.text)
+    assert list(board) == STAGES
+    assert [board[s]["count"] for s in STAGES] == [2, 0, 1, 0, 0, 0]
+    assert sorted(board["lead"]["cards"]) == ["Alpha board", "Beta board"]  # not seller2's Delta
+    assert board["lead"]["sums"] == ["RUB1,500.50"]
+    assert board["lead"]["weighted"] == ["RUB150.05"]  # 10 % probability
+    assert board["proposal"]["sums"] == ["RUB2,000.00"] and board["proposal"]["weighted"] == [
+        "RUB1,000.00"
+    ]
+    assert ">10%<" in page.text  # the stage's probability
+    assert 'draggable="true"' in page.text and 'action="/deals/kanban/move"' in page.text
+    assert '<script src="/static/kanban.js" defer>' in page.text
+    assert ui.client.get("/static/kanban.js").status_code == 200
+    assert ui.client.get("/static/boards.css").status_code == 200
+
+
+def test_the_admin_sees_every_record_and_search_filters_the_board(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    fresh(ui)
+    ui.login("admin@example.com")
+    board = columns(ui.client.get("/deals/kanban").text)
+    assert board["lead"]["count"] == 3 and "Delta board" in board["lead"]["cards"]
+    searched = columns(ui.client.get("/deals/kanban?q=Alpha").text)
+    assert searched["lead"]["cards"] == ["Alpha board"] and searched["lead"]["count"] == 1
+    assert searched["proposal"]["count"] == 0
+    assert (
+        'name="next" value="/deals/kanban?q=Alpha"' in ui.client.get("/deals/kanban?q=Alpha").text
+    )
+
+
+def test_a_bad_filter_is_a_message_not_a_500(ui: UI, people: dict[str, Any]) -> None:
+    client = login(ui, SELLER1).client
+    page = client.get("/deals/kanban?amount__gte=lots")
+    assert page.status_code == 200
+    assert 'class="alert error kanban-error" role="alert">amount__gte' in page.text
+    assert all(c["count"] == 0 for c in columns(page.text).values())
+    assert client.get("/deals/kanban?q=" + "x%00y").status_code == 200
+
+
+def test_moving_by_form_needs_the_csrf_token_and_checks_the_version(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    client = login(ui, SELLER1).client
+    deal = people["deals"]["beta"]
+    page = client.get("/deals/kanban")
+    move = {
+        "id": str(deal["id"]),
+        "version": str(deal["version"]),
+        "value": "negotiation",
+        "next": "/deals/kanban",
+    }
+    forged = client.post("/deals/kanban/move", data=move, follow_redirects=False)
+    assert forged.status_code == 403
+    assert read(ui, people["admin"], "deals", deal["id"])["stage"] == "lead"
+    done = client.post(
+        "/deals/kanban/move", data={**move, "csrf_token": csrf(page.text)}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/deals/kanban"
+    saved = read(ui, people["admin"], "deals", deal["id"])
+    assert saved["stage"] == "negotiation" and saved["version"] == deal["version"] + 1
+    board = columns(client.get("/deals/kanban").text)
+    assert board["negotiation"]["cards"] == ["Beta board"] and board["lead"]["count"] == 1
+    # The same (now stale) version again: 409, the board says so, nothing changes.
+    stale = client.post(
+        "/deals/kanban/move", data={**move, "value": "proposal", "csrf_token": csrf(page.text)}
+    )
+    assert stale.status_code == 409
+    assert "Someone changed this record in the meantime" in stale.text
+    assert read(ui, people["admin"], "deals", deal["id"])["stage"] == "negotiation"
+
+
+def test_a_bad_value_or_someone_elses_record_is_refused(ui: UI, people: dict[str, Any]) -> None:
+    client = login(ui, SELLER1).client
+    token = csrf(client.get("/deals/kanban").text)
+    alpha = people["deals"]["alpha"]
+    bad = client.post(
+        "/deals/kanban/move", data={"csrf_token": token, "id": str(alpha["id"]), "value": "nowhere"}
+    )
+    assert bad.status_code == 422 and "The card was not moved:" in bad.text
+    assert columns(bad.text)["lead"]["count"] >= 1  # the board is shown again
+    delta = people["deals"]["delta"]  # seller2's: not even there for seller1
+    other = client.post(
+        "/deals/kanban/move", data={"csrf_token": token, "id": str(delta["id"]), "value": "won"}
+    )
+    assert other.status_code == 404
+    assert read(ui, people["admin"], "deals", delta["id"])["stage"] == "lead"
+    for junk in ("abc", "-1", "99999999999999999999999"):
+        answer = client.post(
+            "/deals/kanban/move", data={"csrf_token": token, "id": junk, "value": "won"}
+        )
+        assert answer.status_code == 404
+    outside = client.post(
+        "/deals/kanban/move",
+        data={
+            "csrf_token": token,
+            "id": str(alpha["id"]),
+            "value": "lead",
+            "next": "https://evil.example/",
+        },
+        follow_redirects=False,
+    )
+    assert outside.headers["location"] == "/deals/kanban"
+
+
+def test_a_user_who_may_not_update_sees_no_handles_and_gets_403(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    client = login(ui, SUPPORT).client
+    page = client.get("/deals/kanban")
+    assert page.status_code == 200
+    assert "Gamma board" in page.text  # support reads every deal
+    assert "draggable" not in page.text and "kanban-move" not in page.text
+    assert "kanban.js" not in page.text
+    gamma = people["deals"]["gamma"]
+    refused = client.post(
+        "/deals/kanban/move",
+        data={"csrf_token": csrf(page.text), "id": str(gamma["id"]), "value": "won"},
+    )
+    assert refused.status_code == 403
+    assert read(ui, people["admin"], "deals", gamma["id"])["stage"] == "proposal"
+
+
+def test_the_board_needs_a_session_and_exists_only_where_declared(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    fresh(ui)
+    response = ui.client.get("/deals/kanban", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
+    login(ui, SELLER1)
+    assert ui.client.get("/companies/kanban").status_code == 404
+    assert ui.client.get("/companies/calendar").status_code == 404
+    tasks = ui.client.get("/tasks/kanban")
+    assert tasks.status_code == 200 and "Call in May" in tasks.text and "Not mine" not in tasks.text
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+def day_cells(text: str) -> dict[str, str]:
+    """Each day of the month grid: its date -> its HTML (the entries, the "new" link)."""
+    grid = text.split('<ol class="calendar-days">', 1)[1].split("</ol>\n</div>", 1)[0]
+    chunks = grid.split('<li class="day')[1:]
+    return {re.search(r'data-date="([\d-]+)"', c).group(1): c for c in chunks}  # type: ignore[union-attr]
+
+
+def test_the_month_grid_places_records_on_their_dates(ui: UI, people: dict[str, Any]) -> None:
+    client = login(ui, SELLER1).client
+    page = client.get("/tasks/calendar?month=2024-05")
+    assert page.status_code == 200
+    days = day_cells(page.text)
+    # English weeks start on Sunday: May 2024 shows five weeks, April 28 to June 1.
+    assert next(iter(days)) == "2024-04-28" and list(days)[-1] == "2024-06-01" and len(days) == 35
+    assert "Call in May" in days["2024-05-15"] and "Grid edge" in days["2024-04-28"]
+    assert "Not mine" not in page.text and "Far June" not in page.text
+    task = people["tasks"]["may"]
+    assert f'href="/tasks/{task["id"]}"' in days["2024-05-15"]
+    assert 'href="/tasks/new?deadline=2024-05-15"' in days["2024-05-15"]
+    form = client.get("/tasks/new?deadline=2024-05-15")  # the form opens on that day
+    assert re.search(r'<input[^>]*name="deadline"[^>]*value="2024-05-15"', form.text)
+    assert ">May 2024<" in page.text
+    assert 'href="/tasks/calendar?month=2024-04"' in page.text
+    assert 'href="/tasks/calendar?month=2024-06"' in page.text
+    june = client.get("/tasks/calendar?month=2024-06")
+    assert "Far June" in day_cells(june.text)["2024-06-20"]
+    ui.client.cookies.set("locale", "ru")  # Russian weeks start on Monday
+    russian = client.get("/tasks/calendar?month=2024-05")
+    assert next(iter(day_cells(russian.text))) == "2024-04-29" and "Май 2024" in russian.text
+    ui.client.cookies.set("locale", "en")
+
+
+def test_only_the_visible_weeks_are_queried(
+    ui: UI, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = login(ui, SELLER1).client
+    crud = ui.gen.crud
+    real = crud.list_records
+    asked: list[list[tuple[str, str]]] = []
+
+    def spy(database: Any, resource: Any, user: Any, params: list[tuple[str, str]]) -> Any:
+        asked.append(list(params))
+        return real(database, resource, user, params)
+
+    monkeypatch.setattr(crud, "list_records", spy)
+    assert client.get("/tasks/calendar?month=2024-05").status_code == 200
+    assert len(asked) == 1
+    assert ("deadline__gte", "2024-04-28") in asked[0] and ("deadline__lt", "2024-06-02") in asked[
+        0
+    ]
+    asked.clear()
+    assert client.get("/interactions/calendar?month=2024-05").status_code == 200
+    # Midnight in Europe/Moscow (UTC+3) as UTC.
+    assert ("happened_at__gte", "2024-04-27T21:00:00Z") in asked[0]
+    assert ("happened_at__lt", "2024-06-01T21:00:00Z") in asked[0]
+
+
+def test_date_and_time_records_land_on_the_local_day(ui: UI, people: dict[str, Any]) -> None:
+    admin = people["admin"]
+    late = create(
+        ui,
+        admin,
+        "interactions",
+        gist="Late call",
+        kind="call",
+        happened_at="2024-05-31T22:30:00Z",
+        owner=people["users"][SELLER1].id,
+    )
+    client = login(ui, SELLER1).client
+    days = day_cells(client.get("/interactions/calendar?month=2024-06").text)
+    assert "Late call" in days["2024-06-01"] and "Late call" not in days.get("2024-05-31", "")
+    assert "<time>1:30" in days["2024-06-01"]  # 01:30 in Moscow
+    assert f'href="/interactions/{late["id"]}"' in days["2024-06-01"]
+    assert "new?happened_at=2024-06-01T09%3A00" in days["2024-06-01"]
+
+
+def test_bad_month_values_show_this_month(ui: UI, people: dict[str, Any]) -> None:
+    client = login(ui, SELLER1).client
+    today = boards_module(ui).fn.today()
+    this_month = today.strftime("%Y-%m")
+    for bad in (
+        "2024-13",
+        "2024-00",
+        "abc",
+        "0000-01",
+        "99999-01",
+        "9999-12",
+        "2024-5",
+        "%00",
+        "2024-05-01",
+    ):
+        page = client.get("/tasks/calendar", params={"month": bad})
+        assert page.status_code == 200, bad
+        assert f'data-month="{this_month}"' in page.text, bad
+    page = client.get("/tasks/calendar")
+    assert re.search(
+        rf'<li class="day[^"]*\btoday\b[^"]*" data-date="{today.isoformat()}" aria-current="date"',
+        page.text,
+    )
+    assert page.text.count('aria-current="date"') == 1
+
+
+def test_a_record_with_an_end_spans_its_days(ui: UI) -> None:
+    module = boards_module(ui)
+    month = module.Month.of("2024-05", dt.date(2024, 5, 10), 0)
+    assert (month.start, month.end) == (dt.date(2024, 4, 29), dt.date(2024, 6, 3))
+    view = {"date": "start", "end": "finish", "title": "name"}
+    records = [
+        {"id": 1, "name": "Trip", "start": dt.date(2024, 4, 20), "finish": dt.date(2024, 5, 1)},
+        {"id": 2, "name": "Fair", "start": dt.date(2024, 6, 1), "finish": dt.date(2024, 6, 30)},
+        {"id": 3, "name": "Odd", "start": dt.date(2024, 5, 5), "finish": dt.date(2024, 5, 1)},
+    ]
+    days = module.place(records, view, month, "trips", "en")
+    titles = {day: [e["title"] for e in entries] for day, entries in days.items() if entries}
+    assert titles[dt.date(2024, 4, 29)] == ["Trip"] and titles[dt.date(2024, 5, 1)] == ["Trip"]
+    assert dt.date(2024, 5, 2) not in titles and dt.date(2024, 4, 28) not in days
+    assert days[dt.date(2024, 4, 29)][0]["continued"] is True
+    assert titles[dt.date(2024, 6, 2)] == ["Fair"] and titles[dt.date(2024, 5, 5)] == ["Odd"]

@@ -1,0 +1,266 @@
+"""Dashboards and reports of examples/crm, in process, on SQLite and PostgreSQL.
+
+Records are written straight into the tables (known owners, stages, amounts and dates); every
+expected number is computed here in Python over those rows and compared with what the pages
+(``data-value`` attributes, the SVG) and the JSON API show.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+import io
+import re
+import xml.etree.ElementTree as ET
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from babel import numbers
+
+from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401 - fixtures
+
+WEIGHTS = {
+    "lead": Decimal("0.1"),
+    "qualification": Decimal("0.2"),
+    "proposal": Decimal("0.5"),
+    "negotiation": Decimal("0.8"),
+    "won": Decimal(1),
+    "lost": Decimal(0),
+}
+OPEN = ("lead", "qualification", "proposal", "negotiation")
+CENT = Decimal("0.01")
+SVG = "{http://www.w3.org/2000/svg}"
+# (owner, stage, amount, expected_close)
+DEALS = [
+    ("sales", "lead", "1000.00", dt.date(2024, 1, 5)),
+    ("sales", "qualification", "250.50", dt.date(2024, 1, 31)),
+    ("sales", "proposal", "333.33", dt.date(2024, 2, 1)),
+    ("sales", "won", "120.00", dt.date(2024, 2, 29)),
+    ("sales", "lost", "999.99", dt.date(2024, 3, 10)),
+    ("sales2", "negotiation", "4000.00", dt.date(2024, 3, 15)),
+    ("sales2", "proposal", "75.25", None),
+    ("sales2", "won", "880.10", dt.date(2024, 12, 31)),
+    ("manager", "lead", "10.00", dt.date(2025, 1, 1)),
+]
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(CENT, ROUND_HALF_UP)
+
+
+def add_deals(b: Backend) -> None:
+    models = b.gen.models
+    with b.database.session() as session:
+        for i, (owner, stage, amount, close) in enumerate(DEALS):
+            session.add(
+                models.Deal(
+                    name=f"Deal {i}",
+                    stage=stage,
+                    amount=Decimal(amount),
+                    owner_id=b.users[owner].id,
+                    expected_close=close,
+                    closed_on=dt.date.today() if stage == "won" else None,
+                )
+            )
+        session.commit()
+
+
+def deals_of(*owners: str) -> list[tuple[str, str, Decimal, dt.date | None]]:
+    return [(o, s, Decimal(a), c) for o, s, a, c in DEALS if not owners or o in owners]
+
+
+def page(b: Backend, url: str, user: str | None) -> Any:
+    b.client.cookies.set("locale", "en")
+    return b.client.get(url, headers=b.as_user(user), follow_redirects=False)
+
+
+def kpis(text: str) -> dict[str, str]:
+    return dict(re.findall(r'data-kpi="([^"]+)" data-value="([^"]*)"', text))
+
+
+def chart_rows(text: str, name: str) -> list[tuple[str, str]]:
+    """(label, plain value) of each row of the data table of chart ``name``."""
+    block = re.search(rf'id="chart-{name}".*?</figure>', text, re.DOTALL)
+    assert block, name
+    rows = re.findall(r'<th scope="row">([^<]*)</th><td data-value="([^"]*)"', block.group(0))
+    return [(html.unescape(label), value) for label, value in rows]
+
+
+def expected_kpis(
+    deals: list[tuple[str, str, Decimal, dt.date | None]],
+) -> dict[str, Decimal | int]:
+    won = [a for _, s, a, _ in deals if s == "won"]
+    return {
+        "open_deals": sum(1 for _, s, _, _ in deals if s in OPEN),
+        "pipeline": sum((a for _, s, a, _ in deals if s in OPEN), Decimal(0)),
+        "forecast": cents(sum((a * WEIGHTS[s] for _, s, a, _ in deals if s != "lost"), Decimal(0))),
+        "won_this_month": sum(won, Decimal(0)),
+        "average_deal": cents(sum(won, Decimal(0)) / len(won)) if won else None,
+    }
+
+
+def same(shown: str, expected: Decimal | int | None) -> bool:
+    if expected is None:
+        return shown == ""
+    return Decimal(shown) == Decimal(expected)
+
+
+def test_manager_sees_every_kpi_exactly(crm: Backend) -> None:  # noqa: F811 - the fixture
+    add_deals(crm)
+    response = page(crm, "/dashboards/sales_overview", "manager")
+    assert response.status_code == 200, response.text
+    shown = kpis(response.text)
+    for name, value in expected_kpis(deals_of()).items():
+        assert same(shown[name], value), (name, shown[name], value)
+    assert same(shown["unpaid_invoices"], 0)
+    # the card shows the amount in the app's currency, formatted for the locale
+    forecast = numbers.format_currency(expected_kpis(deals_of())["forecast"], "RUB", locale="en")
+    card = re.search(r'data-kpi="forecast".*?</article>', response.text, re.DOTALL)
+    assert card and f'<p class="kpi-value">{html.escape(forecast)}</p>' in card.group(0)
+
+
+def test_a_seller_counts_only_their_own_deals(crm: Backend) -> None:  # noqa: F811 - the fixture
+    add_deals(crm)
+    for seller in ("sales", "sales2"):
+        shown = kpis(page(crm, "/dashboards/sales_overview", seller).text)
+        for name, value in expected_kpis(deals_of(seller)).items():
+            assert same(shown[name], value), (seller, name, shown[name], value)
+    funnel = dict(chart_rows(page(crm, "/dashboards/sales_overview", "sales2").text, "funnel"))
+    assert funnel == {
+        "Lead": "0",
+        "Qualification": "0",
+        "Proposal": "1",
+        "Negotiation": "1",
+        "Won": "1",
+        "Lost": "0",
+    }
+
+
+def test_charts_group_by_stage_and_month_in_order(crm: Backend) -> None:  # noqa: F811 - the fixture
+    add_deals(crm)
+    text = page(crm, "/dashboards/sales_overview", "admin").text
+    by_stage: dict[str, Decimal] = {}
+    for _, s, a, _ in deals_of():
+        by_stage[s] = by_stage.get(s, Decimal(0)) + a
+    rows = chart_rows(text, "deals_by_stage")
+    order = ["lead", "qualification", "proposal", "negotiation", "won", "lost"]
+    assert [Decimal(v) for _, v in rows] == [by_stage[s] for s in order]
+    assert rows[0][0] == "Lead"
+    monthly: dict[dt.date | None, Decimal] = {}
+    for _, s, a, close in deals_of():
+        if s != "lost":
+            key = close.replace(day=1) if close else None
+            monthly[key] = monthly.get(key, Decimal(0)) + a * WEIGHTS[s]
+    months = sorted(k for k in monthly if k is not None)
+    rows = chart_rows(text, "closing_per_month")
+    assert [Decimal(v) for _, v in rows] == [cents(monthly[m]) for m in months] + [
+        cents(monthly[None])
+    ]
+    assert [label for label, _ in rows] == [m.strftime("%b %Y") for m in months] + ["(not set)"]
+
+
+def test_interactions_per_week_start_on_monday(crm: Backend) -> None:  # noqa: F811 - the fixture
+    models = crm.gen.models
+    moments = [
+        dt.datetime(2024, 3, 3, 23, 30, tzinfo=dt.UTC),  # a Sunday: the week of Feb 26
+        dt.datetime(2024, 3, 4, 0, 10, tzinfo=dt.UTC),  # Monday: a new week
+        dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC),  # Sunday of that week
+        dt.datetime(2024, 12, 30, 9, 0, tzinfo=dt.UTC),  # the week of Jan 1 2025 starts in 2024
+        dt.datetime(2025, 1, 1, 9, 0, tzinfo=dt.UTC),
+    ]
+    with crm.database.session() as session:
+        for i, moment in enumerate(moments):
+            session.add(models.Interaction(happened_at=moment, gist=f"call {i}", kind="call"))
+        session.commit()
+    weeks: dict[dt.date, int] = {}
+    for moment in moments:
+        monday = moment.date() - dt.timedelta(days=moment.weekday())
+        weeks[monday] = weeks.get(monday, 0) + 1
+    rows = chart_rows(page(crm, "/dashboards/team", "manager").text, "interactions_per_week")
+    assert [int(v) for _, v in rows] == [weeks[w] for w in sorted(weeks)] == [1, 2, 2]
+    assert rows[0][0] == "Week of Feb 26, 2024"
+
+
+def test_report_rows_totals_and_csv(crm: Backend) -> None:  # noqa: F811 - the fixture
+    add_deals(crm)
+    response = page(crm, "/reports/pipeline_by_owner", "manager")
+    assert response.status_code == 200
+    kept = [d for d in deals_of() if d[1] != "lost"]
+    totals = re.search(r'<tr class="totals">(.*?)</tr>', response.text, re.DOTALL)
+    assert totals
+    values = re.findall(r'data-value="([^"]*)"', totals.group(1))
+    amount = sum((a for _, _, a, _ in kept), Decimal(0))
+    assert [Decimal(v) for v in values] == [
+        len(kept),
+        amount,
+        cents(sum((a * WEIGHTS[s] for _, s, a, _ in kept), Decimal(0))),
+        cents(amount / len(kept)),
+    ]
+    download = page(crm, "/reports/pipeline_by_owner.csv", "manager")
+    assert download.status_code == 200
+    assert download.headers["content-type"].startswith("text/csv")
+    table = list(csv.reader(io.StringIO(download.text.lstrip("\ufeff"))))
+    assert table[0] == ["Owner", "Stage", "Deals", "Amount", "Forecast", "Average amount"]
+    groups = {(o, s) for o, s, _, _ in kept}
+    assert len(table) == 1 + len(groups) + 1
+    sales_lead = next(r for r in table if r[:2] == ["Sales", "Lead"])
+    assert sales_lead[2:] == ["1", "1000.00", "100.00", "1000.00"]
+    assert table[-1][0] == "Total" and Decimal(table[-1][3]) == amount
+
+
+def test_roles_unknown_names_and_anonymous(crm: Backend) -> None:  # noqa: F811 - the fixture
+    assert page(crm, "/dashboards/sales_overview", "support").status_code == 403
+    assert page(crm, "/dashboards/team", "sales").status_code == 403
+    assert page(crm, "/reports/pipeline_by_owner", "sales").status_code == 403
+    assert page(crm, "/reports/pipeline_by_owner.csv", "sales").status_code == 403
+    assert page(crm, "/dashboards/nope", "admin").status_code == 404
+    assert page(crm, "/reports/nope", "admin").status_code == 404
+    anonymous = page(crm, "/dashboards/sales_overview", None)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_every_chart_is_valid_accessible_svg_even_without_data(crm: Backend) -> None:  # noqa: F811 - the fixture
+    seen = set()
+    for board, user in (("sales_overview", "manager"), ("team", "manager")):
+        for with_data in (False, True):
+            if with_data:
+                add_deals(crm)
+            text = page(crm, f"/dashboards/{board}", user).text
+            svgs = re.findall(r"<svg class=\"chart.*?</svg>", text, re.DOTALL)
+            assert svgs
+            for source in svgs:
+                root = ET.fromstring(source)
+                assert root.get("role") == "img" and root.get("aria-label")
+                assert root.find(f"{SVG}title") is not None
+                assert "style" not in source
+                seen.add(root.get("class", "").split()[-1])
+            if not with_data:
+                assert "No data yet" in text
+            crm.reset()
+    assert {"chart-bar", "chart-line", "chart-pie", "chart-funnel"} <= seen
+
+
+def test_empty_reports_render_with_zero_totals(crm: Backend) -> None:  # noqa: F811 - the fixture
+    for name in ("pipeline_by_owner", "revenue_by_company", "tasks_by_assignee"):
+        response = page(crm, f"/reports/{name}", "admin")
+        assert response.status_code == 200, name
+        assert "No data yet" in response.text
+
+
+def test_the_json_api(crm: Backend) -> None:  # noqa: F811 - the fixture
+    add_deals(crm)
+    response = crm.client.get("/api/dashboards/sales_overview", headers=crm.as_user("sales"))
+    assert response.status_code == 200, response.text
+    data = response.json()
+    assert (
+        Decimal(data["kpis"]["forecast"]["value"]) == expected_kpis(deals_of("sales"))["forecast"]
+    )
+    points = {p["key"]: p["value"] for p in data["charts"]["funnel"]["points"]}
+    assert points == {"lead": 1, "qualification": 1, "proposal": 1, "won": 1, "lost": 1}
+    report = crm.client.get("/api/reports/pipeline_by_owner", headers=crm.as_user("manager")).json()
+    assert report["totals"]["deals"] == sum(1 for d in DEALS if d[1] != "lost")
+    assert report["rows"][0]["keys"][0]["display"]
+    refused = crm.client.get("/api/reports/pipeline_by_owner", headers=crm.as_user("sales"))
+    assert refused.status_code == 403
+    assert crm.client.get("/api/dashboards/sales_overview").status_code == 401

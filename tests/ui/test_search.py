@@ -1,0 +1,150 @@
+"""The phone-first quick search: digits-only phone matching on SQLite and PostgreSQL, record
+rules, the recent history of a hit, and the /search page (redirect on one exact hit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401
+from tests.ui.test_pages import UI, admin, ui  # noqa: F401
+
+
+def _post(crm: Backend, who: str, path: str, payload: dict[str, Any]) -> dict[str, Any]:  # noqa: F811
+    response = crm.client.post(f"/api/{path}", json=payload, headers=crm.as_user(who))
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _search(crm: Backend, who: str, query: str) -> list[Any]:  # noqa: F811
+    web = crm.gen.app.web
+    return list(web.search.search(crm.database, crm.users[who], query, "en"))
+
+
+def test_phone_queries_are_told_from_names(crm: Backend) -> None:  # noqa: F811
+    digits = crm.gen.app.web.search.phone_digits
+    assert digits("+7 (912) 34") == "791234"
+    assert digits("912-34") == "91234"
+    assert digits("(912) 34") == "91234"
+    assert digits("91") is None  # too few digits to mean a phone
+    assert digits("Ivan 912") is None
+    assert digits("ivanov") is None
+
+
+def test_any_formatting_finds_any_other_and_rules_hide_other_sellers(
+    crm: Backend,  # noqa: F811
+) -> None:
+    mine = _post(
+        crm, "sales", "contacts", {"full_name": "Ivan Petrov", "phone": "+7 (912) 345-67-89"}
+    )
+    _post(crm, "sales2", "contacts", {"full_name": "Olga Sidorova", "phone": "8 912 345 00 11"})
+    _post(crm, "sales", "contacts", {"full_name": "Nobody Else", "phone": "+1 555 0100"})
+
+    for query in ("912 34", "91234", "+7 (912) 345", "9123456789", "345-67"):
+        hits = _search(crm, "sales", query)
+        assert [(h.path, h.id) for h in hits] == [("contacts", mine["id"])], query
+    [hit] = _search(crm, "sales", "79123456789")
+    assert hit.exact and hit.display == "Ivan Petrov"
+    [partial] = _search(crm, "sales", "912345")
+    assert not partial.exact
+
+    both = _search(crm, "admin", "912 345")
+    assert {h.display for h in both} == {"Ivan Petrov", "Olga Sidorova"}
+    assert _search(crm, "sales2", "67-89") == []  # sales2 may not list sales' contact
+
+
+def test_names_are_searched_when_the_query_is_no_phone(crm: Backend) -> None:  # noqa: F811
+    _post(crm, "sales", "contacts", {"full_name": "Ivan Petrov", "phone": "+7 912 000 11 22"})
+    _post(crm, "sales", "companies", {"name": "Petrov & Sons"})
+    hits = _search(crm, "sales", "petrov")
+    assert {(h.path, h.display) for h in hits} == {
+        ("contacts", "Ivan Petrov"),
+        ("companies", "Petrov & Sons"),
+    }
+    [exact] = _search(crm, "sales", "ivan petrov")
+    assert exact.exact
+    assert _search(crm, "sales", "2024") == []  # digits no phone holds: a text search
+
+
+def test_a_hit_shows_its_latest_interactions_tasks_and_deals(crm: Backend) -> None:  # noqa: F811
+    contact = _post(
+        crm, "sales", "contacts", {"full_name": "Caller One", "phone": "+7 900 111 22 33"}
+    )
+    for n in range(7):
+        _post(crm, "sales", "interactions", {"gist": f"Call {n}", "contact": contact["id"]})
+    _post(crm, "sales", "tasks", {"title": "Call back", "contact": contact["id"]})
+    _post(crm, "sales", "deals", {"name": "Big deal", "contact": contact["id"]})
+    # another seller's interaction with the same contact stays out of sales' view
+    _post(crm, "sales2", "interactions", {"gist": "Secret call", "contact": contact["id"]})
+
+    [hit] = _search(crm, "sales", "111 22")
+    calls = next(s for s in hit.history if s["items"][0]["display"].startswith("Call "))
+    assert calls["total"] == 7
+    assert [i["display"] for i in calls["items"]] == [
+        "Call 6",
+        "Call 5",
+        "Call 4",
+        "Call 3",
+        "Call 2",
+    ]
+    shown = {i["display"] for s in hit.history for i in s["items"]}
+    assert {"Call back", "Big deal"} <= shown and "Secret call" not in shown
+
+    [admin_hit] = _search(crm, "admin", "111 22")
+    admin_calls = next(s for s in admin_hit.history if s["label"] == calls["label"])
+    assert admin_calls["total"] == 8
+
+
+# --- the page ------------------------------------------------------------------------------
+
+
+def _contact(ui: UI, name: str, phone: str) -> int:  # noqa: F811
+    resource = ui.gen.resources.RESOURCES["contacts"]
+    with ui.database.session() as session:
+        admin_id = session.scalar(
+            ui.gen.models.User.__table__.select()
+            .with_only_columns(ui.gen.models.User.id)
+            .where(ui.gen.models.User.email == "admin@example.com")
+        )
+    user = ui.gen.principal.CurrentUser(
+        id=admin_id,
+        email="admin@example.com",
+        name="",
+        roles=frozenset({"admin"}),
+        superuser=True,
+        extra={},
+    )
+    record = ui.gen.crud.create_record(
+        ui.database, resource, user, {"full_name": name, "phone": phone}, None
+    )
+    return int(record["id"])
+
+
+def test_the_whole_number_opens_the_card_and_a_part_lists_cards(admin: UI) -> None:  # noqa: F811
+    first = _contact(admin, "Page Caller", "+7 (495) 123-45-67")
+    _contact(admin, "Page Caller Two", "+7 (495) 123-99-00")
+    exact = admin.client.get("/search", params={"q": "8 495 1234567"}, follow_redirects=False)
+    assert exact.status_code == 200  # 8... is not +7...: no exact hit, the results page
+    exact = admin.client.get("/search", params={"q": "+74951234567"}, follow_redirects=False)
+    assert exact.status_code == 303 and exact.headers["location"] == f"/contacts/{first}"
+
+    page = admin.client.get("/search", params={"q": "495 123"})
+    assert page.status_code == 200
+    assert "Page Caller" in page.text and "Page Caller Two" in page.text
+    assert f'href="/contacts/{first}"' in page.text
+    assert 'href="tel:+7(495)123-45-67"' in page.text
+    assert 'value="495 123"' in page.text  # the query stays in the box
+
+
+@pytest.mark.parametrize("query", ["\x00", "%", "_", "' or 1=1 --", "x" * 5000, "(((", "+"])
+def test_odd_queries_are_pages_not_errors(admin: UI, query: str) -> None:  # noqa: F811
+    response = admin.client.get("/search", params={"q": query})
+    assert response.status_code == 200
+    assert 'id="search-q"' in response.text
+
+
+def test_search_needs_a_signed_in_user(ui: UI) -> None:  # noqa: F811
+    ui.client.cookies.clear()
+    response = ui.client.get("/search?q=123", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].startswith("/login")
