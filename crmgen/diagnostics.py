@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Literal
 
 Severity = Literal["error", "warning"]
 
@@ -110,8 +111,8 @@ def edit_distance(a: str, b: str) -> int:
 
 
 __all__ = [
-    "Diagnostic",
     "NOWHERE",
+    "Diagnostic",
     "Position",
     "Severity",
     "SpecError",

@@ -20,7 +20,7 @@ LINE = re.compile(r"^[^:]+:\d+:\d+: (error|warning): .+")
 BROKEN = MINIMAL.replace("type: email", "type: emial").replace("staff: all", "stuff: all")
 
 
-def run(*args: str):  # noqa: ANN201
+def run(*args: str):
     return CliRunner().invoke(cli, list(args))
 
 

@@ -12,8 +12,9 @@ When a CLI help text changes, paste the block printed by the failing test into t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 import pytest

@@ -14,8 +14,8 @@ from crmgen.render import api, openapi, relations, samples, seeding
 from crmgen.render.analytics import analytics_context
 from crmgen.render.integrations import outbox_context
 from crmgen.render.processes import processes_context, written_fields
-from crmgen.render.web import ui_context
 from crmgen.render.users import auth_context
+from crmgen.render.web import ui_context
 from crmgen.resources import templates_dir
 from crmgen.spec.model import Spec
 

@@ -113,7 +113,7 @@ class ProcessCompiler:
         if t.kind != "schedule":
             params.append("user: Any")
         if t.kind == "endpoint":
-            params.append("input: Any")  # noqa: A002 - the spec's name
+            params.append("input: Any")
         name = f"process_{p.name}"
         label = p.label.get(self.spec.app.default_locale, self.spec.app.default_locale)
         out = [

@@ -112,9 +112,13 @@ def _prune(
             return None, removed
         if p[0] == "entities" and len(p) >= 4 and p[2] in ("fields", "permissions"):
             unit: Path = p[:4]
-        elif p[0] == "entities" and len(p) >= 3:
-            unit = p[:3]
-        elif p[0] == "ui" and len(p) >= 3 and p[1] in ("dashboards", "reports"):
+        elif (
+            p[0] == "entities"
+            and len(p) >= 3
+            or p[0] == "ui"
+            and len(p) >= 3
+            and p[1] in ("dashboards", "reports")
+        ):
             unit = p[:3]
         else:
             unit = p[:2]

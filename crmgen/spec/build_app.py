@@ -7,8 +7,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from crmgen.diagnostics import did_you_mean
-from crmgen.spec.context import Context
 from crmgen.spec.build_entities import _field
+from crmgen.spec.context import Context
 from crmgen.spec.integrations import INTEGRATION_TYPES
 from crmgen.spec.model import App, Endpoint, Integration, Role, Setting
 from crmgen.spec.names import name_problem

@@ -123,7 +123,7 @@ def _roles(ctx: Context, raw: dict[str, Any], path: Path) -> tuple[str, ...]:
     return roles
 
 
-def _scope(ctx: Context):  # noqa: ANN202
+def _scope(ctx: Context):
     return ctx.scope(user=EntityValue(USER))
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
 from crmgen.spec import expressions

@@ -9,8 +9,8 @@ must be known in the place the expression is used, and attribute access follows 
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from crmgen.diagnostics import did_you_mean
 

@@ -326,7 +326,7 @@ def _ui() -> dict[str, Any]:
         measure=measure,
         where=WHERE,
     )
-    named = lambda item: {  # noqa: E731
+    named = lambda item: {
         "type": "object",
         "propertyNames": {"$ref": "#/$defs/snake_name"},
         "additionalProperties": item,
@@ -382,7 +382,7 @@ def spec_schema() -> dict[str, Any]:
         ],
         "x-error": "text",
     }
-    named = lambda item, key="snake_name": {  # noqa: E731
+    named = lambda item, key="snake_name": {
         "type": "object",
         "propertyNames": {"$ref": f"#/$defs/{key}"},
         "additionalProperties": item,

@@ -8,9 +8,10 @@ entry-point group with the same ``StepKind`` object.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 WHERE_KEY = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(__(gt|gte|lt|lte|ne|in|contains|isnull))?$"
 FILTER_OPERATORS = ("gt", "gte", "lt", "lte", "ne", "in", "contains", "isnull")

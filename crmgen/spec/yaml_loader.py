@@ -69,7 +69,7 @@ class _ComposeOnly(Reader, Scanner, Parser, Composer, BaseResolver):
         Composer.__init__(self)
         BaseResolver.__init__(self)
 
-    def resolve(self, kind: type, value: Any, implicit: Any) -> str:  # noqa: ARG002
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is ScalarNode:
             return _PLAIN if implicit[0] else _CORE + "str"
         return _CORE + ("seq" if kind is SequenceNode else "map")

@@ -29,7 +29,7 @@ def crmgen_commands(workflow: dict) -> list[list[str]]:
 
 def parse(args: list[str]) -> click.Context:
     """Parse ``crmgen ARGS`` as the CLI would, without running it (a UsageError if wrong)."""
-    group = click.Context(cli, info_name="crmgen")
+    group = click.Context(cli, info_name="crmgen", **cli.context_settings)
     command = cli.get_command(group, args[0])
     assert command is not None, args[0]
     return command.make_context(args[0], list(args[1:]), parent=group)
@@ -51,9 +51,7 @@ def test_every_crmgen_command_in_the_workflow_parses(tmp_path: Path) -> None:
     assert [c[0] for c in commands] == ["validate", "publish"]
     spec = str(ROOT / "examples" / "crm")
     for args in commands:
-        concrete = [
-            spec if a == "$SPEC" else ("tag:1" if "${{" in a else a) for a in args
-        ]
+        concrete = [spec if a == "$SPEC" else ("tag:1" if "${{" in a else a) for a in args]
         context = parse(concrete)
         if args[0] == "publish":
             assert context.params["report_path"] is not None

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from tests.backend.conftest import ROOT, Backend
 from crmgen.render.formatting import format_files
+from tests.backend.conftest import ROOT, Backend
 from tests.backend.payloads import create
 
 

@@ -26,9 +26,15 @@ from tests.publish.conftest import Published
 
 
 def tool(name: str) -> str:
+    """The path of a command-line tool. hadolint and kubernetes-validate come with crmgen's test
+    extras; docker-compose is Debian's package, which .ci/run installs: on a machine without it
+    the compose check skips, with the reason, except under CI=true."""
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} is not installed (it comes with crmgen's test extras or Debian)")
+        reason = f"{name} is not installed (crmgen's test extras, or `apt-get install {name}`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
     return found
 
 

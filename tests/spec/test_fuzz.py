@@ -310,7 +310,7 @@ def _check(content: bytes) -> None:
 @example(
     RICH.replace("- backup: {keep: 14}", "- null\n      - 5").encode()
 )  # was a raw jsonschema message
-@example('{"a\\nb": 1}'.encode())  # a key with a line break: must stay one line of output
+@example(b'{"a\\nb": 1}')  # a key with a line break: must stay one line of output
 @example(b"app: " + b"[" * 5000 + b"\n")  # unclosed brackets: was a RecursionError in the composer
 def test_a_broken_spec_gives_located_problems_never_a_crash(content: bytes) -> None:
     _check(content)

@@ -10,15 +10,15 @@ from crmgen.diagnostics import Position
 from crmgen.spec.yaml_loader import MAX_DEPTH, load_yaml
 
 
-def _load(text: str):  # noqa: ANN202
+def _load(text: str):
     return load_yaml(text, "spec.yaml")
 
 
-def _errors(loaded) -> list[str]:  # noqa: ANN001
+def _errors(loaded) -> list[str]:
     return [d.format_text() for d in loaded.diagnostics if d.severity == "error"]
 
 
-def _warnings(loaded) -> list[str]:  # noqa: ANN001
+def _warnings(loaded) -> list[str]:
     return [d.format_text() for d in loaded.diagnostics if d.severity == "warning"]
 
 

@@ -219,3 +219,13 @@ def test_the_detail_page_gets_links_to_what_the_reader_may_print(sales: Sales) -
         }
     ]
     assert web.links("companies", 1, seller1, "en") == []
+
+
+def test_the_detail_page_shows_the_download_links(sales: Sales) -> None:
+    as_seller(sales)
+    page = sales.ui.client.get(f"/invoices/{sales.invoice['id']}")
+    assert page.status_code == 200, page.text
+    for fmt in ("pdf", "xlsx"):
+        assert f'href="/invoices/{sales.invoice["id"]}/documents/invoice.{fmt}"' in page.text
+    download = sales.ui.client.get(f"/invoices/{sales.invoice['id']}/documents/invoice.pdf")
+    assert download.status_code == 200 and download.content.startswith(b"%PDF")

@@ -123,7 +123,7 @@ def test_validation_messages_are_translated_from_their_codes(ui: UI, core: Any) 
 
 def test_unknown_messages_pass_through_and_codes_cover_every_message(
     ui: UI,
-    core: Any,  # noqa: F811
+    core: Any,
 ) -> None:
     assert core.field_errors({"x": "Something else went wrong."}, "ru") == {
         "x": "Something else went wrong."

@@ -60,9 +60,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     path = tmp_path_factory.mktemp("ui_db") / "ui.sqlite3"
     database = gen.db.Database(f"sqlite:///{path}")
     gen.models.Base.metadata.create_all(database.engine)
-    settings = gen.app.load_settings(
-        {"SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{path}"}
-    )
+    settings = gen.app.load_settings({"SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{path}"})
     app = gen.app.create_app(settings, database=database)  # the real AuthMiddleware
     admin = min(gen.resources.SUPERUSER_ROLES)
     with TestClient(app, raise_server_exceptions=True) as client:
@@ -194,11 +192,7 @@ def test_validation_errors_are_shown_next_to_the_field_with_the_input_kept(
     assert response.status_code == 422
     assert 'value="Kept name"' in response.text and 'value="-5"' in response.text
     field = re.search(r'<div class="field invalid">(.*?)</div>', response.text, re.DOTALL)
-    assert (
-        field
-        and 'name="employees"' in field.group(1)
-        and 'class="error"' in field.group(1)
-    )
+    assert field and 'name="employees"' in field.group(1) and 'class="error"' in field.group(1)
 
 
 def test_edit_with_a_stale_version_shows_the_conflict_and_keeps_input(
