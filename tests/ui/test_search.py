@@ -48,6 +48,8 @@ def test_any_formatting_finds_any_other_and_rules_hide_other_sellers(
     assert hit.exact and hit.display == "Ivan Petrov"
     [partial] = _search(crm, "sales", "912345")
     assert not partial.exact
+    [trunk] = _search(crm, "sales", "8 912 345-67-89")  # the national prefix instead of +7
+    assert trunk.exact and trunk.id == mine["id"]
 
     both = _search(crm, "admin", "912 345")
     assert {h.display for h in both} == {"Ivan Petrov", "Olga Sidorova"}
@@ -124,10 +126,13 @@ def _contact(ui: UI, name: str, phone: str) -> int:  # noqa: F811
 def test_the_whole_number_opens_the_card_and_a_part_lists_cards(admin: UI) -> None:  # noqa: F811
     first = _contact(admin, "Page Caller", "+7 (495) 123-45-67")
     _contact(admin, "Page Caller Two", "+7 (495) 123-99-00")
-    exact = admin.client.get("/search", params={"q": "8 495 1234567"}, follow_redirects=False)
-    assert exact.status_code == 200  # 8... is not +7...: no exact hit, the results page
-    exact = admin.client.get("/search", params={"q": "+74951234567"}, follow_redirects=False)
-    assert exact.status_code == 303 and exact.headers["location"] == f"/contacts/{first}"
+    for whole in ("+74951234567", "8 495 123-45-67", "(495) 123 45 67"):
+        # the country code, the national trunk prefix or none: the same number, its card
+        exact = admin.client.get("/search", params={"q": whole}, follow_redirects=False)
+        assert exact.status_code == 303, whole
+        assert exact.headers["location"] == f"/contacts/{first}"
+    other = admin.client.get("/search", params={"q": "8 496 1234567"}, follow_redirects=False)
+    assert other.status_code == 200  # another area code: no hit, the results page
 
     page = admin.client.get("/search", params={"q": "495 123"})
     assert page.status_code == 200
