@@ -15,6 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import numbers
 
@@ -163,7 +164,7 @@ def test_charts_group_by_stage_and_month_in_order(crm: Backend) -> None:  # noqa
 def test_interactions_per_week_start_on_monday(crm: Backend) -> None:  # noqa: F811 - the fixture
     models = crm.gen.models
     moments = [
-        dt.datetime(2024, 3, 3, 23, 30, tzinfo=dt.UTC),  # a Sunday: the week of Feb 26
+        dt.datetime(2024, 3, 3, 23, 30, tzinfo=dt.UTC),  # Sunday in UTC, Monday in Moscow
         dt.datetime(2024, 3, 4, 0, 10, tzinfo=dt.UTC),  # Monday: a new week
         dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC),  # Sunday of that week
         dt.datetime(2024, 12, 30, 9, 0, tzinfo=dt.UTC),  # the week of Jan 1 2025 starts in 2024
@@ -174,12 +175,13 @@ def test_interactions_per_week_start_on_monday(crm: Backend) -> None:  # noqa: F
             session.add(models.Interaction(happened_at=moment, gist=f"call {i}", kind="call"))
         session.commit()
     weeks: dict[dt.date, int] = {}
-    for moment in moments:
-        monday = moment.date() - dt.timedelta(days=moment.weekday())
+    for moment in moments:  # weeks of the app's time zone (Moscow), not of UTC
+        local = moment.astimezone(ZoneInfo("Europe/Moscow")).date()
+        monday = local - dt.timedelta(days=local.weekday())
         weeks[monday] = weeks.get(monday, 0) + 1
     rows = chart_rows(page(crm, "/dashboards/team", "manager").text, "interactions_per_week")
-    assert [int(v) for _, v in rows] == [weeks[w] for w in sorted(weeks)] == [1, 2, 2]
-    assert rows[0][0] == "Week of Feb 26, 2024"
+    assert [int(v) for _, v in rows] == [weeks[w] for w in sorted(weeks)] == [3, 2]
+    assert rows[0][0] == "Week of Mar 4, 2024"  # Sunday 23:30 in UTC is Monday in Moscow
 
 
 def test_report_rows_totals_and_csv(crm: Backend) -> None:  # noqa: F811 - the fixture
