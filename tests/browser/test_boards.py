@@ -146,6 +146,36 @@ def test_a_refused_move_puts_the_card_back_with_a_message(page: Any, live: Serve
     assert deal(live, taken["id"])["stage"] == "lead"
 
 
+def test_a_card_dropped_on_no_value_clears_an_optional_field(page: Any, live: Server) -> None:
+    record = task(live, "Clear my status", dt.datetime.now(ZONE).date())
+    assert record["status"] == "new"
+    sign_in(page, live, "seller1")
+    open_board(page, live, "/tasks/kanban")
+    empty = column(page, "")
+    expect(empty).to_have_attribute("data-drop", "true")  # Task.status is not required
+    card(page, record["id"]).drag_to(empty)
+    expect(page.locator(".kanban-status")).to_have_text("Saved.")
+    expect(empty.locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
+    with api(live, "seller1") as client:
+        saved = client.get(f"/api/tasks/{record['id']}").json()
+    assert saved["status"] is None and saved["version"] == record["version"] + 1
+    select = card(page, record["id"]).locator("select")
+    expect(select).to_have_value("")  # the move form says "No value" too
+    select.select_option("in_progress")
+    card(page, record["id"]).locator("button[type=submit]").click()
+    expect(column(page, "in_progress").locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
+    expect(card(page, record["id"])).to_have_attribute("data-version", str(record["version"] + 2))
+    select.select_option("")  # and back to "No value" through the form
+    card(page, record["id"]).locator("button[type=submit]").click()
+    expect(card(page, record["id"])).to_have_attribute("data-version", str(record["version"] + 3))
+    expect(empty.locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
+    with api(live, "seller1") as client:
+        assert client.get(f"/api/tasks/{record['id']}").json()["status"] is None
+    open_board(page, live, "/deals/kanban")  # a required stage: no "No value" to drop on
+    expect(column(page, "")).to_have_count(0)
+    expect(page.locator('.kanban-card select option[value=""]')).to_have_count(0)
+
+
 def test_the_calendar_shows_a_task_on_its_date_and_moves_between_months(
     page: Any, live: Server, shots: Path
 ) -> None:

@@ -136,3 +136,55 @@ def test_a_manual_action_button_runs_and_its_effect_shows(
     page.wait_for_load_state()
     assert "A won deal cannot be marked lost" in page.locator(".alert.error").inner_text()
     assert stored(live, "seller1", f"deals/{won['id']}")["stage"] == "won"
+
+
+def names(chips: Any) -> list[str]:
+    """The names on the picker's chips (without their remove buttons)."""
+    return [str(text) for text in chips.locator("span").all_inner_texts()]
+
+
+def test_choose_group_members_by_typing_and_remove_them_as_chips(
+    page: Any,
+    live: Server,
+    shots: Path,
+) -> None:
+    people = {
+        name: created(live, "admin", "contacts", {"full_name": name})["id"]
+        for name in ("Marvin Martian", "Daffy Duck", "Porky Pig")
+    }
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/client_groups/new")
+    assert not page.locator("#f_members").is_visible()  # the plain multi-select stays, hidden
+    assert page.locator("#f_members_hint").is_hidden()  # "hold Ctrl" is for the plain select
+    page.fill("#f_name", "Looney club")
+    search = page.locator("#f_members_search")
+    options = page.locator("#f_members_options [role=option]")
+    # By mouse: type, then click the suggestion.
+    search.fill("marvin")
+    options.filter(has_text="Marvin Martian").click()
+    chips = page.locator(".picker-chip")
+    assert page.get_by_role("button", name="Remove Marvin Martian").is_visible()
+    # By keyboard: type, wait for the only suggestion, Enter.
+    for typed, name in (("daffy", "Daffy Duck"), ("porky p", "Porky Pig")):
+        search.fill(typed)
+        options.filter(has_text=name).wait_for()
+        assert options.count() == 1
+        search.press("Enter")
+        assert search.input_value() == ""
+    assert names(chips) == ["Marvin Martian", "Daffy Duck", "Porky Pig"]  # in the order chosen
+    page.screenshot(path=str(shots / "form-members-desktop.png"))
+    # Offered once: a chosen record is not suggested again.
+    search.fill("daffy")
+    page.locator("#f_members_options .picker-empty").wait_for()
+    search.fill("")
+    search.press("Backspace")  # the empty box: the last chip goes
+    assert names(chips) == ["Marvin Martian", "Daffy Duck"]
+    page.get_by_role("button", name="Remove Marvin Martian").click()
+    assert names(chips) == ["Daffy Duck"]
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live.base}/client_groups/*")
+    group_id = page.url.rsplit("/", 1)[1]
+    assert stored(live, "admin", f"client_groups/{group_id}")["members"] == [people["Daffy Duck"]]
+    # Editing shows the saved member as a chip, ready to be removed.
+    page.goto(f"{live.base}/client_groups/{group_id}/edit")
+    assert page.get_by_role("button", name="Remove Daffy Duck").is_visible()

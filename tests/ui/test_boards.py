@@ -407,3 +407,101 @@ def test_a_record_with_an_end_spans_its_days(ui: UI) -> None:
     assert dt.date(2024, 5, 2) not in titles and dt.date(2024, 4, 28) not in days
     assert days[dt.date(2024, 4, 29)][0]["continued"] is True
     assert titles[dt.date(2024, 6, 2)] == ["Fair"] and titles[dt.date(2024, 5, 5)] == ["Odd"]
+
+
+def task_columns(text: str) -> dict[str, dict[str, Any]]:
+    """The task board's columns: whether each takes dropped cards, its count and card titles."""
+    found: dict[str, dict[str, Any]] = {}
+    for value, attributes, body in re.findall(
+        r'<section class="kanban-column" data-value="([^"]*)"([^>]*)>(.*?)</section>',
+        text,
+        re.DOTALL,
+    ):
+        count = re.search(r'class="kanban-count"[^>]*>.*?</span>(\d+)</span>', body, re.DOTALL)
+        assert count, body
+        found[value] = {
+            "drop": 'data-drop="true"' in attributes,
+            "count": int(count.group(1)),
+            "cards": re.findall(r'class="kanban-title" href="/tasks/\d+"[^>]*>([^<]*)</a>', body),
+        }
+    return found
+
+
+def move_options(text: str, record_id: int) -> list[str]:
+    """The values offered by the move form of the card of ``record_id``."""
+    select = re.search(
+        rf'<select id="move-{record_id}" name="value">(.*?)</select>', text, re.DOTALL
+    )
+    assert select, f"no move form for {record_id}"
+    return re.findall(r'<option value="([^"]*)"', select.group(1))
+
+
+def test_an_optional_field_has_a_no_value_column_that_clears_it(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    client = login(ui, SELLER1).client
+    record = people["tasks"]["may"]  # Task.status is not required
+    page = client.get("/tasks/kanban")
+    board = task_columns(page.text)
+    assert next(iter(board)) == "" and board[""]["drop"]  # "No value" first, a drop target
+    assert all(column["drop"] for column in board.values())
+    assert move_options(page.text, record["id"])[:2] == ["", "new"]
+    assert '<option value="">No value</option>' in page.text
+    current = read(ui, people["admin"], "tasks", record["id"])
+    move = {
+        "csrf_token": csrf(page.text),
+        "id": str(record["id"]),
+        "version": str(current["version"]),
+        "value": "",
+        "next": "/tasks/kanban",
+    }
+    done = client.post("/tasks/kanban/move", data=move, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    cleared = read(ui, people["admin"], "tasks", record["id"])
+    assert cleared["status"] is None and cleared["version"] == current["version"] + 1
+    page = client.get("/tasks/kanban")
+    board = task_columns(page.text)
+    assert "Call in May" in board[""]["cards"] and board[""]["count"] >= 1
+    assert "Call in May" not in board["new"]["cards"]
+    assert re.search(r'<option value="" selected>No value</option>', page.text)
+    # A stale version clears nothing either.
+    stale = client.post("/tasks/kanban/move", data={**move, "value": "done"})
+    assert stale.status_code == 409
+    back = client.post(
+        "/tasks/kanban/move",
+        data={**move, "version": str(cleared["version"]), "value": "new"},
+        follow_redirects=False,
+    )
+    assert back.status_code == 303
+    assert read(ui, people["admin"], "tasks", record["id"])["status"] == "new"
+
+
+def test_a_required_field_has_no_no_value_target(ui: UI, people: dict[str, Any]) -> None:
+    client = login(ui, SELLER1).client
+    page = client.get("/deals/kanban")
+    board = task_columns(page.text.replace('href="/deals/', 'href="/tasks/'))
+    assert "" not in board and all(column["drop"] for column in board.values())
+    alpha = people["deals"]["alpha"]
+    assert "" not in move_options(page.text, alpha["id"])
+    assert "No value" not in page.text
+    before = read(ui, people["admin"], "deals", alpha["id"])
+    refused = client.post(
+        "/deals/kanban/move",
+        data={"csrf_token": csrf(page.text), "id": str(alpha["id"]), "value": ""},
+    )
+    assert refused.status_code == 422 and "The card was not moved:" in refused.text
+    after = read(ui, people["admin"], "deals", alpha["id"])
+    assert after["stage"] == before["stage"] and after["version"] == before["version"]
+
+
+def test_the_empty_no_value_column_is_there_only_to_drop_on(ui: UI, people: dict[str, Any]) -> None:
+    module = boards_module(ui)
+    resource = ui.gen.resources.RESOURCES["tasks"]
+    view = ui.gen.app.web.core.ENTITIES["tasks"]["boards"]["kanban"]
+    valued = [("status__isnull", "false")]  # no record without a value
+    admin = people["admin"]
+    plain = module.load_board(ui.database, resource, admin, view, valued, "")
+    assert plain[0].value == "new"  # nothing to show in "No value"
+    movable = module.load_board(ui.database, resource, admin, view, valued, "", empty_column=True)
+    assert movable[0].value is None and movable[0].count == 0 and movable[0].cards == []
+    assert [c.value for c in movable[1:]] == [c.value for c in plain]

@@ -190,7 +190,7 @@ def test_csv_with_a_bad_row_imports_the_good_rows_and_reports_the_bad(admin: Imp
     assert 'class="ok" data-line="2"' in preview.text
     assert not records(admin, "companies", name__contains="Csv ")  # the preview writes nothing
     result = run(admin, location, mapping)
-    assert counted(result.text, "imported") == 2 and counted(result.text, "failed") == 1
+    assert counted(result.text, "created") == 2 and counted(result.text, "failed") == 1
     assert 'data-line="3"' in result.text and "Must be a whole number." in result.text
     made = {r["name"]: r for r in records(admin, "companies", name__contains="Csv ")}
     assert set(made) == {"Csv Alpha", "Csv Gamma"}
@@ -220,7 +220,7 @@ def test_cp1251_csv_with_semicolons_and_russian_headers(admin: ImportUI) -> None
     mapping = selected(admin.client.get(location).text)
     assert mapping == {"c0": "name", "c1": "industry", "c2": "employees", "c3": "annual_revenue"}
     result = run(admin, location, mapping)
-    assert counted(result.text, "imported") == 2, text(result.text)
+    assert counted(result.text, "created") == 2, text(result.text)
     made = {r["name"]: r for r in records(admin, "companies", name__contains=" Ип")}
     assert made["Ромашка Ип"]["industry"] == "retail"
     assert made["Ромашка Ип"]["annual_revenue"] == "1234567.50"
@@ -248,7 +248,7 @@ def test_a_reference_column_matches_names_and_ids(admin: ImportUI) -> None:
     assert "No record has this name" in preview.text and "No Such Company" in preview.text
     assert counted(preview.text, "bad") == 1
     result = run(admin, location, mapping)
-    assert counted(result.text, "imported") == 2 and counted(result.text, "failed") == 1
+    assert counted(result.text, "created") == 2 and counted(result.text, "failed") == 1
     made = {r["full_name"]: r for r in records(admin, "contacts", full_name__contains="Ref ")}
     assert set(made) == {"Ref One", "Ref Two"}
     assert made["Ref One"]["company"]["id"] == company_id == made["Ref Two"]["company"]["id"]
@@ -305,7 +305,7 @@ def test_xlsx_first_sheet_with_formula_cells_read_as_values(admin: ImportUI) -> 
         "c4": "phone",
     }
     result = run(admin, location, mapping)
-    assert counted(result.text, "imported") == 2, text(result.text)
+    assert counted(result.text, "created") == 2, text(result.text)
     made = {r["full_name"]: r for r in records(admin, "contacts", full_name__contains="Xlsx ")}
     assert made["Xlsx Ann"]["discount"] == "5.00" and made["Xlsx Bob"]["discount"] == "12.25"
     assert made["Xlsx Ann"]["birthday"] == "1985-04-03" and made["Xlsx Ann"]["is_key"] is True
@@ -466,7 +466,7 @@ def test_the_steps_may_be_served_by_different_replicas(
             mapping = selected(page.text)
             assert mapping == {"c0": "name", "c1": "employees"}
             result = run(other, location, mapping)
-            assert counted(result.text, "imported") == 1 and counted(result.text, "failed") == 1
+            assert counted(result.text, "created") == 1 and counted(result.text, "failed") == 1
     finally:
         database.dispose()
     assert not any(other_folder.iterdir()) and not (tmp_path / ".imports").exists()
@@ -474,7 +474,7 @@ def test_the_steps_may_be_served_by_different_replicas(
         "Replica One"
     ]
     result = admin.client.get(f"{location}/result")  # the first replica sees the result
-    assert counted(result.text, "imported") == 1 and 'data-line="3"' in result.text
+    assert counted(result.text, "created") == 1 and 'data-line="3"' in result.text
     failed = admin.client.get(f"{location}/failed.csv")
     rows = list(csv.reader(io.StringIO(failed.content.decode("utf-8-sig"))))
     assert rows[1][:2] == ["Replica Two", "many"] and "whole number" in rows[1][2]
@@ -485,3 +485,202 @@ def test_the_steps_may_be_served_by_different_replicas(
     )
     assert again.headers["location"] == f"{location}/result"
     assert len(records(admin, "companies", name__contains="Replica ")) == 1
+
+
+# --- updating existing records by a unique field ----------------------------------------------
+
+
+def api_token(ui: Signed) -> dict[str, str]:
+    """The header a cookie-signed API write needs."""
+    return {"X-CSRF-Token": csrf(ui.client.get("/companies/import").text)}
+
+
+def company(ui: Signed, **values: Any) -> dict[str, Any]:
+    response = ui.client.post("/api/companies", json=values, headers=api_token(ui))
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def fetched(ui: Signed, record_id: int) -> dict[str, Any]:
+    response = ui.client.get(f"/api/companies/{record_id}")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def preview_row(page: str, line: int) -> str:
+    row = re.search(rf'<tr class="\w+" data-line="{line}">(.*?)</tr>', page, re.DOTALL)
+    assert row, page
+    return " ".join(text(row.group(1)).split())
+
+
+def test_rows_matching_a_unique_field_update_others_create(admin: ImportUI) -> None:
+    """Company ``tax_id`` is unique in examples/crm: a matching row updates the record (only
+    its mapped non-empty cells), the others are created."""
+    kept = company(admin, name="Upsert Old", tax_id="7700000001", industry="retail", employees=10)
+    data = (
+        b"Name,Tax ID,Industry,Employees,Website\n"
+        b"Upsert Renamed,7700000001,,11,\n"
+        b"Upsert New,7700000002,IT,5,https://new.example\n"
+    )
+    location = uploaded(admin, "companies", "upsert.csv", data)
+    page = admin.client.get(location)
+    options = re.search(
+        r'<select id="import-match" name="match"[^>]*>(.*?)</select>', page.text, re.DOTALL
+    )
+    assert options, page.text
+    values = re.findall(r'<option value="([^"]*)"', options.group(1))
+    assert values[:2] == ["", "id"] and "tax_id" in values and "name" not in values
+    assert '<option value="" selected' not in options.group(1)  # "don't match" is the default
+    mapping = {**selected(page.text), "match": "tax_id"}
+    assert mapping["c1"] == "tax_id"
+    preview = admin.client.get(f"{location}/preview", params=mapping)
+    assert counted(preview.text, "to-update") == 1 and counted(preview.text, "to-create") == 1
+    assert counted(preview.text, "bad") == 0
+    assert f'data-record="{kept["id"]}"' in preview.text
+    assert f"Update #{kept['id']} Upsert Old" in preview_row(preview.text, 2)
+    assert "New record" in preview_row(preview.text, 3)
+    assert fetched(admin, kept["id"])["name"] == "Upsert Old"  # the preview writes nothing
+    result = run(admin, location, mapping)
+    assert counted(result.text, "created") == 1 and counted(result.text, "updated") == 1
+    assert counted(result.text, "failed") == 0
+    updated = fetched(admin, kept["id"])
+    assert updated["name"] == "Upsert Renamed" and updated["employees"] == 11
+    assert updated["industry"] == "retail" and updated["version"] == kept["version"] + 1
+    made = records(admin, "companies", tax_id="7700000002")
+    assert [r["name"] for r in made] == ["Upsert New"] and made[0]["industry"] == "it"
+    assert len(records(admin, "companies", name__contains="Upsert ")) == 2
+
+
+def test_without_a_match_field_every_row_is_created(admin: ImportUI) -> None:
+    company(admin, name="Plain Twin", tax_id="7700000011")
+    location = uploaded(admin, "companies", "plain.csv", b"Name,Tax ID\nPlain Twin,7700000011\n")
+    mapping = selected(admin.client.get(location).text)
+    preview = admin.client.get(f"{location}/preview", params=mapping)
+    assert 'id="import-to-update"' not in preview.text
+    result = run(admin, location, mapping)
+    # Created, so the database's unique check refuses it: reported, nothing overwritten.
+    assert counted(result.text, "created") == 0 and counted(result.text, "failed") == 1
+    assert 'id="import-updated"' not in result.text
+    assert [r["name"] for r in records(admin, "companies", tax_id="7700000011")] == ["Plain Twin"]
+
+
+def test_a_record_of_another_seller_is_refused_not_updated(ui: ImportUI) -> None:
+    sign_in(ui, "upsert-seller1@example.com", "sales")
+    theirs = company(ui, name="Seller One Co", tax_id="7700000021", employees=3)
+    sign_in(ui, "upsert-seller2@example.com", "sales")
+    mine = company(ui, name="Seller Two Co", tax_id="7700000022", employees=4)
+    data = b"Tax ID,Employees\n7700000021,99\n7700000022,44\n"
+    location = uploaded(ui, "companies", "sellers.csv", data)
+    mapping = {**selected(ui.client.get(location).text), "match": "tax_id"}
+    preview = ui.client.get(f"{location}/preview", params=mapping)
+    assert counted(preview.text, "bad") == 1 and counted(preview.text, "to-update") == 1
+    refused = preview_row(preview.text, 2)
+    assert "you may not change it" in refused and "Seller One Co" not in refused
+    result = run(ui, location, mapping)
+    assert counted(result.text, "updated") == 1 and counted(result.text, "failed") == 1
+    assert 'data-line="2"' in result.text and "you may not change it" in result.text
+    sign_in(ui, "upsert-seller1@example.com")
+    assert fetched(ui, theirs["id"])["employees"] == 3
+    sign_in(ui, "upsert-seller2@example.com")
+    assert fetched(ui, mine["id"])["employees"] == 44
+
+
+def test_a_match_value_twice_in_the_file_is_an_error(admin: ImportUI) -> None:
+    data = (
+        b"Name,Tax ID\n"
+        b"Twice First,7700000031\n"
+        b"Twice Second,7700000031\n"
+        b"Twice Other,7700000032\n"
+    )
+    location = uploaded(admin, "companies", "twice.csv", data)
+    mapping = {**selected(admin.client.get(location).text), "match": "tax_id"}
+    preview = admin.client.get(f"{location}/preview", params=mapping)
+    assert counted(preview.text, "to-create") == 2 and counted(preview.text, "bad") == 1
+    assert "Duplicate in the file: the same value is in row 2." in preview_row(preview.text, 3)
+    result = run(admin, location, mapping)
+    assert counted(result.text, "created") == 2 and counted(result.text, "failed") == 1
+    assert [r["name"] for r in records(admin, "companies", tax_id="7700000031")] == ["Twice First"]
+    failed = admin.client.get(f"{location}/failed.csv")
+    rows = list(csv.reader(io.StringIO(failed.content.decode("utf-8-sig"))))
+    assert rows[0] == ["Name", "Tax ID", "Problems"] and len(rows) == 2
+    assert rows[1][:2] == ["Twice Second", "7700000031"] and "row 2" in rows[1][2]
+
+
+def test_match_by_id(admin: ImportUI) -> None:
+    first = company(admin, name="By Id One", employees=1)
+    second = company(admin, name="By Id Two", employees=2, industry="services")
+    data = (
+        "ID,Name,Employees\n"
+        f"{first['id']},By Id One Renamed,\n"
+        f"#{second['id']},,20\n"
+        "999999,By Id Ghost,5\n"
+        "abc,By Id Bad,5\n"
+        ",By Id Fresh,7\n"
+    ).encode()
+    location = uploaded(admin, "companies", "ids.csv", data)
+    mapping = {**selected(admin.client.get(location).text), "c0": "id"}
+    # The id column only matches records: without "match by ID" it is a mapping problem.
+    unmatched = admin.client.get(f"{location}/preview", params=mapping)
+    assert "A column is mapped to the ID" in html.unescape(unmatched.text)
+    assert re.search(r'<button type="submit" class="primary" disabled>', unmatched.text)
+    mapping["match"] = "id"
+    preview = admin.client.get(f"{location}/preview", params=mapping)
+    assert counted(preview.text, "to-update") == 2 and counted(preview.text, "to-create") == 1
+    assert "No record has this ID" in preview_row(preview.text, 4)
+    assert "Must be a record's ID" in html.unescape(preview_row(preview.text, 5))
+    result = run(admin, location, mapping)
+    assert counted(result.text, "updated") == 2 and counted(result.text, "created") == 1
+    assert counted(result.text, "failed") == 2
+    one, two = fetched(admin, first["id"]), fetched(admin, second["id"])
+    assert one["name"] == "By Id One Renamed" and one["employees"] == 1
+    assert two["name"] == "By Id Two" and two["employees"] == 20 and two["industry"] == "services"
+    assert [r["name"] for r in records(admin, "companies", name__contains="By Id ")] == [
+        "By Id Fresh",
+        "By Id One Renamed",
+        "By Id Two",
+    ]
+
+
+def test_the_match_field_must_be_mapped(admin: ImportUI) -> None:
+    location = uploaded(admin, "companies", "nomatch.csv", b"Name\nUnmapped Match Co\n")
+    mapping = {"c0": "name", "match": "tax_id"}
+    preview = admin.client.get(f"{location}/preview", params=mapping)
+    assert "Map a column to the field used to match records: Tax ID" in preview.text
+    response = admin.client.post(
+        f"{location}/run",
+        data={"csrf_token": csrf(preview.text), **mapping},
+        follow_redirects=False,
+    )
+    assert "match=tax_id" in response.headers["location"]
+    assert not records(admin, "companies", name="Unmapped Match Co")
+    # A field that is not unique is no match field: ignored, the row is created.
+    plain = admin.client.get(f"{location}/preview", params={"c0": "name", "match": "name"})
+    assert 'id="import-to-update"' not in plain.text and counted(plain.text, "bad") == 0
+
+
+def test_a_record_changed_during_the_import_is_not_overwritten(
+    admin: ImportUI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The update carries the version read just before it: a change made in between wins and
+    the row is reported."""
+    target = company(admin, name="Race Co", tax_id="7700000041", employees=1)
+    crud = admin.gen.crud
+    update_record = crud.update_record
+
+    def changed_first(database: Any, resource: Any, user: Any, record_id: int, *rest: Any) -> Any:
+        with database.engine.begin() as connection:  # someone else's edit lands first
+            table = resource.model.__table__
+            connection.execute(
+                sa.update(table)
+                .where(table.c.id == record_id)
+                .values(employees=500, version=table.c.version + 1)
+            )
+        return update_record(database, resource, user, record_id, *rest)
+
+    monkeypatch.setattr(crud, "update_record", changed_first)
+    location = uploaded(admin, "companies", "race.csv", b"Tax ID,Employees\n7700000041,2\n")
+    mapping = {**selected(admin.client.get(location).text), "match": "tax_id"}
+    result = run(admin, location, mapping)
+    assert counted(result.text, "updated") == 0 and counted(result.text, "failed") == 1
+    assert "changed by someone else during the import" in result.text
+    assert fetched(admin, target["id"])["employees"] == 500

@@ -161,7 +161,12 @@ def test_many_to_many_is_a_multi_select_and_is_saved(
     signed_in(ui, ADMIN)
     form = ui.client.get("/client_groups/new")
     block = field_block(form.text, "members")
+    # Without JavaScript a plain multi-select; picker.js reads what it searches from it.
     assert '<select id="f_members" name="members" multiple' in block
+    assert 'data-picker="/api/contacts" data-display="full_name" data-search="1"' in block
+    assert 'data-remove="Remove {item}"' in block
+    assert f'<option value="{other["id"]}">Road Runner</option>' in block
+    assert '<small class="help" id="f_members_hint">' in block  # hidden by the script
     created = ui.client.post(
         "/client_groups/new",
         content=(

@@ -1,7 +1,8 @@
 // Kanban boards: drag a card to another column, or choose a column on the card and press Move,
 // and the record's field changes through the JSON API (its validation, permissions and version
-// check). A refused move puts the card back where it was and says why. Without this script the
-// card's form posts to /<path>/kanban/move and the page comes back.
+// check). A refused move puts the card back where it was and says why. The "No value" column
+// (data-value="") takes cards only when the field may be empty: dropping there sends null.
+// Without this script the card's form posts to /<path>/kanban/move and the page comes back.
 "use strict";
 (function () {
   var board = document.querySelector(".kanban");
@@ -90,7 +91,7 @@
     var before = card.nextElementSibling;
     var value = column.getAttribute("data-value");
     var body = {};
-    body[field] = value;
+    body[field] = value === "" ? null : value; // the "No value" column clears the field
     var version = parseInt(card.getAttribute("data-version"), 10);
     if (!isNaN(version)) {
       body.version = version;

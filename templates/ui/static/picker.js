@@ -1,7 +1,9 @@
 // Searchable pickers: each <select data-picker="/api/<target>"> becomes a type-to-search box.
-// The select stays in the form (hidden) and keeps the chosen id, so without this script the
+// The select stays in the form (hidden) and keeps the chosen ids, so without this script the
 // page still works with the plain select. Searching asks the JSON API with the session
 // cookie (a GET: no CSRF header needed); a target without search fields is filtered here.
+// A <select multiple> (a list of references) shows its chosen records as chips with a remove
+// button each; the search box adds records, Backspace in the empty box removes the last one.
 "use strict";
 (function () {
   var DELAY = 200;
@@ -18,12 +20,19 @@
     return result;
   }
 
+  function optionOf(select, id) {
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === id) { return select.options[i]; }
+    }
+    return null;
+  }
+
   function localMatches(select, text) {
     var words = text.toLowerCase().split(/\s+/).filter(Boolean);
     return optionsOf(select).filter(function (item) {
       var label = item.label.toLowerCase();
       return words.every(function (word) { return label.indexOf(word) >= 0; });
-    }).slice(0, LIMIT);
+    });
   }
 
   function remoteMatches(select, text) {
@@ -44,9 +53,12 @@
   }
 
   function enhance(select) {
+    var multiple = select.multiple;
     var listId = select.id + "_options";
     var box = document.createElement("div");
-    box.className = "picker";
+    box.className = multiple ? "picker picker-multi" : "picker";
+    var chips = document.createElement("ul");
+    chips.className = "picker-chips";
     var input = document.createElement("input");
     input.type = "text";
     input.id = select.id + "_search";
@@ -65,15 +77,18 @@
     list.className = "picker-list";
     list.setAttribute("role", "listbox");
     list.hidden = true;
+    if (multiple) { box.appendChild(chips); }
     box.appendChild(input);
     box.appendChild(list);
     select.parentNode.insertBefore(box, select);
     select.classList.add("picker-native");
     select.tabIndex = -1;
     select.setAttribute("aria-hidden", "true");
-    // The field's label now names the search box.
+    // The field's label now names the search box; the plain select's hint no longer applies.
     var label = document.querySelector('label[for="' + select.id + '"]');
     if (label) { label.htmlFor = input.id; }
+    var hint = document.getElementById(select.id + "_hint");
+    if (hint) { hint.hidden = true; }
 
     var items = [];
     var active = -1;
@@ -83,10 +98,57 @@
       select.getAttribute("data-complete") !== "1";
 
     function chosenLabel() {
+      if (multiple) { return ""; } // the chips show what is chosen; the box is for searching
       var option = select.options[select.selectedIndex];
       return option && option.value ? option.text : "";
     }
     input.value = chosenLabel();
+
+    function changed() {
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+
+    var lastRemove = null; // the last chip's remove button: Backspace in the empty box
+    function unchoose(option) {
+      option.selected = false;
+      drawChips();
+      changed();
+      input.focus();
+    }
+
+    // One chip per chosen record: its name and a button that removes it.
+    function drawChips() {
+      chips.textContent = "";
+      lastRemove = null;
+      var chosen = Array.prototype.filter.call(select.options, function (option) {
+        return option.selected && option.value;
+      });
+      chosen.forEach(function (option) {
+        var chip = document.createElement("li");
+        chip.className = "picker-chip";
+        var name = document.createElement("span");
+        name.textContent = option.text;
+        var remove = document.createElement("button");
+        remove.type = "button";
+        remove.className = "picker-remove";
+        remove.textContent = "×";
+        remove.setAttribute("aria-label",
+          (select.getAttribute("data-remove") || "{item}").replace("{item}", option.text));
+        remove.addEventListener("click", function () { unchoose(option); });
+        remove.addEventListener("keydown", function (event) {
+          if (event.key === "Backspace" || event.key === "Delete") {
+            event.preventDefault();
+            unchoose(option);
+          }
+        });
+        chip.appendChild(name);
+        chip.appendChild(remove);
+        chips.appendChild(chip);
+        lastRemove = remove;
+      });
+      chips.hidden = !chosen.length;
+    }
+    if (multiple) { drawChips(); }
 
     function close() {
       list.hidden = true;
@@ -108,15 +170,21 @@
     }
 
     function show(found) {
-      items = found;
+      if (multiple) { // what is chosen already is not offered again
+        found = found.filter(function (item) {
+          var option = optionOf(select, item.id);
+          return !(option && option.selected);
+        });
+      }
+      items = found.slice(0, LIMIT);
       list.textContent = "";
-      if (!found.length) {
+      if (!items.length) {
         var empty = document.createElement("li");
         empty.className = "picker-empty";
         empty.textContent = select.getAttribute("data-empty") || "";
         list.appendChild(empty);
       }
-      found.forEach(function (item, index) {
+      items.forEach(function (item, index) {
         var node = document.createElement("li");
         node.id = listId + "_" + index;
         node.setAttribute("role", "option");
@@ -130,21 +198,24 @@
       });
       list.hidden = false;
       input.setAttribute("aria-expanded", "true");
-      highlight(found.length ? 0 : -1);
+      highlight(items.length ? 0 : -1);
     }
 
     function choose(item) {
-      var option = null;
-      for (var i = 0; i < select.options.length; i++) {
-        if (select.options[i].value === item.id) { option = select.options[i]; }
-      }
+      var option = optionOf(select, item.id);
       if (!option) {
         option = new Option(item.label, item.id);
         select.appendChild(option);
       }
-      select.value = item.id;
-      input.value = item.label;
-      select.dispatchEvent(new Event("change", { bubbles: true }));
+      if (multiple) {
+        select.appendChild(option); // last in the select: the chips keep the order of choosing
+        option.selected = true;
+        drawChips();
+      } else {
+        select.value = item.id;
+      }
+      input.value = multiple ? "" : item.label;
+      changed();
       close();
     }
 
@@ -163,7 +234,7 @@
     }
 
     input.addEventListener("input", function () {
-      if (!input.value.trim()) { select.value = ""; }
+      if (!multiple && !input.value.trim()) { select.value = ""; }
       clearTimeout(timer);
       timer = setTimeout(search, remote ? DELAY : 0);
     });
@@ -180,6 +251,9 @@
       } else if (event.key === "Escape") {
         close();
         input.value = chosenLabel();
+      } else if (event.key === "Backspace" && !input.value && lastRemove) {
+        event.preventDefault(); // the empty box: remove the last chosen record
+        lastRemove.click();
       }
     });
     input.addEventListener("blur", function () {
