@@ -78,7 +78,9 @@ def test_import_a_csv_with_one_bad_row(page: Any, live: Server, shots: Path) -> 
 
 
 def test_the_import_pages_fit_a_phone(
-    browser: Any, live: Server, shots: Path  # noqa: F811
+    browser: Any,
+    live: Server,
+    shots: Path,  # noqa: F811
 ) -> None:
     context = browser.new_context(viewport=PHONE, is_mobile=True)
     try:
@@ -146,7 +148,9 @@ def import_file(page: Any, live: Server, data: bytes, match: str = "") -> None: 
 
 
 def test_reimport_a_corrected_file_updates_the_records(
-    page: Any, live: Server, shots: Path  # noqa: F811
+    page: Any,
+    live: Server,
+    shots: Path,  # noqa: F811
 ) -> None:
     sign_in(page, live, "admin")
     import_file(

@@ -586,12 +586,7 @@ def test_a_record_of_another_seller_is_refused_not_updated(ui: ImportUI) -> None
 
 
 def test_a_match_value_twice_in_the_file_is_an_error(admin: ImportUI) -> None:
-    data = (
-        b"Name,Tax ID\n"
-        b"Twice First,7700000031\n"
-        b"Twice Second,7700000031\n"
-        b"Twice Other,7700000032\n"
-    )
+    data = b"Name,Tax ID\nTwice First,7700000031\nTwice Second,7700000031\nTwice Other,7700000032\n"
     location = uploaded(admin, "companies", "twice.csv", data)
     mapping = {**selected(admin.client.get(location).text), "match": "tax_id"}
     preview = admin.client.get(f"{location}/preview", params=mapping)
