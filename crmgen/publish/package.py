@@ -2,14 +2,15 @@
 deploy the app (Dockerfile, compose, Kubernetes), all inside the staging folder.
 
 Artefacts (paths relative to OUT): ``dist/<wheel>``, ``dist/<app>-web-assets.zip``,
-``deploy/requirements.txt``, and the files listed in ``crmgen.publish.deployfiles.FILES``.
+``deploy/requirements.txt``, and the files listed in ``crmgen.render.deploy.FILES`` (rendered
+again with ``--tag``).
 """
 
 from __future__ import annotations
 
-from crmgen.publish import artefacts, deployfiles, pins
+from crmgen.publish import artefacts, pins
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
-from crmgen.render import GenerateError
+from crmgen.render import GenerateError, deploy
 
 
 def run(state: Run) -> Done:
@@ -27,9 +28,9 @@ def run(state: Run) -> Done:
     assets = staging / "dist" / f"{package}-web-assets.zip"
     artefacts.zip_web_assets(staging / package, assets)
 
-    values = deployfiles.context(package, wheel.name, state.options.tag)
+    values = deploy.context(package, wheel.name, state.options.tag)
     try:
-        text_files = deployfiles.write_deploy_files(state.env, staging, values)
+        text_files = deploy.write_deploy_files(state.env, staging, values)
     except GenerateError as exc:
         raise StageFailed(str(exc)) from exc
     text_files.append("deploy/requirements.txt")

@@ -62,9 +62,15 @@ def make_environment(override: str | Path | None = None) -> Environment:
         dbname=db_name,
         tr=translate,
         docstring=docstring,
+        json=json_value,
     )
     env.globals.update(fail=fail)
     return env
+
+
+def json_value(value: Any) -> str:
+    """``value`` as JSON (exec-form command lists in Dockerfiles and YAML)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def py_literal(value: Any) -> str:

@@ -187,4 +187,7 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
+    from crmgen.render import deploy  # it renders files itself too, through the writer
+
+    files += deploy.planned(package, context)
     return sorted(files, key=lambda f: f.path)

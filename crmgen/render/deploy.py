@@ -2,8 +2,11 @@
 
 ``Dockerfile``, ``.dockerignore``, ``compose.yaml`` (with ``deploy/nginx.conf`` and
 ``deploy/env.example``), ``deploy/install.sh`` and the Kubernetes manifests in
-``deploy/kubernetes/``. They go through crmgen's own Jinja environment (the override folder first,
-the same strict, safe filters as the backend), plus ``json`` for exec-form command lists.
+``deploy/kubernetes/``. ``crmgen generate`` writes them with every other file of the app (the
+render plan); ``crmgen publish`` renders them again with the image tag it was given, and adds what
+the Dockerfile copies: the wheel in ``dist/`` and the pinned ``deploy/requirements.txt``. They go
+through crmgen's own Jinja environment (the override folder first, the same strict, safe filters
+as the backend, ``json`` for exec-form command lists).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ NGINX_IMAGE = "nginx:1.27-alpine"
 PORT = 8000
 REPLICAS = 3
 UID = 10001
+VERSION = "0.1.0"  # the generated app's version (templates/backend/pyproject.toml.j2)
 
 # template under templates/deploy -> path in OUT
 FILES = {
@@ -56,9 +60,14 @@ def commands(package: str) -> dict[str, list[str]]:
     }
 
 
+def wheel_name(package: str, version: str = VERSION) -> str:
+    """The file name of the app's wheel (what hatchling builds)."""
+    return f"{package}-{version}-py3-none-any.whl"
+
+
 def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
     dist_name = package.replace("_", "-")
-    version = "0.1.0"
+    version = VERSION
     return {
         "package": package,
         "dist_name": dist_name,
@@ -76,9 +85,17 @@ def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
     }
 
 
+def planned(package: str, base: dict[str, Any], image: str | None = None) -> list[PlannedFile]:
+    """The deployment files as entries of the render plan (``base``: what every template sees)."""
+    values = {**base, **context(package, wheel_name(package), image)}
+    return [
+        PlannedFile(path=path, template=f"deploy/{template}", context=values)
+        for template, path in FILES.items()
+    ]
+
+
 def write_deploy_files(env: Environment, root: Path, values: dict[str, Any]) -> list[str]:
     """Render every deployment file into ``root``; returns their paths relative to it."""
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
     written = []
     for template, path in FILES.items():
         text = render(env, PlannedFile(path=path, template=f"deploy/{template}", context=values))
