@@ -106,6 +106,19 @@ ALLOW_DESTRUCTIVE_HELP = (
     "Allow the new migration to drop NAME (an entity, or Entity.field) and the data in it; "
     "repeat for each. Without it a change that drops data is refused and OUT is left as it was."
 )
+# Options shared by the commands that render the app (generate, serve, publish).
+templates_option = click.option(
+    "--templates",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="A folder of templates searched before the built-in ones, file by file.",
+)
+allow_destructive_option = click.option(
+    "--allow-destructive",
+    "allow_destructive",
+    multiple=True,
+    metavar="NAME",
+    help=ALLOW_DESTRUCTIVE_HELP,
+)
 
 
 @cli.command()
@@ -117,18 +130,8 @@ ALLOW_DESTRUCTIVE_HELP = (
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write the app into (new, empty, or a previous crmgen output).",
 )
-@click.option(
-    "--templates",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="A folder of templates searched before the built-in ones, file by file.",
-)
-@click.option(
-    "--allow-destructive",
-    "allow_destructive",
-    multiple=True,
-    metavar="NAME",
-    help=ALLOW_DESTRUCTIVE_HELP,
-)
+@templates_option
+@allow_destructive_option
 def generate(
     spec: Path, out: Path, templates: Path | None, allow_destructive: tuple[str, ...]
 ) -> None:
@@ -173,13 +176,7 @@ def generate(
     default=None,
     help="Database URL (default: an SQLite file in the cache folder, seeded with demo data).",
 )
-@click.option(
-    "--allow-destructive",
-    "allow_destructive",
-    multiple=True,
-    metavar="NAME",
-    help=ALLOW_DESTRUCTIVE_HELP,
-)
+@allow_destructive_option
 @click.option(
     "--worker/--no-worker",
     default=True,
@@ -231,18 +228,8 @@ def serve(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Write the JSON report (stages, durations, artefacts, tests) to this file.",
 )
-@click.option(
-    "--templates",
-    type=click.Path(path_type=Path, exists=True, file_okay=False),
-    help="A folder of templates searched before the built-in ones, file by file.",
-)
-@click.option(
-    "--allow-destructive",
-    "allow_destructive",
-    multiple=True,
-    metavar="NAME",
-    help=ALLOW_DESTRUCTIVE_HELP,
-)
+@templates_option
+@allow_destructive_option
 @click.option(
     "--test-database",
     metavar="URL",

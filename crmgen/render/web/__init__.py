@@ -68,6 +68,7 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
         "max_length": f.max_length,
         "choices": [[v.name, text_of(spec, v.label, v.name)] for v in f.values],
         "target": None if target is None else target.api_path,
+        "currency": (f.currency or spec.app.currency) if f.type == "money" else None,
     }
 
 
@@ -99,31 +100,20 @@ def _nav_item(spec: Spec, item: NavItem, entities: dict[str, Any]) -> dict[str, 
         if entity is None or entity.api_path not in entities:
             return None
         view = item.view or "list"
-        url = f"/{entity.api_path}/" + ("" if view == "list" else f"{view}")
+        url = f"/{entity.api_path}/" + ("" if view == "list" else view)
         label = text_of(spec, entity.plural_label, entity.plural)
         return {"kind": "entity", "key": entity.api_path, "view": view, "url": url, "label": label}
-    if item.kind == "dashboard":
-        board = next((d for d in spec.ui.dashboards if d.name == item.target), None)
-        if board is None:
-            return None
-        label = text_of(spec, board.label, board.name)
-        return {
-            "kind": "dashboard",
-            "key": board.name,
-            "url": f"/dashboards/{board.name}",
-            "label": label,
-            "roles": list(board.roles),
-        }
-    report = next((r for r in spec.ui.reports if r.name == item.target), None)
-    if report is None:
+    # a dashboard or a report: a page of its own, for its roles
+    pages = spec.ui.dashboards if item.kind == "dashboard" else spec.ui.reports
+    page = next((p for p in pages if p.name == item.target), None)
+    if page is None:
         return None
-    label = text_of(spec, report.label, report.name)
     return {
-        "kind": "report",
-        "key": report.name,
-        "url": f"/reports/{report.name}",
-        "label": label,
-        "roles": list(report.roles),
+        "kind": item.kind,
+        "key": page.name,
+        "url": f"/{item.kind}s/{page.name}",
+        "label": text_of(spec, page.label, page.name),
+        "roles": list(page.roles),
     }
 
 

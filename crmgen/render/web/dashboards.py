@@ -94,4 +94,4 @@ def site_data(spec: Spec) -> dict[str, Any]:
                 for c in r.columns
             ],
         }
-    return {"currency": spec.app.currency, "boards": boards, "reports": reports}
+    return {"boards": boards, "reports": reports}
