@@ -100,18 +100,10 @@ DOCUMENT_FORMATS = ("pdf", "xlsx")
 def _document() -> dict[str, Any]:
     """A print format: header fields, optional line rows and a total, rendered to PDF/XLSX."""
     names = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
-    template = {
-        "description": "text with {{ field }} placeholders (the record's fields, as shown), or a mapping locale -> such text",
-        "anyOf": [
-            {"type": "string"},
-            {
-                "type": "object",
-                "propertyNames": {"pattern": LOCALE.pattern},
-                "additionalProperties": {"type": "string"},
-                "minProperties": 1,
-            },
-        ],
-        "x-error": "text",
+    template = {  # a text (per locale or not) whose placeholders are the record's fields
+        "$ref": "#/$defs/text",
+        "description": "text with {{ field }} placeholders (the record's fields, as shown), "
+        "or a mapping locale -> such text",
     }
     name = {"$ref": "#/$defs/snake_name"}
     return obj(
