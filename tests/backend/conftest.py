@@ -35,7 +35,17 @@ SPECS = {
 POSTGRES_URL = os.environ.get(
     "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-MODULES = ("app", "models", "db", "principal", "crud", "resources", "validation", "permissions")
+MODULES = (
+    "app",
+    "models",
+    "db",
+    "principal",
+    "crud",
+    "resources",
+    "validation",
+    "permissions",
+    "formats",
+)
 
 
 @dataclass
