@@ -11,7 +11,6 @@ as the backend, ``json`` for exec-form command lists).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
