@@ -1,10 +1,10 @@
 """Fixtures of the attack tests (see ``tests/security/crm.py`` for the shared machinery).
 
-The tests are grouped by what they attack: ``test_authentication.py`` (signing in, passwords,
-reset mail), ``test_sessions.py`` (cookies, bearer tokens, CSRF, revocation),
-``test_access_control.py`` (who may read, link and change what), ``test_input.py`` (values and
-parameters), ``test_files.py`` (uploads and imports) and ``test_deployment.py`` (hosts, keys,
-proxies, the shipped configuration). A new attack goes into the file of its area.
+The tests are grouped by what they attack, one folder per area: ``authentication/`` (signing
+in, passwords, reset mail), ``sessions/`` (cookies, bearer tokens, CSRF, revocation),
+``access_control/`` (who may read, link and change what), ``input/`` (values and parameters),
+``files/`` (uploads and imports) and ``deployment/`` (hosts, keys, proxies, the shipped
+configuration). A new attack goes into a module of its area, named for its topic.
 
 ``crm`` is the reference CRM behind a real uvicorn, one per test module and database kind, on a
 clone of the seeded template; a module that needs other settings starts its own with
