@@ -13,9 +13,6 @@ import pytest
 from tests.security.crm import Crm, start_crm
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-HTML_ERRORS = pytest.mark.xfail(
-    strict=True, reason="issue 10 item 20: browsers get raw JSON for unknown pages"
-)
 
 
 @pytest.fixture(scope="module")
@@ -32,23 +29,20 @@ def _is_error_page(response, status: int) -> None:  # type: ignore[no-untyped-de
     assert '"error"' not in response.text  # not the JSON shape
 
 
-@HTML_ERRORS
 def test_an_unknown_page_is_the_html_error_page(web: Crm) -> None:
-    with web.client(headers={**BROWSER, "Cookie": "locale=en"}) as browser:
+    with web.client(headers=BROWSER, cookies={"locale": "en"}) as browser:
         response = browser.get("/no/such/page")
     _is_error_page(response, 404)
     assert 'href="/"' in response.text
 
 
-@HTML_ERRORS
 def test_a_method_not_allowed_on_a_page_is_the_html_error_page(web: Crm) -> None:
     with web.client(headers=BROWSER) as browser:
         _is_error_page(browser.get("/logout"), 405)
 
 
-@HTML_ERRORS
 def test_a_signed_in_user_gets_the_error_page_in_their_language(web: Crm) -> None:
-    with web.client(headers={**BROWSER, "Cookie": "locale=ru"}) as browser:
+    with web.client(headers=BROWSER, cookies={"locale": "ru"}) as browser:
         page = browser.get("/login")
         token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
         signed = browser.post(
@@ -71,7 +65,6 @@ def test_api_clients_keep_json_errors(web: Crm) -> None:
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 20: no favicon")
 def test_the_favicon_is_served_from_the_apps_own_files(web: Crm) -> None:
     with web.client() as client:
         icon = client.get("/favicon.ico")

@@ -7,7 +7,6 @@ import pytest
 from tests.security.crm import Crm
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 22: enum filter values are not checked")
 @pytest.mark.parametrize(
     "params",
     [
