@@ -14,6 +14,7 @@ from typing import Any
 
 from crmgen.render import documents
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
+from crmgen.render.openapi_system import system_paths
 from crmgen.spec.model import Spec
 
 TEXT = ("string", "text", "email", "phone", "url", "file", "enum")
@@ -93,6 +94,7 @@ def document(spec: Spec) -> dict[str, Any]:
         paths.update(_entity_paths(r))
     _process_paths(spec, paths, schemas)
     paths.update(documents.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
+    paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     return {
         "openapi": "3.1.0",
         "info": {
@@ -584,7 +586,16 @@ def _auth_paths() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "204": {"description": "Sent when the account exists"},
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "status": {"const": "accepted"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                        "Accepted (the same answer whether or not the account exists)",
+                    ),
                     "400": _error(ERROR_STATUSES["400"]),
                 },
             }
