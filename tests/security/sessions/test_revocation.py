@@ -9,11 +9,7 @@ roles revokes their sessions at once (the rows, not only the lookup).
 
 from __future__ import annotations
 
-import pytest
-
 from tests.security.crm import Crm, email
-
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 10 item 1: revocation on changes")
 
 NEW_PASSWORD = "a-new-password-1"
 
