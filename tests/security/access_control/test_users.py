@@ -142,7 +142,7 @@ def test_a_user_manager_manages_the_team(crm: Crm) -> None:
         assert manager.delete(f"/api/users/{crm.user_id('manager')}").status_code == 403
 
 
-def test_the_web_form_obeys_the_same_rules(crm: Crm) -> None:
+def test_the_web_forms_and_bulk_delete_obey_the_same_rules(crm: Crm) -> None:
     admin = crm.user_id("admin")
     with crm.client() as browser:
         login = browser.get("/login")
@@ -168,10 +168,16 @@ def test_the_web_form_obeys_the_same_rules(crm: Crm) -> None:
             },
         )
         assert saved.status_code == 403, saved.status_code
+        bulk = browser.post(
+            "/users/bulk-delete",
+            data={"csrf_token": token[1], "id": [str(admin), str(crm.user_id("manager"))]},
+        )
+        assert bulk.status_code == 200, bulk.status_code  # the page lists both as refused
         detail = browser.get(f"/users/{crm.user_id('sales')}")
         assert detail.status_code == 200
         assert "Менеджер по продажам" in detail.text  # the sales role's label (ru: the default)
     assert crm.sql("SELECT email FROM users WHERE id = :id", id=admin) == [(email("admin"),)]
+    assert crm.sql("SELECT count(*) FROM users WHERE id = :id", id=crm.user_id("manager")) == [(1,)]
 
 
 # --- a role that may update users but not manage them -----------------------------------------
