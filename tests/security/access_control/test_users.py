@@ -136,6 +136,9 @@ def test_a_user_manager_manages_the_team(crm: Crm) -> None:
         )
         assert created.status_code == 201, created.text
         assert created.json()["roles"] == ["sales"]
+        for method, url in (("POST", "/api/users"), ("PATCH", f"/api/users/{target}")):
+            twin = manager.request(method, url, json={"email": "SALES@Demo.Example"})
+            assert twin.status_code == 409, twin.text  # sign-in ignores case: so do duplicates
         unknown = manager.post("/api/users", json={"email": "x@demo.example", "roles": ["wizard"]})
         assert unknown.status_code == 422 and "'wizard'" in unknown.text
         assert manager.delete(f"/api/users/{created.json()['id']}").status_code == 204
