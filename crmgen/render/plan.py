@@ -49,6 +49,7 @@ TEST_FILES = (
     "__init__.py",
     "spec_data.py",
     "conftest.py",
+    "test_accounts.py",
     "test_auth.py",
     "test_constraints.py",
     "test_crud.py",
