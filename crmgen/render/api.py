@@ -163,6 +163,11 @@ def superuser_roles(spec: Spec) -> tuple[str, ...]:
     return tuple(sorted(r.name for r in spec.roles if r.superuser))
 
 
+def user_manager_roles(spec: Spec) -> tuple[str, ...]:
+    """The roles with ``manage_users`` (superuser roles have it too)."""
+    return tuple(sorted(r.name for r in spec.roles if r.manage_users or r.superuser))
+
+
 def api_context(spec: Spec) -> dict[str, Any]:
     """Extra context of the API templates."""
     facts = resources(spec)
@@ -170,5 +175,6 @@ def api_context(spec: Spec) -> dict[str, Any]:
         "resources": facts,
         "uses_functions": any(f.default or f.computed for r in facts for f in r.fields),
         "superuser_roles": superuser_roles(spec),
+        "user_manager_roles": user_manager_roles(spec),
         "field_types": sorted({f.type for e in spec.entities for f in e.fields}),
     }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from crmgen.render import documents
+from crmgen.render import documents, openapi_accounts
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 from crmgen.spec.model import Spec
@@ -76,12 +76,15 @@ def document(spec: Spec) -> dict[str, Any]:
             }
         },
         **_auth_paths(),
+        **openapi_accounts.account_paths(),
     }
     for r in facts:
         name = r.entity.name
         schemas[name] = _read_schema(r)
         schemas[f"{name}Create"] = _write_schema(r, create=True)
         schemas[f"{name}Update"] = _write_schema(r, create=False)
+        if name == openapi_accounts.USER:
+            openapi_accounts.add_roles(spec, schemas)
         schemas[f"{name}List"] = {
             "type": "object",
             "required": ["items", "next_cursor", "total"],

@@ -49,6 +49,7 @@ TEST_FILES = (
     "__init__.py",
     "spec_data.py",
     "conftest.py",
+    "test_accounts.py",
     "test_auth.py",
     "test_constraints.py",
     "test_crud.py",
@@ -96,6 +97,7 @@ def tests_context(spec: Spec) -> dict[str, Any]:
         "clean_order": tuple(samples.clean_order(spec)),
         "roles": tuple(sorted(r.name for r in spec.roles)),
         "superuser_roles": api.superuser_roles(spec),
+        "user_manager_roles": api.user_manager_roles(spec),
         "user_entity": user,
         "actions": ("list", "read", "create", "update", "delete"),
         "missing": samples.MISSING,
@@ -130,6 +132,10 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
             f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
         ),
         PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
+        PlannedFile(
+            f"{package}/accounts.py", "backend/accounts.py.j2", {**context, **auth_context(spec)}
+        ),
+        PlannedFile(f"{package}/profile.py", "backend/profile.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
         ),

@@ -27,5 +27,8 @@ def auth_context(spec: Spec) -> dict[str, Any]:
         "user_timestamps": user.timestamps,
         "role_names": tuple(sorted(r.name for r in spec.roles)),
         "superuser_roles": tuple(sorted(r.name for r in spec.roles if r.superuser)),
+        "user_manager_roles": tuple(
+            sorted(r.name for r in spec.roles if r.manage_users or r.superuser)
+        ),
         "audit_roles": tuple(sorted(r.name for r in spec.roles if r.audit or r.superuser)),
     }

@@ -22,6 +22,7 @@ from crmgen.spec.model import Spec
 from crmgen.spec.names import snake_case
 from crmgen.spec.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
 from crmgen.spec.sources import load_sources
+from crmgen.spec.user_management import check_user_management
 from crmgen.spec.yaml_loader import Path
 
 _UNITS = ("entities", "processes", "roles", "endpoints", "integrations")
@@ -71,6 +72,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     roles = build_roles(ctx)
     ctx.roles = tuple(r.name for r in roles)
     entities = build_entities(ctx)
+    check_user_management(ctx, roles, entities)
     entity_paths = {e.api_path: e.name for e in entities}
     endpoints = build_endpoints(ctx, entity_paths)
     integrations = build_integrations(ctx)

@@ -83,6 +83,7 @@ def build_roles(ctx: Context) -> list[Role]:
                 superuser=bool(detail.get("superuser", False)),
                 audit=bool(detail.get("audit", detail.get("superuser", False))),
                 description=Text.of(detail.get("description")),
+                manage_users=bool(detail.get("superuser") or detail.get("manage_users")),
             )
         )
     if not roles:

@@ -53,6 +53,7 @@ RESERVED_TABLES = frozenset(
         "sessions",
         "schedule_runs",
         "import_uploads",
+        "email_changes",
     }
 )
 RESERVED_API_PATHS = frozenset(
@@ -68,6 +69,7 @@ RESERVED_API_PATHS = frozenset(
         "search",
         "reports",
         "dashboards",
+        "account",
     }
 )
 USER_FIELDS = ("email", "name", "active")

@@ -233,6 +233,8 @@ class Role:
     superuser: bool = False
     audit: bool = False
     description: Text = Text(())
+    # May change users' sign-in identity and power (e-mail, active, roles); superusers may.
+    manage_users: bool = False
 
 
 @dataclass(frozen=True)

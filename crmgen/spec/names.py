@@ -216,6 +216,7 @@ RESERVED_ENTITIES = frozenset(
         "PasswordReset",
         "ScheduleRun",
         "ImportUpload",
+        "EmailChange",
     }
 )
 

@@ -414,6 +414,7 @@ def spec_schema() -> dict[str, Any]:
                 description=text,
                 superuser={"type": "boolean"},
                 audit={"type": "boolean"},
+                manage_users={"type": "boolean"},
             ),
         ]
     }

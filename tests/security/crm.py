@@ -12,6 +12,7 @@ and ``support``, at ``<name>@demo.example``.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -258,6 +259,31 @@ class Crm:
         rows = self.sql("SELECT id FROM users WHERE email = :email", email=email(name))
         return int(rows[0][0])
 
+    def add_user(self, name: str, *roles: str, password: str = PASSWORD) -> int:
+        """A user ``<name>@demo.example`` with ``roles``, written directly; its id."""
+        from argon2 import PasswordHasher
+
+        rows = self.sql(
+            "INSERT INTO users (email, name, active, password_hash) "
+            "VALUES (:email, :name, :active, :hash) RETURNING id",
+            email=email(name),
+            name=name,
+            active=True,
+            hash=PasswordHasher().hash(password),
+        )
+        user_id = int(rows[0][0])
+        for role in roles:
+            self.sql(
+                "INSERT INTO user_roles (user_id, role) VALUES (:id, :role)", id=user_id, role=role
+            )
+        return user_id
+
+    def mails(self, to: str) -> list[dict[str, Any]]:
+        """The payloads of the e-mails in the outbox to ``to``, oldest first."""
+        rows = self.sql("SELECT payload FROM outbox WHERE kind = 'email' ORDER BY id")
+        payloads = [json.loads(p) if isinstance(p, str) else p for (p,) in rows]
+        return [p for p in payloads if p.get("to") == to]
+
     def rss_bytes(self) -> int:
         """The server process's resident memory."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -277,12 +303,14 @@ def start_crm(
     *,
     database_url: str | None = None,
     uvicorn_args: tuple[str, ...] = (),
+    out: Path | None = None,
 ) -> Iterator[Crm]:
     """The reference CRM behind uvicorn on a fresh clone of the template (or ``database_url``).
 
     ``env`` adds to the app's environment; ``PUBLIC_URL`` defaults to the server's own address.
+    ``out`` runs another generated variant of the reference CRM (same package and schema).
     """
-    out = crm_out(tmp_path_factory)
+    out = out or crm_out(tmp_path_factory)
     folder = tmp_path_factory.mktemp(f"crm_{kind}")
     port = free_port()
     base = f"http://127.0.0.1:{port}"

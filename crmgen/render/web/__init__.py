@@ -144,6 +144,7 @@ def ui_data(spec: Spec) -> dict[str, Any]:
         "default_locale": spec.app.default_locale,
         "nav": nav,
         "entities": entities,
+        "roles": {r.name: text_of(spec, r.label, r.name) for r in spec.roles},
         **{part: module.site_data(spec) for part, module in PARTS.items()},
     }
 
