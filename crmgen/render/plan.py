@@ -130,6 +130,7 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
             f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
         ),
         PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
+        PlannedFile(f"{package}/throttle.py", "backend/throttle.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
         ),

@@ -50,6 +50,7 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
         "sessions",
         "login_attempts",
         "password_resets",
+        "rate_limits",
         "audit_log",
         "outbox",
         "schedule_runs",

@@ -26,7 +26,6 @@ from tests.security.crm import KINDS, PACKAGE, Crm, cloned_database, crm_out, em
 
 RESET = "/api/auth/password-reset"
 ACCEPTED = {"status": "accepted", "message": "If the account exists, an e-mail is on its way."}
-XFAIL = pytest.mark.xfail(strict=True, reason="issue 10 item 5: no throttle on password-reset mail")
 
 
 def client_from(crm: Crm, address: str) -> httpx.Client:
@@ -58,7 +57,6 @@ def in_parallel(clients: list[httpx.Client], emails: list[str]) -> None:
         list(pool.map(lambda pair: ask(*pair), pairs))
 
 
-@XFAIL
 def test_thirty_requests_queue_three_mails_and_the_address_runs_out(crm: Crm) -> None:
     with client_from(crm, "127.0.0.11") as client:
         for _ in range(30):
@@ -68,7 +66,6 @@ def test_thirty_requests_queue_three_mails_and_the_address_runs_out(crm: Crm) ->
     assert reset_mails(crm, email("manager")) == 0
 
 
-@XFAIL
 def test_unknown_emails_count_against_the_address(crm: Crm) -> None:
     with client_from(crm, "127.0.0.12") as client:
         for number in range(10):
@@ -80,7 +77,6 @@ def test_unknown_emails_count_against_the_address(crm: Crm) -> None:
     assert reset_mails(crm, email("support")) == 1
 
 
-@XFAIL
 def test_stale_throttle_rows_are_pruned(crm: Crm) -> None:
     engine = crm.engine()
     try:
@@ -116,7 +112,6 @@ def two_apps(
         yield one, two
 
 
-@XFAIL
 def test_parallel_requests_from_two_processes_never_pass_the_account_limit(
     two_apps: tuple[Crm, Crm],
 ) -> None:
@@ -129,7 +124,6 @@ def test_parallel_requests_from_two_processes_never_pass_the_account_limit(
     assert reset_mails(two_apps[0], email("sales")) == 3
 
 
-@XFAIL
 def test_parallel_requests_from_two_processes_never_pass_the_address_limit(
     two_apps: tuple[Crm, Crm],
 ) -> None:
@@ -157,7 +151,6 @@ def generated_settings(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     return module
 
 
-@XFAIL
 @pytest.mark.parametrize(
     ("name", "value"),
     [
