@@ -12,17 +12,29 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import cycle
+from pathlib import Path
 from types import ModuleType
 
 import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.security.crm import KINDS, PACKAGE, Crm, cloned_database, crm_out, email, start_crm
+from tests.security.crm import (
+    KINDS,
+    PACKAGE,
+    Crm,
+    app_env,
+    cloned_database,
+    crm_out,
+    email,
+    free_port,
+    start_crm,
+)
 
 RESET = "/api/auth/password-reset"
 ACCEPTED = {"status": "accepted", "message": "If the account exists, an e-mail is on its way."}
@@ -168,3 +180,22 @@ def test_bad_limits_are_refused_by_name(
         settings.load_settings({name: value})
     limits = settings.load_settings({})
     assert (limits.reset_mail_per_account, limits.reset_mail_per_address) == (3, 10)
+
+
+def test_the_app_names_a_bad_limit_and_does_not_start(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    out = crm_out(tmp_path_factory)
+    env = app_env(out, f"sqlite:///{tmp_path / 'crm.sqlite3'}", {"RESET_MAIL_PER_ACCOUNT": "0"})
+    done = subprocess.run(
+        [sys.executable, "-m", PACKAGE, "serve", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "RESET_MAIL_PER_ACCOUNT must be a whole number" in done.stderr
+    assert "Traceback" not in done.stderr
