@@ -10,6 +10,7 @@ under requests fired in parallel. Each test sends from a loopback address of its
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.util
 import json
 import subprocess
@@ -87,6 +88,19 @@ def test_unknown_emails_count_against_the_address(crm: Crm) -> None:
     with client_from(crm, "127.0.0.13") as elsewhere:
         ask(elsewhere, email("support"))
     assert reset_mails(crm, email("support")) == 1
+
+
+def test_known_and_unknown_emails_are_counted_alike(crm: Crm) -> None:
+    """The same throttle work whether or not the e-mail has an account."""
+    known, unknown = email("admin"), "nobody-alike@demo.example"
+    with client_from(crm, "127.0.0.15") as client:
+        ask(client, known)
+        ask(client, unknown)
+    rows = dict(crm.sql("SELECT key, hits FROM rate_limits"))
+    for who in (known, unknown):
+        hits = rows[f"reset-account:{hashlib.sha256(who.encode()).hexdigest()}"]
+        assert len(hits if isinstance(hits, list) else json.loads(hits)) == 1
+    assert reset_mails(crm, known) == 1
 
 
 def test_stale_throttle_rows_are_pruned(crm: Crm) -> None:
