@@ -27,6 +27,7 @@ ERROR_STATUSES = {
     "409": "Conflict: a duplicate value, a stale version or a record still in use",
     "422": "Invalid fields (one message per field)",
 }
+NOT_JSON = "The body is not declared JSON (Content-Type: application/json)"
 
 
 def document(spec: Spec) -> dict[str, Any]:
@@ -547,8 +548,9 @@ def _auth_paths() -> dict[str, Any]:
                     "200": _json(token, "Signed in"),
                     "400": _error(ERROR_STATUSES["400"]),
                     "401": _error("Wrong e-mail or password"),
+                    "415": _error(NOT_JSON),
                     "422": _error(ERROR_STATUSES["422"]),
-                    "423": _error("The account is locked for a while"),
+                    "423": _error("Locked for a while after too many failed attempts"),
                 },
             }
         },
@@ -597,9 +599,12 @@ def _auth_paths() -> dict[str, Any]:
                                 "message": {"type": "string"},
                             },
                         },
-                        "Accepted (the same answer whether or not the account exists)",
+                        "Accepted, whether or not the account exists: a link is mailed to an "
+                        "active account unless its or the client address's limit is reached",
                     ),
                     "400": _error(ERROR_STATUSES["400"]),
+                    "415": _error(NOT_JSON),
+                    "422": _error(ERROR_STATUSES["422"]),
                 },
             }
         },
@@ -626,6 +631,7 @@ def _auth_paths() -> dict[str, Any]:
                 "responses": {
                     "204": {"description": "Password changed"},
                     "400": _error(ERROR_STATUSES["400"]),
+                    "415": _error(NOT_JSON),
                     "422": _error(ERROR_STATUSES["422"]),
                 },
             }

@@ -50,6 +50,7 @@ RESERVED_TABLES = frozenset(
         "jobs",
         "alembic_version",
         "password_resets",
+        "rate_limits",
         "sessions",
         "schedule_runs",
         "import_uploads",

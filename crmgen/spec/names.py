@@ -214,6 +214,7 @@ RESERVED_ENTITIES = frozenset(
         "UserRole",
         "UserSession",
         "PasswordReset",
+        "RateLimit",
         "ScheduleRun",
         "ImportUpload",
         "EmailChange",

@@ -64,7 +64,9 @@ def test_malformed_login_bodies_are_client_errors(app: App, body: object) -> Non
     response = app.client.post("/api/auth/login", json=body)
     assert response.status_code in (400, 422)
     error(response)
-    response = app.client.post("/api/auth/login", content=b"{not json")
+    response = app.client.post(
+        "/api/auth/login", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and error(response)["code"] == "invalid_json"
 
 

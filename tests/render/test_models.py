@@ -51,6 +51,7 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
         "login_attempts",
         "password_resets",
         "email_changes",
+        "rate_limits",
         "audit_log",
         "outbox",
         "schedule_runs",
