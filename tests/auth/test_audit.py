@@ -20,7 +20,7 @@ def bearer(app: App, *roles: str) -> tuple[int, dict[str, str]]:
 
 
 def test_lockout_settings_come_from_the_spec(app: App) -> None:
-    assert (app.auth.LOCKOUT_ATTEMPTS, app.auth.LOCKOUT) == (5, dt.timedelta(minutes=15))
+    assert (app.auth.LOCKOUT_ATTEMPTS, app.auth.LOCKOUT) == (5, dt.timedelta(minutes=30))
 
 
 def test_the_principal_carries_the_extra_user_fields(app: App) -> None:
