@@ -215,7 +215,6 @@ def test_the_app_names_a_bad_limit_and_does_not_start(
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 5, by class: e-mail-change mail is unlimited")
 def test_email_change_mail_is_limited_per_account_too(crm: Crm) -> None:
     """Another mail a request sends to an address of the caller's choosing: the same limit."""
     crm.add_user("changer", "sales")
