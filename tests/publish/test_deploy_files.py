@@ -102,6 +102,71 @@ def test_compose_refuses_to_run_without_secrets(crm: Published, tmp_path: Path) 
     assert "POSTGRES_PASSWORD" in done.stderr or "SECRET_KEY" in done.stderr
 
 
+def compose_config(crm: Published, env_file: Path) -> dict:
+    """``docker-compose config`` of OUT with ``env_file``: the resolved compose file."""
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", str(env_file), "-f", "compose.yaml", "config"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 items 2, 10: PUBLIC_URL, the proxy's address")
+def test_compose_sets_the_public_url_and_trusts_forwarded_headers_from_nginx_only(
+    crm: Published, tmp_path: Path
+) -> None:
+    env = tmp_path / "throwaway.env"
+    env.write_text(
+        f"SECRET_KEY={'k' * 8}-{'s' * 40}\nPOSTGRES_PASSWORD=test-password\n"
+        "PUBLIC_URL=https://crm.example.com\n",
+        encoding="utf-8",
+    )
+    services = compose_config(crm, env)["services"]
+    proxy_addresses = [
+        network["ipv4_address"] for network in services["proxy"]["networks"].values()
+    ]
+    assert len(proxy_addresses) == 1
+    for name in ("app", "worker", "migrate"):
+        environment = services[name]["environment"]
+        assert environment["PUBLIC_URL"] == "https://crm.example.com"
+        assert environment["FORWARDED_ALLOW_IPS"] == proxy_addresses[0]
+    nginx = (crm.out / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    example = (crm.out / "deploy" / "env.example").read_text(encoding="utf-8")
+    assert re.search(r"^PUBLIC_URL=https://", example, re.MULTILINE)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 item 2: compose starts without PUBLIC_URL")
+def test_compose_refuses_to_run_without_a_public_url(crm: Published, tmp_path: Path) -> None:
+    env = tmp_path / "no-public-url.env"
+    env.write_text(f"SECRET_KEY={'s' * 40}\nPOSTGRES_PASSWORD=test-password\n", encoding="utf-8")
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PUBLIC_URL"},
+    )
+    assert done.returncode != 0 and "PUBLIC_URL" in done.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="issue 10 items 2, 10: the ConfigMap's settings")
+def test_the_kubernetes_config_map_names_the_public_url_and_the_trusted_proxies(
+    crm: Published,
+) -> None:
+    config = yaml.safe_load(
+        (crm.out / "deploy" / "kubernetes" / "configmap.yaml").read_text(encoding="utf-8")
+    )
+    assert {"PUBLIC_URL", "FORWARDED_ALLOW_IPS"} <= set(config["data"])
+
+
 def test_kubernetes_manifests_validate(crm: Published) -> None:
     manifests = sorted((crm.out / "deploy" / "kubernetes").glob("*.yaml"))
     kinds = {yaml.safe_load(p.read_text(encoding="utf-8"))["kind"] for p in manifests}
