@@ -228,7 +228,6 @@ def quick_start_commands() -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 15: the serve command installs test tools")
 def test_quick_start_has_exactly_two_commands() -> None:
     found = quick_start_commands()
     assert len(found) == 2, found
@@ -236,7 +235,6 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert found[1] == TEST_COMMAND
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 15: the time to healthy is not stated")
 def test_quick_start_states_the_time_to_healthy() -> None:
     body = section(readme(), "Quick start")
     assert re.search(r"answers /healthz \d+ s after", body), "state the measured time"

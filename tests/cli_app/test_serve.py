@@ -212,21 +212,31 @@ def kill_all(process: subprocess.Popen[bytes], pids: list[int]) -> None:
         process.wait(timeout=5)
 
 
+def assert_development_with_the_cache_key(tmp_path: Path, pid: int) -> None:
+    """The app server runs in local development, with the key kept in serve's cache folder."""
+    folder = next((tmp_path / "cache").glob("serve_crm-*"))
+    key_file = folder / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text(encoding="utf-8").strip()
+    assert len(key) >= 32
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert f"SECRET_KEY={key}".encode() in environ
+    assert b"APP_ENV=development" in environ
+    assert list(tmp_path.rglob(".secret_key")) == []  # never in the working folder
+
+
 @pytest.mark.parametrize(
     "signum",
     [
+        signal.SIGTERM,
+        signal.SIGHUP,
+        signal.SIGINT,
         pytest.param(
-            signal.SIGTERM,
-            marks=pytest.mark.xfail(strict=True, reason="issue 10 item 16: SIGTERM orphans"),
-            id="SIGTERM",
+            signal.SIGKILL,
+            marks=pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG"),
         ),
-        pytest.param(
-            signal.SIGHUP,
-            marks=pytest.mark.xfail(strict=True, reason="issue 10 item 16: SIGHUP orphans"),
-            id="SIGHUP",
-        ),
-        pytest.param(signal.SIGINT, id="SIGINT"),
     ],
+    ids=lambda s: s.name,
 )
 def test_any_stop_signal_stops_everything_serve_started(
     tmp_path: Path, signum: signal.Signals
@@ -239,6 +249,8 @@ def test_any_stop_signal_stops_everything_serve_started(
         wait_for(lambda: healthy(port), 60, "/healthz", log, process)
         pids = started_pids(log)
         assert len(pids) == 2 and all(alive(pid) for pid in pids), log.read_text()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).close()  # signs
+        assert_development_with_the_cache_key(tmp_path, pids[0])
         process.send_signal(signum)  # to crmgen serve alone, as `kill` or a process manager does
         process.wait(timeout=30)
         deadline = time.monotonic() + 15
@@ -246,12 +258,11 @@ def test_any_stop_signal_stops_everything_serve_started(
             time.sleep(0.1)
         assert [pid for pid in pids if alive(pid)] == [], log.read_text()
         assert port_is_free(port)
-        assert process.returncode == 0, log.read_text()
+        assert process.returncode == (-signum if signum == signal.SIGKILL else 0), log.read_text()
     finally:
         kill_all(process, pids)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 17: 'keeps running the previous version'")
 def test_an_invalid_spec_at_the_first_start_says_nothing_is_served(tmp_path: Path) -> None:
     broken = SPEC.replace(
         "    permissions:", "      email: {type: email, unique: true\n    permissions:"
@@ -270,26 +281,3 @@ def test_an_invalid_spec_at_the_first_start_says_nothing_is_served(tmp_path: Pat
     assert "error" in done.stderr
     assert "previous version" not in done.stderr
     assert "nothing is served" in done.stderr, done.stderr
-
-
-@pytest.mark.xfail(strict=True, reason="issue 10 item 18: .secret_key in the working folder")
-def test_serve_keeps_its_development_key_in_its_cache_folder(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path / "spec", SPEC)
-    port = free_port()
-    process, log = start_serve(tmp_path, spec, port)
-    pids: list[int] = []
-    try:
-        wait_for(lambda: healthy(port), 60, "/healthz", log, process)
-        pids = started_pids(log)
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).close()  # signs
-        folder = next((tmp_path / "cache").glob("serve_crm-*"))
-        key_file = folder / "secret_key"
-        assert key_file.stat().st_mode & 0o777 == 0o600
-        key = key_file.read_text(encoding="utf-8").strip()
-        assert len(key) >= 32
-        environ = Path(f"/proc/{pids[0]}/environ").read_bytes().split(b"\0")
-        assert f"SECRET_KEY={key}".encode() in environ
-        assert b"APP_ENV=development" in environ  # local development: crmgen serve's
-        assert [p for p in tmp_path.rglob(".secret_key")] == []
-    finally:
-        kill_all(process, pids)

@@ -125,7 +125,6 @@ def compose_config(crm: Published, env_file: Path) -> dict:
     return yaml.safe_load(done.stdout)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 items 2, 10: PUBLIC_URL, the proxy's address")
 def test_compose_sets_the_public_url_and_trusts_forwarded_headers_from_nginx_only(
     crm: Published, tmp_path: Path
 ) -> None:
@@ -150,7 +149,6 @@ def test_compose_sets_the_public_url_and_trusts_forwarded_headers_from_nginx_onl
     assert re.search(r"^PUBLIC_URL=https://", example, re.MULTILINE)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 2: compose starts without PUBLIC_URL")
 def test_compose_refuses_to_run_without_a_public_url(crm: Published, tmp_path: Path) -> None:
     env = tmp_path / "no-public-url.env"
     env.write_text(f"SECRET_KEY={SECRET_KEY}\nPOSTGRES_PASSWORD=test-password\n", encoding="utf-8")
@@ -166,7 +164,6 @@ def test_compose_refuses_to_run_without_a_public_url(crm: Published, tmp_path: P
     assert done.returncode != 0 and "PUBLIC_URL" in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 10: no TLS option")
 def test_the_tls_option_serves_https_with_a_certificate_volume(
     crm: Published, tmp_path: Path
 ) -> None:
@@ -197,7 +194,7 @@ def test_the_tls_option_serves_https_with_a_certificate_volume(
     proxy = yaml.safe_load(done.stdout)["services"]["proxy"]
     published = {str(port.get("target")) for port in proxy["ports"]}
     assert {"80", "443"} <= published
-    mounts = {volume["target"]: volume["source"] for volume in proxy["volumes"]}
+    mounts = dict(mount(volume) for volume in proxy["volumes"])
     assert mounts["/etc/nginx/conf.d/default.conf"].endswith("deploy/nginx-tls.conf")
     assert mounts["/etc/nginx/tls"].endswith("deploy/tls")
     nginx = (crm.out / "deploy" / "nginx-tls.conf").read_text(encoding="utf-8")
@@ -205,7 +202,14 @@ def test_the_tls_option_serves_https_with_a_certificate_volume(
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 items 2, 10: the ConfigMap's settings")
+def mount(volume: str | dict[str, str]) -> tuple[str, str]:
+    """(target, source) of a compose volume, in the short (``SRC:DST:ro``) or the long form."""
+    if isinstance(volume, str):
+        source, target = volume.split(":")[:2]
+        return target, source
+    return volume["target"], volume["source"]
+
+
 def test_the_kubernetes_config_map_names_the_public_url_and_the_trusted_proxies(
     crm: Published,
 ) -> None:

@@ -7,8 +7,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,7 +24,6 @@ def test_generated_app_dependencies_are_installed_with_crmgens_test_extra(
     assert needed - available == set()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 15: the app runs only with the test extra")
 def test_installing_crmgen_alone_runs_what_it_generates(minimal_out: Path) -> None:
     """``pip install crmgen`` then ``crmgen serve``: the generated app's runtime dependencies
     come with crmgen's own, without the test extra."""
@@ -35,7 +32,6 @@ def test_installing_crmgen_alone_runs_what_it_generates(minimal_out: Path) -> No
     assert _names(theirs["dependencies"]) - _names(ours["dependencies"]) == set()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 15: black and docker in the base install")
 def test_crmgens_base_dependencies_leave_out_tools_few_commands_need() -> None:
     """Test tools, the fallback formatter and the Docker SDK are extras."""
     ours = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]

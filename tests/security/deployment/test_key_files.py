@@ -32,14 +32,12 @@ def git(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 18: .secret_key is committed")
 def test_no_key_file_is_tracked_and_git_ignores_them() -> None:
     assert git("ls-files", "--", ".secret_key", "**/.secret_key").stdout == ""
     for path in (".secret_key", "examples/crm/.secret_key", ".env"):
         assert git("check-ignore", "-q", "--no-index", path).returncode == 0, path
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 18: the generated app ignores no key file")
 def test_the_generated_app_ignores_its_key_file_and_env(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

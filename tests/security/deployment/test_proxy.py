@@ -119,7 +119,6 @@ def cookies_set(response: httpx.Response) -> list[str]:
     return response.headers.get_list("set-cookie")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 10: cookies Secure when PUBLIC_URL is https")
 def test_an_https_public_url_makes_every_cookie_secure(https_public_url: Crm) -> None:
     crm = https_public_url
     with crm.client(headers={"Host": "crm.example.com"}) as client:
