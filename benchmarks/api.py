@@ -51,7 +51,9 @@ def environment(out: Path, url: str) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join([str(out), str(ROOT)]),
         DATABASE_URL=url,
         BASELINE_DATABASE_URL=url,
-        SECRET_KEY="bench",
+        # as in production: a strong key and a public address (requests go to 127.0.0.1)
+        SECRET_KEY="crmgen-benchmarks-0123456789-abcdefghijklmnopqrstuvwxyz",
+        PUBLIC_URL="http://127.0.0.1",
         PYTHONDONTWRITEBYTECODE="1",
     )
     return env

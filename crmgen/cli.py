@@ -196,8 +196,12 @@ def serve(
     The cache folder is $CRMGEN_CACHE (default ~/.cache/crmgen)/<app>-<hash of the spec path>.
     The database is migrated on every start and change; the default SQLite database is seeded
     with demo data while it is empty. The app's worker runs beside the web server unless
-    --no-worker. An invalid edit prints its errors and the previous version keeps running.
-    Stop with Ctrl-C.
+    --no-worker. The app runs in local development (APP_ENV=development) with a key kept in
+    the cache folder and PUBLIC_URL set to the served address.
+
+    An invalid spec at the first start prints its errors and exits 1; an invalid edit prints
+    them and the previous version keeps running. Ctrl-C, SIGTERM or SIGHUP stop the app server
+    and the worker, then crmgen serve.
     """
     from crmgen.serve import Server
 

@@ -46,7 +46,7 @@ def run(state: Run) -> Done:
         )
         steps = [
             f"cd {shlex.quote(str(state.out))}",
-            "cp deploy/env.example .env  # then set SECRET_KEY and POSTGRES_PASSWORD",
+            "cp deploy/env.example .env  # then set SECRET_KEY, PUBLIC_URL and POSTGRES_PASSWORD",
             "docker compose up -d --build --wait",
         ]
         state.warn(f"--deploy compose: {why}; run these commands:\n    " + "\n    ".join(steps))

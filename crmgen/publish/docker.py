@@ -20,7 +20,7 @@ def connect() -> tuple[Any | None, str]:
         import docker
         import docker.errors
     except ImportError:
-        return None, "the docker Python package is not installed"
+        return None, "the docker Python package is not installed: pip install 'crmgen[docker]'"
     try:
         client = docker.from_env(timeout=10)
         client.ping()

@@ -1,8 +1,8 @@
 """The files that run the app elsewhere, rendered from ``templates/deploy/*.j2``.
 
 ``Dockerfile``, ``.dockerignore``, ``compose.yaml`` (with ``deploy/nginx.conf`` and
-``deploy/env.example``), ``deploy/install.sh`` and the Kubernetes manifests in
-``deploy/kubernetes/``. ``crmgen generate`` writes them with every other file of the app (the
+``deploy/env.example``; ``deploy/compose.tls.yaml`` and ``deploy/nginx-tls.conf`` add TLS),
+``deploy/install.sh`` and the Kubernetes manifests in ``deploy/kubernetes/``. ``crmgen generate`` writes them with every other file of the app (the
 render plan); ``crmgen publish`` renders them again with the image tag it was given, and adds what
 the Dockerfile copies: the wheel in ``dist/`` and the pinned ``deploy/requirements.txt``. They go
 through crmgen's own Jinja environment (the override folder first, the same strict, safe filters
@@ -26,6 +26,9 @@ NGINX_IMAGE = "nginx:1.27-alpine"
 PORT = 8000
 REPLICAS = 3
 UID = 10001
+# compose's network, and nginx's fixed address in it: the only proxy the app trusts.
+APP_SUBNET = "10.231.0.0/24"
+PROXY_ADDRESS = "10.231.0.10"
 VERSION = "0.1.0"  # the generated app's version (templates/backend/pyproject.toml.j2)
 
 # template under templates/deploy -> path in OUT
@@ -34,6 +37,8 @@ FILES = {
     "dockerignore.j2": ".dockerignore",
     "compose.yaml.j2": "compose.yaml",
     "nginx.conf.j2": "deploy/nginx.conf",
+    "compose.tls.yaml.j2": "deploy/compose.tls.yaml",
+    "nginx-tls.conf.j2": "deploy/nginx-tls.conf",
     "env.example.j2": "deploy/env.example",
     "install.sh.j2": "deploy/install.sh",
     "kubernetes/configmap.yaml.j2": "deploy/kubernetes/configmap.yaml",
@@ -79,6 +84,8 @@ def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
         "port": PORT,
         "replicas": REPLICAS,
         "uid": UID,
+        "app_subnet": APP_SUBNET,
+        "proxy_address": PROXY_ADDRESS,
         "crmgen_version": __version__,
         **commands(package),
     }

@@ -1,4 +1,4 @@
-"""Formatting generated Python: ``ruff format`` when it is installed (fast), else black's API.
+"""Formatting generated Python: ``ruff format`` (a dependency of crmgen), else black's API.
 
 Both are run with the same settings the generated ``pyproject.toml`` declares, isolated from any
 configuration found above OUT, so the output does not depend on where it is written.
@@ -65,7 +65,10 @@ def _ruff(ruff: str, paths: list[Path], root: Path) -> None:
 
 
 def _black(paths: list[Path], root: Path) -> None:
-    import black
+    try:
+        import black
+    except ImportError:
+        raise GenerateError("formatting needs ruff (or black): pip install ruff") from None
 
     mode = black.Mode(line_length=LINE_LENGTH, target_versions={black.TargetVersion.PY311})
     for path in paths:

@@ -123,8 +123,10 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     files = [
         PlannedFile("pyproject.toml", "backend/pyproject.toml.j2", context),
         PlannedFile("README.md", "backend/README.md.j2", context),
+        PlannedFile(".gitignore", "backend/gitignore.j2", context),
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
+        PlannedFile(f"{package}/hosts.py", "backend/hosts.py.j2", context),
         PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
         PlannedFile(f"{package}/functions.py", "backend/functions.py.j2", context),
         PlannedFile(f"{package}/formats.py", "backend/formats.py.j2", context),

@@ -34,6 +34,7 @@ from crmgen import load
 from crmgen.generate import generate
 from crmgen.render.environment import make_environment
 from crmgen.render.plan import base_context
+from tests.app_settings import PUBLIC_URL, SECRET_KEY
 from tests.postgres import POSTGRES_URL, admin_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,7 +175,7 @@ def build_app(modules: dict[str, ModuleType], db: object) -> Starlette:
         exception_handlers=errors.EXCEPTION_HANDLERS,
     )
     app.state.db = db
-    app.state.settings = SimpleNamespace(secret_key="test-secret-key")
+    app.state.settings = SimpleNamespace(secret_key=SECRET_KEY, public_url=PUBLIC_URL)
     return app
 
 

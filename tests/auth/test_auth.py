@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -332,20 +333,27 @@ def test_create_user_checks_its_input(app: App) -> None:
         session.rollback()
 
 
-def test_without_secret_key_a_development_key_file_is_made(
+def holding(**settings: object) -> SimpleNamespace:
+    """An app-like object whose ``state.settings`` has ``settings``."""
+    return SimpleNamespace(state=SimpleNamespace(settings=SimpleNamespace(**settings)))
+
+
+def test_in_local_development_without_secret_key_a_key_file_is_made(
     app: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SECRET_KEY", raising=False)
+    development = holding(secret_key=None, development=True)
     with caplog.at_level(logging.WARNING):
-        key = app.auth.secret_key(None)
+        key = app.auth.secret_key(development)
     path = tmp_path / ".secret_key"
     assert path.read_text().strip().encode() == key and len(key) == 64
     assert path.stat().st_mode & 0o777 == 0o600
     assert "SECRET_KEY is not set" in caplog.text
-    assert app.auth.secret_key(None) == key  # kept
-    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
-    assert app.auth.secret_key(None) == b"from-the-environment"
+    assert app.auth.secret_key(development) == key  # kept
+    configured = holding(secret_key="from-the-settings", development=True)
+    assert app.auth.secret_key(configured) == b"from-the-settings"
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):  # production never gets here
+        app.auth.secret_key(holding(secret_key=None, development=False))
     signed = app.auth.sign_token(key, "token")
     assert app.auth.unsign_token(key, signed) == "token"
     assert app.auth.unsign_token(b"another key", signed) is None

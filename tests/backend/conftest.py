@@ -25,6 +25,7 @@ from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 from crmgen.generate import generate
+from tests.app_settings import app_settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {
@@ -211,7 +212,10 @@ def make_backend(
         )
     gen.models.Base.metadata.create_all(database.engine)
     users: dict[str, Any] = {}
-    app = gen.app.create_app(database=database, middleware=[Middleware(TestUsers, users=users)])
+    settings = gen.app.startup_settings(app_settings_env())
+    app = gen.app.create_app(
+        settings, database=database, middleware=[Middleware(TestUsers, users=users)]
+    )
     client = TestClient(app, raise_server_exceptions=False)
     try:
         yield Backend(gen, database, dialect, users, client)

@@ -30,6 +30,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmgen.generate import generate
+from tests.app_settings import app_settings_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CRM_SPEC = ROOT / "examples" / "crm"
@@ -79,9 +80,10 @@ def crm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def app_env(out: Path, database_url: str | None = None) -> dict[str, str]:
-    """The environment of an app subprocess: the generated code on PYTHONPATH, nothing else."""
+    """The environment of an app subprocess: the generated code on PYTHONPATH, the test key
+    and public address (tests/app_settings.py), nothing else."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTHONPATH")}
-    env.update(PYTHONPATH=str(out), PYTHONDONTWRITEBYTECODE="1", SECRET_KEY="e2e-secret")
+    env.update(PYTHONPATH=str(out), PYTHONDONTWRITEBYTECODE="1", **app_settings_env())
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return env
@@ -169,8 +171,9 @@ def uvicorn_server(out: Path, url: str, cwd: Path, *extra: str) -> Iterator[str]
         *extra,
     ]
     log = (cwd / f"uvicorn-{port}.log").open("w+")
-    process = subprocess.Popen(args, env=app_env(out, url), cwd=cwd, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
+    env = {**app_env(out, url), "PUBLIC_URL": base}  # mailed links lead to this server
+    process = subprocess.Popen(args, env=env, cwd=cwd, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:

@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from tests.app_settings import app_settings_env
+
 POSTGRES_URL = os.environ.get(
     "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -53,7 +55,7 @@ def run_app(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m PACKAGE ARGS`` from ``out`` against the database ``url``."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["PYTHONPATH"] = str(out)
+    env.update(PYTHONPATH=str(out), **app_settings_env())
     if url:
         env["DATABASE_URL"] = url
     done = subprocess.run(

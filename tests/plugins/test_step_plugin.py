@@ -28,6 +28,7 @@ from crmgen.render import GenerateError
 from crmgen.render.processes import compile_process
 from crmgen.spec import load_spec
 from crmgen.spec.steps import REGISTRY, StepKind
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import TestUsers as HeaderUsers
 from tests.backend.conftest import _import
 
@@ -212,7 +213,9 @@ def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]
         }
     client = TestClient(
         modules["app"].create_app(
-            database=database, middleware=[Middleware(HeaderUsers, users=users)]
+            modules["app"].startup_settings(app_settings_env()),
+            database=database,
+            middleware=[Middleware(HeaderUsers, users=users)],
         ),
         raise_server_exceptions=False,
     )

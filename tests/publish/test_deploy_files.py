@@ -22,6 +22,7 @@ import httpx2 as httpx
 import pytest
 import yaml
 
+from tests.app_settings import SECRET_KEY
 from tests.publish.conftest import Published
 
 
@@ -64,7 +65,11 @@ def test_dockerfile_shape(crm: Published) -> None:
 
 def test_compose_passes_docker_compose_config(crm: Published, tmp_path: Path) -> None:
     env = tmp_path / "throwaway.env"
-    env.write_text("SECRET_KEY=test-secret\nPOSTGRES_PASSWORD=test-password\n", encoding="utf-8")
+    env.write_text(
+        "SECRET_KEY=test-secret\nPOSTGRES_PASSWORD=test-password\n"
+        "PUBLIC_URL=https://crm.example.com\n",
+        encoding="utf-8",
+    )
     done = subprocess.run(
         [tool("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
         cwd=crm.out,
@@ -96,10 +101,122 @@ def test_compose_refuses_to_run_without_secrets(crm: Published, tmp_path: Path) 
         text=True,
         timeout=60,
         check=False,
-        env={k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "POSTGRES_PASSWORD")},
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("SECRET_KEY", "POSTGRES_PASSWORD", "PUBLIC_URL")
+        },
     )
     assert done.returncode != 0
     assert "POSTGRES_PASSWORD" in done.stderr or "SECRET_KEY" in done.stderr
+
+
+def compose_config(crm: Published, env_file: Path) -> dict:
+    """``docker-compose config`` of OUT with ``env_file``: the resolved compose file."""
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", str(env_file), "-f", "compose.yaml", "config"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def test_compose_sets_the_public_url_and_trusts_forwarded_headers_from_nginx_only(
+    crm: Published, tmp_path: Path
+) -> None:
+    env = tmp_path / "throwaway.env"
+    env.write_text(
+        f"SECRET_KEY={SECRET_KEY}\nPOSTGRES_PASSWORD=test-password\n"
+        "PUBLIC_URL=https://crm.example.com\n",
+        encoding="utf-8",
+    )
+    services = compose_config(crm, env)["services"]
+    proxy_addresses = [
+        network["ipv4_address"] for network in services["proxy"]["networks"].values()
+    ]
+    assert len(proxy_addresses) == 1
+    for name in ("app", "worker", "migrate"):
+        environment = services[name]["environment"]
+        assert environment["PUBLIC_URL"] == "https://crm.example.com"
+        assert environment["FORWARDED_ALLOW_IPS"] == proxy_addresses[0]
+    nginx = (crm.out / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    example = (crm.out / "deploy" / "env.example").read_text(encoding="utf-8")
+    assert re.search(r"^PUBLIC_URL=https://", example, re.MULTILINE)
+
+
+def test_compose_refuses_to_run_without_a_public_url(crm: Published, tmp_path: Path) -> None:
+    env = tmp_path / "no-public-url.env"
+    env.write_text(f"SECRET_KEY={SECRET_KEY}\nPOSTGRES_PASSWORD=test-password\n", encoding="utf-8")
+    done = subprocess.run(
+        [tool("docker-compose"), "--env-file", str(env), "-f", "compose.yaml", "config"],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "PUBLIC_URL"},
+    )
+    assert done.returncode != 0 and "PUBLIC_URL" in done.stderr
+
+
+def test_the_tls_option_serves_https_with_a_certificate_volume(
+    crm: Published, tmp_path: Path
+) -> None:
+    env = tmp_path / "tls.env"
+    env.write_text(
+        f"SECRET_KEY={SECRET_KEY}\nPOSTGRES_PASSWORD=test-password\n"
+        "PUBLIC_URL=https://crm.example.com\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            tool("docker-compose"),
+            "--env-file",
+            str(env),
+            "-f",
+            "compose.yaml",
+            "-f",
+            "deploy/compose.tls.yaml",
+            "config",
+        ],
+        cwd=crm.out,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    proxy = yaml.safe_load(done.stdout)["services"]["proxy"]
+    published = {str(port.get("target")) for port in proxy["ports"]}
+    assert {"80", "443"} <= published
+    mounts = dict(mount(volume) for volume in proxy["volumes"])
+    assert mounts["/etc/nginx/conf.d/default.conf"].endswith("deploy/nginx-tls.conf")
+    assert mounts["/etc/nginx/tls"].endswith("deploy/tls")
+    nginx = (crm.out / "deploy" / "nginx-tls.conf").read_text(encoding="utf-8")
+    assert "listen 443 ssl;" in nginx and "ssl_certificate /etc/nginx/tls/fullchain.pem;" in nginx
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+
+
+def mount(volume: str | dict[str, str]) -> tuple[str, str]:
+    """(target, source) of a compose volume, in the short (``SRC:DST:ro``) or the long form."""
+    if isinstance(volume, str):
+        source, target = volume.split(":")[:2]
+        return target, source
+    return volume["target"], volume["source"]
+
+
+def test_the_kubernetes_config_map_names_the_public_url_and_the_trusted_proxies(
+    crm: Published,
+) -> None:
+    config = yaml.safe_load(
+        (crm.out / "deploy" / "kubernetes" / "configmap.yaml").read_text(encoding="utf-8")
+    )
+    assert {"PUBLIC_URL", "FORWARDED_ALLOW_IPS"} <= set(config["data"])
 
 
 def test_kubernetes_manifests_validate(crm: Published) -> None:
@@ -146,10 +263,12 @@ def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: P
     )
     assert install.returncode == 0, install.stderr[-2000:]
     bin_dir = venv / "bin"
+    port = free_port()
     app_env = dict(
         env,
         PATH=f"{bin_dir}:{env['PATH']}",
-        SECRET_KEY="test-secret",
+        SECRET_KEY=SECRET_KEY,
+        PUBLIC_URL=f"http://127.0.0.1:{port}",
         DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}",
     )
     compose = yaml.safe_load((crm.out / "compose.yaml").read_text(encoding="utf-8"))
@@ -160,7 +279,6 @@ def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: P
         migrate, cwd=work, env=app_env, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    port = free_port()
     start = [arg if arg != "8000" else str(port) for arg in instruction(dockerfile, "CMD")]
     server = subprocess.Popen(
         start, cwd=work, env=app_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import Backend, TestUsers, generated
 from tests.migrations.apptools import POSTGRES_URL, engine_for, postgres_admin, run_app
 from tests.worker.conftest import HttpRecorder, SmtpServer, http, outbox_rows, smtp, wait_for  # noqa: F401
@@ -128,6 +129,7 @@ class Scenario(Backend):
         environ.update(
             PYTHONPATH=str(self.gen.out), DATABASE_URL=self.url, NO_PROXY="*", no_proxy="*"
         )
+        environ.update(app_settings_env())
         environ.update(env)
         done = subprocess.run(
             [sys.executable, "-m", self.package, *args],
@@ -279,7 +281,10 @@ def scenario_backend(
     for url in templates.fresh(gen, dialect, folder):
         database = gen.db.Database(url)
         users: dict[str, Any] = {}
-        app = gen.app.create_app(database=database, middleware=[Middleware(TestUsers, users=users)])
+        settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))
+        app = gen.app.create_app(
+            settings, database=database, middleware=[Middleware(TestUsers, users=users)]
+        )
         client = TestClient(app, raise_server_exceptions=False)
         try:
             yield Scenario(

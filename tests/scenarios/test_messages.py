@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.app_settings import app_settings_env
 from tests.backend.payloads import create
 from tests.scenarios.conftest import (
     ACCOUNTING_SECRET,
@@ -71,7 +72,7 @@ def scheduler_at(s: Scenario, moment: dt.datetime, started: dt.datetime, name: s
     """A scheduler of the app (as a worker named ``name`` would run it) whose clock reads
     ``moment`` and that started at ``started``."""
     module = s.scheduler_module()
-    settings = s.gen.app.load_settings({"DATABASE_URL": s.url})
+    settings = s.gen.app.startup_settings(app_settings_env(DATABASE_URL=s.url))
     scheduler = module.Scheduler(s.database, settings, processes=s.processes, name=name)
     scheduler.clock = FixedClock(moment)
     scheduler.started = started.astimezone(UTC)

@@ -68,13 +68,21 @@ def crm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return Path(_STATE["out"])
 
 
+# Settings of the app a test process may have in its own environment: never passed on.
+INHERITED_SETTINGS = (
+    "DATABASE_URL",
+    "PYTHONPATH",
+    "SECRET_KEY",
+    "PUBLIC_URL",
+    "ALLOWED_HOSTS",
+    "APP_ENV",
+    "FORWARDED_ALLOW_IPS",
+)
+
+
 def app_env(out: Path, database_url: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of an app process: the generated code on PYTHONPATH and ``extra``."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "PYTHONPATH", "SECRET_KEY", "PUBLIC_URL", "ALLOWED_HOSTS")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
     env.update(
         PYTHONPATH=str(out),
         PYTHONDONTWRITEBYTECODE="1",

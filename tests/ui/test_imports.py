@@ -20,8 +20,9 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import POSTGRES_URL, Generated, generated, postgres_admin
-from tests.ui.test_pages import SECRET, UI, csrf, fresh
+from tests.ui.test_pages import UI, csrf, fresh
 
 
 class Signed(Protocol):
@@ -78,7 +79,7 @@ def ui(
 
     database = open_database()
     gen.models.Base.metadata.create_all(database.engine)
-    settings = gen.app.load_settings({"SECRET_KEY": SECRET, "DATABASE_URL": url})
+    settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))
     app = gen.app.create_app(settings, database=database)  # the real AuthMiddleware
     try:
         with TestClient(app, raise_server_exceptions=True) as client:

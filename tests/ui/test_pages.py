@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import Generated, generated
 
 PASSWORD = "correct horse battery"
-SECRET = "ui-test-secret-key"
 
 
 class UI:
@@ -60,7 +60,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     path = tmp_path_factory.mktemp("ui_db") / "ui.sqlite3"
     database = gen.db.Database(f"sqlite:///{path}")
     gen.models.Base.metadata.create_all(database.engine)
-    settings = gen.app.load_settings({"SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{path}"})
+    settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=f"sqlite:///{path}"))
     app = gen.app.create_app(settings, database=database)  # the real AuthMiddleware
     admin = min(gen.resources.SUPERUSER_ROLES)
     with TestClient(app, raise_server_exceptions=True) as client:

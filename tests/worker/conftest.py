@@ -29,6 +29,7 @@ import pytest
 import sqlalchemy as sa
 
 from crmgen.generate import generate
+from tests.app_settings import app_settings_env
 from tests.migrations.apptools import engine_for, fresh_database, run_app, write_spec
 
 PACKAGE = "relay_crm"
@@ -251,6 +252,7 @@ class Apps:
             RELAY_TELEGRAM_TOKEN=TELEGRAM_TOKEN,
             RELAY_WEBHOOK_SECRET=WEBHOOK_SECRET,
             LOG_LEVEL="INFO",
+            **app_settings_env(),
         )
         env.update(self.env)
         env.update(extra)
