@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from starlette.routing import Mount, Route
 
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import generated
 
 _PARAM = re.compile(r"\{([a-z_]+)(:[a-z]+)?\}")
@@ -46,7 +47,7 @@ def _matches(template: str, concrete: str) -> bool:
 @pytest.mark.parametrize("spec", ["crm", "minimal"])
 def test_every_api_route_is_described(spec: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     gen = generated(spec, tmp_path_factory)
-    app = gen.app.create_app(gen.app.load_settings({"SECRET_KEY": "openapi-" + "k" * 40}))
+    app = gen.app.create_app(gen.app.startup_settings(app_settings_env()))
     document = json.loads(app.state.openapi)
     described = {
         path: {m.upper() for m in item if m in ("get", "post", "patch", "put", "delete")}

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import Generated, generated
 
 
@@ -16,9 +17,7 @@ def minimal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     path = tmp_path_factory.mktemp("locales") / "minimal.sqlite3"
     database = gen.db.Database(f"sqlite:///{path}")
     gen.models.Base.metadata.create_all(database.engine)
-    settings = gen.app.load_settings(
-        {"SECRET_KEY": "locales-test-" + "k" * 40, "DATABASE_URL": f"sqlite:///{path}"}
-    )
+    settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=f"sqlite:///{path}"))
     with TestClient(gen.app.create_app(settings, database=database)) as client:
         yield client
     database.dispose()

@@ -127,10 +127,14 @@ def served(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         auth = modules["auth"]
         original = auth.hasher
         auth.hasher = hasher = CountingHasher(CHEAP)
-        settings = modules["settings"].load_settings(
-            {"DATABASE_URL": url, "SECRET_KEY": SECRET_KEY}
-        )
         port = free_port()
+        settings = modules["settings"].load_settings(
+            {
+                "DATABASE_URL": url,
+                "SECRET_KEY": SECRET_KEY,
+                "PUBLIC_URL": f"http://127.0.0.1:{port}",
+            }
+        )
         config = uvicorn.Config(
             modules["app"].create_app(settings), host="127.0.0.1", port=port, log_level="warning"
         )
