@@ -138,31 +138,12 @@ def exact(value: Decimal, field: str) -> str:
     return format(value.quantize(Decimal(1).scaleb(-FIELDS[field][1]), context=WIDE), "f")
 
 
-@pytest.fixture(autouse=True)
-def _fails_on_sqlite_today(request: pytest.FixtureRequest) -> None:
-    """Until issue 10 item 11 is fixed: tests that fail on SQLite only (PostgreSQL passes)."""
-    sqlite_only = ("test_sorting_filters_and_cursor_pages_tell_close_values_apart",)
-    params = getattr(request.node, "callspec", None)
-    kind = params.params.get("app") if params is not None else None
-    if request.node.originalname in sqlite_only and kind == "sqlite":
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-            )
-        )
-
-
 def names(items: list[dict[str, Any]]) -> list[str]:
     return [item["name"] for item in items]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     values=st.fixed_dictionaries({field: decimals(field) for field in FIELDS}),
@@ -293,10 +274,6 @@ def _places(value: Decimal, scale: int) -> str:
     return format(value.quantize(Decimal(1).scaleb(-scale), context=WIDE), "f")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 def test_sums_averages_and_weights_are_exact_and_never_overflow(clean: App) -> None:
     rows = _entries(clean)
     wide = [Decimal(r["wide"]) for r in rows]
@@ -345,10 +322,6 @@ def test_sums_averages_and_weights_are_exact_and_never_overflow(clean: App) -> N
     assert record["sum_whole"] == str(_sum([Decimal(r["whole"]) for r in rows]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 def test_a_document_sums_its_lines_exactly(clean: App) -> None:
     rows = _entries(clean)
     batch = rows[0]["batch"]
@@ -386,10 +359,6 @@ def _import(app: App, name: str, data: bytes) -> str:
     return str(run(app, location, mapping).text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
 def test_export_then_import_keeps_every_digit(clean: App, kind: str) -> None:
     values = {

@@ -62,10 +62,6 @@ def values(out: Path, url: str) -> dict[str, tuple[str | None, object]]:
     return {row["name"]: (row["amount"], row["quantity"]) for row in rows["items"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 def test_a_new_scale_and_a_new_type_keep_every_value(tmp_path: Path, database: str) -> None:
     out = tmp_path / "out"
     generate(write_spec(tmp_path / "v1", V1), out)

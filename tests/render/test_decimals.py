@@ -25,20 +25,12 @@ def out(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     return target
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 def test_no_sql_sum_or_average_rounds(out: Path) -> None:
     for path in sorted(out.rglob("*.py")):
         text = path.read_text(encoding="utf-8")
         assert not ROUNDING.search(text), f"{path.relative_to(out)}: {ROUNDING.search(text)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 def test_decimal_columns_store_whole_units_on_sqlite(out: Path) -> None:
     package = next(p.parent for p in out.glob("*/models.py"))
     models = (package / "models.py").read_text(encoding="utf-8")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from crmgen import validate
 
 SPEC = """\
@@ -22,7 +20,6 @@ entities:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 11: precision is not capped at 18 digits")
 def test_a_precision_above_18_digits_is_refused_with_the_fix(tmp_path: Path) -> None:
     spec = tmp_path / "app.yaml"
     spec.write_text(SPEC, encoding="utf-8")

@@ -168,10 +168,6 @@ def upgraded(
         yield Upgraded(request.param, out, url, rows)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-)
 def test_the_new_revisions_follow_the_old_ones(out: Path) -> None:
     revisions = sorted(p.name for p in (out / "migrations" / "versions").glob("*.py"))
     old = sorted(p.name for p in (PREVIOUS / "migrations" / "versions").glob("*.py"))
@@ -196,16 +192,7 @@ def test_every_old_value_reads_as_the_previous_release_read_it(upgraded: Upgrade
     assert companies[2]["empty_extra"] is False and companies[3]["empty_extra"] is True
 
 
-def test_decimals_are_stored_exactly_after_the_upgrade(
-    upgraded: Upgraded, request: pytest.FixtureRequest
-) -> None:
-    if upgraded.kind == "sqlite":  # until issue 10 item 11 is fixed (PostgreSQL passes)
-        request.node.add_marker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="issue 10 item 11: decimals are floats on SQLite, sums overflow, XLSX and JSON lose digits",
-            )
-        )
+def test_decimals_are_stored_exactly_after_the_upgrade(upgraded: Upgraded) -> None:
     engine = engine_for(upgraded.url)
     try:
         with engine.connect() as connection:
@@ -231,9 +218,6 @@ def test_the_upgraded_database_matches_the_models(upgraded: Upgraded) -> None:
     assert schema_diff(upgraded.out, upgraded.url) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="issue 10 item 13: a JSON null of a backup is restored as JSON null"
-)
 def test_a_backup_of_the_previous_release_restores(upgraded: Upgraded, tmp_path: Path) -> None:
     """A backup in the previous release's format (1): decimals as text, JSON's null and no
     value both written as null (restored as no value)."""
