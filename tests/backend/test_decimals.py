@@ -22,7 +22,7 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
@@ -142,28 +142,31 @@ def names(items: list[dict[str, Any]]) -> list[str]:
     return [item["name"] for item in items]
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None)
 @given(
-    values=st.fixed_dictionaries({field: decimals(field) for field in FIELDS}),
+    first=st.fixed_dictionaries({field: decimals(field) for field in FIELDS}),
+    second=st.fixed_dictionaries({field: decimals(field) for field in FIELDS}),
 )
-def test_every_value_round_trips_and_compares_exactly(app: App, values: dict[str, Decimal]) -> None:
+def test_every_value_round_trips_orders_and_compares_exactly(
+    app: App, first: dict[str, Decimal], second: dict[str, Decimal]
+) -> None:
     app.clear()
-    sent = {field: str(value) for field, value in values.items()}
-    made = app.post("entries", name="probe", **sent)
-    expected = {field: exact(value, field) for field, value in values.items()}
-    assert {f: made[f] for f in FIELDS} == expected
-    assert made["tripled"] == exact(values["price"] * 3, "price")  # computed in Python, exactly
-    read = app.get(f"entries/{made['id']}")
-    assert {f: read[f] for f in FIELDS} == expected
-    for field, value in expected.items():
-        assert names(app.get("entries", **{field: value})["items"]) == ["probe"], field
-        assert names(app.get("entries", **{f"{field}__gte": value})["items"]) == ["probe"]
-        assert names(app.get("entries", **{f"{field}__lte": value})["items"]) == ["probe"]
-        assert app.get("entries", **{f"{field}__gt": value})["items"] == [], field
-        assert app.get("entries", **{f"{field}__lt": value})["items"] == [], field
-        assert app.get("entries", **{f"{field}__ne": value})["items"] == [], field
+    sent = {"a": first, "b": second}
+    for name, values in sent.items():
+        made = app.post("entries", name=name, **{f: str(v) for f, v in values.items()})
+        expected = {field: exact(value, field) for field, value in values.items()}
+        assert {f: made[f] for f in FIELDS} == expected
+        assert made["tripled"] == exact(values["price"] * 3, "price")  # computed, exactly
+        read = app.get(f"entries/{made['id']}")
+        assert {f: read[f] for f in FIELDS} == expected
+    for field in FIELDS:
+        ordered = sorted(sent, key=lambda name: (sent[name][field], name))
+        assert names(app.get("entries", sort=f"{field},name")["items"]) == ordered, field
+        a = exact(first[field], field)
+        for op, test in (("", "__eq__"), ("__gt", "__gt__"), ("__lte", "__le__")):
+            expected = [n for n in sent if getattr(sent[n][field], test)(first[field])]
+            found = names(app.get("entries", sort="name", **{f"{field}{op}": a})["items"])
+            assert found == expected, (field, op)
 
 
 def test_sorting_filters_and_cursor_pages_tell_close_values_apart(clean: App) -> None:
