@@ -9,7 +9,8 @@ Python source that builds a SQLAlchemy expression in the generated app::
 ``record.field`` becomes a column of the model, ``record.ref.field`` an ``EXISTS`` through the
 relationship (``has``), ``user`` / ``user.field`` values bound from the ``CurrentUser`` of the
 request (its extra User fields included). Comparisons follow Python's meaning of ``None``:
-``record.stage != 'lost'`` keeps records without a stage. Anything else (arithmetic, function
+``record.stage != 'lost'`` keeps records without a stage. A decimal column compared with
+another column goes first, so that the app's exact decimals compare both in one unit. Anything else (arithmetic, function
 calls other than ``has_role``) raises a ``GenerateError`` that names the expression.
 """
 
@@ -31,6 +32,8 @@ SYSTEM_COLUMNS = {
     "updated_at": "datetime",
 }
 _COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+DECIMALS = ("decimal", "money")
 
 
 @dataclass(frozen=True)
@@ -203,13 +206,15 @@ class _Compiler:
         if symbol is None:
             raise self.fail(f"the comparison {type(op).__name__} is not supported")
         if isinstance(left, _Py) and isinstance(right, _Sql):
-            flipped = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}.get(symbol, symbol)
-            left, right, symbol = right, left, flipped
+            left, right, symbol = right, left, _FLIPPED.get(symbol, symbol)
         if isinstance(left, _Py):  # both known in Python: decided when the request runs
             assert isinstance(right, _Py)
             return _Sql(
                 f"sa.true() if ({left.source} {symbol} {right.source}) else sa.false()", "boolean"
             )
+        if isinstance(right, _Sql) and right.type in DECIMALS and left.type not in DECIMALS:
+            # an exact decimal compares in its own unit: it goes first (see the app's decimals)
+            left, right, symbol = right, left, _FLIPPED.get(symbol, symbol)
         return self.column_compare(left, symbol, right)
 
     def column_compare(self, column: _Sql, symbol: str, value: _Node) -> _Sql:

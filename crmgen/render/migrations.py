@@ -8,6 +8,11 @@ so ``renamed_from`` on an entity or a field becomes a rename, not a drop and an 
 one new revision ``000N_<slug>.py`` with the difference; earlier revisions are copied byte for
 byte. No difference, no new revision.
 
+Exact decimals are whole numbers of their smallest unit on SQLite (the app's ``decimals``
+module); their CHECK constraints have a SQLite text of their own, and a revision that changes
+how a number column is stored there (a NUMERIC that kept floats becoming exact, a new scale)
+rewrites its values on SQLite first, each as the app read it before (``_sqlite_decimals``).
+
 Dropping a table or a column loses data: such a change is refused (``DestructiveChange``, OUT
 untouched) unless the caller allows each dropped element by name (``Entity`` or
 ``Entity.field``; ``crmgen generate --allow-destructive NAME``).
@@ -250,6 +255,53 @@ def type_change_is_safe(old: str, new: str) -> bool:
     return (head_old, head_new) in SAFE_WIDENING
 
 
+def _storage(expr: str) -> tuple[str, int, int] | None:
+    """How a number column keeps its values on SQLite: ``(kind, precision, scale)`` with kind
+    ``units`` (an exact decimal: whole units), ``float`` (a plain NUMERIC) or ``integer``."""
+    head = _type_head(expr)
+    if head in ("sa.Integer", "sa.BigInteger", "sa.SmallInteger"):
+        return "integer", 0, 0
+    if head != "sa.Numeric":
+        return None
+    precision = re.search(r"precision=(\d+)", expr)
+    scale = re.search(r"scale=(\d+)", expr)
+    kind = "units" if "with_variant(sa.BigInteger(), 'sqlite')" in expr else "float"
+    return kind, int(precision.group(1)) if precision else 0, int(scale.group(1)) if scale else 0
+
+
+def _rewrite(table: str, column: str, before: str, after: str) -> str | None:
+    """The call that stores a column's values anew on SQLite when its storage changes there
+    (each value read exactly as the app read it before); None when nothing changes."""
+    old, new = _storage(before), _storage(after)
+    if old is not None and new is not None and (old[0], old[2]) == (new[0], new[2]):
+        return None
+    if "units" not in (old and old[0], new and new[0]):
+        return None
+    value = "Decimal(str(v))"  # text and other types: as written
+    if old is not None:
+        value = {
+            "units": f"Decimal(v).scaleb(-{old[2]})",
+            "float": f'Decimal("%.{old[2]}f" % v)',  # what SQLAlchemy made of the float
+            "integer": "Decimal(v)",
+        }[old[0]]
+    stored = f"str({value})"
+    if new is not None:
+        stored = {
+            "units": f"_units({value}, {new[1]}, {new[2]})",
+            "float": f"float({value})",
+            "integer": f"int({value}.to_integral_value(ROUND_HALF_UP))",
+        }[new[0]]
+    return f"_sqlite_decimals({lit(table)}, {lit(column)}, lambda v: {stored})"
+
+
+def check_source(check: dict[str, Any], diff: Diff) -> str:
+    """A CHECK constraint's SQL as Python source: its SQLite text there when it has one."""
+    if "sqlite" not in check:
+        return lit(check["sqltext"])
+    diff.uses_sqlite = True
+    return f"{lit(check['sqlite'])} if sqlite else {lit(check['sqltext'])}"
+
+
 @dataclass
 class Diff:
     """The code of one direction (upgrade or downgrade) and what it means for people."""
@@ -261,6 +313,8 @@ class Diff:
     warnings: list[str] = field(default_factory=list)
     uses_dt: bool = False
     uses_decimal: bool = False
+    uses_sqlite: bool = False  # the code reads ``sqlite`` (the database is SQLite)
+    rewrites: bool = False  # the code calls ``_sqlite_decimals``
 
 
 def _creation_order(
@@ -344,7 +398,7 @@ def operations(
             )
         for ck in table["checks"]:
             out.append(
-                f"    sa.CheckConstraint({lit(ck['sqltext'])}, name=op.f({lit(ck['name'])})),"
+                f"    sa.CheckConstraint({check_source(ck, diff)}, name=op.f({lit(ck['name'])})),"
             )
         if table.get("comment") is not None:
             out.append(f"    comment={lit(table['comment'])},")
@@ -411,6 +465,7 @@ def _alter_table(
     batch: list[str] = []
     later: list[str] = []
     fills: list[str] = []
+    rewrites: list[str] = []  # run before the batch: it may copy the table with a CAST
 
     kinds = (
         ("indexes", None),
@@ -449,7 +504,7 @@ def _alter_table(
                 )
             else:
                 creates.append(
-                    f"batch_op.create_check_constraint(op.f({ref}), {lit(item['sqltext'])})"
+                    f"batch_op.create_check_constraint(op.f({ref}), {check_source(item, diff)})"
                 )
 
     for column in new["columns"]:
@@ -466,6 +521,10 @@ def _alter_table(
         if before["type"] != column["type"]:
             args.append(f"type_={column['type']}")
             changed = True
+            rewrite = _rewrite(name, source_name, before["type"], column["type"])
+            if rewrite is not None:
+                rewrites.append(rewrite)
+                diff.rewrites = True
             if _type_head(before["type"]) == _type_head(column["type"]):
                 if not type_change_is_safe(before["type"], column["type"]):
                     diff.warnings.append(
@@ -514,7 +573,7 @@ def _alter_table(
             diff.uses_decimal |= isinstance(value, Decimal)
             fills.append(
                 f"op.execute(sa.table({lit(name)}, sa.column({lit(column['name'])})).update()"
-                f".values({{{lit(column['name'])}: {lit(value)}}}))"
+                f".values({{{lit(column['name'])}: {_fill(value, column['type'], diff)}}}))"
             )
         else:
             diff.warnings.append(
@@ -547,34 +606,83 @@ def _alter_table(
     # New constraints and indexes go in a second batch: in SQLite's copy-and-swap mode a
     # constraint on a column renamed in the same batch would be lost.
     later += creates
-    for block in (batch, fills, later):
+    for block in (rewrites, batch, fills, later):
         if not block:
             continue
-        if block is fills:
-            diff.lines.extend(fills)
+        if block is fills or block is rewrites:
+            diff.lines.extend(block)
             continue
         diff.lines.append(f"with op.batch_alter_table({lit(name)}) as batch_op:")
         diff.lines.extend("    " + line for line in block)
 
 
+def _fill(value: Any, type_: str, diff: Diff) -> str:
+    """A backfilled value as Python source (an exact decimal in whole units on SQLite)."""
+    storage = _storage(type_)
+    if not isinstance(value, Decimal) or storage is None or storage[0] != "units":
+        return lit(value)
+    diff.uses_sqlite = True
+    return f"{int(value.scaleb(storage[2]))} if sqlite else {lit(value)}"
+
+
 # --- revision files ---------------------------------------------------------------------
+
+# Written into a revision that rewrites number columns on SQLite (see ``_rewrite``).
+SQLITE_DECIMALS = """
+
+def _units(value: Decimal, precision: int, scale: int) -> int:
+    \"\"\"``value`` as whole units of 10^-scale (rounded half-up); refused when it does not fit.\"\"\"
+    units = value.scaleb(scale).to_integral_value(ROUND_HALF_UP)
+    if abs(units) >= 10**precision:
+        raise ValueError(f"{value} does not fit NUMERIC({precision}, {scale})")
+    return int(units)
+
+
+def _sqlite_decimals(table: str, column: str, convert: Callable[[Any], Any]) -> None:
+    \"\"\"SQLite: store every value of ``table.column`` anew as ``convert`` says (exact decimals
+    are whole numbers of their smallest unit there); other databases convert by themselves.\"\"\"
+    connection = op.get_bind()
+    if connection.dialect.name != "sqlite":
+        return
+    read = sa.text(
+        f'SELECT rowid, "{column}" FROM "{table}" WHERE rowid > :after AND "{column}" IS NOT NULL '
+        "ORDER BY rowid LIMIT 5000"
+    )
+    write = sa.text(f'UPDATE "{table}" SET "{column}" = :value WHERE rowid = :id')
+    connection.exec_driver_sql("PRAGMA ignore_check_constraints = ON")  # limits in the old unit
+    after = 0
+    while rows := connection.execute(read, {"after": after}).all():
+        connection.execute(write, [{"id": row[0], "value": convert(row[1])} for row in rows])
+        after = rows[-1][0]
+    connection.exec_driver_sql("PRAGMA ignore_check_constraints = OFF")
+"""
 
 
 def render_revision(
     revision: str, down: str | None, message: str, up: Diff, down_diff: Diff
 ) -> str:
+    rewrites = up.rewrites or down_diff.rewrites
+    uses_dt = up.uses_dt or down_diff.uses_dt
+    uses_decimal = up.uses_decimal or down_diff.uses_decimal
     imports = ["from __future__ import annotations", ""]
-    if up.uses_dt:
+    if uses_dt:
         imports.append("import datetime as dt")
-    if up.uses_decimal:
+    if rewrites:
+        imports.append("from collections.abc import Callable")
+        imports.append("from decimal import ROUND_HALF_UP, Decimal")
+        imports.append("from typing import Any")
+    elif uses_decimal:
         imports.append("from decimal import Decimal")
-    if up.uses_dt or up.uses_decimal:
+    if uses_dt or uses_decimal or rewrites:
         imports.append("")
     imports += ["import sqlalchemy as sa", "from alembic import op"]
     if any("postgresql." in line for line in up.lines + down_diff.lines):
         imports.append("from sqlalchemy.dialects import postgresql")
 
-    def body(lines: list[str]) -> str:
+    def body(diff: Diff) -> str:
+        lines = diff.lines
+        if diff.uses_sqlite:
+            lines = ['sqlite = op.get_context().dialect.name == "sqlite"', *lines]
         return (
             "\n".join("    " + line.replace("\n", "\n    ") for line in lines)
             if lines
@@ -587,8 +695,8 @@ def render_revision(
         + "\n".join(imports)
         + f"\n\nrevision = {lit(revision)}\ndown_revision = {lit(down)}\n"
         "branch_labels = None\ndepends_on = None\n\n\n"
-        f"def upgrade() -> None:\n{body(up.lines)}\n\n\n"
-        f"def downgrade() -> None:\n{body(down_diff.lines)}\n"
+        f"def upgrade() -> None:\n{body(up)}\n\n\n"
+        f"def downgrade() -> None:\n{body(down_diff)}\n" + (SQLITE_DECIMALS if rewrites else "")
     )
 
 

@@ -130,6 +130,7 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
         PlannedFile(f"{package}/functions.py", "backend/functions.py.j2", context),
         PlannedFile(f"{package}/formats.py", "backend/formats.py.j2", context),
+        PlannedFile(f"{package}/decimals.py", "backend/decimals.py.j2", context),
         PlannedFile(
             f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
         ),

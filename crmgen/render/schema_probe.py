@@ -15,11 +15,17 @@ from typing import Any
 
 
 def type_expr(sa_type: Any) -> str:
-    """Python source that rebuilds ``sa_type`` in a migration (``sa.String(length=80)``)."""
+    """Python source that rebuilds ``sa_type`` in a migration (``sa.String(length=80)``).
+
+    A type of the app (a ``TypeDecorator``, such as its exact decimals) is written as what it
+    stores: its base type, with a variant for each database where it stores something else.
+    """
     import re
 
     import sqlalchemy as sa
 
+    if isinstance(sa_type, sa.types.TypeDecorator):
+        return _stored_type(sa_type)
     module = type(sa_type).__module__
     prefix = "postgresql." if module.startswith("sqlalchemy.dialects.postgresql") else "sa."
     head, _, args = repr(sa_type).partition("(")
@@ -33,6 +39,34 @@ def type_expr(sa_type: Any) -> str:
     for dialect, impl in sorted(getattr(sa_type, "_variant_mapping", {}).items()):
         text += f".with_variant({type_expr(impl)}, {dialect!r})"
     return text
+
+
+def _stored_type(sa_type: Any) -> str:
+    """A ``TypeDecorator`` as its base type, with a variant per database that stores another."""
+    base = type_expr(sa_type.impl_instance)
+    text = base
+    for name, dialect in _dialects().items():
+        stored = type_expr(sa_type.load_dialect_impl(dialect))
+        if stored != base:
+            text += f".with_variant({stored}, {name!r})"
+    return text
+
+
+def _dialects() -> dict[str, Any]:
+    """The databases the app runs on, by name."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return {"postgresql": postgresql.dialect(), "sqlite": sqlite.dialect()}
+
+
+def check_texts(check: Any) -> dict[str, str]:
+    """A CHECK constraint's SQL (``sqltext``), and its SQLite text when that differs (a typed
+    value such as an exact decimal's limit is written in whole units there)."""
+    text = str(check.sqltext.compile(compile_kwargs={"literal_binds": True}))
+    sqlite = str(
+        check.sqltext.compile(dialect=_dialects()["sqlite"], compile_kwargs={"literal_binds": True})
+    )
+    return {"sqltext": text} if sqlite == text else {"sqltext": text, "sqlite": sqlite}
 
 
 def default_expr(column: Any) -> str | None:
@@ -102,12 +136,7 @@ def describe(metadata: Any) -> dict[str, Any]:
                 ),
                 "checks": sorted(
                     (
-                        {
-                            "name": ck.name,
-                            "sqltext": str(
-                                ck.sqltext.compile(compile_kwargs={"literal_binds": True})
-                            ),
-                        }
+                        {"name": ck.name, **check_texts(ck)}
                         for ck in table.constraints
                         if isinstance(ck, sa.CheckConstraint)
                     ),

@@ -194,7 +194,7 @@ register(
         {
             "min": _NUMBER,
             "max": _NUMBER,
-            "precision": {"type": "integer", "minimum": 1, "maximum": 38},
+            "precision": {"type": "integer", "minimum": 1, "maximum": 18, "x-error": "precision"},
             "scale": {"type": "integer", "minimum": 0, "maximum": 12},
         },
         _number_default(Decimal),

@@ -369,6 +369,13 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
         return "must not be empty"
     if kind in ("minimum", "exclusiveMinimum"):
         return f"{instance} is too small (minimum {error.validator_value})"
+    if kind in ("maximum", "exclusiveMaximum") and tag == "precision":
+        return (
+            f"precision {instance} is more than {error.validator_value} digits: decimals are kept "
+            f"exactly as a whole number of their smallest unit (a 64-bit integer on SQLite), "
+            f"which holds {error.validator_value} digits; use precision: {error.validator_value} "
+            "or less (precision: 18 with scale: 2 holds amounts below 10^16)"
+        )
     if kind in ("maximum", "exclusiveMaximum"):
         return f"{instance} is too large (maximum {error.validator_value})"
     return error.message

@@ -32,6 +32,7 @@ SPECS = {
     "minimal": ROOT / "examples" / "minimal" / "app.yaml",
     "crm": ROOT / "examples" / "crm",
     "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
+    "exact": ROOT / "tests" / "backend" / "exact.yaml",
 }
 POSTGRES_URL = os.environ.get(
     "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

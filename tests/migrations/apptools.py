@@ -160,3 +160,46 @@ def schema_diff(out: Path, url: str) -> list[str]:
     )
     package = json.loads((out / "migrations" / "spec_snapshot.json").read_text())["app"]
     return app_python(out, code.replace("{pkg}", package), url)
+
+
+# Every row of every table of an app, read through its own models, in plain JSON: decimals with
+# all their digits, date-times in UTC, dates in ISO 8601, and for each JSON column
+# ``empty_<column>``: whether it holds no value at all (SQL NULL, unlike JSON's null).
+_READ_ROWS = """
+import datetime as dt, json
+from decimal import Decimal
+import sqlalchemy as sa
+from {pkg}.db import Database
+from {pkg}.models import Base
+
+def plain(value):
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+found = []
+for url in {urls}:
+    database = Database(url)
+    tables = {{}}
+    with database.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            empty = [c.is_(None).label("empty_" + c.name) for c in table.columns if isinstance(c.type, sa.JSON)]
+            rows = connection.execute(sa.select(*table.columns, *empty).order_by(*table.primary_key.columns))
+            tables[table.name] = [{{k: plain(v) for k, v in row._mapping.items()}} for row in rows]
+    database.dispose()
+    found.append(tables)
+print(json.dumps(found))
+"""
+
+
+def app_rows(out: Path, *urls: str) -> list[dict[str, list[dict[str, Any]]]]:
+    """What the app at ``out`` reads from each database: every row of every table of its models,
+    by primary key, as plain JSON (see ``_READ_ROWS``)."""
+    package = json.loads((out / "migrations" / "spec_snapshot.json").read_text())["app"]
+    code = _READ_ROWS.format(pkg=package, urls=json.dumps(list(urls)))
+    return app_python(out, code, urls[0])  # type: ignore[no-any-return]
