@@ -26,9 +26,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from tests.app_settings import app_settings_env
 from tests.backend.conftest import POSTGRES_URL, Generated, generated, postgres_admin
 from tests.ui.test_imports import run, selected, uploaded
-from tests.ui.test_pages import SECRET
 
 PASSWORD = "decimals-password-1"
 # field: (precision, scale, lowest, highest)
@@ -89,7 +89,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         options = {"connect_args": {"options": f"-csearch_path={schema},public"}}
     database = gen.db.Database(url, **options)
     gen.models.Base.metadata.create_all(database.engine)
-    settings_ = gen.app.load_settings({"SECRET_KEY": SECRET, "DATABASE_URL": url})
+    settings_ = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))
     try:
         with TestClient(gen.app.create_app(settings_, database=database)) as client:
             tokens = {}
