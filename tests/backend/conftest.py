@@ -45,6 +45,8 @@ MODULES = (
     "validation",
     "permissions",
     "formats",
+    "settings",
+    "spreadsheets",
 )
 
 

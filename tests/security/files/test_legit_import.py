@@ -50,7 +50,6 @@ def number(page: str, what: str) -> int:
     return int(found.group(1))
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: a legitimate 50,000-row XLSX imports")
 def test_a_50000_row_xlsx_imports_end_to_end(
     crm: Crm, legit: bytes, request: pytest.FixtureRequest
 ) -> None:

@@ -90,7 +90,6 @@ def send(crm: Crm, method: str, path: str, headers: str, *, chunked: bool) -> tu
     return int(match.group(1)), sent
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: unbounded request bodies")
 @pytest.mark.parametrize("chunked", [False, True], ids=["announced", "chunked"])
 @pytest.mark.parametrize(("method", "path"), API + FORMS, ids=lambda v: str(v))
 def test_a_64_mb_body_is_refused_at_the_limit(
@@ -116,7 +115,6 @@ def test_an_upload_of_64_mb_is_refused_at_the_limit(crm: Crm, cookie: str) -> No
         assert cost.peak_growth < 32 * MiB, cost
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: deeply nested JSON is a 500")
 def test_deeply_nested_json_is_a_400(crm: Crm) -> None:
     with crm.client() as client:
         answer = client.post(
@@ -128,7 +126,6 @@ def test_deeply_nested_json_is_a_400(crm: Crm) -> None:
     assert answer.json()["error"]["code"] == "invalid_json"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: deeply nested JSON is a 500")
 def test_deeply_nested_json_in_a_form_field_is_a_form_error(crm: Crm) -> None:
     with browser(crm) as client:
         page = client.get("/companies/1/edit")
@@ -139,7 +136,6 @@ def test_deeply_nested_json_in_a_form_field_is_a_form_error(crm: Crm) -> None:
     assert answer.status_code in (400, 422), answer.status_code
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: a form of a million fields")
 def test_a_form_of_half_a_million_fields_is_refused_cheaply(crm: Crm, cookie: str) -> None:
     body = b"a&" * 500_000  # 1 MB
     with measured(crm) as cost, crm.client(headers={"Cookie": cookie}) as client:
@@ -165,7 +161,6 @@ class _Deep(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 4: a remote answer nested too deep")
 def test_an_integration_answering_deeply_nested_json_does_not_break_a_create(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

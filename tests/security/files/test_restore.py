@@ -84,9 +84,6 @@ def explained(code: int, stderr: str, *words: str) -> None:
         assert word in stderr, stderr
 
 
-pytestmark = pytest.mark.xfail(strict=True, reason="issue 10 item 4: restore of a broken file")
-
-
 def test_a_damaged_line(
     backup: list[str], empty_database: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -127,6 +124,7 @@ def test_a_gzip_bomb_of_one_endless_line(
     )
     code, stderr, peak = restore(tmp_path_factory, empty_database, file)
     explained(code, stderr, "line 2")
+    print(f"\nrestore of a 1.5 GB line: peak {peak / MiB:.0f} MiB")
     assert peak < 768 * MiB, f"restore peaked at {peak / MiB:.0f} MiB"
 
 
