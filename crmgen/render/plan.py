@@ -173,6 +173,8 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ),
         PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
         PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
+        PlannedFile(f"{package}/spreadsheets.py", "backend/spreadsheets.py.j2", context),
+        PlannedFile(f"{package}/body_limit.py", "backend/body_limit.py.j2", context),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
         PlannedFile(f"{package}/documents.py", "backend/documents.py.j2", context),
     ]

@@ -47,6 +47,8 @@ MODULES = (
     "validation",
     "permissions",
     "formats",
+    "settings",
+    "spreadsheets",
 )
 
 

@@ -1,0 +1,97 @@
+"""A legitimate 50,000-row XLSX (written by openpyxl, as Excel would: dates in a date format,
+booleans, numbers) imports end to end over real HTTP — upload, mapping, preview, import,
+result — on SQLite and PostgreSQL, within the default limits.
+
+The time of each step is printed (``-s``) and recorded in the test's ``user_properties``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import time
+
+import openpyxl
+import pytest
+
+from tests.security.crm import Crm
+from tests.security.files.uploads import MiB, browser, csrf, measured, page_error, upload
+
+ROWS = 50_000
+HEADERS = ["Full name", "Email", "Phone", "Discount", "Birthday", "Key contact"]
+
+
+@pytest.fixture(scope="module")
+def legit() -> bytes:
+    """The workbook (about 1.6 MB; 16 MB of XML once unpacked)."""
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Contacts")
+    sheet.append(HEADERS)
+    for i in range(ROWS):
+        sheet.append(
+            [
+                f"Legit Person {i}",
+                f"legit{i}@legit.example",
+                f"+7 900 {i:07d}",
+                i % 50,
+                dt.date(1960, 1, 1) + dt.timedelta(days=i % 15_000),
+                i % 3 == 0,
+            ]
+        )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def number(page: str, what: str) -> int:
+    found = re.search(rf'id="import-{what}">(\d+)<', page)
+    assert found, page[-3000:]
+    return int(found.group(1))
+
+
+def test_a_50000_row_xlsx_imports_end_to_end(
+    crm: Crm, legit: bytes, request: pytest.FixtureRequest
+) -> None:
+    with browser(crm) as client:
+        client.timeout = 1800
+        times: dict[str, float] = {}
+        with measured(crm) as cost:
+            answer = upload(client, "contacts", "contacts.xlsx", legit)
+        assert answer.status_code == 303, page_error(answer.text)
+        times["upload"] = cost.seconds
+        location = answer.headers["location"]
+        mapping_page = client.get(location)
+        chosen = r'<select id="(c\d+)" name="\1">.*?<option value="([^"]*)" selected>'
+        mapping = dict(re.findall(chosen, mapping_page.text, re.DOTALL))
+        assert mapping == {
+            "c0": "full_name",
+            "c1": "email",
+            "c2": "phone",
+            "c3": "discount",
+            "c4": "birthday",
+            "c5": "is_key",
+        }
+        began = time.monotonic()
+        preview = client.get(f"{location}/preview", params=mapping)
+        times["preview"] = time.monotonic() - began
+        assert preview.status_code == 200
+        assert number(preview.text, "total") == ROWS and number(preview.text, "bad") == 0
+        began = time.monotonic()
+        done = client.post(
+            f"{location}/run",
+            data={"csrf_token": csrf(preview.text), **mapping},
+            follow_redirects=True,
+        )
+        times["import"] = time.monotonic() - began
+        assert done.status_code == 200, done.text[-2000:]
+        assert number(done.text, "created") == ROWS and number(done.text, "failed") == 0
+        rows = crm.sql(
+            "SELECT count(*), min(birthday), max(discount) FROM contacts "
+            "WHERE email LIKE '%@legit.example'"
+        )
+        assert rows[0][0] == ROWS
+        assert str(rows[0][1]).startswith("1960-01-01")
+        request.node.user_properties.append(("seconds", times))
+        request.node.user_properties.append(("upload_peak_mib", cost.peak_growth / MiB))
+        print(f"\n{crm.kind}: {ROWS} rows, {times}, upload peak +{cost.peak_growth / MiB:.0f} MiB")
