@@ -8,6 +8,7 @@ CLI, adds the users below and serves it. Users (password ``demo-password``) at
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import threading
@@ -15,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -50,18 +52,32 @@ def owned_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return _OUT[0]
 
 
-def run_python(out: Path, database_url: str, code: str) -> str:
-    """``python -c CODE`` with the generated package importable; its output."""
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=app_env(out, database_url),
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
+def imported(out: Path, module: str) -> ModuleType:
+    """``owned_crm.<module>`` imported into the test process from the generated folder."""
+    if str(out) not in sys.path:
+        sys.path.append(str(out))
+    return importlib.import_module(f"{PACKAGE}.{module}")
+
+
+class People:
+    """Bearer tokens and ids of the users of each running app, each looked up once (signing
+    in verifies an argon2 hash on purpose slowly)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def token(self, crm: Crm, name: str) -> str:
+        key = (crm.base, name)
+        if key not in self._tokens:
+            self._tokens[key] = crm.token(name)
+        return self._tokens[key]
+
+    def id(self, crm: Crm, name: str) -> int:
+        key = (crm.base, name)
+        if key not in self._ids:
+            self._ids[key] = crm.user_id(name)
+        return self._ids[key]
 
 
 def _add_users(database_url: str) -> None:

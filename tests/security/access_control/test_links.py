@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import httpx2 as httpx
 import pytest
 
+from tests.security.access_control.owned_app import People
 from tests.security.crm import PASSWORD, Crm, email
 
 MISSING = 987_654_321  # an id no record has
@@ -60,9 +61,9 @@ def post(crm: Crm, token: str, path: str, body: dict[str, Any]) -> dict[str, Any
 
 
 @pytest.fixture(scope="module")
-def world(crm: Crm) -> World:
-    sales, sales2, admin = crm.token("sales"), crm.token("sales2"), crm.token("admin")
-    seller = crm.user_id("sales")
+def world(crm: Crm, people: People) -> World:
+    sales, sales2, admin = (people.token(crm, name) for name in ("sales", "sales2", "admin"))
+    seller = people.id(crm, "sales")
     tag = uuid.uuid4().hex[:6]
     company = post(crm, sales2, "companies", {"name": f"{SECRET} Company"})["id"]
     company2 = post(crm, sales2, "companies", {"name": f"{SECRET} Company two"})["id"]
@@ -146,7 +147,6 @@ def _link(path: str, record_id: int) -> Any:
     return [record_id] if path == "client_groups" else record_id
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: links bypass the target's read rule")
 @pytest.mark.parametrize(("path", "field", "body", "target"), LINKS)
 def test_creating_a_foreign_link_is_refused_like_a_missing_one(
     crm: Crm, world: World, path: str, field: str, body: dict[str, Any], target: str
@@ -160,7 +160,6 @@ def test_creating_a_foreign_link_is_refused_like_a_missing_one(
     assert SECRET not in refused.text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: links bypass the target's read rule")
 @pytest.mark.parametrize(("path", "field", "body", "target"), LINKS)
 def test_changing_a_link_to_a_foreign_record_is_refused_like_a_missing_one(
     crm: Crm, world: World, path: str, field: str, body: dict[str, Any], target: str
@@ -178,10 +177,11 @@ def test_changing_a_link_to_a_foreign_record_is_refused_like_a_missing_one(
     assert SECRET not in refused.text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: PATCH enumerates the names")
-def test_patching_ids_one_by_one_finds_only_readable_names(crm: Crm, world: World) -> None:
+def test_patching_ids_one_by_one_finds_only_readable_names(
+    crm: Crm, people: People, world: World
+) -> None:
     """PATCH company=1..N on an own deal: only the seller's own companies link (and show)."""
-    seller = crm.user_id("sales")
+    seller = people.id(crm, "sales")
     names = {
         row[0]: (row[1], row[2] == seller and row[3] is None)
         for row in crm.sql("SELECT id, name, owner_id, deleted_at FROM companies")
@@ -219,7 +219,6 @@ def test_an_unchanged_foreign_link_still_saves(crm: Crm, world: World) -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: links bypass the target's read rule")
 def test_adding_a_foreign_member_beside_a_kept_one_is_refused(crm: Crm, world: World) -> None:
     """Only the members a change adds must be readable: a new foreign one is refused."""
     url = f"/api/client_groups/{world.group}"
@@ -298,6 +297,13 @@ def browser(crm: Crm, name: str) -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.fixture(scope="module")
+def seller(crm: Crm) -> Iterator[httpx.Client]:
+    """The seller's browser session, signed in once per module."""
+    with browser(crm, "sales") as client:
+        yield client
+
+
 def csrf(page: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert found, page
@@ -310,33 +316,33 @@ def field_error(page: str, name: str) -> str:
     return found.group(1)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: the forms bypass the read rule")
-def test_the_form_refuses_a_foreign_link_like_a_missing_one(crm: Crm, world: World) -> None:
-    with browser(crm, "sales") as client:
-        token = csrf(client.get("/deals/new").text)
-        base = {"csrf_token": token, "name": "Form deal", "stage": "lead"}
-        refused = client.post("/deals/new", data={**base, "company": str(world.company)})
-        missing = client.post("/deals/new", data={**base, "company": str(MISSING)})
+def test_the_form_refuses_a_foreign_link_like_a_missing_one(
+    crm: Crm, world: World, seller: httpx.Client
+) -> None:
+    token = csrf(seller.get("/deals/new").text)
+    base = {"csrf_token": token, "name": "Form deal", "stage": "lead"}
+    refused = seller.post("/deals/new", data={**base, "company": str(world.company)})
+    missing = seller.post("/deals/new", data={**base, "company": str(MISSING)})
     assert missing.status_code == refused.status_code == 422
     error = field_error(refused.text, "company")
     assert re.sub(r"\d+", "N", error) == re.sub(r"\d+", "N", field_error(missing.text, "company"))
     assert SECRET not in refused.text
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: re-saving a form drops the link")
-def test_resaving_a_form_keeps_links_the_seller_may_not_read(crm: Crm, world: World) -> None:
-    """The edit forms of a deal and of a client group, submitted as shown, change nothing."""
-    with browser(crm, "sales") as client:
-        for path, record in (("deals", world.deal), ("client_groups", world.group)):
-            form = client.get(f"/{path}/{record}/edit")
-            assert form.status_code == 200, form.text
-            assert SECRET not in form.text
-            saved = client.post(
-                f"/{path}/{record}/edit",
-                content=urlencode(submitted(form.text, f"/{path}/{record}/edit")),
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            )
-            assert saved.status_code == 303, saved.text
+def test_resaving_a_form_keeps_links_the_seller_may_not_read(
+    crm: Crm, world: World, seller: httpx.Client
+) -> None:
+    """The edit forms of a deal and of a seller group, submitted as shown, change nothing."""
+    for path, record in (("deals", world.deal), ("client_groups", world.group)):
+        form = seller.get(f"/{path}/{record}/edit")
+        assert form.status_code == 200, form.text
+        assert SECRET not in form.text
+        saved = seller.post(
+            f"/{path}/{record}/edit",
+            content=urlencode(submitted(form.text, f"/{path}/{record}/edit")),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert saved.status_code == 303, saved.text
     assert crm.sql("SELECT company_id, contact_id FROM deals WHERE id = :id", id=world.deal) == [
         (world.company, world.contact)
     ]
@@ -346,17 +352,18 @@ def test_resaving_a_form_keeps_links_the_seller_may_not_read(crm: Crm, world: Wo
     assert world.contact in {row[0] for row in members}
 
 
-def test_pickers_offer_only_readable_records(crm: Crm, world: World) -> None:
-    seller = crm.user_id("sales")
+def test_pickers_offer_only_readable_records(
+    crm: Crm, people: People, world: World, seller: httpx.Client
+) -> None:
     readable = {
         str(row[0])
         for row in crm.sql(
-            "SELECT id FROM companies WHERE owner_id = :id AND deleted_at IS NULL", id=seller
+            "SELECT id FROM companies WHERE owner_id = :id AND deleted_at IS NULL",
+            id=people.id(crm, "sales"),
         )
     }
-    with browser(crm, "sales") as client:
-        page = client.get("/deals/new").text
-        searched = client.get("/api/companies", params={"q": SECRET})
+    page = seller.get("/deals/new").text
+    searched = seller.get("/api/companies", params={"q": SECRET})
     select = re.search(r'<select id="f_company".*?</select>', page, re.DOTALL)
     assert select, page
     offered = set(re.findall(r'<option value="(\d+)"', select.group(0)))
@@ -365,7 +372,6 @@ def test_pickers_offer_only_readable_records(crm: Crm, world: World) -> None:
     assert searched.status_code == 200 and searched.json()["items"] == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: reads show what the reader may not read")
 def test_the_api_never_shows_a_foreign_display_value(crm: Crm, world: World) -> None:
     with crm.client(world.sales) as client:
         answers = [
@@ -393,9 +399,8 @@ def _xlsx_text(data: bytes) -> str:
         return "".join(book.read(name).decode("utf-8", "replace") for name in book.namelist())
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: reads show what the reader may not read")
 def test_pages_exports_search_and_documents_never_show_a_foreign_name(
-    crm: Crm, world: World
+    crm: Crm, world: World, seller: httpx.Client
 ) -> None:
     pages = [
         "/deals/",
@@ -411,19 +416,18 @@ def test_pages_exports_search_and_documents_never_show_a_foreign_name(
         f"/orders/{world.sales_order}",
         "/deals/export.csv",
     ]
-    with browser(crm, "sales") as client:
-        for url in pages:
-            answer = client.get(url)
-            assert answer.status_code == 200, (url, answer.text)
-            assert SECRET not in answer.text, url
-            # no link to a page the seller cannot open
-            for foreign in (f"/companies/{world.company}", f"/contacts/{world.contact}"):
-                assert f'href="{foreign}"' not in answer.text, (url, foreign)
-        for url in ("/deals/export.xlsx", f"/api/orders/{world.sales_order}/documents/offer.xlsx"):
-            answer = client.get(url)
-            assert answer.status_code == 200, (url, answer.text)
-            assert SECRET not in _xlsx_text(answer.content), url
-        exported = client.get("/deals/export.csv").text
+    for url in pages:
+        answer = seller.get(url)
+        assert answer.status_code == 200, (url, answer.text)
+        assert SECRET not in answer.text, url
+        # no link to a page the seller cannot open
+        for foreign in (f"/companies/{world.company}", f"/contacts/{world.contact}"):
+            assert f'href="{foreign}"' not in answer.text, (url, foreign)
+    for url in ("/deals/export.xlsx", f"/api/orders/{world.sales_order}/documents/offer.xlsx"):
+        answer = seller.get(url)
+        assert answer.status_code == 200, (url, answer.text)
+        assert SECRET not in _xlsx_text(answer.content), url
+    exported = seller.get("/deals/export.csv").text
     rows = {row[0]: row for row in csv.reader(io.StringIO(exported.lstrip("\ufeff")))}
     assert f"#{world.company}" in rows[str(world.deal)]  # the link keeps its id
 
@@ -442,8 +446,9 @@ def _upload(client: httpx.Client, path: str, rows: list[list[str]]) -> str:
     return str(answer.headers["location"])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: the import bypasses the read rule")
-def test_the_import_refuses_foreign_links_like_missing_ones(crm: Crm, world: World) -> None:
+def test_the_import_refuses_foreign_links_like_missing_ones(
+    crm: Crm, world: World, seller: httpx.Client
+) -> None:
     rows = [
         ["name", "company"],
         ["Imported by name", f"{SECRET} Company"],
@@ -451,14 +456,11 @@ def test_the_import_refuses_foreign_links_like_missing_ones(crm: Crm, world: Wor
         ["Imported by id", f"#{world.company}"],
         ["Imported by missing id", f"#{MISSING}"],
     ]
-    with browser(crm, "sales") as client:
-        upload = _upload(client, "deals", rows)
-        token = csrf(client.get(upload).text)
-        ran = client.post(
-            f"{upload}/run", data={"csrf_token": token, "c0": "name", "c1": "company"}
-        )
-        assert ran.status_code == 303, ran.text
-        failed = client.get(f"{upload}/failed.csv")
+    upload = _upload(seller, "deals", rows)
+    token = csrf(seller.get(upload).text)
+    ran = seller.post(f"{upload}/run", data={"csrf_token": token, "c0": "name", "c1": "company"})
+    assert ran.status_code == 303, ran.text
+    failed = seller.get(f"{upload}/failed.csv")
     assert failed.status_code == 200, failed.text
     problems = {row[0]: row[-1] for row in csv.reader(io.StringIO(failed.text.lstrip("\ufeff")))}
     assert set(problems) >= {r[0] for r in rows[1:]}
@@ -472,17 +474,20 @@ def test_the_import_refuses_foreign_links_like_missing_ones(crm: Crm, world: Wor
 # --- the rule variants: a hidden display field, a report grouped by a link --------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: a hidden display field shows in links")
-def test_a_display_field_hidden_from_the_role_shows_in_no_link(owned: Crm) -> None:
+def test_a_display_field_hidden_from_the_role_shows_in_no_link(owned: Crm, people: People) -> None:
     """Clerks read every account but not its name: their tickets' links show no name."""
-    admin, clerk = owned.token("admin"), owned.token("clerk")
+    admin, clerk = people.token(owned, "admin"), people.token(owned, "clerk")
     account = post(owned, admin, "accounts", {"name": f"{SECRET} Account"})["id"]
-    body = {"subject": "Clerk ticket", "account": account, "assignee": owned.user_id("clerk")}
+    body = {"subject": "Clerk ticket", "account": account, "assignee": people.id(owned, "clerk")}
     ticket = post(owned, clerk, "tickets", body)
     assert ticket["account"] == {"id": account, "display": ""}
     with owned.client(clerk) as client:
         listed = client.get("/api/tickets", params={"id": str(ticket["id"])})
     assert listed.json()["items"][0]["account"] == {"id": account, "display": ""}
+    with owned.client(clerk) as client:
+        report = client.get("/api/reports/tickets_by_account")  # grouped by the account
+    assert report.status_code == 200, report.text
+    assert {"id": account, "display": ""} in [row["keys"][0] for row in report.json()["rows"]]
     with browser(owned, "clerk") as client:
         page = client.get(f"/tickets/{ticket['id']}")
     assert page.status_code == 200, page.text
@@ -490,13 +495,12 @@ def test_a_display_field_hidden_from_the_role_shows_in_no_link(owned: Crm) -> No
     assert f'href="/accounts/{account}"' in page.text  # the clerk may open it
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 item 3: reports show what the reader may not read")
-def test_a_report_grouped_by_a_link_shows_only_readable_names(owned: Crm) -> None:
-    admin, seller = owned.token("admin"), owned.token("seller")
+def test_a_report_grouped_by_a_link_shows_only_readable_names(owned: Crm, people: People) -> None:
+    admin, seller = people.token(owned, "admin"), people.token(owned, "seller")
     foreign = post(
-        owned, admin, "accounts", {"name": f"{SECRET} Report", "owner": owned.user_id("seller2")}
+        owned, admin, "accounts", {"name": f"{SECRET} Report", "owner": people.id(owned, "seller2")}
     )["id"]
-    body = {"subject": "Grouped ticket", "account": foreign, "assignee": owned.user_id("seller")}
+    body = {"subject": "Grouped ticket", "account": foreign, "assignee": people.id(owned, "seller")}
     post(owned, admin, "tickets", body)
     with owned.client(seller) as client:
         report = client.get("/api/reports/tickets_by_account")

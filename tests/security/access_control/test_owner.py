@@ -17,7 +17,7 @@ import pytest
 import crmgen
 from crmgen.spec.model import Entity, Field, Spec
 from tests.backend.payloads import PATTERNS
-from tests.security.access_control.owned_app import SPEC, owned_out, run_python
+from tests.security.access_control.owned_app import SPEC, People, imported, owned_out
 from tests.security.crm import CRM_SPEC, Crm
 
 _numbers = itertools.count(1)
@@ -36,8 +36,6 @@ def own_creators(spec: Spec) -> list[tuple[str, str]]:
 
 REFERENCE = crmgen.load(CRM_SPEC)
 VARIANTS = crmgen.load(SPEC)
-# The variants whose owner has no default: the records that vanished.
-VANISHED = {("Account", "seller"), ("Ticket", "seller"), ("Ticket", "clerk")}
 
 
 def sample(field: Field, n: int) -> Any:
@@ -79,44 +77,40 @@ def create(crm: Crm, spec: Spec, entity: Entity, token: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def created_and_read(crm: Crm, spec: Spec, name: str, user: str) -> None:
+def created_and_read(crm: Crm, people: People, spec: Spec, name: str, user: str) -> None:
     """``user`` creates a record of ``name`` without its owner, owns it and reads it back."""
     entity = spec.entity(name)
     assert entity is not None and entity.owner is not None
-    token = crm.token(user)
+    token, user_id = people.token(crm, user), people.id(crm, user)
     record = create(crm, spec, entity, token)
     assert record[entity.owner] is not None, record
-    assert record[entity.owner]["id"] == crm.user_id(user)
+    assert record[entity.owner]["id"] == user_id
     with crm.client(token) as client:
         again = client.get(f"/api/{entity.api_path}/{record['id']}")
     assert again.status_code == 200, again.text
-    assert again.json()[entity.owner]["id"] == crm.user_id(user)
+    assert again.json()[entity.owner]["id"] == user_id
 
 
 # --- the reference CRM -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("entity", "role"), own_creators(REFERENCE))
-def test_reference_records_stay_with_their_creator(crm: Crm, entity: str, role: str) -> None:
-    created_and_read(crm, REFERENCE, entity, role)
+def test_reference_records_stay_with_their_creator(
+    crm: Crm, people: People, entity: str, role: str
+) -> None:
+    created_and_read(crm, people, REFERENCE, entity, role)
 
 
 # --- the rule variants -----------------------------------------------------------------------
 
 
-def _variant(entity: str, role: str) -> Any:
-    if (entity, role) in VANISHED:
-        mark = pytest.mark.xfail(strict=True, reason="issue 10 item 12: created without its owner")
-        return pytest.param(entity, role, marks=mark)
-    return pytest.param(entity, role)
+@pytest.mark.parametrize(("entity", "role"), own_creators(VARIANTS))
+def test_variant_records_stay_with_their_creator(
+    owned: Crm, people: People, entity: str, role: str
+) -> None:
+    created_and_read(owned, people, VARIANTS, entity, role)  # each role has a user of its name
 
 
-@pytest.mark.parametrize(("entity", "role"), [_variant(*pair) for pair in own_creators(VARIANTS)])
-def test_variant_records_stay_with_their_creator(owned: Crm, entity: str, role: str) -> None:
-    created_and_read(owned, VARIANTS, entity, role)  # each role has a user of its name
-
-
-@pytest.mark.xfail(strict=True, reason="issue 10 item 12: Save leads to 'There is no such page'")
 def test_the_form_lands_on_the_new_record(owned: Crm) -> None:
     """A seller's Save of a new account (no owner on the form) opens the account's page."""
     with owned.client(follow_redirects=False) as client:
@@ -139,14 +133,13 @@ def test_a_record_created_without_a_user_keeps_its_owner_empty(
     owned: Crm, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Records a process makes with no user behind it (a schedule) are nobody's."""
-    code = (
-        "from owned_crm import crud\n"
-        "from owned_crm.db import Database\n"
-        "from owned_crm.resources import RESOURCES\n"
-        f"database = Database({owned.database_url!r})\n"
-        "with database.session() as session:\n"
-        "    print(crud.insert_row(session, RESOURCES['accounts'], {'name': 'Nobody'}, None, None))\n"
-        "database.dispose()\n"
-    )
-    new_id = int(run_python(owned_out(tmp_path_factory), owned.database_url, code))
+    out = owned_out(tmp_path_factory)
+    crud, db, resources = (imported(out, name) for name in ("crud", "db", "resources"))
+    database = db.Database(owned.database_url)
+    try:
+        with database.session() as session:
+            values = {"name": "Nobody's"}
+            new_id = crud.insert_row(session, resources.RESOURCES["accounts"], values, None, None)
+    finally:
+        database.dispose()
     assert owned.sql("SELECT owner_id FROM accounts WHERE id = :id", id=new_id) == [(None,)]
