@@ -514,3 +514,32 @@ def test_a_report_grouped_by_a_link_shows_only_readable_names(owned: Crm, people
     for page in pages:
         assert page.status_code == 200, page.text
         assert SECRET not in page.text
+
+
+def test_a_read_rule_through_a_relationship_limits_the_links_display(
+    owned: Crm, people: People
+) -> None:
+    """Sellers read the notes of their own accounts: a ticket's note of another seller's
+    account shows no title (the rule's EXISTS is applied to the joined note)."""
+    admin, seller = people.token(owned, "admin"), people.token(owned, "seller")
+    accounts = [
+        post(owned, admin, "accounts", {"name": f"Note account {n}", "owner": people.id(owned, n)})
+        for n in ("seller", "seller2")
+    ]
+    mine, theirs = (
+        post(owned, admin, "notes", {"title": title, "account": account["id"]})["id"]
+        for title, account in (("Readable note", accounts[0]), (f"{SECRET} note", accounts[1]))
+    )
+    assignee = people.id(owned, "seller")
+    tickets = [
+        post(owned, admin, "tickets", {"subject": "Noted", "note": note, "assignee": assignee})
+        for note in (mine, theirs)
+    ]
+    with owned.client(seller) as client:
+        ids = ",".join(str(ticket["id"]) for ticket in tickets)
+        listed = client.get("/api/tickets", params={"id__in": ids, "sort": "id"})
+    assert listed.status_code == 200, listed.text
+    assert [item["note"] for item in listed.json()["items"]] == [
+        {"id": mine, "display": "Readable note"},
+        {"id": theirs, "display": ""},
+    ]
