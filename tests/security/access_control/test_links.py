@@ -543,3 +543,20 @@ def test_a_read_rule_through_a_relationship_limits_the_links_display(
         {"id": mine, "display": "Readable note"},
         {"id": theirs, "display": ""},
     ]
+
+
+def test_a_custom_endpoint_refuses_a_foreign_record_in_its_input(
+    owned: Crm, people: People
+) -> None:
+    admin, seller = people.token(owned, "admin"), people.token(owned, "seller")
+    own, foreign = (
+        post(owned, admin, "accounts", {"name": name, "owner": people.id(owned, user)})["id"]
+        for name, user in (("Touched", "seller"), (f"{SECRET} untouched", "seller2"))
+    )
+    with owned.client(seller) as client:
+        touched = client.post("/api/accounts/touch", json={"account": own})
+        refused = client.post("/api/accounts/touch", json={"account": foreign})
+        missing = client.post("/api/accounts/touch", json={"account": MISSING})
+    assert touched.status_code == 200, touched.text
+    assert missing.status_code == 422, missing.text
+    assert normalised(refused) == normalised(missing)
