@@ -8,7 +8,9 @@ expression defaults compiled to Python source (``= user``, ``= today() + days(30
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 from crmgen.render import relations
@@ -97,6 +99,12 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
     )
 
 
+def input_facts(fields: Iterable[Field]) -> list[FieldFacts]:
+    """The facts of a custom endpoint's input fields, which belong to no entity."""
+    nowhere = SimpleNamespace(builtin=False, search=(), owner=None)
+    return [field_facts(nowhere, f) for f in fields]  # type: ignore[arg-type]
+
+
 def field_facts(entity: Entity, f: Field) -> FieldFacts:
     options: dict[str, Any] = {}
     for key in ("min", "max", "min_length", "max_length", "pattern"):
@@ -127,7 +135,8 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
             left, right = relations.join_columns(entity, f)
             join = (f"{f.relation.through}_table", left, right)
     read_only = f.read_only or f.computed is not None
-    required = f.required and not has_default and not read_only
+    # must be given on create: an owner left empty is the creating user (crud.insert_row)
+    required = f.required and not has_default and not read_only and f.name != entity.owner
     return FieldFacts(
         name=f.name,
         type=f.type,

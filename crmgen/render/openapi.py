@@ -50,6 +50,10 @@ def document(spec: Spec) -> dict[str, Any]:
         },
         "Link": {
             "type": "object",
+            "description": (
+                "A linked record: its id and display value (empty when the reader may not read"
+                " the record or see its display field)"
+            ),
             "required": ["id", "display"],
             "properties": {"id": {"type": "integer"}, "display": {"type": "string"}},
         },
@@ -247,9 +251,7 @@ def _write_schema(r: ResourceFacts, create: bool) -> dict[str, Any]:
 
 def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -> None:
     """The custom endpoints (with their input schemas) and the actions of processes."""
-    from types import SimpleNamespace
-
-    from crmgen.render.api import field_facts
+    from crmgen.render.api import input_facts
 
     bound = {p.trigger.endpoint: p for p in spec.processes if p.trigger.kind == "endpoint"}
     locale = spec.app.default_locale
@@ -282,7 +284,7 @@ def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -
             ]
             operation["responses"].update(_errors("404"))
         if e.input:
-            facts = [field_facts(SimpleNamespace(builtin=False, search=()), f) for f in e.input]  # type: ignore[arg-type]
+            facts = input_facts(e.input)
             name = "".join(part.capitalize() for part in e.name.split("_")) + "Input"
             schema: dict[str, Any] = {
                 "type": "object",

@@ -24,7 +24,6 @@ import keyword
 import textwrap
 from dataclasses import dataclass, field
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -613,9 +612,9 @@ def processes_context(spec: Spec) -> dict[str, Any]:
 
 
 def _input_facts(endpoint: Any) -> list[Any]:
-    from crmgen.render.api import field_facts
+    from crmgen.render.api import input_facts
 
-    return [field_facts(SimpleNamespace(builtin=False, search=()), f) for f in endpoint.input]  # type: ignore[arg-type]
+    return input_facts(endpoint.input)
 
 
 def parse_check(source: str) -> None:

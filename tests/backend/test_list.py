@@ -3,6 +3,8 @@ search, and a fixed number of SQL statements whatever the page size."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from tests.backend.conftest import Backend
@@ -137,6 +139,23 @@ def test_bad_list_parameters_are_400(crm: Backend) -> None:
         assert response.json()["error"]["fields"], query
 
 
+def counted_get(crm: Backend, url: str, user: str) -> tuple[Any, int]:
+    """``GET url`` as ``user``: its JSON and the number of SQL statements it issued."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = crm.database.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = crm.client.get(url, headers=crm.as_user(user))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    assert response.status_code == 200, response.text
+    return response.json(), len(statements)
+
+
 def test_statement_count_does_not_grow_with_the_page(crm: Backend) -> None:
     """limit=5 and limit=200 issue the same number of statements (refs are joined, lists batched)."""
     members = [create(crm, "contacts", full=False)["id"] for _ in range(3)]
@@ -145,22 +164,30 @@ def test_statement_count_does_not_grow_with_the_page(crm: Backend) -> None:
     for i in range(12):
         create(crm, "deals", full=False)
     counts = {}
-    engine = crm.database.engine
     for path in ("client_groups", "deals", "contacts", "order_lines"):
         for limit in (5, 200):
-            statements: list[str] = []
-
-            def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-                statements.append(statement)
-
-            sa.event.listen(engine, "before_cursor_execute", count)
-            try:
-                response = crm.client.get(
-                    f"/api/{path}?limit={limit}", headers=crm.as_user("admin")
-                )
-            finally:
-                sa.event.remove(engine, "before_cursor_execute", count)
-            assert response.status_code == 200
-            counts[(path, limit)] = len(statements)
+            counts[(path, limit)] = counted_get(crm, f"/api/{path}?limit={limit}", "admin")[1]
         assert counts[(path, 5)] == counts[(path, 200)], (path, counts)
     assert counts[("client_groups", 200)] == 3  # total, page, members
+
+
+def test_a_sellers_list_is_one_statement_whatever_the_links(crm: Backend) -> None:
+    """A seller's page of deals and of companies (a self-reference), with links to records
+    of another seller, costs the total and the page: the read rules of the linked entities
+    are part of the page's joins, not extra queries."""
+    seller = crm.users["sales"].id
+    others = [create(crm, "companies", full=False, user="sales2")["id"] for _ in range(3)]
+    for i in range(12):
+        owner = "sales" if i % 2 else "admin"
+        values = {"owner": seller} if owner == "admin" else {}
+        company = others[i % 3] if owner == "admin" else None
+        create(crm, "deals", full=False, user=owner, company=company, **values)
+        create(crm, "companies", full=False, user=owner, parent=company, **values)
+    for path in ("deals", "companies"):
+        counts = {}
+        for limit in (5, 200):
+            page, counts[limit] = counted_get(crm, f"/api/{path}?limit={limit}", "sales")
+            links = [item.get(name) for item in page["items"] for name in ("company", "parent")]
+            foreign = [link for link in links if link and link["id"] in others]
+            assert foreign and all(link["display"] == "" for link in foreign)
+        assert counts == {5: 2, 200: 2}, (path, counts)

@@ -45,9 +45,12 @@ def spec():  # type: ignore[no-untyped-def]
         (
             "Task",
             "record.assignee.position == user.position or has_role('manager')",
-            "sa.or_(models.Task.assignee.has((models.User.position_id.is_(None) if "
-            "user.extra.get('position_id') is None else models.User.position_id == "
-            "user.extra.get('position_id'))), sa.true() if (user.has_role('manager')) else sa.false())",
+            (
+                "sa.or_(models.Task.assignee.has((models.User.position_id.is_(None) if "
+                "user.extra.get('position_id') is None else models.User.position_id == "
+                "user.extra.get('position_id'))), sa.true() if (user.has_role('manager')) "
+                "else sa.false())"
+            ),
         ),
     ],
 )
@@ -95,6 +98,7 @@ API_FILES = (
     "crud.py",
     "db.py",
     "errors.py",
+    "links.py",
     "permissions.py",
     "resources.py",
     "validation.py",

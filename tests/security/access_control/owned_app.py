@@ -1,0 +1,154 @@
+"""The rule variants of ``owned/app.yaml`` behind a real uvicorn, like ``tests.security.crm``.
+
+The spec is generated once per test process; each ``start_owned`` migrates a fresh database of
+its kind (an SQLite file, or a PostgreSQL database dropped afterwards) through the app's own
+CLI, adds the users below and serves it. Users (password ``demo-password``) at
+``<name>@demo.example``: ``admin`` (superuser), ``seller``, ``seller2`` and ``clerk``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import sqlalchemy as sa
+
+from crmgen.generate import generate
+from tests.postgres import POSTGRES_URL, admin_engine
+from tests.security.crm import (
+    CLI_TIMEOUT,
+    PASSWORD,
+    Crm,
+    _stop,
+    _wait_healthy,
+    app_env,
+    email,
+    free_port,
+)
+
+SPEC = Path(__file__).parent / "owned" / "app.yaml"
+PACKAGE = "owned_crm"
+USERS = {"admin": "admin", "seller": "seller", "seller2": "seller", "clerk": "clerk"}
+
+_LOCK = threading.Lock()
+_OUT: list[Path] = []
+
+
+def owned_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``owned/app.yaml`` generated once per test process."""
+    with _LOCK:
+        if not _OUT:
+            out = tmp_path_factory.mktemp("owned") / "app"
+            generate(SPEC, out)
+            _OUT.append(out)
+        return _OUT[0]
+
+
+def imported(out: Path, module: str) -> ModuleType:
+    """``owned_crm.<module>`` imported into the test process from the generated folder."""
+    if str(out) not in sys.path:
+        sys.path.append(str(out))
+    return importlib.import_module(f"{PACKAGE}.{module}")
+
+
+class People:
+    """Bearer tokens and ids of the users of each running app, each looked up once (signing
+    in verifies an argon2 hash on purpose slowly)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], str] = {}
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def token(self, crm: Crm, name: str) -> str:
+        key = (crm.base, name)
+        if key not in self._tokens:
+            self._tokens[key] = crm.token(name)
+        return self._tokens[key]
+
+    def id(self, crm: Crm, name: str) -> int:
+        key = (crm.base, name)
+        if key not in self._ids:
+            self._ids[key] = crm.user_id(name)
+        return self._ids[key]
+
+
+def _add_users(database_url: str) -> None:
+    """The users of ``USERS``, written directly (the CLI would cost a process per user)."""
+    from argon2 import PasswordHasher
+
+    password_hash = PasswordHasher().hash(PASSWORD)
+    engine = sa.create_engine(database_url)
+    try:
+        metadata = sa.MetaData()
+        users = sa.Table("users", metadata, autoload_with=engine)
+        roles = sa.Table("user_roles", metadata, autoload_with=engine)
+        with engine.begin() as connection:
+            for name, role in USERS.items():
+                new_id = connection.execute(
+                    sa.insert(users)
+                    .values(email=email(name), name=name, active=True, password_hash=password_hash)
+                    .returning(users.c.id)
+                ).scalar_one()
+                connection.execute(sa.insert(roles).values(user_id=new_id, role=role))
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'owned.sqlite3'}"
+        return
+    name = f"crmgen_owned_{uuid.uuid4().hex[:12]}"
+    admin = admin_engine()
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def start_owned(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
+    """The variant app behind uvicorn on a fresh, migrated database of ``kind``."""
+    out = owned_out(tmp_path_factory)
+    folder = tmp_path_factory.mktemp(f"owned_{kind}")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with _fresh_database(kind, folder) as url:
+        env = app_env(out, url, {"PUBLIC_URL": base})
+        subprocess.run(
+            [sys.executable, "-m", PACKAGE, "migrate"],
+            env=env,
+            cwd=folder,
+            capture_output=True,
+            timeout=CLI_TIMEOUT,
+            check=True,
+        )
+        _add_users(url)
+        command = [sys.executable, "-m", "uvicorn", "--factory", f"{PACKAGE}.app:create_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        log_path = folder / f"uvicorn-{port}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT
+            )
+        crm = Crm(base, url, kind, process, log_path, env)
+        try:
+            _wait_healthy(crm)
+            yield crm
+        finally:
+            _stop(process)
