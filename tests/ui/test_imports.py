@@ -661,19 +661,19 @@ def test_a_record_changed_during_the_import_is_not_overwritten(
     the row is reported."""
     target = company(admin, name="Race Co", tax_id="7700000041", employees=1)
     crud = admin.gen.crud
-    update_record = crud.update_record
+    update_in = crud.update_in
 
-    def changed_first(database: Any, resource: Any, user: Any, record_id: int, *rest: Any) -> Any:
-        with database.engine.begin() as connection:  # someone else's edit lands first
+    def changed_first(session: Any, resource: Any, user: Any, record_id: int, *rest: Any) -> Any:
+        with admin.database.engine.begin() as connection:  # someone else's edit lands first
             table = resource.model.__table__
             connection.execute(
                 sa.update(table)
                 .where(table.c.id == record_id)
                 .values(employees=500, version=table.c.version + 1)
             )
-        return update_record(database, resource, user, record_id, *rest)
+        return update_in(session, resource, user, record_id, *rest)
 
-    monkeypatch.setattr(crud, "update_record", changed_first)
+    monkeypatch.setattr(crud, "update_in", changed_first)
     location = uploaded(admin, "companies", "race.csv", b"Tax ID,Employees\n7700000041,2\n")
     mapping = {**selected(admin.client.get(location).text), "match": "tax_id"}
     result = run(admin, location, mapping)
