@@ -183,7 +183,38 @@ def drop_templates() -> None:
 
 
 @contextmanager
-def cloned_database(kind: str, folder: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """The URL of a new PostgreSQL database (a copy of ``template`` when given), dropped
+    afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    admin = admin_engine()
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"{copy}'))
+        try:
+            yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def empty_database(kind: str, folder: Path, prefix: str) -> Iterator[str]:
+    """The URL of a new empty database of ``kind`` (an SQLite file in ``folder``)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / f'{prefix}-{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    with postgres_database(prefix) as url:
+        yield url
+
+
+@contextmanager
+def cloned_database(
+    kind: str, folder: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A private copy of the template database of ``kind``, removed afterwards."""
     source = template(kind, tmp_path_factory)
     if kind == "sqlite":
@@ -191,21 +222,8 @@ def cloned_database(kind: str, folder: Path, tmp_path_factory: pytest.TempPathFa
         shutil.copyfile(sa.make_url(source).database or "", path)
         yield f"sqlite:///{path}"
         return
-    name = f"crmgen_sec_{uuid.uuid4().hex[:12]}"
-    tpl = sa.make_url(source).database
-    admin = admin_engine()
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{tpl}"'))
-        try:
-            yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(
-                hide_password=False
-            )
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_database("crmgen_sec", template=sa.make_url(source).database) as url:
+        yield url
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -312,11 +330,13 @@ def start_crm(
     database_url: str | None = None,
     uvicorn_args: tuple[str, ...] = (),
     out: Path | None = None,
+    package: str = PACKAGE,
 ) -> Iterator[Crm]:
     """The reference CRM behind uvicorn on a fresh clone of the template (or ``database_url``).
 
     ``env`` adds to the app's environment; ``PUBLIC_URL`` defaults to the server's own address.
-    ``out`` runs another generated variant of the reference CRM (same package and schema).
+    ``out`` runs another generated app: a variant of the reference CRM (same package and
+    schema), or the app ``package`` on its own migrated ``database_url``.
     """
     out = out or crm_out(tmp_path_factory)
     folder = tmp_path_factory.mktemp(f"crm_{kind}")
@@ -330,7 +350,7 @@ def start_crm(
             "-m",
             "uvicorn",
             "--factory",
-            f"{PACKAGE}.app:create_app",
+            f"{package}.app:create_app",
             "--host",
             "127.0.0.1",
             "--port",

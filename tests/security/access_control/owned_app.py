@@ -12,7 +12,6 @@ import importlib
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,16 +21,14 @@ import pytest
 import sqlalchemy as sa
 
 from crmgen.generate import generate
-from tests.postgres import POSTGRES_URL, admin_engine
 from tests.security.crm import (
     CLI_TIMEOUT,
     PASSWORD,
     Crm,
-    _stop,
-    _wait_healthy,
     app_env,
     email,
-    free_port,
+    empty_database,
+    start_crm,
 )
 
 SPEC = Path(__file__).parent / "owned" / "app.yaml"
@@ -103,52 +100,19 @@ def _add_users(database_url: str) -> None:
 
 
 @contextmanager
-def _fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'owned.sqlite3'}"
-        return
-    name = f"crmgen_owned_{uuid.uuid4().hex[:12]}"
-    admin = admin_engine()
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-@contextmanager
 def start_owned(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
     """The variant app behind uvicorn on a fresh, migrated database of ``kind``."""
     out = owned_out(tmp_path_factory)
     folder = tmp_path_factory.mktemp(f"owned_{kind}")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with _fresh_database(kind, folder) as url:
-        env = app_env(out, url, {"PUBLIC_URL": base})
+    with empty_database(kind, folder, "crmgen_owned") as url:
         subprocess.run(
             [sys.executable, "-m", PACKAGE, "migrate"],
-            env=env,
+            env=app_env(out, url),
             cwd=folder,
             capture_output=True,
             timeout=CLI_TIMEOUT,
             check=True,
         )
         _add_users(url)
-        command = [sys.executable, "-m", "uvicorn", "--factory", f"{PACKAGE}.app:create_app"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
-        log_path = folder / f"uvicorn-{port}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                command, env=env, cwd=folder, stdout=log, stderr=subprocess.STDOUT
-            )
-        crm = Crm(base, url, kind, process, log_path, env)
-        try:
-            _wait_healthy(crm)
+        with start_crm(kind, tmp_path_factory, database_url=url, out=out, package=PACKAGE) as crm:
             yield crm
-        finally:
-            _stop(process)
