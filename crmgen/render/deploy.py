@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment
 
 from crmgen import __version__
+from crmgen.render import runtime_wheel
 from crmgen.render.plan import PlannedFile
 from crmgen.render.writer import render
 
@@ -87,6 +88,7 @@ def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
         "app_subnet": APP_SUBNET,
         "proxy_address": PROXY_ADDRESS,
         "crmgen_version": __version__,
+        "runtime_wheel": runtime_wheel.OUT_PATH,
         **commands(package),
     }
 

@@ -108,6 +108,9 @@ def _binary(env: Environment, planned: PlannedFile) -> bytes:
 def _write_one(env: Environment, planned: PlannedFile, staging: Path) -> Path:
     target = staging / planned.path
     target.parent.mkdir(parents=True, exist_ok=True)
+    if planned.data is not None:
+        target.write_bytes(planned.data)
+        return target
     if planned.binary:
         target.write_bytes(_binary(env, planned))
         return target
