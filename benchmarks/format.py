@@ -5,7 +5,8 @@
 1. black's API (``black.format_str``) on every file, in process;
 2. ``ruff format`` (one child process for all files, black's settings);
 3. no formatter: the templates already render black-clean code (counted with black's check).
-Each way's output is checked with black; the fastest that is black-clean wins (see docs/publish.md).
+Each way's output is checked with black; the fastest that is black-clean wins (see
+docs/publishing.md).
 """
 
 from __future__ import annotations
