@@ -104,11 +104,12 @@ def differences(name: str, fresh: Snapshot, root: Path = SNAPSHOTS) -> str:
     lines += [f"  gone (no longer generated): {p}" for p in removed]
     for path in (changed + added + removed)[:DIFF_FILES]:
         if path == f"../{manifest}":
-            before, after = old.manifest, fresh.manifest
+            label, before, after = f"generated/{manifest}", old.manifest, fresh.manifest
         else:
+            label = f"generated/{name}/{path}"
             before, after = _text(old.texts.get(path)), _text(fresh.texts.get(path))
         lines.append("")
-        lines += _diff(f"generated/{name}/{path}", before, after)
+        lines += _diff(label, before, after)
     lines += [
         "",
         f"If the generator changed on purpose: `{REFRESH}`, then review `git diff generated/`",
