@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 
 from reference_crm.auth import ROLES
-from reference_crm.errors import ApiError, not_found
 from reference_crm.models import (
     EmailChange,
     OutboxMessage,
@@ -37,7 +38,6 @@ from reference_crm.models import (
     utcnow,
 )
 from reference_crm.permissions import is_superuser
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import SUPERUSER_ROLES, USER_MANAGER_ROLES
 
 USER = "User"

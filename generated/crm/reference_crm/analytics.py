@@ -26,6 +26,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.decimals import WIDE, add, average, exact_sum
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,9 +38,6 @@ from starlette.routing import BaseRoute, Route
 from reference_crm import auth, crud, links, models, permissions
 from reference_crm import functions as fn
 from reference_crm.db import Database
-from reference_crm.decimals import WIDE, add, average, exact_sum
-from reference_crm.errors import ApiError, not_found
-from reference_crm.principal import CurrentUser
 
 # Actor and the where-condition helpers of processes: conditions mean the same here and there
 from reference_crm.processes import Actor, _eq, _gte, _in, _lt, _ne

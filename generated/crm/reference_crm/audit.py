@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,9 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reference_crm import auth
-from reference_crm.errors import ApiError
 from reference_crm.models import AuditEntry, utcnow
-from reference_crm.principal import CurrentUser
 
 ACTIONS = ("create", "update", "delete")
 AUDIT_ROLES = frozenset(["admin", "manager"])

@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,9 +45,7 @@ from reference_crm import (
 )
 from reference_crm import functions as fn
 from reference_crm.db import Database
-from reference_crm.errors import ApiError, not_found
 from reference_crm.models import utcnow
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import BY_NAME, TEXT_TYPES, FieldInfo, Resource
 
 DEFAULT_LIMIT = 50

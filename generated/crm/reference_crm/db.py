@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from crmgen_runtime.decimals import SqliteExactSum
 from sqlalchemy.orm import Session, sessionmaker
 
-from reference_crm.decimals import SqliteExactSum
 from reference_crm.settings import TIMEZONE
 
 ZONE = ZoneInfo(TIMEZONE)

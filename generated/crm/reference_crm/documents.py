@@ -26,13 +26,15 @@ from typing import Any
 from urllib.parse import quote
 
 from babel import numbers as babel_numbers
+from crmgen_runtime import assets
+from crmgen_runtime.decimals import add, spreadsheet_number
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from reference_crm import crud, permissions
 from reference_crm.db import Database
-from reference_crm.decimals import add, spreadsheet_number
-from reference_crm.errors import ApiError, not_found
 from reference_crm.formats import (
     ZONE,
     as_moment,
@@ -42,10 +44,9 @@ from reference_crm.formats import (
     format_money,
     format_number,
 )
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import BY_NAME, Resource
 
-FONTS = Path(__file__).with_name("fonts")
+FONTS = assets.FONTS  # DejaVu Sans, with its licence, in the runtime
 FONT = "DejaVu"
 MEDIA_TYPES = {
     "pdf": "application/pdf",

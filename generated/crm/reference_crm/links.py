@@ -20,11 +20,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.sql.util import ClauseAdapter
 
 from reference_crm import permissions
-from reference_crm.errors import ApiError
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import BY_NAME, Resource
 
 # ``session.info`` key of the records ``reachable`` found (see ``remember``).

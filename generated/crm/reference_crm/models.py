@@ -15,11 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.decimals import ExactDecimal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-
-from reference_crm.decimals import ExactDecimal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_N_label)s",

@@ -31,6 +31,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime.decimals import average, exact_sum
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -49,9 +52,6 @@ from reference_crm import (
     validation,
 )
 from reference_crm import functions as fn
-from reference_crm.decimals import average, exact_sum
-from reference_crm.errors import ApiError, not_found
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import BY_NAME, RESOURCES, FieldInfo, Resource
 
 log = logging.getLogger(__name__)

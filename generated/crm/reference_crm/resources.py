@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.principal import CurrentUser
 
 from reference_crm import functions as fn
 from reference_crm import models
-from reference_crm.principal import CurrentUser
 
 SUPERUSER_ROLES = frozenset(["admin"])
 # Roles that may change users' e-mail, active flag and roles (``manage_users``; superusers too).

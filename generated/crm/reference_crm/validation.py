@@ -17,7 +17,8 @@ import string
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
-from reference_crm.errors import ApiError
+from crmgen_runtime.errors import ApiError
+
 from reference_crm.resources import FieldInfo, Resource
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")

@@ -6,3 +6,5 @@
 APP_NAME = "minimal"
 TITLE = "Minimal CRM"
 __version__ = "0.1.0"
+# The crmgen-runtime this app was generated for; the app checks it when it starts.
+RUNTIME_VERSION = "0.1.0"

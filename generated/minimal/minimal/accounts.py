@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 
 from minimal.auth import ROLES
-from minimal.errors import ApiError, not_found
 from minimal.models import (
     EmailChange,
     OutboxMessage,
@@ -37,7 +38,6 @@ from minimal.models import (
     utcnow,
 )
 from minimal.permissions import is_superuser
-from minimal.principal import CurrentUser
 from minimal.resources import SUPERUSER_ROLES, USER_MANAGER_ROLES
 
 USER = "User"

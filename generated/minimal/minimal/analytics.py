@@ -26,6 +26,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.decimals import WIDE, add, average, exact_sum
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -34,9 +37,6 @@ from starlette.routing import BaseRoute, Route
 
 from minimal import auth, crud, links, permissions
 from minimal.db import Database
-from minimal.decimals import WIDE, add, average, exact_sum
-from minimal.errors import ApiError, not_found
-from minimal.principal import CurrentUser
 
 # Actor and the where-condition helpers of processes: conditions mean the same here and there
 from minimal.processes import Actor

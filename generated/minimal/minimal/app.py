@@ -11,6 +11,10 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import crmgen_runtime
+from crmgen_runtime import hosts
+from crmgen_runtime.body_limit import BodyLimit
+from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -18,10 +22,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from minimal import analytics, audit, auth, crud, hosts, outbox, processes, profile, web
-from minimal.body_limit import BodyLimit
+from minimal import (
+    RUNTIME_VERSION,
+    analytics,
+    audit,
+    auth,
+    crud,
+    outbox,
+    processes,
+    profile,
+    web,
+)
 from minimal.db import Database
-from minimal.errors import EXCEPTION_HANDLERS, ApiError
 from minimal.resources import RESOURCES
 from minimal.settings import Settings, check, startup_settings
 
@@ -81,6 +93,7 @@ def create_app(
     list (tests put their own principal on requests this way); requests for hosts outside
     ``settings.hosts`` are refused before any of it runs.
     """
+    crmgen_runtime.require(RUNTIME_VERSION, "minimal")
     settings = startup_settings() if settings is None else check(settings)
     db = database or Database(settings.database_url)
 

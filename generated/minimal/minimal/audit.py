@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,9 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from minimal import auth
-from minimal.errors import ApiError
 from minimal.models import AuditEntry, utcnow
-from minimal.principal import CurrentUser
 
 ACTIONS = ("create", "update", "delete")
 AUDIT_ROLES = frozenset(["admin"])

@@ -40,6 +40,8 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request, cookie_parser
@@ -48,7 +50,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from minimal import throttle
-from minimal.errors import ApiError
 from minimal.models import (
     EmailChange,
     LoginAttempt,
@@ -59,7 +60,6 @@ from minimal.models import (
     UserSession,
     utcnow,
 )
-from minimal.principal import CurrentUser
 from minimal.settings import (
     LOCKOUT_ATTEMPTS,
     LOCKOUT_MINUTES,

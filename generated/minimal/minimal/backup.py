@@ -143,7 +143,8 @@ def _moment(value: dt.datetime, column: sa.Column) -> dt.datetime:
 
 def decimal_scales() -> dict[str, dict[str, int]]:
     """The scale of each exact decimal column of the app (kept in whole units on SQLite)."""
-    from minimal.decimals import ExactDecimal
+    from crmgen_runtime.decimals import ExactDecimal
+
     from minimal.models import Base
 
     scales = {}

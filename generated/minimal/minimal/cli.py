@@ -14,8 +14,10 @@ import os
 from pathlib import Path
 
 import click
+import crmgen_runtime
 import sqlalchemy as sa
 
+from minimal import RUNTIME_VERSION
 from minimal.settings import database_url, startup_settings
 
 PACKAGE = Path(__file__).resolve().parent
@@ -291,5 +293,9 @@ def seed(database: str | None) -> None:
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point (it first checks that the runtime is the one the app needs)."""
+    try:
+        crmgen_runtime.require(RUNTIME_VERSION, "minimal")
+    except crmgen_runtime.RuntimeVersionError as exc:
+        raise SystemExit(f"Error: {exc}") from None
     cli()

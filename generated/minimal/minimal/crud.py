@@ -26,6 +26,8 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -35,9 +37,7 @@ from starlette.routing import BaseRoute, Route
 from minimal import accounts, audit, auth, links, permissions, processes, validation
 from minimal import functions as fn
 from minimal.db import Database
-from minimal.errors import ApiError, not_found
 from minimal.models import utcnow
-from minimal.principal import CurrentUser
 from minimal.resources import BY_NAME, TEXT_TYPES, FieldInfo, Resource
 
 DEFAULT_LIMIT = 50

@@ -15,9 +15,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from crmgen_runtime.decimals import SqliteExactSum
 from sqlalchemy.orm import Session, sessionmaker
 
-from minimal.decimals import SqliteExactSum
 from minimal.settings import TIMEZONE
 
 ZONE = ZoneInfo(TIMEZONE)

@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -42,7 +43,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from minimal import audit, auth
-from minimal.errors import ApiError
 from minimal.models import OutboxMessage, utcnow
 
 __all__ = [

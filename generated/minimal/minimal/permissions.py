@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 
-from minimal.errors import ApiError
-from minimal.principal import CurrentUser
 from minimal.resources import SUPERUSER_ROLES, Access, Resource, Rule
 
 Statement = TypeVar("Statement", bound=Any)

@@ -31,6 +31,9 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime.decimals import average, exact_sum
+from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import CurrentUser
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -40,9 +43,6 @@ from starlette.routing import BaseRoute, Route
 
 from minimal import auth, backup, crud, links, models, outbox, permissions, validation
 from minimal import functions as fn
-from minimal.decimals import average, exact_sum
-from minimal.errors import ApiError, not_found
-from minimal.principal import CurrentUser
 from minimal.resources import BY_NAME, RESOURCES, FieldInfo, Resource
 
 log = logging.getLogger(__name__)

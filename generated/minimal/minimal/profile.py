@@ -19,6 +19,8 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,9 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from minimal import accounts, audit, auth, throttle, validation
-from minimal.errors import ApiError
 from minimal.models import EmailChange, OutboxMessage, User, utcnow
-from minimal.principal import CurrentUser
 from minimal.resources import BY_NAME
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)

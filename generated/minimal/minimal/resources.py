@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.principal import CurrentUser
 
 from minimal import models
-from minimal.principal import CurrentUser
 
 SUPERUSER_ROLES = frozenset(["admin"])
 # Roles that may change users' e-mail, active flag and roles (``manage_users``; superusers too).

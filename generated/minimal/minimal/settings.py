@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from crmgen_runtime.spreadsheets import ImportLimits
+
 APP_NAME = "minimal"
 DEFAULT_DATABASE_URL = "sqlite:///minimal.sqlite3"
 LOCALES = ("en",)
@@ -28,28 +30,6 @@ CURRENCY = "USD"
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_MINUTES = 30
 MAX_BODY_BYTES = 2_000_000  # the default cap on a request body (MAX_BODY_BYTES)
-
-
-@dataclass(frozen=True)
-class ImportLimits:
-    """What an uploaded file may hold and cost to read (spreadsheets.py, web/imports.py);
-    a file over a limit is refused with a message saying which."""
-
-    file_bytes: int = 10 * 1024 * 1024  # IMPORT_MAX_FILE_BYTES: the upload itself
-    rows: int = 50_000  # IMPORT_MAX_ROWS: data rows, below the header
-    columns: int = 100  # IMPORT_MAX_COLUMNS
-    cells: int = 1_000_000  # IMPORT_MAX_CELLS: rows times the widest row
-    cell_chars: int = (
-        32_767  # IMPORT_MAX_CELL_CHARS: one cell's text (Excel's own limit)
-    )
-    table_chars: int = 32 * 1024 * 1024  # IMPORT_MAX_TABLE_CHARS: the text of all cells
-    unzipped_bytes: int = (
-        256 * 1024 * 1024
-    )  # IMPORT_MAX_UNZIPPED_BYTES: XLSX parts, unpacked
-    ratio: int = (
-        100  # IMPORT_MAX_RATIO: an XLSX part's unpacked size over its packed size
-    )
-    seconds: float = 30.0  # IMPORT_MAX_SECONDS: reading the file
 
 
 ENVIRONMENTS = ("production", "development")

@@ -9,8 +9,8 @@ and XLSX print formats) and ``search`` (quick search); ``core`` holds what they 
 
 from __future__ import annotations
 
+from crmgen_runtime import assets
 from starlette.routing import BaseRoute, Mount
-from starlette.staticfiles import StaticFiles
 
 from reference_crm.web import (
     account,
@@ -47,7 +47,7 @@ MODULES = (
 def routes() -> list[BaseRoute]:
     """The UI's routes (after ``/api`` in the app's list)."""
     result: list[BaseRoute] = [
-        Mount("/static", StaticFiles(directory=str(ROOT / "static")), name="static")
+        Mount("/static", assets.static_files(ROOT), name="static")
     ]
     for module in MODULES:
         result.extend(module.routes())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crmgen_runtime.errors import ApiError, not_found
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +21,6 @@ from starlette.routing import BaseRoute, Route
 
 from reference_crm import auth, documents
 from reference_crm.db import Database
-from reference_crm.errors import ApiError, not_found
 from reference_crm.resources import RESOURCES, Resource
 from reference_crm.web.core import (
     ENTITIES,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from crmgen_runtime import assets
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -32,7 +33,7 @@ MESSAGE_KEYS = {
 }
 # Headers of the JSON answer a page keeps (the rest come from the page itself).
 KEPT_HEADERS = ("allow", "retry-after")
-FAVICON = (ROOT / "static" / "favicon.svg").read_bytes()
+FAVICON = assets.static_file("favicon.svg", ROOT)
 
 
 def wants_page(request: Request) -> bool:

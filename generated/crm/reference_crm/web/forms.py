@@ -15,15 +15,15 @@ import json
 from typing import Any
 
 import orjson
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import crud, links, permissions
-from reference_crm.errors import ApiError
 from reference_crm.formats import ZONE
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import RESOURCES, Resource
 from reference_crm.web.core import (
     ENTITIES,

@@ -38,6 +38,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from crmgen_runtime import body_limit
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.spreadsheets import (
+    Cell,
+    ImportLimits,
+    Table,
+    Unreadable,
+    mebibytes,
+    read_table,
+)
+from crmgen_runtime.spreadsheets import filled as _filled
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -45,12 +56,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import body_limit, crud, links, models, permissions, validation
-from reference_crm.errors import ApiError
+from reference_crm import crud, links, models, permissions, validation
 from reference_crm.resources import RESOURCES, Resource
-from reference_crm.settings import ImportLimits
-from reference_crm.spreadsheets import Cell, Table, Unreadable, mebibytes, read_table
-from reference_crm.spreadsheets import filled as _filled
 from reference_crm.web.core import (
     CSRF_FIELD,
     ENTITIES,

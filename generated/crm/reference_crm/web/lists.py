@@ -21,14 +21,14 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from crmgen_runtime.decimals import spreadsheet_number
+from crmgen_runtime.errors import ApiError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import crud, permissions
-from reference_crm.decimals import spreadsheet_number
-from reference_crm.errors import ApiError
 from reference_crm.formats import ZONE
 from reference_crm.resources import RESOURCES, Resource
 from reference_crm.web.core import (

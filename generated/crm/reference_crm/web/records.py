@@ -14,16 +14,16 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import accounts, audit, crud, links, permissions, processes
-from reference_crm.errors import ApiError
 from reference_crm.formats import format_moment
 from reference_crm.models import AuditEntry
-from reference_crm.principal import CurrentUser
 from reference_crm.resources import RESOURCES, Resource
 from reference_crm.web import documents
 from reference_crm.web.core import (

@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
+from crmgen_runtime import assets
+from crmgen_runtime.errors import ApiError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from minimal import auth, crud, permissions, validation
-from minimal.errors import ApiError
 from minimal.formats import (
     as_moment,
     format_day,
@@ -69,24 +70,16 @@ SECURITY_HEADERS = {
 }
 
 
-def _load_messages() -> dict[str, dict[str, str]]:
-    """The UI's own words, ``{locale: {key: text}}``, from every ``messages/*.json``
-    (each file is ``{key: {locale: text}}``, one file per part of the UI)."""
-    merged: dict[str, dict[str, str]] = {}
-    for file in sorted((ROOT / "messages").glob("*.json")):
-        for key, texts in json.loads(file.read_text(encoding="utf-8")).items():
-            for locale, text in texts.items():
-                merged.setdefault(locale, {})[key] = text
-    return merged
-
-
-MESSAGES = _load_messages()
+# The UI's own words, ``{locale: {key: text}}``: the runtime's, under the app's ``messages/``.
+MESSAGES = assets.messages(ROOT)
 # The languages people may choose: the spec's ``app.locales`` (the UI's words fall back to
 # English where a locale has none).
 LOCALES: tuple[str, ...] = tuple(SPEC["locales"])
 
 TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(str(ROOT / "templates")),
+    loader=assets.template_loader(
+        ROOT
+    ),  # the app's templates/ first, then the runtime's
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crmgen_runtime.errors import ApiError, not_found
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,7 +21,6 @@ from starlette.routing import BaseRoute, Route
 
 from minimal import auth, documents
 from minimal.db import Database
-from minimal.errors import ApiError, not_found
 from minimal.resources import RESOURCES, Resource
 from minimal.web.core import (
     ENTITIES,

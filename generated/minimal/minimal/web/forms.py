@@ -15,15 +15,15 @@ import json
 from typing import Any
 
 import orjson
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import crud, links, permissions
-from minimal.errors import ApiError
 from minimal.formats import ZONE
-from minimal.principal import CurrentUser
 from minimal.resources import RESOURCES, Resource
 from minimal.web.core import (
     ENTITIES,

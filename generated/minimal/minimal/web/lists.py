@@ -21,14 +21,14 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from crmgen_runtime.decimals import spreadsheet_number
+from crmgen_runtime.errors import ApiError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from minimal import crud, permissions
-from minimal.decimals import spreadsheet_number
-from minimal.errors import ApiError
 from minimal.formats import ZONE
 from minimal.resources import RESOURCES, Resource
 from minimal.web.core import (

@@ -14,16 +14,16 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import accounts, audit, crud, links, permissions, processes
-from minimal.errors import ApiError
 from minimal.formats import format_moment
 from minimal.models import AuditEntry
-from minimal.principal import CurrentUser
 from minimal.resources import RESOURCES, Resource
 from minimal.web import documents
 from minimal.web.core import (

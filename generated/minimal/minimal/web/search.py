@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import auth, crud, permissions
-from minimal.errors import ApiError
 from minimal.resources import Resource
 from minimal.web.core import (
     ENTITIES,
