@@ -148,9 +148,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/backup.py", "backend/backup.py.j2", context),
         PlannedFile(f"{package}/db.py", "backend/db.py.j2", context),
         PlannedFile(f"{package}/resources.py", "backend/resources.py.j2", {**context, **rest}),
-        PlannedFile(f"{package}/validation.py", "backend/validation.py.j2", context),
-        PlannedFile(f"{package}/permissions.py", "backend/permissions.py.j2", context),
-        PlannedFile(f"{package}/links.py", "backend/links.py.j2", context),
         PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
         PlannedFile(
             f"{package}/processes.py",

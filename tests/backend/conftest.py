@@ -44,8 +44,6 @@ MODULES = (
     "db",
     "crud",
     "resources",
-    "validation",
-    "permissions",
     "formats",
     "settings",
 )

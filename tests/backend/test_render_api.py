@@ -97,10 +97,7 @@ API_FILES = (
     "app.py",
     "crud.py",
     "db.py",
-    "links.py",
-    "permissions.py",
     "resources.py",
-    "validation.py",
 )
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from crmgen_runtime import validation
 from crmgen_runtime.principal import CurrentUser
 
 from tests.ui.test_pages import UI, admin, csrf, ui  # noqa: F401
@@ -129,7 +130,6 @@ def test_unknown_messages_pass_through_and_codes_cover_every_message(
     assert core.field_errors({"x": "Something else went wrong."}, "ru") == {
         "x": "Something else went wrong."
     }
-    validation = ui.gen.validation
     for code in validation.MESSAGES:
         assert f"invalid_{code}" in core.MESSAGES["en"], code
     example = validation.message("too_short", min=3)

@@ -37,8 +37,7 @@ from reference_crm.models import (
     UserSession,
     utcnow,
 )
-from reference_crm.permissions import is_superuser
-from reference_crm.resources import SUPERUSER_ROLES, USER_MANAGER_ROLES
+from reference_crm.resources import CATALOG, SUPERUSER_ROLES, USER_MANAGER_ROLES
 
 USER = "User"
 ROLES_FIELD = "roles"
@@ -51,7 +50,7 @@ MANAGE = "Changing this needs user management (a role with manage_users)."
 
 def may_manage_users(user: CurrentUser) -> bool:
     """Whether ``user`` may create and delete users and change their e-mail, active and roles."""
-    return is_superuser(user) or bool(user.roles & USER_MANAGER_ROLES)
+    return CATALOG.is_superuser(user) or bool(user.roles & USER_MANAGER_ROLES)
 
 
 def _forbidden(message: str, fields: Mapping[str, str] | None = None) -> ApiError:
@@ -157,7 +156,7 @@ def check_create(actor: CurrentUser, roles: list[str] | None) -> None:
         raise _forbidden(
             "Your role may not create users: that needs user management (manage_users)."
         )
-    if roles and set(roles) & SUPERUSER_ROLES and not is_superuser(actor):
+    if roles and set(roles) & SUPERUSER_ROLES and not CATALOG.is_superuser(actor):
         raise _forbidden(
             "Only a superuser grants a superuser role.",
             {ROLES_FIELD: "Only a superuser grants a superuser role."},
@@ -199,7 +198,7 @@ def check_update(
         )
         if differs
     ]
-    superuser = is_superuser(actor)
+    superuser = CATALOG.is_superuser(actor)
     if set(old_roles) & SUPERUSER_ROLES and not superuser:
         raise _forbidden("Only a superuser may change a superuser's account.")
     if user_id == actor.id:
@@ -243,7 +242,7 @@ def check_delete(
     if user_id == actor.id:
         raise _forbidden("Nobody deletes their own account.")
     held = set(roles_of(session, [user_id]).get(user_id, []))
-    if held & SUPERUSER_ROLES and not is_superuser(actor):
+    if held & SUPERUSER_ROLES and not CATALOG.is_superuser(actor):
         raise _forbidden("Only a superuser may delete a superuser's account.")
     end_sessions(session, user_id)
 

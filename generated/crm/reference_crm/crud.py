@@ -26,27 +26,21 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import TEXT_TYPES, FieldInfo, Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import (
-    accounts,
-    audit,
-    auth,
-    links,
-    permissions,
-    processes,
-    validation,
-)
+from reference_crm import accounts, audit, auth, processes
 from reference_crm import functions as fn
 from reference_crm.db import Database
 from reference_crm.models import utcnow
-from reference_crm.resources import BY_NAME, TEXT_TYPES, FieldInfo, Resource
+from reference_crm.resources import BY_NAME
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

@@ -26,14 +26,15 @@ from typing import Any
 from urllib.parse import quote
 
 from babel import numbers as babel_numbers
-from crmgen_runtime import assets
+from crmgen_runtime import assets, permissions
 from crmgen_runtime.decimals import add, spreadsheet_number
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from reference_crm import crud, permissions
+from reference_crm import crud
 from reference_crm.db import Database
 from reference_crm.formats import (
     ZONE,
@@ -44,7 +45,7 @@ from reference_crm.formats import (
     format_money,
     format_number,
 )
-from reference_crm.resources import BY_NAME, Resource
+from reference_crm.resources import BY_NAME, CATALOG
 
 FONTS = assets.FONTS  # DejaVu Sans, with its licence, in the runtime
 FONT = "DejaVu"
@@ -128,9 +129,7 @@ def may_print(spec: dict[str, Any], user: CurrentUser | None) -> bool:
     if user is None:
         return False
     return (
-        not spec["roles"]
-        or permissions.is_superuser(user)
-        or user.has_role(*spec["roles"])
+        not spec["roles"] or CATALOG.is_superuser(user) or user.has_role(*spec["roles"])
     )
 
 

@@ -31,9 +31,11 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import FieldInfo, Resource
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -41,18 +43,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import (
-    auth,
-    backup,
-    crud,
-    links,
-    models,
-    outbox,
-    permissions,
-    validation,
-)
+from reference_crm import auth, backup, crud, models, outbox
 from reference_crm import functions as fn
-from reference_crm.resources import BY_NAME, RESOURCES, FieldInfo, Resource
+from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
 
 log = logging.getLogger(__name__)
 
@@ -1312,93 +1305,99 @@ def run_scheduled(name: str, database: Any) -> None:
 # --- custom endpoints and actions ----------------------------------------------------------
 
 
-INPUT_NEWSLETTER = Resource(
-    name="input of newsletter",
-    path="/client_groups/{id}/newsletter",
-    label="newsletter",
-    model=models.User,
-    fields={
-        "subject": FieldInfo(
-            "subject",
-            "string",
-            column="subject",
-            required=True,
-            options={
-                "max_length": 200,
-            },
-        ),
-        "body": FieldInfo(
-            "body",
-            "text",
-            column="body",
-            required=True,
-        ),
-    },
-    display="id",
-    search=(),
-    owner=None,
-    soft_delete=False,
-    timestamps=False,
-    actions=frozenset(),
-    rules={},
+INPUT_NEWSLETTER = CATALOG.adopt(
+    Resource(
+        name="input of newsletter",
+        path="/client_groups/{id}/newsletter",
+        label="newsletter",
+        model=models.User,
+        fields={
+            "subject": FieldInfo(
+                "subject",
+                "string",
+                column="subject",
+                required=True,
+                options={
+                    "max_length": 200,
+                },
+            ),
+            "body": FieldInfo(
+                "body",
+                "text",
+                column="body",
+                required=True,
+            ),
+        },
+        display="id",
+        search=(),
+        owner=None,
+        soft_delete=False,
+        timestamps=False,
+        actions=frozenset(),
+        rules={},
+    )
 )
 
 
-INPUT_WIN_DEAL = Resource(
-    name="input of win_deal",
-    path="/deals/{id}/win",
-    label="win_deal",
-    model=models.User,
-    fields={
-        "comment": FieldInfo(
-            "comment",
-            "text",
-            column="comment",
-            options={
-                "max_length": 2000,
-            },
-        ),
-    },
-    display="id",
-    search=(),
-    owner=None,
-    soft_delete=False,
-    timestamps=False,
-    actions=frozenset(),
-    rules={},
+INPUT_WIN_DEAL = CATALOG.adopt(
+    Resource(
+        name="input of win_deal",
+        path="/deals/{id}/win",
+        label="win_deal",
+        model=models.User,
+        fields={
+            "comment": FieldInfo(
+                "comment",
+                "text",
+                column="comment",
+                options={
+                    "max_length": 2000,
+                },
+            ),
+        },
+        display="id",
+        search=(),
+        owner=None,
+        soft_delete=False,
+        timestamps=False,
+        actions=frozenset(),
+        rules={},
+    )
 )
 
 
-INPUT_REASSIGN_TASKS = Resource(
-    name="input of reassign_tasks",
-    path="/tasks/bulk/reassign",
-    label="reassign_tasks",
-    model=models.User,
-    fields={
-        "from_user": FieldInfo(
-            "from_user",
-            "ref",
-            column="from_user",
-            required=True,
-            relation="many_to_one",
-            target="User",
-        ),
-        "to_user": FieldInfo(
-            "to_user",
-            "ref",
-            column="to_user",
-            required=True,
-            relation="many_to_one",
-            target="User",
-        ),
-    },
-    display="id",
-    search=(),
-    owner=None,
-    soft_delete=False,
-    timestamps=False,
-    actions=frozenset(),
-    rules={},
+INPUT_REASSIGN_TASKS = CATALOG.adopt(
+    Resource(
+        name="input of reassign_tasks",
+        path="/tasks/bulk/reassign",
+        label="reassign_tasks",
+        model=models.User,
+        fields={
+            "from_user": FieldInfo(
+                "from_user",
+                "ref",
+                column="from_user",
+                required=True,
+                relation="many_to_one",
+                target="User",
+            ),
+            "to_user": FieldInfo(
+                "to_user",
+                "ref",
+                column="to_user",
+                required=True,
+                relation="many_to_one",
+                target="User",
+            ),
+        },
+        display="id",
+        search=(),
+        owner=None,
+        soft_delete=False,
+        timestamps=False,
+        actions=frozenset(),
+        rules={},
+    )
 )
 
 
@@ -1448,7 +1447,7 @@ class Endpoint:
         """
         if user is None:
             raise ApiError(401, "not_authenticated", "Sign in first.")
-        if not (permissions.is_superuser(user) or user.has_role(*self.roles)):
+        if not (CATALOG.is_superuser(user) or user.has_role(*self.roles)):
             raise ApiError(403, "forbidden", f"Your role may not call {self.name}.")
         values = self.input(body, params or [])
         resource = BY_NAME[self.entity] if self.entity else None

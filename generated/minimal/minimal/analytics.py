@@ -26,21 +26,23 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import auth, crud, links, permissions
+from minimal import auth, crud
 from minimal.db import Database
 
 # Actor and the where-condition helpers of processes: conditions mean the same here and there
 from minimal.processes import Actor
-from minimal.resources import BY_NAME, RESOURCES, Resource
+from minimal.resources import BY_NAME, CATALOG, RESOURCES
 from minimal.settings import TIMEZONE
 
 Where = Callable[[Any], list[sa.ColumnElement[bool]]]
@@ -126,7 +128,7 @@ REPORTS: dict[str, Report] = {}
 
 def may_open(roles: tuple[str, ...], user: CurrentUser) -> bool:
     """Whether ``user`` may open a dashboard or report meant for ``roles`` (none: everyone)."""
-    return not roles or permissions.is_superuser(user) or user.has_role(*roles)
+    return not roles or CATALOG.is_superuser(user) or user.has_role(*roles)
 
 
 def _opened(kind: dict[str, Any], name: str, user: CurrentUser | None) -> Any:

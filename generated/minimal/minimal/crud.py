@@ -26,19 +26,21 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import TEXT_TYPES, FieldInfo, Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import accounts, audit, auth, links, permissions, processes, validation
+from minimal import accounts, audit, auth, processes
 from minimal import functions as fn
 from minimal.db import Database
 from minimal.models import utcnow
-from minimal.resources import BY_NAME, TEXT_TYPES, FieldInfo, Resource
+from minimal.resources import BY_NAME
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

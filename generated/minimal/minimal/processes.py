@@ -31,9 +31,11 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import FieldInfo, Resource
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -41,9 +43,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import auth, backup, crud, links, models, outbox, permissions, validation
+from minimal import auth, backup, crud, models, outbox
 from minimal import functions as fn
-from minimal.resources import BY_NAME, RESOURCES, FieldInfo, Resource
+from minimal.resources import BY_NAME, CATALOG, RESOURCES
 
 log = logging.getLogger(__name__)
 
@@ -796,7 +798,7 @@ class Endpoint:
         """
         if user is None:
             raise ApiError(401, "not_authenticated", "Sign in first.")
-        if not (permissions.is_superuser(user) or user.has_role(*self.roles)):
+        if not (CATALOG.is_superuser(user) or user.has_role(*self.roles)):
             raise ApiError(403, "forbidden", f"Your role may not call {self.name}.")
         values = self.input(body, params or [])
         resource = BY_NAME[self.entity] if self.entity else None

@@ -12,13 +12,13 @@ from typing import Any
 
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import auth, profile
-from reference_crm.resources import Resource
 from reference_crm.web.auth_pages import password_error, t_of
 from reference_crm.web.core import (
     client_ip,

@@ -26,17 +26,18 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import sqlalchemy as sa
 from babel.dates import format_date, format_time, get_day_names
 from babel.numbers import format_percent
+from crmgen_runtime import permissions
 from crmgen_runtime.decimals import WIDE, exact_sum
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud, permissions
+from reference_crm import crud
 from reference_crm import functions as fn
 from reference_crm.formats import ZONE, babel_locale, format_money
-from reference_crm.resources import Resource
 from reference_crm.web.core import (
     ENTITIES,
     MAX_RECORD_ID,

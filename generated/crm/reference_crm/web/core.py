@@ -17,12 +17,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
-from crmgen_runtime import assets
+from crmgen_runtime import assets, permissions, validation
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Resource
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from reference_crm import auth, crud, permissions, validation
+from reference_crm import auth, crud
 from reference_crm.formats import (
     as_moment,
     format_day,
@@ -30,7 +31,7 @@ from reference_crm.formats import (
     format_money,
     format_number,
 )
-from reference_crm.resources import RESOURCES, Resource
+from reference_crm.resources import RESOURCES
 from reference_crm.settings import CURRENCY
 
 ROOT = Path(__file__).parent.parent

@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from babel import dates, numbers
+from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import charts
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 
 from reference_crm import analytics, auth
 from reference_crm.formats import format_money
-from reference_crm.resources import Resource
 from reference_crm.web.core import (
     ENTITIES,
     SPEC,

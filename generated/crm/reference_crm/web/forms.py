@@ -15,16 +15,18 @@ import json
 from typing import Any
 
 import orjson
+from crmgen_runtime import links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud, links, permissions
+from reference_crm import crud
 from reference_crm.formats import ZONE
-from reference_crm.resources import RESOURCES, Resource
+from reference_crm.resources import RESOURCES
 from reference_crm.web.core import (
     ENTITIES,
     client_ip,

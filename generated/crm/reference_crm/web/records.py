@@ -14,17 +14,19 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import accounts, audit, crud, links, permissions, processes
+from reference_crm import accounts, audit, crud, processes
 from reference_crm.formats import format_moment
 from reference_crm.models import AuditEntry
-from reference_crm.resources import RESOURCES, Resource
+from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.web import documents
 from reference_crm.web.core import (
     ENTITIES,
@@ -387,7 +389,7 @@ def detail_data(
 
 def may_run(action: dict[str, Any], user: CurrentUser) -> bool:
     """Whether ``user``'s role may press the button of a manual process (as the API checks)."""
-    return permissions.is_superuser(user) or user.has_role(*action["roles"])
+    return CATALOG.is_superuser(user) or user.has_role(*action["roles"])
 
 
 # --- pages ---------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from typing import Any
 
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import auth, profile
-from minimal.resources import Resource
 from minimal.web.auth_pages import password_error, t_of
 from minimal.web.core import (
     client_ip,

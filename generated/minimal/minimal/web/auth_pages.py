@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import auth
-from minimal.resources import Resource
 from minimal.web.core import (
     LOCALE_COOKIE,
     LOCALES,

@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from babel import dates, numbers
+from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import charts
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 
 from minimal import analytics, auth
 from minimal.formats import format_money
-from minimal.resources import Resource
 from minimal.web.core import (
     ENTITIES,
     SPEC,

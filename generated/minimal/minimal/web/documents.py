@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from minimal import auth, documents
 from minimal.db import Database
-from minimal.resources import RESOURCES, Resource
+from minimal.resources import RESOURCES
 from minimal.web.core import (
     ENTITIES,
     LOCALES,

@@ -15,16 +15,18 @@ import json
 from typing import Any
 
 import orjson
+from crmgen_runtime import links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud, links, permissions
+from minimal import crud
 from minimal.formats import ZONE
-from minimal.resources import RESOURCES, Resource
+from minimal.resources import RESOURCES
 from minimal.web.core import (
     ENTITIES,
     client_ip,

@@ -38,8 +38,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from crmgen_runtime import body_limit
+from crmgen_runtime import body_limit, links, permissions, validation
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Resource
 from crmgen_runtime.spreadsheets import (
     Cell,
     ImportLimits,
@@ -56,8 +57,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud, links, models, permissions, validation
-from minimal.resources import RESOURCES, Resource
+from minimal import crud, models
+from minimal.resources import RESOURCES
 from minimal.web.core import (
     CSRF_FIELD,
     ENTITIES,

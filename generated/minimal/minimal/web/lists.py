@@ -21,16 +21,18 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from crmgen_runtime import permissions
 from crmgen_runtime.decimals import spreadsheet_number
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud, permissions
+from minimal import crud
 from minimal.formats import ZONE
-from minimal.resources import RESOURCES, Resource
+from minimal.resources import RESOURCES
 from minimal.web.core import (
     CSRF_FIELD,
     ENTITIES,

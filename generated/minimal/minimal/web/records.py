@@ -14,17 +14,19 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime import links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import accounts, audit, crud, links, permissions, processes
+from minimal import accounts, audit, crud, processes
 from minimal.formats import format_moment
 from minimal.models import AuditEntry
-from minimal.resources import RESOURCES, Resource
+from minimal.resources import CATALOG, RESOURCES
 from minimal.web import documents
 from minimal.web.core import (
     ENTITIES,
@@ -387,7 +389,7 @@ def detail_data(
 
 def may_run(action: dict[str, Any], user: CurrentUser) -> bool:
     """Whether ``user``'s role may press the button of a manual process (as the API checks)."""
-    return permissions.is_superuser(user) or user.has_role(*action["roles"])
+    return CATALOG.is_superuser(user) or user.has_role(*action["roles"])
 
 
 # --- pages ---------------------------------------------------------------------------------

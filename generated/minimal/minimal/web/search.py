@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime import permissions
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import auth, crud, permissions
-from minimal.resources import Resource
+from minimal import auth, crud
 from minimal.web.core import (
     ENTITIES,
     PAGES,

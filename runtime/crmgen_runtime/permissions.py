@@ -12,29 +12,23 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
-
-from reference_crm.resources import SUPERUSER_ROLES, Access, Resource, Rule
+from crmgen_runtime.resources import Access, Resource, Rule
 
 Statement = TypeVar("Statement", bound=Any)
 
 
-def is_superuser(user: CurrentUser) -> bool:
-    return user.superuser or bool(user.roles & SUPERUSER_ROLES)
-
-
 def _rules(resource: Resource, user: CurrentUser) -> list[Rule]:
-    return [
-        resource.rules[role] for role in sorted(user.roles) if role in resource.rules
-    ]
+    return [resource.rules[role] for role in sorted(user.roles) if role in resource.rules]
 
 
 def require(resource: Resource, user: CurrentUser | None, action: str) -> list[Access]:
     """The accesses of ``user``'s roles for ``action``; 401 when anonymous, 403 when none."""
     if user is None:
         raise ApiError(401, "not_authenticated", "Sign in first.")
-    if is_superuser(user):
+    if resource.catalog.is_superuser(user):
         return [Access("all")]
     granted = [
         access
@@ -42,15 +36,11 @@ def require(resource: Resource, user: CurrentUser | None, action: str) -> list[A
         if (access := rule.actions.get(action, Access("none"))).mode != "none"
     ]
     if not granted:
-        raise ApiError(
-            403, "forbidden", f"You may not {action} {resource.label} records."
-        )
+        raise ApiError(403, "forbidden", f"You may not {action} {resource.label} records.")
     return granted
 
 
-def condition(
-    resource: Resource, user: CurrentUser, action: str
-) -> sa.ColumnElement[bool] | None:
+def condition(resource: Resource, user: CurrentUser, action: str) -> sa.ColumnElement[bool] | None:
     """The record rule of ``user`` for ``action`` as SQL; None when every record is allowed."""
     accesses = require(resource, user, action)
     parts: list[sa.ColumnElement[bool]] = []
@@ -67,9 +57,7 @@ def condition(
     return sa.or_(*parts) if parts else sa.false()
 
 
-def scope(
-    stmt: Statement, resource: Resource, user: CurrentUser | None, action: str
-) -> Statement:
+def scope(stmt: Statement, resource: Resource, user: CurrentUser | None, action: str) -> Statement:
     """``stmt`` (a SELECT, UPDATE or DELETE of the resource) limited by the record rule."""
     if user is None:
         raise ApiError(401, "not_authenticated", "Sign in first.")
@@ -80,7 +68,7 @@ def scope(
 def readable(resource: Resource, user: CurrentUser | None) -> frozenset[str]:
     """The fields ``user`` may see (system columns included); hidden fields are left out."""
     everything = frozenset(resource.fields) | frozenset(resource.system_fields)
-    if user is None or is_superuser(user):
+    if user is None or resource.catalog.is_superuser(user):
         return everything
     visible: set[str] = set(resource.system_fields)
     for rule in _rules(resource, user):
@@ -91,7 +79,7 @@ def readable(resource: Resource, user: CurrentUser | None) -> frozenset[str]:
 def writable(resource: Resource, user: CurrentUser, action: str) -> frozenset[str]:
     """The fields ``user`` may write when doing ``action`` (create or update)."""
     everything = frozenset(resource.fields)
-    if is_superuser(user):
+    if resource.catalog.is_superuser(user):
         return everything
     allowed: set[str] = set()
     for rule in _rules(resource, user):

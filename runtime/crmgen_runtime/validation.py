@@ -18,7 +18,7 @@ from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from crmgen_runtime.errors import ApiError
-from {{ package|ident }}.resources import FieldInfo, Resource
+from crmgen_runtime.resources import FieldInfo, Resource
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9 ()\-.]{3,32}")
@@ -206,9 +206,8 @@ def _enum(info: FieldInfo, value: Any) -> str:
 def _integer(info: FieldInfo, value: Any) -> int:
     if isinstance(value, bool):
         raise invalid("not_integer")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]{1,20}", value.strip()):
+    whole = isinstance(value, float) and value.is_integer()
+    if whole or isinstance(value, str) and re.fullmatch(r"[-+]?[0-9]{1,20}", value.strip()):
         value = int(value)
     if not isinstance(value, int):
         raise invalid("not_integer")
@@ -269,7 +268,9 @@ def _date(info: FieldInfo, value: Any) -> dt.date:
 
 
 def _datetime(info: FieldInfo, value: Any) -> dt.datetime:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]{2,40}", value):
+    if not isinstance(value, str) or not re.fullmatch(
+        r"\d{4}-\d{2}-\d{2}[T ][0-9:.+\-Z]{2,40}", value
+    ):
         raise invalid("not_datetime")
     try:
         parsed = dt.datetime.fromisoformat(value)

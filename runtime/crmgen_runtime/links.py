@@ -20,12 +20,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.sql.util import ClauseAdapter
 
-from reference_crm import permissions
-from reference_crm.resources import BY_NAME, Resource
+from crmgen_runtime import permissions
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
 
 # ``session.info`` key of the records ``reachable`` found (see ``remember``).
 MEMO = "links.reachable"
@@ -127,7 +127,7 @@ def check(
         new = ids - (set(kept or ()) if info.is_list else {kept})
         if not new:
             continue
-        target = BY_NAME[info.target]
+        target = resource.target(info)
         checked = new & (asked or {}).get(name, set()) if reader is not None else set()
         found = reachable(session, target, checked, reader)
         found |= reachable(session, target, new - checked, None)
@@ -135,9 +135,7 @@ def check(
         if missing:
             problems[name] = f"No {target.label} with id {', '.join(missing)}."
     if problems:
-        raise ApiError(
-            422, "validation_error", "Some linked records do not exist.", problems
-        )
+        raise ApiError(422, "validation_error", "Some linked records do not exist.", problems)
 
 
 def names(
@@ -145,20 +143,13 @@ def names(
 ) -> dict[int, str]:
     """The display texts of the records ``ids`` of ``target`` within ``user``'s reach (``""``
     when the display field is hidden from them); records out of reach are left out."""
-    wanted = sorted(
-        {i for i in ids if isinstance(i, int) and not isinstance(i, bool) and i > 0}
-    )
+    wanted = sorted({i for i in ids if isinstance(i, int) and not isinstance(i, bool) and i > 0})
     if not wanted:
         return {}
     model = target.model
-    shown = (
-        target.attribute(target.display) if shows_display(target, user) else sa.null()
-    )
+    shown = target.attribute(target.display) if shows_display(target, user) else sa.null()
     stmt = sa.select(model.id, shown).where(model.id.in_(wanted), *live(target))  # type: ignore[attr-defined]
     rule = read_rule(target, user)
     if rule is not None:
         stmt = stmt.where(rule)
-    return {
-        row[0]: "" if row[1] is None else str(row[1])
-        for row in connection.execute(stmt)
-    }
+    return {row[0]: "" if row[1] is None else str(row[1]) for row in connection.execute(stmt)}

@@ -1,0 +1,171 @@
+"""What the runtime knows of an app's entities: one ``Resource`` per entity, in a ``Catalog``.
+
+A generated app describes its entities with these types (its ``resources.py``): a ``Resource``
+holds the model, every field with its constraints (``FieldInfo``), the display field, the
+searchable fields, the owner, the API actions enabled and the rules of each role, whose
+``where`` conditions are functions giving SQLAlchemy expressions. The app's ``Catalog`` holds
+them all, by API path and by name, with the roles that matter app-wide; each resource knows
+its catalog (``resource.catalog``), so code that follows a link finds the target's resource.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from crmgen_runtime.principal import CurrentUser
+
+# Columns every record has, with their types, beside the spec's fields.
+SYSTEM_TYPES = {
+    "id": "integer",
+    "version": "integer",
+    "created_at": "datetime",
+    "updated_at": "datetime",
+}
+TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file"})
+
+Condition = Callable[[CurrentUser], sa.ColumnElement[bool]]
+Default = Callable[[CurrentUser | None], Any]
+Compute = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One field: its type, its column and its constraints (``options``)."""
+
+    name: str
+    type: str
+    column: str = ""  # the model attribute; "" for a many-to-many list
+    required: bool = (
+        False  # must be given on create (an owner never is: it defaults to the creator)
+    )
+    not_null: bool = False  # may never be set to null
+    unique: bool = False
+    read_only: bool = False  # read-only or computed: never written through the API
+    options: dict[str, Any] = field(default_factory=dict)
+    default: Default | None = None  # an expression default, computed on create
+    compute: Compute | None = None  # a computed field: its value from the record's own columns
+    relation: str = ""  # many_to_one, one_to_one or many_to_many
+    target: str = ""  # the entity a relation points to
+    join: sa.Table | None = None  # the join table of a many-to-many list
+    join_own: str = ""  # its column holding this record's id
+    join_target: str = ""  # its column holding the target's id
+
+    @property
+    def is_ref(self) -> bool:
+        return self.relation in ("many_to_one", "one_to_one")
+
+    @property
+    def is_list(self) -> bool:
+        return self.relation == "many_to_many"
+
+
+@dataclass(frozen=True)
+class Access:
+    """Which records a role may touch for one action."""
+
+    mode: str  # all, own, where, none
+    where: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one role may do with an entity."""
+
+    actions: dict[str, Access]
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An entity as the API serves it at ``/api/<path>``."""
+
+    name: str
+    path: str
+    label: str
+    model: Any  # the SQLAlchemy model class
+    fields: dict[str, FieldInfo]
+    display: str
+    search: tuple[str, ...]
+    owner: str | None
+    soft_delete: bool
+    timestamps: bool
+    actions: frozenset[str]
+    rules: dict[str, Rule]
+    default_sort: tuple[str, ...] = ("id",)
+
+    def attribute(self, name: str) -> Any:
+        """The model column of a field or system column ``name``."""
+        info = self.fields.get(name)
+        return getattr(self.model, info.column if info is not None else name)
+
+    def type_of(self, name: str) -> str | None:
+        """The type of a field or system column, or None when there is none of that name."""
+        if name in self.fields:
+            return self.fields[name].type
+        if name in ("created_at", "updated_at") and not self.timestamps:
+            return None
+        return SYSTEM_TYPES.get(name)
+
+    @property
+    def computed(self) -> tuple[FieldInfo, ...]:
+        """The computed fields, set from the record's own columns on every write."""
+        return tuple(info for info in self.fields.values() if info.compute is not None)
+
+    @property
+    def system_fields(self) -> tuple[str, ...]:
+        if self.timestamps:
+            return ("id", "version", "created_at", "updated_at")
+        return ("id", "version")
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog this resource belongs to (set when the catalog is made)."""
+        found: Catalog | None = self.__dict__.get("_catalog")
+        if found is None:
+            raise LookupError(f"{self.name} is in no catalog")
+        return found
+
+    def target(self, info: FieldInfo) -> Resource:
+        """The resource a reference or list field ``info`` points to."""
+        return self.catalog.by_name[info.target]
+
+
+class Catalog:
+    """Every resource of an app by API path (``resources``) and by entity name (``by_name``),
+    with the roles whose users may do all (``superuser_roles``) and those who may manage users
+    (``user_manager_roles``)."""
+
+    def __init__(
+        self,
+        resources: Iterable[Resource],
+        *,
+        superuser_roles: Iterable[str] = (),
+        user_manager_roles: Iterable[str] = (),
+    ) -> None:
+        listed = list(resources)
+        self.resources: dict[str, Resource] = {r.path: r for r in listed}
+        self.by_name: dict[str, Resource] = {r.name: r for r in listed}
+        self.superuser_roles = frozenset(superuser_roles)
+        self.user_manager_roles = frozenset(user_manager_roles)
+        for resource in listed:
+            self.adopt(resource)
+
+    def adopt(self, resource: Resource) -> Resource:
+        """Link ``resource`` to this catalog without serving it (an endpoint's input, whose
+        references point at the catalog's entities); returns it."""
+        # a frozen dataclass: the back link is set once, here, outside its fields
+        object.__setattr__(resource, "_catalog", self)
+        return resource
+
+    def is_superuser(self, user: CurrentUser) -> bool:
+        """Whether ``user`` may do all: flagged so at sign-in, or holding a superuser role."""
+        return user.superuser or bool(user.roles & self.superuser_roles)
+
+    def manages_users(self, user: CurrentUser) -> bool:
+        """Whether ``user`` may change other users' e-mail, active flag and roles."""
+        return self.is_superuser(user) or bool(user.roles & self.user_manager_roles)
