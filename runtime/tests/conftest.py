@@ -107,7 +107,9 @@ def _workbook_parts(
     if styles is not None:
         links += f'<Relationship Id="rId3" Type="{RELS}/styles" Target="styles.xml"/>'
         parts["xl/styles.xml"] = styles
-    parts["xl/_rels/workbook.xml.rels"] = f'<Relationships xmlns="{PACKAGE_RELS}">{links}</Relationships>'
+    parts["xl/_rels/workbook.xml.rels"] = (
+        f'<Relationships xmlns="{PACKAGE_RELS}">{links}</Relationships>'
+    )
     return parts
 
 

@@ -81,7 +81,11 @@ def test_api_errors_keep_their_code_message_and_fields(client: TestClient) -> No
 def test_starlettes_http_errors_get_the_same_shape(client: TestClient) -> None:
     missing = client.get("/nowhere")
     assert missing.status_code == 404
-    assert missing.json()["error"] == {"code": "not_found", "message": "No such page.", "fields": {}}
+    assert missing.json()["error"] == {
+        "code": "not_found",
+        "message": "No such page.",
+        "fields": {},
+    }
     wrong = client.post("/only-get")
     assert wrong.status_code == 405
     assert wrong.json()["error"]["code"] == "method_not_allowed"
