@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import decimal
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -182,7 +182,7 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
         """Comparisons that stay exact on SQLite's units; arithmetic refused."""
 
         def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
-            column_type: ExactDecimal = self.expr.type
+            column_type = cast(ExactDecimal, self.expr.type)
             if op in _ARITHMETIC:
                 raise TypeError(
                     "exact decimal columns do no arithmetic in SQL (SQLite stores whole units): "
@@ -215,14 +215,14 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
 
         def _columns(self, op: Any, other: Any, **kwargs: Any) -> Any:
             """Two number columns compared in the same unit."""
-            mine, theirs = self.expr.type.scale, _scale_of(other.type)
+            mine, theirs = cast(ExactDecimal, self.expr.type).scale, _scale_of(other.type)
             if theirs is None or theirs == mine or not (op in _ORDERING or op in _EQUALITY):
                 return super().operate(op, other, **kwargs)
             if theirs < mine:
                 return super().operate(op, Aligned(other, mine - theirs), **kwargs)
             return op(Aligned(self.expr, theirs - mine), other)
 
-    comparator_factory = Comparator  # type: ignore[assignment]
+    comparator_factory = Comparator
 
 
 class WholeSum(sa.types.TypeDecorator[int]):

@@ -31,7 +31,7 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from xml.parsers import expat
 
 
@@ -347,7 +347,7 @@ class Part:
         """Character data."""
 
 
-def _refuse_dtd(*_: Any) -> None:
+def _refuse_dtd(*_: Any) -> NoReturn:
     raise Unreadable("import_unreadable")
 
 

@@ -1,0 +1,158 @@
+"""What the runtime's unit tests share: a database of each kind, and small XLSX files.
+
+These tests import ``crmgen_runtime`` directly, with small in-test data and no generated app.
+The folder has no ``__init__.py`` (a package named ``tests`` would clash with the repository's
+own): its modules are named ``test_rt_*.py``, and shared helpers are the fixtures below.
+
+PostgreSQL is ``RUNTIME_TEST_PG`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
+each test gets a schema of its own, dropped after it. When the server is down the PostgreSQL
+cases are skipped, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from crmgen_runtime.decimals import SqliteExactSum
+from crmgen_runtime.spreadsheets import column_name
+
+PG_URL = os.environ.get("RUNTIME_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+XlsxMaker = Callable[..., bytes]
+
+
+def sqlite_engine() -> sa.Engine:
+    """An in-memory SQLite database with the ``app_exact_sum`` aggregate, as apps set it up."""
+    engine = sa.create_engine("sqlite://")
+
+    @sa.event.listens_for(engine, "connect")
+    def _register(connection: Any, _record: Any) -> None:
+        connection.create_aggregate("app_exact_sum", 1, SqliteExactSum)
+
+    return engine
+
+
+@pytest.fixture
+def postgres() -> Iterator[sa.Engine]:
+    """A PostgreSQL engine whose connections work in a new schema (dropped afterwards)."""
+    schema = f"rt_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {type(exc).__name__}")
+    engine = sa.create_engine(PG_URL, connect_args={"options": f"-c search_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """Each test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        created = sqlite_engine()
+        yield created
+        created.dispose()
+    else:
+        yield request.getfixturevalue("postgres")
+
+
+def _workbook_parts(
+    sheet: str, strings: str | None, styles: str | None, date1904: bool
+) -> dict[str, str]:
+    overrides = '<Override PartName="/xl/workbook.xml" ContentType="application/xml"/>'
+    types = (
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        f"{overrides}</Types>"
+    )
+    root = (
+        f'<Relationships xmlns="{PACKAGE_RELS}"><Relationship Id="rId1" '
+        f'Type="{RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    )
+    pr = '<workbookPr date1904="1"/>' if date1904 else ""
+    book = (
+        f'<workbook xmlns="{MAIN}" xmlns:r="{RELS}">{pr}<sheets>'
+        '<sheet name="Data" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    links = f'<Relationship Id="rId1" Type="{RELS}/worksheet" Target="worksheets/sheet1.xml"/>'
+    parts = {
+        "[Content_Types].xml": types,
+        "_rels/.rels": root,
+        "xl/workbook.xml": book,
+        "xl/worksheets/sheet1.xml": sheet,
+    }
+    if strings is not None:
+        links += f'<Relationship Id="rId2" Type="{RELS}/sharedStrings" Target="sharedStrings.xml"/>'
+        parts["xl/sharedStrings.xml"] = strings
+    if styles is not None:
+        links += f'<Relationship Id="rId3" Type="{RELS}/styles" Target="styles.xml"/>'
+        parts["xl/styles.xml"] = styles
+    parts["xl/_rels/workbook.xml.rels"] = (
+        f'<Relationships xmlns="{PACKAGE_RELS}">{links}</Relationships>'
+    )
+    return parts
+
+
+def make_xlsx(
+    sheet: str,
+    *,
+    strings: str | None = None,
+    styles: str | None = None,
+    date1904: bool = False,
+    extra: dict[str, bytes] | None = None,
+) -> bytes:
+    """A minimal XLSX file whose first worksheet is the XML ``sheet`` (shared strings, styles
+    and ``extra`` entries when given)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in _workbook_parts(sheet, strings, styles, date1904).items():
+            archive.writestr(name, text.encode("utf-8"))
+        for name, data in (extra or {}).items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def rows_xml(rows: list[list[str]]) -> str:
+    """A worksheet of inline-string cells."""
+    body = "".join(
+        f'<row r="{r}">'
+        + "".join(
+            f'<c r="{column_name(c)}{r}" t="inlineStr"><is><t>{text}</t></is></c>'
+            for c, text in enumerate(row)
+        )
+        + "</row>"
+        for r, row in enumerate(rows, start=1)
+    )
+    return f'<worksheet xmlns="{MAIN}"><sheetData>{body}</sheetData></worksheet>'
+
+
+@pytest.fixture
+def xlsx() -> XlsxMaker:
+    """``xlsx(sheet_xml, strings=..., styles=..., date1904=..., extra=...)``: an XLSX file."""
+    return make_xlsx
+
+
+@pytest.fixture
+def sheet() -> Callable[[list[list[str]]], str]:
+    """``sheet([["Name"], ["Ann"]])``: the XML of a worksheet of inline strings."""
+    return rows_xml
