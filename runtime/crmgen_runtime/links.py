@@ -35,7 +35,7 @@ def live(resource: Resource, entity: Any = None) -> list[sa.ColumnElement[bool]]
     """Soft-deleted records are gone: the condition over ``entity`` (the model or an alias)."""
     if not resource.soft_delete:
         return []
-    return [(resource.model if entity is None else entity).deleted_at.is_(None)]  # type: ignore[attr-defined]
+    return [(resource.model if entity is None else entity).deleted_at.is_(None)]
 
 
 def read_rule(target: Resource, user: CurrentUser) -> sa.ColumnElement[bool] | None:
@@ -81,7 +81,7 @@ def reachable(
     if not wanted:
         return set(ids) & known
     model = target.model
-    stmt = sa.select(model.id).where(model.id.in_(wanted), *live(target))  # type: ignore[attr-defined]
+    stmt = sa.select(model.id).where(model.id.in_(wanted), *live(target))
     rule = None if user is None else read_rule(target, user)
     if rule is not None:
         stmt = stmt.where(rule)
@@ -148,7 +148,7 @@ def names(
         return {}
     model = target.model
     shown = target.attribute(target.display) if shows_display(target, user) else sa.null()
-    stmt = sa.select(model.id, shown).where(model.id.in_(wanted), *live(target))  # type: ignore[attr-defined]
+    stmt = sa.select(model.id, shown).where(model.id.in_(wanted), *live(target))
     rule = read_rule(target, user)
     if rule is not None:
         stmt = stmt.where(rule)

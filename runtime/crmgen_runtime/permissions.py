@@ -51,7 +51,7 @@ def condition(resource: Resource, user: CurrentUser, action: str) -> sa.ColumnEl
             if resource.owner is not None:
                 parts.append(resource.attribute(resource.owner) == user.id)
             else:  # the User entity itself: a user owns their own record
-                parts.append(resource.model.id == user.id)  # type: ignore[attr-defined]
+                parts.append(resource.model.id == user.id)
         elif access.mode == "where" and access.where is not None:
             parts.append(access.where(user))
     return sa.or_(*parts) if parts else sa.false()
@@ -62,7 +62,10 @@ def scope(stmt: Statement, resource: Resource, user: CurrentUser | None, action:
     if user is None:
         raise ApiError(401, "not_authenticated", "Sign in first.")
     rule = condition(resource, user, action)
-    return stmt if rule is None else stmt.where(rule)
+    if rule is None:
+        return stmt
+    limited: Statement = stmt.where(rule)
+    return limited
 
 
 def readable(resource: Resource, user: CurrentUser | None) -> frozenset[str]:
