@@ -10,12 +10,14 @@ its catalog (``resource.catalog``), so code that follows a link finds the target
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
+from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
 
 # Columns every record has, with their types, beside the spec's fields.
@@ -137,8 +139,8 @@ class Resource:
 
 class Catalog:
     """Every resource of an app by API path (``resources``) and by entity name (``by_name``),
-    with the roles whose users may do all (``superuser_roles``) and those who may manage users
-    (``user_manager_roles``)."""
+    with the roles whose users may do all (``superuser_roles``), those who may manage users
+    (``user_manager_roles``) and the modules that register hooks (``hooks``)."""
 
     def __init__(
         self,
@@ -146,14 +148,29 @@ class Catalog:
         *,
         superuser_roles: Iterable[str] = (),
         user_manager_roles: Iterable[str] = (),
+        hooks: Iterable[str] = (),
     ) -> None:
         listed = list(resources)
         self.resources: dict[str, Resource] = {r.path: r for r in listed}
         self.by_name: dict[str, Resource] = {r.name: r for r in listed}
         self.superuser_roles = frozenset(superuser_roles)
         self.user_manager_roles = frozenset(user_manager_roles)
+        # The modules that put hooks on ``events`` when imported (the spec's processes, then
+        # the app's own code): imported on first use, so no write can run without its hooks.
+        self.hook_modules = tuple(hooks)
+        self._events = Events()
+        self._hooked = False
         for resource in listed:
             self.adopt(resource)
+
+    @property
+    def events(self) -> Events:
+        """The hooks that run inside each write (``crmgen_runtime.events``)."""
+        if not self._hooked:
+            self._hooked = True  # first: a hook module may use ``events`` while importing
+            for name in self.hook_modules:
+                importlib.import_module(name)
+        return self._events
 
     def adopt(self, resource: Resource) -> Resource:
         """Link ``resource`` to this catalog without serving it (an endpoint's input, whose

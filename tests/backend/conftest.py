@@ -43,6 +43,7 @@ MODULES = (
     "models",
     "db",
     "crud",
+    "processes",
     "resources",
     "formats",
     "settings",

@@ -70,7 +70,7 @@ class Scenario(Backend):
 
     @property
     def processes(self) -> ModuleType:
-        return self.gen.crud.processes
+        return self.gen.processes
 
     def today(self) -> dt.date:
         """Today in the app's time zone, as the processes see it."""

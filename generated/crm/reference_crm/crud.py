@@ -28,6 +28,7 @@ import orjson
 import sqlalchemy as sa
 from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.events import Event
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import TEXT_TYPES, FieldInfo, Resource
 from sqlalchemy.orm import aliased
@@ -36,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import accounts, audit, auth, processes
+from reference_crm import accounts, audit, auth
 from reference_crm import functions as fn
 from reference_crm.db import Database
 from reference_crm.models import utcnow
@@ -829,10 +830,11 @@ def insert_row(
     ``links.check``), the record rule ``rule`` (403), the audit entry (with the changes
     ``also`` gives), then the *after create* processes. Returns the new id."""
     asked = links.ids_of(resource, values)
+    events = resource.catalog.events  # the spec's processes and the app's own hooks
     for info in resource.fields.values():
         if info.default is not None and info.name not in values:
             values[info.name] = fn.evaluate(info.default, user)
-    processes.before_create(session, resource, values, user)
+    events.fire(Event("before_create", session, resource, user, values=values))
     if (
         resource.owner is not None
         and user is not None
@@ -875,7 +877,9 @@ def insert_row(
         action="create",
         changes=changes,
     )
-    processes.after_create(session, resource, new_id, user)
+    events.fire(
+        Event("after_create", session, resource, user, values=values, record_id=new_id)
+    )
     return int(new_id)
 
 
@@ -996,7 +1000,10 @@ def update_row(
             f"The record was changed by someone else (it is now version {stored['version']}): reload it and try again.",
             {"version": f"Stale: the current version is {stored['version']}."},
         )
-    watched = processes.watches_update(resource)
+    events = resource.catalog.events
+    watched = events.watches("before_update", resource.name) or events.watches(
+        "after_update", resource.name
+    )
     lists = [
         name
         for name, info in resource.fields.items()
@@ -1004,8 +1011,18 @@ def update_row(
     ]
     stored.update(_current_lists(session, resource, record_id, lists))
     if watched:
-        processes.before_update(
-            session, resource, stored, values, _changed(stored, values), user
+        changing = frozenset(_changed(stored, values))
+        events.fire(
+            Event(
+                "before_update",
+                session,
+                resource,
+                user,
+                values,
+                stored,
+                changing,
+                record_id,
+            )
         )
     links.check(session, resource, values, reader=reader, asked=asked, stored=stored)
     table = model.__table__  # type: ignore[attr-defined]
@@ -1047,7 +1064,18 @@ def update_row(
         changes=changes,
     )
     if watched:
-        processes.after_update(session, resource, stored, changed, user)
+        events.fire(
+            Event(
+                "after_update",
+                session,
+                resource,
+                user,
+                values,
+                stored,
+                frozenset(changed),
+                record_id,
+            )
+        )
 
 
 def _changed(stored: Mapping[str, Any], values: Mapping[str, Any]) -> set[str]:
@@ -1087,7 +1115,12 @@ def delete_row(
     and *after delete* processes and the audit entry."""
     table = resource.model.__table__  # type: ignore[attr-defined]
     stored = _stored(session, resource, record_id, rule)
-    processes.before_delete(session, resource, stored, user)
+    events = resource.catalog.events
+    events.fire(
+        Event(
+            "before_delete", session, resource, user, stored=stored, record_id=record_id
+        )
+    )
     if resource.soft_delete:
         session.execute(
             sa.update(table)
@@ -1105,7 +1138,11 @@ def delete_row(
         action="delete",
         changes={},
     )
-    processes.after_delete(session, resource, stored, user)
+    events.fire(
+        Event(
+            "after_delete", session, resource, user, stored=stored, record_id=record_id
+        )
+    )
 
 
 # --- endpoints -----------------------------------------------------------------------------

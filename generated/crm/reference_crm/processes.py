@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.events import Event, Events
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import FieldInfo, Resource
 from jinja2.sandbox import SandboxedEnvironment
@@ -1187,87 +1188,78 @@ AFTER_DELETE: dict[str, tuple[Callable[..., None], ...]] = {
 }
 
 
-def watches_update(resource: Resource) -> bool:
-    """True when updates of ``resource`` run processes (``crud`` then keeps the old values)."""
-    return resource.name in BEFORE_UPDATE or resource.name in AFTER_UPDATE
+def _before_create(process: Callable[..., None], event: Event) -> None:
+    """Before the INSERT: ``record`` is the draft; ``set`` changes ``event.values``."""
+    record = Record(event.session, event.resource, {}, event.values)
+    _run(event.session, event.user, process, record=record)
 
 
-def before_create(
-    session: Session,
-    resource: Resource,
-    values: dict[str, Any],
-    user: CurrentUser | None,
-) -> None:
-    """Before the INSERT: ``record`` is the draft; ``set`` changes ``values``."""
-    for process in BEFORE_CREATE.get(resource.name, ()):
-        _run(session, user, process, record=Record(session, resource, {}, values))
-
-
-def after_create(
-    session: Session, resource: Resource, record_id: int, user: CurrentUser | None
-) -> None:
+def _after_create(process: Callable[..., None], event: Event) -> None:
     """After the INSERT, before the commit: ``record`` is the stored record."""
-    for process in AFTER_CREATE.get(resource.name, ()):
-        record = session.get(resource.model, record_id, populate_existing=True)
-        _run(session, user, process, record=record)
+    _run(event.session, event.user, process, record=event.record())
 
 
-def before_update(
-    session: Session,
-    resource: Resource,
-    stored: dict[str, Any],
-    values: dict[str, Any],
-    changed: set[str],
-    user: CurrentUser | None,
-) -> None:
-    """Before the UPDATE: ``record`` is the stored record with ``values`` on top, ``old`` the
-    stored record; a process with ``fields`` runs only when one of them is in ``changed``.
-    """
-    for process, fields in BEFORE_UPDATE.get(resource.name, ()):
-        if fields and not fields & changed:
-            continue
-        record = Record(session, resource, stored, values)
-        _run(
-            session, user, process, record=record, old=Record(session, resource, stored)
-        )
+def _before_update(process: Callable[..., None], event: Event) -> None:
+    """Before the UPDATE: ``record`` is the stored record with ``event.values`` on top,
+    ``old`` the stored record."""
+    record = Record(event.session, event.resource, event.stored, event.values)
+    old = Record(event.session, event.resource, event.stored)
+    _run(event.session, event.user, process, record=record, old=old)
 
 
-def after_update(
-    session: Session,
-    resource: Resource,
-    stored: dict[str, Any],
-    changed: set[str],
-    user: CurrentUser | None,
-) -> None:
-    """After the UPDATE, before the commit (``changed``: the fields whose value changed)."""
-    for process, fields in AFTER_UPDATE.get(resource.name, ()):
-        if fields and not fields & changed:
-            continue
-        record = session.get(resource.model, stored["id"], populate_existing=True)
-        _run(
-            session, user, process, record=record, old=Record(session, resource, stored)
-        )
+def _after_update(process: Callable[..., None], event: Event) -> None:
+    """After the UPDATE, before the commit (``event.changed``: the fields whose value changed)."""
+    old = Record(event.session, event.resource, event.stored)
+    _run(event.session, event.user, process, record=event.record(), old=old)
 
 
-def before_delete(
-    session: Session,
-    resource: Resource,
-    stored: dict[str, Any],
-    user: CurrentUser | None,
-) -> None:
-    for process in BEFORE_DELETE.get(resource.name, ()):
-        _run(session, user, process, record=Record(session, resource, stored))
+def _on_delete(process: Callable[..., None], event: Event) -> None:
+    """Before or after the DELETE: ``record`` holds the record's values."""
+    _run(
+        event.session,
+        event.user,
+        process,
+        record=Record(event.session, event.resource, event.stored),
+    )
 
 
-def after_delete(
-    session: Session,
-    resource: Resource,
-    stored: dict[str, Any],
-    user: CurrentUser | None,
-) -> None:
-    """After the DELETE, before the commit: ``record`` holds the deleted record's values."""
-    for process in AFTER_DELETE.get(resource.name, ()):
-        _run(session, user, process, record=Record(session, resource, stored))
+def register(events: Events) -> None:
+    """Put the spec's entity processes on ``events``: each runs inside the write's
+    transaction, an update process with ``fields`` only when one of them changed."""
+    for entity, processes in BEFORE_CREATE.items():
+        for process in processes:
+            events.on(
+                "before_create", entity, functools.partial(_before_create, process)
+            )
+    for entity, processes in AFTER_CREATE.items():
+        for process in processes:
+            events.on("after_create", entity, functools.partial(_after_create, process))
+    for entity, watching in BEFORE_UPDATE.items():
+        for process, fields in watching:
+            events.on(
+                "before_update",
+                entity,
+                functools.partial(_before_update, process),
+                fields=fields,
+            )
+    for entity, watching in AFTER_UPDATE.items():
+        for process, fields in watching:
+            events.on(
+                "after_update",
+                entity,
+                functools.partial(_after_update, process),
+                fields=fields,
+            )
+    for moment, table in (
+        ("before_delete", BEFORE_DELETE),
+        ("after_delete", AFTER_DELETE),
+    ):
+        for entity, processes in table.items():
+            for process in processes:
+                events.on(moment, entity, functools.partial(_on_delete, process))
+
+
+register(CATALOG.events)
 
 
 # --- schedules -----------------------------------------------------------------------------

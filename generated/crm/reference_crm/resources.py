@@ -1508,6 +1508,7 @@ CATALOG = Catalog(
     ],
     superuser_roles=SUPERUSER_ROLES,
     user_manager_roles=USER_MANAGER_ROLES,
+    hooks=["reference_crm.processes"],
 )
 RESOURCES: dict[str, Resource] = CATALOG.resources
 BY_NAME: dict[str, Resource] = CATALOG.by_name

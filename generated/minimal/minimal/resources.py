@@ -125,6 +125,7 @@ CATALOG = Catalog(
     ],
     superuser_roles=SUPERUSER_ROLES,
     user_manager_roles=USER_MANAGER_ROLES,
+    hooks=["minimal.processes"],
 )
 RESOURCES: dict[str, Resource] = CATALOG.resources
 BY_NAME: dict[str, Resource] = CATALOG.by_name
