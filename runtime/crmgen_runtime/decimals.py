@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import functions, operators
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import BinaryExpression
 
 MAX_PRECISION = 18
 SPREADSHEET_DIGITS = 15  # what a double (an XLSX number) holds exactly
@@ -225,6 +226,27 @@ class ExactDecimal(sa.types.TypeDecorator[Decimal]):
     comparator_factory = Comparator
 
 
+@compiles(BinaryExpression, "sqlite")
+def _compared_on_sqlite(element: BinaryExpression[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    """A comparison with an exact column on the right (``qty > amount``): the left column's
+    comparator does not know the right one's units, so it is brought to them here."""
+    right, left, op = element.right, element.left, element.operator
+    theirs = right.type.scale if isinstance(right.type, ExactDecimal) else None
+    mine = _scale_of(left.type)
+    comparison = op in _ORDERING or op in _EQUALITY
+    if comparison and theirs is not None and mine is not None and mine < theirs:
+        element = BinaryExpression(
+            Aligned(left, theirs - mine),
+            right,
+            op,
+            type_=element.type,
+            negate=element.negate,
+            modifiers=element.modifiers,
+        )
+    compiled: str = compiler.visit_binary(element, **kw)  # type: ignore[no-untyped-call]
+    return compiled
+
+
 class WholeSum(sa.types.TypeDecorator[int]):
     """The type of a sum of whole numbers: an ``int`` however large (SQLite's exact sum
     answers text beyond 64 bits, PostgreSQL a NUMERIC)."""
@@ -294,4 +316,4 @@ def spreadsheet_number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         return value
     digits = Decimal(value).normalize(WIDE).as_tuple().digits
-    return value if len(digits) <= SPREADSHEET_DIGITS else format(value, "f")
+    return value if len(digits) <= SPREADSHEET_DIGITS else format(Decimal(value), "f")

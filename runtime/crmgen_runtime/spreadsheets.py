@@ -681,16 +681,13 @@ class Sheet(Part):
     def value(self, text: str) -> Cell:
         """A cell's value as JSON keeps it: dates as ISO text, a midnight datetime as a date."""
         kind = self.kind
+        if kind == "s" and text:
+            return self.shared_string(text)
         try:
             if kind in ("inlineStr", "str", "e"):
                 return text
             if not text:
                 return None
-            if kind == "s":
-                shared = self.shared[int(text)]
-                if isinstance(shared, TooLong):
-                    raise too_long(self.collector.limits, self.line, self.column)
-                return shared
             if kind == "b":
                 return text.strip() not in ("0", "false")
             if kind == "d":
@@ -702,6 +699,16 @@ class Sheet(Part):
         if self.style in self.dates:
             return self.date(number)
         return number
+
+    def shared_string(self, text: str) -> str:
+        """The shared string a cell names by its index (too long: refused as such)."""
+        try:
+            shared = self.shared[int(text)]
+        except (ValueError, IndexError):
+            raise Unreadable("import_unreadable") from None
+        if isinstance(shared, TooLong):
+            raise too_long(self.collector.limits, self.line, self.column)
+        return shared
 
     def date(self, serial: float) -> Cell:
         """An Excel date serial as ISO text (a time alone below 1), like openpyxl does."""

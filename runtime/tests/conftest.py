@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import rt_crm
 import sqlalchemy as sa
 from crmgen_runtime.decimals import SqliteExactSum
 from crmgen_runtime.spreadsheets import column_name
@@ -74,6 +75,22 @@ def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
         created.dispose()
     else:
         yield request.getfixturevalue("postgres")
+
+
+@pytest.fixture
+def crm() -> rt_crm.Crm:
+    """A small CRM's catalog, resources, models and users (``rt_crm``), without a database."""
+    return rt_crm.Crm()
+
+
+@pytest.fixture
+def crm_db(engine: sa.Engine) -> Iterator[rt_crm.Crm]:
+    """The small CRM with its tables and records on ``engine`` (SQLite, then PostgreSQL)."""
+    rt_crm.seed(engine)
+    try:
+        yield rt_crm.Crm(engine=engine)
+    finally:
+        rt_crm.drop(engine)
 
 
 def _workbook_parts(

@@ -290,12 +290,6 @@ def test_a_column_far_to_the_right_counts_only_when_filled(xlsx: XlsxMaker) -> N
     assert refusal("wide.xlsx", xlsx(filled)) == ("import_too_many_columns", {"max": 100})
 
 
-@pytest.mark.xfail(
-    reason="Sheet.value raises too_long inside its `except (ValueError, IndexError)` and "
-    "Unreadable is a ValueError: a shared string over the cell limit is reported as "
-    "import_unreadable (found by this test)",
-    strict=True,
-)
 def test_a_shared_string_over_the_cell_limit_says_so(xlsx: XlsxMaker) -> None:
     strings = f'<sst xmlns="{MAIN}"><si><t>Name</t></si><si><t>{"y" * 20}</t></si></sst>'
     shared = (
