@@ -10,9 +10,9 @@ from jinja2 import Environment, FileSystemLoader
 
 import crmgen
 from crmgen.render.documents import openapi_paths
-from crmgen.render.plan import PlannedFile, build_plan
+from crmgen.render.plan import build_plan
+from crmgen.render.planned import PlannedFile, produce
 from crmgen.render.web.documents import entity_data
-from crmgen.render.writer import _write_one
 from crmgen.resources import templates_dir
 from crmgen.spec.model import DocumentLines, DocumentTotal
 from crmgen.spec.text import Text
@@ -168,11 +168,9 @@ def test_the_fonts_are_copied_byte_for_byte_and_an_override_wins(tmp_path: Path)
     (override / "ui" / "fonts").mkdir(parents=True)
     (override / "ui" / "fonts" / "LICENSE.txt").write_bytes(b"{{ not jinja }}\xff")
     env = Environment(loader=FileSystemLoader([str(override), str(templates_dir())]))
-    out = tmp_path / "out"
-    for planned in fonts:
-        _write_one(env, planned, out)
+    made = {planned.path: produce(env, planned) for planned in fonts}
     font = templates_dir() / "ui" / "fonts" / "DejaVuSans.ttf"
-    assert (out / "reference_crm/fonts/DejaVuSans.ttf").read_bytes() == font.read_bytes()
-    assert (out / "reference_crm/fonts/LICENSE.txt").read_bytes() == b"{{ not jinja }}\xff"
+    assert made["reference_crm/fonts/DejaVuSans.ttf"] == font.read_bytes()
+    assert made["reference_crm/fonts/LICENSE.txt"] == b"{{ not jinja }}\xff"
     with pytest.raises(crmgen.render.GenerateError, match="not found while copying"):
-        _write_one(env, PlannedFile("x/missing.ttf", "ui/fonts/missing.ttf", binary=True), out)
+        produce(env, PlannedFile("x/missing.ttf", "ui/fonts/missing.ttf", binary=True))
