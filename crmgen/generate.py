@@ -71,7 +71,9 @@ def generate_from(
     for line in outcome.warnings:
         say(line)
     for name in stale:
-        say(f"app.allow_drop names {name}, which this change does not drop: remove it from the spec")
+        say(
+            f"app.allow_drop names {name}, which this change does not drop: remove it from the spec"
+        )
     for path, copy in swapped.kept.items():
         say(f"{path} was changed by hand: replaced, the edited copy is kept as {copy}")
     return swapped.files

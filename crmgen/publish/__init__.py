@@ -90,7 +90,9 @@ def publish(
             try:
                 swap_in(state)
             except GenerateError as exc:
-                failed = StageResult("deploy", "failed", 0.0, message=f"OUT was not replaced: {exc}")
+                failed = StageResult(
+                    "deploy", "failed", 0.0, message=f"OUT was not replaced: {exc}"
+                )
                 results.append(failed)
             else:
                 results += run_stages(AFTER_SWAP, state, start=len(STAGES) + 1, total=total)

@@ -19,7 +19,6 @@ from crmgen.render.web import ui_context
 from crmgen.resources import templates_dir
 from crmgen.spec.model import Spec
 
-
 # The web UI (templates/backend/web/, templates/ui/): its modules, page templates, static files
 # and words (one JSON file per part of the UI), each found by listing its folder.
 _UI = templates_dir() / "ui"

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Self
 
 from jinja2 import Environment
 
@@ -87,7 +87,7 @@ class Staging:
         root = Path(tempfile.mkdtemp(prefix=f".{out.name}.crmgen-", dir=out.parent))
         return cls(out, root, hand_edits)
 
-    def __enter__(self) -> Staging:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
