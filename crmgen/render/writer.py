@@ -146,7 +146,7 @@ class Staging:
         os.chmod(self.root, 0o755)
         kept = _swap(self.root, self.out, edited)
         self.swapped = True
-        return Swapped([self.out / path for path in self.files], kept)
+        return Swapped(sorted(self.out / path for path in self._files), kept)
 
     def discard(self) -> None:
         """Remove the folder unless it was swapped in (a failed run leaves OUT as it was)."""
