@@ -1,4 +1,4 @@
-"""The ``crmgen`` command line (see ../README.md, "CLI reference").
+"""The ``crmgen`` command line (see ../docs/cli.md).
 
 Exit codes: 0 success, 1 user error (a bad spec, a bad option value), 2 usage error (click).
 User errors never print a traceback; ``--debug`` shows one for internal failures.

@@ -22,3 +22,8 @@ def templates_dir() -> Path:
 
 def specs_dir() -> Path:
     return _data_dir("specs")
+
+
+def runtime_dir() -> Path:
+    """The runtime library's project folder (``runtime/``): the source of its wheel."""
+    return _data_dir("runtime")

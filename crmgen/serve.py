@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FrameType
 
+from crmgen.cache import cache_root
 from crmgen.diagnostics import render_text
 from crmgen.render.errors import GenerateError
 from crmgen.spec import check_spec
@@ -80,14 +81,6 @@ def port_is_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def cache_root() -> Path:
-    configured = os.environ.get("CRMGEN_CACHE")
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "crmgen"
 
 
 def cache_folder(spec: Path, name: str) -> Path:

@@ -1,12 +1,15 @@
-"""The README documents the code (Datasette-style documentation tests).
+"""The docs document the code (Datasette-style documentation tests).
 
 * Every key of the JSON Schema, every field type, step kind, integration type, where-operator and
-  expression function appears in README.md, as `name` in backticks or as a key in a YAML block.
-* The "CLI reference" blocks are the exact ``--help`` output of every command.
-* The quick start has exactly two commands, and the second is the test command ``.ci/run`` runs.
-* Every YAML block in the README is well-formed YAML by crmgen's own loader.
+  expression function appears in the spec reference (``docs/spec/*.md``), as `name` in backticks
+  or as a key in a YAML block.
+* The blocks of ``docs/cli.md`` are the exact ``--help`` output of every command.
+* README.md's quick start has exactly two commands, and the second is the test command
+  ``.ci/run`` runs.
+* Every YAML block of README.md, CHANGELOG.md and ``docs/**/*.md`` is well-formed YAML by crmgen's
+  own loader, and every relative link in them reaches a file (and a heading, for ``#anchors``).
 
-When a CLI help text changes, paste the block printed by the failing test into the README.
+When a CLI help text changes, paste the block printed by the failing test into docs/cli.md.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ from crmgen.spec.yaml_loader import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+SPEC_DOCS = DOCS / "spec"
+CLI_DOC = DOCS / "cli.md"
+FIELD_TYPES_DOC = SPEC_DOCS / "field-types.md"
+# Every page of the documentation: the README, the changelog and docs/.
+PAGES = sorted([README, ROOT / "CHANGELOG.md", *DOCS.rglob("*.md")])
 CI_RUN = ROOT / ".ci" / "run"
 TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -n 2'
 # Installs crmgen and what the app it serves needs, not the test tools.
@@ -42,6 +51,11 @@ _YAML_KEY = re.compile(r"(?:^|[\s{\[,?-])([A-Za-z_][A-Za-z0-9_]*)[ \t]*:(?=\s|$)
 
 def readme() -> str:
     return README.read_text(encoding="utf-8")
+
+
+def spec_reference() -> str:
+    """Every page of the spec reference, one after the other."""
+    return "\n".join(page.read_text(encoding="utf-8") for page in sorted(SPEC_DOCS.glob("*.md")))
 
 
 def code_blocks(text: str) -> list[tuple[str, str]]:
@@ -119,9 +133,9 @@ def section(text: str, title: str) -> str:
 )
 def test_every_name_is_documented(what: str, names: list[str]) -> None:
     assert names, f"no {what} found: the test lost its source"
-    documented = documented_names(readme())
+    documented = documented_names(spec_reference())
     missing = [n for n in names if n not in documented]
-    assert not missing, f"{what} missing from README.md (write them as `name`): {missing}"
+    assert not missing, f"{what} missing from docs/spec/*.md (write them as `name`): {missing}"
 
 
 def test_schema_walk_finds_known_keys() -> None:
@@ -130,12 +144,8 @@ def test_schema_walk_finds_known_keys() -> None:
 
 
 def test_every_field_type_is_a_table_row() -> None:
-    rows = {
-        m.group(1)
-        for m in re.finditer(
-            r"^\| `([a-z_]+)` \|", section(readme(), "Spec reference"), re.MULTILINE
-        )
-    }
+    text = FIELD_TYPES_DOC.read_text(encoding="utf-8")
+    rows = {m.group(1) for m in re.finditer(r"^\| `([a-z_]+)` \|", text, re.MULTILINE)}
     missing = sorted(set(fields.REGISTRY) - rows)
     assert not missing, f"field types without a row in the field type table: {missing}"
 
@@ -170,9 +180,9 @@ def normalize(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
 
-def readme_help_blocks() -> dict[str, str]:
-    """CLI reference blocks by their first line ('Usage: crmgen ...')."""
-    blocks = [body for _lang, body in code_blocks(section(readme(), "CLI reference"))]
+def cli_help_blocks() -> dict[str, str]:
+    """The help blocks of docs/cli.md by their first line ('Usage: crmgen ...')."""
+    blocks = [body for _lang, body in code_blocks(CLI_DOC.read_text(encoding="utf-8"))]
     found = {}
     for body in blocks:
         text = normalize(body)
@@ -188,28 +198,28 @@ ALL_COMMANDS = list(commands(cli))
 def test_cli_reference_matches_help(args: tuple[str, ...]) -> None:
     expected = normalize(help_text(args))
     usage = expected.splitlines()[0]
-    blocks = readme_help_blocks()
+    blocks = cli_help_blocks()
     assert usage in blocks, (
-        f"README's CLI reference has no block for `{' '.join(('crmgen',) + args)}`; add:\n"
+        f"docs/cli.md has no block for `{' '.join(('crmgen',) + args)}`; add:\n"
         f"```text\n{expected}\n```"
     )
     assert blocks[usage] == expected, (
-        f"README's block is stale; replace it with:\n```text\n{expected}\n```"
+        f"docs/cli.md's block is stale; replace it with:\n```text\n{expected}\n```"
     )
 
 
 def test_cli_reference_has_no_stale_commands() -> None:
     current = {normalize(help_text(args)).splitlines()[0] for args in ALL_COMMANDS}
-    stale = sorted(set(readme_help_blocks()) - current)
-    assert not stale, f"README documents commands that no longer exist: {stale}"
+    stale = sorted(set(cli_help_blocks()) - current)
+    assert not stale, f"docs/cli.md documents commands that no longer exist: {stale}"
 
 
 def test_every_command_has_a_heading() -> None:
-    text = section(readme(), "CLI reference")
+    text = CLI_DOC.read_text(encoding="utf-8")
     for args in ALL_COMMANDS:
         title = " ".join(("crmgen",) + args)
-        assert re.search(rf"^### `{re.escape(title)}`\s*$", text, re.MULTILINE), (
-            f"no '### `{title}`' heading"
+        assert re.search(rf"^## `{re.escape(title)}`\s*$", text, re.MULTILINE), (
+            f"no '## `{title}`' heading in docs/cli.md"
         )
 
 
@@ -249,22 +259,85 @@ def test_quick_start_test_command_is_what_ci_runs() -> None:
     )
 
 
-# -- YAML examples --------------------------------------------------------------------------------
+# -- every page: YAML examples and links -------------------------------------------------------
+
+_LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 
 
-def test_yaml_examples_are_well_formed() -> None:
-    blocks = [body for lang, body in code_blocks(readme()) if lang in ("yaml", "yml")]
-    assert len(blocks) > 10
-    for body in blocks:
-        loaded = load_yaml(body, "README.md")
+def page_id(page: Path) -> str:
+    return page.relative_to(ROOT).as_posix()
+
+
+def prose(text: str) -> str:
+    """The text outside fenced blocks, with inline code spans emptied."""
+    return re.sub(r"`[^`\n]+`", "``", _FENCE.sub("", text))
+
+
+def anchors(page: Path) -> set[str]:
+    """The #anchors GitHub gives the page's headings (lowercase, punctuation dropped, spaces to
+    dashes; a repeated heading gets -1, -2, ...)."""
+    found: set[str] = set()
+    seen: dict[str, int] = {}
+    for match in _HEADING.finditer(_FENCE.sub("", page.read_text(encoding="utf-8"))):
+        slug = re.sub(r"[^\w\- ]", "", match.group(2).strip().lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+def relative_links(page: Path) -> list[str]:
+    """The targets of the page's links that are not URLs (no scheme such as https: or mailto:)."""
+    targets = _LINK.findall(prose(page.read_text(encoding="utf-8")))
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:", t)]
+
+
+def test_the_pages_are_found() -> None:
+    names = {page_id(page) for page in PAGES}
+    assert {"README.md", "CHANGELOG.md", "docs/cli.md", "docs/spec/README.md"} <= names
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_yaml_examples_are_well_formed(page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    for body in [body for lang, body in code_blocks(text) if lang in ("yaml", "yml")]:
+        loaded = load_yaml(body, page_id(page))
         errors = [d.format_text() for d in loaded.diagnostics if d.severity == "error"]
         assert not errors, f"{errors}\nin:\n{body}"
 
 
-def test_every_local_link_of_the_readme_exists() -> None:
-    """Links to docs, screenshots and examples point at files that are in the repository."""
-    root = Path(__file__).resolve().parent.parent
-    targets = re.findall(r"\]\(((?:docs|examples|benchmarks)/[^)#\s]+)\)", readme())
+def test_the_spec_reference_has_yaml_examples() -> None:
+    blocks = [body for lang, body in code_blocks(spec_reference()) if lang in ("yaml", "yml")]
+    assert len(blocks) > 10
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_every_relative_link_resolves(page: Path) -> None:
+    """A link reaches a file of the repository, and its #anchor a heading of that file."""
+    broken = []
+    for target in relative_links(page):
+        path, _, anchor = target.partition("#")
+        file = (page.parent / path).resolve() if path else page
+        if not file.is_file() or ROOT not in file.parents:
+            broken.append(f"{target}: no such file")
+        elif anchor and file.suffix == ".md" and anchor not in anchors(file):
+            broken.append(f"{target}: no heading with the anchor #{anchor}")
+    assert not broken, f"{page_id(page)} has broken links: {broken}"
+
+
+def test_the_link_check_sees_links_and_anchors() -> None:
+    assert "docs/spec/README.md" in relative_links(README)
+    assert "crmgen-generate" in anchors(CLI_DOC)
+    assert "files-folders-and-use-modules" in anchors(SPEC_DOCS / "files-and-modules.md")
+
+
+def test_the_readme_links_every_page_and_the_screenshots() -> None:
+    targets = set(relative_links(README))
     assert any(t.startswith("docs/screenshots/") for t in targets)
-    missing = [t for t in targets if not (root / t).is_file()]
-    assert not missing, f"README links to missing files: {missing}"
+    unlinked = [
+        page_id(page)
+        for page in PAGES
+        if page != README and page_id(page) not in targets and page.parent != ROOT / "tests"
+    ]
+    assert not unlinked, f"README.md's 'Where to read on' does not link: {unlinked}"

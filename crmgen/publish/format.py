@@ -1,6 +1,6 @@
 """The ``format`` stage: the generated Python comes out black-clean.
 
-``ruff format`` (with black's settings) is the fastest way measured (see docs/publish.md and
+``ruff format`` (with black's settings) is the fastest way measured (see docs/publishing.md and
 benchmarks/format.py); black's API is the fallback when ruff is not installed. Migration revisions
 are written already formatted by the migrations step, as ``crmgen generate`` does.
 """

@@ -15,16 +15,29 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from crmgen.render import runtime_wheel
+
 IMAGE_EXTRAS = ("postgresql",)
+# Set while publish builds the app's wheel, so the wheel needs ``crmgen-runtime==X`` (no path).
+RUNTIME_VARIABLE = "CRMGEN_RUNTIME_REQUIREMENT"
 
 
 def app_requirements(project: Path) -> list[Requirement]:
-    """The dependencies ``project/pyproject.toml`` declares, with the image's extras."""
+    """The dependencies ``project/pyproject.toml`` declares, with the image's extras (the
+    runtime as ``crmgen-runtime==X``, the way the image installs it: ``runtime_requirement``)."""
     data = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    names = list(data.get("dependencies", []))
+    names = [runtime_requirement(name) for name in data.get("dependencies", [])]
     for extra in IMAGE_EXTRAS:
         names += data.get("optional-dependencies", {}).get(extra, [])
     return [Requirement(name) for name in names]
+
+
+def runtime_requirement(name: str) -> str:
+    """A dependency as the image's install sees it: the runtime's line (a path inside OUT,
+    ``{env:CRMGEN_RUNTIME_REQUIREMENT:...}``) is ``crmgen-runtime==X``, found in ``wheels/``."""
+    if name.startswith("{env:" + RUNTIME_VARIABLE + ":"):
+        return runtime_wheel.requirement()
+    return name
 
 
 def pin(requirements: list[Requirement]) -> tuple[list[str], list[str]]:

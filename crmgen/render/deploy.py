@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen import __version__
+from crmgen.render import runtime_wheel
 from crmgen.render.planned import PlannedFile
 
 PYTHON_IMAGE = "python:3.11-slim-bookworm"
@@ -83,6 +84,7 @@ def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
         "app_subnet": APP_SUBNET,
         "proxy_address": PROXY_ADDRESS,
         "crmgen_version": __version__,
+        "runtime_wheel": runtime_wheel.OUT_PATH,
         **commands(package),
     }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen import __version__
-from crmgen.render import api, deploy, openapi, relations, samples, seeding
+from crmgen.render import api, deploy, openapi, relations, runtime_wheel, samples, seeding
 from crmgen.render.analytics import analytics_context
 from crmgen.render.integrations import outbox_context
 from crmgen.render.planned import PlannedFile
@@ -19,16 +19,11 @@ from crmgen.render.web import ui_context
 from crmgen.resources import templates_dir
 from crmgen.spec.model import Spec
 
-# The web UI (templates/backend/web/, templates/ui/): its modules, page templates, static files
-# and words (one JSON file per part of the UI), each found by listing its folder.
-_UI = templates_dir() / "ui"
+# The web UI's modules (templates/backend/web/), each found by listing its folder; its pages,
+# static files, words and fonts are the runtime's (crmgen_runtime.assets).
 WEB_MODULES = tuple(
     sorted(p.name.removesuffix(".py.j2") for p in (templates_dir() / "backend/web").glob("*.py.j2"))
 )
-UI_TEMPLATES = tuple(sorted(p.name.removesuffix(".j2") for p in (_UI / "templates").glob("*.j2")))
-UI_STATIC = tuple(sorted(p.name for p in (_UI / "static").iterdir() if p.is_file()))
-UI_MESSAGES = tuple(sorted(p.name for p in (_UI / "messages").glob("*.json")))
-UI_FONTS = tuple(sorted(p.name for p in (_UI / "fonts").iterdir() if p.is_file()))
 
 # The app's own pytest suite (templates/tests/), rendered into OUT/tests/.
 TEST_FILES = (
@@ -52,6 +47,8 @@ def base_context(spec: Spec) -> dict[str, Any]:
         "app": spec.app,
         "package": spec.app.name,
         "crmgen_version": __version__,
+        "runtime_requirement": runtime_wheel.requirement(),
+        "runtime_wheel": runtime_wheel.OUT_PATH,
     }
 
 
@@ -107,16 +104,14 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     package = spec.app.name
     rest = api_context(spec)
     files = [
+        PlannedFile(runtime_wheel.OUT_PATH, "", binary=True, data=runtime_wheel.wheel_bytes()),
         PlannedFile("pyproject.toml", "backend/pyproject.toml.j2", context),
         PlannedFile("README.md", "backend/README.md.j2", context),
         PlannedFile(".gitignore", "backend/gitignore.j2", context),
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
-        PlannedFile(f"{package}/hosts.py", "backend/hosts.py.j2", context),
-        PlannedFile(f"{package}/principal.py", "backend/principal.py.j2", context),
         PlannedFile(f"{package}/functions.py", "backend/functions.py.j2", context),
         PlannedFile(f"{package}/formats.py", "backend/formats.py.j2", context),
-        PlannedFile(f"{package}/decimals.py", "backend/decimals.py.j2", context),
         PlannedFile(
             f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
         ),
@@ -136,7 +131,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/cli.py", "backend/cli.py.j2", context),
         PlannedFile(f"{package}/backup.py", "backend/backup.py.j2", context),
         PlannedFile(f"{package}/db.py", "backend/db.py.j2", context),
-        PlannedFile(f"{package}/errors.py", "backend/errors.py.j2", context),
         PlannedFile(f"{package}/resources.py", "backend/resources.py.j2", {**context, **rest}),
         PlannedFile(f"{package}/validation.py", "backend/validation.py.j2", context),
         PlannedFile(f"{package}/permissions.py", "backend/permissions.py.j2", context),
@@ -160,8 +154,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ),
         PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
         PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
-        PlannedFile(f"{package}/spreadsheets.py", "backend/spreadsheets.py.j2", context),
-        PlannedFile(f"{package}/body_limit.py", "backend/body_limit.py.j2", context),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
         PlannedFile(f"{package}/documents.py", "backend/documents.py.j2", context),
     ]
@@ -169,22 +161,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)
         for name in WEB_MODULES
     ]
-    files += [
-        PlannedFile(f"{package}/templates/{name}", f"ui/templates/{name}.j2", context)
-        for name in UI_TEMPLATES
-    ]
-    files += [
-        PlannedFile(f"{package}/static/{name}", f"ui/static/{name}", context) for name in UI_STATIC
-    ]
-    files += [
-        PlannedFile(f"{package}/messages/{name}", f"ui/messages/{name}", context)
-        for name in UI_MESSAGES
-    ]
-    if any(e.documents for e in spec.entities):  # the PDF documents' fonts, with their licence
-        files += [
-            PlannedFile(f"{package}/fonts/{name}", f"ui/fonts/{name}", context, binary=True)
-            for name in UI_FONTS
-        ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
     files += deploy.planned(package, context)

@@ -22,13 +22,15 @@ from crmgen.render.errors import GenerateError
 class PlannedFile:
     """One output file: its path inside OUT (POSIX, relative), its template and its context.
 
-    A ``binary`` file (a font) is copied byte for byte from the template folders, not rendered.
+    A ``binary`` file (a font) is copied byte for byte from the template folders, not rendered;
+    a file with ``data`` (the runtime's wheel) is those bytes.
     """
 
     path: str
     template: str
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     binary: bool = False
+    data: bytes | None = field(default=None, hash=False, compare=False, repr=False)
 
 
 def render(env: Environment, planned: PlannedFile) -> str:
@@ -50,7 +52,10 @@ def render(env: Environment, planned: PlannedFile) -> str:
 
 
 def produce(env: Environment, planned: PlannedFile) -> bytes:
-    """The bytes of one planned file: copied when binary, else rendered (Python syntax-checked)."""
+    """The bytes of one planned file: its ``data``, copied when binary, else rendered (Python
+    syntax-checked)."""
+    if planned.data is not None:
+        return planned.data
     if planned.binary:
         return binary(env, planned)
     text = render(env, planned)

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.principal import CurrentUser
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
@@ -41,14 +42,12 @@ MODULES = (
     "app",
     "models",
     "db",
-    "principal",
     "crud",
     "resources",
     "validation",
     "permissions",
     "formats",
     "settings",
-    "spreadsheets",
 )
 
 
@@ -160,7 +159,7 @@ class Backend:
             for table in reversed(metadata.sorted_tables):
                 connection.execute(table.delete())
         self.users.clear()
-        models, principal = self.gen.models, self.gen.principal
+        models = self.gen.models
         roles = {
             "admin": ["admin"],
             "manager": ["manager"],
@@ -177,7 +176,7 @@ class Backend:
                 user = models.User(email=f"{name}@example.com", name=name.title(), roles=role_list)
                 session.add(user)
                 session.flush()
-                self.users[name] = principal.CurrentUser(
+                self.users[name] = CurrentUser(
                     id=user.id,
                     email=user.email,
                     name=user.name,

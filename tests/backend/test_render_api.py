@@ -97,7 +97,6 @@ API_FILES = (
     "app.py",
     "crud.py",
     "db.py",
-    "errors.py",
     "links.py",
     "permissions.py",
     "resources.py",

@@ -1,4 +1,4 @@
-"""The generated app's reader of uploaded tables (``PKG/spreadsheets.py``), in process: it reads
+"""The runtime's reader of uploaded tables (``crmgen_runtime.spreadsheets``), in process: it reads
 what openpyxl reads, the way Excel files are really written, and every limit stops it.
 
 The attacks over HTTP (bombs, hostile XML, oversized CSV) are in ``tests/security/files``.
@@ -14,6 +14,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from crmgen_runtime import spreadsheets
 from openpyxl.cell.rich_text import CellRichText, TextBlock
 from openpyxl.cell.text import InlineFont
 
@@ -28,12 +29,12 @@ def gen(tmp_path_factory: pytest.TempPathFactory) -> Generated:
 
 def read(gen: Generated, name: str, data: bytes, **limits: Any) -> Any:
     """The table of a file, read with the default limits changed by ``limits``."""
-    chosen = gen.settings.ImportLimits(**limits)
-    return gen.spreadsheets.read_table(name, data, chosen, "Column")
+    chosen = spreadsheets.ImportLimits(**limits)
+    return spreadsheets.read_table(name, data, chosen, "Column")
 
 
 def refusal(gen: Generated, name: str, data: bytes, **limits: Any) -> tuple[str, dict[str, Any]]:
-    with pytest.raises(gen.spreadsheets.Unreadable) as caught:
+    with pytest.raises(spreadsheets.Unreadable) as caught:
         read(gen, name, data, **limits)
     return caught.value.key, caught.value.values
 
@@ -183,12 +184,12 @@ def test_finding_the_csv_delimiter_takes_linear_time(gen: Generated) -> None:
     # csv.Sniffer's expressions take about a minute on each of these 64 KiB.
     for sample in (',"' * 32_768, '"a,' * 21_845, "a,'b'" * 13_107):
         began = time.monotonic()
-        gen.spreadsheets.delimiter_of(sample)
+        spreadsheets.delimiter_of(sample)
         assert time.monotonic() - began < 2
 
 
 def test_the_delimiter_is_the_one_every_line_agrees_on(gen: Generated) -> None:
-    delimiter_of = gen.spreadsheets.delimiter_of
+    delimiter_of = spreadsheets.delimiter_of
     assert delimiter_of("Name;Revenue\nAcme;1 234,50\nBeta;7,5\n") == ";"
     assert delimiter_of('Name,Note\n"Acme","a; b; c"\n') == ","
     assert delimiter_of("Name\tCity\nAnn\tRiga, LV\n") == "\t"
@@ -198,7 +199,7 @@ def test_the_delimiter_is_the_one_every_line_agrees_on(gen: Generated) -> None:
 def test_limits_come_from_the_environment(gen: Generated) -> None:
     settings = gen.settings.load_settings({"IMPORT_MAX_ROWS": "7", "MAX_BODY_BYTES": "1000"})
     assert settings.imports.rows == 7 and settings.max_body_bytes == 1000
-    assert gen.settings.load_settings({}).imports == gen.settings.ImportLimits()
+    assert gen.settings.load_settings({}).imports == spreadsheets.ImportLimits()
     for wrong in ("0", "1.5", "many"):
         with pytest.raises(ValueError, match="IMPORT_MAX_CELLS"):
             gen.settings.load_settings({"IMPORT_MAX_CELLS": wrong})

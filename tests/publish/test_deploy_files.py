@@ -61,6 +61,9 @@ def test_dockerfile_shape(crm: Published) -> None:
     assert "migrate" not in instruction(text, "CMD")
     ignore = (crm.out / ".dockerignore").read_text(encoding="utf-8")
     assert ignore.splitlines()[1] == "*"
+    # the runtime comes from the app's own wheels/ folder, not from a registry
+    assert "!wheels/crmgen_runtime-0.1.0-py3-none-any.whl" in ignore.splitlines()
+    assert "COPY wheels/crmgen_runtime-0.1.0-py3-none-any.whl wheels/" in text
 
 
 def test_compose_passes_docker_compose_config(crm: Published, tmp_path: Path) -> None:
@@ -262,7 +265,24 @@ def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: P
         check=False,
     )
     assert install.returncode == 0, install.stderr[-2000:]
+    # The image carries the runtime (from the app's wheels/), not the generator or its tools.
+    pinned = {
+        line.split("==")[0]: line.split("==")[1]
+        for line in (crm.out / "deploy" / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    assert pinned["crmgen-runtime"] == "0.1.0"
+    generator_only = {"crmgen", "black", "ruff", "jsonschema", "docker", "hatchling", "pyyaml"}
+    assert generator_only & set(pinned) == set()
     bin_dir = venv / "bin"
+    where = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import crmgen_runtime; print(crmgen_runtime.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert where.stdout.startswith(str(venv)), where.stdout
     port = free_port()
     app_env = dict(
         env,

@@ -7,11 +7,18 @@ import re
 import tomllib
 from pathlib import Path
 
+from crmgen.publish.pins import runtime_requirement
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _names(requirements: list[str]) -> set[str]:
-    return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
+    """The distribution names of ``requirements`` (the runtime's line is written in hatch's
+    context formatting, ``{env:...:crmgen-runtime @ {root:uri}/wheels/...}``)."""
+    return {
+        re.split(r"[<>=!~\[; ]", runtime_requirement(r), maxsplit=1)[0].lower()
+        for r in requirements
+    }
 
 
 def test_generated_app_dependencies_are_installed_with_crmgens_test_extra(

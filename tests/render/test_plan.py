@@ -20,5 +20,5 @@ def test_plan_lists_the_backend_files_sorted() -> None:
         "minimal/models.py",
         "minimal/settings.py",
     } <= set(paths)
-    assert all((templates_dir() / f.template).is_file() for f in plan)
-    assert all(f.context["app"].name == "minimal" for f in plan)
+    assert all((templates_dir() / f.template).is_file() for f in plan if f.data is None)
+    assert all(f.context["app"].name == "minimal" for f in plan if f.data is None)

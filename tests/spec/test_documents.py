@@ -5,15 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from jinja2 import Environment, FileSystemLoader
+from crmgen_runtime import assets
 
 import crmgen
 from crmgen.render.documents import openapi_paths
 from crmgen.render.plan import build_plan
-from crmgen.render.planned import PlannedFile, produce
 from crmgen.render.web.documents import entity_data
-from crmgen.resources import templates_dir
 from crmgen.spec.model import DocumentLines, DocumentTotal
 from crmgen.spec.text import Text
 from tests.spec.sample_specs import write
@@ -156,21 +153,8 @@ def test_documents_of_an_entity_without_a_read_api_are_not_served(tmp_path: Path
     assert entity_data(spec, spec.entity("Order")) == [] and openapi_paths(spec) == {}
 
 
-def test_the_fonts_are_copied_byte_for_byte_and_an_override_wins(tmp_path: Path) -> None:
+def test_the_fonts_come_with_the_runtime_not_the_app() -> None:
     spec = crmgen.load(ROOT / "examples" / "crm")
-    fonts = [f for f in build_plan(spec) if f.binary]
-    assert {f.path for f in fonts} == {
-        "reference_crm/fonts/DejaVuSans.ttf",
-        "reference_crm/fonts/DejaVuSans-Bold.ttf",
-        "reference_crm/fonts/LICENSE.txt",
-    }
-    override = tmp_path / "override"
-    (override / "ui" / "fonts").mkdir(parents=True)
-    (override / "ui" / "fonts" / "LICENSE.txt").write_bytes(b"{{ not jinja }}\xff")
-    env = Environment(loader=FileSystemLoader([str(override), str(templates_dir())]))
-    made = {planned.path: produce(env, planned) for planned in fonts}
-    font = templates_dir() / "ui" / "fonts" / "DejaVuSans.ttf"
-    assert made["reference_crm/fonts/DejaVuSans.ttf"] == font.read_bytes()
-    assert made["reference_crm/fonts/LICENSE.txt"] == b"{{ not jinja }}\xff"
-    with pytest.raises(crmgen.render.GenerateError, match="not found while copying"):
-        produce(env, PlannedFile("x/missing.ttf", "ui/fonts/missing.ttf", binary=True))
+    assert not [f for f in build_plan(spec) if "/fonts/" in f.path]
+    names = {p.name for p in assets.FONTS.iterdir()}
+    assert {"DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "LICENSE.txt"} <= names

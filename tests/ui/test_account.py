@@ -4,15 +4,15 @@ page of the mailed e-mail-change link (a button that confirms once)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import assets
 
 from tests.ui.test_pages import PASSWORD, UI, csrf, fresh, ui  # noqa: F401
 
-MESSAGES = Path(__file__).resolve().parents[2] / "templates" / "ui" / "messages" / "account.json"
+MESSAGES = assets.WEB / "messages" / "account.json"
 NEW_PASSWORD = "another fine password"
 
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from crmgen_runtime.principal import CurrentUser
 
 from crmgen.render.web.boards import entity_data
 from crmgen.spec import load_spec
@@ -32,7 +33,7 @@ def principal(ui: UI, email: str) -> Any:
         user = session.execute(
             ui.auth.sa.select(ui.auth.User).where(ui.auth.User.email == email)
         ).scalar_one()
-        return ui.gen.principal.CurrentUser(user.id, email, None, frozenset(user.roles))
+        return CurrentUser(user.id, email, None, frozenset(user.roles))
 
 
 def create(ui: UI, user: Any, path: str, **values: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from crmgen_runtime.principal import CurrentUser
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -204,7 +205,7 @@ def test_the_openapi_document_lists_the_document_routes(sales: Sales) -> None:
 
 def test_the_detail_page_gets_links_to_what_the_reader_may_print(sales: Sales) -> None:
     web = sales.ui.gen.app.web.documents
-    principal = sales.ui.gen.principal.CurrentUser
+    principal = CurrentUser
     agent = principal(id=99, email="a@example.com", name=None, roles=frozenset({"support"}))
     seller1 = principal(id=98, email="s@example.com", name=None, roles=frozenset({"sales"}))
     order = sales.order["id"]

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from crmgen_runtime.principal import CurrentUser
 
 from tests.ui.test_pages import UI, admin, csrf, ui  # noqa: F401
 
@@ -86,7 +87,7 @@ def test_a_list_shows_russian_numbers_and_form_inputs_keep_machine_formats(
 
 def _error(ui: UI, payload: dict[str, Any]) -> Any:  # noqa: F811
     gen = ui.gen
-    user = gen.principal.CurrentUser(
+    user = CurrentUser(
         id=1,
         email="admin@example.com",
         name="",

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import openpyxl
 import pytest
+from crmgen_runtime.principal import CurrentUser
 
 from crmgen.render.web.lists import entity_data
 from crmgen.spec import load_spec
@@ -89,7 +90,7 @@ def principal(ui: UI, email: str) -> Any:
         user = session.execute(
             ui.auth.sa.select(ui.auth.User).where(ui.auth.User.email == email)
         ).scalar_one()
-        return ui.gen.principal.CurrentUser(user.id, email, None, frozenset(user.roles))
+        return CurrentUser(user.id, email, None, frozenset(user.roles))
 
 
 def create(ui: UI, user: Any, path: str, **values: Any) -> int:

@@ -8,8 +8,9 @@ import string
 from pathlib import Path
 
 import pytest
+from crmgen_runtime import assets
 
-MESSAGES = Path(__file__).resolve().parents[2] / "templates" / "ui" / "messages"
+MESSAGES = assets.WEB / "messages"
 LOCALES = {"en", "ru", "id", "bs", "zh"}
 FILES = sorted(MESSAGES.glob("*.json"))
 

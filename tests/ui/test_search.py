@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from crmgen_runtime.principal import CurrentUser
 
 from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401
 from tests.ui.test_pages import UI, admin, ui  # noqa: F401
@@ -111,7 +112,7 @@ def _contact(ui: UI, name: str, phone: str) -> int:  # noqa: F811
             .with_only_columns(ui.gen.models.User.id)
             .where(ui.gen.models.User.email == "admin@example.com")
         )
-    user = ui.gen.principal.CurrentUser(
+    user = CurrentUser(
         id=admin_id,
         email="admin@example.com",
         name="",

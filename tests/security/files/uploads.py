@@ -20,14 +20,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx2 as httpx
+from crmgen_runtime import assets
 
-from tests.security.crm import PASSWORD, ROOT, Crm, email
+from tests.security.crm import PASSWORD, Crm, email
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE_RELS = "http://schemas.openxmlformats.org/package/2006/relationships"
 MiB = 1024 * 1024
-MESSAGES = ROOT / "templates" / "ui" / "messages"
+MESSAGES = assets.WEB / "messages"
 
 
 # --- a browser ----------------------------------------------------------------------------------

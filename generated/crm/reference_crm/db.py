@@ -1,0 +1,96 @@
+"""The database: one engine and a session factory per app (``app.state.db``).
+
+SQLite (the default) gets foreign keys enforced, WAL journaling, connections usable from the
+thread pool and two functions of the app: ``app_local_time`` (a stored UTC datetime in the app's
+time zone) and the aggregate ``app_exact_sum`` (sums of exact decimals, see ``decimals``);
+PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from crmgen_runtime.decimals import SqliteExactSum
+from sqlalchemy.orm import Session, sessionmaker
+
+from reference_crm.settings import TIMEZONE
+
+ZONE = ZoneInfo(TIMEZONE)
+
+
+class Database:
+    """An engine and its sessions; ``session()`` commits on success, rolls back on error."""
+
+    def __init__(self, url: str, **engine_options: Any) -> None:
+        self.url = sa.make_url(url)
+        self.engine = create_engine(url, **engine_options)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in a transaction: committed when the block ends, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def create_engine(url: str, **options: Any) -> sa.Engine:
+    """An engine for ``url`` with the settings this app relies on."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = dict(options.pop("connect_args", {}))
+        connect_args.setdefault("check_same_thread", False)
+        engine = sa.create_engine(url, connect_args=connect_args, **options)
+        sa.event.listen(engine, "connect", _sqlite_setup)
+        return engine
+    options.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **options)
+
+
+def local_time(stored: str | None) -> str | None:
+    """SQLite's ``app_local_time(column)``: a stored UTC datetime in the app's time zone.
+
+    As ``YYYY-MM-DD HH:MM:SS``, what SQLite's date functions read; PostgreSQL has ``timezone()``.
+    """
+    if stored is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(stored)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.create_function(
+        "app_local_time", 1, local_time, deterministic=True
+    )
+    dbapi_connection.create_aggregate("app_exact_sum", 1, SqliteExactSum)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,221 @@
+"""Signing in and out, the password reset, the locale switch and the home page.
+
+The reset is two pages: ``/password-reset`` asks for the e-mail and always answers the same
+(nothing tells whether an account exists); the mailed link opens ``/password-reset/<token>``,
+where the new password is typed twice. The e-mail is written to the outbox by ``auth``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmgen_runtime.errors import ApiError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from reference_crm import auth
+from reference_crm.resources import Resource
+from reference_crm.web.core import (
+    LOCALE_COOKIE,
+    LOCALES,
+    client_ip,
+    csrf_ok,
+    error_page,
+    locale_of,
+    login_redirect,
+    read_form,
+    redirect,
+    render,
+    safe_next,
+    secure,
+    translator,
+)
+
+MAX_EMAIL_LENGTH = 320
+
+LOGIN_ERRORS = {
+    "invalid_credentials": "bad_credentials",
+    "account_locked": "locked",
+    "account_inactive": "inactive",
+}
+
+
+def t_of(request: Request) -> Any:
+    """The translator of the request's locale."""
+    return translator(locale_of(request))
+
+
+async def login_page(request: Request) -> Response:
+    user = await auth.current_user(request)
+    next_url = safe_next(request.query_params.get("next"))
+    if request.method == "GET":
+        if user is not None:
+            return redirect(request, next_url)
+        notice = (
+            t_of(request)("password_changed")
+            if "reset" in request.query_params
+            else None
+        )
+        return render(
+            request,
+            "login.html",
+            {"next": next_url, "email": "", "error": None, "notice": notice},
+        )
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf")
+    next_url = safe_next(form.get("next"))
+    email, password = form.get("email", ""), form.get("password", "")
+    try:
+        if not email.strip() or not password:
+            raise ApiError(401, "invalid_credentials")
+        token = await run_in_threadpool(
+            auth.sign_in,
+            request.app.state.db,
+            email,
+            password,
+            client_ip(request),
+            request.headers.get("user-agent"),
+        )
+    except ApiError as exc:
+        t = t_of(request)
+        error = t(LOGIN_ERRORS.get(exc.code, "bad_credentials"))
+        detail = exc.message if exc.code == "account_locked" else ""
+        return render(
+            request,
+            "login.html",
+            {"next": next_url, "email": email, "error": error, "detail": detail},
+            status=exc.status,
+        )
+    response = RedirectResponse(next_url, status_code=303)
+    auth.set_session_cookie(request, response, token)
+    return secure(request, response)
+
+
+async def logout(request: Request) -> Response:
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf")
+    token = auth.request_token(request.scope)
+    if token:
+        await run_in_threadpool(auth.sign_out, request.app.state.db, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    return secure(request, response)
+
+
+async def reset_request_page(request: Request) -> Response:
+    """Ask for the e-mail of the account; mail a link if there is one, say the same anyway."""
+    if request.method == "GET":
+        return render(request, "password_reset.html", {"email": "", "sent": False})
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf")
+    email = form.get("email", "").strip()
+    if not email or len(email) > MAX_EMAIL_LENGTH:
+        error = t_of(request)("invalid_required" if not email else "invalid_not_email")
+        return render(
+            request,
+            "password_reset.html",
+            {"email": email, "sent": False, "error": error},
+            status=422,
+        )
+    await auth.mail_reset_link(request, email)
+    return render(request, "password_reset.html", {"email": email, "sent": True})
+
+
+def password_error(password: str, again: str, t: Any) -> str | None:
+    """What is wrong with a new password typed twice, in the user's words; None if nothing."""
+    if not password:
+        return t("invalid_required")
+    if len(password) < auth.PASSWORD_MIN_LENGTH:
+        return t("password_too_short").format(min=auth.PASSWORD_MIN_LENGTH)
+    if len(password) > auth.PASSWORD_MAX_LENGTH:
+        return t("password_too_long").format(max=auth.PASSWORD_MAX_LENGTH)
+    if password != again:
+        return t("passwords_differ")
+    return None
+
+
+def new_password_page(
+    request: Request, token: str, error: str | None = None, *, status: int = 200
+) -> Response:
+    """The form of the new password; a 400 (a bad token) offers a new link instead."""
+    t = t_of(request)
+    context = {
+        "token": token,
+        "error": error,
+        "invalid_link": status == 400,
+        "rule": t("password_too_short").format(min=auth.PASSWORD_MIN_LENGTH),
+    }
+    return render(request, "password_new.html", context, status=status)
+
+
+async def reset_confirm_page(request: Request) -> Response:
+    """Choose a new password with the mailed token; then sign in with it."""
+    token = request.path_params["token"]
+    if request.method == "GET":
+        return new_password_page(request, token)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf")
+    t = t_of(request)
+    password = form.get("password", "")
+    error = password_error(password, form.get("password_again", ""), t)
+    if error is not None:
+        return new_password_page(request, token, error, status=422)
+    changed = await run_in_threadpool(
+        auth.confirm_reset, request.app.state.db, token, password
+    )
+    if not changed:
+        return new_password_page(request, token, t("reset_link_invalid"), status=400)
+    return redirect(request, "/login?reset=done")
+
+
+async def set_locale(request: Request) -> Response:
+    chosen = request.query_params.get("set", "")
+    response = redirect(request, safe_next(request.query_params.get("next")))
+    if chosen in LOCALES:
+        response.set_cookie(
+            LOCALE_COOKIE,
+            chosen,
+            max_age=365 * 24 * 3600,
+            path="/",
+            samesite="lax",
+            secure=auth.cookies_secure(request),
+        )
+    return response
+
+
+async def home(request: Request) -> Response:
+    user = await auth.current_user(request)
+    if user is None:
+        return login_redirect(request)
+    return render(request, "home.html", {}, user=user)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/", home, methods=["GET"], name="ui_home"),
+        Route("/login", login_page, methods=["GET", "POST"], name="ui_login"),
+        Route("/logout", logout, methods=["POST"], name="ui_logout"),
+        Route("/locale", set_locale, methods=["GET"], name="ui_locale"),
+        Route(
+            "/password-reset",
+            reset_request_page,
+            methods=["GET", "POST"],
+            name="ui_password_reset",
+        ),
+        Route(
+            "/password-reset/{token}",
+            reset_confirm_page,
+            methods=["GET", "POST"],
+            name="ui_password_reset_confirm",
+        ),
+    ]
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    return []

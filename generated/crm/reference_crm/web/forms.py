@@ -1,0 +1,422 @@
+"""Create and edit forms: a widget per field type in the spec's form sections, the API's errors
+next to each field, stale-edit conflicts shown with nothing the user typed lost.
+
+References are selects of the target's records (``picker.js`` turns them into type-to-search
+boxes over ``GET /api/<target>?q=``); a target the user may not list is a number input.
+Lists of references are multi-selects (the picker shows their chosen records as removable
+chips and searches the same way), JSON is a textarea checked before the API is called, and a
+``/new`` page takes initial values from its query string (``?company=5``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import orjson
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from reference_crm import crud, links, permissions
+from reference_crm.formats import ZONE
+from reference_crm.resources import RESOURCES, Resource
+from reference_crm.web.core import (
+    ENTITIES,
+    client_ip,
+    csrf_ok,
+    entity_context,
+    error_page,
+    fetch_record,
+    field_errors,
+    form_value,
+    guard,
+    locale_of,
+    pick,
+    read_pairs,
+    redirect,
+    render,
+    translator,
+)
+
+CHOICES_LIMIT = 200  # records offered by a select; the picker searches the rest
+MULTI_WIDGETS = frozenset({"multi"})
+# What a submitted form holds: one text per field, a list of texts for multi-selects.
+Values = dict[str, Any]
+
+
+# --- fields --------------------------------------------------------------------------------
+
+
+def field_metas(entity: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The fields' shared data with this part's additions: the widgets of lists of
+    references, JSON and files, and number inputs' step, bounds and currency."""
+    extra = entity["records"]
+    metas = {}
+    for name, meta in entity["fields"].items():
+        merged = {**meta, **extra["inputs"].get(name, {})}
+        widget = extra["widgets"].get(name)
+        if widget is not None:
+            merged.update(widget=widget, editable=True)
+        metas[name] = merged
+    return metas
+
+
+def value_of(meta: dict[str, Any], value: Any) -> Any:
+    """A stored value as the form shows it."""
+    if meta["widget"] in MULTI_WIDGETS:
+        return [str(i) for i in value or []]
+    if meta["widget"] == "json":
+        return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
+    return form_value(meta, value)
+
+
+def moment_of(raw: str) -> str:
+    """A ``datetime-local`` input (the app's time zone) as the API takes it; text that is
+    not a date and time goes as it is, for the API to name the field."""
+    try:
+        local = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        return raw
+    return (local if local.tzinfo else local.replace(tzinfo=ZONE)).isoformat()
+
+
+def submitted(metas: list[dict[str, Any]], pairs: list[tuple[str, str]]) -> Values:
+    """The form's values; a multi-select's are all its chosen ids (a typed ``1, 2`` too)."""
+    values: Values = dict(pairs)
+    for meta in metas:
+        if meta["widget"] in MULTI_WIDGETS:
+            texts = [v for k, v in pairs if k == meta["name"]]
+            values[meta["name"]] = [
+                p.strip() for v in texts for p in v.split(",") if p.strip()
+            ]
+    return values
+
+
+def _number(raw: str, kind: type) -> Any:
+    try:
+        return kind(raw)
+    except ValueError:
+        return raw  # the API names the field in its 422
+
+
+def payload_of(
+    metas: list[dict[str, Any]], values: Values, *, partial: bool, locale: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The API payload of a submitted form (values typed as the API expects them), and the
+    errors found before asking the API (JSON that does not parse)."""
+    payload: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for meta in metas:
+        name, widget = meta["name"], meta["widget"]
+        if widget == "checkbox":
+            payload[name] = values.get(name) == "on"
+            continue
+        if widget in MULTI_WIDGETS:
+            ids = [_number(v, int) for v in values.get(name) or []]
+            if ids or partial:
+                payload[name] = ids
+            continue
+        raw = values.get(name, "")
+        if not isinstance(raw, str) or not raw.strip():
+            if partial:
+                payload[name] = None
+            continue
+        if widget == "json":
+            try:
+                payload[name] = orjson.loads(
+                    raw
+                )  # nesting is capped (no RecursionError)
+            except ValueError as exc:
+                errors[name] = translator(locale)("json_invalid").format(
+                    line=getattr(exc, "lineno", 1), column=getattr(exc, "colno", 1)
+                )
+        elif meta["type"] == "integer" or widget == "ref":
+            payload[name] = _number(raw, int)
+        elif meta["type"] == "float":
+            payload[name] = _number(raw, float)
+        elif widget == "datetime-local":
+            payload[name] = moment_of(raw)
+        else:
+            payload[name] = raw
+    return payload, errors
+
+
+# --- choices of references -------------------------------------------------------------------
+
+
+def _chosen(value: Any) -> list[str]:
+    texts = value if isinstance(value, list) else [value]
+    return [v for v in texts if isinstance(v, str) and v.isdigit() and len(v) <= 18]
+
+
+def choices(
+    database: Any, user: CurrentUser, metas: list[dict[str, Any]], values: Values
+) -> dict[str, dict[str, Any]]:
+    """For each reference field whose target the user may list: the first records they may
+    link to (list and read) as ``(id, text)`` options, plus the chosen ones (a chosen record
+    out of the user's reach shows as ``#id``, so saving the form as shown keeps the link),
+    whether that is all of them, and what the picker script needs to search the target. The
+    other references are number inputs."""
+    result: dict[str, dict[str, Any]] = {}
+    for meta in metas:
+        target = RESOURCES.get(meta.get("target") or "")
+        if meta["widget"] not in ("ref", *MULTI_WIDGETS) or target is None:
+            continue
+        try:
+            first = [("limit", str(CHOICES_LIMIT))]
+            page = crud.list_records(database, target, user, first, linkable=True)
+        except ApiError:
+            continue
+        options = [
+            (str(item["id"]), str(item.get(target.display) or f"#{item['id']}"))
+            for item in page["items"]
+        ]
+        offered = {value for value, _ in options}
+        missing = [i for i in _chosen(values.get(meta["name"])) if i not in offered]
+        if missing:
+            with database.engine.connect() as connection:
+                named = links.names(connection, target, user, [int(i) for i in missing])
+            options += [(i, named.get(int(i)) or f"#{i}") for i in missing]
+        readable = permissions.readable(target, user)
+        result[meta["name"]] = {
+            "options": options,
+            "complete": page["total"] <= CHOICES_LIMIT,
+            "url": f"/api/{meta['target']}",
+            "display": target.display,
+            "search": any(name in readable for name in target.search),
+        }
+    return result
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    entity = ENTITIES[path]
+    metas = field_metas(entity)
+
+    def form_fields(user: CurrentUser, action: str) -> list[dict[str, Any]]:
+        """The fields ``user`` may write doing ``action``, in the form's order."""
+        writable = permissions.writable(resource, user, action)
+        return [
+            metas[name]
+            for name in entity["form"]
+            if metas[name]["editable"] and name in writable
+        ]
+
+    def sections(shown: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+        """The spec's form sections holding the shown fields (empty sections left out)."""
+        by_name = {meta["name"]: meta for meta in shown}
+        result = []
+        for section in entity["records"]["sections"]:
+            fields = [by_name.pop(n) for n in section["fields"] if n in by_name]
+            if fields:
+                result.append(
+                    {"label": pick(section["label"], locale), "fields": fields}
+                )
+        if by_name:
+            result.append({"label": "", "fields": list(by_name.values())})
+        return result
+
+    async def show_form(
+        request: Request,
+        user: CurrentUser,
+        action: str,
+        *,
+        values: Values,
+        errors: dict[str, str],
+        message: str | None = None,
+        record_id: int | None = None,
+        version: Any = None,
+        status: int = 200,
+    ) -> Response:
+        locale = locale_of(request)
+        shown = form_fields(user, action)
+        options = await run_in_threadpool(
+            choices, request.app.state.db, user, shown, values
+        )
+        action_url = (
+            f"/{path}/new" if record_id is None else f"/{path}/{record_id}/edit"
+        )
+        return render(
+            request,
+            "form.html",
+            entity_context(
+                path,
+                locale,
+                sections=sections(shown, locale),
+                values=values,
+                errors=errors,
+                message=message,
+                options=options,
+                action_url=action_url,
+                record_id=record_id,
+                version=version,
+            ),
+            user=user,
+            status=status,
+        )
+
+    def failed(exc: ApiError, locale: str) -> tuple[str, dict[str, str]]:
+        """The message and field errors (in the user's language) of a refused save."""
+        if exc.fields:
+            return translator(locale)("fix_errors"), field_errors(exc.fields, locale)
+        return exc.message, {}
+
+    async def new_page(request: Request) -> Response:
+        user, stop = await guard(request, resource, "create")
+        if stop is not None:
+            return stop
+        locale = locale_of(request)
+        shown = form_fields(user, "create")
+        if (
+            request.method == "GET"
+        ):  # initial values from the query string: /contacts/new?company=5
+            query = request.query_params
+            values: Values = {
+                meta["name"]: (
+                    query.getlist(meta["name"])
+                    if meta["widget"] in MULTI_WIDGETS
+                    else query[meta["name"]]
+                )
+                for meta in shown
+                if meta["name"] in query
+            }
+            return await show_form(request, user, "create", values=values, errors={})
+        pairs = await read_pairs(request)
+        if not csrf_ok(request, dict(pairs)):
+            return error_page(request, 403, "csrf", user)
+        values = submitted(shown, pairs)
+        payload, errors = payload_of(shown, values, partial=False, locale=locale)
+        if errors:
+            message = translator(locale)("fix_errors")
+            return await show_form(
+                request,
+                user,
+                "create",
+                values=values,
+                errors=errors,
+                message=message,
+                status=422,
+            )
+        try:
+            record = await run_in_threadpool(
+                crud.create_record,
+                request.app.state.db,
+                resource,
+                user,
+                payload,
+                client_ip(request),
+            )
+        except ApiError as exc:
+            message, errors = failed(exc, locale)
+            return await show_form(
+                request,
+                user,
+                "create",
+                values=values,
+                errors=errors,
+                message=message,
+                status=exc.status,
+            )
+        return redirect(request, f"/{path}/{record['id']}")
+
+    async def edit_page(request: Request) -> Response:
+        user, stop = await guard(request, resource, "update")
+        if stop is not None:
+            return stop
+        locale = locale_of(request)
+        record_id = request.path_params["id"]
+        database = request.app.state.db
+        if request.method == "GET":
+            record = await run_in_threadpool(
+                fetch_record, database, resource, user, record_id, "update"
+            )
+            if record is None:
+                return error_page(request, 404, "not_found", user)
+            values = {
+                name: value_of(meta, record.get(name)) for name, meta in metas.items()
+            }
+            return await show_form(
+                request,
+                user,
+                "update",
+                values=values,
+                errors={},
+                record_id=record_id,
+                version=record.get("version"),
+            )
+        pairs = await read_pairs(request)
+        form = dict(pairs)
+        if not csrf_ok(request, form):
+            return error_page(request, 403, "csrf", user)
+        shown = form_fields(user, "update")
+        values = submitted(shown, pairs)
+        version = form.get("version")
+        payload, errors = payload_of(shown, values, partial=True, locale=locale)
+        if errors:
+            message = translator(locale)("fix_errors")
+            return await show_form(
+                request,
+                user,
+                "update",
+                values=values,
+                errors=errors,
+                message=message,
+                record_id=record_id,
+                version=version,
+                status=422,
+            )
+        try:
+            payload["version"] = int(version or "")
+        except ValueError:
+            pass
+        try:
+            await run_in_threadpool(
+                crud.update_record,
+                database,
+                resource,
+                user,
+                record_id,
+                payload,
+                client_ip(request),
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return error_page(request, 404, "not_found", user)
+            if exc.status == 409 and exc.code == "stale":
+                current = await run_in_threadpool(
+                    fetch_record, database, resource, user, record_id, "update"
+                )
+                if current is None:
+                    return error_page(request, 404, "not_found", user)
+                message, errors = translator(locale)("conflict"), {}
+                version = current.get("version")  # saving again overwrites, knowingly
+            else:
+                message, errors = failed(exc, locale)
+            return await show_form(
+                request,
+                user,
+                "update",
+                values=values,
+                errors=errors,
+                message=message,
+                record_id=record_id,
+                version=version,
+                status=exc.status,
+            )
+        return redirect(request, f"/{path}/{record_id}")
+
+    return [
+        Route(f"/{path}/new", new_page, methods=["GET", "POST"]),
+        Route(f"/{path}/{{id:int}}/edit", edit_page, methods=["GET", "POST"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return []

@@ -1,0 +1,187 @@
+"""One's own account: ``/account`` (change the password, change the e-mail) and the page of the
+mailed e-mail-change link, ``/email-change/<token>``.
+
+The same functions as ``POST /api/auth/password``, ``/api/auth/email`` and
+``/api/auth/email/confirm`` (``profile``). The link's page confirms only on a POST (its button),
+so a mail scanner that opens the link changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from minimal import auth, profile
+from minimal.resources import Resource
+from minimal.web.auth_pages import password_error, t_of
+from minimal.web.core import (
+    client_ip,
+    csrf_ok,
+    error_page,
+    login_redirect,
+    read_form,
+    redirect,
+    render,
+)
+
+NOTICES = {"password": "password_now_changed"}
+
+
+def _problem(exc: ApiError, t: Any) -> str:
+    """An error of ``profile`` in the user's words."""
+    if exc.code == "wrong_password":
+        return t("wrong_password")
+    if exc.status == 409:
+        return t("email_taken")
+    if exc.status == 423:
+        return t("locked")
+    if exc.status == 429:
+        return t("email_change_too_many")
+    if exc.status == 422 and "email" in exc.fields:
+        same = exc.fields["email"] == "This is your e-mail already."
+        return t("email_same" if same else "invalid_not_email")
+    return exc.message
+
+
+def _page(
+    request: Request, user: CurrentUser, *, status: int = 200, **context: Any
+) -> Response:
+    t = t_of(request)
+    full = {
+        "intro": t("account_intro").format(email=user.email),
+        "rule": t("password_too_short").format(min=auth.PASSWORD_MIN_LENGTH),
+        "notice": None,
+        "password_problem": None,
+        "email_problem": None,
+        "new_email": "",
+        **context,
+    }
+    return render(request, "account.html", full, user=user, status=status)
+
+
+async def account_page(request: Request) -> Response:
+    user = await auth.current_user(request)
+    if user is None:
+        return login_redirect(request)
+    key = NOTICES.get(request.query_params.get("done", ""))
+    return _page(request, user, notice=t_of(request)(key) if key else None)
+
+
+async def password_form(request: Request) -> Response:
+    user = await auth.current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf", user)
+    t = t_of(request)
+    new = form.get("password", "")
+    problem = password_error(new, form.get("password_again", ""), t)
+    if problem is not None:
+        return _page(request, user, status=422, password_problem=problem)
+    try:
+        await run_in_threadpool(
+            profile.change_password,
+            request.app.state.db,
+            user,
+            form.get("current_password", ""),
+            new,
+            auth.request_token(request.scope),
+            (client_ip(request), request.headers.get("user-agent")),
+        )
+    except ApiError as exc:
+        return _page(
+            request, user, status=exc.status, password_problem=_problem(exc, t)
+        )
+    return redirect(request, "/account?done=password")
+
+
+async def email_form(request: Request) -> Response:
+    user = await auth.current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf", user)
+    t = t_of(request)
+    new = form.get("email", "").strip()
+    try:
+        if not new:
+            raise ApiError(422, "validation_error", fields={"email": ""})
+        await run_in_threadpool(
+            profile.request_email_change,
+            request.app.state.db,
+            user,
+            new,
+            form.get("password", ""),
+            auth.public_url(request),
+            (client_ip(request), request.headers.get("user-agent")),
+            auth.reset_limits(request.app),
+        )
+    except ApiError as exc:
+        problem = _problem(exc, t)
+        return _page(
+            request, user, status=exc.status, email_problem=problem, new_email=new
+        )
+    return _page(request, user, notice=t("email_change_sent").format(email=new))
+
+
+async def email_change_page(request: Request) -> Response:
+    """The mailed link: a button that confirms (POST), then the outcome."""
+    token = request.path_params["token"]
+    user = await auth.current_user(request)
+    t = t_of(request)
+    if request.method == "GET":
+        return render(
+            request, "email_change.html", {"token": token, "done": None}, user=user
+        )
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return error_page(request, 403, "csrf", user)
+    try:
+        done = await run_in_threadpool(
+            profile.confirm_email_change,
+            request.app.state.db,
+            token,
+            auth.request_token(request.scope),
+            client_ip(request),
+        )
+    except ApiError as exc:
+        problem = t("email_change_invalid") if exc.status == 400 else _problem(exc, t)
+        context = {"token": token, "done": None, "problem": problem}
+        return render(
+            request, "email_change.html", context, user=user, status=exc.status
+        )
+    notice = t("email_changed").format(email=done["email"])
+    return render(
+        request, "email_change.html", {"token": token, "done": notice}, user=user
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/account", account_page, methods=["GET"], name="ui_account"),
+        Route(
+            "/account/password",
+            password_form,
+            methods=["POST"],
+            name="ui_account_password",
+        ),
+        Route("/account/email", email_form, methods=["POST"], name="ui_account_email"),
+        Route(
+            "/email-change/{token}",
+            email_change_page,
+            methods=["GET", "POST"],
+            name="ui_email_change",
+        ),
+    ]
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    return []

@@ -1,0 +1,601 @@
+"""Kanban boards by an enum field and calendars by a date field.
+
+``/<path>/kanban``: one column per value of the spec's ``ui.kanban.by`` field (in the enum's
+order), cards showing its ``title`` and ``fields``, a count and the sums of money fields per
+column; the query string filters it as it filters the list (``q`` and ``field__op=value``).
+Moving a card changes that one field through ``crud.update_record`` (the API's validation,
+permissions, processes and optimistic concurrency): ``static/kanban.js`` sends
+``PATCH /api/<path>/{id}``; without script, each card's form posts to ``/<path>/kanban/move``.
+When the field is not required, the "No value" column takes cards too: the field is cleared.
+
+``/<path>/calendar?month=YYYY-MM``: a month grid of the records by ``ui.calendar.date``
+(through ``end`` when the spec names one) in the app's time zone; weeks start as the locale's
+do. Only the visible weeks are queried.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import sqlalchemy as sa
+from babel.dates import format_date, format_time, get_day_names
+from babel.numbers import format_percent
+from crmgen_runtime.decimals import WIDE, exact_sum
+from crmgen_runtime.errors import ApiError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from minimal import crud, permissions
+from minimal import functions as fn
+from minimal.formats import ZONE, babel_locale, format_money
+from minimal.resources import Resource
+from minimal.web.core import (
+    ENTITIES,
+    MAX_RECORD_ID,
+    allowed,
+    cell,
+    client_ip,
+    csrf_ok,
+    entity_context,
+    error_page,
+    field_errors,
+    guard,
+    locale_of,
+    pick,
+    read_form,
+    redirect,
+    render,
+    translator,
+)
+
+CARDS_PER_COLUMN = 100  # a column with more records says how many it does not show
+CALENDAR_LIMIT = 500  # records per calendar query (the API's largest page)
+# Query names of the board that do not filter its records.
+CONTROL = frozenset({"sort", "offset", "limit", "cursor", "month"})
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+FIRST_YEAR, LAST_YEAR = 1000, 9998  # months whose weeks stay within Python's dates
+NEW_AT = dt.time(9, 0)  # the time a new record of a date-and-time calendar starts at
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def money(value: Any, currency: str, locale: str) -> str:
+    return format_money(value or 0, locale, currency)
+
+
+def shown(meta: dict[str, Any], value: Any, locale: str, currency: str | None) -> str:
+    """A card's field value as people read it in ``locale`` (dates and money formatted)."""
+    if value is not None and currency is not None:
+        return money(value, currency, locale)
+    return cell(meta, value, locale)
+
+
+def query_filters(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The list query's search and filters of a query string, as ``crud.list_records`` takes
+    them (repeated ``field__in`` values joined with commas, empty values left out)."""
+    params: list[tuple[str, str]] = []
+    multi: dict[str, list[str]] = {}
+    for key, raw in pairs:
+        value = raw.strip()
+        if key in CONTROL or not value:
+            continue
+        if key.endswith("__in"):
+            multi.setdefault(key, []).append(value)
+        else:
+            params.append((key, value))
+    params.extend((key, ",".join(values)) for key, values in multi.items())
+    return params
+
+
+def whole_number(raw: str | None) -> int | None:
+    if raw is None or not raw.strip().isdigit() or len(raw.strip()) > 19:
+        return None
+    return int(raw)
+
+
+# --- kanban --------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    """One column of a board: an enum value (``None``: records without one), its records."""
+
+    value: str | None
+    cards: list[dict[str, Any]]
+    count: int
+    sums: dict[str, Any]
+
+
+def _conditions(
+    resource: Resource, user: Any, filters: list[tuple[str, str]]
+) -> list[sa.ColumnElement[bool]]:
+    """What ``crud.list_records`` would select with ``filters``: the filters, the user's list
+    rule and, for soft-deleted entities, only the live records."""
+    names = permissions.readable(resource, user)
+    conditions = list(crud.parse_list_query(resource, names, filters).conditions)
+    rule = permissions.condition(resource, user, "list")
+    if rule is not None:
+        conditions.append(rule)
+    if resource.soft_delete:
+        conditions.append(resource.attribute("deleted_at").is_(None))
+    return conditions
+
+
+def _totals(
+    database: Any,
+    resource: Resource,
+    user: Any,
+    view: dict[str, Any],
+    filters: list[tuple[str, str]],
+) -> dict[str | None, tuple[int, dict[str, Any]]]:
+    """Per value of the board's field: the number of records and the sums of its money fields
+    (those the user may read), in one grouped query."""
+    readable = permissions.readable(resource, user)
+    summed = [name for name in view["sums"] if name in readable]
+    by = resource.attribute(view["by"])
+    statement = (
+        sa.select(
+            by, sa.func.count(), *(exact_sum(resource.attribute(n)) for n in summed)
+        )
+        .select_from(resource.model)
+        .where(*_conditions(resource, user, filters))
+        .group_by(by)
+    )
+    with database.engine.connect() as connection:
+        rows = connection.execute(statement).all()
+    return {row[0]: (row[1], dict(zip(summed, row[2:]))) for row in rows}
+
+
+def load_board(
+    database: Any,
+    resource: Resource,
+    user: Any,
+    view: dict[str, Any],
+    filters: list[tuple[str, str]],
+    sort: str,
+    *,
+    empty_column: bool = False,
+) -> list[Column]:
+    """The board's columns with their first ``CARDS_PER_COLUMN`` records (raises ``ApiError``
+    for a bad filter). A field that may be empty has a "No value" column first when records
+    lack a value, or always with ``empty_column``: a place to drop cards to clear it."""
+    totals = _totals(database, resource, user, view, filters)
+    values: list[str | None] = [column["value"] for column in view["columns"]]
+    if view["nullable"] and (empty_column or None in totals):
+        values.insert(0, None)
+    columns = []
+    for value in values:
+        params = [*filters, ("limit", str(CARDS_PER_COLUMN))]
+        if sort:
+            params.append(("sort", sort))
+        if value is None:
+            params.append((f"{view['by']}__isnull", "true"))
+        else:
+            params.append((view["by"], value))
+        page = crud.list_records(database, resource, user, params)
+        count, sums = totals.get(value, (0, {}))
+        columns.append(Column(value, page["items"], count, sums))
+    return columns
+
+
+# --- calendar ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Month:
+    """A month and the whole weeks that show it: days ``start`` up to (not with) ``end``."""
+
+    first: dt.date
+    start: dt.date
+    end: dt.date
+
+    @classmethod
+    def of(cls, raw: str, today: dt.date, first_weekday: int) -> Month:
+        """The month ``raw`` (``YYYY-MM``) names; anything else is this month."""
+        match = MONTH.fullmatch(raw.strip())
+        first = today.replace(day=1)
+        if (
+            match
+            and FIRST_YEAR <= int(match[1]) <= LAST_YEAR
+            and 1 <= int(match[2]) <= 12
+        ):
+            first = dt.date(int(match[1]), int(match[2]), 1)
+        start = first - dt.timedelta(days=(first.weekday() - first_weekday) % 7)
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        end = following + dt.timedelta(days=-(following - start).days % 7)
+        return cls(first, start, end)
+
+    @property
+    def previous(self) -> str:
+        return (self.first - dt.timedelta(days=1)).strftime("%Y-%m")
+
+    @property
+    def next(self) -> str:
+        return (self.first + dt.timedelta(days=32)).strftime("%Y-%m")
+
+    def days(self) -> list[dt.date]:
+        return [
+            self.start + dt.timedelta(days=i)
+            for i in range((self.end - self.start).days)
+        ]
+
+
+def bound(day: dt.date, type_: str) -> str:
+    """The start of ``day`` as a filter of a ``type_`` field: the date itself, or midnight in
+    the app's time zone (in UTC) for a date and time."""
+    if type_ == "datetime":
+        moment = dt.datetime.combine(day, dt.time(), ZONE).astimezone(dt.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return day.isoformat()
+
+
+def local_day(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(ZONE).date()
+    return value if isinstance(value, dt.date) else None
+
+
+def load_month(
+    database: Any, resource: Resource, user: Any, view: dict[str, Any], month: Month
+) -> tuple[list[dict[str, Any]], int]:
+    """The records shown in ``month``'s weeks, ordered by date, and how many there are: those
+    starting in the weeks and, with an end field, those that started before and go on.
+    """
+    date, end = view["date"], view["end"]
+    order = [("sort", date), ("limit", str(CALENDAR_LIMIT))]
+    queries = [
+        [
+            (f"{date}__gte", bound(month.start, view["date_type"])),
+            (f"{date}__lt", bound(month.end, view["date_type"])),
+            *order,
+        ]
+    ]
+    if end is not None:
+        queries.append(
+            [
+                (f"{date}__lt", bound(month.start, view["date_type"])),
+                (f"{end}__gte", bound(month.start, view["end_type"])),
+                *order,
+            ]
+        )
+    records: dict[int, dict[str, Any]] = {}
+    total = 0
+    for params in reversed(queries):  # those that began earlier first
+        page = crud.list_records(database, resource, user, params)
+        total += page["total"]
+        for item in page["items"]:
+            records.setdefault(item["id"], item)
+    return list(records.values()), total
+
+
+def place(
+    records: list[dict[str, Any]],
+    view: dict[str, Any],
+    month: Month,
+    path: str,
+    locale: str,
+) -> dict[dt.date, list[dict[str, Any]]]:
+    """Each day of the month's weeks with the entries on it (a record with an end is on every
+    day from its date through its end)."""
+    days: dict[dt.date, list[dict[str, Any]]] = {day: [] for day in month.days()}
+    last_day = month.end - dt.timedelta(days=1)
+    for item in records:
+        first = local_day(item.get(view["date"]))
+        if first is None:
+            continue
+        last = local_day(item.get(view["end"])) if view["end"] else None
+        if last is None or last < first:
+            last = first
+        moment = item.get(view["date"])
+        time = (
+            format_time(moment, "short", tzinfo=ZONE, locale=babel_locale(locale))
+            if isinstance(moment, dt.datetime)
+            else ""
+        )
+        title = str(item.get(view["title"]) or f"#{item['id']}")
+        day = max(first, month.start)
+        while day <= min(last, last_day):
+            days[day].append(
+                {
+                    "url": f"/{path}/{item['id']}",
+                    "title": title,
+                    "time": time if day == first else "",
+                    "continued": day > first,
+                }
+            )
+            day += dt.timedelta(days=1)
+    return days
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def kanban_routes(
+    path: str, resource: Resource, kanban: dict[str, Any]
+) -> list[BaseRoute]:
+    """The board of ``path`` and the form that moves its cards."""
+    entity = ENTITIES[path]
+    fields: dict[str, dict[str, Any]] = entity["fields"]
+    board_url = f"/{path}/kanban"
+
+    def may_move(user: Any) -> bool:
+        """Whether ``user`` may change the board's field (the API checks each record again)."""
+        return allowed(resource, user, "update") and kanban[
+            "by"
+        ] in permissions.writable(resource, user, "update")
+
+    def move_targets(locale: str) -> list[tuple[str, str]]:
+        """The values a card's move form offers: "No value" (``""``, posted as ``null``)
+        first when the field may be empty, then the enum's values."""
+        targets = [(c["value"], pick(c["label"], locale)) for c in kanban["columns"]]
+        if kanban["nullable"]:
+            targets.insert(0, ("", translator(locale)("kanban_none")))
+        return targets
+
+    def column_view(
+        column: Column, locale: str, readable: frozenset[str]
+    ) -> dict[str, Any]:
+        t = translator(locale)
+        spec = next((c for c in kanban["columns"] if c["value"] == column.value), None)
+        weight = spec["weight"] if spec is not None else None
+        sums = []
+        for name, total in column.sums.items():
+            currency = kanban["sums"][name]
+            sums.append(
+                {
+                    "label": pick(fields[name]["label"], locale),
+                    "total": money(total, currency, locale),
+                    "weighted": (
+                        None
+                        if weight is None
+                        else money(
+                            WIDE.multiply(
+                                Decimal(str(total or 0)), Decimal(str(weight))
+                            ),
+                            currency,
+                            locale,
+                        )
+                    ),
+                }
+            )
+        return {
+            "value": column.value or "",
+            "label": (
+                pick(spec["label"], locale) if spec is not None else t("kanban_none")
+            ),
+            "color": spec["color"] if spec is not None else None,
+            "probability": (
+                None
+                if weight is None
+                else format_percent(weight, locale=babel_locale(locale))
+            ),
+            "count": column.count,
+            # A card dropped on "No value" clears the field: only where it may be empty.
+            "droppable": column.value is not None or kanban["nullable"],
+            "sums": sums,
+            "more": column.count > len(column.cards),
+            "shown": len(column.cards),
+            "cards": [
+                card_view(item, column.value, locale, readable) for item in column.cards
+            ],
+        }
+
+    def card_view(
+        item: dict[str, Any], value: str | None, locale: str, readable: frozenset[str]
+    ) -> dict[str, Any]:
+        return {
+            "id": item["id"],
+            "version": item.get("version"),
+            "value": value or "",
+            "title": str(item.get(kanban["title"]) or f"#{item['id']}"),
+            "fields": [
+                {
+                    "label": pick(fields[name]["label"], locale),
+                    "value": shown(
+                        fields[name], item.get(name), locale, kanban["sums"].get(name)
+                    ),
+                }
+                for name in kanban["fields"]
+                if name in readable and item.get(name) not in (None, "")
+            ],
+        }
+
+    async def show_board(
+        request: Request,
+        user: Any,
+        pairs: list[tuple[str, str]],
+        *,
+        error: str | None = None,
+        status: int = 200,
+    ) -> Response:
+        locale = locale_of(request)
+        readable = permissions.readable(resource, user)
+        if kanban["by"] not in readable:
+            return error_page(request, 403, "forbidden", user)
+        filters = query_filters(pairs)
+        movable = may_move(user)
+        try:
+            columns = await run_in_threadpool(
+                functools.partial(load_board, empty_column=movable),
+                request.app.state.db,
+                resource,
+                user,
+                kanban,
+                filters,
+                entity["sort"],
+            )
+        except ApiError as exc:
+            error = error or exc.message
+            columns = [Column(c["value"], [], 0, {}) for c in kanban["columns"]]
+        query = urlencode([(k, v) for k, v in pairs if k not in CONTROL])
+        return render(
+            request,
+            "kanban.html",
+            entity_context(
+                path,
+                locale,
+                columns=[column_view(c, locale, readable) for c in columns],
+                targets=move_targets(locale),
+                field=kanban["by"],
+                q=dict(pairs).get("q", ""),
+                here_board=board_url + (f"?{query}" if query else ""),
+                may_move=movable,
+                may_create=allowed(resource, user, "create"),
+                calendar_url=(
+                    f"/{path}/calendar" if entity["boards"]["calendar"] else None
+                ),
+                error=error,
+            ),
+            user=user,
+            status=status,
+        )
+
+    async def kanban_page(request: Request) -> Response:
+        user, stop = await guard(request, resource, "list")
+        if stop is not None:
+            return stop
+        return await show_board(request, user, request.query_params.multi_items())
+
+    async def move(request: Request) -> Response:
+        """The board's form: the card's record gets the chosen value, as a PATCH would."""
+        user, stop = await guard(request, resource, "update")
+        if stop is not None:
+            return stop
+        form = await read_form(request)
+        if not csrf_ok(request, form):
+            return error_page(request, 403, "csrf", user)
+        back = form.get("next", "")
+        if not (back == board_url or back.startswith(board_url + "?")):
+            back = board_url
+        record_id = whole_number(form.get("id"))
+        if record_id is None or record_id > MAX_RECORD_ID:
+            return error_page(request, 404, "not_found", user)
+        # "No value" (an empty value) clears the field; the API refuses it for a required one.
+        payload: dict[str, Any] = {kanban["by"]: form.get("value") or None}
+        version = whole_number(form.get("version"))
+        if version is not None:
+            payload["version"] = version
+        try:
+            await run_in_threadpool(
+                crud.update_record,
+                request.app.state.db,
+                resource,
+                user,
+                record_id,
+                payload,
+                client_ip(request),
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return error_page(request, 404, "not_found", user)
+            t = translator(locale_of(request))
+            if exc.status == 409 and exc.code == "stale":
+                message = t("kanban_stale")
+            else:
+                problem = field_errors(exc.fields, locale_of(request)).get(kanban["by"])
+                message = f"{t('kanban_failed')} {problem or exc.message}"
+            pairs = parse_qsl(urlsplit(back).query, keep_blank_values=True)
+            return await show_board(
+                request, user, pairs, error=message, status=exc.status
+            )
+        return redirect(request, back)
+
+    return [
+        Route(board_url, kanban_page, methods=["GET"]),
+        Route(f"{board_url}/move", move, methods=["POST"]),
+    ]
+
+
+def calendar_routes(
+    path: str, resource: Resource, calendar: dict[str, Any]
+) -> list[BaseRoute]:
+    """The month calendar of ``path``."""
+    entity = ENTITIES[path]
+
+    async def calendar_page(request: Request) -> Response:
+        user, stop = await guard(request, resource, "list")
+        if stop is not None:
+            return stop
+        locale = locale_of(request)
+        if calendar["date"] not in permissions.readable(resource, user):
+            return error_page(request, 403, "forbidden", user)
+        lang = babel_locale(locale)
+        today = fn.today()
+        month = Month.of(
+            request.query_params.get("month", ""), today, lang.first_week_day
+        )
+        records, total = await run_in_threadpool(
+            load_month, request.app.state.db, resource, user, calendar, month
+        )
+        entries = place(records, calendar, month, path, locale)
+        may_create = allowed(resource, user, "create") and calendar["date"] in (
+            permissions.writable(resource, user, "create")
+        )
+
+        def new_url(day: dt.date) -> str | None:
+            if not may_create:
+                return None
+            value = day.isoformat()
+            if calendar["date_type"] == "datetime":
+                value += "T" + NEW_AT.strftime("%H:%M")
+            return f"/{path}/new?" + urlencode({calendar["date"]: value})
+
+        days = [
+            {
+                "iso": day.isoformat(),
+                "number": day.day,
+                "label": format_date(day, "full", locale=lang),
+                "outside": day.month != month.first.month,
+                "today": day == today,
+                "entries": entries[day],
+                "new_url": new_url(day),
+            }
+            for day in month.days()
+        ]
+        names = get_day_names("abbreviated", locale=lang)
+        title = format_date(month.first, "LLLL y", locale=lang)
+        in_month = any(d["entries"] for d in days if not d["outside"])
+        return render(
+            request,
+            "calendar.html",
+            entity_context(
+                path,
+                locale,
+                month_title=title[:1].upper() + title[1:],
+                month=month.first.strftime("%Y-%m"),
+                weekdays=[names[(lang.first_week_day + i) % 7] for i in range(7)],
+                weeks=[days[i : i + 7] for i in range(0, len(days), 7)],
+                previous=f"/{path}/calendar?month={month.previous}",
+                following=f"/{path}/calendar?month={month.next}",
+                current=f"/{path}/calendar",
+                empty=not in_month,
+                truncated=(len(records), total) if total > len(records) else None,
+                kanban_url=f"/{path}/kanban" if entity["boards"]["kanban"] else None,
+            ),
+            user=user,
+        )
+
+    return [Route(f"/{path}/calendar", calendar_page, methods=["GET"])]
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    views = ENTITIES[path]["boards"]
+    result: list[BaseRoute] = []
+    if views["kanban"] is not None:
+        result.extend(kanban_routes(path, resource, views["kanban"]))
+    if views["calendar"] is not None:
+        result.extend(calendar_routes(path, resource, views["calendar"]))
+    return result
+
+
+def routes() -> list[BaseRoute]:
+    return []

@@ -1,0 +1,1110 @@
+"""Importing CSV and XLSX files into an entity: upload, map columns, preview, import.
+
+The steps, at ``/<path>/import`` for users who may create records of the entity:
+
+1. Upload: the file is read once within the import limits (``spreadsheets.read_table``: CSV
+   or the first sheet of an XLSX file) and its table is kept in the database
+   (``import_uploads``, so every replica of the app serves every step) with its owner (a hash
+   of the session's CSRF token) and entity. Pages name only the random id; another session's
+   id is a 404. Uploads are deleted after an hour.
+2. Map (``/<path>/import/<id>``): a select per column, guessed from the headers.
+3. Preview (``.../preview?c0=name&c1=...``): the first rows as they will be imported, each with
+   the problems the API's validation finds (nothing is written).
+4. Import (POST ``.../run``): each row through the API's own checks and writes
+   (``crud.create_in``), so permissions, record rules, processes, computed fields and the audit
+   log apply; a hundred rows share a transaction, and a chunk with a refused row is imported
+   again row by row, so a bad row never loses the good ones; an atomic status change makes it
+   happen once. Then the
+   result (``.../result``) and the failed rows as CSV (``.../failed.csv``) to fix and upload
+   again.
+
+With "match existing records by" a unique field (or ``id``), a row whose value names a record
+the user may update changes that record through ``crud.update_in`` instead (its mapped,
+non-empty cells only; the version read just before guards against concurrent changes).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+from crmgen_runtime import body_limit
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.spreadsheets import (
+    Cell,
+    ImportLimits,
+    Table,
+    Unreadable,
+    mebibytes,
+    read_table,
+)
+from crmgen_runtime.spreadsheets import filled as _filled
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from minimal import crud, links, models, permissions, validation
+from minimal.resources import RESOURCES, Resource
+from minimal.web.core import (
+    CSRF_FIELD,
+    ENTITIES,
+    MESSAGES,
+    client_ip,
+    csrf_ok,
+    csrf_token,
+    entity_context,
+    error_page,
+    field_errors,
+    guard,
+    locale_of,
+    pick,
+    read_form,
+    redirect,
+    render,
+    secure,
+    translator,
+)
+
+UPLOADS = models.ImportUpload.__table__
+FORM_BYTES = 64 * 1024  # the upload form around its file: boundaries, the CSRF token
+# Refusals for a file over a limit (413); any other unreadable file is a 400.
+TOO_LARGE = frozenset(
+    {
+        "import_too_big",
+        "import_unzipped_too_big",
+        "import_compressed_too_much",
+        "import_too_many_rows",
+        "import_too_many_columns",
+        "import_too_many_cells",
+        "import_cell_too_long",
+        "import_too_slow",
+    }
+)
+UPLOAD_LIFETIME = dt.timedelta(hours=1)
+PREVIEW_ROWS = 20
+SAMPLES = 3
+SHOWN_FAILURES = 200
+REF_CHUNK = 100
+UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{24}")
+TRUE_WORDS = {"1", "true", "yes", "y", "on", "x", "да", "ya", "benar", "da", "是", "真"}
+FALSE_WORDS = {
+    "0",
+    "false",
+    "no",
+    "n",
+    "off",
+    "нет",
+    "tidak",
+    "salah",
+    "ne",
+    "否",
+    "假",
+}
+for _words in MESSAGES.values():  # the UI's own yes and no, in every locale
+    TRUE_WORDS.add(_words.get("yes", "").casefold())
+    FALSE_WORDS.add(_words.get("no", "").casefold())
+DOTTED_DATE = re.compile(
+    r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
+)
+NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
+SPACES = re.compile(r"[\s\u00a0\u202f']")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+RECORD_ID = re.compile(r"#?(\d{1,10})")
+ID = "id"  # the pseudo-field of a column holding existing records' ids (to match them)
+
+
+# --- keeping uploads -------------------------------------------------------------------------
+# In the database rather than on disk: behind a load balancer, each step of an import may be
+# served by another replica of the app.
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A stored upload of this session and entity."""
+
+    id: str
+    file_name: str
+    status: str  # uploaded -> importing -> done
+    table: Table | None  # while it waits to be imported
+    result: dict[str, Any] | None  # once imported: imported, headers, failed
+
+
+def owner_of(request: Request) -> str:
+    """Who an upload belongs to: a hash of the session's CSRF token (itself an HMAC)."""
+    return hashlib.sha256((csrf_token(request) or "").encode()).hexdigest()
+
+
+def expiry() -> dt.datetime:
+    """Uploads made before this moment are gone."""
+    return dt.datetime.now(dt.UTC) - UPLOAD_LIFETIME
+
+
+def store(
+    database: Any, owner: str, path: str, name: str, table: Table, limits: ImportLimits
+) -> str:
+    """Keep ``table`` as a new upload, after deleting the expired ones; its random id."""
+    stored = json.dumps(
+        {"headers": table.headers, "rows": table.rows}, ensure_ascii=False
+    )
+    if len(stored) > limits.table_chars + len(table.rows) * len(table.headers) * 8:
+        raise Unreadable(
+            "import_too_big"
+        )  # the cells' text is capped; this is JSON's share
+    upload_id = secrets.token_urlsafe(18)
+    with database.engine.begin() as connection:
+        connection.execute(sa.delete(UPLOADS).where(UPLOADS.c.created_at < expiry()))
+        connection.execute(
+            sa.insert(UPLOADS).values(
+                id=upload_id,
+                owner=owner,
+                entity=path,
+                file_name=CONTROL.sub("", name)[:255],
+                created_at=dt.datetime.now(dt.UTC),
+                status="uploaded",
+                table_json=stored,
+            )
+        )
+    return upload_id
+
+
+def load(database: Any, owner: str, path: str, upload_id: str) -> Upload | None:
+    """The upload ``upload_id`` of this owner and entity, if it has not expired."""
+    if not UPLOAD_ID.fullmatch(upload_id):
+        return None
+    query = sa.select(UPLOADS).where(
+        UPLOADS.c.id == upload_id, UPLOADS.c.created_at >= expiry()
+    )
+    with database.engine.connect() as connection:
+        row = connection.execute(query).first()
+    if (
+        row is None
+        or row.entity != path
+        or not secrets.compare_digest(row.owner, owner)
+    ):
+        return None
+    table = None
+    if row.status == "uploaded" and row.table_json is not None:
+        stored = json.loads(row.table_json)
+        table = Table(
+            stored["headers"], [(line, cells) for line, cells in stored["rows"]]
+        )
+    result = json.loads(row.result_json) if row.result_json is not None else None
+    return Upload(row.id, row.file_name, row.status, table, result)
+
+
+def claim(database: Any, upload_id: str) -> bool:
+    """Mark the upload as being imported; False when another request (on any replica) did."""
+    change = (
+        sa.update(UPLOADS)
+        .where(UPLOADS.c.id == upload_id, UPLOADS.c.status == "uploaded")
+        .values(status="importing")
+    )
+    with database.engine.begin() as connection:
+        return connection.execute(change).rowcount == 1
+
+
+def finish(database: Any, upload_id: str, result: dict[str, Any]) -> None:
+    """Keep the result of the import and drop the table it no longer needs."""
+    change = (
+        sa.update(UPLOADS)
+        .where(UPLOADS.c.id == upload_id)
+        .values(
+            status="done",
+            table_json=None,
+            result_json=json.dumps(result, ensure_ascii=False),
+        )
+    )
+    with database.engine.begin() as connection:
+        connection.execute(change)
+
+
+# --- mapping columns to fields ---------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[\s_\-.:*]+", "", text.casefold())
+
+
+def guess_mapping(headers: list[str], metas: list[dict[str, Any]]) -> list[str]:
+    """A field per column whose header is the field's name or its label in any locale."""
+    names: dict[str, str] = {}
+    for meta in metas:
+        for text in (meta["name"], *meta["label"].values()):
+            names.setdefault(_key(text), meta["name"])
+    mapping: list[str] = []
+    for header in headers:
+        name = names.get(_key(header), "")
+        mapping.append("" if name in mapping else name)
+    return mapping
+
+
+def mapping_of(params: Any, width: int, metas: list[dict[str, Any]]) -> list[str]:
+    """The chosen field of each column (``c0``, ``c1``, ...; "" skips the column; ``id``
+    holds the ids of existing records)."""
+    known = {ID, *(meta["name"] for meta in metas)}
+    return [
+        name if (name := params.get(f"c{i}", "")) in known else "" for i in range(width)
+    ]
+
+
+def match_of(params: Any, candidates: list[str]) -> str:
+    """The field rows are matched to existing records by ("" creates every row)."""
+    match = params.get("match", "")
+    return match if match in candidates else ""
+
+
+def mapping_problems(
+    mapping: list[str], match: str, metas: list[dict[str, Any]], locale: str
+) -> list[str]:
+    t = translator(locale)
+    labels = {
+        ID: t("import_id"),
+        **{meta["name"]: pick(meta["label"], locale) for meta in metas},
+    }
+    twice = sorted({name for name in mapping if name and mapping.count(name) > 1})
+    problems = [f"{t('import_mapped_twice')}: {labels[name]}" for name in twice]
+    if not any(name and name != ID for name in mapping):
+        problems.append(t("import_nothing_mapped"))
+    if match and match not in mapping:
+        problems.append(f"{t('import_match_not_mapped')}: {labels[match]}")
+    if ID in mapping and match != ID:
+        problems.append(t("import_id_needs_match"))
+    return problems
+
+
+# --- cells as API values ---------------------------------------------------------------------
+
+
+def _text(value: Cell) -> str:
+    if isinstance(value, float):
+        return f"{value:.15g}"  # what Excel shows, without binary noise
+    return "" if value is None else str(value)
+
+
+def _number(value: Cell) -> Cell:
+    """A number cell or text like ``1 234,50`` as the API reads it."""
+    if isinstance(value, bool) or not isinstance(value, str):
+        return _text(value) if isinstance(value, float) else value
+    text = SPACES.sub("", value)
+    if "," in text and "." in text:  # the last one separates the decimals
+        thousands = "," if text.rfind(".") > text.rfind(",") else "."
+        text = text.replace(thousands, "")
+    text = text.replace(",", ".")
+    return text if NUMBER.fullmatch(text) else value  # not a number: the API says so
+
+
+def _date(value: Cell, with_time: bool) -> Cell:
+    """An ISO date (or date and time) from ISO text or ``31.12.2024 [09:30]``."""
+    if not isinstance(value, str):
+        return _text(value)
+    dotted = DOTTED_DATE.fullmatch(value)
+    if dotted:
+        day, month, year, hour, minute, second = dotted.groups()
+        value = f"{year}-{int(month):02d}-{int(day):02d}"
+        if hour is not None:
+            value += f"T{int(hour):02d}:{minute}:{second or '00'}"
+    if not with_time and re.fullmatch(r"\d{4}-\d{2}-\d{2}[T ]00:00(:00)?", value):
+        value = value[:10]
+    return value
+
+
+def _boolean(value: Cell) -> Cell:
+    if isinstance(value, bool):
+        return value
+    word = _text(value).strip().casefold()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return _text(value)
+
+
+def _choice(meta: dict[str, Any], value: Cell) -> str:
+    """An enum's value name from its name or its label in any locale."""
+    text = _text(value)
+    for name, label in meta["choices"]:
+        if _key(text) in {_key(name), *(_key(v) for v in label.values())}:
+            return name
+    return text
+
+
+def api_value(meta: dict[str, Any], value: Cell) -> Any:
+    """A non-empty cell as the API payload wants it (the API's validation then checks it)."""
+    kind = meta["type"]
+    if meta["widget"] == "checkbox":
+        return _boolean(value)
+    if meta["widget"] == "select":
+        return _choice(meta, value)
+    if kind in ("integer", "decimal", "money", "float"):
+        return _number(value)
+    if kind in ("date", "datetime"):
+        return _date(value, kind == "datetime")
+    return _text(value)
+
+
+# Reference columns: the target's display value or id -> a record id, or a problem.
+RefMatches = dict[str, dict[str, int | str]]
+
+
+def _display_matches(
+    database: Any, target: Resource, user: Any, values: list[str]
+) -> dict[str, list[int]]:
+    """The ids of the records (that ``user`` may list and link to: ``crud.list_records(...,
+    linkable=True)``) whose display value is each of ``values``."""
+    found: dict[str, list[int]] = {value: [] for value in values}
+    plain = [v for v in values if "," not in v]  # __in splits on commas
+    batches = [plain[i : i + REF_CHUNK] for i in range(0, len(plain), REF_CHUNK)]
+    queries = [[(f"{target.display}__in", ",".join(b))] for b in batches]
+    queries += [[(target.display, v)] for v in values if "," in v]
+    for query in queries:
+        params = [*query, ("limit", str(crud.MAX_LIMIT))]
+        while True:
+            page = crud.list_records(database, target, user, params, linkable=True)
+            for item in page["items"]:
+                key = str(item.get(target.display))
+                if key in found:
+                    found[key].append(int(item["id"]))
+            if not page["next_cursor"]:
+                break
+            params = [
+                *query,
+                ("limit", str(crud.MAX_LIMIT)),
+                ("cursor", page["next_cursor"]),
+            ]
+    return found
+
+
+def match_refs(
+    database: Any,
+    user: Any,
+    metas: list[dict[str, Any] | None],
+    rows: list[tuple[int, list[Cell]]],
+    locale: str,
+) -> RefMatches:
+    """For each mapped reference column, each distinct cell's record id or its problem."""
+    t = translator(locale)
+    matches: RefMatches = {}
+    for index, meta in enumerate(metas):
+        target = RESOURCES.get((meta or {}).get("target") or "")
+        if meta is None or meta["widget"] != "ref" or target is None:
+            continue
+        values = sorted({_text(row[index]) for _, row in rows if _filled(row[index])})
+        found: dict[str, list[int]] = {}
+        if target.display != "id" and target.display in permissions.readable(
+            target, user
+        ):
+            try:
+                found = _display_matches(database, target, user, values)
+            except ApiError:  # the user may not list the target: ids only
+                found = {}
+        label = pick(ENTITIES.get(target.path, {}).get("label"), locale) or target.label
+        result: dict[str, int | str] = {}
+        for value in values:
+            ids = found.get(value, [])
+            if len(ids) == 1:
+                result[value] = ids[0]
+            elif len(ids) > 1:
+                result[value] = f"{t('import_ambiguous')} ({label}): {value}"
+            elif re.fullmatch(r"#?\d{1,10}", value):
+                result[value] = int(value.lstrip("#"))
+            else:
+                result[value] = f"{t('import_no_match')} ({label}): {value}"
+        matches[meta["name"]] = result
+    return matches
+
+
+@dataclass(frozen=True)
+class Match:
+    """An existing record named by a row's match value."""
+
+    id: int
+    version: int
+    display: str  # its display value ("" when the user may not see or change it)
+    may_update: bool  # within the user's record rules for update
+
+
+@dataclass
+class Row:
+    """One data row: its line, its cells, its payload and what is wrong with it.
+
+    With a match field: its value (``key``) and the record it updates (``target``; else the
+    row creates a record).
+    """
+
+    line: int
+    cells: list[Cell]
+    payload: dict[str, Any]
+    errors: dict[str, str]
+    key: Any = None
+    target: Match | None = None
+
+
+def build_row(
+    line: int, cells: list[Cell], metas: list[dict[str, Any] | None], refs: RefMatches
+) -> Row:
+    """A row's API payload from the mapped cells (empty cells left out: defaults apply)."""
+    payload: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for meta, value in zip(metas, cells):
+        if meta is None or not _filled(value):
+            continue
+        name = meta["name"]
+        if name in refs:
+            match = refs[name].get(_text(value))
+            if isinstance(match, int):
+                payload[name] = match
+            else:
+                errors[name] = str(match)
+        else:
+            payload[name] = api_value(meta, value)
+    return Row(line, cells, payload, errors)
+
+
+def changes_of(row: Row, match: str) -> dict[str, Any]:
+    """What an update writes: the mapped non-empty cells, without the match field itself."""
+    return {name: value for name, value in row.payload.items() if name != match}
+
+
+def check_row(resource: Resource, user: Any, row: Row, match: str, locale: str) -> None:
+    """Add the problems the API's own checks find in ``row`` (nothing is written), in
+    ``locale``: those of a create, or of an update for a row matching a record."""
+    try:
+        if row.target is None:
+            permissions.check_writable(resource, user, row.payload, "create")
+            validation.validate(resource, row.payload, partial=False)
+        else:
+            changes = changes_of(row, match)
+            permissions.check_writable(resource, user, changes, "update")
+            validation.validate(resource, changes, partial=True)
+    except ApiError as exc:
+        for name, message in field_errors(exc.fields, locale).items():
+            row.errors.setdefault(name, message)
+        if not exc.fields:
+            row.errors.setdefault("", exc.message)
+
+
+def write_row(
+    session: Any, resource: Resource, user: Any, row: Row, match: str, ip: str | None
+) -> None:
+    """Create the row's record, or update the one it matches at the version read for it,
+    through the API's checks and writes, in ``session``'s transaction."""
+    if row.target is None:
+        crud.create_in(session, resource, user, row.payload, ip)
+    else:
+        payload = {**changes_of(row, match), "version": row.target.version}
+        crud.update_in(session, resource, user, row.target.id, payload, ip)
+
+
+def import_row(
+    database: Any,
+    resource: Resource,
+    user: Any,
+    row: Row,
+    match: str,
+    ip: str | None,
+    locale: str,
+) -> None:
+    """``write_row`` in a transaction of its own; a refusal becomes the row's problems."""
+    if row.errors:
+        return
+    action = "create" if row.target is None else "update"
+    try:
+        with crud.integrity(resource, action), database.session() as session:
+            write_row(session, resource, user, row, match, ip)
+    except ApiError as exc:
+        if exc.code == "stale":  # changed by someone else since its version was read
+            row.errors = {"": translator(locale)("import_stale")}
+        else:
+            row.errors = field_errors(exc.fields, locale) or {"": exc.message}
+
+
+def import_chunk(
+    database: Any,
+    resource: Resource,
+    user: Any,
+    rows: list[Row],
+    match: str,
+    ip: str | None,
+    locale: str,
+) -> None:
+    """Import ``rows`` in one transaction (a commit per row made big imports slow); when any
+    of them is refused, that transaction is rolled back and each row is imported in its own,
+    so the good rows are kept and the bad ones get their problems."""
+    todo = [row for row in rows if not row.errors]
+    try:
+        with database.session() as session:
+            links.remember(session)  # the same records are linked row after row
+            for row in todo:
+                action = "create" if row.target is None else "update"
+                with crud.integrity(resource, action):
+                    write_row(session, resource, user, row, match, ip)
+    except ApiError:
+        for row in todo:
+            import_row(database, resource, user, row, match, ip, locale)
+
+
+# --- matching rows to existing records -------------------------------------------------------
+
+
+def match_fields(resource: Resource, user: Any, importable: list[str]) -> list[str]:
+    """The fields rows may be matched by: ``id`` and the single-column unique fields the user
+    may both write and read."""
+    readable = permissions.readable(resource, user)
+    return [ID] + [
+        name
+        for name in importable
+        if resource.fields[name].unique
+        and not resource.fields[name].is_list
+        and name in readable
+    ]
+
+
+def set_keys(
+    resource: Resource, rows: list[Row], mapping: list[str], match: str, locale: str
+) -> None:
+    """Each row's match value, as stored (an empty cell has none: the row is created); a bad
+    id is a problem of the row, a bad field value is reported by the validation."""
+    index = mapping.index(match)
+    for row in rows:
+        cell = row.cells[index]
+        if not _filled(cell):
+            continue
+        if match == ID:
+            number = RECORD_ID.fullmatch(_text(cell).strip())
+            if number is None:
+                row.errors[ID] = translator(locale)("import_bad_id")
+            else:
+                row.key = int(number.group(1))
+        elif match in row.payload and match not in row.errors:
+            try:
+                row.key = validation.coerce(resource.fields[match], row.payload[match])
+            except validation.Invalid:
+                continue
+
+
+def mark_duplicates(rows: list[Row], match: str, locale: str) -> None:
+    """A match value met again in the file is a problem of the later rows."""
+    t = translator(locale)
+    first: dict[Any, int] = {}
+    for row in rows:
+        if row.key is None:
+            continue
+        if row.key in first:
+            row.errors[match] = t("import_duplicate").format(line=first[row.key])
+            row.key = None
+        else:
+            first[row.key] = row.line
+
+
+def find_matches(
+    database: Any, resource: Resource, user: Any, match: str, keys: list[Any]
+) -> dict[Any, Match]:
+    """The live records whose ``match`` is one of ``keys``, and whether ``user`` may update each.
+
+    Read without the user's record rules, so that a record they may not change is reported as
+    such rather than created again (the API's unique check would refuse it anyway).
+    """
+    model = resource.model
+    column = resource.attribute(match)
+    try:
+        rule = permissions.condition(resource, user, "update")
+    except ApiError:  # the role may update no record at all
+        rule = sa.false()
+    allowed = sa.case((sa.true() if rule is None else rule, True), else_=False)
+    display = resource.display
+    shown = display != ID and display in permissions.readable(resource, user)
+    columns = [
+        column.label("key"),
+        model.id,
+        model.version,
+        allowed.label("may_update"),
+    ]
+    if shown:
+        columns.append(resource.attribute(display).label("display"))
+    live = [model.deleted_at.is_(None)] if resource.soft_delete else []  # type: ignore[attr-defined]
+    found: dict[Any, Match] = {}
+    with database.engine.connect() as connection:
+        for start in range(0, len(keys), REF_CHUNK):
+            query = sa.select(*columns).where(
+                column.in_(keys[start : start + REF_CHUNK]), *live
+            )
+            for item in connection.execute(query):
+                may_update = bool(item.may_update)
+                text = _text(item.display) if shown and may_update else ""
+                found[item.key] = Match(
+                    int(item.id), int(item.version), text, may_update
+                )
+    return found
+
+
+def attach_matches(
+    database: Any,
+    resource: Resource,
+    user: Any,
+    rows: list[Row],
+    match: str,
+    locale: str,
+) -> None:
+    """Point each keyed row at the record it updates; a record the user may not update, or an
+    id naming no record, is a problem of the row."""
+    t = translator(locale)
+    keys = list(dict.fromkeys(row.key for row in rows if row.key is not None))
+    found = find_matches(database, resource, user, match, keys) if keys else {}
+    for row in rows:
+        target = found.get(row.key) if row.key is not None else None
+        if target is not None and not target.may_update:
+            row.errors[match] = t("import_not_yours")
+        elif target is not None:
+            row.target = target
+        elif (
+            row.key is not None and match == ID
+        ):  # an id cannot be given to a new record
+            row.errors[ID] = t("import_id_not_found")
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    entity = ENTITIES[path]
+    fields: dict[str, dict[str, Any]] = entity["fields"]
+
+    def importable(user: Any) -> list[dict[str, Any]]:
+        """The fields a file may fill: those the create form offers this user."""
+        writable = permissions.writable(resource, user, "create")
+        return [
+            fields[name]
+            for name in entity["form"]
+            if fields[name]["editable"] and name in writable
+        ]
+
+    def field_label(name: str, locale: str) -> str:
+        if name == ID:
+            return translator(locale)("import_id")
+        return pick(fields[name]["label"], locale) if name in fields else ""
+
+    def candidates(user: Any) -> list[str]:
+        """The fields this user may match rows to existing records by."""
+        return match_fields(resource, user, [meta["name"] for meta in importable(user)])
+
+    def show_upload(
+        request: Request, user: Any, error: str = "", status: int = 200
+    ) -> Response:
+        locale = locale_of(request)
+        limits: ImportLimits = request.app.state.settings.imports
+        return render(
+            request,
+            "import_upload.html",
+            entity_context(
+                path,
+                locale,
+                fields=importable(user),
+                error=error,
+                max_mb=mebibytes(limits.file_bytes),
+                max_rows=limits.rows,
+            ),
+            user=user,
+            status=status,
+        )
+
+    async def upload_page(request: Request) -> Response:
+        user, stop = await guard(request, resource, "create")
+        if stop is not None:
+            return stop
+        if request.method == "GET":
+            return show_upload(request, user)
+        t = translator(locale_of(request))
+        limits: ImportLimits = request.app.state.settings.imports
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > limits.file_bytes + FORM_BYTES:
+            return show_upload(request, user, t("import_too_big"), 413)
+        body_limit.allow(request, limits.file_bytes + FORM_BYTES)
+        try:
+            async with request.form(max_files=1, max_fields=5) as form:
+                if not csrf_ok(request, {CSRF_FIELD: str(form.get(CSRF_FIELD, ""))}):
+                    return error_page(request, 403, "csrf", user)
+                upload = form.get("file")
+                if not isinstance(upload, UploadFile) or not upload.filename:
+                    return show_upload(request, user, t("import_choose_file"), 400)
+                data = await upload.read(limits.file_bytes + 1)
+                name = upload.filename
+        except MultiPartException:
+            return show_upload(request, user, t("import_unreadable"), 400)
+        if len(data) > limits.file_bytes:
+            return show_upload(request, user, t("import_too_big"), 413)
+        try:
+            table = await run_in_threadpool(
+                read_table, name, data, limits, t("import_column")
+            )
+            del data  # the file is not kept: only its table
+            upload_id = await run_in_threadpool(
+                store,
+                request.app.state.db,
+                owner_of(request),
+                path,
+                name,
+                table,
+                limits,
+            )
+        except Unreadable as exc:
+            status = 413 if exc.key in TOO_LARGE else 400
+            return show_upload(request, user, t(exc.key).format(**exc.values), status)
+        return redirect(request, f"/{path}/import/{upload_id}")
+
+    async def open_upload(
+        request: Request,
+    ) -> tuple[Any, Upload | None, Response | None]:
+        """The user and their upload named in the URL, or the page that says why not."""
+        user, stop = await guard(request, resource, "create")
+        if stop is not None:
+            return user, None, stop
+        upload = await run_in_threadpool(
+            load,
+            request.app.state.db,
+            owner_of(request),
+            path,
+            request.path_params["upload"],
+        )
+        if upload is None:
+            return user, None, error_page(request, 404, "import_gone", user)
+        return user, upload, None
+
+    async def map_page(request: Request) -> Response:
+        user, upload, stop = await open_upload(request)
+        if stop is not None or upload is None:
+            return stop or error_page(request, 404, "import_gone", user)
+        table = upload.table
+        if table is None:
+            return redirect(request, f"/{path}/import/{upload.id}/result")
+        locale = locale_of(request)
+        metas = importable(user)
+        if "c0" in request.query_params:  # back from the preview: keep the choices
+            mapping = mapping_of(request.query_params, len(table.headers), metas)
+        else:
+            mapping = guess_mapping(table.headers, metas)
+        matches = candidates(user)
+        columns = [
+            {
+                "index": i,
+                "header": header,
+                "samples": [
+                    _text(row[i]) for _, row in table.rows[:SAMPLES] if _filled(row[i])
+                ],
+                "selected": mapping[i],
+            }
+            for i, header in enumerate(table.headers)
+        ]
+        return render(
+            request,
+            "import_map.html",
+            entity_context(
+                path,
+                locale,
+                upload=upload.id,
+                file_name=upload.file_name,
+                total=len(table.rows),
+                columns=columns,
+                fields=metas,
+                match=match_of(request.query_params, matches),
+                match_fields=[(name, field_label(name, locale)) for name in matches],
+            ),
+            user=user,
+        )
+
+    def prepared(
+        database: Any,
+        user: Any,
+        table: Table,
+        mapping: list[str],
+        locale: str,
+        limit: int | None,
+    ) -> list[Row]:
+        """The rows (the first ``limit``, or all) with their payloads, refs matched."""
+        metas = [
+            fields.get(name) for name in mapping
+        ]  # None: skipped, or the id column
+        chosen = table.rows if limit is None else table.rows[:limit]
+        refs = match_refs(database, user, metas, chosen, locale)
+        return [build_row(line, cells, metas, refs) for line, cells in chosen]
+
+    def keyed(rows: list[Row], mapping: list[str], match: str, locale: str) -> None:
+        """With a match field: each row's match value, the file's duplicates marked."""
+        if match in mapping:
+            set_keys(resource, rows, mapping, match, locale)
+            mark_duplicates(rows, match, locale)
+
+    def checked(
+        database: Any,
+        user: Any,
+        table: Table,
+        mapping: list[str],
+        match: str,
+        locale: str,
+    ) -> list[Row]:
+        """Every row, matched to the record it updates and checked (nothing is written)."""
+        rows = prepared(database, user, table, mapping, locale, None)
+        keyed(rows, mapping, match, locale)
+        if match in mapping:
+            attach_matches(database, resource, user, rows, match, locale)
+        for row in rows:
+            check_row(resource, user, row, match, locale)
+        return rows
+
+    def shown(name: str, value: Any, locale: str) -> str:
+        """A payload value as the preview shows it."""
+        meta = fields[name]
+        if meta["widget"] == "select":
+            return next(
+                (pick(label, locale) for n, label in meta["choices"] if n == value),
+                str(value),
+            )
+        if isinstance(value, bool):
+            return translator(locale)("yes" if value else "no")
+        return f"#{value}" if meta["widget"] == "ref" else str(value)
+
+    def preview_row(
+        row: Row, mapping: list[str], chosen: list[str], locale: str
+    ) -> dict[str, Any]:
+        """A row of the preview: per chosen field the file's text, the value and its problem."""
+        sources = {
+            name: _text(c) for c, name in zip(row.cells, mapping) if name and _filled(c)
+        }
+        target = row.target
+        return {
+            "line": row.line,
+            "ok": not row.errors,
+            "target": (
+                None if target is None else {"id": target.id, "display": target.display}
+            ),
+            "cells": [
+                {
+                    "source": sources.get(name, ""),
+                    "text": (
+                        shown(name, row.payload[name], locale)
+                        if name in row.payload
+                        else ""
+                    ),
+                    "error": row.errors.get(name, ""),
+                }
+                for name in chosen
+            ],
+            "errors": [  # problems of fields without a column (e.g. a required one)
+                {"label": field_label(name, locale) or name, "message": message}
+                for name, message in row.errors.items()
+                if name not in chosen
+            ],
+        }
+
+    async def preview_page(request: Request) -> Response:
+        user, upload, stop = await open_upload(request)
+        if stop is not None or upload is None:
+            return stop or error_page(request, 404, "import_gone", user)
+        table = upload.table
+        if table is None:
+            return redirect(request, f"/{path}/import/{upload.id}/result")
+        locale = locale_of(request)
+        metas = importable(user)
+        mapping = mapping_of(request.query_params, len(table.headers), metas)
+        match = match_of(request.query_params, candidates(user))
+        problems = mapping_problems(mapping, match, metas, locale)
+        rows = await run_in_threadpool(
+            checked, request.app.state.db, user, table, mapping, match, locale
+        )
+        good = [row for row in rows if not row.errors]
+        chosen = [name for name in dict.fromkeys(mapping) if name]
+        shown_rows = [
+            preview_row(row, mapping, chosen, locale) for row in rows[:PREVIEW_ROWS]
+        ]
+        return render(
+            request,
+            "import_preview.html",
+            entity_context(
+                path,
+                locale,
+                upload=upload.id,
+                file_name=upload.file_name,
+                total=len(rows),
+                bad=len(rows) - len(good),
+                to_update=sum(1 for row in good if row.target is not None),
+                match=match,
+                headers=[field_label(name, locale) for name in chosen],
+                rows=shown_rows,
+                mapping=list(enumerate(mapping)),
+                problems=problems,
+                query=request.url.query,
+            ),
+            user=user,
+        )
+
+    def run(
+        database: Any,
+        user: Any,
+        upload: Upload,
+        mapping: list[str],
+        match: str,
+        locale: str,
+        ip: str | None,
+    ) -> None:
+        """Import every row of ``upload``, unless another request already claimed it."""
+        table = upload.table
+        if table is None or not claim(
+            database, upload.id
+        ):  # an upload is imported once
+            return
+        rows = prepared(database, user, table, mapping, locale, None)
+        keyed(rows, mapping, match, locale)
+        for start in range(0, len(rows), REF_CHUNK):
+            chunk = rows[start : start + REF_CHUNK]
+            if match in mapping:  # the records' versions, read just before their update
+                attach_matches(database, resource, user, chunk, match, locale)
+            import_chunk(database, resource, user, chunk, match, ip, locale)
+        failed = [row for row in rows if row.errors]
+        updated = sum(1 for row in rows if row.target is not None and not row.errors)
+        result = {
+            "created": len(rows) - len(failed) - updated,
+            "updated": updated,
+            "matched": bool(match),
+            "headers": table.headers,
+            "failed": [
+                {
+                    "line": r.line,
+                    "cells": [_text(c) for c in r.cells],
+                    "errors": r.errors,
+                }
+                for r in failed
+            ],
+        }
+        finish(database, upload.id, result)
+
+    def failed_rows_csv(result: dict[str, Any], locale: str) -> bytes:
+        """The failed rows as they came, plus a column saying what is wrong with each (UTF-8
+        with a BOM, so Excel opens it)."""
+        t = translator(locale)
+
+        def describe(errors: dict[str, str]) -> str:
+            return "; ".join(
+                f"{field_label(name, locale)}: {message}" if name else message
+                for name, message in errors.items()
+            )
+
+        out = io.StringIO(newline="")
+        writer = csv.writer(out)
+        writer.writerow([*result["headers"], t("import_problems")])
+        for item in result["failed"]:
+            writer.writerow([*item["cells"], describe(item["errors"])])
+        return out.getvalue().encode("utf-8-sig")
+
+    async def run_page(request: Request) -> Response:
+        user, upload, stop = await open_upload(request)
+        if stop is not None or upload is None:
+            return stop or error_page(request, 404, "import_gone", user)
+        form = await read_form(request)
+        if not csrf_ok(request, form):
+            return error_page(request, 403, "csrf", user)
+        table = upload.table
+        if table is None:
+            return redirect(request, f"/{path}/import/{upload.id}/result")
+        locale = locale_of(request)
+        metas = importable(user)
+        mapping = mapping_of(form, len(table.headers), metas)
+        match = match_of(form, candidates(user))
+        if mapping_problems(mapping, match, metas, locale):
+            query = urlencode(
+                [*((f"c{i}", name) for i, name in enumerate(mapping)), ("match", match)]
+            )
+            return redirect(request, f"/{path}/import/{upload.id}/preview?{query}")
+        await run_in_threadpool(
+            run,
+            request.app.state.db,
+            user,
+            upload,
+            mapping,
+            match,
+            locale,
+            client_ip(request),
+        )
+        return redirect(request, f"/{path}/import/{upload.id}/result")
+
+    async def result_page(request: Request) -> Response:
+        user, upload, stop = await open_upload(request)
+        if stop is not None or upload is None:
+            return stop or error_page(request, 404, "import_gone", user)
+        result = upload.result
+        if result is None:
+            if upload.status == "uploaded":  # not imported yet
+                return redirect(request, f"/{path}/import/{upload.id}")
+            return error_page(request, 409, "import_running", user)
+        locale = locale_of(request)
+        failed = [
+            {
+                "line": item["line"],
+                "errors": [
+                    {"label": field_label(name, locale), "message": message}
+                    for name, message in item["errors"].items()
+                ],
+            }
+            for item in result["failed"][:SHOWN_FAILURES]
+        ]
+        return render(
+            request,
+            "import_result.html",
+            entity_context(
+                path,
+                locale,
+                upload=upload.id,
+                file_name=upload.file_name,
+                created=result["created"],
+                updated=result["updated"],
+                matched=result["matched"],
+                failed_count=len(result["failed"]),
+                failed=failed,
+                shown_failures=SHOWN_FAILURES,
+            ),
+            user=user,
+        )
+
+    async def failed_csv(request: Request) -> Response:
+        user, upload, stop = await open_upload(request)
+        if stop is not None or upload is None:
+            return stop or error_page(request, 404, "import_gone", user)
+        if upload.result is None:
+            return error_page(request, 404, "import_gone", user)
+        stem = (
+            re.sub(r"[^A-Za-z0-9_-]+", "_", Path(upload.file_name).stem)[:60]
+            or "import"
+        )
+        response = Response(
+            failed_rows_csv(upload.result, locale_of(request)),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{stem}-failed.csv"'
+            },
+        )
+        return secure(request, response)
+
+    base = f"/{path}/import"
+    return [
+        Route(base, upload_page, methods=["GET", "POST"]),
+        Route(base + "/{upload}", map_page, methods=["GET"]),
+        Route(base + "/{upload}/preview", preview_page, methods=["GET"]),
+        Route(base + "/{upload}/run", run_page, methods=["POST"]),
+        Route(base + "/{upload}/result", result_page, methods=["GET"]),
+        Route(base + "/{upload}/failed.csv", failed_csv, methods=["GET"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return []

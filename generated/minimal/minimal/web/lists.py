@@ -1,0 +1,568 @@
+"""An entity's list page: columns, sorting by header, filters per field type, search, paging,
+bulk delete and the export of the current filter as CSV or XLSX.
+
+The page's query string speaks the API's list query: ``q``, ``sort``, ``offset`` and filters
+``field=value`` or ``field__op=value`` (``op`` one of gt, gte, lt, lte, ne, in, contains,
+isnull). The filter widgets write such names (``stage__in``, ``amount__gte``, ...), so every
+link of the page (headers, pages, export) keeps the whole query, and ``crud.list_records``
+checks it with the user's permissions: a bad value is a message on the page, never a 500.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+from crmgen_runtime.decimals import spreadsheet_number
+from crmgen_runtime.errors import ApiError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from minimal import crud, permissions
+from minimal.formats import ZONE
+from minimal.resources import RESOURCES, Resource
+from minimal.web.core import (
+    CSRF_FIELD,
+    ENTITIES,
+    MAX_RECORD_ID,
+    allowed,
+    cell,
+    client_ip,
+    csrf_ok,
+    entity_context,
+    error_page,
+    guard,
+    locale_of,
+    pick,
+    read_pairs,
+    render,
+    translator,
+)
+
+# Query names that are not filters; ``limit`` and ``cursor`` belong to the page, not the user.
+CONTROL = frozenset({"q", "sort", "offset", "limit", "cursor"})
+MAX_OFFSET = 2**31 - 1
+EXPORT_PAGE = 500  # rows per database round trip while exporting
+MAX_EXPORT_ROWS = 100_000
+MAX_BULK = 500  # records one bulk delete may name
+REF_OPTIONS_LIMIT = 200  # a reference filter with more targets asks for an id instead
+FORMULA_START = (
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+)  # cells a spreadsheet would run as formulas
+DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+UNSORTABLE = frozenset({"json", "refs"})  # the API cannot order by these
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+# The control characters XLSX cannot hold (openpyxl refuses them).
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
+
+
+# --- the list query ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """What the user asked the list for; it makes every link of the page and the API query."""
+
+    q: str = ""
+    sort: str = ""  # as given; empty means the spec's default order
+    offset: int = 0
+    filters: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, request: Request) -> ListQuery:
+        query = request.query_params
+        offset = query.get("offset", "0")
+        return cls(
+            q=query.get("q", "").strip(),
+            sort=query.get("sort", "").strip(),
+            offset=min(int(offset), MAX_OFFSET) if offset.isdigit() else 0,
+            filters=tuple(
+                (key, value.strip())
+                for key, value in query.multi_items()
+                if key not in CONTROL and value.strip()
+            ),
+        )
+
+    def values(self, key: str) -> list[str]:
+        return [value for name, value in self.filters if name == key]
+
+    def value(self, key: str) -> str:
+        given = self.values(key)
+        return given[-1] if given else ""
+
+    def pairs(self, *, paged: bool = True) -> list[tuple[str, str]]:
+        """The query string's pairs (empty parts left out)."""
+        pairs = [("q", self.q)] if self.q else []
+        if self.sort:
+            pairs.append(("sort", self.sort))
+        pairs.extend(self.filters)
+        if paged and self.offset:
+            pairs.append(("offset", str(self.offset)))
+        return pairs
+
+    def url(self, base: str, **changes: Any) -> str:
+        pairs = replace(self, **changes).pairs()
+        return base + ("?" + urlencode(pairs) if pairs else "")
+
+    def api_params(
+        self, fields: dict[str, dict[str, Any]], default_sort: str
+    ) -> list[tuple[str, str]]:
+        """The query for ``crud.list_records`` (without ``limit``, ``offset`` or ``cursor``)."""
+        params: list[tuple[str, str]] = [("q", self.q)] if self.q else []
+        if self.sort or default_sort:
+            params.append(("sort", self.sort or default_sort))
+        multi: dict[str, list[str]] = {}
+        for key, value in self.filters:
+            if key.endswith(
+                "__in"
+            ):  # one checkbox per value: the API takes them comma-joined
+                multi.setdefault(key, []).append(value)
+            else:
+                params.append(_day_bound(fields, key, value))
+        params.extend((key, ",".join(values)) for key, values in multi.items())
+        return params
+
+
+def _day_bound(
+    fields: dict[str, dict[str, Any]], key: str, value: str
+) -> tuple[str, str]:
+    """A date-only bound of a date-and-time field as a whole day of the app's time zone:
+    ``paid_at__lte=2024-05-01`` keeps what happened up to the end of May 1 there
+    (``paid_at__lt=2024-05-02T00:00:00+03:00`` in Moscow)."""
+    name, _, op = key.rpartition("__")
+    meta = fields.get(name)
+    if meta is None or meta["type"] != "datetime" or not DAY.fullmatch(value):
+        return key, value
+    try:
+        day = dt.date.fromisoformat(value)
+        if op in ("gt", "lte"):
+            op, day = ("gte" if op == "gt" else "lt"), day + dt.timedelta(days=1)
+    except (ValueError, OverflowError):
+        return key, value  # the API names what is wrong with it
+    return f"{name}__{op}", dt.datetime.combine(day, dt.time(), tzinfo=ZONE).isoformat()
+
+
+# --- the filter widgets --------------------------------------------------------------------
+
+
+def _ref_options(
+    database: Any, user: Any, target_path: str | None
+) -> list[dict[str, str]] | None:
+    """The records a reference filter offers, or None (too many, or not listable: an id input)."""
+    target = RESOURCES.get(target_path or "")
+    if target is None:
+        return None
+    try:
+        page = crud.list_records(
+            database, target, user, [("limit", str(REF_OPTIONS_LIMIT))]
+        )
+    except ApiError:
+        return None
+    if page["total"] > REF_OPTIONS_LIMIT:
+        return None
+    return [
+        {
+            "value": str(item["id"]),
+            "label": str(item.get(target.display) or f"#{item['id']}"),
+        }
+        for item in page["items"]
+    ]
+
+
+def filter_widgets(
+    database: Any,
+    user: Any,
+    entity: dict[str, Any],
+    readable: frozenset[str],
+    query: ListQuery,
+    locale: str,
+) -> list[dict[str, Any]]:
+    """The filters of the list page with their current values, for the fields ``user`` reads."""
+    widgets = []
+    for spec in entity["lists"]["filters"]:
+        name, kind = spec["name"], spec["kind"]
+        if name not in readable:
+            continue
+        meta = entity["fields"][name]
+        widget: dict[str, Any] = {
+            "name": name,
+            "kind": kind,
+            "label": pick(meta["label"], locale),
+        }
+        if kind == "enum":
+            chosen = set(query.values(f"{name}__in")) | set(query.values(name))
+            widget["key"] = f"{name}__in"
+            widget["options"] = [
+                {
+                    "value": value,
+                    "label": pick(label, locale),
+                    "checked": value in chosen,
+                }
+                for value, label in meta["choices"]
+            ]
+        elif kind in ("ref", "boolean"):
+            widget["key"], widget["value"] = name, query.value(name)
+            if kind == "ref":
+                widget["options"] = _ref_options(database, user, meta["target"])
+        elif kind in ("date", "datetime", "number"):
+            widget["low"], widget["high"] = (
+                query.value(f"{name}__gte"),
+                query.value(f"{name}__lte"),
+            )
+            widget["step"] = meta["step"] or "any"
+        else:
+            widget["key"], widget["value"] = (
+                f"{name}__contains",
+                query.value(f"{name}__contains"),
+            )
+        widgets.append(widget)
+    return widgets
+
+
+def column_header(
+    query: ListQuery, base: str, meta: dict[str, Any], sorted_by: str, locale: str
+) -> dict[str, Any]:
+    """A column's header: its label, the link sorting by it (the other way round when it is
+    the current order) and its ``aria-sort``."""
+    name = meta["name"]
+    state = {name: "ascending", f"-{name}": "descending"}.get(sorted_by)
+    link = None
+    if meta["type"] not in UNSORTABLE:
+        link = query.url(
+            base, sort=("-" if state == "ascending" else "") + name, offset=0
+        )
+    return {"label": pick(meta["label"], locale), "link": link, "sorted": state}
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def safe_text(text: str) -> str:
+    """Text a spreadsheet shows as typed: a leading ``=``, ``+``, ``-`` or ``@`` would make it
+    a formula, so such text gets a leading apostrophe."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def export_value(meta: dict[str, Any], value: Any, locale: str, *, native: bool) -> Any:
+    """A value for a spreadsheet cell: numbers, dates and booleans stay typed when ``native``
+    (XLSX); everything else, and everything in CSV, is text as people read it."""
+    if value is None:
+        return None if native else ""
+    if isinstance(value, bool):
+        return value if native else translator(locale)("yes" if value else "no")
+    if isinstance(value, int | float | Decimal):
+        if native:
+            return spreadsheet_number(value)
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+    if isinstance(value, dt.datetime):  # as shown on the pages: in the app's time zone
+        local = value.astimezone(ZONE).replace(tzinfo=None) if value.tzinfo else value
+        return local if native else local.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return value if native else value.isoformat()
+    if meta["type"] == "json" or isinstance(value, dict) and "id" not in value:
+        text = safe_text(json.dumps(value, ensure_ascii=False, default=str))
+    else:
+        text = safe_text(cell(meta, value, locale))
+    return (
+        ILLEGAL_CHARACTERS_RE.sub("", text) if native else text
+    )  # XLSX refuses control characters
+
+
+@dataclass(frozen=True)
+class Export:
+    """The rows of an export: the header, then the records of the query, page by page."""
+
+    database: Any
+    resource: Resource
+    user: Any
+    params: list[tuple[str, str]]
+    columns: list[dict[str, Any]]
+    locale: str
+    first: dict[
+        str, Any
+    ]  # the first page, fetched before the answer starts (errors: 400 page)
+
+    def header(self) -> list[str]:
+        return [safe_text(pick(meta["label"], self.locale)) for meta in self.columns]
+
+    def rows(self, *, native: bool) -> Iterator[list[Any]]:
+        page, sent = self.first, 0
+        while True:
+            for item in page["items"][: MAX_EXPORT_ROWS - sent]:
+                yield [
+                    export_value(
+                        meta, item.get(meta["name"]), self.locale, native=native
+                    )
+                    for meta in self.columns
+                ]
+            sent += len(page["items"])
+            if not page["next_cursor"] or sent >= MAX_EXPORT_ROWS:
+                return
+            page = crud.list_records(
+                self.database,
+                self.resource,
+                self.user,
+                [*self.params, ("cursor", page["next_cursor"])],
+                count=False,  # the first page counted
+            )
+
+    def csv_chunks(self) -> Iterator[str]:
+        """UTF-8 CSV with a byte order mark (Excel reads it as UTF-8), a chunk per page."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(self.header())
+        for number, row in enumerate(self.rows(native=False), start=1):
+            writer.writerow(row)
+            if number % EXPORT_PAGE == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    def xlsx(self) -> bytes:
+        from openpyxl import Workbook  # imported on the first export, not at start-up
+
+        book = Workbook(write_only=True)
+        sheet = book.create_sheet(title="Export")
+        sheet.append(self.header())
+        for row in self.rows(native=True):
+            sheet.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+
+# The first column of every export.
+ID_COLUMN: dict[str, Any] = {
+    "name": "id",
+    "type": "integer",
+    "label": {"en": "ID"},
+    "choices": [],
+}
+
+
+# --- bulk delete ---------------------------------------------------------------------------
+
+
+def record_ids(values: list[str]) -> list[int]:
+    """The valid record ids among ``values``, each once, at most ``MAX_BULK``."""
+    ids = [int(v) for v in values if v.isdigit() and 0 < int(v) <= MAX_RECORD_ID]
+    return list(dict.fromkeys(ids))[:MAX_BULK]
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    entity = ENTITIES[path]
+    fields: dict[str, dict[str, Any]] = entity["fields"]
+    base = f"/{path}/"
+
+    def api_params(query: ListQuery) -> list[tuple[str, str]]:
+        return query.api_params(fields, entity["sort"])
+
+    def back_link(value: str) -> str:
+        """The list page to go back to (only this entity's list, never another site)."""
+        return value if value.startswith(base) and "\\" not in value else base
+
+    def titles(database: Any, user: Any, ids: list[int], locale: str) -> dict[int, str]:
+        """The display text of the records ``ids`` that ``user`` may see."""
+        if not ids:
+            return {}
+        page = crud.list_records(
+            database,
+            resource,
+            user,
+            [("id__in", ",".join(map(str, ids))), ("limit", str(MAX_BULK))],
+        )
+        display = fields.get(entity["display"], {"choices": []})
+        return {
+            item["id"]: cell(display, item.get(entity["display"]), locale)
+            or f"#{item['id']}"
+            for item in page["items"]
+        }
+
+    async def list_page(request: Request) -> Response:
+        user, stop = await guard(request, resource, "list")
+        if stop is not None:
+            return stop
+        locale, database = locale_of(request), request.app.state.db
+        query = ListQuery.of(request)
+        size = entity["page_size"]
+        params = [*api_params(query), ("limit", str(size))]
+        if query.offset:
+            params.append(("offset", str(query.offset)))
+        error, status = None, 200
+        try:
+            page = await run_in_threadpool(
+                crud.list_records, database, resource, user, params
+            )
+        except ApiError as exc:
+            error, status = exc.message, exc.status
+            page = {"items": [], "total": 0, "next_cursor": None}
+        readable = permissions.readable(resource, user)
+        columns = [fields[c] for c in entity["columns"] if c in readable]
+        widgets = await run_in_threadpool(
+            filter_widgets, database, user, entity, readable, query, locale
+        )
+        sorted_by = (query.sort or entity["sort"]).split(",")[0]
+        headers = [column_header(query, base, c, sorted_by, locale) for c in columns]
+        rows = [
+            {
+                "id": item["id"],
+                "cells": [
+                    {"label": h["label"], "value": cell(c, item.get(c["name"]), locale)}
+                    for h, c in zip(headers, columns, strict=True)
+                ],
+            }
+            for item in page["items"]
+        ]
+        offset = query.offset
+        export = urlencode(query.pairs(paged=False))
+        return render(
+            request,
+            "list.html",
+            entity_context(
+                path,
+                locale,
+                q=query.q,
+                sort_param=query.sort,
+                headers=headers,
+                rows=rows,
+                total=page["total"],
+                error=error,
+                filters=widgets,
+                active_filters=len({key.split("__")[0] for key, _ in query.filters}),
+                clear_link=query.url(base, filters=(), offset=0),
+                here_link=query.url(base),
+                next_link=(
+                    query.url(base, offset=offset + size)
+                    if offset + size < page["total"]
+                    else None
+                ),
+                prev_link=(
+                    query.url(base, offset=max(0, offset - size)) if offset else None
+                ),
+                first_row=offset + 1 if rows else 0,
+                last_row=offset + len(rows),
+                export_csv=f"{base}export.csv" + (f"?{export}" if export else ""),
+                export_xlsx=f"{base}export.xlsx" + (f"?{export}" if export else ""),
+                may_create=allowed(resource, user, "create"),
+                may_delete=allowed(resource, user, "delete"),
+            ),
+            user=user,
+            status=status,
+        )
+
+    async def export(request: Request, kind: str) -> Response:
+        user, stop = await guard(request, resource, "list")
+        if stop is not None:
+            return stop
+        locale, database = locale_of(request), request.app.state.db
+        readable = permissions.readable(resource, user)
+        columns = [ID_COLUMN] + [
+            fields[name] for name in entity["lists"]["export"] if name in readable
+        ]
+        params = [*api_params(ListQuery.of(request)), ("limit", str(EXPORT_PAGE))]
+        try:
+            first = await run_in_threadpool(
+                crud.list_records, database, resource, user, params
+            )
+        except ApiError as exc:
+            return error_page(
+                request, exc.status, "list_bad_filter", user, detail=exc.message
+            )
+        rows = Export(database, resource, user, params, columns, locale, first)
+        stamp = dt.date.today().isoformat()
+        disposition = {
+            "Content-Disposition": f'attachment; filename="{path}-{stamp}.{kind}"'
+        }
+        if kind == "csv":
+            return StreamingResponse(
+                rows.csv_chunks(),
+                media_type="text/csv; charset=utf-8",
+                headers=disposition,
+            )
+        content = await run_in_threadpool(rows.xlsx)
+        return Response(content, media_type=XLSX_TYPE, headers=disposition)
+
+    async def export_csv(request: Request) -> Response:
+        return await export(request, "csv")
+
+    async def export_xlsx(request: Request) -> Response:
+        return await export(request, "xlsx")
+
+    async def bulk_delete(request: Request) -> Response:
+        """GET: the records chosen on the list, to confirm; POST: delete them one by one."""
+        user, stop = await guard(request, resource, "delete")
+        if stop is not None:
+            return stop
+        locale, database = locale_of(request), request.app.state.db
+        if request.method == "GET":
+            pairs = list(request.query_params.multi_items())
+        else:
+            pairs = await read_pairs(request)
+            if not csrf_ok(request, {CSRF_FIELD: dict(pairs).get(CSRF_FIELD, "")}):
+                return error_page(request, 403, "csrf", user)
+        ids = record_ids([value for key, value in pairs if key == "id"])
+        back = back_link(dict(pairs).get("back", ""))
+        try:
+            shown = await run_in_threadpool(titles, database, user, ids, locale)
+        except ApiError as exc:
+            return error_page(request, exc.status, "error", user, detail=exc.message)
+        context = entity_context(path, locale, back=back, missing=len(ids) - len(shown))
+        if request.method == "GET":
+            records = [{"id": i, "title": shown[i]} for i in ids if i in shown]
+            return render(
+                request, "bulk_delete.html", {**context, "records": records}, user=user
+            )
+        t = translator(locale)
+        deleted, failed = 0, []
+        for record_id in ids:
+            try:
+                await run_in_threadpool(
+                    crud.delete_record,
+                    database,
+                    resource,
+                    user,
+                    record_id,
+                    client_ip(request),
+                )
+                deleted += 1
+            except ApiError as exc:
+                reasons = {404: t("not_found"), 403: t("forbidden")}
+                reason = reasons.get(exc.status, exc.message)
+                failed.append(
+                    {"title": shown.get(record_id, f"#{record_id}"), "reason": reason}
+                )
+        return render(
+            request,
+            "bulk_delete.html",
+            {**context, "done": True, "deleted": deleted, "failed": failed},
+            user=user,
+        )
+
+    return [
+        Route(base, list_page, methods=["GET"]),
+        Route(f"{base}export.csv", export_csv, methods=["GET"]),
+        Route(f"{base}export.xlsx", export_xlsx, methods=["GET"]),
+        Route(f"{base}bulk-delete", bulk_delete, methods=["GET", "POST"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return []

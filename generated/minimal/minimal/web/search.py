@@ -1,0 +1,292 @@
+"""The phone-first quick search: a phone number or a name to the contact card.
+
+``GET /search?q=`` (the search box in the header). A query of digits and phone punctuation
+("+7 (912) 34", "91234") matches phone fields by their digits alone, compared in SQL on both
+sides, so any formatting finds any other; any other query (or a number no phone holds)
+searches the entities' search fields like their list pages do. Every entity the user may list
+with phone or search fields is searched, under the user's record rules and hidden fields.
+One exact hit (the whole number, or the whole name) opens its card; otherwise the results
+show each record with its recent history: the latest records of other entities that link to
+it (a contact's interactions, tasks and deals), so a caller is identified in one step.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from crmgen_runtime.errors import ApiError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from minimal import auth, crud, permissions
+from minimal.resources import Resource
+from minimal.web.core import (
+    ENTITIES,
+    PAGES,
+    allowed,
+    cell,
+    locale_of,
+    login_redirect,
+    pick,
+    redirect,
+    render,
+)
+
+# A query that is a phone number or part of one; it needs this many digits to be one.
+PHONE_QUERY = re.compile(r"\+?[0-9 ()\-.]+")
+MIN_DIGITS = 3
+# A whole number is compared by its last digits, so "8 912 345-67-89" (a national trunk prefix)
+# and "+7 912 345 67 89" (the country code) find each other.
+NATIONAL_DIGITS = 10
+# What a stored phone may hold beside digits (``validation.PHONE``): stripped before comparing.
+PHONE_MARKS = ("+", " ", "(", ")", "-", ".")
+MAX_QUERY = 200
+HITS_PER_ENTITY = 10
+HISTORY_OF = 5  # the first hits show their history
+HISTORY_ITEMS = "5"
+CARD_FIELDS = 6
+
+
+@dataclass
+class Hit:
+    """One record found: its card (fields for people) and its recent history."""
+
+    path: str
+    id: int
+    entity: str
+    display: str
+    exact: bool
+    fields: list[dict[str, Any]]
+    history: list[dict[str, Any]] | None = None  # None: not looked up (a later hit)
+
+    @property
+    def url(self) -> str:
+        return f"/{self.path}/{self.id}"
+
+
+def phone_digits(query: str) -> str | None:
+    """The digits of ``query`` when it looks like (part of) a phone number."""
+    if not PHONE_QUERY.fullmatch(query):
+        return None
+    digits = re.sub(r"\D", "", query)
+    return digits if len(digits) >= MIN_DIGITS else None
+
+
+def digits_of(column: Any) -> Any:
+    """SQL for ``column`` with the phone punctuation removed (SQLite and PostgreSQL)."""
+    for mark in PHONE_MARKS:
+        column = sa.func.replace(column, mark, "")
+    return column
+
+
+def phone_fields(resource: Resource, user: Any) -> list[str]:
+    """The phone fields of ``resource`` that ``user`` may read."""
+    names = permissions.readable(resource, user)
+    return [
+        n for n, info in resource.fields.items() if info.type == "phone" and n in names
+    ]
+
+
+def searchable() -> list[tuple[str, Resource]]:
+    """The entities with pages that have phone or search fields."""
+    return [
+        (path, resource)
+        for path, resource in PAGES.items()
+        if resource.search or any(i.type == "phone" for i in resource.fields.values())
+    ]
+
+
+def by_phone(
+    database: Any, resource: Resource, user: Any, digits: str
+) -> list[tuple[dict[str, Any], bool]]:
+    """Records with a phone containing ``digits``, each with whether a phone is exactly it."""
+    phones = phone_fields(resource, user)
+    if not phones:
+        return []
+    shape = crud.projection(resource, user)
+    wanted = significant(digits)
+    match = sa.or_(
+        *(digits_of(resource.attribute(n)).like(f"%{wanted}%") for n in phones)
+    )
+    stmt = shape.reading(user).where(match, *shape.live)
+    rule = permissions.condition(resource, user, "list")
+    if rule is not None:
+        stmt = stmt.where(rule)
+    newest = resource.model.id.desc()  # type: ignore[attr-defined]
+    stmt = stmt.order_by(newest).limit(HITS_PER_ENTITY)
+    with database.engine.connect() as connection:
+        items = shape.items(connection, connection.execute(stmt).all())
+    return [
+        (item, any(same_number(item.get(n), digits) for n in phones)) for item in items
+    ]
+
+
+def significant(digits: str) -> str:
+    """The digits a search compares: a whole number's last ``NATIONAL_DIGITS``, else all."""
+    return digits[-NATIONAL_DIGITS:] if len(digits) >= NATIONAL_DIGITS else digits
+
+
+def same_number(stored: str | None, digits: str) -> bool:
+    """Whether a stored phone is the number ``digits``, prefixes aside."""
+    mine = re.sub(r"\D", "", stored or "")
+    if len(digits) >= NATIONAL_DIGITS and len(mine) >= NATIONAL_DIGITS:
+        return significant(mine) == significant(digits)
+    return mine == digits
+
+
+def by_text(
+    database: Any, resource: Resource, user: Any, query: str, locale: str
+) -> list[tuple[dict[str, Any], bool]]:
+    """Records whose search fields hold every word of ``query`` (as the list's search box)."""
+    if not resource.search:
+        return []
+    params = [("q", query), ("limit", str(HITS_PER_ENTITY))]
+    try:
+        items = crud.list_records(database, resource, user, params)["items"]
+    except ApiError:  # a query the list refuses finds nothing here
+        return []
+    wanted = query.casefold()
+    return [
+        (item, display_of(resource.path, item, locale).casefold() == wanted)
+        for item in items
+    ]
+
+
+def display_of(path: str, item: dict[str, Any], locale: str) -> str:
+    """The record's display field as text, or ``#id``."""
+    entity = ENTITIES[path]
+    meta = entity["fields"].get(entity["display"], {})
+    return cell(meta, item.get(entity["display"]), locale) or f"#{item['id']}"
+
+
+def card_fields(
+    path: str, item: dict[str, Any], locale: str, skip: str = ""
+) -> list[dict[str, Any]]:
+    """The list columns of a record, formatted, without the display field and ``skip``."""
+    entity = ENTITIES[path]
+    result = []
+    for name in entity["columns"]:
+        meta = entity["fields"].get(name)
+        if (
+            meta is None
+            or name in (entity["display"], skip)
+            or item.get(name) in (None, "")
+        ):
+            continue
+        result.append(
+            {
+                "label": pick(meta["label"], locale),
+                "text": cell(meta, item[name], locale),
+                "phone": meta["type"] == "phone",
+            }
+        )
+    return result[:CARD_FIELDS]
+
+
+def history_section(
+    database: Any, path: str, link: str, record_id: int, user: Any, locale: str
+) -> dict[str, Any] | None:
+    """The latest records of entity ``path`` whose field ``link`` points at ``record_id``."""
+    resource = PAGES[path]
+    latest = "-created_at" if resource.timestamps else "-id"
+    params = [(link, str(record_id)), ("sort", latest), ("limit", HISTORY_ITEMS)]
+    try:
+        page = crud.list_records(database, resource, user, params)
+    except ApiError:  # the link field is hidden from this user
+        return None
+    if not page["items"]:
+        return None
+    entity = ENTITIES[path]
+    label = pick(entity["plural_label"], locale)
+    target = resource.fields[link].target
+    if sum(info.target == target for info in resource.fields.values()) > 1:
+        label += f" · {pick(entity['fields'][link]['label'], locale)}"
+    items = [
+        {
+            "url": f"/{path}/{item['id']}",
+            "display": display_of(path, item, locale),
+            "fields": card_fields(path, item, locale, skip=link),
+        }
+        for item in page["items"]
+    ]
+    return {"label": label, "total": page["total"], "items": items}
+
+
+def history(database: Any, hit: Hit, user: Any, locale: str) -> list[dict[str, Any]]:
+    """The latest records of each entity linking to ``hit`` that the user may list."""
+    target = PAGES[hit.path].name
+    sections = []
+    for path, resource in PAGES.items():
+        if not allowed(resource, user, "list"):
+            continue
+        for name, info in resource.fields.items():
+            if info.is_ref and info.target == target:
+                section = history_section(database, path, name, hit.id, user, locale)
+                if section is not None:
+                    sections.append(section)
+    return sections
+
+
+Finder = Callable[[Resource], list[tuple[dict[str, Any], bool]]]
+
+
+def collect(user: Any, find: Finder, locale: str) -> list[Hit]:
+    """The hits of ``find`` in every searchable entity ``user`` may list."""
+    hits = []
+    for path, resource in searchable():
+        if not allowed(resource, user, "list"):
+            continue
+        label = pick(ENTITIES[path]["label"], locale)
+        for item, exact in find(resource):
+            display = display_of(path, item, locale)
+            fields = card_fields(path, item, locale)
+            hits.append(Hit(path, item["id"], label, display, exact, fields))
+    return hits
+
+
+def search(database: Any, user: Any, query: str, locale: str) -> list[Hit]:
+    """Every record ``query`` finds (phones first, else text); the first ones with history."""
+    digits = phone_digits(query)
+    hits = []
+    if digits:
+        hits = collect(user, lambda r: by_phone(database, r, user, digits), locale)
+    if not hits:
+        hits = collect(
+            user, lambda r: by_text(database, r, user, query, locale), locale
+        )
+    for hit in hits[:HISTORY_OF]:
+        hit.history = history(database, hit, user, locale)
+    return hits
+
+
+async def search_page(request: Request) -> Response:
+    """``GET /search?q=``: one exact hit opens its card, else the results with history."""
+    user = await auth.current_user(request)
+    if user is None:
+        return login_redirect(request)
+    typed = request.query_params.get("q", "")
+    query = " ".join("".join(c for c in typed if c.isprintable()).split())[:MAX_QUERY]
+    locale = locale_of(request)
+    hits = (
+        await run_in_threadpool(search, request.app.state.db, user, query, locale)
+        if query
+        else []
+    )
+    exact = [hit for hit in hits if hit.exact]
+    if len(exact) == 1:
+        return redirect(request, exact[0].url)
+    return render(request, "search.html", {"q": query, "hits": hits}, user=user)
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/search", search_page, methods=["GET"], name="ui_search")]
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    return []

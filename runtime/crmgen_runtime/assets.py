@@ -1,0 +1,73 @@
+"""The web UI's files and the documents' fonts: the runtime's own, under an app's overrides.
+
+The runtime carries the page templates (``web/templates``), the static files (``web/static``),
+the UI's words (``web/messages``, one JSON file per part of the UI: ``{key: {locale: text}}``)
+and the PDF fonts (``fonts``, DejaVu Sans with its licence). An app may put files of the same
+names in its own ``templates/``, ``static/`` and ``messages/`` folders: a template or static
+file there replaces the runtime's of that name, and a message there replaces that key's texts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jinja2
+from starlette.staticfiles import StaticFiles
+
+ROOT = Path(__file__).resolve().parent
+WEB = ROOT / "web"
+FONTS = ROOT / "fonts"
+FOLDERS = ("templates", "static", "messages")
+
+
+def folders(name: str, app: Path | None) -> list[Path]:
+    """Where files of kind ``name`` are looked for, first match wins: the app's, the runtime's."""
+    found = [app / name] if app is not None and (app / name).is_dir() else []
+    return [*found, WEB / name]
+
+
+def template_loader(app: Path | None = None) -> jinja2.BaseLoader:
+    """The page templates: the app's ``templates/`` first, then the runtime's."""
+    return jinja2.FileSystemLoader([str(p) for p in folders("templates", app)])
+
+
+def static_files(app: Path | None = None) -> StaticFiles:
+    """The ``/static`` files: the app's ``static/`` first, then the runtime's."""
+    own = folders("static", app)
+    return StaticFiles(directory=str(own[0]) if len(own) > 1 else None, packages=_packages())
+
+
+def _packages() -> list[str | tuple[str, str]]:
+    return [("crmgen_runtime", "web/static")]
+
+
+def static_file(name: str, app: Path | None = None) -> bytes:
+    """The bytes of one static file (the app's copy when it has one)."""
+    for folder in folders("static", app):
+        if (folder / name).is_file():
+            return (folder / name).read_bytes()
+    raise FileNotFoundError(name)
+
+
+def messages(app: Path | None = None) -> dict[str, dict[str, str]]:
+    """The UI's words, ``{locale: {key: text}}``: the runtime's, then the app's over them."""
+    merged: dict[str, dict[str, str]] = {}
+    for folder in reversed(folders("messages", app)):
+        for file in sorted(folder.glob("*.json")):
+            for key, texts in json.loads(file.read_text(encoding="utf-8")).items():
+                for locale, text in texts.items():
+                    merged.setdefault(locale, {})[key] = text
+    return merged
+
+
+def web_files(app: Path | None = None) -> dict[str, Path]:
+    """Every template and static file an app serves, ``{"static/app.css": path, ...}``, each
+    name resolved the way the app resolves it (for a proxy or a CDN)."""
+    files: dict[str, Path] = {}
+    for name in ("templates", "static"):
+        for folder in reversed(folders(name, app)):
+            for path in folder.rglob("*"):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    files[f"{name}/{path.relative_to(folder).as_posix()}"] = path
+    return dict(sorted(files.items()))
