@@ -25,8 +25,9 @@ sys.path.insert(0, str(ROOT))
 
 import black
 
-from crmgen.render import build_plan, make_environment, writer
+from crmgen.render import build_plan, make_environment
 from crmgen.render.formatting import LINE_LENGTH, _ruff, ruff_executable
+from crmgen.render.planned import produce
 from crmgen.spec import load_spec
 
 MODE = black.Mode(line_length=LINE_LENGTH, target_versions={black.TargetVersion.PY311})
@@ -36,7 +37,12 @@ def render_python(spec: Path, folder: Path) -> list[Path]:
     """Render the app's planned files (unformatted) into ``folder``; returns the .py files."""
     env = make_environment()
     plan = build_plan(load_spec(spec))
-    written = [writer._write_one(env, planned, folder) for planned in plan]
+    written = []
+    for planned in plan:
+        target = folder / planned.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(produce(env, planned))
+        written.append(target)
     return [p for p in written if p.suffix == ".py"]
 
 

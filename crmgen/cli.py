@@ -112,6 +112,12 @@ templates_option = click.option(
     type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="A folder of templates searched before the built-in ones, file by file.",
 )
+force_option = click.option(
+    "--force",
+    is_flag=True,
+    help="Replace generated files changed by hand in OUT, keeping each edited copy as FILE.orig "
+    "(without it such files stop the command with exit 1 and OUT is left as it was).",
+)
 allow_destructive_option = click.option(
     "--allow-destructive",
     "allow_destructive",
@@ -132,8 +138,9 @@ allow_destructive_option = click.option(
 )
 @templates_option
 @allow_destructive_option
+@force_option
 def generate(
-    spec: Path, out: Path, templates: Path | None, allow_destructive: tuple[str, ...]
+    spec: Path, out: Path, templates: Path | None, allow_destructive: tuple[str, ...], force: bool
 ) -> None:
     """Render the app for SPEC into OUT.
 
@@ -143,6 +150,10 @@ def generate(
     Over a previous output, the tables are compared with the previous ones and a new migration
     revision is added (renames declared with renamed_from included); earlier revisions stay
     byte-identical, and no change adds no revision.
+
+    A generated file changed by hand since crmgen wrote it stops generate (exit 1, the files
+    listed, OUT unchanged): put custom code beside the spec in custom/, or use --force.
+    Migration revisions are yours once written: never rewritten, never compared.
     """
     from crmgen.generate import generate_from
     from crmgen.render import GenerateError
@@ -160,6 +171,7 @@ def generate(
             templates,
             allow_destructive=allow_destructive,
             warn=lambda line: click.echo(f"warning: {line}", err=True),
+            hand_edits="keep" if force else "stop",
         )
     except GenerateError as exc:
         raise UserError(str(exc)) from exc
@@ -266,6 +278,7 @@ def serve(
     show_default=True,
     help="text: progress and a summary on stderr; json: also the report on stdout.",
 )
+@force_option
 def publish(
     spec: Path,
     out: Path,
@@ -279,12 +292,14 @@ def publish(
     push: bool,
     deploy: str | None,
     fmt: str,
+    force: bool,
 ) -> None:
     """Run the whole pipeline for SPEC into OUT, stage by stage, each timed.
 
     validate -> generate -> format -> compile -> test -> package -> docker -> deploy.
     Everything happens in a staging folder that replaces OUT only when every stage passed:
-    a failing stage names itself, exits 1 and leaves OUT as it was.
+    a failing stage names itself, exits 1 and leaves OUT as it was (generated files changed
+    by hand stop the generate stage unless --force).
     """
     from crmgen.publish import Options
     from crmgen.publish import publish as run_publish
@@ -301,6 +316,7 @@ def publish(
         tag=tag,
         push=push,
         deploy=deploy,
+        force=force,
     )
     outcome = run_publish(
         spec, out, options, echo=lambda line: click.echo(line, err=True), report_path=report_path

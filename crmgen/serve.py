@@ -15,7 +15,8 @@ worker, then crmgen serve; on Linux they also stop when crmgen serve is killed o
 Layout of the cache folder (``$CRMGEN_CACHE`` or ``~/.cache/crmgen``)/``<app>-<hash>``, the hash
 being that of the spec's absolute path: ``app/`` (the generated app), ``data/`` (the default
 SQLite database, kept across restarts and regenerations) and ``secret_key`` (the development
-key, 0600).
+key, 0600). The cache is crmgen's, not the user's: a generated file changed by hand in ``app/`` is
+replaced on the next regeneration without a copy (hand edits belong in a ``generate`` output).
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ class Server:
                 self.out,
                 allow_destructive=self.allow_destructive,
                 warn=lambda line: self.echo(f"warning: {line}"),
+                hand_edits="replace",  # the cache is crmgen's own folder
             )
         except GenerateError as exc:
             return self._failed(f"error: {exc}")

@@ -3,7 +3,9 @@ deploy, each stage timed and reported.
 
 Everything happens in a staging folder beside OUT; it is swapped into OUT only when every stage
 before ``deploy`` passed, so a failing stage leaves the previous OUT byte for byte as it was.
-``deploy`` runs on OUT after the swap. The Python API is ``publish()``; the CLI is in
+``deploy`` runs on OUT after the swap. Generated files changed by hand in OUT stop the ``generate``
+stage (``--force``: replaced, each edited copy kept as ``FILE.orig``); one changed while the stages
+ran is found at the swap, which then fails as the ``deploy`` stage with OUT unchanged. The Python API is ``publish()``; the CLI is in
 ``crmgen.cli``.
 """
 
@@ -21,6 +23,7 @@ from crmgen.publish import format as format_stage
 from crmgen.publish.report import build_report, validate_report, write_report
 from crmgen.publish.stages import Run, Stage, StageResult, run_stages, summary
 from crmgen.publish.swap import clean_up, swap_in
+from crmgen.render import GenerateError
 
 __all__ = ["Options", "Outcome", "publish", "validate_report"]
 
@@ -48,6 +51,7 @@ class Options:
     tag: str | None = None
     push: bool = False
     deploy: str | None = None  # None or "compose"
+    force: bool = False  # replace generated files changed by hand, keeping FILE.orig copies
 
 
 @dataclass(frozen=True)
@@ -83,8 +87,15 @@ def publish(
         total = len(STAGES) + len(AFTER_SWAP)
         results = run_stages(STAGES, state, total=total)
         if all(r.status != "failed" for r in results):
-            swap_in(state)
-            results += run_stages(AFTER_SWAP, state, start=len(STAGES) + 1, total=total)
+            try:
+                swap_in(state)
+            except GenerateError as exc:
+                failed = StageResult(
+                    "deploy", "failed", 0.0, message=f"OUT was not replaced: {exc}"
+                )
+                results.append(failed)
+            else:
+                results += run_stages(AFTER_SWAP, state, start=len(STAGES) + 1, total=total)
         else:
             results += [StageResult("deploy", "skipped", 0.0, message="an earlier stage failed")]
     finally:

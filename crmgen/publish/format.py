@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
 from crmgen.render import GenerateError
-from crmgen.render.formatting import format_files
 
 
 def run(state: Run) -> Done:
-    assert state.staging is not None
-    paths = [state.staging / p.path for p in state.plan if p.path.endswith(".py")]
+    assert state.staged is not None
+    paths = state.staged.python_files
     try:
-        used = format_files(paths, state.staging)
+        used = state.staged.format()
     except GenerateError as exc:
         raise StageFailed(str(exc)) from exc
     return Done(len(paths), count_lines(paths), f"with {used}")

@@ -1,34 +1,29 @@
 """The ``generate`` stage: render the app into a staging folder beside OUT.
 
-It reuses the writer's pieces (``crmgen.render.writer``): the OUT check, the per-file render with
-its syntax check, the migrations step over the previous OUT and the marker. Formatting is the next
-stage; the swap into OUT happens only after every stage passed (``crmgen.publish.pipeline``).
+It uses the writer's ``Staging`` (``crmgen.render.writer``), as ``crmgen generate`` does: the OUT
+check (hand edits stop here unless ``--force``), the per-file render with its syntax check, and
+the migrations step over the previous OUT. Formatting is the next stage; the swap into OUT happens
+only after every stage passed (``crmgen.publish.swap``).
 """
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
-from crmgen.render import GenerateError, build_plan, make_environment, migrations, writer
+from crmgen.render import GenerateError, Staging, build_plan, make_environment, migrations
 
 
 def run(state: Run) -> Done:
-    out = state.out
     try:
-        writer.check_out(out)
         state.env = make_environment(state.options.templates)
         state.plan = build_plan(state.spec)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        state.staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.crmgen-", dir=out.parent))
-        written = [writer._write_one(state.env, planned, state.staging) for planned in state.plan]
+        state.staged = Staging.stage(state.out, "keep" if state.options.force else "stop")
+        written = state.staged.render(state.env, state.plan)
         allowed = tuple(state.options.allow_destructive) + state.spec.app.allow_drop
-        outcome = migrations.add_migrations(state.spec, state.staging, out, allowed)
+        outcome = migrations.add_migrations(state.spec, state.staged.root, state.out, allowed)
     except GenerateError as exc:
         raise StageFailed(str(exc)) from exc
     for line in outcome.warnings:
         state.warn(line)
-    state.extra_files.extend(outcome.files)
-    paths = written + [state.staging / name for name in outcome.files]
+    state.staged.include(outcome.files)
+    paths = written + [state.staged.root / name for name in outcome.files]
     return Done(len(paths), count_lines(paths))

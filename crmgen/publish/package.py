@@ -29,13 +29,14 @@ def run(state: Run) -> Done:
     artefacts.zip_web_assets(staging / package, assets)
 
     values = deploy.context(package, wheel.name, state.options.tag)
+    planned = deploy.files(values)
     try:
-        text_files = deploy.write_deploy_files(state.env, staging, values)
+        state.staged.render(state.env, planned)
     except GenerateError as exc:
         raise StageFailed(str(exc)) from exc
-    text_files.append("deploy/requirements.txt")
+    text_files = [p.path for p in planned] + ["deploy/requirements.txt"]
     binaries = [f"dist/{wheel.name}", f"dist/{assets.name}"]
-    state.extra_files.extend(text_files + binaries)
+    state.staged.include(text_files + binaries)
     state.artefacts.update(
         wheel=f"dist/{wheel.name}",
         web_assets=f"dist/{assets.name}",

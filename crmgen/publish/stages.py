@@ -45,11 +45,15 @@ class Run:
     spec: Any = None
     env: Any = None
     plan: list[Any] = field(default_factory=list)
-    staging: Path | None = None
-    extra_files: list[str] = field(default_factory=list)
+    staged: Any = None  # the writer's Staging (crmgen.render.writer), until it is swapped in
     artefacts: dict[str, str | None] = field(default_factory=dict)
     tests: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def staging(self) -> Path | None:
+        """The staging folder the stages work in (None before ``generate`` and after the swap)."""
+        return None if self.staged is None else self.staged.root
 
     def warn(self, line: str) -> None:
         self.warnings.append(line)

@@ -1,31 +1,30 @@
-"""Moving the finished staging folder into OUT, with the writer's swap and carry-over.
+"""Moving the finished staging folder into OUT, with the writer's ``Staging.swap``.
 
-The marker lists the generated files and the publish artefacts, so the next run treats them as
-crmgen's (replaced) and everything else in OUT as the user's (carried over).
+The marker lists the generated files and the publish artefacts with their digests, so the next run
+treats them as crmgen's (replaced, or a hand edit when changed) and everything else in OUT as the
+user's (carried over).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-
 from crmgen.publish.stages import Run
-from crmgen.render import writer
 
 
 def swap_in(state: Run) -> None:
-    """Write the marker into the staging folder and swap it into OUT."""
-    assert state.staging is not None
-    for cache in sorted(state.staging.rglob("__pycache__")):
-        shutil.rmtree(cache)
-    writer._write_marker(state.staging, state.plan, state.extra_files)
-    os.chmod(state.staging, 0o755)
-    writer._swap(state.staging, state.out)
-    state.staging = None
+    """Swap the staging folder into OUT; say which edited copies ``--force`` kept.
+
+    Raises ``HandEdited`` (OUT unchanged) when a generated file in OUT was changed by hand while
+    the stages ran.
+    """
+    assert state.staged is not None
+    swapped = state.staged.swap()
+    state.staged = None
+    for path, copy in swapped.kept.items():
+        state.warn(f"{path} was changed by hand: replaced, the edited copy is kept as {copy}")
 
 
 def clean_up(state: Run) -> None:
     """Remove the staging folder when it was not swapped in (a stage failed)."""
-    if state.staging is not None:
-        shutil.rmtree(state.staging, ignore_errors=True)
-    state.staging = None
+    if state.staged is not None:
+        state.staged.discard()
+    state.staged = None

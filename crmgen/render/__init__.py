@@ -1,15 +1,25 @@
 """The render stage: a spec model in, the files of the generated app out.
 
 ``environment`` (Jinja setup and the safe filters), ``plan`` (which files from which templates),
-``relations`` (both sides of every relation), ``writer`` (render into a temporary folder and swap
-it into OUT) and ``formatting`` (ruff format, or black).
+``planned`` (one planned file and its bytes), ``relations`` (both sides of every relation),
+``writer`` (``Staging``: render into a folder beside OUT and swap it in), ``marker`` (the files
+crmgen owns in OUT and their digests) and ``formatting`` (ruff format, or black).
 """
 
 from __future__ import annotations
 
 from crmgen.render.environment import make_environment
-from crmgen.render.errors import GenerateError
-from crmgen.render.plan import PlannedFile, build_plan
-from crmgen.render.writer import write_plan
+from crmgen.render.errors import GenerateError, HandEdited
+from crmgen.render.plan import build_plan
+from crmgen.render.planned import PlannedFile
+from crmgen.render.writer import HandEditPolicy, Staging
 
-__all__ = ["GenerateError", "PlannedFile", "build_plan", "make_environment", "write_plan"]
+__all__ = [
+    "GenerateError",
+    "HandEditPolicy",
+    "HandEdited",
+    "PlannedFile",
+    "Staging",
+    "build_plan",
+    "make_environment",
+]

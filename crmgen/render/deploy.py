@@ -11,15 +11,11 @@ as the backend, ``json`` for exec-form command lists).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment
 
 from crmgen import __version__
 from crmgen.render import runtime_wheel
-from crmgen.render.plan import PlannedFile
-from crmgen.render.writer import render
+from crmgen.render.planned import PlannedFile
 
 PYTHON_IMAGE = "python:3.11-slim-bookworm"
 POSTGRES_IMAGE = "postgres:16-bookworm"
@@ -95,20 +91,12 @@ def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
 
 def planned(package: str, base: dict[str, Any], image: str | None = None) -> list[PlannedFile]:
     """The deployment files as entries of the render plan (``base``: what every template sees)."""
-    values = {**base, **context(package, wheel_name(package), image)}
+    return files({**base, **context(package, wheel_name(package), image)})
+
+
+def files(values: dict[str, Any]) -> list[PlannedFile]:
+    """Every deployment file, rendered with ``values`` (``context``, plus what else they use)."""
     return [
         PlannedFile(path=path, template=f"deploy/{template}", context=values)
         for template, path in FILES.items()
     ]
-
-
-def write_deploy_files(env: Environment, root: Path, values: dict[str, Any]) -> list[str]:
-    """Render every deployment file into ``root``; returns their paths relative to it."""
-    written = []
-    for template, path in FILES.items():
-        text = render(env, PlannedFile(path=path, template=f"deploy/{template}", context=values))
-        target = root / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(text.encode("utf-8"))
-        written.append(path)
-    return written

@@ -6,34 +6,18 @@ generated app is one line in ``build_plan`` plus its template.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from crmgen import __version__
-from crmgen.render import api, openapi, relations, runtime_wheel, samples, seeding
+from crmgen.render import api, deploy, openapi, relations, runtime_wheel, samples, seeding
 from crmgen.render.analytics import analytics_context
 from crmgen.render.integrations import outbox_context
+from crmgen.render.planned import PlannedFile
 from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.users import auth_context
 from crmgen.render.web import ui_context
 from crmgen.resources import templates_dir
 from crmgen.spec.model import Spec
-
-
-@dataclass(frozen=True)
-class PlannedFile:
-    """One output file: its path inside OUT (POSIX, relative), its template and its context.
-
-    A ``binary`` file (a font) is copied byte for byte from the template folders, not rendered;
-    a file with ``data`` (the runtime's wheel) is those bytes.
-    """
-
-    path: str
-    template: str
-    context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    binary: bool = False
-    data: bytes | None = field(default=None, hash=False, compare=False, repr=False)
-
 
 # The web UI's modules (templates/backend/web/), each found by listing its folder; its pages,
 # static files, words and fonts are the runtime's (crmgen_runtime.assets).
@@ -176,7 +160,5 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
-    from crmgen.render import deploy  # it renders files itself too, through the writer
-
     files += deploy.planned(package, context)
     return sorted(files, key=lambda f: f.path)

@@ -1,29 +1,45 @@
-"""Rendering a plan into OUT: all files go to a temporary folder beside OUT, then swap in.
+"""Writing the generated app into OUT: every file goes to a staging folder beside OUT, then swaps in.
+
+``Staging`` is the one way ``crmgen generate``, ``crmgen serve`` and ``crmgen publish`` write OUT::
+
+    with Staging.stage(out) as staging:   # checks OUT, makes the folder beside it
+        staging.render(env, plan)         # planned files (Python syntax-checked)
+        staging.format()                  # the rendered Python, black-clean
+        staging.add(path, data)           # or staging.include(paths) written by other tools
+        staging.swap()                    # the marker with digests, then one rename into OUT
 
 OUT is never half-written: a template error, a syntax error in generated code or a formatter
-failure leaves the previous OUT exactly as it was. OUT is replaced only when it is empty or
-holds a previous crmgen output (the ``.crmgen`` marker file), so a wrong ``-o`` cannot wipe
-someone's project; files the user added to OUT (a database, a virtualenv) are carried over.
+failure leaves the previous OUT exactly as it was (leaving the ``with`` block without a swap
+removes the staging folder). OUT is replaced only when it is empty or holds a previous crmgen
+output (the ``.crmgen`` marker file), so a wrong ``-o`` cannot wipe someone's project; files the
+user added to OUT (a database, a virtualenv) are carried over. Generated files changed by hand
+since they were written stop the run (``HandEdited``) unless the policy says otherwise.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
-import traceback
-from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Literal, Self
 
-from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2 import Environment
 
-from crmgen import __version__
-from crmgen.render.errors import GenerateError
+from crmgen.render.errors import GenerateError, HandEdited
 from crmgen.render.formatting import format_files
-from crmgen.render.plan import PlannedFile
+from crmgen.render.marker import MARKER, Marker, hand_edited, marker_bytes, read_marker
+from crmgen.render.planned import PlannedFile, produce
 
-MARKER = ".crmgen"
+__all__ = ["MARKER", "HandEditPolicy", "Staging", "Swapped", "carry_over", "check_out"]
+
+HandEditPolicy = Literal["stop", "keep", "replace"]
+"""Generated files changed by hand in OUT: ``stop`` (raise ``HandEdited``, OUT unchanged),
+``keep`` (``--force``: replace them, each edited copy kept beside as ``FILE.orig``) or
+``replace`` (``crmgen serve``'s cache folder, crmgen's own: replaced, no copy kept)."""
 
 
 def check_out(out: Path) -> None:
@@ -41,103 +57,119 @@ def check_out(out: Path) -> None:
         )
 
 
-def write_plan(
-    plan: list[PlannedFile],
-    env: Environment,
-    out: Path,
-    finish: Callable[[Path, Path], list[str]] | None = None,
-) -> list[Path]:
-    """Render, check and format every planned file, then swap the result into ``out``.
+@dataclass(frozen=True)
+class Swapped:
+    """What a swap did: every file crmgen now owns in OUT, and the edited copies it kept."""
 
-    ``finish(staging, out)``, when given, runs after formatting and before the swap: it may add
-    files to the staging folder (returning their relative paths) or raise to leave OUT untouched
-    (the migrations step reads the previous OUT and writes new revisions this way).
+    files: list[Path]
+    kept: dict[str, str]  # edited file -> its kept copy (relative paths), policy ``keep``
+
+
+class Staging:
+    """A folder beside OUT that collects the generated files and replaces OUT in one swap."""
+
+    def __init__(self, out: Path, root: Path, hand_edits: HandEditPolicy) -> None:
+        self.out = out
+        self.root = root
+        self.hand_edits = hand_edits
+        self.swapped = False
+        self._files: set[str] = set()
+        self._python: list[Path] = []
+
+    @classmethod
+    def stage(cls, out: Path, hand_edits: HandEditPolicy = "stop") -> Staging:
+        """Check OUT (crmgen's or empty; no hand edits under ``stop``) and make the folder."""
+        out = Path(out).absolute()
+        check_out(out)
+        if hand_edits == "stop":
+            _stop_on_hand_edits(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        root = Path(tempfile.mkdtemp(prefix=f".{out.name}.crmgen-", dir=out.parent))
+        return cls(out, root, hand_edits)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.discard()
+
+    @property
+    def files(self) -> list[str]:
+        """The paths (relative to OUT) staged so far, sorted."""
+        return sorted(self._files)
+
+    @property
+    def python_files(self) -> list[Path]:
+        """The rendered Python files, which ``format`` formats."""
+        return list(self._python)
+
+    def render(self, env: Environment, plan: Iterable[PlannedFile]) -> list[Path]:
+        """Render each planned file into the folder; returns their paths there."""
+        written = [self.add(planned.path, produce(env, planned)) for planned in plan]
+        self._python += [path for path in written if path.suffix == ".py"]
+        return written
+
+    def add(self, path: str, data: bytes) -> Path:
+        """Write ``data`` as ``path`` (relative to OUT); crmgen owns it from now on."""
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        self._files.add(path)
+        return target
+
+    def include(self, paths: Iterable[str]) -> None:
+        """Own files other tools wrote into the folder (migrations, the wheel builder)."""
+        self._files.update(paths)
+
+    def format(self) -> str:
+        """Format the rendered Python files; returns the formatter used."""
+        return format_files(self._python, self.root)
+
+    def swap(self) -> Swapped:
+        """Write the marker (with digests) and replace OUT with the folder.
+
+        OUT is compared with its marker again here, so a hand edit made while this run worked
+        is not lost either.
+        """
+        for cache in sorted(self.root.rglob("__pycache__")):
+            shutil.rmtree(cache)
+        previous = read_marker(self.out) if self.out.is_dir() else Marker()
+        edited = hand_edited(self.out, previous) if self.hand_edits != "replace" else []
+        if edited and self.hand_edits == "stop":
+            raise HandEdited(self.out, edited)
+        (self.root / MARKER).write_bytes(marker_bytes(self.root, self._files))
+        os.chmod(self.root, 0o755)
+        kept = _swap(self.root, self.out, edited)
+        self.swapped = True
+        return Swapped(sorted(self.out / path for path in self._files), kept)
+
+    def discard(self) -> None:
+        """Remove the folder unless it was swapped in (a failed run leaves OUT as it was)."""
+        if not self.swapped:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _stop_on_hand_edits(out: Path) -> None:
+    if out.is_dir():
+        edited = hand_edited(out, read_marker(out))
+        if edited:
+            raise HandEdited(out, edited)
+
+
+def _swap(staging: Path, out: Path, edited: list[str]) -> dict[str, str]:
+    """Move ``staging`` to ``out``; a previous ``out`` is kept aside until the move succeeded.
+
+    Returns the ``edited`` files of the previous ``out``, moved beside the new ones as
+    ``FILE.orig``, with the name each got.
     """
-    out = Path(out).absolute()
-    check_out(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.crmgen-", dir=out.parent))
-    try:
-        written = [_write_one(env, planned, staging) for planned in plan]
-        format_files([p for p in written if p.suffix == ".py"], staging)
-        extra = finish(staging, out) if finish is not None else []
-        _write_marker(staging, plan, extra)
-        os.chmod(staging, 0o755)
-        _swap(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return sorted([out / planned.path for planned in plan] + [out / path for path in extra])
-
-
-def render(env: Environment, planned: PlannedFile) -> str:
-    """The text of one planned file; template problems become a located ``GenerateError``."""
-    try:
-        return env.get_template(planned.template).render(planned.context)
-    except TemplateSyntaxError as exc:
-        where = f"{exc.filename or exc.name}:{exc.lineno}"
-        raise GenerateError(f"{where}: template syntax error: {exc.message}") from exc
-    except TemplateNotFound as exc:
-        folders = ", ".join(str(p) for p in getattr(env.loader, "searchpath", []))
-        raise GenerateError(
-            f"template {exc.name!r} not found (looked in {folders}) while rendering {planned.path}"
-        ) from exc
-    except (TemplateError, GenerateError) as exc:
-        raise GenerateError(
-            f"{_template_frame(exc, planned)}: {exc} (rendering {planned.path})"
-        ) from exc
-
-
-def _template_frame(exc: BaseException, planned: PlannedFile) -> str:
-    """``file:line`` of the innermost template frame in ``exc``'s traceback."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
-    if frames:
-        return f"{frames[-1].filename}:{frames[-1].lineno}"
-    return planned.template
-
-
-def _binary(env: Environment, planned: PlannedFile) -> bytes:
-    """The bytes of a binary planned file, from the first template folder that has it."""
-    for folder in getattr(env.loader, "searchpath", []):
-        source = Path(folder) / planned.template
-        if source.is_file():
-            return source.read_bytes()
-    raise GenerateError(f"template {planned.template!r} not found while copying {planned.path}")
-
-
-def _write_one(env: Environment, planned: PlannedFile, staging: Path) -> Path:
-    target = staging / planned.path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if planned.data is not None:
-        target.write_bytes(planned.data)
-        return target
-    if planned.binary:
-        target.write_bytes(_binary(env, planned))
-        return target
-    text = render(env, planned)
-    if planned.path.endswith(".py"):
-        try:
-            compile(text, planned.path, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            raise GenerateError(
-                f"{planned.path}:{exc.lineno}: the template {planned.template} produced invalid "
-                f"Python: {exc.msg}"
-            ) from exc
-    target.write_bytes(text.encode("utf-8"))
-    return target
-
-
-def _write_marker(staging: Path, plan: list[PlannedFile], extra: list[str] | None = None) -> None:
-    files = sorted({p.path for p in plan} | set(extra or []))
-    marker = {"generator": "crmgen", "version": __version__, "files": files}
-    (staging / MARKER).write_bytes((json.dumps(marker, indent=2) + "\n").encode("utf-8"))
-
-
-def _swap(staging: Path, out: Path) -> None:
-    """Move ``staging`` to ``out``; a previous ``out`` is kept aside until the move succeeded."""
     if not out.exists():
         os.rename(staging, out)
-        return
+        return {}
     aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
     os.rename(out, aside / out.name)
     try:
@@ -147,7 +179,20 @@ def _swap(staging: Path, out: Path) -> None:
         aside.rmdir()
         raise
     carry_over(aside / out.name, out)
+    kept = {path: _keep(aside / out.name / path, out, path) for path in edited}
     shutil.rmtree(aside, ignore_errors=True)
+    return kept
+
+
+def _keep(source: Path, out: Path, path: str) -> str:
+    """Move an edited file beside its new version as ``FILE.orig`` (``.orig.2``... when taken)."""
+    name, number = f"{path}.orig", 1
+    while (out / name).exists():
+        number += 1
+        name = f"{path}.orig.{number}"
+    (out / name).parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, out / name)
+    return name
 
 
 def carry_over(old: Path, new: Path) -> None:
@@ -156,10 +201,7 @@ def carry_over(old: Path, new: Path) -> None:
     Everything the previous marker does not list is the user's, except caches; a user file
     whose path crmgen now generates is kept beside it as ``NAME.user``. Nothing is deleted.
     """
-    try:
-        listed = set(json.loads((old / MARKER).read_text(encoding="utf-8")).get("files", []))
-    except (OSError, ValueError):
-        listed = set()
+    listed = set(read_marker(old).files)
     parents = {str(Path(f).parent) for f in listed} | {
         str(p) for f in listed for p in Path(f).parents
     }

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from crmgen.diagnostics import did_you_mean
-from crmgen.spec.build_entities import _field
+from crmgen.spec.build_entities import build_field
 from crmgen.spec.context import Context
 from crmgen.spec.integrations import INTEGRATION_TYPES
 from crmgen.spec.model import App, Endpoint, Integration, Role, Setting
@@ -145,7 +145,7 @@ def build_endpoints(ctx: Context, entity_paths: dict[str, str]) -> dict[str, End
         for i, r in enumerate(roles):
             ctx.known_role(r, path + ("roles", i))
         inputs = tuple(
-            _field(ctx, f"endpoint {name}", fname, fraw, path + ("input", fname))
+            build_field(ctx, f"endpoint {name}", fname, fraw, path + ("input", fname))
             for fname, fraw in (raw.get("input") or {}).items()
         )
         for f in inputs:

@@ -157,7 +157,7 @@ def build_entities(ctx: Context) -> list[Entity]:
                     True,
                 )
                 continue
-            table[fname] = _field(ctx, name, fname, fraw, fpath)
+            table[fname] = build_field(ctx, name, fname, fraw, fpath)
     _relations(ctx, raw_entities)
     built = [
         _entity(ctx, name, raw_entities.get(name) or {}, path0 + (name,))
@@ -172,7 +172,7 @@ def _ordered(raw_entities: dict[str, Any]) -> list[str]:
     return names if USER in names else [USER] + names
 
 
-def _field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> Field:
+def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> Field:
     if isinstance(raw, str):
         raw = {"type": raw}
     problem = name_problem(name, "field")

@@ -182,10 +182,11 @@ def test_regeneration_keeps_the_users_own_files(tmp_path: Path) -> None:
     (out / "minimal" / "__pycache__").mkdir()
     (out / "minimal" / "__pycache__" / "models.cpython-311.pyc").write_bytes(b"x")
     (out / "README.md").write_text("edited by hand", encoding="utf-8")
-    generate(MINIMAL, out)
+    generate(MINIMAL, out, force=True)  # without --force a hand edit stops (test_hand_edits.py)
     assert (out / "minimal.sqlite3").read_bytes() == b"data"
     assert (out / ".venv" / "bin" / "python").read_text(encoding="utf-8") == "#!"
     assert (out / "minimal" / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert not (out / "minimal" / "__pycache__").exists()
     assert (out / "README.md").read_text(encoding="utf-8") != "edited by hand"  # generated again
+    assert (out / "README.md.orig").read_text(encoding="utf-8") == "edited by hand"
     assert not list(tmp_path.glob(".out.*"))  # nothing left beside OUT
