@@ -1,4 +1,5 @@
-"""The spec layer: load YAML (with positions), validate (schema, then meaning), build the model.
+"""The spec-language layer: load YAML (with positions), validate (schema, then meaning), build
+the model.
 
 ``load_spec(path)`` returns the typed ``Spec`` or raises ``SpecError`` with every problem found;
 ``check_spec(path)`` returns the spec (or None) and all diagnostics, warnings included.
@@ -13,17 +14,17 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 
 from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
-from crmgen.spec.build_app import build_app, build_endpoints, build_integrations, build_roles
-from crmgen.spec.build_entities import build_entities
-from crmgen.spec.build_processes import build_processes
-from crmgen.spec.build_ui import build_ui
-from crmgen.spec.context import Context
-from crmgen.spec.model import Spec
-from crmgen.spec.names import snake_case
-from crmgen.spec.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
-from crmgen.spec.sources import load_sources
-from crmgen.spec.user_management import check_user_management
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.build_app import build_app, build_endpoints, build_integrations, build_roles
+from crmgen.language.build_entities import build_entities
+from crmgen.language.build_processes import build_processes
+from crmgen.language.build_ui import build_ui
+from crmgen.language.context import Context
+from crmgen.language.model import Spec
+from crmgen.language.names import snake_case
+from crmgen.language.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
+from crmgen.language.sources import load_sources
+from crmgen.language.user_management import check_user_management
+from crmgen.language.yaml_loader import Path
 
 _UNITS = ("entities", "processes", "roles", "endpoints", "integrations")
 
