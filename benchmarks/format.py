@@ -25,10 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 import black
 
+from crmgen.language import load_spec
 from crmgen.render import build_plan, make_environment
 from crmgen.render.formatting import LINE_LENGTH, _ruff, ruff_executable
 from crmgen.render.planned import produce
-from crmgen.spec import load_spec
 
 MODE = black.Mode(line_length=LINE_LENGTH, target_versions={black.TargetVersion.PY311})
 

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crmgen.spec import check_spec
+from crmgen.language import check_spec
 
 TARGET_SECONDS = 0.2
 

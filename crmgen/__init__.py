@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crmgen.diagnostics import Diagnostic, SpecError
-from crmgen.spec import check_spec, load_spec
-from crmgen.spec.model import Spec
+from crmgen.language import check_spec, load_spec
+from crmgen.language.model import Spec
 
 __version__ = "0.1.0"
 

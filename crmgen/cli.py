@@ -15,8 +15,8 @@ import click
 
 from crmgen import __version__
 from crmgen.diagnostics import render_json, render_text
-from crmgen.spec import check_spec
-from crmgen.spec.schema import spec_schema
+from crmgen.language import check_spec
+from crmgen.language.schema import spec_schema
 
 INTERNAL_ERROR = 3
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from crmgen.language import load_spec
+from crmgen.language.model import Spec
 from crmgen.render import HandEditPolicy, Staging, build_plan, make_environment, migrations
-from crmgen.spec import load_spec
-from crmgen.spec.model import Spec
 
 
 def generate(

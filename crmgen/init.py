@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from crmgen.language.names import name_problem, snake_case
+from crmgen.language.schema import spec_schema
 from crmgen.resources import templates_dir
-from crmgen.spec.names import name_problem, snake_case
-from crmgen.spec.schema import spec_schema
 
 STARTER = "crm.yaml"
 SCHEMA_FILE = "crmgen-schema.json"  # the starter's first line points editors at it

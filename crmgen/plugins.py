@@ -3,10 +3,10 @@
 A package declares, in its pyproject.toml::
 
     [project.entry-points."crmgen.steps"]
-    sms = "my_package.steps:SMS_STEP"        # a crmgen.spec.steps.StepKind
+    sms = "my_package.steps:SMS_STEP"        # a crmgen.language.steps.StepKind
 
     [project.entry-points."crmgen.fields"]
-    iban = "my_package.fields:IBAN"          # a crmgen.spec.fields.FieldType
+    iban = "my_package.fields:IBAN"          # a crmgen.language.fields.FieldType
 
 The built-in kinds register through the same registries, so plugins are first-class. A step
 kind's code in the generated app comes from its ``template`` (see "Step plugins" in
@@ -22,7 +22,7 @@ from importlib.metadata import entry_points
 @lru_cache(maxsize=1)
 def load_plugins() -> tuple[str, ...]:
     """Register every installed plugin once; returns the names loaded."""
-    from crmgen.spec import build_steps, fields, steps  # noqa: F401  (built-ins first)
+    from crmgen.language import build_steps, fields, steps  # noqa: F401  (built-ins first)
 
     loaded = []
     for group, registry in (("crmgen.steps", steps.REGISTRY), ("crmgen.fields", fields.REGISTRY)):

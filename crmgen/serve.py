@@ -36,8 +36,8 @@ from types import FrameType
 
 from crmgen.cache import cache_root
 from crmgen.diagnostics import render_text
+from crmgen.language import check_spec
 from crmgen.render.errors import GenerateError
-from crmgen.spec import check_spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

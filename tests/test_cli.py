@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from crmgen.cli import cli
-from tests.spec.sample_specs import MINIMAL, write
+from tests.language.sample_specs import MINIMAL, write
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^[^:]+:\d+:\d+: (error|warning): .+")

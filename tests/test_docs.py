@@ -24,12 +24,12 @@ import pytest
 from click.testing import CliRunner
 
 from crmgen.cli import cli
-from crmgen.spec import fields, steps
-from crmgen.spec.expressions import FUNCTIONS
-from crmgen.spec.integrations import INTEGRATION_TYPES
-from crmgen.spec.schema import spec_schema
-from crmgen.spec.steps import FILTER_OPERATORS
-from crmgen.spec.yaml_loader import load_yaml
+from crmgen.language import fields, steps
+from crmgen.language.expressions import FUNCTIONS
+from crmgen.language.integrations import INTEGRATION_TYPES
+from crmgen.language.schema import spec_schema
+from crmgen.language.steps import FILTER_OPERATORS
+from crmgen.language.yaml_loader import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

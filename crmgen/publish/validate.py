@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crmgen.diagnostics import render_text
+from crmgen.language import check_spec
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
-from crmgen.spec import check_spec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 

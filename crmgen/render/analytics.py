@@ -16,10 +16,10 @@ from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
+from crmgen.language.model import Condition, Entity, Measure, Spec
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
 from crmgen.render.processes import ProcessCompiler
-from crmgen.spec.model import Condition, Entity, Measure, Spec
 
 # The where-helpers of the generated processes module that compiled conditions may call.
 HELPERS = (

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
 from crmgen.render.expr_sql import compile_where
-from crmgen.spec.model import Entity, Field, Spec
 
 TEXT_TYPES = ("string", "text", "email", "phone", "url", "enum", "file")
 # Default lengths of the columns (see backend/_columns.j2).

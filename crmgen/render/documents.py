@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.model import Entity, Spec
+from crmgen.language.model import Entity, Spec
 
 MEDIA_TYPES = {
     "pdf": "application/pdf",

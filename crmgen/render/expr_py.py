@@ -1,7 +1,7 @@
 """Checked spec expressions compiled to Python source for the generated app.
 
 The spec layer has already parsed and checked each expression against a whitelist of syntax and
-known names (crmgen/spec/expressions.py); this module rewrites that same tree into Python that
+known names (crmgen/language/expressions.py); this module rewrites that same tree into Python that
 calls the app's ``functions`` module (imported as ``fn``) for every built-in function, turns
 decimal literals into ``Decimal`` (money stays exact) and emits it with ``ast.unparse``, so no
 spec text is ever pasted into code. The generated code evaluates it through ``fn.evaluate``,
@@ -14,8 +14,8 @@ import ast
 import builtins
 from collections.abc import Callable
 
+from crmgen.language.expressions import FUNCTIONS, Expression, parse
 from crmgen.render.errors import GenerateError
-from crmgen.spec.expressions import FUNCTIONS, Expression, parse
 
 # Spec function -> name in the app's functions module (kept clear of Python's builtins).
 RUNTIME_NAMES = {

@@ -19,8 +19,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from crmgen.language.model import Entity, Spec
 from crmgen.render.errors import GenerateError
-from crmgen.spec.model import Entity, Spec
 
 USER = "User"
 # Attributes of ``user`` that CurrentUser has itself; other User fields live in ``user.extra``.

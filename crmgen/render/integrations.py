@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.model import Spec
 from crmgen.render.users import auth_context
-from crmgen.spec.model import Spec
 
 
 def integrations(

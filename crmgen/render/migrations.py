@@ -32,11 +32,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crmgen.language.model import Spec
 from crmgen.render import schema_probe
 from crmgen.render.errors import GenerateError
 from crmgen.render.formatting import format_files
 from crmgen.render.relations import join_columns
-from crmgen.spec.model import Spec
 
 SNAPSHOT = "migrations/spec_snapshot.json"
 VERSIONS = "migrations/versions"

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crmgen.language.model import Spec
 from crmgen.render import documents, openapi_accounts
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
-from crmgen.spec.model import Spec
 
 TEXT = ("string", "text", "email", "phone", "url", "file", "enum")
 ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")

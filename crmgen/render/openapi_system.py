@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.model import Spec
+from crmgen.language.model import Spec
 
 _PAGE = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen import __version__
+from crmgen.language.model import Spec
 from crmgen.render import api, deploy, openapi, relations, runtime_wheel, samples, seeding
 from crmgen.render.analytics import analytics_context
 from crmgen.render.integrations import outbox_context
@@ -17,7 +18,6 @@ from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.users import auth_context
 from crmgen.render.web import ui_context
 from crmgen.resources import templates_dir
-from crmgen.spec.model import Spec
 
 # The web UI's modules (templates/backend/web/), each found by listing its folder; its pages,
 # static files, words and fonts are the runtime's (crmgen_runtime.assets).

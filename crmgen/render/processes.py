@@ -28,14 +28,14 @@ from typing import Any
 
 import jinja2
 
+from crmgen.language import build_steps as st
+from crmgen.language.context import USER
+from crmgen.language.expressions import Expression
+from crmgen.language.model import Condition, Field, Process, Spec, Value
+from crmgen.language.steps import REGISTRY, StepKind
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
 from crmgen.render.expr_py import python_source
-from crmgen.spec import build_steps as st
-from crmgen.spec.context import USER
-from crmgen.spec.expressions import Expression
-from crmgen.spec.model import Condition, Field, Process, Spec, Value
-from crmgen.spec.steps import REGISTRY, StepKind
 
 INDENT = "    "
 # Names the process functions themselves use: spec names that clash get a trailing "_".

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crmgen.spec.model import Entity, Field, Spec
-from crmgen.spec.names import snake_case
+from crmgen.language.model import Entity, Field, Spec
+from crmgen.language.names import snake_case
 
 
 @dataclass(frozen=True)

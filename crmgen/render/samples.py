@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import api, relations
 from crmgen.render.users import USER
-from crmgen.spec.model import Entity, Field, Spec
 
 try:  # Python >= 3.11
     from re import _constants as sre_constants  # type: ignore[attr-defined]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crmgen.language.model import Entity, Spec
 from crmgen.render import relations
-from crmgen.spec.model import Entity, Spec
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.model import Spec
+from crmgen.language.model import Spec
 
 USER = "User"
 BUILTIN_USER_FIELDS = frozenset({"email", "name", "active"})

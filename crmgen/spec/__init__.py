@@ -1,159 +1,57 @@
-"""The spec layer: load YAML (with positions), validate (schema, then meaning), build the model.
+"""Deprecated alias of ``crmgen.language``, the spec-language layer (renamed in 0.4.0).
 
-``load_spec(path)`` returns the typed ``Spec`` or raises ``SpecError`` with every problem found;
-``check_spec(path)`` returns the spec (or None) and all diagnostics, warnings included.
+Kept for one release so that plugins written against the old path keep working: importing
+``crmgen.spec`` or one of its old modules (``crmgen.spec.steps``, ``crmgen.spec.fields``, ...)
+gives the ``crmgen.language`` module object itself, not a copy, and the first such import emits
+a DeprecationWarning naming the new path. Nothing inside crmgen imports this package.
 """
 
 from __future__ import annotations
 
-import copy
-from pathlib import Path as FsPath
-from typing import Any
+import importlib
+import sys
+import warnings
 
-from jsonschema.exceptions import ValidationError
+OLD = "crmgen.spec"
+NEW = "crmgen.language"
 
-from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
-from crmgen.spec.build_app import build_app, build_endpoints, build_integrations, build_roles
-from crmgen.spec.build_entities import build_entities
-from crmgen.spec.build_processes import build_processes
-from crmgen.spec.build_ui import build_ui
-from crmgen.spec.context import Context
-from crmgen.spec.model import Spec
-from crmgen.spec.names import snake_case
-from crmgen.spec.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
-from crmgen.spec.sources import load_sources
-from crmgen.spec.user_management import check_user_management
-from crmgen.spec.yaml_loader import Path
-
-_UNITS = ("entities", "processes", "roles", "endpoints", "integrations")
-
-
-def check_spec(path: str | FsPath) -> tuple[Spec | None, list[Diagnostic]]:
-    """Every diagnostic for the spec at ``path`` and, when it has no errors, the model."""
-    root = FsPath(path)
-    sources = load_sources(root)
-    diagnostics = list(sources.diagnostics)
-    if _has_errors(diagnostics):
-        return None, _finish(diagnostics)
-    fallback = sources.files[0] if sources.files else str(root)
-    data = sources.data
-    errors = structural_errors(data)
-    diagnostics += schema_diagnostics(errors, sources.source, fallback)
-    pruned, removed = _prune(data, errors)
-    if pruned is None:
-        return None, _finish(diagnostics)
-    ctx = Context(pruned, sources.source, fallback)
-    for unit in removed:
-        if len(unit) == 2 and unit[0] == "entities":
-            ctx.broken_entities.add(str(unit[1]))
-        elif len(unit) == 4 and unit[0] == "entities" and unit[2] == "fields":
-            ctx.broken_fields.add((str(unit[1]), str(unit[3])))
-        if len(unit) == 2:
-            ctx.broken_names.add((str(unit[0]), str(unit[1])))
-        elif len(unit) == 3 and unit[0] == "ui":
-            ctx.broken_names.add((f"ui.{unit[1]}", str(unit[2])))
-    spec = _build(ctx, _default_name(root), tuple(sources.files))
-    diagnostics += ctx.diagnostics
-    if _has_errors(diagnostics):
-        return None, _finish(diagnostics)
-    return spec, _finish(diagnostics)
+# every module of the layer when it was renamed; modules added since never had an old path
+MODULES = (
+    "build_app",
+    "build_documents",
+    "build_entities",
+    "build_processes",
+    "build_steps",
+    "build_ui",
+    "context",
+    "cron",
+    "expressions",
+    "fields",
+    "integrations",
+    "model",
+    "names",
+    "schema",
+    "schema_errors",
+    "sources",
+    "steps",
+    "text",
+    "user_management",
+    "yaml_loader",
+)
 
 
-def load_spec(path: str | FsPath) -> Spec:
-    """The typed model of the spec at ``path``; raises ``SpecError`` when it has errors."""
-    spec, diagnostics = check_spec(path)
-    if spec is None:
-        raise SpecError(diagnostics)
-    return spec
+warnings.warn(
+    f"{OLD} is deprecated (renamed in crmgen 0.4.0): import {NEW} instead"
+    f" ({OLD}.steps is {NEW}.steps, and so on for every module)",
+    DeprecationWarning,
+    stacklevel=2,
+)
 
-
-def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
-    app = build_app(ctx, default_name)
-    roles = build_roles(ctx)
-    ctx.roles = tuple(r.name for r in roles)
-    entities = build_entities(ctx)
-    check_user_management(ctx, roles, entities)
-    entity_paths = {e.api_path: e.name for e in entities}
-    endpoints = build_endpoints(ctx, entity_paths)
-    integrations = build_integrations(ctx)
-    processes = build_processes(ctx, endpoints)
-    ui = build_ui(ctx)
-    return Spec(
-        app=app,
-        entities=tuple(entities),
-        roles=tuple(roles),
-        endpoints=tuple(endpoints.values()),
-        processes=tuple(processes),
-        integrations=tuple(integrations),
-        ui=ui,
-        files=files,
-    )
-
-
-def _prune(
-    data: dict[str, Any], errors: list[ValidationError]
-) -> tuple[dict[str, Any] | None, set[Path]]:
-    """Drop the parts with structural errors so the meaning checks can still run on the rest.
-
-    Returns the pruned copy and the paths removed; an unknown key goes alone, a bad field or
-    permission goes alone, otherwise the whole named unit (a process, a role, ...) goes.
-    """
-    if not errors:
-        return data, set()
-    pruned = copy.deepcopy(data)
-    removed: set[Path] = set()
-    for error in errors:
-        p: Path = tuple(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            for key in unexpected_keys(error.schema, error.instance):
-                _remove(pruned, p + (key,))
-            continue
-        if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
-            p = p + (error.instance,)  # a bad name: drop what it names, not the whole section
-        if not p:
-            return None, removed
-        if p[0] == "entities" and len(p) >= 4 and p[2] in ("fields", "permissions"):
-            unit: Path = p[:4]
-        elif (
-            p[0] == "entities"
-            and len(p) >= 3
-            or p[0] == "ui"
-            and len(p) >= 3
-            and p[1] in ("dashboards", "reports")
-        ):
-            unit = p[:3]
-        else:
-            unit = p[:2]
-        removed.add(unit)
-        _remove(pruned, unit)
-    return pruned, removed
-
-
-def _remove(data: Any, path: Path) -> None:
-    for key in path[:-1]:
-        if not isinstance(data, dict) or key not in data:
-            return
-        data = data[key]
-    if isinstance(data, dict):
-        data.pop(path[-1], None)
-
-
-def _default_name(root: FsPath) -> str:
-    stem = root.resolve().name if root.is_dir() else root.stem
-    return snake_case(stem).replace("-", "_")
-
-
-def _has_errors(diagnostics: list[Diagnostic]) -> bool:
-    return any(d.severity == "error" for d in diagnostics)
-
-
-def _finish(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    """Sorted, without ambiguity warnings where an error already points at the same spot."""
-    error_spots = {d.position for d in diagnostics if d.severity == "error"}
-    kept = [
-        d for d in diagnostics if not (d.code == "yaml-ambiguous" and d.position in error_spots)
-    ]
-    return sort_diagnostics(kept)
-
-
-__all__ = ["SpecError", "check_spec", "load_spec"]
+# The import system returns what sys.modules holds once this body has run: `import crmgen.spec`
+# gives the new package, and `import crmgen.spec.steps` finds the new module already there. (The
+# modules are already loaded: crmgen.language imports them all. They are entered here rather
+# than found by a meta path finder, which would make the import system set each one as an
+# attribute of the package, hiding the functions the package exports under the same names.)
+for _name in MODULES:
+    sys.modules[f"{OLD}.{_name}"] = importlib.import_module(f"{NEW}.{_name}")
+sys.modules[OLD] = importlib.import_module(NEW)

@@ -24,10 +24,10 @@ import sqlalchemy as sa
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
+from crmgen.language import load_spec
+from crmgen.language.steps import REGISTRY, StepKind
 from crmgen.render import GenerateError
 from crmgen.render.processes import compile_process
-from crmgen.spec import load_spec
-from crmgen.spec.steps import REGISTRY, StepKind
 from tests.app_settings import app_settings_env
 from tests.backend.conftest import TestUsers as HeaderUsers
 from tests.backend.conftest import _import

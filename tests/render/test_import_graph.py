@@ -123,9 +123,9 @@ def test_the_graph_reader_sees_a_cycle_and_a_private_import() -> None:
     assert cycles({"a": {"b"}, "b": set()}) == []
     assert ("crmgen.render.planned", "PlannedFile") in imports("crmgen.render.deploy")
     assert ("crmgen.render.deploy", None) in imports("crmgen.render.plan")
-    bad = "from crmgen.render import writer\nfrom crmgen.spec.build_entities import _x\nwriter._swap\n"
+    bad = "from crmgen.render import writer\nfrom crmgen.language.build_entities import _x\nwriter._swap\n"
     assert private_uses("crmgen.publish.swap", bad) == [
-        "crmgen.publish.swap: from crmgen.spec.build_entities import _x",
+        "crmgen.publish.swap: from crmgen.language.build_entities import _x",
         "crmgen.publish.swap: crmgen.render.writer._swap",
     ]
 

@@ -240,7 +240,7 @@ def test_every_example_generates_working_models(
 ) -> None:
     try:
         spec = load(example)
-    except SpecError as exc:  # tests/spec/test_examples.py fails for it; here it only blocks
+    except SpecError as exc:  # tests/language/test_examples.py fails for it; here it only blocks
         pytest.skip(f"{example.name} does not validate: {exc}")
     out = tmp_path / "out"
     generate(example, out)

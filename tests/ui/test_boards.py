@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from crmgen_runtime.principal import CurrentUser
 
+from crmgen.language import load_spec
 from crmgen.render.web.boards import entity_data
-from crmgen.spec import load_spec
 from tests.backend.conftest import ROOT
 from tests.ui import test_pages
 from tests.ui.test_pages import UI, csrf, fresh

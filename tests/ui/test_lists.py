@@ -15,8 +15,8 @@ import openpyxl
 import pytest
 from crmgen_runtime.principal import CurrentUser
 
+from crmgen.language import load_spec
 from crmgen.render.web.lists import entity_data
-from crmgen.spec import load_spec
 from tests.backend.conftest import ROOT
 from tests.ui.test_pages import UI, csrf, fresh, ui  # noqa: F401  (``ui``: the fixture)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crmgen.language.model import Entity, Field, NavItem, Spec
 from crmgen.render.web import boards, dashboards, documents, lists, records
 from crmgen.render.web.labels import text_of
-from crmgen.spec.model import Entity, Field, NavItem, Spec
 
 # The parts of the UI with data of their own (one module each, beside this one).
 PARTS = {

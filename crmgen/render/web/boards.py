@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.model import Entity, Field, Spec
 from crmgen.render.web.labels import text_of
-from crmgen.spec.model import Entity, Field, Spec
 
 # Field types summed per kanban column (amounts of money only: a sum of counts means little).
 SUMMED = frozenset({"money"})

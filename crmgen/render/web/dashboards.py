@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.model import Entity, Measure, Spec
+from crmgen.language.text import Text
 from crmgen.render.web.labels import text_of
-from crmgen.spec.model import Entity, Measure, Spec
-from crmgen.spec.text import Text
 
 # System columns a chart or report may group by: their labels and types.
 SYSTEM_COLUMNS = {

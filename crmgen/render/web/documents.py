@@ -12,9 +12,9 @@ from typing import Any
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from crmgen.language.model import Document, Entity, Field, Spec
 from crmgen.render.documents import served
 from crmgen.render.web.labels import text_of
-from crmgen.spec.model import Document, Entity, Field, Spec
 
 
 def _field(spec: Spec, f: Field) -> dict[str, Any]:

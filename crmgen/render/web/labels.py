@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crmgen.spec.model import Spec
-from crmgen.spec.text import Text
+from crmgen.language.model import Spec
+from crmgen.language.text import Text
 
 
 def text_of(spec: Spec, text: Text, fallback: str = "") -> dict[str, str]:

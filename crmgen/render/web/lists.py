@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.model import Entity, Field, Spec
+from crmgen.language.model import Entity, Field, Spec
 
 # Field type -> the filter widget the list page shows for it (absent: not filterable).
 FILTER_KINDS = {

@@ -12,8 +12,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language.model import Entity, Field, Spec
 from crmgen.render.web.labels import text_of
-from crmgen.spec.model import Entity, Field, Spec
 
 # Fields without a widget in the shared field data that forms still edit (type -> widget).
 EXTRA_WIDGETS = {"json": "json", "file": "file"}

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import crmgen
-from crmgen.spec.model import Entity, Field, Spec
+from crmgen.language.model import Entity, Field, Spec
 from tests.backend.payloads import PATTERNS
 from tests.security.access_control.owned_app import SPEC, People, imported, owned_out
 from tests.security.crm import CRM_SPEC, Crm

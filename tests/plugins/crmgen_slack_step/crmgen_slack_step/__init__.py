@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmgen.spec.build_steps import Template
-from crmgen.spec.steps import TEMPLATE, StepKind, obj
+from crmgen.language.build_steps import Template
+from crmgen.language.steps import TEMPLATE, StepKind, obj
 
 
 @dataclass(frozen=True)

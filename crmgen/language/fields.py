@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from crmgen.spec.names import ENUM_VALUE
+from crmgen.language.names import ENUM_VALUE
 
 DefaultCheck = Callable[[Any, dict[str, Any]], str | None]
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 import crmgen
 from crmgen.cli import cli
-from crmgen.spec import check_spec
-from crmgen.spec.text import Text
+from crmgen.language import check_spec
+from crmgen.language.text import Text
 
 TESTS = Path(__file__).resolve().parents[1]
 HOSTILE = TESTS / "hostile" / "spec.yaml"

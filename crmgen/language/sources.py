@@ -15,8 +15,8 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
+from crmgen.language.yaml_loader import LoadedYaml, Path, SourceMap, load_yaml
 from crmgen.resources import specs_dir
-from crmgen.spec.yaml_loader import LoadedYaml, Path, SourceMap, load_yaml
 
 MAX_FILE_BYTES = 2_000_000
 SPEC_SUFFIXES = (".yaml", ".yml")

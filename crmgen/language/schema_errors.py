@@ -11,9 +11,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
-from crmgen.spec.names import LOCALE, name_problem
-from crmgen.spec.schema import spec_schema
-from crmgen.spec.yaml_loader import Path, SourceMap
+from crmgen.language.names import LOCALE, name_problem
+from crmgen.language.schema import spec_schema
+from crmgen.language.yaml_loader import Path, SourceMap
 
 _JSON_TYPES = {
     "object": "a mapping",

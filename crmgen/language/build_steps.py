@@ -10,11 +10,11 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Position, did_you_mean
-from crmgen.spec.context import USER, Context
-from crmgen.spec.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
-from crmgen.spec.model import Condition, Value
-from crmgen.spec.steps import EXPR, TEMPLATE, VALUE, VALUES, WHERE, StepKind, obj, register
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.context import USER, Context
+from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
+from crmgen.language.model import Condition, Value
+from crmgen.language.steps import EXPR, TEMPLATE, VALUE, VALUES, WHERE, StepKind, obj, register
+from crmgen.language.yaml_loader import Path
 
 _JINJA = SandboxedEnvironment()
 _SNAKE = {"$ref": "#/$defs/snake_name"}
@@ -304,7 +304,7 @@ class BackupStep:
 
 
 def build_steps(raw: list[Any], path: Path, sctx: StepContext) -> tuple[Any, ...]:
-    from crmgen.spec.steps import REGISTRY
+    from crmgen.language.steps import REGISTRY
 
     built = []
     for i, step in enumerate(raw):

@@ -8,12 +8,12 @@ from pathlib import Path
 from crmgen_runtime import assets
 
 import crmgen
+from crmgen.language.model import DocumentLines, DocumentTotal
+from crmgen.language.text import Text
 from crmgen.render.documents import openapi_paths
 from crmgen.render.plan import build_plan
 from crmgen.render.web.documents import entity_data
-from crmgen.spec.model import DocumentLines, DocumentTotal
-from crmgen.spec.text import Text
-from tests.spec.sample_specs import write
+from tests.language.sample_specs import write
 
 ROOT = Path(__file__).resolve().parents[2]
 

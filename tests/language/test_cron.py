@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmgen.spec.cron import MACROS, cron_problem, normalize
+from crmgen.language.cron import MACROS, cron_problem, normalize
 
 
 @pytest.mark.parametrize(

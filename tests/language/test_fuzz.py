@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from crmgen.cli import cli
-from crmgen.spec import check_spec
-from crmgen.spec.sources import load_sources
-from crmgen.spec.yaml_loader import load_yaml
-from tests.spec.sample_specs import MINIMAL, RICH
+from crmgen.language import check_spec
+from crmgen.language.sources import load_sources
+from crmgen.language.yaml_loader import load_yaml
+from tests.language.sample_specs import MINIMAL, RICH
 
 DUMPER = getattr(
     yaml, "CSafeDumper", yaml.SafeDumper
@@ -294,7 +294,7 @@ def _check(content: bytes) -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(broken_spec())
-# Crashes (or multi-line messages) hypothesis found; each is fixed in crmgen/spec/.
+# Crashes (or multi-line messages) hypothesis found; each is fixed in crmgen/language/.
 @example(b"\x08\n" + MINIMAL.encode())  # a control character: was a two-line, unlocated message
 @example(MINIMAL.replace("roles:", "use: 5\nroles:").encode())  # `use:` not a list: was a TypeError
 @example(MINIMAL.replace("phone: phone", "phone: ref").encode())  # one-word ref: was a KeyError

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.context import USER, Context
-from crmgen.spec.expressions import EntityValue
-from crmgen.spec.model import (
+from crmgen.language.context import USER, Context
+from crmgen.language.expressions import EntityValue
+from crmgen.language.model import (
     UI,
     Chart,
     Dashboard,
@@ -17,8 +17,8 @@ from crmgen.spec.model import (
     Report,
     ReportColumn,
 )
-from crmgen.spec.text import Text, humanize
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.text import Text, humanize
+from crmgen.language.yaml_loader import Path
 
 _NUMERIC = ("integer", "decimal", "money")
 

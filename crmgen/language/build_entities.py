@@ -6,11 +6,11 @@ import re
 from typing import Any
 
 from crmgen.diagnostics import NOWHERE
-from crmgen.spec import fields as field_types
-from crmgen.spec.build_documents import build_documents
-from crmgen.spec.context import USER, Context, freeze
-from crmgen.spec.expressions import EntityValue, Opaque, Struct
-from crmgen.spec.model import (
+from crmgen.language import fields as field_types
+from crmgen.language.build_documents import build_documents
+from crmgen.language.context import USER, Context, freeze
+from crmgen.language.expressions import EntityValue, Opaque, Struct
+from crmgen.language.model import (
     ACTIONS,
     Access,
     CalendarView,
@@ -26,7 +26,7 @@ from crmgen.spec.model import (
     Relation,
     Value,
 )
-from crmgen.spec.names import (
+from crmgen.language.names import (
     BUILTIN_FIELDS,
     ORM_RESERVED,
     QUERY_PARAMETERS,
@@ -36,8 +36,8 @@ from crmgen.spec.names import (
     pluralize,
     snake_case,
 )
-from crmgen.spec.text import Text, humanize
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.text import Text, humanize
+from crmgen.language.yaml_loader import Path
 
 # Tables the generated app keeps for itself.
 RESERVED_TABLES = frozenset(

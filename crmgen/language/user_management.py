@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crmgen.spec.context import USER, Context
-from crmgen.spec.model import Entity, Permission, Role
+from crmgen.language.context import USER, Context
+from crmgen.language.model import Entity, Permission, Role
 
 IDENTITY_FIELDS = ("email", "active")
 CHANGING = ("create", "update", "delete")

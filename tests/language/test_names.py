@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmgen.spec.names import MAX_NAME_LENGTH, name_problem, pluralize, snake_case
+from crmgen.language.names import MAX_NAME_LENGTH, name_problem, pluralize, snake_case
 
 
 @pytest.mark.parametrize(

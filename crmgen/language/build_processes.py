@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.spec.build_steps import StepContext, build_steps
-from crmgen.spec.context import USER, Context
-from crmgen.spec.cron import cron_problem, normalize
-from crmgen.spec.expressions import EntityValue, Kind, Opaque, Struct
-from crmgen.spec.model import Endpoint, Process, Trigger
-from crmgen.spec.text import Text, humanize
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.build_steps import StepContext, build_steps
+from crmgen.language.context import USER, Context
+from crmgen.language.cron import cron_problem, normalize
+from crmgen.language.expressions import EntityValue, Kind, Opaque, Struct
+from crmgen.language.model import Endpoint, Process, Trigger
+from crmgen.language.text import Text, humanize
+from crmgen.language.yaml_loader import Path
 
 _EVENTS = ("create", "update", "delete")
 

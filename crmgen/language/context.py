@@ -8,11 +8,11 @@ from types import MappingProxyType
 from typing import Any
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
-from crmgen.spec import expressions
-from crmgen.spec.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
-from crmgen.spec.model import Condition, Field, Value
-from crmgen.spec.steps import FILTER_OPERATORS
-from crmgen.spec.yaml_loader import Path, SourceMap
+from crmgen.language import expressions
+from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
+from crmgen.language.model import Condition, Field, Value
+from crmgen.language.steps import FILTER_OPERATORS
+from crmgen.language.yaml_loader import Path, SourceMap
 
 USER = "User"
 
@@ -85,7 +85,7 @@ class Context:
             and (name == "id" or (stamped and name in ("created_at", "updated_at")))
         ):
             from crmgen.diagnostics import NOWHERE
-            from crmgen.spec.text import Text, humanize
+            from crmgen.language.text import Text, humanize
 
             return Field(
                 name,
@@ -170,7 +170,7 @@ class Context:
         return Value(literal=freeze(raw))
 
     def check_literal(self, target: Field, raw: Any, path: Path) -> None:
-        from crmgen.spec.fields import REGISTRY
+        from crmgen.language.fields import REGISTRY
 
         if target.relation is not None:
             example = "user" if target.relation.target == USER else f"record.{target.name}"

@@ -2,7 +2,7 @@
 
 Each kind is one entry: its key in the spec, a JSON Schema fragment for its value, and a builder
 that turns the (schema-valid) value into a typed step, checking names and expressions on the way.
-Built-in kinds live in ``crmgen.spec.build_steps``; plugins add kinds through the ``crmgen.steps``
+Built-in kinds live in ``crmgen.language.build_steps``; plugins add kinds through the ``crmgen.steps``
 entry-point group with the same ``StepKind`` object.
 """
 

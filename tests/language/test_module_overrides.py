@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crmgen.spec import check_spec
+from crmgen.language import check_spec
 
 
 def test_a_module_field_in_one_word_form_can_be_relabelled(tmp_path: Path) -> None:

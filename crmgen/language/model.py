@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crmgen.diagnostics import Position
-from crmgen.spec.expressions import Expression
-from crmgen.spec.text import Text
+from crmgen.language.expressions import Expression
+from crmgen.language.text import Text
 
 Action = Literal["list", "read", "create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("list", "read", "create", "update", "delete")
@@ -273,7 +273,7 @@ class Process:
     name: str
     label: Text
     trigger: Trigger
-    steps: tuple[Any, ...]  # step dataclasses from crmgen.spec.build_steps or plugins
+    steps: tuple[Any, ...]  # step dataclasses from crmgen.language.build_steps or plugins
     position: Position
 
 

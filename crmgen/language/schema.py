@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from crmgen.spec import fields, steps
-from crmgen.spec.integrations import INTEGRATION_TYPES
-from crmgen.spec.names import ENTITY_NAME, ENV_VAR, LOCALE, SNAKE_NAME
-from crmgen.spec.steps import EXPR, VALUE, WHERE, obj
+from crmgen.language import fields, steps
+from crmgen.language.integrations import INTEGRATION_TYPES
+from crmgen.language.names import ENTITY_NAME, ENV_VAR, LOCALE, SNAKE_NAME
+from crmgen.language.steps import EXPR, VALUE, WHERE, obj
 
 SCHEMA_ID = "https://crmgen.dev/schema/spec.json"
 EXTENSION_KEY = "^x-"  # top-level keys like `x-defaults:` hold anchors; crmgen ignores them

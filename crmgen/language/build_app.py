@@ -7,13 +7,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from crmgen.diagnostics import did_you_mean
-from crmgen.spec.build_entities import build_field
-from crmgen.spec.context import Context
-from crmgen.spec.integrations import INTEGRATION_TYPES
-from crmgen.spec.model import App, Endpoint, Integration, Role, Setting
-from crmgen.spec.names import name_problem
-from crmgen.spec.text import Text, humanize
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.build_entities import build_field
+from crmgen.language.context import Context
+from crmgen.language.integrations import INTEGRATION_TYPES
+from crmgen.language.model import App, Endpoint, Integration, Role, Setting
+from crmgen.language.names import name_problem
+from crmgen.language.text import Text, humanize
+from crmgen.language.yaml_loader import Path
 
 _PARAM = re.compile(r"\{([^{}]*)\}")
 

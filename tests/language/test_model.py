@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 import crmgen
-from crmgen.spec.model import ACTIONS, Access, Spec
-from tests.spec.sample_specs import MINIMAL, RICH, write
+from crmgen.language.model import ACTIONS, Access, Spec
+from tests.language.sample_specs import MINIMAL, RICH, write
 
 # The rich spec plus literals that are lists and mappings (a json default, an `in` condition).
 RICHER = RICH.replace(

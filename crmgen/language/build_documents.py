@@ -15,11 +15,11 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
-from crmgen.spec.context import Context
-from crmgen.spec.model import Document, DocumentLines, DocumentTotal, Field, Permission
-from crmgen.spec.schema import DOCUMENT_FORMATS
-from crmgen.spec.text import Text, humanize
-from crmgen.spec.yaml_loader import Path
+from crmgen.language.context import Context
+from crmgen.language.model import Document, DocumentLines, DocumentTotal, Field, Permission
+from crmgen.language.schema import DOCUMENT_FORMATS
+from crmgen.language.text import Text, humanize
+from crmgen.language.yaml_loader import Path
 
 NUMERIC = ("integer", "decimal", "money", "float")
 # Names a title or footer may use beside the record's fields.

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import crmgen
-from crmgen.spec import check_spec
-from tests.spec.sample_specs import write
+from crmgen.language import check_spec
+from tests.language.sample_specs import write
 
 ROLES = "roles: {admin: {superuser: true}, sales: Sales}\n"
 

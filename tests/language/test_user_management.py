@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from crmgen.cli import cli
-from crmgen.spec import check_spec
+from crmgen.language import check_spec
 
 SPEC = """\
 app: {name: staffing}

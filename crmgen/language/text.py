@@ -36,7 +36,7 @@ class Text:
 
 def humanize(name: str) -> str:
     """``due_date`` -> ``Due date``; ``DealStage`` -> ``Deal stage``."""
-    from crmgen.spec.names import snake_case
+    from crmgen.language.names import snake_case
 
     words = snake_case(name).replace("_", " ").strip()
     return words[:1].upper() + words[1:]

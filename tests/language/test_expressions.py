@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmgen.spec.expressions import (
+from crmgen.language.expressions import (
     MAX_DEPTH,
     MAX_LENGTH,
     EntityValue,

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from crmgen.diagnostics import Position
-from crmgen.spec.yaml_loader import MAX_DEPTH, load_yaml
+from crmgen.language.yaml_loader import MAX_DEPTH, load_yaml
 
 
 def _load(text: str):

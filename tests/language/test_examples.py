@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from crmgen.cli import cli
-from crmgen.spec import check_spec
-from crmgen.spec.schema import spec_schema
-from crmgen.spec.sources import load_sources
+from crmgen.language import check_spec
+from crmgen.language.schema import spec_schema
+from crmgen.language.sources import load_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir() and p.name != "ci")
