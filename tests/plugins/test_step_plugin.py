@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.principal import CurrentUser
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
@@ -194,7 +195,7 @@ def test_without_the_plugin_generate_fails(tmp_path: Path) -> None:
 @pytest.fixture
 def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]]:
     modules = _import(generated, "slack_app")
-    models, principal = modules["models"], modules["principal"]
+    models = modules["models"]
     database = modules["db"].Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
     models.Base.metadata.create_all(database.engine)
     with database.session() as session:
@@ -202,7 +203,7 @@ def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]
         session.add(user)
         session.flush()
         users = {
-            "staff": principal.CurrentUser(
+            "staff": CurrentUser(
                 id=user.id,
                 email=user.email,
                 name=user.name,
