@@ -1,13 +1,16 @@
 """Generation speed and the duration of every ``crmgen publish`` stage, in one run.
 
     python benchmarks/publish.py [--entities N] [--repeat N] [--profile STAGE]
+    python benchmarks/publish.py --vs REF [--repeat N]
 
 Prints: lines/s of ``crmgen generate`` on examples/crm and on a synthetic spec of N entities
 (benchmarks/validate.py builds it); every publish stage for examples/crm with and without the
 generated tests; the wheel built with hatchling's API (what the package stage uses) against
 ``pip wheel --no-deps --no-build-isolation``; and the machine. Aims (2 cores): publish with
 tests < 10 s, without < 2 s. ``--profile generate`` (or another in-process stage) prints cProfile's
-top functions of that stage.
+top functions of that stage. ``--vs REF`` (a git revision, e.g. the previous release) times
+``crmgen publish examples/crm`` of this checkout against REF's, in turn (A B A B ...), without and
+with the generated tests, and prints each run's ratio A/B and their median.
 """
 
 from __future__ import annotations
@@ -107,6 +110,53 @@ def wheel_times(tmp: Path, repeat: int) -> tuple[float, float]:
     return statistics.median(api), statistics.median(pip)
 
 
+def versus(ref: str, repeat: int) -> None:
+    """Publish examples/crm with this checkout (A) and with ``ref`` (B), in turn, and print
+    the ratios A/B pair by pair (a machine that drifts in speed moves both of a pair)."""
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        tree = tmp / "ref"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree), ref],
+            check=True,
+        )
+        try:
+            sides = {
+                "A": os.pathsep.join([str(ROOT), str(ROOT / "runtime")]),
+                "B": os.pathsep.join([str(tree), str(tree / "runtime")]),
+            }
+            print(f"A: this checkout, B: {ref}")
+            print(f"{'publish examples/crm':<22} {'A (s)':>8} {'B (s)':>8} {'A/B':>6}")
+            for label, extra in (("no tests", ["--skip-tests"]), ("with tests", [])):
+                ratios = []
+                for run in range(repeat + 1):  # the first pair warms the caches: not counted
+                    times = {}
+                    for side, path in sides.items():
+                        out = tmp / f"out-{side}-{label.replace(' ', '-')}-{run}"
+                        env = {**os.environ, "PYTHONPATH": path}
+                        command = [
+                            sys.executable,
+                            "-m",
+                            "crmgen",
+                            "publish",
+                            str(CRM),
+                            "-o",
+                            str(out),
+                        ]
+                        start = time.perf_counter()
+                        subprocess.run(command + extra, env=env, capture_output=True, check=True)
+                        times[side] = time.perf_counter() - start
+                    if run:
+                        ratios.append(times["A"] / times["B"])
+                        print(f"{label:<22} {times['A']:8.2f} {times['B']:8.2f} {ratios[-1]:6.2f}")
+                print(
+                    f"{label + ', median A/B':<22} {'':>8} {'':>8} {statistics.median(ratios):6.2f}"
+                )
+        finally:
+            remove = ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)]
+            subprocess.run(remove, check=False)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,7 +164,11 @@ def main() -> int:
     parser.add_argument("--entities", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", default=None, help="cProfile this stage (in-process stages)")
+    parser.add_argument("--vs", default=None, metavar="REF", help="compare publish with git REF")
     args = parser.parse_args()
+    if args.vs:
+        versus(args.vs, args.repeat)
+        return 0
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}; load average "

@@ -25,15 +25,13 @@ from types import ModuleType, SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import errors
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from crmgen import load
 from crmgen.generate import generate
-from crmgen.render.environment import make_environment
-from crmgen.render.plan import base_context
 from tests.app_settings import PUBLIC_URL, SECRET_KEY
 from tests.postgres import POSTGRES_URL, admin_engine
 
@@ -97,16 +95,6 @@ def _spec_copy(example: str, folder: Path, package: str) -> Path:
     return spec
 
 
-def _fill_in_missing_modules(spec_path: Path, out: Path, package: str) -> None:
-    """Until the plan lists db.py and errors.py, render them from their templates (test shim)."""
-    env = make_environment()
-    context = base_context(load(spec_path))
-    for name in ("db", "errors"):
-        target = out / package / f"{name}.py"
-        if not target.exists():
-            target.write_text(env.get_template(f"backend/{name}.py.j2").render(context))
-
-
 def _forget(package: str) -> None:
     for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
         del sys.modules[name]
@@ -123,13 +111,13 @@ def generated(
     spec = _spec_copy(example, folder, package)
     out = folder / "out"
     generate(spec, out)
-    _fill_in_missing_modules(spec, out, package)
     sys.path.insert(0, str(out))
     try:
         modules = {
             name: importlib.import_module(f"{package}.{name}")
-            for name in ("models", "db", "errors", "auth", "audit")
+            for name in ("models", "db", "auth", "audit")
         }
+        modules["errors"] = errors
         from argon2 import PasswordHasher
 
         # Cheap hashes keep the tests fast; the format (argon2id) is the production one.
