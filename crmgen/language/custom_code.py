@@ -128,7 +128,7 @@ def find_function(custom: CustomCode | None, module: str, function: str) -> Sign
             if f.endswith(".py")
         ]
         hint = did_you_mean(module, modules)
-        return f"no module {FOLDER}/{module.replace('.', '/')}.py in {custom.folder}{hint}"
+        return f"no module {FOLDER}/{module.replace('.', '/')}.py beside the spec{hint}"
     found = functions(custom.read(name))
     if isinstance(found, str):
         return f"{FOLDER}/{name} cannot be read: {found}"
