@@ -7,7 +7,14 @@ from pathlib import Path
 
 from crmgen.language import load_spec
 from crmgen.language.model import Spec
-from crmgen.render import HandEditPolicy, Staging, build_plan, make_environment, migrations
+from crmgen.render import (
+    HandEditPolicy,
+    Staging,
+    build_plan,
+    copy_custom,
+    make_environment,
+    migrations,
+)
 
 
 def generate(
@@ -63,6 +70,7 @@ def generate_from(
     with Staging.stage(Path(out), hand_edits) as staging:
         staging.render(env, build_plan(spec))
         staging.format()
+        copy_custom(spec, staging)  # after formatting: the user's files stay as they are
         outcome = migrations.add_migrations(spec, staging.root, staging.out, allowed)
         staging.include(outcome.files)
         swapped = staging.swap()

@@ -1,4 +1,5 @@
-"""``crmgen init``: a starter spec that validates and publishes as it is."""
+"""``crmgen init``: a starter spec that validates and publishes as it is, and its ``custom/``
+folder with commented examples of the app's own code."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import click
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from crmgen.language.custom_code import FOLDER as CUSTOM
 from crmgen.language.names import name_problem, snake_case
 from crmgen.language.schema import spec_schema
 from crmgen.resources import templates_dir
@@ -36,7 +38,22 @@ def write_starter(directory: Path, name: str | None, force: bool) -> Path:
     _write_atomic(
         directory / SCHEMA_FILE, json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n"
     )
+    write_custom_starter(directory)
     return target
+
+
+def write_custom_starter(directory: Path) -> list[Path]:
+    """The custom folder beside the spec (``custom/``) with commented examples, each file
+    written only when it is not there yet (custom code is the user's: never overwritten)."""
+    folder = directory / CUSTOM
+    written = []
+    for source in sorted((templates_dir() / "init" / CUSTOM).glob("*.py")):
+        target = folder / source.name
+        if not target.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_atomic(target, source.read_text(encoding="utf-8"))
+            written.append(target)
+    return written
 
 
 def _write_atomic(target: Path, text: str) -> None:

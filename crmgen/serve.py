@@ -1,6 +1,6 @@
 """``crmgen serve SPEC``: generate the app into a cache folder and run it, reloading on spec edits.
 
-The parent process watches the spec's files (polling their size and modification time, so it
+The parent process watches the spec's files and its custom folder (polling their size and modification time, so it
 needs no extra package and works on every file system). On a change it validates the spec:
 errors are printed with their locations and the running server is left alone; a valid spec is
 generated over the cached app (a new migration revision when the tables changed), the database
@@ -37,9 +37,10 @@ from types import FrameType
 from crmgen.cache import cache_root
 from crmgen.diagnostics import render_text
 from crmgen.language import check_spec
+from crmgen.language.custom_code import find_custom
+from crmgen.language.sources import spec_files
 from crmgen.render.errors import GenerateError
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT = 10.0  # seconds a child has to stop before it is killed
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -90,10 +91,11 @@ def cache_folder(spec: Path, name: str) -> Path:
 
 
 def watched_files(spec: Path) -> list[Path]:
-    """The spec file, or every YAML file below the spec folder."""
-    if spec.is_dir():
-        return sorted(p for p in spec.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
-    return [spec]
+    """The spec file, or every YAML file below the spec folder, and every file of the custom
+    folder beside it (``custom/``, which the app gets a copy of)."""
+    custom = find_custom(spec)
+    extra = [custom.folder / name for name in custom.files] if custom is not None else []
+    return sorted({*spec_files(spec), *extra})
 
 
 def fingerprint(paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:

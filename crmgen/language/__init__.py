@@ -19,6 +19,7 @@ from crmgen.language.build_entities import build_entities
 from crmgen.language.build_processes import build_processes
 from crmgen.language.build_ui import build_ui
 from crmgen.language.context import Context
+from crmgen.language.custom_code import find_custom
 from crmgen.language.model import Spec
 from crmgen.language.names import snake_case
 from crmgen.language.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
@@ -43,7 +44,7 @@ def check_spec(path: str | FsPath) -> tuple[Spec | None, list[Diagnostic]]:
     pruned, removed = _prune(data, errors)
     if pruned is None:
         return None, _finish(diagnostics)
-    ctx = Context(pruned, sources.source, fallback)
+    ctx = Context(pruned, sources.source, fallback, custom=find_custom(root))
     for unit in removed:
         if len(unit) == 2 and unit[0] == "entities":
             ctx.broken_entities.add(str(unit[1]))
@@ -88,6 +89,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
         integrations=tuple(integrations),
         ui=ui,
         files=files,
+        custom=ctx.custom,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,6 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Position, did_you_mean
 from crmgen.language.context import USER, Context
+from crmgen.language.custom_code import find_function
 from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
 from crmgen.language.model import Condition, Value
 from crmgen.language.steps import EXPR, TEMPLATE, VALUE, VALUES, WHERE, StepKind, obj, register
@@ -298,6 +300,18 @@ class BackupStep:
     keep: int = 7
     folder: str = "backups"
     kind: str = "backup"
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """``call: custom.<module>.<function>``: the function of the app's custom code, called with
+    the process's ``run`` and the ``with`` arguments; its result stored as ``into``."""
+
+    module: str  # below custom/, dotted: "pricing", "deals.pricing"
+    function: str
+    arguments: tuple[tuple[str, Value], ...] = ()
+    into: str | None = None
+    kind: str = "call"
 
 
 # -- builders ------------------------------------------------------------------------------
@@ -609,8 +623,48 @@ def _backup(step: dict[str, Any], at: _At) -> BackupStep:
     return BackupStep(raw.get("keep", 7), raw.get("folder", "backups"))
 
 
+def _call(step: dict[str, Any], at: _At) -> CallStep:
+    raw = step["call"]
+    spec = raw if isinstance(raw, str) else raw["function"]
+    where = at.sub() if isinstance(raw, str) else at.sub("function")
+    _, *names = spec.split(".")
+    module, function = ".".join(names[:-1]), names[-1]
+    given = {} if isinstance(raw, str) else raw.get("with") or {}
+    arguments = tuple(
+        (name, at.s.value(value, at.sub("with", name))) for name, value in given.items()
+    )
+    found = find_function(at.ctx.custom, module, function)
+    if isinstance(found, str):
+        at.ctx.error(where, "step-call", found)
+    elif found.asynchronous:
+        at.ctx.error(where, "step-call", f"{spec} is async: a step calls a plain function")
+    elif found.positional < 1 and not found.any_positional:
+        at.ctx.error(
+            where, "step-call", f"{spec} must take the process's run as its first parameter"
+        )
+    else:
+        for name, _value in arguments:
+            if not found.accepts(name) or keyword.iskeyword(name):
+                hint = did_you_mean(name, found.parameters[1:])
+                at.ctx.error(
+                    at.sub("with", name),
+                    "step-call",
+                    f"{spec} takes no parameter '{name}'{hint}",
+                    True,
+                )
+    into = None if isinstance(raw, str) else raw.get("into")
+    if into is not None:
+        at.s.declare(into, Opaque(), at.sub("into"))
+    return CallStep(module, function, arguments, into)
+
+
 _INTO = _SNAKE
 _VIA = _SNAKE
+_CALLABLE = {
+    "type": "string",
+    "pattern": r"^custom(\.[a-z_][a-z0-9_]*)+\.[A-Za-z_][A-Za-z0-9_]*$",
+    "description": "custom.<module>.<function>: a function in the spec's custom/ folder",
+}
 register(
     StepKind(
         "set",
@@ -843,5 +897,30 @@ register(
         },
         _backup,
         example="- backup: {keep: 14}",
+    )
+)
+register(
+    StepKind(
+        "call",
+        "call a Python function of the spec's custom/ folder (in the transaction)",
+        {
+            "anyOf": [
+                _CALLABLE,
+                obj(
+                    ("function",),
+                    function=_CALLABLE,
+                    **{
+                        "with": {
+                            "type": "object",
+                            "propertyNames": _SNAKE,
+                            "additionalProperties": VALUE,
+                        }
+                    },
+                    into=_INTO,
+                ),
+            ]
+        },
+        _call,
+        example="- call: {function: custom.pricing.discount, with: {deal: '= record'}, into: off}",
     )
 )

@@ -9,6 +9,7 @@ from typing import Any
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
 from crmgen.language import expressions
+from crmgen.language.custom_code import CustomCode
 from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
 from crmgen.language.model import Condition, Field, Value
 from crmgen.language.steps import FILTER_OPERATORS
@@ -29,6 +30,8 @@ class Context:
     # Filled while building: every entity's fields (User included), by entity name.
     fields: dict[str, dict[str, Field]] = field(default_factory=dict)
     roles: tuple[str, ...] = ()
+    # The spec's custom folder (crmgen.language.custom_code), when it has one.
+    custom: CustomCode | None = None
 
     # -- reporting ---------------------------------------------------------------------------
     def pos(self, path: Path, at_key: bool = False) -> Position:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from crmgen.diagnostics import Position
+from crmgen.language.custom_code import CustomCode
 from crmgen.language.expressions import Expression
 from crmgen.language.text import Text
 
@@ -404,6 +405,7 @@ class Spec:
     integrations: tuple[Integration, ...]
     ui: UI
     files: tuple[str, ...]  # the files this spec was read from
+    custom: CustomCode | None = None  # the custom folder beside the spec (copied into the app)
 
     def entity(self, name: str) -> Entity | None:
         return next((e for e in self.entities if e.name == name), None)

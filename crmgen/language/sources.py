@@ -1,6 +1,7 @@
 """Reading a spec from a file or a folder, pulling in the modules it ``use``s, and merging.
 
-* A folder: every ``*.yaml``/``*.yml`` file below it (sorted) is part of one spec. Two files may
+* A folder: every ``*.yaml``/``*.yml`` file below it (sorted; not those in ``custom/``, the app's
+  own code) is part of one spec. Two files may
   add to the same mapping (say both add entities), but may not both set the same value.
 * ``use: [contacts, deals]`` loads modules from crmgen's ``specs/`` library (or a path relative to
   the spec, like ``./common.yaml``). The user's spec extends them: mappings merge, and what the user
@@ -15,6 +16,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
+from crmgen.language.custom_code import FOLDER as CUSTOM
 from crmgen.language.yaml_loader import LoadedYaml, Path, SourceMap, load_yaml
 from crmgen.resources import specs_dir
 
@@ -45,6 +47,7 @@ def spec_files(root: FsPath) -> list[FsPath]:
         if p.suffix in SPEC_SUFFIXES
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        and p.relative_to(root).parts[0] != CUSTOM  # the app's own code, not the spec
     )
 
 

@@ -9,7 +9,14 @@ only after every stage passed (``crmgen.publish.swap``).
 from __future__ import annotations
 
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
-from crmgen.render import GenerateError, Staging, build_plan, make_environment, migrations
+from crmgen.render import (
+    GenerateError,
+    Staging,
+    build_plan,
+    copy_custom,
+    make_environment,
+    migrations,
+)
 
 
 def run(state: Run) -> Done:
@@ -18,6 +25,7 @@ def run(state: Run) -> Done:
         state.plan = build_plan(state.spec)
         state.staged = Staging.stage(state.out, "keep" if state.options.force else "stop")
         written = state.staged.render(state.env, state.plan)
+        written += copy_custom(state.spec, state.staged)  # not formatted: the user's files
         allowed = tuple(state.options.allow_destructive) + state.spec.app.allow_drop
         outcome = migrations.add_migrations(state.spec, state.staged.root, state.out, allowed)
     except GenerateError as exc:

@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from crmgen.diagnostics import render_text
 from crmgen.language import check_spec
+from crmgen.language.sources import spec_files
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
-
-SPEC_SUFFIXES = (".yaml", ".yml")
-
-
-def spec_files(spec_path: Path) -> list[Path]:
-    """The spec file, or every YAML file below the spec folder (not counting ``use:`` modules)."""
-    if spec_path.is_dir():
-        return sorted(p for p in spec_path.rglob("*") if p.suffix in SPEC_SUFFIXES)
-    return [spec_path]
 
 
 def run(state: Run) -> Done:

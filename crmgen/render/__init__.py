@@ -3,11 +3,12 @@
 ``environment`` (Jinja setup and the safe filters), ``plan`` (which files from which templates),
 ``planned`` (one planned file and its bytes), ``relations`` (both sides of every relation),
 ``writer`` (``Staging``: render into a folder beside OUT and swap it in), ``marker`` (the files
-crmgen owns in OUT and their digests) and ``formatting`` (ruff format, or black).
+crmgen owns in OUT and their digests) and ``formatting`` (ruff format, or black), ``custom_copy`` (the spec's ``custom/`` into the app).
 """
 
 from __future__ import annotations
 
+from crmgen.render.custom_copy import copy_custom
 from crmgen.render.environment import make_environment
 from crmgen.render.errors import GenerateError, HandEdited
 from crmgen.render.plan import build_plan
@@ -21,5 +22,6 @@ __all__ = [
     "PlannedFile",
     "Staging",
     "build_plan",
+    "copy_custom",
     "make_environment",
 ]

@@ -465,6 +465,13 @@ class ProcessCompiler:
     def step_log(self, step: st.LogStep, depth: int) -> None:
         self.emit(depth, f"run.log({py_literal(step.level)}, {self.template(step.message)})")
 
+    def step_call(self, step: st.CallStep, depth: int) -> None:
+        arguments = "".join(f", {name}={self.value(value, None)}" for name, value in step.arguments)
+        call = f"{custom_alias(step)}(run{arguments})"
+        if step.into is not None:
+            call = f"{self.scope.declare(step.into)} = {call}"
+        self.emit(depth, call)
+
     def step_backup(self, step: st.BackupStep, depth: int) -> None:
         self.emit(depth, f"run.backup({py_literal(step.folder)}, keep={step.keep!r})")
 
@@ -560,6 +567,30 @@ def plugin_imports(spec: Spec) -> list[str]:
     return list(found)
 
 
+def custom_alias(step: st.CallStep) -> str:
+    """The name ``processes.py`` imports a custom function under (``_custom__pricing__discount``)."""
+    return "_custom__" + "__".join([*step.module.split("."), step.function])
+
+
+def custom_imports(spec: Spec, package: str) -> list[str]:
+    """The import statements of the custom functions the spec's ``call`` steps name, sorted."""
+    found: set[str] = set()
+
+    def walk(steps: tuple[Any, ...]) -> None:
+        for step in steps:
+            if isinstance(step, st.CallStep):
+                module = f"{package}.custom.{step.module}"
+                found.add(f"from {module} import {step.function} as {custom_alias(step)}")
+            for nested in ("then", "otherwise", "steps"):
+                inner = getattr(step, nested, None)
+                if isinstance(inner, tuple):
+                    walk(inner)
+
+    for p in spec.processes:
+        walk(p.steps)
+    return sorted(found)
+
+
 def _docstring(text: str) -> str:
     text = " ".join(text.split())
     if text.isprintable() and '"' not in text and "\\" not in text:
@@ -608,6 +639,7 @@ def processes_context(spec: Spec) -> dict[str, Any]:
         "actions": [c for c in compiled if c.process.trigger.kind == "action"],
         "input_facts": _input_facts,
         "plugin_imports": plugin_imports(spec),
+        "custom_imports": custom_imports(spec, spec.app.name),
     }
 
 

@@ -3,8 +3,9 @@
 The runtime carries the page templates (``web/templates``), the static files (``web/static``),
 the UI's words (``web/messages``, one JSON file per part of the UI: ``{key: {locale: text}}``)
 and the PDF fonts (``fonts``, DejaVu Sans with its licence). An app may put files of the same
-names in its own ``templates/``, ``static/`` and ``messages/`` folders: a template or static
-file there replaces the runtime's of that name, and a message there replaces that key's texts.
+names in its own ``templates/``, ``static/`` and ``messages/`` folders, and in those of its
+custom code (``custom/templates/`` ..., which win over both): a template or static file there
+replaces the runtime's of that name, and a message there replaces that key's texts.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ ROOT = Path(__file__).resolve().parent
 WEB = ROOT / "web"
 FONTS = ROOT / "fonts"
 FOLDERS = ("templates", "static", "messages")
+CUSTOM = "custom"  # the app's own code, whose files win over the generated ones
 
 
 def folders(name: str, app: Path | None) -> list[Path]:
-    """Where files of kind ``name`` are looked for, first match wins: the app's, the runtime's."""
-    found = [app / name] if app is not None and (app / name).is_dir() else []
-    return [*found, WEB / name]
+    """Where files of kind ``name`` are looked for, first match wins: the app's custom code
+    (``custom/<name>``, copied from beside the spec), the app's, the runtime's."""
+    own = [app / CUSTOM / name, app / name] if app is not None else []
+    return [*(folder for folder in own if folder.is_dir()), WEB / name]
 
 
 def template_loader(app: Path | None = None) -> jinja2.BaseLoader:
@@ -33,13 +36,18 @@ def template_loader(app: Path | None = None) -> jinja2.BaseLoader:
 
 
 def static_files(app: Path | None = None) -> StaticFiles:
-    """The ``/static`` files: the app's ``static/`` first, then the runtime's."""
-    own = folders("static", app)
-    return StaticFiles(directory=str(own[0]) if len(own) > 1 else None, packages=_packages())
+    """The ``/static`` files: the app's own (``custom/static/``, ``static/``) first, then the
+    runtime's."""
+    return LayeredStaticFiles(folders("static", app))
 
 
-def _packages() -> list[str | tuple[str, str]]:
-    return [("crmgen_runtime", "web/static")]
+class LayeredStaticFiles(StaticFiles):
+    """``StaticFiles`` over several folders, the first that has a file wins (Starlette's own
+    takes one folder and packages)."""
+
+    def __init__(self, directories: list[Path]) -> None:
+        super().__init__(directory=str(directories[0]))
+        self.all_directories = [str(folder) for folder in directories]
 
 
 def static_file(name: str, app: Path | None = None) -> bytes:

@@ -155,8 +155,9 @@ class Catalog:
         self.by_name: dict[str, Resource] = {r.name: r for r in listed}
         self.superuser_roles = frozenset(superuser_roles)
         self.user_manager_roles = frozenset(user_manager_roles)
-        # The modules that put hooks on ``events`` when imported (the spec's processes, then
-        # the app's own code): imported on first use, so no write can run without its hooks.
+        # The modules that put hooks on ``events`` (the spec's processes, then the app's own
+        # code, ``custom.hooks``): imported on first use, so no write can run without its hooks,
+        # and each one's ``register(events)`` called, in this order.
         self.hook_modules = tuple(hooks)
         self._events = Events()
         self._hooked = False
@@ -169,7 +170,9 @@ class Catalog:
         if not self._hooked:
             self._hooked = True  # first: a hook module may use ``events`` while importing
             for name in self.hook_modules:
-                importlib.import_module(name)
+                register = getattr(importlib.import_module(name), "register", None)
+                if callable(register):
+                    register(self._events)
         return self._events
 
     def adopt(self, resource: Resource) -> Resource:

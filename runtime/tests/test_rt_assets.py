@@ -94,3 +94,46 @@ def test_web_files_resolve_each_name_as_the_app_does(app: Path) -> None:
     assert not any(name.startswith("messages/") for name in files)
     runtime = assets.web_files()
     assert set(runtime) <= set(files) and "templates/custom.html" not in runtime
+
+
+@pytest.fixture
+def custom(app: Path) -> Path:
+    """The app folder with custom code (``custom/``) overriding the app's and the runtime's."""
+    files = {
+        "custom/templates/error.html": "custom error page {{ code }}",
+        "custom/static/app.css": "body { color: blue }",
+        "custom/static/extra.js": "// mine",
+        "custom/messages/core.json": json.dumps({"back": {"en": "Return"}}),
+    }
+    for name, text in files.items():
+        (app / name).parent.mkdir(parents=True, exist_ok=True)
+        (app / name).write_text(text, encoding="utf-8")
+    return app
+
+
+def test_the_custom_folder_wins_over_the_app_and_the_runtime(custom: Path) -> None:
+    app = custom
+    assert assets.folders("static", app) == [
+        app / "custom" / "static",
+        app / "static",
+        assets.WEB / "static",
+    ]
+    env = jinja2.Environment(loader=assets.template_loader(app), autoescape=True)
+    assert env.get_template("error.html").render(code=500) == "custom error page 500"
+    assert env.get_template("custom.html").render() == "mine"  # the app's, not shadowed
+    assert assets.static_file("app.css", app) == b"body { color: blue }"
+    assert assets.messages(app)["en"]["back"] == "Return"
+    assert assets.messages(app)["fr"] == {"hello": "Salut"}
+    files = assets.web_files(app)
+    assert files["static/extra.js"] == app / "custom" / "static" / "extra.js"
+    assert files["static/img/logo.svg"] == app / "static" / "img" / "logo.svg"
+
+
+def test_static_files_are_served_from_every_layer(custom: Path) -> None:
+    web = Starlette(routes=[Mount("/static", assets.static_files(custom))])
+    with TestClient(web) as client:
+        assert client.get("/static/app.css").text == "body { color: blue }"
+        assert client.get("/static/extra.js").text == "// mine"
+        assert client.get("/static/img/logo.svg").text == "<svg/>"
+        assert client.get("/static/lists.js").status_code == 200
+        assert client.get("/static/../custom/templates/error.html").status_code == 404

@@ -6,9 +6,13 @@ The resources are the small CRM of the ``crm`` fixture (``rt_crm.py``).
 from __future__ import annotations
 
 import dataclasses
+import sys
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from crmgen_runtime.events import Event
 from crmgen_runtime.resources import Catalog, FieldInfo
 
 
@@ -115,3 +119,35 @@ def test_field_kinds() -> None:
     assert ref.is_ref and one.is_ref and not many.is_ref and not plain.is_ref
     assert many.is_list and not ref.is_list and not plain.is_list
     assert plain.options == {} and plain.options is not FieldInfo("x", "string").options
+
+
+def test_hook_modules_are_imported_on_first_use_and_registered_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each module of ``hooks`` is imported when ``events`` is first used and its
+    ``register(events)`` called, in the listed order (the spec's processes, then custom code);
+    a module without ``register`` is only imported."""
+    (tmp_path / "rt_hooks_first.py").write_text(
+        "ORDER = []\n"
+        "def register(events):\n"
+        "    events.on('before_create', 'Deal', lambda event: ORDER.append('first'))\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rt_hooks_second.py").write_text(
+        "import rt_hooks_first\n"
+        "def register(events):\n"
+        "    events.on('before_create', 'Deal', lambda event: rt_hooks_first.ORDER.append('second'))\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "rt_hooks_plain.py").write_text("IMPORTED = True\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    catalog = Catalog([], hooks=["rt_hooks_first", "rt_hooks_second", "rt_hooks_plain"])
+    assert "rt_hooks_first" not in sys.modules
+    events = catalog.events
+    assert catalog.events is events  # imported and registered once
+    assert sys.modules["rt_hooks_plain"].IMPORTED
+    deal = SimpleNamespace(name="Deal")
+    events.fire(Event("before_create", None, deal, None))
+    assert sys.modules["rt_hooks_first"].ORDER == ["first", "second"]
+    for name in ("rt_hooks_first", "rt_hooks_second", "rt_hooks_plain"):
+        del sys.modules[name]

@@ -34,6 +34,7 @@ SPECS = {
     "crm": ROOT / "examples" / "crm",
     "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
     "exact": ROOT / "tests" / "backend" / "exact.yaml",
+    "shop": ROOT / "tests" / "custom" / "shop",  # with custom code beside the spec
 }
 POSTGRES_URL = os.environ.get(
     "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -686,7 +686,8 @@ def _on_delete(process: Callable[..., None], event: Event) -> None:
 
 def register(events: Events) -> None:
     """Put the spec's entity processes on ``events``: each runs inside the write's
-    transaction, an update process with ``fields`` only when one of them changed."""
+    transaction, an update process with ``fields`` only when one of them changed. The catalog
+    calls it (``resources.CATALOG``: ``hooks``) before the app's own hooks."""
     for entity, processes in BEFORE_CREATE.items():
         for process in processes:
             events.on(
@@ -720,7 +721,9 @@ def register(events: Events) -> None:
                 events.on(moment, entity, functools.partial(_on_delete, process))
 
 
-register(CATALOG.events)
+# The registry with every hook on it: using it imports the catalog's hook modules and calls their
+# ``register(events)``, this module's first, then the app's own (``custom/hooks.py``).
+EVENTS = CATALOG.events
 
 
 # --- schedules -----------------------------------------------------------------------------
