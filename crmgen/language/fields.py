@@ -426,6 +426,7 @@ register(
         _no_default("file"),
         column=lambda f: "sa.String(1024)",
         text=True,
+        widget="file",
         import_kind="file",
     )
 )

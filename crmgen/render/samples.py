@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language import fields
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import api, relations
 from crmgen.render.users import USER
@@ -138,6 +139,9 @@ def _number_value(facts: api.FieldFacts, i: int) -> int | float | None:
 def value(entity: Entity, facts: api.FieldFacts, i: int) -> Any:
     """A valid JSON value of a scalar field for sample record ``i`` (None: none found)."""
     kind = facts.type
+    field_type = fields.field_type(kind)
+    if field_type.sample is not None:  # a plugin type knows its own valid values
+        return field_type.sample(i)
     if kind in api.TEXT_TYPES and kind != "enum":
         return _text_value(entity, facts, i)
     if kind == "enum":
@@ -180,6 +184,8 @@ def invalid_cases(entity: Entity, facts: api.FieldFacts, f: Field) -> list[Inval
     cases: list[Invalid] = []
     if facts.required:
         cases.append(Invalid(f"{name}-required", name, MISSING, 422))
+    for n, bad in enumerate(fields.field_type(kind).invalid):  # a plugin type's own refusals
+        cases.append(Invalid(f"{name}-invalid-{n + 1}", name, bad, 422))
     if kind in api.TEXT_TYPES and kind != "enum":
         cases.append(Invalid(f"{name}-not-text", name, 12345, 422))
         if f.max_length is not None or kind in api.DEFAULT_MAX_LENGTH:
