@@ -51,6 +51,11 @@ def base_context(spec: Spec) -> dict[str, Any]:
         "runtime_requirement": runtime_wheel.requirement(),
         "runtime_wheel": runtime_wheel.OUT_PATH,
         "plugin_distributions": plugin_distributions(spec),
+        "plugin_types": tuple(
+            sorted(
+                {f.type for e in spec.entities for f in e.fields if field_type(f.type).distribution}
+            )
+        ),
     }
 
 
