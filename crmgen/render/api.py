@@ -13,14 +13,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from crmgen.language.fields import REGISTRY
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
 from crmgen.render.expr_sql import compile_where
 
-# Stored and filtered as text (the runtime derives the same from its own field registry).
-TEXT_TYPES = tuple(name for name, t in sorted(REGISTRY.items()) if t.text)
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
 SYSTEM_FIELDS = ("id", "version", "created_at", "updated_at")
