@@ -91,7 +91,9 @@ def column_imports(type_names: list[str]) -> dict[str, list[str]]:
             section = (
                 "runtime"
                 if top == "crmgen_runtime"
-                else "stdlib" if top in sys.stdlib_module_names else "third_party"
+                else "stdlib"
+                if top in sys.stdlib_module_names
+                else "third_party"
             )
             sections[section].add(line)
     return {key: sorted(lines) for key, lines in sections.items()}

@@ -25,6 +25,7 @@ PARTS = {
     "records": records,
 }
 
+
 def _widget(f: Field) -> str | None:
     """The HTML widget of the field's form input, as its type says (None: not in forms)."""
     if f.relation is not None:

@@ -313,9 +313,8 @@ def cell(meta: dict[str, Any], value: Any, locale: str) -> str:
         return json.dumps(value, ensure_ascii=False)
     if meta.get("type") == "money":
         return format_money(value, locale, meta.get("currency") or CURRENCY)
-    shown = fields.display(
-        meta.get("type", ""), value
-    )  # a type with its own format (plugins)
+    # a type with a format of its own (a plugin type)
+    shown = fields.display(meta.get("type", ""), value)
     if shown is not None:
         return shown
     formatter = FORMATTERS.get(meta.get("type", ""))
