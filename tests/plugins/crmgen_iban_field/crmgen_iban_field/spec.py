@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen.language.fields import FieldType
-
 from crmgen_iban_field import MAX_LENGTH, compact, is_valid, make
 
 
