@@ -1,7 +1,16 @@
-"""Field types: the registry that says what each type accepts and how its default is checked.
+"""Field types: one object per type carrying what every layer of the generator needs.
 
-Adding a field type is one ``register`` call here (its options, as JSON Schema fragments, and a
-default checker) plus its column/widget templates in the generators.
+A ``FieldType`` says what the spec accepts (its options, as JSON Schema fragments, and a default
+checker) and what the generated app does with the field: its column (``column``: Python source
+of the SQLAlchemy type, and the ``imports`` it needs), its Python annotation, its JSON Schema in
+the API (``api_schema``), its form widget and list filter (names the runtime understands), how
+an import reads a cell (``import_kind``), its CHECK constraints (``checks``) and, for a type the
+built-in sample rules do not know, its sample values (``sample``, ``invalid``).
+
+Built-ins register here with ``register``; a plugin registers the same object through the
+``crmgen.fields`` entry point (see crmgen/plugins.py) and names the distribution the generated
+app must install (``distribution``), which also carries the type's runtime half
+(``crmgen_runtime.fields``).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from typing import Any
 from crmgen.language.names import ENUM_VALUE
 
 DefaultCheck = Callable[[Any, dict[str, Any]], str | None]
+ColumnSource = Callable[[Any], str]  # a crmgen.language.model.Field -> "sa.String(255)"
 
 _NUMBER = {"type": "number"}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -32,6 +42,27 @@ class FieldType:
     check_default: DefaultCheck = lambda value, raw: None
     searchable: bool = False
     relation: bool = False
+    # -- the column (models, migrations) -----------------------------------------------------
+    column: ColumnSource | None = None  # None: no column of its own (a many-to-many list)
+    python_type: str = "str"  # the annotation of the mapped column
+    imports: tuple[str, ...] = ()  # import lines the column type and annotation need
+    nullable_annotation: bool = True  # an optional field is annotated ``T | None``
+    checks: str = ""  # the CHECK constraints it takes: "length", "range", "values" or ""
+    exact: bool = False  # a Decimal: CHECKs compare typed values, samples are quantized
+    # a literal default as Python source: a format string around the value (None: no literal)
+    default_source: str | None = "{}"
+    default_as_text: bool = False  # the value goes in as text (Decimal("1.5"), dates)
+    # -- the API, the web UI and imports (names the runtime understands) -----------------------
+    text: bool = False  # stored and filtered as text (searchable, ``__contains``...)
+    api_schema: dict[str, Any] | None = None  # JSON Schema of a value, for OpenAPI
+    widget: str | None = None  # the form input: text, textarea, number, checkbox, select...
+    filter: str | None = None  # the list filter: text, number, enum, boolean, date, datetime
+    import_kind: str = "text"  # how an imported cell is read: text, number, date, datetime...
+    numeric: bool = False  # a number: summed in lists and documents, step of its input
+    # -- samples for a type the built-in rules do not know (demo data, the app's tests) --------
+    sample: Callable[[int], Any] | None = None  # the i-th valid value, distinct for each i
+    invalid: tuple[Any, ...] = ()  # values the API must refuse
+    distribution: str | None = None  # the plugin's distribution the generated app depends on
 
 
 REGISTRY: dict[str, FieldType] = {}
@@ -40,6 +71,41 @@ REGISTRY: dict[str, FieldType] = {}
 def register(field_type: FieldType) -> FieldType:
     REGISTRY[field_type.name] = field_type
     return field_type
+
+
+def field_type(name: str) -> FieldType:
+    """The registered type ``name``; a KeyError names the type when it is not installed."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"no field type {name!r} is registered (a plugin not installed?)") from None
+
+
+def _sized(default: int) -> ColumnSource:
+    return lambda f: f"sa.String({f.max_length or default})"
+
+
+def _exact(f: Any) -> str:
+    return f"ExactDecimal({f.precision or 12}, {f.scale if f.scale is not None else 2})"
+
+
+def _enum_column(f: Any) -> str:
+    return f"sa.String({max(len(v.name) for v in f.values)})"
+
+
+_DECIMAL = ("from decimal import Decimal", "from crmgen_runtime.decimals import ExactDecimal")
+_TEXT = {"column": _sized(255), "text": True, "checks": "length", "widget": "text"}
+_NUMBER_KIND = {"checks": "range", "numeric": True, "filter": "number", "import_kind": "number"}
+_DECIMAL_KIND = {
+    **_NUMBER_KIND,
+    "column": _exact,
+    "python_type": "Decimal",
+    "imports": _DECIMAL,
+    "exact": True,
+    "default_source": "Decimal({})",
+    "default_as_text": True,
+    "widget": "number",
+}
 
 
 def _text_default(value: Any, raw: dict[str, Any]) -> str | None:
@@ -179,13 +245,32 @@ register(
         {**_LENGTHS, "pattern": {"type": "string"}, **_SEARCH},
         _text_default,
         True,
+        **_TEXT,
+        filter="text",
     )
 )
 register(
-    FieldType("text", "long text, several lines", {**_LENGTHS, **_SEARCH}, _text_default, True)
+    FieldType(
+        "text",
+        "long text, several lines",
+        {**_LENGTHS, **_SEARCH},
+        _text_default,
+        True,
+        **{**_TEXT, "column": lambda f: "sa.Text()", "widget": "textarea"},
+        filter="text",
+    )
 )
 register(
-    FieldType("integer", "a whole number", {"min": _NUMBER, "max": _NUMBER}, _number_default(int))
+    FieldType(
+        "integer",
+        "a whole number",
+        {"min": _NUMBER, "max": _NUMBER},
+        _number_default(int),
+        column=lambda f: "sa.Integer()",
+        python_type="int",
+        widget="number",
+        **_NUMBER_KIND,
+    )
 )
 register(
     FieldType(
@@ -198,6 +283,7 @@ register(
             "scale": {"type": "integer", "minimum": 0, "maximum": 12},
         },
         _number_default(Decimal),
+        **_DECIMAL_KIND,
     )
 )
 register(
@@ -210,16 +296,50 @@ register(
             "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "currency"},
         },
         _number_default(Decimal),
+        **_DECIMAL_KIND,
     )
 )
-register(FieldType("boolean", "yes or no", {}, _bool_default))
-register(FieldType("date", "a calendar date", {}, _date_default))
+register(
+    FieldType(
+        "boolean",
+        "yes or no",
+        {},
+        _bool_default,
+        column=lambda f: "sa.Boolean()",
+        python_type="bool",
+        widget="checkbox",
+        filter="boolean",
+        import_kind="boolean",
+    )
+)
+register(
+    FieldType(
+        "date",
+        "a calendar date",
+        {},
+        _date_default,
+        column=lambda f: "sa.Date()",
+        python_type="dt.date",
+        default_source="dt.date.fromisoformat({})",
+        default_as_text=True,
+        widget="date",
+        filter="date",
+        import_kind="date",
+    )
+)
 register(
     FieldType(
         "datetime",
         "a date and time (stored in UTC, shown in the app's time zone)",
         {},
         _datetime_default,
+        column=lambda f: "sa.DateTime(timezone=True)",
+        python_type="dt.datetime",
+        default_source="dt.datetime.fromisoformat({})",
+        default_as_text=True,
+        widget="datetime-local",
+        filter="datetime",
+        import_kind="datetime",
     )
 )
 register(
@@ -229,6 +349,8 @@ register(
         {"max_length": _LENGTHS["max_length"], **_SEARCH},
         _pattern_default("e-mail address", r"[^@\s]+@[^@\s]+\.[^@\s]+"),
         True,
+        **{**_TEXT, "column": _sized(254), "widget": "email"},
+        filter="text",
     )
 )
 register(
@@ -238,6 +360,8 @@ register(
         {"max_length": _LENGTHS["max_length"], **_SEARCH},
         _pattern_default("phone number", r"\+?[0-9 ()\-.]{3,32}"),
         True,
+        **{**_TEXT, "column": _sized(32), "widget": "tel"},
+        filter="text",
     )
 )
 register(
@@ -246,6 +370,8 @@ register(
         "a web address (http or https)",
         {"max_length": _LENGTHS["max_length"]},
         _pattern_default("URL", r"https?://\S+"),
+        **{**_TEXT, "column": _sized(2048), "widget": "url"},
+        filter="text",
     )
 )
 register(
@@ -266,9 +392,29 @@ register(
             }
         },
         _enum_default,
+        column=_enum_column,
+        text=True,
+        checks="values",
+        widget="select",
+        filter="enum",
+        import_kind="choice",
     )
 )
-register(FieldType("json", "structured data (any JSON value)", {}, lambda value, raw: None))
+register(
+    FieldType(
+        "json",
+        "structured data (any JSON value)",
+        {},
+        lambda value, raw: None,
+        column=lambda f: 'sa.JSON().with_variant(JSONB(), "postgresql")',
+        python_type="Any",
+        imports=("from typing import Any", "from sqlalchemy.dialects.postgresql import JSONB"),
+        nullable_annotation=False,
+        default_source=None,
+        widget="json",
+        import_kind="json",
+    )
+)
 register(
     FieldType(
         "file",
@@ -278,6 +424,10 @@ register(
             "max_size_mb": {"type": "number", "exclusiveMinimum": 0},
         },
         _no_default("file"),
+        column=lambda f: "sa.String(1024)",
+        text=True,
+        widget="file",
+        import_kind="file",
     )
 )
 _TO = {"to": {"$ref": "#/$defs/entity_name"}, "back": {"$ref": "#/$defs/snake_name"}}
@@ -292,6 +442,10 @@ register(
         },
         _no_default("ref"),
         relation=True,
+        column=lambda f: "sa.Integer()",
+        python_type="int",
+        widget="ref",
+        import_kind="ref",
     )
 )
 register(
@@ -301,6 +455,7 @@ register(
         {**_TO, "through": {"$ref": "#/$defs/snake_name"}},
         _no_default("refs"),
         relation=True,
+        import_kind="refs",
     )
 )
 

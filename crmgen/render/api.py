@@ -18,7 +18,6 @@ from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
 from crmgen.render.expr_sql import compile_where
 
-TEXT_TYPES = ("string", "text", "email", "phone", "url", "enum", "file")
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
 SYSTEM_FIELDS = ("id", "version", "created_at", "updated_at")

@@ -14,6 +14,7 @@ import json
 import keyword
 import math
 import re
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
@@ -21,6 +22,7 @@ from typing import Any, NoReturn
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from crmgen.language.fields import FieldType, field_type
 from crmgen.language.names import pluralize, snake_case
 from crmgen.language.text import Text
 from crmgen.render.errors import GenerateError
@@ -63,9 +65,38 @@ def make_environment(override: str | Path | None = None) -> Environment:
         tr=translate,
         docstring=docstring,
         json=json_value,
+        field_type=type_of,
     )
-    env.globals.update(fail=fail)
+    env.globals.update(fail=fail, column_imports=column_imports)
     return env
+
+
+def type_of(field: Any) -> FieldType:
+    """The registered type object of a field or a type name (``f|field_type``): templates read
+    it, never a list of type names."""
+    name = field if isinstance(field, str) else field.type
+    try:
+        return field_type(name)
+    except KeyError as exc:
+        raise GenerateError(f"{getattr(field, 'name', name)}: {exc.args[0]}") from None
+
+
+def column_imports(type_names: list[str]) -> dict[str, list[str]]:
+    """The import lines the columns of these field types need, sorted, by section: ``stdlib``,
+    ``third_party`` (beside sqlalchemy's) and ``runtime`` (crmgen_runtime's)."""
+    sections: dict[str, set[str]] = {"stdlib": set(), "third_party": set(), "runtime": set()}
+    for name in type_names:
+        for line in field_type(name).imports:
+            top = line.split()[1].split(".")[0]
+            section = (
+                "runtime"
+                if top == "crmgen_runtime"
+                else "stdlib"
+                if top in sys.stdlib_module_names
+                else "third_party"
+            )
+            sections[section].add(line)
+    return {key: sorted(lines) for key, lines in sections.items()}
 
 
 def json_value(value: Any) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crmgen.language import fields
 from crmgen.language.model import Spec
 from crmgen.render import documents, openapi_accounts
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 
-TEXT = ("string", "text", "email", "phone", "url", "file", "enum")
 ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")
 ERROR_STATUSES = {
     "400": "Bad request: malformed JSON or a bad query parameter",
@@ -146,7 +146,10 @@ def document_text(spec: Spec) -> str:
 def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
     options = dict(f.options)
     schema: dict[str, Any]
-    if f.type in TEXT:
+    field_type = fields.field_type(f.type)
+    if field_type.api_schema is not None:  # a plugin type says its own schema
+        schema = dict(field_type.api_schema)
+    elif field_type.text:
         schema = {"type": "string"}
         if f.type == "enum":
             schema["enum"] = list(options["values"])
@@ -375,7 +378,7 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
             ops = ("in", "isnull")
         elif type_ == "boolean":
             ops = ("ne", "in", "isnull")
-        elif type_ in TEXT:
+        elif fields.field_type(type_).text:
             ops = (*ORDERED_OPS, "contains")
         else:
             ops = ORDERED_OPS

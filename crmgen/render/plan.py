@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen import __version__
+from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
 from crmgen.render import api, deploy, openapi, relations, runtime_wheel, samples, seeding
 from crmgen.render.analytics import analytics_context
@@ -49,7 +50,20 @@ def base_context(spec: Spec) -> dict[str, Any]:
         "crmgen_version": __version__,
         "runtime_requirement": runtime_wheel.requirement(),
         "runtime_wheel": runtime_wheel.OUT_PATH,
+        "plugin_distributions": plugin_distributions(spec),
+        "plugin_types": tuple(
+            sorted(
+                {f.type for e in spec.entities for f in e.fields if field_type(f.type).distribution}
+            )
+        ),
     }
+
+
+def plugin_distributions(spec: Spec) -> list[str]:
+    """The distributions of the plugin field types the spec uses: the app depends on them (they
+    carry the types' runtime half)."""
+    found = {field_type(f.type).distribution for e in spec.entities for f in e.fields}
+    return sorted(name for name in found if name)
 
 
 def models_context(spec: Spec) -> dict[str, Any]:
@@ -69,7 +83,11 @@ def api_context(spec: Spec) -> dict[str, Any]:
 
 def seed_context(spec: Spec) -> dict[str, Any]:
     """The demo-data seeder gets the entities in seeding order and their fields as data."""
-    return {"seed_order": seeding.order(spec), "seed_fields": seeding.fields}
+    return {
+        "seed_order": seeding.order(spec),
+        "seed_fields": seeding.fields,
+        "seed_count": seeding.COUNT,
+    }
 
 
 def tests_context(spec: Spec) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language import fields
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import api, relations
 from crmgen.render.users import USER
@@ -135,10 +136,19 @@ def _number_value(facts: api.FieldFacts, i: int) -> int | float | None:
     return None
 
 
+def _plain_text(kind: str) -> bool:
+    """Text whose samples the rules here make (a type with samples of its own makes them)."""
+    field_type = fields.field_type(kind)
+    return field_type.text and field_type.sample is None and field_type.checks != "values"
+
+
 def value(entity: Entity, facts: api.FieldFacts, i: int) -> Any:
     """A valid JSON value of a scalar field for sample record ``i`` (None: none found)."""
     kind = facts.type
-    if kind in api.TEXT_TYPES and kind != "enum":
+    field_type = fields.field_type(kind)
+    if field_type.sample is not None:  # a plugin type knows its own valid values
+        return field_type.sample(i)
+    if _plain_text(kind):
         return _text_value(entity, facts, i)
     if kind == "enum":
         values = dict(facts.options)["values"]
@@ -180,7 +190,9 @@ def invalid_cases(entity: Entity, facts: api.FieldFacts, f: Field) -> list[Inval
     cases: list[Invalid] = []
     if facts.required:
         cases.append(Invalid(f"{name}-required", name, MISSING, 422))
-    if kind in api.TEXT_TYPES and kind != "enum":
+    for n, bad in enumerate(fields.field_type(kind).invalid):  # a plugin type's own refusals
+        cases.append(Invalid(f"{name}-invalid-{n + 1}", name, bad, 422))
+    if _plain_text(kind):
         cases.append(Invalid(f"{name}-not-text", name, 12345, 422))
         if f.max_length is not None or kind in api.DEFAULT_MAX_LENGTH:
             cases.append(Invalid(f"{name}-too-long", name, "x" * (options["max_length"] + 1), 422))

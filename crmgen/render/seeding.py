@@ -2,13 +2,16 @@
 
 Entities are seeded in an order where every required reference points at an entity seeded
 before (``order``); optional references and references that close a cycle are filled in a
-second pass by the generated code. ``SeedField`` is one field as plain data.
+second pass by the generated code. ``SeedField`` is one field as plain data; a field of a type
+that knows its own sample values (a plugin type) carries ``COUNT`` of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Spec
 from crmgen.render import relations
 
@@ -28,6 +31,15 @@ class SeedField:
     values: tuple[str, ...]
     target: str | None
     kind: str | None
+    samples: tuple[Any, ...] = ()
+
+
+COUNT = 5  # demo records per entity (the seeder's COUNT)
+
+
+def _samples(type_name: str) -> tuple[Any, ...]:
+    sample = field_type(type_name).sample
+    return () if sample is None else tuple(sample(i) for i in range(COUNT))
 
 
 def fields(entity: Entity) -> list[SeedField]:
@@ -47,6 +59,7 @@ def fields(entity: Entity) -> list[SeedField]:
             values=tuple(v.name for v in f.values),
             target=f.relation.target if f.relation else None,
             kind=f.relation.kind if f.relation else None,
+            samples=_samples(f.type),
         )
         for f in entity.fields
         if f.computed is None

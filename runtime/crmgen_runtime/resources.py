@@ -27,6 +27,7 @@ SYSTEM_TYPES = {
     "created_at": "datetime",
     "updated_at": "datetime",
 }
+# The built-in text types; crmgen_runtime.fields.is_text also knows plugin types.
 TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file"})
 
 Condition = Callable[[CurrentUser], sa.ColumnElement[bool]]

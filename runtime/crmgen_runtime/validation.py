@@ -17,7 +17,9 @@ import string
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
+from crmgen_runtime import fields
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.fields import Coerce
 from crmgen_runtime.resources import FieldInfo, Resource
 
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -155,10 +157,10 @@ def coerce(info: FieldInfo, value: Any) -> Any:
         if info.not_null:
             raise invalid("required")
         return [] if info.is_list else None
-    check = _CHECKS.get(info.type)
-    if check is None:
+    behaviour = fields.lookup(info.type)
+    if behaviour is None:
         raise invalid("not_writable", type=info.type)
-    return check(info, value)
+    return behaviour.coerce(info, value)
 
 
 def _text(info: FieldInfo, value: Any) -> str:
@@ -335,7 +337,7 @@ def _refs(info: FieldInfo, value: Any) -> list[int]:
     return ids
 
 
-_CHECKS: dict[str, Any] = {
+_TEXT_CHECKS: dict[str, Coerce] = {
     "string": _string,
     "text": _text,
     "file": _string,
@@ -343,6 +345,8 @@ _CHECKS: dict[str, Any] = {
     "phone": _format(PHONE, "not_phone"),
     "url": _format(URL, "not_url"),
     "enum": _enum,
+}
+_OTHER_CHECKS: dict[str, Coerce] = {
     "integer": _integer,
     "decimal": _decimal,
     "money": _decimal,
@@ -353,6 +357,10 @@ _CHECKS: dict[str, Any] = {
     "ref": _ref,
     "refs": _refs,
 }
+for _name, _check in _TEXT_CHECKS.items():
+    fields.register(fields.FieldType(_name, _check, text=True))
+for _name, _check in _OTHER_CHECKS.items():
+    fields.register(fields.FieldType(_name, _check))
 
 
 def parse_query_value(type_: str, info: FieldInfo | None, raw: str) -> Any:
@@ -376,7 +384,7 @@ def parse_query_value(type_: str, info: FieldInfo | None, raw: str) -> Any:
         raise invalid("not_boolean")
     if type_ in ("integer", "decimal", "money"):
         probe = FieldInfo("filter", type_, options=_loose(info))
-        return _CHECKS[type_](probe, raw)
+        return _OTHER_CHECKS[type_](probe, raw)
     if type_ == "date":
         return _date(FieldInfo("filter", type_), raw)
     if type_ == "datetime":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, NavItem, Spec
 from crmgen.render.web import boards, dashboards, documents, lists, records
 from crmgen.render.web.labels import text_of
@@ -24,38 +25,21 @@ PARTS = {
     "records": records,
 }
 
-# Field type -> the HTML widget of its form input.
-WIDGETS = {
-    "string": "text",
-    "text": "textarea",
-    "email": "email",
-    "phone": "tel",
-    "url": "url",
-    "integer": "number",
-    "decimal": "number",
-    "money": "number",
-    "float": "number",
-    "boolean": "checkbox",
-    "date": "date",
-    "datetime": "datetime-local",
-    "enum": "select",
-    "ref": "ref",
-}
-
 
 def _widget(f: Field) -> str | None:
+    """The HTML widget of the field's form input, as its type says (None: not in forms)."""
     if f.relation is not None:
         return "ref" if f.relation.kind != "many_to_many" else None
-    return WIDGETS.get(f.type)
+    widget = field_type(f.type).widget
+    return None if widget in records.EXTRA_WIDGETS else widget
 
 
 def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
     target = spec.entity(f.relation.target) if f.relation is not None else None
+    kind = field_type(f.type)
     step = None
-    if f.type == "integer":
-        step = "1"
-    elif f.type in ("decimal", "money", "float"):
-        step = "any"
+    if kind.numeric:
+        step = "any" if kind.exact else "1"
     return {
         "name": f.name,
         "type": f.type,

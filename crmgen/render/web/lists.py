@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 
-# Field type -> the filter widget the list page shows for it (absent: not filterable).
-FILTER_KINDS = {
-    "enum": "enum",
-    "boolean": "boolean",
-    "date": "date",
-    "datetime": "datetime",
-    "integer": "number",
-    "decimal": "number",
-    "money": "number",
-    "float": "number",
-    "string": "text",
-    "text": "text",
-    "email": "text",
-    "phone": "text",
-    "url": "text",
-}
 # Without ``ui.list.filters`` in the spec: these kinds, in this order, at most DEFAULT_FILTERS.
 DEFAULT_KINDS = ("enum", "ref", "boolean", "date", "datetime")
 DEFAULT_FILTERS = 5
@@ -33,7 +18,7 @@ def filter_kind(f: Field) -> str | None:
     """The filter widget of field ``f``: enum, ref, boolean, date, datetime, number or text."""
     if f.relation is not None:
         return "ref"
-    return FILTER_KINDS.get(f.type)
+    return field_type(f.type).filter
 
 
 def _filters(entity: Entity) -> list[dict[str, str]]:

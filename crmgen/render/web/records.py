@@ -12,13 +12,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render.web.labels import text_of
 
-# Fields without a widget in the shared field data that forms still edit (type -> widget).
-EXTRA_WIDGETS = {"json": "json", "file": "file"}
+# Widgets the shared field data leaves out that forms still edit (their own inputs).
+EXTRA_WIDGETS = frozenset({"json", "file"})
 RELATED_COLUMNS = 4  # columns of a related list on the detail page
-NUMERIC = ("integer", "decimal", "money", "float")
 
 
 def _label(spec: Spec, f: Field) -> dict[str, str]:
@@ -31,12 +31,13 @@ def _extra_widget(f: Field) -> str | None:
         return None
     if f.relation is not None and f.relation.kind == "many_to_many":
         return "multi"
-    return EXTRA_WIDGETS.get(f.type)
+    widget = field_type(f.type).widget
+    return widget if widget in EXTRA_WIDGETS else None
 
 
 def _input(spec: Spec, f: Field) -> dict[str, Any] | None:
     """Attributes of a number input: step by scale, bounds, the currency of money."""
-    if f.type not in NUMERIC:
+    if not field_type(f.type).numeric:
         return None
     step = "1" if f.type == "integer" else "any"
     if f.type in ("decimal", "money"):

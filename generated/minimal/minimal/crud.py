@@ -26,11 +26,11 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, validation
+from crmgen_runtime import fields, links, permissions, validation
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
 from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import TEXT_TYPES, FieldInfo, Resource
+from crmgen_runtime.resources import FieldInfo, Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -476,7 +476,7 @@ def _filter(
                 )
             return column.is_(None) if wanted else column.is_not(None)
         if op == "contains":
-            if type_ not in TEXT_TYPES:
+            if not fields.is_text(type_):
                 raise validation.Invalid("__contains works on text fields only.")
             if "\x00" in raw or len(raw) > 1000:
                 raise validation.Invalid("Must be at most 1000 characters of text.")
@@ -537,7 +537,7 @@ def _search(
     columns = [
         resource.attribute(name)
         for name in resource.search
-        if name in names and resource.fields[name].type in TEXT_TYPES
+        if name in names and fields.is_text(resource.fields[name].type)
     ]
     if "\x00" in q or len(q) > 1000:
         raise bad_query("q", "Must be at most 1000 characters of text.")

@@ -43,6 +43,7 @@ class Field(NamedTuple):
     values: tuple[str, ...] = ()
     target: str | None = None
     kind: str | None = None
+    samples: tuple[Any, ...] = ()  # a plugin type's own demo values
 
 
 ORDER = ["User", "Contact"]
@@ -98,6 +99,8 @@ def _number(f: Field, i: int) -> Any:
 
 def value(entity: str, f: Field, i: int) -> Any:
     """A demo value of field ``f`` for the ``i``-th record (deterministic)."""
+    if f.samples:
+        return f.samples[i % len(f.samples)]
     if f.type in ("string", "text", "email", "phone", "url", "file"):
         if f.type == "file" and not f.required:
             return None

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
-from crmgen_runtime import assets, permissions, validation
+from crmgen_runtime import assets, fields, permissions, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
 from starlette.requests import Request
@@ -313,6 +313,10 @@ def cell(meta: dict[str, Any], value: Any, locale: str) -> str:
         return json.dumps(value, ensure_ascii=False)
     if meta.get("type") == "money":
         return format_money(value, locale, meta.get("currency") or CURRENCY)
+    # a type with a format of its own (a plugin type)
+    shown = fields.display(meta.get("type", ""), value)
+    if shown is not None:
+        return shown
     formatter = FORMATTERS.get(meta.get("type", ""))
     if formatter is None and isinstance(
         value, dt.date
