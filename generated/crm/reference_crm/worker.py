@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.delivery import PermanentError
 
 from reference_crm import outbox
 from reference_crm.db import Database
@@ -175,7 +176,7 @@ class Worker:
 
     def _mark_failed(self, message: Claimed, token: str, error: BaseException) -> str:
         attempts = message.attempts + 1
-        permanent = isinstance(error, outbox.PermanentError)
+        permanent = isinstance(error, PermanentError)
         dead = permanent or attempts >= self.settings.outbox_max_attempts
         now = utcnow()
         wait = backoff(
@@ -222,7 +223,7 @@ class Worker:
         if not self._renew(message, token):
             return "lost"
         try:
-            outbox.deliver(
+            outbox.COURIER.deliver(
                 message.kind,
                 message.payload,
                 message.key,
