@@ -169,7 +169,7 @@ _READ_ROWS = """
 import datetime as dt, json
 from decimal import Decimal
 import sqlalchemy as sa
-from {pkg}.db import Database
+from crmgen_runtime.db import Database
 from {pkg}.models import Base
 
 def plain(value):

@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
@@ -279,7 +280,7 @@ def scenario_backend(
     gen = generated("crm", tmp_path_factory)
     folder = tmp_path_factory.mktemp(f"scenario_{dialect}")
     for url in templates.fresh(gen, dialect, folder):
-        database = gen.db.Database(url)
+        database = Database(url)
         users: dict[str, Any] = {}
         settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))
         app = gen.app.create_app(

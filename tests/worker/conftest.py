@@ -307,7 +307,7 @@ class Apps:
         """``outbox.enqueue`` each {kind, payload, key} in one transaction of the app."""
         code = (
             "import json, sys\n"
-            f"from {PACKAGE}.db import Database\n"
+            "from crmgen_runtime.db import Database\n"
             f"from {PACKAGE}.outbox import enqueue\n"
             f"from {PACKAGE}.settings import load_settings\n"
             "db = Database(load_settings().database_url)\n"
