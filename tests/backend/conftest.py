@@ -43,11 +43,9 @@ POSTGRES_URL = os.environ.get(
 MODULES = (
     "app",
     "models",
-    "db",
     "crud",
     "processes",
     "resources",
-    "formats",
     "settings",
 )
 
