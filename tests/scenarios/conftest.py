@@ -36,7 +36,7 @@ from starlette.testclient import TestClient
 
 from tests.app_settings import app_settings_env
 from tests.backend.conftest import Backend, TestUsers, generated
-from tests.migrations.apptools import POSTGRES_URL, engine_for, postgres_admin, run_app
+from tests.migrations.apptools import POSTGRES_URL, app_path, engine_for, postgres_admin, run_app
 from tests.worker.conftest import HttpRecorder, SmtpServer, http, outbox_rows, smtp, wait_for  # noqa: F401
 
 # The enrichment call of the reference CRM (an http step with into, on every new company with
@@ -128,7 +128,7 @@ class Scenario(Backend):
             if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "database_url")
         }
         environ.update(
-            PYTHONPATH=str(self.gen.out), DATABASE_URL=self.url, NO_PROXY="*", no_proxy="*"
+            PYTHONPATH=app_path(self.gen.out), DATABASE_URL=self.url, NO_PROXY="*", no_proxy="*"
         )
         environ.update(app_settings_env())
         environ.update(env)
