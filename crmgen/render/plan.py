@@ -128,8 +128,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(".gitignore", "backend/gitignore.j2", context),
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
         PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
-        PlannedFile(f"{package}/functions.py", "backend/functions.py.j2", context),
-        PlannedFile(f"{package}/formats.py", "backend/formats.py.j2", context),
         PlannedFile(
             f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
         ),
@@ -148,7 +146,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/__main__.py", "backend/__main__.py.j2", context),
         PlannedFile(f"{package}/cli.py", "backend/cli.py.j2", context),
         PlannedFile(f"{package}/backup.py", "backend/backup.py.j2", context),
-        PlannedFile(f"{package}/db.py", "backend/db.py.j2", context),
         PlannedFile(f"{package}/resources.py", "backend/resources.py.j2", {**context, **rest}),
         PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
         PlannedFile(

@@ -26,6 +26,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 import sqlalchemy as sa
 from crmgen_runtime import errors
+from crmgen_runtime.db import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
@@ -47,7 +48,7 @@ class App:
     models: ModuleType
     auth: ModuleType
     audit: ModuleType
-    db: object  # the generated db.Database
+    db: object  # the runtime's db.Database
     client: TestClient
     backend: str
 
@@ -115,7 +116,7 @@ def generated(
     try:
         modules = {
             name: importlib.import_module(f"{package}.{name}")
-            for name in ("models", "db", "auth", "audit")
+            for name in ("models", "auth", "audit")
         }
         modules["errors"] = errors
         from argon2 import PasswordHasher
@@ -169,7 +170,7 @@ def build_app(modules: dict[str, ModuleType], db: object) -> Starlette:
 
 @pytest.fixture(scope="module")
 def app(generated: dict[str, ModuleType], database_url: str) -> Iterator[App]:
-    db = generated["db"].Database(database_url)
+    db = Database(database_url)
     generated["models"].Base.metadata.create_all(db.engine)
     web = build_app(generated, db)
     with TestClient(web, raise_server_exceptions=False) as client:

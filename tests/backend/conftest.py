@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from crmgen_runtime.principal import CurrentUser
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
@@ -42,11 +43,9 @@ POSTGRES_URL = os.environ.get(
 MODULES = (
     "app",
     "models",
-    "db",
     "crud",
     "processes",
     "resources",
-    "formats",
     "settings",
 )
 
@@ -204,12 +203,12 @@ def make_backend(
     schema = f"crmgen_api_{uuid.uuid4().hex[:12]}"
     if dialect == "sqlite":
         path = tmp_path_factory.mktemp(f"db_{name}") / "test.sqlite3"
-        database = gen.db.Database(f"sqlite:///{path}")
+        database = Database(f"sqlite:///{path}")
     else:
         admin = postgres_admin()
         with admin.connect() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        database = gen.db.Database(
+        database = Database(
             POSTGRES_URL, connect_args={"options": f"-csearch_path={schema},public"}
         )
     gen.models.Base.metadata.create_all(database.engine)

@@ -22,6 +22,7 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -87,7 +88,7 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         with admin_engine.connect() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         options = {"connect_args": {"options": f"-csearch_path={schema},public"}}
-    database = gen.db.Database(url, **options)
+    database = Database(url, **options)
     gen.models.Base.metadata.create_all(database.engine)
     settings_ = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))
     try:

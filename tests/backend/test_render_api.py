@@ -96,8 +96,8 @@ def test_openapi_document_is_valid_openapi_3_1(name: str) -> None:
 API_FILES = (
     "app.py",
     "crud.py",
-    "db.py",
     "resources.py",
+    "settings.py",
 )
 
 

@@ -39,7 +39,7 @@ import datetime as dt
 import os
 from decimal import Decimal
 import sqlalchemy as sa
-from exact_crm.db import Database
+from crmgen_runtime.db import Database
 from exact_crm.models import AuditEntry, Batch, Entry, LoginAttempt, OutboxMessage, UserSession
 database = Database(os.environ["DATABASE_URL"])
 moment = dt.datetime(2024, 3, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)

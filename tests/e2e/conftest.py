@@ -67,7 +67,11 @@ def app_env(out: Path, database_url: str | None = None) -> dict[str, str]:
     """The environment of an app subprocess: the generated code on PYTHONPATH, the test key
     and public address (tests/app_settings.py), nothing else."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PYTHONPATH")}
-    env.update(PYTHONPATH=str(out), PYTHONDONTWRITEBYTECODE="1", **app_settings_env())
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(out), str(ROOT / "runtime")]),
+        PYTHONDONTWRITEBYTECODE="1",
+        **app_settings_env(),
+    )
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     return env

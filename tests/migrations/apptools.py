@@ -50,12 +50,18 @@ def crmgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
     )
 
 
+def app_path(out: Path) -> str:
+    """``PYTHONPATH`` for an app in ``out``: the app, then this checkout's runtime (not whichever
+    copy happens to be installed)."""
+    return os.pathsep.join([str(out), str(ROOT / "runtime")])
+
+
 def run_app(
     out: Path, package: str, *args: str, url: str | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m PACKAGE ARGS`` from ``out`` against the database ``url``."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(PYTHONPATH=str(out), **app_settings_env())
+    env.update(PYTHONPATH=app_path(out), **app_settings_env())
     if url:
         env["DATABASE_URL"] = url
     done = subprocess.run(
@@ -76,7 +82,7 @@ def run_app(
 
 def app_python(out: Path, code: str, url: str) -> Any:
     """Run ``code`` (which prints JSON) in a subprocess with the app importable; its result."""
-    env = {**os.environ, "PYTHONPATH": str(out), "DATABASE_URL": url}
+    env = {**os.environ, "PYTHONPATH": app_path(out), "DATABASE_URL": url}
     done = subprocess.run(
         [sys.executable, "-c", code],
         cwd=out,
@@ -169,7 +175,7 @@ _READ_ROWS = """
 import datetime as dt, json
 from decimal import Decimal
 import sqlalchemy as sa
-from {pkg}.db import Database
+from crmgen_runtime.db import Database
 from {pkg}.models import Base
 
 def plain(value):

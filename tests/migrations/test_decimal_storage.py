@@ -37,7 +37,7 @@ V2 = V1.replace("precision: 16, scale: 2", "precision: 18, scale: 4").replace(
 FILL = """
 import os
 from decimal import Decimal
-from scale_crm.db import Database
+from crmgen_runtime.db import Database
 from scale_crm.models import Item
 database = Database(os.environ["DATABASE_URL"])
 with database.session() as session:

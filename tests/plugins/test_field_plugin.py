@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from crmgen_runtime import fields as runtime_fields
+from crmgen_runtime.db import Database
 from crmgen_runtime.principal import CurrentUser
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
@@ -170,10 +171,10 @@ def app(
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.syspath_prepend(str(generated))
     importlib.invalidate_caches()
-    names = ("app", "models", "db", "resources", "seed", "web.core", "web.imports")
+    names = ("app", "models", "resources", "seed", "web.core", "web.imports")
     modules = {name: importlib.import_module(f"bank_app.{name}") for name in names}
     models = modules["models"]
-    database = modules["db"].Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    database = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
     models.Base.metadata.create_all(database.engine)
     with database.session() as session:
         user = models.User(email="staff@example.com", name="Staff", roles=["staff"])

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from crmgen_runtime.principal import CurrentUser
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
@@ -196,7 +197,7 @@ def test_without_the_plugin_generate_fails(tmp_path: Path) -> None:
 def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]]:
     modules = _import(generated, "slack_app")
     models = modules["models"]
-    database = modules["db"].Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
+    database = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
     models.Base.metadata.create_all(database.engine)
     with database.session() as session:
         user = models.User(email="staff@example.com", name="Stäff", roles=["staff"])

@@ -30,12 +30,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 from tests.app_settings import app_settings_env
 from tests.backend.conftest import Backend, TestUsers, generated
-from tests.migrations.apptools import POSTGRES_URL, engine_for, postgres_admin, run_app
+from tests.migrations.apptools import POSTGRES_URL, app_path, engine_for, postgres_admin, run_app
 from tests.worker.conftest import HttpRecorder, SmtpServer, http, outbox_rows, smtp, wait_for  # noqa: F401
 
 # The enrichment call of the reference CRM (an http step with into, on every new company with
@@ -127,7 +128,7 @@ class Scenario(Backend):
             if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "database_url")
         }
         environ.update(
-            PYTHONPATH=str(self.gen.out), DATABASE_URL=self.url, NO_PROXY="*", no_proxy="*"
+            PYTHONPATH=app_path(self.gen.out), DATABASE_URL=self.url, NO_PROXY="*", no_proxy="*"
         )
         environ.update(app_settings_env())
         environ.update(env)
@@ -279,7 +280,7 @@ def scenario_backend(
     gen = generated("crm", tmp_path_factory)
     folder = tmp_path_factory.mktemp(f"scenario_{dialect}")
     for url in templates.fresh(gen, dialect, folder):
-        database = gen.db.Database(url)
+        database = Database(url)
         users: dict[str, Any] = {}
         settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))
         app = gen.app.create_app(

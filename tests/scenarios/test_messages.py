@@ -15,7 +15,6 @@ import email.message
 import hashlib
 import hmac
 import json
-import types
 from collections import Counter
 from email.header import decode_header, make_header
 from typing import Any
@@ -190,21 +189,8 @@ def test_reminders_for_tasks_due_tomorrow_reach_the_assignees(
 
 
 def _frozen_today(monkeypatch: pytest.MonkeyPatch, s: Scenario, moment: dt.datetime) -> None:
-    """The app's functions see ``moment`` as the current time (their own time-zone logic runs)."""
-    fn = s.gen.crud.fn
-
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
-            return (
-                moment.astimezone(tz)
-                if tz is not None
-                else moment.astimezone(UTC).replace(tzinfo=None)
-            )
-
-    shim = types.SimpleNamespace(**{k: getattr(dt, k) for k in dir(dt) if not k.startswith("__")})
-    shim.datetime = Frozen
-    monkeypatch.setattr(fn, "dt", shim)
+    """The app's clock reads ``moment`` as the current time (its own time-zone logic runs)."""
+    monkeypatch.setattr(s.gen.settings.CLOCK, "now", lambda: moment)
 
 
 def test_birthday_greetings_go_to_key_contacts_born_today_in_moscow(

@@ -84,7 +84,7 @@ def app_env(out: Path, database_url: str, extra: Mapping[str, str] | None = None
     """The environment of an app process: the generated code on PYTHONPATH and ``extra``."""
     env = {k: v for k, v in os.environ.items() if k not in INHERITED_SETTINGS}
     env.update(
-        PYTHONPATH=str(out),
+        PYTHONPATH=os.pathsep.join([str(out), str(ROOT / "runtime")]),
         PYTHONDONTWRITEBYTECODE="1",
         DATABASE_URL=database_url,
         SECRET_KEY=SECRET_KEY,

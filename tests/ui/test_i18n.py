@@ -46,7 +46,7 @@ def test_cells_follow_the_locale(
 
 
 def test_datetimes_are_shown_in_the_app_time_zone(core: Any, ui: UI) -> None:  # noqa: F811
-    assert ui.gen.formats.TIMEZONE == "Europe/Moscow"  # examples/crm: UTC+3 all year
+    assert ui.gen.settings.TIMEZONE == "Europe/Moscow"  # examples/crm: UTC+3 all year
     moment = dt.datetime(2024, 5, 12, 21, 30, tzinfo=dt.UTC)
     assert core.cell({"type": "datetime"}, moment, "ru") == f"13 мая 2024{NNBSP}г., 00:30"
     assert core.cell({"type": "datetime"}, "2024-05-12T21:30:00Z", "en").startswith("May 13, 2024")

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from starlette.testclient import TestClient
 
 from tests.app_settings import app_settings_env
@@ -66,7 +67,7 @@ def ui(
         url = f"sqlite:///{tmp_path_factory.mktemp('import_db') / 'ui.sqlite3'}"
 
         def open_database() -> Any:
-            return gen.db.Database(url)
+            return Database(url)
 
     else:
         admin_engine = postgres_admin()
@@ -75,7 +76,7 @@ def ui(
         url = POSTGRES_URL
 
         def open_database() -> Any:
-            return gen.db.Database(url, connect_args={"options": f"-csearch_path={schema},public"})
+            return Database(url, connect_args={"options": f"-csearch_path={schema},public"})
 
     database = open_database()
     gen.models.Base.metadata.create_all(database.engine)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from crmgen_runtime.db import Database
 from starlette.testclient import TestClient
 
 from tests.app_settings import app_settings_env
@@ -15,7 +16,7 @@ from tests.backend.conftest import Generated, generated
 def minimal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     gen: Generated = generated("minimal", tmp_path_factory)
     path = tmp_path_factory.mktemp("locales") / "minimal.sqlite3"
-    database = gen.db.Database(f"sqlite:///{path}")
+    database = Database(f"sqlite:///{path}")
     gen.models.Base.metadata.create_all(database.engine)
     settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=f"sqlite:///{path}"))
     with TestClient(gen.app.create_app(settings, database=database)) as client:

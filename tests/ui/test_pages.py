@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from crmgen_runtime.db import Database
 from starlette.testclient import TestClient
 
 from tests.app_settings import app_settings_env
@@ -58,7 +59,7 @@ def csrf(text: str) -> str:
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     gen = generated("crm", tmp_path_factory)
     path = tmp_path_factory.mktemp("ui_db") / "ui.sqlite3"
-    database = gen.db.Database(f"sqlite:///{path}")
+    database = Database(f"sqlite:///{path}")
     gen.models.Base.metadata.create_all(database.engine)
     settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=f"sqlite:///{path}"))
     app = gen.app.create_app(settings, database=database)  # the real AuthMiddleware

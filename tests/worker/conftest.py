@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from crmgen.generate import generate
 from tests.app_settings import app_settings_env
-from tests.migrations.apptools import engine_for, fresh_database, run_app, write_spec
+from tests.migrations.apptools import app_path, engine_for, fresh_database, run_app, write_spec
 
 PACKAGE = "relay_crm"
 HERE = Path(__file__).resolve().parent
@@ -245,7 +245,7 @@ class Apps:
             if k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "database_url")
         }
         env.update(
-            PYTHONPATH=os.pathsep.join([str(self.out), str(HERE)]),
+            PYTHONPATH=os.pathsep.join([app_path(self.out), str(HERE)]),
             DATABASE_URL=url,
             NO_PROXY="*",
             no_proxy="*",
@@ -307,7 +307,7 @@ class Apps:
         """``outbox.enqueue`` each {kind, payload, key} in one transaction of the app."""
         code = (
             "import json, sys\n"
-            f"from {PACKAGE}.db import Database\n"
+            "from crmgen_runtime.db import Database\n"
             f"from {PACKAGE}.outbox import enqueue\n"
             f"from {PACKAGE}.settings import load_settings\n"
             "db = Database(load_settings().database_url)\n"

@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from crmgen_runtime import links, permissions
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
@@ -38,13 +39,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import auth, crud, models
-from reference_crm import functions as fn
-from reference_crm.db import Database
 
 # Actor and the where-condition helpers of processes: conditions mean the same here and there
 from reference_crm.processes import Actor, _eq, _gte, _in, _lt, _ne
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
-from reference_crm.settings import TIMEZONE
+from reference_crm.settings import TIMEZONE, fn
 
 Where = Callable[[Any], list[sa.ColumnElement[bool]]]
 PERIODS = ("day", "week", "month", "year")
@@ -341,7 +340,7 @@ def _period_start(column: Any, period: str, datetime: bool, dialect: str) -> Any
     """The first day of the period holding ``column``'s value, as text ``YYYY-MM-DD``."""
     if dialect == "sqlite":
         if datetime:  # stored in UTC: its period in the app's time zone
-            column = sa.func.app_local_time(column)
+            column = sa.func.app_local_time(column, TIMEZONE)
         return sa.func.date(column, *_SQLITE_PERIOD[period])
     if datetime:  # a timestamp with time zone: its period in the app's time zone
         column = sa.func.timezone(TIMEZONE, column)

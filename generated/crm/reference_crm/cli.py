@@ -215,8 +215,9 @@ def createuser(
     database: str | None,
 ) -> None:
     """Add a user who can sign in."""
+    from crmgen_runtime.db import Database
+
     from reference_crm.auth import create_user
-    from reference_crm.db import Database
 
     db = Database(resolve_url(database))
     try:

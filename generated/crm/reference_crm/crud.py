@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from crmgen_runtime import fields, links, permissions, validation
+from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
 from crmgen_runtime.principal import CurrentUser
@@ -38,10 +39,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import accounts, audit, auth
-from reference_crm import functions as fn
-from reference_crm.db import Database
 from reference_crm.models import utcnow
 from reference_crm.resources import BY_NAME
+from reference_crm.settings import fn
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

@@ -26,25 +26,18 @@ from urllib.parse import quote
 
 from babel import numbers as babel_numbers
 from crmgen_runtime import assets, permissions
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import add, spreadsheet_number
 from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.formats import babel_locale
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from reference_crm import crud
-from reference_crm.db import Database
-from reference_crm.formats import (
-    ZONE,
-    as_moment,
-    babel_locale,
-    format_day,
-    format_moment,
-    format_money,
-    format_number,
-)
 from reference_crm.resources import BY_NAME, CATALOG
+from reference_crm.settings import CLOCK, FORMATS
 
 FONTS = assets.FONTS  # DejaVu Sans, with its licence, in the runtime
 FONT = "DejaVu"
@@ -287,7 +280,7 @@ def _template_values(
         if meta["name"] in readable
     }
     values["id"] = str(record["id"])
-    values["today"] = format_day(dt.datetime.now(ZONE).date(), reader.locale)
+    values["today"] = FORMATS.format_day(CLOCK.today(), reader.locale)
     return values
 
 
@@ -330,7 +323,7 @@ def cell(meta: dict[str, Any], value: Any, reader: Reader) -> Cell:
         currency = meta.get("currency")
         amount = _decimal(value)
         text = (
-            format_money(amount, reader.locale, currency)
+            FORMATS.format_money(amount, reader.locale, currency)
             if currency
             else babel_numbers.format_decimal(
                 amount, "#,##0.00", locale=babel_locale(reader.locale)
@@ -340,17 +333,19 @@ def cell(meta: dict[str, Any], value: Any, reader: Reader) -> Cell:
     if kind in ("integer", "decimal", "float") and isinstance(
         value, (int, float, Decimal)
     ):
-        return Cell(value, format_number(value, reader.locale), kind)
+        return Cell(value, FORMATS.format_number(value, reader.locale), kind)
     if isinstance(
         value, dt.datetime
     ):  # stored in UTC, shown (and written) in the app's zone
-        local = as_moment(value)
+        local = FORMATS.as_moment(value)
         assert local is not None
         return Cell(
-            local.replace(tzinfo=None), format_moment(value, reader.locale), "datetime"
+            local.replace(tzinfo=None),
+            FORMATS.format_moment(value, reader.locale),
+            "datetime",
         )
     if isinstance(value, dt.date):
-        return Cell(value, format_day(value, reader.locale), "date")
+        return Cell(value, FORMATS.format_day(value, reader.locale), "date")
     return Cell(str(value), str(value))
 
 

@@ -45,8 +45,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import auth, backup, crud, models, outbox
-from reference_crm import functions as fn
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
+from reference_crm.settings import fn
 
 log = logging.getLogger(__name__)
 

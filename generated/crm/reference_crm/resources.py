@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
 
-from reference_crm import functions as fn
 from reference_crm import models
+from reference_crm.settings import fn
 
 SUPERUSER_ROLES = frozenset(["admin"])
 # Roles that may change users' e-mail, active flag and roles (``manage_users``; superusers too).

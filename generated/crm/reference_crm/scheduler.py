@@ -30,9 +30,9 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from croniter import croniter
 
-from reference_crm.db import Database
 from reference_crm.models import ScheduleRun, utcnow
 from reference_crm.settings import TIMEZONE, Settings
 

@@ -15,13 +15,13 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from sqlalchemy.orm import Session
 
-from reference_crm import functions as fn
 from reference_crm import models
 from reference_crm.auth import hash_password
-from reference_crm.db import Database
 from reference_crm.resources import BY_NAME
+from reference_crm.settings import fn
 
 DEMO_PASSWORD = "demo-password"
 DEMO_DOMAIN = "demo.example"

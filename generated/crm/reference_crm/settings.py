@@ -1,25 +1,17 @@
-"""Settings of the app, read from environment variables (see the README).
+"""Settings of the app: what the spec fixed, and how the rest is read from the environment.
 
-``DATABASE_URL`` defaults to an SQLite file in the working folder; a ``postgresql://`` URL
-is used through psycopg 3.
-
-``APP_ENV`` says where the app runs: ``production`` (the default) or ``development``, local
-development on one's own machine (``crmgen serve`` sets it). Outside local development the app
-refuses to start (``startup_settings``) without a strong ``SECRET_KEY`` and a ``PUBLIC_URL``,
-the address users open: mailed links are built from it, and its host is one of the few a
-request may name (the loopback names, ``PUBLIC_URL``'s host, ``ALLOWED_HOSTS``).
+The machinery is the runtime's (``crmgen_runtime.settings``: environment variables, their
+checks, ``ConfigurationError``); this module binds it to this app. It also makes the app's own
+clock, formats and expression functions, bound to its time zone and currency, so several apps
+can run in one process (see the runtime's docs, "Per-app configuration").
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-from crmgen_runtime.spreadsheets import ImportLimits
+from crmgen_runtime.clock import Clock
+from crmgen_runtime.formats import Formats
+from crmgen_runtime.functions import Functions
+from crmgen_runtime.settings import AppSettings, ConfigurationError, Settings
 
 APP_NAME = "reference_crm"
 DEFAULT_DATABASE_URL = "sqlite:///reference_crm.sqlite3"
@@ -29,285 +21,36 @@ TIMEZONE = "Europe/Moscow"
 CURRENCY = "RUB"
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_MINUTES = 30
-MAX_BODY_BYTES = 2_000_000  # the default cap on a request body (MAX_BODY_BYTES)
 
+CLOCK = Clock(TIMEZONE)  # datetimes are stored in UTC and shown in the app's time zone
+ZONE = CLOCK.zone
+FORMATS = Formats(CLOCK, CURRENCY)  # dates, numbers and money as people read them
+fn = Functions(CLOCK)  # what the spec's expressions call: fn.today(), fn.days(3), ...
 
-ENVIRONMENTS = ("production", "development")
-SECRET_KEY_MIN_LENGTH = 32
-SECRET_KEY_MIN_DISTINCT = 10  # "kkkk..." is long and still guessable
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-# Whose X-Forwarded-Proto and X-Forwarded-For count (uvicorn's --forwarded-allow-ips).
-DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
-_HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
-KEY_ADVICE = (
-    "set it to a random value, such as the output of "
-    "python -c 'import secrets; print(secrets.token_urlsafe(48))', "
-    "or set APP_ENV=development on your own machine"
-)
+APP_SETTINGS = AppSettings(APP_NAME, DEFAULT_DATABASE_URL)
+load_settings = APP_SETTINGS.load
+check = APP_SETTINGS.check
+startup_settings = APP_SETTINGS.startup
+database_url = APP_SETTINGS.database_url
 
-
-class ConfigurationError(SystemExit):
-    """Settings the app refuses to start with. A ``SystemExit`` carrying one line: wherever it
-    ends the process (``python -m APP serve`` or ``worker``, ``uvicorn --factory``), that line
-    is printed, the exit code is 1, and there is no traceback."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(f"{APP_NAME}: refusing to start: {problem}")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The app's configuration."""
-
-    database_url: str
-    secret_key: str | None
-    smtp_url: str | None
-    # The outbox worker (see outbox.py and worker.py).
-    outbox_max_attempts: int = 8
-    outbox_backoff_seconds: float = 30.0
-    outbox_backoff_max_seconds: float = 3600.0
-    outbox_lease_seconds: float = 300.0
-    outbox_timeout_seconds: float = 30.0
-    # The scheduler (scheduler.py): in the worker, and in the web app when run_scheduler.
-    run_scheduler: bool = False
-    scheduler_clock_speed: float = 1.0
-    scheduler_clock_origin: float = 0.0
-    scheduler_poll_seconds: float = 1.0
-    processes_module: str | None = None
-    # Password-reset mail (auth.request_reset): at most so many per account and per client
-    # address within the window; more requests are answered alike but send nothing.
-    reset_mail_per_account: int = 3
-    reset_mail_per_address: int = 10
-    reset_mail_window_minutes: float = 60.0
-    # Where the app runs, its address, and who may name it (see the module's docstring).
-    environment: str = "production"
-    public_url: str | None = None
-    allowed_hosts: tuple[str, ...] = ()
-    forwarded_allow_ips: str = DEFAULT_FORWARDED_ALLOW_IPS
-
-    @property
-    def development(self) -> bool:
-        """Local development (``APP_ENV=development``): any key, no ``PUBLIC_URL`` needed."""
-        return self.environment == "development"
-
-    @property
-    def hosts(self) -> tuple[str, ...]:
-        """Every host a request may name: loopback, ``PUBLIC_URL``'s, ``ALLOWED_HOSTS``."""
-        public = urlsplit(self.public_url).hostname if self.public_url else None
-        return (*LOOPBACK_HOSTS, *([public] if public else []), *self.allowed_hosts)
-
-    @property
-    def secure_cookies(self) -> bool:
-        """Cookies are ``Secure`` on every request when users come over https."""
-        return bool(self.public_url and self.public_url.startswith("https://"))
-
-    # Request bodies (body_limit.py) and uploaded files (spreadsheets.py).
-    max_body_bytes: int = MAX_BODY_BYTES
-    imports: ImportLimits = ImportLimits()
-
-
-def database_url(environ: Mapping[str, str]) -> str:
-    """``DATABASE_URL``, with plain ``postgresql://`` URLs mapped to the psycopg 3 driver."""
-    url = environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def _number(env: Mapping[str, str], name: str, default: float, low: float) -> float:
-    """The number in ``env[name]`` (at least ``low``), else ``default``; ValueError if bad."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not value >= low or value == float("inf"):
-        raise ValueError(f"{name} must be a number of at least {low:g}, not {raw!r}")
-    return value
-
-
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """The whole number (at least 1) in ``env[name]``, else ``default``; ValueError if bad."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
-        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
-    return int(raw)
-
-
-def import_limits(env: Mapping[str, str]) -> ImportLimits:
-    """The ``IMPORT_MAX_*`` settings."""
-    default = ImportLimits()
-    return ImportLimits(
-        file_bytes=_count(env, "IMPORT_MAX_FILE_BYTES", default.file_bytes),
-        rows=_count(env, "IMPORT_MAX_ROWS", default.rows),
-        columns=_count(env, "IMPORT_MAX_COLUMNS", default.columns),
-        cells=_count(env, "IMPORT_MAX_CELLS", default.cells),
-        cell_chars=_count(env, "IMPORT_MAX_CELL_CHARS", default.cell_chars),
-        table_chars=_count(env, "IMPORT_MAX_TABLE_CHARS", default.table_chars),
-        unzipped_bytes=_count(env, "IMPORT_MAX_UNZIPPED_BYTES", default.unzipped_bytes),
-        ratio=_count(env, "IMPORT_MAX_RATIO", default.ratio),
-        seconds=_number(env, "IMPORT_MAX_SECONDS", default.seconds, 0.1),
-    )
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def _environment(env: Mapping[str, str]) -> str:
-    """``APP_ENV``: production (also when unset) or development; ValueError otherwise."""
-    value = env.get("APP_ENV", "").strip().lower() or "production"
-    if value not in ENVIRONMENTS:
-        raise ValueError(f"APP_ENV must be production or development, not {value!r}")
-    return value
-
-
-def _public_url(env: Mapping[str, str]) -> str | None:
-    """``PUBLIC_URL`` without its trailing slash; ValueError unless an http(s) address."""
-    raw = env.get("PUBLIC_URL", "").strip()
-    if not raw:
-        return None
-    if not _is_address(raw):
-        raise ValueError(
-            "PUBLIC_URL must be the address users open, such as https://crm.example.com, "
-            f"not {raw!r}"
-        )
-    return raw.rstrip("/")
-
-
-def _is_address(url: str) -> bool:
-    """An http(s) URL with a host, and no user, query or fragment."""
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # ValueError for a port that is not a number
-    except ValueError:
-        return False
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and not (parts.username or parts.password)
-        and "?" not in url
-        and "#" not in url
-    )
-
-
-def _allowed_hosts(env: Mapping[str, str]) -> tuple[str, ...]:
-    """``ALLOWED_HOSTS``: host names, ``*.example.com`` (its subdomains) or ``*`` (any)."""
-    hosts = []
-    for item in re.split(r"[,\s]+", env.get("ALLOWED_HOSTS", "").strip().lower()):
-        host = item.removeprefix("[").removesuffix("]").rstrip(".")
-        if not host:
-            continue
-        if not _is_host_pattern(host):
-            raise ValueError(
-                "ALLOWED_HOSTS lists host names without scheme or port, such as "
-                f"crm.example.com or *.example.com, not {item!r}"
-            )
-        hosts.append(host)
-    return tuple(hosts)
-
-
-def _is_host_pattern(host: str) -> bool:
-    """A host name, ``*.`` and a domain, ``*``, or an IPv6 address."""
-    if ":" not in host:
-        return bool(_HOST_PATTERN.fullmatch(host))
-    try:
-        ipaddress.IPv6Address(host)
-    except ValueError:
-        return False
-    return True
-
-
-def _forwarded_allow_ips(env: Mapping[str, str]) -> str:
-    """``FORWARDED_ALLOW_IPS``: the proxies' addresses or networks, or ``*``."""
-    raw = env.get("FORWARDED_ALLOW_IPS", "").strip() or DEFAULT_FORWARDED_ALLOW_IPS
-    for item in (part.strip() for part in raw.split(",")):
-        if item == "*":
-            continue
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(
-                "FORWARDED_ALLOW_IPS lists the addresses or networks of the proxies in front "
-                f"of the app, such as 10.231.0.10 or 10.0.0.0/8, not {item!r}"
-            ) from None
-    return raw
-
-
-def key_problem(key: str | None) -> str | None:
-    """Why ``key`` cannot be the ``SECRET_KEY`` outside local development, or None."""
-    if not key:
-        return "SECRET_KEY is not set"
-    if "changeme" in re.sub(r"[^a-z]", "", key.lower()):
-        return "SECRET_KEY is still the placeholder of deploy/env.example"
-    if len(key) < SECRET_KEY_MIN_LENGTH:
-        return f"SECRET_KEY is too short ({len(key)} of at least {SECRET_KEY_MIN_LENGTH} characters)"
-    if len(set(key)) < SECRET_KEY_MIN_DISTINCT:
-        return (
-            f"SECRET_KEY repeats too few characters ({len(set(key))} different ones, "
-            f"at least {SECRET_KEY_MIN_DISTINCT})"
-        )
-    return None
-
-
-def check(settings: Settings) -> Settings:
-    """``settings`` when the app may start with them, else a ``ConfigurationError``."""
-    if settings.development:
-        return settings
-    problem = key_problem(settings.secret_key)
-    if problem:
-        raise ConfigurationError(f"{problem}: {KEY_ADVICE}")
-    if not settings.public_url:
-        raise ConfigurationError(
-            "PUBLIC_URL is not set: set it to the address users open, such as "
-            "https://crm.example.com (mailed links start with it, and requests must name its "
-            "host), or set APP_ENV=development on your own machine"
-        )
-    return settings
-
-
-def startup_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings a server or worker starts with: ``load_settings``, then ``check``; any
-    problem is a ``ConfigurationError``."""
-    try:
-        settings = load_settings(environ)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from None
-    return check(settings)
-
-
-def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """The settings from ``environ`` (default: the process environment); ValueError for a
-    malformed value."""
-    env = os.environ if environ is None else environ
-    return Settings(
-        database_url=database_url(env),
-        secret_key=env.get("SECRET_KEY"),
-        smtp_url=env.get("SMTP_URL"),
-        outbox_max_attempts=int(_number(env, "OUTBOX_MAX_ATTEMPTS", 8, 1)),
-        outbox_backoff_seconds=_number(env, "OUTBOX_BACKOFF_SECONDS", 30.0, 0),
-        outbox_backoff_max_seconds=_number(
-            env, "OUTBOX_BACKOFF_MAX_SECONDS", 3600.0, 0
-        ),
-        outbox_lease_seconds=_number(env, "OUTBOX_LEASE_SECONDS", 300.0, 0.1),
-        outbox_timeout_seconds=_number(env, "OUTBOX_TIMEOUT_SECONDS", 30.0, 0.1),
-        run_scheduler=_flag(env, "RUN_SCHEDULER"),
-        scheduler_clock_speed=_number(env, "SCHEDULER_CLOCK_SPEED", 1.0, 0.001),
-        scheduler_clock_origin=_number(env, "SCHEDULER_CLOCK_ORIGIN", 0.0, 0),
-        scheduler_poll_seconds=_number(env, "SCHEDULER_POLL_SECONDS", 1.0, 0.01),
-        processes_module=env.get("PROCESSES_MODULE") or None,
-        reset_mail_per_account=_count(env, "RESET_MAIL_PER_ACCOUNT", 3),
-        reset_mail_per_address=_count(env, "RESET_MAIL_PER_ADDRESS", 10),
-        reset_mail_window_minutes=_number(env, "RESET_MAIL_WINDOW_MINUTES", 60.0, 1),
-        environment=_environment(env),
-        public_url=_public_url(env),
-        allowed_hosts=_allowed_hosts(env),
-        forwarded_allow_ips=_forwarded_allow_ips(env),
-        max_body_bytes=_count(env, "MAX_BODY_BYTES", MAX_BODY_BYTES),
-        imports=import_limits(env),
-    )
+__all__ = [
+    "APP_NAME",
+    "APP_SETTINGS",
+    "CLOCK",
+    "CURRENCY",
+    "ConfigurationError",
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_LOCALE",
+    "FORMATS",
+    "LOCALES",
+    "LOCKOUT_ATTEMPTS",
+    "LOCKOUT_MINUTES",
+    "Settings",
+    "TIMEZONE",
+    "ZONE",
+    "check",
+    "database_url",
+    "fn",
+    "load_settings",
+    "startup_settings",
+]

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from crmgen_runtime.delivery import PermanentError
 
 from reference_crm import outbox
-from reference_crm.db import Database
 from reference_crm.models import OutboxMessage, utcnow
 from reference_crm.settings import Settings
 

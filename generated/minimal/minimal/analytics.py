@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from crmgen_runtime import links, permissions
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
@@ -38,7 +39,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import auth, crud
-from minimal.db import Database
 
 # Actor and the where-condition helpers of processes: conditions mean the same here and there
 from minimal.processes import Actor
@@ -150,7 +150,7 @@ def _period_start(column: Any, period: str, datetime: bool, dialect: str) -> Any
     """The first day of the period holding ``column``'s value, as text ``YYYY-MM-DD``."""
     if dialect == "sqlite":
         if datetime:  # stored in UTC: its period in the app's time zone
-            column = sa.func.app_local_time(column)
+            column = sa.func.app_local_time(column, TIMEZONE)
         return sa.func.date(column, *_SQLITE_PERIOD[period])
     if datetime:  # a timestamp with time zone: its period in the app's time zone
         column = sa.func.timezone(TIMEZONE, column)

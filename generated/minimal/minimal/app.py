@@ -14,6 +14,7 @@ from pathlib import Path
 import crmgen_runtime
 from crmgen_runtime import hosts
 from crmgen_runtime.body_limit import BodyLimit
+from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -33,7 +34,6 @@ from minimal import (
     profile,
     web,
 )
-from minimal.db import Database
 from minimal.resources import RESOURCES
 from minimal.settings import Settings, check, startup_settings
 

@@ -59,7 +59,7 @@ def _open(path: Path, mode: str) -> Iterator[IO[str]]:
 
 
 def _engine(url: str) -> sa.Engine:
-    from minimal.db import create_engine
+    from crmgen_runtime.db import create_engine
 
     return create_engine(url, poolclass=sa.pool.NullPool)
 

@@ -215,8 +215,9 @@ def createuser(
     database: str | None,
 ) -> None:
     """Add a user who can sign in."""
+    from crmgen_runtime.db import Database
+
     from minimal.auth import create_user
-    from minimal.db import Database
 
     db = Database(resolve_url(database))
     try:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from crmgen_runtime import fields, links, permissions, validation
+from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
 from crmgen_runtime.principal import CurrentUser
@@ -38,10 +39,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import accounts, audit, auth
-from minimal import functions as fn
-from minimal.db import Database
 from minimal.models import utcnow
 from minimal.resources import BY_NAME
+from minimal.settings import fn
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500

@@ -45,8 +45,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import auth, backup, crud, models, outbox
-from minimal import functions as fn
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
+from minimal.settings import fn
 
 log = logging.getLogger(__name__)
 

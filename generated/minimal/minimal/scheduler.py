@@ -30,9 +30,9 @@ from types import ModuleType
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from croniter import croniter
 
-from minimal.db import Database
 from minimal.models import ScheduleRun, utcnow
 from minimal.settings import TIMEZONE, Settings
 

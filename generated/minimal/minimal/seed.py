@@ -15,13 +15,13 @@ from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from sqlalchemy.orm import Session
 
-from minimal import functions as fn
 from minimal import models
 from minimal.auth import hash_password
-from minimal.db import Database
 from minimal.resources import BY_NAME
+from minimal.settings import fn
 
 DEMO_PASSWORD = "demo-password"
 DEMO_DOMAIN = "demo.example"

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from crmgen_runtime.delivery import PermanentError
 
 from minimal import outbox
-from minimal.db import Database
 from minimal.models import OutboxMessage, utcnow
 from minimal.settings import Settings
 

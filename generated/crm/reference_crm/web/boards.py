@@ -29,6 +29,7 @@ from babel.numbers import format_percent
 from crmgen_runtime import permissions
 from crmgen_runtime.decimals import WIDE, exact_sum
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.formats import babel_locale
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,8 +37,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import crud
-from reference_crm import functions as fn
-from reference_crm.formats import ZONE, babel_locale, format_money
+from reference_crm.settings import FORMATS, ZONE, fn
 from reference_crm.web.core import (
     ENTITIES,
     MAX_RECORD_ID,
@@ -70,7 +70,7 @@ NEW_AT = dt.time(9, 0)  # the time a new record of a date-and-time calendar star
 
 
 def money(value: Any, currency: str, locale: str) -> str:
-    return format_money(value or 0, locale, currency)
+    return FORMATS.format_money(value or 0, locale, currency)
 
 
 def shown(meta: dict[str, Any], value: Any, locale: str, currency: str | None) -> str:

@@ -24,15 +24,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from reference_crm import auth, crud
-from reference_crm.formats import (
-    as_moment,
-    format_day,
-    format_moment,
-    format_money,
-    format_number,
-)
 from reference_crm.resources import RESOURCES
-from reference_crm.settings import CURRENCY
+from reference_crm.settings import FORMATS
 
 ROOT = Path(__file__).parent.parent
 SPEC: dict[str, Any] = json.loads((ROOT / "ui.json").read_text(encoding="utf-8"))
@@ -287,11 +280,11 @@ def login_redirect(request: Request) -> Response:
 
 
 FORMATTERS = {
-    "date": format_day,
-    "datetime": format_moment,
-    "integer": format_number,
-    "decimal": format_number,
-    "float": format_number,
+    "date": FORMATS.format_day,
+    "datetime": FORMATS.format_moment,
+    "integer": FORMATS.format_number,
+    "decimal": FORMATS.format_number,
+    "float": FORMATS.format_number,
 }
 
 
@@ -312,7 +305,7 @@ def cell(meta: dict[str, Any], value: Any, locale: str) -> str:
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
     if meta.get("type") == "money":
-        return format_money(value, locale, meta.get("currency") or CURRENCY)
+        return FORMATS.format_money(value, locale, meta.get("currency"))
     # a type with a format of its own (a plugin type)
     shown = fields.display(meta.get("type", ""), value)
     if shown is not None:
@@ -321,7 +314,11 @@ def cell(meta: dict[str, Any], value: Any, locale: str) -> str:
     if formatter is None and isinstance(
         value, dt.date
     ):  # a system column, e.g. created_at
-        formatter = format_moment if isinstance(value, dt.datetime) else format_day
+        formatter = (
+            FORMATS.format_moment
+            if isinstance(value, dt.datetime)
+            else FORMATS.format_day
+        )
     return formatter(value, locale) if formatter else str(value)
 
 
@@ -336,7 +333,7 @@ def form_value(meta: dict[str, Any], value: Any) -> str:
     if (
         meta["widget"] == "datetime-local"
     ):  # in the app's time zone, as the pages show it
-        moment = as_moment(value)
+        moment = FORMATS.as_moment(value)
         return str(value) if moment is None else moment.strftime("%Y-%m-%dT%H:%M")
     return str(value)
 

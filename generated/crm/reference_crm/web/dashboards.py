@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import analytics, auth
-from reference_crm.formats import format_money
+from reference_crm.settings import FORMATS
 from reference_crm.web.core import (
     ENTITIES,
     SPEC,
@@ -50,7 +50,7 @@ def number_text(value: Any, fmt: str, locale: str) -> str:
         return "—"
     try:
         if fmt == "money":
-            return format_money(value, locale)
+            return FORMATS.format_money(value, locale)
         if fmt == "percent":
             return numbers.format_percent(
                 value, locale=locale, decimal_quantization=False

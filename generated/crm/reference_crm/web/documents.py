@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import auth, documents
-from reference_crm.db import Database
 from reference_crm.resources import RESOURCES
 from reference_crm.web.core import (
     ENTITIES,

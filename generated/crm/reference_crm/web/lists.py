@@ -31,8 +31,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import crud
-from reference_crm.formats import ZONE
 from reference_crm.resources import RESOURCES
+from reference_crm.settings import ZONE
 from reference_crm.web.core import (
     CSRF_FIELD,
     ENTITIES,

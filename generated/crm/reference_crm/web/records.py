@@ -24,9 +24,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import accounts, audit, crud, processes
-from reference_crm.formats import format_moment
 from reference_crm.models import AuditEntry
 from reference_crm.resources import CATALOG, RESOURCES
+from reference_crm.settings import FORMATS
 from reference_crm.web import documents
 from reference_crm.web.core import (
     ENTITIES,
@@ -377,7 +377,7 @@ def detail_data(
     timeline.sort(key=lambda e: e["at"], reverse=True)
     for entry in timeline:
         entry["when"], entry["iso"] = (
-            format_moment(entry["at"], locale),
+            FORMATS.format_moment(entry["at"], locale),
             entry["at"].isoformat(),
         )
     return {

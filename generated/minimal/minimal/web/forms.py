@@ -25,8 +25,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import crud
-from minimal.formats import ZONE
 from minimal.resources import RESOURCES
+from minimal.settings import ZONE
 from minimal.web.core import (
     ENTITIES,
     client_ip,

@@ -31,8 +31,8 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from minimal import crud
-from minimal.formats import ZONE
 from minimal.resources import RESOURCES
+from minimal.settings import ZONE
 from minimal.web.core import (
     CSRF_FIELD,
     ENTITIES,

@@ -24,9 +24,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import accounts, audit, crud, processes
-from minimal.formats import format_moment
 from minimal.models import AuditEntry
 from minimal.resources import CATALOG, RESOURCES
+from minimal.settings import FORMATS
 from minimal.web import documents
 from minimal.web.core import (
     ENTITIES,
@@ -377,7 +377,7 @@ def detail_data(
     timeline.sort(key=lambda e: e["at"], reverse=True)
     for entry in timeline:
         entry["when"], entry["iso"] = (
-            format_moment(entry["at"], locale),
+            FORMATS.format_moment(entry["at"], locale),
             entry["at"].isoformat(),
         )
     return {

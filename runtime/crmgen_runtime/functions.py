@@ -1,9 +1,11 @@
 """The functions spec expressions may call, and how their results are evaluated.
 
 crmgen compiles each expression of the spec (defaults, computed fields, rules, process steps)
-into plain Python that calls these functions as ``fn.<name>``. ``evaluate`` runs a compiled
-expression and treats a missing input as an empty result: ``None + 1`` gives ``None``, not an
-error, exactly as a spreadsheet leaves a cell blank.
+into plain Python that calls these functions as ``fn.<name>``, where ``fn`` is the app's
+``Functions`` (the generated ``settings.fn``): the functions below, with ``now``, ``today`` and
+``date_`` read on the app's ``Clock``. ``evaluate`` runs a compiled expression and treats a
+missing input as an empty result: ``None + 1`` gives ``None``, not an error, exactly as a
+spreadsheet leaves a cell blank.
 """
 
 from __future__ import annotations
@@ -13,11 +15,8 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from minimal.settings import TIMEZONE
-
-ZONE = ZoneInfo(TIMEZONE)
+from crmgen_runtime.clock import Clock
 
 
 def evaluate(compiled: Callable[..., Any], *args: Any) -> Any:
@@ -38,16 +37,6 @@ def decimal(text: str) -> Decimal:
     return Decimal(text)
 
 
-def now() -> dt.datetime:
-    """The current moment (UTC, time-zone aware)."""
-    return dt.datetime.now(dt.UTC)
-
-
-def today() -> dt.date:
-    """Today's date in the app's time zone (UTC)."""
-    return dt.datetime.now(ZONE).date()
-
-
 def minutes(n: int) -> dt.timedelta:
     return dt.timedelta(minutes=n)
 
@@ -64,7 +53,7 @@ def weeks(n: int) -> dt.timedelta:
     return dt.timedelta(weeks=n)
 
 
-class months:  # noqa: N801 - written months(n) in the spec, like days(n)
+class months:  # written months(n) in the spec, like days(n)
     """A number of calendar months; adding it to a date keeps the day where it can (Jan 31 + 1 -> Feb 28)."""
 
     def __init__(self, n: int) -> None:
@@ -74,22 +63,11 @@ class months:  # noqa: N801 - written months(n) in the spec, like days(n)
         total = other.month - 1 + self.n
         year, month = other.year + total // 12, total % 12 + 1
         return other.replace(
-            year=year,
-            month=month,
-            day=min(other.day, calendar.monthrange(year, month)[1]),
+            year=year, month=month, day=min(other.day, calendar.monthrange(year, month)[1])
         )
 
     def __rsub__(self, other: dt.date) -> dt.date:
         return months(-self.n).__radd__(other)
-
-
-def date_(value: Any) -> dt.date:
-    """A date from a date, a date-time or an ISO text ('2024-12-31')."""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(ZONE).date() if value.tzinfo else value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 def len_(value: Any) -> int:
@@ -160,3 +138,52 @@ def startswith(text: Any, prefix: Any) -> bool:
         and prefix is not None
         and str(text).lower().startswith(str(prefix).lower())
     )
+
+
+class Functions:
+    """The functions of one app's expressions (``fn.<name>``), the clock's ones bound to it."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return f"Functions({self.clock!r})"
+
+    evaluate = staticmethod(evaluate)
+    ref_id = staticmethod(ref_id)
+    decimal = staticmethod(decimal)
+    minutes = staticmethod(minutes)
+    hours = staticmethod(hours)
+    days = staticmethod(days)
+    weeks = staticmethod(weeks)
+    months = months
+    len_ = staticmethod(len_)
+    lower = staticmethod(lower)
+    upper = staticmethod(upper)
+    str_ = staticmethod(str_)
+    int_ = staticmethod(int_)
+    float_ = staticmethod(float_)
+    round_ = staticmethod(round_)
+    abs_ = staticmethod(abs_)
+    min_ = staticmethod(min_)
+    max_ = staticmethod(max_)
+    coalesce = staticmethod(coalesce)
+    has_role = staticmethod(has_role)
+    contains = staticmethod(contains)
+    startswith = staticmethod(startswith)
+
+    def now(self) -> dt.datetime:
+        """The current moment (UTC, time-zone aware)."""
+        return self.clock.now()
+
+    def today(self) -> dt.date:
+        """Today's date in the app's time zone."""
+        return self.clock.today()
+
+    def date_(self, value: Any) -> dt.date:
+        """A date from a date, a date-time (its day in the app's zone) or an ISO text."""
+        if isinstance(value, dt.datetime):
+            return self.clock.local(value).date() if value.tzinfo else value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value))

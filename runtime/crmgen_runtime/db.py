@@ -1,9 +1,10 @@
 """The database: one engine and a session factory per app (``app.state.db``).
 
 SQLite (the default) gets foreign keys enforced, WAL journaling, connections usable from the
-thread pool and two functions of the app: ``app_local_time`` (a stored UTC datetime in the app's
-time zone) and the aggregate ``app_exact_sum`` (sums of exact decimals, see ``decimals``);
-PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``).
+thread pool and two functions: ``app_local_time(column, zone)`` (a stored UTC datetime in a time
+zone, as PostgreSQL's ``timezone(zone, column)``) and the aggregate ``app_exact_sum`` (sums of
+exact decimals, see ``decimals``); PostgreSQL is reached through psycopg 3
+(``postgresql+psycopg://``). The zone is an argument of the SQL, not a setting of the engine.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from crmgen_runtime.decimals import SqliteExactSum
-from {{ package|ident }}.settings import TIMEZONE
-
-ZONE = ZoneInfo(TIMEZONE)
 
 
 class Database:
@@ -68,12 +67,22 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
     return sa.create_engine(url, **options)
 
 
-def local_time(stored: str | None) -> str | None:
-    """SQLite's ``app_local_time(column)``: a stored UTC datetime in the app's time zone.
+@cache
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def local_time(stored: str | None, timezone: str | None) -> str | None:
+    """SQLite's ``app_local_time(column, zone)``: a stored UTC datetime in the zone ``timezone``.
 
     As ``YYYY-MM-DD HH:MM:SS``, what SQLite's date functions read; PostgreSQL has ``timezone()``.
+    None for a missing or unreadable value or an unknown zone.
     """
-    if stored is None:
+    zone = _zone(timezone) if timezone else None
+    if stored is None or zone is None:
         return None
     try:
         moment = dt.datetime.fromisoformat(stored)
@@ -81,11 +90,11 @@ def local_time(stored: str | None) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(ZONE).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.create_function("app_local_time", 1, local_time, deterministic=True)
+    dbapi_connection.create_function("app_local_time", 2, local_time, deterministic=True)
     dbapi_connection.create_aggregate("app_exact_sum", 1, SqliteExactSum)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

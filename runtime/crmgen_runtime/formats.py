@@ -1,0 +1,126 @@
+"""Values as people read them: dates, times, numbers and money in a locale (Babel).
+
+The web UI (``web.core.cell``) and the documents (``documents``) format through an app's
+``Formats`` (the generated ``settings.FORMATS``), so a value reads the same on a page, in a PDF
+and in an XLSX file. Datetimes are stored in UTC and shown in the app's time zone, amounts in
+its currency: both belong to the ``Formats`` object, not to this module, so apps with different
+zones can share a process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.dates import format_date, format_time, get_datetime_format
+from babel.numbers import format_currency, format_decimal
+
+from crmgen_runtime.clock import Clock
+
+
+@cache
+def babel_locale(locale: str) -> Locale:
+    """The Babel locale of a UI locale, with its likely territory (``en`` is ``en_US``).
+
+    The territory decides the first day of the week; ``en_US`` when Babel does not know it.
+    """
+    code = locale.replace("-", "_")
+    try:
+        return Locale.parse(get_global("likely_subtags").get(code, code))
+    except (UnknownLocaleError, ValueError, TypeError):
+        return Locale.parse("en_US")
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date from a date, a datetime or an ISO text; None when it is none of them."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def as_decimal(value: Any) -> Decimal | None:
+    """A finite decimal from a number or a text; None otherwise (booleans too)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def format_day(value: Any, locale: str) -> str:
+    """A date as the locale writes it (``12 мая 2024 г.``, ``May 12, 2024``)."""
+    day = as_date(value)
+    return str(value) if day is None else format_date(day, "medium", locale=babel_locale(locale))
+
+
+def format_number(value: Any, locale: str) -> str:
+    """An integer or decimal with the locale's separators (``1 234,5``)."""
+    number = as_decimal(value)
+    return str(value) if number is None else format_decimal(number, locale=babel_locale(locale))
+
+
+def format_money(value: Any, locale: str, currency: str) -> str:
+    """An amount in ``currency`` (``1 234,50 ₽``)."""
+    number = as_decimal(value)
+    if number is None:
+        return str(value)
+    return format_currency(number, currency, locale=babel_locale(locale))
+
+
+class Formats:
+    """How one app shows values: its clock's time zone for datetimes, its currency for money."""
+
+    def __init__(self, clock: Clock, currency: str) -> None:
+        self.clock = clock
+        self.zone = clock.zone
+        self.currency = currency
+
+    def __repr__(self) -> str:
+        return f"Formats({self.clock!r}, {self.currency!r})"
+
+    def as_moment(self, value: Any) -> dt.datetime | None:
+        """A datetime (or its ISO text) in the app's time zone; naive ones are UTC."""
+        if not isinstance(value, dt.datetime):
+            try:
+                value = dt.datetime.fromisoformat(str(value))  # "Z" is UTC
+            except ValueError:
+                return None
+        return self.clock.local(value)
+
+    def format_day(self, value: Any, locale: str) -> str:
+        """A date as the locale writes it (``format_day``)."""
+        return format_day(value, locale)
+
+    def format_moment(self, value: Any, locale: str) -> str:
+        """A date and time in the app's time zone, to the minute, as the locale writes it."""
+        moment = self.as_moment(value)
+        if moment is None:
+            return str(value)
+        where = babel_locale(locale)
+        return (
+            str(get_datetime_format("medium", locale=where))
+            .replace("'", "")
+            .format(
+                format_time(moment, "short", locale=where),
+                format_date(moment.date(), "medium", locale=where),
+            )
+        )
+
+    def format_number(self, value: Any, locale: str) -> str:
+        """An integer or decimal with the locale's separators (``format_number``)."""
+        return format_number(value, locale)
+
+    def format_money(self, value: Any, locale: str, currency: str | None = None) -> str:
+        """An amount in ``currency``, by default the app's (``1 234,50 ₽``)."""
+        return format_money(value, locale, currency or self.currency)
