@@ -8,7 +8,7 @@ import pytest
 
 from crmgen import load
 from crmgen.render.errors import GenerateError
-from crmgen.render.expr_sql import compile_where
+from crmgen.render.where import rule_source
 from crmgen.render.openapi import document_text
 from tests.backend.conftest import SPECS
 
@@ -55,7 +55,7 @@ def spec():  # type: ignore[no-untyped-def]
     ],
 )
 def test_rules_compile_to_sqlalchemy(spec, entity: str, source: str, code: str) -> None:  # type: ignore[no-untyped-def]
-    assert compile_where(spec, spec.entity(entity), source) == code
+    assert rule_source(spec, spec.entity(entity), source) == code
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_rules_compile_to_sqlalchemy(spec, entity: str, source: str, code: str) 
 )
 def test_untranslatable_rules_raise_a_clear_error(spec, source: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GenerateError, match="cannot be compiled to SQL"):
-        compile_where(spec, spec.entity("Deal"), source)
+        rule_source(spec, spec.entity("Deal"), source)
 
 
 def test_openapi_is_deterministic_and_complete(spec) -> None:  # type: ignore[no-untyped-def]
