@@ -3,47 +3,22 @@
 Every KPI, chart and report of the spec becomes one ``Aggregate`` of the generated module:
 the entity (by API path), its measures (``count``, ``sum`` ...; ``weighted_by`` carries the
 weights of the enum's values), the fields it groups by, the date period and its where-conditions.
-The conditions are compiled to SQLAlchemy source by the compiler of process steps
-(``ProcessCompiler.condition``), so ``stage__in: [...]`` or ``assignee: '= user'`` mean on a
-dashboard exactly what they mean in a process; their helpers (``_eq``, ``_in`` ...) are
-imported from the generated ``processes`` module.
+The conditions are compiled to SQLAlchemy source by ``where.Conditions``, the compiler of
+process steps and record rules too, so ``stage__in: [...]`` or ``assignee: '= user'`` mean on
+a dashboard exactly what they mean in a process; both call the runtime's
+``crmgen_runtime.where``.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from crmgen.language.model import Condition, Entity, Measure, Spec
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
-from crmgen.render.processes import ProcessCompiler
-
-# The where-helpers of the generated processes module that compiled conditions may call.
-HELPERS = (
-    "_contains",
-    "_eq",
-    "_gt",
-    "_gte",
-    "_ids",
-    "_in",
-    "_isnull",
-    "_isnull_list",
-    "_lt",
-    "_lte",
-    "_ne",
-)
-_CALL = re.compile(r"(?<![\w.])(_[a-z_]+)\(")
-
-
-class _Conditions(ProcessCompiler):
-    """``ProcessCompiler.condition`` for the where of a KPI, chart or report (named ``owner``)."""
-
-    def __init__(self, spec: Spec, owner: str) -> None:
-        # The compiler names its process in error messages; here the owner stands for it.
-        super().__init__(spec, SimpleNamespace(name=owner))  # type: ignore[arg-type]
+from crmgen.render.where import RUNTIME as WHERE_MODULE
+from crmgen.render.where import Conditions
 
 
 def _entity(spec: Spec, name: str, owner: str) -> Entity:
@@ -74,8 +49,7 @@ def where_source(spec: Spec, entity: Entity, where: tuple[Condition, ...], owner
     """``lambda user: [conditions]`` (``user`` is the ``processes.Actor``), or ``None``."""
     if not where:
         return "None"
-    compiler = _Conditions(spec, owner)
-    parts = ", ".join(compiler.condition(entity.name, c) for c in where)
+    parts = ", ".join(Conditions(spec, owner).all(entity.name, where))
     return f"lambda user: [{parts}]"
 
 
@@ -151,11 +125,10 @@ def analytics_context(spec: Spec) -> dict[str, Any]:
         [s for d in dashboards for _, s in d["kpis"] + d["charts"]]
         + [r["aggregate"] for r in reports]
     )
-    used = set(_CALL.findall(sources))
     return {
         "analytics_dashboards": dashboards,
         "analytics_reports": reports,
-        "analytics_helpers": [h for h in HELPERS if h in used],
+        "analytics_uses_where": f"{WHERE_MODULE}." in sources,
         "analytics_uses_fn": "fn." in sources,
         "analytics_uses_models": "models." in sources,
     }

@@ -2,7 +2,7 @@
 
 ``resource(spec, entity)`` returns the plain facts ``resources.py.j2`` writes out as data
 (the generated ``resources.RESOURCES``): every field with its constraints and how it is
-stored, the record rules of each role compiled to SQLAlchemy source (``expr_sql``), and the
+stored, the record rules of each role compiled to SQLAlchemy source (``where``), and the
 expression defaults compiled to Python source (``= user``, ``= today() + days(30)``).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
-from crmgen.render.expr_sql import compile_where
+from crmgen.render.where import rule_source
 
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
@@ -86,7 +86,7 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
             function = None
             if access.mode == "where" and access.where is not None:
                 function = f"_rule_{entity.table}_{permission.role}_{action}"
-                code = compile_where(spec, entity, access.where.source)
+                code = rule_source(spec, entity, access.where.source)
                 wheres.append(WhereFacts(function, access.where.source, code))
             actions.append((action, access.mode, function))
         rules.append(

@@ -7,8 +7,8 @@ kept as string literals and rendered at run time by Jinja's sandbox: they are da
 
 A step becomes a call on ``run`` (the generated ``Run``: the request's session, the user, the
 outbox) or plain Python (``compute`` -> locals, ``if`` -> if/else, ``for_each`` -> for).
-Where-conditions become SQLAlchemy conditions on the models (``_eq(models.Task.status,
-"done")``; a dotted path follows references with ``has()``).
+Where-conditions are written by ``where.Conditions``, the compiler dashboards, reports and
+record rules use too (``where.eq(models.Task.status, "done")``).
 
 Step kinds without a ``step_<kind>`` method here (plugins) are written by their
 ``StepKind.template``: a Jinja template rendered with the step and the helpers of
@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import datetime as dt
 import keyword
 import textwrap
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import jinja2
@@ -36,16 +34,12 @@ from crmgen.language.steps import REGISTRY, StepKind
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
 from crmgen.render.expr_py import python_source
+from crmgen.render.where import RUNTIME as WHERE_MODULE
+from crmgen.render.where import Conditions, literal, value_source
 
 INDENT = "    "
 # Names the process functions themselves use: spec names that clash get a trailing "_".
-RESERVED = frozenset({"fn", "models", "sa", "run", "dt", "Decimal", "Any"})
-SYSTEM_TYPES = {
-    "id": "integer",
-    "version": "integer",
-    "created_at": "datetime",
-    "updated_at": "datetime",
-}
+RESERVED = frozenset({"fn", "models", "sa", "run", "dt", "Decimal", "Any", WHERE_MODULE})
 HOOKS = (
     "before_create",
     "after_create",
@@ -98,6 +92,7 @@ class ProcessCompiler:
         self.process = process
         self.scope = _Scope()
         self.lines: list[str] = []
+        self.conditions = Conditions(spec, f"process {process.name}", self.value)
 
     # -- the function ---------------------------------------------------------------------------
     def compile(self) -> Compiled:
@@ -196,16 +191,7 @@ class ProcessCompiler:
 
     def value(self, value: Value, f: Field | None, type_: str | None = None) -> str:
         """A step value written to (or compared with) field ``f``."""
-        type_ = type_ or (f.type if f is not None else None)
-        relation = f.relation if f is not None else None
-        if value.is_expr:
-            source = self.expr(value.expr)
-            if relation is not None and relation.kind == "many_to_many":
-                return f"_ids({source})"
-            if relation is not None or type_ == "ref":
-                return f"fn.ref_id({source})"
-            return source
-        return literal(value.literal, type_)
+        return value_source(value, f, type_, self.scope.names)
 
     def template(self, template: st.Template | None) -> str:
         if template is None:
@@ -218,10 +204,7 @@ class ProcessCompiler:
         return text.replace("run.text(", "run.html(", 1) if template is not None else text
 
     def entity(self, name: str) -> Any:
-        entity = self.spec.entity(name)
-        if entity is None:
-            raise GenerateError(f"process {self.process.name}: unknown entity {name}")
-        return entity
+        return self.conditions.entity(name)
 
     def values(self, entity_name: str, values: tuple[tuple[str, Value], ...], depth: int) -> str:
         entity = self.entity(entity_name)
@@ -235,74 +218,8 @@ class ProcessCompiler:
         if not conditions:
             return "[]"
         inner = INDENT * (depth + 1)
-        items = [f"{inner}{self.condition(entity_name, c)}," for c in conditions]
+        items = [f"{inner}{c}," for c in self.conditions.all(entity_name, conditions)]
         return "[\n" + "\n".join(items) + "\n" + INDENT * depth + "]"
-
-    def condition(self, entity_name: str, c: Condition) -> str:
-        """``field op value`` as a SQLAlchemy condition; dotted paths follow references."""
-        entity = self.entity(entity_name)
-        parts = c.field.split(".")
-        hops: list[tuple[str, str, bool]] = []  # (model, relationship, many)
-        for part in parts[:-1]:
-            f = entity.field(part)
-            if f is None or f.relation is None:
-                raise GenerateError(
-                    f"process {self.process.name}: '{c.field}' does not follow a reference of {entity.name}"
-                )
-            hops.append((entity.name, f.name, f.relation.kind == "many_to_many"))
-            entity = self.entity(f.relation.target)
-        last = parts[-1]
-        model = f"models.{entity.name}"
-        f = entity.field(last)
-        if entity.name == USER and last == "role" and f is None:
-            value = self.value(c.value, None, "string")
-            op = {"eq": "_eq", "in": "_in", "ne": "_ne"}.get(c.op, "_eq")
-            test = f"models.User.role_entries.any({op}(models.UserRole.role, {value}))"
-        elif f is not None and f.relation is not None and f.relation.kind == "many_to_many":
-            target = f"models.{f.relation.target}"
-            if c.op == "isnull":
-                test = f"_isnull_list({model}.{f.name}, {self.value(c.value, None, 'boolean')})"
-            else:
-                ids = (
-                    self.in_value(c.value, "ref") if c.op == "in" else f"[{self.value(c.value, f)}]"
-                )
-                test = f"{model}.{f.name}.any(_in({target}.id, {ids}))"
-        else:
-            if f is not None:
-                column, type_ = (
-                    (f.column if f.relation is not None else f.name),
-                    ("ref" if f.relation else f.type),
-                )
-            elif last in SYSTEM_TYPES:
-                column, type_ = last, SYSTEM_TYPES[last]
-            else:
-                raise GenerateError(
-                    f"process {self.process.name}: {entity.name} has no field '{last}'"
-                )
-            target = f"{model}.{column}"
-            if c.op == "in":
-                test = f"_in({target}, {self.in_value(c.value, 'ref' if last == 'id' else type_)})"
-            elif c.op == "isnull":
-                test = f"_isnull({target}, {self.value(c.value, None, 'boolean')})"
-            elif c.op == "contains":
-                test = f"_contains({target}, {self.value(c.value, None, 'string')})"
-            else:
-                value = self.value(
-                    c.value,
-                    f if f is not None and f.relation is None else None,
-                    "ref" if last == "id" else type_,
-                )
-                test = f"_{c.op}({target}, {value})"
-        for model_name, relationship, many in reversed(hops):
-            test = f"models.{model_name}.{relationship}.{'any' if many else 'has'}({test})"
-        return test
-
-    def in_value(self, value: Value, type_: str) -> str:
-        if value.is_expr:
-            source = self.expr(value.expr)
-            return f"_ids({source})" if type_ == "ref" else source
-        items = value.literal if isinstance(value.literal, (list, tuple)) else [value.literal]
-        return "[" + ", ".join(literal(i, type_) for i in items) + "]"
 
     # -- steps ----------------------------------------------------------------------------------
     def step_set(self, step: st.SetStep, depth: int) -> None:
@@ -474,36 +391,6 @@ class ProcessCompiler:
 
     def step_backup(self, step: st.BackupStep, depth: int) -> None:
         self.emit(depth, f"run.backup({py_literal(step.folder)}, keep={step.keep!r})")
-
-
-def literal(value: Any, type_: str | None) -> str:
-    """A spec literal as Python source of the value its column stores."""
-    if value is None:
-        return "None"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(literal(v, type_) for v in value) + "]"
-    if isinstance(value, dict):
-        return (
-            "{"
-            + ", ".join(f"{py_literal(str(k))}: {literal(v, None)}" for k, v in value.items())
-            + "}"
-        )
-    if type_ == "date" and isinstance(value, (str, dt.date)):
-        return f"fn.date_({py_literal(value if isinstance(value, str) else value.isoformat())})"
-    if type_ == "datetime" and isinstance(value, (str, dt.datetime)):
-        text = value if isinstance(value, str) else value.isoformat()
-        return f"dt.datetime.fromisoformat({py_literal(text)})"
-    if (
-        type_ in ("decimal", "money")
-        and isinstance(value, (int, float, str))
-        and not isinstance(value, bool)
-    ):
-        return f"Decimal({py_literal(str(value))})"
-    if isinstance(value, (dt.datetime, dt.date)):
-        return py_literal(value.isoformat())
-    if isinstance(value, Decimal):
-        return f"Decimal({py_literal(str(value))})"
-    return py_literal(value)
 
 
 _STEP_TEMPLATES: dict[str, jinja2.Template] = {}

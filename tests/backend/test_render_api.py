@@ -7,9 +7,10 @@ import json
 import pytest
 
 from crmgen import load
+from crmgen.language.model import Condition, Value
 from crmgen.render.errors import GenerateError
-from crmgen.render.expr_sql import compile_where
 from crmgen.render.openapi import document_text
+from crmgen.render.where import Conditions, rule_source
 from tests.backend.conftest import SPECS
 
 
@@ -55,7 +56,7 @@ def spec():  # type: ignore[no-untyped-def]
     ],
 )
 def test_rules_compile_to_sqlalchemy(spec, entity: str, source: str, code: str) -> None:  # type: ignore[no-untyped-def]
-    assert compile_where(spec, spec.entity(entity), source) == code
+    assert rule_source(spec, spec.entity(entity), source) == code
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,7 @@ def test_rules_compile_to_sqlalchemy(spec, entity: str, source: str, code: str) 
 )
 def test_untranslatable_rules_raise_a_clear_error(spec, source: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(GenerateError, match="cannot be compiled to SQL"):
-        compile_where(spec, spec.entity("Deal"), source)
+        rule_source(spec, spec.entity("Deal"), source)
 
 
 def test_openapi_is_deterministic_and_complete(spec) -> None:  # type: ignore[no-untyped-def]
@@ -114,3 +115,29 @@ def test_generated_api_modules_are_black_clean(
     for file in API_FILES:
         source = (gen.out / gen.package / file).read_text(encoding="utf-8")
         assert black.format_str(source, mode=mode) == source, file
+
+
+@pytest.mark.parametrize(
+    ("entity", "condition", "code"),
+    [
+        ("Deal", Condition("stage", "ne", Value("lost")), 'where.ne(models.Deal.stage, "lost")'),
+        (
+            "Task",
+            Condition("status", "in", Value(["new", "done"])),
+            'where.in_(models.Task.status, ["new", "done"])',
+        ),
+        (
+            "OrderLine",
+            Condition("sales_order.owner", "isnull", Value(True)),
+            "models.OrderLine.sales_order.has(where.isnull(models.Order.owner_id, True))",
+        ),
+    ],
+)
+def test_conditions_compile_to_calls_of_the_runtime(spec, entity, condition, code) -> None:  # type: ignore[no-untyped-def]
+    """The compiler processes, dashboards and reports share (``where.Conditions``)."""
+    assert Conditions(spec, "test").condition(entity, condition) == code
+
+
+def test_an_unknown_field_of_a_condition_names_its_owner(spec) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(GenerateError, match="report r: Deal has no field 'nope'"):
+        Conditions(spec, "report r").condition("Deal", Condition("nope", "eq", Value(1)))

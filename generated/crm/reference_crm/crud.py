@@ -745,9 +745,10 @@ def _write_lists(
             )
 
 
-def _current_lists(
+def current_lists(
     session: Any, resource: Resource, record_id: int, names: list[str]
 ) -> dict[str, list[int]]:
+    """The stored ids of the many-to-many lists ``names`` of record ``record_id``, sorted."""
     current: dict[str, list[int]] = {}
     for name in names:
         info = resource.fields[name]
@@ -1009,7 +1010,7 @@ def update_row(
         for name, info in resource.fields.items()
         if info.is_list and (watched or name in values)
     ]
-    stored.update(_current_lists(session, resource, record_id, lists))
+    stored.update(current_lists(session, resource, record_id, lists))
     if watched:
         changing = frozenset(_changed(stored, values))
         events.fire(
@@ -1148,7 +1149,8 @@ def delete_row(
 # --- endpoints -----------------------------------------------------------------------------
 
 
-def _record_id(request: Request) -> int:
+def record_id_of(request: Request) -> int:
+    """The record id of the path (``{id}``); 404 when it is not a valid id."""
     raw = request.path_params["id"]
     if not re.fullmatch(r"[0-9]{1,10}", raw) or not 0 < int(raw) <= validation.MAX_ID:
         raise not_found()
@@ -1214,7 +1216,7 @@ def _update(
 ) -> dict[str, Any]:
     user = auth.user_of(request)
     permissions.require(resource, user, "update")
-    record_id = _record_id(request)
+    record_id = record_id_of(request)
     return update_record(
         database, resource, user, record_id, parse_json(body), _ip(request)
     )
@@ -1223,13 +1225,13 @@ def _update(
 def _delete(database: Database, resource: Resource, request: Request) -> None:
     user = auth.user_of(request)
     permissions.require(resource, user, "delete")
-    delete_record(database, resource, user, _record_id(request), _ip(request))
+    delete_record(database, resource, user, record_id_of(request), _ip(request))
 
 
 def _read(database: Database, resource: Resource, request: Request) -> dict[str, Any]:
     user = auth.user_of(request)
     permissions.require(resource, user, "read")
-    record_id = _record_id(request)
+    record_id = record_id_of(request)
     with database.engine.connect() as connection:
         record = fetch_one(connection, resource, user, record_id)
     if record is None:

@@ -21,7 +21,6 @@ import functools
 import json
 import logging
 import os
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -31,7 +30,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, validation
+from crmgen_runtime import links, permissions, validation, where
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
@@ -54,7 +53,6 @@ MAX_DEPTH = 8
 _DEPTH = "processes.depth"
 _TEXT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 _HTML = SandboxedEnvironment(autoescape=True, keep_trailing_newline=True)
-_LIKE_ESCAPE = re.compile(r"([\\%_])")
 # http integrations a step with ``into`` calls directly: name -> settings
 # (setting -> (environment variable or None, literal or default)).
 HTTP_INTEGRATIONS: dict[str, dict[str, tuple[str | None, Any]]] = {
@@ -156,7 +154,7 @@ class Record:
                 and self._stored.get("id") is not None
                 and name not in self._stored
             ):
-                value = crud._current_lists(
+                value = crud.current_lists(
                     self._session, self._resource, self._stored["id"], [name]
                 )[name]
             model = BY_NAME[info.target].model
@@ -185,15 +183,6 @@ def _fields_of(resource: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _ids(values: Any) -> list[Any]:
-    """Record ids of a list of records (or ids)."""
-    if values is None:
-        return []
-    if not isinstance(values, (list, tuple, set, frozenset)):
-        values = [values]
-    return [fn.ref_id(v) for v in values]
-
-
 def plain(value: Any) -> Any:
     """``value`` as JSON carries it: records become objects of their fields."""
     if isinstance(value, Actor):
@@ -217,60 +206,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [plain(v) for v in value]
     return crud.json_ready(value)
-
-
-# --- where-conditions ----------------------------------------------------------------------
-
-
-def _eq(column: Any, value: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
-
-
-def _ne(column: Any, value: Any) -> sa.ColumnElement[bool]:
-    """Not equal; records without a value count as different (as in the list filters)."""
-    if value is None:
-        return column.is_not(None)
-    return sa.or_(column != value, column.is_(None))
-
-
-def _ordered(
-    op: Callable[[Any, Any], Any],
-) -> Callable[[Any, Any], sa.ColumnElement[bool]]:
-    def compare(column: Any, value: Any) -> sa.ColumnElement[bool]:
-        return sa.false() if value is None else op(column, value)
-
-    return compare
-
-
-_gt = _ordered(lambda c, v: c > v)
-_gte = _ordered(lambda c, v: c >= v)
-_lt = _ordered(lambda c, v: c < v)
-_lte = _ordered(lambda c, v: c <= v)
-
-
-def _in(column: Any, values: Any) -> sa.ColumnElement[bool]:
-    if values is None:
-        return sa.false()
-    values = (
-        list(values) if isinstance(values, (list, tuple, set, frozenset)) else [values]
-    )
-    present = [v for v in values if v is not None]
-    test = column.in_(present)
-    return sa.or_(test, column.is_(None)) if len(present) < len(values) else test
-
-
-def _contains(column: Any, text: Any) -> sa.ColumnElement[bool]:
-    if text is None:
-        return sa.false()
-    return column.ilike("%" + _LIKE_ESCAPE.sub(r"\\\1", str(text)) + "%", escape="\\")
-
-
-def _isnull(column: Any, empty: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if empty else column.is_not(None)
-
-
-def _isnull_list(relationship: Any, empty: Any) -> sa.ColumnElement[bool]:
-    return sa.not_(relationship.any()) if empty else relationship.any()
 
 
 # --- a run of a process ----------------------------------------------------------------------
@@ -652,7 +587,7 @@ def process_order_total_on_new_line(run: Run, record: Any, user: Any) -> None:
         "sum",
         "line_total",
         [
-            _eq(
+            where.eq(
                 models.OrderLine.sales_order_id,
                 fn.ref_id(fn.evaluate(lambda: record.sales_order)),
             ),
@@ -661,7 +596,9 @@ def process_order_total_on_new_line(run: Run, record: Any, user: Any) -> None:
     run.update(
         "Order",
         [
-            _eq(models.Order.id, fn.ref_id(fn.evaluate(lambda: record.sales_order.id))),
+            where.eq(
+                models.Order.id, fn.ref_id(fn.evaluate(lambda: record.sales_order.id))
+            ),
         ],
         {
             "total": fn.evaluate(lambda: fn.coalesce(total, 0)),
@@ -678,7 +615,7 @@ def process_order_total_on_changed_line(
         "sum",
         "line_total",
         [
-            _eq(
+            where.eq(
                 models.OrderLine.sales_order_id,
                 fn.ref_id(fn.evaluate(lambda: record.sales_order)),
             ),
@@ -687,7 +624,9 @@ def process_order_total_on_changed_line(
     run.update(
         "Order",
         [
-            _eq(models.Order.id, fn.ref_id(fn.evaluate(lambda: record.sales_order.id))),
+            where.eq(
+                models.Order.id, fn.ref_id(fn.evaluate(lambda: record.sales_order.id))
+            ),
         ],
         {
             "total": fn.evaluate(lambda: fn.coalesce(total, 0)),
@@ -715,10 +654,10 @@ def process_task_rule(run: Run, record: Any, user: Any) -> None:
     active_tasks = run.count(
         "Task",
         [
-            _eq(
+            where.eq(
                 models.Task.assignee_id, fn.ref_id(fn.evaluate(lambda: record.assignee))
             ),
-            _ne(models.Task.status, "done"),
+            where.ne(models.Task.status, "done"),
         ],
     )
     if fn.evaluate(lambda: active_tasks > 10):
@@ -727,16 +666,16 @@ def process_task_rule(run: Run, record: Any, user: Any) -> None:
             "assignee",
             "least_busy",
             among=[
-                _eq(
+                where.eq(
                     models.User.position_id,
                     fn.ref_id(fn.evaluate(lambda: record.assignee.position)),
                 ),
-                _eq(models.User.active, True),
+                where.eq(models.User.active, True),
             ],
             workload=(
                 models.Task.assignee_id,
                 [
-                    _ne(models.Task.status, "done"),
+                    where.ne(models.Task.status, "done"),
                 ],
             ),
         )
@@ -772,8 +711,10 @@ def process_task_reminders(run: Run) -> None:
     due_tasks = run.query(
         "Task",
         [
-            _eq(models.Task.deadline, fn.evaluate(lambda: fn.today() + fn.days(1))),
-            _in(models.Task.status, ["new", "in_progress"]),
+            where.eq(
+                models.Task.deadline, fn.evaluate(lambda: fn.today() + fn.days(1))
+            ),
+            where.in_(models.Task.status, ["new", "in_progress"]),
         ],
         sort=("assignee", "-priority"),
     )
@@ -812,9 +753,9 @@ def process_birthday_greetings(run: Run) -> None:
     key_contacts = run.query(
         "Contact",
         [
-            _eq(models.Contact.is_key, True),
-            _isnull(models.Contact.birthday, False),
-            _isnull(models.Contact.email, False),
+            where.eq(models.Contact.is_key, True),
+            where.isnull(models.Contact.birthday, False),
+            where.isnull(models.Contact.email, False),
         ],
     )
     for contact in fn.evaluate(lambda: key_contacts) or []:
@@ -843,8 +784,10 @@ def process_newsletter(run: Run, record: Any, user: Any, input: Any) -> None:
     recipients = run.query(
         "Contact",
         [
-            _in(models.Contact.id, _ids(fn.evaluate(lambda: record.members))),
-            _isnull(models.Contact.email, False),
+            where.in_(
+                models.Contact.id, where.ids(fn.evaluate(lambda: record.members))
+            ),
+            where.isnull(models.Contact.email, False),
         ],
     )
     for member in fn.evaluate(lambda: recipients) or []:
@@ -934,8 +877,8 @@ def process_deal_won(run: Run, record: Any, old: Any, user: Any) -> None:
         run.update(
             "Task",
             [
-                _eq(models.Task.deal_id, fn.ref_id(fn.evaluate(lambda: record))),
-                _in(models.Task.status, ["new", "in_progress"]),
+                where.eq(models.Task.deal_id, fn.ref_id(fn.evaluate(lambda: record))),
+                where.in_(models.Task.status, ["new", "in_progress"]),
             ],
             {
                 "status": "done",
@@ -975,19 +918,19 @@ def process_reassign_tasks(run: Run, user: Any, input: Any) -> None:
     open_tasks = run.count(
         "Task",
         [
-            _eq(
+            where.eq(
                 models.Task.assignee_id, fn.ref_id(fn.evaluate(lambda: input.from_user))
             ),
-            _ne(models.Task.status, "done"),
+            where.ne(models.Task.status, "done"),
         ],
     )
     run.update(
         "Task",
         [
-            _eq(
+            where.eq(
                 models.Task.assignee_id, fn.ref_id(fn.evaluate(lambda: input.from_user))
             ),
-            _ne(models.Task.status, "done"),
+            where.ne(models.Task.status, "done"),
         ],
         {
             "assignee": fn.ref_id(fn.evaluate(lambda: input.to_user)),
@@ -1020,7 +963,9 @@ def process_company_enrichment(run: Run, record: Any, user: Any) -> None:
             run.update(
                 "Company",
                 [
-                    _eq(models.Company.id, fn.ref_id(fn.evaluate(lambda: record.id))),
+                    where.eq(
+                        models.Company.id, fn.ref_id(fn.evaluate(lambda: record.id))
+                    ),
                 ],
                 {
                     "extra": fn.evaluate(lambda: info),
@@ -1035,17 +980,19 @@ def process_order_total_on_removed_line(run: Run, record: Any, user: Any) -> Non
         "sum",
         "line_total",
         [
-            _eq(
+            where.eq(
                 models.OrderLine.sales_order_id,
                 fn.ref_id(fn.evaluate(lambda: record.sales_order)),
             ),
-            _ne(models.OrderLine.id, fn.ref_id(fn.evaluate(lambda: record.id))),
+            where.ne(models.OrderLine.id, fn.ref_id(fn.evaluate(lambda: record.id))),
         ],
     )
     run.update(
         "Order",
         [
-            _eq(models.Order.id, fn.ref_id(fn.evaluate(lambda: record.sales_order.id))),
+            where.eq(
+                models.Order.id, fn.ref_id(fn.evaluate(lambda: record.sales_order.id))
+            ),
         ],
         {
             "total": fn.evaluate(lambda: fn.coalesce(total, 0)),
@@ -1058,15 +1005,15 @@ def process_overdue_invoices(run: Run) -> None:
     overdue = run.query(
         "Invoice",
         [
-            _eq(models.Invoice.status, "sent"),
-            _lt(models.Invoice.due_date, fn.evaluate(lambda: fn.today())),
+            where.eq(models.Invoice.status, "sent"),
+            where.lt(models.Invoice.due_date, fn.evaluate(lambda: fn.today())),
         ],
     )
     run.update(
         "Invoice",
         [
-            _eq(models.Invoice.status, "sent"),
-            _lt(models.Invoice.due_date, fn.evaluate(lambda: fn.today())),
+            where.eq(models.Invoice.status, "sent"),
+            where.lt(models.Invoice.due_date, fn.evaluate(lambda: fn.today())),
         ],
         {
             "status": "overdue",
@@ -1090,8 +1037,10 @@ def process_monthly_digest(run: Run) -> None:
         "sum",
         "amount",
         [
-            _eq(models.Deal.stage, "won"),
-            _gte(models.Deal.closed_on, fn.evaluate(lambda: fn.today() - fn.months(1))),
+            where.eq(models.Deal.stage, "won"),
+            where.gte(
+                models.Deal.closed_on, fn.evaluate(lambda: fn.today() - fn.months(1))
+            ),
         ],
     )
     won_count = run.aggregate(
@@ -1099,8 +1048,10 @@ def process_monthly_digest(run: Run) -> None:
         "count",
         None,
         [
-            _eq(models.Deal.stage, "won"),
-            _gte(models.Deal.closed_on, fn.evaluate(lambda: fn.today() - fn.months(1))),
+            where.eq(models.Deal.stage, "won"),
+            where.gte(
+                models.Deal.closed_on, fn.evaluate(lambda: fn.today() - fn.months(1))
+            ),
         ],
     )
     avg_by_owner = run.aggregate(
@@ -1108,15 +1059,17 @@ def process_monthly_digest(run: Run) -> None:
         "avg",
         "amount",
         [
-            _eq(models.Deal.stage, "won"),
-            _gte(models.Deal.closed_on, fn.evaluate(lambda: fn.today() - fn.months(1))),
+            where.eq(models.Deal.stage, "won"),
+            where.gte(
+                models.Deal.closed_on, fn.evaluate(lambda: fn.today() - fn.months(1))
+            ),
         ],
         group_by="owner",
     )
     new_leads = run.count(
         "Lead",
         [
-            _eq(models.Lead.status, "new"),
+            where.eq(models.Lead.status, "new"),
         ],
     )
     average_won = fn.evaluate(
@@ -1156,8 +1109,10 @@ def process_cleanup_cancelled_tasks(run: Run) -> None:
     run.delete(
         "Task",
         [
-            _eq(models.Task.status, "cancelled"),
-            _lt(models.Task.deadline, fn.evaluate(lambda: fn.today() - fn.days(180))),
+            where.eq(models.Task.status, "cancelled"),
+            where.lt(
+                models.Task.deadline, fn.evaluate(lambda: fn.today() - fn.days(180))
+            ),
         ],
     )
     run.log("debug", run.text("Old cancelled tasks removed", {}))
@@ -1425,7 +1380,7 @@ class Endpoint:
     ) -> dict[str, Any]:
         """The HTTP side: the user and the record id of ``request``, then ``run``."""
         user = auth.user_of(request)
-        record_id = crud._record_id(request) if self.entity else None
+        record_id = crud.record_id_of(request) if self.entity else None
         return self.run(request.app.state.db, user, record_id, body, params)
 
     def run(

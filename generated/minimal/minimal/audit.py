@@ -87,9 +87,11 @@ def describe(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def _integer(
+def query_integer(
     request: Request, name: str, default: int | None, low: int, high: int | None
 ) -> int | None:
+    """The whole number of query parameter ``name`` between ``low`` and ``high`` (``default``
+    when absent); 422 when it is not one."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -106,16 +108,16 @@ def _integer(
 
 def _query(request: Request) -> tuple[list[Any], int, int]:
     """The filters, limit and offset of a list request (422 for a bad value)."""
-    limit = _integer(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = _integer(request, "offset", 0, 0, None)
+    limit = query_integer(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = query_integer(request, "offset", 0, 0, None)
     filters: list[Any] = []
     entity = request.query_params.get("entity")
     if entity:
         filters.append(AuditEntry.entity == entity)
-    record_id = _integer(request, "record_id", None, 0, None)
+    record_id = query_integer(request, "record_id", None, 0, None)
     if record_id is not None:
         filters.append(AuditEntry.record_id == record_id)
-    user_id = _integer(request, "user_id", None, 0, None)
+    user_id = query_integer(request, "user_id", None, 0, None)
     if user_id is not None:
         filters.append(AuditEntry.user_id == user_id)
     action = request.query_params.get("action")

@@ -177,8 +177,10 @@ def _list(database: Any, filters: list[Any], limit: int, offset: int) -> dict[st
 async def list_messages(request: Request) -> Response:
     """``GET /api/outbox``: newest first; filters ``status`` and ``kind``; limit/offset."""
     await _require_reader(request)
-    limit = audit._integer(request, "limit", audit.DEFAULT_LIMIT, 1, audit.MAX_LIMIT)
-    offset = audit._integer(request, "offset", 0, 0, None)
+    limit = audit.query_integer(
+        request, "limit", audit.DEFAULT_LIMIT, 1, audit.MAX_LIMIT
+    )
+    offset = audit.query_integer(request, "offset", 0, 0, None)
     filters: list[Any] = []
     status = request.query_params.get("status")
     if status:

@@ -21,7 +21,6 @@ import functools
 import json
 import logging
 import os
-import re
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
@@ -31,7 +30,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, validation
+from crmgen_runtime import links, permissions, validation, where
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
@@ -54,7 +53,6 @@ MAX_DEPTH = 8
 _DEPTH = "processes.depth"
 _TEXT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
 _HTML = SandboxedEnvironment(autoescape=True, keep_trailing_newline=True)
-_LIKE_ESCAPE = re.compile(r"([\\%_])")
 # http integrations a step with ``into`` calls directly: name -> settings
 # (setting -> (environment variable or None, literal or default)).
 HTTP_INTEGRATIONS: dict[str, dict[str, tuple[str | None, Any]]] = {}
@@ -150,7 +148,7 @@ class Record:
                 and self._stored.get("id") is not None
                 and name not in self._stored
             ):
-                value = crud._current_lists(
+                value = crud.current_lists(
                     self._session, self._resource, self._stored["id"], [name]
                 )[name]
             model = BY_NAME[info.target].model
@@ -179,15 +177,6 @@ def _fields_of(resource: Resource, row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _ids(values: Any) -> list[Any]:
-    """Record ids of a list of records (or ids)."""
-    if values is None:
-        return []
-    if not isinstance(values, (list, tuple, set, frozenset)):
-        values = [values]
-    return [fn.ref_id(v) for v in values]
-
-
 def plain(value: Any) -> Any:
     """``value`` as JSON carries it: records become objects of their fields."""
     if isinstance(value, Actor):
@@ -211,60 +200,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, (list, tuple, set, frozenset)):
         return [plain(v) for v in value]
     return crud.json_ready(value)
-
-
-# --- where-conditions ----------------------------------------------------------------------
-
-
-def _eq(column: Any, value: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
-
-
-def _ne(column: Any, value: Any) -> sa.ColumnElement[bool]:
-    """Not equal; records without a value count as different (as in the list filters)."""
-    if value is None:
-        return column.is_not(None)
-    return sa.or_(column != value, column.is_(None))
-
-
-def _ordered(
-    op: Callable[[Any, Any], Any],
-) -> Callable[[Any, Any], sa.ColumnElement[bool]]:
-    def compare(column: Any, value: Any) -> sa.ColumnElement[bool]:
-        return sa.false() if value is None else op(column, value)
-
-    return compare
-
-
-_gt = _ordered(lambda c, v: c > v)
-_gte = _ordered(lambda c, v: c >= v)
-_lt = _ordered(lambda c, v: c < v)
-_lte = _ordered(lambda c, v: c <= v)
-
-
-def _in(column: Any, values: Any) -> sa.ColumnElement[bool]:
-    if values is None:
-        return sa.false()
-    values = (
-        list(values) if isinstance(values, (list, tuple, set, frozenset)) else [values]
-    )
-    present = [v for v in values if v is not None]
-    test = column.in_(present)
-    return sa.or_(test, column.is_(None)) if len(present) < len(values) else test
-
-
-def _contains(column: Any, text: Any) -> sa.ColumnElement[bool]:
-    if text is None:
-        return sa.false()
-    return column.ilike("%" + _LIKE_ESCAPE.sub(r"\\\1", str(text)) + "%", escape="\\")
-
-
-def _isnull(column: Any, empty: Any) -> sa.ColumnElement[bool]:
-    return column.is_(None) if empty else column.is_not(None)
-
-
-def _isnull_list(relationship: Any, empty: Any) -> sa.ColumnElement[bool]:
-    return sa.not_(relationship.any()) if empty else relationship.any()
 
 
 # --- a run of a process ----------------------------------------------------------------------
@@ -776,7 +711,7 @@ class Endpoint:
     ) -> dict[str, Any]:
         """The HTTP side: the user and the record id of ``request``, then ``run``."""
         user = auth.user_of(request)
-        record_id = crud._record_id(request) if self.entity else None
+        record_id = crud.record_id_of(request) if self.entity else None
         return self.run(request.app.state.db, user, record_id, body, params)
 
     def run(

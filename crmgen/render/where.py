@@ -1,26 +1,42 @@
-"""Record rules as SQL: a checked ``where`` expression compiled into SQLAlchemy source text.
+"""Where-conditions as SQLAlchemy source: the one compiler of record rules, process steps,
+dashboards and reports.
 
-A permission rule such as ``record.sales_order.owner == user`` is checked by the spec loader
-(names, fields, syntax); here its AST is walked once more, at generation time, and written as
-Python source that builds a SQLAlchemy expression in the generated app::
+Two forms of the spec meet here and are written with the same columns, reference paths and
+meaning of ``None``:
 
-    models.OrderLine.sales_order.has(models.Order.owner_id == user.id)
+- a **record rule** (``rule_source``), a checked expression such as
+  ``record.sales_order.owner == user``, becomes an expression over the models::
 
-``record.field`` becomes a column of the model, ``record.ref.field`` an ``EXISTS`` through the
-relationship (``has``), ``user`` / ``user.field`` values bound from the ``CurrentUser`` of the
-request (its extra User fields included). Comparisons follow Python's meaning of ``None``:
-``record.stage != 'lost'`` keeps records without a stage. A decimal column compared with
-another column goes first, so that the app's exact decimals compare both in one unit. Anything else (arithmetic, function
-calls other than ``has_role``) raises a ``GenerateError`` that names the expression.
+      models.OrderLine.sales_order.has(models.Order.owner_id == user.id)
+
+  ``record.field`` becomes a column of the model, ``record.ref.field`` an ``EXISTS`` through the
+  relationship (``has``), ``user`` / ``user.field`` values bound from the ``CurrentUser`` of the
+  request (its extra User fields included). Comparisons follow Python's meaning of ``None``:
+  ``record.stage != 'lost'`` keeps records without a stage. A decimal column compared with
+  another column goes first, so that the app's exact decimals compare both in one unit.
+  Anything else (arithmetic, function calls other than ``has_role``) raises a
+  ``GenerateError`` that names the expression.
+- a **condition** (``Conditions.condition``) of a process step, KPI, chart or report,
+  ``field op value`` (``stage__in: [...]``, ``assignee: '= user'``), becomes a call of the
+  runtime's ``crmgen_runtime.where`` (``where.eq(models.Task.status, "done")``), which decides
+  about ``None`` values when the query runs; a dotted path follows references with
+  ``has()`` (``any()`` through a many-to-many list). Its value is written by the caller's
+  ``ValueSource`` (a process knows its local names); ``value_source`` serves the rest.
 """
 
 from __future__ import annotations
 
 import ast
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-from crmgen.language.model import Entity, Spec
+from crmgen.language.model import Condition, Entity, Field, Spec, Value
+from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
+from crmgen.render.expr_py import python_source
 
 USER = "User"
 # Attributes of ``user`` that CurrentUser has itself; other User fields live in ``user.extra``.
@@ -60,8 +76,16 @@ class _Py:
 _Node = _Sql | _Py
 
 
-def compile_where(spec: Spec, entity: Entity, source: str, models: str = "models") -> str:
-    """Python source of a SQLAlchemy boolean expression for ``source`` on ``entity``.
+def through_references(test: str, hops: tuple[tuple[str, str, bool], ...]) -> str:
+    """``test`` about a column reached through ``hops`` (model source, relationship, many),
+    as nested ``has()`` (``any()`` for a many-to-many list) calls, outermost first."""
+    for model, relationship, many in reversed(hops):
+        test = f"{model}.{relationship}.{'any' if many else 'has'}({test})"
+    return test
+
+
+def rule_source(spec: Spec, entity: Entity, source: str, models: str = "models") -> str:
+    """Python source of a SQLAlchemy boolean expression for the record rule ``source`` on ``entity``.
 
     The source reads the names ``user`` (a ``CurrentUser``), ``sa`` (sqlalchemy) and
     ``models`` (the generated models module).
@@ -265,9 +289,8 @@ class _Compiler:
 
     def wrap(self, column: _Sql, test: str) -> _Sql:
         """``test`` about a column reached through references, as nested ``has()`` calls."""
-        for model, relationship in reversed(column.path):
-            test = f"{model}.{relationship}.has({test})"
-        return _Sql(test, "boolean")
+        hops = tuple((model, relationship, False) for model, relationship in column.path)
+        return _Sql(through_references(test, hops), "boolean")
 
     def boolean(self, node: _Node) -> str:
         """``node`` as a SQL condition: a bare column is true when set (booleans: when true)."""
@@ -289,3 +312,153 @@ class _Compiler:
             return _Py(f"user.has_role({', '.join(names)})")
         name = node.func.id if isinstance(node.func, ast.Name) else "this call"
         raise self.fail(f"{name}() is not supported in record rules")
+
+
+# -- conditions (field op value) -------------------------------------------------------------
+
+# The function of ``crmgen_runtime.where`` an operator of a condition calls.
+OPERATORS = {
+    "eq": "eq",
+    "ne": "ne",
+    "gt": "gt",
+    "gte": "gte",
+    "lt": "lt",
+    "lte": "lte",
+    "in": "in_",
+    "contains": "contains",
+    "isnull": "isnull",
+}
+# How generated code names the runtime's module (a name processes keep free of spec locals).
+RUNTIME = "where"
+
+ValueSource = Callable[[Value, Field | None, str | None], str]
+
+
+def literal(value: Any, type_: str | None) -> str:
+    """A spec literal as Python source of the value its column stores."""
+    if value is None:
+        return "None"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(v, type_) for v in value) + "]"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ", ".join(f"{py_literal(str(k))}: {literal(v, None)}" for k, v in value.items())
+            + "}"
+        )
+    if type_ == "date" and isinstance(value, (str, dt.date)):
+        return f"fn.date_({py_literal(value if isinstance(value, str) else value.isoformat())})"
+    if type_ == "datetime" and isinstance(value, (str, dt.datetime)):
+        text = value if isinstance(value, str) else value.isoformat()
+        return f"dt.datetime.fromisoformat({py_literal(text)})"
+    if type_ in DECIMALS and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return f"Decimal({py_literal(str(value))})"
+    if isinstance(value, (dt.datetime, dt.date)):
+        return py_literal(value.isoformat())
+    if isinstance(value, Decimal):
+        return f"Decimal({py_literal(str(value))})"
+    return py_literal(value)
+
+
+def value_source(
+    value: Value,
+    f: Field | None,
+    type_: str | None = None,
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """A value written to (or compared with) field ``f``: a literal, or an expression
+    evaluated when the code runs (``names``: spec names of locals -> Python names)."""
+    type_ = type_ or (f.type if f is not None else None)
+    relation = f.relation if f is not None else None
+    if value.is_expr:
+        source = f"fn.evaluate(lambda: {python_source(value.expr, names=dict(names or {}))})"
+        if relation is not None and relation.kind == "many_to_many":
+            return f"{RUNTIME}.ids({source})"
+        if relation is not None or type_ == "ref":
+            return f"fn.ref_id({source})"
+        return source
+    return literal(value.literal, type_)
+
+
+class Conditions:
+    """Writes the conditions of one owner (a process, KPI, chart or report: named in errors).
+
+    ``value`` writes a condition's value; by default ``value_source`` without local names.
+    """
+
+    def __init__(self, spec: Spec, owner: str, value: ValueSource | None = None) -> None:
+        self.spec = spec
+        self.owner = owner
+        self.value: ValueSource = value or value_source
+
+    def entity(self, name: str) -> Entity:
+        entity = self.spec.entity(name)
+        if entity is None:
+            raise GenerateError(f"{self.owner}: unknown entity {name}")
+        return entity
+
+    def all(self, entity_name: str, conditions: tuple[Condition, ...]) -> list[str]:
+        """Every condition of ``conditions`` on ``entity_name``, in order."""
+        return [self.condition(entity_name, c) for c in conditions]
+
+    def condition(self, entity_name: str, c: Condition) -> str:
+        """``field op value`` as a SQLAlchemy condition; dotted paths follow references."""
+        entity = self.entity(entity_name)
+        parts = c.field.split(".")
+        hops: list[tuple[str, str, bool]] = []
+        for part in parts[:-1]:
+            f = entity.field(part)
+            if f is None or f.relation is None:
+                raise GenerateError(
+                    f"{self.owner}: '{c.field}' does not follow a reference of {entity.name}"
+                )
+            hops.append((f"models.{entity.name}", f.name, f.relation.kind == "many_to_many"))
+            entity = self.entity(f.relation.target)
+        return through_references(self.last(entity, parts[-1], c), tuple(hops))
+
+    def last(self, entity: Entity, name: str, c: Condition) -> str:
+        """The test on field ``name`` of ``entity`` itself (the end of the path)."""
+        model = f"models.{entity.name}"
+        f = entity.field(name)
+        if c.op not in OPERATORS:
+            raise GenerateError(f"{self.owner}: the operator '{c.op}' of '{c.field}' is unknown")
+        call = f"{RUNTIME}.{OPERATORS[c.op]}"
+        if entity.name == USER and name == "role" and f is None:
+            value = self.value(c.value, None, "string")
+            op = c.op if c.op in ("in", "ne") else "eq"
+            return f"models.User.role_entries.any({RUNTIME}.{OPERATORS[op]}(models.UserRole.role, {value}))"
+        if f is not None and f.relation is not None and f.relation.kind == "many_to_many":
+            if c.op == "isnull":
+                empty = self.value(c.value, None, "boolean")
+                return f"{RUNTIME}.isnull_list({model}.{f.name}, {empty})"
+            ids = (
+                self.in_value(c.value, "ref")
+                if c.op == "in"
+                else f"[{self.value(c.value, f, None)}]"
+            )
+            return f"{model}.{f.name}.any({RUNTIME}.in_(models.{f.relation.target}.id, {ids}))"
+        if f is not None:
+            column = f.column if f.relation is not None else f.name
+            type_ = "ref" if f.relation else f.type
+        elif name in SYSTEM_COLUMNS:
+            column, type_ = name, SYSTEM_COLUMNS[name]
+        else:
+            raise GenerateError(f"{self.owner}: {entity.name} has no field '{name}'")
+        target = f"{model}.{column}"
+        if c.op == "in":
+            return f"{call}({target}, {self.in_value(c.value, 'ref' if name == 'id' else type_)})"
+        if c.op == "isnull":
+            return f"{call}({target}, {self.value(c.value, None, 'boolean')})"
+        if c.op == "contains":
+            return f"{call}({target}, {self.value(c.value, None, 'string')})"
+        plain = f if f is not None and f.relation is None else None
+        value = self.value(c.value, plain, "ref" if name == "id" else type_)
+        return f"{call}({target}, {value})"
+
+    def in_value(self, value: Value, type_: str) -> str:
+        """The list an ``in`` condition compares with."""
+        if value.is_expr:
+            source = self.value(value, None, None)
+            return f"{RUNTIME}.ids({source})" if type_ == "ref" else source
+        items = value.literal if isinstance(value.literal, (list, tuple)) else [value.literal]
+        return "[" + ", ".join(literal(i, type_) for i in items) + "]"
