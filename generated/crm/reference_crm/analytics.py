@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions
+from crmgen_runtime import links, permissions, where
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
@@ -39,9 +39,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import auth, crud, models
-
-# Actor and the where-condition helpers of processes: conditions mean the same here and there
-from reference_crm.processes import Actor, _eq, _gte, _in, _lt, _ne
+from reference_crm.processes import Actor
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
 from reference_crm.settings import TIMEZONE, fn
 
@@ -126,7 +124,7 @@ DASHBOARDS: dict[str, Dashboard] = {
                 "deals",
                 (Measure("count"),),
                 where=lambda user: [
-                    _in(
+                    where.in_(
                         models.Deal.stage,
                         ["lead", "qualification", "proposal", "negotiation"],
                     )
@@ -136,7 +134,7 @@ DASHBOARDS: dict[str, Dashboard] = {
                 "deals",
                 (Measure("sum", field="amount"),),
                 where=lambda user: [
-                    _in(
+                    where.in_(
                         models.Deal.stage,
                         ["lead", "qualification", "proposal", "negotiation"],
                     )
@@ -159,14 +157,14 @@ DASHBOARDS: dict[str, Dashboard] = {
                         },
                     ),
                 ),
-                where=lambda user: [_ne(models.Deal.stage, "lost")],
+                where=lambda user: [where.ne(models.Deal.stage, "lost")],
             ),
             "won_this_month": Aggregate(
                 "deals",
                 (Measure("sum", field="amount"),),
                 where=lambda user: [
-                    _eq(models.Deal.stage, "won"),
-                    _gte(
+                    where.eq(models.Deal.stage, "won"),
+                    where.gte(
                         models.Deal.closed_on,
                         fn.evaluate(lambda: fn.today() - fn.months(1)),
                     ),
@@ -175,12 +173,14 @@ DASHBOARDS: dict[str, Dashboard] = {
             "average_deal": Aggregate(
                 "deals",
                 (Measure("avg", field="amount"),),
-                where=lambda user: [_eq(models.Deal.stage, "won")],
+                where=lambda user: [where.eq(models.Deal.stage, "won")],
             ),
             "unpaid_invoices": Aggregate(
                 "invoices",
                 (Measure("sum", field="total"),),
-                where=lambda user: [_in(models.Invoice.status, ["sent", "overdue"])],
+                where=lambda user: [
+                    where.in_(models.Invoice.status, ["sent", "overdue"])
+                ],
             ),
         },
         charts={
@@ -207,7 +207,7 @@ DASHBOARDS: dict[str, Dashboard] = {
                 ),
                 group_by=("expected_close",),
                 period="month",
-                where=lambda user: [_ne(models.Deal.stage, "lost")],
+                where=lambda user: [where.ne(models.Deal.stage, "lost")],
             ),
             "new_leads_per_month": Aggregate(
                 "leads", (Measure("count"),), group_by=("created_at",), period="month"
@@ -223,22 +223,26 @@ DASHBOARDS: dict[str, Dashboard] = {
             "open_tasks": Aggregate(
                 "tasks",
                 (Measure("count"),),
-                where=lambda user: [_in(models.Task.status, ["new", "in_progress"])],
+                where=lambda user: [
+                    where.in_(models.Task.status, ["new", "in_progress"])
+                ],
             ),
             "overdue_tasks": Aggregate(
                 "tasks",
                 (Measure("count"),),
                 where=lambda user: [
-                    _in(models.Task.status, ["new", "in_progress"]),
-                    _lt(models.Task.deadline, fn.evaluate(lambda: fn.today())),
+                    where.in_(models.Task.status, ["new", "in_progress"]),
+                    where.lt(models.Task.deadline, fn.evaluate(lambda: fn.today())),
                 ],
             ),
             "my_tasks": Aggregate(
                 "tasks",
                 (Measure("count"),),
                 where=lambda user: [
-                    _eq(models.Task.assignee_id, fn.ref_id(fn.evaluate(lambda: user))),
-                    _ne(models.Task.status, "done"),
+                    where.eq(
+                        models.Task.assignee_id, fn.ref_id(fn.evaluate(lambda: user))
+                    ),
+                    where.ne(models.Task.status, "done"),
                 ],
             ),
             "biggest_order": Aggregate("orders", (Measure("max", field="total"),)),
@@ -285,7 +289,7 @@ REPORTS: dict[str, Report] = {
                 Measure("avg", field="amount"),
             ),
             group_by=("owner", "stage"),
-            where=lambda user: [_ne(models.Deal.stage, "lost")],
+            where=lambda user: [where.ne(models.Deal.stage, "lost")],
         ),
     ),
     "revenue_by_company": Report(
@@ -300,7 +304,7 @@ REPORTS: dict[str, Report] = {
                 Measure("min", field="total"),
             ),
             group_by=("company",),
-            where=lambda user: [_eq(models.Invoice.status, "paid")],
+            where=lambda user: [where.eq(models.Invoice.status, "paid")],
         ),
     ),
     "tasks_by_assignee": Report(

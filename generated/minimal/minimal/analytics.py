@@ -39,8 +39,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from minimal import auth, crud
-
-# Actor and the where-condition helpers of processes: conditions mean the same here and there
 from minimal.processes import Actor
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
 from minimal.settings import TIMEZONE
