@@ -10,7 +10,7 @@ from crmgen import load
 from crmgen.render.errors import GenerateError
 from crmgen.render.expr_sql import compile_where
 from crmgen.render.openapi import document_text
-from tests.backend.conftest import SPECS
+from tests.generated_apps import SPECS
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import pytest
 
 from crmgen.generate import generate
-from tests.backend.conftest import ROOT
+from tests.generated_apps import ROOT
 from tests.migrations.apptools import app_python, app_rows, fresh_database, run_app
 
 PACKAGE = "exact_crm"
