@@ -35,10 +35,13 @@ from tests.render.specs import EVERYTHING
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# name -> its spec (a file or a folder); a test folder may add its own (``SPECS.setdefault``)
+# name -> its spec (a file or a folder): every example by its folder's name (crm, minimal, ...)
+# and the test specs below; a test folder may add its own (``SPECS.setdefault``)
+EXAMPLES = {
+    p.name: p for p in sorted((ROOT / "examples").iterdir()) if p.is_dir() and any(p.glob("*.yaml"))
+}
 SPECS: dict[str, Path] = {
-    "crm": ROOT / "examples" / "crm",
-    "minimal": ROOT / "examples" / "minimal",
+    **EXAMPLES,
     "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
     "exact": ROOT / "tests" / "backend" / "exact.yaml",
     "shop": ROOT / "tests" / "custom" / "shop",  # with custom code beside the spec
