@@ -1,8 +1,8 @@
 """Fixtures for the auth and audit tests: a generated app per test module, on SQLite and PostgreSQL.
 
-Each module generates an example spec under a unique package name (so the generated packages
-of different modules never meet in ``sys.modules``), imports it, and for each backend creates
-a fresh database (an SQLite file, or a PostgreSQL database of its own, dropped afterwards)
+Each module imports an example app (generated once per test process: ``tests/generated_apps.py``)
+afresh, so the module objects of different modules never meet, and for each backend creates a
+fresh database (an SQLite file, or a PostgreSQL database of its own, dropped afterwards)
 with ``metadata.create_all``. The HTTP side is a Starlette app assembled from ``auth.routes``,
 ``audit.routes``, ``AuthMiddleware`` and the error handlers, driven by ``TestClient``.
 
@@ -13,10 +13,6 @@ except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import importlib
-import re
-import shutil
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +28,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
-from crmgen.generate import generate
 from tests.app_settings import PUBLIC_URL, SECRET_KEY
+from tests.generated_apps import generated_app
 from tests.postgres import POSTGRES_URL, admin_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,54 +75,21 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}@example.com"
 
 
-def _spec_copy(example: str, folder: Path, package: str) -> Path:
-    """``examples/<example>`` copied to ``folder`` with the app renamed to ``package``."""
-    spec = folder / "spec"
-    shutil.copytree(ROOT / "examples" / example, spec)
-    app_yaml = spec / "app.yaml"
-    text, count = re.subn(
-        r"^(  name: )\w+$",
-        rf"\g<1>{package}",
-        app_yaml.read_text(encoding="utf-8"),
-        count=1,
-        flags=re.MULTILINE,
-    )
-    assert count == 1, "the example's app.yaml has no `  name:` line"
-    app_yaml.write_text(text, encoding="utf-8")
-    return spec
-
-
-def _forget(package: str) -> None:
-    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
-        del sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def generated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, ModuleType]]:
-    """The module's example (its ``EXAMPLE`` global), generated and imported."""
-    example = request.module.EXAMPLE
-    package = f"auth_{example}_{uuid.uuid4().hex[:8]}"
-    folder = tmp_path_factory.mktemp(package)
-    spec = _spec_copy(example, folder, package)
-    out = folder / "out"
-    generate(spec, out)
-    sys.path.insert(0, str(out))
-    try:
-        modules = {
-            name: importlib.import_module(f"{package}.{name}")
-            for name in ("models", "auth", "audit")
-        }
-        modules["errors"] = errors
-        from argon2 import PasswordHasher
+) -> dict[str, ModuleType]:
+    """The module's example (its ``EXAMPLE`` global): the shared generated app, imported afresh
+    for the module (its own module objects, so changing ``auth.hasher`` stays in the module)."""
+    modules = generated_app(request.module.EXAMPLE, tmp_path_factory).import_modules(
+        "models", "auth", "audit"
+    )
+    modules["errors"] = errors
+    from argon2 import PasswordHasher
 
-        # Cheap hashes keep the tests fast; the format (argon2id) is the production one.
-        modules["auth"].hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-        yield modules
-    finally:
-        sys.path.remove(str(out))
-        _forget(package)
+    # Cheap hashes keep the tests fast; the format (argon2id) is the production one.
+    modules["auth"].hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    return modules
 
 
 @pytest.fixture(scope="module")

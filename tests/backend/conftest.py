@@ -1,6 +1,7 @@
 """Fixtures for the REST API tests: generated apps (once per session), databases, clients.
 
-Each spec is generated once per session and its package imported from the output folder.
+Each spec is generated once per test process (the shared ``tests/generated_apps.py``) and its
+package imported from the output folder.
 Each test module gets its own database per dialect (an SQLite file, or a PostgreSQL schema
 dropped afterwards); each test starts from empty tables with a few users. PostgreSQL is
 ``CRMGEN_TEST_POSTGRES`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``):
@@ -9,14 +10,10 @@ without it the PostgreSQL tests skip, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,75 +23,19 @@ from crmgen_runtime.principal import CurrentUser
 from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
-from crmgen.generate import generate
 from tests.app_settings import app_settings_env
+from tests.generated_apps import GeneratedApp, generated_app
 
-ROOT = Path(__file__).resolve().parents[2]
-SPECS = {
-    "minimal": ROOT / "examples" / "minimal" / "app.yaml",
-    "crm": ROOT / "examples" / "crm",
-    "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
-    "exact": ROOT / "tests" / "backend" / "exact.yaml",
-    "shop": ROOT / "tests" / "custom" / "shop",  # with custom code beside the spec
-}
 POSTGRES_URL = os.environ.get(
     "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-MODULES = (
-    "app",
-    "models",
-    "crud",
-    "processes",
-    "resources",
-    "settings",
-)
-
-
-@dataclass
-class Generated:
-    out: Path
-    package: str
-    modules: dict[str, ModuleType]
-
-    def __getattr__(self, name: str) -> ModuleType:
-        try:
-            return self.modules[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-_GENERATED: dict[str, Generated] = {}
+# the shared generated app (tests/generated_apps.py): ``gen.out``, ``gen.package``, ``gen.models``
+Generated = GeneratedApp
 
 
 def generated(name: str, tmp_path_factory: pytest.TempPathFactory) -> Generated:
-    """Generate the spec ``name`` once per session and import its package."""
-    if name in _GENERATED:
-        return _GENERATED[name]
-    spec = SPECS[name]
-    if not spec.exists():
-        pytest.skip(f"{spec} is not there")
-    out = tmp_path_factory.mktemp(f"gen_{name}") / "out"
-    generate(spec, out)
-    package = next(p.parent.name for p in out.glob("*/app.py"))
-    modules = _import(out, package)
-    _GENERATED[name] = Generated(out, package, modules)
-    return _GENERATED[name]
-
-
-def _import(out: Path, package: str) -> dict[str, ModuleType]:
-    """Import the generated modules; they stay reachable through the returned objects only."""
-
-    def forget() -> None:
-        for key in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
-            del sys.modules[key]
-
-    forget()
-    sys.path.insert(0, str(out))
-    try:
-        return {name: importlib.import_module(f"{package}.{name}") for name in MODULES}
-    finally:
-        sys.path.remove(str(out))
-        forget()
+    """The spec ``name`` generated once per test process, its package imported on first use."""
+    return generated_app(name, tmp_path_factory)
 
 
 # --- databases -----------------------------------------------------------------------------

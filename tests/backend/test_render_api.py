@@ -11,7 +11,7 @@ from crmgen.language.model import Condition, Value
 from crmgen.render.errors import GenerateError
 from crmgen.render.openapi import document_text
 from crmgen.render.where import Conditions, rule_source
-from tests.backend.conftest import SPECS
+from tests.generated_apps import SPECS
 
 
 @pytest.fixture(scope="module")

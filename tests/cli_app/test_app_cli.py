@@ -10,20 +10,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from crmgen.generate import generate
-from tests.migrations.apptools import engine_for, fresh_database, run_app, table_rows, write_spec
-from tests.render.specs import EVERYTHING
+from tests.generated_apps import GeneratedApps
+from tests.migrations.apptools import engine_for, fresh_database, run_app, table_rows
 
 PACKAGE = "every_crm"
 COMMANDS = ("migrate", "serve", "createuser", "backup", "restore", "seed")
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("app")
-    target = folder / "out"
-    generate(write_spec(folder / "spec", EVERYTHING), target)
-    return target
+def out(generated_apps: GeneratedApps, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``EVERYTHING`` (tests/render/specs.py): a copy of the shared app (the app runs in OUT)."""
+    return generated_apps("every").copy_to(tmp_path_factory.mktemp("app") / "out")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

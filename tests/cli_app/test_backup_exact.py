@@ -19,8 +19,7 @@ from typing import NamedTuple
 
 import pytest
 
-from crmgen.generate import generate
-from tests.backend.conftest import ROOT
+from tests.generated_apps import GeneratedApps
 from tests.migrations.apptools import app_python, app_rows, fresh_database, run_app
 
 PACKAGE = "exact_crm"
@@ -75,10 +74,9 @@ print("null")
 
 
 @pytest.fixture(scope="module")
-def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("exact") / "out"
-    generate(ROOT / "tests" / "backend" / "exact.yaml", target)
-    return target
+def out(generated_apps: GeneratedApps, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/backend/exact.yaml: a copy of the shared app (the app runs in OUT)."""
+    return generated_apps("exact").copy_to(tmp_path_factory.mktemp("exact") / "out")
 
 
 database = contextmanager(fresh_database)

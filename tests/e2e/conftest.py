@@ -29,11 +29,10 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
-from crmgen.generate import generate
 from tests.app_settings import app_settings_env
+from tests.generated_apps import generated_app
 
 ROOT = Path(__file__).resolve().parents[2]
-CRM_SPEC = ROOT / "examples" / "crm"
 PACKAGE = "reference_crm"
 POSTGRES_URL = os.environ.get(
     "CRMGEN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -57,10 +56,8 @@ def not_available(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def crm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """examples/crm generated once per test process."""
-    out = tmp_path_factory.mktemp("e2e") / "crm"
-    generate(CRM_SPEC, out)
-    return out
+    """examples/crm generated once per test process (the shared ``tests/generated_apps.py``)."""
+    return generated_app("crm", tmp_path_factory).out
 
 
 def app_env(out: Path, database_url: str | None = None) -> dict[str, str]:

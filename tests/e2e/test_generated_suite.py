@@ -12,15 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from crmgen.generate import generate
 from tests.e2e.conftest import app_env, postgres_server, run
+from tests.generated_apps import GeneratedApps
 
 SUITE_TIMEOUT = 240
-ROOT = Path(__file__).resolve().parents[2]
-OTHER_SPECS = {
-    "minimal": ROOT / "examples" / "minimal",
-    "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
-}
+OTHER_SPECS = ("hostile", "minimal")  # examples/minimal and tests/hostile/spec.yaml
 
 
 def _passes(out: Path, kind: str) -> None:
@@ -38,9 +34,9 @@ def test_generated_suite_passes(crm_out: Path, kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-@pytest.mark.parametrize("name", sorted(OTHER_SPECS))
-def test_generated_suite_of_the_other_specs_passes(name: str, kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", OTHER_SPECS)
+def test_generated_suite_of_the_other_specs_passes(
+    name: str, kind: str, generated_apps: GeneratedApps
+) -> None:
     """examples/minimal and the hostile spec (quotes, {{ }}, newlines in every text)."""
-    out = tmp_path / name
-    generate(OTHER_SPECS[name], out)
-    _passes(out, kind)
+    _passes(generated_apps(name).out, kind)

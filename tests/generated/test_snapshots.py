@@ -1,9 +1,9 @@
 """The committed snapshots in ``generated/`` are what the generator writes now.
 
 Each example is generated afresh and compared with its snapshot; any difference fails with the
-differing files, a short diff of the first few and the refresh command. ``examples/crm`` comes
-from the security tests' once-per-process output, so a test process that ran those generates
-nothing here. The mechanism itself (comparison, refresh) is proven on small trees.
+differing files, a short diff of the first few and the refresh command. The output is the shared
+once-per-process one (``tests/generated_apps.py``), so a test process that ran other tests of the
+same example generates nothing here. The mechanism itself (comparison, refresh) is proven on small trees.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from crmgen.generate import generate
 from tests.generated.refresh import main as refresh
 from tests.generated.snapshots import (
     EXAMPLES,
@@ -24,18 +23,16 @@ from tests.generated.snapshots import (
     replace,
     snapshot_of,
 )
-from tests.security.crm import crm_out
+from tests.generated_apps import generated_app
 
 FONT = b"\x00\x01\x00\x00 a binary font"
 
 
 def fresh_output(name: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``name`` generated now (examples/crm: shared with the security tests)."""
-    if name == "crm":
-        return crm_out(tmp_path_factory)
-    out = tmp_path_factory.mktemp(f"snapshot_{name}") / name
-    generate(EXAMPLES[name], out)
-    return out
+    """``name`` generated in this test process (the shared ``tests/generated_apps.py``)."""
+    app = generated_app(name, tmp_path_factory)
+    assert app.spec == EXAMPLES[name], f"{name}: the shared app is not made from {EXAMPLES[name]}"
+    return app.out
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

@@ -32,7 +32,7 @@ from crmgen.render import GenerateError
 from crmgen.render.processes import compile_process
 from tests.app_settings import app_settings_env
 from tests.backend.conftest import TestUsers as HeaderUsers
-from tests.backend.conftest import _import
+from tests.generated_apps import import_modules
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = Path(__file__).parent / "crmgen_slack_step"
@@ -195,7 +195,7 @@ def test_without_the_plugin_generate_fails(tmp_path: Path) -> None:
 
 @pytest.fixture
 def app(generated: Path, tmp_path: Path) -> Iterator[tuple[Any, Any, TestClient]]:
-    modules = _import(generated, "slack_app")
+    modules = import_modules(generated, "slack_app")
     models = modules["models"]
     database = Database(f"sqlite:///{tmp_path / 'test.sqlite3'}")
     models.Base.metadata.create_all(database.engine)

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.backend.conftest import SPECS, Backend, crm, crm_backend, dialect, make_backend  # noqa: F401
+from tests.backend.conftest import Backend, crm, crm_backend, dialect, make_backend  # noqa: F401
+from tests.generated_apps import SPECS
 
 HERE = Path(__file__).parent
 SPECS.setdefault("notes", HERE / "notes.yaml")

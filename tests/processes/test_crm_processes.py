@@ -13,8 +13,9 @@ import pytest
 import sqlalchemy as sa
 
 from crmgen.render.formatting import format_files
-from tests.backend.conftest import ROOT, Backend
+from tests.backend.conftest import Backend
 from tests.backend.payloads import create
+from tests.generated_apps import ROOT
 
 
 def _rows(b: Backend, *columns: Any, where: Any = None) -> list[Any]:

@@ -1,6 +1,7 @@
 """Fixtures for the render tests: generated apps, their imported models, and databases.
 
-Generating and importing is done once per session per spec; each database test gets a fresh
+Generating is done once per test process per spec (the shared ``tests/generated_apps.py``),
+importing once per session; each database test gets a fresh
 SQLite file or a fresh PostgreSQL schema (dropped afterwards). PostgreSQL is found at
 ``CRMGEN_TEST_POSTGRES`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``);
 without it the PostgreSQL tests skip, except under ``CI=true`` where they fail.
@@ -8,8 +9,6 @@ without it the PostgreSQL tests skip, except under ``CI=true`` where they fail.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,8 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 
-from crmgen.generate import generate
+from tests.generated_apps import GeneratedApps, import_modules
 from tests.postgres import POSTGRES_URL, admin_engine
-from tests.render.specs import EVERYTHING, MINIMAL
 
 
 def write_spec(folder: Path, text: str) -> Path:
@@ -32,34 +30,25 @@ def write_spec(folder: Path, text: str) -> Path:
 
 def import_models(out: Path, package: str) -> ModuleType:
     """Import ``package.models`` from ``out``, fresh (any earlier import of it is forgotten)."""
-    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
-        del sys.modules[name]
-    sys.path.insert(0, str(out))
-    try:
-        return importlib.import_module(f"{package}.models")
-    finally:
-        sys.path.remove(str(out))
-        for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
-            del sys.modules[name]
+    return import_modules(out, package, "models")["models"]
 
 
 @pytest.fixture(scope="session")
-def minimal_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("minimal") / "out"
-    generate(MINIMAL, out)
-    return out
+def minimal_out(generated_apps: GeneratedApps) -> Path:
+    """examples/minimal, generated once per test process (shared: never change it)."""
+    return generated_apps("minimal").out
 
 
 @pytest.fixture(scope="session")
-def every_spec(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_spec(tmp_path_factory.mktemp("every_spec"), EVERYTHING)
+def every_spec(generated_apps: GeneratedApps) -> Path:
+    """``EVERYTHING`` written to a file (the one ``every_out`` is generated from)."""
+    return generated_apps("every").spec
 
 
 @pytest.fixture(scope="session")
-def every_out(tmp_path_factory: pytest.TempPathFactory, every_spec: Path) -> Path:
-    out = tmp_path_factory.mktemp("every") / "out"
-    generate(every_spec, out)
-    return out
+def every_out(generated_apps: GeneratedApps) -> Path:
+    """``EVERYTHING``, generated once per test process (shared: never change it)."""
+    return generated_apps("every").out
 
 
 @pytest.fixture(scope="session")

@@ -10,19 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from crmgen.generate import generate
-from tests.render.specs import ROOT
+from tests.generated_apps import GeneratedApps
 
-SPECS = {"crm": ROOT / "examples" / "crm", "exact": ROOT / "tests" / "backend" / "exact.yaml"}
 # SQL aggregates that would round (SQLite's float sums) or overflow (its 64-bit SUM).
 ROUNDING = re.compile(r"sa\.func\.(sum|avg|total)\(|type_coerce\([^)]*Numeric")
 
 
-@pytest.fixture(scope="module", params=sorted(SPECS))
-def out(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp(request.param) / "out"
-    generate(SPECS[request.param], target)
-    return target
+@pytest.fixture(scope="module", params=["crm", "exact"])
+def out(request: pytest.FixtureRequest, generated_apps: GeneratedApps) -> Path:
+    return generated_apps(request.param).out
 
 
 def test_no_sql_sum_or_average_rounds(out: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from crmgen.generate import generate
 from crmgen.render import GenerateError
 from crmgen.render.writer import MARKER
+from tests.generated_apps import import_modules
 from tests.render.conftest import import_models, write_spec
 from tests.render.specs import MINIMAL
 
@@ -59,18 +60,10 @@ def test_generated_python_is_black_clean(minimal_out: Path, every_out: Path) -> 
 
 
 def test_generated_settings_read_the_environment(minimal_out: Path) -> None:
-    import_models(minimal_out, "minimal")
-    sys.path.insert(0, str(minimal_out))
-    try:
-        from minimal import settings  # type: ignore[import-not-found]
-
-        assert settings.load_settings({}).database_url == "sqlite:///minimal.sqlite3"
-        url = settings.load_settings({"DATABASE_URL": "postgresql://u@h/db"}).database_url
-        assert url == "postgresql+psycopg://u@h/db"
-    finally:
-        sys.path.remove(str(minimal_out))
-        for name in [m for m in sys.modules if m.split(".")[0] == "minimal"]:
-            del sys.modules[name]
+    settings = import_modules(minimal_out, "minimal", "settings")["settings"]
+    assert settings.load_settings({}).database_url == "sqlite:///minimal.sqlite3"
+    url = settings.load_settings({"DATABASE_URL": "postgresql://u@h/db"}).database_url
+    assert url == "postgresql+psycopg://u@h/db"
 
 
 def test_an_empty_out_folder_is_used(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from crmgen import SpecError, load
-from crmgen.generate import generate
+from tests.generated_apps import EXAMPLES as SHARED_EXAMPLES
+from tests.generated_apps import GeneratedApps
 from tests.render.conftest import import_models
-from tests.render.specs import ROOT
 
 
 def test_minimal_models_create_their_tables(minimal_models: ModuleType, engine: sa.Engine) -> None:
@@ -231,20 +231,18 @@ def test_hostile_labels_become_literal_docstrings_and_comments(every_models: Mod
     assert m.Company.__table__.c.name.comment == "Name 'single' \"double\""
 
 
-EXAMPLES = sorted(p for p in (ROOT / "examples").iterdir() if p.is_dir() and any(p.glob("*.yaml")))
+EXAMPLES = sorted(SHARED_EXAMPLES.values())
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_every_example_generates_working_models(
-    example: Path, engine: sa.Engine, tmp_path: Path
+    example: Path, engine: sa.Engine, generated_apps: GeneratedApps
 ) -> None:
     try:
         spec = load(example)
     except SpecError as exc:  # tests/language/test_examples.py fails for it; here it only blocks
         pytest.skip(f"{example.name} does not validate: {exc}")
-    out = tmp_path / "out"
-    generate(example, out)
-    models = import_models(out, spec.app.name)
+    models = import_models(generated_apps(example.name).out, spec.app.name)
     models.Base.metadata.create_all(engine)
     sa.orm.configure_mappers()
     assert {e.table for e in spec.entities} <= set(sa.inspect(engine).get_table_names())

@@ -1,6 +1,6 @@
 """The reference CRM under attack: generated once, databases cloned from a template, real uvicorn.
 
-``examples/crm`` is generated once per test process. Per database kind, one *template* is made
+``examples/crm`` is generated once per test process (``tests/generated_apps.py``). Per database kind, one *template* is made
 once per test process (migrated and seeded through the app's own CLI, plus a second seller made
 here): on PostgreSQL a database of its own, cloned per test module with ``CREATE DATABASE ...
 TEMPLATE``; on SQLite a file, copied per module. ``start_crm`` starts ``uvicorn`` on a free
@@ -33,7 +33,7 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 
-from crmgen.generate import generate
+from tests.generated_apps import generated_app
 from tests.postgres import POSTGRES_URL, admin_engine
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,13 +59,8 @@ _STATE: dict[str, Any] = {}
 
 
 def crm_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """examples/crm generated once per test process."""
-    with _LOCK:
-        if "out" not in _STATE:
-            out = tmp_path_factory.mktemp("security") / "crm"
-            generate(CRM_SPEC, out)
-            _STATE["out"] = out
-        return Path(_STATE["out"])
+    """examples/crm generated once per test process (the shared ``tests/generated_apps.py``)."""
+    return generated_app("crm", tmp_path_factory).out
 
 
 # Settings of the app a test process may have in its own environment: never passed on.

@@ -14,7 +14,7 @@ from crmgen_runtime.principal import CurrentUser
 
 from crmgen.language import load_spec
 from crmgen.render.web.boards import entity_data
-from tests.backend.conftest import ROOT
+from tests.generated_apps import ROOT
 from tests.ui import test_pages
 from tests.ui.test_pages import UI, csrf, fresh
 

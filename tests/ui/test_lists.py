@@ -17,7 +17,7 @@ from crmgen_runtime.principal import CurrentUser
 
 from crmgen.language import load_spec
 from crmgen.render.web.lists import entity_data
-from tests.backend.conftest import ROOT
+from tests.generated_apps import ROOT
 from tests.ui.test_pages import UI, csrf, fresh, ui  # noqa: F401  (``ui``: the fixture)
 
 SELLER1, SELLER2, SUPPORT = "lists-s1@example.com", "lists-s2@example.com", "lists-sup@example.com"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +19,7 @@ from types import ModuleType
 import pytest
 import sqlalchemy as sa
 
-from crmgen.generate import generate
+from tests.generated_apps import SPECS, generated_app
 from tests.security.crm import (
     CLI_TIMEOUT,
     PASSWORD,
@@ -35,18 +34,12 @@ SPEC = Path(__file__).parent / "owned" / "app.yaml"
 PACKAGE = "owned_crm"
 USERS = {"admin": "admin", "seller": "seller", "seller2": "seller", "clerk": "clerk"}
 
-_LOCK = threading.Lock()
-_OUT: list[Path] = []
+SPECS.setdefault("owned", SPEC)
 
 
 def owned_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``owned/app.yaml`` generated once per test process."""
-    with _LOCK:
-        if not _OUT:
-            out = tmp_path_factory.mktemp("owned") / "app"
-            generate(SPEC, out)
-            _OUT.append(out)
-        return _OUT[0]
+    """``owned/app.yaml`` generated once per test process (the shared ``tests/generated_apps.py``)."""
+    return generated_app("owned", tmp_path_factory).out
 
 
 def imported(out: Path, module: str) -> ModuleType:
