@@ -33,17 +33,26 @@ def test_out_carries_the_runtime_wheel_at_crmgens_version(minimal_out: Path) -> 
 def test_pip_install_out_takes_the_runtime_from_its_wheels_folder_with_no_index(
     minimal_out: Path, tmp_path: Path
 ) -> None:
-    """A fresh virtualenv (seeing this environment's packages through a ``.pth`` file, for the
-    app's other dependencies, since there is no index) installs OUT with ``--no-index``: the
-    runtime comes from OUT's ``wheels/``."""
+    """A fresh virtualenv (seeing this environment's packages except crmgen and the runtime
+    through a ``.pth`` file, for the app's other dependencies, since there is no index)
+    installs OUT with ``--no-index``: the runtime comes from OUT's ``wheels/``."""
     out = tmp_path / "out"
     shutil.copytree(minimal_out, out)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     [site] = venv.glob("lib/python3.*/site-packages")
-    here = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    (site / "here.pth").write_text("".join(f"{path}\n" for path in sorted(here)))
+    # this environment's packages, but not crmgen's nor the runtime's (the runtime must come
+    # from OUT): a folder of links to the rest, named in a .pth file
+    others = tmp_path / "others"
+    others.mkdir()
+    for folder in sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}):
+        for entry in Path(folder).iterdir():
+            own = entry.name.lower().replace("-", "_")
+            if "crmgen" in own or entry.suffix == ".pth" or (others / entry.name).exists():
+                continue
+            (others / entry.name).symlink_to(entry)
+    (site / "others.pth").write_text(f"{others}\n")
     # this interpreter's pip, installing into the virtualenv (no pip copied into it: faster)
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
     install += ["--no-index"]
