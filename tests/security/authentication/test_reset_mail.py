@@ -160,7 +160,12 @@ def test_parallel_requests_from_two_processes_never_pass_the_address_limit(
     finally:
         for client in clients:
             client.close()
-    assert sum(reset_mails(two_apps[0], email(name)) for name in names) == 6
+    # Every request counts against the address, even one for an account past its 3 (so an
+    # address cannot probe accounts for free): in the order the requests happen to arrive, the
+    # 6 the address lets through make 6 mails, or 5 when one of them was an account's 4th
+    # (two such among 6 would take 8 requests). Never more than the address's 6.
+    mails = sum(reset_mails(two_apps[0], email(name)) for name in names)
+    assert mails in (5, 6), mails
 
 
 def generated_settings(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
