@@ -1120,26 +1120,32 @@ def process_cleanup_cancelled_tasks(run: Run) -> None:
 
 # --- triggers ------------------------------------------------------------------------------
 
-BEFORE_CREATE: dict[str, tuple[Callable[..., None], ...]] = {
-    "Task": (process_task_rule,),
-}
-AFTER_CREATE: dict[str, tuple[Callable[..., None], ...]] = {
-    "Company": (process_company_enrichment,),
-    "OrderLine": (process_order_total_on_new_line,),
-}
-BEFORE_UPDATE: dict[str, tuple[tuple[Callable[..., None], frozenset[str]], ...]] = {
-    "Deal": ((process_deal_closed_on, frozenset(["stage"])),),
-    "Task": ((process_task_done_time, frozenset(["status"])),),
-}
-AFTER_UPDATE: dict[str, tuple[tuple[Callable[..., None], frozenset[str]], ...]] = {
-    "Deal": ((process_deal_won, frozenset(["stage"])),),
-    "OrderLine": (
-        (process_order_total_on_changed_line, frozenset(["quantity", "price"])),
-    ),
-}
-BEFORE_DELETE: dict[str, tuple[Callable[..., None], ...]] = {}
-AFTER_DELETE: dict[str, tuple[Callable[..., None], ...]] = {
-    "OrderLine": (process_order_total_on_removed_line,),
+# moment -> entity -> the processes it runs, each with the fields whose change it watches
+# (updates only; none: any change).
+TRIGGERS: dict[
+    str, dict[str, tuple[tuple[Callable[..., None], frozenset[str]], ...]]
+] = {
+    "before_create": {
+        "Task": ((process_task_rule, frozenset()),),
+    },
+    "after_create": {
+        "Company": ((process_company_enrichment, frozenset()),),
+        "OrderLine": ((process_order_total_on_new_line, frozenset()),),
+    },
+    "before_update": {
+        "Deal": ((process_deal_closed_on, frozenset(["stage"])),),
+        "Task": ((process_task_done_time, frozenset(["status"])),),
+    },
+    "after_update": {
+        "Deal": ((process_deal_won, frozenset(["stage"])),),
+        "OrderLine": (
+            (process_order_total_on_changed_line, frozenset(["quantity", "price"])),
+        ),
+    },
+    "before_delete": {},
+    "after_delete": {
+        "OrderLine": ((process_order_total_on_removed_line, frozenset()),),
+    },
 }
 
 
@@ -1178,41 +1184,30 @@ def _on_delete(process: Callable[..., None], event: Event) -> None:
     )
 
 
+# moment -> how a process sees that moment's event
+ADAPTERS: dict[str, Callable[[Callable[..., None], Event], None]] = {
+    "before_create": _before_create,
+    "after_create": _after_create,
+    "before_update": _before_update,
+    "after_update": _after_update,
+    "before_delete": _on_delete,
+    "after_delete": _on_delete,
+}
+
+
 def register(events: Events) -> None:
     """Put the spec's entity processes on ``events``: each runs inside the write's
     transaction, an update process with ``fields`` only when one of them changed. The catalog
     calls it (``resources.CATALOG``: ``hooks``) before the app's own hooks."""
-    for entity, processes in BEFORE_CREATE.items():
-        for process in processes:
-            events.on(
-                "before_create", entity, functools.partial(_before_create, process)
-            )
-    for entity, processes in AFTER_CREATE.items():
-        for process in processes:
-            events.on("after_create", entity, functools.partial(_after_create, process))
-    for entity, watching in BEFORE_UPDATE.items():
-        for process, fields in watching:
-            events.on(
-                "before_update",
-                entity,
-                functools.partial(_before_update, process),
-                fields=fields,
-            )
-    for entity, watching in AFTER_UPDATE.items():
-        for process, fields in watching:
-            events.on(
-                "after_update",
-                entity,
-                functools.partial(_after_update, process),
-                fields=fields,
-            )
-    for moment, table in (
-        ("before_delete", BEFORE_DELETE),
-        ("after_delete", AFTER_DELETE),
-    ):
-        for entity, processes in table.items():
-            for process in processes:
-                events.on(moment, entity, functools.partial(_on_delete, process))
+    for moment, by_entity in TRIGGERS.items():
+        for entity, processes in by_entity.items():
+            for process, fields in processes:
+                events.on(
+                    moment,
+                    entity,
+                    functools.partial(ADAPTERS[moment], process),
+                    fields=fields,
+                )
 
 
 # The registry with every hook on it: using it imports the catalog's hook modules and calls their

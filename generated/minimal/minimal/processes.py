@@ -576,12 +576,18 @@ def _run(
 
 # --- triggers ------------------------------------------------------------------------------
 
-BEFORE_CREATE: dict[str, tuple[Callable[..., None], ...]] = {}
-AFTER_CREATE: dict[str, tuple[Callable[..., None], ...]] = {}
-BEFORE_UPDATE: dict[str, tuple[tuple[Callable[..., None], frozenset[str]], ...]] = {}
-AFTER_UPDATE: dict[str, tuple[tuple[Callable[..., None], frozenset[str]], ...]] = {}
-BEFORE_DELETE: dict[str, tuple[Callable[..., None], ...]] = {}
-AFTER_DELETE: dict[str, tuple[Callable[..., None], ...]] = {}
+# moment -> entity -> the processes it runs, each with the fields whose change it watches
+# (updates only; none: any change).
+TRIGGERS: dict[
+    str, dict[str, tuple[tuple[Callable[..., None], frozenset[str]], ...]]
+] = {
+    "before_create": {},
+    "after_create": {},
+    "before_update": {},
+    "after_update": {},
+    "before_delete": {},
+    "after_delete": {},
+}
 
 
 def _before_create(process: Callable[..., None], event: Event) -> None:
@@ -619,41 +625,30 @@ def _on_delete(process: Callable[..., None], event: Event) -> None:
     )
 
 
+# moment -> how a process sees that moment's event
+ADAPTERS: dict[str, Callable[[Callable[..., None], Event], None]] = {
+    "before_create": _before_create,
+    "after_create": _after_create,
+    "before_update": _before_update,
+    "after_update": _after_update,
+    "before_delete": _on_delete,
+    "after_delete": _on_delete,
+}
+
+
 def register(events: Events) -> None:
     """Put the spec's entity processes on ``events``: each runs inside the write's
     transaction, an update process with ``fields`` only when one of them changed. The catalog
     calls it (``resources.CATALOG``: ``hooks``) before the app's own hooks."""
-    for entity, processes in BEFORE_CREATE.items():
-        for process in processes:
-            events.on(
-                "before_create", entity, functools.partial(_before_create, process)
-            )
-    for entity, processes in AFTER_CREATE.items():
-        for process in processes:
-            events.on("after_create", entity, functools.partial(_after_create, process))
-    for entity, watching in BEFORE_UPDATE.items():
-        for process, fields in watching:
-            events.on(
-                "before_update",
-                entity,
-                functools.partial(_before_update, process),
-                fields=fields,
-            )
-    for entity, watching in AFTER_UPDATE.items():
-        for process, fields in watching:
-            events.on(
-                "after_update",
-                entity,
-                functools.partial(_after_update, process),
-                fields=fields,
-            )
-    for moment, table in (
-        ("before_delete", BEFORE_DELETE),
-        ("after_delete", AFTER_DELETE),
-    ):
-        for entity, processes in table.items():
-            for process in processes:
-                events.on(moment, entity, functools.partial(_on_delete, process))
+    for moment, by_entity in TRIGGERS.items():
+        for entity, processes in by_entity.items():
+            for process, fields in processes:
+                events.on(
+                    moment,
+                    entity,
+                    functools.partial(ADAPTERS[moment], process),
+                    fields=fields,
+                )
 
 
 # The registry with every hook on it: using it imports the catalog's hook modules and calls their
