@@ -122,7 +122,7 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     package = spec.app.name
     rest = api_context(spec)
     files = [
-        PlannedFile(runtime_wheel.OUT_PATH, "", binary=True, data=runtime_wheel.wheel_bytes()),
+        PlannedFile(runtime_wheel.OUT_PATH, "", data=runtime_wheel.wheel_bytes()),
         PlannedFile("pyproject.toml", "backend/pyproject.toml.j2", context),
         PlannedFile("README.md", "backend/README.md.j2", context),
         PlannedFile(".gitignore", "backend/gitignore.j2", context),

@@ -1,7 +1,7 @@
 """One planned output file of the generated app, and how its bytes are made.
 
 ``PlannedFile`` is plain data (a path in OUT, a template, a context); ``produce`` turns it into
-bytes: a rendered template (Python checked for syntax) or a binary file copied byte for byte.
+bytes: a rendered template (Python checked for syntax) or bytes given as they are.
 The plan (``crmgen.render.plan``), the deployment files (``crmgen.render.deploy``) and the writer
 (``crmgen.render.writer``) all use this module, and it uses none of them.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, TemplateError, TemplateNotFound, TemplateSyntaxError
@@ -22,14 +21,12 @@ from crmgen.render.errors import GenerateError
 class PlannedFile:
     """One output file: its path inside OUT (POSIX, relative), its template and its context.
 
-    A ``binary`` file (a font) is copied byte for byte from the template folders, not rendered;
-    a file with ``data`` (the runtime's wheel) is those bytes.
+    A file with ``data`` (the runtime's wheel) is those bytes, not rendered.
     """
 
     path: str
     template: str
     context: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    binary: bool = False
     data: bytes | None = field(default=None, hash=False, compare=False, repr=False)
 
 
@@ -52,12 +49,9 @@ def render(env: Environment, planned: PlannedFile) -> str:
 
 
 def produce(env: Environment, planned: PlannedFile) -> bytes:
-    """The bytes of one planned file: its ``data``, copied when binary, else rendered (Python
-    syntax-checked)."""
+    """The bytes of one planned file: its ``data``, else rendered (Python syntax-checked)."""
     if planned.data is not None:
         return planned.data
-    if planned.binary:
-        return binary(env, planned)
     text = render(env, planned)
     if planned.path.endswith(".py"):
         try:
@@ -68,15 +62,6 @@ def produce(env: Environment, planned: PlannedFile) -> bytes:
                 f"Python: {exc.msg}"
             ) from exc
     return text.encode("utf-8")
-
-
-def binary(env: Environment, planned: PlannedFile) -> bytes:
-    """The bytes of a binary planned file, from the first template folder that has it."""
-    for folder in getattr(env.loader, "searchpath", []):
-        source = Path(folder) / planned.template
-        if source.is_file():
-            return source.read_bytes()
-    raise GenerateError(f"template {planned.template!r} not found while copying {planned.path}")
 
 
 def _template_frame(exc: BaseException, planned: PlannedFile) -> str:
