@@ -127,7 +127,9 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile("README.md", "backend/README.md.j2", context),
         PlannedFile(".gitignore", "backend/gitignore.j2", context),
         PlannedFile(f"{package}/__init__.py", "backend/__init__.py.j2", context),
-        PlannedFile(f"{package}/settings.py", "backend/settings.py.j2", context),
+        PlannedFile(
+            f"{package}/settings.py", "backend/settings.py.j2", {**context, **auth_context(spec)}
+        ),
         PlannedFile(
             f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
         ),

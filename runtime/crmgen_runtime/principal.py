@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
+
+from crmgen_runtime.errors import ApiError
+
 
 @dataclass(frozen=True)
 class CurrentUser:
@@ -23,3 +28,38 @@ class CurrentUser:
     def has_role(self, *names: str) -> bool:
         """True when the user has any of ``names`` (superusers have every role)."""
         return self.superuser or any(name in self.roles for name in names)
+
+
+# The signed-in user of a request. An authentication middleware puts ``user`` (None) on the
+# request's state and, when the request carries credentials, ``user_lookup``: a blocking
+# callable giving the user, run once, off the event loop, by the first code that asks.
+USER_LOOKUP = "user_lookup"
+
+
+def user_of(request: HTTPConnection) -> CurrentUser | None:
+    """The signed-in user of ``request`` (None when anonymous); blocking: call it off the loop.
+
+    Runs the pending lookup once and keeps the answer on ``request.state``.
+    """
+    state = request.scope.setdefault("state", {})
+    lookup = state.pop(USER_LOOKUP, None)
+    if lookup is not None:
+        state["user"] = lookup()
+    user: CurrentUser | None = state.get("user")
+    return user
+
+
+async def current_user(request: HTTPConnection) -> CurrentUser | None:
+    """``user_of`` for async code: a pending lookup runs in the thread pool."""
+    if USER_LOOKUP in request.scope.get("state", {}):
+        return await run_in_threadpool(user_of, request)
+    user: CurrentUser | None = request.scope.get("state", {}).get("user")
+    return user
+
+
+async def require_user(request: HTTPConnection) -> CurrentUser:
+    """The signed-in user, or a 401."""
+    user = await current_user(request)
+    if user is None:
+        raise ApiError(401, "not_authenticated", "Sign in first.")
+    return user

@@ -13,10 +13,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from crmgen_runtime.config import AppConfig
 from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
 
@@ -33,6 +34,7 @@ TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file
 Condition = Callable[[CurrentUser], sa.ColumnElement[bool]]
 Default = Callable[[CurrentUser | None], Any]
 Compute = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,8 @@ class Resource:
 class Catalog:
     """Every resource of an app by API path (``resources``) and by entity name (``by_name``),
     with the roles whose users may do all (``superuser_roles``), those who may manage users
-    (``user_manager_roles``) and the modules that register hooks (``hooks``)."""
+    (``user_manager_roles``), the modules that register hooks (``hooks``) and the app's
+    spec-wide configuration (``config``)."""
 
     def __init__(
         self,
@@ -150,18 +153,22 @@ class Catalog:
         superuser_roles: Iterable[str] = (),
         user_manager_roles: Iterable[str] = (),
         hooks: Iterable[str] = (),
+        config: AppConfig | None = None,
     ) -> None:
         listed = list(resources)
         self.resources: dict[str, Resource] = {r.path: r for r in listed}
         self.by_name: dict[str, Resource] = {r.name: r for r in listed}
         self.superuser_roles = frozenset(superuser_roles)
         self.user_manager_roles = frozenset(user_manager_roles)
+        # What the spec fixed for the app as a whole (``crmgen_runtime.config``).
+        self.config = config or AppConfig("app")
         # The modules that put hooks on ``events`` (the spec's processes, then the app's own
         # code, ``custom.hooks``): imported on first use, so no write can run without its hooks,
         # and each one's ``register(events)`` called, in this order.
         self.hook_modules = tuple(hooks)
         self._events = Events()
         self._hooked = False
+        self._tables: dict[type[Any], type[Any]] = {}
         for resource in listed:
             self.adopt(resource)
 
@@ -182,6 +189,21 @@ class Catalog:
         # a frozen dataclass: the back link is set once, here, outside its fields
         object.__setattr__(resource, "_catalog", self)
         return resource
+
+    def table(self, mixin: type[T]) -> type[T]:
+        """The app's model class of a system table, made from ``mixin``
+        (``crmgen_runtime.tables``): ``catalog.table(AuditEntryTable)``."""
+        found = self._tables.get(mixin)
+        if found is None:
+            models = {
+                mapper.class_ for r in self.by_name.values() for mapper in r.model.registry.mappers
+            }
+            matches = [model for model in models if issubclass(model, mixin)]
+            if len(matches) != 1:
+                raise LookupError(f"{len(matches)} models of this app are {mixin.__name__}s")
+            found = self._tables[mixin] = matches[0]
+        model: type[T] = found
+        return model
 
     def is_superuser(self, user: CurrentUser) -> bool:
         """Whether ``user`` may do all: flagged so at sign-in, or holding a superuser role."""

@@ -2,6 +2,7 @@
 
 Imported by ``conftest.py`` only; tests get it through the ``crm`` and ``crm_db`` fixtures.
 
+- the system tables (``crmgen_runtime.tables``: sessions, audit log, outbox, ...);
 - ``User`` (the User entity: no owner, timestamps), ``Company`` (soft-deleted, owned, no
   timestamps), ``Deal`` (owned, a reference to a company, a list of partner companies, a
   computed ``label``);
@@ -17,6 +18,8 @@ import datetime as dt
 from decimal import Decimal
 
 import sqlalchemy as sa
+from crmgen_runtime import tables
+from crmgen_runtime.config import AppConfig
 from crmgen_runtime.decimals import ExactDecimal
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
@@ -45,6 +48,42 @@ class Company(Base):
     secret: Mapped[str | None] = mapped_column(sa.Text)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class UserSession(tables.UserSessionTable, Base):
+    pass
+
+
+class LoginAttempt(tables.LoginAttemptTable, Base):
+    pass
+
+
+class PasswordReset(tables.PasswordResetTable, Base):
+    pass
+
+
+class EmailChange(tables.EmailChangeTable, Base):
+    pass
+
+
+class RateLimit(tables.RateLimitTable, Base):
+    pass
+
+
+class AuditEntry(tables.AuditEntryTable, Base):
+    pass
+
+
+class OutboxMessage(tables.OutboxMessageTable, Base):
+    pass
+
+
+class ScheduleRun(tables.ScheduleRunTable, Base):
+    pass
+
+
+class ImportUpload(tables.ImportUploadTable, Base):
+    pass
 
 
 deal_partners = sa.Table(
@@ -166,8 +205,16 @@ deals = Resource(
         "viewer": Rule({"read": Access("where", over_100)}, hidden=frozenset({"title"})),
     },
 )
+config = AppConfig(
+    "rt_crm",
+    roles=frozenset({"admin", "manager", "sales", "viewer", "clerk"}),
+    audit_roles=frozenset({"admin", "manager"}),
+)
 catalog = Catalog(
-    [users, companies, deals], superuser_roles=["admin"], user_manager_roles=["manager"]
+    [users, companies, deals],
+    superuser_roles=["admin"],
+    user_manager_roles=["manager"],
+    config=config,
 )
 
 

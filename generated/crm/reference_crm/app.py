@@ -34,7 +34,7 @@ from reference_crm import (
     profile,
     web,
 )
-from reference_crm.resources import RESOURCES
+from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import Settings, check, startup_settings
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -131,5 +131,8 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.catalog = (
+        CATALOG  # what the runtime knows of this app (crmgen_runtime.resources)
+    )
     app.state.openapi = OPENAPI.read_bytes()
     return app

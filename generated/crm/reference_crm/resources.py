@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
 
-from reference_crm import models
+from reference_crm import models, settings
 from reference_crm.settings import fn
 
 SUPERUSER_ROLES = frozenset(["admin"])
@@ -1508,6 +1508,7 @@ CATALOG = Catalog(
     ],
     superuser_roles=SUPERUSER_ROLES,
     user_manager_roles=USER_MANAGER_ROLES,
+    config=settings.CONFIG,
     hooks=["reference_crm.processes"],
 )
 RESOURCES: dict[str, Resource] = CATALOG.resources

@@ -34,7 +34,7 @@ from minimal import (
     profile,
     web,
 )
-from minimal.resources import RESOURCES
+from minimal.resources import CATALOG, RESOURCES
 from minimal.settings import Settings, check, startup_settings
 
 OPENAPI = Path(__file__).with_name("openapi.json")
@@ -131,5 +131,8 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
+    app.state.catalog = (
+        CATALOG  # what the runtime knows of this app (crmgen_runtime.resources)
+    )
     app.state.openapi = OPENAPI.read_bytes()
     return app

@@ -40,6 +40,7 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from crmgen_runtime import principal
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
@@ -682,8 +683,10 @@ class AuthMiddleware:
             state["user"] = None
             token, by_cookie = _credentials(scope)
             if token:
-                state["session_token"] = token
-                state["session_database"] = self.database or scope["app"].state.db
+                database = self.database or scope["app"].state.db
+                state[principal.USER_LOOKUP] = functools.partial(
+                    load_user, database, token
+                )
                 if (
                     by_cookie
                     and _needs_csrf(scope)
@@ -696,31 +699,10 @@ class AuthMiddleware:
         await self.app(scope, receive, send)
 
 
-def user_of(request: Request) -> CurrentUser | None:
-    """The signed-in user of ``request`` (None when anonymous); blocking: call it off the loop.
-
-    Looks the session token up once per request and keeps the answer on ``request.state``.
-    """
-    state = request.scope.setdefault("state", {})
-    token = state.pop("session_token", None)
-    if token is not None:
-        state["user"] = load_user(state.pop("session_database"), token)
-    return state.get("user")
-
-
-async def current_user(request: Request) -> CurrentUser | None:
-    """``user_of`` for async code: the lookup runs in the thread pool when still pending."""
-    if "session_token" in request.scope.get("state", {}):
-        return await run_in_threadpool(user_of, request)
-    return getattr(request.state, "user", None)
-
-
-async def require_user(request: Request) -> CurrentUser:
-    """The signed-in user, or a 401."""
-    user = await current_user(request)
-    if user is None:
-        raise ApiError(401, "not_authenticated", "Sign in first.")
-    return user
+# Who is asking, as the rest of the app reads it (the lookup is the middleware's, above).
+user_of = principal.user_of
+current_user = principal.current_user
+require_user = principal.require_user
 
 
 # --- endpoints ----------------------------------------------------------------

@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from crmgen_runtime import tables
+from crmgen_runtime.tables import utcnow
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -23,11 +25,6 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def utcnow() -> dt.datetime:
-    """The current time, time-zone aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -140,257 +137,40 @@ class Contact(Base):
         return "" if self.name is None else str(self.name)
 
 
-class UserSession(Base):
-    """A signed-in session; only the SHA-256 of its random token is stored."""
-
-    __tablename__ = "sessions"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(
-        sa.String(64), unique=True, comment="SHA-256 of the session token (hex)"
-    )
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    ip: Mapped[str | None] = mapped_column(sa.String(45))
-    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+class UserSession(tables.UserSessionTable, Base):
+    """A signed-in session (only the SHA-256 of its token is stored)."""
 
 
-class LoginAttempt(Base):
+class LoginAttempt(tables.LoginAttemptTable, Base):
     """One sign-in attempt, successful or not, with where it came from."""
 
-    __tablename__ = "login_attempts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        server_default=sa.func.now(),
-        index=True,
-    )
-    email: Mapped[str] = mapped_column(sa.String(254), index=True)
-    user_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
-    ip: Mapped[str | None] = mapped_column(sa.String(45))
-    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
-    success: Mapped[bool] = mapped_column(default=False)
-    reason: Mapped[str] = mapped_column(
-        sa.String(32),
-        comment="ok, unknown_email, bad_password, no_password, locked, inactive",
-    )
+class PasswordReset(tables.PasswordResetTable, Base):
+    """A one-time password reset token."""
 
 
-class PasswordReset(Base):
-    """A one-time password reset token (only its SHA-256 is stored)."""
-
-    __tablename__ = "password_resets"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+class EmailChange(tables.EmailChangeTable, Base):
+    """A pending change of a user's e-mail, confirmed by a link to the new address."""
 
 
-class EmailChange(Base):
-    """A pending change of a user's e-mail, confirmed by a one-time link mailed to the new
-    address (only the token's SHA-256 is stored)."""
-
-    __tablename__ = "email_changes"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    new_email: Mapped[str] = mapped_column(sa.String(254))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+class RateLimit(tables.RateLimitTable, Base):
+    """The recent hits of one rate-limited key (``throttle``)."""
 
 
-class RateLimit(Base):
-    """The recent hits of one rate-limited key (see throttle.py); the row is also the lock
-    that makes concurrent requests on that key, from any process, take turns."""
-
-    __tablename__ = "rate_limits"
-
-    key: Mapped[str] = mapped_column(
-        sa.String(100),
-        primary_key=True,
-        comment="scope:SHA-256 of what is counted (hex)",
-    )
-    hits: Mapped[list[str]] = mapped_column(
-        sa.JSON(), default=list, comment="ISO times of the hits still in the window"
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        server_default=sa.func.now(),
-        index=True,
-    )
+class AuditEntry(tables.AuditEntryTable, Base):
+    """One change of one record: who, when, from where, each field's [old, new]."""
 
 
-class AuditEntry(Base):
-    """One change of one record: who, when, from where, and each field's [old, new] value."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        sa.CheckConstraint(
-            sa.column("action").in_(["create", "update", "delete"]),
-            name="action_values",
-        ),
-        sa.Index("ix_audit_log_entity_record_id", "entity", "record_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        server_default=sa.func.now(),
-        index=True,
-    )
-    user_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
-    )
-    user_email: Mapped[str | None] = mapped_column(
-        sa.String(254), comment="The user's e-mail then (kept when the user is deleted)"
-    )
-    ip: Mapped[str | None] = mapped_column(sa.String(45))
-    entity: Mapped[str] = mapped_column(sa.String(64))
-    record_id: Mapped[int] = mapped_column(sa.BigInteger())
-    action: Mapped[str] = mapped_column(sa.String(8))
-    changes: Mapped[dict[str, list[object]]] = mapped_column(
-        sa.JSON(), comment="field -> [old, new]"
-    )
+class OutboxMessage(tables.OutboxMessageTable, Base):
+    """A message to deliver, written in the transaction that decided to send it."""
 
 
-class OutboxMessage(Base):
-    """A message to deliver (e-mail, ...), written in the transaction that decided to send it.
-
-    The worker claims due rows with a lease (``locked_until`` and its ``claim_token``); a
-    lease that runs out (a worker that died) makes the row claimable again.
-    """
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        sa.CheckConstraint(
-            sa.column("status").in_(["pending", "sent", "dead"]), name="status_values"
-        ),
-        sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(
-        sa.String(32), comment="email, telegram, sms, webhook, ..."
-    )
-    payload: Mapped[dict[str, object]] = mapped_column(sa.JSON())
-    status: Mapped[str] = mapped_column(
-        sa.String(8), default="pending", server_default="pending"
-    )
-    attempts: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    idempotency_key: Mapped[str] = mapped_column(sa.String(255), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    last_error: Mapped[str | None] = mapped_column(sa.Text())
-    locked_until: Mapped[dt.datetime | None] = mapped_column(
-        sa.DateTime(timezone=True), comment="lease of the worker delivering it"
-    )
-    claim_token: Mapped[str | None] = mapped_column(
-        sa.String(32), index=True, comment="which claim holds the lease"
-    )
-    sent_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+class ScheduleRun(tables.ScheduleRunTable, Base):
+    """One run of a scheduled process for one cron tick."""
 
 
-class ScheduleRun(Base):
-    """One run of a scheduled process for one tick; the unique (process, tick) makes the
-    scheduler that inserts it first the only one that runs it."""
-
-    __tablename__ = "schedule_runs"
-    __table_args__ = (
-        sa.UniqueConstraint("process", "tick", name="uq_schedule_runs_process_tick"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    process: Mapped[str] = mapped_column(sa.String(64))
-    tick: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), comment="the cron tick (UTC)"
-    )
-    started_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    finished_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(
-        sa.String(8),
-        default="running",
-        server_default="running",
-        comment="running, ok, failed",
-    )
-    worker: Mapped[str | None] = mapped_column(
-        sa.String(128), comment="host:pid of the scheduler that ran it"
-    )
-    error: Mapped[str | None] = mapped_column(sa.Text())
-
-
-class ImportUpload(Base):
-    """A file uploaded to the web UI's import, kept between its steps (map, preview, import).
-
-    In the database, not on disk, so every replica of the app sees it. The random ``id`` is the
-    only name pages show; ``owner`` ties it to the session that uploaded it. The status moves
-    ``uploaded`` -> ``importing`` (one atomic UPDATE: an upload is imported once) -> ``done``,
-    when the table is dropped and the result kept; rows older than an hour are deleted.
-    """
-
-    __tablename__ = "import_uploads"
-    __table_args__ = (
-        sa.CheckConstraint(
-            sa.column("status").in_(["uploaded", "importing", "done"]),
-            name="status_values",
-        ),
-    )
-
-    id: Mapped[str] = mapped_column(
-        sa.String(32), primary_key=True, comment="random URL-safe token"
-    )
-    owner: Mapped[str] = mapped_column(
-        sa.String(64), comment="SHA-256 of the session's CSRF token (hex)"
-    )
-    entity: Mapped[str] = mapped_column(
-        sa.String(64), comment="API path of the entity imported into"
-    )
-    file_name: Mapped[str] = mapped_column(sa.String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        server_default=sa.func.now(),
-        index=True,
-    )
-    status: Mapped[str] = mapped_column(
-        sa.String(16), default="uploaded", server_default="uploaded"
-    )
-    table_json: Mapped[str | None] = mapped_column(
-        sa.Text(), comment="the parsed file: {headers, rows}; dropped once imported"
-    )
-    result_json: Mapped[str | None] = mapped_column(
-        sa.Text(), comment="{imported, headers, failed}, once imported"
-    )
+class ImportUpload(tables.ImportUploadTable, Base):
+    """A file uploaded to the web UI's import, kept between its steps."""
 
 
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:

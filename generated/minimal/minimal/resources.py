@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
 
-from minimal import models
+from minimal import models, settings
 
 SUPERUSER_ROLES = frozenset(["admin"])
 # Roles that may change users' e-mail, active flag and roles (``manage_users``; superusers too).
@@ -125,6 +125,7 @@ CATALOG = Catalog(
     ],
     superuser_roles=SUPERUSER_ROLES,
     user_manager_roles=USER_MANAGER_ROLES,
+    config=settings.CONFIG,
     hooks=["minimal.processes"],
 )
 RESOURCES: dict[str, Resource] = CATALOG.resources

@@ -1,17 +1,15 @@
 """Settings of the app: what the spec fixed, and how the rest is read from the environment.
 
 The machinery is the runtime's (``crmgen_runtime.settings``: environment variables, their
-checks, ``ConfigurationError``); this module binds it to this app. It also makes the app's own
-clock, formats and expression functions, bound to its time zone and currency, so several apps
-can run in one process (see the runtime's docs, "Per-app configuration").
+checks, ``ConfigurationError``); ``CONFIG`` binds it to this app, with the app's own clock,
+formats and expression functions, bound to its time zone and currency, so several apps can run
+in one process (see the runtime's docs, "Per-app configuration"). The app's catalog carries it.
 """
 
 from __future__ import annotations
 
-from crmgen_runtime.clock import Clock
-from crmgen_runtime.formats import Formats
-from crmgen_runtime.functions import Functions
-from crmgen_runtime.settings import AppSettings, ConfigurationError, Settings
+from crmgen_runtime.config import AppConfig
+from crmgen_runtime.settings import ConfigurationError, Settings
 
 APP_NAME = "minimal"
 DEFAULT_DATABASE_URL = "sqlite:///minimal.sqlite3"
@@ -22,12 +20,25 @@ CURRENCY = "USD"
 LOCKOUT_ATTEMPTS = 5
 LOCKOUT_MINUTES = 30
 
-CLOCK = Clock(TIMEZONE)  # datetimes are stored in UTC and shown in the app's time zone
+CONFIG = AppConfig(
+    APP_NAME,
+    title="Minimal CRM",
+    database_url=DEFAULT_DATABASE_URL,
+    timezone=TIMEZONE,
+    currency=CURRENCY,
+    locales=LOCALES,
+    default_locale=DEFAULT_LOCALE,
+    roles=frozenset(["admin", "staff"]),
+    audit_roles=frozenset(["admin"]),
+    lockout_attempts=LOCKOUT_ATTEMPTS,
+    lockout_minutes=LOCKOUT_MINUTES,
+)
+CLOCK = CONFIG.clock  # datetimes are stored in UTC and shown in the app's time zone
 ZONE = CLOCK.zone
-FORMATS = Formats(CLOCK, CURRENCY)  # dates, numbers and money as people read them
-fn = Functions(CLOCK)  # what the spec's expressions call: fn.today(), fn.days(3), ...
+FORMATS = CONFIG.formats  # dates, numbers and money as people read them
+fn = CONFIG.functions  # what the spec's expressions call: fn.today(), fn.days(3), ...
 
-APP_SETTINGS = AppSettings(APP_NAME, DEFAULT_DATABASE_URL)
+APP_SETTINGS = CONFIG.settings
 load_settings = APP_SETTINGS.load
 check = APP_SETTINGS.check
 startup_settings = APP_SETTINGS.startup
@@ -37,6 +48,7 @@ __all__ = [
     "APP_NAME",
     "APP_SETTINGS",
     "CLOCK",
+    "CONFIG",
     "CURRENCY",
     "ConfigurationError",
     "DEFAULT_DATABASE_URL",
