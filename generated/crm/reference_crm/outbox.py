@@ -24,6 +24,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime import params
 from crmgen_runtime.delivery import KINDS, Courier, Integration, where
 from crmgen_runtime.errors import ApiError
 from sqlalchemy.orm import Session
@@ -222,10 +223,7 @@ def _list(database: Any, filters: list[Any], limit: int, offset: int) -> dict[st
 async def list_messages(request: Request) -> Response:
     """``GET /api/outbox``: newest first; filters ``status`` and ``kind``; limit/offset."""
     await _require_reader(request)
-    limit = audit.query_integer(
-        request, "limit", audit.DEFAULT_LIMIT, 1, audit.MAX_LIMIT
-    )
-    offset = audit.query_integer(request, "offset", 0, 0, None)
+    limit, offset = params.page(request)
     filters: list[Any] = []
     status = request.query_params.get("status")
     if status:
@@ -236,7 +234,6 @@ async def list_messages(request: Request) -> Response:
     kind = request.query_params.get("kind")
     if kind:
         filters.append(OutboxMessage.kind == kind)
-    assert limit is not None and offset is not None
     data = await run_in_threadpool(_list, request.app.state.db, filters, limit, offset)
     return JSONResponse(data)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime import params
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
@@ -23,8 +24,6 @@ from minimal.models import AuditEntry, utcnow
 
 ACTIONS = ("create", "update", "delete")
 AUDIT_ROLES = frozenset(["admin"])
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
 # One statement for every entry (its values are parameters: compiled once).
 _INSERT = sa.insert(AuditEntry.__table__)
 
@@ -87,37 +86,17 @@ def describe(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def query_integer(
-    request: Request, name: str, default: int | None, low: int, high: int | None
-) -> int | None:
-    """The whole number of query parameter ``name`` between ``low`` and ``high`` (``default``
-    when absent); 422 when it is not one."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        limit = f"between {low} and {high}" if high is not None else f"at least {low}"
-        message = f"{name} must be a whole number {limit}."
-        raise ApiError(422, "validation_error", message, {name: message})
-    return value
-
-
 def _query(request: Request) -> tuple[list[Any], int, int]:
     """The filters, limit and offset of a list request (422 for a bad value)."""
-    limit = query_integer(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    offset = query_integer(request, "offset", 0, 0, None)
+    limit, offset = params.page(request)
     filters: list[Any] = []
     entity = request.query_params.get("entity")
     if entity:
         filters.append(AuditEntry.entity == entity)
-    record_id = query_integer(request, "record_id", None, 0, None)
+    record_id = params.query_integer(request, "record_id", None, 0, None)
     if record_id is not None:
         filters.append(AuditEntry.record_id == record_id)
-    user_id = query_integer(request, "user_id", None, 0, None)
+    user_id = params.query_integer(request, "user_id", None, 0, None)
     if user_id is not None:
         filters.append(AuditEntry.user_id == user_id)
     action = request.query_params.get("action")
@@ -126,7 +105,6 @@ def _query(request: Request) -> tuple[list[Any], int, int]:
             message = f"action must be one of {', '.join(ACTIONS)}."
             raise ApiError(422, "validation_error", message, {"action": message})
         filters.append(AuditEntry.action == action)
-    assert limit is not None and offset is not None
     return filters, limit, offset
 
 
