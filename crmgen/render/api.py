@@ -16,7 +16,7 @@ from typing import Any
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
-from crmgen.render.where import rule_source
+from crmgen.render.where_compiler import rule_source
 
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}

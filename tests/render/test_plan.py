@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from crmgen import load
 from crmgen.render import build_plan
-from crmgen.resources import templates_dir
+from crmgen.bundled import templates_dir
 from tests.render.specs import MINIMAL
 
 

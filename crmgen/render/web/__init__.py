@@ -13,14 +13,14 @@ from typing import Any
 
 from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, NavItem, Spec
-from crmgen.render.web import boards, dashboards, documents, lists, records
+from crmgen.render.web import boards, dashboards, lists, print_formats, records
 from crmgen.render.web.labels import text_of
 
 # The parts of the UI with data of their own (one module each, beside this one).
 PARTS = {
     "boards": boards,
     "dashboards": dashboards,
-    "documents": documents,
+    "documents": print_formats,
     "lists": lists,
     "records": records,
 }

@@ -13,7 +13,7 @@ from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.language.model import Document, Entity, Field, Spec
-from crmgen.render.documents import served
+from crmgen.render.document_routes import served
 from crmgen.render.web.labels import text_of
 
 
