@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
@@ -112,7 +113,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
             options[key] = value
     if f.type in DEFAULT_MAX_LENGTH and "max_length" not in options:
         options["max_length"] = DEFAULT_MAX_LENGTH[f.type]
-    if f.type in ("decimal", "money"):
+    if field_type(f.type).exact:
         options["precision"] = f.precision or 12
         options["scale"] = f.scale if f.scale is not None else 2
     if f.type == "enum":

@@ -166,7 +166,7 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
             schema["format"] = "uri"
     elif f.type == "integer":
         schema = {"type": "integer"}
-    elif f.type in ("decimal", "money"):
+    elif fields.field_type(f.type).exact:
         schema = {"type": ["string", "number"] if write else "string", "format": "decimal"}
         schema["description"] = (
             f"up to {options['precision']} digits, {options['scale']} after the point"
@@ -191,7 +191,7 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
         }
     else:  # json and plugin types: any JSON value
         return {}
-    if f.type in ("integer", "decimal", "money"):
+    if fields.field_type(f.type).numeric:
         if "min" in options:
             schema["minimum"] = options["min"]
         if "max" in options:

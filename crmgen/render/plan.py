@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen import __version__
+from crmgen.bundled import templates_dir
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
 from crmgen.render import api, deployment, openapi, relations, runtime_wheel, samples, seeding
@@ -18,7 +19,6 @@ from crmgen.render.planned import PlannedFile
 from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.users import auth_context
 from crmgen.render.web import ui_context
-from crmgen.bundled import templates_dir
 
 # The web UI's modules (templates/backend/web/), each found by listing its folder; its pages,
 # static files, words and fonts are the runtime's (crmgen_runtime.assets).

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from crmgen import load
-from crmgen.render import build_plan
 from crmgen.bundled import templates_dir
+from crmgen.render import build_plan
 from tests.render.specs import MINIMAL
 
 

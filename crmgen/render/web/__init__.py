@@ -52,7 +52,8 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
         "max_length": f.max_length,
         "choices": [[v.name, text_of(spec, v.label, v.name)] for v in f.values],
         "target": None if target is None else target.api_path,
-        "currency": (f.currency or spec.app.currency) if f.type == "money" else None,
+        "currency": (f.currency or spec.app.currency) if kind.currency else None,
+        "import": kind.import_kind,  # how the import reads a cell of it
     }
 
 
