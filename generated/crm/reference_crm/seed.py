@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from crmgen_runtime.db import Database
+from crmgen_runtime.passwords import hash_password
 from sqlalchemy.orm import Session
 
 from reference_crm import models
-from reference_crm.auth import hash_password
 from reference_crm.resources import BY_NAME
 from reference_crm.settings import fn
 

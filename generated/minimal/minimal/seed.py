@@ -16,10 +16,10 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from crmgen_runtime.db import Database
+from crmgen_runtime.passwords import hash_password
 from sqlalchemy.orm import Session
 
 from minimal import models
-from minimal.auth import hash_password
 from minimal.resources import BY_NAME
 from minimal.settings import fn
 
