@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
-from crmgen.render.where import rule_source
+from crmgen.render.where_compiler import rule_source
 
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
@@ -112,7 +113,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
             options[key] = value
     if f.type in DEFAULT_MAX_LENGTH and "max_length" not in options:
         options["max_length"] = DEFAULT_MAX_LENGTH[f.type]
-    if f.type in ("decimal", "money"):
+    if field_type(f.type).exact:
         options["precision"] = f.precision or 12
         options["scale"] = f.scale if f.scale is not None else 2
     if f.type == "enum":

@@ -311,8 +311,8 @@ def cell(meta: dict[str, Any], value: Any, locale: str) -> str:
         return ", ".join(cell(meta, v, locale) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
-    if meta.get("type") == "money":
-        return FORMATS.format_money(value, locale, meta.get("currency"))
+    if meta.get("currency"):  # an amount of money
+        return FORMATS.format_money(value, locale, meta["currency"])
     # a type with a format of its own (a plugin type)
     shown = fields.display(meta.get("type", ""), value)
     if shown is not None:
