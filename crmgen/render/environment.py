@@ -127,6 +127,9 @@ def py_literal(value: Any) -> str:
         if isinstance(value, list):
             return "[" + ", ".join(items) + "]"
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, dict):
+        pairs = [f"{py_literal(k)}: {py_literal(v)}" for k, v in value.items()]
+        return "{" + ", ".join(pairs) + "}"
     raise GenerateError(f"cannot write a {type(value).__name__} as a Python literal: {value!r}")
 
 

@@ -35,7 +35,7 @@ from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
 from crmgen_runtime.principal import CurrentUser, user_of
-from crmgen_runtime.resources import FieldInfo, Resource
+from crmgen_runtime.resources import FieldInfo, Resource, field_map
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
