@@ -11,9 +11,9 @@ Demo users: ``ROLE@demo.example`` for each role, all with the password ``DEMO_PA
 from __future__ import annotations
 
 from crmgen_runtime import seeding
+from crmgen_runtime.passwords import hash_password
 from crmgen_runtime.seeding import DEMO_PASSWORD
 
-from minimal.auth import hash_password
 from minimal.resources import CATALOG
 
 ORDER = ["User", "Contact"]
