@@ -11,9 +11,9 @@ An app binds the commands once, in its ``cli.py``: ``CommandLine(CONFIG, folder)
 configuration (``crmgen_runtime.config``) and its package's folder (its Alembic scripts are
 ``migrations/`` inside it once installed, or beside it in the source tree). A command imports
 what it uses of the app only when it runs, by the modules every app has: ``PKG.app``
-(``create_app``), ``PKG.models`` (``ensure_search_indexes``), ``PKG.auth`` (``create_user``),
-``PKG.seed`` (``seed``, ``DEMO_PASSWORD``), ``PKG.outbox`` (``OUTBOX``) and ``PKG.backup``
-(``BACKUPS``).
+(``create_app``), ``PKG.models`` (``ensure_search_indexes``), ``PKG.resources`` (``CATALOG``:
+``createuser`` adds a user with ``crmgen_runtime.auth.create_user``), ``PKG.seed`` (``seed``,
+``DEMO_PASSWORD``), ``PKG.outbox`` (``OUTBOX``) and ``PKG.backup`` (``BACKUPS``).
 """
 
 from __future__ import annotations
@@ -275,14 +275,15 @@ class CommandLine:
             database: str | None,
         ) -> None:
             """Add a user who can sign in."""
+            from crmgen_runtime.auth import create_user
             from crmgen_runtime.db import Database
 
-            create_user = self.module("auth").create_user
+            catalog = self.module("resources").CATALOG
             db = Database(self.resolve_url(database))
             try:
                 with db.session() as session:
                     user = create_user(
-                        session, email=email, password=password, roles=roles, name=name
+                        catalog, session, email=email, password=password, roles=roles, name=name
                     )
                     user_id = user.id
             except ValueError as exc:

@@ -1,4 +1,5 @@
-"""What the runtime's unit tests share: a database of each kind, and small XLSX files.
+"""What the runtime's unit tests share: a database of each kind, an app signing people in,
+and small XLSX files.
 
 These tests import ``crmgen_runtime`` directly, with small in-test data and no generated app.
 The folder has no ``__init__.py`` (a package named ``tests`` would clash with the repository's
@@ -16,13 +17,28 @@ import os
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import rt_crm
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from crmgen_runtime import auth_routes, passwords
+from crmgen_runtime.credentials import AuthMiddleware
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import SqliteExactSum
+from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from crmgen_runtime.principal import USER_LOOKUP, current_user
 from crmgen_runtime.spreadsheets import column_name
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 PG_URL = os.environ.get("RUNTIME_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -44,8 +60,8 @@ def sqlite_engine() -> sa.Engine:
 
 
 @pytest.fixture
-def postgres() -> Iterator[sa.Engine]:
-    """A PostgreSQL engine whose connections work in a new schema (dropped afterwards)."""
+def postgres_schema() -> Iterator[dict[str, Any]]:
+    """The connection arguments of a new PostgreSQL schema on ``PG_URL`` (dropped afterwards)."""
     schema = f"rt_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL)
     try:
@@ -56,14 +72,22 @@ def postgres() -> Iterator[sa.Engine]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {type(exc).__name__}")
-    engine = sa.create_engine(PG_URL, connect_args={"options": f"-c search_path={schema}"})
+    try:
+        yield {"options": f"-c search_path={schema}"}
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres(postgres_schema: dict[str, Any]) -> Iterator[sa.Engine]:
+    """A PostgreSQL engine whose connections work in a new schema (dropped afterwards)."""
+    engine = sa.create_engine(PG_URL, connect_args=postgres_schema)
     try:
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -91,6 +115,116 @@ def crm_db(engine: sa.Engine) -> Iterator[rt_crm.Crm]:
         yield rt_crm.Crm(engine=engine)
     finally:
         rt_crm.drop(engine)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crm_web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[rt_crm.Crm]:
+    """The small CRM seeded in a ``Database`` (``crm.database``) that the threads serving
+    requests share: an SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    else:
+        database = Database(PG_URL, connect_args=request.getfixturevalue("postgres_schema"))
+    rt_crm.seed(database.engine)
+    try:
+        yield rt_crm.Crm(engine=database.engine, database=database)
+    finally:
+        rt_crm.drop(database.engine)
+        database.dispose()
+
+
+class AsUser:
+    """Middleware putting the user named by the ``X-User`` header (``ann``, ``admin``, ...: the
+    people of ``rt_crm.Crm``) on the request, as an app's authentication middleware does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            name = Headers(scope=scope).get("x-user")
+            state = scope.setdefault("state", {})
+            state["user"] = None
+            if name:
+                state[USER_LOOKUP] = lambda: getattr(rt_crm.Crm, name)
+        await self.app(scope, receive, send)
+
+
+Serve = Callable[[list[BaseRoute]], TestClient]
+
+
+@pytest.fixture
+def serve(crm_web: rt_crm.Crm) -> Iterator[Serve]:
+    """``serve(routes)``: a TestClient of an app made of ``routes`` below ``/api``, on
+    ``crm_web``'s database, whose requests are made by the user their ``X-User`` names."""
+    clients: list[TestClient] = []
+
+    def make(routes: list[BaseRoute]) -> TestClient:
+        app = Starlette(
+            routes=[Mount("/api", routes=routes)],
+            middleware=[Middleware(AsUser)],
+            exception_handlers=EXCEPTION_HANDLERS,
+        )
+        app.state.db = crm_web.database
+        app.state.catalog = crm_web.catalog
+        client = TestClient(app, raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+# argon2id at its lowest cost: the production code paths, a fraction of a millisecond each.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+SECRET_KEY = "a-test-key-that-is-long-enough-0123456789"
+PUBLIC_URL = "https://crm.example.com"
+AuthClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    """Cheap password hashes for the test (``passwords.hasher``, the runtime's hook)."""
+    monkeypatch.setattr(passwords, "hasher", CHEAP_HASHER)
+    return CHEAP_HASHER
+
+
+async def whoami(request: Request) -> Response:
+    """The signed-in user's id (null when anonymous), for GET and POST alike."""
+    user = await current_user(request)
+    return JSONResponse({"user": None if user is None else user.id})
+
+
+@pytest.fixture
+def auth_client(crm_web: rt_crm.Crm, cheap_hashes: PasswordHasher) -> Iterator[AuthClient]:
+    """``auth_client(**environ)``: a TestClient of the small CRM signing people in as an app
+    does (``/api/auth`` routes, ``AuthMiddleware``) on ``crm_web``'s database, with
+    ``/api/whoami`` beside them; its settings read from ``environ`` (by default a strong
+    ``SECRET_KEY`` and ``PUBLIC_URL``)."""
+    clients: list[TestClient] = []
+
+    def make(base_url: str = "http://testserver", **environ: str) -> TestClient:
+        routes = [
+            Mount("/auth", routes=auth_routes.routes(crm_web.catalog)),
+            Route("/whoami", whoami, methods=["GET", "POST"]),
+        ]
+        app = Starlette(
+            routes=[Mount("/api", routes=routes)],
+            middleware=[Middleware(AuthMiddleware, catalog=crm_web.catalog)],
+            exception_handlers=EXCEPTION_HANDLERS,
+        )
+        env = {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": PUBLIC_URL, **environ}
+        app.state.db = crm_web.database
+        app.state.settings = crm_web.catalog.config.settings.load(env)
+        app.state.catalog = crm_web.catalog
+        client = TestClient(app, base_url=base_url, raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def _workbook_parts(

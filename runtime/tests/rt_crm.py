@@ -1,9 +1,11 @@
 """A small CRM described as an app describes its entities: three models and their resources.
 
-Imported by ``conftest.py`` only; tests get it through the ``crm`` and ``crm_db`` fixtures.
+Imported by ``conftest.py`` only; tests get it through the ``crm`` and ``crm_db`` fixtures
+(``crm_web`` too: the CRM in a ``Database``, for HTTP tests through ``serve``).
 
 - the system tables (``crmgen_runtime.tables``: sessions, audit log, outbox, ...);
-- ``User`` (the User entity: no owner, timestamps), ``Company`` (soft-deleted, owned, no
+- ``User`` (the User entity: no owner, timestamps, what signing in keeps, roles in
+  ``UserRole``, an extra field ``hired_on``), ``Company`` (soft-deleted, owned, no
   timestamps), ``Deal`` (owned, a reference to a company, a list of partner companies, a
   computed ``label``);
 - roles: ``admin`` may do all, ``manager`` manages users, ``sales`` reads and updates its own
@@ -20,10 +22,12 @@ from decimal import Decimal
 import sqlalchemy as sa
 from crmgen_runtime import tables
 from crmgen_runtime.config import AppConfig
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import ExactDecimal
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -36,8 +40,30 @@ class User(Base):
     version: Mapped[int] = mapped_column(default=1)
     email: Mapped[str] = mapped_column(sa.String(200))
     name: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    hired_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    role_entries: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
+    )
+    roles: AssociationProxy[list[str]] = association_proxy(
+        "role_entries", "role", creator=lambda role: UserRole(role=role)
+    )
+
+
+class UserRole(Base):
+    __tablename__ = "user_roles"
+    user_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(48), primary_key=True)
+
+    user: Mapped[User] = relationship(back_populates="role_entries")
 
 
 class Company(Base):
@@ -132,6 +158,8 @@ users = Resource(
     fields={
         "email": FieldInfo("email", "email", column="email", required=True, unique=True),
         "name": FieldInfo("name", "string", column="name"),
+        "active": FieldInfo("active", "boolean", column="active", not_null=True),
+        "hired_on": FieldInfo("hired_on", "date", column="hired_on"),
     },
     display="name",
     search=("name", "email"),
@@ -207,6 +235,7 @@ deals = Resource(
 )
 config = AppConfig(
     "rt_crm",
+    title="Small CRM",
     roles=frozenset({"admin", "manager", "sales", "viewer", "clerk"}),
     audit_roles=frozenset({"admin", "manager"}),
 )
@@ -242,8 +271,9 @@ class Crm:
     admin = person(4, "admin")
     clerk = person(5, "clerk")
 
-    def __init__(self, engine: sa.Engine | None = None) -> None:
+    def __init__(self, engine: sa.Engine | None = None, database: Database | None = None) -> None:
         self.engine = engine
+        self.database = database
 
     @staticmethod
     def person(user_id: int, *roles: str, superuser: bool = False) -> CurrentUser:
@@ -278,6 +308,9 @@ def seed(engine: sa.Engine) -> None:
             ],
         )
         db.execute(deal_partners.insert(), [{"deal_id": 1, "company_id": c} for c in (2, 4)])
+        if engine.dialect.name == "postgresql":  # the ids given above: new rows come after them
+            for table in ("users", "companies", "deals"):
+                db.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"))
 
 
 def drop(engine: sa.Engine) -> None:

@@ -70,7 +70,7 @@ def test_createuser_and_seed(database_url: str) -> None:
     made = run(database_url, "createuser", "--email", "ann@example.com", "--password", "long-pass")
     assert "created user 1 (ann@example.com)" in made.output
     short = run(database_url, "createuser", "--email", "b@example.com", "--password", "x", code=1)
-    assert "Error: the password needs at least 8 characters" in short.output
+    assert "Error: The password must have at least" in short.output
     seeded = run(database_url, "seed")
     assert "seeded 2 records; demo users sign in with the password 'demo-password'" in (
         seeded.output

@@ -30,7 +30,7 @@ from crmgen_runtime import fields, links, permissions, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.resources import FieldInfo, Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import accounts, audit, auth
+from reference_crm import accounts, audit
 from reference_crm.models import utcnow
 from reference_crm.resources import BY_NAME
 from reference_crm.settings import fn
@@ -1165,7 +1165,7 @@ def endpoints(resource: Resource) -> tuple[Callable[..., Any], Callable[..., Any
     """The collection and item endpoints of ``resource``.
 
     Each request makes one hop to the thread pool, where the signed-in user is looked up
-    (``auth.user_of``), the role checked and the database work done.
+    (``user_of``), the role checked and the database work done.
     """
 
     async def collection(request: Request) -> Response:
@@ -1197,7 +1197,7 @@ def endpoints(resource: Resource) -> tuple[Callable[..., Any], Callable[..., Any
 def _create(
     database: Database, resource: Resource, request: Request, body: bytes
 ) -> dict[str, Any]:
-    user = auth.user_of(request)
+    user = user_of(request)
     permissions.require(resource, user, "create")
     return create_record(database, resource, user, parse_json(body), _ip(request))
 
@@ -1208,13 +1208,13 @@ def _list(
     request: Request,
     params: list[tuple[str, str]],
 ) -> dict[str, Any]:
-    return list_records(database, resource, auth.user_of(request), params)
+    return list_records(database, resource, user_of(request), params)
 
 
 def _update(
     database: Database, resource: Resource, request: Request, body: bytes
 ) -> dict[str, Any]:
-    user = auth.user_of(request)
+    user = user_of(request)
     permissions.require(resource, user, "update")
     record_id = record_id_of(request)
     return update_record(
@@ -1223,13 +1223,13 @@ def _update(
 
 
 def _delete(database: Database, resource: Resource, request: Request) -> None:
-    user = auth.user_of(request)
+    user = user_of(request)
     permissions.require(resource, user, "delete")
     delete_record(database, resource, user, record_id_of(request), _ip(request))
 
 
 def _read(database: Database, resource: Resource, request: Request) -> dict[str, Any]:
-    user = auth.user_of(request)
+    user = user_of(request)
     permissions.require(resource, user, "read")
     record_id = record_id_of(request)
     with database.engine.connect() as connection:

@@ -27,7 +27,6 @@ from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
 
-from minimal.auth import ROLES
 from minimal.models import (
     EmailChange,
     OutboxMessage,
@@ -40,6 +39,7 @@ from minimal.models import (
 from minimal.resources import CATALOG, SUPERUSER_ROLES, USER_MANAGER_ROLES
 
 USER = "User"
+ROLES = CATALOG.config.roles  # every role of the spec
 ROLES_FIELD = "roles"
 EMAIL_FLOW = (
     "Change your own e-mail with POST /api/auth/email (your password, then a link mailed to "

@@ -12,14 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from crmgen_runtime import params
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, require_user
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from minimal import auth
 from minimal.models import AuditEntry, utcnow
 
 ACTIONS = ("create", "update", "delete")
@@ -124,7 +123,7 @@ def _list(database: Any, filters: list[Any], limit: int, offset: int) -> dict[st
 
 async def list_entries(request: Request) -> Response:
     """``GET /api/audit``: newest first; filters entity, record_id, user_id, action."""
-    user = await auth.require_user(request)
+    user = await require_user(request)
     if not can_read(user):
         raise ApiError(403, "forbidden", "Your role may not read the audit log.")
     filters, limit, offset = _query(request)
