@@ -7,13 +7,22 @@ in the order they were registered, the spec's first. A hook gets one ``Event`` a
 ``event.values`` before a create or update, or raise ``ApiError`` to refuse the write (the
 transaction is rolled back). Hooks are synchronous: the write runs in a worker thread with its
 own database session (``event.session``), which the hook uses as it is.
+
+The same registry holds what the app runs on request or on a clock: its custom endpoints and
+record actions (``endpoint``: each has a name, an HTTP method and path, and ``run``; the app
+serves them below ``/api`` and the web UI's action buttons call them) and its scheduled
+processes (``schedule``: a name, a five-field cron and the function the scheduler runs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime.principal import CurrentUser
 
@@ -66,11 +75,45 @@ class Registration:
     fields: frozenset[str] = frozenset()  # update events: run only when one of them changed
 
 
+class Endpoint(Protocol):
+    """A custom endpoint or a record action, as the app registers it."""
+
+    name: str
+    method: str  # GET, POST, ...
+    path: str  # below /api, e.g. /deals/{id}/win
+
+    async def endpoint(self, request: Request) -> Response:
+        """The HTTP handler."""
+        ...
+
+    def run(
+        self,
+        database: Any,
+        user: Any,
+        record_id: int | None,
+        body: bytes = b"",
+        params: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        """Check who calls, validate the input, run the process (blocking)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A process the scheduler runs on ``cron`` (five fields, in the app's time zone)."""
+
+    name: str
+    cron: str
+    run: Callable[[Any], None]  # run(database): the process, in a transaction of its own
+
+
 class Events:
-    """The hooks of one app, by moment and entity name."""
+    """The hooks of one app, by moment and entity name; its endpoints and schedules by name."""
 
     def __init__(self) -> None:
         self._hooks: dict[tuple[str, str], list[Registration]] = {}
+        self._endpoints: dict[str, Endpoint] = {}
+        self._schedules: dict[str, Schedule] = {}
 
     def on(self, moment: str, entity: str, hook: Hook, *, fields: Iterable[str] = ()) -> Hook:
         """Run ``hook`` at ``moment`` (one of ``MOMENTS``) of every write of ``entity``; an
@@ -100,3 +143,43 @@ class Events:
             if registration.fields and not registration.fields & event.changed:
                 continue
             registration.hook(event)
+
+    def endpoint(self, endpoint: Endpoint) -> Endpoint:
+        """Serve ``endpoint`` (a custom endpoint or a record action); returns it."""
+        if endpoint.name in self._endpoints:
+            raise ValueError(f"the endpoint {endpoint.name!r} is registered already")
+        self._endpoints[endpoint.name] = endpoint
+        return endpoint
+
+    @property
+    def endpoints(self) -> Mapping[str, Endpoint]:
+        """The registered endpoints and actions by name, in registration order."""
+        return self._endpoints
+
+    def schedule(self, name: str, cron: str, run: Callable[[Any], None]) -> Schedule:
+        """Run ``run(database)`` on ``cron``; returns the schedule."""
+        if name in self._schedules:
+            raise ValueError(f"the scheduled process {name!r} is registered already")
+        registered = self._schedules[name] = Schedule(name, cron, run)
+        return registered
+
+    @property
+    def schedules(self) -> Mapping[str, Schedule]:
+        """The scheduled processes by name, in registration order."""
+        return self._schedules
+
+    def run_scheduled(self, name: str, database: Any) -> None:
+        """Run the scheduled process ``name`` now; a KeyError names the known ones."""
+        found = self._schedules.get(name)
+        if found is None:
+            known = ", ".join(sorted(self._schedules)) or "none"
+            raise KeyError(f"no scheduled process {name!r} (known: {known})")
+        found.run(database)
+
+
+def endpoint_routes(events: Events) -> list[BaseRoute]:
+    """The registered endpoints and actions as routes (the app mounts them below ``/api``)."""
+    return [
+        Route(e.path, e.endpoint, methods=[e.method], name=f"process_{e.name}")
+        for e in events.endpoints.values()
+    ]

@@ -2,9 +2,10 @@
 
 It runs in every worker (a thread) and, with ``RUN_SCHEDULER=1``, in the web app too; any number
 of them may run against one database. Which processes run on which cron is the spec's: the
-app's processes module (``PKG.processes``, or the module ``PROCESSES_MODULE`` names) has
-``SCHEDULES`` (name -> five-field cron) and ``run_scheduled(name, database)``, the
-``ScheduledProcesses`` a ``Scheduler`` is given or loads. For each process the scheduler
+app registers them on its catalog (``catalog.events.schedule(name, cron, run)``, which the
+generated ``processes`` module does); a module named by ``PROCESSES_MODULE`` (with
+``SCHEDULES``, name -> five-field cron, and ``run_scheduled(name, database)``) replaces them, as
+any ``ScheduledProcesses`` a ``Scheduler`` is given does. For each process the scheduler
 computes the latest tick at or before now, in the app's zone (``catalog.config.clock``), and
 inserts ``(process, tick)`` into the app's ``schedule_runs`` table (``ScheduleRunTable``) with a
 unique constraint: the one insert that succeeds runs the process; every other scheduler sees the
@@ -36,6 +37,7 @@ import sqlalchemy as sa
 from croniter import croniter  # type: ignore[import-untyped]
 
 from crmgen_runtime.db import Database
+from crmgen_runtime.events import Events
 from crmgen_runtime.resources import Catalog
 from crmgen_runtime.settings import Settings
 from crmgen_runtime.tables import ScheduleRunTable, utcnow
@@ -79,10 +81,26 @@ def latest_tick(cron: str, now: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     return tick.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def processes_module(catalog: Catalog, settings: Settings) -> str:
-    """The name of the module with the app's schedules: ``PROCESSES_MODULE``, else
-    ``PKG.processes`` (``PKG`` is the app's name)."""
-    return settings.processes_module or f"{catalog.config.name}.processes"
+class RegisteredSchedules:
+    """The schedules registered on an app's catalog, as the scheduler reads them."""
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+
+    @property
+    def SCHEDULES(self) -> Mapping[str, str]:  # the protocol's name
+        return {name: found.cron for name, found in self.events.schedules.items()}
+
+    def run_scheduled(self, name: str, database: Database) -> None:
+        self.events.run_scheduled(name, database)
+
+
+def scheduled_processes(catalog: Catalog, settings: Settings) -> ScheduledProcesses | None:
+    """What the scheduler runs: the module ``PROCESSES_MODULE`` names, else the schedules
+    registered on the catalog."""
+    if settings.processes_module:
+        return load_processes(settings.processes_module)
+    return RegisteredSchedules(catalog.events)
 
 
 def load_processes(name: str) -> ScheduledProcesses | None:
@@ -111,7 +129,7 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 class Scheduler:
     """Runs due ticks of an app's scheduled processes; ``check()`` once, ``run(stop)`` in a loop.
 
-    ``processes`` defaults to the module ``processes_module`` names (``PKG.processes``).
+    ``processes`` defaults to ``scheduled_processes(catalog, settings)``.
     """
 
     def __init__(
@@ -127,7 +145,7 @@ class Scheduler:
         self.table: sa.Table = catalog.table(ScheduleRunTable).__table__  # type: ignore[attr-defined]
         self.clock = SpeedClock(settings.scheduler_clock_speed, settings.scheduler_clock_origin)
         self.zone = catalog.config.clock.zone
-        self.processes = processes or load_processes(processes_module(catalog, settings))
+        self.processes = processes or scheduled_processes(catalog, settings)
         schedules = getattr(self.processes, "SCHEDULES", None) or {}
         self.schedules: dict[str, str] = dict(schedules)
         self.poll = settings.scheduler_poll_seconds

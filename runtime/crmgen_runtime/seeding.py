@@ -168,9 +168,7 @@ class Plan:
     def new_user(self, i: int) -> Any:
         role = self.roles[i] if i < len(self.roles) else None
         email = f"{role or f'user{i + 1}'}@{DEMO_DOMAIN}"
-        user = self.catalog.by_name[USER].model(
-            email=email, name=f"Demo {role or f'user {i + 1}'}"
-        )
+        user = self.catalog.by_name[USER].model(email=email, name=f"Demo {role or f'user {i + 1}'}")
         user.password_hash = self.password_hash(DEMO_PASSWORD)
         user.active = True  # every demo user can sign in
         user.roles = [role] if role else []

@@ -54,3 +54,43 @@ def test_an_event_reads_its_record_afresh(crm_db: Any) -> None:
         assert event.record().title == "Bigger"
         with pytest.raises(LookupError):
             Event("before_create", session, deals, None).record()
+
+
+class Ping:
+    """An endpoint as an app registers one."""
+
+    name, method, path = "ping", "GET", "/ping"
+
+    async def endpoint(self, request: Any) -> Any:  # pragma: no cover - not served here
+        raise NotImplementedError
+
+    def run(
+        self,
+        database: Any,
+        user: Any,
+        record_id: int | None,
+        body: bytes = b"",
+        params: list[tuple[str, str]] | None = None,
+    ) -> dict[str, Any]:
+        return {"pong": record_id}
+
+
+def test_endpoints_and_schedules_are_registered_once_by_name() -> None:
+    from crmgen_runtime.scheduler import RegisteredSchedules
+
+    events = Events()
+    ran: list[Any] = []
+    assert events.endpoint(Ping()).name == "ping"
+    events.schedule("nightly", "30 2 * * *", ran.append)
+    assert list(events.endpoints) == ["ping"]
+    assert events.endpoints["ping"].run(None, None, 7) == {"pong": 7}
+    with pytest.raises(ValueError, match="registered already"):
+        events.endpoint(Ping())
+    with pytest.raises(ValueError, match="registered already"):
+        events.schedule("nightly", "* * * * *", ran.append)
+    schedules = RegisteredSchedules(events)
+    assert schedules.SCHEDULES == {"nightly": "30 2 * * *"}
+    schedules.run_scheduled("nightly", "the database")
+    assert ran == ["the database"]
+    with pytest.raises(KeyError, match=r"known: nightly"):
+        events.run_scheduled("weekly", None)

@@ -123,11 +123,13 @@ def test_a_database_that_fails_is_looked_at_again_next_time(
     assert len(failing.check()) == 1
 
 
-def test_processes_come_from_processes_module_or_the_apps_processes() -> None:
+def test_processes_come_from_processes_module_or_the_apps_registry() -> None:
     assert load_processes("rt_app.processes") is processes
     assert load_processes("rt_app.nothing_here") is None
     assert load_processes("no_such_package.processes") is None
-    assert scheduling.processes_module(rt_crm.catalog, settings()) == "rt_crm.processes"
+    registered = scheduling.scheduled_processes(rt_crm.catalog, settings())
+    assert isinstance(registered, scheduling.RegisteredSchedules)
+    assert registered.events is rt_crm.catalog.events
     chosen = settings(processes_module="rt_app.processes")
     assert Scheduler(rt_crm.catalog, Database("sqlite://"), chosen).schedules == processes.SCHEDULES
     assert Scheduler(rt_crm.catalog, Database("sqlite://"), settings()).schedules == {}

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import auth_routes, hosts
+from crmgen_runtime import auth_routes, events, hosts
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
@@ -24,16 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from reference_crm import (
-    RUNTIME_VERSION,
-    analytics,
-    audit,
-    crud,
-    outbox,
-    processes,
-    profile,
-    web,
-)
+from reference_crm import RUNTIME_VERSION, analytics, audit, crud, outbox, profile, web
 from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import Settings, check, startup_settings
 
@@ -62,9 +53,8 @@ def api_routes() -> list[BaseRoute]:
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
     ]
-    routes.extend(
-        processes.routes()
-    )  # custom endpoints and actions (before /{id} routes)
+    # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
+    routes.extend(events.endpoint_routes(CATALOG.events))
     routes.extend(
         web.documents.api_routes()
     )  # GET /api/<path>/{id}/documents/<name>.<format>

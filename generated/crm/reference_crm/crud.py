@@ -32,6 +32,7 @@ from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
 from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.resources import FieldInfo, Resource
+from crmgen_runtime.tables import utcnow
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -39,7 +40,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from reference_crm import accounts, audit
-from reference_crm.models import utcnow
 from reference_crm.resources import BY_NAME
 from reference_crm.settings import fn
 

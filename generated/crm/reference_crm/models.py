@@ -18,7 +18,6 @@ from typing import Any
 import sqlalchemy as sa
 from crmgen_runtime import entities, tables
 from crmgen_runtime.decimals import ExactDecimal
-from crmgen_runtime.tables import utcnow
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship

@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from reference_crm import backup, crud, models, outbox
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
@@ -1196,8 +1195,9 @@ ADAPTERS: dict[str, Callable[[Callable[..., None], Event], None]] = {
 
 
 def register(events: Events) -> None:
-    """Put the spec's entity processes on ``events``: each runs inside the write's
-    transaction, an update process with ``fields`` only when one of them changed. The catalog
+    """Put the spec's processes on ``events``: the entity processes run inside the write's
+    transaction (an update process with ``fields`` only when one of them changed), the custom
+    endpoints and actions are served, the scheduled processes run on their cron. The catalog
     calls it (``resources.CATALOG``: ``hooks``) before the app's own hooks."""
     for moment, by_entity in TRIGGERS.items():
         for entity, processes in by_entity.items():
@@ -1208,11 +1208,10 @@ def register(events: Events) -> None:
                     functools.partial(ADAPTERS[moment], process),
                     fields=fields,
                 )
-
-
-# The registry with every hook on it: using it imports the catalog's hook modules and calls their
-# ``register(events)``, this module's first, then the app's own (``custom/hooks.py``).
-EVENTS = CATALOG.events
+    for endpoint in ENDPOINTS:
+        events.endpoint(endpoint)
+    for name, cron in SCHEDULES.items():
+        events.schedule(name, cron, functools.partial(run_scheduled, name))
 
 
 # --- schedules -----------------------------------------------------------------------------
@@ -1469,9 +1468,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
-def routes() -> list[BaseRoute]:
-    """The custom endpoints and actions, below ``/api``."""
-    return [
-        Route(e.path, e.endpoint, methods=[e.method], name=f"process_{e.name}")
-        for e in ENDPOINTS
-    ]
+# The registry with every hook on it: using it imports the catalog's hook modules and calls their
+# ``register(events)``, this module's first, then the app's own (``custom/hooks.py``).
+EVENTS = CATALOG.events

@@ -29,6 +29,7 @@ from crmgen_runtime import (
 )
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, require_user
+from crmgen_runtime.tables import utcnow
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from reference_crm import accounts, audit
-from reference_crm.models import EmailChange, OutboxMessage, User, utcnow
+from reference_crm.models import EmailChange, OutboxMessage, User
 from reference_crm.resources import BY_NAME, CATALOG
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)

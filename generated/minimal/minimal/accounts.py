@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.tables import utcnow
 from sqlalchemy.orm import Session
 
 from minimal.models import (
@@ -34,7 +35,6 @@ from minimal.models import (
     User,
     UserRole,
     UserSession,
-    utcnow,
 )
 from minimal.resources import CATALOG, SUPERUSER_ROLES, USER_MANAGER_ROLES
 

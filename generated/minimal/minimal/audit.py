@@ -13,13 +13,14 @@ import sqlalchemy as sa
 from crmgen_runtime import params
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, require_user
+from crmgen_runtime.tables import utcnow
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from minimal.models import AuditEntry, utcnow
+from minimal.models import AuditEntry
 
 ACTIONS = ("create", "update", "delete")
 AUDIT_ROLES = frozenset(["admin"])

@@ -30,22 +30,20 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, validation, where
+from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
 from crmgen_runtime.principal import CurrentUser, user_of
-from crmgen_runtime.resources import FieldInfo, Resource, field_map
+from crmgen_runtime.resources import Resource
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
 from minimal import backup, crud, models, outbox
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
-from minimal.settings import fn
 
 log = logging.getLogger(__name__)
 
@@ -637,8 +635,9 @@ ADAPTERS: dict[str, Callable[[Callable[..., None], Event], None]] = {
 
 
 def register(events: Events) -> None:
-    """Put the spec's entity processes on ``events``: each runs inside the write's
-    transaction, an update process with ``fields`` only when one of them changed. The catalog
+    """Put the spec's processes on ``events``: the entity processes run inside the write's
+    transaction (an update process with ``fields`` only when one of them changed), the custom
+    endpoints and actions are served, the scheduled processes run on their cron. The catalog
     calls it (``resources.CATALOG``: ``hooks``) before the app's own hooks."""
     for moment, by_entity in TRIGGERS.items():
         for entity, processes in by_entity.items():
@@ -649,11 +648,10 @@ def register(events: Events) -> None:
                     functools.partial(ADAPTERS[moment], process),
                     fields=fields,
                 )
-
-
-# The registry with every hook on it: using it imports the catalog's hook modules and calls their
-# ``register(events)``, this module's first, then the app's own (``custom/hooks.py``).
-EVENTS = CATALOG.events
+    for endpoint in ENDPOINTS:
+        events.endpoint(endpoint)
+    for name, cron in SCHEDULES.items():
+        events.schedule(name, cron, functools.partial(run_scheduled, name))
 
 
 # --- schedules -----------------------------------------------------------------------------
@@ -798,9 +796,6 @@ class Endpoint:
 ENDPOINTS: tuple[Endpoint, ...] = ()
 
 
-def routes() -> list[BaseRoute]:
-    """The custom endpoints and actions, below ``/api``."""
-    return [
-        Route(e.path, e.endpoint, methods=[e.method], name=f"process_{e.name}")
-        for e in ENDPOINTS
-    ]
+# The registry with every hook on it: using it imports the catalog's hook modules and calls their
+# ``register(events)``, this module's first, then the app's own (``custom/hooks.py``).
+EVENTS = CATALOG.events

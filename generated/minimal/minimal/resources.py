@@ -7,10 +7,7 @@ from the spec into the functions below, and ``CATALOG`` holds every resource.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import (
-    Access,
     Catalog,
     FieldInfo,
     Resource,

@@ -107,10 +107,7 @@ def _imported(out: Any) -> Iterator[dict[str, ModuleType]]:
     before = set(sys.modules)
     sys.path.insert(0, str(out))
     try:
-        yield {
-            name: importlib.import_module(f"{PACKAGE}.{name}")
-            for name in ("app", "settings")
-        }
+        yield {name: importlib.import_module(f"{PACKAGE}.{name}") for name in ("app", "settings")}
     finally:
         sys.path.remove(str(out))
         _forget(before)

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import accounts, audit, crud, processes
+from minimal import accounts, audit, crud
 from minimal.models import AuditEntry
 from minimal.resources import CATALOG, RESOURCES
 from minimal.settings import FORMATS
@@ -51,7 +51,6 @@ from minimal.web.core import (
 RELATED_ROWS = 10  # records per related list
 TIMELINE_ROWS = 20  # entries per source of the timeline (and in all)
 AUDIT_CHANGES = 8  # changed fields listed per audit entry
-ACTION_ENDPOINTS = {e.name: e for e in processes.ENDPOINTS}
 
 
 # --- values --------------------------------------------------------------------------------
@@ -401,7 +400,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
     actions = {
         a["name"]: a
         for a in entity["records"]["actions"]
-        if a["name"] in ACTION_ENDPOINTS
+        if a["name"] in CATALOG.events.endpoints
     }
 
     async def show_detail(
@@ -502,7 +501,10 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return error_page(request, 403, "forbidden", user)
         try:
             await run_in_threadpool(
-                ACTION_ENDPOINTS[name].run, request.app.state.db, user, record_id
+                CATALOG.events.endpoints[name].run,
+                request.app.state.db,
+                user,
+                record_id,
             )
         except ApiError as exc:
             record = await run_in_threadpool(
