@@ -130,9 +130,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(
             f"{package}/settings.py", "backend/settings.py.j2", {**context, **auth_context(spec)}
         ),
-        PlannedFile(
-            f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
-        ),
         PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
         PlannedFile(f"{package}/throttle.py", "backend/throttle.py.j2", context),
         PlannedFile(

@@ -16,13 +16,23 @@ import os
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import rt_crm
 import sqlalchemy as sa
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import SqliteExactSum
+from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from crmgen_runtime.principal import USER_LOOKUP
 from crmgen_runtime.spreadsheets import column_name
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.testclient import TestClient
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 PG_URL = os.environ.get("RUNTIME_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -44,8 +54,8 @@ def sqlite_engine() -> sa.Engine:
 
 
 @pytest.fixture
-def postgres() -> Iterator[sa.Engine]:
-    """A PostgreSQL engine whose connections work in a new schema (dropped afterwards)."""
+def postgres_schema() -> Iterator[dict[str, Any]]:
+    """The connection arguments of a new PostgreSQL schema on ``PG_URL`` (dropped afterwards)."""
     schema = f"rt_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_URL)
     try:
@@ -56,14 +66,22 @@ def postgres() -> Iterator[sa.Engine]:
         if os.environ.get("CI") == "true":
             raise
         pytest.skip(f"PostgreSQL is not reachable at {PG_URL}: {type(exc).__name__}")
-    engine = sa.create_engine(PG_URL, connect_args={"options": f"-c search_path={schema}"})
+    try:
+        yield {"options": f"-c search_path={schema}"}
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres(postgres_schema: dict[str, Any]) -> Iterator[sa.Engine]:
+    """A PostgreSQL engine whose connections work in a new schema (dropped afterwards)."""
+    engine = sa.create_engine(PG_URL, connect_args=postgres_schema)
     try:
         yield engine
     finally:
         engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -91,6 +109,65 @@ def crm_db(engine: sa.Engine) -> Iterator[rt_crm.Crm]:
         yield rt_crm.Crm(engine=engine)
     finally:
         rt_crm.drop(engine)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crm_web(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[rt_crm.Crm]:
+    """The small CRM seeded in a ``Database`` (``crm.database``) that the threads serving
+    requests share: an SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'crm.sqlite3'}")
+    else:
+        database = Database(PG_URL, connect_args=request.getfixturevalue("postgres_schema"))
+    rt_crm.seed(database.engine)
+    try:
+        yield rt_crm.Crm(engine=database.engine, database=database)
+    finally:
+        rt_crm.drop(database.engine)
+        database.dispose()
+
+
+class AsUser:
+    """Middleware putting the user named by the ``X-User`` header (``ann``, ``admin``, ...: the
+    people of ``rt_crm.Crm``) on the request, as an app's authentication middleware does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            name = Headers(scope=scope).get("x-user")
+            state = scope.setdefault("state", {})
+            state["user"] = None
+            if name:
+                state[USER_LOOKUP] = lambda: getattr(rt_crm.Crm, name)
+        await self.app(scope, receive, send)
+
+
+Serve = Callable[[list[BaseRoute]], TestClient]
+
+
+@pytest.fixture
+def serve(crm_web: rt_crm.Crm) -> Iterator[Serve]:
+    """``serve(routes)``: a TestClient of an app made of ``routes`` below ``/api``, on
+    ``crm_web``'s database, whose requests are made by the user their ``X-User`` names."""
+    clients: list[TestClient] = []
+
+    def make(routes: list[BaseRoute]) -> TestClient:
+        app = Starlette(
+            routes=[Mount("/api", routes=routes)],
+            middleware=[Middleware(AsUser)],
+            exception_handlers=EXCEPTION_HANDLERS,
+        )
+        app.state.db = crm_web.database
+        app.state.catalog = crm_web.catalog
+        client = TestClient(app, raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 def _workbook_parts(

@@ -1,6 +1,7 @@
 """A small CRM described as an app describes its entities: three models and their resources.
 
-Imported by ``conftest.py`` only; tests get it through the ``crm`` and ``crm_db`` fixtures.
+Imported by ``conftest.py`` only; tests get it through the ``crm`` and ``crm_db`` fixtures
+(``crm_web`` too: the CRM in a ``Database``, for HTTP tests through ``serve``).
 
 - the system tables (``crmgen_runtime.tables``: sessions, audit log, outbox, ...);
 - ``User`` (the User entity: no owner, timestamps), ``Company`` (soft-deleted, owned, no
@@ -20,6 +21,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from crmgen_runtime import tables
 from crmgen_runtime.config import AppConfig
+from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import ExactDecimal
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
@@ -242,8 +244,9 @@ class Crm:
     admin = person(4, "admin")
     clerk = person(5, "clerk")
 
-    def __init__(self, engine: sa.Engine | None = None) -> None:
+    def __init__(self, engine: sa.Engine | None = None, database: Database | None = None) -> None:
         self.engine = engine
+        self.database = database
 
     @staticmethod
     def person(user_id: int, *roles: str, superuser: bool = False) -> CurrentUser:

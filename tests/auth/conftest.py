@@ -4,7 +4,7 @@ Each module imports an example app (generated once per test process: ``tests/gen
 afresh, so the module objects of different modules never meet, and for each backend creates a
 fresh database (an SQLite file, or a PostgreSQL database of its own, dropped afterwards)
 with ``metadata.create_all``. The HTTP side is a Starlette app assembled from ``auth.routes``,
-``audit.routes``, ``AuthMiddleware`` and the error handlers, driven by ``TestClient``.
+the runtime's ``audit.routes(catalog)``, ``AuthMiddleware`` and the error handlers, driven by ``TestClient``.
 
 PostgreSQL is found at ``CRMGEN_TEST_POSTGRES`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); without it the PostgreSQL tests skip,
@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from crmgen_runtime import errors
+from crmgen_runtime import audit, errors
 from crmgen_runtime.db import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -43,7 +44,8 @@ class App:
     package: str
     models: ModuleType
     auth: ModuleType
-    audit: ModuleType
+    audit: ModuleType  # the runtime's crmgen_runtime.audit
+    catalog: Any  # the app's Catalog
     db: object  # the runtime's db.Database
     client: TestClient
     backend: str
@@ -82,7 +84,7 @@ def generated(
     """The module's example (its ``EXAMPLE`` global): the shared generated app, imported afresh
     for the module (its own module objects, so changing ``auth.hasher`` stays in the module)."""
     modules = generated_app(request.module.EXAMPLE, tmp_path_factory).import_modules(
-        "models", "auth", "audit"
+        "models", "auth", "resources"
     )
     modules["errors"] = errors
     from argon2 import PasswordHasher
@@ -120,9 +122,9 @@ def database_url(
 
 def build_app(modules: dict[str, ModuleType], db: object) -> Starlette:
     """The parts under test, wired as the generated app.py does."""
-    auth, audit, errors = modules["auth"], modules["audit"], modules["errors"]
+    auth, errors, catalog = modules["auth"], modules["errors"], modules["resources"].CATALOG
     app = Starlette(
-        routes=[Mount("/api", routes=[Mount("/auth", routes=auth.routes), *audit.routes])],
+        routes=[Mount("/api", routes=[Mount("/auth", routes=auth.routes), *audit.routes(catalog)])],
         middleware=[Middleware(auth.AuthMiddleware)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
     )
@@ -141,7 +143,8 @@ def app(generated: dict[str, ModuleType], database_url: str) -> Iterator[App]:
             package=generated["models"].__name__.rpartition(".")[0],
             models=generated["models"],
             auth=generated["auth"],
-            audit=generated["audit"],
+            audit=audit,
+            catalog=generated["resources"].CATALOG,
             db=db,
             client=client,
             backend=sa.make_url(database_url).get_backend_name(),

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import hosts
+from crmgen_runtime import audit, hosts
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
@@ -26,7 +26,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from reference_crm import (
     RUNTIME_VERSION,
     analytics,
-    audit,
     auth,
     crud,
     outbox,
@@ -59,7 +58,7 @@ def api_routes() -> list[BaseRoute]:
         Mount(
             "/auth", routes=[*auth.routes, *profile.routes]
         ),  # + one's own password, e-mail
-        *audit.routes,  # GET /api/audit
+        *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
     ]

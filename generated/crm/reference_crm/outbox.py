@@ -33,8 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_crm import audit, auth
+from reference_crm import auth
 from reference_crm.models import OutboxMessage, utcnow
+from reference_crm.resources import CATALOG
 
 __all__ = ["COURIER", "INTEGRATIONS", "KINDS", "enqueue", "routes"]
 
@@ -200,7 +201,7 @@ def describe(message: OutboxMessage) -> dict[str, Any]:
 
 async def _require_reader(request: Request) -> None:
     user = await auth.require_user(request)
-    if not audit.can_read(user):
+    if not CATALOG.config.may_read_audit(user):
         raise ApiError(403, "forbidden", "Your role may not see the outbox.")
 
 

@@ -19,7 +19,7 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import validation
+from crmgen_runtime import audit, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_crm import accounts, audit, auth, throttle
+from reference_crm import accounts, auth, throttle
 from reference_crm.models import EmailChange, OutboxMessage, User, utcnow
 from reference_crm.resources import BY_NAME
 
@@ -228,6 +228,7 @@ def confirm_email_change(
         )
         audit.record(
             session,
+            BY_NAME[accounts.USER].catalog,
             user=actor,
             ip=ip,
             entity=accounts.USER,

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import fields, links, permissions, validation
+from crmgen_runtime import audit, fields, links, permissions, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import accounts, audit, auth
+from minimal import accounts, auth
 from minimal.models import utcnow
 from minimal.resources import BY_NAME
 from minimal.settings import fn
@@ -871,6 +871,7 @@ def insert_row(
     changes.update(also or {})
     audit.record(
         session,
+        resource.catalog,
         user=user,
         ip=ip,
         entity=resource.name,
@@ -1057,6 +1058,7 @@ def update_row(
     changes.update(also or {})
     audit.record(
         session,
+        resource.catalog,
         user=user,
         ip=ip,
         entity=resource.name,
@@ -1132,6 +1134,7 @@ def delete_row(
         session.execute(sa.delete(table).where(table.c.id == record_id))
     audit.record(
         session,
+        resource.catalog,
         user=user,
         ip=ip,
         entity=resource.name,
