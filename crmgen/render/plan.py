@@ -132,9 +132,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ),
         PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
         PlannedFile(f"{package}/throttle.py", "backend/throttle.py.j2", context),
-        PlannedFile(
-            f"{package}/accounts.py", "backend/accounts.py.j2", {**context, **auth_context(spec)}
-        ),
         PlannedFile(f"{package}/profile.py", "backend/profile.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}

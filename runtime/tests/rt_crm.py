@@ -38,6 +38,7 @@ class User(Base):
     version: Mapped[int] = mapped_column(default=1)
     email: Mapped[str] = mapped_column(sa.String(200))
     name: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
@@ -50,6 +51,10 @@ class Company(Base):
     secret: Mapped[str | None] = mapped_column(sa.Text)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class UserRole(tables.UserRoleTable, Base):
+    pass
 
 
 class UserSession(tables.UserSessionTable, Base):
@@ -134,6 +139,7 @@ users = Resource(
     fields={
         "email": FieldInfo("email", "email", column="email", required=True, unique=True),
         "name": FieldInfo("name", "string", column="name"),
+        "active": FieldInfo("active", "boolean", column="active", not_null=True),
     },
     display="name",
     search=("name", "email"),

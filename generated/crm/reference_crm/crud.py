@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import audit, fields, links, permissions, validation
+from crmgen_runtime import accounts, audit, fields, links, permissions, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import accounts, auth
+from reference_crm import auth
 from reference_crm.models import utcnow
 from reference_crm.resources import BY_NAME
 from reference_crm.settings import fn
@@ -136,6 +136,7 @@ class Projection:
         self.lists: list[FieldInfo] = []
         self.roles = resource.name == accounts.USER  # users: their role names too
         self.model = model
+        self.catalog = resource.catalog
         for name in resource.system_fields:
             if name in names:
                 readers.append(
@@ -257,7 +258,9 @@ class Projection:
                 for item in items:
                     item[info.name] = linked.get(item["id"], [])
         if self.roles and items:
-            roles = accounts.roles_of(connection, [item["id"] for item in items])
+            roles = accounts.roles_of(
+                connection, self.catalog, [item["id"] for item in items]
+            )
             for item in items:
                 item[accounts.ROLES_FIELD] = roles.get(item["id"], [])
         return items
@@ -798,19 +801,19 @@ def create_in(
     user = _signed_in(user)
     permissions.require(resource, user, "create")
     payload = dict(_payload_object(payload))
-    roles = accounts.take_roles(resource.name, payload)
+    roles = accounts.take_roles(resource.catalog, resource.name, payload)
     if resource.name == accounts.USER:
-        accounts.check_create(user, roles)
+        accounts.check_create(resource.catalog, user, roles)
     permissions.check_writable(resource, user, payload, "create")
     values = validation.validate(resource, payload, partial=False)
     if resource.name == accounts.USER:
-        accounts.check_email_free(session, values.get("email"), None)
+        accounts.check_email_free(session, resource.catalog, values.get("email"), None)
     rule = permissions.condition(resource, user, "create")
     also = {accounts.ROLES_FIELD: [None, roles]} if roles else None
     new_id = insert_row(
         session, resource, values, user, ip, rule=rule, also=also, reader=user
     )
-    accounts.set_roles(session, new_id, roles)
+    accounts.set_roles(session, resource.catalog, new_id, roles)
     return new_id
 
 
@@ -925,12 +928,14 @@ def update_in(
             "Some fields are invalid.",
             {"version": "Must be the record's version (a whole number)."},
         )
-    roles = accounts.take_roles(resource.name, payload)
+    roles = accounts.take_roles(resource.catalog, resource.name, payload)
     permissions.check_writable(resource, user, payload, "update")
     values = validation.validate(resource, payload, partial=True)
     change = None
     if resource.name == accounts.USER:
-        change = accounts.check_update(session, user, record_id, values, roles, rule)
+        change = accounts.check_update(
+            session, resource.catalog, user, record_id, values, roles, rule
+        )
     also = None if change is None else change.audit()
     update_row(
         session,
@@ -945,7 +950,7 @@ def update_in(
         reader=user,
     )
     if change is not None:
-        accounts.apply(session, change)
+        accounts.apply(session, resource.catalog, change)
 
 
 def _stored(
@@ -1101,7 +1106,7 @@ def delete_record(
     rule = permissions.condition(resource, user, "delete")
     with integrity(resource, "delete"), database.session() as session:
         if resource.name == accounts.USER:
-            accounts.check_delete(session, user, record_id, rule)
+            accounts.check_delete(session, resource.catalog, user, record_id, rule)
         delete_row(session, resource, record_id, user, ip, rule=rule)
 
 

@@ -19,7 +19,7 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import audit, validation
+from crmgen_runtime import accounts, audit, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from sqlalchemy.orm import Session
@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_crm import accounts, auth, throttle
+from reference_crm import auth, throttle
 from reference_crm.models import EmailChange, OutboxMessage, User, utcnow
-from reference_crm.resources import BY_NAME
+from reference_crm.resources import BY_NAME, CATALOG
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
 INVALID_LINK = "The link is invalid, used or expired: ask for the change again."
@@ -90,9 +90,12 @@ def change_password(
                 .values(password_hash=auth.hash_password(new))
             )
             accounts.end_sessions(
-                session, user.id, keep=None if token is None else _digest(token)
+                session,
+                CATALOG,
+                user.id,
+                keep=None if token is None else _digest(token),
             )
-            accounts.end_links(session, user.id)
+            accounts.end_links(session, CATALOG, user.id)
     if (
         error is not None
     ):  # raised after the commit: the attempt stays counted and logged
@@ -125,7 +128,7 @@ def request_email_change(
     with database.session() as session:
         error = _reauthenticate(session, user, password, client)
         if error is None:
-            if accounts.email_taken(session, email, user.id):
+            if accounts.email_taken(session, CATALOG, email, user.id):
                 message = "Another user has this e-mail."
                 raise ApiError(409, "conflict", message, {"email": message})
             now = utcnow()
@@ -210,7 +213,7 @@ def confirm_email_change(
         user = session.get(User, change.user_id)
         if user is None or user.active is not True:
             raise ApiError(400, "invalid_token", INVALID_LINK, {"token": INVALID_LINK})
-        if accounts.email_taken(session, change.new_email, user.id):
+        if accounts.email_taken(session, CATALOG, change.new_email, user.id):
             message = "Another user has this e-mail now."
             raise ApiError(409, "conflict", message, {"email": message})
         old = user.email
@@ -220,15 +223,15 @@ def confirm_email_change(
             .values(email=change.new_email, version=User.version + 1)
         )
         keep = None if session_token is None else _digest(session_token)
-        accounts.end_sessions(session, user.id, keep=keep)
-        accounts.end_links(session, user.id)
-        accounts.tell_old_address(session, user.id, old, change.new_email)
+        accounts.end_sessions(session, CATALOG, user.id, keep=keep)
+        accounts.end_links(session, CATALOG, user.id)
+        accounts.tell_old_address(session, CATALOG, user.id, old, change.new_email)
         actor = CurrentUser(
             id=user.id, email=change.new_email, name=user.name, roles=frozenset()
         )
         audit.record(
             session,
-            BY_NAME[accounts.USER].catalog,
+            CATALOG,
             user=actor,
             ip=ip,
             entity=accounts.USER,
