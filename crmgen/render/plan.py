@@ -143,7 +143,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/cli.py", "backend/cli.py.j2", context),
         PlannedFile(f"{package}/backup.py", "backend/backup.py.j2", context),
         PlannedFile(f"{package}/resources.py", "backend/resources.py.j2", {**context, **rest}),
-        PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
         PlannedFile(
             f"{package}/processes.py",
             "backend/processes.py.j2",

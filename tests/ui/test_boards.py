@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
 
 from crmgen.language import load_spec
@@ -38,7 +39,7 @@ def principal(ui: UI, email: str) -> Any:
 
 def create(ui: UI, user: Any, path: str, **values: Any) -> dict[str, Any]:
     resource = ui.gen.resources.RESOURCES[path]
-    return dict(ui.gen.crud.create_record(ui.database, resource, user, values, None))
+    return dict(crud.create_record(ui.database, resource, user, values, None))
 
 
 def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[str, Any]:
@@ -46,7 +47,7 @@ def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[s
     created = create(ui, admin, "tasks", title=title, assignee=assignee)
     resource = ui.gen.resources.RESOURCES["tasks"]
     return dict(
-        ui.gen.crud.update_record(
+        crud.update_record(
             ui.database, resource, admin, created["id"], {"deadline": deadline}, None
         )
     )
@@ -55,7 +56,7 @@ def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[s
 def read(ui: UI, user: Any, path: str, record_id: int) -> dict[str, Any]:
     resource = ui.gen.resources.RESOURCES[path]
     with ui.database.engine.connect() as connection:
-        record = ui.gen.crud.fetch_one(connection, resource, user, record_id)
+        record = crud.fetch_one(connection, resource, user, record_id)
     assert record is not None
     return dict(record)
 
@@ -326,7 +327,6 @@ def test_only_the_visible_weeks_are_queried(
     ui: UI, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = login(ui, SELLER1).client
-    crud = ui.gen.crud
     real = crud.list_records
     asked: list[list[tuple[str, str]]] = []
 

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import audit, hosts
+from crmgen_runtime import audit, crud, hosts
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
@@ -27,7 +27,6 @@ from reference_crm import (
     RUNTIME_VERSION,
     analytics,
     auth,
-    crud,
     outbox,
     processes,
     profile,

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import audit, hosts
+from crmgen_runtime import audit, crud, hosts
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
@@ -23,16 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from minimal import (
-    RUNTIME_VERSION,
-    analytics,
-    auth,
-    crud,
-    outbox,
-    processes,
-    profile,
-    web,
-)
+from minimal import RUNTIME_VERSION, analytics, auth, outbox, processes, profile, web
 from minimal.resources import CATALOG, RESOURCES
 from minimal.settings import Settings, check, startup_settings
 

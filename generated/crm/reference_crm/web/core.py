@@ -17,13 +17,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
-from crmgen_runtime import assets, fields, permissions, validation
+from crmgen_runtime import assets, crud, fields, permissions, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from reference_crm import auth, crud
+from reference_crm import auth
 from reference_crm.resources import RESOURCES
 from reference_crm.settings import FORMATS
 

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import accounts, audit, links, permissions
+from crmgen_runtime import accounts, audit, crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud, processes
+from reference_crm import processes
 from reference_crm.models import AuditEntry
 from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import FORMATS

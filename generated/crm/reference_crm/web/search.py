@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import permissions
+from crmgen_runtime import crud, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth, crud
+from reference_crm import auth
 from reference_crm.web.core import (
     ENTITIES,
     PAGES,

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import accounts, audit, links, permissions
+from crmgen_runtime import accounts, audit, crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud, processes
+from minimal import processes
 from minimal.models import AuditEntry
 from minimal.resources import CATALOG, RESOURCES
 from minimal.settings import FORMATS

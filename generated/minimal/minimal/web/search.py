@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import permissions
+from crmgen_runtime import crud, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import auth, crud
+from minimal import auth
 from minimal.web.core import (
     ENTITIES,
     PAGES,
