@@ -287,6 +287,9 @@ def seed(engine: sa.Engine) -> None:
             ],
         )
         db.execute(deal_partners.insert(), [{"deal_id": 1, "company_id": c} for c in (2, 4)])
+        if engine.dialect.name == "postgresql":  # the ids were given: new ones come after them
+            for table in ("users", "companies", "deals"):
+                db.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"))
 
 
 def drop(engine: sa.Engine) -> None:
