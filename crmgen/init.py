@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from crmgen.bundled import templates_dir
 from crmgen.language.custom_code import FOLDER as CUSTOM
 from crmgen.language.names import name_problem, snake_case
 from crmgen.language.schema import spec_schema
-from crmgen.resources import templates_dir
 
 STARTER = "crm.yaml"
 SCHEMA_FILE = "crmgen-schema.json"  # the starter's first line points editors at it

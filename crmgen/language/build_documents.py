@@ -16,12 +16,12 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
 from crmgen.language.context import Context
+from crmgen.language.fields import numeric_types
 from crmgen.language.model import Document, DocumentLines, DocumentTotal, Field, Permission
 from crmgen.language.schema import DOCUMENT_FORMATS
 from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
 
-NUMERIC = ("integer", "decimal", "money", "float")
 # Names a title or footer may use beside the record's fields.
 TEMPLATE_NAMES = ("id", "today")
 _JINJA = SandboxedEnvironment()
@@ -155,11 +155,11 @@ def _total(
         return None
     if isinstance(raw, str):
         found = ctx.known_field(entity, raw, path)
-        if found is not None and found.type not in NUMERIC:
+        if found is not None and found.type not in numeric_types():
             ctx.error(
                 path,
                 "document-total",
-                f"the total '{raw}' is a {found.type} field; a total is a number ({', '.join(NUMERIC)})",
+                f"the total '{raw}' is a {found.type} field; a total is a number ({', '.join(numeric_types())})",
             )
         return DocumentTotal(field=raw)
     column = raw["sum"]
@@ -179,11 +179,11 @@ def _total(
         )
         return DocumentTotal(sum=column)
     found = ctx.fields.get(lines.entity, {}).get(column)
-    if found is not None and found.type not in NUMERIC:
+    if found is not None and found.type not in numeric_types():
         ctx.error(
             path + ("sum",),
             "document-total",
-            f"the sum '{column}' is a {found.type} column; only numbers add up ({', '.join(NUMERIC)})",
+            f"the sum '{column}' is a {found.type} column; only numbers add up ({', '.join(numeric_types())})",
         )
     return DocumentTotal(sum=column)
 

@@ -187,6 +187,7 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         ctx.error(path, "name", problem, at_key=True)
     ftype = raw["type"]
     kind = field_types.REGISTRY[ftype]
+    exact = kind.exact
     needs = [k for k in ("to", "values") if k in kind.options and k not in raw]
     if needs:  # the one-word form (`owner: ref`) names the type but not what it needs
         example = {"to": "Company", "values": "[new, done]"}[needs[0]]
@@ -224,8 +225,8 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         min_length=raw.get("min_length"),
         max_length=raw.get("max_length", 255 if ftype == "string" else None),
         pattern=raw.get("pattern"),
-        precision=raw.get("precision", 12 if ftype in ("decimal", "money") else None),
-        scale=raw.get("scale", 2 if ftype in ("decimal", "money") else None),
+        precision=raw.get("precision", 12 if exact else None),
+        scale=raw.get("scale", 2 if exact else None),
         currency=raw.get("currency"),
         values=values,
         accept=tuple(raw.get("accept", ())),

@@ -36,7 +36,7 @@ def build_processes(ctx: Context, endpoints: dict[str, Endpoint]) -> list[Proces
                 name, Text.of(raw.get("label"), humanize(name)), trigger, steps, ctx.pos(path, True)
             )
         )
-    for name, endpoint in endpoints.items():
+    for name in endpoints:
         if name not in bound:
             ctx.error(
                 ("endpoints", name),

@@ -11,6 +11,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Position, did_you_mean
+from crmgen.language import fields
 from crmgen.language.context import USER, Context
 from crmgen.language.custom_code import find_function
 from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
@@ -425,7 +426,7 @@ def _aggregate(step: dict[str, Any], at: _At) -> AggregateStep:
             if (
                 key == "field"
                 and f is not None
-                and f.type not in ("integer", "decimal", "money")
+                and not fields.field_type(f.type).numeric
                 and fn in ("sum", "avg")
             ):
                 at.ctx.error(

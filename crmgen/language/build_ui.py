@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language import fields
 from crmgen.language.context import USER, Context
 from crmgen.language.expressions import EntityValue
 from crmgen.language.model import (
@@ -19,8 +20,6 @@ from crmgen.language.model import (
 )
 from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
-
-_NUMERIC = ("integer", "decimal", "money")
 
 
 def build_ui(ctx: Context) -> UI:
@@ -95,7 +94,7 @@ def _measure(ctx: Context, raw: Any, entity: str, path: Path) -> Measure:
     name = raw[fn] if fn != "count" else None
     if name is not None:
         f = ctx.known_field(entity, name, path + (fn,))
-        if f is not None and fn in ("sum", "avg") and f.type not in _NUMERIC:
+        if f is not None and fn in ("sum", "avg") and not fields.field_type(f.type).numeric:
             ctx.error(path + (fn,), "measure", f"cannot {fn} the {f.type} field '{name}'")
     weighted = raw.get("weighted_by")
     if weighted:

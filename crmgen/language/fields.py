@@ -59,6 +59,7 @@ class FieldType:
     filter: str | None = None  # the list filter: text, number, enum, boolean, date, datetime
     import_kind: str = "text"  # how an imported cell is read: text, number, date, datetime...
     numeric: bool = False  # a number: summed in lists and documents, step of its input
+    currency: bool = False  # an amount of money: shown with its currency, summed on boards
     # -- samples for a type the built-in rules do not know (demo data, the app's tests) --------
     sample: Callable[[int], Any] | None = None  # the i-th valid value, distinct for each i
     invalid: tuple[Any, ...] = ()  # values the API must refuse
@@ -71,6 +72,11 @@ REGISTRY: dict[str, FieldType] = {}
 def register(field_type: FieldType) -> FieldType:
     REGISTRY[field_type.name] = field_type
     return field_type
+
+
+def numeric_types() -> tuple[str, ...]:
+    """The names of the registered number types (what a sum or a total may add up)."""
+    return tuple(name for name, kind in REGISTRY.items() if kind.numeric)
 
 
 def field_type(name: str) -> FieldType:
@@ -297,6 +303,7 @@ register(
         },
         _number_default(Decimal),
         **_DECIMAL_KIND,
+        currency=True,
     )
 )
 register(

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
+from crmgen.bundled import specs_dir
 from crmgen.diagnostics import Diagnostic, Position, did_you_mean
 from crmgen.language.custom_code import FOLDER as CUSTOM
 from crmgen.language.yaml_loader import LoadedYaml, Path, SourceMap, load_yaml
-from crmgen.resources import specs_dir
 
 MAX_FILE_BYTES = 2_000_000
 SPEC_SUFFIXES = (".yaml", ".yml")

@@ -189,9 +189,9 @@ class _Builder:
         if _INT.match(text):
             return int(text)
         if _OCT.match(text):
-            return int(text[2:], 8)
+            return int(text, 0)
         if _HEX.match(text):
-            return int(text[2:], 16)
+            return int(text, 0)
         if _FLOAT.match(text):
             return float(text)
         if _INF.match(text):

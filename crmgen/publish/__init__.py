@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crmgen.publish import compile as compile_stage
-from crmgen.publish import deploy, docker, generate, package, test, validate
+from crmgen.publish import compose_up, docker, package, render_app, test, validate
 from crmgen.publish import format as format_stage
 from crmgen.publish.report import build_report, validate_report, write_report
 from crmgen.publish.stages import Run, Stage, StageResult, run_stages, summary
@@ -29,14 +29,14 @@ __all__ = ["Options", "Outcome", "publish", "validate_report"]
 
 STAGES = [
     Stage("validate", validate.run),
-    Stage("generate", generate.run),
+    Stage("generate", render_app.run),
     Stage("format", format_stage.run),
     Stage("compile", compile_stage.run),
     Stage("test", test.run),
     Stage("package", package.run),
     Stage("docker", docker.run),
 ]
-AFTER_SWAP = [Stage("deploy", deploy.run)]
+AFTER_SWAP = [Stage("deploy", compose_up.run)]
 
 
 @dataclass(frozen=True)

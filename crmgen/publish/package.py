@@ -2,7 +2,7 @@
 deploy the app (Dockerfile, compose, Kubernetes), all inside the staging folder.
 
 Artefacts (paths relative to OUT): ``dist/<wheel>``, ``dist/<app>-web-assets.zip``,
-``deploy/requirements.txt``, and the files listed in ``crmgen.render.deploy.FILES`` (rendered
+``deploy/requirements.txt``, and the files listed in ``crmgen.render.deployment.FILES`` (rendered
 again with ``--tag``).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from crmgen.publish import artefacts, pins
 from crmgen.publish.stages import Done, Run, StageFailed, count_lines
-from crmgen.render import GenerateError, deploy
+from crmgen.render import GenerateError, deployment
 
 
 def run(state: Run) -> Done:
@@ -28,8 +28,8 @@ def run(state: Run) -> Done:
     assets = staging / "dist" / f"{package}-web-assets.zip"
     artefacts.zip_web_assets(staging / package, assets)
 
-    values = deploy.context(package, wheel.name, state.options.tag)
-    planned = deploy.files(values)
+    values = deployment.context(package, wheel.name, state.options.tag)
+    planned = deployment.files(values)
     try:
         state.staged.render(state.env, planned)
     except GenerateError as exc:

@@ -17,8 +17,8 @@ from typing import Any
 from crmgen.language.model import Condition, Entity, Measure, Spec
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
-from crmgen.render.where import RUNTIME as WHERE_MODULE
-from crmgen.render.where import Conditions
+from crmgen.render.where_compiler import RUNTIME as WHERE_MODULE
+from crmgen.render.where_compiler import Conditions
 
 
 def _entity(spec: Spec, name: str, owner: str) -> Entity:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
-from crmgen.render.where import rule_source
+from crmgen.render.where_compiler import rule_source
 
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
@@ -45,6 +46,10 @@ class FieldFacts:
     searchable: bool = False
 
 
+ACTIONS = ("list", "read", "create", "update", "delete")
+MODES = ("all", "own", "none")  # a tie for the commonest mode goes to the first here
+
+
 @dataclass(frozen=True)
 class RuleFacts:
     role: str
@@ -53,6 +58,29 @@ class RuleFacts:
     ]  # (action, mode, function name of a where rule)
     hidden: tuple[str, ...]
     read_only: tuple[str, ...]
+
+    @property
+    def default_mode(self) -> str:
+        """The mode most actions have (``Rule.of``'s first argument); an action the spec does
+        not name has none."""
+        given = {action: mode for action, mode, function in self.actions if function is None}
+        modes = [given.get(a, "none") for a in ACTIONS if a not in self.where_actions]
+        return max(MODES, key=modes.count)
+
+    @property
+    def where_actions(self) -> frozenset[str]:
+        return frozenset(action for action, _, function in self.actions if function)
+
+    @property
+    def overrides(self) -> list[tuple[str, str, str | None]]:
+        """The actions whose access differs from ``default_mode``, in the usual order."""
+        given = {action: (mode, function) for action, mode, function in self.actions}
+        out = []
+        for action in ACTIONS:
+            mode, function = given.get(action, ("none", None))
+            if function is not None or mode != self.default_mode:
+                out.append((action, mode, function))
+        return out
 
 
 @dataclass(frozen=True)
@@ -85,9 +113,13 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
         for action, access in permission.actions:
             function = None
             if access.mode == "where" and access.where is not None:
-                function = f"_rule_{entity.table}_{permission.role}_{action}"
                 code = rule_source(spec, entity, access.where.source)
-                wheres.append(WhereFacts(function, access.where.source, code))
+                same = next((w for w in wheres if w.code == code), None)
+                function = (
+                    same.function if same else f"_rule_{entity.table}_{permission.role}_{action}"
+                )
+                if same is None:  # one function per condition, however many rules use it
+                    wheres.append(WhereFacts(function, access.where.source, code))
             actions.append((action, access.mode, function))
         rules.append(
             RuleFacts(permission.role, tuple(actions), permission.hidden, permission.read_only)
@@ -112,7 +144,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
             options[key] = value
     if f.type in DEFAULT_MAX_LENGTH and "max_length" not in options:
         options["max_length"] = DEFAULT_MAX_LENGTH[f.type]
-    if f.type in ("decimal", "money"):
+    if field_type(f.type).exact:
         options["precision"] = f.precision or 12
         options["scale"] = f.scale if f.scale is not None else 2
     if f.type == "enum":

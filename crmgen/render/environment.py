@@ -22,11 +22,11 @@ from typing import Any, NoReturn
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from crmgen.bundled import templates_dir
 from crmgen.language.fields import FieldType, field_type
 from crmgen.language.names import pluralize, snake_case
 from crmgen.language.text import Text
 from crmgen.render.errors import GenerateError
-from crmgen.resources import templates_dir
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # PostgreSQL truncates identifiers to 63 bytes; SQLAlchemy refuses longer explicit names.
@@ -127,6 +127,9 @@ def py_literal(value: Any) -> str:
         if isinstance(value, list):
             return "[" + ", ".join(items) + "]"
         return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
+    if isinstance(value, dict):
+        pairs = [f"{py_literal(k)}: {py_literal(v)}" for k, v in value.items()]
+        return "{" + ", ".join(pairs) + "}"
     raise GenerateError(f"cannot write a {type(value).__name__} as a Python literal: {value!r}")
 
 

@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
 from crmgen.render import schema_probe
 from crmgen.render.errors import GenerateError
@@ -742,7 +743,7 @@ def _backfill(spec: Spec) -> Callable[[str, str], Any]:
             for f in entity.fields:
                 if f.column == column and f.default is not None and not f.default.is_expr:
                     literal = f.default.literal
-                    if isinstance(literal, float) and f.type in ("decimal", "money"):
+                    if isinstance(literal, float) and field_type(f.type).exact:
                         return Decimal(str(literal))
                     if isinstance(literal, str | int | float | bool | date | Decimal):
                         return literal

@@ -14,7 +14,7 @@ from typing import Any
 
 from crmgen.language import fields
 from crmgen.language.model import Spec
-from crmgen.render import documents, openapi_accounts
+from crmgen.render import document_routes, openapi_accounts
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 
@@ -101,7 +101,7 @@ def document(spec: Spec) -> dict[str, Any]:
         }
         paths.update(_entity_paths(r))
     _process_paths(spec, paths, schemas)
-    paths.update(documents.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
+    paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     return {
         "openapi": "3.1.0",
@@ -166,7 +166,7 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
             schema["format"] = "uri"
     elif f.type == "integer":
         schema = {"type": "integer"}
-    elif f.type in ("decimal", "money"):
+    elif fields.field_type(f.type).exact:
         schema = {"type": ["string", "number"] if write else "string", "format": "decimal"}
         schema["description"] = (
             f"up to {options['precision']} digits, {options['scale']} after the point"
@@ -191,7 +191,7 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
         }
     else:  # json and plugin types: any JSON value
         return {}
-    if f.type in ("integer", "decimal", "money"):
+    if fields.field_type(f.type).numeric:
         if "min" in options:
             schema["minimum"] = options["min"]
         if "max" in options:

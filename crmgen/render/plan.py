@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen import __version__
+from crmgen.bundled import templates_dir
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
-from crmgen.render import api, deploy, openapi, relations, runtime_wheel, samples, seeding
+from crmgen.render import api, deployment, openapi, relations, runtime_wheel, samples, seeding
 from crmgen.render.analytics import analytics_context
 from crmgen.render.integrations import outbox_context
 from crmgen.render.planned import PlannedFile
 from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.users import auth_context
 from crmgen.render.web import ui_context
-from crmgen.resources import templates_dir
 
 # The web UI's modules (templates/backend/web/), each found by listing its folder; its pages,
 # static files, words and fonts are the runtime's (crmgen_runtime.assets).
@@ -130,8 +130,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(
             f"{package}/settings.py", "backend/settings.py.j2", {**context, **auth_context(spec)}
         ),
-        PlannedFile(f"{package}/auth.py", "backend/auth.py.j2", {**context, **auth_context(spec)}),
-        PlannedFile(f"{package}/throttle.py", "backend/throttle.py.j2", context),
         PlannedFile(f"{package}/profile.py", "backend/profile.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
@@ -170,5 +168,5 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
-    files += deploy.planned(package, context)
+    files += deployment.planned(package, context)
     return sorted(files, key=lambda f: f.path)

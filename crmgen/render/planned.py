@@ -2,7 +2,7 @@
 
 ``PlannedFile`` is plain data (a path in OUT, a template, a context); ``produce`` turns it into
 bytes: a rendered template (Python checked for syntax) or bytes given as they are.
-The plan (``crmgen.render.plan``), the deployment files (``crmgen.render.deploy``) and the writer
+The plan (``crmgen.render.plan``), the deployment files (``crmgen.render.deployment``) and the writer
 (``crmgen.render.writer``) all use this module, and it uses none of them.
 """
 

@@ -34,8 +34,8 @@ from crmgen.language.steps import REGISTRY, StepKind
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
 from crmgen.render.expr_py import python_source
-from crmgen.render.where import RUNTIME as WHERE_MODULE
-from crmgen.render.where import Conditions, literal, value_source
+from crmgen.render.where_compiler import RUNTIME as WHERE_MODULE
+from crmgen.render.where_compiler import Conditions, literal, value_source
 
 INDENT = "    "
 # Names the process functions themselves use: spec names that clash get a trailing "_".

@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path
 
 from crmgen import __version__
+from crmgen.bundled import runtime_dir
 from crmgen.cache import cache_root
 from crmgen.render.errors import GenerateError
-from crmgen.resources import runtime_dir
 
 DISTRIBUTION = "crmgen-runtime"
 WHEEL_NAME = f"crmgen_runtime-{__version__}-py3-none-any.whl"

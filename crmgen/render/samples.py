@@ -116,7 +116,7 @@ def _number_bounds(facts: api.FieldFacts) -> tuple[Decimal, Decimal]:
     options = dict(facts.options)
     low = Decimal(str(options.get("min", -(10**15))))
     high = Decimal(str(options.get("max", 10**15)))
-    if facts.type in ("decimal", "money"):
+    if fields.field_type(facts.type).exact:
         precision, scale = options.get("precision", 12), options.get("scale", 2)
         limit = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)
         low, high = max(low, -limit), min(high, limit)
@@ -125,7 +125,7 @@ def _number_bounds(facts: api.FieldFacts) -> tuple[Decimal, Decimal]:
 
 def _number_value(facts: api.FieldFacts, i: int) -> int | float | None:
     low, high = _number_bounds(facts)
-    scale = dict(facts.options).get("scale", 2) if facts.type in ("decimal", "money") else 0
+    scale = dict(facts.options).get("scale", 2) if fields.field_type(facts.type).exact else 0
     step = Decimal(1) if scale == 0 else Decimal(1).scaleb(-scale)
     candidates = [Decimal(1 + i), Decimal(1 + i) * step, low + i * step, high - i * step]
     for value in candidates:
@@ -153,7 +153,7 @@ def value(entity: Entity, facts: api.FieldFacts, i: int) -> Any:
     if kind == "enum":
         values = dict(facts.options)["values"]
         return values[i % len(values)]
-    if kind in ("integer", "decimal", "money"):
+    if field_type.numeric:
         return _number_value(facts, i)
     if kind == "boolean":
         return i % 2 == 1
@@ -207,7 +207,7 @@ def invalid_cases(entity: Entity, facts: api.FieldFacts, f: Field) -> list[Inval
         cases.append(Invalid(f"{name}-bad-{kind}", name, bad_format[kind], 422))
     if kind == "enum":
         cases.append(Invalid(f"{name}-bad-enum", name, "NOT-A-VALUE", 422))
-    if kind in ("integer", "decimal", "money"):
+    if fields.field_type(kind).numeric:
         cases.append(Invalid(f"{name}-not-a-number", name, "many", 422))
         if f.min is not None:
             cases.append(

@@ -1,4 +1,4 @@
-"""Facts the auth and settings templates need about users and roles, computed from the spec.
+"""Facts the templates need about users and roles, computed from the spec.
 
 The built-in User has ``email``, ``name`` and ``active``; every other field the spec adds (e.g.
 ``position``, stored as ``position_id``) is an *extra* field: it reaches ``CurrentUser.extra``,
@@ -16,7 +16,7 @@ BUILTIN_USER_FIELDS = frozenset({"email", "name", "active"})
 
 
 def auth_context(spec: Spec) -> dict[str, Any]:
-    """The context of ``auth.py`` and ``settings.py``."""
+    """The context of ``settings.py``."""
     user = spec.entity(USER)
     if user is None:  # the validator always adds User; a hand-built Spec may not
         raise ValueError("the spec has no User entity")

@@ -33,6 +33,7 @@ class FieldType:
     name: str
     coerce: Coerce
     text: bool = False  # stored as text: searchable, filtered with contains
+    number: bool = False  # a number: a filter compares with any value of the type, out of range too
     format: Format | None = None  # the value as pages show it (None: the pages' own rules)
 
 

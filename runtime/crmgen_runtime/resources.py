@@ -31,6 +31,9 @@ SYSTEM_TYPES = {
 # The built-in text types; crmgen_runtime.fields.is_text also knows plugin types.
 TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file"})
 
+# The actions of an entity's API (and of the rules on them).
+ACTIONS = ("list", "read", "create", "update", "delete")
+
 Condition = Callable[[CurrentUser], sa.ColumnElement[bool]]
 Default = Callable[[CurrentUser | None], Any]
 Compute = Callable[[Any], Any]
@@ -43,10 +46,11 @@ class FieldInfo:
 
     name: str
     type: str
-    column: str = ""  # the model attribute; "" for a many-to-many list
-    required: bool = (
-        False  # must be given on create (an owner never is: it defaults to the creator)
-    )
+    # the model attribute: by default the name (a reference's: the name with "_id"); "" for a
+    # many-to-many list, which has no column
+    column: str = ""
+    # must be given on create (an owner never is: it defaults to the creator)
+    required: bool = False
     not_null: bool = False  # may never be set to null
     unique: bool = False
     read_only: bool = False  # read-only or computed: never written through the API
@@ -59,6 +63,11 @@ class FieldInfo:
     join_own: str = ""  # its column holding this record's id
     join_target: str = ""  # its column holding the target's id
 
+    def __post_init__(self) -> None:
+        if not self.column and not self.is_list:
+            # a frozen dataclass: the default column is set once, here
+            object.__setattr__(self, "column", f"{self.name}_id" if self.is_ref else self.name)
+
     @property
     def is_ref(self) -> bool:
         return self.relation in ("many_to_one", "one_to_one")
@@ -66,6 +75,11 @@ class FieldInfo:
     @property
     def is_list(self) -> bool:
         return self.relation == "many_to_many"
+
+
+def field_map(*fields: FieldInfo) -> dict[str, FieldInfo]:
+    """The fields of a resource by name, in the order given."""
+    return {info.name: info for info in fields}
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,28 @@ class Rule:
     hidden: frozenset[str] = frozenset()
     read_only: frozenset[str] = frozenset()
 
+    @classmethod
+    def of(
+        cls,
+        default: str = "none",
+        /,
+        *,
+        hidden: Iterable[str] = (),
+        read_only: Iterable[str] = (),
+        **actions: str | Access,
+    ) -> Rule:
+        """The rule giving ``default`` access to every action but those named:
+        ``Rule.of("own", create="all")``, ``Rule.of(list=Access("where", condition))``."""
+        unknown = sorted(set(actions) - set(ACTIONS))
+        if unknown:
+            raise ValueError(f"unknown action(s) {', '.join(unknown)}: one of {', '.join(ACTIONS)}")
+        given = {name: actions.get(name, default) for name in ACTIONS}
+        return cls(
+            {name: Access(a) if isinstance(a, str) else a for name, a in given.items()},
+            frozenset(hidden),
+            frozenset(read_only),
+        )
+
 
 @dataclass(frozen=True)
 class Resource:
@@ -94,13 +130,13 @@ class Resource:
     label: str
     model: Any  # the SQLAlchemy model class
     fields: dict[str, FieldInfo]
-    display: str
-    search: tuple[str, ...]
-    owner: str | None
-    soft_delete: bool
-    timestamps: bool
-    actions: frozenset[str]
-    rules: dict[str, Rule]
+    display: str = "id"
+    search: tuple[str, ...] = ()
+    owner: str | None = None
+    soft_delete: bool = False
+    timestamps: bool = True
+    actions: frozenset[str] = frozenset(ACTIONS)  # the API actions it serves
+    rules: dict[str, Rule] = field(default_factory=dict)
     default_sort: tuple[str, ...] = ("id",)
 
     def attribute(self, name: str) -> Any:

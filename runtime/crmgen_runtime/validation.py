@@ -360,7 +360,10 @@ _OTHER_CHECKS: dict[str, Coerce] = {
 for _name, _check in _TEXT_CHECKS.items():
     fields.register(fields.FieldType(_name, _check, text=True))
 for _name, _check in _OTHER_CHECKS.items():
-    fields.register(fields.FieldType(_name, _check))
+    fields.register(
+        fields.FieldType(_name, _check, number=_name in ("integer", "decimal", "money"))
+    )
+BUILT_IN = frozenset(_TEXT_CHECKS) | frozenset(_OTHER_CHECKS)
 
 
 def parse_query_value(type_: str, info: FieldInfo | None, raw: str) -> Any:
@@ -382,9 +385,11 @@ def parse_query_value(type_: str, info: FieldInfo | None, raw: str) -> Any:
         if lowered in ("false", "0", "no"):
             return False
         raise invalid("not_boolean")
-    if type_ in ("integer", "decimal", "money"):
-        probe = FieldInfo("filter", type_, options=_loose(info))
-        return _OTHER_CHECKS[type_](probe, raw)
+    kind = fields.lookup(type_)
+    if kind is not None and (kind.number or type_ not in BUILT_IN):
+        # a number, or a plugin type: the value as the column stores it (an IBAN without its
+        # spaces), checked by the type itself
+        return kind.coerce(FieldInfo("filter", type_, options=_loose(info)), raw)
     if type_ == "date":
         return _date(FieldInfo("filter", type_), raw)
     if type_ == "datetime":

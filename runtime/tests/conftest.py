@@ -1,4 +1,5 @@
-"""What the runtime's unit tests share: a database of each kind, and small XLSX files.
+"""What the runtime's unit tests share: a database of each kind, an app signing people in,
+and small XLSX files.
 
 These tests import ``crmgen_runtime`` directly, with small in-test data and no generated app.
 The folder has no ``__init__.py`` (a package named ``tests`` would clash with the repository's
@@ -22,15 +23,20 @@ from typing import Any
 import pytest
 import rt_crm
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from crmgen_runtime import auth_routes, passwords
+from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import SqliteExactSum
 from crmgen_runtime.errors import EXCEPTION_HANDLERS
-from crmgen_runtime.principal import USER_LOOKUP
+from crmgen_runtime.principal import USER_LOOKUP, current_user
 from crmgen_runtime.spreadsheets import column_name
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -162,6 +168,57 @@ def serve(crm_web: rt_crm.Crm) -> Iterator[Serve]:
         app.state.db = crm_web.database
         app.state.catalog = crm_web.catalog
         client = TestClient(app, raise_server_exceptions=False)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+# argon2id at its lowest cost: the production code paths, a fraction of a millisecond each.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+SECRET_KEY = "a-test-key-that-is-long-enough-0123456789"
+PUBLIC_URL = "https://crm.example.com"
+AuthClient = Callable[..., TestClient]
+
+
+@pytest.fixture
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    """Cheap password hashes for the test (``passwords.hasher``, the runtime's hook)."""
+    monkeypatch.setattr(passwords, "hasher", CHEAP_HASHER)
+    return CHEAP_HASHER
+
+
+async def whoami(request: Request) -> Response:
+    """The signed-in user's id (null when anonymous), for GET and POST alike."""
+    user = await current_user(request)
+    return JSONResponse({"user": None if user is None else user.id})
+
+
+@pytest.fixture
+def auth_client(crm_web: rt_crm.Crm, cheap_hashes: PasswordHasher) -> Iterator[AuthClient]:
+    """``auth_client(**environ)``: a TestClient of the small CRM signing people in as an app
+    does (``/api/auth`` routes, ``AuthMiddleware``) on ``crm_web``'s database, with
+    ``/api/whoami`` beside them; its settings read from ``environ`` (by default a strong
+    ``SECRET_KEY`` and ``PUBLIC_URL``)."""
+    clients: list[TestClient] = []
+
+    def make(base_url: str = "http://testserver", **environ: str) -> TestClient:
+        routes = [
+            Mount("/auth", routes=auth_routes.routes(crm_web.catalog)),
+            Route("/whoami", whoami, methods=["GET", "POST"]),
+        ]
+        app = Starlette(
+            routes=[Mount("/api", routes=routes)],
+            middleware=[Middleware(AuthMiddleware, catalog=crm_web.catalog)],
+            exception_handlers=EXCEPTION_HANDLERS,
+        )
+        env = {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": PUBLIC_URL, **environ}
+        app.state.db = crm_web.database
+        app.state.settings = crm_web.catalog.config.settings.load(env)
+        app.state.catalog = crm_web.catalog
+        client = TestClient(app, base_url=base_url, raise_server_exceptions=False)
         clients.append(client)
         return client
 

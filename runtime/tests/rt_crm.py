@@ -4,7 +4,8 @@ Imported by ``conftest.py`` only; tests get it through the ``crm`` and ``crm_db`
 (``crm_web`` too: the CRM in a ``Database``, for HTTP tests through ``serve``).
 
 - the system tables (``crmgen_runtime.tables``: sessions, audit log, outbox, ...);
-- ``User`` (the User entity: no owner, timestamps), ``Company`` (soft-deleted, owned, no
+- ``User`` (the User entity: no owner, timestamps, what signing in keeps, roles in
+  ``UserRole``, an extra field ``hired_on``), ``Company`` (soft-deleted, owned, no
   timestamps), ``Deal`` (owned, a reference to a company, a list of partner companies, a
   computed ``label``);
 - roles: ``admin`` may do all, ``manager`` manages users, ``sales`` reads and updates its own
@@ -25,7 +26,8 @@ from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import ExactDecimal
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 class Base(DeclarativeBase):
@@ -39,8 +41,23 @@ class User(Base):
     email: Mapped[str] = mapped_column(sa.String(200))
     name: Mapped[str | None] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    hired_on: Mapped[dt.date | None] = mapped_column(sa.Date)
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    role_entries: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", order_by="UserRole.role"
+    )
+    roles: AssociationProxy[list[str]] = association_proxy(
+        "role_entries", "role", creator=lambda role: UserRole(role=role)
+    )
+
+
+class UserRole(tables.UserRoleTable, Base):
+    user: Mapped[User] = relationship(back_populates="role_entries")
 
 
 class Company(Base):
@@ -51,10 +68,6 @@ class Company(Base):
     secret: Mapped[str | None] = mapped_column(sa.Text)
     owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     deleted_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-
-
-class UserRole(tables.UserRoleTable, Base):
-    pass
 
 
 class UserSession(tables.UserSessionTable, Base):
@@ -140,6 +153,7 @@ users = Resource(
         "email": FieldInfo("email", "email", column="email", required=True, unique=True),
         "name": FieldInfo("name", "string", column="name"),
         "active": FieldInfo("active", "boolean", column="active", not_null=True),
+        "hired_on": FieldInfo("hired_on", "date", column="hired_on"),
     },
     display="name",
     search=("name", "email"),
@@ -215,6 +229,7 @@ deals = Resource(
 )
 config = AppConfig(
     "rt_crm",
+    title="Small CRM",
     roles=frozenset({"admin", "manager", "sales", "viewer", "clerk"}),
     audit_roles=frozenset({"admin", "manager"}),
 )
@@ -287,7 +302,7 @@ def seed(engine: sa.Engine) -> None:
             ],
         )
         db.execute(deal_partners.insert(), [{"deal_id": 1, "company_id": c} for c in (2, 4)])
-        if engine.dialect.name == "postgresql":  # the ids were given: new ones come after them
+        if engine.dialect.name == "postgresql":  # the ids given above: new rows come after them
             for table in ("users", "companies", "deals"):
                 db.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 100)"))
 

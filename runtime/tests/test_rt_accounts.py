@@ -140,7 +140,7 @@ def test_a_change_of_email_ends_sessions_and_links_and_tells_the_old_address(
     )
     message = session.scalars(sa.select(rt_crm.OutboxMessage)).one()
     assert message.payload["to"] == "u2@example.com"
-    assert message.payload["subject"] == "Your e-mail was changed: "
+    assert message.payload["subject"] == "Your e-mail was changed: Small CRM"
     assert "from u2@example.com to new@example.com" in message.payload["text"]
     # a deactivation ends the sessions only
     deactivate = accounts.Change(6, "u6@example.com", "u6@example.com", True, ("manager",), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,19 @@ def test_register_and_use_in_validation() -> None:
             validation.coerce(FieldInfo("code", "upper"), 3)
         assert fields.display("upper", "AB") == "<AB>"
         fields.require(["upper", "string"])
+        # a list filter on a plugin type compares with the value as the type stores it
+        assert validation.parse_query_value("upper", None, "ab") == "AB"
     finally:
         del fields.REGISTRY["upper"]
+
+
+def test_number_types_filter_by_their_own_rules_without_the_range() -> None:
+    assert all(fields.lookup(name).number for name in ("integer", "decimal", "money"))  # type: ignore[union-attr]
+    assert not fields.lookup("string").number  # type: ignore[union-attr]
+    price = FieldInfo("price", "money", options={"min": 0, "precision": 6, "scale": 2})
+    assert validation.parse_query_value("money", price, "-5.125") == Decimal("-5.125")
+    with pytest.raises(validation.Invalid):
+        validation.parse_query_value("integer", None, "many")
 
 
 def test_unknown_type_is_not_writable_and_required_names_it() -> None:

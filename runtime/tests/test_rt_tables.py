@@ -69,3 +69,35 @@ def test_a_mixin_no_model_uses_is_a_clear_lookup_error(crm: rt_crm.Crm) -> None:
 def test_an_empty_catalog_has_no_tables() -> None:
     with pytest.raises(LookupError):
         Catalog([]).table(tables.AuditEntryTable)
+
+
+def test_entity_mixins_keep_the_column_order_and_count_versions() -> None:
+    from crmgen_runtime import entities
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Note(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
+        __tablename__ = "notes"
+        display_field = "title"
+        title: Mapped[str | None] = mapped_column(sa.String(20))
+
+    assert [c.name for c in Note.__table__.c] == [
+        "id",
+        "version",
+        "title",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+    ]
+    engine = sa.create_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        note = Note(title="Call Ann")
+        session.add(note)
+        session.commit()
+        assert (note.version, str(note)) == (1, "Call Ann")
+        note.title = None
+        session.commit()
+        assert (note.version, str(note)) == (2, "")
+        assert note.updated_at is not None and note.deleted_at is None

@@ -3,8 +3,9 @@
 Each module imports an example app (generated once per test process: ``tests/generated_apps.py``)
 afresh, so the module objects of different modules never meet, and for each backend creates a
 fresh database (an SQLite file, or a PostgreSQL database of its own, dropped afterwards)
-with ``metadata.create_all``. The HTTP side is a Starlette app assembled from ``auth.routes``,
-the runtime's ``audit.routes(catalog)``, ``AuthMiddleware`` and the error handlers, driven by ``TestClient``.
+with ``metadata.create_all``. The HTTP side is a Starlette app assembled from the runtime's
+``auth_routes.routes(catalog)``, ``AuthMiddleware`` and ``audit.routes(catalog)``, and the error
+handlers, driven by ``TestClient``.
 
 PostgreSQL is found at ``CRMGEN_TEST_POSTGRES`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); without it the PostgreSQL tests skip,
@@ -22,7 +23,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from crmgen_runtime import audit, errors
+from argon2 import PasswordHasher
+from crmgen_runtime import audit, auth, auth_routes, errors, passwords
+from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -43,7 +46,7 @@ class App:
 
     package: str
     models: ModuleType
-    auth: ModuleType
+    auth: ModuleType  # the runtime's crmgen_runtime.auth
     audit: ModuleType  # the runtime's crmgen_runtime.audit
     catalog: Any  # the app's Catalog
     db: object  # the runtime's db.Database
@@ -56,7 +59,9 @@ class App:
     def user(self, email: str, *roles: str, password: str = PASSWORD, **values: object) -> int:
         """A committed user (e-mail made unique per call); returns its id."""
         with self.session() as session:
-            user = self.auth.create_user(session, email=email, password=password, roles=roles)
+            user = self.auth.create_user(
+                self.catalog, session, email=email, password=password, roles=roles
+            )
             for name, value in values.items():
                 setattr(user, name, value)
             return user.id
@@ -80,18 +85,19 @@ def unique_email(prefix: str = "user") -> str:
 @pytest.fixture(scope="module")
 def generated(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, ModuleType]:
+) -> Iterator[dict[str, ModuleType]]:
     """The module's example (its ``EXAMPLE`` global): the shared generated app, imported afresh
-    for the module (its own module objects, so changing ``auth.hasher`` stays in the module)."""
+    for the module (its own module objects), with cheap password hashes while it runs."""
     modules = generated_app(request.module.EXAMPLE, tmp_path_factory).import_modules(
-        "models", "auth", "resources"
+        "models", "resources"
     )
     modules["errors"] = errors
-    from argon2 import PasswordHasher
-
     # Cheap hashes keep the tests fast; the format (argon2id) is the production one.
-    modules["auth"].hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-    return modules
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            passwords, "hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+        )
+        yield modules
 
 
 @pytest.fixture(scope="module")
@@ -122,10 +128,11 @@ def database_url(
 
 def build_app(modules: dict[str, ModuleType], db: object) -> Starlette:
     """The parts under test, wired as the generated app.py does."""
-    auth, errors, catalog = modules["auth"], modules["errors"], modules["resources"].CATALOG
+    errors, catalog = modules["errors"], modules["resources"].CATALOG
+    sign_in = Mount("/auth", routes=auth_routes.routes(catalog))
     app = Starlette(
-        routes=[Mount("/api", routes=[Mount("/auth", routes=auth.routes), *audit.routes(catalog)])],
-        middleware=[Middleware(auth.AuthMiddleware)],
+        routes=[Mount("/api", routes=[sign_in, *audit.routes(catalog)])],
+        middleware=[Middleware(AuthMiddleware, catalog=catalog)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
     )
     app.state.db = db
@@ -142,7 +149,7 @@ def app(generated: dict[str, ModuleType], database_url: str) -> Iterator[App]:
         yield App(
             package=generated["models"].__name__.rpartition(".")[0],
             models=generated["models"],
-            auth=generated["auth"],
+            auth=auth,
             audit=audit,
             catalog=generated["resources"].CATALOG,
             db=db,

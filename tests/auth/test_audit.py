@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.principal import CurrentUser
 
 from tests.auth.conftest import App, unique_email
 
@@ -20,7 +21,8 @@ def bearer(app: App, *roles: str) -> tuple[int, dict[str, str]]:
 
 
 def test_lockout_settings_come_from_the_spec(app: App) -> None:
-    assert (app.auth.LOCKOUT_ATTEMPTS, app.auth.LOCKOUT) == (5, dt.timedelta(minutes=30))
+    config = app.catalog.config
+    assert (config.lockout_attempts, config.lockout) == (5, dt.timedelta(minutes=30))
 
 
 def test_the_principal_carries_the_extra_user_fields(app: App) -> None:
@@ -51,12 +53,14 @@ def test_the_principal_carries_the_extra_user_fields(app: App) -> None:
         "telegram_chat": None,
         "hired_on": "2024-02-29",
     }
-    principal = app.auth.load_user(app.db, token)
+    principal = app.auth.load_user(app.catalog, app.db, token)
     assert principal.extra["position_id"] == position_id and principal.extra["hired_on"] == dt.date(
         2024, 2, 29
     )
     assert principal.has_role("sales") and not principal.has_role("manager")
-    admin = app.auth.load_user(app.db, app.token(email_of(app, bearer(app, "admin", "sales")[0])))
+    admin = app.auth.load_user(
+        app.catalog, app.db, app.token(email_of(app, bearer(app, "admin", "sales")[0]))
+    )
     assert (
         admin.superuser
         and admin.roles == frozenset({"admin", "sales"})
@@ -71,7 +75,7 @@ def email_of(app: App, user_id: int) -> str:
 
 def test_record_writes_the_entry_in_the_callers_transaction(app: App) -> None:
     user_id, _ = bearer(app, "sales")
-    principal = app.auth.CurrentUser(
+    principal = CurrentUser(
         id=user_id, email=email_of(app, user_id), name=None, roles=frozenset({"sales"})
     )
     changes = {
@@ -130,7 +134,7 @@ def test_the_audit_endpoint_is_for_audit_roles_and_superusers(app: App) -> None:
 
 def test_the_audit_endpoint_lists_and_filters(app: App) -> None:
     actor, headers = bearer(app, "manager")
-    principal = app.auth.CurrentUser(
+    principal = CurrentUser(
         id=actor, email=email_of(app, actor), name=None, roles=frozenset({"manager"})
     )
     entity = f"Thing{actor}"  # this test's own entries

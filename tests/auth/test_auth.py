@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import credentials
 from starlette.testclient import TestClient
 
 from tests.auth.conftest import PASSWORD, App, build_app, unique_email
@@ -320,13 +321,24 @@ def test_create_user_checks_its_input(app: App) -> None:
     app.user(email, "staff")
     with app.session() as session:
         with pytest.raises(ValueError, match="exists already"):
-            app.auth.create_user(session, email=email.upper(), password=PASSWORD, roles=["staff"])
+            app.auth.create_user(
+                app.catalog, session, email=email.upper(), password=PASSWORD, roles=["staff"]
+            )
         with pytest.raises(ValueError, match="unknown role 'boss'"):
-            app.auth.create_user(session, email=unique_email(), password=PASSWORD, roles=["boss"])
+            app.auth.create_user(
+                app.catalog, session, email=unique_email(), password=PASSWORD, roles=["boss"]
+            )
         with pytest.raises(ValueError, match="at least 8"):
-            app.auth.create_user(session, email=unique_email(), password="short", roles=[])
+            app.auth.create_user(
+                app.catalog, session, email=unique_email(), password="short", roles=[]
+            )
         user = app.auth.create_user(
-            session, email=" New@Example.COM ", password=PASSWORD, roles=["admin"], name="N"
+            app.catalog,
+            session,
+            email=" New@Example.COM ",
+            password=PASSWORD,
+            roles=["admin"],
+            name="N",
         )
         assert (user.email, user.name, user.roles) == ("new@example.com", "N", ["admin"])
         assert user.password_hash.startswith("$argon2id$") and PASSWORD not in user.password_hash
@@ -344,16 +356,16 @@ def test_in_local_development_without_secret_key_a_key_file_is_made(
     monkeypatch.chdir(tmp_path)
     development = holding(secret_key=None, development=True)
     with caplog.at_level(logging.WARNING):
-        key = app.auth.secret_key(development)
+        key = credentials.secret_key(development)
     path = tmp_path / ".secret_key"
     assert path.read_text().strip().encode() == key and len(key) == 64
     assert path.stat().st_mode & 0o777 == 0o600
     assert "SECRET_KEY is not set" in caplog.text
-    assert app.auth.secret_key(development) == key  # kept
+    assert credentials.secret_key(development) == key  # kept
     configured = holding(secret_key="from-the-settings", development=True)
-    assert app.auth.secret_key(configured) == b"from-the-settings"
+    assert credentials.secret_key(configured) == b"from-the-settings"
     with pytest.raises(RuntimeError, match="SECRET_KEY"):  # production never gets here
-        app.auth.secret_key(holding(secret_key=None, development=False))
-    signed = app.auth.sign_token(key, "token")
-    assert app.auth.unsign_token(key, signed) == "token"
-    assert app.auth.unsign_token(b"another key", signed) is None
+        credentials.secret_key(holding(secret_key=None, development=False))
+    signed = credentials.sign_token(key, "token")
+    assert credentials.unsign_token(key, signed) == "token"
+    assert credentials.unsign_token(b"another key", signed) is None

@@ -22,6 +22,7 @@ from typing import Any
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import auth
 from crmgen_runtime.db import Database
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -96,8 +97,12 @@ def app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             tokens = {}
             for who, roles in (("admin", ("admin",)), ("manager", ("manager",))):
                 with database.session() as session:
-                    gen.app.auth.create_user(
-                        session, email=f"{who}@example.com", password=PASSWORD, roles=roles
+                    auth.create_user(
+                        gen.resources.CATALOG,
+                        session,
+                        email=f"{who}@example.com",
+                        password=PASSWORD,
+                        roles=roles,
                     )
                 login = client.post(
                     "/api/auth/login", json={"email": f"{who}@example.com", "password": PASSWORD}

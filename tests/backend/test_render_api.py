@@ -10,7 +10,7 @@ from crmgen import load
 from crmgen.language.model import Condition, Value
 from crmgen.render.errors import GenerateError
 from crmgen.render.openapi import document_text
-from crmgen.render.where import Conditions, rule_source
+from crmgen.render.where_compiler import Conditions, rule_source
 from tests.generated_apps import SPECS
 
 

@@ -10,9 +10,9 @@ from crmgen_runtime import assets
 import crmgen
 from crmgen.language.model import DocumentLines, DocumentTotal
 from crmgen.language.text import Text
-from crmgen.render.documents import openapi_paths
+from crmgen.render.document_routes import openapi_paths
 from crmgen.render.plan import build_plan
-from crmgen.render.web.documents import entity_data
+from crmgen.render.web.print_formats import entity_data
 from tests.language.sample_specs import write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +120,7 @@ def test_lines_follow_references_and_a_sum_reads_a_number_column(tmp_path: Path)
         tmp_path, "offer: {lines: {from: lines, columns: [item]}, total: {sum: item}}"
     )
     assert problems == [
-        "23:67: the sum 'item' is a string column; only numbers add up (integer, decimal, money, float)"
+        "23:67: the sum 'item' is a string column; only numbers add up (integer, decimal, money)"
     ]
 
 

@@ -41,7 +41,14 @@ def test_py_prefers_double_quotes_and_writes_decimals() -> None:
     assert py_literal(Decimal("1.50")) == 'Decimal("1.50")'
 
 
-@pytest.mark.parametrize("value", [float("nan"), object(), {"a": 1}])
+def test_py_writes_dicts_with_each_key_and_value_escaped() -> None:
+    assert (
+        py_literal({"max_length": 12, 'say "hi"': ("a",)})
+        == '{"max_length": 12, \'say "hi"\': ("a",)}'
+    )
+
+
+@pytest.mark.parametrize("value", [float("nan"), object(), {"a": object()}, {1.5j: 1}])
 def test_py_refuses_what_it_cannot_write(value: object) -> None:
     with pytest.raises(GenerateError):
         py_literal(value)

@@ -121,8 +121,8 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_graph_reader_sees_a_cycle_and_a_private_import() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
-    assert ("crmgen.render.planned", "PlannedFile") in imports("crmgen.render.deploy")
-    assert ("crmgen.render.deploy", None) in imports("crmgen.render.plan")
+    assert ("crmgen.render.planned", "PlannedFile") in imports("crmgen.render.deployment")
+    assert ("crmgen.render.deployment", None) in imports("crmgen.render.plan")
     bad = "from crmgen.render import writer\nfrom crmgen.language.build_entities import _x\nwriter._swap\n"
     assert private_uses("crmgen.publish.swap", bad) == [
         "crmgen.publish.swap: from crmgen.language.build_entities import _x",
@@ -145,8 +145,8 @@ def test_no_module_uses_a_private_name_of_another() -> None:
         "crmgen.render.marker",
         "crmgen.render.writer",
         "crmgen.render.plan",
-        "crmgen.render.deploy",
-        "crmgen.publish.generate",
+        "crmgen.render.deployment",
+        "crmgen.publish.render_app",
         "crmgen.publish.swap",
     ],
 )

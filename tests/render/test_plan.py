@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from crmgen import load
+from crmgen.bundled import templates_dir
 from crmgen.render import build_plan
-from crmgen.resources import templates_dir
 from tests.render.specs import MINIMAL
 
 

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
 
@@ -32,7 +33,7 @@ STAGES = ["lead", "qualification", "proposal", "negotiation", "won", "lost"]
 def principal(ui: UI, email: str) -> Any:
     with ui.database.session() as session:
         user = session.execute(
-            ui.auth.sa.select(ui.auth.User).where(ui.auth.User.email == email)
+            sa.select(ui.gen.models.User).where(ui.gen.models.User.email == email)
         ).scalar_one()
         return CurrentUser(user.id, email, None, frozenset(user.roles))
 

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
 
@@ -89,7 +90,7 @@ def people(ui: UI) -> dict[str, Any]:
 def principal(ui: UI, email: str) -> Any:
     with ui.database.session() as session:
         user = session.execute(
-            ui.auth.sa.select(ui.auth.User).where(ui.auth.User.email == email)
+            sa.select(ui.gen.models.User).where(ui.gen.models.User.email == email)
         ).scalar_one()
         return CurrentUser(user.id, email, None, frozenset(user.roles))
 
@@ -382,7 +383,7 @@ def test_bulk_delete_of_records_partly_forbidden(ui: UI, people: dict[str, Any])
     assert 'href="/contacts/"' in done.text and "evil.example" not in done.text
     with ui.database.engine.connect() as connection:
         model = ui.gen.resources.RESOURCES["contacts"].model
-        kept = connection.execute(ui.auth.sa.select(model.id).where(model.id == theirs)).all()
+        kept = connection.execute(sa.select(model.id).where(model.id == theirs)).all()
     assert kept  # the other seller's contact is untouched
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from crmgen_runtime import auth
 from crmgen_runtime.db import Database
 from starlette.testclient import TestClient
 
@@ -20,12 +21,12 @@ PASSWORD = "correct horse battery"
 class UI:
     def __init__(self, gen: Generated, database: Any, client: TestClient) -> None:
         self.gen, self.database, self.client = gen, database, client
-        self.auth = gen.app.auth
+        self.catalog = gen.resources.CATALOG
         self.settings = None
 
     def user(self, email: str, *roles: str) -> None:
         with self.database.session() as session:
-            self.auth.create_user(session, email=email, password=PASSWORD, roles=roles)
+            auth.create_user(self.catalog, session, email=email, password=PASSWORD, roles=roles)
 
     def login(self, email: str) -> None:
         page = self.client.get("/login")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def _lines(path: Path) -> collections.Counter[str]:
 
 
 def _gaps(ticks: list[dt.datetime]) -> set[float]:
-    return {(b - a).total_seconds() for a, b in zip(ticks, ticks[1:])}
+    return {(b - a).total_seconds() for a, b in itertools.pairwise(ticks)}
 
 
 def test_each_tick_runs_once_with_two_apps_and_two_workers(

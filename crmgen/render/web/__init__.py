@@ -13,14 +13,14 @@ from typing import Any
 
 from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, NavItem, Spec
-from crmgen.render.web import boards, dashboards, documents, lists, records
+from crmgen.render.web import boards, dashboards, lists, print_formats, records
 from crmgen.render.web.labels import text_of
 
 # The parts of the UI with data of their own (one module each, beside this one).
 PARTS = {
     "boards": boards,
     "dashboards": dashboards,
-    "documents": documents,
+    "documents": print_formats,
     "lists": lists,
     "records": records,
 }
@@ -52,7 +52,8 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
         "max_length": f.max_length,
         "choices": [[v.name, text_of(spec, v.label, v.name)] for v in f.values],
         "target": None if target is None else target.api_path,
-        "currency": (f.currency or spec.app.currency) if f.type == "money" else None,
+        "currency": (f.currency or spec.app.currency) if kind.currency else None,
+        "import": kind.import_kind,  # how the import reads a cell of it
     }
 
 

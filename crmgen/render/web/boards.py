@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render.web.labels import text_of
-
-# Field types summed per kanban column (amounts of money only: a sum of counts means little).
-SUMMED = frozenset({"money"})
 
 
 def _column(spec: Spec, value: Any) -> dict[str, Any]:
@@ -32,7 +30,8 @@ def _kanban(spec: Spec, entity: Entity) -> dict[str, Any] | None:
     if view is None or by is None:
         return None
     shown = [f for f in (entity.field(n) for n in view.fields) if f is not None]
-    summed: list[Field] = [f for f in shown if f.type in SUMMED]
+    # summed per column: amounts of money only (a sum of counts means little)
+    summed: list[Field] = [f for f in shown if field_type(f.type).currency]
     return {
         "by": by.name,
         "title": view.title or entity.display,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Measure, Spec
 from crmgen.language.text import Text
 from crmgen.render.web.labels import text_of
@@ -25,7 +26,7 @@ SYSTEM_COLUMNS = {
 def _format(entity: Entity | None, measure: Measure) -> str:
     """How values of ``measure`` read: money when it adds up or picks money, else a number."""
     f = entity.field(measure.field) if entity is not None and measure.field else None
-    if f is not None and f.type == "money" and measure.fn != "count":
+    if f is not None and field_type(f.type).currency and measure.fn != "count":
         return "money"
     return "number"
 
@@ -34,7 +35,13 @@ def _group(spec: Spec, entity: Entity | None, name: str) -> dict[str, Any]:
     f = entity.field(name) if entity is not None else None
     fallback, type_ = SYSTEM_COLUMNS.get(name, (name.replace("_", " ").capitalize(), "string"))
     label = text_of(spec, f.label if f is not None else Text(()), fallback)
-    return {"name": name, "label": label, "type": f.type if f is not None else type_}
+    money = f is not None and field_type(f.type).currency
+    return {
+        "name": name,
+        "label": label,
+        "type": f.type if f is not None else type_,
+        "currency": (f.currency or spec.app.currency) if f is not None and money else None,
+    }
 
 
 def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:

@@ -39,10 +39,11 @@ def _input(spec: Spec, f: Field) -> dict[str, Any] | None:
     """Attributes of a number input: step by scale, bounds, the currency of money."""
     if not field_type(f.type).numeric:
         return None
-    step = "1" if f.type == "integer" else "any"
-    if f.type in ("decimal", "money"):
+    kind = field_type(f.type)
+    step = "any" if kind.exact else "1"
+    if kind.exact:
         step = str(Decimal(1).scaleb(-(f.scale if f.scale is not None else 2)))
-    currency = (f.currency or spec.app.currency) if f.type == "money" else None
+    currency = (f.currency or spec.app.currency) if kind.currency else None
     return {"step": step, "min": f.min, "max": f.max, "currency": currency}
 
 

@@ -30,7 +30,7 @@ from crmgen_runtime import crud, links, permissions, where
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.resources import Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth, models
+from reference_crm import models
 from reference_crm.processes import Actor
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
 from reference_crm.settings import TIMEZONE, fn
@@ -684,7 +684,7 @@ def report_json(
 async def _dashboard(request: Request) -> Response:
     name = request.path_params["name"]
     data = await run_in_threadpool(
-        lambda: dashboard_json(request.app.state.db, auth.user_of(request), name)
+        lambda: dashboard_json(request.app.state.db, user_of(request), name)
     )
     return crud.JSONResponse(data)
 
@@ -692,7 +692,7 @@ async def _dashboard(request: Request) -> Response:
 async def _report(request: Request) -> Response:
     name = request.path_params["name"]
     data = await run_in_threadpool(
-        lambda: report_json(request.app.state.db, auth.user_of(request), name)
+        lambda: report_json(request.app.state.db, user_of(request), name)
     )
     return crud.JSONResponse(data)
 

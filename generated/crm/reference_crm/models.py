@@ -2,10 +2,11 @@
 
 SQLAlchemy 2.0 typed declarative models, one class per entity of the spec.
 
-Every table has an integer ``id``, a ``version`` counter used for optimistic concurrency
-(an update of a stale row raises ``sqlalchemy.orm.exc.StaleDataError``) and, unless the spec
-turns them off, ``created_at``/``updated_at`` timestamps (UTC); soft-deleted entities have a
-``deleted_at``. Constraint names follow ``NAMING_CONVENTION`` so migrations can name them.
+Every table has an integer ``id`` and a ``version`` counter used for optimistic concurrency
+(``entities.Record``) and, unless the spec turns them off, ``created_at``/``updated_at``
+timestamps (``entities.Timestamps``); soft-deleted entities have a ``deleted_at``
+(``entities.SoftDelete``). Constraint names follow ``NAMING_CONVENTION`` so migrations can name
+them.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import tables
+from crmgen_runtime import entities, tables
 from crmgen_runtime.decimals import ExactDecimal
 from crmgen_runtime.tables import utcnow
 from sqlalchemy.dialects.postgresql import JSONB
@@ -55,7 +56,7 @@ client_group_members_table = sa.Table(
 )
 
 
-class Position(Base):
+class Position(entities.Record, entities.Timestamps, Base):
     """Должность."""
 
     __tablename__ = "positions"
@@ -64,32 +65,17 @@ class Position(Base):
             sa.func.length(sa.column("name")) <= 120, name="name_max_length"
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(120), unique=True, comment="Название")
     description: Mapped[str | None] = mapped_column(sa.Text(), comment="Описание")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     employees: Mapped[list[User]] = relationship(
         back_populates="position", foreign_keys="User.position_id", passive_deletes=True
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
-
-class User(Base):
+class User(entities.Record, entities.Timestamps, Base):
     """Сотрудник (built in: the people who sign in)."""
 
     __tablename__ = "users"
@@ -105,9 +91,8 @@ class User(Base):
             name="telegram_chat_max_length",
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     email: Mapped[str] = mapped_column(sa.String(254), unique=True, comment="Эл. почта")
     name: Mapped[str | None] = mapped_column(sa.String(200), comment="Имя")
     active: Mapped[bool] = mapped_column(
@@ -133,15 +118,6 @@ class User(Base):
     )
     locked_until: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Sign-in refused until then (lockout)"
-    )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
     )
 
     position: Mapped[Position | None] = relationship(
@@ -196,11 +172,6 @@ class User(Base):
         "role_entries", "role", creator=lambda role: UserRole(role=role)
     )
 
-    __mapper_args__ = {"version_id_col": version}
-
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
 
 class UserRole(tables.UserRoleTable, Base):
     """One role of a user (a user may have several)."""
@@ -208,7 +179,7 @@ class UserRole(tables.UserRoleTable, Base):
     user: Mapped[User] = relationship(back_populates="role_entries")
 
 
-class Company(Base):
+class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
     """Компания-клиент."""
 
     __tablename__ = "companies"
@@ -236,9 +207,8 @@ class Company(Base):
         ),
         sa.Index("ix_company_industry_owner", "industry", "owner_id"),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(200), index=True, comment="Название")
     website: Mapped[str | None] = mapped_column(sa.String(2048), comment="Сайт")
     phone: Mapped[str | None] = mapped_column(sa.String(32), comment="Телефон")
@@ -267,24 +237,14 @@ class Company(Base):
         nullable=True,
         comment="Доп. данные",
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
-    deleted_at: Mapped[dt.datetime | None] = mapped_column(
-        sa.DateTime(timezone=True), index=True
-    )
 
     owner: Mapped[User | None] = relationship(
         back_populates="owned_companies", foreign_keys=[owner_id]
     )
     parent: Mapped[Company | None] = relationship(
-        back_populates="subsidiaries", foreign_keys=[parent_id], remote_side=[id]
+        back_populates="subsidiaries",
+        foreign_keys=[parent_id],
+        remote_side="Company.id",
     )
     subsidiaries: Mapped[list[Company]] = relationship(
         back_populates="parent", foreign_keys="Company.parent_id", passive_deletes=True
@@ -311,13 +271,8 @@ class Company(Base):
         passive_deletes="all",
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
-
-class Contact(Base):
+class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
     """Контакт."""
 
     __tablename__ = "contacts"
@@ -340,9 +295,8 @@ class Contact(Base):
         ),
         sa.UniqueConstraint("company_id", "email", name="uq_contact_company_email"),
     )
+    display_field = "full_name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     full_name: Mapped[str] = mapped_column(sa.String(200), comment="ФИО")
     phone: Mapped[str | None] = mapped_column(
         sa.String(32), index=True, comment="Телефон"
@@ -378,18 +332,6 @@ class Contact(Base):
         comment="Учётная запись портала",
     )
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Заметки")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
-    deleted_at: Mapped[dt.datetime | None] = mapped_column(
-        sa.DateTime(timezone=True), index=True
-    )
 
     company: Mapped[Company | None] = relationship(
         back_populates="contacts", foreign_keys=[company_id]
@@ -418,13 +360,8 @@ class Contact(Base):
         secondary=client_group_members_table, back_populates="members"
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.full_name is None else str(self.full_name)
-
-
-class Lead(Base):
+class Lead(entities.Record, entities.Timestamps, Base):
     """Лид."""
 
     __tablename__ = "leads"
@@ -453,9 +390,8 @@ class Lead(Base):
             name="landing_page_max_length",
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(200), comment="Имя")
     company_name: Mapped[str | None] = mapped_column(sa.String(200), comment="Компания")
     email: Mapped[str | None] = mapped_column(
@@ -482,27 +418,13 @@ class Lead(Base):
     landing_page: Mapped[str | None] = mapped_column(
         sa.String(500), comment="Посадочная страница"
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     owner: Mapped[User | None] = relationship(
         back_populates="owned_leads", foreign_keys=[owner_id]
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
-
-class Deal(Base):
+class Deal(entities.Record, entities.Timestamps, Base):
     """Сделка."""
 
     __tablename__ = "deals"
@@ -520,9 +442,8 @@ class Deal(Base):
             sa.column("amount", ExactDecimal(12, 2)) >= 0, name="amount_min"
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(200), comment="Название")
     stage: Mapped[str] = mapped_column(
         sa.String(13), default="lead", index=True, comment="Этап"
@@ -553,15 +474,6 @@ class Deal(Base):
     lost_reason: Mapped[str | None] = mapped_column(
         sa.Text(), comment="Причина проигрыша"
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     company: Mapped[Company | None] = relationship(
         back_populates="deals", foreign_keys=[company_id]
@@ -588,13 +500,8 @@ class Deal(Base):
         back_populates="deal", foreign_keys="Invoice.deal_id", passive_deletes=True
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
-
-class Task(Base):
+class Task(entities.Record, entities.Timestamps, Base):
     """Задача."""
 
     __tablename__ = "tasks"
@@ -610,9 +517,8 @@ class Task(Base):
             name="status_values",
         ),
     )
+    display_field = "title"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     title: Mapped[str] = mapped_column(sa.String(200), comment="Заголовок")
     description: Mapped[str | None] = mapped_column(sa.Text(), comment="Описание")
     assignee_id: Mapped[int] = mapped_column(
@@ -638,15 +544,6 @@ class Task(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Выполнена"
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     assignee: Mapped[User] = relationship(
         back_populates="assigned_tasks", foreign_keys=[assignee_id]
@@ -658,13 +555,8 @@ class Task(Base):
         back_populates="tasks", foreign_keys=[contact_id]
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.title is None else str(self.title)
-
-
-class Interaction(Base):
+class Interaction(entities.Record, entities.Timestamps, Base):
     """Взаимодействие."""
 
     __tablename__ = "interactions"
@@ -676,9 +568,8 @@ class Interaction(Base):
             sa.func.length(sa.column("gist")) <= 200, name="gist_max_length"
         ),
     )
+    display_field = "gist"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     kind: Mapped[str] = mapped_column(sa.String(7), default="call", comment="Тип")
     happened_at: Mapped[dt.datetime] = mapped_column(
         sa.DateTime(timezone=True), index=True, comment="Когда"
@@ -701,15 +592,6 @@ class Interaction(Base):
         index=True,
         comment="Ответственный",
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     contact: Mapped[Contact | None] = relationship(
         back_populates="interactions", foreign_keys=[contact_id]
@@ -724,13 +606,8 @@ class Interaction(Base):
         back_populates="owned_interactions", foreign_keys=[owner_id]
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.gist is None else str(self.gist)
-
-
-class Product(Base):
+class Product(entities.Record, entities.Timestamps, Base):
     """Товар."""
 
     __tablename__ = "products"
@@ -745,9 +622,8 @@ class Product(Base):
             sa.column("price", ExactDecimal(12, 2)) >= 0, name="price_min"
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(200), comment="Название")
     sku: Mapped[str] = mapped_column(sa.String(40), unique=True, comment="Артикул")
     price: Mapped[Decimal] = mapped_column(ExactDecimal(12, 2), comment="Цена")
@@ -755,15 +631,6 @@ class Product(Base):
         sa.Boolean(), default=True, comment="Активен"
     )
     description: Mapped[str | None] = mapped_column(sa.Text(), comment="Описание")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     order_lines: Mapped[list[OrderLine]] = relationship(
         back_populates="product",
@@ -771,13 +638,8 @@ class Product(Base):
         passive_deletes="all",
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
-
-class Order(Base):
+class Order(entities.Record, entities.Timestamps, Base):
     """Заказ."""
 
     __tablename__ = "orders"
@@ -790,9 +652,8 @@ class Order(Base):
             name="status_values",
         ),
     )
+    display_field = "number"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     number: Mapped[str] = mapped_column(sa.String(40), unique=True, comment="Номер")
     company_id: Mapped[int] = mapped_column(
         sa.ForeignKey("companies.id", ondelete="RESTRICT"),
@@ -816,15 +677,6 @@ class Order(Base):
         sa.ForeignKey("users.id", ondelete="SET NULL"),
         index=True,
         comment="Ответственный",
-    )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
     )
 
     company: Mapped[Company] = relationship(
@@ -852,13 +704,8 @@ class Order(Base):
         passive_deletes=True,
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.number is None else str(self.number)
-
-
-class OrderLine(Base):
+class OrderLine(entities.Record, entities.Timestamps, Base):
     """Позиция заказа."""
 
     __tablename__ = "order_lines"
@@ -873,8 +720,6 @@ class OrderLine(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     sales_order_id: Mapped[int] = mapped_column(
         sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True, comment="Заказ"
     )
@@ -886,15 +731,6 @@ class OrderLine(Base):
     line_total: Mapped[Decimal | None] = mapped_column(
         ExactDecimal(12, 2), comment="Сумма"
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     sales_order: Mapped[Order] = relationship(
         back_populates="lines", foreign_keys=[sales_order_id]
@@ -903,13 +739,8 @@ class OrderLine(Base):
         back_populates="order_lines", foreign_keys=[product_id]
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.id is None else str(self.id)
-
-
-class Invoice(Base):
+class Invoice(entities.Record, entities.Timestamps, Base):
     """Счёт."""
 
     __tablename__ = "invoices"
@@ -925,9 +756,8 @@ class Invoice(Base):
             sa.column("total", ExactDecimal(12, 2)) >= 0, name="total_min"
         ),
     )
+    display_field = "number"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     number: Mapped[str] = mapped_column(sa.String(40), unique=True, comment="Номер")
     company_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("companies.id", ondelete="RESTRICT"),
@@ -960,15 +790,6 @@ class Invoice(Base):
     paid_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Оплачен"
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     company: Mapped[Company | None] = relationship(
         back_populates="invoices", foreign_keys=[company_id]
@@ -983,13 +804,8 @@ class Invoice(Base):
         back_populates="owned_invoices", foreign_keys=[owner_id]
     )
 
-    __mapper_args__ = {"version_id_col": version}
 
-    def __str__(self) -> str:
-        return "" if self.number is None else str(self.number)
-
-
-class ClientGroup(Base):
+class ClientGroup(entities.Record, entities.Timestamps, Base):
     """Группа клиентов: Список рассылки из контактов."""
 
     __tablename__ = "client_groups"
@@ -1001,24 +817,14 @@ class ClientGroup(Base):
             sa.func.length(sa.column("name")) <= 100, name="name_max_length"
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(100), unique=True, comment="Название")
     description: Mapped[str | None] = mapped_column(sa.Text(), comment="Описание")
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"),
         index=True,
         comment="Ответственный",
-    )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
     )
 
     members: Mapped[list[Contact]] = relationship(
@@ -1027,11 +833,6 @@ class ClientGroup(Base):
     owner: Mapped[User | None] = relationship(
         back_populates="owned_client_groups", foreign_keys=[owner_id]
     )
-
-    __mapper_args__ = {"version_id_col": version}
-
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
 
 
 class UserSession(tables.UserSessionTable, Base):

@@ -27,13 +27,13 @@ import sqlalchemy as sa
 from crmgen_runtime import params
 from crmgen_runtime.delivery import KINDS, Courier, Integration, where
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import require_user
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_crm import auth
 from reference_crm.models import OutboxMessage, utcnow
 from reference_crm.resources import CATALOG
 
@@ -200,7 +200,7 @@ def describe(message: OutboxMessage) -> dict[str, Any]:
 
 
 async def _require_reader(request: Request) -> None:
-    user = await auth.require_user(request)
+    user = await require_user(request)
     if not CATALOG.config.may_read_audit(user):
         raise ApiError(403, "forbidden", "Your role may not see the outbox.")
 

@@ -34,8 +34,8 @@ from crmgen_runtime import crud, links, permissions, validation, where
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
-from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import FieldInfo, Resource
+from crmgen_runtime.principal import CurrentUser, user_of
+from crmgen_runtime.resources import FieldInfo, Resource, field_map
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth, backup, models, outbox
+from reference_crm import backup, models, outbox
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
 from reference_crm.settings import fn
 
@@ -1256,30 +1256,12 @@ INPUT_NEWSLETTER = CATALOG.adopt(
         path="/client_groups/{id}/newsletter",
         label="newsletter",
         model=models.User,
-        fields={
-            "subject": FieldInfo(
-                "subject",
-                "string",
-                column="subject",
-                required=True,
-                options={
-                    "max_length": 200,
-                },
-            ),
-            "body": FieldInfo(
-                "body",
-                "text",
-                column="body",
-                required=True,
-            ),
-        },
-        display="id",
-        search=(),
-        owner=None,
-        soft_delete=False,
+        fields=field_map(
+            FieldInfo("subject", "string", required=True, options={"max_length": 200}),
+            FieldInfo("body", "text", required=True),
+        ),
         timestamps=False,
         actions=frozenset(),
-        rules={},
     )
 )
 
@@ -1290,23 +1272,11 @@ INPUT_WIN_DEAL = CATALOG.adopt(
         path="/deals/{id}/win",
         label="win_deal",
         model=models.User,
-        fields={
-            "comment": FieldInfo(
-                "comment",
-                "text",
-                column="comment",
-                options={
-                    "max_length": 2000,
-                },
-            ),
-        },
-        display="id",
-        search=(),
-        owner=None,
-        soft_delete=False,
+        fields=field_map(
+            FieldInfo("comment", "text", options={"max_length": 2000}),
+        ),
         timestamps=False,
         actions=frozenset(),
-        rules={},
     )
 )
 
@@ -1317,8 +1287,8 @@ INPUT_REASSIGN_TASKS = CATALOG.adopt(
         path="/tasks/bulk/reassign",
         label="reassign_tasks",
         model=models.User,
-        fields={
-            "from_user": FieldInfo(
+        fields=field_map(
+            FieldInfo(
                 "from_user",
                 "ref",
                 column="from_user",
@@ -1326,7 +1296,7 @@ INPUT_REASSIGN_TASKS = CATALOG.adopt(
                 relation="many_to_one",
                 target="User",
             ),
-            "to_user": FieldInfo(
+            FieldInfo(
                 "to_user",
                 "ref",
                 column="to_user",
@@ -1334,14 +1304,9 @@ INPUT_REASSIGN_TASKS = CATALOG.adopt(
                 relation="many_to_one",
                 target="User",
             ),
-        },
-        display="id",
-        search=(),
-        owner=None,
-        soft_delete=False,
+        ),
         timestamps=False,
         actions=frozenset(),
-        rules={},
     )
 )
 
@@ -1374,7 +1339,7 @@ class Endpoint:
         self, request: Request, body: bytes, params: list[tuple[str, str]]
     ) -> dict[str, Any]:
         """The HTTP side: the user and the record id of ``request``, then ``run``."""
-        user = auth.user_of(request)
+        user = user_of(request)
         record_id = crud.record_id_of(request) if self.entity else None
         return self.run(request.app.state.db, user, record_id, body, params)
 

@@ -6,7 +6,7 @@ outbox) to the new address is confirmed, within 24 hours; the old address is tol
 change ends the user's other sessions and unused password-reset and e-mail-change links; the
 session that made it goes on.
 
-Routes (mounted at ``/api/auth`` beside ``auth.routes``): ``POST /password``
+Routes (mounted at ``/api/auth`` beside the runtime's ``auth_routes``): ``POST /password``
 {current_password, password} -> 204; ``POST /email`` {email, password} -> 202;
 ``POST /email/confirm`` {token} -> 200 with the user (no sign-in needed: the link is the proof).
 """
@@ -19,16 +19,24 @@ import secrets
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import accounts, audit, validation
+from crmgen_runtime import (
+    accounts,
+    audit,
+    auth,
+    auth_routes,
+    credentials,
+    passwords,
+    throttle,
+    validation,
+)
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, require_user
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_crm import auth, throttle
 from reference_crm.models import EmailChange, OutboxMessage, User, utcnow
 from reference_crm.resources import BY_NAME, CATALOG
 
@@ -50,7 +58,9 @@ def _reauthenticate(
 ) -> ApiError | None:
     """Check ``password`` as a sign-in of ``user`` would (lockout, log); the error, or None."""
     ip, agent = client
-    outcome = auth.authenticate(session, user.email, password, ip=ip, user_agent=agent)
+    outcome = auth.authenticate(
+        CATALOG, session, user.email, password, ip=ip, user_agent=agent
+    )
     if outcome.error is None:
         return None
     if outcome.error.code == "invalid_credentials":
@@ -78,7 +88,7 @@ def change_password(
 ) -> None:
     """Set ``user``'s password to ``new`` after checking ``current``; ends the other sessions
     (all but the one of ``token``) and unused links. Blocking."""
-    problem = auth.password_problem(new)
+    problem = passwords.password_problem(new)
     if problem:
         raise ApiError(422, "validation_error", problem, {"password": problem})
     with database.session() as session:
@@ -87,7 +97,7 @@ def change_password(
             session.execute(
                 sa.update(User)
                 .where(User.id == user.id)
-                .values(password_hash=auth.hash_password(new))
+                .values(password_hash=passwords.hash_password(new))
             )
             accounts.end_sessions(
                 session,
@@ -124,7 +134,7 @@ def request_email_change(
     if email == auth.normalize_email(user.email):
         message = "This is your e-mail already."
         raise ApiError(422, "validation_error", message, {"email": message})
-    limits = limits or auth.reset_limits()
+    limits = limits or auth.reset_limits(CATALOG)
     with database.session() as session:
         error = _reauthenticate(session, user, password, client)
         if error is None:
@@ -133,7 +143,9 @@ def request_email_change(
                 raise ApiError(409, "conflict", message, {"email": message})
             now = utcnow()
             name = throttle.key("email-change-account", str(user.id))
-            if throttle.admit(session, name, limits.per_account, limits.window, now):
+            if throttle.admit(
+                CATALOG, session, name, limits.per_account, limits.window, now
+            ):
                 _mail_link(session, user.id, email, base_url)
             else:
                 error = ApiError(
@@ -250,7 +262,7 @@ async def _fields(request: Request, *names: str) -> dict[str, str]:
 
     JSON only (else 415), like every ``/api/auth`` endpoint: the confirmation needs no session.
     """
-    auth.require_json(request)
+    auth_routes.require_json(request)
     try:
         data = await request.json()
     except ValueError:
@@ -276,7 +288,7 @@ def _client(request: Request) -> tuple[str | None, str | None]:
 
 async def password(request: Request) -> Response:
     """``POST /api/auth/password`` {current_password, password}: 204."""
-    user = await auth.require_user(request)
+    user = await require_user(request)
     body = await _fields(request, "current_password", "password")
     await run_in_threadpool(
         change_password,
@@ -284,7 +296,7 @@ async def password(request: Request) -> Response:
         user,
         body["current_password"],
         body["password"],
-        auth.request_token(request.scope),
+        credentials.request_token(request.scope),
         _client(request),
     )
     return Response(status_code=204)
@@ -292,7 +304,7 @@ async def password(request: Request) -> Response:
 
 async def email(request: Request) -> Response:
     """``POST /api/auth/email`` {email, password}: 202; a link goes to the new address."""
-    user = await auth.require_user(request)
+    user = await require_user(request)
     body = await _fields(request, "email", "password")
     await run_in_threadpool(
         request_email_change,
@@ -300,9 +312,9 @@ async def email(request: Request) -> Response:
         user,
         body["email"],
         body["password"],
-        auth.public_url(request),
+        auth_routes.public_url(request),
         _client(request),
-        auth.reset_limits(request.app),
+        auth.reset_limits(CATALOG, request.app),
     )
     return JSONResponse(
         {
@@ -320,7 +332,7 @@ async def email_confirm(request: Request) -> Response:
         confirm_email_change,
         request.app.state.db,
         body["token"],
-        auth.request_token(request.scope),
+        credentials.request_token(request.scope),
         _client(request)[0],
     )
     return JSONResponse(done)

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
+from crmgen_runtime.resources import (
+    Access,
+    Catalog,
+    FieldInfo,
+    Resource,
+    Rule,
+    field_map,
+)
 
 from reference_crm import models, settings
 from reference_crm.settings import fn
@@ -29,27 +36,7 @@ def _rule_deals_support_list(user: CurrentUser) -> sa.ColumnElement[bool]:
     return sa.or_(models.Deal.stage != "lost", models.Deal.stage.is_(None))
 
 
-def _rule_deals_support_read(user: CurrentUser) -> sa.ColumnElement[bool]:
-    """Deal: record.stage != 'lost'"""
-    return sa.or_(models.Deal.stage != "lost", models.Deal.stage.is_(None))
-
-
 def _rule_order_lines_sales_list(user: CurrentUser) -> sa.ColumnElement[bool]:
-    """OrderLine: record.sales_order.owner == user"""
-    return models.OrderLine.sales_order.has((models.Order.owner_id == user.id))
-
-
-def _rule_order_lines_sales_read(user: CurrentUser) -> sa.ColumnElement[bool]:
-    """OrderLine: record.sales_order.owner == user"""
-    return models.OrderLine.sales_order.has((models.Order.owner_id == user.id))
-
-
-def _rule_order_lines_sales_update(user: CurrentUser) -> sa.ColumnElement[bool]:
-    """OrderLine: record.sales_order.owner == user"""
-    return models.OrderLine.sales_order.has((models.Order.owner_id == user.id))
-
-
-def _rule_order_lines_sales_delete(user: CurrentUser) -> sa.ColumnElement[bool]:
     """OrderLine: record.sales_order.owner == user"""
     return models.OrderLine.sales_order.has((models.Order.owner_id == user.id))
 
@@ -59,58 +46,23 @@ POSITIONS_RESOURCE = Resource(
     path="positions",
     label="Должность",
     model=models.Position,
-    fields={
-        "name": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "name",
             "string",
-            column="name",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 120,
-            },
+            options={"max_length": 120},
         ),
-        "description": FieldInfo(
-            "description",
-            "text",
-            column="description",
-        ),
-    },
+        FieldInfo("description", "text"),
+    ),
     display="name",
     search=("name",),
-    owner=None,
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("none", list="all", read="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
 )
@@ -121,96 +73,32 @@ USERS_RESOURCE = Resource(
     path="users",
     label="Сотрудник",
     model=models.User,
-    fields={
-        "email": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "email",
             "email",
-            column="email",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 254,
-            },
+            options={"max_length": 254},
         ),
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            options={
-                "max_length": 200,
-            },
-        ),
-        "active": FieldInfo(
-            "active",
-            "boolean",
-            column="active",
-            not_null=True,
-        ),
-        "position": FieldInfo(
-            "position",
-            "ref",
-            column="position_id",
-            relation="many_to_one",
-            target="Position",
-        ),
-        "phone": FieldInfo(
-            "phone",
-            "phone",
-            column="phone",
-            options={
-                "max_length": 32,
-            },
-        ),
-        "telegram_chat": FieldInfo(
+        FieldInfo("name", "string", options={"max_length": 200}),
+        FieldInfo("active", "boolean", not_null=True),
+        FieldInfo("position", "ref", relation="many_to_one", target="Position"),
+        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo(
             "telegram_chat",
             "string",
-            column="telegram_chat",
-            options={
-                "max_length": 64,
-                "pattern": "^-?[0-9]+$",
-            },
+            options={"max_length": 64, "pattern": "^-?[0-9]+$"},
         ),
-        "hired_on": FieldInfo(
-            "hired_on",
-            "date",
-            column="hired_on",
-        ),
-    },
+        FieldInfo("hired_on", "date"),
+    ),
     display="name",
     search=("email", "name", "phone", "telegram_chat"),
-    owner=None,
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("none", list="all", read="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
 )
@@ -221,92 +109,34 @@ COMPANIES_RESOURCE = Resource(
     path="companies",
     label="Компания-клиент",
     model=models.Company,
-    fields={
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 200,
-            },
+    fields=field_map(
+        FieldInfo(
+            "name", "string", required=True, not_null=True, options={"max_length": 200}
         ),
-        "website": FieldInfo(
-            "website",
-            "url",
-            column="website",
-            options={
-                "max_length": 2048,
-            },
-        ),
-        "phone": FieldInfo(
-            "phone",
-            "phone",
-            column="phone",
-            options={
-                "max_length": 32,
-            },
-        ),
-        "email": FieldInfo(
-            "email",
-            "email",
-            column="email",
-            options={
-                "max_length": 254,
-            },
-        ),
-        "address": FieldInfo(
-            "address",
-            "text",
-            column="address",
-        ),
-        "owner": FieldInfo(
+        FieldInfo("website", "url", options={"max_length": 2048}),
+        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("email", "email", options={"max_length": 254}),
+        FieldInfo("address", "text"),
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-        "parent": FieldInfo(
-            "parent",
-            "ref",
-            column="parent_id",
-            relation="many_to_one",
-            target="Company",
-        ),
-        "industry": FieldInfo(
+        FieldInfo("parent", "ref", relation="many_to_one", target="Company"),
+        FieldInfo(
             "industry",
             "enum",
-            column="industry",
-            options={
-                "values": ("retail", "manufacturing", "services", "it", "other"),
-            },
+            options={"values": ("retail", "manufacturing", "services", "it", "other")},
         ),
-        "employees": FieldInfo(
-            "employees",
-            "integer",
-            column="employees",
-            options={
-                "max": 10000000,
-                "min": 0,
-            },
+        FieldInfo("employees", "integer", options={"max": 10000000, "min": 0}),
+        FieldInfo(
+            "annual_revenue", "money", options={"min": 0, "precision": 12, "scale": 2}
         ),
-        "annual_revenue": FieldInfo(
-            "annual_revenue",
-            "money",
-            column="annual_revenue",
-            options={
-                "min": 0,
-                "precision": 12,
-                "scale": 2,
-            },
-        ),
-        "tax_id": FieldInfo(
+        FieldInfo(
             "tax_id",
             "string",
-            column="tax_id",
             unique=True,
             options={
                 "max_length": 12,
@@ -314,46 +144,16 @@ COMPANIES_RESOURCE = Resource(
                 "pattern": "^[0-9]{10}([0-9]{2})?$",
             },
         ),
-        "extra": FieldInfo(
-            "extra",
-            "json",
-            column="extra",
-        ),
-    },
+        FieldInfo("extra", "json"),
+    ),
     display="name",
     search=("name", "email", "phone"),
     owner="owner",
     soft_delete=True,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
 )
@@ -364,137 +164,52 @@ CONTACTS_RESOURCE = Resource(
     path="contacts",
     label="Контакт",
     model=models.Contact,
-    fields={
-        "full_name": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "full_name",
             "string",
-            column="full_name",
             required=True,
             not_null=True,
-            options={
-                "max_length": 200,
-            },
+            options={"max_length": 200},
         ),
-        "phone": FieldInfo(
-            "phone",
-            "phone",
-            column="phone",
-            options={
-                "max_length": 32,
-            },
-        ),
-        "email": FieldInfo(
-            "email",
-            "email",
-            column="email",
-            options={
-                "max_length": 254,
-            },
-        ),
-        "company": FieldInfo(
-            "company",
-            "ref",
-            column="company_id",
-            relation="many_to_one",
-            target="Company",
-        ),
-        "position_title": FieldInfo(
-            "position_title",
-            "string",
-            column="position_title",
-            options={
-                "max_length": 120,
-            },
-        ),
-        "birthday": FieldInfo(
-            "birthday",
-            "date",
-            column="birthday",
-        ),
-        "owner": FieldInfo(
+        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("email", "email", options={"max_length": 254}),
+        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
+        FieldInfo("position_title", "string", options={"max_length": 120}),
+        FieldInfo("birthday", "date"),
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-        "is_key": FieldInfo(
-            "is_key",
-            "boolean",
-            column="is_key",
-        ),
-        "discount": FieldInfo(
+        FieldInfo("is_key", "boolean"),
+        FieldInfo(
             "discount",
             "decimal",
-            column="discount",
-            options={
-                "max": 100,
-                "min": 0,
-                "precision": 5,
-                "scale": 2,
-            },
+            options={"max": 100, "min": 0, "precision": 5, "scale": 2},
         ),
-        "photo": FieldInfo(
-            "photo",
-            "file",
-            column="photo",
-            options={
-                "max_length": 1024,
-            },
+        FieldInfo("photo", "file", options={"max_length": 1024}),
+        FieldInfo(
+            "portal_user", "ref", unique=True, relation="one_to_one", target="User"
         ),
-        "portal_user": FieldInfo(
-            "portal_user",
-            "ref",
-            column="portal_user_id",
-            unique=True,
-            relation="one_to_one",
-            target="User",
-        ),
-        "notes": FieldInfo(
-            "notes",
-            "text",
-            column="notes",
-            options={
-                "max_length": 5000,
-            },
-        ),
-    },
+        FieldInfo("notes", "text", options={"max_length": 5000}),
+    ),
     display="full_name",
     search=("full_name", "email", "phone"),
     owner="owner",
     soft_delete=True,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("where", _rule_contacts_support_update),
-                "delete": Access("none"),
-            },
-            hidden=frozenset(["birthday", "discount"]),
-            read_only=frozenset(["full_name", "company", "owner", "is_key"]),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of(
+            "all",
+            create="none",
+            update=Access("where", _rule_contacts_support_update),
+            delete="none",
+            hidden=["birthday", "discount"],
+            read_only=["full_name", "company", "owner", "is_key"],
         ),
     },
     default_sort=("full_name",),
@@ -506,45 +221,16 @@ LEADS_RESOURCE = Resource(
     path="leads",
     label="Лид",
     model=models.Lead,
-    fields={
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 200,
-            },
+    fields=field_map(
+        FieldInfo(
+            "name", "string", required=True, not_null=True, options={"max_length": 200}
         ),
-        "company_name": FieldInfo(
-            "company_name",
-            "string",
-            column="company_name",
-            options={
-                "max_length": 200,
-            },
-        ),
-        "email": FieldInfo(
-            "email",
-            "email",
-            column="email",
-            options={
-                "max_length": 254,
-            },
-        ),
-        "phone": FieldInfo(
-            "phone",
-            "phone",
-            column="phone",
-            options={
-                "max_length": 32,
-            },
-        ),
-        "source": FieldInfo(
+        FieldInfo("company_name", "string", options={"max_length": 200}),
+        FieldInfo("email", "email", options={"max_length": 254}),
+        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo(
             "source",
             "enum",
-            column="source",
             options={
                 "values": (
                     "website",
@@ -553,78 +239,32 @@ LEADS_RESOURCE = Resource(
                     "exhibition",
                     "social",
                     "other",
-                ),
+                )
             },
         ),
-        "status": FieldInfo(
+        FieldInfo(
             "status",
             "enum",
-            column="status",
-            options={
-                "values": ("new", "contacted", "qualified", "converted", "lost"),
-            },
+            options={"values": ("new", "contacted", "qualified", "converted", "lost")},
         ),
-        "notes": FieldInfo(
-            "notes",
-            "text",
-            column="notes",
-        ),
-        "owner": FieldInfo(
+        FieldInfo("notes", "text"),
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-        "utm": FieldInfo(
-            "utm",
-            "json",
-            column="utm",
-        ),
-        "landing_page": FieldInfo(
-            "landing_page",
-            "url",
-            column="landing_page",
-            options={
-                "max_length": 500,
-            },
-        ),
-    },
+        FieldInfo("utm", "json"),
+        FieldInfo("landing_page", "url", options={"max_length": 500}),
+    ),
     display="name",
     search=("name", "company_name", "email", "phone"),
     owner="owner",
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("-created_at",),
 )
@@ -635,21 +275,13 @@ DEALS_RESOURCE = Resource(
     path="deals",
     label="Сделка",
     model=models.Deal,
-    fields={
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 200,
-            },
+    fields=field_map(
+        FieldInfo(
+            "name", "string", required=True, not_null=True, options={"max_length": 200}
         ),
-        "stage": FieldInfo(
+        FieldInfo(
             "stage",
             "enum",
-            column="stage",
             not_null=True,
             options={
                 "values": (
@@ -659,104 +291,43 @@ DEALS_RESOURCE = Resource(
                     "negotiation",
                     "won",
                     "lost",
-                ),
+                )
             },
         ),
-        "amount": FieldInfo(
-            "amount",
-            "money",
-            column="amount",
-            options={
-                "min": 0,
-                "precision": 12,
-                "scale": 2,
-            },
+        FieldInfo("amount", "money", options={"min": 0, "precision": 12, "scale": 2}),
+        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
+        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
+        FieldInfo(
+            "expected_close", "date", default=lambda user: fn.today() + fn.days(30)
         ),
-        "company": FieldInfo(
-            "company",
-            "ref",
-            column="company_id",
-            relation="many_to_one",
-            target="Company",
-        ),
-        "contact": FieldInfo(
-            "contact",
-            "ref",
-            column="contact_id",
-            relation="many_to_one",
-            target="Contact",
-        ),
-        "expected_close": FieldInfo(
-            "expected_close",
-            "date",
-            column="expected_close",
-            default=lambda user: fn.today() + fn.days(30),
-        ),
-        "closed_on": FieldInfo(
-            "closed_on",
-            "date",
-            column="closed_on",
-            read_only=True,
-        ),
-        "owner": FieldInfo(
+        FieldInfo("closed_on", "date", read_only=True),
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-        "vat": FieldInfo(
+        FieldInfo(
             "vat",
             "money",
-            column="vat",
             read_only=True,
-            options={
-                "precision": 12,
-                "scale": 2,
-            },
+            options={"precision": 12, "scale": 2},
             compute=lambda record: fn.round_(record.amount * fn.decimal("0.2"), 2),
         ),
-        "lost_reason": FieldInfo(
-            "lost_reason",
-            "text",
-            column="lost_reason",
-        ),
-    },
+        FieldInfo("lost_reason", "text"),
+    ),
     display="name",
     search=("name",),
     owner="owner",
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("where", _rule_deals_support_list),
-                "read": Access("where", _rule_deals_support_read),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-            hidden=frozenset(["amount", "vat"]),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of(
+            "none",
+            list=Access("where", _rule_deals_support_list),
+            read=Access("where", _rule_deals_support_list),
+            hidden=["amount", "vat"],
         ),
     },
     default_sort=("expected_close",),
@@ -768,107 +339,37 @@ TASKS_RESOURCE = Resource(
     path="tasks",
     label="Задача",
     model=models.Task,
-    fields={
-        "title": FieldInfo(
-            "title",
-            "string",
-            column="title",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 200,
-            },
+    fields=field_map(
+        FieldInfo(
+            "title", "string", required=True, not_null=True, options={"max_length": 200}
         ),
-        "description": FieldInfo(
-            "description",
-            "text",
-            column="description",
-        ),
-        "assignee": FieldInfo(
+        FieldInfo("description", "text"),
+        FieldInfo(
             "assignee",
             "ref",
-            column="assignee_id",
             not_null=True,
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-        "deadline": FieldInfo(
-            "deadline",
-            "date",
-            column="deadline",
-        ),
-        "priority": FieldInfo(
-            "priority",
-            "enum",
-            column="priority",
-            options={
-                "values": ("low", "normal", "high"),
-            },
-        ),
-        "status": FieldInfo(
+        FieldInfo("deadline", "date"),
+        FieldInfo("priority", "enum", options={"values": ("low", "normal", "high")}),
+        FieldInfo(
             "status",
             "enum",
-            column="status",
-            options={
-                "values": ("new", "in_progress", "done", "cancelled"),
-            },
+            options={"values": ("new", "in_progress", "done", "cancelled")},
         ),
-        "deal": FieldInfo(
-            "deal",
-            "ref",
-            column="deal_id",
-            relation="many_to_one",
-            target="Deal",
-        ),
-        "contact": FieldInfo(
-            "contact",
-            "ref",
-            column="contact_id",
-            relation="many_to_one",
-            target="Contact",
-        ),
-        "done_at": FieldInfo(
-            "done_at",
-            "datetime",
-            column="done_at",
-            read_only=True,
-        ),
-    },
+        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
+        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
+        FieldInfo("done_at", "datetime", read_only=True),
+    ),
     display="title",
     search=("title", "description"),
     owner="assignee",
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("none"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all", delete="none"),
+        "support": Rule.of("own", create="all", delete="none"),
     },
     default_sort=("deadline",),
 )
@@ -879,102 +380,39 @@ INTERACTIONS_RESOURCE = Resource(
     path="interactions",
     label="Взаимодействие",
     model=models.Interaction,
-    fields={
-        "kind": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "kind",
             "enum",
-            column="kind",
             not_null=True,
-            options={
-                "values": ("call", "meeting", "note"),
-            },
+            options={"values": ("call", "meeting", "note")},
         ),
-        "happened_at": FieldInfo(
-            "happened_at",
-            "datetime",
-            column="happened_at",
-            not_null=True,
-            default=lambda user: fn.now(),
+        FieldInfo(
+            "happened_at", "datetime", not_null=True, default=lambda user: fn.now()
         ),
-        "gist": FieldInfo(
-            "gist",
-            "string",
-            column="gist",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 200,
-            },
+        FieldInfo(
+            "gist", "string", required=True, not_null=True, options={"max_length": 200}
         ),
-        "summary": FieldInfo(
-            "summary",
-            "text",
-            column="summary",
-        ),
-        "contact": FieldInfo(
-            "contact",
-            "ref",
-            column="contact_id",
-            relation="many_to_one",
-            target="Contact",
-        ),
-        "company": FieldInfo(
-            "company",
-            "ref",
-            column="company_id",
-            relation="many_to_one",
-            target="Company",
-        ),
-        "deal": FieldInfo(
-            "deal",
-            "ref",
-            column="deal_id",
-            relation="many_to_one",
-            target="Deal",
-        ),
-        "owner": FieldInfo(
+        FieldInfo("summary", "text"),
+        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
+        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
+        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-    },
+    ),
     display="gist",
     search=("gist", "summary"),
     owner="owner",
-    soft_delete=False,
-    timestamps=True,
     actions=frozenset(["list", "read", "create"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of("all", update="own", delete="none"),
     },
     default_sort=("-happened_at",),
 )
@@ -985,86 +423,34 @@ PRODUCTS_RESOURCE = Resource(
     path="products",
     label="Товар",
     model=models.Product,
-    fields={
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 200,
-            },
+    fields=field_map(
+        FieldInfo(
+            "name", "string", required=True, not_null=True, options={"max_length": 200}
         ),
-        "sku": FieldInfo(
+        FieldInfo(
             "sku",
             "string",
-            column="sku",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 40,
-                "pattern": "^[A-Z0-9][A-Z0-9\\-]*$",
-            },
+            options={"max_length": 40, "pattern": "^[A-Z0-9][A-Z0-9\\-]*$"},
         ),
-        "price": FieldInfo(
+        FieldInfo(
             "price",
             "money",
-            column="price",
             required=True,
             not_null=True,
-            options={
-                "min": 0,
-                "precision": 12,
-                "scale": 2,
-            },
+            options={"min": 0, "precision": 12, "scale": 2},
         ),
-        "active": FieldInfo(
-            "active",
-            "boolean",
-            column="active",
-        ),
-        "description": FieldInfo(
-            "description",
-            "text",
-            column="description",
-        ),
-    },
+        FieldInfo("active", "boolean"),
+        FieldInfo("description", "text"),
+    ),
     display="name",
     search=("name", "sku"),
-    owner=None,
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("none", list="all", read="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
 )
@@ -1075,108 +461,49 @@ ORDERS_RESOURCE = Resource(
     path="orders",
     label="Заказ",
     model=models.Order,
-    fields={
-        "number": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "number",
             "string",
-            column="number",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 40,
-            },
+            options={"max_length": 40},
         ),
-        "company": FieldInfo(
+        FieldInfo(
             "company",
             "ref",
-            column="company_id",
             required=True,
             not_null=True,
             relation="many_to_one",
             target="Company",
         ),
-        "contact": FieldInfo(
-            "contact",
-            "ref",
-            column="contact_id",
-            relation="many_to_one",
-            target="Contact",
-        ),
-        "deal": FieldInfo(
-            "deal",
-            "ref",
-            column="deal_id",
-            relation="many_to_one",
-            target="Deal",
-        ),
-        "status": FieldInfo(
+        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
+        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
+        FieldInfo(
             "status",
             "enum",
-            column="status",
-            options={
-                "values": ("draft", "confirmed", "shipped", "cancelled"),
-            },
+            options={"values": ("draft", "confirmed", "shipped", "cancelled")},
         ),
-        "ordered_on": FieldInfo(
-            "ordered_on",
-            "date",
-            column="ordered_on",
-            default=lambda user: fn.today(),
+        FieldInfo("ordered_on", "date", default=lambda user: fn.today()),
+        FieldInfo(
+            "total", "money", read_only=True, options={"precision": 12, "scale": 2}
         ),
-        "total": FieldInfo(
-            "total",
-            "money",
-            column="total",
-            read_only=True,
-            options={
-                "precision": 12,
-                "scale": 2,
-            },
-        ),
-        "owner": FieldInfo(
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-    },
+    ),
     display="number",
     search=("number",),
     owner="owner",
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("-ordered_on",),
 )
@@ -1187,93 +514,51 @@ ORDER_LINES_RESOURCE = Resource(
     path="order_lines",
     label="Позиция заказа",
     model=models.OrderLine,
-    fields={
-        "sales_order": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "sales_order",
             "ref",
-            column="sales_order_id",
             required=True,
             not_null=True,
             relation="many_to_one",
             target="Order",
         ),
-        "product": FieldInfo(
+        FieldInfo(
             "product",
             "ref",
-            column="product_id",
             required=True,
             not_null=True,
             relation="many_to_one",
             target="Product",
         ),
-        "quantity": FieldInfo(
-            "quantity",
-            "integer",
-            column="quantity",
-            not_null=True,
-            options={
-                "max": 100000,
-                "min": 1,
-            },
+        FieldInfo(
+            "quantity", "integer", not_null=True, options={"max": 100000, "min": 1}
         ),
-        "price": FieldInfo(
+        FieldInfo(
             "price",
             "money",
-            column="price",
             required=True,
             not_null=True,
-            options={
-                "min": 0,
-                "precision": 12,
-                "scale": 2,
-            },
+            options={"min": 0, "precision": 12, "scale": 2},
         ),
-        "line_total": FieldInfo(
+        FieldInfo(
             "line_total",
             "money",
-            column="line_total",
             read_only=True,
-            options={
-                "precision": 12,
-                "scale": 2,
-            },
+            options={"precision": 12, "scale": 2},
             compute=lambda record: record.quantity * record.price,
         ),
-    },
-    display="id",
-    search=(),
-    owner=None,
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
+    ),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
+        "manager": Rule.of("all"),
+        "sales": Rule.of(
+            "all",
+            list=Access("where", _rule_order_lines_sales_list),
+            read=Access("where", _rule_order_lines_sales_list),
+            update=Access("where", _rule_order_lines_sales_list),
+            delete=Access("where", _rule_order_lines_sales_list),
         ),
-        "sales": Rule(
-            actions={
-                "list": Access("where", _rule_order_lines_sales_list),
-                "read": Access("where", _rule_order_lines_sales_read),
-                "create": Access("all"),
-                "update": Access("where", _rule_order_lines_sales_update),
-                "delete": Access("where", _rule_order_lines_sales_delete),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "support": Rule.of("none", list="all", read="all"),
     },
 )
 
@@ -1283,129 +568,51 @@ INVOICES_RESOURCE = Resource(
     path="invoices",
     label="Счёт",
     model=models.Invoice,
-    fields={
-        "number": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "number",
             "string",
-            column="number",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 40,
-                "pattern": "^INV-[0-9]{4}-[0-9]+$",
-            },
+            options={"max_length": 40, "pattern": "^INV-[0-9]{4}-[0-9]+$"},
         ),
-        "company": FieldInfo(
-            "company",
-            "ref",
-            column="company_id",
-            relation="many_to_one",
-            target="Company",
+        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
+        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
+        FieldInfo(
+            "sales_order", "ref", unique=True, relation="one_to_one", target="Order"
         ),
-        "deal": FieldInfo(
-            "deal",
-            "ref",
-            column="deal_id",
-            relation="many_to_one",
-            target="Deal",
-        ),
-        "sales_order": FieldInfo(
-            "sales_order",
-            "ref",
-            column="sales_order_id",
-            unique=True,
-            relation="one_to_one",
-            target="Order",
-        ),
-        "status": FieldInfo(
+        FieldInfo(
             "status",
             "enum",
-            column="status",
-            options={
-                "values": ("draft", "sent", "paid", "overdue", "cancelled"),
-            },
+            options={"values": ("draft", "sent", "paid", "overdue", "cancelled")},
         ),
-        "issued_on": FieldInfo(
-            "issued_on",
-            "date",
-            column="issued_on",
-            default=lambda user: fn.today(),
-        ),
-        "due_date": FieldInfo(
-            "due_date",
-            "date",
-            column="due_date",
-            default=lambda user: fn.today() + fn.days(14),
-        ),
-        "total": FieldInfo(
+        FieldInfo("issued_on", "date", default=lambda user: fn.today()),
+        FieldInfo("due_date", "date", default=lambda user: fn.today() + fn.days(14)),
+        FieldInfo(
             "total",
             "money",
-            column="total",
             required=True,
             not_null=True,
-            options={
-                "min": 0,
-                "precision": 12,
-                "scale": 2,
-            },
+            options={"min": 0, "precision": 12, "scale": 2},
         ),
-        "owner": FieldInfo(
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-        "pdf": FieldInfo(
-            "pdf",
-            "file",
-            column="pdf",
-            options={
-                "max_length": 1024,
-            },
-        ),
-        "paid_at": FieldInfo(
-            "paid_at",
-            "datetime",
-            column="paid_at",
-        ),
-    },
+        FieldInfo("pdf", "file", options={"max_length": 1024}),
+        FieldInfo("paid_at", "datetime"),
+    ),
     display="number",
     search=("number",),
     owner="owner",
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("none"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all", delete="none"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("-issued_on",),
 )
@@ -1416,25 +623,17 @@ CLIENT_GROUPS_RESOURCE = Resource(
     path="client_groups",
     label="Группа клиентов",
     model=models.ClientGroup,
-    fields={
-        "name": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "name",
             "string",
-            column="name",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 100,
-                "min_length": 2,
-            },
+            options={"max_length": 100, "min_length": 2},
         ),
-        "description": FieldInfo(
-            "description",
-            "text",
-            column="description",
-        ),
-        "members": FieldInfo(
+        FieldInfo("description", "text"),
+        FieldInfo(
             "members",
             "refs",
             relation="many_to_many",
@@ -1443,49 +642,21 @@ CLIENT_GROUPS_RESOURCE = Resource(
             join_own="client_group_id",
             join_target="contact_id",
         ),
-        "owner": FieldInfo(
+        FieldInfo(
             "owner",
             "ref",
-            column="owner_id",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
         ),
-    },
+    ),
     display="name",
     search=("name",),
     owner="owner",
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "manager": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
-        "sales": Rule(
-            actions={
-                "list": Access("own"),
-                "read": Access("own"),
-                "create": Access("all"),
-                "update": Access("own"),
-                "delete": Access("own"),
-            },
-        ),
-        "support": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("none"),
-                "update": Access("none"),
-                "delete": Access("none"),
-            },
-        ),
+        "manager": Rule.of("all"),
+        "sales": Rule.of("own", create="all"),
+        "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
 )

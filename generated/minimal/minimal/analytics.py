@@ -30,7 +30,7 @@ from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.resources import Resource
 from sqlalchemy.orm import aliased
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +38,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import auth
 from minimal.processes import Actor
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
 from minimal.settings import TIMEZONE
@@ -488,7 +487,7 @@ def report_json(
 async def _dashboard(request: Request) -> Response:
     name = request.path_params["name"]
     data = await run_in_threadpool(
-        lambda: dashboard_json(request.app.state.db, auth.user_of(request), name)
+        lambda: dashboard_json(request.app.state.db, user_of(request), name)
     )
     return crud.JSONResponse(data)
 
@@ -496,7 +495,7 @@ async def _dashboard(request: Request) -> Response:
 async def _report(request: Request) -> Response:
     name = request.path_params["name"]
     data = await run_in_threadpool(
-        lambda: report_json(request.app.state.db, auth.user_of(request), name)
+        lambda: report_json(request.app.state.db, user_of(request), name)
     )
     return crud.JSONResponse(data)
 

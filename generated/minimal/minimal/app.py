@@ -12,8 +12,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import audit, crud, hosts
+from crmgen_runtime import audit, auth_routes, crud, hosts
 from crmgen_runtime.body_limit import BodyLimit
+from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
 from starlette.applications import Starlette
@@ -23,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from minimal import RUNTIME_VERSION, analytics, auth, outbox, processes, profile, web
+from minimal import RUNTIME_VERSION, analytics, outbox, processes, profile, web
 from minimal.resources import CATALOG, RESOURCES
 from minimal.settings import Settings, check, startup_settings
 
@@ -46,9 +47,8 @@ def api_routes() -> list[BaseRoute]:
     """Everything below ``/api``: sign-in, the audit log, custom endpoints and actions, then
     the routes of each entity."""
     routes: list[BaseRoute] = [
-        Mount(
-            "/auth", routes=[*auth.routes, *profile.routes]
-        ),  # + one's own password, e-mail
+        # sign-in (the runtime's), then one's own password and e-mail
+        Mount("/auth", routes=[*auth_routes.routes(CATALOG), *profile.routes]),
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
@@ -65,8 +65,8 @@ def api_routes() -> list[BaseRoute]:
 
 
 def default_middleware() -> list[Middleware]:
-    """Who is asking: ``auth.AuthMiddleware`` sets ``request.state.user``."""
-    return [Middleware(auth.AuthMiddleware)]
+    """Who is asking: ``AuthMiddleware`` sets ``request.state.user``."""
+    return [Middleware(AuthMiddleware, catalog=CATALOG)]
 
 
 def create_app(

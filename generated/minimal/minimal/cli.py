@@ -215,15 +215,16 @@ def createuser(
     database: str | None,
 ) -> None:
     """Add a user who can sign in."""
+    from crmgen_runtime.auth import create_user
     from crmgen_runtime.db import Database
 
-    from minimal.auth import create_user
+    from minimal.resources import CATALOG
 
     db = Database(resolve_url(database))
     try:
         with db.session() as session:
             user = create_user(
-                session, email=email, password=password, roles=roles, name=name
+                CATALOG, session, email=email, password=password, roles=roles, name=name
             )
             user_id = user.id
     except ValueError as exc:

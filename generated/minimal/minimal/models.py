@@ -2,10 +2,11 @@
 
 SQLAlchemy 2.0 typed declarative models, one class per entity of the spec.
 
-Every table has an integer ``id``, a ``version`` counter used for optimistic concurrency
-(an update of a stale row raises ``sqlalchemy.orm.exc.StaleDataError``) and, unless the spec
-turns them off, ``created_at``/``updated_at`` timestamps (UTC); soft-deleted entities have a
-``deleted_at``. Constraint names follow ``NAMING_CONVENTION`` so migrations can name them.
+Every table has an integer ``id`` and a ``version`` counter used for optimistic concurrency
+(``entities.Record``) and, unless the spec turns them off, ``created_at``/``updated_at``
+timestamps (``entities.Timestamps``); soft-deleted entities have a ``deleted_at``
+(``entities.SoftDelete``). Constraint names follow ``NAMING_CONVENTION`` so migrations can name
+them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
-from crmgen_runtime import tables
+from crmgen_runtime import entities, tables
 from crmgen_runtime.tables import utcnow
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -33,7 +34,7 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class User(Base):
+class User(entities.Record, entities.Timestamps, Base):
     """User (built in: the people who sign in)."""
 
     __tablename__ = "users"
@@ -45,9 +46,8 @@ class User(Base):
             sa.func.length(sa.column("name")) <= 200, name="name_max_length"
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     email: Mapped[str] = mapped_column(sa.String(254), unique=True, comment="E-mail")
     name: Mapped[str | None] = mapped_column(sa.String(200), comment="Name")
     active: Mapped[bool] = mapped_column(
@@ -64,15 +64,6 @@ class User(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Sign-in refused until then (lockout)"
     )
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
 
     role_entries: Mapped[list[UserRole]] = relationship(
         back_populates="user",
@@ -84,11 +75,6 @@ class User(Base):
         "role_entries", "role", creator=lambda role: UserRole(role=role)
     )
 
-    __mapper_args__ = {"version_id_col": version}
-
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
-
 
 class UserRole(tables.UserRoleTable, Base):
     """One role of a user (a user may have several)."""
@@ -96,7 +82,7 @@ class UserRole(tables.UserRoleTable, Base):
     user: Mapped[User] = relationship(back_populates="role_entries")
 
 
-class Contact(Base):
+class Contact(entities.Record, entities.Timestamps, Base):
     """Contact."""
 
     __tablename__ = "contacts"
@@ -105,29 +91,14 @@ class Contact(Base):
             sa.func.length(sa.column("name")) <= 120, name="name_max_length"
         ),
     )
+    display_field = "name"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    version: Mapped[int] = mapped_column(server_default=sa.text("1"))
     name: Mapped[str] = mapped_column(sa.String(120), comment="Name")
     email: Mapped[str | None] = mapped_column(
         sa.String(254), unique=True, comment="Email"
     )
     phone: Mapped[str | None] = mapped_column(sa.String(32), comment="Phone")
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Notes")
-    created_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, server_default=sa.func.now()
-    )
-    updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True),
-        default=utcnow,
-        onupdate=utcnow,
-        server_default=sa.func.now(),
-    )
-
-    __mapper_args__ = {"version_id_col": version}
-
-    def __str__(self) -> str:
-        return "" if self.name is None else str(self.name)
 
 
 class UserSession(tables.UserSessionTable, Base):

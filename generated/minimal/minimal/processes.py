@@ -34,8 +34,8 @@ from crmgen_runtime import crud, links, permissions, validation, where
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
-from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import FieldInfo, Resource
+from crmgen_runtime.principal import CurrentUser, user_of
+from crmgen_runtime.resources import FieldInfo, Resource, field_map
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -43,7 +43,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import auth, backup, models, outbox
+from minimal import backup, models, outbox
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
 from minimal.settings import fn
 
@@ -705,7 +705,7 @@ class Endpoint:
         self, request: Request, body: bytes, params: list[tuple[str, str]]
     ) -> dict[str, Any]:
         """The HTTP side: the user and the record id of ``request``, then ``run``."""
-        user = auth.user_of(request)
+        user = user_of(request)
         record_id = crud.record_id_of(request) if self.entity else None
         return self.run(request.app.state.db, user, record_id, body, params)
 

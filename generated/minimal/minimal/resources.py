@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import Access, Catalog, FieldInfo, Resource, Rule
+from crmgen_runtime.resources import (
+    Access,
+    Catalog,
+    FieldInfo,
+    Resource,
+    Rule,
+    field_map,
+)
 
 from minimal import models, settings
 
@@ -23,40 +30,20 @@ USERS_RESOURCE = Resource(
     path="users",
     label="User",
     model=models.User,
-    fields={
-        "email": FieldInfo(
+    fields=field_map(
+        FieldInfo(
             "email",
             "email",
-            column="email",
             required=True,
             not_null=True,
             unique=True,
-            options={
-                "max_length": 254,
-            },
+            options={"max_length": 254},
         ),
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            options={
-                "max_length": 200,
-            },
-        ),
-        "active": FieldInfo(
-            "active",
-            "boolean",
-            column="active",
-            not_null=True,
-        ),
-    },
+        FieldInfo("name", "string", options={"max_length": 200}),
+        FieldInfo("active", "boolean", not_null=True),
+    ),
     display="name",
     search=("email", "name"),
-    owner=None,
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
-    rules={},
 )
 
 
@@ -65,56 +52,18 @@ CONTACTS_RESOURCE = Resource(
     path="contacts",
     label="Contact",
     model=models.Contact,
-    fields={
-        "name": FieldInfo(
-            "name",
-            "string",
-            column="name",
-            required=True,
-            not_null=True,
-            options={
-                "max_length": 120,
-            },
+    fields=field_map(
+        FieldInfo(
+            "name", "string", required=True, not_null=True, options={"max_length": 120}
         ),
-        "email": FieldInfo(
-            "email",
-            "email",
-            column="email",
-            unique=True,
-            options={
-                "max_length": 254,
-            },
-        ),
-        "phone": FieldInfo(
-            "phone",
-            "phone",
-            column="phone",
-            options={
-                "max_length": 32,
-            },
-        ),
-        "notes": FieldInfo(
-            "notes",
-            "text",
-            column="notes",
-        ),
-    },
+        FieldInfo("email", "email", unique=True, options={"max_length": 254}),
+        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("notes", "text"),
+    ),
     display="name",
     search=("name", "email", "phone"),
-    owner=None,
-    soft_delete=False,
-    timestamps=True,
-    actions=frozenset(["list", "read", "create", "update", "delete"]),
     rules={
-        "staff": Rule(
-            actions={
-                "list": Access("all"),
-                "read": Access("all"),
-                "create": Access("all"),
-                "update": Access("all"),
-                "delete": Access("all"),
-            },
-        ),
+        "staff": Rule.of("all"),
     },
 )
 

@@ -8,7 +8,7 @@ Every test starts with empty data tables and the same users: two of each role
 (``<role>`` and ``<role>2``) and one kept for the lockout test.
 
 Speed without blind spots: the test users' passwords are hashed with a cheap argon2id
-(``auth.hasher``, the app's hook for it; the app's default stays the secure one), the
+(``crmgen_runtime.passwords.hasher``, the hook for it; the apps' default stays the secure one), the
 migrations run once (``test_migrations`` checks what they built), the tests make no
 network calls (an HTTP step of a process fails at once, as it would with the network down),
 and the API tests reach the app through ``httpx.ASGITransport`` in one hop per request.
@@ -33,11 +33,13 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
+from crmgen_runtime import auth, passwords
 from starlette.testclient import TestClient
 
 import minimal
-from minimal import auth, models
+from minimal import models
 from minimal.app import create_app
+from minimal.resources import CATALOG
 from minimal.settings import load_settings
 from tests.spec_data import (
     CLEAN_ORDER,
@@ -164,10 +166,10 @@ TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 @pytest.fixture(scope="session", autouse=True)
 def offline_and_cheap_hashes() -> Iterator[None]:
-    """No outgoing HTTP, and cheap hashes for the test users (``auth.hasher``)."""
+    """No outgoing HTTP, and cheap hashes for the test users (``passwords.hasher``)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(urllib.request, "urlopen", no_network)
-        patch.setattr(auth, "hasher", TEST_HASHER)
+        patch.setattr(passwords, "hasher", TEST_HASHER)
         yield
 
 
@@ -209,6 +211,7 @@ def user_ids(client: TestClient) -> dict[str, int]:
     with client.app.state.db.session() as session:
         for name in user_names():
             user = auth.create_user(
+                CATALOG,
                 session,
                 email=email_of(name),
                 password=PASSWORD,

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
+from crmgen_runtime import auth
 from starlette.testclient import TestClient
 
-from minimal import auth, models
+from minimal import models
+from minimal.resources import CATALOG
 from tests.conftest import LOCKOUT_USER, PASSWORD, Api, email_of, login
 from tests.spec_data import LOCKOUT_ATTEMPTS
 
@@ -100,7 +102,7 @@ def test_reset_mail_is_limited_per_account(
     with database.session() as session:
         session.execute(sa.delete(models.RateLimit))
     to = email_of(next(iter(user_ids)))
-    limit = auth.reset_limits(client.app).per_account
+    limit = auth.reset_limits(CATALOG, client.app).per_account
     for _ in range(limit + 2):
         response = client.post("/api/auth/password-reset", json={"email": to})
         assert response.status_code == 202, response.text

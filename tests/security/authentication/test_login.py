@@ -2,7 +2,7 @@
 
 Proved by structure, not by a stopwatch: every way a sign-in can go (unknown e-mail, locked,
 deactivated, no password, wrong password, right password; through the API and the HTML form)
-does exactly one argon2 verification and no hashing, counted by wrapping the app's ``hasher``
+does exactly one argon2 verification and no hashing, counted by wrapping the runtime's ``hasher``
 in the process that serves it (a real uvicorn in a thread of the test process). And the answers
 are alike: an unknown e-mail is locked after as many failures as an account, with the same
 status, message and ``Retry-After``.
@@ -31,6 +31,7 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 from argon2 import PasswordHasher
+from crmgen_runtime import passwords
 
 from crmgen import load
 from tests.security.crm import (
@@ -108,7 +109,7 @@ def _imported(out: Any) -> Iterator[dict[str, ModuleType]]:
     try:
         yield {
             name: importlib.import_module(f"{PACKAGE}.{name}")
-            for name in ("app", "auth", "settings")
+            for name in ("app", "settings")
         }
     finally:
         sys.path.remove(str(out))
@@ -124,9 +125,8 @@ def served(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         cloned_database(kind, folder, tmp_path_factory) as url,
         _imported(crm_out(tmp_path_factory)) as modules,
     ):
-        auth = modules["auth"]
-        original = auth.hasher
-        auth.hasher = hasher = CountingHasher(CHEAP)
+        original = passwords.hasher
+        passwords.hasher = hasher = CountingHasher(CHEAP)
         port = free_port()
         settings = modules["settings"].load_settings(
             {
@@ -150,7 +150,7 @@ def served(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         finally:
             server.should_exit = True
             thread.join(30)
-            auth.hasher = original
+            passwords.hasher = original
 
 
 def _csrf(client: httpx.Client) -> str:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen_runtime import auth, auth_routes, credentials, passwords
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth, profile
+from reference_crm import profile
+from reference_crm.resources import CATALOG
 from reference_crm.web.auth_pages import password_error, t_of
 from reference_crm.web.core import (
     client_ip,
@@ -55,7 +57,7 @@ def _page(
     t = t_of(request)
     full = {
         "intro": t("account_intro").format(email=user.email),
-        "rule": t("password_too_short").format(min=auth.PASSWORD_MIN_LENGTH),
+        "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
         "notice": None,
         "password_problem": None,
         "email_problem": None,
@@ -66,7 +68,7 @@ def _page(
 
 
 async def account_page(request: Request) -> Response:
-    user = await auth.current_user(request)
+    user = await current_user(request)
     if user is None:
         return login_redirect(request)
     key = NOTICES.get(request.query_params.get("done", ""))
@@ -74,7 +76,7 @@ async def account_page(request: Request) -> Response:
 
 
 async def password_form(request: Request) -> Response:
-    user = await auth.current_user(request)
+    user = await current_user(request)
     if user is None:
         return login_redirect(request)
     form = await read_form(request)
@@ -92,7 +94,7 @@ async def password_form(request: Request) -> Response:
             user,
             form.get("current_password", ""),
             new,
-            auth.request_token(request.scope),
+            credentials.request_token(request.scope),
             (client_ip(request), request.headers.get("user-agent")),
         )
     except ApiError as exc:
@@ -103,7 +105,7 @@ async def password_form(request: Request) -> Response:
 
 
 async def email_form(request: Request) -> Response:
-    user = await auth.current_user(request)
+    user = await current_user(request)
     if user is None:
         return login_redirect(request)
     form = await read_form(request)
@@ -120,9 +122,9 @@ async def email_form(request: Request) -> Response:
             user,
             new,
             form.get("password", ""),
-            auth.public_url(request),
+            auth_routes.public_url(request),
             (client_ip(request), request.headers.get("user-agent")),
-            auth.reset_limits(request.app),
+            auth.reset_limits(CATALOG, request.app),
         )
     except ApiError as exc:
         problem = _problem(exc, t)
@@ -135,7 +137,7 @@ async def email_form(request: Request) -> Response:
 async def email_change_page(request: Request) -> Response:
     """The mailed link: a button that confirms (POST), then the outcome."""
     token = request.path_params["token"]
-    user = await auth.current_user(request)
+    user = await current_user(request)
     t = t_of(request)
     if request.method == "GET":
         return render(
@@ -149,7 +151,7 @@ async def email_change_page(request: Request) -> Response:
             profile.confirm_email_change,
             request.app.state.db,
             token,
-            auth.request_token(request.scope),
+            credentials.request_token(request.scope),
             client_ip(request),
         )
     except ApiError as exc:

@@ -2,21 +2,24 @@
 
 The reset is two pages: ``/password-reset`` asks for the e-mail and always answers the same
 (nothing tells whether an account exists); the mailed link opens ``/password-reset/<token>``,
-where the new password is typed twice. The e-mail is written to the outbox by ``auth``.
+where the new password is typed twice. The e-mail is written to the outbox by the runtime's
+``auth``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from crmgen_runtime import auth, auth_routes, credentials, passwords
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth
+from reference_crm.resources import CATALOG
 from reference_crm.web.core import (
     LOCALE_COOKIE,
     LOCALES,
@@ -48,7 +51,7 @@ def t_of(request: Request) -> Any:
 
 
 async def login_page(request: Request) -> Response:
-    user = await auth.current_user(request)
+    user = await current_user(request)
     next_url = safe_next(request.query_params.get("next"))
     if request.method == "GET":
         if user is not None:
@@ -73,6 +76,7 @@ async def login_page(request: Request) -> Response:
             raise ApiError(401, "invalid_credentials")
         token = await run_in_threadpool(
             auth.sign_in,
+            CATALOG,
             request.app.state.db,
             email,
             password,
@@ -90,7 +94,7 @@ async def login_page(request: Request) -> Response:
             status=exc.status,
         )
     response = RedirectResponse(next_url, status_code=303)
-    auth.set_session_cookie(request, response, token)
+    credentials.set_session_cookie(request, response, token)
     return secure(request, response)
 
 
@@ -98,11 +102,11 @@ async def logout(request: Request) -> Response:
     form = await read_form(request)
     if not csrf_ok(request, form):
         return error_page(request, 403, "csrf")
-    token = auth.request_token(request.scope)
+    token = credentials.request_token(request.scope)
     if token:
-        await run_in_threadpool(auth.sign_out, request.app.state.db, token)
+        await run_in_threadpool(auth.sign_out, CATALOG, request.app.state.db, token)
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(auth.COOKIE_NAME, path="/", httponly=True, samesite="lax")
+    credentials.clear_session_cookie(response)
     return secure(request, response)
 
 
@@ -122,7 +126,7 @@ async def reset_request_page(request: Request) -> Response:
             {"email": email, "sent": False, "error": error},
             status=422,
         )
-    await auth.mail_reset_link(request, email)
+    await auth_routes.mail_reset_link(CATALOG, request, email)
     return render(request, "password_reset.html", {"email": email, "sent": True})
 
 
@@ -130,10 +134,10 @@ def password_error(password: str, again: str, t: Any) -> str | None:
     """What is wrong with a new password typed twice, in the user's words; None if nothing."""
     if not password:
         return t("invalid_required")
-    if len(password) < auth.PASSWORD_MIN_LENGTH:
-        return t("password_too_short").format(min=auth.PASSWORD_MIN_LENGTH)
-    if len(password) > auth.PASSWORD_MAX_LENGTH:
-        return t("password_too_long").format(max=auth.PASSWORD_MAX_LENGTH)
+    if len(password) < passwords.PASSWORD_MIN_LENGTH:
+        return t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH)
+    if len(password) > passwords.PASSWORD_MAX_LENGTH:
+        return t("password_too_long").format(max=passwords.PASSWORD_MAX_LENGTH)
     if password != again:
         return t("passwords_differ")
     return None
@@ -148,7 +152,7 @@ def new_password_page(
         "token": token,
         "error": error,
         "invalid_link": status == 400,
-        "rule": t("password_too_short").format(min=auth.PASSWORD_MIN_LENGTH),
+        "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
     }
     return render(request, "password_new.html", context, status=status)
 
@@ -167,7 +171,7 @@ async def reset_confirm_page(request: Request) -> Response:
     if error is not None:
         return new_password_page(request, token, error, status=422)
     changed = await run_in_threadpool(
-        auth.confirm_reset, request.app.state.db, token, password
+        auth.confirm_reset, CATALOG, request.app.state.db, token, password
     )
     if not changed:
         return new_password_page(request, token, t("reset_link_invalid"), status=400)
@@ -184,13 +188,13 @@ async def set_locale(request: Request) -> Response:
             max_age=365 * 24 * 3600,
             path="/",
             samesite="lax",
-            secure=auth.cookies_secure(request),
+            secure=credentials.cookies_secure(request),
         )
     return response
 
 
 async def home(request: Request) -> Response:
-    user = await auth.current_user(request)
+    user = await current_user(request)
     if user is None:
         return login_redirect(request)
     return render(request, "home.html", {}, user=user)

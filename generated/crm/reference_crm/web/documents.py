@@ -15,13 +15,14 @@ from typing import Any
 
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
+from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth, documents
+from reference_crm import documents
 from reference_crm.resources import RESOURCES
 from reference_crm.web.core import (
     ENTITIES,
@@ -115,7 +116,7 @@ def _page(path: str, resource: Resource) -> Endpoint:
 
 def _api(path: str, resource: Resource) -> Endpoint:
     async def download(request: Request) -> Response:
-        user = await auth.current_user(request)
+        user = await current_user(request)
         if user is None:
             raise ApiError(401, "not_authenticated", "Sign in first.")
         raw = request.path_params["id"]

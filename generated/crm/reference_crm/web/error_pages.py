@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from crmgen_runtime import assets
+from crmgen_runtime.principal import current_user
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth
 from reference_crm.web.core import ROOT, error_page, login_redirect
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -49,7 +49,7 @@ async def _viewer(request: Request, status: int) -> Any:
     if status >= 500:
         return None
     try:
-        return await auth.current_user(request)
+        return await current_user(request)
     except Exception:  # noqa: BLE001 - an error page must render whatever failed
         return None
 

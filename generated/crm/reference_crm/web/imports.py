@@ -343,13 +343,14 @@ def _choice(meta: dict[str, Any], value: Cell) -> str:
 
 
 def api_value(meta: dict[str, Any], value: Cell) -> Any:
-    """A non-empty cell as the API payload wants it (the API's validation then checks it)."""
-    kind = meta["type"]
-    if meta["widget"] == "checkbox":
+    """A non-empty cell as the API payload wants it (the API's validation then checks it),
+    read as its field type says (``import`` in ui.json: a plugin type chooses too)."""
+    kind = meta["import"]
+    if kind == "boolean":
         return _boolean(value)
-    if meta["widget"] == "select":
+    if kind == "choice":
         return _choice(meta, value)
-    if kind in ("integer", "decimal", "money", "float"):
+    if kind == "number":
         return _number(value)
     if kind in ("date", "datetime"):
         return _date(value, kind == "datetime")

@@ -20,13 +20,13 @@ from typing import Any
 import sqlalchemy as sa
 from crmgen_runtime import crud, permissions
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import auth
 from reference_crm.web.core import (
     ENTITIES,
     PAGES,
@@ -268,7 +268,7 @@ def search(database: Any, user: Any, query: str, locale: str) -> list[Hit]:
 
 async def search_page(request: Request) -> Response:
     """``GET /search?q=``: one exact hit opens its card, else the results with history."""
-    user = await auth.current_user(request)
+    user = await current_user(request)
     if user is None:
         return login_redirect(request)
     typed = request.query_params.get("q", "")

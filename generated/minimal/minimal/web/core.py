@@ -17,13 +17,20 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
-from crmgen_runtime import assets, crud, fields, permissions, validation
+from crmgen_runtime import (
+    assets,
+    credentials,
+    crud,
+    fields,
+    permissions,
+    principal,
+    validation,
+)
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from minimal import auth
 from minimal.resources import RESOURCES
 from minimal.settings import FORMATS
 
@@ -138,16 +145,16 @@ def pick(text: dict[str, str] | None, locale: str) -> str:
 
 def csrf_token(request: Request, *, create: bool = True) -> str | None:
     """The CSRF token of the request's session (or of its anonymous CSRF cookie)."""
-    return auth.csrf_token(request, create=create)
+    return credentials.csrf_token(request, create=create)
 
 
 def csrf_ok(request: Request, form: dict[str, str]) -> bool:
-    return auth.csrf_matches(request, form.get(CSRF_FIELD, ""))
+    return credentials.csrf_matches(request, form.get(CSRF_FIELD, ""))
 
 
 def secure(request: Request, response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
-    auth.set_csrf_cookie(request, response)
+    credentials.set_csrf_cookie(request, response)
     return response
 
 
@@ -304,8 +311,8 @@ def cell(meta: dict[str, Any], value: Any, locale: str) -> str:
         return ", ".join(cell(meta, v, locale) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False)
-    if meta.get("type") == "money":
-        return FORMATS.format_money(value, locale, meta.get("currency"))
+    if meta.get("currency"):  # an amount of money
+        return FORMATS.format_money(value, locale, meta["currency"])
     # a type with a format of its own (a plugin type)
     shown = fields.display(meta.get("type", ""), value)
     if shown is not None:
@@ -360,7 +367,7 @@ async def guard(
     request: Request, resource: Resource, action: str
 ) -> tuple[Any, Response | None]:
     """The signed-in user who may do ``action`` on ``resource``, or the page that says why not."""
-    user = await auth.current_user(request)
+    user = await principal.current_user(request)
     if user is None:
         return None, login_redirect(request)
     if not allowed(resource, user, action):

@@ -14,6 +14,7 @@ import io
 from typing import Any
 
 from babel import dates, numbers
+from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import charts
 from starlette.concurrency import run_in_threadpool
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import analytics, auth
+from minimal import analytics
 from minimal.settings import FORMATS
 from minimal.web.core import (
     ENTITIES,
@@ -89,7 +90,7 @@ async def _opened(
     request: Request, kind: str
 ) -> tuple[Any, dict[str, Any] | None, Response | None]:
     """The signed-in user and the dashboard or report of the path, or the page saying why not."""
-    user = await auth.current_user(request)
+    user = await current_user(request)
     if user is None:
         return None, None, login_redirect(request)
     item = DATA[kind].get(request.path_params["name"])

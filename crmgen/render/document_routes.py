@@ -1,5 +1,5 @@
 """Documents (print formats): which entities the generated app serves them for, and their
-routes in the OpenAPI document. Their data in ``ui.json`` comes from ``crmgen.render.web.documents``.
+routes in the OpenAPI document. Their data in ``ui.json`` comes from ``crmgen.render.web.print_formats``.
 """
 
 from __future__ import annotations

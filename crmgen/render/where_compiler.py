@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language.fields import REGISTRY as FIELD_TYPES
 from crmgen.language.model import Condition, Entity, Field, Spec, Value
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
@@ -49,7 +50,12 @@ SYSTEM_COLUMNS = {
 }
 _COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-DECIMALS = ("decimal", "money")
+
+
+def _exact(type_: str | None) -> bool:
+    """Whether values of ``type_`` are exact decimals (compared as ``Decimal``)."""
+    kind = FIELD_TYPES.get(type_ or "")
+    return kind is not None and kind.exact
 
 
 @dataclass(frozen=True)
@@ -236,7 +242,7 @@ class _Compiler:
             return _Sql(
                 f"sa.true() if ({left.source} {symbol} {right.source}) else sa.false()", "boolean"
             )
-        if isinstance(right, _Sql) and right.type in DECIMALS and left.type not in DECIMALS:
+        if isinstance(right, _Sql) and _exact(right.type) and not _exact(left.type):
             # an exact decimal compares in its own unit: it goes first (see the app's decimals)
             left, right, symbol = right, left, _FLIPPED.get(symbol, symbol)
         return self.column_compare(left, symbol, right)
@@ -351,7 +357,7 @@ def literal(value: Any, type_: str | None) -> str:
     if type_ == "datetime" and isinstance(value, (str, dt.datetime)):
         text = value if isinstance(value, str) else value.isoformat()
         return f"dt.datetime.fromisoformat({py_literal(text)})"
-    if type_ in DECIMALS and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+    if _exact(type_) and isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return f"Decimal({py_literal(str(value))})"
     if isinstance(value, (dt.datetime, dt.date)):
         return py_literal(value.isoformat())

@@ -12,8 +12,9 @@ from typing import Any
 from jinja2 import meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from crmgen.language.fields import field_type
 from crmgen.language.model import Document, Entity, Field, Spec
-from crmgen.render.documents import served
+from crmgen.render.document_routes import served
 from crmgen.render.web.labels import text_of
 
 
@@ -23,7 +24,7 @@ def _field(spec: Spec, f: Field) -> dict[str, Any]:
         "type": f.type,
         "label": text_of(spec, f.label, f.name),
         "choices": [[v.name, text_of(spec, v.label, v.name)] for v in f.values],
-        "currency": (f.currency or spec.app.currency) if f.type == "money" else None,
+        "currency": (f.currency or spec.app.currency) if field_type(f.type).currency else None,
         "scale": f.scale,
     }
 
