@@ -1,4 +1,4 @@
-"""What the outbox, worker and scheduler templates need: the spec's integrations as data.
+"""What the outbox template needs: the spec's integrations as data.
 
 Each integration becomes ``(name, type, ((setting, env var or None, literal or default), ...))``
 so the generated ``outbox.py`` reads secrets from the environment at delivery time and never
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen.language.model import Spec
-from crmgen.render.users import auth_context
 
 
 def integrations(
@@ -28,8 +27,5 @@ def integrations(
 
 
 def outbox_context(spec: Spec) -> dict[str, Any]:
-    """The context of ``outbox.py``, ``worker.py`` and ``scheduler.py``."""
-    return {
-        "integrations": integrations(spec),
-        "audit_roles": auth_context(spec)["audit_roles"],
-    }
+    """The context of ``outbox.py``."""
+    return {"integrations": integrations(spec)}

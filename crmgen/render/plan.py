@@ -157,8 +157,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
             "backend/analytics.py.j2",
             {**context, **analytics_context(spec)},
         ),
-        PlannedFile(f"{package}/worker.py", "backend/worker.py.j2", context),
-        PlannedFile(f"{package}/scheduler.py", "backend/scheduler.py.j2", context),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
         PlannedFile(f"{package}/documents.py", "backend/documents.py.j2", context),
     ]

@@ -55,13 +55,14 @@ class Settings:
     database_url: str
     secret_key: str | None
     smtp_url: str | None
-    # The outbox worker (see outbox.py and worker.py).
+    # The outbox worker (crmgen_runtime.outbox and worker).
     outbox_max_attempts: int = 8
     outbox_backoff_seconds: float = 30.0
     outbox_backoff_max_seconds: float = 3600.0
     outbox_lease_seconds: float = 300.0
     outbox_timeout_seconds: float = 30.0
-    # The scheduler (scheduler.py): in the worker, and in the web app when run_scheduler.
+    # The scheduler (crmgen_runtime.scheduler): in the worker, and in the web app when
+    # run_scheduler.
     run_scheduler: bool = False
     scheduler_clock_speed: float = 1.0
     scheduler_clock_origin: float = 0.0

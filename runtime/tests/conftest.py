@@ -307,3 +307,16 @@ def xlsx() -> XlsxMaker:
 def sheet() -> Callable[[list[list[str]]], str]:
     """``sheet([["Name"], ["Ann"]])``: the XML of a worksheet of inline strings."""
     return rows_xml
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """An empty database's URL, as an app is given one: an SQLite file, then a PostgreSQL
+    schema of its own (named in the URL's ``options``, dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.sqlite3'}"
+        return
+    engine = request.getfixturevalue("postgres")
+    with engine.connect() as connection:
+        schema = connection.scalar(sa.text("SELECT current_schema()"))
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"

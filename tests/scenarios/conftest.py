@@ -150,9 +150,6 @@ class Scenario(Backend):
         """One batch of the outbox worker (no scheduler: the tests decide what runs)."""
         return self.app("worker", "--once", "--no-scheduler", *args, **env)
 
-    def scheduler_module(self) -> ModuleType:
-        return import_beside(self.gen, "scheduler")
-
     def run_scheduled(self, name: str) -> None:
         """``processes.run_scheduled(name, database)``, with the package importable (the
         backup step imports the app's ``db`` module lazily)."""

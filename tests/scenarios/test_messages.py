@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.scheduler import Scheduler
 
 from tests.app_settings import app_settings_env
 from tests.backend.payloads import create
@@ -70,9 +71,10 @@ def expected_message_id(key: str, domain: str = "example.com") -> str:
 def scheduler_at(s: Scenario, moment: dt.datetime, started: dt.datetime, name: str) -> Any:
     """A scheduler of the app (as a worker named ``name`` would run it) whose clock reads
     ``moment`` and that started at ``started``."""
-    module = s.scheduler_module()
     settings = s.gen.app.startup_settings(app_settings_env(DATABASE_URL=s.url))
-    scheduler = module.Scheduler(s.database, settings, processes=s.processes, name=name)
+    scheduler = Scheduler(
+        s.gen.resources.CATALOG, s.database, settings, processes=s.processes, name=name
+    )
     scheduler.clock = FixedClock(moment)
     scheduler.started = started.astimezone(UTC)
     return scheduler
@@ -128,8 +130,7 @@ def test_reminders_for_tasks_due_tomorrow_reach_the_assignees(
         )
 
     # The cron tick "0 8 * * *" in Moscow time, seen by the scheduler a few seconds after it.
-    module = s.scheduler_module()
-    eight = dt.datetime.combine(today, dt.time(8, 0), ZoneInfo(module.TIMEZONE))
+    eight = dt.datetime.combine(today, dt.time(8, 0), ZoneInfo(s.gen.settings.TIMEZONE))
     assert s.processes.SCHEDULES["task_reminders"] == "0 8 * * *"
     first = scheduler_at(
         s, eight + dt.timedelta(seconds=5), eight - dt.timedelta(minutes=1), "host-a:1"
@@ -458,8 +459,8 @@ def test_failing_scheduled_run_leaves_no_partial_rows(
         real(session, **kwargs)
 
     monkeypatch.setattr(outbox, "enqueue", flaky)
-    module = s.scheduler_module()
-    monday_seven = dt.datetime(2031, 3, 17, 7, 0, tzinfo=ZoneInfo(module.TIMEZONE))  # "0 7 * * 1-5"
+    zone = ZoneInfo(s.gen.settings.TIMEZONE)
+    monday_seven = dt.datetime(2031, 3, 17, 7, 0, tzinfo=zone)  # "0 7 * * 1-5"
     scheduler = scheduler_at(
         s,
         monday_seven + dt.timedelta(seconds=3),

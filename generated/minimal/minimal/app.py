@@ -91,9 +91,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         scheduler = None
         if settings.run_scheduler:  # RUN_SCHEDULER=1: scheduled processes run here too
-            from minimal import scheduler as scheduling
+            from crmgen_runtime import scheduler as scheduling
 
-            scheduler = scheduling.start_in_thread(db, settings)
+            scheduler = scheduling.start_in_thread(CATALOG, db, settings)
         yield
         if scheduler is not None:
             thread, stop = scheduler

@@ -1,17 +1,20 @@
-"""The scheduler: runs the spec's scheduled processes, once per cron tick, in UTC time.
+"""The scheduler: runs an app's scheduled processes, once per cron tick, in the app's time zone.
 
-It runs in every ``worker`` (a thread) and, with ``RUN_SCHEDULER=1``, in the web app too;
-any number of them may run against one database. For each process of ``processes.SCHEDULES``
-(name -> five-field cron) the scheduler computes the latest tick at or before now, in the
-app's time zone (UTC), and inserts ``(process, tick)`` into ``schedule_runs``
-with a unique constraint: the one insert that succeeds runs the process
-(``processes.run_scheduled(name, database)``); every other scheduler sees the row and moves on.
+It runs in every worker (a thread) and, with ``RUN_SCHEDULER=1``, in the web app too; any number
+of them may run against one database. Which processes run on which cron is the spec's: the
+app's processes module (``PKG.processes``, or the module ``PROCESSES_MODULE`` names) has
+``SCHEDULES`` (name -> five-field cron) and ``run_scheduled(name, database)``, the
+``ScheduledProcesses`` a ``Scheduler`` is given or loads. For each process the scheduler
+computes the latest tick at or before now, in the app's zone (``catalog.config.clock``), and
+inserts ``(process, tick)`` into the app's ``schedule_runs`` table (``ScheduleRunTable``) with a
+unique constraint: the one insert that succeeds runs the process; every other scheduler sees the
+row and moves on.
 
 Missed ticks (every scheduler was down): only the most recent tick is run, once, when a
-scheduler starts again; older ones are skipped (no backlog storm), and a tick is never run
-once the next one has come (so never later than one period). A process that has never run
-starts with the first tick after the scheduler started. A run that crashes halfway is not
-repeated (``schedule_runs.status`` stays ``running``, or ``failed`` with the error).
+scheduler starts again; older ones are skipped (no backlog storm), and a tick is never run once
+the next one has come (so never later than one period). A process that has never run starts
+with the first tick after the scheduler started. A run that crashes halfway is not repeated
+(``schedule_runs.status`` stays ``running``, or ``failed`` with the error).
 
 ``SCHEDULER_CLOCK_SPEED`` (and ``SCHEDULER_CLOCK_ORIGIN``, a Unix time) make the clock run
 faster, for tests: at speed 60 a minute passes every second.
@@ -26,24 +29,36 @@ import os
 import socket
 import threading
 import time
-from types import ModuleType
-from zoneinfo import ZoneInfo
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
-from crmgen_runtime.db import Database
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 
-from minimal.models import ScheduleRun, utcnow
-from minimal.settings import TIMEZONE, Settings
+from crmgen_runtime.db import Database
+from crmgen_runtime.resources import Catalog
+from crmgen_runtime.settings import Settings
+from crmgen_runtime.tables import ScheduleRunTable, utcnow
 
 log = logging.getLogger(__name__)
 
-PROCESSES_MODULE = "minimal.processes"
-TABLE = ScheduleRun.__table__
 ERROR_MAX_LENGTH = 2000
+WORKER_MAX_LENGTH = 128  # schedule_runs.worker
+THREAD_NAME = "scheduler"
 
 
-class Clock:
+class ScheduledProcesses(Protocol):
+    """What the scheduler runs: the app's processes module, or any object alike."""
+
+    @property
+    def SCHEDULES(self) -> Mapping[str, str]:  # the module's constant
+        """Process name -> five-field cron, in the app's time zone."""
+
+    def run_scheduled(self, name: str, database: Database) -> None:
+        """Run the scheduled process ``name`` in a transaction of its own."""
+
+
+class SpeedClock:
     """The time, in UTC; ``speed`` > 1 runs it faster from ``origin`` (a Unix time), for tests."""
 
     def __init__(self, speed: float = 1.0, origin: float = 0.0) -> None:
@@ -54,27 +69,37 @@ class Clock:
         if self.speed == 1.0:
             return utcnow()
         real = time.time()
-        return dt.datetime.fromtimestamp(
-            self.origin + (real - self.origin) * self.speed, dt.UTC
-        )
+        return dt.datetime.fromtimestamp(self.origin + (real - self.origin) * self.speed, dt.UTC)
 
 
 def latest_tick(cron: str, now: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """The latest tick of ``cron`` at or before ``now``, read in ``zone``; in UTC."""
     local = now.astimezone(zone).replace(microsecond=0) + dt.timedelta(seconds=1)
-    tick = croniter(cron, local).get_prev(dt.datetime)
+    tick: dt.datetime = croniter(cron, local).get_prev(dt.datetime)
     return tick.astimezone(dt.UTC).replace(microsecond=0)
 
 
-def load_processes(name: str | None = None) -> ModuleType | None:
-    """The module with ``SCHEDULES`` and ``run_scheduled`` (None when the app has none)."""
-    module = name or PROCESSES_MODULE
+def processes_module(catalog: Catalog, settings: Settings) -> str:
+    """The name of the module with the app's schedules: ``PROCESSES_MODULE``, else
+    ``PKG.processes`` (``PKG`` is the app's name)."""
+    return settings.processes_module or f"{catalog.config.name}.processes"
+
+
+def load_processes(name: str) -> ScheduledProcesses | None:
+    """The module ``name`` with ``SCHEDULES`` and ``run_scheduled`` (None when there is no
+    such module)."""
     try:
-        return importlib.import_module(module)
+        module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
+        if exc.name is not None and name.startswith(exc.name):
             return None
         raise
+    return cast(ScheduledProcesses, module)
+
+
+def worker_name() -> str:
+    """``host:pid``: which process ran a tick (``schedule_runs.worker``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -84,69 +109,72 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 class Scheduler:
-    """Runs due ticks of the scheduled processes; ``check()`` once, ``run(stop)`` in a loop."""
+    """Runs due ticks of an app's scheduled processes; ``check()`` once, ``run(stop)`` in a loop.
+
+    ``processes`` defaults to the module ``processes_module`` names (``PKG.processes``).
+    """
 
     def __init__(
         self,
+        catalog: Catalog,
         database: Database,
         settings: Settings,
         *,
-        processes: ModuleType | None = None,
+        processes: ScheduledProcesses | None = None,
         name: str | None = None,
     ) -> None:
         self.database = database
-        self.clock = Clock(
-            settings.scheduler_clock_speed, settings.scheduler_clock_origin
-        )
-        self.zone = ZoneInfo(TIMEZONE)
-        self.processes = processes or load_processes(settings.processes_module)
-        self.schedules: dict[str, str] = dict(
-            getattr(self.processes, "SCHEDULES", None) or {}
-        )
+        self.table: sa.Table = catalog.table(ScheduleRunTable).__table__  # type: ignore[attr-defined]
+        self.clock = SpeedClock(settings.scheduler_clock_speed, settings.scheduler_clock_origin)
+        self.zone = catalog.config.clock.zone
+        self.processes = processes or load_processes(processes_module(catalog, settings))
+        schedules = getattr(self.processes, "SCHEDULES", None) or {}
+        self.schedules: dict[str, str] = dict(schedules)
         self.poll = settings.scheduler_poll_seconds
         self.started = self.clock.now()
-        self.name = name or _worker_name()
+        self.name = name or worker_name()
         self.decided: dict[str, dt.datetime] = {}  # process -> the last tick looked at
 
     def _last_run(self, process: str) -> dt.datetime | None:
+        table = self.table
         with self.database.engine.connect() as connection:
             last = connection.scalar(
-                sa.select(sa.func.max(TABLE.c.tick)).where(TABLE.c.process == process)
+                sa.select(sa.func.max(table.c.tick)).where(table.c.process == process)
             )
         return _aware(last)
 
     def _claim(self, process: str, tick: dt.datetime) -> bool:
         """Insert (process, tick); True for the one scheduler whose insert went in."""
+        table = self.table
         values = {
             "process": process,
             "tick": tick,
             "started_at": utcnow(),
             "status": "running",
-            "worker": self.name[:128],
+            "worker": self.name[:WORKER_MAX_LENGTH],
         }
         with self.database.engine.begin() as connection:
+            statement: Any
             if connection.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
+                from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+                statement = pg_insert(table).values(**values)
             else:
-                from sqlalchemy.dialects.sqlite import insert
-            statement = (
-                insert(TABLE)
-                .values(**values)
-                .on_conflict_do_nothing(index_elements=["process", "tick"])
-                .returning(TABLE.c.id)
-            )
+                from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+                statement = sqlite_insert(table).values(**values)
+            statement = statement.on_conflict_do_nothing(
+                index_elements=["process", "tick"]
+            ).returning(table.c.id)
             return connection.execute(statement).first() is not None
 
     def _finish(self, process: str, tick: dt.datetime, error: str | None) -> None:
+        table = self.table
         with self.database.engine.begin() as connection:
             connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.process == process, TABLE.c.tick == tick)
-                .values(
-                    finished_at=utcnow(),
-                    status="failed" if error else "ok",
-                    error=error,
-                )
+                sa.update(table)
+                .where(table.c.process == process, table.c.tick == tick)
+                .values(finished_at=utcnow(), status="failed" if error else "ok", error=error)
             )
 
     def due(self, process: str, cron: str, now: dt.datetime) -> dt.datetime | None:
@@ -178,12 +206,13 @@ class Scheduler:
         return ran
 
     def run_process(self, process: str, tick: dt.datetime) -> None:
+        """Run ``process`` for ``tick`` and record how it ended."""
         log.info("scheduler: running %s for %s", process, tick.isoformat())
         error = None
         try:
             assert self.processes is not None
             self.processes.run_scheduled(process, self.database)
-        except Exception as exc:  # noqa: BLE001 - recorded on the run, the loop goes on
+        except Exception as exc:  # recorded on the run, the loop goes on
             log.exception("scheduler: %s failed", process)
             error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX_LENGTH]
         try:
@@ -199,29 +228,20 @@ class Scheduler:
         while not stop.is_set():
             try:
                 self.check()
-            except Exception:  # noqa: BLE001 - the scheduler must outlive one bad check
+            except Exception:  # the scheduler must outlive one bad check
                 log.exception("scheduler: a check failed")
             stop.wait(interval)
 
 
-def _worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def start_in_thread(
-    database: Database, settings: Settings
+    catalog: Catalog, database: Database, settings: Settings
 ) -> tuple[threading.Thread, threading.Event] | None:
     """The scheduler in a daemon thread (the web app with ``RUN_SCHEDULER=1``); None when
     the app has no scheduled processes."""
-    scheduler = Scheduler(database, settings)
+    scheduler = Scheduler(catalog, database, settings)
     if not scheduler.schedules:
         return None
     stop = threading.Event()
-    thread = threading.Thread(
-        target=scheduler.run, args=(stop,), name="scheduler", daemon=True
-    )
+    thread = threading.Thread(target=scheduler.run, args=(stop,), name=THREAD_NAME, daemon=True)
     thread.start()
     return thread, stop
-
-
-__all__ = ["Clock", "Scheduler", "latest_tick", "load_processes", "start_in_thread"]

@@ -1,56 +1,60 @@
-"""The outbox worker: ``python -m {{ package|ident }} worker [--once] [--batch N] [--poll SECONDS]``.
+"""The outbox worker: ``python -m PKG worker [--once] [--batch N] [--poll SECONDS]``.
 
-Several workers may run at once, on any hosts. A worker *claims* up to ``--batch`` due
-messages by giving them a lease (``locked_until``) and its claim token, in one short
-transaction: ``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, one atomic ``UPDATE ...
-WHERE id IN (due rows)`` on SQLite. Before each delivery it renews that message's lease (and
-skips it when the lease is no longer its own); right after a delivery it marks the message
-``sent`` in a transaction of its own. A failure counts an attempt and schedules the next one
-after an exponential backoff with jitter (capped); after ``OUTBOX_MAX_ATTEMPTS`` attempts (or
-a refusal that cannot change, such as an HTTP 400) the message is ``dead``.
+Several workers may run at once, on any hosts. A worker *claims* up to ``batch`` due messages
+by giving them a lease (``locked_until``) and its claim token, in one short transaction:
+``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, one atomic ``UPDATE ... WHERE id IN (due
+rows)`` on SQLite. Before each delivery it renews that message's lease (and skips it when the
+lease is no longer its own); right after a delivery it marks the message ``sent`` in a
+transaction of its own. A failure counts an attempt and schedules the next one after an
+exponential backoff with jitter (capped); after ``OUTBOX_MAX_ATTEMPTS`` attempts (or a refusal
+that cannot change, such as an HTTP 400) the message is ``dead``.
 
 Delivery is at least once: a worker that dies between delivering and marking leaves a leased
 row that another worker delivers again once the lease expires; the receiver drops the repeat
-by its Message-ID / Idempotency-Key. SIGTERM (or Ctrl-C) finishes the message being
-delivered, gives the rest of the batch back and exits.
+by its Message-ID / Idempotency-Key. SIGTERM (or Ctrl-C) finishes the message being delivered,
+gives the rest of the batch back and exits.
 
-The worker also runs the scheduler (``scheduler.py``) in a thread, unless ``--no-scheduler``.
+``main`` also runs the scheduler (``crmgen_runtime.scheduler``) in a thread, unless told not to.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import random
 import signal
-import socket
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
 
-from crmgen_runtime.delivery import PermanentError
-from {{ package|ident }} import outbox
 from crmgen_runtime.db import Database
-from {{ package|ident }}.models import OutboxMessage, utcnow
-from {{ package|ident }}.settings import Settings
+from crmgen_runtime.delivery import PermanentError
+from crmgen_runtime.outbox import Outbox
+from crmgen_runtime.scheduler import Scheduler
+from crmgen_runtime.settings import Settings
+from crmgen_runtime.tables import utcnow
 
 log = logging.getLogger(__name__)
 
-TABLE = OutboxMessage.__table__
 ERROR_MAX_LENGTH = 2000
+MAX_EXPONENT = 62  # 2**62 seconds is past any cap; more would only overflow the float
+SCHEDULER_JOIN_SECONDS = 60  # how long a stopping worker waits for a running scheduled process
 
 
-def backoff(attempts: int, base: float, cap: float, rng: Any = random.random) -> float:
+def backoff(
+    attempts: int, base: float, cap: float, rng: Callable[[], float] = random.random
+) -> float:
     """Seconds to wait after the ``attempts``-th failure.
 
     ``base * 2**(attempts-1)`` capped at ``cap``, with "equal jitter" (a random half to all
     of it) so that retries spread out.
     """
-    delay = min(cap, base * 2 ** min(attempts - 1, 62))
+    delay = min(cap, base * float(2 ** min(attempts - 1, MAX_EXPONENT)))
     return delay / 2 + rng() * delay / 2
 
 
@@ -65,77 +69,84 @@ class Claimed:
     attempts: int
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
 class Worker:
-    """Claims due outbox messages and delivers them; ``stop`` ends ``run`` gracefully."""
+    """Claims due messages of ``outbox`` and delivers them; ``stop`` ends ``run`` gracefully."""
 
-    def __init__(self, database: Database, settings: Settings, *, batch: int = 10) -> None:
+    def __init__(
+        self, outbox: Outbox, database: Database, settings: Settings, *, batch: int = 10
+    ) -> None:
+        self.outbox = outbox
         self.database = database
         self.settings = settings
         self.batch = batch
         self.stop = threading.Event()
         self.lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
+        self.table = outbox.table
 
-    # --- claiming -----------------------------------------------------------
+    # --- claiming -----------------------------------------------------------------------
 
-    def _due(self, now: dt.datetime) -> Any:
+    def _due(self, now: dt.datetime) -> sa.ColumnElement[bool]:
+        table = self.table
         return sa.and_(
-            TABLE.c.status == "pending",
-            TABLE.c.next_attempt_at <= now,
-            sa.or_(TABLE.c.locked_until.is_(None), TABLE.c.locked_until < now),
+            table.c.status == "pending",
+            table.c.next_attempt_at <= now,
+            sa.or_(table.c.locked_until.is_(None), table.c.locked_until < now),
         )
 
     def claim(self) -> tuple[str, list[Claimed]]:
         """Lease up to ``batch`` due messages, oldest due first; (claim token, messages)."""
+        table = self.table
         token = uuid.uuid4().hex
         now = utcnow()
         lease = {"locked_until": now + self.lease, "claim_token": token}
         due = (
-            sa.select(TABLE.c.id)
+            sa.select(table.c.id)
             .where(self._due(now))
-            .order_by(TABLE.c.next_attempt_at, TABLE.c.id)
+            .order_by(table.c.next_attempt_at, table.c.id)
             .limit(self.batch)
         )
         with self.database.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 ids = connection.scalars(due.with_for_update(skip_locked=True)).all()
                 if ids:
-                    connection.execute(sa.update(TABLE).where(TABLE.c.id.in_(ids)).values(**lease))
+                    connection.execute(sa.update(table).where(table.c.id.in_(ids)).values(**lease))
             else:  # SQLite: one UPDATE is atomic (the database is locked while it runs)
                 connection.execute(
-                    sa.update(TABLE)
-                    .where(TABLE.c.id.in_(due.scalar_subquery()), self._due(now))
+                    sa.update(table)
+                    .where(table.c.id.in_(due.scalar_subquery()), self._due(now))
                     .values(**lease)
                 )
             rows = connection.execute(
                 sa.select(
-                    TABLE.c.id,
-                    TABLE.c.kind,
-                    TABLE.c.payload,
-                    TABLE.c.idempotency_key,
-                    TABLE.c.attempts,
+                    table.c.id,
+                    table.c.kind,
+                    table.c.payload,
+                    table.c.idempotency_key,
+                    table.c.attempts,
                 )
-                .where(TABLE.c.claim_token == token)
-                .order_by(TABLE.c.next_attempt_at, TABLE.c.id)
+                .where(table.c.claim_token == token)
+                .order_by(table.c.next_attempt_at, table.c.id)
             ).all()
-        return token, [Claimed(r.id, r.kind, dict(r.payload or {}), r.idempotency_key, r.attempts) for r in rows]
+        claimed = [
+            Claimed(r.id, r.kind, dict(r.payload or {}), r.idempotency_key, r.attempts)
+            for r in rows
+        ]
+        return token, claimed
 
     def _renew(self, message: Claimed, token: str) -> bool:
         """Extend the lease of ``message`` right before delivering it.
 
         False when the lease is not this claim's any more (it ran out, another worker took it).
         """
+        table = self.table
         now = utcnow()
         with self.database.engine.begin() as connection:
             done = connection.execute(
-                sa.update(TABLE)
+                sa.update(table)
                 .where(
-                    TABLE.c.id == message.id,
-                    TABLE.c.claim_token == token,
-                    TABLE.c.status == "pending",
+                    table.c.id == message.id,
+                    table.c.claim_token == token,
+                    table.c.status == "pending",
                 )
                 .values(locked_until=now + self.lease)
             )
@@ -143,24 +154,26 @@ class Worker:
 
     def release(self, token: str) -> None:
         """Give back the leases of ``token`` that were not delivered (a graceful stop)."""
+        table = self.table
         with self.database.engine.begin() as connection:
             connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.claim_token == token, TABLE.c.status == "pending")
+                sa.update(table)
+                .where(table.c.claim_token == token, table.c.status == "pending")
                 .values(locked_until=None, claim_token=None)
             )
 
-    # --- delivering ---------------------------------------------------------
+    # --- delivering ---------------------------------------------------------------------
 
     def _mark_sent(self, message: Claimed) -> None:
+        table = self.table
         with self.database.engine.begin() as connection:
             connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.id == message.id)
+                sa.update(table)
+                .where(table.c.id == message.id)
                 .values(
                     status="sent",
                     sent_at=utcnow(),
-                    attempts=TABLE.c.attempts + 1,
+                    attempts=table.c.attempts + 1,
                     locked_until=None,
                     claim_token=None,
                     last_error=None,
@@ -168,6 +181,7 @@ class Worker:
             )
 
     def _mark_failed(self, message: Claimed, token: str, error: BaseException) -> str:
+        table = self.table
         attempts = message.attempts + 1
         permanent = isinstance(error, PermanentError)
         dead = permanent or attempts >= self.settings.outbox_max_attempts
@@ -180,8 +194,8 @@ class Worker:
         text = f"{type(error).__name__}: {error}"[:ERROR_MAX_LENGTH]
         with self.database.engine.begin() as connection:
             connection.execute(
-                sa.update(TABLE)
-                .where(TABLE.c.id == message.id, TABLE.c.claim_token == token)
+                sa.update(table)
+                .where(table.c.id == message.id, table.c.claim_token == token)
                 .values(
                     status="dead" if dead else "pending",
                     attempts=attempts,
@@ -192,9 +206,22 @@ class Worker:
                 )
             )
         if dead:
-            log.error("outbox %s (%s) is dead after %s attempts: %s", message.id, message.kind, attempts, text)
+            log.error(
+                "outbox %s (%s) is dead after %s attempts: %s",
+                message.id,
+                message.kind,
+                attempts,
+                text,
+            )
             return "dead"
-        log.warning("outbox %s (%s) attempt %s failed, next in %.1fs: %s", message.id, message.kind, attempts, wait, text)
+        log.warning(
+            "outbox %s (%s) attempt %s failed, next in %.1fs: %s",
+            message.id,
+            message.kind,
+            attempts,
+            wait,
+            text,
+        )
         return "retry"
 
     def deliver(self, message: Claimed, token: str) -> str:
@@ -203,7 +230,7 @@ class Worker:
         if not self._renew(message, token):
             return "lost"
         try:
-            outbox.COURIER.deliver(
+            self.outbox.courier.deliver(
                 message.kind, message.payload, message.key, self.settings.outbox_timeout_seconds
             )
         except Exception as exc:  # noqa: BLE001 - recorded on the message
@@ -236,7 +263,7 @@ class Worker:
             except sa.exc.OperationalError as exc:  # database briefly unavailable or busy
                 log.warning("outbox: the database failed: %s", exc)
                 counts = {"claimed": 0}
-            except Exception:  # noqa: BLE001 - keep delivering the other messages
+            except Exception:  # keep delivering the other messages
                 log.exception("outbox: a batch failed")
                 counts = {"claimed": 0}
             if once:
@@ -246,6 +273,7 @@ class Worker:
 
 
 def main(
+    outbox: Outbox,
     settings: Settings,
     *,
     once: bool = False,
@@ -253,13 +281,12 @@ def main(
     poll: float = 1.0,
     scheduler: bool = True,
 ) -> None:
-    """The ``worker`` command: the outbox loop here, the scheduler in a thread."""
-    from {{ package|ident }} import scheduler as scheduling
-
+    """The ``worker`` command: the outbox loop here, the scheduler (of ``outbox.catalog``'s
+    app) in a thread."""
     database = Database(settings.database_url)
-    worker = Worker(database, settings, batch=batch)
+    worker = Worker(outbox, database, settings, batch=batch)
 
-    def stop(signum: int, _frame: Any) -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("worker: signal %s, finishing the current message", signum)
         worker.stop.set()
 
@@ -267,7 +294,7 @@ def main(
     thread = None
     try:
         if scheduler:
-            runner = scheduling.Scheduler(database, settings)
+            runner = Scheduler(outbox.catalog, database, settings)
             if once:
                 runner.check()
             else:
@@ -279,7 +306,7 @@ def main(
     finally:
         worker.stop.set()
         if thread is not None:
-            thread.join(timeout=60)
+            thread.join(timeout=SCHEDULER_JOIN_SECONDS)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         database.dispose()

@@ -1,0 +1,358 @@
+"""An app's command line: ``python -m PKG COMMAND`` (or the app's console script).
+
+``migrate`` brings the database to the newest schema, ``serve`` runs the web app, ``worker``
+delivers the outbox and runs scheduled processes, ``createuser`` adds a user,
+``backup``/``restore`` copy every table to and from a portable JSON-lines file, and ``seed``
+fills an empty database with demo data. The database is ``DATABASE_URL`` (default: an SQLite
+file in the working folder), or ``--database`` where a command has it. Exit codes: 0 done, 1 a
+problem you can fix (the message says which), 2 a usage error.
+
+An app binds the commands once, in its ``cli.py``: ``CommandLine(CONFIG, folder)``, with its
+configuration (``crmgen_runtime.config``) and its package's folder (its Alembic scripts are
+``migrations/`` inside it once installed, or beside it in the source tree). A command imports
+what it uses of the app only when it runs, by the modules every app has: ``PKG.app``
+(``create_app``), ``PKG.models`` (``ensure_search_indexes``), ``PKG.resources`` (``CATALOG``:
+``createuser`` adds a user with ``crmgen_runtime.auth.create_user``), ``PKG.seed`` (``seed``,
+``DEMO_PASSWORD``), ``PKG.outbox`` (``OUTBOX``) and ``PKG.backup`` (``BACKUPS``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+import sqlalchemy as sa
+
+from crmgen_runtime.config import AppConfig
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+    from crmgen_runtime.backup import Backups
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_PORT = 8000
+DEFAULT_BATCH = 10
+MAX_BATCH = 1000
+DEFAULT_POLL = 1.0
+MIN_POLL = 0.01
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class Problem(click.ClickException):
+    """A problem the user can fix: one line on stderr, exit 1."""
+
+    exit_code = 1
+
+
+def database_option(function: F) -> F:
+    """The ``--database URL`` option of the commands that touch the database."""
+    option = click.option(
+        "--database",
+        "database",
+        metavar="URL",
+        default=None,
+        help="Database URL (default: DATABASE_URL, else the SQLite file).",
+    )
+    return option(function)
+
+
+class CommandLine:
+    """The commands of one app (``cli``), and the migration helpers they share."""
+
+    def __init__(self, config: AppConfig, folder: Path) -> None:
+        self.config = config
+        self.package = config.name  # the app's import name
+        self.folder = folder
+        self.cli = self._commands()
+
+    def __repr__(self) -> str:
+        return f"CommandLine({self.package!r})"
+
+    def module(self, name: str) -> ModuleType:
+        """The app's module ``PKG.name``, imported now."""
+        return importlib.import_module(f"{self.package}.{name}")
+
+    # --- the database's schema ---------------------------------------------------------
+
+    def migrations_folder(self) -> Path:
+        """The Alembic scripts: inside the installed package, or beside it in the source tree."""
+        for folder in (self.folder / "migrations", self.folder.parent / "migrations"):
+            if (folder / "env.py").is_file():
+                return folder
+        raise Problem("the migrations folder was not found (reinstall the app)")
+
+    def alembic_config(self, url: str) -> Config:
+        """An Alembic configuration for ``url`` without any ini file."""
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(self.migrations_folder()))
+        config.attributes["database_url"] = url
+        return config
+
+    def check_migrated(self, url: str) -> None:
+        """Refuse to serve a database that is not at the newest revision (a clear line, exit 1)."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        head = ScriptDirectory.from_config(self.alembic_config(url)).get_current_head()
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                current = MigrationContext.configure(connection).get_current_revision()
+        except sa.exc.SQLAlchemyError as exc:
+            raise Problem(f"cannot reach the database: {exc.__class__.__name__}") from None
+        finally:
+            engine.dispose()
+        if current != head:
+            state = f"at revision {current}" if current else "empty"
+            raise Problem(
+                f"the database is {state}, the app needs revision {head}: "
+                f"run `python -m {self.package} migrate` first"
+            )
+
+    def run_migrations(self, url: str, revision: str = "head") -> None:
+        """``alembic upgrade REVISION`` on ``url``, then the search indexes (PostgreSQL)."""
+        from alembic import command
+
+        command.upgrade(self.alembic_config(url), revision)
+        self.ensure_search_indexes(url)
+
+    def ensure_search_indexes(self, url: str) -> None:
+        """The trigram indexes behind ``q=`` search live outside the migrations (they depend on
+        the pg_trgm extension being available); create the missing ones."""
+        if not url.startswith("postgresql"):
+            return
+        models = self.module("models")
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as connection:
+                models.ensure_search_indexes(connection)
+        finally:
+            engine.dispose()
+
+    def resolve_url(self, database: str | None) -> str:
+        """``database``, else ``DATABASE_URL`` (else the SQLite file), for SQLAlchemy."""
+        environ = {"DATABASE_URL": database} if database else os.environ
+        return self.config.settings.database_url(environ)
+
+    def backups(self) -> Backups:
+        """The app's backups (``PKG.backup.BACKUPS``)."""
+        found: Backups = self.module("backup").BACKUPS
+        return found
+
+    # --- the commands ------------------------------------------------------------------
+
+    def _commands(self) -> click.Group:
+        """The click group of every command, bound to this app."""
+        group = click.Group(
+            help=f"{' '.join(self.config.title.split())}: the CRM's command line.",
+            context_settings={"help_option_names": ["-h", "--help"]},
+        )
+        for make in (
+            self._migrate,
+            self._serve,
+            self._worker,
+            self._createuser,
+            self._backup,
+            self._restore,
+            self._seed,
+        ):
+            group.add_command(make())
+        return group
+
+    def _migrate(self) -> click.Command:
+        @click.command()
+        @database_option
+        def migrate(database: str | None) -> None:
+            """Create or upgrade the database tables to the newest revision (alembic upgrade head)."""
+            self.run_migrations(self.resolve_url(database))
+            click.echo("database is up to date", err=True)
+
+        return migrate
+
+    def _serve(self) -> click.Command:
+        @click.command()
+        @click.option(
+            "--host", default="127.0.0.1", show_default=True, help="Interface to listen on."
+        )
+        @click.option(
+            "--port", default=DEFAULT_PORT, show_default=True, type=int, help="Port to listen on."
+        )
+        @click.option("--reload", is_flag=True, help="Restart when the code changes (development).")
+        def serve(host: str, port: int, reload: bool) -> None:
+            """Run the web app with uvicorn (migrate the database first).
+
+            Outside local development (APP_ENV) it needs a strong SECRET_KEY and PUBLIC_URL. Behind
+            a proxy, X-Forwarded-Proto and X-Forwarded-For count only from FORWARDED_ALLOW_IPS.
+            """
+            import uvicorn
+
+            settings = self.config.settings.startup()
+            self.check_migrated(settings.database_url)
+            uvicorn.run(
+                f"{self.package}.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                reload=reload,
+                log_level="info",
+                proxy_headers=True,
+                forwarded_allow_ips=settings.forwarded_allow_ips,
+            )
+
+        return serve
+
+    def _worker(self) -> click.Command:
+        @click.command()
+        @click.option(
+            "--once", is_flag=True, help="Deliver one batch (and run due schedules), then exit."
+        )
+        @click.option(
+            "--batch",
+            default=DEFAULT_BATCH,
+            show_default=True,
+            type=click.IntRange(1, MAX_BATCH),
+            help="Messages claimed at a time.",
+        )
+        @click.option(
+            "--poll",
+            default=DEFAULT_POLL,
+            show_default=True,
+            type=click.FloatRange(min=MIN_POLL),
+            help="Seconds to wait when nothing is due.",
+        )
+        @click.option(
+            "--no-scheduler", is_flag=True, help="Do not run the scheduled processes here."
+        )
+        @database_option
+        def worker(
+            once: bool, batch: int, poll: float, no_scheduler: bool, database: str | None
+        ) -> None:
+            """Deliver the outbox (e-mail, Telegram, SMS, webhooks, HTTP) and run scheduled processes.
+
+            Run as many workers as you like; each message is claimed by one of them at a time.
+            SIGTERM finishes the message being delivered and exits. Settings: OUTBOX_MAX_ATTEMPTS,
+            OUTBOX_BACKOFF_SECONDS, OUTBOX_BACKOFF_MAX_SECONDS, OUTBOX_LEASE_SECONDS,
+            OUTBOX_TIMEOUT_SECONDS (see the README).
+            """
+            from crmgen_runtime import worker as workers
+
+            settings = self.config.settings.startup()
+            logging.basicConfig(
+                level=os.environ.get("LOG_LEVEL", "INFO").upper(), format=LOG_FORMAT
+            )
+            if database:
+                settings = dataclasses.replace(settings, database_url=self.resolve_url(database))
+            outbox = self.module("outbox").OUTBOX
+            workers.main(
+                outbox, settings, once=once, batch=batch, poll=poll, scheduler=not no_scheduler
+            )
+
+        return worker
+
+    def _createuser(self) -> click.Command:
+        @click.command()
+        @click.option("--email", required=True, help="The user's e-mail (the login name).")
+        @click.option("--password", required=True, help="The user's password.")
+        @click.option("--role", "roles", multiple=True, help="A role (repeat for several).")
+        @click.option("--name", default=None, help="The user's display name.")
+        @database_option
+        def createuser(
+            email: str,
+            password: str,
+            roles: tuple[str, ...],
+            name: str | None,
+            database: str | None,
+        ) -> None:
+            """Add a user who can sign in."""
+            from crmgen_runtime.auth import create_user
+            from crmgen_runtime.db import Database
+
+            catalog = self.module("resources").CATALOG
+            db = Database(self.resolve_url(database))
+            try:
+                with db.session() as session:
+                    user = create_user(
+                        catalog, session, email=email, password=password, roles=roles, name=name
+                    )
+                    user_id = user.id
+            except ValueError as exc:
+                raise Problem(str(exc)) from exc
+            finally:
+                db.dispose()
+            click.echo(f"created user {user_id} ({email})", err=True)
+
+        return createuser
+
+    def _backup(self) -> click.Command:
+        @click.command()
+        @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+        @database_option
+        def backup(file: Path, database: str | None) -> None:
+            """Write every table to FILE (JSON lines; gzip-compressed when FILE ends in .gz)."""
+            from crmgen_runtime.backup import BackupError
+
+            try:
+                counts = self.backups().dump(self.resolve_url(database), file)
+            except BackupError as exc:
+                raise Problem(str(exc)) from exc
+            click.echo(
+                f"wrote {sum(counts.values())} rows of {len(counts)} tables to {file}", err=True
+            )
+
+        return backup
+
+    def _restore(self) -> click.Command:
+        @click.command()
+        @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+        @click.option(
+            "--force", is_flag=True, help="Delete the rows the database has before restoring."
+        )
+        @database_option
+        def restore(file: Path, force: bool, database: str | None) -> None:
+            """Load a backup FILE into an empty database (migrated to the backup's revision first)."""
+            from crmgen_runtime.backup import BackupError
+
+            url = self.resolve_url(database)
+            try:
+                counts = self.backups().load(url, file, force=force, migrate=self.run_migrations)
+            except BackupError as exc:
+                raise Problem(str(exc)) from exc
+            click.echo(
+                f"restored {sum(counts.values())} rows of {len(counts)} tables from {file}",
+                err=True,
+            )
+
+        return restore
+
+    def _seed(self) -> click.Command:
+        @click.command()
+        @database_option
+        def seed(database: str | None) -> None:
+            """Fill an empty database with demo records and a demo user per role.
+
+            Every demo user's e-mail is ROLE@demo.example and the password is the one in
+            seed.DEMO_PASSWORD. A database that has records already is left alone.
+            """
+            seeding = self.module("seed")
+            created = seeding.seed(self.resolve_url(database))
+            if not created:
+                click.echo("the database has records already: nothing seeded", err=True)
+                return
+            click.echo(
+                f"seeded {sum(created.values())} records; demo users sign in with the password "
+                f"{seeding.DEMO_PASSWORD!r}",
+                err=True,
+            )
+
+        return seed
