@@ -51,7 +51,7 @@ INLINE_SPECS: dict[str, str] = {
     "every": EVERYTHING,  # every field type and relation kind (tests/render/specs.py)
 }
 # the modules ``GeneratedApp.modules`` imports (those the API and UI tests drive)
-DEFAULT_MODULES = ("app", "models", "crud", "processes", "resources", "settings")
+DEFAULT_MODULES = ("app", "models", "processes", "resources", "settings")
 
 
 @dataclass
@@ -81,7 +81,7 @@ class GeneratedApp:
         return self._modules
 
     def __getattr__(self, name: str) -> ModuleType:
-        """``app.models``, ``app.crud``, ...: a module of ``modules``."""
+        """``app.models``, ``app.resources``, ...: a module of ``modules``."""
         if name.startswith("_") or name not in DEFAULT_MODULES:
             raise AttributeError(name)
         return self.modules[name]

@@ -24,10 +24,10 @@ def test_a_spec_is_generated_once_per_test_process(
 def test_imports_are_fresh_and_leave_no_trace(generated_apps: GeneratedApps) -> None:
     app = generated_apps("minimal")
     caches = set(app.out.rglob("__pycache__"))  # other tests may have run the app before
-    first = app.import_modules("models", "crud")
+    first = app.import_modules("models", "resources")
     second = app.import_modules("models")
     assert first["models"] is not second["models"]  # a test may change its own copy
-    assert first["crud"].__name__ == "minimal.crud"
+    assert first["resources"].__name__ == "minimal.resources"
     assert not [m for m in sys.modules if m.split(".")[0] == "minimal"]
     assert str(app.out) not in sys.path
     assert set(app.out.rglob("__pycache__")) == caches  # importing writes no bytecode in OUT

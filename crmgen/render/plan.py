@@ -130,12 +130,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(
             f"{package}/settings.py", "backend/settings.py.j2", {**context, **auth_context(spec)}
         ),
-        PlannedFile(
-            f"{package}/audit.py", "backend/audit.py.j2", {**context, **auth_context(spec)}
-        ),
-        PlannedFile(
-            f"{package}/accounts.py", "backend/accounts.py.j2", {**context, **auth_context(spec)}
-        ),
         PlannedFile(f"{package}/profile.py", "backend/profile.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
@@ -147,7 +141,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(f"{package}/cli.py", "backend/cli.py.j2", context),
         PlannedFile(f"{package}/backup.py", "backend/backup.py.j2", context),
         PlannedFile(f"{package}/resources.py", "backend/resources.py.j2", {**context, **rest}),
-        PlannedFile(f"{package}/crud.py", "backend/crud.py.j2", context),
         PlannedFile(
             f"{package}/processes.py",
             "backend/processes.py.j2",

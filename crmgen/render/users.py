@@ -16,7 +16,7 @@ BUILTIN_USER_FIELDS = frozenset({"email", "name", "active"})
 
 
 def auth_context(spec: Spec) -> dict[str, Any]:
-    """The context of ``settings.py``, ``audit.py`` and ``accounts.py``."""
+    """The context of ``settings.py``."""
     user = spec.entity(USER)
     if user is None:  # the validator always adds User; a hand-built Spec may not
         raise ValueError("the spec has no User entity")

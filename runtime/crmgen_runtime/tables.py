@@ -1,6 +1,6 @@
 """The app's own tables, as mixins of its declarative models.
 
-Every app has the same system tables: sessions, the sign-in log, password resets, e-mail
+Every app has the same system tables: users' roles, sessions, the sign-in log, password resets, e-mail
 changes, rate limits, the audit log, the outbox, the scheduler's runs and the uploads being
 imported. Their columns live here; the app declares one small class per table on its own
 ``Base`` (so each app has its own metadata, and several apps can live in one process)::
@@ -55,6 +55,22 @@ def user_column(table: str, on_delete: str) -> Any:
         index=True,
         nullable=on_delete == "SET NULL",
     )
+
+
+def user_key(table: str) -> Any:
+    """The ``user_id`` of ``UserRoleTable`` (part of its primary key), pointing at the user
+    table ``table``; deleting the user deletes its roles."""
+    return mapped_column(sa.ForeignKey(f"{table}.id", ondelete="CASCADE"), primary_key=True)
+
+
+class UserRoleTable:
+    """One role of a user (a user may have several). The app's class adds the ``user``
+    relationship its ``User`` model's ``roles`` go through."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = user_key("users")
+    role: Mapped[str] = mapped_column(sa.String(48), primary_key=True, index=True)
 
 
 class UserSessionTable:
@@ -270,6 +286,7 @@ class ImportUploadTable:
 
 
 SYSTEM_TABLES: tuple[type, ...] = (
+    UserRoleTable,
     UserSessionTable,
     LoginAttemptTable,
     PasswordResetTable,

@@ -56,13 +56,7 @@ class User(Base):
     )
 
 
-class UserRole(Base):
-    __tablename__ = "user_roles"
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    role: Mapped[str] = mapped_column(sa.String(48), primary_key=True)
-
+class UserRole(tables.UserRoleTable, Base):
     user: Mapped[User] = relationship(back_populates="role_entries")
 
 

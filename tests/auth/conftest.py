@@ -4,7 +4,7 @@ Each module imports an example app (generated once per test process: ``tests/gen
 afresh, so the module objects of different modules never meet, and for each backend creates a
 fresh database (an SQLite file, or a PostgreSQL database of its own, dropped afterwards)
 with ``metadata.create_all``. The HTTP side is a Starlette app assembled from the runtime's
-``auth_routes.routes(catalog)`` and ``AuthMiddleware``, the app's ``audit.routes`` and the error
+``auth_routes.routes(catalog)``, ``AuthMiddleware`` and ``audit.routes(catalog)``, and the error
 handlers, driven by ``TestClient``.
 
 PostgreSQL is found at ``CRMGEN_TEST_POSTGRES`` (default
@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from crmgen_runtime import auth, auth_routes, errors, passwords
+from crmgen_runtime import audit, auth, auth_routes, errors, passwords
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from starlette.applications import Starlette
@@ -47,7 +47,7 @@ class App:
     package: str
     models: ModuleType
     auth: ModuleType  # the runtime's crmgen_runtime.auth
-    audit: ModuleType
+    audit: ModuleType  # the runtime's crmgen_runtime.audit
     catalog: Any  # the app's Catalog
     db: object  # the runtime's db.Database
     client: TestClient
@@ -89,7 +89,7 @@ def generated(
     """The module's example (its ``EXAMPLE`` global): the shared generated app, imported afresh
     for the module (its own module objects), with cheap password hashes while it runs."""
     modules = generated_app(request.module.EXAMPLE, tmp_path_factory).import_modules(
-        "models", "audit", "resources"
+        "models", "resources"
     )
     modules["errors"] = errors
     # Cheap hashes keep the tests fast; the format (argon2id) is the production one.
@@ -128,10 +128,10 @@ def database_url(
 
 def build_app(modules: dict[str, ModuleType], db: object) -> Starlette:
     """The parts under test, wired as the generated app.py does."""
-    audit, errors, catalog = modules["audit"], modules["errors"], modules["resources"].CATALOG
+    errors, catalog = modules["errors"], modules["resources"].CATALOG
     sign_in = Mount("/auth", routes=auth_routes.routes(catalog))
     app = Starlette(
-        routes=[Mount("/api", routes=[sign_in, *audit.routes])],
+        routes=[Mount("/api", routes=[sign_in, *audit.routes(catalog)])],
         middleware=[Middleware(AuthMiddleware, catalog=catalog)],
         exception_handlers=errors.EXCEPTION_HANDLERS,
     )
@@ -150,7 +150,7 @@ def app(generated: dict[str, ModuleType], database_url: str) -> Iterator[App]:
             package=generated["models"].__name__.rpartition(".")[0],
             models=generated["models"],
             auth=auth,
-            audit=generated["audit"],
+            audit=audit,
             catalog=generated["resources"].CATALOG,
             db=db,
             client=client,

@@ -96,7 +96,6 @@ def test_openapi_document_is_valid_openapi_3_1(name: str) -> None:
 
 API_FILES = (
     "app.py",
-    "crud.py",
     "resources.py",
     "settings.py",
 )

@@ -31,7 +31,7 @@ def _count(b: Backend, model: Any) -> int:
 
 
 def _today(b: Backend) -> dt.date:
-    return b.gen.crud.fn.today()
+    return b.gen.settings.fn.today()
 
 
 def test_task_rule_status_deadline(crm: Backend) -> None:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from tests.publish.conftest import MINIMAL_SPEC, Published, crmgen, publish, stage, tree_hashes
 
-CRUD = "minimal/crud.py"
+EDITED = "minimal/resources.py"  # a generated module (any would do)
 PINS = "deploy/requirements.txt"  # a publish artefact: in the marker with its digest too
 
 
 def edited_copy(minimal: Published, tmp_path: Path) -> Path:
     out = tmp_path / "app"
     shutil.copytree(minimal.out, out)
-    for path in (CRUD, PINS):
+    for path in (EDITED, PINS):
         with (out / path).open("a", encoding="utf-8") as handle:
             handle.write("# added by hand\n")
     return out
@@ -28,7 +28,7 @@ def test_a_hand_edit_stops_publish_at_generate(minimal: Published, tmp_path: Pat
     assert done.result.returncode == 1
     assert done.report["failed_stage"] == "generate"
     message = stage(done.report, "generate")["message"]
-    assert f"\n  {PINS}\n  {CRUD}\n" in message and "--force" in message
+    assert f"\n  {PINS}\n  {EDITED}\n" in message and "--force" in message
     assert "publish failed at stage 'generate'" in done.result.stderr
     assert tree_hashes(out) == before
     assert not list(tmp_path.glob(".app.*"))
@@ -36,7 +36,7 @@ def test_a_hand_edit_stops_publish_at_generate(minimal: Published, tmp_path: Pat
 
 def test_force_publishes_and_keeps_the_edited_copies(minimal: Published, tmp_path: Path) -> None:
     out = edited_copy(minimal, tmp_path)
-    edited = {path: (out / path).read_bytes() for path in (CRUD, PINS)}
+    edited = {path: (out / path).read_bytes() for path in (EDITED, PINS)}
     done = crmgen("publish", MINIMAL_SPEC, "-o", out, "--skip-tests", "--force", tmp=tmp_path)
     assert done.returncode == 0, done.stderr
     for path, data in edited.items():

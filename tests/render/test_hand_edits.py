@@ -19,7 +19,7 @@ from crmgen.render.marker import MARKER
 from crmgen.serve import Server
 from tests.render.specs import MINIMAL
 
-CRUD = "minimal/crud.py"
+EDITED = "minimal/resources.py"  # a generated module (any would do)
 EDIT = "# a line added by hand\n"
 
 
@@ -65,13 +65,13 @@ def test_the_marker_records_the_digest_of_each_generated_file(out: Path) -> None
 
 
 def test_a_hand_edit_stops_generate_and_leaves_out_byte_for_byte(out: Path) -> None:
-    append(out / CRUD)
+    append(out / EDITED)
     (out / "README.md").write_text("mine now\n", encoding="utf-8")
     before = tree(out)
     result = generate(out)
     assert result.exit_code == 1
     listed = [line.strip() for line in result.stderr.splitlines() if line.startswith("  ")]
-    assert listed == ["README.md", CRUD]  # relative paths, sorted
+    assert listed == ["README.md", EDITED]  # relative paths, sorted
     assert "custom/" in result.stderr and "docs/extending.md" in result.stderr
     assert "--force" in result.stderr and "Traceback" not in result.output
     assert tree(out) == before
@@ -79,18 +79,18 @@ def test_a_hand_edit_stops_generate_and_leaves_out_byte_for_byte(out: Path) -> N
 
 
 def test_force_replaces_and_keeps_the_edited_copy(out: Path, pristine: Path) -> None:
-    append(out / CRUD)
-    edited = (out / CRUD).read_bytes()
+    append(out / EDITED)
+    edited = (out / EDITED).read_bytes()
     result = generate(out, "--force")
     assert result.exit_code == 0, result.output
-    assert f"{CRUD} was changed by hand" in result.stderr and f"{CRUD}.orig" in result.stderr
-    assert (out / f"{CRUD}.orig").read_bytes() == edited
-    assert (out / CRUD).read_bytes() == (pristine / CRUD).read_bytes()
+    assert f"{EDITED} was changed by hand" in result.stderr and f"{EDITED}.orig" in result.stderr
+    assert (out / f"{EDITED}.orig").read_bytes() == edited
+    assert (out / EDITED).read_bytes() == (pristine / EDITED).read_bytes()
     assert generate(out).exit_code == 0  # the .orig copy is the user's now, not an edit
-    append(out / CRUD, "# again\n")
+    append(out / EDITED, "# again\n")
     assert generate(out, "--force").exit_code == 0
-    assert (out / f"{CRUD}.orig").read_bytes() == edited  # an earlier copy is never overwritten
-    assert (out / f"{CRUD}.orig.2").read_bytes().endswith(b"# again\n")
+    assert (out / f"{EDITED}.orig").read_bytes() == edited  # an earlier copy is never overwritten
+    assert (out / f"{EDITED}.orig.2").read_bytes().endswith(b"# again\n")
 
 
 def test_an_edited_migration_revision_is_kept_and_does_not_stop(out: Path) -> None:
@@ -104,16 +104,16 @@ def test_an_edited_migration_revision_is_kept_and_does_not_stop(out: Path) -> No
 
 
 def test_a_deleted_generated_file_is_written_again_silently(out: Path, pristine: Path) -> None:
-    (out / CRUD).unlink()
+    (out / EDITED).unlink()
     assert generate(out).exit_code == 0
-    assert (out / CRUD).read_bytes() == (pristine / CRUD).read_bytes()
+    assert (out / EDITED).read_bytes() == (pristine / EDITED).read_bytes()
 
 
 def test_an_old_marker_without_digests_is_accepted(out: Path, pristine: Path) -> None:
     marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
     del marker["sha256"]  # as crmgen 0.3 wrote it
     (out / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-    append(out / CRUD)
+    append(out / EDITED)
     result = generate(out)
     assert result.exit_code == 0, result.output
     assert tree(out) == tree(pristine)  # regenerated, and the marker has digests again
@@ -131,11 +131,11 @@ def test_an_edit_made_while_generating_is_found_at_the_swap(out: Path) -> None:
     spec = crmgen.load(MINIMAL)
     with Staging.stage(out) as staging:
         staging.render(make_environment(), build_plan(spec))
-        append(out / CRUD)  # after the check at the start, before the swap
+        append(out / EDITED)  # after the check at the start, before the swap
         before = tree(out)
         with pytest.raises(HandEdited) as raised:
             staging.swap()
-    assert raised.value.files == [CRUD]
+    assert raised.value.files == [EDITED]
     assert tree(out) == before
     assert not list(out.parent.glob(".out.*"))
 
@@ -149,8 +149,8 @@ def test_serve_replaces_hand_edits_in_its_own_cache(
     database = f"sqlite:///{tmp_path / 'serve.sqlite3'}"  # not the cache's default: no seeding
     server = Server(MINIMAL, database=database, echo=lines.append, worker=False)
     assert server.build(), lines
-    generated = (server.out / CRUD).read_bytes()
-    append(server.out / CRUD)
+    generated = (server.out / EDITED).read_bytes()
+    append(server.out / EDITED)
     assert server.build(), lines
-    assert (server.out / CRUD).read_bytes() == generated
+    assert (server.out / EDITED).read_bytes() == generated
     assert not list(server.out.rglob("*.orig"))

@@ -75,7 +75,7 @@ class Scenario(Backend):
 
     def today(self) -> dt.date:
         """Today in the app's time zone, as the processes see it."""
-        return self.gen.crud.fn.today()
+        return self.gen.settings.fn.today()
 
     def rows(self, statement: Any) -> list[Any]:
         with self.database.engine.connect() as connection:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
 
 from crmgen.language import load_spec
@@ -39,7 +40,7 @@ def principal(ui: UI, email: str) -> Any:
 
 def create(ui: UI, user: Any, path: str, **values: Any) -> dict[str, Any]:
     resource = ui.gen.resources.RESOURCES[path]
-    return dict(ui.gen.crud.create_record(ui.database, resource, user, values, None))
+    return dict(crud.create_record(ui.database, resource, user, values, None))
 
 
 def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[s
     created = create(ui, admin, "tasks", title=title, assignee=assignee)
     resource = ui.gen.resources.RESOURCES["tasks"]
     return dict(
-        ui.gen.crud.update_record(
+        crud.update_record(
             ui.database, resource, admin, created["id"], {"deadline": deadline}, None
         )
     )
@@ -56,7 +57,7 @@ def task(ui: UI, admin: Any, title: str, deadline: str, assignee: int) -> dict[s
 def read(ui: UI, user: Any, path: str, record_id: int) -> dict[str, Any]:
     resource = ui.gen.resources.RESOURCES[path]
     with ui.database.engine.connect() as connection:
-        record = ui.gen.crud.fetch_one(connection, resource, user, record_id)
+        record = crud.fetch_one(connection, resource, user, record_id)
     assert record is not None
     return dict(record)
 
@@ -327,7 +328,6 @@ def test_only_the_visible_weeks_are_queried(
     ui: UI, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = login(ui, SELLER1).client
-    crud = ui.gen.crud
     real = crud.list_records
     asked: list[list[tuple[str, str]]] = []
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from crmgen_runtime import validation
+from crmgen_runtime import crud, validation
 from crmgen_runtime.principal import CurrentUser
 
 from tests.ui.test_pages import UI, admin, csrf, ui  # noqa: F401
@@ -98,7 +98,7 @@ def _error(ui: UI, payload: dict[str, Any]) -> Any:  # noqa: F811
         extra={},
     )
     with pytest.raises(gen.app.web.core.ApiError) as caught:
-        gen.crud.create_record(
+        crud.create_record(
             ui.database, gen.resources.RESOURCES["companies"], user, payload, None
         )
     return caught.value

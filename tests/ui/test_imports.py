@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import crud
 from crmgen_runtime.db import Database
 from starlette.testclient import TestClient
 
@@ -661,7 +662,6 @@ def test_a_record_changed_during_the_import_is_not_overwritten(
     """The update carries the version read just before it: a change made in between wins and
     the row is reported."""
     target = company(admin, name="Race Co", tax_id="7700000041", employees=1)
-    crud = admin.gen.crud
     update_in = crud.update_in
 
     def changed_first(session: Any, resource: Any, user: Any, record_id: int, *rest: Any) -> Any:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import openpyxl
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
 
 from crmgen.language import load_spec
@@ -96,7 +97,7 @@ def principal(ui: UI, email: str) -> Any:
 
 def create(ui: UI, user: Any, path: str, **values: Any) -> int:
     resource = ui.gen.resources.RESOURCES[path]
-    return int(ui.gen.crud.create_record(ui.database, resource, user, values, None)["id"])
+    return int(crud.create_record(ui.database, resource, user, values, None)["id"])
 
 
 def login(ui: UI, email: str) -> UI:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
 
 from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401
@@ -120,7 +121,7 @@ def _contact(ui: UI, name: str, phone: str) -> int:  # noqa: F811
         superuser=True,
         extra={},
     )
-    record = ui.gen.crud.create_record(
+    record = crud.create_record(
         ui.database, resource, user, {"full_name": name, "phone": phone}, None
     )
     return int(record["id"])

@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, where
+from crmgen_runtime import crud, links, permissions, where
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud, models
+from reference_crm import models
 from reference_crm.processes import Actor
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
 from reference_crm.settings import TIMEZONE, fn

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from babel import numbers as babel_numbers
-from crmgen_runtime import assets, permissions
+from crmgen_runtime import assets, crud, permissions
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import add, spreadsheet_number
 from crmgen_runtime.errors import ApiError, not_found
@@ -35,7 +35,6 @@ from crmgen_runtime.resources import Resource
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from reference_crm import crud
 from reference_crm.resources import BY_NAME, CATALOG
 from reference_crm.settings import CLOCK, FORMATS
 

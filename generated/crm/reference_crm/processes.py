@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, validation, where
+from crmgen_runtime import crud, links, permissions, validation, where
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from reference_crm import backup, crud, models, outbox
+from reference_crm import backup, models, outbox
 from reference_crm.resources import BY_NAME, CATALOG, RESOURCES
 from reference_crm.settings import fn
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from crmgen_runtime import (
+    accounts,
+    audit,
     auth,
     auth_routes,
     credentials,
@@ -36,7 +38,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reference_crm import accounts, audit
 from reference_crm.models import EmailChange, OutboxMessage, User
 from reference_crm.resources import BY_NAME, CATALOG
 
@@ -100,9 +101,12 @@ def change_password(
                 .values(password_hash=passwords.hash_password(new))
             )
             accounts.end_sessions(
-                session, user.id, keep=None if token is None else _digest(token)
+                session,
+                CATALOG,
+                user.id,
+                keep=None if token is None else _digest(token),
             )
-            accounts.end_links(session, user.id)
+            accounts.end_links(session, CATALOG, user.id)
     if (
         error is not None
     ):  # raised after the commit: the attempt stays counted and logged
@@ -135,7 +139,7 @@ def request_email_change(
     with database.session() as session:
         error = _reauthenticate(session, user, password, client)
         if error is None:
-            if accounts.email_taken(session, email, user.id):
+            if accounts.email_taken(session, CATALOG, email, user.id):
                 message = "Another user has this e-mail."
                 raise ApiError(409, "conflict", message, {"email": message})
             now = utcnow()
@@ -222,7 +226,7 @@ def confirm_email_change(
         user = session.get(User, change.user_id)
         if user is None or user.active is not True:
             raise ApiError(400, "invalid_token", INVALID_LINK, {"token": INVALID_LINK})
-        if accounts.email_taken(session, change.new_email, user.id):
+        if accounts.email_taken(session, CATALOG, change.new_email, user.id):
             message = "Another user has this e-mail now."
             raise ApiError(409, "conflict", message, {"email": message})
         old = user.email
@@ -232,14 +236,15 @@ def confirm_email_change(
             .values(email=change.new_email, version=User.version + 1)
         )
         keep = None if session_token is None else _digest(session_token)
-        accounts.end_sessions(session, user.id, keep=keep)
-        accounts.end_links(session, user.id)
-        accounts.tell_old_address(session, user.id, old, change.new_email)
+        accounts.end_sessions(session, CATALOG, user.id, keep=keep)
+        accounts.end_links(session, CATALOG, user.id)
+        accounts.tell_old_address(session, CATALOG, user.id, old, change.new_email)
         actor = CurrentUser(
             id=user.id, email=change.new_email, name=user.name, roles=frozenset()
         )
         audit.record(
             session,
+            CATALOG,
             user=actor,
             ip=ip,
             entity=accounts.USER,

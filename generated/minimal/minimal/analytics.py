@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions
+from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import WIDE, add, average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
@@ -38,7 +38,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud
 from minimal.processes import Actor
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
 from minimal.settings import TIMEZONE

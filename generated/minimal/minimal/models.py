@@ -76,15 +76,8 @@ class User(entities.Record, entities.Timestamps, Base):
     )
 
 
-class UserRole(Base):
+class UserRole(tables.UserRoleTable, Base):
     """One role of a user (a user may have several)."""
-
-    __tablename__ = "user_roles"
-
-    user_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    role: Mapped[str] = mapped_column(sa.String(48), primary_key=True, index=True)
 
     user: Mapped[User] = relationship(back_populates="role_entries")
 

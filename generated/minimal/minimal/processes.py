@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
-from crmgen_runtime import links, permissions, validation
+from crmgen_runtime import crud, links, permissions, validation
 from crmgen_runtime.decimals import average, exact_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
@@ -42,7 +42,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from minimal import backup, crud, models, outbox
+from minimal import backup, models, outbox
 from minimal.resources import BY_NAME, CATALOG, RESOURCES
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import itertools
 from typing import Any
 
 import pytest
+from crmgen_runtime import crud
 from crmgen_runtime.db import Database
 
 import crmgen
@@ -135,7 +136,7 @@ def test_a_record_created_without_a_user_keeps_its_owner_empty(
 ) -> None:
     """Records a process makes with no user behind it (a schedule) are nobody's."""
     out = owned_out(tmp_path_factory)
-    crud, resources = (imported(out, name) for name in ("crud", "resources"))
+    resources = imported(out, "resources")
     database = Database(owned.database_url)
     try:
         with database.session() as session:

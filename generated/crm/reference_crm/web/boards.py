@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import sqlalchemy as sa
 from babel.dates import format_date, format_time, get_day_names
 from babel.numbers import format_percent
-from crmgen_runtime import permissions
+from crmgen_runtime import crud, permissions
 from crmgen_runtime.decimals import WIDE, exact_sum
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.formats import babel_locale
@@ -36,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud
 from reference_crm.settings import FORMATS, ZONE, fn
 from reference_crm.web.core import (
     ENTITIES,

@@ -20,6 +20,7 @@ import jinja2
 from crmgen_runtime import (
     assets,
     credentials,
+    crud,
     fields,
     permissions,
     principal,
@@ -30,7 +31,6 @@ from crmgen_runtime.resources import Resource
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from reference_crm import crud
 from reference_crm.resources import RESOURCES
 from reference_crm.settings import FORMATS
 

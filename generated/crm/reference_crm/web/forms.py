@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import orjson
-from crmgen_runtime import links, permissions
+from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud
 from reference_crm.resources import RESOURCES
 from reference_crm.settings import ZONE
 from reference_crm.web.core import (

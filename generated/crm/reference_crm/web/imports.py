@@ -38,7 +38,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from crmgen_runtime import body_limit, links, permissions, validation
+from crmgen_runtime import body_limit, crud, links, permissions, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.spreadsheets import (
@@ -57,7 +57,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud, models
+from reference_crm import models
 from reference_crm.resources import RESOURCES
 from reference_crm.web.core import (
     CSRF_FIELD,

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from crmgen_runtime import permissions
+from crmgen_runtime import crud, permissions
 from crmgen_runtime.decimals import spreadsheet_number
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
@@ -30,7 +30,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud
 from reference_crm.resources import RESOURCES
 from reference_crm.settings import ZONE
 from reference_crm.web.core import (

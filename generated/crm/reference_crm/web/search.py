@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import permissions
+from crmgen_runtime import crud, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
@@ -27,7 +27,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import crud
 from reference_crm.web.core import (
     ENTITIES,
     PAGES,

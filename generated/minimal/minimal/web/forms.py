@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 import orjson
-from crmgen_runtime import links, permissions
+from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -24,7 +24,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud
 from minimal.resources import RESOURCES
 from minimal.settings import ZONE
 from minimal.web.core import (

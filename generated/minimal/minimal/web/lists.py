@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from crmgen_runtime import permissions
+from crmgen_runtime import crud, permissions
 from crmgen_runtime.decimals import spreadsheet_number
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
@@ -30,7 +30,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from minimal import crud
 from minimal.resources import RESOURCES
 from minimal.settings import ZONE
 from minimal.web.core import (

@@ -1,0 +1,185 @@
+"""The generic REST handlers over a ``Resource``: list, create, read, update, delete.
+
+``routes(resource)`` gives ``/<path>`` and ``/<path>/{id}`` (below ``/api``) for the actions
+its API enables. Each request makes one hop to the thread pool, where the signed-in user is
+looked up (``principal.user_of``), the role checked and the database work done.
+
+This module is also the one import of the record API for the rest of an app (its processes,
+analytics, documents and web pages): the list query (``crmgen_runtime.queries``), reads
+(``reads``), writes (``writes``) and JSON (``responses``) are re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from crmgen_runtime import permissions, validation
+from crmgen_runtime.db import Database
+from crmgen_runtime.errors import not_found
+from crmgen_runtime.principal import user_of
+from crmgen_runtime.queries import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ListQuery,
+    SortKey,
+    bad_query,
+    parse_list_query,
+)
+from crmgen_runtime.reads import Projection, fetch_one, list_records, projection, signed_in
+from crmgen_runtime.resources import Resource
+from crmgen_runtime.responses import JSONResponse, dumps, json_ready, parse_json
+from crmgen_runtime.writes import (
+    create_in,
+    create_record,
+    current_lists,
+    delete_record,
+    delete_row,
+    insert_row,
+    integrity,
+    integrity_error,
+    update_in,
+    update_record,
+    update_row,
+)
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "JSONResponse",
+    "ListQuery",
+    "Projection",
+    "SortKey",
+    "bad_query",
+    "create_in",
+    "create_record",
+    "current_lists",
+    "delete_record",
+    "delete_row",
+    "dumps",
+    "endpoints",
+    "fetch_one",
+    "insert_row",
+    "integrity",
+    "integrity_error",
+    "json_ready",
+    "list_records",
+    "parse_json",
+    "parse_list_query",
+    "projection",
+    "record_id_of",
+    "routes",
+    "signed_in",
+    "update_in",
+    "update_record",
+    "update_row",
+]
+
+Handler = Callable[[Request], Awaitable[Response]]
+_ID = re.compile(r"[0-9]{1,10}")
+
+
+def record_id_of(request: Request) -> int:
+    """The record id of the path (``{id}``); 404 when it is not a valid id."""
+    raw = request.path_params["id"]
+    if not _ID.fullmatch(raw) or not 0 < int(raw) <= validation.MAX_ID:
+        raise not_found()
+    return int(raw)
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _create(
+    database: Database, resource: Resource, request: Request, body: bytes
+) -> dict[str, Any]:
+    user = user_of(request)
+    permissions.require(resource, user, "create")
+    return create_record(database, resource, user, parse_json(body), _ip(request))
+
+
+def _list(
+    database: Database, resource: Resource, request: Request, params: list[tuple[str, str]]
+) -> dict[str, Any]:
+    return list_records(database, resource, user_of(request), params)
+
+
+def _update(
+    database: Database, resource: Resource, request: Request, body: bytes
+) -> dict[str, Any]:
+    user = user_of(request)
+    permissions.require(resource, user, "update")
+    record_id = record_id_of(request)
+    return update_record(database, resource, user, record_id, parse_json(body), _ip(request))
+
+
+def _delete(database: Database, resource: Resource, request: Request) -> None:
+    user = user_of(request)
+    permissions.require(resource, user, "delete")
+    delete_record(database, resource, user, record_id_of(request), _ip(request))
+
+
+def _read(database: Database, resource: Resource, request: Request) -> dict[str, Any]:
+    user = user_of(request)
+    permissions.require(resource, user, "read")
+    record_id = record_id_of(request)
+    with database.engine.connect() as connection:
+        record = fetch_one(connection, resource, user, record_id)
+    if record is None:
+        raise not_found(resource.label)
+    return record
+
+
+def endpoints(resource: Resource) -> tuple[Handler, Handler]:
+    """The collection and item endpoints of ``resource``."""
+
+    async def collection(request: Request) -> Response:
+        database: Database = request.app.state.db
+        if request.method == "POST":
+            body = await request.body()
+            record = await run_in_threadpool(_create, database, resource, request, body)
+            location = f"/api/{resource.path}/{record['id']}"
+            return JSONResponse(record, status_code=201, headers={"Location": location})
+        params = request.query_params.multi_items()
+        page = await run_in_threadpool(_list, database, resource, request, params)
+        return JSONResponse(page)
+
+    async def item(request: Request) -> Response:
+        database: Database = request.app.state.db
+        if request.method == "GET":
+            record = await run_in_threadpool(_read, database, resource, request)
+            return JSONResponse(record)
+        if request.method == "PATCH":
+            body = await request.body()
+            record = await run_in_threadpool(_update, database, resource, request, body)
+            return JSONResponse(record)
+        await run_in_threadpool(_delete, database, resource, request)
+        return Response(status_code=204)
+
+    return collection, item
+
+
+def routes(resource: Resource) -> list[BaseRoute]:
+    """The routes of ``resource`` below ``/api``, for the actions its API enables."""
+    collection, item = endpoints(resource)
+    many = [m for a, m in (("list", "GET"), ("create", "POST")) if a in resource.actions]
+    one = [
+        m
+        for a, m in (("read", "GET"), ("update", "PATCH"), ("delete", "DELETE"))
+        if a in resource.actions
+    ]
+    found: list[BaseRoute] = []
+    if many:
+        name = f"{resource.path}_collection"
+        found.append(Route(f"/{resource.path}", collection, methods=many, name=name))
+    if one:
+        name = f"{resource.path}_item"
+        found.append(Route(f"/{resource.path}/" + "{id}", item, methods=one, name=name))
+    return found

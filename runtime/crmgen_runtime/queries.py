@@ -1,0 +1,318 @@
+"""The list query of the API: filters, sort, keyset cursors and search, checked.
+
+``limit`` (default 50, at most 500), ``cursor`` (opaque, keyset over the sort) or ``offset``,
+``sort=field,-other``, filters ``field=value`` and
+``field__gt|gte|lt|lte|ne|in|contains|isnull=value``, and ``q=`` (search). A bad parameter is
+a 400 (``bad_query``) naming it. Only fields the reader may read can filter or sort.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from crmgen_runtime import fields, validation
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import FieldInfo, Resource
+from crmgen_runtime.responses import aware, json_ready
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_OFFSET = 2**31 - 1
+MAX_IN = 500  # values of one ``__in`` filter
+MAX_WORDS = 8  # words of a search
+MAX_TEXT = 1000  # characters of a ``__contains`` filter or a search
+MAX_CURSOR_INTEGER = 2**63
+LIST_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q"})
+OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull"})
+NOT_NULL_SYSTEM = frozenset({"id", "version", "created_at", "updated_at"})
+_LIKE_ESCAPE = re.compile(r"([\\%_])")
+_WHOLE = re.compile(r"[0-9]{1,10}")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One column of a list's order."""
+
+    name: str
+    column: Any
+    descending: bool
+    nullable: bool
+    type: str
+
+
+@dataclass
+class ListQuery:
+    """The list parameters of one request, checked."""
+
+    limit: int
+    offset: int
+    sort: list[SortKey]
+    sort_text: str  # the order as ``sort=`` writes it, ``id`` included
+    cursor: list[Any] | None  # the sort values of the row the page starts after
+    conditions: list[sa.ColumnElement[bool]]
+
+
+def bad_query(name: str, message: str) -> ApiError:
+    """The 400 of a bad query parameter ``name``."""
+    return ApiError(400, "bad_query", f"{name}: {message}", {name: message})
+
+
+def _integer_parameter(name: str, raw: str, low: int, high: int) -> int:
+    if not _WHOLE.fullmatch(raw) or not low <= int(raw) <= high:
+        raise bad_query(name, f"Must be a whole number from {low} to {high}.")
+    return int(raw)
+
+
+def _column_type(resource: Resource, names: frozenset[str], name: str) -> str | None:
+    """The type of a readable field or system column ``name`` (None: no such field)."""
+    if name not in names:
+        return None
+    return resource.type_of(name)
+
+
+def parse_sort(resource: Resource, names: frozenset[str], text: str) -> list[SortKey]:
+    """The keys of ``sort=`` text (``id`` added last, so the order is total)."""
+    keys: list[SortKey] = []
+    for part in text.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part.lstrip("-+")
+        type_ = _column_type(resource, names, name)
+        info = resource.fields.get(name)
+        if type_ is None or type_ == "json" or (info is not None and info.is_list):
+            raise bad_query("sort", f"Cannot sort by {name!r}.")
+        if any(key.name == name for key in keys):
+            raise bad_query("sort", f"{name!r} is named twice.")
+        nullable = name not in NOT_NULL_SYSTEM and not (info is not None and info.not_null)
+        keys.append(SortKey(name, resource.attribute(name), descending, nullable, type_))
+    if not any(key.name == "id" for key in keys):
+        keys.append(SortKey("id", resource.attribute("id"), False, False, "integer"))
+    return keys
+
+
+def order_by(keys: list[SortKey]) -> list[Any]:
+    """The ORDER BY of ``keys``: NULLs last in both directions, on SQLite and PostgreSQL."""
+    order: list[Any] = []
+    for key in keys:
+        if key.nullable:
+            order.append(key.column.is_(None))
+        order.append(key.column.desc() if key.descending else key.column.asc())
+    return order
+
+
+def after(keys: list[SortKey], values: list[Any]) -> sa.ColumnElement[bool]:
+    """Rows after the row whose sort values are ``values`` (the keyset condition)."""
+    alternatives = []
+    equal: list[sa.ColumnElement[bool]] = []
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            equal.append(key.column.is_(None))
+            continue
+        beyond = key.column < value if key.descending else key.column > value
+        if key.nullable:
+            beyond = sa.or_(beyond, key.column.is_(None))
+        alternatives.append(sa.and_(*equal, beyond))
+        equal.append(key.column == value)
+    return sa.or_(*alternatives) if alternatives else sa.false()
+
+
+def encode_cursor(sort_text: str, values: list[Any]) -> str:
+    """The opaque cursor of the page after the row whose sort values are ``values``."""
+    raw = orjson.dumps([sort_text, [json_ready(v) for v in values]])
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(text: str, sort_text: str, keys: list[SortKey]) -> list[Any]:
+    """The sort values of a cursor made for the same order (400 otherwise)."""
+    invalid = bad_query("cursor", "Invalid cursor: use the next_cursor of the same list query.")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        sort, values = orjson.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise invalid from None
+    if sort != sort_text or not isinstance(values, list) or len(values) != len(keys):
+        raise invalid
+    decoded: list[Any] = []
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            if not key.nullable:
+                raise invalid
+            decoded.append(None)
+            continue
+        try:
+            decoded.append(_cursor_value(key.type, value))
+        except (ValueError, TypeError, ArithmeticError):
+            raise invalid from None
+    return decoded
+
+
+def _cursor_value(type_: str, value: Any) -> Any:
+    if type_ in ("integer", "ref"):
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_CURSOR_INTEGER:
+            raise ValueError(value)
+        return value
+    if type_ == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError(value)
+        return value
+    if not isinstance(value, str) or "\x00" in value:
+        raise ValueError(value)
+    if type_ in ("decimal", "money"):
+        number = Decimal(value)
+        if not number.is_finite():
+            raise ValueError(value)
+        return number
+    if type_ == "date":
+        return dt.date.fromisoformat(value)
+    if type_ == "datetime":
+        return aware(dt.datetime.fromisoformat(value))
+    return value
+
+
+def like(word: str) -> str:
+    """The LIKE pattern (escape ``\\``) of text containing ``word``."""
+    return "%" + _LIKE_ESCAPE.sub(r"\\\1", word) + "%"
+
+
+def _json_isnull(column: Any, wanted: bool) -> sa.ColumnElement[bool]:
+    """A JSON column is empty when it is NULL or holds JSON ``null``."""
+    text = sa.cast(column, sa.Text)
+    if wanted:
+        return sa.or_(column.is_(None), text == "null")
+    return sa.and_(column.is_not(None), text != "null")
+
+
+def _filter(
+    resource: Resource, names: frozenset[str], key: str, raw: str
+) -> sa.ColumnElement[bool]:
+    name, _, op = key.rpartition("__")
+    if not name or op not in OPERATORS:
+        name, op = key, "eq"
+    type_ = _column_type(resource, names, name)
+    if type_ is None:
+        raise bad_query(key, f"Unknown parameter or field {name!r}.")
+    info = resource.fields.get(name)
+    if info is not None and info.is_list:
+        return _list_filter(resource, info, key, op, raw)
+    column = resource.attribute(name)
+    try:
+        if op == "isnull":
+            wanted = validation.parse_query_value("boolean", None, raw)
+            if type_ == "json":
+                return _json_isnull(column, wanted)
+            found: sa.ColumnElement[bool] = column.is_(None) if wanted else column.is_not(None)
+            return found
+        if op == "contains":
+            if not fields.is_text(type_):
+                raise validation.Invalid("__contains works on text fields only.")
+            if "\x00" in raw or len(raw) > MAX_TEXT:
+                raise validation.Invalid("Must be at most 1000 characters of text.")
+            contains: sa.ColumnElement[bool] = column.ilike(like(raw), escape="\\")
+            return contains
+        if op == "in":
+            parts = raw.split(",") if raw else []
+            if len(parts) > MAX_IN:
+                raise validation.Invalid(f"At most {MAX_IN} values.")
+            values = [validation.parse_query_value(type_, info, p) for p in parts]
+            among: sa.ColumnElement[bool] = column.in_(values)
+            return among
+        value = validation.parse_query_value(type_, info, raw)
+    except validation.Invalid as exc:
+        raise bad_query(key, str(exc)) from None
+    if op == "eq":
+        equal: sa.ColumnElement[bool] = column == value
+        return equal
+    if op == "ne":
+        return sa.or_(column != value, column.is_(None))
+    if type_ == "boolean":
+        raise bad_query(key, f"__{op} does not apply to true/false fields.")
+    compared: sa.ColumnElement[bool] = {
+        "gt": column > value,
+        "gte": column >= value,
+        "lt": column < value,
+        "lte": column <= value,
+    }[op]
+    return compared
+
+
+def _list_filter(
+    resource: Resource, info: FieldInfo, key: str, op: str, raw: str
+) -> sa.ColumnElement[bool]:
+    assert info.join is not None
+    own, target = info.join.c[info.join_own], info.join.c[info.join_target]
+    model_id = resource.attribute("id")
+    try:
+        if op == "isnull":
+            empty = validation.parse_query_value("boolean", None, raw)
+            linked = model_id.in_(sa.select(own))
+            return sa.not_(linked) if empty else linked  # type: ignore[no-any-return]
+        if op == "eq":
+            ids = [validation.parse_query_value("refs", info, raw)]
+        elif op == "in":
+            parts = raw.split(",") if raw else []
+            if len(parts) > MAX_IN:
+                raise validation.Invalid(f"At most {MAX_IN} values.")
+            ids = [validation.parse_query_value("refs", info, p) for p in parts]
+        else:
+            raise validation.Invalid(f"__{op} does not apply to lists; use =, __in or __isnull.")
+    except validation.Invalid as exc:
+        raise bad_query(key, str(exc)) from None
+    listed: sa.ColumnElement[bool] = model_id.in_(sa.select(own).where(target.in_(ids)))
+    return listed
+
+
+def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnElement[bool]]:
+    """The conditions of ``q=``: each word (at most 8) in one of the readable search fields."""
+    columns = [
+        resource.attribute(name)
+        for name in resource.search
+        if name in names and fields.is_text(resource.fields[name].type)
+    ]
+    if "\x00" in q or len(q) > MAX_TEXT:
+        raise bad_query("q", "Must be at most 1000 characters of text.")
+    words = q.split()[:MAX_WORDS]
+    if not columns:
+        return [sa.false()] if words else []
+    return [
+        sa.or_(*(column.ilike(like(word), escape="\\") for column in columns)) for word in words
+    ]
+
+
+def parse_list_query(
+    resource: Resource, names: frozenset[str], params: list[tuple[str, str]]
+) -> ListQuery:
+    """The list parameters of ``params`` (the query string) over the readable fields
+    ``names``; 400 naming a bad one."""
+    seen: dict[str, str] = {}
+    conditions: list[sa.ColumnElement[bool]] = []
+    for key, value in params:
+        if key in LIST_PARAMETERS:
+            if key in seen:
+                raise bad_query(key, "Given more than once.")
+            seen[key] = value
+        else:
+            conditions.append(_filter(resource, names, key, value))
+    limit = DEFAULT_LIMIT
+    if "limit" in seen:
+        limit = _integer_parameter("limit", seen["limit"], 1, MAX_LIMIT)
+    offset = 0
+    if "offset" in seen:
+        offset = _integer_parameter("offset", seen["offset"], 0, MAX_OFFSET)
+    if "offset" in seen and "cursor" in seen:
+        raise bad_query("cursor", "Use either cursor or offset, not both.")
+    sort_text = seen.get("sort") or ",".join(resource.default_sort)
+    keys = parse_sort(resource, names, sort_text)
+    sort_text = ",".join(("-" if k.descending else "") + k.name for k in keys)
+    cursor = decode_cursor(seen["cursor"], sort_text, keys) if seen.get("cursor") else None
+    if "q" in seen:
+        conditions.extend(search(resource, names, seen["q"]))
+    return ListQuery(limit, offset, keys, sort_text, cursor, conditions)

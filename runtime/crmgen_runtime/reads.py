@@ -1,0 +1,265 @@
+"""Reading records as the API serves them: one record, or one page of a list.
+
+Reads select columns with SQLAlchemy Core and serialise with orjson (no ORM objects). A list
+page costs a fixed number of statements whatever its size: the total, the page (its rows
+chosen on the record's table, then joined to the display values of their references) and one
+per many-to-many field (and the roles, for users).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from crmgen_runtime import accounts, links, permissions
+from crmgen_runtime.db import Database
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.queries import SortKey, after, encode_cursor, order_by, parse_list_query
+from crmgen_runtime.resources import FieldInfo, Resource
+from crmgen_runtime.responses import aware, json_ready
+
+
+def signed_in(user: CurrentUser | None) -> CurrentUser:
+    """``user``, or a 401 when nobody is signed in."""
+    if user is None:
+        raise ApiError(401, "not_authenticated", "Sign in first.")
+    return user
+
+
+class Projection:
+    """The columns a user may read of a resource, as one SELECT, and rows -> JSON objects.
+
+    References come with their display value through outer joins that find the linked record
+    only when the reader may reach it (``links``): live, and within the reader's read rule
+    (``reading`` adds the rule to the join's condition), so a link out of reach keeps its id
+    and shows no display value; ``shown`` names the references whose target's display field
+    the reader may see (the others select no display at all).
+    """
+
+    def __init__(self, resource: Resource, names: frozenset[str], shown: frozenset[str]) -> None:
+        model = resource.model
+        columns: list[Any] = []
+        readers: list[tuple[str, str, int]] = []  # (name, kind, index)
+        # (target, alias, join condition) of each reference whose display is shown
+        self.joins: list[tuple[Resource, Any, sa.ColumnElement[bool]]] = []
+        self.lists: list[FieldInfo] = []
+        self.resource = resource
+        self.roles = resource.name == accounts.USER  # users: their role names too
+        self.model = model
+        for name in resource.system_fields:
+            if name in names:
+                readers.append((name, "time" if name.endswith("_at") else "plain", len(columns)))
+                columns.append(getattr(model, name))
+        for info in resource.fields.values():
+            if info.name not in names:
+                continue
+            if info.is_list:
+                self.lists.append(info)
+            elif info.is_ref:
+                readers.append((info.name, "ref", len(columns)))
+                columns.append(getattr(model, info.column))
+                columns.append(self._display(info) if info.name in shown else sa.null())
+            else:
+                kind = "time" if info.type == "datetime" else "plain"
+                readers.append((info.name, kind, len(columns)))
+                columns.append(getattr(model, info.column))
+        self.columns = sa.select(*columns)  # without their FROM: ``_joined`` adds the joins
+        self.select = self._joined({})
+        self.readers = tuple(readers)
+        self.id_index = next(i for name, _, i in readers if name == "id")
+        # Statements of the common requests, built once: executing the same statement object
+        # lets SQLAlchemy reuse its compiled form without re-deriving it per request.
+        live = links.live(resource)
+        self.one = self.select.where(model.id == sa.bindparam("record_id"), *live)
+        self.count = sa.select(sa.func.count()).select_from(model).where(*live)
+        self.pages: dict[str, sa.Select[Any]] = {}
+        self.live = live
+
+    def _display(self, info: FieldInfo) -> Any:
+        """The display column of the record ``info`` links to, through an outer join."""
+        target = self.resource.target(info)
+        alias = aliased(target.model, name=f"ref_{info.name}")
+        display = target.fields.get(target.display)
+        joined = alias.id == getattr(self.model, info.column)
+        self.joins.append((target, alias, sa.and_(joined, *links.live(target, alias))))
+        return getattr(alias, display.column if display is not None else target.display)
+
+    def _joined(self, rules: Mapping[int, sa.ColumnElement[bool]]) -> sa.Select[Any]:
+        """The columns from the record's table and the outer joins, ``rules`` added to theirs."""
+        joined: Any = self.model.__table__
+        for index, (_, alias, onclause) in enumerate(self.joins):
+            rule = rules.get(index)
+            condition = onclause if rule is None else sa.and_(onclause, rule)
+            joined = sa.outerjoin(joined, alias, condition)
+        return self.columns.select_from(joined)
+
+    def reading(self, user: CurrentUser | None) -> sa.Select[Any]:
+        """The SELECT as ``user`` reads it: each link's display only within their read rule
+        (``self.select`` itself when every linked record is within it)."""
+        rules = {
+            index: rule
+            for index, (target, alias, _) in enumerate(self.joins)
+            if (rule := links.condition(target, user, alias)) is not None
+        }
+        return self._joined(rules) if rules else self.select
+
+    def page(
+        self,
+        select: sa.Select[Any],
+        conditions: list[sa.ColumnElement[bool]],
+        keys: list[SortKey],
+        offset: int = 0,
+    ) -> sa.Select[Any]:
+        """``select`` (this projection's, as ``reading`` gives it) limited to one page in the
+        order of ``keys`` (``limit`` a bound parameter). The page's ids are chosen on the
+        record's own table first, so the links' joins and their read rules cost a row shown,
+        not a row matched."""
+        order = order_by(keys)
+        ids = (
+            sa.select(self.model.id)
+            .where(*conditions)
+            .order_by(*order)
+            .limit(sa.bindparam("page_limit"))
+            .correlate(None)
+        )
+        if offset:
+            ids = ids.offset(offset)
+        return select.where(self.model.id.in_(ids)).order_by(*order)
+
+    def first_page(self, keys: list[SortKey], sort_text: str) -> sa.Select[Any]:
+        """The unfiltered first page in the order ``sort_text`` (``limit`` a bound parameter)."""
+        page = self.pages.get(sort_text)
+        if page is None:
+            page = self.page(self.select, self.live, keys)
+            self.pages[sort_text] = page
+        return page
+
+    def items(self, connection: sa.Connection | Any, rows: list[Any]) -> list[dict[str, Any]]:
+        """The JSON objects of ``rows`` (this projection's), with their lists and roles."""
+        items = []
+        for row in rows:
+            item: dict[str, Any] = {}
+            for name, kind, index in self.readers:
+                value = row[index]
+                if kind == "ref":
+                    if value is not None:
+                        shown = row[index + 1]
+                        display = "" if shown is None else str(json_ready(shown))
+                        value = {"id": value, "display": display}
+                elif kind == "time" and value is not None:
+                    value = aware(value)
+                item[name] = value
+            items.append(item)
+        if self.lists and items:
+            self._lists(connection, items)
+        if self.roles and items:
+            catalog = self.resource.catalog
+            roles = accounts.roles_of(connection, catalog, [item["id"] for item in items])
+            for item in items:
+                item[accounts.ROLES_FIELD] = roles.get(item["id"], [])
+        return items
+
+    def _lists(self, connection: sa.Connection | Any, items: list[dict[str, Any]]) -> None:
+        """The ids each many-to-many field of ``items`` links to (one query per field)."""
+        ids = [item["id"] for item in items]
+        for info in self.lists:
+            assert info.join is not None
+            own, target = info.join.c[info.join_own], info.join.c[info.join_target]
+            linked: dict[int, list[int]] = {}
+            for owner_id, target_id in connection.execute(
+                sa.select(own, target).where(own.in_(ids)).order_by(own, target)
+            ):
+                linked.setdefault(owner_id, []).append(target_id)
+            for item in items:
+                item[info.name] = linked.get(item["id"], [])
+
+
+# Projections by (id of the resource, readable names, shown displays). Keyed by the resource
+# object, not its name: two apps in one process may both have an entity of a name. The
+# projection holds its resource, so the id is never reused while the entry lives.
+_SHAPES: dict[tuple[int, frozenset[str], frozenset[str]], Projection] = {}
+
+
+def projection(resource: Resource, user: CurrentUser | None) -> Projection:
+    """The (cached) projection of what ``user`` may read of ``resource``."""
+    names = permissions.readable(resource, user)
+    shown = frozenset(
+        info.name
+        for info in resource.fields.values()
+        if info.is_ref and info.name in names and links.shows_display(resource.target(info), user)
+    )
+    key = (id(resource), names, shown)
+    shape = _SHAPES.get(key)
+    if shape is None:
+        shape = _SHAPES.setdefault(key, Projection(resource, names, shown))
+    return shape
+
+
+def fetch_one(
+    connection: sa.Connection | Any,
+    resource: Resource,
+    user: CurrentUser | None,
+    record_id: int,
+    action: str | None = "read",
+) -> dict[str, Any] | None:
+    """The record as JSON, or None when it does not exist (or the rule of ``action`` hides it)."""
+    shape = projection(resource, user)
+    select = shape.reading(user)
+    stmt = shape.one
+    if select is not shape.select:
+        stmt = select.where(shape.model.id == sa.bindparam("record_id"), *shape.live)
+    if action is not None:
+        rule = permissions.condition(resource, signed_in(user), action)
+        stmt = stmt if rule is None else stmt.where(rule)
+    row = connection.execute(stmt, {"record_id": record_id}).first()
+    if row is None:
+        return None
+    return shape.items(connection, [row])[0]
+
+
+def list_records(
+    database: Database,
+    resource: Resource,
+    user: CurrentUser | None,
+    params: list[tuple[str, str]],
+    *,
+    count: bool = True,
+    linkable: bool = False,
+) -> dict[str, Any]:
+    """One page of records: ``{"items", "next_cursor", "total"}`` (``total`` None without
+    ``count``: a caller walking every page, such as an export, counts once). ``linkable``
+    keeps only the records the user may also read: those a link may name (pickers)."""
+    rule = permissions.condition(resource, signed_in(user), "list")
+    names = permissions.readable(resource, user)
+    query = parse_list_query(resource, names, params)
+    limits = [*query.conditions]
+    if rule is not None:
+        limits.append(rule)
+    if linkable and (readable := links.read_rule(resource, signed_in(user))) is not None:
+        limits.append(readable)
+    conditions = [*limits, *links.live(resource)]
+    shape = projection(resource, user)
+    select = shape.reading(user)
+    if limits or select is not shape.select or query.cursor is not None or query.offset:
+        beyond = [] if query.cursor is None else [after(query.sort, query.cursor)]
+        page = shape.page(select, [*conditions, *beyond], query.sort, query.offset)
+        counting = sa.select(sa.func.count()).select_from(resource.model).where(*conditions)
+    else:  # the plain first page, the most common request: prepared statements
+        page, counting = shape.first_page(query.sort, query.sort_text), shape.count
+    with database.engine.connect() as connection:
+        total = connection.execute(counting).scalar_one() if count else None
+        rows = list(connection.execute(page, {"page_limit": query.limit + 1}).all())
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        items = shape.items(connection, rows)
+    next_cursor = None
+    if more and rows:
+        last = rows[-1]
+        index = {name: i for name, _, i in shape.readers}
+        values = [last[index[key.name]] for key in query.sort]
+        next_cursor = encode_cursor(query.sort_text, values)
+    return {"items": items, "next_cursor": next_cursor, "total": total}
