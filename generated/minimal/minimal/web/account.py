@@ -14,6 +14,15 @@ from crmgen_runtime import auth, auth_routes, credentials, passwords
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.auth_pages import password_error
+from crmgen_runtime.web.site import (
+    client_ip,
+    csrf_ok,
+    login_redirect,
+    read_form,
+    redirect,
+    translator_of,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,14 +30,8 @@ from starlette.routing import BaseRoute, Route
 
 from minimal import profile
 from minimal.resources import CATALOG
-from minimal.web.auth_pages import password_error, t_of
 from minimal.web.core import (
-    client_ip,
-    csrf_ok,
     error_page,
-    login_redirect,
-    read_form,
-    redirect,
     render,
 )
 
@@ -54,7 +57,7 @@ def _problem(exc: ApiError, t: Any) -> str:
 def _page(
     request: Request, user: CurrentUser, *, status: int = 200, **context: Any
 ) -> Response:
-    t = t_of(request)
+    t = translator_of(request)
     full = {
         "intro": t("account_intro").format(email=user.email),
         "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
@@ -72,7 +75,7 @@ async def account_page(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     key = NOTICES.get(request.query_params.get("done", ""))
-    return _page(request, user, notice=t_of(request)(key) if key else None)
+    return _page(request, user, notice=translator_of(request)(key) if key else None)
 
 
 async def password_form(request: Request) -> Response:
@@ -82,7 +85,7 @@ async def password_form(request: Request) -> Response:
     form = await read_form(request)
     if not csrf_ok(request, form):
         return error_page(request, 403, "csrf", user)
-    t = t_of(request)
+    t = translator_of(request)
     new = form.get("password", "")
     problem = password_error(new, form.get("password_again", ""), t)
     if problem is not None:
@@ -111,7 +114,7 @@ async def email_form(request: Request) -> Response:
     form = await read_form(request)
     if not csrf_ok(request, form):
         return error_page(request, 403, "csrf", user)
-    t = t_of(request)
+    t = translator_of(request)
     new = form.get("email", "").strip()
     try:
         if not new:
@@ -138,7 +141,7 @@ async def email_change_page(request: Request) -> Response:
     """The mailed link: a button that confirms (POST), then the outcome."""
     token = request.path_params["token"]
     user = await current_user(request)
-    t = t_of(request)
+    t = translator_of(request)
     if request.method == "GET":
         return render(
             request, "email_change.html", {"token": token, "done": None}, user=user

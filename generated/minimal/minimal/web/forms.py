@@ -19,6 +19,13 @@ from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
+    client_ip,
+    csrf_ok,
+    fetch_record,
+    read_pairs,
+    redirect,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,18 +35,13 @@ from minimal.resources import RESOURCES
 from minimal.settings import ZONE
 from minimal.web.core import (
     ENTITIES,
-    client_ip,
-    csrf_ok,
     entity_context,
     error_page,
-    fetch_record,
     field_errors,
     form_value,
     guard,
     locale_of,
     pick,
-    read_pairs,
-    redirect,
     render,
     translator,
 )

@@ -25,6 +25,14 @@ from crmgen_runtime import crud, permissions
 from crmgen_runtime.decimals import spreadsheet_number
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
+    CSRF_FIELD,
+    MAX_RECORD_ID,
+    allowed,
+    client_ip,
+    csrf_ok,
+    read_pairs,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -33,19 +41,13 @@ from starlette.routing import BaseRoute, Route
 from minimal.resources import RESOURCES
 from minimal.settings import ZONE
 from minimal.web.core import (
-    CSRF_FIELD,
     ENTITIES,
-    MAX_RECORD_ID,
-    allowed,
     cell,
-    client_ip,
-    csrf_ok,
     entity_context,
     error_page,
     guard,
     locale_of,
     pick,
-    read_pairs,
     render,
     translator,
 )
