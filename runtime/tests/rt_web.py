@@ -40,11 +40,23 @@ FIELDS = {
         "title": field("title", required=True),
         "amount": field("amount", "money", currency="USD", step="any", widget="number"),
         "stage": field("stage", "enum", choices=STAGES, widget="select"),
-        "company": field("company", "ref", target="companies", widget="select"),
-        "owner": field("owner", "ref", target="users", widget="select"),
+        "company": field("company", "ref", target="companies", widget="ref"),
+        "owner": field("owner", "ref", target="users", widget="ref"),
+        "partners": field("partners", "refs", target="companies"),
         "created_at": field("created_at", "datetime", editable=False),
     },
 }
+FORMS = {
+    "deals": {
+        "form": ["title", "amount", "stage", "company", "partners"],
+        "records": {
+            "inputs": {"amount": {"currency": "USD", "min": 0, "max": None, "step": "0.01"}},
+            "widgets": {"partners": "multi"},
+            "sections": [{"fields": ["title", "amount"], "label": {"en": "Main"}}],
+        },
+    }
+}
+NO_FORM = {"form": [], "records": {"inputs": {}, "widgets": {}, "sections": []}}
 DISPLAY = {"users": "name", "companies": "name", "deals": "title"}
 LISTS = {
     "deals": {
@@ -74,6 +86,7 @@ def ui_data() -> dict[str, Any]:
             "lists": LISTS.get(path, {"export": list(FIELDS.get(path, {})), "filters": []}),
             "sort": DISPLAY.get(path, "id"),
             "page_size": 2,
+            **FORMS.get(path, NO_FORM),
         }
         for path, label in LABELS.items()
     }
