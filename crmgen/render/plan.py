@@ -130,7 +130,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(
             f"{package}/settings.py", "backend/settings.py.j2", {**context, **auth_context(spec)}
         ),
-        PlannedFile(f"{package}/profile.py", "backend/profile.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
         ),
