@@ -18,7 +18,7 @@ from conftest import PUBLIC_URL, SECRET_KEY
 from crmgen_runtime import auth, auth_routes, tables
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
-from crmgen_runtime.web import auth_pages, error_pages
+from crmgen_runtime.web import account, auth_pages, error_pages
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
 from starlette.applications import Starlette
@@ -59,6 +59,7 @@ def web(
             Route("/broken", broken),
             Route("/crash", crash),
             *auth_pages.routes(),
+            *account.routes(),
             *error_pages.routes(),
         ]
         assert auth_pages.entity_routes("deals", rt_crm.deals) == []
@@ -210,3 +211,38 @@ def test_the_favicon(web: Callable[..., TestClient]) -> None:
     assert icon.status_code == 200
     assert icon.headers["content-type"] == "image/svg+xml"
     assert icon.content.lstrip().startswith(b"<")
+
+
+def test_ones_own_account(web: Callable[..., TestClient], crm_web: rt_crm.Crm) -> None:
+    client = web()
+    assert account.entity_routes("deals", rt_crm.deals) == []
+    assert client.get("/account").headers["location"] == "/login?next=%2Faccount"
+    add_user(crm_web, "cy@example.com")
+    sign_in(client, "cy@example.com")
+    page = client.get("/account")
+    assert page.status_code == 200 and "cy@example.com" in page.text
+    csrf = csrf_of(client, "/account")
+    assert client.post("/account/password", data={"password": "x"}).status_code == 403
+    new = {"csrf_token": csrf, "password": "another password", "password_again": "another password"}
+    assert client.post("/account/password", data={**new, "password_again": "x"}).status_code == 422
+    wrong = client.post("/account/password", data={**new, "current_password": "nope"})
+    assert wrong.status_code in (403, 422)
+    changed = client.post("/account/password", data={**new, "current_password": PASSWORD})
+    assert (changed.status_code, changed.headers["location"]) == (303, "/account?done=password")
+    assert client.get("/account?done=password").status_code == 200
+    csrf = csrf_of(client, "/account")
+    assert client.post("/account/email", data={"email": "x"}).status_code == 403
+    empty = client.post("/account/email", data={"csrf_token": csrf, "email": " "})
+    assert empty.status_code == 422
+    email = {"csrf_token": csrf, "email": "cy.new@example.com", "password": "another password"}
+    sent = client.post("/account/email", data=email)
+    assert sent.status_code == 200 and "cy.new@example.com" in sent.text
+    link = [m["link"] for m in mails(crm_web) if "email-change" in m.get("link", "")]
+    assert link
+    path = "/email-change/" + link[-1].rpartition("/")[2]
+    assert client.get(path).status_code == 200
+    assert client.post(path, data={"csrf_token": "x"}).status_code == 403
+    done = client.post(path, data={"csrf_token": csrf_of(client, path)})
+    assert done.status_code == 200 and "cy.new@example.com" in done.text
+    again = client.post(path, data={"csrf_token": csrf_of(client, path)})
+    assert again.status_code == 400
