@@ -74,8 +74,28 @@ def test_a_report_is_exact_grouped_and_weighted(crm_web: rt_crm.Crm) -> None:
     assert result.available
     rows = [(row.keys[0]["id"], row.values) for row in result.rows]
     assert rows == [
-        (1, (1, Decimal("500.00"), Decimal("50.00"), Decimal("500.00"), Decimal("500.00"), Decimal("0.10"))),
-        (2, (2, Decimal("200.00"), Decimal("155.00"), Decimal("100.00"), Decimal("50.00"), Decimal("1.10"))),
+        (
+            1,
+            (
+                1,
+                Decimal("500.00"),
+                Decimal("50.00"),
+                Decimal("500.00"),
+                Decimal("500.00"),
+                Decimal("0.10"),
+            ),
+        ),
+        (
+            2,
+            (
+                2,
+                Decimal("200.00"),
+                Decimal("155.00"),
+                Decimal("100.00"),
+                Decimal("50.00"),
+                Decimal("1.10"),
+            ),
+        ),
     ]
     assert result.totals == (
         3,
@@ -94,8 +114,14 @@ def test_a_report_is_exact_grouped_and_weighted(crm_web: rt_crm.Crm) -> None:
 
 def test_dates_group_by_period(crm_web: rt_crm.Crm) -> None:
     with crm_web.database.session() as session:
-        for user_id, day in ((1, dt.date(2024, 3, 5)), (2, dt.date(2024, 3, 30)), (3, dt.date(2024, 5, 1))):
-            session.execute(sa.update(rt_crm.User).where(rt_crm.User.id == user_id).values(hired_on=day))
+        for user_id, day in (
+            (1, dt.date(2024, 3, 5)),
+            (2, dt.date(2024, 3, 30)),
+            (3, dt.date(2024, 5, 1)),
+        ):
+            session.execute(
+                sa.update(rt_crm.User).where(rt_crm.User.id == user_id).values(hired_on=day)
+            )
     result = ANALYTICS.report(crm_web.database, rt_crm.Crm.admin, "hired")
     assert [(row.keys[0], row.values[0]) for row in result.rows] == [
         (dt.date(2024, 3, 1), 2),
@@ -121,7 +147,11 @@ def test_a_dashboard_follows_the_readers_rules(crm_web: rt_crm.Crm) -> None:
     hidden = Analytics(
         rt_crm.catalog,
         {},
-        {"secrets": Report((), ("n",), Aggregate("companies", (Measure("count", field="secret"),)))},
+        {
+            "secrets": Report(
+                (), ("n",), Aggregate("companies", (Measure("count", field="secret"),))
+            )
+        },
     )
     assert hidden.report(crm_web.database, rt_crm.Crm.vic, "secrets").available is False
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import rt_crm
-import sqlalchemy as sa
 from conftest import Serve
 from crmgen_runtime import where
 from crmgen_runtime.errors import ApiError
@@ -176,7 +175,13 @@ def test_messages_go_to_the_outbox(
     run = run_of(processes, session)
     deal = session.get(Deal, 1)
     text = run.text("Deal {{ deal.title }}", {"deal": deal})
-    run.email(to=["a@x", None], subject=text, text="t", html=run.html("<b>{{ v }}</b>", {"v": "<"}), integration=None)
+    run.email(
+        to=["a@x", None],
+        subject=text,
+        text="t",
+        html=run.html("<b>{{ v }}</b>", {"v": "<"}),
+        integration=None,
+    )
     run.email(to=["a@x", "b@x"], subject="two", text="t", html=None, integration="mail")
     run.telegram(chat=77, text="hi", integration=None)
     run.telegram(chat="", text="hi", integration=None)
@@ -190,7 +195,9 @@ def test_messages_go_to_the_outbox(
     kinds = [kind for kind, _ in outbox.sent]
     assert kinds == ["email", "email", "telegram", "telegram", "sms", "webhook", "http"]
     first = outbox.sent[0][1]
-    assert first["to"] == "a@x" and first["subject"] == "Deal Big" and first["html"] == "<b>&lt;</b>"
+    assert (
+        first["to"] == "a@x" and first["subject"] == "Deal Big" and first["html"] == "<b>&lt;</b>"
+    )
     assert outbox.sent[1][1]["to"] == ["a@x", "b@x"]
     assert [outbox.sent[2][1]["chat"], outbox.sent[3][1]["chat"]] == ["77", None]
     assert outbox.sent[5][1]["payload"]["name"] == "Acme"
@@ -206,7 +213,7 @@ def test_messages_go_to_the_outbox(
 
 
 class Answer(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         seen = {"auth": self.headers.get("Authorization"), "body": json.loads(body)}
         reply = json.dumps(seen).encode() if self.path == "/json" else b"plain text"
@@ -232,13 +239,18 @@ def test_http_with_into_calls_at_once(
     processes: Processes, session: Session, server: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     run = run_of(processes, session)
-    answer = run.http("POST", f"{server}/json", headers={}, json={"a": 1}, timeout=5, integration="api", wait=True)
+    answer = run.http(
+        "POST", f"{server}/json", headers={}, json={"a": 1}, timeout=5, integration="api", wait=True
+    )
     assert answer == {"auth": "Bearer t", "body": {"a": 1}}
     settings = {"base_url": (None, server)}
     assert call_http("POST", "text", {}, {}, 5, settings, "p") == "plain text"
     with caplog.at_level(logging.WARNING):
         assert call_http("GET", "ftp://x", {}, None, 5, {}, "p") is None
-        assert run.http("GET", "/x", headers={}, json=None, timeout=1, integration="api", wait=True) is None
+        assert (
+            run.http("GET", "/x", headers={}, json=None, timeout=1, integration="api", wait=True)
+            is None
+        )
     assert "is not an http(s) URL" in caplog.text and "failed" in caplog.text
 
 
@@ -352,7 +364,7 @@ NOTE = Resource(
 rt_crm.catalog.adopt(NOTE)
 
 
-def process_note(run: Run, input: Any, user: Any) -> None:  # noqa: A002 - the step's name
+def process_note(run: Run, input: Any, user: Any) -> None:
     if input.text == "refuse":
         raise run.error(409, "Refused")
     company = input.company.name if input.company else None
@@ -366,10 +378,20 @@ def process_win(run: Run, record: Any, user: Any) -> None:
 @pytest.fixture
 def api(processes: Processes, events: Events, serve: Serve) -> Any:
     endpoints: list[Endpoint] = [
-        processes.endpoint("note", "POST", "/notes", process_note, roles=("sales",), entity=None, inputs=NOTE),
-        processes.endpoint("look", "GET", "/look", process_note, roles=("sales",), entity=None, inputs=NOTE),
         processes.endpoint(
-            "win", "POST", "/deals/{id}/actions/win", process_win, roles=("sales",), entity="Deal", inputs=None
+            "note", "POST", "/notes", process_note, roles=("sales",), entity=None, inputs=NOTE
+        ),
+        processes.endpoint(
+            "look", "GET", "/look", process_note, roles=("sales",), entity=None, inputs=NOTE
+        ),
+        processes.endpoint(
+            "win",
+            "POST",
+            "/deals/{id}/actions/win",
+            process_win,
+            roles=("sales",),
+            entity="Deal",
+            inputs=None,
         ),
     ]
     processes.register(events, {}, endpoints)
@@ -394,7 +416,9 @@ def test_a_custom_endpoint_validates_its_input_and_runs(api: Any, outbox: Outbox
     forbidden = api.post("/api/notes", json={"text": "x"}, headers={"X-User": "vic"})
     assert forbidden.status_code == 403
     assert forbidden.json()["error"]["message"] == "Your role may not call note."
-    assert api.post("/api/notes", json={"text": "x"}, headers={"X-User": "admin"}).status_code == 200
+    assert (
+        api.post("/api/notes", json={"text": "x"}, headers={"X-User": "admin"}).status_code == 200
+    )
 
 
 def test_a_record_action_answers_with_the_record(api: Any) -> None:
