@@ -51,8 +51,7 @@ from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.responses import JSONResponse, json_ready, parse_json
 from crmgen_runtime.writes import current_lists, delete_row, insert_row, integrity, update_row
 
-log = logging.getLogger(__name__)
-
+LOG = logging.getLogger(__name__)
 MAX_DEPTH = 8
 DEPTH_KEY = "processes.depth"  # session.info: how deep processes triggered each other
 SYSTEM_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
@@ -352,7 +351,7 @@ class Run:
             self.session.scalars(sa.select(user_model.id).where(*among).order_by(user_model.id))
         )
         if not users:
-            log.warning("%s: no user matches to assign %s", self.process, name)
+            self.processes.log.warning("%s: no user matches to assign %s", self.process, name)
             return
         column, busy = workload
         if strategy == "round_robin":
@@ -401,7 +400,9 @@ class Run:
         listed = to if isinstance(to, (list, tuple)) else [to]
         recipients = [str(r) for r in listed if r]
         if not recipients:
-            log.warning("%s: e-mail %r has no recipient; not sent", self.process, subject)
+            self.processes.log.warning(
+                "%s: e-mail %r has no recipient; not sent", self.process, subject
+            )
             return
         to_value: Any = recipients[0] if len(recipients) == 1 else recipients
         message = {"to": to_value, "subject": subject, "text": text, "html": html}
@@ -413,7 +414,9 @@ class Run:
 
     def sms(self, *, to: Any, text: str, integration: str | None) -> None:
         if not to:
-            log.warning("%s: text message has no phone number; not sent", self.process)
+            self.processes.log.warning(
+                "%s: text message has no phone number; not sent", self.process
+            )
             return
         self.enqueue("sms", {"to": str(to), "text": text, "integration": integration})
 
@@ -448,7 +451,7 @@ class Run:
         return ApiError(status, "process_error", message)
 
     def log(self, level: str, message: str) -> None:
-        log.log(logging.getLevelName(level.upper()), "%s: %s", self.process, message)
+        self.processes.log.log(logging.getLevelName(level.upper()), "%s: %s", self.process, message)
 
     def backup(self, folder: str, keep: int) -> Path:
         """A backup file in ``folder`` (``APP-YYYYmmdd-HHMMSS.jsonl.gz``); older ones beyond
@@ -466,7 +469,7 @@ class Run:
         files = sorted(target.glob(f"{backups.app}-*.jsonl.gz"))
         for old in files[: max(0, len(files) - keep)]:
             old.unlink()
-        log.info("%s: backup written to %s", self.process, path)
+        self.processes.log.info("%s: backup written to %s", self.process, path)
         return path
 
 
@@ -486,9 +489,11 @@ def call_http(
     timeout: float,
     settings: HttpSettings,
     process: str,
+    log: logging.Logger = LOG,
 ) -> Any:
-    """One synchronous HTTP call (standard library); None when it fails. ``settings``: the
-    integration's (``base_url`` prefixes a relative ``url``, ``token`` is a bearer token)."""
+    """One synchronous HTTP call (standard library); None when it fails (a warning on ``log``).
+    ``settings``: the integration's (``base_url`` prefixes a relative ``url``, ``token`` is a
+    bearer token)."""
     base = setting(settings, "base_url")
     if base and not url.startswith(("http://", "https://")):
         url = str(base).rstrip("/") + "/" + url.lstrip("/")
@@ -586,6 +591,8 @@ class Processes:
         self.outbox = outbox
         self.backups = backups
         self.http_integrations: Mapping[str, HttpSettings] = http_integrations or {}
+        # the steps' log, named as the app's processes module: ``PKG.processes``
+        self.log = logging.getLogger(f"{catalog.config.name}.processes")
 
     def run(
         self,
@@ -626,7 +633,7 @@ class Processes:
     ) -> Any:
         """``call_http`` with the settings of the HTTP integration ``integration`` (if any)."""
         settings = self.http_integrations.get(integration or "", {})
-        return call_http(method, url, headers, body, timeout, settings, process)
+        return call_http(method, url, headers, body, timeout, settings, process, self.log)
 
     def scheduled(self, process: Process) -> Callable[[Any], None]:
         """``run(database)``: ``process`` in one transaction of ``database``, with no user."""
