@@ -55,9 +55,8 @@ def api_routes() -> list[BaseRoute]:
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
-    routes.extend(
-        web.documents.api_routes()
-    )  # GET /api/<path>/{id}/documents/<name>.<format>
+    # GET /api/<path>/{id}/documents/<name>.<format>
+    routes.extend(web.documents.api_routes())
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes
@@ -120,8 +119,7 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
-    app.state.catalog = (
-        CATALOG  # what the runtime knows of this app (crmgen_runtime.resources)
-    )
+    # what the runtime knows of this app (crmgen_runtime.resources)
+    app.state.catalog = CATALOG
     app.state.openapi = OPENAPI.read_bytes()
     return app
