@@ -157,7 +157,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
             {**context, **analytics_context(spec)},
         ),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
-        PlannedFile(f"{package}/documents.py", "backend/documents.py.j2", context),
     ]
     files += [
         PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)

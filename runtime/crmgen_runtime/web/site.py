@@ -195,8 +195,6 @@ class Site:
             for path in self.entities
             if path in resources and path not in RESERVED and "list" in resources[path].actions
         }
-        # Set by the app when it has them (print formats' renderer, ...).
-        self.documents: Any = None
 
     # --- words ------------------------------------------------------------------------------
 
