@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from crmgen_runtime import crud, validation
+from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 
 from tests.ui.test_pages import UI, admin, csrf, ui  # noqa: F401
@@ -97,7 +98,7 @@ def _error(ui: UI, payload: dict[str, Any]) -> Any:  # noqa: F811
         superuser=True,
         extra={},
     )
-    with pytest.raises(gen.app.web.core.ApiError) as caught:
+    with pytest.raises(ApiError) as caught:
         crud.create_record(
             ui.database, gen.resources.RESOURCES["companies"], user, payload, None
         )

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.web import lists
 
 from crmgen.language import load_spec
 from crmgen.render.web.lists import entity_data
@@ -157,7 +158,6 @@ def test_the_renderer_picks_a_widget_per_field_type() -> None:
 
 
 def test_filter_widgets_show_the_current_values(ui: UI, people: dict[str, Any]) -> None:
-    lists = ui.gen.app.web.lists
     entity = dict(ui.gen.app.web.core.ENTITIES["contacts"])
     entity["lists"] = {
         "filters": [
@@ -177,6 +177,7 @@ def test_filter_widgets_show_the_current_values(ui: UI, people: dict[str, Any]) 
     )
     readable = frozenset(entity["fields"]) - {"discount"}
     widgets = lists.filter_widgets(
+        ui.gen.app.web.SITE,
         ui.database, people["users"][SELLER1], entity, readable, query, "en"
     )
     by_name = {w["name"]: w for w in widgets}
@@ -442,16 +443,16 @@ def test_export_is_safe_from_formulas(ui: UI, people: dict[str, Any]) -> None:
 
 
 def test_export_values_are_safe_for_spreadsheets(ui: UI) -> None:
-    lists = ui.gen.app.web.lists
+    site = ui.gen.app.web.SITE
     text = {"name": "gist", "type": "string", "choices": []}
     for start in ("=", "+", "-", "@", "\t"):
-        assert lists.export_value(text, f"{start}1+1", "en", native=False) == f"'{start}1+1"
-    assert lists.export_value(text, "a\x01b", "en", native=True) == "ab"  # XLSX refuses it
-    assert lists.export_value(text, "a\x01b", "en", native=False) == "a\x01b"
+        assert lists.export_value(site, text, f"{start}1+1", "en", native=False) == f"'{start}1+1"
+    assert lists.export_value(site, text, "a\x01b", "en", native=True) == "ab"  # XLSX refuses it
+    assert lists.export_value(site, text, "a\x01b", "en", native=False) == "a\x01b"
     number = {"name": "n", "type": "integer", "choices": []}
-    assert lists.export_value(number, -5, "en", native=False) == "-5"  # a number, not a formula
+    assert lists.export_value(site, number, -5, "en", native=False) == "-5"  # a number, not a formula
     data = {"name": "extra", "type": "json", "choices": []}
-    assert lists.export_value(data, {"a": "=x"}, "en", native=True) == '{"a": "=x"}'
+    assert lists.export_value(site, data, {"a": "=x"}, "en", native=True) == '{"a": "=x"}'
 
 
 def test_xlsx_export_keeps_types_and_locale_labels(ui: UI, people: dict[str, Any]) -> None:
@@ -495,7 +496,6 @@ def test_export_needs_a_session(ui: UI) -> None:
 def test_export_streams_every_page(
     ui: UI, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lists = ui.gen.app.web.lists
     monkeypatch.setattr(lists, "EXPORT_PAGE", 2)  # several round trips over a few records
     client = login(ui, "admin@example.com").client
     rows = read_csv(client.get("/companies/export.csv?q=Lists&sort=name").content)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.web import search
 
 from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401
 from tests.ui.test_pages import UI, admin, ui  # noqa: F401
@@ -20,12 +21,12 @@ def _post(crm: Backend, who: str, path: str, payload: dict[str, Any]) -> dict[st
 
 
 def _search(crm: Backend, who: str, query: str) -> list[Any]:  # noqa: F811
-    web = crm.gen.app.web
-    return list(web.search.search(crm.database, crm.users[who], query, "en"))
+    site = crm.gen.app.web.SITE
+    return list(search.search(site, crm.database, crm.users[who], query, "en"))
 
 
 def test_phone_queries_are_told_from_names(crm: Backend) -> None:  # noqa: F811
-    digits = crm.gen.app.web.search.phone_digits
+    digits = search.phone_digits
     assert digits("+7 (912) 34") == "791234"
     assert digits("912-34") == "91234"
     assert digits("(912) 34") == "91234"

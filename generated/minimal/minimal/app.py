@@ -17,6 +17,7 @@ from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
+from crmgen_runtime.web import error_pages
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -114,12 +115,13 @@ def create_app(
             Middleware(hosts.AllowedHostsMiddleware, hosts=settings.hosts),
             *(default_middleware() if middleware is None else middleware),
         ],
-        exception_handlers=web.error_pages.html_errors(EXCEPTION_HANDLERS),
+        exception_handlers=error_pages.html_errors(EXCEPTION_HANDLERS),
         lifespan=lifespan,
     )
     app.state.db = db
     app.state.settings = settings
-    # what the runtime knows of this app (crmgen_runtime.resources)
+    # what the runtime knows of this app (crmgen_runtime.resources), and its web UI
     app.state.catalog = CATALOG
+    app.state.site = web.SITE  # crmgen_runtime.web.site
     app.state.openapi = OPENAPI.read_bytes()
     return app

@@ -17,6 +17,10 @@ from babel import dates, numbers
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import charts
+from crmgen_runtime.web.site import (
+    login_redirect,
+    secure,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,10 +34,8 @@ from reference_crm.web.core import (
     cell,
     error_page,
     locale_of,
-    login_redirect,
     pick,
     render,
-    secure,
     translator,
 )
 

@@ -1,31 +1,28 @@
 """The web UI: server-rendered pages over the same functions as the REST API.
 
-One module per part of the UI, each giving its routes: ``auth_pages`` (sign in, password
-reset, locale, home), ``account`` (one's own password and e-mail), ``error_pages`` (errors for
-browsers, the favicon), ``lists``, ``forms`` and ``records`` (an entity's pages), ``boards``
-(kanban, calendar), ``dashboards`` (KPIs, charts, reports), ``imports``, ``documents`` (PDF
-and XLSX print formats) and ``search`` (quick search); ``core`` holds what they share.
+One module per part of the UI, each giving its routes: the runtime's ``auth_pages`` (sign in,
+password reset, locale, home), ``account`` (one's own password and e-mail), ``lists`` and
+``forms`` (an entity's list, export, bulk delete, create and edit pages), ``search`` (quick
+search) and ``error_pages`` (errors for browsers, the favicon), and this app's ``records``
+(detail pages), ``boards`` (kanban, calendar), ``dashboards`` (KPIs, charts, reports),
+``imports`` and ``documents`` (PDF and XLSX print formats). What they share is ``SITE``
+(``core``): this app's ``crmgen_runtime.web.site.Site``.
 """
 
 from __future__ import annotations
 
 from crmgen_runtime import assets
+from crmgen_runtime.web import account, auth_pages, error_pages, forms, lists, search
 from starlette.routing import BaseRoute, Mount
 
 from minimal.web import (
-    account,
-    auth_pages,
     boards,
     dashboards,
     documents,
-    error_pages,
-    forms,
     imports,
-    lists,
     records,
-    search,
 )
-from minimal.web.core import PAGES, ROOT
+from minimal.web.core import SITE
 
 # Each module gives ``routes()`` (its site-wide pages) and ``entity_routes(path, resource)``
 # (its pages of one entity); record ids are ``{id:int}``, so fixed paths never clash with them.
@@ -47,11 +44,11 @@ MODULES = (
 def routes() -> list[BaseRoute]:
     """The UI's routes (after ``/api`` in the app's list)."""
     result: list[BaseRoute] = [
-        Mount("/static", assets.static_files(ROOT), name="static")
+        Mount("/static", assets.static_files(SITE.root), name="static")
     ]
     for module in MODULES:
         result.extend(module.routes())
-    for path, resource in PAGES.items():
+    for path, resource in SITE.pages.items():
         for module in MODULES:
             result.extend(module.entity_routes(path, resource))
     return result

@@ -31,6 +31,14 @@ from crmgen_runtime.decimals import WIDE, exact_sum
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.formats import babel_locale
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
+    MAX_RECORD_ID,
+    allowed,
+    client_ip,
+    csrf_ok,
+    read_form,
+    redirect,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -39,19 +47,13 @@ from starlette.routing import BaseRoute, Route
 from minimal.settings import FORMATS, ZONE, fn
 from minimal.web.core import (
     ENTITIES,
-    MAX_RECORD_ID,
-    allowed,
     cell,
-    client_ip,
-    csrf_ok,
     entity_context,
     error_page,
     field_errors,
     guard,
     locale_of,
     pick,
-    read_form,
-    redirect,
     render,
     translator,
 )

@@ -18,6 +18,9 @@ from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
+    MAX_RECORD_ID,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,7 +30,6 @@ from minimal.resources import CATALOG, RESOURCES
 from minimal.web.core import (
     ENTITIES,
     LOCALES,
-    MAX_RECORD_ID,
     error_page,
     guard,
     locale_of,

@@ -50,6 +50,15 @@ from crmgen_runtime.spreadsheets import (
     read_table,
 )
 from crmgen_runtime.spreadsheets import filled as _filled
+from crmgen_runtime.web.site import (
+    CSRF_FIELD,
+    client_ip,
+    csrf_ok,
+    csrf_token,
+    read_form,
+    redirect,
+    secure,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -60,22 +69,15 @@ from starlette.routing import BaseRoute, Route
 from minimal import models
 from minimal.resources import RESOURCES
 from minimal.web.core import (
-    CSRF_FIELD,
     ENTITIES,
     MESSAGES,
-    client_ip,
-    csrf_ok,
-    csrf_token,
     entity_context,
     error_page,
     field_errors,
     guard,
     locale_of,
     pick,
-    read_form,
-    redirect,
     render,
-    secure,
     translator,
 )
 

@@ -18,6 +18,14 @@ from crmgen_runtime import accounts, audit, crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
+    allowed,
+    client_ip,
+    csrf_ok,
+    fetch_record,
+    read_form,
+    redirect,
+)
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,18 +39,12 @@ from minimal.web.core import (
     ENTITIES,
     PAGES,
     SPEC,
-    allowed,
     cell,
-    client_ip,
-    csrf_ok,
     entity_context,
     error_page,
-    fetch_record,
     guard,
     locale_of,
     pick,
-    read_form,
-    redirect,
     render,
     translator,
 )

@@ -15,33 +15,23 @@ import json
 from typing import Any
 
 import orjson
-from crmgen_runtime import crud, links, permissions
-from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm.resources import RESOURCES
-from reference_crm.settings import ZONE
-from reference_crm.web.core import (
-    ENTITIES,
+from crmgen_runtime import crud, links, permissions
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
+    Site,
     client_ip,
     csrf_ok,
-    entity_context,
-    error_page,
     fetch_record,
-    field_errors,
-    form_value,
-    guard,
-    locale_of,
-    pick,
     read_pairs,
     redirect,
-    render,
-    translator,
+    site_of,
 )
 
 CHOICES_LIMIT = 200  # records offered by a select; the picker searches the rest
@@ -67,23 +57,23 @@ def field_metas(entity: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return metas
 
 
-def value_of(meta: dict[str, Any], value: Any) -> Any:
+def value_of(site: Site, meta: dict[str, Any], value: Any) -> Any:
     """A stored value as the form shows it."""
     if meta["widget"] in MULTI_WIDGETS:
         return [str(i) for i in value or []]
     if meta["widget"] == "json":
         return "" if value is None else json.dumps(value, ensure_ascii=False, indent=2)
-    return form_value(meta, value)
+    return site.form_value(meta, value)
 
 
-def moment_of(raw: str) -> str:
+def moment_of(raw: str, zone: dt.tzinfo) -> str:
     """A ``datetime-local`` input (the app's time zone) as the API takes it; text that is
     not a date and time goes as it is, for the API to name the field."""
     try:
         local = dt.datetime.fromisoformat(raw)
     except ValueError:
         return raw
-    return (local if local.tzinfo else local.replace(tzinfo=ZONE)).isoformat()
+    return (local if local.tzinfo else local.replace(tzinfo=zone)).isoformat()
 
 
 def submitted(metas: list[dict[str, Any]], pairs: list[tuple[str, str]]) -> Values:
@@ -92,9 +82,7 @@ def submitted(metas: list[dict[str, Any]], pairs: list[tuple[str, str]]) -> Valu
     for meta in metas:
         if meta["widget"] in MULTI_WIDGETS:
             texts = [v for k, v in pairs if k == meta["name"]]
-            values[meta["name"]] = [
-                p.strip() for v in texts for p in v.split(",") if p.strip()
-            ]
+            values[meta["name"]] = [p.strip() for v in texts for p in v.split(",") if p.strip()]
     return values
 
 
@@ -106,7 +94,7 @@ def _number(raw: str, kind: type) -> Any:
 
 
 def payload_of(
-    metas: list[dict[str, Any]], values: Values, *, partial: bool, locale: str
+    site: Site, metas: list[dict[str, Any]], values: Values, *, partial: bool, locale: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The API payload of a submitted form (values typed as the API expects them), and the
     errors found before asking the API (JSON that does not parse)."""
@@ -129,11 +117,9 @@ def payload_of(
             continue
         if widget == "json":
             try:
-                payload[name] = orjson.loads(
-                    raw
-                )  # nesting is capped (no RecursionError)
+                payload[name] = orjson.loads(raw)  # nesting is capped (no RecursionError)
             except ValueError as exc:
-                errors[name] = translator(locale)("json_invalid").format(
+                errors[name] = site.translator(locale)("json_invalid").format(
                     line=getattr(exc, "lineno", 1), column=getattr(exc, "colno", 1)
                 )
         elif meta["type"] == "integer" or widget == "ref":
@@ -141,7 +127,7 @@ def payload_of(
         elif meta["type"] == "float":
             payload[name] = _number(raw, float)
         elif widget == "datetime-local":
-            payload[name] = moment_of(raw)
+            payload[name] = moment_of(raw, site.catalog.config.clock.zone)
         else:
             payload[name] = raw
     return payload, errors
@@ -156,7 +142,7 @@ def _chosen(value: Any) -> list[str]:
 
 
 def choices(
-    database: Any, user: CurrentUser, metas: list[dict[str, Any]], values: Values
+    site: Site, database: Any, user: CurrentUser, metas: list[dict[str, Any]], values: Values
 ) -> dict[str, dict[str, Any]]:
     """For each reference field whose target the user may list: the first records they may
     link to (list and read) as ``(id, text)`` options, plus the chosen ones (a chosen record
@@ -165,7 +151,7 @@ def choices(
     other references are number inputs."""
     result: dict[str, dict[str, Any]] = {}
     for meta in metas:
-        target = RESOURCES.get(meta.get("target") or "")
+        target = site.catalog.resources.get(meta.get("target") or "")
         if meta["widget"] not in ("ref", *MULTI_WIDGETS) or target is None:
             continue
         try:
@@ -197,34 +183,40 @@ def choices(
 # --- pages ---------------------------------------------------------------------------------
 
 
-def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
-    entity = ENTITIES[path]
-    metas = field_metas(entity)
+class EntityForm:
+    """The create and edit forms of one entity on one app's site."""
 
-    def form_fields(user: CurrentUser, action: str) -> list[dict[str, Any]]:
+    def __init__(self, site: Site, path: str, resource: Resource) -> None:
+        self.site = site
+        self.path = path
+        self.resource = resource
+        self.entity = site.entities[path]
+        self.metas = field_metas(self.entity)
+
+    def form_fields(self, user: CurrentUser, action: str) -> list[dict[str, Any]]:
         """The fields ``user`` may write doing ``action``, in the form's order."""
-        writable = permissions.writable(resource, user, action)
+        writable = permissions.writable(self.resource, user, action)
+        metas = self.metas
         return [
             metas[name]
-            for name in entity["form"]
+            for name in self.entity["form"]
             if metas[name]["editable"] and name in writable
         ]
 
-    def sections(shown: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
+    def sections(self, shown: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
         """The spec's form sections holding the shown fields (empty sections left out)."""
         by_name = {meta["name"]: meta for meta in shown}
         result = []
-        for section in entity["records"]["sections"]:
+        for section in self.entity["records"]["sections"]:
             fields = [by_name.pop(n) for n in section["fields"] if n in by_name]
             if fields:
-                result.append(
-                    {"label": pick(section["label"], locale), "fields": fields}
-                )
+                result.append({"label": self.site.pick(section["label"], locale), "fields": fields})
         if by_name:
             result.append({"label": "", "fields": list(by_name.values())})
         return result
 
-    async def show_form(
+    async def show(
+        self,
         request: Request,
         user: CurrentUser,
         action: str,
@@ -236,48 +228,47 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         version: Any = None,
         status: int = 200,
     ) -> Response:
-        locale = locale_of(request)
-        shown = form_fields(user, action)
-        options = await run_in_threadpool(
-            choices, request.app.state.db, user, shown, values
+        """The form page with ``values`` and ``errors``."""
+        site, path = self.site, self.path
+        locale = site.locale_of(request)
+        shown = self.form_fields(user, action)
+        options = await run_in_threadpool(choices, site, request.app.state.db, user, shown, values)
+        action_url = f"/{path}/new" if record_id is None else f"/{path}/{record_id}/edit"
+        context = site.entity_context(
+            path,
+            locale,
+            sections=self.sections(shown, locale),
+            values=values,
+            errors=errors,
+            message=message,
+            options=options,
+            action_url=action_url,
+            record_id=record_id,
+            version=version,
         )
-        action_url = (
-            f"/{path}/new" if record_id is None else f"/{path}/{record_id}/edit"
-        )
-        return render(
-            request,
-            "form.html",
-            entity_context(
-                path,
-                locale,
-                sections=sections(shown, locale),
-                values=values,
-                errors=errors,
-                message=message,
-                options=options,
-                action_url=action_url,
-                record_id=record_id,
-                version=version,
-            ),
-            user=user,
-            status=status,
-        )
+        return site.render(request, "form.html", context, user=user, status=status)
 
-    def failed(exc: ApiError, locale: str) -> tuple[str, dict[str, str]]:
+    def failed(self, exc: ApiError, locale: str) -> tuple[str, dict[str, str]]:
         """The message and field errors (in the user's language) of a refused save."""
         if exc.fields:
-            return translator(locale)("fix_errors"), field_errors(exc.fields, locale)
+            return self.site.translator(locale)("fix_errors"), self.site.field_errors(
+                exc.fields, locale
+            )
         return exc.message, {}
 
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    """The ``/new`` and ``/<id>/edit`` pages of the entity at ``path``."""
+
     async def new_page(request: Request) -> Response:
-        user, stop = await guard(request, resource, "create")
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "create")
         if stop is not None:
             return stop
-        locale = locale_of(request)
-        shown = form_fields(user, "create")
-        if (
-            request.method == "GET"
-        ):  # initial values from the query string: /contacts/new?company=5
+        form = EntityForm(site, path, resource)
+        locale = site.locale_of(request)
+        shown = form.form_fields(user, "create")
+        if request.method == "GET":  # initial values from the query string: /contacts/new?company=5
             query = request.query_params
             values: Values = {
                 meta["name"]: (
@@ -288,22 +279,16 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 for meta in shown
                 if meta["name"] in query
             }
-            return await show_form(request, user, "create", values=values, errors={})
+            return await form.show(request, user, "create", values=values, errors={})
         pairs = await read_pairs(request)
         if not csrf_ok(request, dict(pairs)):
-            return error_page(request, 403, "csrf", user)
+            return site.error_page(request, 403, "csrf", user)
         values = submitted(shown, pairs)
-        payload, errors = payload_of(shown, values, partial=False, locale=locale)
+        payload, errors = payload_of(site, shown, values, partial=False, locale=locale)
         if errors:
-            message = translator(locale)("fix_errors")
-            return await show_form(
-                request,
-                user,
-                "create",
-                values=values,
-                errors=errors,
-                message=message,
-                status=422,
+            message = site.translator(locale)("fix_errors")
+            return await form.show(
+                request, user, "create", values=values, errors=errors, message=message, status=422
             )
         try:
             record = await run_in_threadpool(
@@ -315,8 +300,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 client_ip(request),
             )
         except ApiError as exc:
-            message, errors = failed(exc, locale)
-            return await show_form(
+            message, errors = form.failed(exc, locale)
+            return await form.show(
                 request,
                 user,
                 "create",
@@ -328,10 +313,12 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         return redirect(request, f"/{path}/{record['id']}")
 
     async def edit_page(request: Request) -> Response:
-        user, stop = await guard(request, resource, "update")
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "update")
         if stop is not None:
             return stop
-        locale = locale_of(request)
+        form = EntityForm(site, path, resource)
+        locale = site.locale_of(request)
         record_id = request.path_params["id"]
         database = request.app.state.db
         if request.method == "GET":
@@ -339,11 +326,11 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 fetch_record, database, resource, user, record_id, "update"
             )
             if record is None:
-                return error_page(request, 404, "not_found", user)
+                return site.error_page(request, 404, "not_found", user)
             values = {
-                name: value_of(meta, record.get(name)) for name, meta in metas.items()
+                name: value_of(site, meta, record.get(name)) for name, meta in form.metas.items()
             }
-            return await show_form(
+            return await form.show(
                 request,
                 user,
                 "update",
@@ -353,16 +340,16 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 version=record.get("version"),
             )
         pairs = await read_pairs(request)
-        form = dict(pairs)
-        if not csrf_ok(request, form):
-            return error_page(request, 403, "csrf", user)
-        shown = form_fields(user, "update")
+        given = dict(pairs)
+        if not csrf_ok(request, given):
+            return site.error_page(request, 403, "csrf", user)
+        shown = form.form_fields(user, "update")
         values = submitted(shown, pairs)
-        version = form.get("version")
-        payload, errors = payload_of(shown, values, partial=True, locale=locale)
+        version = given.get("version")
+        payload, errors = payload_of(site, shown, values, partial=True, locale=locale)
         if errors:
-            message = translator(locale)("fix_errors")
-            return await show_form(
+            message = site.translator(locale)("fix_errors")
+            return await form.show(
                 request,
                 user,
                 "update",
@@ -389,18 +376,18 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             )
         except ApiError as exc:
             if exc.status == 404:
-                return error_page(request, 404, "not_found", user)
+                return site.error_page(request, 404, "not_found", user)
             if exc.status == 409 and exc.code == "stale":
                 current = await run_in_threadpool(
                     fetch_record, database, resource, user, record_id, "update"
                 )
                 if current is None:
-                    return error_page(request, 404, "not_found", user)
-                message, errors = translator(locale)("conflict"), {}
+                    return site.error_page(request, 404, "not_found", user)
+                message, errors = site.translator(locale)("conflict"), {}
                 version = current.get("version")  # saving again overwrites, knowingly
             else:
-                message, errors = failed(exc, locale)
-            return await show_form(
+                message, errors = form.failed(exc, locale)
+            return await form.show(
                 request,
                 user,
                 "update",

@@ -2,13 +2,11 @@
 
 The reset is two pages: ``/password-reset`` asks for the e-mail and always answers the same
 (nothing tells whether an account exists); the mailed link opens ``/password-reset/<token>``,
-where the new password is typed twice. The e-mail is written to the outbox by the runtime's
-``auth``.
+where the new password is typed twice. The e-mail is written to the outbox by ``auth``.
+Every handler works on the app's ``Site`` (``site_of(request)``).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -19,25 +17,24 @@ from crmgen_runtime import auth, auth_routes, credentials, passwords
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
-from {{ package|ident }}.resources import CATALOG
-from {{ package|ident }}.web.core import (
+from crmgen_runtime.web.site import (
     LOCALE_COOKIE,
-    LOCALES,
+    Translate,
     client_ip,
     csrf_ok,
-    error_page,
-    locale_of,
     login_redirect,
     read_form,
     redirect,
-    render,
     safe_next,
     secure,
-    translator,
+    site_of,
+    translator_of,
 )
 
 MAX_EMAIL_LENGTH = 320
+LOCALE_COOKIE_AGE = 365 * 24 * 3600  # seconds: a chosen language is kept for a year
 
+# The sign-in's error codes and the UI's words for them.
 LOGIN_ERRORS = {
     "invalid_credentials": "bad_credentials",
     "account_locked": "locked",
@@ -45,26 +42,22 @@ LOGIN_ERRORS = {
 }
 
 
-def t_of(request: Request) -> Any:
-    """The translator of the request's locale."""
-    return translator(locale_of(request))
-
-
 async def login_page(request: Request) -> Response:
+    """The sign-in form; a signed-in user goes on to ``next``."""
+    site = site_of(request)
     user = await current_user(request)
     next_url = safe_next(request.query_params.get("next"))
     if request.method == "GET":
         if user is not None:
             return redirect(request, next_url)
-        notice = t_of(request)("password_changed") if "reset" in request.query_params else None
-        return render(
-            request,
-            "login.html",
-            {"next": next_url, "email": "", "error": None, "notice": notice},
+        notice = (
+            translator_of(request)("password_changed") if "reset" in request.query_params else None
         )
+        context = {"next": next_url, "email": "", "error": None, "notice": notice}
+        return site.render(request, "login.html", context)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf")
+        return site.error_page(request, 403, "csrf")
     next_url = safe_next(form.get("next"))
     email, password = form.get("email", ""), form.get("password", "")
     try:
@@ -72,7 +65,7 @@ async def login_page(request: Request) -> Response:
             raise ApiError(401, "invalid_credentials")
         token = await run_in_threadpool(
             auth.sign_in,
-            CATALOG,
+            site.catalog,
             request.app.state.db,
             email,
             password,
@@ -80,27 +73,24 @@ async def login_page(request: Request) -> Response:
             request.headers.get("user-agent"),
         )
     except ApiError as exc:
-        t = t_of(request)
-        error = t(LOGIN_ERRORS.get(exc.code, "bad_credentials"))
+        error = translator_of(request)(LOGIN_ERRORS.get(exc.code, "bad_credentials"))
         detail = exc.message if exc.code == "account_locked" else ""
-        return render(
-            request,
-            "login.html",
-            {"next": next_url, "email": email, "error": error, "detail": detail},
-            status=exc.status,
-        )
+        context = {"next": next_url, "email": email, "error": error, "detail": detail}
+        return site.render(request, "login.html", context, status=exc.status)
     response = RedirectResponse(next_url, status_code=303)
     credentials.set_session_cookie(request, response, token)
     return secure(request, response)
 
 
 async def logout(request: Request) -> Response:
+    """Ends the session (a POST with the CSRF token), then back to the sign-in page."""
+    site = site_of(request)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf")
+        return site.error_page(request, 403, "csrf")
     token = credentials.request_token(request.scope)
     if token:
-        await run_in_threadpool(auth.sign_out, CATALOG, request.app.state.db, token)
+        await run_in_threadpool(auth.sign_out, site.catalog, request.app.state.db, token)
     response = RedirectResponse("/login", status_code=303)
     credentials.clear_session_cookie(response)
     return secure(request, response)
@@ -108,25 +98,22 @@ async def logout(request: Request) -> Response:
 
 async def reset_request_page(request: Request) -> Response:
     """Ask for the e-mail of the account; mail a link if there is one, say the same anyway."""
+    site = site_of(request)
     if request.method == "GET":
-        return render(request, "password_reset.html", {"email": "", "sent": False})
+        return site.render(request, "password_reset.html", {"email": "", "sent": False})
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf")
+        return site.error_page(request, 403, "csrf")
     email = form.get("email", "").strip()
     if not email or len(email) > MAX_EMAIL_LENGTH:
-        error = t_of(request)("invalid_required" if not email else "invalid_not_email")
-        return render(
-            request,
-            "password_reset.html",
-            {"email": email, "sent": False, "error": error},
-            status=422,
-        )
-    await auth_routes.mail_reset_link(CATALOG, request, email)
-    return render(request, "password_reset.html", {"email": email, "sent": True})
+        error = translator_of(request)("invalid_required" if not email else "invalid_not_email")
+        context = {"email": email, "sent": False, "error": error}
+        return site.render(request, "password_reset.html", context, status=422)
+    await auth_routes.mail_reset_link(site.catalog, request, email)
+    return site.render(request, "password_reset.html", {"email": email, "sent": True})
 
 
-def password_error(password: str, again: str, t: Any) -> str | None:
+def password_error(password: str, again: str, t: Translate) -> str | None:
     """What is wrong with a new password typed twice, in the user's words; None if nothing."""
     if not password:
         return t("invalid_required")
@@ -143,31 +130,32 @@ def new_password_page(
     request: Request, token: str, error: str | None = None, *, status: int = 200
 ) -> Response:
     """The form of the new password; a 400 (a bad token) offers a new link instead."""
-    t = t_of(request)
+    t = translator_of(request)
     context = {
         "token": token,
         "error": error,
         "invalid_link": status == 400,
         "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
     }
-    return render(request, "password_new.html", context, status=status)
+    return site_of(request).render(request, "password_new.html", context, status=status)
 
 
 async def reset_confirm_page(request: Request) -> Response:
     """Choose a new password with the mailed token; then sign in with it."""
+    site = site_of(request)
     token = request.path_params["token"]
     if request.method == "GET":
         return new_password_page(request, token)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf")
-    t = t_of(request)
+        return site.error_page(request, 403, "csrf")
+    t = translator_of(request)
     password = form.get("password", "")
     error = password_error(password, form.get("password_again", ""), t)
     if error is not None:
         return new_password_page(request, token, error, status=422)
     changed = await run_in_threadpool(
-        auth.confirm_reset, CATALOG, request.app.state.db, token, password
+        auth.confirm_reset, site.catalog, request.app.state.db, token, password
     )
     if not changed:
         return new_password_page(request, token, t("reset_link_invalid"), status=400)
@@ -175,13 +163,14 @@ async def reset_confirm_page(request: Request) -> Response:
 
 
 async def set_locale(request: Request) -> Response:
+    """Keeps the chosen language in a cookie (one of the spec's), then goes back."""
     chosen = request.query_params.get("set", "")
     response = redirect(request, safe_next(request.query_params.get("next")))
-    if chosen in LOCALES:
+    if chosen in site_of(request).locales:
         response.set_cookie(
             LOCALE_COOKIE,
             chosen,
-            max_age=365 * 24 * 3600,
+            max_age=LOCALE_COOKIE_AGE,
             path="/",
             samesite="lax",
             secure=credentials.cookies_secure(request),
@@ -190,11 +179,11 @@ async def set_locale(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
+    """The home page of a signed-in user."""
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    return render(request, "home.html", {}, user=user)
-
+    return site_of(request).render(request, "home.html", {}, user=user)
 
 
 def routes() -> list[BaseRoute]:
@@ -204,10 +193,7 @@ def routes() -> list[BaseRoute]:
         Route("/logout", logout, methods=["POST"], name="ui_logout"),
         Route("/locale", set_locale, methods=["GET"], name="ui_locale"),
         Route(
-            "/password-reset",
-            reset_request_page,
-            methods=["GET", "POST"],
-            name="ui_password_reset",
+            "/password-reset", reset_request_page, methods=["GET", "POST"], name="ui_password_reset"
         ),
         Route(
             "/password-reset/{token}",

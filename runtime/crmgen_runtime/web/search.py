@@ -4,7 +4,8 @@
 ("+7 (912) 34", "91234") matches phone fields by their digits alone, compared in SQL on both
 sides, so any formatting finds any other; any other query (or a number no phone holds)
 searches the entities' search fields like their list pages do. Every entity the user may list
-with phone or search fields is searched, under the user's record rules and hidden fields.
+with phone or search fields is searched, under the user's record rules and hidden fields, on
+the app's ``Site``.
 One exact hit (the whole number, or the whole name) opens its card; otherwise the results
 show each record with its recent history: the latest records of other entities that link to
 it (a contact's interactions, tasks and deals), so a caller is identified in one step.
@@ -18,26 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import crud, permissions
-from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import current_user
-from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm.web.core import (
-    ENTITIES,
-    PAGES,
-    allowed,
-    cell,
-    locale_of,
-    login_redirect,
-    pick,
-    redirect,
-    render,
-)
+from crmgen_runtime import crud, permissions
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser, current_user
+from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import Site, allowed, login_redirect, redirect, site_of
 
 # A query that is a phone number or part of one; it needs this many digits to be one.
 PHONE_QUERY = re.compile(r"\+?[0-9 ()\-.]+")
@@ -86,25 +77,23 @@ def digits_of(column: Any) -> Any:
     return column
 
 
-def phone_fields(resource: Resource, user: Any) -> list[str]:
+def phone_fields(resource: Resource, user: CurrentUser) -> list[str]:
     """The phone fields of ``resource`` that ``user`` may read."""
     names = permissions.readable(resource, user)
-    return [
-        n for n, info in resource.fields.items() if info.type == "phone" and n in names
-    ]
+    return [n for n, info in resource.fields.items() if info.type == "phone" and n in names]
 
 
-def searchable() -> list[tuple[str, Resource]]:
+def searchable(site: Site) -> list[tuple[str, Resource]]:
     """The entities with pages that have phone or search fields."""
     return [
         (path, resource)
-        for path, resource in PAGES.items()
+        for path, resource in site.pages.items()
         if resource.search or any(i.type == "phone" for i in resource.fields.values())
     ]
 
 
 def by_phone(
-    database: Any, resource: Resource, user: Any, digits: str
+    database: Any, resource: Resource, user: CurrentUser, digits: str
 ) -> list[tuple[dict[str, Any], bool]]:
     """Records with a phone containing ``digits``, each with whether a phone is exactly it."""
     phones = phone_fields(resource, user)
@@ -112,20 +101,16 @@ def by_phone(
         return []
     shape = crud.projection(resource, user)
     wanted = significant(digits)
-    match = sa.or_(
-        *(digits_of(resource.attribute(n)).like(f"%{wanted}%") for n in phones)
-    )
+    match = sa.or_(*(digits_of(resource.attribute(n)).like(f"%{wanted}%") for n in phones))
     stmt = shape.reading(user).where(match, *shape.live)
     rule = permissions.condition(resource, user, "list")
     if rule is not None:
         stmt = stmt.where(rule)
-    newest = resource.model.id.desc()  # type: ignore[attr-defined]
+    newest = resource.model.id.desc()
     stmt = stmt.order_by(newest).limit(HITS_PER_ENTITY)
     with database.engine.connect() as connection:
         items = shape.items(connection, connection.execute(stmt).all())
-    return [
-        (item, any(same_number(item.get(n), digits) for n in phones)) for item in items
-    ]
+    return [(item, any(same_number(item.get(n), digits) for n in phones)) for item in items]
 
 
 def significant(digits: str) -> str:
@@ -142,7 +127,7 @@ def same_number(stored: str | None, digits: str) -> bool:
 
 
 def by_text(
-    database: Any, resource: Resource, user: Any, query: str, locale: str
+    site: Site, database: Any, resource: Resource, user: CurrentUser, query: str, locale: str
 ) -> list[tuple[dict[str, Any], bool]]:
     """Records whose search fields hold every word of ``query`` (as the list's search box)."""
     if not resource.search:
@@ -154,36 +139,31 @@ def by_text(
         return []
     wanted = query.casefold()
     return [
-        (item, display_of(resource.path, item, locale).casefold() == wanted)
-        for item in items
+        (item, display_of(site, resource.path, item, locale).casefold() == wanted) for item in items
     ]
 
 
-def display_of(path: str, item: dict[str, Any], locale: str) -> str:
+def display_of(site: Site, path: str, item: dict[str, Any], locale: str) -> str:
     """The record's display field as text, or ``#id``."""
-    entity = ENTITIES[path]
+    entity = site.entities[path]
     meta = entity["fields"].get(entity["display"], {})
-    return cell(meta, item.get(entity["display"]), locale) or f"#{item['id']}"
+    return site.cell(meta, item.get(entity["display"]), locale) or f"#{item['id']}"
 
 
 def card_fields(
-    path: str, item: dict[str, Any], locale: str, skip: str = ""
+    site: Site, path: str, item: dict[str, Any], locale: str, skip: str = ""
 ) -> list[dict[str, Any]]:
     """The list columns of a record, formatted, without the display field and ``skip``."""
-    entity = ENTITIES[path]
+    entity = site.entities[path]
     result = []
     for name in entity["columns"]:
         meta = entity["fields"].get(name)
-        if (
-            meta is None
-            or name in (entity["display"], skip)
-            or item.get(name) in (None, "")
-        ):
+        if meta is None or name in (entity["display"], skip) or item.get(name) in (None, ""):
             continue
         result.append(
             {
-                "label": pick(meta["label"], locale),
-                "text": cell(meta, item[name], locale),
+                "label": site.pick(meta["label"], locale),
+                "text": site.cell(meta, item[name], locale),
                 "phone": meta["type"] == "phone",
             }
         )
@@ -191,10 +171,10 @@ def card_fields(
 
 
 def history_section(
-    database: Any, path: str, link: str, record_id: int, user: Any, locale: str
+    site: Site, database: Any, path: str, link: str, record_id: int, user: CurrentUser, locale: str
 ) -> dict[str, Any] | None:
     """The latest records of entity ``path`` whose field ``link`` points at ``record_id``."""
-    resource = PAGES[path]
+    resource = site.pages[path]
     latest = "-created_at" if resource.timestamps else "-id"
     params = [(link, str(record_id)), ("sort", latest), ("limit", HISTORY_ITEMS)]
     try:
@@ -203,32 +183,34 @@ def history_section(
         return None
     if not page["items"]:
         return None
-    entity = ENTITIES[path]
-    label = pick(entity["plural_label"], locale)
+    entity = site.entities[path]
+    label = site.pick(entity["plural_label"], locale)
     target = resource.fields[link].target
     if sum(info.target == target for info in resource.fields.values()) > 1:
-        label += f" · {pick(entity['fields'][link]['label'], locale)}"
+        label += f" · {site.pick(entity['fields'][link]['label'], locale)}"
     items = [
         {
             "url": f"/{path}/{item['id']}",
-            "display": display_of(path, item, locale),
-            "fields": card_fields(path, item, locale, skip=link),
+            "display": display_of(site, path, item, locale),
+            "fields": card_fields(site, path, item, locale, skip=link),
         }
         for item in page["items"]
     ]
     return {"label": label, "total": page["total"], "items": items}
 
 
-def history(database: Any, hit: Hit, user: Any, locale: str) -> list[dict[str, Any]]:
+def history(
+    site: Site, database: Any, hit: Hit, user: CurrentUser, locale: str
+) -> list[dict[str, Any]]:
     """The latest records of each entity linking to ``hit`` that the user may list."""
-    target = PAGES[hit.path].name
+    target = site.pages[hit.path].name
     sections = []
-    for path, resource in PAGES.items():
+    for path, resource in site.pages.items():
         if not allowed(resource, user, "list"):
             continue
         for name, info in resource.fields.items():
             if info.is_ref and info.target == target:
-                section = history_section(database, path, name, hit.id, user, locale)
+                section = history_section(site, database, path, name, hit.id, user, locale)
                 if section is not None:
                     sections.append(section)
     return sections
@@ -237,52 +219,53 @@ def history(database: Any, hit: Hit, user: Any, locale: str) -> list[dict[str, A
 Finder = Callable[[Resource], list[tuple[dict[str, Any], bool]]]
 
 
-def collect(user: Any, find: Finder, locale: str) -> list[Hit]:
+def collect(site: Site, user: CurrentUser, find: Finder, locale: str) -> list[Hit]:
     """The hits of ``find`` in every searchable entity ``user`` may list."""
     hits = []
-    for path, resource in searchable():
+    for path, resource in searchable(site):
         if not allowed(resource, user, "list"):
             continue
-        label = pick(ENTITIES[path]["label"], locale)
+        label = site.pick(site.entities[path]["label"], locale)
         for item, exact in find(resource):
-            display = display_of(path, item, locale)
-            fields = card_fields(path, item, locale)
+            display = display_of(site, path, item, locale)
+            fields = card_fields(site, path, item, locale)
             hits.append(Hit(path, item["id"], label, display, exact, fields))
     return hits
 
 
-def search(database: Any, user: Any, query: str, locale: str) -> list[Hit]:
+def search(site: Site, database: Any, user: CurrentUser, query: str, locale: str) -> list[Hit]:
     """Every record ``query`` finds (phones first, else text); the first ones with history."""
     digits = phone_digits(query)
     hits = []
     if digits:
-        hits = collect(user, lambda r: by_phone(database, r, user, digits), locale)
+        hits = collect(site, user, lambda r: by_phone(database, r, user, digits), locale)
     if not hits:
         hits = collect(
-            user, lambda r: by_text(database, r, user, query, locale), locale
+            site, user, lambda r: by_text(site, database, r, user, query, locale), locale
         )
     for hit in hits[:HISTORY_OF]:
-        hit.history = history(database, hit, user, locale)
+        hit.history = history(site, database, hit, user, locale)
     return hits
 
 
 async def search_page(request: Request) -> Response:
     """``GET /search?q=``: one exact hit opens its card, else the results with history."""
+    site = site_of(request)
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
     typed = request.query_params.get("q", "")
     query = " ".join("".join(c for c in typed if c.isprintable()).split())[:MAX_QUERY]
-    locale = locale_of(request)
+    locale = site.locale_of(request)
     hits = (
-        await run_in_threadpool(search, request.app.state.db, user, query, locale)
+        await run_in_threadpool(search, site, request.app.state.db, user, query, locale)
         if query
         else []
     )
     exact = [hit for hit in hits if hit.exact]
     if len(exact) == 1:
         return redirect(request, exact[0].url)
-    return render(request, "search.html", {"q": query, "hits": hits}, user=user)
+    return site.render(request, "search.html", {"q": query, "hits": hits}, user=user)
 
 
 def routes() -> list[BaseRoute]:

@@ -2,7 +2,7 @@
 mailed e-mail-change link, ``/email-change/<token>``.
 
 The same functions as ``POST /api/auth/password``, ``/api/auth/email`` and
-``/api/auth/email/confirm`` (``profile``). The link's page confirms only on a POST (its button),
+``/api/auth/email/confirm`` (``crmgen_runtime.profile``). The link's page confirms only on a POST (its button),
 so a mail scanner that opens the link changes nothing.
 """
 
@@ -15,27 +15,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import auth, auth_routes, credentials, passwords
-from crmgen_runtime import profile
+from crmgen_runtime import auth, auth_routes, credentials, passwords, profile
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
-from {{ package|ident }}.resources import CATALOG
-from {{ package|ident }}.web.auth_pages import password_error, t_of
-from {{ package|ident }}.web.core import (
+from crmgen_runtime.web.auth_pages import password_error
+from crmgen_runtime.web.site import (
+    Translate,
     client_ip,
     csrf_ok,
-    error_page,
     login_redirect,
     read_form,
     redirect,
-    render,
+    site_of,
+    translator_of,
 )
 
 NOTICES = {"password": "password_now_changed"}
 
 
-def _problem(exc: ApiError, t: Any) -> str:
+def _problem(exc: ApiError, t: Translate) -> str:
     """An error of ``profile`` in the user's words."""
     if exc.code == "wrong_password":
         return t("wrong_password")
@@ -51,10 +50,8 @@ def _problem(exc: ApiError, t: Any) -> str:
     return exc.message
 
 
-def _page(
-    request: Request, user: CurrentUser, *, status: int = 200, **context: Any
-) -> Response:
-    t = t_of(request)
+def _page(request: Request, user: CurrentUser, *, status: int = 200, **context: Any) -> Response:
+    t = translator_of(request)
     full = {
         "intro": t("account_intro").format(email=user.email),
         "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
@@ -64,7 +61,7 @@ def _page(
         "new_email": "",
         **context,
     }
-    return render(request, "account.html", full, user=user, status=status)
+    return site_of(request).render(request, "account.html", full, user=user, status=status)
 
 
 async def account_page(request: Request) -> Response:
@@ -72,7 +69,7 @@ async def account_page(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     key = NOTICES.get(request.query_params.get("done", ""))
-    return _page(request, user, notice=t_of(request)(key) if key else None)
+    return _page(request, user, notice=translator_of(request)(key) if key else None)
 
 
 async def password_form(request: Request) -> Response:
@@ -81,8 +78,8 @@ async def password_form(request: Request) -> Response:
         return login_redirect(request)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf", user)
-    t = t_of(request)
+        return site_of(request).error_page(request, 403, "csrf", user)
+    t = translator_of(request)
     new = form.get("password", "")
     problem = password_error(new, form.get("password_again", ""), t)
     if problem is not None:
@@ -90,7 +87,7 @@ async def password_form(request: Request) -> Response:
     try:
         await run_in_threadpool(
             profile.change_password,
-            CATALOG,
+            site_of(request).catalog,
             request.app.state.db,
             user,
             form.get("current_password", ""),
@@ -109,22 +106,22 @@ async def email_form(request: Request) -> Response:
         return login_redirect(request)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf", user)
-    t = t_of(request)
+        return site_of(request).error_page(request, 403, "csrf", user)
+    t = translator_of(request)
     new = form.get("email", "").strip()
     try:
         if not new:
             raise ApiError(422, "validation_error", fields={"email": ""})
         await run_in_threadpool(
             profile.request_email_change,
-            CATALOG,
+            site_of(request).catalog,
             request.app.state.db,
             user,
             new,
             form.get("password", ""),
             auth_routes.public_url(request),
             (client_ip(request), request.headers.get("user-agent")),
-            auth.reset_limits(CATALOG, request.app),
+            auth.reset_limits(site_of(request).catalog, request.app),
         )
     except ApiError as exc:
         problem = _problem(exc, t)
@@ -134,18 +131,19 @@ async def email_form(request: Request) -> Response:
 
 async def email_change_page(request: Request) -> Response:
     """The mailed link: a button that confirms (POST), then the outcome."""
+    site = site_of(request)
     token = request.path_params["token"]
     user = await current_user(request)
-    t = t_of(request)
+    t = translator_of(request)
     if request.method == "GET":
-        return render(request, "email_change.html", {"token": token, "done": None}, user=user)
+        return site.render(request, "email_change.html", {"token": token, "done": None}, user=user)
     form = await read_form(request)
     if not csrf_ok(request, form):
-        return error_page(request, 403, "csrf", user)
+        return site.error_page(request, 403, "csrf", user)
     try:
         done = await run_in_threadpool(
             profile.confirm_email_change,
-            CATALOG,
+            site_of(request).catalog,
             request.app.state.db,
             token,
             credentials.request_token(request.scope),
@@ -154,9 +152,9 @@ async def email_change_page(request: Request) -> Response:
     except ApiError as exc:
         problem = t("email_change_invalid") if exc.status == 400 else _problem(exc, t)
         context = {"token": token, "done": None, "problem": problem}
-        return render(request, "email_change.html", context, user=user, status=exc.status)
+        return site.render(request, "email_change.html", context, user=user, status=exc.status)
     notice = t("email_changed").format(email=done["email"])
-    return render(request, "email_change.html", {"token": token, "done": notice}, user=user)
+    return site.render(request, "email_change.html", {"token": token, "done": notice}, user=user)
 
 
 def routes() -> list[BaseRoute]:

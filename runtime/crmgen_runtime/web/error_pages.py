@@ -18,8 +18,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import assets
-from crmgen_runtime.principal import current_user
-from {{ package|ident }}.web.core import ROOT, error_page, login_redirect
+from crmgen_runtime.principal import CurrentUser, current_user
+from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import login_redirect, site_of
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 
@@ -33,7 +34,8 @@ MESSAGE_KEYS = {
 }
 # Headers of the JSON answer a page keeps (the rest come from the page itself).
 KEPT_HEADERS = ("allow", "retry-after")
-FAVICON = assets.static_file("favicon.svg", ROOT)
+FAVICON = "favicon.svg"
+FAVICON_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
 
 
 def wants_page(request: Request) -> bool:
@@ -44,7 +46,7 @@ def wants_page(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-async def _viewer(request: Request, status: int) -> Any:
+async def _viewer(request: Request, status: int) -> CurrentUser | None:
     """The signed-in user for the page's menu; nobody when the server itself failed."""
     if status >= 500:
         return None
@@ -65,7 +67,7 @@ def page_or_json(handler: Handler) -> Handler:
         user = await _viewer(request, status)
         if status == 401 and user is None:
             return login_redirect(request)
-        page = error_page(request, status, MESSAGE_KEYS.get(status, "error"), user)
+        page = site_of(request).error_page(request, status, MESSAGE_KEYS.get(status, "error"), user)
         for name in KEPT_HEADERS:
             if name in answer.headers:
                 page.headers[name] = answer.headers[name]
@@ -80,16 +82,14 @@ def html_errors(handlers: dict[Any, Handler]) -> dict[Any, Handler]:
 
 
 async def favicon(request: Request) -> Response:
-    return Response(
-        FAVICON,
-        media_type="image/svg+xml",
-        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
-    )
+    """The app's icon (its own ``static/favicon.svg``, else the runtime's)."""
+    icon = assets.static_file(FAVICON, site_of(request).root)
+    return Response(icon, media_type="image/svg+xml", headers=FAVICON_HEADERS)
 
 
 def routes() -> list[BaseRoute]:
     return [Route("/favicon.ico", favicon, methods=["GET"], name="ui_favicon")]
 
 
-def entity_routes(path: str, resource: Any) -> list[BaseRoute]:
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
     return []

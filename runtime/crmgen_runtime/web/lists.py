@@ -21,33 +21,25 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from crmgen_runtime import crud, permissions
-from crmgen_runtime.decimals import spreadsheet_number
-from crmgen_runtime.errors import ApiError
-from crmgen_runtime.resources import Resource
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from minimal.resources import RESOURCES
-from minimal.settings import ZONE
-from minimal.web.core import (
+from crmgen_runtime import crud, permissions
+from crmgen_runtime.decimals import spreadsheet_number
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Resource
+from crmgen_runtime.web.site import (
     CSRF_FIELD,
-    ENTITIES,
     MAX_RECORD_ID,
+    Site,
     allowed,
-    cell,
     client_ip,
     csrf_ok,
-    entity_context,
-    error_page,
-    guard,
-    locale_of,
-    pick,
     read_pairs,
-    render,
-    translator,
+    site_of,
 )
 
 # Query names that are not filters; ``limit`` and ``cursor`` belong to the page, not the user.
@@ -122,7 +114,7 @@ class ListQuery:
         return base + ("?" + urlencode(pairs) if pairs else "")
 
     def api_params(
-        self, fields: dict[str, dict[str, Any]], default_sort: str
+        self, fields: dict[str, dict[str, Any]], default_sort: str, zone: dt.tzinfo
     ) -> list[tuple[str, str]]:
         """The query for ``crud.list_records`` (without ``limit``, ``offset`` or ``cursor``)."""
         params: list[tuple[str, str]] = [("q", self.q)] if self.q else []
@@ -130,18 +122,16 @@ class ListQuery:
             params.append(("sort", self.sort or default_sort))
         multi: dict[str, list[str]] = {}
         for key, value in self.filters:
-            if key.endswith(
-                "__in"
-            ):  # one checkbox per value: the API takes them comma-joined
+            if key.endswith("__in"):  # one checkbox per value: the API takes them comma-joined
                 multi.setdefault(key, []).append(value)
             else:
-                params.append(_day_bound(fields, key, value))
+                params.append(_day_bound(fields, key, value, zone))
         params.extend((key, ",".join(values)) for key, values in multi.items())
         return params
 
 
 def _day_bound(
-    fields: dict[str, dict[str, Any]], key: str, value: str
+    fields: dict[str, dict[str, Any]], key: str, value: str, zone: dt.tzinfo
 ) -> tuple[str, str]:
     """A date-only bound of a date-and-time field as a whole day of the app's time zone:
     ``paid_at__lte=2024-05-01`` keeps what happened up to the end of May 1 there
@@ -156,23 +146,21 @@ def _day_bound(
             op, day = ("gte" if op == "gt" else "lt"), day + dt.timedelta(days=1)
     except (ValueError, OverflowError):
         return key, value  # the API names what is wrong with it
-    return f"{name}__{op}", dt.datetime.combine(day, dt.time(), tzinfo=ZONE).isoformat()
+    return f"{name}__{op}", dt.datetime.combine(day, dt.time(), tzinfo=zone).isoformat()
 
 
 # --- the filter widgets --------------------------------------------------------------------
 
 
 def _ref_options(
-    database: Any, user: Any, target_path: str | None
+    site: Site, database: Any, user: CurrentUser, target_path: str | None
 ) -> list[dict[str, str]] | None:
     """The records a reference filter offers, or None (too many, or not listable: an id input)."""
-    target = RESOURCES.get(target_path or "")
+    target = site.catalog.resources.get(target_path or "")
     if target is None:
         return None
     try:
-        page = crud.list_records(
-            database, target, user, [("limit", str(REF_OPTIONS_LIMIT))]
-        )
+        page = crud.list_records(database, target, user, [("limit", str(REF_OPTIONS_LIMIT))])
     except ApiError:
         return None
     if page["total"] > REF_OPTIONS_LIMIT:
@@ -187,8 +175,9 @@ def _ref_options(
 
 
 def filter_widgets(
+    site: Site,
     database: Any,
-    user: Any,
+    user: CurrentUser,
     entity: dict[str, Any],
     readable: frozenset[str],
     query: ListQuery,
@@ -204,7 +193,7 @@ def filter_widgets(
         widget: dict[str, Any] = {
             "name": name,
             "kind": kind,
-            "label": pick(meta["label"], locale),
+            "label": site.pick(meta["label"], locale),
         }
         if kind == "enum":
             chosen = set(query.values(f"{name}__in")) | set(query.values(name))
@@ -212,7 +201,7 @@ def filter_widgets(
             widget["options"] = [
                 {
                     "value": value,
-                    "label": pick(label, locale),
+                    "label": site.pick(label, locale),
                     "checked": value in chosen,
                 }
                 for value, label in meta["choices"]
@@ -220,7 +209,7 @@ def filter_widgets(
         elif kind in ("ref", "boolean"):
             widget["key"], widget["value"] = name, query.value(name)
             if kind == "ref":
-                widget["options"] = _ref_options(database, user, meta["target"])
+                widget["options"] = _ref_options(site, database, user, meta["target"])
         elif kind in ("date", "datetime", "number"):
             widget["low"], widget["high"] = (
                 query.value(f"{name}__gte"),
@@ -237,7 +226,7 @@ def filter_widgets(
 
 
 def column_header(
-    query: ListQuery, base: str, meta: dict[str, Any], sorted_by: str, locale: str
+    site: Site, query: ListQuery, base: str, meta: dict[str, Any], sorted_by: str, locale: str
 ) -> dict[str, Any]:
     """A column's header: its label, the link sorting by it (the other way round when it is
     the current order) and its ``aria-sort``."""
@@ -245,10 +234,8 @@ def column_header(
     state = {name: "ascending", f"-{name}": "descending"}.get(sorted_by)
     link = None
     if meta["type"] not in UNSORTABLE:
-        link = query.url(
-            base, sort=("-" if state == "ascending" else "") + name, offset=0
-        )
-    return {"label": pick(meta["label"], locale), "link": link, "sorted": state}
+        link = query.url(base, sort=("-" if state == "ascending" else "") + name, offset=0)
+    return {"label": site.pick(meta["label"], locale), "link": link, "sorted": state}
 
 
 # --- export --------------------------------------------------------------------------------
@@ -260,26 +247,30 @@ def safe_text(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def export_value(meta: dict[str, Any], value: Any, locale: str, *, native: bool) -> Any:
+def export_value(site: Site, meta: dict[str, Any], value: Any, locale: str, *, native: bool) -> Any:
     """A value for a spreadsheet cell: numbers, dates and booleans stay typed when ``native``
     (XLSX); everything else, and everything in CSV, is text as people read it."""
     if value is None:
         return None if native else ""
     if isinstance(value, bool):
-        return value if native else translator(locale)("yes" if value else "no")
+        return value if native else site.translator(locale)("yes" if value else "no")
     if isinstance(value, int | float | Decimal):
         if native:
             return spreadsheet_number(value)
         return format(value, "f") if isinstance(value, Decimal) else str(value)
     if isinstance(value, dt.datetime):  # as shown on the pages: in the app's time zone
-        local = value.astimezone(ZONE).replace(tzinfo=None) if value.tzinfo else value
+        local = (
+            value.astimezone(site.catalog.config.clock.zone).replace(tzinfo=None)
+            if value.tzinfo
+            else value
+        )
         return local if native else local.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):
         return value if native else value.isoformat()
     if meta["type"] == "json" or isinstance(value, dict) and "id" not in value:
         text = safe_text(json.dumps(value, ensure_ascii=False, default=str))
     else:
-        text = safe_text(cell(meta, value, locale))
+        text = safe_text(site.cell(meta, value, locale))
     return (
         ILLEGAL_CHARACTERS_RE.sub("", text) if native else text
     )  # XLSX refuses control characters
@@ -289,18 +280,17 @@ def export_value(meta: dict[str, Any], value: Any, locale: str, *, native: bool)
 class Export:
     """The rows of an export: the header, then the records of the query, page by page."""
 
+    site: Site
     database: Any
     resource: Resource
-    user: Any
+    user: CurrentUser
     params: list[tuple[str, str]]
     columns: list[dict[str, Any]]
     locale: str
-    first: dict[
-        str, Any
-    ]  # the first page, fetched before the answer starts (errors: 400 page)
+    first: dict[str, Any]  # the first page, fetched before the answer starts (errors: 400 page)
 
     def header(self) -> list[str]:
-        return [safe_text(pick(meta["label"], self.locale)) for meta in self.columns]
+        return [safe_text(self.site.pick(meta["label"], self.locale)) for meta in self.columns]
 
     def rows(self, *, native: bool) -> Iterator[list[Any]]:
         page, sent = self.first, 0
@@ -308,7 +298,7 @@ class Export:
             for item in page["items"][: MAX_EXPORT_ROWS - sent]:
                 yield [
                     export_value(
-                        meta, item.get(meta["name"]), self.locale, native=native
+                        self.site, meta, item.get(meta["name"]), self.locale, native=native
                     )
                     for meta in self.columns
                 ]
@@ -338,7 +328,8 @@ class Export:
         yield buffer.getvalue()
 
     def xlsx(self) -> bytes:
-        from openpyxl import Workbook  # imported on the first export, not at start-up
+        # imported on the first export, not at start-up
+        from openpyxl import Workbook  # type: ignore[import-untyped]
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet(title="Export")
@@ -368,65 +359,77 @@ def record_ids(values: list[str]) -> list[int]:
     return list(dict.fromkeys(ids))[:MAX_BULK]
 
 
+def _api_params(site: Site, entity: dict[str, Any], query: ListQuery) -> list[tuple[str, str]]:
+    """The API's list query of ``query`` on ``entity``'s list (its default order, the app's
+    time zone for whole days)."""
+    return query.api_params(entity["fields"], entity["sort"], site.catalog.config.clock.zone)
+
+
+def back_link(base: str, value: str) -> str:
+    """The list page to go back to (only this entity's list, never another site)."""
+    return value if value.startswith(base) and "\\" not in value else base
+
+
+def titles(
+    site: Site,
+    database: Any,
+    resource: Resource,
+    user: CurrentUser,
+    ids: list[int],
+    locale: str,
+) -> dict[int, str]:
+    """The display text of the records ``ids`` that ``user`` may see."""
+    if not ids:
+        return {}
+    page = crud.list_records(
+        database,
+        resource,
+        user,
+        [("id__in", ",".join(map(str, ids))), ("limit", str(MAX_BULK))],
+    )
+    entity = site.entities[resource.path]
+    display = entity["fields"].get(entity["display"], {"choices": []})
+    return {
+        item["id"]: site.cell(display, item.get(entity["display"]), locale) or f"#{item['id']}"
+        for item in page["items"]
+    }
+
+
 def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
-    entity = ENTITIES[path]
-    fields: dict[str, dict[str, Any]] = entity["fields"]
+    """The list page of the entity at ``path``, its exports and its bulk delete."""
     base = f"/{path}/"
 
-    def api_params(query: ListQuery) -> list[tuple[str, str]]:
-        return query.api_params(fields, entity["sort"])
-
-    def back_link(value: str) -> str:
-        """The list page to go back to (only this entity's list, never another site)."""
-        return value if value.startswith(base) and "\\" not in value else base
-
-    def titles(database: Any, user: Any, ids: list[int], locale: str) -> dict[int, str]:
-        """The display text of the records ``ids`` that ``user`` may see."""
-        if not ids:
-            return {}
-        page = crud.list_records(
-            database,
-            resource,
-            user,
-            [("id__in", ",".join(map(str, ids))), ("limit", str(MAX_BULK))],
-        )
-        display = fields.get(entity["display"], {"choices": []})
-        return {
-            item["id"]: cell(display, item.get(entity["display"]), locale)
-            or f"#{item['id']}"
-            for item in page["items"]
-        }
-
     async def list_page(request: Request) -> Response:
-        user, stop = await guard(request, resource, "list")
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "list")
         if stop is not None:
             return stop
-        locale, database = locale_of(request), request.app.state.db
+        entity = site.entities[path]
+        fields: dict[str, dict[str, Any]] = entity["fields"]
+        locale, database = site.locale_of(request), request.app.state.db
         query = ListQuery.of(request)
         size = entity["page_size"]
-        params = [*api_params(query), ("limit", str(size))]
+        params = [*_api_params(site, entity, query), ("limit", str(size))]
         if query.offset:
             params.append(("offset", str(query.offset)))
         error, status = None, 200
         try:
-            page = await run_in_threadpool(
-                crud.list_records, database, resource, user, params
-            )
+            page = await run_in_threadpool(crud.list_records, database, resource, user, params)
         except ApiError as exc:
             error, status = exc.message, exc.status
             page = {"items": [], "total": 0, "next_cursor": None}
         readable = permissions.readable(resource, user)
         columns = [fields[c] for c in entity["columns"] if c in readable]
         widgets = await run_in_threadpool(
-            filter_widgets, database, user, entity, readable, query, locale
+            filter_widgets, site, database, user, entity, readable, query, locale
         )
         sorted_by = (query.sort or entity["sort"]).split(",")[0]
-        headers = [column_header(query, base, c, sorted_by, locale) for c in columns]
+        headers = [column_header(site, query, base, c, sorted_by, locale) for c in columns]
         rows = [
             {
                 "id": item["id"],
                 "cells": [
-                    {"label": h["label"], "value": cell(c, item.get(c["name"]), locale)}
+                    {"label": h["label"], "value": site.cell(c, item.get(c["name"]), locale)}
                     for h, c in zip(headers, columns, strict=True)
                 ],
             }
@@ -434,69 +437,55 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         ]
         offset = query.offset
         export = urlencode(query.pairs(paged=False))
-        return render(
-            request,
-            "list.html",
-            entity_context(
-                path,
-                locale,
-                q=query.q,
-                sort_param=query.sort,
-                headers=headers,
-                rows=rows,
-                total=page["total"],
-                error=error,
-                filters=widgets,
-                active_filters=len({key.split("__")[0] for key, _ in query.filters}),
-                clear_link=query.url(base, filters=(), offset=0),
-                here_link=query.url(base),
-                next_link=(
-                    query.url(base, offset=offset + size)
-                    if offset + size < page["total"]
-                    else None
-                ),
-                prev_link=(
-                    query.url(base, offset=max(0, offset - size)) if offset else None
-                ),
-                first_row=offset + 1 if rows else 0,
-                last_row=offset + len(rows),
-                export_csv=f"{base}export.csv" + (f"?{export}" if export else ""),
-                export_xlsx=f"{base}export.xlsx" + (f"?{export}" if export else ""),
-                may_create=allowed(resource, user, "create"),
-                may_delete=allowed(resource, user, "delete"),
+        context = site.entity_context(
+            path,
+            locale,
+            q=query.q,
+            sort_param=query.sort,
+            headers=headers,
+            rows=rows,
+            total=page["total"],
+            error=error,
+            filters=widgets,
+            active_filters=len({key.split("__")[0] for key, _ in query.filters}),
+            clear_link=query.url(base, filters=(), offset=0),
+            here_link=query.url(base),
+            next_link=(
+                query.url(base, offset=offset + size) if offset + size < page["total"] else None
             ),
-            user=user,
-            status=status,
+            prev_link=query.url(base, offset=max(0, offset - size)) if offset else None,
+            first_row=offset + 1 if rows else 0,
+            last_row=offset + len(rows),
+            export_csv=f"{base}export.csv" + (f"?{export}" if export else ""),
+            export_xlsx=f"{base}export.xlsx" + (f"?{export}" if export else ""),
+            may_create=allowed(resource, user, "create"),
+            may_delete=allowed(resource, user, "delete"),
         )
+        return site.render(request, "list.html", context, user=user, status=status)
 
     async def export(request: Request, kind: str) -> Response:
-        user, stop = await guard(request, resource, "list")
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "list")
         if stop is not None:
             return stop
-        locale, database = locale_of(request), request.app.state.db
+        entity = site.entities[path]
+        fields: dict[str, dict[str, Any]] = entity["fields"]
+        locale, database = site.locale_of(request), request.app.state.db
         readable = permissions.readable(resource, user)
         columns = [ID_COLUMN] + [
             fields[name] for name in entity["lists"]["export"] if name in readable
         ]
-        params = [*api_params(ListQuery.of(request)), ("limit", str(EXPORT_PAGE))]
+        params = [*_api_params(site, entity, ListQuery.of(request)), ("limit", str(EXPORT_PAGE))]
         try:
-            first = await run_in_threadpool(
-                crud.list_records, database, resource, user, params
-            )
+            first = await run_in_threadpool(crud.list_records, database, resource, user, params)
         except ApiError as exc:
-            return error_page(
-                request, exc.status, "list_bad_filter", user, detail=exc.message
-            )
-        rows = Export(database, resource, user, params, columns, locale, first)
+            return site.error_page(request, exc.status, "list_bad_filter", user, detail=exc.message)
+        rows = Export(site, database, resource, user, params, columns, locale, first)
         stamp = dt.date.today().isoformat()
-        disposition = {
-            "Content-Disposition": f'attachment; filename="{path}-{stamp}.{kind}"'
-        }
+        disposition = {"Content-Disposition": f'attachment; filename="{path}-{stamp}.{kind}"'}
         if kind == "csv":
             return StreamingResponse(
-                rows.csv_chunks(),
-                media_type="text/csv; charset=utf-8",
-                headers=disposition,
+                rows.csv_chunks(), media_type="text/csv; charset=utf-8", headers=disposition
             )
         content = await run_in_threadpool(rows.xlsx)
         return Response(content, media_type=XLSX_TYPE, headers=disposition)
@@ -509,48 +498,42 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
 
     async def bulk_delete(request: Request) -> Response:
         """GET: the records chosen on the list, to confirm; POST: delete them one by one."""
-        user, stop = await guard(request, resource, "delete")
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "delete")
         if stop is not None:
             return stop
-        locale, database = locale_of(request), request.app.state.db
+        locale, database = site.locale_of(request), request.app.state.db
         if request.method == "GET":
             pairs = list(request.query_params.multi_items())
         else:
             pairs = await read_pairs(request)
             if not csrf_ok(request, {CSRF_FIELD: dict(pairs).get(CSRF_FIELD, "")}):
-                return error_page(request, 403, "csrf", user)
+                return site.error_page(request, 403, "csrf", user)
         ids = record_ids([value for key, value in pairs if key == "id"])
-        back = back_link(dict(pairs).get("back", ""))
+        back = back_link(base, dict(pairs).get("back", ""))
         try:
-            shown = await run_in_threadpool(titles, database, user, ids, locale)
+            shown = await run_in_threadpool(titles, site, database, resource, user, ids, locale)
         except ApiError as exc:
-            return error_page(request, exc.status, "error", user, detail=exc.message)
-        context = entity_context(path, locale, back=back, missing=len(ids) - len(shown))
+            return site.error_page(request, exc.status, "error", user, detail=exc.message)
+        context = site.entity_context(path, locale, back=back, missing=len(ids) - len(shown))
         if request.method == "GET":
             records = [{"id": i, "title": shown[i]} for i in ids if i in shown]
-            return render(
+            return site.render(
                 request, "bulk_delete.html", {**context, "records": records}, user=user
             )
-        t = translator(locale)
+        t = site.translator(locale)
         deleted, failed = 0, []
         for record_id in ids:
             try:
                 await run_in_threadpool(
-                    crud.delete_record,
-                    database,
-                    resource,
-                    user,
-                    record_id,
-                    client_ip(request),
+                    crud.delete_record, database, resource, user, record_id, client_ip(request)
                 )
                 deleted += 1
             except ApiError as exc:
                 reasons = {404: t("not_found"), 403: t("forbidden")}
                 reason = reasons.get(exc.status, exc.message)
-                failed.append(
-                    {"title": shown.get(record_id, f"#{record_id}"), "reason": reason}
-                )
-        return render(
+                failed.append({"title": shown.get(record_id, f"#{record_id}"), "reason": reason})
+        return site.render(
             request,
             "bulk_delete.html",
             {**context, "done": True, "deleted": deleted, "failed": failed},

@@ -1,0 +1,161 @@
+"""``crmgen_runtime.web.lists``: an entity's list page (columns, sorting, filters, search,
+paging), its CSV and XLSX exports and its bulk delete, through real requests on the small CRM
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import zipfile
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import rt_crm
+from conftest import SECRET_KEY, AsUser
+from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from crmgen_runtime.web import lists
+from crmgen_runtime.web.site import Site
+from rt_web import ui_data
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.testclient import TestClient
+
+ADMIN = {"X-User": "admin"}
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    (tmp_path / "ui.json").write_text(json.dumps(ui_data()), encoding="utf-8")
+    return Site(rt_crm.catalog, tmp_path)
+
+
+@pytest.fixture
+def client(site: Site, crm_web: rt_crm.Crm) -> Iterator[TestClient]:
+    routes = [*lists.routes()]
+    for path, resource in site.pages.items():
+        routes.extend(lists.entity_routes(path, resource))
+    app = Starlette(
+        routes=routes, middleware=[Middleware(AsUser)], exception_handlers=EXCEPTION_HANDLERS
+    )
+    app.state.db = crm_web.database
+    app.state.catalog = crm_web.catalog
+    app.state.site = site
+    app.state.settings = crm_web.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY})
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        yield client
+
+
+def titles(html: str) -> list[str]:
+    return re.findall(r'href="/deals/(\d+)"', html)
+
+
+def test_the_list_shows_a_page_of_records_and_links_the_next(client: TestClient) -> None:
+    page = client.get("/deals/", headers=ADMIN)
+    assert page.status_code == 200
+    assert "Big" in page.text and "Mid" in page.text  # by title: Big, Mid | Small
+    assert "Small" not in page.text
+    assert "offset=2" in page.text
+    second = client.get("/deals/?offset=2", headers=ADMIN)
+    assert "Small" in second.text and "Big" not in second.text
+    assert client.get("/deals/?offset=x", headers=ADMIN).status_code == 200
+
+
+def test_sorting_filters_and_search(client: TestClient) -> None:
+    by_amount = client.get("/deals/?sort=-amount", headers=ADMIN).text
+    assert by_amount.index("Big") < by_amount.index("Mid")
+    assert "Small" not in client.get("/deals/?amount__gte=100", headers=ADMIN).text
+    only_small = client.get("/deals/?amount__lte=60&amount__gte=", headers=ADMIN).text
+    assert "Small" in only_small and "Big" not in only_small
+    assert "Big" in client.get("/deals/?q=Big", headers=ADMIN).text
+    assert "Mid" not in client.get("/deals/?q=Big", headers=ADMIN).text
+    assert "Big" in client.get("/deals/?company=1", headers=ADMIN).text
+    assert "Big" not in client.get("/deals/?stage__in=won", headers=ADMIN).text
+    day = "2100-01-01"
+    # the seeded deals have no creation time: a whole-day bound is a valid filter all the same
+    assert client.get(f"/deals/?created_at__lte={day}", headers=ADMIN).status_code == 200
+    assert "Big" not in client.get(f"/deals/?created_at__gt={day}", headers=ADMIN).text
+    odd = client.get("/deals/?created_at__gt=2024-13-45", headers=ADMIN)
+    assert odd.status_code == 400
+    bad = client.get("/deals/?amount__gte=lots", headers=ADMIN)
+    assert bad.status_code == 400
+
+
+def test_the_query_keeps_every_part_in_its_links() -> None:
+    query = lists.ListQuery(q="a", sort="-amount", offset=4, filters=(("stage__in", "new"),))
+    assert query.url("/deals/", offset=0) == "/deals/?q=a&sort=-amount&stage__in=new"
+    assert query.pairs(paged=False) == [("q", "a"), ("sort", "-amount"), ("stage__in", "new")]
+    assert query.value("nothing") == ""
+    zone = dt.timezone(dt.timedelta(hours=3))
+    fields = {"paid": {"type": "datetime"}}
+    assert lists._day_bound(fields, "paid__lte", "2024-05-01", zone) == (
+        "paid__lt",
+        "2024-05-02T00:00:00+03:00",
+    )
+    assert lists._day_bound(fields, "paid__gte", "2024-05-01", zone)[0] == "paid__gte"
+    assert lists._day_bound(fields, "other__gte", "2024-05-01", zone) == (
+        "other__gte",
+        "2024-05-01",
+    )
+
+
+def test_people_see_what_their_rules_let_them(client: TestClient) -> None:
+    assert client.get("/deals/", headers={"X-User": "ann"}).status_code == 403  # no list
+    assert client.get("/deals/export.csv", headers={"X-User": "ann"}).status_code == 403
+    assert client.get("/deals/").status_code == 303
+
+
+def test_exports_as_csv_and_xlsx(client: TestClient) -> None:
+    csv_answer = client.get("/deals/export.csv?sort=title", headers=ADMIN)
+    assert csv_answer.status_code == 200
+    assert csv_answer.headers["content-disposition"].startswith('attachment; filename="deals-')
+    lines = csv_answer.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("ID,Title,Stage,Amount,Company")
+    assert lines[1].startswith("1,Big,New,500.00,Acme,")
+    xlsx = client.get("/deals/export.xlsx?amount__gte=100", headers=ADMIN)
+    assert xlsx.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(xlsx.content)) as book:
+        assert any(name.startswith("xl/worksheets/") for name in book.namelist())
+    bad = client.get("/deals/export.csv?amount__gte=lots", headers=ADMIN)
+    assert bad.status_code == 400
+
+
+def test_export_values_are_safe_in_spreadsheets(site: Site) -> None:
+    text = {"type": "string", "choices": []}
+    assert lists.safe_text("=1+1") == "'=1+1"
+    assert lists.export_value(site, text, None, "en", native=False) == ""
+    assert lists.export_value(site, text, None, "en", native=True) is None
+    assert lists.export_value(site, text, True, "en", native=True) is True
+    assert lists.export_value(site, text, Decimal("1.50"), "en", native=False) == "1.50"
+    assert lists.export_value(site, text, 3, "en", native=False) == "3"
+    assert lists.export_value(site, text, Decimal("1.5"), "en", native=True) == Decimal("1.5")
+    moment = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    assert lists.export_value(site, text, moment, "en", native=False) == "2024-05-01 12:00:00"
+    assert lists.export_value(site, text, dt.date(2024, 5, 1), "en", native=False) == "2024-05-01"
+    assert lists.export_value(site, {"type": "json"}, {"a": 1}, "en", native=False) == '{"a": 1}'
+    assert lists.export_value(site, text, "a\x01b", "en", native=True) == "ab"
+    assert lists.record_ids(["3", "x", "3", "0", "1"]) == [3, 1]
+    assert lists.back_link("/deals/", "/deals/?q=a") == "/deals/?q=a"
+    assert lists.back_link("/deals/", "https://evil.example") == "/deals/"
+
+
+def test_bulk_delete_asks_then_deletes_what_the_user_may(client: TestClient) -> None:
+    ask = client.get("/deals/bulk-delete?id=2&id=3&id=99&back=/deals/?q=x", headers=ADMIN)
+    assert ask.status_code == 200
+    assert "Small" in ask.text and "Mid" in ask.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', ask.text)
+    assert token
+    forged = client.post("/deals/bulk-delete", data={"id": "2", "csrf_token": "x"}, headers=ADMIN)
+    assert forged.status_code == 403
+    done = client.post(
+        "/deals/bulk-delete",
+        data={"id": ["2", "3", "99"], "csrf_token": token.group(1)},
+        headers=ADMIN,
+    )
+    assert done.status_code == 200
+    listed = client.get("/deals/", headers=ADMIN).text
+    assert "Small" not in listed and "Mid" not in listed and "Big" in listed
+    assert client.get("/deals/bulk-delete?id=1", headers={"X-User": "ann"}).status_code == 403
