@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from crmgen_runtime import assets, credentials, crud, fields, permissions, principal, validation
+from crmgen_runtime.analytics import Analytics
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
@@ -169,9 +170,17 @@ class Site:
     and the entities that get pages. ``root`` is the app package's folder (its ``ui.json`` and
     its own ``templates/``, ``static/``, ``messages/`` and ``custom/`` overrides)."""
 
-    def __init__(self, catalog: Catalog, root: Path, *, spec: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        root: Path,
+        *,
+        spec: dict[str, Any] | None = None,
+        analytics: Analytics | None = None,
+    ) -> None:
         self.catalog = catalog
         self.root = root
+        self.analytics = analytics  # the app's dashboards and reports (their pages need it)
         self.formats = catalog.config.formats
         if spec is None:
             spec = json.loads((root / UI_FILE).read_text(encoding="utf-8"))

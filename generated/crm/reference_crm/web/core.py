@@ -8,10 +8,11 @@ from pathlib import Path
 
 from crmgen_runtime.web.site import Site
 
+from reference_crm.analytics import ANALYTICS
 from reference_crm.resources import CATALOG
 
 ROOT = Path(__file__).parent.parent
-SITE = Site(CATALOG, ROOT)
+SITE = Site(CATALOG, ROOT, analytics=ANALYTICS)
 
 SPEC = SITE.spec
 ENTITIES = SITE.entities

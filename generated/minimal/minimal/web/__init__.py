@@ -2,9 +2,9 @@
 
 One module per part of the UI, each giving its routes: the runtime's ``auth_pages`` (sign in,
 password reset, locale, home), ``account`` (one's own password and e-mail), ``lists`` and
-``forms`` (an entity's list, export, bulk delete, create and edit pages), ``search`` (quick
-search) and ``error_pages`` (errors for browsers, the favicon), and this app's ``records``
-(detail pages), ``boards`` (kanban, calendar), ``dashboards`` (KPIs, charts, reports),
+``forms`` (an entity's list, export, bulk delete, create and edit pages), ``dashboards``
+(KPIs, charts, reports), ``search`` (quick search) and ``error_pages`` (errors for browsers, the
+favicon), and this app's ``records`` (detail pages), ``boards`` (kanban, calendar),
 ``imports`` and ``documents`` (PDF and XLSX print formats). What they share is ``SITE``
 (``core``): this app's ``crmgen_runtime.web.site.Site``.
 """
@@ -12,12 +12,19 @@ search) and ``error_pages`` (errors for browsers, the favicon), and this app's `
 from __future__ import annotations
 
 from crmgen_runtime import assets
-from crmgen_runtime.web import account, auth_pages, error_pages, forms, lists, search
+from crmgen_runtime.web import (
+    account,
+    auth_pages,
+    dashboards,
+    error_pages,
+    forms,
+    lists,
+    search,
+)
 from starlette.routing import BaseRoute, Mount
 
 from minimal.web import (
     boards,
-    dashboards,
     documents,
     imports,
     records,
