@@ -2,24 +2,31 @@
 
 One module per part of the UI, each giving its routes: the runtime's ``auth_pages`` (sign in,
 password reset, locale, home), ``lists`` and ``forms`` (an entity's list, export, bulk delete,
-create and edit pages), ``boards`` (kanban, calendar), ``search`` (quick search) and
-``error_pages`` (errors for browsers, the favicon), and this app's ``account`` (one's own
-password and e-mail), ``records`` (detail pages), ``dashboards`` (KPIs, charts, reports),
-``imports`` and ``documents`` (PDF and XLSX print formats). What they share is ``SITE``
-(``core``): this app's ``crmgen_runtime.web.site.Site``.
+create and edit pages), ``boards`` (kanban, calendar), ``imports`` (CSV and XLSX files),
+``search`` (quick search) and ``error_pages`` (errors for browsers, the favicon), and this
+app's ``account`` (one's own password and e-mail), ``records`` (detail pages), ``dashboards``
+(KPIs, charts, reports) and ``documents`` (PDF and XLSX print formats). What they share is
+``SITE`` (``core``): this app's ``crmgen_runtime.web.site.Site``.
 """
 
 from __future__ import annotations
 
 from crmgen_runtime import assets
-from crmgen_runtime.web import auth_pages, boards, error_pages, forms, lists, search
+from crmgen_runtime.web import (
+    auth_pages,
+    boards,
+    error_pages,
+    forms,
+    imports,
+    lists,
+    search,
+)
 from starlette.routing import BaseRoute, Mount
 
 from minimal.web import (
     account,
     dashboards,
     documents,
-    imports,
     records,
 )
 from minimal.web.core import SITE
