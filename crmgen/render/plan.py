@@ -12,9 +12,9 @@ from crmgen import __version__
 from crmgen.bundled import templates_dir
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
-from crmgen.render import api, deployment, openapi, relations, runtime_wheel, samples, seeding
+from crmgen.render import api, deployment, openapi, relations, runtime_wheel, samples, seed_plan
 from crmgen.render.analytics import analytics_context
-from crmgen.render.integrations import outbox_context
+from crmgen.render.outbox_settings import outbox_context
 from crmgen.render.planned import PlannedFile
 from crmgen.render.processes import processes_context, written_fields
 from crmgen.render.users import auth_context
@@ -84,9 +84,9 @@ def api_context(spec: Spec) -> dict[str, Any]:
 def seed_context(spec: Spec) -> dict[str, Any]:
     """The demo-data seeder gets the entities in seeding order and their fields as data."""
     return {
-        "seed_order": seeding.order(spec),
-        "seed_fields": seeding.fields,
-        "seed_count": seeding.COUNT,
+        "seed_order": seed_plan.order(spec),
+        "seed_fields": seed_plan.fields,
+        "seed_count": seed_plan.COUNT,
     }
 
 
@@ -130,7 +130,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         PlannedFile(
             f"{package}/settings.py", "backend/settings.py.j2", {**context, **auth_context(spec)}
         ),
-        PlannedFile(f"{package}/profile.py", "backend/profile.py.j2", context),
         PlannedFile(
             f"{package}/models.py", "backend/models.py.j2", {**context, **models_context(spec)}
         ),
@@ -158,7 +157,6 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
             {**context, **analytics_context(spec)},
         ),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
-        PlannedFile(f"{package}/documents.py", "backend/documents.py.j2", context),
     ]
     files += [
         PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)

@@ -4,7 +4,7 @@
 delivers the outbox and runs scheduled processes, ``createuser`` adds a user,
 ``backup``/``restore`` copy every table to and from a portable JSON-lines file, and ``seed``
 fills an empty database with demo data. The commands are the runtime's
-(``crmgen_runtime.cli``), bound here to this app's configuration and folder.
+(``crmgen_runtime.commands``), bound here to this app's configuration and folder.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime.cli import CommandLine
+from crmgen_runtime.commands import CommandLine
 
 from reference_crm import RUNTIME_VERSION
 from reference_crm.settings import CONFIG

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import audit, auth_routes, crud, events, hosts
+from crmgen_runtime import audit, auth_routes, crud, events, hosts, profile
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from minimal import RUNTIME_VERSION, analytics, outbox, profile, web
+from minimal import RUNTIME_VERSION, analytics, outbox, web
 from minimal.resources import CATALOG, RESOURCES
 from minimal.settings import Settings, check, startup_settings
 
@@ -49,16 +49,15 @@ def api_routes() -> list[BaseRoute]:
     the routes of each entity."""
     routes: list[BaseRoute] = [
         # sign-in (the runtime's), then one's own password and e-mail
-        Mount("/auth", routes=[*auth_routes.routes(CATALOG), *profile.routes]),
+        Mount("/auth", routes=[*auth_routes.routes(CATALOG), *profile.routes(CATALOG)]),
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
-    routes.extend(
-        web.documents.api_routes()
-    )  # GET /api/<path>/{id}/documents/<name>.<format>
+    # GET /api/<path>/{id}/documents/<name>.<format>
+    routes.extend(web.documents.api_routes())
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes
@@ -121,9 +120,8 @@ def create_app(
     )
     app.state.db = db
     app.state.settings = settings
-    app.state.catalog = (
-        CATALOG  # what the runtime knows of this app (crmgen_runtime.resources)
-    )
+    # what the runtime knows of this app (crmgen_runtime.resources)
+    app.state.catalog = CATALOG
     app.state.site = web.SITE  # its web UI (crmgen_runtime.web.site)
     app.state.openapi = OPENAPI.read_bytes()
     return app

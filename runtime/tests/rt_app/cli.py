@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crmgen_runtime.cli import CommandLine
+from crmgen_runtime.commands import CommandLine
 
 from rt_app.settings import CONFIG
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen_runtime import auth, auth_routes, credentials, passwords
+from crmgen_runtime import auth, auth_routes, credentials, passwords, profile
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
@@ -28,7 +28,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from reference_crm import profile
 from reference_crm.resources import CATALOG
 from reference_crm.web.core import (
     error_page,
@@ -93,6 +92,7 @@ async def password_form(request: Request) -> Response:
     try:
         await run_in_threadpool(
             profile.change_password,
+            CATALOG,
             request.app.state.db,
             user,
             form.get("current_password", ""),
@@ -121,6 +121,7 @@ async def email_form(request: Request) -> Response:
             raise ApiError(422, "validation_error", fields={"email": ""})
         await run_in_threadpool(
             profile.request_email_change,
+            CATALOG,
             request.app.state.db,
             user,
             new,
@@ -152,6 +153,7 @@ async def email_change_page(request: Request) -> Response:
     try:
         done = await run_in_threadpool(
             profile.confirm_email_change,
+            CATALOG,
             request.app.state.db,
             token,
             credentials.request_token(request.scope),

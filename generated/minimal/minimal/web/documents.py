@@ -3,7 +3,7 @@
 ``/<path>/{id}/documents/<name>.<format>`` serves the web UI (the session cookie; sign in first
 when needed) and ``/api/<path>/{id}/documents/<name>.<format>`` the API (a bearer token or the
 session cookie; JSON errors). Both build the document with the reader's rights
-(``minimal.documents``): a record outside the reader's rules is 404, a role the
+(``crmgen_runtime.documents``): a record outside the reader's rules is 404, a role the
 document does not name is 403. ``links`` gives the detail page the documents its reader may
 print.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crmgen_runtime import documents
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import current_user
@@ -25,8 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import documents
-from minimal.resources import RESOURCES
+from minimal.resources import CATALOG, RESOURCES
 from minimal.web.core import (
     ENTITIES,
     LOCALES,
@@ -158,7 +158,7 @@ def links(path: str, record_id: int, user: Any, locale: str) -> list[dict[str, A
             ],
         }
         for spec in ENTITIES[path]["documents"]
-        if documents.may_print(spec, user)
+        if documents.may_print(spec, user, CATALOG)
     ]
 
 

@@ -6,9 +6,10 @@ outbox) to the new address is confirmed, within 24 hours; the old address is tol
 change ends the user's other sessions and unused password-reset and e-mail-change links; the
 session that made it goes on.
 
-Routes (mounted at ``/api/auth`` beside the runtime's ``auth_routes``): ``POST /password``
+Routes (``routes(catalog)``, mounted at ``/api/auth`` beside ``auth_routes``): ``POST /password``
 {current_password, password} -> 204; ``POST /email`` {email, password} -> 202;
 ``POST /email/confirm`` {token} -> 200 with the user (no sign-in needed: the link is the proof).
+Every function takes the app's catalog first.
 """
 
 from __future__ import annotations
@@ -23,14 +24,22 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import accounts, audit, auth, auth_routes, credentials, passwords, throttle, validation
+from crmgen_runtime import (
+    accounts,
+    audit,
+    auth,
+    auth_routes,
+    credentials,
+    passwords,
+    throttle,
+    validation,
+)
 from crmgen_runtime.errors import ApiError
-from {{ package|ident }}.models import EmailChange, OutboxMessage, User
-from crmgen_runtime.tables import utcnow
 from crmgen_runtime.principal import CurrentUser, require_user
-from {{ package|ident }}.resources import BY_NAME, CATALOG
+from crmgen_runtime.resources import Catalog
+from crmgen_runtime.tables import EmailChangeTable, OutboxMessageTable, utcnow
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
 INVALID_LINK = "The link is invalid, used or expired: ask for the change again."
@@ -45,10 +54,12 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-def _reauthenticate(session: Session, user: CurrentUser, password: str, client: Any) -> ApiError | None:
+def _reauthenticate(
+    catalog: Catalog, session: Session, user: CurrentUser, password: str, client: Any
+) -> ApiError | None:
     """Check ``password`` as a sign-in of ``user`` would (lockout, log); the error, or None."""
     ip, agent = client
-    outcome = auth.authenticate(CATALOG, session, user.email, password, ip=ip, user_agent=agent)
+    outcome = auth.authenticate(catalog, session, user.email, password, ip=ip, user_agent=agent)
     if outcome.error is None:
         return None
     if outcome.error.code == "invalid_credentials":
@@ -57,9 +68,9 @@ def _reauthenticate(session: Session, user: CurrentUser, password: str, client: 
     return outcome.error
 
 
-def _new_email(raw: str) -> str:
+def _new_email(catalog: Catalog, raw: str) -> str:
     """``raw`` checked like the User's e-mail field (422), normalised."""
-    values = validation.validate(BY_NAME[accounts.USER], {"email": raw}, partial=True)
+    values = validation.validate(catalog.by_name[accounts.USER], {"email": raw}, partial=True)
     return auth.normalize_email(values["email"])
 
 
@@ -67,23 +78,32 @@ def _new_email(raw: str) -> str:
 
 
 def change_password(
-    database: Any, user: CurrentUser, current: str, new: str, token: str | None, client: Any
+    catalog: Catalog,
+    database: Any,
+    user: CurrentUser,
+    current: str,
+    new: str,
+    token: str | None,
+    client: Any,
 ) -> None:
     """Set ``user``'s password to ``new`` after checking ``current``; ends the other sessions
     (all but the one of ``token``) and unused links. Blocking."""
     problem = passwords.password_problem(new)
     if problem:
         raise ApiError(422, "validation_error", problem, {"password": problem})
+    users = catalog.by_name[accounts.USER].model
     with database.session() as session:
-        error = _reauthenticate(session, user, current, client)
+        error = _reauthenticate(catalog, session, user, current, client)
         if error is None:
             session.execute(
-                sa.update(User)
-                .where(User.id == user.id)
+                sa.update(users)
+                .where(users.id == user.id)
                 .values(password_hash=passwords.hash_password(new))
             )
-            accounts.end_sessions(session, CATALOG, user.id, keep=None if token is None else _digest(token))
-            accounts.end_links(session, CATALOG, user.id)
+            accounts.end_sessions(
+                session, catalog, user.id, keep=None if token is None else _digest(token)
+            )
+            accounts.end_links(session, catalog, user.id)
     if error is not None:  # raised after the commit: the attempt stays counted and logged
         raise error
 
@@ -92,6 +112,7 @@ def change_password(
 
 
 def request_email_change(
+    catalog: Catalog,
     database: Any,
     user: CurrentUser,
     raw: str,
@@ -106,21 +127,21 @@ def request_email_change(
     429 when the account has asked for as many mails within the window as the reset-mail
     limit per account allows (``RESET_MAIL_PER_ACCOUNT``): no address is mail-bombed this way.
     """
-    email = _new_email(raw)
+    email = _new_email(catalog, raw)
     if email == auth.normalize_email(user.email):
         message = "This is your e-mail already."
         raise ApiError(422, "validation_error", message, {"email": message})
-    limits = limits or auth.reset_limits(CATALOG)
+    limits = limits or auth.reset_limits(catalog)
     with database.session() as session:
-        error = _reauthenticate(session, user, password, client)
+        error = _reauthenticate(catalog, session, user, password, client)
         if error is None:
-            if accounts.email_taken(session, CATALOG, email, user.id):
+            if accounts.email_taken(session, catalog, email, user.id):
                 message = "Another user has this e-mail."
                 raise ApiError(409, "conflict", message, {"email": message})
             now = utcnow()
             name = throttle.key("email-change-account", str(user.id))
-            if throttle.admit(CATALOG, session, name, limits.per_account, limits.window, now):
-                _mail_link(session, user.id, email, base_url)
+            if throttle.admit(catalog, session, name, limits.per_account, limits.window, now):
+                _mail_link(catalog, session, user.id, email, base_url)
             else:
                 error = ApiError(
                     429,
@@ -132,12 +153,15 @@ def request_email_change(
         raise error
 
 
-def _mail_link(session: Session, user_id: int, email: str, base_url: str) -> None:
+def _mail_link(catalog: Catalog, session: Session, user_id: int, email: str, base_url: str) -> None:
     token = secrets.token_urlsafe(32)
+    title = " ".join(catalog.config.title.split())
+    changes: Any = catalog.table(EmailChangeTable)  # the app's models (keyword constructors)
+    outbox: Any = catalog.table(OutboxMessageTable)
     digest = _digest(token)
     now = utcnow()
     session.add(
-        EmailChange(
+        changes(
             token_hash=digest,
             user_id=user_id,
             new_email=email,
@@ -148,11 +172,11 @@ def _mail_link(session: Session, user_id: int, email: str, base_url: str) -> Non
     link = f"{base_url}/email-change/{token}"  # the web UI's page
     hours = int(EMAIL_CHANGE_LIFETIME.total_seconds() // 3600)
     session.add(
-        OutboxMessage(
+        outbox(
             kind="email",
             payload={
                 "to": email,
-                "subject": {{ ("Confirm your new e-mail: " ~ (app.title|tr|oneline))|py }},
+                "subject": f"Confirm your new e-mail: {title}",
                 "text": (
                     "Someone asked to make this address the e-mail of their account. "
                     f"To confirm, open {link} within {hours} hours. "
@@ -171,7 +195,7 @@ def _mail_link(session: Session, user_id: int, email: str, base_url: str) -> Non
 
 
 def confirm_email_change(
-    database: Any, token: str, session_token: str | None, ip: str | None
+    catalog: Catalog, database: Any, token: str, session_token: str | None, ip: str | None
 ) -> dict[str, Any]:
     """Make the pending change of ``token`` the user's e-mail: ``{"id", "email"}``. Blocking.
 
@@ -179,39 +203,41 @@ def confirm_email_change(
     old address. 400 for a bad, used or expired link; 409 when the address was taken since.
     """
     now = utcnow()
+    changes = catalog.table(EmailChangeTable)
+    users = catalog.by_name[accounts.USER].model
     with database.session() as session:
         change = session.scalars(
-            sa.select(EmailChange).where(EmailChange.token_hash == _digest(token))
+            sa.select(changes).where(changes.token_hash == _digest(token))
         ).first()
         if change is None or change.used_at is not None or _aware(change.expires_at) <= now:
             raise ApiError(400, "invalid_token", INVALID_LINK, {"token": INVALID_LINK})
         claimed = session.execute(
-            sa.update(EmailChange)
-            .where(EmailChange.id == change.id, EmailChange.used_at.is_(None))
+            sa.update(changes)
+            .where(changes.id == change.id, changes.used_at.is_(None))
             .values(used_at=now)
         )
         if claimed.rowcount != 1:  # confirmed by a concurrent request
             raise ApiError(400, "invalid_token", INVALID_LINK, {"token": INVALID_LINK})
-        user = session.get(User, change.user_id)
+        user = session.get(users, change.user_id)
         if user is None or user.active is not True:
             raise ApiError(400, "invalid_token", INVALID_LINK, {"token": INVALID_LINK})
-        if accounts.email_taken(session, CATALOG, change.new_email, user.id):
+        if accounts.email_taken(session, catalog, change.new_email, user.id):
             message = "Another user has this e-mail now."
             raise ApiError(409, "conflict", message, {"email": message})
         old = user.email
         session.execute(
-            sa.update(User)
-            .where(User.id == user.id)
-            .values(email=change.new_email, version=User.version + 1)
+            sa.update(users)
+            .where(users.id == user.id)
+            .values(email=change.new_email, version=users.version + 1)
         )
         keep = None if session_token is None else _digest(session_token)
-        accounts.end_sessions(session, CATALOG, user.id, keep=keep)
-        accounts.end_links(session, CATALOG, user.id)
-        accounts.tell_old_address(session, CATALOG, user.id, old, change.new_email)
+        accounts.end_sessions(session, catalog, user.id, keep=keep)
+        accounts.end_links(session, catalog, user.id)
+        accounts.tell_old_address(session, catalog, user.id, old, change.new_email)
         actor = CurrentUser(id=user.id, email=change.new_email, name=user.name, roles=frozenset())
         audit.record(
             session,
-            CATALOG,
+            catalog,
             user=actor,
             ip=ip,
             entity=accounts.USER,
@@ -252,57 +278,63 @@ def _client(request: Request) -> tuple[str | None, str | None]:
     return (None if ip is None else ip[:45]), request.headers.get("user-agent")
 
 
-async def password(request: Request) -> Response:
-    """``POST /api/auth/password`` {current_password, password}: 204."""
-    user = await require_user(request)
-    body = await _fields(request, "current_password", "password")
-    await run_in_threadpool(
-        change_password,
-        request.app.state.db,
-        user,
-        body["current_password"],
-        body["password"],
-        credentials.request_token(request.scope),
-        _client(request),
-    )
-    return Response(status_code=204)
+def routes(catalog: Catalog) -> list[BaseRoute]:
+    """``POST /password``, ``/email`` and ``/email/confirm``, for the app of ``catalog``."""
 
+    async def password(request: Request) -> Response:
+        """``POST /api/auth/password`` {current_password, password}: 204."""
+        user = await require_user(request)
+        body = await _fields(request, "current_password", "password")
+        await run_in_threadpool(
+            change_password,
+            catalog,
+            request.app.state.db,
+            user,
+            body["current_password"],
+            body["password"],
+            credentials.request_token(request.scope),
+            _client(request),
+        )
+        return Response(status_code=204)
 
-async def email(request: Request) -> Response:
-    """``POST /api/auth/email`` {email, password}: 202; a link goes to the new address."""
-    user = await require_user(request)
-    body = await _fields(request, "email", "password")
-    await run_in_threadpool(
-        request_email_change,
-        request.app.state.db,
-        user,
-        body["email"],
-        body["password"],
-        auth_routes.public_url(request),
-        _client(request),
-        auth.reset_limits(CATALOG, request.app),
-    )
-    return JSONResponse(
-        {"status": "accepted", "message": "Open the link mailed to the new address to confirm."},
-        status_code=202,
-    )
+    async def email(request: Request) -> Response:
+        """``POST /api/auth/email`` {email, password}: 202; a link goes to the new address."""
+        user = await require_user(request)
+        body = await _fields(request, "email", "password")
+        await run_in_threadpool(
+            request_email_change,
+            catalog,
+            request.app.state.db,
+            user,
+            body["email"],
+            body["password"],
+            auth_routes.public_url(request),
+            _client(request),
+            auth.reset_limits(catalog, request.app),
+        )
+        return JSONResponse(
+            {
+                "status": "accepted",
+                "message": "Open the link mailed to the new address to confirm.",
+            },
+            status_code=202,
+        )
 
+    async def email_confirm(request: Request) -> Response:
+        """``POST /api/auth/email/confirm`` {token}: 200 ``{"id", "email"}``."""
+        body = await _fields(request, "token")
+        done = await run_in_threadpool(
+            confirm_email_change,
+            catalog,
+            request.app.state.db,
+            body["token"],
+            credentials.request_token(request.scope),
+            _client(request)[0],
+        )
+        return JSONResponse(done)
 
-async def email_confirm(request: Request) -> Response:
-    """``POST /api/auth/email/confirm`` {token}: 200 ``{"id", "email"}``."""
-    body = await _fields(request, "token")
-    done = await run_in_threadpool(
-        confirm_email_change,
-        request.app.state.db,
-        body["token"],
-        credentials.request_token(request.scope),
-        _client(request)[0],
-    )
-    return JSONResponse(done)
-
-
-routes = [
-    Route("/password", password, methods=["POST"], name="auth_password"),
-    Route("/email", email, methods=["POST"], name="auth_email"),
-    Route("/email/confirm", email_confirm, methods=["POST"], name="auth_email_confirm"),
-]
+    return [
+        Route("/password", password, methods=["POST"], name="auth_password"),
+        Route("/email", email, methods=["POST"], name="auth_email"),
+        Route("/email/confirm", email_confirm, methods=["POST"], name="auth_email_confirm"),
+    ]

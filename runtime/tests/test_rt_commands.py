@@ -11,7 +11,7 @@ import pytest
 import rt_crm
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
-from crmgen_runtime.cli import CommandLine, Problem
+from crmgen_runtime.commands import CommandLine, Problem
 from crmgen_runtime.config import AppConfig
 from rt_app import outbox
 from rt_app.cli import COMMANDS, cli

@@ -25,19 +25,18 @@ from typing import Any
 from urllib.parse import quote
 
 from babel import numbers as babel_numbers
-from jinja2 import TemplateError
+from jinja2 import Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from crmgen_runtime import crud, permissions
+from crmgen_runtime import assets, permissions
 from crmgen_runtime.db import Database
 from crmgen_runtime.decimals import add, spreadsheet_number
 from crmgen_runtime.errors import ApiError, not_found
-from crmgen_runtime.formats import babel_locale
-from crmgen_runtime import assets
+from crmgen_runtime.formats import Formats, babel_locale
 from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.resources import Resource
-from {{ package|ident }}.resources import BY_NAME, CATALOG
-from {{ package|ident }}.settings import CLOCK, FORMATS
+from crmgen_runtime.queries import MAX_LIMIT
+from crmgen_runtime.reads import fetch_one, list_records
+from crmgen_runtime.resources import Catalog, Resource
 
 FONTS = assets.FONTS  # DejaVu Sans, with its licence, in the runtime
 FONT = "DejaVu"
@@ -46,7 +45,7 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 MAX_LINES = 2000  # line rows a document prints at most
-EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)  # the files' date for a record without one
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # the files' date for a record without one
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every XLSX part's date, so the bytes do not depend on the clock
 NUMBER_FORMATS = {
     "integer": "#,##0",
@@ -92,7 +91,9 @@ class Document:
     locale: str
     title: str
     fields: tuple[tuple[str, Cell], ...]
-    columns: tuple[Column, ...] | None  # None: no lines (none declared, or the reader may not see them)
+    columns: (
+        tuple[Column, ...] | None
+    )  # None: no lines (none declared, or the reader may not see them)
     rows: tuple[tuple[Cell, ...], ...]
     total: tuple[str, Cell] | None
     footer: str
@@ -103,11 +104,12 @@ class Document:
 # --- building a document ---------------------------------------------------------------------
 
 
-def may_print(spec: dict[str, Any], user: CurrentUser | None) -> bool:
+def may_print(spec: dict[str, Any], user: CurrentUser | None, catalog: Catalog) -> bool:
     """Whether ``user``'s roles may print the document (reading the record is checked apart)."""
     if user is None:
         return False
-    return not spec["roles"] or CATALOG.is_superuser(user) or user.has_role(*spec["roles"])
+    roles = spec["roles"]
+    return not roles or catalog.is_superuser(user) or user.has_role(*roles)
 
 
 def build(
@@ -115,22 +117,26 @@ def build(
 ) -> Document:
     """The document ``spec`` of record ``record_id``; 401, 403 or 404 as the API answers."""
     permissions.require(resource, reader.user, "read")
-    if not may_print(spec, reader.user):
+    catalog = resource.catalog
+    formats = catalog.config.formats
+    if not may_print(spec, reader.user, catalog):
         raise ApiError(403, "forbidden", f"You may not print {reader.pick(spec['label'])}.")
     with database.engine.connect() as connection:
-        record = crud.fetch_one(connection, resource, reader.user, record_id, action="read")
+        record = fetch_one(connection, resource, reader.user, record_id, action="read")
         if record is None:
             raise not_found(resource.label)
         source = _lines_source(connection, resource, record, spec["lines"], reader.user)
     readable = permissions.readable(resource, reader.user)
     fields = tuple(
-        (reader.pick(meta["label"]), cell(meta, record.get(meta["name"]), reader))
+        (reader.pick(meta["label"]), cell(meta, record.get(meta["name"]), reader, formats))
         for meta in spec["fields"]
         if meta["name"] in readable
     )
-    columns, rows = _lines(database, spec["lines"], source, reader)
-    values = _template_values(spec, record, readable, reader)
-    default_title = f"{reader.pick(spec['entity_label'])} {values.get(spec['display']) or record['id']}"
+    columns, rows = _lines(database, catalog, spec["lines"], source, reader)
+    values = _template_values(spec, record, readable, reader, catalog)
+    default_title = (
+        f"{reader.pick(spec['entity_label'])} {values.get(spec['display']) or record['id']}"
+    )
     stamp = record.get("updated_at") or record.get("created_at") or EPOCH
     return Document(
         name=spec["name"],
@@ -140,7 +146,7 @@ def build(
         fields=fields,
         columns=columns,
         rows=rows,
-        total=_total(spec["total"], record, readable, columns, rows, reader),
+        total=_total(spec["total"], record, readable, columns, rows, reader, formats),
         footer=_render(reader.pick(spec["footer"]), values),
         stamp=stamp,
         filename=f"{spec['name']}-{values.get(spec['display']) or record['id']}",
@@ -163,9 +169,9 @@ def _lines_source(
         link = current.get(name)
         if not isinstance(link, dict):
             return None  # empty, or hidden from the reader
-        owner = BY_NAME[owner.fields[name].target]
+        owner = owner.target(owner.fields[name])
         try:
-            found = crud.fetch_one(connection, owner, user, link["id"], action="read")
+            found = fetch_one(connection, owner, user, link["id"], action="read")
         except ApiError:
             return None  # the reader may not read that entity
         if found is None:
@@ -176,6 +182,7 @@ def _lines_source(
 
 def _lines(
     database: Database,
+    catalog: Catalog,
     lines: dict[str, Any] | None,
     source: dict[str, Any] | None,
     reader: Reader,
@@ -183,23 +190,26 @@ def _lines(
     """The columns the reader may see and the rows, listed through the API's own rules."""
     if lines is None or source is None:
         return None, ()
-    rows_resource = BY_NAME[lines["entity"]]
+    rows_resource = catalog.by_name[lines["entity"]]
+    formats = catalog.config.formats
     readable = permissions.readable(rows_resource, reader.user)
     metas = [meta for meta in lines["columns"] if meta["name"] in readable]
-    params = [(lines["link"], str(source["id"])), ("sort", "id"), ("limit", str(crud.MAX_LIMIT))]
+    params = [(lines["link"], str(source["id"])), ("sort", "id"), ("limit", str(MAX_LIMIT))]
     items: list[dict[str, Any]] = []
     try:
-        page = crud.list_records(database, rows_resource, reader.user, params)
+        page = list_records(database, rows_resource, reader.user, params)
         items += page["items"]
         while page["next_cursor"] and len(items) < MAX_LINES:
             cursor = [("cursor", page["next_cursor"])]
-            page = crud.list_records(database, rows_resource, reader.user, params + cursor)
+            page = list_records(database, rows_resource, reader.user, params + cursor)
             items += page["items"]
     except ApiError:
         return None, ()  # the reader may not list the lines
-    columns = tuple(Column(meta["name"], reader.pick(meta["label"]), meta["type"]) for meta in metas)
+    columns = tuple(
+        Column(meta["name"], reader.pick(meta["label"]), meta["type"]) for meta in metas
+    )
     rows = tuple(
-        tuple(cell(meta, item.get(meta["name"]), reader) for meta in metas)
+        tuple(cell(meta, item.get(meta["name"]), reader, formats) for meta in metas)
         for item in items[:MAX_LINES]
     )
     return columns, rows
@@ -212,6 +222,7 @@ def _total(
     columns: tuple[Column, ...] | None,
     rows: tuple[tuple[Cell, ...], ...],
     reader: Reader,
+    formats: Formats,
 ) -> tuple[str, Cell] | None:
     """The record's total field, or the sum of a line column (when the reader sees both)."""
     if total is None:
@@ -220,14 +231,14 @@ def _total(
     if not total["sum"]:
         if total["name"] not in readable:
             return None
-        return label, cell(total, record.get(total["name"]), reader)
+        return label, cell(total, record.get(total["name"]), reader, formats)
     if columns is None:
         return None
     index = next((i for i, c in enumerate(columns) if c.name == total["name"]), None)
     if index is None:
         return None  # the column is hidden from the reader
     amounts = [_decimal(row[index].value) for row in rows if row[index].value is not None]
-    return label, cell(total, add(amounts) or Decimal(0), reader)
+    return label, cell(total, add(amounts) or Decimal(0), reader, formats)
 
 
 def _decimal(value: Any) -> Decimal:
@@ -235,16 +246,22 @@ def _decimal(value: Any) -> Decimal:
 
 
 def _template_values(
-    spec: dict[str, Any], record: dict[str, Any], readable: frozenset[str], reader: Reader
+    spec: dict[str, Any],
+    record: dict[str, Any],
+    readable: frozenset[str],
+    reader: Reader,
+    catalog: Catalog,
 ) -> dict[str, str]:
     """What a title or footer may use: the record's fields as text, ``id`` and ``today``."""
+    config = catalog.config
+    formats = config.formats
     values = {
-        meta["name"]: cell(meta, record.get(meta["name"]), reader).text
+        meta["name"]: cell(meta, record.get(meta["name"]), reader, formats).text
         for meta in spec["template_fields"]
         if meta["name"] in readable
     }
     values["id"] = str(record["id"])
-    values["today"] = FORMATS.format_day(CLOCK.today(), reader.locale)
+    values["today"] = formats.format_day(config.clock.today(), reader.locale)
     return values
 
 
@@ -259,15 +276,16 @@ def _render(source: str, values: dict[str, str]) -> str:
 
 
 @lru_cache(maxsize=256)
-def _template(source: str) -> Any:
+def _template(source: str) -> Template:
     return _TEMPLATES.from_string(source)
 
 
 # --- values as people read them --------------------------------------------------------------
 
 
-def cell(meta: dict[str, Any], value: Any, reader: Reader) -> Cell:
-    """``value`` of the field ``meta`` as a spreadsheet value and as text in the locale."""
+def cell(meta: dict[str, Any], value: Any, reader: Reader, formats: Formats) -> Cell:
+    """``value`` of the field ``meta`` as a spreadsheet value and as text in the locale
+    (``formats``: the app's, ``catalog.config.formats``)."""
     kind = meta["type"]
     if value is None:
         return Cell(None, "", kind, meta.get("currency"))
@@ -275,7 +293,9 @@ def cell(meta: dict[str, Any], value: Any, reader: Reader) -> Cell:
         text = str(value.get("display") or f"#{value['id']}")
         return Cell(text, text)
     if meta.get("choices"):
-        label = next((reader.pick(lab) for name, lab in meta["choices"] if name == value), str(value))
+        label = next(
+            (reader.pick(lab) for name, lab in meta["choices"] if name == value), str(value)
+        )
         return Cell(label, label)
     if isinstance(value, bool):
         text = reader.word("yes" if value else "no")
@@ -284,19 +304,23 @@ def cell(meta: dict[str, Any], value: Any, reader: Reader) -> Cell:
         currency = meta.get("currency")
         amount = _decimal(value)
         text = (
-            FORMATS.format_money(amount, reader.locale, currency)
+            formats.format_money(amount, reader.locale, currency)
             if currency
-            else babel_numbers.format_decimal(amount, "#,##0.00", locale=babel_locale(reader.locale))
+            else babel_numbers.format_decimal(
+                amount, "#,##0.00", locale=babel_locale(reader.locale)
+            )
         )
         return Cell(amount, text, kind, currency)
     if kind in ("integer", "decimal", "float") and isinstance(value, (int, float, Decimal)):
-        return Cell(value, FORMATS.format_number(value, reader.locale), kind)
+        return Cell(value, formats.format_number(value, reader.locale), kind)
     if isinstance(value, dt.datetime):  # stored in UTC, shown (and written) in the app's zone
-        local = FORMATS.as_moment(value)
+        local = formats.as_moment(value)
         assert local is not None
-        return Cell(local.replace(tzinfo=None), FORMATS.format_moment(value, reader.locale), "datetime")
+        return Cell(
+            local.replace(tzinfo=None), formats.format_moment(value, reader.locale), "datetime"
+        )
     if isinstance(value, dt.date):
-        return Cell(value, FORMATS.format_day(value, reader.locale), "date")
+        return Cell(value, formats.format_day(value, reader.locale), "date")
     return Cell(str(value), str(value))
 
 
@@ -315,7 +339,7 @@ def _pdf_class() -> type:
     """The PDF writer: fpdf2 is imported on the first document, not when the app starts."""
     from fpdf import FPDF
 
-    class Pdf(FPDF):  # type: ignore[misc]
+    class Pdf(FPDF):
         """A4 pages with the document's name and the page number at the bottom."""
 
         def __init__(self, doc: Document) -> None:
@@ -326,7 +350,7 @@ def _pdf_class() -> type:
             self.set_y(-12)
             self.set_font(FONT, "", 8)
             self.set_text_color(110)
-            self.cell(0, 6, f"{self.doc.label} · {self.page_no()}/{% raw %}{{nb}}{% endraw %}", align="C")
+            self.cell(0, 6, f"{self.doc.label} · {self.page_no()}/{{nb}}", align="C")
 
     return Pdf
 
@@ -391,7 +415,7 @@ def _number_format(value: Cell) -> str | None:
 
 
 def _put(sheet: Any, row: int, column: int, value: Cell, *, bold: bool = False) -> None:
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font  # type: ignore[import-untyped]
 
     target = sheet.cell(row=row, column=column, value=spreadsheet_number(value.value))
     number_format = _number_format(value)
@@ -408,14 +432,14 @@ def _sheet_title(label: str) -> str:
 
 def to_xlsx(doc: Document) -> bytes:
     # openpyxl is imported on the first document, not when the app starts
-    from openpyxl import Workbook
+    from openpyxl import Workbook  # type: ignore[import-untyped]
     from openpyxl.styles import Font
-    from openpyxl.writer.excel import ExcelWriter
+    from openpyxl.writer.excel import ExcelWriter  # type: ignore[import-untyped]
 
     book = Workbook()
     sheet = book.active
     sheet.title = _sheet_title(doc.label)
-    stamp = doc.stamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    stamp = doc.stamp.astimezone(dt.UTC).replace(tzinfo=None)
     book.properties.created = book.properties.modified = stamp
     book.properties.title = doc.title
     book.properties.language = doc.locale
@@ -451,7 +475,7 @@ def to_xlsx(doc: Document) -> bytes:
 
 def _fit_columns(sheet: Any, doc: Document, width: int) -> None:
     """Column widths from the longest text in each (the title and footer may overflow)."""
-    from openpyxl.utils import get_column_letter
+    from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
     texts: list[list[str]] = [[label, value.text] for label, value in doc.fields]
     if doc.columns:
