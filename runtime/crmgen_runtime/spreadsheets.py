@@ -37,7 +37,7 @@ from xml.parsers import expat
 
 @dataclass(frozen=True)
 class ImportLimits:
-    """What an uploaded file may hold and cost to read (spreadsheets.py, web/imports.py);
+    """What an uploaded file may hold and cost to read (spreadsheets.py, web/imports.py of the runtime);
     a file over a limit is refused with a message saying which."""
 
     file_bytes: int = 10 * 1024 * 1024  # IMPORT_MAX_FILE_BYTES: the upload itself

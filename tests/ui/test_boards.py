@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from crmgen_runtime import crud
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.web import boards
 
 from crmgen.language import load_spec
 from crmgen.render.web.boards import entity_data
@@ -63,8 +64,8 @@ def read(ui: UI, user: Any, path: str, record_id: int) -> dict[str, Any]:
 
 
 def boards_module(ui: UI) -> Any:
-    """The generated ``web/boards.py`` (the generated package is not importable by name)."""
-    return ui.gen.app.web.boards
+    """The web UI's boards (``crmgen_runtime.web.boards``, over the app's site)."""
+    return boards
 
 
 def login(ui: UI, email: str) -> UI:
@@ -369,7 +370,7 @@ def test_date_and_time_records_land_on_the_local_day(ui: UI, people: dict[str, A
 
 def test_bad_month_values_show_this_month(ui: UI, people: dict[str, Any]) -> None:
     client = login(ui, SELLER1).client
-    today = boards_module(ui).fn.today()
+    today = ui.gen.settings.fn.today()
     this_month = today.strftime("%Y-%m")
     for bad in (
         "2024-13",
@@ -403,7 +404,7 @@ def test_a_record_with_an_end_spans_its_days(ui: UI) -> None:
         {"id": 2, "name": "Fair", "start": dt.date(2024, 6, 1), "finish": dt.date(2024, 6, 30)},
         {"id": 3, "name": "Odd", "start": dt.date(2024, 5, 5), "finish": dt.date(2024, 5, 1)},
     ]
-    days = module.place(records, view, month, "trips", "en")
+    days = module.place(records, view, month, "trips", "en", dt.UTC)
     titles = {day: [e["title"] for e in entries] for day, entries in days.items() if entries}
     assert titles[dt.date(2024, 4, 29)] == ["Trip"] and titles[dt.date(2024, 5, 1)] == ["Trip"]
     assert dt.date(2024, 5, 2) not in titles and dt.date(2024, 4, 28) not in days

@@ -2,7 +2,7 @@
 
 What an entity declares under ``ui.kanban`` / ``ui.calendar`` reaches the app as
 ``ENTITIES[path]["boards"] = {"kanban": ..., "calendar": ...}`` (each ``None`` when not
-declared); ``PKG/web/boards.py`` builds its pages from it.
+declared); ``crmgen_runtime.web.boards`` builds its pages from it.
 """
 
 from __future__ import annotations

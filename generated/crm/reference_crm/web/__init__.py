@@ -2,11 +2,11 @@
 
 One module per part of the UI, each giving its routes: the runtime's ``auth_pages`` (sign in,
 password reset, locale, home), ``account`` (one's own password and e-mail), ``lists`` and
-``forms`` (an entity's list, export, bulk delete, create and edit pages), ``dashboards``
-(KPIs, charts, reports), ``search`` (quick search) and ``error_pages`` (errors for browsers, the
-favicon), and this app's ``records`` (detail pages), ``boards`` (kanban, calendar),
-``imports`` and ``documents`` (PDF and XLSX print formats). What they share is ``SITE``
-(``core``): this app's ``crmgen_runtime.web.site.Site``.
+``forms`` (an entity's list, export, bulk delete, create and edit pages), ``boards`` (kanban,
+calendar), ``imports`` (CSV and XLSX files), ``dashboards`` (KPIs, charts, reports),
+``search`` (quick search) and ``error_pages`` (errors for browsers, the favicon), and this
+app's ``records`` (detail pages) and ``documents`` (PDF and XLSX print formats). What they
+share is ``SITE`` (``core``): this app's ``crmgen_runtime.web.site.Site``.
 """
 
 from __future__ import annotations
@@ -15,18 +15,18 @@ from crmgen_runtime import assets
 from crmgen_runtime.web import (
     account,
     auth_pages,
+    boards,
     dashboards,
     error_pages,
     forms,
+    imports,
     lists,
     search,
 )
 from starlette.routing import BaseRoute, Mount
 
 from reference_crm.web import (
-    boards,
     documents,
-    imports,
     records,
 )
 from reference_crm.web.core import SITE

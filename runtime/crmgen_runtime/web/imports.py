@@ -38,27 +38,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from crmgen_runtime import body_limit, crud, links, permissions, validation
-from crmgen_runtime.errors import ApiError
-from crmgen_runtime.resources import Resource
-from crmgen_runtime.spreadsheets import (
-    Cell,
-    ImportLimits,
-    Table,
-    Unreadable,
-    mebibytes,
-    read_table,
-)
-from crmgen_runtime.spreadsheets import filled as _filled
-from crmgen_runtime.web.site import (
-    CSRF_FIELD,
-    client_ip,
-    csrf_ok,
-    csrf_token,
-    read_form,
-    redirect,
-    secure,
-)
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -66,22 +45,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from minimal import models
-from minimal.resources import RESOURCES
-from minimal.web.core import (
-    ENTITIES,
-    MESSAGES,
-    entity_context,
-    error_page,
-    field_errors,
-    guard,
-    locale_of,
-    pick,
-    render,
-    translator,
+from crmgen_runtime import body_limit, crud, links, permissions, validation
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.resources import Catalog, Resource
+from crmgen_runtime.spreadsheets import (
+    Cell,
+    ImportLimits,
+    Table,
+    Unreadable,
+    filled,
+    mebibytes,
+    read_table,
+)
+from crmgen_runtime.tables import ImportUploadTable
+from crmgen_runtime.web.site import (
+    CSRF_FIELD,
+    Site,
+    client_ip,
+    csrf_ok,
+    csrf_token,
+    read_form,
+    redirect,
+    secure,
+    site_of,
 )
 
-UPLOADS = models.ImportUpload.__table__
 FORM_BYTES = 64 * 1024  # the upload form around its file: boundaries, the CSRF token
 # Refusals for a file over a limit (413); any other unreadable file is a 400.
 TOO_LARGE = frozenset(
@@ -102,31 +90,35 @@ SAMPLES = 3
 SHOWN_FAILURES = 200
 REF_CHUNK = 100
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{24}")
-TRUE_WORDS = {"1", "true", "yes", "y", "on", "x", "да", "ya", "benar", "da", "是", "真"}
-FALSE_WORDS = {
-    "0",
-    "false",
-    "no",
-    "n",
-    "off",
-    "нет",
-    "tidak",
-    "salah",
-    "ne",
-    "否",
-    "假",
-}
-for _words in MESSAGES.values():  # the UI's own yes and no, in every locale
-    TRUE_WORDS.add(_words.get("yes", "").casefold())
-    FALSE_WORDS.add(_words.get("no", "").casefold())
-DOTTED_DATE = re.compile(
-    r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?"
-)
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "on", "x", "да", "ya", "benar", "da", "是", "真"})
+FALSE_WORDS = frozenset({"0", "false", "no", "n", "off", "нет", "tidak", "salah", "ne", "否", "假"})
+DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
 SPACES = re.compile(r"[\s\u00a0\u202f']")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RECORD_ID = re.compile(r"#?(\d{1,10})")
 ID = "id"  # the pseudo-field of a column holding existing records' ids (to match them)
+
+
+@dataclass(frozen=True)
+class Words:
+    """The words a yes-or-no cell may hold: common ones and the UI's own yes and no."""
+
+    true: frozenset[str] = TRUE_WORDS
+    false: frozenset[str] = FALSE_WORDS
+
+    @classmethod
+    def of(cls, messages: dict[str, dict[str, str]]) -> Words:
+        """The common words and the UI's ``yes`` and ``no`` in every locale of ``messages``."""
+        yes = {words.get("yes", "").casefold() for words in messages.values()}
+        no = {words.get("no", "").casefold() for words in messages.values()}
+        return cls(TRUE_WORDS | yes, FALSE_WORDS | no)
+
+
+def uploads_of(catalog: Catalog) -> sa.Table:
+    """The app's ``import_uploads`` table."""
+    table: sa.Table = catalog.table(ImportUploadTable).__table__  # type: ignore[attr-defined]
+    return table
 
 
 # --- keeping uploads -------------------------------------------------------------------------
@@ -156,21 +148,23 @@ def expiry() -> dt.datetime:
 
 
 def store(
-    database: Any, owner: str, path: str, name: str, table: Table, limits: ImportLimits
+    database: Any,
+    uploads: sa.Table,
+    owner: str,
+    path: str,
+    name: str,
+    table: Table,
+    limits: ImportLimits,
 ) -> str:
     """Keep ``table`` as a new upload, after deleting the expired ones; its random id."""
-    stored = json.dumps(
-        {"headers": table.headers, "rows": table.rows}, ensure_ascii=False
-    )
+    stored = json.dumps({"headers": table.headers, "rows": table.rows}, ensure_ascii=False)
     if len(stored) > limits.table_chars + len(table.rows) * len(table.headers) * 8:
-        raise Unreadable(
-            "import_too_big"
-        )  # the cells' text is capped; this is JSON's share
+        raise Unreadable("import_too_big")  # the cells' text is capped; this is JSON's share
     upload_id = secrets.token_urlsafe(18)
     with database.engine.begin() as connection:
-        connection.execute(sa.delete(UPLOADS).where(UPLOADS.c.created_at < expiry()))
+        connection.execute(sa.delete(uploads).where(uploads.c.created_at < expiry()))
         connection.execute(
-            sa.insert(UPLOADS).values(
+            sa.insert(uploads).values(
                 id=upload_id,
                 owner=owner,
                 entity=path,
@@ -183,52 +177,41 @@ def store(
     return upload_id
 
 
-def load(database: Any, owner: str, path: str, upload_id: str) -> Upload | None:
+def load(database: Any, uploads: sa.Table, owner: str, path: str, upload_id: str) -> Upload | None:
     """The upload ``upload_id`` of this owner and entity, if it has not expired."""
     if not UPLOAD_ID.fullmatch(upload_id):
         return None
-    query = sa.select(UPLOADS).where(
-        UPLOADS.c.id == upload_id, UPLOADS.c.created_at >= expiry()
-    )
+    query = sa.select(uploads).where(uploads.c.id == upload_id, uploads.c.created_at >= expiry())
     with database.engine.connect() as connection:
         row = connection.execute(query).first()
-    if (
-        row is None
-        or row.entity != path
-        or not secrets.compare_digest(row.owner, owner)
-    ):
+    if row is None or row.entity != path or not secrets.compare_digest(row.owner, owner):
         return None
     table = None
     if row.status == "uploaded" and row.table_json is not None:
         stored = json.loads(row.table_json)
-        table = Table(
-            stored["headers"], [(line, cells) for line, cells in stored["rows"]]
-        )
+        table = Table(stored["headers"], [(line, cells) for line, cells in stored["rows"]])
     result = json.loads(row.result_json) if row.result_json is not None else None
     return Upload(row.id, row.file_name, row.status, table, result)
 
 
-def claim(database: Any, upload_id: str) -> bool:
+def claim(database: Any, uploads: sa.Table, upload_id: str) -> bool:
     """Mark the upload as being imported; False when another request (on any replica) did."""
     change = (
-        sa.update(UPLOADS)
-        .where(UPLOADS.c.id == upload_id, UPLOADS.c.status == "uploaded")
+        sa.update(uploads)
+        .where(uploads.c.id == upload_id, uploads.c.status == "uploaded")
         .values(status="importing")
     )
     with database.engine.begin() as connection:
-        return connection.execute(change).rowcount == 1
+        claimed: bool = connection.execute(change).rowcount == 1
+    return claimed
 
 
-def finish(database: Any, upload_id: str, result: dict[str, Any]) -> None:
+def finish(database: Any, uploads: sa.Table, upload_id: str, result: dict[str, Any]) -> None:
     """Keep the result of the import and drop the table it no longer needs."""
     change = (
-        sa.update(UPLOADS)
-        .where(UPLOADS.c.id == upload_id)
-        .values(
-            status="done",
-            table_json=None,
-            result_json=json.dumps(result, ensure_ascii=False),
-        )
+        sa.update(uploads)
+        .where(uploads.c.id == upload_id)
+        .values(status="done", table_json=None, result_json=json.dumps(result, ensure_ascii=False))
     )
     with database.engine.begin() as connection:
         connection.execute(change)
@@ -258,9 +241,7 @@ def mapping_of(params: Any, width: int, metas: list[dict[str, Any]]) -> list[str
     """The chosen field of each column (``c0``, ``c1``, ...; "" skips the column; ``id``
     holds the ids of existing records)."""
     known = {ID, *(meta["name"] for meta in metas)}
-    return [
-        name if (name := params.get(f"c{i}", "")) in known else "" for i in range(width)
-    ]
+    return [name if (name := params.get(f"c{i}", "")) in known else "" for i in range(width)]
 
 
 def match_of(params: Any, candidates: list[str]) -> str:
@@ -270,12 +251,14 @@ def match_of(params: Any, candidates: list[str]) -> str:
 
 
 def mapping_problems(
-    mapping: list[str], match: str, metas: list[dict[str, Any]], locale: str
+    site: Site, mapping: list[str], match: str, metas: list[dict[str, Any]], locale: str
 ) -> list[str]:
-    t = translator(locale)
+    """What is wrong with a mapping: a field chosen twice, nothing chosen, a match field
+    without its column, an id column without matching by id."""
+    t = site.translator(locale)
     labels = {
         ID: t("import_id"),
-        **{meta["name"]: pick(meta["label"], locale) for meta in metas},
+        **{meta["name"]: site.pick(meta["label"], locale) for meta in metas},
     }
     twice = sorted({name for name in mapping if name and mapping.count(name) > 1})
     problems = [f"{t('import_mapped_twice')}: {labels[name]}" for name in twice]
@@ -324,13 +307,13 @@ def _date(value: Cell, with_time: bool) -> Cell:
     return value
 
 
-def _boolean(value: Cell) -> Cell:
+def _boolean(value: Cell, words: Words) -> Cell:
     if isinstance(value, bool):
         return value
     word = _text(value).strip().casefold()
-    if word in TRUE_WORDS:
+    if word in words.true:
         return True
-    if word in FALSE_WORDS:
+    if word in words.false:
         return False
     return _text(value)
 
@@ -340,16 +323,17 @@ def _choice(meta: dict[str, Any], value: Cell) -> str:
     text = _text(value)
     for name, label in meta["choices"]:
         if _key(text) in {_key(name), *(_key(v) for v in label.values())}:
-            return name
+            return str(name)
     return text
 
 
-def api_value(meta: dict[str, Any], value: Cell) -> Any:
+def api_value(meta: dict[str, Any], value: Cell, words: Words = Words()) -> Any:
     """A non-empty cell as the API payload wants it (the API's validation then checks it),
-    read as its field type says (``import`` in ui.json: a plugin type chooses too)."""
+    read as its field type says (``import`` in ui.json: a plugin type chooses too); ``words``
+    are the yes and no a boolean cell may hold."""
     kind = meta["import"]
     if kind == "boolean":
-        return _boolean(value)
+        return _boolean(value, words)
     if kind == "choice":
         return _choice(meta, value)
     if kind == "number":
@@ -383,15 +367,12 @@ def _display_matches(
                     found[key].append(int(item["id"]))
             if not page["next_cursor"]:
                 break
-            params = [
-                *query,
-                ("limit", str(crud.MAX_LIMIT)),
-                ("cursor", page["next_cursor"]),
-            ]
+            params = [*query, ("limit", str(crud.MAX_LIMIT)), ("cursor", page["next_cursor"])]
     return found
 
 
 def match_refs(
+    site: Site,
     database: Any,
     user: Any,
     metas: list[dict[str, Any] | None],
@@ -399,22 +380,20 @@ def match_refs(
     locale: str,
 ) -> RefMatches:
     """For each mapped reference column, each distinct cell's record id or its problem."""
-    t = translator(locale)
+    t = site.translator(locale)
     matches: RefMatches = {}
     for index, meta in enumerate(metas):
-        target = RESOURCES.get((meta or {}).get("target") or "")
+        target = site.catalog.resources.get((meta or {}).get("target") or "")
         if meta is None or meta["widget"] != "ref" or target is None:
             continue
-        values = sorted({_text(row[index]) for _, row in rows if _filled(row[index])})
+        values = sorted({_text(row[index]) for _, row in rows if filled(row[index])})
         found: dict[str, list[int]] = {}
-        if target.display != "id" and target.display in permissions.readable(
-            target, user
-        ):
+        if target.display != "id" and target.display in permissions.readable(target, user):
             try:
                 found = _display_matches(database, target, user, values)
             except ApiError:  # the user may not list the target: ids only
                 found = {}
-        label = pick(ENTITIES.get(target.path, {}).get("label"), locale) or target.label
+        label = site.pick(site.entities.get(target.path, {}).get("label"), locale) or target.label
         result: dict[str, int | str] = {}
         for value in values:
             ids = found.get(value, [])
@@ -457,13 +436,17 @@ class Row:
 
 
 def build_row(
-    line: int, cells: list[Cell], metas: list[dict[str, Any] | None], refs: RefMatches
+    line: int,
+    cells: list[Cell],
+    metas: list[dict[str, Any] | None],
+    refs: RefMatches,
+    words: Words = Words(),
 ) -> Row:
     """A row's API payload from the mapped cells (empty cells left out: defaults apply)."""
     payload: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for meta, value in zip(metas, cells):
-        if meta is None or not _filled(value):
+        if meta is None or not filled(value):
             continue
         name = meta["name"]
         if name in refs:
@@ -473,7 +456,7 @@ def build_row(
             else:
                 errors[name] = str(match)
         else:
-            payload[name] = api_value(meta, value)
+            payload[name] = api_value(meta, value, words)
     return Row(line, cells, payload, errors)
 
 
@@ -482,7 +465,7 @@ def changes_of(row: Row, match: str) -> dict[str, Any]:
     return {name: value for name, value in row.payload.items() if name != match}
 
 
-def check_row(resource: Resource, user: Any, row: Row, match: str, locale: str) -> None:
+def check_row(site: Site, resource: Resource, user: Any, row: Row, match: str, locale: str) -> None:
     """Add the problems the API's own checks find in ``row`` (nothing is written), in
     ``locale``: those of a create, or of an update for a row matching a record."""
     try:
@@ -494,7 +477,7 @@ def check_row(resource: Resource, user: Any, row: Row, match: str, locale: str) 
             permissions.check_writable(resource, user, changes, "update")
             validation.validate(resource, changes, partial=True)
     except ApiError as exc:
-        for name, message in field_errors(exc.fields, locale).items():
+        for name, message in site.field_errors(exc.fields, locale).items():
             row.errors.setdefault(name, message)
         if not exc.fields:
             row.errors.setdefault("", exc.message)
@@ -513,6 +496,7 @@ def write_row(
 
 
 def import_row(
+    site: Site,
     database: Any,
     resource: Resource,
     user: Any,
@@ -530,12 +514,13 @@ def import_row(
             write_row(session, resource, user, row, match, ip)
     except ApiError as exc:
         if exc.code == "stale":  # changed by someone else since its version was read
-            row.errors = {"": translator(locale)("import_stale")}
+            row.errors = {"": site.translator(locale)("import_stale")}
         else:
-            row.errors = field_errors(exc.fields, locale) or {"": exc.message}
+            row.errors = site.field_errors(exc.fields, locale) or {"": exc.message}
 
 
 def import_chunk(
+    site: Site,
     database: Any,
     resource: Resource,
     user: Any,
@@ -557,7 +542,7 @@ def import_chunk(
                     write_row(session, resource, user, row, match, ip)
     except ApiError:
         for row in todo:
-            import_row(database, resource, user, row, match, ip, locale)
+            import_row(site, database, resource, user, row, match, ip, locale)
 
 
 # --- matching rows to existing records -------------------------------------------------------
@@ -570,26 +555,24 @@ def match_fields(resource: Resource, user: Any, importable: list[str]) -> list[s
     return [ID] + [
         name
         for name in importable
-        if resource.fields[name].unique
-        and not resource.fields[name].is_list
-        and name in readable
+        if resource.fields[name].unique and not resource.fields[name].is_list and name in readable
     ]
 
 
 def set_keys(
-    resource: Resource, rows: list[Row], mapping: list[str], match: str, locale: str
+    site: Site, resource: Resource, rows: list[Row], mapping: list[str], match: str, locale: str
 ) -> None:
     """Each row's match value, as stored (an empty cell has none: the row is created); a bad
     id is a problem of the row, a bad field value is reported by the validation."""
     index = mapping.index(match)
     for row in rows:
         cell = row.cells[index]
-        if not _filled(cell):
+        if not filled(cell):
             continue
         if match == ID:
             number = RECORD_ID.fullmatch(_text(cell).strip())
             if number is None:
-                row.errors[ID] = translator(locale)("import_bad_id")
+                row.errors[ID] = site.translator(locale)("import_bad_id")
             else:
                 row.key = int(number.group(1))
         elif match in row.payload and match not in row.errors:
@@ -599,9 +582,9 @@ def set_keys(
                 continue
 
 
-def mark_duplicates(rows: list[Row], match: str, locale: str) -> None:
+def mark_duplicates(site: Site, rows: list[Row], match: str, locale: str) -> None:
     """A match value met again in the file is a problem of the later rows."""
-    t = translator(locale)
+    t = site.translator(locale)
     first: dict[Any, int] = {}
     for row in rows:
         if row.key is None:
@@ -630,31 +613,23 @@ def find_matches(
     allowed = sa.case((sa.true() if rule is None else rule, True), else_=False)
     display = resource.display
     shown = display != ID and display in permissions.readable(resource, user)
-    columns = [
-        column.label("key"),
-        model.id,
-        model.version,
-        allowed.label("may_update"),
-    ]
+    columns = [column.label("key"), model.id, model.version, allowed.label("may_update")]
     if shown:
         columns.append(resource.attribute(display).label("display"))
-    live = [model.deleted_at.is_(None)] if resource.soft_delete else []  # type: ignore[attr-defined]
+    live = [resource.attribute("deleted_at").is_(None)] if resource.soft_delete else []
     found: dict[Any, Match] = {}
     with database.engine.connect() as connection:
         for start in range(0, len(keys), REF_CHUNK):
-            query = sa.select(*columns).where(
-                column.in_(keys[start : start + REF_CHUNK]), *live
-            )
+            query = sa.select(*columns).where(column.in_(keys[start : start + REF_CHUNK]), *live)
             for item in connection.execute(query):
                 may_update = bool(item.may_update)
                 text = _text(item.display) if shown and may_update else ""
-                found[item.key] = Match(
-                    int(item.id), int(item.version), text, may_update
-                )
+                found[item.key] = Match(int(item.id), int(item.version), text, may_update)
     return found
 
 
 def attach_matches(
+    site: Site,
     database: Any,
     resource: Resource,
     user: Any,
@@ -664,7 +639,7 @@ def attach_matches(
 ) -> None:
     """Point each keyed row at the record it updates; a record the user may not update, or an
     id naming no record, is a problem of the row."""
-    t = translator(locale)
+    t = site.translator(locale)
     keys = list(dict.fromkeys(row.key for row in rows if row.key is not None))
     found = find_matches(database, resource, user, match, keys) if keys else {}
     for row in rows:
@@ -673,162 +648,67 @@ def attach_matches(
             row.errors[match] = t("import_not_yours")
         elif target is not None:
             row.target = target
-        elif (
-            row.key is not None and match == ID
-        ):  # an id cannot be given to a new record
+        elif row.key is not None and match == ID:  # an id cannot be given to a new record
             row.errors[ID] = t("import_id_not_found")
 
 
 # --- pages -----------------------------------------------------------------------------------
 
 
-def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
-    entity = ENTITIES[path]
-    fields: dict[str, dict[str, Any]] = entity["fields"]
+@dataclass(frozen=True)
+class Importer:
+    """The import of one entity on an app's site: the fields a file may fill for a user, their
+    labels, the rows of a file as payloads, checked or written."""
 
-    def importable(user: Any) -> list[dict[str, Any]]:
+    site: Site
+    path: str
+    resource: Resource
+
+    @classmethod
+    def of(cls, request: Request, path: str, resource: Resource) -> Importer:
+        return cls(site_of(request), path, resource)
+
+    @property
+    def entity(self) -> dict[str, Any]:
+        entity: dict[str, Any] = self.site.entities[self.path]
+        return entity
+
+    @property
+    def fields(self) -> dict[str, dict[str, Any]]:
+        fields: dict[str, dict[str, Any]] = self.entity["fields"]
+        return fields
+
+    @property
+    def uploads(self) -> sa.Table:
+        return uploads_of(self.site.catalog)
+
+    @property
+    def words(self) -> Words:
+        return Words.of(self.site.messages)
+
+    def importable(self, user: Any) -> list[dict[str, Any]]:
         """The fields a file may fill: those the create form offers this user."""
-        writable = permissions.writable(resource, user, "create")
+        writable = permissions.writable(self.resource, user, "create")
+        fields = self.fields
         return [
             fields[name]
-            for name in entity["form"]
+            for name in self.entity["form"]
             if fields[name]["editable"] and name in writable
         ]
 
-    def field_label(name: str, locale: str) -> str:
+    def field_label(self, name: str, locale: str) -> str:
         if name == ID:
-            return translator(locale)("import_id")
-        return pick(fields[name]["label"], locale) if name in fields else ""
+            return self.site.translator(locale)("import_id")
+        fields = self.fields
+        return self.site.pick(fields[name]["label"], locale) if name in fields else ""
 
-    def candidates(user: Any) -> list[str]:
+    def candidates(self, user: Any) -> list[str]:
         """The fields this user may match rows to existing records by."""
-        return match_fields(resource, user, [meta["name"] for meta in importable(user)])
-
-    def show_upload(
-        request: Request, user: Any, error: str = "", status: int = 200
-    ) -> Response:
-        locale = locale_of(request)
-        limits: ImportLimits = request.app.state.settings.imports
-        return render(
-            request,
-            "import_upload.html",
-            entity_context(
-                path,
-                locale,
-                fields=importable(user),
-                error=error,
-                max_mb=mebibytes(limits.file_bytes),
-                max_rows=limits.rows,
-            ),
-            user=user,
-            status=status,
-        )
-
-    async def upload_page(request: Request) -> Response:
-        user, stop = await guard(request, resource, "create")
-        if stop is not None:
-            return stop
-        if request.method == "GET":
-            return show_upload(request, user)
-        t = translator(locale_of(request))
-        limits: ImportLimits = request.app.state.settings.imports
-        length = request.headers.get("content-length", "")
-        if not length.isdigit() or int(length) > limits.file_bytes + FORM_BYTES:
-            return show_upload(request, user, t("import_too_big"), 413)
-        body_limit.allow(request, limits.file_bytes + FORM_BYTES)
-        try:
-            async with request.form(max_files=1, max_fields=5) as form:
-                if not csrf_ok(request, {CSRF_FIELD: str(form.get(CSRF_FIELD, ""))}):
-                    return error_page(request, 403, "csrf", user)
-                upload = form.get("file")
-                if not isinstance(upload, UploadFile) or not upload.filename:
-                    return show_upload(request, user, t("import_choose_file"), 400)
-                data = await upload.read(limits.file_bytes + 1)
-                name = upload.filename
-        except MultiPartException:
-            return show_upload(request, user, t("import_unreadable"), 400)
-        if len(data) > limits.file_bytes:
-            return show_upload(request, user, t("import_too_big"), 413)
-        try:
-            table = await run_in_threadpool(
-                read_table, name, data, limits, t("import_column")
-            )
-            del data  # the file is not kept: only its table
-            upload_id = await run_in_threadpool(
-                store,
-                request.app.state.db,
-                owner_of(request),
-                path,
-                name,
-                table,
-                limits,
-            )
-        except Unreadable as exc:
-            status = 413 if exc.key in TOO_LARGE else 400
-            return show_upload(request, user, t(exc.key).format(**exc.values), status)
-        return redirect(request, f"/{path}/import/{upload_id}")
-
-    async def open_upload(
-        request: Request,
-    ) -> tuple[Any, Upload | None, Response | None]:
-        """The user and their upload named in the URL, or the page that says why not."""
-        user, stop = await guard(request, resource, "create")
-        if stop is not None:
-            return user, None, stop
-        upload = await run_in_threadpool(
-            load,
-            request.app.state.db,
-            owner_of(request),
-            path,
-            request.path_params["upload"],
-        )
-        if upload is None:
-            return user, None, error_page(request, 404, "import_gone", user)
-        return user, upload, None
-
-    async def map_page(request: Request) -> Response:
-        user, upload, stop = await open_upload(request)
-        if stop is not None or upload is None:
-            return stop or error_page(request, 404, "import_gone", user)
-        table = upload.table
-        if table is None:
-            return redirect(request, f"/{path}/import/{upload.id}/result")
-        locale = locale_of(request)
-        metas = importable(user)
-        if "c0" in request.query_params:  # back from the preview: keep the choices
-            mapping = mapping_of(request.query_params, len(table.headers), metas)
-        else:
-            mapping = guess_mapping(table.headers, metas)
-        matches = candidates(user)
-        columns = [
-            {
-                "index": i,
-                "header": header,
-                "samples": [
-                    _text(row[i]) for _, row in table.rows[:SAMPLES] if _filled(row[i])
-                ],
-                "selected": mapping[i],
-            }
-            for i, header in enumerate(table.headers)
-        ]
-        return render(
-            request,
-            "import_map.html",
-            entity_context(
-                path,
-                locale,
-                upload=upload.id,
-                file_name=upload.file_name,
-                total=len(table.rows),
-                columns=columns,
-                fields=metas,
-                match=match_of(request.query_params, matches),
-                match_fields=[(name, field_label(name, locale)) for name in matches],
-            ),
-            user=user,
-        )
+        names = [meta["name"] for meta in self.importable(user)]
+        return match_fields(self.resource, user, names)
 
     def prepared(
+        self,
         database: Any,
         user: Any,
         table: Table,
@@ -837,20 +717,20 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         limit: int | None,
     ) -> list[Row]:
         """The rows (the first ``limit``, or all) with their payloads, refs matched."""
-        metas = [
-            fields.get(name) for name in mapping
-        ]  # None: skipped, or the id column
+        metas = [self.fields.get(name) for name in mapping]  # None: skipped, or the id column
         chosen = table.rows if limit is None else table.rows[:limit]
-        refs = match_refs(database, user, metas, chosen, locale)
-        return [build_row(line, cells, metas, refs) for line, cells in chosen]
+        refs = match_refs(self.site, database, user, metas, chosen, locale)
+        words = self.words
+        return [build_row(line, cells, metas, refs, words) for line, cells in chosen]
 
-    def keyed(rows: list[Row], mapping: list[str], match: str, locale: str) -> None:
+    def keyed(self, rows: list[Row], mapping: list[str], match: str, locale: str) -> None:
         """With a match field: each row's match value, the file's duplicates marked."""
         if match in mapping:
-            set_keys(resource, rows, mapping, match, locale)
-            mark_duplicates(rows, match, locale)
+            set_keys(self.site, self.resource, rows, mapping, match, locale)
+            mark_duplicates(self.site, rows, match, locale)
 
     def checked(
+        self,
         database: Any,
         user: Any,
         table: Table,
@@ -859,101 +739,57 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         locale: str,
     ) -> list[Row]:
         """Every row, matched to the record it updates and checked (nothing is written)."""
-        rows = prepared(database, user, table, mapping, locale, None)
-        keyed(rows, mapping, match, locale)
+        rows = self.prepared(database, user, table, mapping, locale, None)
+        self.keyed(rows, mapping, match, locale)
         if match in mapping:
-            attach_matches(database, resource, user, rows, match, locale)
+            attach_matches(self.site, database, self.resource, user, rows, match, locale)
         for row in rows:
-            check_row(resource, user, row, match, locale)
+            check_row(self.site, self.resource, user, row, match, locale)
         return rows
 
-    def shown(name: str, value: Any, locale: str) -> str:
+    def shown(self, name: str, value: Any, locale: str) -> str:
         """A payload value as the preview shows it."""
-        meta = fields[name]
+        meta = self.fields[name]
         if meta["widget"] == "select":
-            return next(
-                (pick(label, locale) for n, label in meta["choices"] if n == value),
-                str(value),
-            )
+            labels = (self.site.pick(label, locale) for n, label in meta["choices"] if n == value)
+            return next(labels, str(value))
         if isinstance(value, bool):
-            return translator(locale)("yes" if value else "no")
+            return self.site.translator(locale)("yes" if value else "no")
         return f"#{value}" if meta["widget"] == "ref" else str(value)
 
     def preview_row(
-        row: Row, mapping: list[str], chosen: list[str], locale: str
+        self, row: Row, mapping: list[str], chosen: list[str], locale: str
     ) -> dict[str, Any]:
         """A row of the preview: per chosen field the file's text, the value and its problem."""
         sources = {
-            name: _text(c) for c, name in zip(row.cells, mapping) if name and _filled(c)
+            name: _text(c)
+            for c, name in zip(row.cells, mapping, strict=False)
+            if name and filled(c)
         }
         target = row.target
         return {
             "line": row.line,
             "ok": not row.errors,
-            "target": (
-                None if target is None else {"id": target.id, "display": target.display}
-            ),
+            "target": (None if target is None else {"id": target.id, "display": target.display}),
             "cells": [
                 {
                     "source": sources.get(name, ""),
                     "text": (
-                        shown(name, row.payload[name], locale)
-                        if name in row.payload
-                        else ""
+                        self.shown(name, row.payload[name], locale) if name in row.payload else ""
                     ),
                     "error": row.errors.get(name, ""),
                 }
                 for name in chosen
             ],
             "errors": [  # problems of fields without a column (e.g. a required one)
-                {"label": field_label(name, locale) or name, "message": message}
+                {"label": self.field_label(name, locale) or name, "message": message}
                 for name, message in row.errors.items()
                 if name not in chosen
             ],
         }
 
-    async def preview_page(request: Request) -> Response:
-        user, upload, stop = await open_upload(request)
-        if stop is not None or upload is None:
-            return stop or error_page(request, 404, "import_gone", user)
-        table = upload.table
-        if table is None:
-            return redirect(request, f"/{path}/import/{upload.id}/result")
-        locale = locale_of(request)
-        metas = importable(user)
-        mapping = mapping_of(request.query_params, len(table.headers), metas)
-        match = match_of(request.query_params, candidates(user))
-        problems = mapping_problems(mapping, match, metas, locale)
-        rows = await run_in_threadpool(
-            checked, request.app.state.db, user, table, mapping, match, locale
-        )
-        good = [row for row in rows if not row.errors]
-        chosen = [name for name in dict.fromkeys(mapping) if name]
-        shown_rows = [
-            preview_row(row, mapping, chosen, locale) for row in rows[:PREVIEW_ROWS]
-        ]
-        return render(
-            request,
-            "import_preview.html",
-            entity_context(
-                path,
-                locale,
-                upload=upload.id,
-                file_name=upload.file_name,
-                total=len(rows),
-                bad=len(rows) - len(good),
-                to_update=sum(1 for row in good if row.target is not None),
-                match=match,
-                headers=[field_label(name, locale) for name in chosen],
-                rows=shown_rows,
-                mapping=list(enumerate(mapping)),
-                problems=problems,
-                query=request.url.query,
-            ),
-            user=user,
-        )
-
     def run(
+        self,
         database: Any,
         user: Any,
         upload: Upload,
@@ -964,17 +800,17 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
     ) -> None:
         """Import every row of ``upload``, unless another request already claimed it."""
         table = upload.table
-        if table is None or not claim(
-            database, upload.id
-        ):  # an upload is imported once
+        uploads = self.uploads
+        if table is None or not claim(database, uploads, upload.id):  # imported once
             return
-        rows = prepared(database, user, table, mapping, locale, None)
-        keyed(rows, mapping, match, locale)
+        rows = self.prepared(database, user, table, mapping, locale, None)
+        self.keyed(rows, mapping, match, locale)
+        site, resource = self.site, self.resource
         for start in range(0, len(rows), REF_CHUNK):
             chunk = rows[start : start + REF_CHUNK]
             if match in mapping:  # the records' versions, read just before their update
-                attach_matches(database, resource, user, chunk, match, locale)
-            import_chunk(database, resource, user, chunk, match, ip, locale)
+                attach_matches(site, database, resource, user, chunk, match, locale)
+            import_chunk(site, database, resource, user, chunk, match, ip, locale)
         failed = [row for row in rows if row.errors]
         updated = sum(1 for row in rows if row.target is not None and not row.errors)
         result = {
@@ -983,24 +819,20 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             "matched": bool(match),
             "headers": table.headers,
             "failed": [
-                {
-                    "line": r.line,
-                    "cells": [_text(c) for c in r.cells],
-                    "errors": r.errors,
-                }
+                {"line": r.line, "cells": [_text(c) for c in r.cells], "errors": r.errors}
                 for r in failed
             ],
         }
-        finish(database, upload.id, result)
+        finish(database, uploads, upload.id, result)
 
-    def failed_rows_csv(result: dict[str, Any], locale: str) -> bytes:
+    def failed_rows_csv(self, result: dict[str, Any], locale: str) -> bytes:
         """The failed rows as they came, plus a column saying what is wrong with each (UTF-8
         with a BOM, so Excel opens it)."""
-        t = translator(locale)
+        t = self.site.translator(locale)
 
         def describe(errors: dict[str, str]) -> str:
             return "; ".join(
-                f"{field_label(name, locale)}: {message}" if name else message
+                f"{self.field_label(name, locale)}: {message}" if name else message
                 for name, message in errors.items()
             )
 
@@ -1011,27 +843,205 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             writer.writerow([*item["cells"], describe(item["errors"])])
         return out.getvalue().encode("utf-8-sig")
 
-    async def run_page(request: Request) -> Response:
-        user, upload, stop = await open_upload(request)
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    """The import steps of the entity at ``path``: upload, map, preview, run, result and the
+    failed rows as CSV."""
+
+    def show_upload(
+        request: Request, importer: Importer, user: Any, error: str = "", status: int = 200
+    ) -> Response:
+        site = importer.site
+        locale = site.locale_of(request)
+        limits: ImportLimits = request.app.state.settings.imports
+        return site.render(
+            request,
+            "import_upload.html",
+            site.entity_context(
+                path,
+                locale,
+                fields=importer.importable(user),
+                error=error,
+                max_mb=mebibytes(limits.file_bytes),
+                max_rows=limits.rows,
+            ),
+            user=user,
+            status=status,
+        )
+
+    async def upload_page(request: Request) -> Response:
+        importer = Importer.of(request, path, resource)
+        site = importer.site
+        user, stop = await site.guard(request, resource, "create")
+        if stop is not None:
+            return stop
+        if request.method == "GET":
+            return show_upload(request, importer, user)
+        t = site.translator(site.locale_of(request))
+        limits: ImportLimits = request.app.state.settings.imports
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > limits.file_bytes + FORM_BYTES:
+            return show_upload(request, importer, user, t("import_too_big"), 413)
+        body_limit.allow(request, limits.file_bytes + FORM_BYTES)
+        try:
+            async with request.form(max_files=1, max_fields=5) as form:
+                if not csrf_ok(request, {CSRF_FIELD: str(form.get(CSRF_FIELD, ""))}):
+                    return site.error_page(request, 403, "csrf", user)
+                upload = form.get("file")
+                if not isinstance(upload, UploadFile) or not upload.filename:
+                    return show_upload(request, importer, user, t("import_choose_file"), 400)
+                data = await upload.read(limits.file_bytes + 1)
+                name = upload.filename
+        except MultiPartException:
+            return show_upload(request, importer, user, t("import_unreadable"), 400)
+        if len(data) > limits.file_bytes:
+            return show_upload(request, importer, user, t("import_too_big"), 413)
+        try:
+            table = await run_in_threadpool(read_table, name, data, limits, t("import_column"))
+            del data  # the file is not kept: only its table
+            upload_id = await run_in_threadpool(
+                store,
+                request.app.state.db,
+                importer.uploads,
+                owner_of(request),
+                path,
+                name,
+                table,
+                limits,
+            )
+        except Unreadable as exc:
+            status = 413 if exc.key in TOO_LARGE else 400
+            return show_upload(request, importer, user, t(exc.key).format(**exc.values), status)
+        return redirect(request, f"/{path}/import/{upload_id}")
+
+    async def open_upload(
+        request: Request, importer: Importer
+    ) -> tuple[Any, Upload | None, Response | None]:
+        """The user and their upload named in the URL, or the page that says why not."""
+        site = importer.site
+        user, stop = await site.guard(request, resource, "create")
+        if stop is not None:
+            return user, None, stop
+        upload = await run_in_threadpool(
+            load,
+            request.app.state.db,
+            importer.uploads,
+            owner_of(request),
+            path,
+            request.path_params["upload"],
+        )
+        if upload is None:
+            return user, None, site.error_page(request, 404, "import_gone", user)
+        return user, upload, None
+
+    async def map_page(request: Request) -> Response:
+        importer = Importer.of(request, path, resource)
+        site = importer.site
+        user, upload, stop = await open_upload(request, importer)
         if stop is not None or upload is None:
-            return stop or error_page(request, 404, "import_gone", user)
-        form = await read_form(request)
-        if not csrf_ok(request, form):
-            return error_page(request, 403, "csrf", user)
+            return stop or site.error_page(request, 404, "import_gone", user)
         table = upload.table
         if table is None:
             return redirect(request, f"/{path}/import/{upload.id}/result")
-        locale = locale_of(request)
-        metas = importable(user)
+        locale = site.locale_of(request)
+        metas = importer.importable(user)
+        if "c0" in request.query_params:  # back from the preview: keep the choices
+            mapping = mapping_of(request.query_params, len(table.headers), metas)
+        else:
+            mapping = guess_mapping(table.headers, metas)
+        matches = importer.candidates(user)
+        columns = [
+            {
+                "index": i,
+                "header": header,
+                "samples": [_text(row[i]) for _, row in table.rows[:SAMPLES] if filled(row[i])],
+                "selected": mapping[i],
+            }
+            for i, header in enumerate(table.headers)
+        ]
+        return site.render(
+            request,
+            "import_map.html",
+            site.entity_context(
+                path,
+                locale,
+                upload=upload.id,
+                file_name=upload.file_name,
+                total=len(table.rows),
+                columns=columns,
+                fields=metas,
+                match=match_of(request.query_params, matches),
+                match_fields=[(name, importer.field_label(name, locale)) for name in matches],
+            ),
+            user=user,
+        )
+
+    async def preview_page(request: Request) -> Response:
+        importer = Importer.of(request, path, resource)
+        site = importer.site
+        user, upload, stop = await open_upload(request, importer)
+        if stop is not None or upload is None:
+            return stop or site.error_page(request, 404, "import_gone", user)
+        table = upload.table
+        if table is None:
+            return redirect(request, f"/{path}/import/{upload.id}/result")
+        locale = site.locale_of(request)
+        metas = importer.importable(user)
+        mapping = mapping_of(request.query_params, len(table.headers), metas)
+        match = match_of(request.query_params, importer.candidates(user))
+        problems = mapping_problems(site, mapping, match, metas, locale)
+        rows = await run_in_threadpool(
+            importer.checked, request.app.state.db, user, table, mapping, match, locale
+        )
+        good = [row for row in rows if not row.errors]
+        chosen = [name for name in dict.fromkeys(mapping) if name]
+        shown_rows = [
+            importer.preview_row(row, mapping, chosen, locale) for row in rows[:PREVIEW_ROWS]
+        ]
+        return site.render(
+            request,
+            "import_preview.html",
+            site.entity_context(
+                path,
+                locale,
+                upload=upload.id,
+                file_name=upload.file_name,
+                total=len(rows),
+                bad=len(rows) - len(good),
+                to_update=sum(1 for row in good if row.target is not None),
+                match=match,
+                headers=[importer.field_label(name, locale) for name in chosen],
+                rows=shown_rows,
+                mapping=list(enumerate(mapping)),
+                problems=problems,
+                query=request.url.query,
+            ),
+            user=user,
+        )
+
+    async def run_page(request: Request) -> Response:
+        importer = Importer.of(request, path, resource)
+        site = importer.site
+        user, upload, stop = await open_upload(request, importer)
+        if stop is not None or upload is None:
+            return stop or site.error_page(request, 404, "import_gone", user)
+        form = await read_form(request)
+        if not csrf_ok(request, form):
+            return site.error_page(request, 403, "csrf", user)
+        table = upload.table
+        if table is None:
+            return redirect(request, f"/{path}/import/{upload.id}/result")
+        locale = site.locale_of(request)
+        metas = importer.importable(user)
         mapping = mapping_of(form, len(table.headers), metas)
-        match = match_of(form, candidates(user))
-        if mapping_problems(mapping, match, metas, locale):
+        match = match_of(form, importer.candidates(user))
+        if mapping_problems(site, mapping, match, metas, locale):
             query = urlencode(
                 [*((f"c{i}", name) for i, name in enumerate(mapping)), ("match", match)]
             )
             return redirect(request, f"/{path}/import/{upload.id}/preview?{query}")
         await run_in_threadpool(
-            run,
+            importer.run,
             request.app.state.db,
             user,
             upload,
@@ -1043,29 +1053,31 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         return redirect(request, f"/{path}/import/{upload.id}/result")
 
     async def result_page(request: Request) -> Response:
-        user, upload, stop = await open_upload(request)
+        importer = Importer.of(request, path, resource)
+        site = importer.site
+        user, upload, stop = await open_upload(request, importer)
         if stop is not None or upload is None:
-            return stop or error_page(request, 404, "import_gone", user)
+            return stop or site.error_page(request, 404, "import_gone", user)
         result = upload.result
         if result is None:
             if upload.status == "uploaded":  # not imported yet
                 return redirect(request, f"/{path}/import/{upload.id}")
-            return error_page(request, 409, "import_running", user)
-        locale = locale_of(request)
+            return site.error_page(request, 409, "import_running", user)
+        locale = site.locale_of(request)
         failed = [
             {
                 "line": item["line"],
                 "errors": [
-                    {"label": field_label(name, locale), "message": message}
+                    {"label": importer.field_label(name, locale), "message": message}
                     for name, message in item["errors"].items()
                 ],
             }
             for item in result["failed"][:SHOWN_FAILURES]
         ]
-        return render(
+        return site.render(
             request,
             "import_result.html",
-            entity_context(
+            site.entity_context(
                 path,
                 locale,
                 upload=upload.id,
@@ -1081,21 +1093,18 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         )
 
     async def failed_csv(request: Request) -> Response:
-        user, upload, stop = await open_upload(request)
+        importer = Importer.of(request, path, resource)
+        site = importer.site
+        user, upload, stop = await open_upload(request, importer)
         if stop is not None or upload is None:
-            return stop or error_page(request, 404, "import_gone", user)
+            return stop or site.error_page(request, 404, "import_gone", user)
         if upload.result is None:
-            return error_page(request, 404, "import_gone", user)
-        stem = (
-            re.sub(r"[^A-Za-z0-9_-]+", "_", Path(upload.file_name).stem)[:60]
-            or "import"
-        )
+            return site.error_page(request, 404, "import_gone", user)
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(upload.file_name).stem)[:60] or "import"
         response = Response(
-            failed_rows_csv(upload.result, locale_of(request)),
+            importer.failed_rows_csv(upload.result, site.locale_of(request)),
             media_type="text/csv; charset=utf-8",
-            headers={
-                "Content-Disposition": f'attachment; filename="{stem}-failed.csv"'
-            },
+            headers={"Content-Disposition": f'attachment; filename="{stem}-failed.csv"'},
         )
         return secure(request, response)
 

@@ -26,6 +26,12 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import sqlalchemy as sa
 from babel.dates import format_date, format_time, get_day_names
 from babel.numbers import format_percent
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
+
 from crmgen_runtime import crud, permissions
 from crmgen_runtime.decimals import WIDE, exact_sum
 from crmgen_runtime.errors import ApiError
@@ -33,29 +39,13 @@ from crmgen_runtime.formats import babel_locale
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web.site import (
     MAX_RECORD_ID,
+    Site,
     allowed,
     client_ip,
     csrf_ok,
     read_form,
     redirect,
-)
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
-
-from reference_crm.settings import FORMATS, ZONE, fn
-from reference_crm.web.core import (
-    ENTITIES,
-    cell,
-    entity_context,
-    error_page,
-    field_errors,
-    guard,
-    locale_of,
-    pick,
-    render,
-    translator,
+    site_of,
 )
 
 CARDS_PER_COLUMN = 100  # a column with more records says how many it does not show
@@ -70,15 +60,15 @@ NEW_AT = dt.time(9, 0)  # the time a new record of a date-and-time calendar star
 # --- formatting ----------------------------------------------------------------------------
 
 
-def money(value: Any, currency: str, locale: str) -> str:
-    return FORMATS.format_money(value or 0, locale, currency)
+def money(site: Site, value: Any, currency: str, locale: str) -> str:
+    return site.formats.format_money(value or 0, locale, currency)
 
 
-def shown(meta: dict[str, Any], value: Any, locale: str, currency: str | None) -> str:
+def shown(site: Site, meta: dict[str, Any], value: Any, locale: str, currency: str | None) -> str:
     """A card's field value as people read it in ``locale`` (dates and money formatted)."""
     if value is not None and currency is not None:
-        return money(value, currency, locale)
-    return cell(meta, value, locale)
+        return money(site, value, currency, locale)
+    return site.cell(meta, value, locale)
 
 
 def query_filters(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -145,9 +135,7 @@ def _totals(
     summed = [name for name in view["sums"] if name in readable]
     by = resource.attribute(view["by"])
     statement = (
-        sa.select(
-            by, sa.func.count(), *(exact_sum(resource.attribute(n)) for n in summed)
-        )
+        sa.select(by, sa.func.count(), *(exact_sum(resource.attribute(n)) for n in summed))
         .select_from(resource.model)
         .where(*_conditions(resource, user, filters))
         .group_by(by)
@@ -205,11 +193,7 @@ class Month:
         """The month ``raw`` (``YYYY-MM``) names; anything else is this month."""
         match = MONTH.fullmatch(raw.strip())
         first = today.replace(day=1)
-        if (
-            match
-            and FIRST_YEAR <= int(match[1]) <= LAST_YEAR
-            and 1 <= int(match[2]) <= 12
-        ):
+        if match and FIRST_YEAR <= int(match[1]) <= LAST_YEAR and 1 <= int(match[2]) <= 12:
             first = dt.date(int(match[1]), int(match[2]), 1)
         start = first - dt.timedelta(days=(first.weekday() - first_weekday) % 7)
         following = (first + dt.timedelta(days=32)).replace(day=1)
@@ -225,29 +209,32 @@ class Month:
         return (self.first + dt.timedelta(days=32)).strftime("%Y-%m")
 
     def days(self) -> list[dt.date]:
-        return [
-            self.start + dt.timedelta(days=i)
-            for i in range((self.end - self.start).days)
-        ]
+        return [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days)]
 
 
-def bound(day: dt.date, type_: str) -> str:
+def bound(day: dt.date, type_: str, zone: dt.tzinfo) -> str:
     """The start of ``day`` as a filter of a ``type_`` field: the date itself, or midnight in
-    the app's time zone (in UTC) for a date and time."""
+    the app's time zone ``zone`` (in UTC) for a date and time."""
     if type_ == "datetime":
-        moment = dt.datetime.combine(day, dt.time(), ZONE).astimezone(dt.UTC)
+        moment = dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     return day.isoformat()
 
 
-def local_day(value: Any) -> dt.date | None:
+def local_day(value: Any, zone: dt.tzinfo) -> dt.date | None:
+    """The day of a date, or of a moment in the app's time zone ``zone``."""
     if isinstance(value, dt.datetime):
-        return value.astimezone(ZONE).date()
+        return value.astimezone(zone).date()
     return value if isinstance(value, dt.date) else None
 
 
 def load_month(
-    database: Any, resource: Resource, user: Any, view: dict[str, Any], month: Month
+    database: Any,
+    resource: Resource,
+    user: Any,
+    view: dict[str, Any],
+    month: Month,
+    zone: dt.tzinfo,
 ) -> tuple[list[dict[str, Any]], int]:
     """The records shown in ``month``'s weeks, ordered by date, and how many there are: those
     starting in the weeks and, with an end field, those that started before and go on.
@@ -256,16 +243,16 @@ def load_month(
     order = [("sort", date), ("limit", str(CALENDAR_LIMIT))]
     queries = [
         [
-            (f"{date}__gte", bound(month.start, view["date_type"])),
-            (f"{date}__lt", bound(month.end, view["date_type"])),
+            (f"{date}__gte", bound(month.start, view["date_type"], zone)),
+            (f"{date}__lt", bound(month.end, view["date_type"], zone)),
             *order,
         ]
     ]
     if end is not None:
         queries.append(
             [
-                (f"{date}__lt", bound(month.start, view["date_type"])),
-                (f"{end}__gte", bound(month.start, view["end_type"])),
+                (f"{date}__lt", bound(month.start, view["date_type"], zone)),
+                (f"{end}__gte", bound(month.start, view["end_type"], zone)),
                 *order,
             ]
         )
@@ -285,21 +272,22 @@ def place(
     month: Month,
     path: str,
     locale: str,
+    zone: dt.tzinfo,
 ) -> dict[dt.date, list[dict[str, Any]]]:
     """Each day of the month's weeks with the entries on it (a record with an end is on every
     day from its date through its end)."""
     days: dict[dt.date, list[dict[str, Any]]] = {day: [] for day in month.days()}
     last_day = month.end - dt.timedelta(days=1)
     for item in records:
-        first = local_day(item.get(view["date"]))
+        first = local_day(item.get(view["date"]), zone)
         if first is None:
             continue
-        last = local_day(item.get(view["end"])) if view["end"] else None
+        last = local_day(item.get(view["end"]), zone) if view["end"] else None
         if last is None or last < first:
             last = first
         moment = item.get(view["date"])
         time = (
-            format_time(moment, "short", tzinfo=ZONE, locale=babel_locale(locale))
+            format_time(moment, "short", tzinfo=zone, locale=babel_locale(locale))
             if isinstance(moment, dt.datetime)
             else ""
         )
@@ -321,168 +309,207 @@ def place(
 # --- pages ---------------------------------------------------------------------------------
 
 
-def kanban_routes(
-    path: str, resource: Resource, kanban: dict[str, Any]
-) -> list[BaseRoute]:
-    """The board of ``path`` and the form that moves its cards."""
-    entity = ENTITIES[path]
-    fields: dict[str, dict[str, Any]] = entity["fields"]
-    board_url = f"/{path}/kanban"
+class ViewRoute(Route):
+    """A route of one entity's board that exists only when the app's site gives the entity
+    that view (``ui.json``'s ``boards``): elsewhere the path matches nothing, as if unrouted."""
 
-    def may_move(user: Any) -> bool:
+    def __init__(
+        self, path: str, endpoint: Any, *, entity: str, view: str, methods: list[str]
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods)
+        self.entity = entity
+        self.view = view
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        site: Site = scope["app"].state.site
+        entity = site.entities.get(self.entity)
+        if entity is None or entity["boards"].get(self.view) is None:
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+@dataclass(frozen=True)
+class Board:
+    """One entity's kanban board on an app's site: ``view`` is ``ui.json``'s
+    ``boards.kanban``."""
+
+    site: Site
+    path: str
+    view: dict[str, Any]
+
+    @classmethod
+    def of(cls, request: Request, path: str) -> Board:
+        site = site_of(request)
+        return cls(site, path, site.entities[path]["boards"]["kanban"])
+
+    @property
+    def fields(self) -> dict[str, dict[str, Any]]:
+        fields: dict[str, dict[str, Any]] = self.site.entities[self.path]["fields"]
+        return fields
+
+    @property
+    def url(self) -> str:
+        return f"/{self.path}/kanban"
+
+    def may_move(self, resource: Resource, user: Any) -> bool:
         """Whether ``user`` may change the board's field (the API checks each record again)."""
-        return allowed(resource, user, "update") and kanban[
-            "by"
-        ] in permissions.writable(resource, user, "update")
+        return allowed(resource, user, "update") and self.view["by"] in permissions.writable(
+            resource, user, "update"
+        )
 
-    def move_targets(locale: str) -> list[tuple[str, str]]:
+    def move_targets(self, locale: str) -> list[tuple[str, str]]:
         """The values a card's move form offers: "No value" (``""``, posted as ``null``)
         first when the field may be empty, then the enum's values."""
-        targets = [(c["value"], pick(c["label"], locale)) for c in kanban["columns"]]
-        if kanban["nullable"]:
-            targets.insert(0, ("", translator(locale)("kanban_none")))
+        site = self.site
+        targets = [(c["value"], site.pick(c["label"], locale)) for c in self.view["columns"]]
+        if self.view["nullable"]:
+            targets.insert(0, ("", site.translator(locale)("kanban_none")))
         return targets
 
-    def column_view(
-        column: Column, locale: str, readable: frozenset[str]
-    ) -> dict[str, Any]:
-        t = translator(locale)
-        spec = next((c for c in kanban["columns"] if c["value"] == column.value), None)
+    def column_view(self, column: Column, locale: str, readable: frozenset[str]) -> dict[str, Any]:
+        """A column as ``kanban.html`` shows it: label, colour, count, sums and cards."""
+        site, view = self.site, self.view
+        spec = next((c for c in view["columns"] if c["value"] == column.value), None)
         weight = spec["weight"] if spec is not None else None
         sums = []
         for name, total in column.sums.items():
-            currency = kanban["sums"][name]
+            currency = view["sums"][name]
+            weighted = None
+            if weight is not None:
+                product = WIDE.multiply(Decimal(str(total or 0)), Decimal(str(weight)))
+                weighted = money(site, product, currency, locale)
             sums.append(
                 {
-                    "label": pick(fields[name]["label"], locale),
-                    "total": money(total, currency, locale),
-                    "weighted": (
-                        None
-                        if weight is None
-                        else money(
-                            WIDE.multiply(
-                                Decimal(str(total or 0)), Decimal(str(weight))
-                            ),
-                            currency,
-                            locale,
-                        )
-                    ),
+                    "label": site.pick(self.fields[name]["label"], locale),
+                    "total": money(site, total, currency, locale),
+                    "weighted": weighted,
                 }
             )
+        label = site.translator(locale)("kanban_none") if spec is None else None
         return {
             "value": column.value or "",
-            "label": (
-                pick(spec["label"], locale) if spec is not None else t("kanban_none")
-            ),
+            "label": site.pick(spec["label"], locale) if spec is not None else label,
             "color": spec["color"] if spec is not None else None,
             "probability": (
-                None
-                if weight is None
-                else format_percent(weight, locale=babel_locale(locale))
+                None if weight is None else format_percent(weight, locale=babel_locale(locale))
             ),
             "count": column.count,
             # A card dropped on "No value" clears the field: only where it may be empty.
-            "droppable": column.value is not None or kanban["nullable"],
+            "droppable": column.value is not None or view["nullable"],
             "sums": sums,
             "more": column.count > len(column.cards),
             "shown": len(column.cards),
             "cards": [
-                card_view(item, column.value, locale, readable) for item in column.cards
+                self.card_view(item, column.value, locale, readable) for item in column.cards
             ],
         }
 
     def card_view(
-        item: dict[str, Any], value: str | None, locale: str, readable: frozenset[str]
+        self, item: dict[str, Any], value: str | None, locale: str, readable: frozenset[str]
     ) -> dict[str, Any]:
+        """A card: the record's title and the view's fields ``readable`` to the user."""
+        site, view, fields = self.site, self.view, self.fields
         return {
             "id": item["id"],
             "version": item.get("version"),
             "value": value or "",
-            "title": str(item.get(kanban["title"]) or f"#{item['id']}"),
+            "title": str(item.get(view["title"]) or f"#{item['id']}"),
             "fields": [
                 {
-                    "label": pick(fields[name]["label"], locale),
+                    "label": site.pick(fields[name]["label"], locale),
                     "value": shown(
-                        fields[name], item.get(name), locale, kanban["sums"].get(name)
+                        site, fields[name], item.get(name), locale, view["sums"].get(name)
                     ),
                 }
-                for name in kanban["fields"]
+                for name in view["fields"]
                 if name in readable and item.get(name) not in (None, "")
             ],
         }
 
-    async def show_board(
-        request: Request,
-        user: Any,
-        pairs: list[tuple[str, str]],
-        *,
-        error: str | None = None,
-        status: int = 200,
-    ) -> Response:
-        locale = locale_of(request)
-        readable = permissions.readable(resource, user)
-        if kanban["by"] not in readable:
-            return error_page(request, 403, "forbidden", user)
-        filters = query_filters(pairs)
-        movable = may_move(user)
-        try:
-            columns = await run_in_threadpool(
-                functools.partial(load_board, empty_column=movable),
-                request.app.state.db,
-                resource,
-                user,
-                kanban,
-                filters,
-                entity["sort"],
-            )
-        except ApiError as exc:
-            error = error or exc.message
-            columns = [Column(c["value"], [], 0, {}) for c in kanban["columns"]]
-        query = urlencode([(k, v) for k, v in pairs if k not in CONTROL])
-        return render(
-            request,
-            "kanban.html",
-            entity_context(
-                path,
-                locale,
-                columns=[column_view(c, locale, readable) for c in columns],
-                targets=move_targets(locale),
-                field=kanban["by"],
-                q=dict(pairs).get("q", ""),
-                here_board=board_url + (f"?{query}" if query else ""),
-                may_move=movable,
-                may_create=allowed(resource, user, "create"),
-                calendar_url=(
-                    f"/{path}/calendar" if entity["boards"]["calendar"] else None
-                ),
-                error=error,
-            ),
-            user=user,
-            status=status,
+
+async def show_board(
+    request: Request,
+    board: Board,
+    resource: Resource,
+    user: Any,
+    pairs: list[tuple[str, str]],
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The board page for ``pairs`` (the query string's filters), with ``error`` if any."""
+    site, kanban, path = board.site, board.view, board.path
+    entity = site.entities[path]
+    locale = site.locale_of(request)
+    readable = permissions.readable(resource, user)
+    if kanban["by"] not in readable:
+        return site.error_page(request, 403, "forbidden", user)
+    filters = query_filters(pairs)
+    movable = board.may_move(resource, user)
+    try:
+        columns = await run_in_threadpool(
+            functools.partial(load_board, empty_column=movable),
+            request.app.state.db,
+            resource,
+            user,
+            kanban,
+            filters,
+            entity["sort"],
         )
+    except ApiError as exc:
+        error = error or exc.message
+        columns = [Column(c["value"], [], 0, {}) for c in kanban["columns"]]
+    query = urlencode([(k, v) for k, v in pairs if k not in CONTROL])
+    return site.render(
+        request,
+        "kanban.html",
+        site.entity_context(
+            path,
+            locale,
+            columns=[board.column_view(c, locale, readable) for c in columns],
+            targets=board.move_targets(locale),
+            field=kanban["by"],
+            q=dict(pairs).get("q", ""),
+            here_board=board.url + (f"?{query}" if query else ""),
+            may_move=movable,
+            may_create=allowed(resource, user, "create"),
+            calendar_url=(f"/{path}/calendar" if entity["boards"]["calendar"] else None),
+            error=error,
+        ),
+        user=user,
+        status=status,
+    )
+
+
+def kanban_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    """The board of ``path`` and the form that moves its cards."""
 
     async def kanban_page(request: Request) -> Response:
-        user, stop = await guard(request, resource, "list")
+        board = Board.of(request, path)
+        user, stop = await board.site.guard(request, resource, "list")
         if stop is not None:
             return stop
-        return await show_board(request, user, request.query_params.multi_items())
+        pairs = request.query_params.multi_items()
+        return await show_board(request, board, resource, user, pairs)
 
     async def move(request: Request) -> Response:
         """The board's form: the card's record gets the chosen value, as a PATCH would."""
-        user, stop = await guard(request, resource, "update")
+        board = Board.of(request, path)
+        site, by = board.site, board.view["by"]
+        user, stop = await site.guard(request, resource, "update")
         if stop is not None:
             return stop
         form = await read_form(request)
         if not csrf_ok(request, form):
-            return error_page(request, 403, "csrf", user)
+            return site.error_page(request, 403, "csrf", user)
         back = form.get("next", "")
-        if not (back == board_url or back.startswith(board_url + "?")):
-            back = board_url
+        if not (back == board.url or back.startswith(board.url + "?")):
+            back = board.url
         record_id = whole_number(form.get("id"))
         if record_id is None or record_id > MAX_RECORD_ID:
-            return error_page(request, 404, "not_found", user)
+            return site.error_page(request, 404, "not_found", user)
         # "No value" (an empty value) clears the field; the API refuses it for a required one.
-        payload: dict[str, Any] = {kanban["by"]: form.get("value") or None}
+        payload: dict[str, Any] = {by: form.get("value") or None}
         version = whole_number(form.get("version"))
         if version is not None:
             payload["version"] = version
@@ -498,47 +525,48 @@ def kanban_routes(
             )
         except ApiError as exc:
             if exc.status == 404:
-                return error_page(request, 404, "not_found", user)
-            t = translator(locale_of(request))
+                return site.error_page(request, 404, "not_found", user)
+            locale = site.locale_of(request)
+            t = site.translator(locale)
             if exc.status == 409 and exc.code == "stale":
                 message = t("kanban_stale")
             else:
-                problem = field_errors(exc.fields, locale_of(request)).get(kanban["by"])
+                problem = site.field_errors(exc.fields, locale).get(by)
                 message = f"{t('kanban_failed')} {problem or exc.message}"
             pairs = parse_qsl(urlsplit(back).query, keep_blank_values=True)
             return await show_board(
-                request, user, pairs, error=message, status=exc.status
+                request, board, resource, user, pairs, error=message, status=exc.status
             )
         return redirect(request, back)
 
+    board_url = f"/{path}/kanban"
     return [
-        Route(board_url, kanban_page, methods=["GET"]),
-        Route(f"{board_url}/move", move, methods=["POST"]),
+        ViewRoute(board_url, kanban_page, entity=path, view="kanban", methods=["GET"]),
+        ViewRoute(f"{board_url}/move", move, entity=path, view="kanban", methods=["POST"]),
     ]
 
 
-def calendar_routes(
-    path: str, resource: Resource, calendar: dict[str, Any]
-) -> list[BaseRoute]:
+def calendar_routes(path: str, resource: Resource) -> list[BaseRoute]:
     """The month calendar of ``path``."""
-    entity = ENTITIES[path]
 
     async def calendar_page(request: Request) -> Response:
-        user, stop = await guard(request, resource, "list")
+        site = site_of(request)
+        entity = site.entities[path]
+        calendar = entity["boards"]["calendar"]
+        user, stop = await site.guard(request, resource, "list")
         if stop is not None:
             return stop
-        locale = locale_of(request)
+        locale = site.locale_of(request)
         if calendar["date"] not in permissions.readable(resource, user):
-            return error_page(request, 403, "forbidden", user)
+            return site.error_page(request, 403, "forbidden", user)
         lang = babel_locale(locale)
-        today = fn.today()
-        month = Month.of(
-            request.query_params.get("month", ""), today, lang.first_week_day
-        )
+        clock = site.catalog.config.clock
+        today = clock.today()
+        month = Month.of(request.query_params.get("month", ""), today, lang.first_week_day)
         records, total = await run_in_threadpool(
-            load_month, request.app.state.db, resource, user, calendar, month
+            load_month, request.app.state.db, resource, user, calendar, month, clock.zone
         )
-        entries = place(records, calendar, month, path, locale)
+        entries = place(records, calendar, month, path, locale, clock.zone)
         may_create = allowed(resource, user, "create") and calendar["date"] in (
             permissions.writable(resource, user, "create")
         )
@@ -566,10 +594,10 @@ def calendar_routes(
         names = get_day_names("abbreviated", locale=lang)
         title = format_date(month.first, "LLLL y", locale=lang)
         in_month = any(d["entries"] for d in days if not d["outside"])
-        return render(
+        return site.render(
             request,
             "calendar.html",
-            entity_context(
+            site.entity_context(
                 path,
                 locale,
                 month_title=title[:1].upper() + title[1:],
@@ -586,17 +614,16 @@ def calendar_routes(
             user=user,
         )
 
-    return [Route(f"/{path}/calendar", calendar_page, methods=["GET"])]
+    page = ViewRoute(
+        f"/{path}/calendar", calendar_page, entity=path, view="calendar", methods=["GET"]
+    )
+    return [page]
 
 
 def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
-    views = ENTITIES[path]["boards"]
-    result: list[BaseRoute] = []
-    if views["kanban"] is not None:
-        result.extend(kanban_routes(path, resource, views["kanban"]))
-    if views["calendar"] is not None:
-        result.extend(calendar_routes(path, resource, views["calendar"]))
-    return result
+    """The kanban board and the calendar of the entity at ``path``: their routes match only
+    when the app's ``ui.json`` gives the entity those views."""
+    return [*kanban_routes(path, resource), *calendar_routes(path, resource)]
 
 
 def routes() -> list[BaseRoute]:
