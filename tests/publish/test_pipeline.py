@@ -21,7 +21,8 @@ def test_every_stage_passes_for_the_reference_crm(crm: Published) -> None:
     assert report["tests"]["passed"] > 100
     assert report["tests"]["failed"] == 0
     assert report["tests"]["database"] == "sqlite"
-    assert stage(report, "generate")["files"] > 50 and stage(report, "generate")["lines"] > 1000
+    # a whole app: the reference CRM is 50 files now that its runtime is a library (was 128)
+    assert stage(report, "generate")["files"] >= 40 and stage(report, "generate")["lines"] > 1000
 
 
 def test_report_validates_against_the_shipped_schema(crm: Published) -> None:
