@@ -294,7 +294,7 @@ def end_links(session: Session, catalog: Catalog, user_id: int) -> None:
 def tell_old_address(session: Session, catalog: Catalog, user_id: int, old: str, new: str) -> None:
     """Mail ``old`` (through the outbox) that the account's e-mail is now ``new``."""
     now = utcnow()
-    title = " ".join(catalog.config.title.split())
+    title = catalog.config.plain_title
     message: Any = catalog.table(OutboxMessageTable)  # the app's model, with its columns
     session.add(
         message(

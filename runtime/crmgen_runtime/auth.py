@@ -506,7 +506,7 @@ def _queue_reset_mail(
     )
     link = f"{base_url}/password-reset/{token}"  # the web UI's page
     minutes = int(RESET_LIFETIME.total_seconds() // 60)
-    title = " ".join(catalog.config.title.split())
+    title = catalog.config.plain_title
     session.execute(
         sa.insert(catalog.table(OutboxMessageTable)),
         {

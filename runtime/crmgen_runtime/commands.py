@@ -155,7 +155,7 @@ class CommandLine:
     def _commands(self) -> click.Group:
         """The click group of every command, bound to this app."""
         group = click.Group(
-            help=f"{' '.join(self.config.title.split())}: the CRM's command line.",
+            help=f"{self.config.plain_title}: the CRM's command line.",
             context_settings={"help_option_names": ["-h", "--help"]},
         )
         for make in (

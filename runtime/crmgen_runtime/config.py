@@ -49,6 +49,11 @@ class AppConfig:
         object.__setattr__(self, "settings", AppSettings(self.name, database_url))
 
     @property
+    def plain_title(self) -> str:
+        """The title on one line, its whitespace collapsed (mail subjects, help texts)."""
+        return " ".join(self.title.split())
+
+    @property
     def lockout(self) -> dt.timedelta:
         """How long a locked account stays locked."""
         return dt.timedelta(minutes=self.lockout_minutes)

@@ -155,7 +155,7 @@ def request_email_change(
 
 def _mail_link(catalog: Catalog, session: Session, user_id: int, email: str, base_url: str) -> None:
     token = secrets.token_urlsafe(32)
-    title = " ".join(catalog.config.title.split())
+    title = catalog.config.plain_title
     changes: Any = catalog.table(EmailChangeTable)  # the app's models (keyword constructors)
     outbox: Any = catalog.table(OutboxMessageTable)
     digest = _digest(token)

@@ -32,3 +32,8 @@ def test_a_catalog_carries_its_apps_config() -> None:
     assert Catalog([], config=config).config is config
     assert Catalog([]).config.name == "app"
     assert config.settings.default_database_url == "postgresql://db/crm"
+
+
+def test_the_plain_title_is_one_line() -> None:
+    assert AppConfig("crm", title="  Acme\n  Sales\tCRM ").plain_title == "Acme Sales CRM"
+    assert AppConfig("crm").plain_title == ""
