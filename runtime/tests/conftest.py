@@ -13,6 +13,7 @@ cases are skipped, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import io
+import json
 import os
 import uuid
 import zipfile
@@ -31,6 +32,9 @@ from crmgen_runtime.decimals import SqliteExactSum
 from crmgen_runtime.errors import EXCEPTION_HANDLERS
 from crmgen_runtime.principal import USER_LOOKUP, current_user
 from crmgen_runtime.spreadsheets import column_name
+from crmgen_runtime.web import error_pages
+from crmgen_runtime.web.site import Site
+from rt_web import ui_data
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.middleware import Middleware
@@ -150,36 +154,12 @@ class AsUser:
         await self.app(scope, receive, send)
 
 
-Serve = Callable[[list[BaseRoute]], TestClient]
-
-
-@pytest.fixture
-def serve(crm_web: rt_crm.Crm) -> Iterator[Serve]:
-    """``serve(routes)``: a TestClient of an app made of ``routes`` below ``/api``, on
-    ``crm_web``'s database, whose requests are made by the user their ``X-User`` names."""
-    clients: list[TestClient] = []
-
-    def make(routes: list[BaseRoute]) -> TestClient:
-        app = Starlette(
-            routes=[Mount("/api", routes=routes)],
-            middleware=[Middleware(AsUser)],
-            exception_handlers=EXCEPTION_HANDLERS,
-        )
-        app.state.db = crm_web.database
-        app.state.catalog = crm_web.catalog
-        client = TestClient(app, raise_server_exceptions=False)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
 # argon2id at its lowest cost: the production code paths, a fraction of a millisecond each.
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 SECRET_KEY = "a-test-key-that-is-long-enough-0123456789"
 PUBLIC_URL = "https://crm.example.com"
+WebClient = Callable[..., TestClient]
+Serve = Callable[[list[BaseRoute]], TestClient]
 AuthClient = Callable[..., TestClient]
 
 
@@ -190,6 +170,72 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     return CHEAP_HASHER
 
 
+def site_routes(site: Site, *modules: Any) -> list[BaseRoute]:
+    """The routes of web UI ``modules`` as an app mounts them: each module's site-wide pages,
+    then its pages of each of ``site``'s entities."""
+    routes: list[BaseRoute] = []
+    for module in modules:
+        routes.extend(module.routes())
+    for path, resource in site.pages.items():
+        for module in modules:
+            routes.extend(module.entity_routes(path, resource))
+    return routes
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """The small CRM's web UI (``rt_web.ui_data``) over a folder of the test's own."""
+    (tmp_path / "ui.json").write_text(json.dumps(ui_data()), encoding="utf-8")
+    return Site(rt_crm.catalog, tmp_path)
+
+
+@pytest.fixture
+def web_client(crm_web: rt_crm.Crm) -> Iterator[WebClient]:
+    """``web_client(routes, site=None, sessions=False, html_errors=False, base_url=..., **environ)``:
+    a TestClient of an app made of ``routes`` on ``crm_web``'s database, as a generated app sets
+    one up (its catalog, settings and ``site`` on ``app.state``). Requests are made by the user
+    their ``X-User`` header names, or, with ``sessions``, by whom their token or cookie signs in
+    (``AuthMiddleware``). Errors are JSON, or pages with ``html_errors``. The settings read
+    ``environ`` over a strong ``SECRET_KEY``. Redirects are not followed."""
+    clients: list[TestClient] = []
+
+    def make(
+        routes: list[BaseRoute],
+        site: Site | None = None,
+        sessions: bool = False,
+        html_errors: bool = False,
+        base_url: str = "http://testserver",
+        **environ: str,
+    ) -> TestClient:
+        catalog = crm_web.catalog
+        user = Middleware(AuthMiddleware, catalog=catalog) if sessions else Middleware(AsUser)
+        handlers = (
+            error_pages.html_errors(EXCEPTION_HANDLERS) if html_errors else EXCEPTION_HANDLERS
+        )
+        app = Starlette(routes=routes, middleware=[user], exception_handlers=handlers)
+        app.state.db = crm_web.database
+        app.state.catalog = catalog
+        app.state.settings = catalog.config.settings.load({"SECRET_KEY": SECRET_KEY, **environ})
+        if site is not None:
+            app.state.site = site
+        client = TestClient(
+            app, base_url=base_url, raise_server_exceptions=False, follow_redirects=False
+        )
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def serve(web_client: WebClient) -> Serve:
+    """``serve(routes)``: a TestClient of an app made of ``routes`` below ``/api``, on
+    ``crm_web``'s database, whose requests are made by the user their ``X-User`` names."""
+    return lambda routes: web_client([Mount("/api", routes=routes)])
+
+
 async def whoami(request: Request) -> Response:
     """The signed-in user's id (null when anonymous), for GET and POST alike."""
     user = await current_user(request)
@@ -197,34 +243,25 @@ async def whoami(request: Request) -> Response:
 
 
 @pytest.fixture
-def auth_client(crm_web: rt_crm.Crm, cheap_hashes: PasswordHasher) -> Iterator[AuthClient]:
+def auth_client(
+    crm_web: rt_crm.Crm, web_client: WebClient, cheap_hashes: PasswordHasher
+) -> AuthClient:
     """``auth_client(**environ)``: a TestClient of the small CRM signing people in as an app
     does (``/api/auth`` routes, ``AuthMiddleware``) on ``crm_web``'s database, with
     ``/api/whoami`` beside them; its settings read from ``environ`` (by default a strong
     ``SECRET_KEY`` and ``PUBLIC_URL``)."""
-    clients: list[TestClient] = []
 
     def make(base_url: str = "http://testserver", **environ: str) -> TestClient:
         routes = [
             Mount("/auth", routes=auth_routes.routes(crm_web.catalog)),
             Route("/whoami", whoami, methods=["GET", "POST"]),
         ]
-        app = Starlette(
-            routes=[Mount("/api", routes=routes)],
-            middleware=[Middleware(AuthMiddleware, catalog=crm_web.catalog)],
-            exception_handlers=EXCEPTION_HANDLERS,
+        environ = {"PUBLIC_URL": PUBLIC_URL, **environ}
+        return web_client(
+            [Mount("/api", routes=routes)], sessions=True, base_url=base_url, **environ
         )
-        env = {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": PUBLIC_URL, **environ}
-        app.state.db = crm_web.database
-        app.state.settings = crm_web.catalog.config.settings.load(env)
-        app.state.catalog = crm_web.catalog
-        client = TestClient(app, base_url=base_url, raise_server_exceptions=False)
-        clients.append(client)
-        return client
 
-    yield make
-    for client in clients:
-        client.close()
+    return make
 
 
 def _workbook_parts(

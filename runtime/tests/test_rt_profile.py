@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import rt_crm
 import sqlalchemy as sa
-from conftest import PUBLIC_URL, SECRET_KEY
+from conftest import PUBLIC_URL, WebClient
 from crmgen_runtime import auth, auth_routes, profile, tables
-from crmgen_runtime.credentials import AuthMiddleware
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 
@@ -22,23 +17,18 @@ NEW_PASSWORD = "a brand new passphrase"
 
 
 @pytest.fixture
-def client(crm_web: rt_crm.Crm, cheap_hashes: Any) -> Iterator[TestClient]:
+def client(crm_web: rt_crm.Crm, web_client: WebClient, cheap_hashes: Any) -> TestClient:
     catalog = crm_web.catalog
     routes = [*auth_routes.routes(catalog), *profile.routes(catalog)]
-    app = Starlette(
-        routes=[Mount("/api", routes=[Mount("/auth", routes=routes)])],
-        middleware=[Middleware(AuthMiddleware, catalog=catalog)],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
-    environ = {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": PUBLIC_URL, "RESET_MAIL_PER_ACCOUNT": "2"}
-    app.state.db = crm_web.database
-    app.state.settings = catalog.config.settings.load(environ)
-    app.state.catalog = catalog
     with crm_web.database.session() as session:
         auth.create_user(catalog, session, email="ann@example.com", password=PASSWORD)
         auth.create_user(catalog, session, email="bob@example.com", password=PASSWORD)
-    with TestClient(app, raise_server_exceptions=False) as made:
-        yield made
+    return web_client(
+        [Mount("/api", routes=[Mount("/auth", routes=routes)])],
+        sessions=True,
+        PUBLIC_URL=PUBLIC_URL,
+        RESET_MAIL_PER_ACCOUNT="2",
+    )
 
 
 def sign_in(

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import rt_crm
-from conftest import SECRET_KEY, AsUser
+from conftest import WebClient
 from crmgen_runtime import validation
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
 from crmgen_runtime.web import site as web_site
 from crmgen_runtime.web.site import Site
 from rt_web import LABELS, ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -234,18 +230,8 @@ def pages(site: Site) -> list[Route]:
 
 
 @pytest.fixture
-def client(site: Site, crm_web: rt_crm.Crm) -> Iterator[TestClient]:
-    app = Starlette(
-        routes=pages(site), middleware=[Middleware(AsUser)], exception_handlers=EXCEPTION_HANDLERS
-    )
-    app.state.db = crm_web.database
-    app.state.catalog = crm_web.catalog
-    app.state.settings = crm_web.catalog.config.settings.load(
-        {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": "http://testserver"}
-    )
-    app.state.site = site
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        yield client
+def client(site: Site, web_client: WebClient) -> TestClient:
+    return web_client(pages(site), site=site, PUBLIC_URL="http://testserver")
 
 
 def test_a_page_renders_with_what_every_page_shows(client: TestClient) -> None:

@@ -7,20 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rt_crm
 import sqlalchemy as sa
-from conftest import SECRET_KEY, AsUser
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from conftest import WebClient, site_routes
 from crmgen_runtime.web import boards
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 ADMIN = {"X-User": "admin"}
@@ -63,23 +59,12 @@ def site(tmp_path: Path) -> Site:
 
 
 @pytest.fixture
-def client(site: Site, crm_web: rt_crm.Crm) -> Iterator[TestClient]:
-    routes = [*boards.routes()]
-    for path, resource in site.pages.items():
-        routes.extend(boards.entity_routes(path, resource))
-    app = Starlette(
-        routes=routes, middleware=[Middleware(AsUser)], exception_handlers=EXCEPTION_HANDLERS
-    )
-    app.state.db = crm_web.database
-    app.state.catalog = crm_web.catalog
-    app.state.site = site
-    app.state.settings = crm_web.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY})
+def client(site: Site, crm_web: rt_crm.Crm, web_client: WebClient) -> TestClient:
     with crm_web.database.engine.begin() as connection:
         deals = rt_crm.Deal.__table__
         connection.execute(sa.update(deals).where(deals.c.id == 1).values(created_at=JUNE))
         connection.execute(sa.update(deals).where(deals.c.id == 3).values(stage="won"))
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        yield client
+    return web_client(site_routes(site, boards), site=site)
 
 
 def columns(html: str) -> dict[str, str]:

@@ -6,21 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rt_crm
-from conftest import PUBLIC_URL, SECRET_KEY
+from conftest import PUBLIC_URL, WebClient
 from crmgen_runtime import auth, auth_routes
-from crmgen_runtime.credentials import AuthMiddleware
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
-from crmgen_runtime.web import dashboards, error_pages
+from crmgen_runtime.web import dashboards
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.testclient import TestClient
 from test_rt_analytics import ANALYTICS
@@ -85,7 +80,9 @@ HIRED = {
 
 
 @pytest.fixture
-def client(tmp_path: Path, crm_web: rt_crm.Crm, cheap_hashes: Any) -> Iterator[TestClient]:
+def client(
+    tmp_path: Path, crm_web: rt_crm.Crm, web_client: WebClient, cheap_hashes: Any
+) -> TestClient:
     data = ui_data()
     data["dashboards"] = {
         "boards": {"sales": BOARD, "admins": {**BOARD, "roles": ["admin"]}},
@@ -93,29 +90,25 @@ def client(tmp_path: Path, crm_web: rt_crm.Crm, cheap_hashes: Any) -> Iterator[T
     }
     (tmp_path / "ui.json").write_text(json.dumps(data), encoding="utf-8")
     site = Site(crm_web.catalog, tmp_path, analytics=ANALYTICS)
-    app = Starlette(
-        routes=[
-            Mount("/api", routes=[Mount("/auth", routes=auth_routes.routes(crm_web.catalog))]),
-            *dashboards.routes(),
-        ],
-        middleware=[Middleware(AuthMiddleware, catalog=crm_web.catalog)],
-        exception_handlers=error_pages.html_errors(EXCEPTION_HANDLERS),
-    )
-    environ = {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": PUBLIC_URL}
-    app.state.db = crm_web.database
-    app.state.settings = crm_web.catalog.config.settings.load(environ)
-    app.state.catalog = crm_web.catalog
-    app.state.site = site
+    routes = [
+        Mount("/api", routes=[Mount("/auth", routes=auth_routes.routes(crm_web.catalog))]),
+        *dashboards.routes(),
+    ]
     with crm_web.database.session() as session:
         auth.create_user(
             crm_web.catalog, session, email="sam@example.com", password=PASSWORD, roles=("sales",)
         )
-    with TestClient(app, base_url="https://testserver", follow_redirects=False) as made:
-        token = made.post(
-            "/api/auth/login", json={"email": "sam@example.com", "password": PASSWORD}
-        )
-        made.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        yield made
+    made = web_client(
+        routes,
+        site=site,
+        sessions=True,
+        html_errors=True,
+        base_url="https://testserver",
+        PUBLIC_URL=PUBLIC_URL,
+    )
+    token = made.post("/api/auth/login", json={"email": "sam@example.com", "password": PASSWORD})
+    made.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return made
 
 
 def test_a_dashboard_shows_its_kpis_and_charts(client: TestClient) -> None:

@@ -5,45 +5,21 @@ requests on the small CRM (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import rt_crm
-from conftest import SECRET_KEY, AsUser
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from conftest import WebClient, site_routes
 from crmgen_runtime.web import forms
 from crmgen_runtime.web.site import Site
-from rt_web import ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 ADMIN = {"X-User": "admin"}
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
-    (tmp_path / "ui.json").write_text(json.dumps(ui_data()), encoding="utf-8")
-    return Site(rt_crm.catalog, tmp_path)
-
-
-@pytest.fixture
-def client(site: Site, crm_web: rt_crm.Crm) -> Iterator[TestClient]:
-    routes = [*forms.routes()]
-    for path, resource in site.pages.items():
-        routes.extend(forms.entity_routes(path, resource))
-    app = Starlette(
-        routes=routes, middleware=[Middleware(AsUser)], exception_handlers=EXCEPTION_HANDLERS
-    )
-    app.state.db = crm_web.database
-    app.state.catalog = crm_web.catalog
-    app.state.site = site
-    app.state.settings = crm_web.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY})
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        yield client
+def client(site: Site, web_client: WebClient) -> TestClient:
+    return web_client(site_routes(site, forms), site=site)
 
 
 def token(html: str) -> str:

@@ -7,21 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import rt_crm
 import sqlalchemy as sa
-from conftest import SECRET_KEY, AsUser
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from conftest import WebClient, site_routes
 from crmgen_runtime.spreadsheets import Table
 from crmgen_runtime.web import imports
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 ADMIN = {"X-User": "admin"}
@@ -42,20 +38,10 @@ def site(tmp_path: Path) -> Site:
 
 
 @pytest.fixture
-def client(site: Site, crm_web: rt_crm.Crm) -> Iterator[TestClient]:
-    routes = [*imports.routes()]
-    for path, resource in site.pages.items():
-        routes.extend(imports.entity_routes(path, resource))
-    app = Starlette(
-        routes=routes, middleware=[Middleware(AsUser)], exception_handlers=EXCEPTION_HANDLERS
-    )
-    app.state.db = crm_web.database
-    app.state.catalog = crm_web.catalog
-    app.state.site = site
-    app.state.settings = crm_web.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY})
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        client.headers.update(ADMIN)
-        yield client
+def client(site: Site, web_client: WebClient) -> TestClient:
+    client = web_client(site_routes(site, imports), site=site)
+    client.headers.update(ADMIN)
+    return client
 
 
 def token(html: str) -> str:

@@ -4,25 +4,19 @@ small CRM (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import rt_crm
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from conftest import PUBLIC_URL, SECRET_KEY
+from conftest import PUBLIC_URL, WebClient, site_routes
 from crmgen_runtime import auth, auth_routes, tables
-from crmgen_runtime.credentials import AuthMiddleware
-from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
+from crmgen_runtime.errors import ApiError
 from crmgen_runtime.web import account, auth_pages, error_pages
 from crmgen_runtime.web.site import Site
-from rt_web import ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
@@ -41,51 +35,26 @@ async def crash(request: Request) -> Response:
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
-    (tmp_path / "ui.json").write_text(json.dumps(ui_data()), encoding="utf-8")
-    return Site(rt_crm.catalog, tmp_path)
-
-
-@pytest.fixture
 def web(
-    site: Site, crm_web: rt_crm.Crm, cheap_hashes: PasswordHasher
-) -> Iterator[Callable[..., TestClient]]:
+    site: Site, crm_web: rt_crm.Crm, web_client: WebClient, cheap_hashes: PasswordHasher
+) -> Callable[..., TestClient]:
     """``web(**environ)``: a TestClient of the small CRM's sign-in pages, as an app serves them."""
-    clients: list[TestClient] = []
-
-    def make(**environ: str) -> TestClient:
-        routes = [
-            Mount("/api", routes=[Mount("/auth", routes=auth_routes.routes(crm_web.catalog))]),
-            Route("/broken", broken),
-            Route("/crash", crash),
-            *auth_pages.routes(),
-            *account.routes(),
-            *error_pages.routes(),
-        ]
-        assert auth_pages.entity_routes("deals", rt_crm.deals) == []
-        assert error_pages.entity_routes("deals", rt_crm.deals) == []
-        app = Starlette(
-            routes=routes,
-            middleware=[Middleware(AuthMiddleware, catalog=crm_web.catalog)],
-            exception_handlers=error_pages.html_errors(EXCEPTION_HANDLERS),
-        )
-        env = {"SECRET_KEY": SECRET_KEY, "PUBLIC_URL": PUBLIC_URL, **environ}
-        app.state.db = crm_web.database
-        app.state.settings = crm_web.catalog.config.settings.load(env)
-        app.state.catalog = crm_web.catalog
-        app.state.site = site
-        client = TestClient(
-            app,
-            base_url="https://testserver",
-            raise_server_exceptions=False,
-            follow_redirects=False,
-        )
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
+    assert auth_pages.entity_routes("deals", rt_crm.deals) == []
+    assert error_pages.entity_routes("deals", rt_crm.deals) == []
+    routes = [
+        Mount("/api", routes=[Mount("/auth", routes=auth_routes.routes(crm_web.catalog))]),
+        Route("/broken", broken),
+        Route("/crash", crash),
+        *site_routes(site, auth_pages, account, error_pages),
+    ]
+    return lambda **environ: web_client(
+        routes,
+        site=site,
+        sessions=True,
+        html_errors=True,
+        base_url="https://testserver",
+        **{"PUBLIC_URL": PUBLIC_URL, **environ},
+    )
 
 
 def add_user(crm: rt_crm.Crm, email: str) -> None:

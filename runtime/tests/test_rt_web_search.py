@@ -3,42 +3,18 @@ a hit's history, the page and its one-exact-hit redirect), on SQLite and Postgre
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import rt_crm
 import sqlalchemy as sa
-from conftest import SECRET_KEY, AsUser
-from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from conftest import WebClient, site_routes
 from crmgen_runtime.web import search
 from crmgen_runtime.web.site import Site
-from rt_web import ui_data
-from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.testclient import TestClient
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Site:
-    (tmp_path / "ui.json").write_text(json.dumps(ui_data()), encoding="utf-8")
-    return Site(rt_crm.catalog, tmp_path)
-
-
-@pytest.fixture
-def client(site: Site, crm_web: rt_crm.Crm) -> Iterator[TestClient]:
-    app = Starlette(
-        routes=search.routes(),
-        middleware=[Middleware(AsUser)],
-        exception_handlers=EXCEPTION_HANDLERS,
-    )
-    app.state.db = crm_web.database
-    app.state.catalog = crm_web.catalog
-    app.state.site = site
-    app.state.settings = crm_web.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY})
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        yield client
+def client(site: Site, web_client: WebClient) -> TestClient:
+    return web_client(site_routes(site, search), site=site)
 
 
 def test_phone_queries_are_told_from_names() -> None:
