@@ -34,7 +34,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
@@ -844,6 +844,15 @@ class Importer:
         return out.getvalue().encode("utf-8-sig")
 
 
+class Opened(NamedTuple):
+    """An upload opened by its user: the import it belongs to and the site serving it."""
+
+    importer: Importer
+    site: Site
+    user: Any
+    upload: Upload
+
+
 def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
     """The import steps of the entity at ``path``: upload, map, preview, run, result and the
     failed rows as CSV."""
@@ -914,14 +923,14 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return show_upload(request, importer, user, t(exc.key).format(**exc.values), status)
         return redirect(request, f"/{path}/import/{upload_id}")
 
-    async def open_upload(
-        request: Request, importer: Importer
-    ) -> tuple[Any, Upload | None, Response | None]:
-        """The user and their upload named in the URL, or the page that says why not."""
+    async def open_upload(request: Request) -> Opened | Response:
+        """The import of the upload named in the URL for its user, or the page that says why
+        not (not signed in, no right to create, no such upload of theirs)."""
+        importer = Importer.of(request, path, resource)
         site = importer.site
         user, stop = await site.guard(request, resource, "create")
         if stop is not None:
-            return user, None, stop
+            return stop
         upload = await run_in_threadpool(
             load,
             request.app.state.db,
@@ -931,18 +940,25 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             request.path_params["upload"],
         )
         if upload is None:
-            return user, None, site.error_page(request, 404, "import_gone", user)
-        return user, upload, None
+            return site.error_page(request, 404, "import_gone", user)
+        return Opened(importer, site, user, upload)
+
+    async def open_table(request: Request) -> tuple[Opened, Table] | Response:
+        """As ``open_upload``, with the upload's table: an upload already imported has none,
+        so its result page answers instead."""
+        opened = await open_upload(request)
+        if isinstance(opened, Response):
+            return opened
+        table = opened.upload.table
+        if table is None:
+            return redirect(request, f"/{path}/import/{opened.upload.id}/result")
+        return opened, table
 
     async def map_page(request: Request) -> Response:
-        importer = Importer.of(request, path, resource)
-        site = importer.site
-        user, upload, stop = await open_upload(request, importer)
-        if stop is not None or upload is None:
-            return stop or site.error_page(request, 404, "import_gone", user)
-        table = upload.table
-        if table is None:
-            return redirect(request, f"/{path}/import/{upload.id}/result")
+        opened = await open_table(request)
+        if isinstance(opened, Response):
+            return opened
+        (importer, site, user, upload), table = opened
         locale = site.locale_of(request)
         metas = importer.importable(user)
         if "c0" in request.query_params:  # back from the preview: keep the choices
@@ -977,14 +993,10 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         )
 
     async def preview_page(request: Request) -> Response:
-        importer = Importer.of(request, path, resource)
-        site = importer.site
-        user, upload, stop = await open_upload(request, importer)
-        if stop is not None or upload is None:
-            return stop or site.error_page(request, 404, "import_gone", user)
-        table = upload.table
-        if table is None:
-            return redirect(request, f"/{path}/import/{upload.id}/result")
+        opened = await open_table(request)
+        if isinstance(opened, Response):
+            return opened
+        (importer, site, user, upload), table = opened
         locale = site.locale_of(request)
         metas = importer.importable(user)
         mapping = mapping_of(request.query_params, len(table.headers), metas)
@@ -1020,11 +1032,10 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         )
 
     async def run_page(request: Request) -> Response:
-        importer = Importer.of(request, path, resource)
-        site = importer.site
-        user, upload, stop = await open_upload(request, importer)
-        if stop is not None or upload is None:
-            return stop or site.error_page(request, 404, "import_gone", user)
+        opened = await open_upload(request)
+        if isinstance(opened, Response):
+            return opened
+        importer, site, user, upload = opened
         form = await read_form(request)
         if not csrf_ok(request, form):
             return site.error_page(request, 403, "csrf", user)
@@ -1053,11 +1064,10 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         return redirect(request, f"/{path}/import/{upload.id}/result")
 
     async def result_page(request: Request) -> Response:
-        importer = Importer.of(request, path, resource)
-        site = importer.site
-        user, upload, stop = await open_upload(request, importer)
-        if stop is not None or upload is None:
-            return stop or site.error_page(request, 404, "import_gone", user)
+        opened = await open_upload(request)
+        if isinstance(opened, Response):
+            return opened
+        importer, site, user, upload = opened
         result = upload.result
         if result is None:
             if upload.status == "uploaded":  # not imported yet
@@ -1093,11 +1103,10 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         )
 
     async def failed_csv(request: Request) -> Response:
-        importer = Importer.of(request, path, resource)
-        site = importer.site
-        user, upload, stop = await open_upload(request, importer)
-        if stop is not None or upload is None:
-            return stop or site.error_page(request, 404, "import_gone", user)
+        opened = await open_upload(request)
+        if isinstance(opened, Response):
+            return opened
+        importer, site, user, upload = opened
         if upload.result is None:
             return site.error_page(request, 404, "import_gone", user)
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(upload.file_name).stem)[:60] or "import"
