@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from typing import Any
+from typing import Any, NamedTuple
 
 from babel import dates, numbers
 from starlette.concurrency import run_in_threadpool
@@ -77,20 +77,34 @@ def analytics_of(site: Site) -> Analytics:
     return site.analytics
 
 
-async def _opened(
-    request: Request, kind: str
-) -> tuple[Any, dict[str, Any] | None, Response | None]:
-    """The signed-in user and the dashboard or report of the path, or the page saying why not."""
+class Opened(NamedTuple):
+    """A dashboard or report its reader may open, computed for them."""
+
+    site: Site
+    user: Any
+    name: str
+    item: dict[str, Any]  # the dashboard's or report's UI data
+    locale: str
+    result: Any  # a dashboard's KPIs and charts, or a report's ``Result``
+
+
+async def _opened(request: Request, kind: str) -> Opened | Response:
+    """The dashboard or report (``kind``: boards, reports) of the path computed with the
+    signed-in user's rights, or the page saying why not."""
     site = site_of(request)
     user = await current_user(request)
     if user is None:
-        return None, None, login_redirect(request)
-    item = site.spec["dashboards"][kind].get(request.path_params["name"])
+        return login_redirect(request)
+    name = request.path_params["name"]
+    item = site.spec["dashboards"][kind].get(name)
     if item is None:
-        return user, None, site.error_page(request, 404, "not_found", user)
-    if not analytics_of(site).may_open(tuple(item["roles"]), user):
-        return user, None, site.error_page(request, 403, "forbidden", user)
-    return user, item, None
+        return site.error_page(request, 404, "not_found", user)
+    analytics = analytics_of(site)
+    if not analytics.may_open(tuple(item["roles"]), user):
+        return site.error_page(request, 403, "forbidden", user)
+    compute = analytics.dashboard if kind == "boards" else analytics.report
+    result = await run_in_threadpool(compute, request.app.state.db, user, name)
+    return Opened(site, user, name, item, site.locale_of(request), result)
 
 
 def _kpi(site: Site, kpi: dict[str, Any], result: Result, locale: str) -> dict[str, Any]:
@@ -146,14 +160,10 @@ def _chart(site: Site, chart: dict[str, Any], result: Result, locale: str) -> di
 
 
 async def dashboard_page(request: Request) -> Response:
-    user, board, refusal = await _opened(request, "boards")
-    if refusal is not None:
-        return refusal
-    assert board is not None
-    site = site_of(request)
-    name = request.path_params["name"]
-    data = await run_in_threadpool(analytics_of(site).dashboard, request.app.state.db, user, name)
-    locale = site.locale_of(request)
+    opened = await _opened(request, "boards")
+    if isinstance(opened, Response):
+        return opened
+    site, user, name, board, locale, data = opened
     context = {
         "name": name,
         "heading": site.pick(board["label"], locale),
@@ -191,14 +201,10 @@ def _table(site: Site, report: dict[str, Any], result: Result, locale: str) -> d
 
 
 async def report_page(request: Request) -> Response:
-    user, report, refusal = await _opened(request, "reports")
-    if refusal is not None:
-        return refusal
-    assert report is not None
-    site = site_of(request)
-    name = request.path_params["name"]
-    result = await run_in_threadpool(analytics_of(site).report, request.app.state.db, user, name)
-    locale = site.locale_of(request)
+    opened = await _opened(request, "reports")
+    if isinstance(opened, Response):
+        return opened
+    site, user, name, report, locale, result = opened
     context = {
         "name": name,
         "heading": site.pick(report["label"], locale),
@@ -210,14 +216,10 @@ async def report_page(request: Request) -> Response:
 
 async def report_csv(request: Request) -> Response:
     """The report as CSV: group labels, then plain numbers; the last row holds the totals."""
-    user, report, refusal = await _opened(request, "reports")
-    if refusal is not None:
-        return refusal
-    assert report is not None
-    site = site_of(request)
-    name = request.path_params["name"]
-    result = await run_in_threadpool(analytics_of(site).report, request.app.state.db, user, name)
-    locale = site.locale_of(request)
+    opened = await _opened(request, "reports")
+    if isinstance(opened, Response):
+        return opened
+    site, _user, name, report, locale, result = opened
     table = _table(site, report, result, locale)
     out = io.StringIO()
     writer = csv.writer(out)
