@@ -3,9 +3,10 @@
 It runs in every worker (a thread) and, with ``RUN_SCHEDULER=1``, in the web app too; any number
 of them may run against one database. Which processes run on which cron is the spec's: the
 app registers them on its catalog (``catalog.events.schedule(name, cron, run)``, which the
-generated ``processes`` module does); a module named by ``PROCESSES_MODULE`` (with
-``SCHEDULES``, name -> five-field cron, and ``run_scheduled(name, database)``) replaces them, as
-any ``ScheduledProcesses`` a ``Scheduler`` is given does. For each process the scheduler
+generated ``processes`` module does); the registry ``EVENTS`` of a module named by
+``PROCESSES_MODULE`` replaces them, as any ``ScheduledProcesses`` a ``Scheduler`` is given
+does (an ``Events`` registry, or an object with its ``schedules`` and ``run_scheduled``).
+For each process the scheduler
 computes the latest tick at or before now, in the app's zone (``catalog.config.clock``), and
 inserts ``(process, tick)`` into the app's ``schedule_runs`` table (``ScheduleRunTable``) with a
 unique constraint: the one insert that succeeds runs the process; every other scheduler sees the
@@ -37,7 +38,7 @@ import sqlalchemy as sa
 from croniter import croniter  # type: ignore[import-untyped]
 
 from crmgen_runtime.db import Database
-from crmgen_runtime.events import Events
+from crmgen_runtime.events import Schedule
 from crmgen_runtime.resources import Catalog
 from crmgen_runtime.settings import Settings
 from crmgen_runtime.tables import ScheduleRunTable, utcnow
@@ -50,11 +51,11 @@ THREAD_NAME = "scheduler"
 
 
 class ScheduledProcesses(Protocol):
-    """What the scheduler runs: the app's processes module, or any object alike."""
+    """What the scheduler runs: an app's ``Events`` registry, or any object alike."""
 
     @property
-    def SCHEDULES(self) -> Mapping[str, str]:  # the module's constant
-        """Process name -> five-field cron, in the app's time zone."""
+    def schedules(self) -> Mapping[str, Schedule]:
+        """The scheduled processes by name (each with its five-field cron, in the app's zone)."""
 
     def run_scheduled(self, name: str, database: Database) -> None:
         """Run the scheduled process ``name`` in a transaction of its own."""
@@ -81,38 +82,23 @@ def latest_tick(cron: str, now: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     return tick.astimezone(dt.UTC).replace(microsecond=0)
 
 
-class RegisteredSchedules:
-    """The schedules registered on an app's catalog, as the scheduler reads them."""
-
-    def __init__(self, events: Events) -> None:
-        self.events = events
-
-    @property
-    def SCHEDULES(self) -> Mapping[str, str]:  # the protocol's name
-        return {name: found.cron for name, found in self.events.schedules.items()}
-
-    def run_scheduled(self, name: str, database: Database) -> None:
-        self.events.run_scheduled(name, database)
-
-
 def scheduled_processes(catalog: Catalog, settings: Settings) -> ScheduledProcesses | None:
-    """What the scheduler runs: the module ``PROCESSES_MODULE`` names, else the schedules
-    registered on the catalog."""
+    """What the scheduler runs: the registry of the module ``PROCESSES_MODULE`` names, else the
+    schedules registered on the catalog."""
     if settings.processes_module:
         return load_processes(settings.processes_module)
-    return RegisteredSchedules(catalog.events)
+    return catalog.events
 
 
 def load_processes(name: str) -> ScheduledProcesses | None:
-    """The module ``name`` with ``SCHEDULES`` and ``run_scheduled`` (None when there is no
-    such module)."""
+    """The registry ``EVENTS`` of the module ``name`` (None when there is no such module)."""
     try:
         module = importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and name.startswith(exc.name):
             return None
         raise
-    return cast(ScheduledProcesses, module)
+    return cast(ScheduledProcesses, module.EVENTS)
 
 
 def worker_name() -> str:
@@ -146,8 +132,8 @@ class Scheduler:
         self.clock = SpeedClock(settings.scheduler_clock_speed, settings.scheduler_clock_origin)
         self.zone = catalog.config.clock.zone
         self.processes = processes or scheduled_processes(catalog, settings)
-        schedules = getattr(self.processes, "SCHEDULES", None) or {}
-        self.schedules: dict[str, str] = dict(schedules)
+        schedules = self.processes.schedules if self.processes is not None else {}
+        self.schedules = {name: schedule.cron for name, schedule in schedules.items()}
         self.poll = settings.scheduler_poll_seconds
         self.started = self.clock.now()
         self.name = name or worker_name()

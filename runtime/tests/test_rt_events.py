@@ -76,8 +76,6 @@ class Ping:
 
 
 def test_endpoints_and_schedules_are_registered_once_by_name() -> None:
-    from crmgen_runtime.scheduler import RegisteredSchedules
-
     events = Events()
     ran: list[Any] = []
     assert events.endpoint(Ping()).name == "ping"
@@ -88,9 +86,8 @@ def test_endpoints_and_schedules_are_registered_once_by_name() -> None:
         events.endpoint(Ping())
     with pytest.raises(ValueError, match="registered already"):
         events.schedule("nightly", "* * * * *", ran.append)
-    schedules = RegisteredSchedules(events)
-    assert schedules.SCHEDULES == {"nightly": "30 2 * * *"}
-    schedules.run_scheduled("nightly", "the database")
+    assert [(s.name, s.cron) for s in events.schedules.values()] == [("nightly", "30 2 * * *")]
+    events.run_scheduled("nightly", "the database")
     assert ran == ["the database"]
     with pytest.raises(KeyError, match=r"known: nightly"):
         events.run_scheduled("weekly", None)

@@ -51,11 +51,11 @@ def scheduler(
     database: Database, now: dt.datetime, started: dt.datetime, name: str = "host-a:1"
 ) -> Scheduler:
     """A scheduler of ``rt_app.processes`` whose clock reads ``now``, started at ``started``."""
-    made = Scheduler(rt_crm.catalog, database, settings(), processes=processes, name=name)
+    made = Scheduler(rt_crm.catalog, database, settings(), processes=processes.EVENTS, name=name)
     made.zone = MOSCOW
     made.clock = FixedClock(now)  # type: ignore[assignment]
     made.started = started
-    made.schedules = {"nightly": processes.SCHEDULES["nightly"]}
+    made.schedules = {"nightly": "30 2 * * *"}
     return made
 
 
@@ -106,7 +106,7 @@ def test_after_downtime_only_the_latest_missed_tick_runs(database: Database) -> 
 def test_a_failed_run_is_recorded_and_not_repeated(database: Database) -> None:
     now = NIGHT.replace(minute=0) + dt.timedelta(hours=1, seconds=2)  # "0 * * * *"
     broken = scheduler(database, now, now - dt.timedelta(minutes=1))
-    broken.schedules = {"broken": processes.SCHEDULES["broken"]}
+    broken.schedules = {"broken": "0 * * * *"}
     assert len(broken.check()) == 1 and broken.check() == []
     [(process, _, status, _, error)] = runs(database)
     assert (process, status, error) == ("broken", "failed", "RuntimeError: the process failed")
@@ -124,14 +124,14 @@ def test_a_database_that_fails_is_looked_at_again_next_time(
 
 
 def test_processes_come_from_processes_module_or_the_apps_registry() -> None:
-    assert load_processes("rt_app.processes") is processes
+    assert load_processes("rt_app.processes") is processes.EVENTS
     assert load_processes("rt_app.nothing_here") is None
     assert load_processes("no_such_package.processes") is None
     registered = scheduling.scheduled_processes(rt_crm.catalog, settings())
-    assert isinstance(registered, scheduling.RegisteredSchedules)
-    assert registered.events is rt_crm.catalog.events
+    assert registered is rt_crm.catalog.events
     chosen = settings(processes_module="rt_app.processes")
-    assert Scheduler(rt_crm.catalog, Database("sqlite://"), chosen).schedules == processes.SCHEDULES
+    crons = {"nightly": "30 2 * * *", "broken": "0 * * * *"}
+    assert Scheduler(rt_crm.catalog, Database("sqlite://"), chosen).schedules == crons
     assert Scheduler(rt_crm.catalog, Database("sqlite://"), settings()).schedules == {}
 
 

@@ -224,7 +224,7 @@ def test_scheduled_processes(crm: Backend, monkeypatch: pytest.MonkeyPatch) -> N
     models, processes = crm.gen.models, crm.gen.processes
     calls: list[tuple[Any, ...]] = []
     monkeypatch.setattr(processes.PROCESSES, "call_http", lambda *args: calls.append(args) or {"ok": 1})
-    assert processes.SCHEDULES["task_reminders"] == "0 8 * * *"
+    assert processes.EVENTS.schedules["task_reminders"].cron == "0 8 * * *"
     sales = crm.users["sales"].id
     today = _today(crm)
     with crm.database.engine.begin() as connection:
@@ -266,12 +266,12 @@ def test_scheduled_processes(crm: Backend, monkeypatch: pytest.MonkeyPatch) -> N
                 due_date=today - dt.timedelta(days=1),
             )
         )
-    processes.run_scheduled("cleanup_cancelled_tasks", crm.database)
+    processes.EVENTS.run_scheduled("cleanup_cancelled_tasks", crm.database)
     assert [t for (t,) in _rows(crm, models.Task.title)] == ["due"]
-    processes.run_scheduled("overdue_invoices", crm.database)
+    processes.EVENTS.run_scheduled("overdue_invoices", crm.database)
     assert _rows(crm, models.Invoice.status) == [("overdue",)]
-    processes.run_scheduled("task_reminders", crm.database)
-    processes.run_scheduled("monthly_digest", crm.database)
+    processes.EVENTS.run_scheduled("task_reminders", crm.database)
+    processes.EVENTS.run_scheduled("monthly_digest", crm.database)
     payloads = _rows(crm, models.OutboxMessage.kind, models.OutboxMessage.payload)
     kinds = sorted(k for k, _ in payloads)
     assert kinds == ["email", "email", "telegram"]  # the http step has into: called at once
@@ -288,7 +288,7 @@ def test_scheduled_processes(crm: Backend, monkeypatch: pytest.MonkeyPatch) -> N
     reminder = next(p for k, p in payloads if k == "email" and "due" in p["subject"])
     assert reminder["to"] == "sales@example.com" and reminder["integration"] == "mail"
     with pytest.raises(KeyError):
-        processes.run_scheduled("no_such_process", crm.database)
+        processes.EVENTS.run_scheduled("no_such_process", crm.database)
 
 
 def test_order_line_delete_updates_total(crm: Backend) -> None:

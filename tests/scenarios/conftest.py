@@ -1,7 +1,7 @@
 """Fixtures of the scenario tests: the reference CRM (examples/crm) end to end.
 
 The app is generated once per session (``tests.backend.conftest.generated``) and driven in
-process (Starlette's test client, ``processes.run_scheduled``, the scheduler with a clock of
+process (Starlette's test client, ``processes.EVENTS.run_scheduled``, the scheduler with a clock of
 the test's choosing); the outbox is delivered by ``python -m reference_crm worker --once`` in
 a subprocess, to real loopback services (``tests.worker.conftest``: an aiosmtpd SMTP server and
 an HTTP server standing in for Telegram, the SMS gateway and the accounting webhook).
@@ -151,10 +151,10 @@ class Scenario(Backend):
         return self.app("worker", "--once", "--no-scheduler", *args, **env)
 
     def run_scheduled(self, name: str) -> None:
-        """``processes.run_scheduled(name, database)``, with the package importable (the
+        """``processes.EVENTS.run_scheduled(name, database)``, with the package importable (the
         backup step imports the app's ``db`` module lazily)."""
         with importable(self.gen):
-            self.processes.run_scheduled(name, self.database)
+            self.processes.EVENTS.run_scheduled(name, self.database)
 
 
 @contextlib.contextmanager

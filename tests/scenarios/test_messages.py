@@ -73,7 +73,7 @@ def scheduler_at(s: Scenario, moment: dt.datetime, started: dt.datetime, name: s
     ``moment`` and that started at ``started``."""
     settings = s.gen.app.startup_settings(app_settings_env(DATABASE_URL=s.url))
     scheduler = Scheduler(
-        s.gen.resources.CATALOG, s.database, settings, processes=s.processes, name=name
+        s.gen.resources.CATALOG, s.database, settings, processes=s.processes.EVENTS, name=name
     )
     scheduler.clock = FixedClock(moment)
     scheduler.started = started.astimezone(UTC)
@@ -131,7 +131,7 @@ def test_reminders_for_tasks_due_tomorrow_reach_the_assignees(
 
     # The cron tick "0 8 * * *" in Moscow time, seen by the scheduler a few seconds after it.
     eight = dt.datetime.combine(today, dt.time(8, 0), ZoneInfo(s.gen.settings.TIMEZONE))
-    assert s.processes.SCHEDULES["task_reminders"] == "0 8 * * *"
+    assert s.processes.EVENTS.schedules["task_reminders"].cron == "0 8 * * *"
     first = scheduler_at(
         s, eight + dt.timedelta(seconds=5), eight - dt.timedelta(minutes=1), "host-a:1"
     )
@@ -219,7 +219,7 @@ def test_birthday_greetings_go_to_key_contacts_born_today_in_moscow(
     # 22:30 UTC on 14 March is 01:30 on 15 March in Moscow (UTC+3).
     _frozen_today(monkeypatch, s, dt.datetime(2031, 3, 14, 22, 30, tzinfo=UTC))
     assert s.today() == dt.date(2031, 3, 15)
-    s.processes.run_scheduled("birthday_greetings", s.database)
+    s.processes.EVENTS.run_scheduled("birthday_greetings", s.database)
     monkeypatch.undo()
 
     rows = s.outbox()

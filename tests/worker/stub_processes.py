@@ -1,20 +1,20 @@
-"""A stand-in for the generated ``processes`` module (until the process compiler renders it):
-``SCHEDULES`` and ``run_scheduled(name, database)``. The scheduler tests load it through
-``PROCESSES_MODULE=stub_processes``; every run appends a line to ``$STUB_RUNS_FILE``."""
+"""A stand-in for the generated ``processes`` module: its registry ``EVENTS`` with two
+scheduled processes. The scheduler tests load it through ``PROCESSES_MODULE=stub_processes``;
+every run appends a line to ``$STUB_RUNS_FILE``."""
 
 from __future__ import annotations
 
 import os
 import time
+from functools import partial
 
 import sqlalchemy as sa
+from crmgen_runtime.events import Events
 
-SCHEDULES: dict[str, str] = {"every_minute": "* * * * *", "every_other_minute": "*/2 * * * *"}
+EVENTS = Events()
 
 
-def run_scheduled(name: str, database: object) -> None:
-    if name not in SCHEDULES:
-        raise KeyError(name)
+def run(name: str, database: object) -> None:
     with database.session() as session:  # type: ignore[attr-defined]
         session.execute(sa.text("SELECT 1"))
     time.sleep(0.05)  # a run takes a moment: concurrent schedulers overlap
@@ -24,3 +24,7 @@ def run_scheduled(name: str, database: object) -> None:
         os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+EVENTS.schedule("every_minute", "* * * * *", partial(run, "every_minute"))
+EVENTS.schedule("every_other_minute", "*/2 * * * *", partial(run, "every_other_minute"))

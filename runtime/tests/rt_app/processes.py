@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from crmgen_runtime.db import Database
+from crmgen_runtime.events import Events
 
-SCHEDULES = {"nightly": "30 2 * * *", "broken": "0 * * * *"}
+EVENTS = Events()
 RUNS: list[str] = []
 
 
-def run_scheduled(name: str, database: Database) -> None:
-    RUNS.append(name)
-    if name == "broken":
-        raise RuntimeError("the process failed")
+def nightly(database: Database) -> None:
+    RUNS.append("nightly")
     with database.session():
         pass
+
+
+def broken(database: Database) -> None:
+    RUNS.append("broken")
+    raise RuntimeError("the process failed")
+
+
+EVENTS.schedule("nightly", "30 2 * * *", nightly)
+EVENTS.schedule("broken", "0 * * * *", broken)
