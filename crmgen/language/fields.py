@@ -3,9 +3,10 @@
 A ``FieldType`` says what the spec accepts (its options, as JSON Schema fragments, and a default
 checker) and what the generated app does with the field: its column (``column``: Python source
 of the SQLAlchemy type, and the ``imports`` it needs), its Python annotation, its JSON Schema in
-the API (``api_schema``), its form widget and list filter (names the runtime understands), how
-an import reads a cell (``import_kind``), its CHECK constraints (``checks``) and, for a type the
-built-in sample rules do not know, its sample values (``sample``, ``invalid``).
+the API (``api_schema``), its form widget (the runtime's or the plugin's runtime half's template
+``widgets/<name>.html``) and list filter (names the runtime understands), how an import reads a
+cell (``import_kind``), its CHECK constraints (``checks``) and, for a type the built-in sample
+rules do not know, its sample values (``sample``, ``invalid``).
 
 Built-ins register here with ``register``; a plugin registers the same object through the
 ``crmgen.fields`` entry point (see crmgen/plugins.py) and names the distribution the generated
@@ -28,6 +29,9 @@ from crmgen.language.names import ENUM_VALUE
 DefaultCheck = Callable[[Any, dict[str, Any]], str | None]
 ColumnSource = Callable[[Any], str]  # a crmgen.language.model.Field -> "sa.String(255)"
 
+# A form widget's name: the app's site includes ``widgets/<name>.html`` (the runtime's, a
+# plugin's runtime half's or the app's own), and stops at start when none is found.
+WIDGET_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _NUMBER = {"type": "number"}
 _COUNT = {"type": "integer", "minimum": 0}
 
@@ -64,6 +68,13 @@ class FieldType:
     sample: Callable[[int], Any] | None = None  # the i-th valid value, distinct for each i
     invalid: tuple[Any, ...] = ()  # values the API must refuse
     distribution: str | None = None  # the plugin's distribution the generated app depends on
+
+    def __post_init__(self) -> None:
+        if self.widget is not None and not WIDGET_NAME.fullmatch(self.widget):
+            raise ValueError(
+                f"the field type {self.name!r} names the widget {self.widget!r}: a widget is "
+                "the name of a template widgets/<name>.html (a-z, digits, - and _)"
+            )
 
 
 REGISTRY: dict[str, FieldType] = {}
