@@ -59,9 +59,11 @@ class FieldType:
     # -- the API, the web UI and imports (names the runtime understands) -----------------------
     text: bool = False  # stored and filtered as text (searchable, ``__contains``...)
     api_schema: dict[str, Any] | None = None  # JSON Schema of a value, for OpenAPI
+    api_format: str | None = None  # the OpenAPI format of a text type without api_schema
     widget: str | None = None  # the form input: text, textarea, number, checkbox, select...
     filter: str | None = None  # the list filter: text, number, enum, boolean, date, datetime
     import_kind: str = "text"  # how an imported cell is read: text, number, date, datetime...
+    exported: bool = True  # in the list's CSV and spreadsheet exports (not a stored file's path)
     numeric: bool = False  # a number: summed in lists and documents, step of its input
     currency: bool = False  # an amount of money: shown with its currency, summed on boards
     # -- samples for a type the built-in rules do not know (demo data, the app's tests) --------
@@ -285,6 +287,7 @@ register(
         _number_default(int),
         column=lambda f: "sa.Integer()",
         python_type="int",
+        api_schema={"type": "integer"},
         widget="number",
         **_NUMBER_KIND,
     )
@@ -325,6 +328,7 @@ register(
         _bool_default,
         column=lambda f: "sa.Boolean()",
         python_type="bool",
+        api_schema={"type": "boolean"},
         widget="checkbox",
         filter="boolean",
         import_kind="boolean",
@@ -340,6 +344,7 @@ register(
         python_type="dt.date",
         default_source="dt.date.fromisoformat({})",
         default_as_text=True,
+        api_schema={"type": "string", "format": "date"},
         widget="date",
         filter="date",
         import_kind="date",
@@ -355,6 +360,7 @@ register(
         python_type="dt.datetime",
         default_source="dt.datetime.fromisoformat({})",
         default_as_text=True,
+        api_schema={"type": "string", "format": "date-time"},
         widget="datetime-local",
         filter="datetime",
         import_kind="datetime",
@@ -368,6 +374,7 @@ register(
         _pattern_default("e-mail address", r"[^@\s]+@[^@\s]+\.[^@\s]+"),
         True,
         **{**_TEXT, "column": _sized(254), "widget": "email"},
+        api_format="email",
         filter="text",
     )
 )
@@ -389,6 +396,7 @@ register(
         {"max_length": _LENGTHS["max_length"]},
         _pattern_default("URL", r"https?://\S+"),
         **{**_TEXT, "column": _sized(2048), "widget": "url"},
+        api_format="uri",
         filter="text",
     )
 )
@@ -446,6 +454,7 @@ register(
         text=True,
         widget="file",
         import_kind="file",
+        exported=False,
     )
 )
 _TO = {"to": {"$ref": "#/$defs/entity_name"}, "back": {"$ref": "#/$defs/snake_name"}}
