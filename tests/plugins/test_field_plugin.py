@@ -327,3 +327,12 @@ def test_demo_data_has_valid_ibans(
     engine.dispose()
     assert ibans and all(is_valid(i) for i in ibans)
     assert len(set(ibans)) == len(ibans)
+
+
+def test_the_docs_show_the_plugins_widget_as_it_is() -> None:
+    docs = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+    package = PLUGIN / "crmgen_iban_field"
+    widget = (package / "templates" / "widgets" / "iban.html").read_text(encoding="utf-8")
+    assert widget.split("#}\n", 1)[1] in docs  # the template without its comment
+    runtime = (package / "runtime.py").read_text(encoding="utf-8")
+    assert runtime[runtime.index("IBAN = FieldType(") :] in docs
