@@ -1,10 +1,11 @@
 """One app's web UI as an object: ``Site(catalog, root)``.
 
-The UI's pages are Jinja2 templates (the app's ``templates/`` first, then the runtime's,
-autoescaped); the spec's labels, menus and views come from the app's ``ui.json`` and the UI's
-own words from ``messages/*.json`` (``crmgen_runtime.assets``). A ``Site`` holds all of that
-for one app, with the entities that get pages, and renders pages, error pages and cells in a
-person's language. Several apps may live in one process, so nothing here is module-level
+The UI's pages are Jinja2 templates (the app's ``templates/`` first, then those of the field
+types' packages, then the runtime's, autoescaped; each form widget is a partial,
+``crmgen_runtime.web.widgets``); the spec's labels, menus and views come from the app's
+``ui.json`` and the UI's own words from ``messages/*.json`` (``crmgen_runtime.assets``). A
+``Site`` holds all of that for one app, with the entities that get pages, and renders pages,
+error pages and cells in a person's language. Several apps may live in one process, so nothing here is module-level
 state: handlers reach their app's site (``request.app.state.site`` or a route factory's
 argument). Every POST carries a CSRF token tied to the session (or, before signing in, to a
 random cookie); every response has a Content-Security-Policy without inline scripts.
