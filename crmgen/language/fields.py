@@ -3,9 +3,10 @@
 A ``FieldType`` says what the spec accepts (its options, as JSON Schema fragments, and a default
 checker) and what the generated app does with the field: its column (``column``: Python source
 of the SQLAlchemy type, and the ``imports`` it needs), its Python annotation, its JSON Schema in
-the API (``api_schema``), its form widget and list filter (names the runtime understands), how
-an import reads a cell (``import_kind``), its CHECK constraints (``checks``) and, for a type the
-built-in sample rules do not know, its sample values (``sample``, ``invalid``).
+the API (``api_schema``), its form widget (the runtime's or the plugin's runtime half's template
+``widgets/<name>.html``) and list filter (names the runtime understands), how an import reads a
+cell (``import_kind``), its CHECK constraints (``checks``) and, for a type the built-in sample
+rules do not know, its sample values (``sample``, ``invalid``).
 
 Built-ins register here with ``register``; a plugin registers the same object through the
 ``crmgen.fields`` entry point (see crmgen/plugins.py) and names the distribution the generated
@@ -28,6 +29,9 @@ from crmgen.language.names import ENUM_VALUE
 DefaultCheck = Callable[[Any, dict[str, Any]], str | None]
 ColumnSource = Callable[[Any], str]  # a crmgen.language.model.Field -> "sa.String(255)"
 
+# A form widget's name: the app's site includes ``widgets/<name>.html`` (the runtime's, a
+# plugin's runtime half's or the app's own), and stops at start when none is found.
+WIDGET_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 _NUMBER = {"type": "number"}
 _COUNT = {"type": "integer", "minimum": 0}
 
@@ -55,15 +59,24 @@ class FieldType:
     # -- the API, the web UI and imports (names the runtime understands) -----------------------
     text: bool = False  # stored and filtered as text (searchable, ``__contains``...)
     api_schema: dict[str, Any] | None = None  # JSON Schema of a value, for OpenAPI
+    api_format: str | None = None  # the OpenAPI format of a text type without api_schema
     widget: str | None = None  # the form input: text, textarea, number, checkbox, select...
     filter: str | None = None  # the list filter: text, number, enum, boolean, date, datetime
     import_kind: str = "text"  # how an imported cell is read: text, number, date, datetime...
+    exported: bool = True  # in the list's CSV and spreadsheet exports (not a stored file's path)
     numeric: bool = False  # a number: summed in lists and documents, step of its input
     currency: bool = False  # an amount of money: shown with its currency, summed on boards
     # -- samples for a type the built-in rules do not know (demo data, the app's tests) --------
     sample: Callable[[int], Any] | None = None  # the i-th valid value, distinct for each i
     invalid: tuple[Any, ...] = ()  # values the API must refuse
     distribution: str | None = None  # the plugin's distribution the generated app depends on
+
+    def __post_init__(self) -> None:
+        if self.widget is not None and not WIDGET_NAME.fullmatch(self.widget):
+            raise ValueError(
+                f"the field type {self.name!r} names the widget {self.widget!r}: a widget is "
+                "the name of a template widgets/<name>.html (a-z, digits, - and _)"
+            )
 
 
 REGISTRY: dict[str, FieldType] = {}
@@ -274,6 +287,7 @@ register(
         _number_default(int),
         column=lambda f: "sa.Integer()",
         python_type="int",
+        api_schema={"type": "integer"},
         widget="number",
         **_NUMBER_KIND,
     )
@@ -314,6 +328,7 @@ register(
         _bool_default,
         column=lambda f: "sa.Boolean()",
         python_type="bool",
+        api_schema={"type": "boolean"},
         widget="checkbox",
         filter="boolean",
         import_kind="boolean",
@@ -329,6 +344,7 @@ register(
         python_type="dt.date",
         default_source="dt.date.fromisoformat({})",
         default_as_text=True,
+        api_schema={"type": "string", "format": "date"},
         widget="date",
         filter="date",
         import_kind="date",
@@ -344,6 +360,7 @@ register(
         python_type="dt.datetime",
         default_source="dt.datetime.fromisoformat({})",
         default_as_text=True,
+        api_schema={"type": "string", "format": "date-time"},
         widget="datetime-local",
         filter="datetime",
         import_kind="datetime",
@@ -357,6 +374,7 @@ register(
         _pattern_default("e-mail address", r"[^@\s]+@[^@\s]+\.[^@\s]+"),
         True,
         **{**_TEXT, "column": _sized(254), "widget": "email"},
+        api_format="email",
         filter="text",
     )
 )
@@ -378,6 +396,7 @@ register(
         {"max_length": _LENGTHS["max_length"]},
         _pattern_default("URL", r"https?://\S+"),
         **{**_TEXT, "column": _sized(2048), "widget": "url"},
+        api_format="uri",
         filter="text",
     )
 )
@@ -435,6 +454,7 @@ register(
         text=True,
         widget="file",
         import_kind="file",
+        exported=False,
     )
 )
 _TO = {"to": {"$ref": "#/$defs/entity_name"}, "back": {"$ref": "#/$defs/snake_name"}}

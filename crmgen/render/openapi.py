@@ -147,11 +147,11 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
     options = dict(f.options)
     schema: dict[str, Any]
     field_type = fields.field_type(f.type)
-    if field_type.api_schema is not None:  # a plugin type says its own schema
+    if field_type.api_schema is not None:  # the type says its own schema
         schema = dict(field_type.api_schema)
     elif field_type.text:
         schema = {"type": "string"}
-        if f.type == "enum":
+        if "values" in options:  # an enum's
             schema["enum"] = list(options["values"])
         for key, name in (
             ("min_length", "minLength"),
@@ -160,23 +160,13 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
         ):
             if key in options:
                 schema[name] = options[key]
-        if f.type == "email":
-            schema["format"] = "email"
-        if f.type == "url":
-            schema["format"] = "uri"
-    elif f.type == "integer":
-        schema = {"type": "integer"}
-    elif fields.field_type(f.type).exact:
+        if field_type.api_format is not None:
+            schema["format"] = field_type.api_format
+    elif field_type.exact:
         schema = {"type": ["string", "number"] if write else "string", "format": "decimal"}
         schema["description"] = (
             f"up to {options['precision']} digits, {options['scale']} after the point"
         )
-    elif f.type == "boolean":
-        schema = {"type": "boolean"}
-    elif f.type == "date":
-        schema = {"type": "string", "format": "date"}
-    elif f.type == "datetime":
-        schema = {"type": "string", "format": "date-time"}
     elif f.type == "ref":
         schema = (
             {"type": "integer", "description": f"the id of a {f.target}"}
@@ -191,7 +181,7 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
         }
     else:  # json and plugin types: any JSON value
         return {}
-    if fields.field_type(f.type).numeric:
+    if field_type.numeric:
         if "min" in options:
             schema["minimum"] = options["min"]
         if "max" in options:

@@ -5,12 +5,16 @@ the UI's words (``web/messages``, one JSON file per part of the UI: ``{key: {loc
 and the PDF fonts (``fonts``, DejaVu Sans with its licence). An app may put files of the same
 names in its own ``templates/``, ``static/`` and ``messages/`` folders, and in those of its
 custom code (``custom/templates/`` ..., which win over both): a template or static file there
-replaces the runtime's of that name, and a message there replaces that key's texts.
+replaces the runtime's of that name, and a message there replaces that key's texts. A plugin
+field type's package may bring ``templates/`` and ``messages/`` too (its form widget and its
+words, ``crmgen_runtime.fields.FieldType.assets``): they come after the app's, before the
+runtime's.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
@@ -23,16 +27,17 @@ FOLDERS = ("templates", "static", "messages")
 CUSTOM = "custom"  # the app's own code, whose files win over the generated ones
 
 
-def folders(name: str, app: Path | None) -> list[Path]:
+def folders(name: str, app: Path | None, plugins: Sequence[Path] = ()) -> list[Path]:
     """Where files of kind ``name`` are looked for, first match wins: the app's custom code
-    (``custom/<name>``, copied from beside the spec), the app's, the runtime's."""
+    (``custom/<name>``, copied from beside the spec), the app's, the ``plugins`` folders (the
+    field types' packages, ``crmgen_runtime.fields.asset_folders``), the runtime's."""
     own = [app / CUSTOM / name, app / name] if app is not None else []
-    return [*(folder for folder in own if folder.is_dir()), WEB / name]
+    return [*(folder for folder in own if folder.is_dir()), *plugins, WEB / name]
 
 
-def template_loader(app: Path | None = None) -> jinja2.BaseLoader:
-    """The page templates: the app's ``templates/`` first, then the runtime's."""
-    return jinja2.FileSystemLoader([str(p) for p in folders("templates", app)])
+def template_loader(app: Path | None = None, plugins: Sequence[Path] = ()) -> jinja2.BaseLoader:
+    """The page templates: the app's ``templates/`` first, then the plugins', the runtime's."""
+    return jinja2.FileSystemLoader([str(p) for p in folders("templates", app, plugins)])
 
 
 def static_files(app: Path | None = None) -> StaticFiles:
@@ -58,10 +63,11 @@ def static_file(name: str, app: Path | None = None) -> bytes:
     raise FileNotFoundError(name)
 
 
-def messages(app: Path | None = None) -> dict[str, dict[str, str]]:
-    """The UI's words, ``{locale: {key: text}}``: the runtime's, then the app's over them."""
+def messages(app: Path | None = None, plugins: Sequence[Path] = ()) -> dict[str, dict[str, str]]:
+    """The UI's words, ``{locale: {key: text}}``: the runtime's, then the plugins' and the
+    app's over them."""
     merged: dict[str, dict[str, str]] = {}
-    for folder in reversed(folders("messages", app)):
+    for folder in reversed(folders("messages", app, plugins)):
         for file in sorted(folder.glob("*.json")):
             for key, texts in json.loads(file.read_text(encoding="utf-8")).items():
                 for locale, text in texts.items():

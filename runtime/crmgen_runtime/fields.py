@@ -3,7 +3,9 @@
 Each field type the app uses has a ``FieldType`` here: ``coerce`` turns an API value into what
 the column stores (raising ``crmgen_runtime.validation.Invalid``, whose message the API
 answers), ``format`` gives the text the list and detail pages show (None: the pages' own
-formatting), ``text`` says the column holds text (searched and filtered with ``contains``).
+formatting), ``text`` says the column holds text (searched and filtered with ``contains``),
+``assets`` names a package whose ``templates/`` and ``messages/`` folders the web UI reads (a
+form widget of the type's own, ``templates/widgets/<name>.html``, and its words).
 An imported cell reaches the API as text and goes through ``coerce`` like any request.
 
 The built-in types register when ``crmgen_runtime.validation`` is imported. A plugin field
@@ -18,6 +20,8 @@ import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 ENTRY_POINTS = "crmgen_runtime.fields"
@@ -35,6 +39,7 @@ class FieldType:
     text: bool = False  # stored as text: searchable, filtered with contains
     number: bool = False  # a number: a filter compares with any value of the type, out of range too
     format: Format | None = None  # the value as pages show it (None: the pages' own rules)
+    assets: str | None = None  # a package with templates/ and messages/ for the web UI
 
 
 REGISTRY: dict[str, FieldType] = {}
@@ -95,3 +100,15 @@ def display(name: str, value: Any) -> str | None:
     if found is None or found.format is None:
         return None
     return found.format(value)
+
+
+def asset_folders(names: Iterable[str], kind: str) -> list[Path]:
+    """The ``kind`` folders (``templates``, ``messages``) of the packages that the types
+    ``names`` name as their ``assets``, by type name; packages without one are left out."""
+    packages = dict.fromkeys(
+        found.assets
+        for name in sorted(set(names))
+        if (found := lookup(name)) is not None and found.assets is not None
+    )
+    folders = [Path(str(files(package) / kind)) for package in packages]
+    return [folder for folder in folders if folder.is_dir()]

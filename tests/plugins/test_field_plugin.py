@@ -1,7 +1,8 @@
 """A field type from another package, end to end: tests/plugins/crmgen_iban_field.
 
 The plugin has two halves: ``crmgen.fields`` (what crmgen generates: column, OpenAPI schema,
-widget, samples) and ``crmgen_runtime.fields`` (what the app runs: the API check, the display).
+widget, samples) and ``crmgen_runtime.fields`` (what the app runs: the API check, the display,
+and the package's ``templates/widgets/iban.html`` and ``messages/``: its own form widget).
 As in test_step_plugin.py it is "installed" as a ``.dist-info`` in a temporary folder: crmgen
 generates in a subprocess whose PYTHONPATH holds it, so this process's generator registry stays
 built-in only. The app runs in this process with the folder on ``sys.path`` (the app depends on
@@ -16,6 +17,7 @@ import importlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -121,6 +123,13 @@ def test_column_and_migration(generated: Path) -> None:
     assert 'sa.Column("iban", sa.String(length=34), nullable=False' in migration.read_text()
 
 
+def test_a_widget_is_named_as_a_template() -> None:
+    from crmgen.language.fields import FieldType
+
+    with pytest.raises(ValueError, match=r"names the widget '\.\./form'"):
+        FieldType("iban", "an IBAN", widget="../form")
+
+
 def test_the_app_depends_on_the_plugin(generated: Path) -> None:
     assert '"crmgen-iban-field",' in (generated / "pyproject.toml").read_text()
     resources = (generated / "bank_app" / "resources.py").read_text()
@@ -141,7 +150,7 @@ def test_openapi_schema_is_the_plugins(generated: Path) -> None:
 def test_form_widget_and_list_filter(generated: Path) -> None:
     ui = json.loads((generated / "bank_app" / "ui.json").read_text())
     meta = ui["entities"]["accounts"]["fields"]["iban"]
-    assert meta["widget"] == "text" and meta["editable"] is True
+    assert meta["widget"] == "iban" and meta["editable"] is True
 
 
 def test_the_apps_own_suite_passes_with_plugin_samples(generated: Path, site: Path) -> None:
@@ -232,11 +241,60 @@ def test_pages_show_groups_of_four(app: tuple[Any, Any, TestClient, dict[str, An
     detail = client.get(f"/accounts/{created['id']}")
     assert detail.status_code == 200 and shown in detail.text
     form = client.get(f"/accounts/{created['id']}/edit")
-    assert form.status_code == 200 and f'value="{GOOD}"' in form.text
+    assert form.status_code == 200 and f'value="{shown}"' in form.text
     export = client.get("/accounts/export.csv")
     assert export.status_code == 200, export.text
     rows = list(csv.reader(io.StringIO(export.text.lstrip("\ufeff"))))
     assert GOOD in rows[1] or shown in rows[1]
+
+
+def _form(client: TestClient, url: str) -> tuple[str, str]:
+    """The form page at ``url`` and its CSRF token."""
+    page = client.get(url)
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    return page.text, token.group(1)
+
+
+def test_the_form_has_the_plugins_widget(app: tuple[Any, Any, TestClient, dict[str, Any]]) -> None:
+    models, database, client, _ = app
+    html, token = _form(client, "/accounts/new")
+    field = re.search(r'<input id="f_iban" [^>]*>', html)
+    assert field, html
+    for attribute in ('autocomplete="off"', 'spellcheck="false"', 'aria-describedby="f_iban_hint"'):
+        assert attribute in field.group(0)
+    assert 'id="f_iban_hint">Letters and digits' in html  # the plugin's own words
+    words = client.app.state.site.messages  # type: ignore[attr-defined]
+    assert all(words[locale].get("iban_hint") for locale in ("en", "ru", "id", "bs", "zh"))
+    form = {"csrf_token": token, "name": "A", "iban": "de89 3704 0044 0532 0130 00"}
+    created = client.post("/accounts/new", data=form, follow_redirects=False)
+    assert created.status_code == 303, created.text
+    with database.engine.connect() as connection:
+        assert connection.scalar(sa.select(models.Account.iban)) == GOOD  # stored compact
+    shown = "DE89 3704 0044 0532 0130 00"
+    assert shown in client.get("/accounts/").text
+    assert shown in client.get(created.headers["location"]).text
+    html, token = _form(client, f"{created.headers['location']}/edit")
+    assert f'value="{shown}"' in html
+    refused = client.post(
+        f"{created.headers['location']}/edit", data={"csrf_token": token, "iban": BAD}
+    )
+    assert refused.status_code == 422
+    assert 'aria-describedby="f_iban_hint f_iban_error" aria-invalid="true"' in refused.text
+
+
+def test_the_apps_own_widget_template_wins(generated: Path, request: pytest.FixtureRequest) -> None:
+    override = generated / "bank_app" / "templates" / "widgets" / "iban.html"
+    override.parent.mkdir(parents=True)
+    override.write_text('<input id="{{ id }}" name="{{ f.name }}" class="ours">')
+    try:
+        _, _, client, _ = request.getfixturevalue("app")  # the site starts with the override
+        assert 'class="ours"' in client.get("/accounts/new").text
+    finally:
+        override.unlink()
+        override.parent.rmdir()
+        override.parent.parent.rmdir()
 
 
 def test_import_cells_go_through_the_plugins_check(
@@ -269,3 +327,12 @@ def test_demo_data_has_valid_ibans(
     engine.dispose()
     assert ibans and all(is_valid(i) for i in ibans)
     assert len(set(ibans)) == len(ibans)
+
+
+def test_the_docs_show_the_plugins_widget_as_it_is() -> None:
+    docs = (ROOT / "docs" / "extending.md").read_text(encoding="utf-8")
+    package = PLUGIN / "crmgen_iban_field"
+    widget = (package / "templates" / "widgets" / "iban.html").read_text(encoding="utf-8")
+    assert widget.split("#}\n", 1)[1] in docs  # the template without its comment
+    runtime = (package / "runtime.py").read_text(encoding="utf-8")
+    assert runtime[runtime.index("IBAN = FieldType(") :] in docs

@@ -10,8 +10,6 @@ from crmgen.language.model import Entity, Field, Spec
 # Without ``ui.list.filters`` in the spec: these kinds, in this order, at most DEFAULT_FILTERS.
 DEFAULT_KINDS = ("enum", "ref", "boolean", "date", "datetime")
 DEFAULT_FILTERS = 5
-# Never exported: stored files are paths, not data a spreadsheet can use.
-NOT_EXPORTED = frozenset({"file"})
 
 
 def filter_kind(f: Field) -> str | None:
@@ -35,7 +33,7 @@ def _filters(entity: Entity) -> list[dict[str, str]]:
 
 def _export(entity: Entity) -> list[str]:
     """The exported fields: the list's columns first, then the others as declared."""
-    exported = [f.name for f in entity.fields if f.type not in NOT_EXPORTED]
+    exported = [f.name for f in entity.fields if field_type(f.type).exported]
     columns = [c for c in entity.ui.list.columns if c in exported]
     return columns + [name for name in exported if name not in columns]
 

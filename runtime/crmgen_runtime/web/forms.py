@@ -242,6 +242,7 @@ class EntityForm:
             errors=errors,
             message=message,
             options=options,
+            widgets=site.widgets,
             action_url=action_url,
             record_id=record_id,
             version=version,

@@ -1,10 +1,11 @@
 """One app's web UI as an object: ``Site(catalog, root)``.
 
-The UI's pages are Jinja2 templates (the app's ``templates/`` first, then the runtime's,
-autoescaped); the spec's labels, menus and views come from the app's ``ui.json`` and the UI's
-own words from ``messages/*.json`` (``crmgen_runtime.assets``). A ``Site`` holds all of that
-for one app, with the entities that get pages, and renders pages, error pages and cells in a
-person's language. Several apps may live in one process, so nothing here is module-level
+The UI's pages are Jinja2 templates (the app's ``templates/`` first, then those of the field
+types' packages, then the runtime's, autoescaped; each form widget is a partial,
+``crmgen_runtime.web.widgets``); the spec's labels, menus and views come from the app's
+``ui.json`` and the UI's own words from ``messages/*.json`` (``crmgen_runtime.assets``). A
+``Site`` holds all of that for one app, with the entities that get pages, and renders pages,
+error pages and cells in a person's language. Several apps may live in one process, so nothing here is module-level
 state: handlers reach their app's site (``request.app.state.site`` or a route factory's
 argument). Every POST carries a CSRF token tied to the session (or, before signing in, to a
 random cookie); every response has a Content-Security-Policy without inline scripts.
@@ -29,6 +30,7 @@ from crmgen_runtime.analytics import Analytics
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
+from crmgen_runtime.web import widgets
 
 # Paths the UI keeps for itself: an entity there gets no pages (its API still works).
 RESERVED = frozenset(
@@ -189,14 +191,21 @@ class Site:
         self.default_locale: str = spec["default_locale"]
         # The languages people may choose: the spec's ``app.locales``.
         self.locales: tuple[str, ...] = tuple(spec["locales"])
-        # The UI's own words, ``{locale: {key: text}}``: the runtime's, under the app's.
-        self.messages = assets.messages(root)
+        # The field types' packages with web files of their own (a plugin's widget, its words).
+        kinds = {
+            meta["type"] for entity in self.entities.values() for meta in entity["fields"].values()
+        }
+        # The UI's own words, ``{locale: {key: text}}``: the runtime's, the plugins', the app's.
+        self.messages = assets.messages(root, fields.asset_folders(kinds, "messages"))
         self.templates = jinja2.Environment(
-            loader=assets.template_loader(root),  # the app's templates/ first
+            # the app's templates/ first, then the plugins', the runtime's
+            loader=assets.template_loader(root, fields.asset_folders(kinds, "templates")),
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # The template of each form widget the app uses (``MissingWidget`` when one has none).
+        self.widgets: dict[str, str] = widgets.templates(self.templates, self.widgets_used())
         resources = catalog.resources
         # The entities with pages: listed by the API, not on a path the UI keeps for itself.
         self.pages: dict[str, Resource] = {
@@ -204,6 +213,18 @@ class Site:
             for path in self.entities
             if path in resources and path not in RESERVED and "list" in resources[path].actions
         }
+
+    def widgets_used(self) -> dict[str, str]:
+        """The form widgets of the entities' fields, each with the first field that uses it
+        (``deals.stage``)."""
+        used: dict[str, str] = {}
+        for path, entity in sorted(self.entities.items()):
+            extra = entity.get("records", {}).get("widgets", {})
+            for name, meta in entity["fields"].items():
+                widget = extra.get(name) or meta.get("widget")
+                if widget is not None:
+                    used.setdefault(widget, f"{path}.{name}")
+        return used
 
     # --- words ------------------------------------------------------------------------------
 

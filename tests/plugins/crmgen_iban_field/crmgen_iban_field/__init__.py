@@ -1,8 +1,9 @@
 """An IBAN field type for crmgen (``type: iban``): the rules both halves share.
 
 ``spec`` is the generator's half (``crmgen.fields`` entry point: column, OpenAPI schema, form
-widget, samples) and ``runtime`` the generated app's (``crmgen_runtime.fields``: API check and
-display). Neither imports the other, so the app never needs crmgen installed.
+widget, samples) and ``runtime`` the generated app's (``crmgen_runtime.fields``: API check,
+display, and the widget's template and words in ``templates/`` and ``messages/``). Neither
+imports the other, so the app never needs crmgen installed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The generated app's half: how the API checks an IBAN and how pages show it."""
+"""The generated app's half: how the API checks an IBAN, how pages show it, and its form
+widget (``templates/widgets/iban.html``, with its words in ``messages/``)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,10 @@ def coerce(info: Any, value: Any) -> str:
     return text
 
 
-IBAN = FieldType("iban", coerce, text=True, format=lambda value: grouped(str(value)))
+IBAN = FieldType(
+    "iban",
+    coerce,
+    text=True,
+    format=lambda value: grouped(str(value)),
+    assets="crmgen_iban_field",  # templates/widgets/iban.html and messages/iban.json
+)

@@ -33,7 +33,7 @@ IBAN = FieldType(
         "pattern": "^[A-Za-z]{2}[0-9]{2}[A-Za-z0-9 ]{11,40}$",
         "description": "an IBAN; spaces are ignored, the checksum must hold",
     },
-    widget="text",
+    widget="iban",  # its own partial, in the runtime half's templates/widgets/iban.html
     filter="text",
     sample=sample,
     invalid=("DE00370400440532013000", "not an iban", 12345),
