@@ -4,6 +4,7 @@ view and a dashboard for managers."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 LABELS = {"users": "User", "companies": "Company", "deals": "Deal", "login": "Login"}
@@ -74,8 +75,8 @@ LISTS = {
 
 
 def ui_data() -> dict[str, Any]:
-    """A small ``ui.json``: the CRM's entities (one on a path the UI keeps), a menu with an
-    entity list, a kanban view and a dashboard for managers."""
+    """A small ``ui.json`` of the caller's own (a deep copy): the CRM's entities (one on a path
+    the UI keeps), a menu with an entity list, a kanban view and a dashboard for managers."""
     entities = {
         path: {
             "label": {"en": label, "ru": label + "-ru"},
@@ -116,10 +117,11 @@ def ui_data() -> dict[str, Any]:
             "items": [{"kind": "report", "url": "/r", "label": {}, "roles": ["x"]}],
         },
     ]
-    return {
+    data = {
         "title": {"en": "Test CRM", "ru": "Малая CRM"},
         "default_locale": "en",
         "locales": ["en", "ru"],
         "entities": entities,
         "nav": nav,
     }
+    return copy.deepcopy(data)  # the caller's own: tests change fields and forms
