@@ -84,7 +84,6 @@ USER_EXTENSION_KEYS = {
     "display",
     "search",
 }
-TEXTUAL = {"string", "text", "email", "phone", "url"}
 
 
 def builtin_user_fields() -> dict[str, Field]:
@@ -218,7 +217,7 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         required=bool(raw.get("required", False)),
         unique=bool(raw.get("unique", False)),
         index=bool(raw.get("index", False)),
-        searchable=bool(raw.get("searchable", ftype in field_types.SEARCHABLE_BY_DEFAULT)),
+        searchable=bool(raw.get("searchable", kind.searched_by_default)),
         read_only=bool(raw.get("read_only", False) or "computed" in raw),
         min=raw.get("min"),
         max=raw.get("max"),
@@ -386,15 +385,16 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     if raw.get("display"):
         ctx.known_field(name, display, path + ("display",))
     search = tuple(
-        raw.get("search") or [f.name for f in fields if f.searchable and f.type in TEXTUAL]
+        raw.get("search") or [f.name for f in fields if f.searchable and _searchable_type(f.type)]
     )
     for i, s in enumerate(raw.get("search") or []):
         f = ctx.known_field(name, s, path + ("search", i))
-        if f is not None and f.type not in TEXTUAL:
+        if f is not None and not _searchable_type(f.type):
+            textual = ", ".join(sorted(n for n in field_types.REGISTRY if _searchable_type(n)))
             ctx.error(
                 path + ("search", i),
                 "search",
-                f"'{s}' is a {f.type} field; search works on text fields ({', '.join(sorted(TEXTUAL))})",
+                f"'{s}' is a {f.type} field; search works on text fields ({textual})",
             )
     owner = raw.get("owner")
     if owner:
@@ -450,6 +450,12 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         renamed_from=raw.get("renamed_from"),
         documents=documents,
     )
+
+
+def _searchable_type(name: str) -> bool:
+    """Whether fields of type ``name`` may be searched as text (``FieldType.searchable``)."""
+    kind = field_types.REGISTRY.get(name)
+    return kind is not None and kind.searchable
 
 
 def _raw_field(raw: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -44,7 +44,8 @@ class FieldType:
     summary: str
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     check_default: DefaultCheck = lambda value, raw: None
-    searchable: bool = False
+    searchable: bool = False  # its values may be searched as text (an entity's ``search``, q=)
+    searched_by_default: bool = False  # a field is searched unless it says ``searchable: false``
     relation: bool = False
     # -- the column (models, migrations) -----------------------------------------------------
     column: ColumnSource | None = None  # None: no column of its own (a many-to-many list)
@@ -113,7 +114,13 @@ def _enum_column(f: Any) -> str:
 
 
 _DECIMAL = ("from decimal import Decimal", "from crmgen_runtime.decimals import ExactDecimal")
-_TEXT = {"column": _sized(255), "text": True, "checks": "length", "widget": "text"}
+_TEXT = {
+    "column": _sized(255),
+    "text": True,
+    "searchable": True,
+    "checks": "length",
+    "widget": "text",
+}
 _NUMBER_KIND = {"checks": "range", "numeric": True, "filter": "number", "import_kind": "number"}
 _DECIMAL_KIND = {
     **_NUMBER_KIND,
@@ -263,8 +270,8 @@ register(
         "one line of text (255 characters unless max_length says)",
         {**_LENGTHS, "pattern": {"type": "string"}, **_SEARCH},
         _text_default,
-        True,
         **_TEXT,
+        searched_by_default=True,
         filter="text",
     )
 )
@@ -274,7 +281,6 @@ register(
         "long text, several lines",
         {**_LENGTHS, **_SEARCH},
         _text_default,
-        True,
         **{**_TEXT, "column": lambda f: "sa.Text()", "widget": "textarea"},
         filter="text",
     )
@@ -372,9 +378,9 @@ register(
         "an e-mail address",
         {"max_length": _LENGTHS["max_length"], **_SEARCH},
         _pattern_default("e-mail address", r"[^@\s]+@[^@\s]+\.[^@\s]+"),
-        True,
         **{**_TEXT, "column": _sized(254), "widget": "email"},
         api_format="email",
+        searched_by_default=True,
         filter="text",
     )
 )
@@ -384,8 +390,8 @@ register(
         "a phone number (digits, spaces, + - ( ))",
         {"max_length": _LENGTHS["max_length"], **_SEARCH},
         _pattern_default("phone number", r"\+?[0-9 ()\-.]{3,32}"),
-        True,
         **{**_TEXT, "column": _sized(32), "widget": "tel"},
+        searched_by_default=True,
         filter="text",
     )
 )
@@ -485,5 +491,3 @@ register(
         import_kind="refs",
     )
 )
-
-SEARCHABLE_BY_DEFAULT = ("string", "email", "phone")

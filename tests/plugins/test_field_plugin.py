@@ -53,6 +53,7 @@ entities:
       name: {type: string, required: true, max_length: 200}
       iban: {type: iban, required: true, unique: true}
       backup_iban: {type: iban}
+    search: [name, iban]
     ui:
       list:
         columns: [name, iban]
@@ -230,6 +231,8 @@ def test_api_checks_and_stores_the_iban(app: tuple[Any, Any, TestClient, dict[st
         assert connection.scalar(sa.select(models.Account.iban)) == GOOD
     found = client.get("/api/accounts", params={"iban__contains": "3704"})
     assert [item["name"] for item in found.json()["items"]] == ["A"]  # filtered as text
+    searched = client.get("/api/accounts", params={"q": "89370400"})
+    assert [item["name"] for item in searched.json()["items"]] == ["A"]  # a text type: searched
 
 
 def test_pages_show_groups_of_four(app: tuple[Any, Any, TestClient, dict[str, Any]]) -> None:
