@@ -1,10 +1,19 @@
 """The small CRM's web UI data (``ui.json``) for the runtime's tests of ``crmgen_runtime.web``:
 its entities (one on a path the UI keeps for itself), a menu with an entity list, a kanban
-view and a dashboard for managers."""
+view and a dashboard for managers; and ``site_client``, a TestClient of a site's pages."""
 
 from __future__ import annotations
 
 from typing import Any
+
+import rt_crm
+from conftest import SECRET_KEY, AsUser
+from crmgen_runtime.errors import EXCEPTION_HANDLERS
+from crmgen_runtime.web.site import Site
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.testclient import TestClient
 
 LABELS = {"users": "User", "companies": "Company", "deals": "Deal", "login": "Login"}
 
@@ -53,10 +62,15 @@ FORMS = {
             "inputs": {"amount": {"currency": "USD", "min": 0, "max": None, "step": "0.01"}},
             "widgets": {"partners": "multi"},
             "sections": [{"fields": ["title", "amount"], "label": {"en": "Main"}}],
+            "related": [],
+            "actions": [],
         },
     }
 }
-NO_FORM = {"form": [], "records": {"inputs": {}, "widgets": {}, "sections": []}}
+NO_FORM = {
+    "form": [],
+    "records": {"inputs": {}, "widgets": {}, "sections": [], "related": [], "actions": []},
+}
 DISPLAY = {"users": "name", "companies": "name", "deals": "title"}
 LISTS = {
     "deals": {
@@ -86,6 +100,7 @@ def ui_data() -> dict[str, Any]:
             "lists": LISTS.get(path, {"export": list(FIELDS.get(path, {})), "filters": []}),
             "sort": DISPLAY.get(path, "id"),
             "page_size": 2,
+            "documents": [],
             **FORMS.get(path, NO_FORM),
         }
         for path, label in LABELS.items()
@@ -120,6 +135,20 @@ def ui_data() -> dict[str, Any]:
         "title": {"en": "Test CRM", "ru": "Малая CRM"},
         "default_locale": "en",
         "locales": ["en", "ru"],
+        "roles": {"admin": {"en": "Administrator", "ru": "Администратор"}},
         "entities": entities,
         "nav": nav,
     }
+
+
+def site_client(site: Site, crm: rt_crm.Crm, routes: list[BaseRoute]) -> TestClient:
+    """A TestClient of an app made of ``routes`` on ``site`` and ``crm``'s database, whose
+    requests are made by the user their ``X-User`` header names (close it after use)."""
+    app = Starlette(
+        routes=routes, middleware=[Middleware(AsUser)], exception_handlers=EXCEPTION_HANDLERS
+    )
+    app.state.db = crm.database
+    app.state.catalog = crm.catalog
+    app.state.site = site
+    app.state.settings = crm.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY})
+    return TestClient(app, raise_server_exceptions=False, follow_redirects=False)

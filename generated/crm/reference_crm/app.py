@@ -17,7 +17,7 @@ from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
-from crmgen_runtime.web import error_pages
+from crmgen_runtime.web import error_pages, print_formats
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -57,7 +57,7 @@ def api_routes() -> list[BaseRoute]:
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
     # GET /api/<path>/{id}/documents/<name>.<format>
-    routes.extend(web.documents.api_routes())
+    routes.extend(print_formats.api_routes(web.SITE))
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes
