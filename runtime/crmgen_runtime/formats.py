@@ -1,6 +1,6 @@
 """Values as people read them: dates, times, numbers and money in a locale (Babel).
 
-The web UI (``web.core.cell``) and the documents (``documents``) format through an app's
+The web UI (``Site.cell``) and the documents (``documents``) format through an app's
 ``Formats`` (the generated ``settings.FORMATS``), so a value reads the same on a page, in a PDF
 and in an XLSX file. Datetimes are stored in UTC and shown in the app's time zone, amounts in
 its currency: both belong to the ``Formats`` object, not to this module, so apps with different

@@ -54,10 +54,15 @@ FORMS = {
             "inputs": {"amount": {"currency": "USD", "min": 0, "max": None, "step": "0.01"}},
             "widgets": {"partners": "multi"},
             "sections": [{"fields": ["title", "amount"], "label": {"en": "Main"}}],
+            "related": [],
+            "actions": [],
         },
     }
 }
-NO_FORM = {"form": [], "records": {"inputs": {}, "widgets": {}, "sections": []}}
+NO_FORM = {
+    "form": [],
+    "records": {"inputs": {}, "widgets": {}, "sections": [], "related": [], "actions": []},
+}
 DISPLAY = {"users": "name", "companies": "name", "deals": "title"}
 LISTS = {
     "deals": {
@@ -87,6 +92,7 @@ def ui_data() -> dict[str, Any]:
             "lists": LISTS.get(path, {"export": list(FIELDS.get(path, {})), "filters": []}),
             "sort": DISPLAY.get(path, "id"),
             "page_size": 2,
+            "documents": [],
             **FORMS.get(path, NO_FORM),
         }
         for path, label in LABELS.items()
@@ -121,6 +127,7 @@ def ui_data() -> dict[str, Any]:
         "title": {"en": "Test CRM", "ru": "Малая CRM"},
         "default_locale": "en",
         "locales": ["en", "ru"],
+        "roles": {"admin": {"en": "Administrator", "ru": "Администратор"}},
         "entities": entities,
         "nav": nav,
     }

@@ -305,7 +305,7 @@ def test_import_cells_go_through_the_plugins_check(
 ) -> None:
     _, _, _, modules = app
     imports = importlib.import_module("crmgen_runtime.web.imports")
-    meta = modules["web.core"].SPEC["entities"]["accounts"]["fields"]["iban"]
+    meta = modules["web.core"].SITE.spec["entities"]["accounts"]["fields"]["iban"]
     value = imports.api_value(meta, "de89 3704 0044 0532 0130 00")
     resource = modules["resources"].BY_NAME["Account"]
     validation = importlib.import_module("crmgen_runtime.validation")

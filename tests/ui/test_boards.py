@@ -500,7 +500,7 @@ def test_a_required_field_has_no_no_value_target(ui: UI, people: dict[str, Any])
 def test_the_empty_no_value_column_is_there_only_to_drop_on(ui: UI, people: dict[str, Any]) -> None:
     module = boards_module(ui)
     resource = ui.gen.resources.RESOURCES["tasks"]
-    view = ui.gen.app.web.core.ENTITIES["tasks"]["boards"]["kanban"]
+    view = ui.gen.app.web.SITE.entities["tasks"]["boards"]["kanban"]
     valued = [("status__isnull", "false")]  # no record without a value
     admin = people["admin"]
     plain = module.load_board(ui.database, resource, admin, view, valued, "")

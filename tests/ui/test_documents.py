@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.web import print_formats
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
@@ -204,13 +205,13 @@ def test_the_openapi_document_lists_the_document_routes(sales: Sales) -> None:
 
 
 def test_the_detail_page_gets_links_to_what_the_reader_may_print(sales: Sales) -> None:
-    web = sales.ui.gen.app.web.documents
+    site = sales.ui.gen.app.web.SITE
     principal = CurrentUser
     agent = principal(id=99, email="a@example.com", name=None, roles=frozenset({"support"}))
     seller1 = principal(id=98, email="s@example.com", name=None, roles=frozenset({"sales"}))
     order = sales.order["id"]
-    assert web.links("orders", order, agent, "en") == []
-    assert web.links("orders", order, seller1, "ru") == [
+    assert print_formats.links(site, "orders", order, agent, "en") == []
+    assert print_formats.links(site, "orders", order, seller1, "ru") == [
         {
             "label": "Коммерческое предложение",
             "files": [
@@ -219,7 +220,7 @@ def test_the_detail_page_gets_links_to_what_the_reader_may_print(sales: Sales) -
             ],
         }
     ]
-    assert web.links("companies", 1, seller1, "en") == []
+    assert print_formats.links(site, "companies", 1, seller1, "en") == []
 
 
 def test_the_detail_page_shows_the_download_links(sales: Sales) -> None:

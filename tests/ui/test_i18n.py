@@ -19,8 +19,8 @@ NNBSP = "\u202f"  # CLDR puts a narrow no-break space before "г."
 
 
 @pytest.fixture
-def core(ui: UI) -> Any:  # noqa: F811
-    return ui.gen.app.web.core
+def site(ui: UI) -> Any:  # noqa: F811
+    return ui.gen.app.web.SITE
 
 
 @pytest.mark.parametrize(
@@ -41,25 +41,25 @@ def core(ui: UI) -> Any:  # noqa: F811
     ],
 )
 def test_cells_follow_the_locale(
-    core: Any, type_: str, value: Any, locale: str, shown: str
+    site: Any, type_: str, value: Any, locale: str, shown: str
 ) -> None:
     meta = {"type": type_, "currency": "RUB" if type_ == "money" else None}  # as ui.json has it
-    assert core.cell(meta, value, locale) == shown
+    assert site.cell(meta, value, locale) == shown
 
 
-def test_datetimes_are_shown_in_the_app_time_zone(core: Any, ui: UI) -> None:  # noqa: F811
+def test_datetimes_are_shown_in_the_app_time_zone(site: Any, ui: UI) -> None:  # noqa: F811
     assert ui.gen.settings.TIMEZONE == "Europe/Moscow"  # examples/crm: UTC+3 all year
     moment = dt.datetime(2024, 5, 12, 21, 30, tzinfo=dt.UTC)
-    assert core.cell({"type": "datetime"}, moment, "ru") == f"13 мая 2024{NNBSP}г., 00:30"
-    assert core.cell({"type": "datetime"}, "2024-05-12T21:30:00Z", "en").startswith("May 13, 2024")
+    assert site.cell({"type": "datetime"}, moment, "ru") == f"13 мая 2024{NNBSP}г., 00:30"
+    assert site.cell({"type": "datetime"}, "2024-05-12T21:30:00Z", "en").startswith("May 13, 2024")
     # a system column without a field type is recognised by its value
-    assert core.cell({}, moment, "ru") == f"13 мая 2024{NNBSP}г., 00:30"
+    assert site.cell({}, moment, "ru") == f"13 мая 2024{NNBSP}г., 00:30"
 
 
-def test_unparseable_values_are_shown_as_they_are(core: Any) -> None:
-    assert core.cell({"type": "date"}, "someday", "ru") == "someday"
-    assert core.cell({"type": "money"}, "lots", "ru") == "lots"
-    assert core.cell({"type": "integer"}, None, "ru") == ""
+def test_unparseable_values_are_shown_as_they_are(site: Any) -> None:
+    assert site.cell({"type": "date"}, "someday", "ru") == "someday"
+    assert site.cell({"type": "money"}, "lots", "ru") == "lots"
+    assert site.cell({"type": "integer"}, None, "ru") == ""
 
 
 def test_a_list_shows_russian_numbers_and_form_inputs_keep_machine_formats(
@@ -99,13 +99,11 @@ def _error(ui: UI, payload: dict[str, Any]) -> Any:  # noqa: F811
         extra={},
     )
     with pytest.raises(ApiError) as caught:
-        crud.create_record(
-            ui.database, gen.resources.RESOURCES["companies"], user, payload, None
-        )
+        crud.create_record(ui.database, gen.resources.RESOURCES["companies"], user, payload, None)
     return caught.value
 
 
-def test_validation_messages_are_translated_from_their_codes(ui: UI, core: Any) -> None:  # noqa: F811
+def test_validation_messages_are_translated_from_their_codes(ui: UI, site: Any) -> None:  # noqa: F811
     error = _error(
         ui,
         {"name": "x" * 300, "employees": -1, "industry": "mining", "email": "nope", "tax_id": "12"},
@@ -113,27 +111,24 @@ def test_validation_messages_are_translated_from_their_codes(ui: UI, core: Any) 
     # the API's words are untouched
     assert error.fields["employees"] == "Must be at least 0."
     assert error.fields["industry"].startswith("Must be one of: retail, ")
-    ru = core.field_errors(error.fields, "ru")
+    ru = site.field_errors(error.fields, "ru")
     assert ru["employees"] == "Не меньше 0."
     assert ru["name"].startswith("Не длиннее ") and ru["name"].endswith(" символов.")
     assert ru["industry"].startswith("Допустимые значения: retail, ")
     assert ru["email"] == "Введите правильный адрес эл. почты."
     assert ru["tax_id"] == "Не короче 10 символов."
-    zh = core.field_errors(error.fields, "zh")
+    zh = site.field_errors(error.fields, "zh")
     assert zh["employees"] == "不能小于 0。"
-    required = core.field_errors(_error(ui, {}).fields, "bs")
+    required = site.field_errors(_error(ui, {}).fields, "bs")
     assert required == {"name": "Ovo polje je obavezno."}
 
 
-def test_unknown_messages_pass_through_and_codes_cover_every_message(
-    ui: UI,
-    core: Any,
-) -> None:
-    assert core.field_errors({"x": "Something else went wrong."}, "ru") == {
+def test_unknown_messages_pass_through_and_codes_cover_every_message(site: Any) -> None:
+    assert site.field_errors({"x": "Something else went wrong."}, "ru") == {
         "x": "Something else went wrong."
     }
     for code in validation.MESSAGES:
-        assert f"invalid_{code}" in core.MESSAGES["en"], code
+        assert f"invalid_{code}" in site.messages["en"], code
     example = validation.message("too_short", min=3)
     assert validation.explain(example) == ("too_short", {"min": "3"})
     assert validation.explain(validation.message("too_small", min=3)) == ("too_small", {"min": "3"})

@@ -158,7 +158,7 @@ def test_the_renderer_picks_a_widget_per_field_type() -> None:
 
 
 def test_filter_widgets_show_the_current_values(ui: UI, people: dict[str, Any]) -> None:
-    entity = dict(ui.gen.app.web.core.ENTITIES["contacts"])
+    entity = dict(ui.gen.app.web.SITE.entities["contacts"])
     entity["lists"] = {
         "filters": [
             {"name": "birthday", "kind": "date"},
@@ -177,8 +177,7 @@ def test_filter_widgets_show_the_current_values(ui: UI, people: dict[str, Any]) 
     )
     readable = frozenset(entity["fields"]) - {"discount"}
     widgets = lists.filter_widgets(
-        ui.gen.app.web.SITE,
-        ui.database, people["users"][SELLER1], entity, readable, query, "en"
+        ui.gen.app.web.SITE, ui.database, people["users"][SELLER1], entity, readable, query, "en"
     )
     by_name = {w["name"]: w for w in widgets}
     assert "discount" not in by_name  # a field the user may not read has no filter
@@ -264,7 +263,7 @@ def test_a_date_bound_of_a_datetime_field_covers_the_whole_day(
 
 
 def first_kind(ui: UI) -> str:
-    return str(ui.gen.app.web.core.ENTITIES["interactions"]["fields"]["kind"]["choices"][0][0])
+    return str(ui.gen.app.web.SITE.entities["interactions"]["fields"]["kind"]["choices"][0][0])
 
 
 @pytest.mark.parametrize(
@@ -450,7 +449,9 @@ def test_export_values_are_safe_for_spreadsheets(ui: UI) -> None:
     assert lists.export_value(site, text, "a\x01b", "en", native=True) == "ab"  # XLSX refuses it
     assert lists.export_value(site, text, "a\x01b", "en", native=False) == "a\x01b"
     number = {"name": "n", "type": "integer", "choices": []}
-    assert lists.export_value(site, number, -5, "en", native=False) == "-5"  # a number, not a formula
+    assert (
+        lists.export_value(site, number, -5, "en", native=False) == "-5"
+    )  # a number, not a formula
     data = {"name": "extra", "type": "json", "choices": []}
     assert lists.export_value(site, data, {"a": "=x"}, "en", native=True) == '{"a": "=x"}'
 

@@ -2,7 +2,8 @@
 
 Each document becomes plain data: its labels and templates per locale, the header fields, the
 line rows' source and columns, the total and who may print it, with every field's label, type,
-enum choices and currency, so the app's ``documents`` module needs nothing else to build it.
+enum choices and currency, so the runtime (``crmgen_runtime.web.print_formats`` over
+``crmgen_runtime.documents``) needs nothing else to build it.
 """
 
 from __future__ import annotations

@@ -1,47 +1,31 @@
-"""The ASGI app: ``create_app()`` wires the database, the routes, the middleware and errors.
+"""The ASGI app: ``create_app()`` wires the database, the routes and the middleware.
 
-Plain Starlette composition: ``GET /healthz``, ``GET /openapi.json``, and below ``/api`` the
-sign-in routes (``/api/auth``) and, per entity, ``/api/<path>`` and ``/api/<path>/{id}`` for
-the actions its API enables. Run it with ``uvicorn --factory reference_crm.app:create_app``.
+The wiring every app shares is the runtime's (``crmgen_runtime.asgi``: ``GET /healthz``,
+``GET /openapi.json``, the body and host checks, errors, the scheduler's thread); here is what
+this app puts in it: below ``/api`` the sign-in routes (``/api/auth``) and, per entity,
+``/api/<path>`` and ``/api/<path>/{id}`` for the actions its API enables; the web UI; its
+middleware. Run it with ``uvicorn --factory reference_crm.app:create_app``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import audit, auth_routes, crud, events, hosts, profile
-from crmgen_runtime.body_limit import BodyLimit
+from crmgen_runtime import asgi, audit, auth_routes, crud, events, profile
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
-from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
-from crmgen_runtime.web import error_pages
+from crmgen_runtime.web import print_formats
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 
 from reference_crm import RUNTIME_VERSION, analytics, outbox, web
 from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import Settings, check, startup_settings
 
 OPENAPI = Path(__file__).with_name("openapi.json")
-
-
-async def healthz(request: Request) -> Response:
-    """200 once the database answers, else 503."""
-    if not await run_in_threadpool(request.app.state.db.ping):
-        raise ApiError(503, "unavailable", "The database does not answer.")
-    return crud.JSONResponse({"status": "ok"})
-
-
-async def openapi(request: Request) -> Response:
-    """The OpenAPI 3.1 document, rendered by crmgen from the spec."""
-    return Response(request.app.state.openapi, media_type="application/json")
 
 
 def api_routes() -> list[BaseRoute]:
@@ -57,7 +41,7 @@ def api_routes() -> list[BaseRoute]:
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
     # GET /api/<path>/{id}/documents/<name>.<format>
-    routes.extend(web.documents.api_routes())
+    routes.extend(print_formats.api_routes(web.SITE))
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes
@@ -84,44 +68,14 @@ def create_app(
     """
     crmgen_runtime.require(RUNTIME_VERSION, "reference_crm")
     settings = startup_settings() if settings is None else check(settings)
-    db = database or Database(settings.database_url)
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        scheduler = None
-        if settings.run_scheduler:  # RUN_SCHEDULER=1: scheduled processes run here too
-            from crmgen_runtime import scheduler as scheduling
-
-            scheduler = scheduling.start_in_thread(CATALOG, db, settings)
-        yield
-        if scheduler is not None:
-            thread, stop = scheduler
-            stop.set()
-            await run_in_threadpool(thread.join, 60)
-        if database is None:
-            db.dispose()
-
-    app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=["GET"], name="healthz"),
-            Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
-            Mount("/api", routes=api_routes(), name="api"),
-            *web.routes(),  # the web UI: /, /login, /static, /<entity path>/...
-        ],
-        middleware=[
-            # Outside the replaceable list: every request body is capped (body_limit.py), and
-            # only the allowed hosts are served (hosts.py).
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
-            Middleware(hosts.AllowedHostsMiddleware, hosts=settings.hosts),
-            *(default_middleware() if middleware is None else middleware),
-        ],
-        exception_handlers=error_pages.html_errors(EXCEPTION_HANDLERS),
-        lifespan=lifespan,
+    return asgi.build(
+        CATALOG,
+        web.SITE,  # crmgen_runtime.web.site
+        settings,
+        database or Database(settings.database_url),
+        owns_database=database is None,
+        api=api_routes(),
+        pages=web.routes(),  # the web UI: /, /login, /static, /<entity path>/...
+        middleware=default_middleware() if middleware is None else middleware,
+        openapi_document=OPENAPI.read_bytes(),
     )
-    app.state.db = db
-    app.state.settings = settings
-    # what the runtime knows of this app (crmgen_runtime.resources), and its web UI
-    app.state.catalog = CATALOG
-    app.state.site = web.SITE  # crmgen_runtime.web.site
-    app.state.openapi = OPENAPI.read_bytes()
-    return app

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-import reference_crm.web.core as ui
+from reference_crm.web.core import SITE
 from tests.conftest import PASSWORD, Api, email_of
 
-PAGES = ui.PAGES  # the entities with pages
+PAGES = SITE.pages  # the entities with pages
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # Every script tag of a page loads a file shipped in the app: labels and values are escaped text.

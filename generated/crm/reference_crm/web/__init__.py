@@ -1,11 +1,11 @@
 """The web UI: server-rendered pages over the same functions as the REST API.
 
-One module per part of the UI, each giving its routes: the runtime's ``auth_pages`` (sign in,
-password reset, locale, home), ``account`` (one's own password and e-mail), ``lists`` and
-``forms`` (an entity's list, export, bulk delete, create and edit pages), ``boards`` (kanban,
-calendar), ``imports`` (CSV and XLSX files), ``dashboards`` (KPIs, charts, reports),
-``search`` (quick search) and ``error_pages`` (errors for browsers, the favicon), and this
-app's ``records`` (detail pages) and ``documents`` (PDF and XLSX print formats). What they
+One module per part of the UI, each the runtime's and each giving its routes: ``auth_pages``
+(sign in, password reset, locale, home), ``account`` (one's own password and e-mail), ``lists``
+and ``forms`` (an entity's list, export, bulk delete, create and edit pages), ``records``
+(detail pages, actions, delete), ``boards`` (kanban, calendar), ``imports`` (CSV and XLSX
+files), ``dashboards`` (KPIs, charts, reports), ``print_formats`` (PDF and XLSX documents),
+``search`` (quick search) and ``error_pages`` (errors for browsers, the favicon). What they
 share is ``SITE`` (``core``): this app's ``crmgen_runtime.web.site.Site``.
 """
 
@@ -21,14 +21,12 @@ from crmgen_runtime.web import (
     forms,
     imports,
     lists,
+    print_formats,
+    records,
     search,
 )
 from starlette.routing import BaseRoute, Mount
 
-from reference_crm.web import (
-    documents,
-    records,
-)
 from reference_crm.web.core import SITE
 
 # Each module gives ``routes()`` (its site-wide pages) and ``entity_routes(path, resource)``
@@ -42,7 +40,7 @@ MODULES = (
     boards,
     dashboards,
     imports,
-    documents,
+    print_formats,
     search,
     error_pages,
 )

@@ -1,6 +1,6 @@
 """This app's web UI: its ``Site`` (``crmgen_runtime.web.site``) over the catalog and this
 package's folder (``ui.json``, and the app's own ``templates/``, ``static/`` and ``messages/``
-before the runtime's), with the names the page modules use."""
+before the runtime's). The runtime's page modules find it on ``app.state.site``."""
 
 from __future__ import annotations
 
@@ -13,20 +13,3 @@ from reference_crm.resources import CATALOG
 
 ROOT = Path(__file__).parent.parent
 SITE = Site(CATALOG, ROOT, analytics=ANALYTICS)
-
-SPEC = SITE.spec
-ENTITIES = SITE.entities
-PAGES = SITE.pages
-MESSAGES = SITE.messages
-LOCALES = SITE.locales
-
-render = SITE.render
-error_page = SITE.error_page
-guard = SITE.guard
-locale_of = SITE.locale_of
-translator = SITE.translator
-field_errors = SITE.field_errors
-pick = SITE.pick
-cell = SITE.cell
-form_value = SITE.form_value
-entity_context = SITE.entity_context

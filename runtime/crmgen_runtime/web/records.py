@@ -1,0 +1,497 @@
+"""An entity's detail page, its manual actions and its delete confirmation.
+
+The detail page shows the record's fields (by form section), the related lists (the reverse
+sides of relations pointing at it), an activity timeline (the related records that are events,
+such as calls and meetings, merged with the record's audit entries, newest first), a button per
+manual process the user's role may run and the print formats they may download. Every list goes
+through ``crud.list_records`` with the user, so the role's rules hide what the user may not
+read; a linked record out of the user's reach shows its id, with no name and no link.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from crmgen_runtime import accounts, audit, crud, links, permissions
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.resources import Catalog, Resource
+from crmgen_runtime.tables import AuditEntryTable
+from crmgen_runtime.web import print_formats
+from crmgen_runtime.web.site import (
+    Site,
+    allowed,
+    client_ip,
+    csrf_ok,
+    fetch_record,
+    read_form,
+    redirect,
+    site_of,
+)
+
+RELATED_ROWS = 10  # records per related list
+TIMELINE_ROWS = 20  # entries per source of the timeline (and in all)
+AUDIT_CHANGES = 8  # changed fields listed per audit entry
+Fields = dict[str, dict[str, Any]]  # an entity's fields in ui.json, by name
+
+
+def moment(value: Any) -> dt.datetime | None:
+    """A stored time as an aware datetime (ISO text or naive values are UTC)."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def actions_of(site: Site, path: str) -> dict[str, dict[str, Any]]:
+    """The manual processes of the entity at ``path`` that the app serves, by name."""
+    endpoints = site.catalog.events.endpoints
+    return {
+        a["name"]: a for a in site.entities[path]["records"]["actions"] if a["name"] in endpoints
+    }
+
+
+def may_run(catalog: Catalog, action: dict[str, Any], user: CurrentUser) -> bool:
+    """Whether ``user``'s role may press the button of a manual process (as the API checks)."""
+    return catalog.is_superuser(user) or user.has_role(*action["roles"])
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Someone looking at one entity's records on an app's site: what the detail page shows
+    them, as their role may see it, in their locale (the database calls block)."""
+
+    site: Site
+    database: Any
+    user: CurrentUser
+    locale: str
+
+    # --- values ----------------------------------------------------------------------------
+
+    def record_url(self, target: str | None, record_id: Any) -> str | None:
+        """The detail page of a linked record, when there is one the user may open."""
+        resource = self.site.pages.get(target or "")
+        if resource is None or not allowed(resource, self.user, "read"):
+            return None
+        return f"/{target}/{record_id}"
+
+    def show_value(self, meta: dict[str, Any], value: Any, names: dict[int, str]) -> dict[str, Any]:
+        """One field of the detail page: text, or links (references), or a JSON block.
+
+        ``names`` holds the display texts of the linked records within the user's reach that
+        the record's value does not carry (``linked_names``). A linked record out of reach
+        shows its id, and no link to a page the user cannot open.
+        """
+        target, cell = meta.get("target"), self.site.cell
+        if meta["type"] == "refs" and isinstance(value, list):
+            shown = [
+                {
+                    "text": names.get(i) or f"#{i}",
+                    "url": self.record_url(target, i) if i in names else None,
+                }
+                for i in value
+            ]
+            return {"kind": "links", "links": shown}
+        if isinstance(value, dict) and "id" in value and target:
+            reached = bool(value.get("display")) or value["id"] in names
+            url = self.record_url(target, value["id"]) if reached else None
+            return {
+                "kind": "links",
+                "links": [{"text": cell(meta, value, self.locale), "url": url}],
+            }
+        if meta["type"] == "json" and value is not None:
+            return {"kind": "json", "text": json.dumps(value, ensure_ascii=False, indent=2)}
+        if (
+            meta["type"] == "file"
+            and isinstance(value, str)
+            and value.startswith(("https://", "http://"))
+        ):
+            name = value.rsplit("/", 1)[-1] or value
+            return {"kind": "links", "links": [{"text": name, "url": value, "external": True}]}
+        return {"kind": "text", "text": cell(meta, value, self.locale)}
+
+    def roles_item(self, names: list[str]) -> dict[str, Any]:
+        """A user's roles on the detail page, by their labels in the locale."""
+        site = self.site
+        labels = [site.pick(site.spec["roles"].get(name), self.locale) or name for name in names]
+        text = ", ".join(labels) or "—"
+        return {"label": site.translator(self.locale)("roles"), "kind": "text", "text": text}
+
+    def display_names(self, target: str | None, ids: set[int]) -> dict[int, str]:
+        """The display texts of the records of ``target`` within the user's reach (``links``:
+        live and within their read rule), by id; the others are left out."""
+        resource = self.site.catalog.resources.get(target or "")
+        if resource is None or not ids:
+            return {}
+        with self.database.engine.connect() as connection:
+            return links.names(connection, resource, self.user, ids)
+
+    def linked_names(self, fields: Fields, record: dict[str, Any]) -> dict[str, dict[int, str]]:
+        """Display texts of the records the record links to, within the user's reach: those of
+        its lists of references, and a reference's when its display value did not come with
+        the record (out of reach, hidden from the user, or empty)."""
+        wanted: dict[str, set[int]] = {}
+        for name, meta in fields.items():
+            value = record.get(name)
+            if meta["type"] == "refs":
+                wanted[name] = set(value or [])
+            elif meta.get("target") and isinstance(value, dict) and not value.get("display"):
+                wanted[name] = {value["id"]}
+        return {
+            name: self.display_names(fields[name]["target"], ids) for name, ids in wanted.items()
+        }
+
+    # --- related lists and the timeline ----------------------------------------------------
+
+    def related_list(self, source: dict[str, Any], record_id: int) -> dict[str, Any] | None:
+        """One related list: its first rows, its total, links to all of them and to a new one."""
+        site, user, locale = self.site, self.user, self.locale
+        resource = site.pages.get(source["path"])
+        if resource is None or not allowed(resource, user, "list"):
+            return None
+        meta = site.entities[source["path"]]
+        params = [(source["field"], str(record_id)), ("limit", str(RELATED_ROWS))]
+        if source["sort"]:
+            params.append(("sort", source["sort"]))
+        try:
+            page = crud.list_records(self.database, resource, user, params)
+        except ApiError:  # the user may not filter by the relation (a hidden field)
+            return None
+        readable = permissions.readable(resource, user)
+        columns = [meta["fields"][c] for c in source["columns"] if c in readable]
+        may_create = allowed(resource, user, "create") and source["field"] in permissions.writable(
+            resource, user, "create"
+        )
+        query = f"?{source['field']}={record_id}"
+        display = meta["fields"].get(meta["display"])
+        return {
+            "label": site.pick(source["label"], locale),
+            "title_header": site.pick(display["label"], locale) if display else "#",
+            "headers": [site.pick(c["label"], locale) for c in columns],
+            "rows": [
+                {
+                    "url": f"/{source['path']}/{item['id']}",
+                    "title": site.cell({}, item.get(meta["display"]), locale) or f"#{item['id']}",
+                    "cells": [site.cell(c, item.get(c["name"]), locale) for c in columns],
+                }
+                for item in page["items"]
+            ],
+            "total": page["total"],
+            "all_url": f"/{source['path']}/{query}",
+            "new_url": f"/{source['path']}/new{query}" if may_create else None,
+        }
+
+    def activity_entries(self, source: dict[str, Any], record_id: int) -> list[dict[str, Any]]:
+        """The events of one activity source (e.g. the calls and meetings with this contact)."""
+        site, user, locale = self.site, self.user, self.locale
+        spec = source["activity"]
+        resource = site.pages.get(source["path"])
+        if spec is None or resource is None or not allowed(resource, user, "list"):
+            return []
+        if not allowed(resource, user, "read"):
+            return []
+        fields = site.entities[source["path"]]["fields"]
+        params = [
+            (source["field"], str(record_id)),
+            ("sort", f"-{spec['time']}"),
+            ("limit", str(TIMELINE_ROWS)),
+        ]
+        try:
+            page = crud.list_records(self.database, resource, user, params)
+        except ApiError:
+            return []
+        entries = []
+        for item in page["items"]:
+            when = moment(item.get(spec["time"]))
+            if when is None:
+                continue
+            kind = spec["kind"]
+            entries.append(
+                {
+                    "at": when,
+                    "source": "activity",
+                    "title": site.cell({}, item.get(spec["title"]), locale) or f"#{item['id']}",
+                    "url": f"/{source['path']}/{item['id']}",
+                    "badge": site.cell(fields[kind], item.get(kind), locale) if kind else "",
+                    "text": site.cell({}, item.get(spec["text"]), locale) if spec["text"] else "",
+                    "who": site.cell({}, item.get(spec["who"]), locale) if spec["who"] else "",
+                    "changes": [],
+                }
+            )
+        return entries
+
+    def audit_entries(
+        self, resource: Resource, fields: Fields, record_id: int
+    ) -> list[dict[str, Any]]:
+        """The record's audit entries, for the roles that may read the audit log; only the
+        changes of fields the user may read are listed."""
+        site, user, locale = self.site, self.user, self.locale
+        if not site.catalog.config.may_read_audit(user):
+            return []
+        entry_model = site.catalog.table(AuditEntryTable)
+        with self.database.session() as session:
+            rows = session.scalars(
+                sa.select(entry_model)
+                .where(entry_model.entity == resource.name, entry_model.record_id == record_id)
+                .order_by(entry_model.id.desc())
+                .limit(TIMELINE_ROWS)
+            ).all()
+            described = [audit.describe(row) for row in rows]
+        readable = permissions.readable(resource, user)
+        shown = [
+            [
+                (name, pair)
+                for name, pair in (entry["changes"] or {}).items()
+                if name in fields and name in readable and isinstance(pair, list) and len(pair) == 2
+            ]
+            for entry in described
+        ]
+        # Entries keep the ids of linked records: show their names, as the user may see them.
+        linked: dict[str, set[int]] = {}
+        for pairs in shown:
+            for name, pair in pairs:
+                if fields[name]["target"]:
+                    for value in pair:
+                        linked.setdefault(name, set()).update(
+                            value if isinstance(value, list) else [value]
+                        )
+        names = {
+            name: self.display_names(fields[name]["target"], ids) for name, ids in linked.items()
+        }
+
+        def text(name: str, value: Any) -> str:
+            if name not in names or value is None:
+                return site.cell(fields[name], value, locale)
+            ids = value if isinstance(value, list) else [value]
+            return ", ".join(names[name].get(i) or f"#{i}" for i in ids)
+
+        t = site.translator(locale)
+        entries = []
+        for entry, pairs in zip(described, shown, strict=True):
+            listed = [
+                {
+                    "label": site.pick(fields[name]["label"], locale),
+                    "old": text(name, pair[0]),
+                    "new": text(name, pair[1]),
+                }
+                for name, pair in pairs
+            ]
+            entries.append(
+                {
+                    "at": moment(entry["at"]),
+                    "source": "audit",
+                    "title": t(f"audit_{entry['action']}"),
+                    "url": None,
+                    "badge": t("audit"),
+                    "text": "",
+                    "who": entry["user_email"] or t("system"),
+                    "changes": listed[:AUDIT_CHANGES],
+                    "more": max(0, len(listed) - AUDIT_CHANGES),
+                }
+            )
+        return entries
+
+    def detail(self, resource: Resource, path: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Everything the detail page shows besides the record's own fields."""
+        entity = self.site.entities[path]
+        record_id = record["id"]
+        related = []
+        timeline = self.audit_entries(resource, entity["fields"], record_id)
+        for source in entity["records"]["related"]:
+            shown = self.related_list(source, record_id)
+            if shown is not None:
+                related.append(shown)
+            if source["activity"] is not None:
+                timeline += self.activity_entries(source, record_id)
+        timeline.sort(key=lambda e: e["at"], reverse=True)
+        formats = self.site.formats
+        for entry in timeline:
+            entry["when"] = formats.format_moment(entry["at"], self.locale)
+            entry["iso"] = entry["at"].isoformat()
+        return {
+            "related": related,
+            "timeline": timeline[:TIMELINE_ROWS],
+            "names": self.linked_names(entity["fields"], record),
+        }
+
+    def groups(
+        self,
+        resource: Resource,
+        path: str,
+        record: dict[str, Any],
+        names: dict[str, dict[int, str]],
+    ) -> list[dict[str, Any]]:
+        """The record's fields by the spec's form sections (a user's roles after them)."""
+        site, locale = self.site, self.locale
+        entity = site.entities[path]
+        fields: Fields = entity["fields"]
+        result: list[dict[str, Any]] = []
+        for section in entity["records"]["sections"]:
+            items = [
+                {
+                    "label": site.pick(fields[name]["label"], locale),
+                    **self.show_value(fields[name], record.get(name), names.get(name, {})),
+                }
+                for name in section["fields"]
+                if name in record
+            ]
+            if items:
+                result.append({"label": site.pick(section["label"], locale), "items": items})
+        if resource.name == accounts.USER and accounts.ROLES_FIELD in record:
+            if not result:
+                result.append({"label": "", "items": []})
+            result[0]["items"].append(self.roles_item(record[accounts.ROLES_FIELD]))
+        return result
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+async def show_detail(
+    request: Request,
+    path: str,
+    resource: Resource,
+    user: CurrentUser,
+    record: dict[str, Any],
+    *,
+    notice: str | None = None,
+    problem: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The detail page of ``record`` (a notice or a problem above it)."""
+    site = site_of(request)
+    locale = site.locale_of(request)
+    viewer = Viewer(site, request.app.state.db, user, locale)
+    data = await run_in_threadpool(viewer.detail, resource, path, record)
+    groups = viewer.groups(resource, path, record, data.pop("names"))
+    buttons = [
+        {"name": name, "label": site.pick(action["label"], locale)}
+        for name, action in actions_of(site, path).items()
+        if may_run(site.catalog, action, user)
+    ]
+    display = site.entities[path]["display"]
+    context = site.entity_context(
+        path,
+        locale,
+        record=record,
+        title_text=site.cell({}, record.get(display), locale) or f"#{record['id']}",
+        groups=groups,
+        buttons=buttons,
+        documents=print_formats.links(site, path, record["id"], user, locale),
+        notice=notice,
+        problem=problem,
+        may_update=allowed(resource, user, "update"),
+        may_delete=allowed(resource, user, "delete"),
+        **data,
+    )
+    return site.render(request, "detail.html", context, user=user, status=status)
+
+
+def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
+    """The detail page, the action buttons and the delete confirmation of the entity at
+    ``path``."""
+
+    async def detail_page(request: Request) -> Response:
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "read")
+        if stop is not None:
+            return stop
+        record_id = request.path_params["id"]
+        record = await run_in_threadpool(
+            fetch_record, request.app.state.db, resource, user, record_id, "read"
+        )
+        if record is None:
+            return site.error_page(request, 404, "not_found", user)
+        done = actions_of(site, path).get(request.query_params.get("done", ""))
+        notice = None
+        if done is not None:
+            locale = site.locale_of(request)
+            label = site.pick(done["label"], locale)
+            notice = site.translator(locale)("action_done").format(action=label)
+        return await show_detail(request, path, resource, user, record, notice=notice)
+
+    async def action_page(request: Request) -> Response:
+        """A manual process's button: the same code as ``POST /api/<path>/{id}/actions/<name>``."""
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "read")
+        if stop is not None:
+            return stop
+        form = await read_form(request)
+        if not csrf_ok(request, form):
+            return site.error_page(request, 403, "csrf", user)
+        name, record_id = request.path_params["name"], request.path_params["id"]
+        action = actions_of(site, path).get(name)
+        if action is None:
+            return site.error_page(request, 404, "not_found", user)
+        if not may_run(site.catalog, action, user):
+            return site.error_page(request, 403, "forbidden", user)
+        database = request.app.state.db
+        endpoint = site.catalog.events.endpoints[name]
+        try:
+            await run_in_threadpool(endpoint.run, database, user, record_id)
+        except ApiError as exc:
+            record = await run_in_threadpool(
+                fetch_record, database, resource, user, record_id, "read"
+            )
+            if exc.status == 404 or record is None:
+                return site.error_page(request, 404, "not_found", user)
+            if exc.status == 403:
+                return site.error_page(request, 403, "forbidden", user, detail=exc.message)
+            return await show_detail(
+                request, path, resource, user, record, problem=exc.message, status=exc.status
+            )
+        return redirect(request, f"/{path}/{record_id}?done={name}")
+
+    async def delete_page(request: Request) -> Response:
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "delete")
+        if stop is not None:
+            return stop
+        locale = site.locale_of(request)
+        record_id = request.path_params["id"]
+        database = request.app.state.db
+        if request.method == "GET":
+            record = await run_in_threadpool(
+                fetch_record, database, resource, user, record_id, "delete"
+            )
+            if record is None:
+                return site.error_page(request, 404, "not_found", user)
+            display = site.entities[path]["display"]
+            title = site.cell({}, record.get(display), locale) or f"#{record_id}"
+            context = site.entity_context(path, locale, record_id=record_id, title_text=title)
+            return site.render(request, "confirm_delete.html", context, user=user)
+        form = await read_form(request)
+        if not csrf_ok(request, form):
+            return site.error_page(request, 403, "csrf", user)
+        try:
+            await run_in_threadpool(
+                crud.delete_record, database, resource, user, record_id, client_ip(request)
+            )
+        except ApiError as exc:
+            if exc.status == 404:
+                return site.error_page(request, 404, "not_found", user)
+            return site.error_page(request, exc.status, "error", user, detail=exc.message)
+        return redirect(request, f"/{path}/")
+
+    return [
+        Route(f"/{path}/{{id:int}}", detail_page, methods=["GET"]),
+        Route(f"/{path}/{{id:int}}/actions/{{name}}", action_page, methods=["POST"]),
+        Route(f"/{path}/{{id:int}}/delete", delete_page, methods=["GET", "POST"]),
+    ]
+
+
+def routes() -> list[BaseRoute]:
+    return []
