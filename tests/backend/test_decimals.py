@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -377,7 +378,8 @@ def test_export_then_import_keeps_every_digit(clean: App, kind: str) -> None:
         "price": "9999999999.99",
         "small": "-99.50",
     }
-    clean.post("entries", name="exported", **values)
+    wide = {"big": -(2**62) - 1, "ratio": 0.1, "opens": "23:59:59"}  # beyond a double's 2**53
+    clean.post("entries", name="exported", **values, **wide)
     clean.post("entries", name="plain", wide="12.50", fine="0.000000000001")
     _signed_in(clean)
     try:
@@ -400,4 +402,91 @@ def test_export_then_import_keeps_every_digit(clean: App, kind: str) -> None:
         clean.client.cookies.clear()
     back = {item["name"]: item for item in clean.get("entries", sort="name")["items"]}
     assert {f: back["exported"][f] for f in values} == values
+    assert {f: back["exported"][f] for f in wide} == wide
     assert back["plain"]["wide"] == "12.50" and back["plain"]["fine"] == "0.000000000001"
+
+
+# --- 64-bit integers, floats and times of day ------------------------------------------------
+
+
+def test_bigints_floats_and_times_round_trip(clean: App) -> None:
+    cases = {
+        "billions": {"big": 3_000_000_000, "ratio": 1e308, "opens": "09:30"},
+        "negative": {"big": -(2**62), "ratio": 0.1, "opens": "23:59:59"},
+        "widest": {"big": 2**63 - 1, "ratio": -5e-324, "opens": "00:00"},
+        "lowest": {"big": -(2**63), "ratio": 2.5},
+        "as_text": {"big": "9007199254740993", "ratio": "1e-7"},  # what JavaScript sends
+    }
+    for name, values in cases.items():
+        clean.post("entries", name=name, **values)
+    back = {item["name"]: item for item in clean.get("entries", limit=50)["items"]}
+    assert back["billions"]["big"] == 3_000_000_000 and back["billions"]["ratio"] == 1e308
+    assert back["billions"]["opens"] == "09:30:00"
+    assert back["negative"]["big"] == -(2**62) and back["negative"]["ratio"] == 0.1
+    assert back["negative"]["opens"] == "23:59:59"
+    assert back["widest"]["big"] == 2**63 - 1 and back["widest"]["ratio"] == -5e-324
+    assert back["lowest"]["big"] == -(2**63) and back["lowest"]["opens"] == "09:30:00"  # default
+    assert back["as_text"]["big"] == 2**53 + 1 and back["as_text"]["ratio"] == 1e-7
+    raw = clean.client.get(f"/api/entries/{back['negative']['id']}", headers=clean.headers("admin"))
+    assert b'"big":-4611686018427387904' in raw.content and b'"ratio":0.1' in raw.content
+
+    def matching(**params: Any) -> list[str]:
+        return names(clean.get("entries", limit=50, sort="big", **params)["items"])
+
+    assert matching(big__gt=2**53) == ["as_text", "widest"]
+    assert matching(big=2**53 + 1) == ["as_text"]
+    assert matching(big__gte=3_000_000_000) == ["billions", "as_text", "widest"]
+    assert matching(big__lt=0) == ["lowest", "negative"]
+    assert matching(ratio__gt=1e300) == ["billions"]
+    assert matching(ratio__lt=0) == ["widest"]
+    assert matching(opens__gte="09:30", opens__lt="23:00") == ["lowest", "billions", "as_text"]
+    paged: list[str] = []
+    params: dict[str, Any] = {"sort": "-big", "limit": 2}
+    while True:  # the cursor carries 64-bit values and floats
+        page = clean.get("entries", **params)
+        paged += names(page["items"])
+        if not page["next_cursor"]:
+            break
+        params = {"sort": "-big", "limit": 2, "cursor": page["next_cursor"]}
+    assert paged == ["widest", "as_text", "billions", "negative", "lowest"]
+    by_ratio = names(clean.get("entries", sort="ratio,opens", limit=50)["items"])
+    assert by_ratio == ["widest", "as_text", "negative", "lowest", "billions"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("big", 2**63),
+        ("big", -(2**63) - 1),  # JSON's reader makes a float of it: refused, not rounded
+        ("big", 1e19),
+        ("big", 1.5),
+        ("big", "12a"),
+        ("ratio", "NaN"),
+        ("ratio", "Infinity"),
+        ("ratio", "-inf"),
+        ("ratio", "1e400"),
+        ("ratio", "many"),
+        ("opens", "24:00"),
+        ("opens", "9.30"),
+        ("opens", 930),
+    ],
+)
+def test_values_out_of_range_or_not_finite_are_refused(app: App, field: str, value: Any) -> None:
+    body = json.dumps({"name": "refused", field: value}).encode()
+    response = app.client.post(
+        "/api/entries",
+        content=body,
+        headers={**app.headers("admin"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert field in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_json_that_is_not_a_finite_number_is_refused(app: App, literal: str) -> None:
+    response = app.client.post(
+        "/api/entries",
+        content=f'{{"name": "refused", "ratio": {literal}}}'.encode(),
+        headers={**app.headers("admin"), "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
