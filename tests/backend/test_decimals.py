@@ -490,3 +490,32 @@ def test_json_that_is_not_a_finite_number_is_refused(app: App, literal: str) -> 
         headers={**app.headers("admin"), "Content-Type": "application/json"},
     )
     assert response.status_code == 400, response.text
+
+
+def test_forms_and_pages_take_and_show_wide_numbers_and_times(clean: App) -> None:
+    token = _signed_in(clean)
+    try:
+        form = clean.client.get("/entries/new").text
+        assert 'name="opens" type="time" value=""' in form
+        assert 'name="ratio" type="number" value="" step="any">' in form
+        assert 'name="big" type="number" value="" step="1" min="-9223372036854775808"' in form
+        sent = clean.client.post(
+            "/entries/new",
+            data={
+                "csrf_token": token,
+                "name": "typed",
+                "big": str(2**62 + 1),
+                "ratio": "1e-7",
+                "opens": "18:45",
+            },
+            follow_redirects=False,
+        )
+        assert sent.status_code == 303, sent.text
+        listed = clean.client.get("/entries", params={"opens__gte": "18:00"}).text
+        assert "Total: 1<" in listed and 'type="time" name="opens__gte" value="18:00"' in listed
+        item = clean.get("entries")["items"][0]
+        page = clean.client.get(f"/entries/{item['id']}").text
+        assert "4,611,686,018,427,387,905" in page and "1E-7" in page and "18:45<" in page
+    finally:
+        clean.client.cookies.clear()
+    assert (item["big"], item["ratio"], item["opens"]) == (2**62 + 1, 1e-7, "18:45:00")
