@@ -3,10 +3,10 @@ PostgreSQL and across them (a SQLite backup restored into PostgreSQL and the oth
 
 The app is ``tests/backend/exact.yaml``: its entries hold decimals at precision 18 and scales 0,
 2 and 12, money, JSON (no value at all next to JSON's ``null``), dates, date-times with
-microseconds, 64-bit integers, floats and times of day at their limits, booleans, text in several scripts and a many-to-many list; users and roles come
-from the app's ``createuser``, and sessions, sign-in attempts, the audit log and the outbox get
-a row each. Each database
-is read back through the app's own models (in a subprocess), so values compare as the app sees
+microseconds, 64-bit integers, floats and times of day at their limits, booleans, text in
+several scripts and a many-to-many list; users and roles come from the app's ``createuser``,
+and sessions, sign-in attempts, the audit log and the outbox get a row each. Each database is
+read back through the app's own models (in a subprocess), so values compare as the app sees
 them whatever the storage (SQLite keeps exact decimals as whole units).
 """
 
