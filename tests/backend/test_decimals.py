@@ -230,6 +230,9 @@ def test_sorting_filters_and_cursor_pages_tell_close_values_apart(clean: App) ->
     assert refused.status_code == 400 and "wide__lt" in refused.json()["error"]["fields"]
 
 
+TERMS = ("small", "whole", "price", "count", "wide")
+
+
 def test_record_rules_compare_columns_in_one_unit(clean: App) -> None:
     rows = {
         # small < whole, price >= count, wide > 0.005
@@ -243,7 +246,10 @@ def test_record_rules_compare_columns_in_one_unit(clean: App) -> None:
         clean.post(
             "entries", name=name, small=small, whole=whole, price=price, count=count, wide=str(wide)
         )
-    assert set(names(clean.get("entries", who="manager", limit=50)["items"])) == {"all", "big"}
+    for name, opens in (("early", "09:29:59"), ("on_time", "09:30"), ("noon", "12:00")):
+        clean.post("entries", name=name, opens=opens, **dict(zip(TERMS, rows["all"], strict=True)))
+    listed = set(names(clean.get("entries", who="manager", limit=50)["items"]))
+    assert listed == {"all", "big", "on_time"}
     # the database itself holds the limits of ``small`` (-99.5 .. 99.5) in its own unit
     table = clean.gen.models.Entry.__table__
     with clean.database.engine.begin() as connection:
