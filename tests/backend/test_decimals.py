@@ -525,3 +525,13 @@ def test_forms_and_pages_take_and_show_wide_numbers_and_times(clean: App) -> Non
     finally:
         clean.client.cookies.clear()
     assert (item["big"], item["ratio"], item["opens"]) == (2**62 + 1, 1e-7, "18:45:00")
+
+
+def test_dashboards_sum_64_bit_integers_and_floats(clean: App) -> None:
+    for i, (big, ratio) in enumerate([(2**62, 0.5), (2**62, 0.25), (2**62, 1e300)]):
+        clean.post("entries", name=f"n{i}", big=big, ratio=ratio)
+    board = clean.client.get("/api/dashboards/money", headers=clean.headers("admin"))
+    assert board.status_code == 200, board.text
+    kpis = {name: kpi["value"] for name, kpi in board.json()["kpis"].items()}
+    assert Decimal(str(kpis["big_total"])) == 3 * 2**62  # beyond 64 bits
+    assert float(kpis["ratio_total"]) == 1e300 and float(kpis["ratio_average"]) == 1e300 / 3
