@@ -32,6 +32,7 @@ ColumnSource = Callable[[Any], str]  # a crmgen.language.model.Field -> "sa.Stri
 # A form widget's name: the app's site includes ``widgets/<name>.html`` (the runtime's, a
 # plugin's runtime half's or the app's own), and stops at start when none is found.
 WIDGET_NAME = re.compile(r"[a-z][a-z0-9_-]*")
+TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")  # a time of day, HH:MM[:SS]
 _NUMBER = {"type": "number"}
 _COUNT = {"type": "integer", "minimum": 0}
 
@@ -161,6 +162,8 @@ def _number_default(kind: type) -> DefaultCheck:
             return f"the default must be a finite number, got {_show(value)}"
         if kind is int and not isinstance(value, int):
             return f"the default of an integer field must be a whole number, got {value}"
+        if kind is int and not -(2**63) <= value < 2**63:
+            return f"the default {value} does not fit in 64 bits"
         if "min" in raw and isinstance(raw["min"], (int, float)) and value < raw["min"]:
             return f"the default {value} is below min {raw['min']}"
         if "max" in raw and isinstance(raw["max"], (int, float)) and value > raw["max"]:
@@ -198,6 +201,12 @@ def _datetime_default(value: Any, raw: dict[str, Any]) -> str | None:
         dt.datetime.fromisoformat(str(value))
     except ValueError:
         return f"the default must be a date-time like 2024-12-31T09:00 (or '=now()'), got {_show(value)}"
+    return None
+
+
+def _time_default(value: Any, raw: dict[str, Any]) -> str | None:
+    if not isinstance(value, str) or not TIME.fullmatch(value):
+        return f"the default must be a time like 09:30 or 09:30:15, got {_show(value)}"
     return None
 
 
@@ -300,6 +309,32 @@ register(
 )
 register(
     FieldType(
+        "bigint",
+        "a whole number of 64 bits (up to 9223372036854775807)",
+        {"min": _NUMBER, "max": _NUMBER},
+        _number_default(int),
+        column=lambda f: "sa.BigInteger()",
+        python_type="int",
+        api_schema={"type": "integer", "format": "int64"},
+        widget="number",
+        **_NUMBER_KIND,
+    )
+)
+register(
+    FieldType(
+        "float",
+        "a floating-point number (64-bit IEEE 754: inexact, for measures, not money)",
+        {"min": _NUMBER, "max": _NUMBER},
+        _number_default(float),
+        column=lambda f: "sa.Double()",
+        python_type="float",
+        api_schema={"type": "number", "format": "double"},
+        widget="number",
+        **_NUMBER_KIND,
+    )
+)
+register(
+    FieldType(
         "decimal",
         "an exact decimal number",
         {
@@ -370,6 +405,22 @@ register(
         widget="datetime-local",
         filter="datetime",
         import_kind="datetime",
+    )
+)
+register(
+    FieldType(
+        "time",
+        "a time of day without a date or time zone (HH:MM or HH:MM:SS)",
+        {},
+        _time_default,
+        column=lambda f: "sa.Time()",
+        python_type="dt.time",
+        default_source="dt.time.fromisoformat({})",
+        default_as_text=True,
+        api_schema={"type": "string", "pattern": f"^{TIME.pattern}$", "example": "09:30:00"},
+        widget="time",
+        filter="time",
+        import_kind="time",
     )
 )
 register(

@@ -149,6 +149,9 @@ def _value_schema(f: FieldFacts, write: bool) -> dict[str, Any]:
     field_type = fields.field_type(f.type)
     if field_type.api_schema is not None:  # the type says its own schema
         schema = dict(field_type.api_schema)
+        if write and f.type == "bigint":  # its digits as text too: JavaScript's 2**53
+            schema["type"] = ["integer", "string"]
+            schema["pattern"] = "^[-+]?[0-9]{1,20}$"
     elif field_type.text:
         schema = {"type": "string"}
         if "values" in options:  # an enum's
@@ -381,6 +384,8 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
             schema = {"type": "boolean"}
         elif type_ in ("date", "datetime"):
             schema = {"type": "string", "format": "date" if type_ == "date" else "date-time"}
+        elif type_ in ("bigint", "float", "time"):
+            schema = dict(fields.field_type(type_).api_schema or {})
         else:
             schema = {"type": "string"}
         params.append(_param(name, f"only records whose {name} is this value", schema))

@@ -128,10 +128,13 @@ def _number_value(facts: api.FieldFacts, i: int) -> int | float | None:
     scale = dict(facts.options).get("scale", 2) if fields.field_type(facts.type).exact else 0
     step = Decimal(1) if scale == 0 else Decimal(1).scaleb(-scale)
     candidates = [Decimal(1 + i), Decimal(1 + i) * step, low + i * step, high - i * step]
+    inexact = fields.field_type(facts.type).python_type == "float"
+    if inexact:  # a float: a fraction a double holds exactly
+        candidates.insert(0, Decimal(i) + Decimal("0.25"))
     for value in candidates:
-        if facts.type == "integer":
+        if fields.field_type(facts.type).python_type == "int":
             value = value.to_integral_value()
-        if low <= value <= high and value == value.quantize(step):
+        if low <= value <= high and (inexact or value == value.quantize(step)):
             return int(value) if value == value.to_integral_value() else float(value)
     return None
 
@@ -161,6 +164,8 @@ def value(entity: Entity, facts: api.FieldFacts, i: int) -> Any:
         return f"2024-03-{10 + i:02d}"
     if kind == "datetime":
         return f"2024-03-{10 + i:02d}T09:30:00+00:00"
+    if kind == "time":
+        return f"{8 + i // 60 % 12:02d}:{i % 60:02d}:00"
     if kind == "json":
         return {"sample": i, "tags": ["a", "b"]}
     return None
@@ -217,12 +222,18 @@ def invalid_cases(entity: Entity, facts: api.FieldFacts, f: Field) -> list[Inval
             cases.append(
                 Invalid(f"{name}-above-max", name, _number_text(Decimal(str(f.max)) + 1), 422)
             )
-    if kind == "integer":
+    if kind in ("integer", "bigint"):
         cases.append(Invalid(f"{name}-not-whole", name, 1.5, 422))
+    if kind == "bigint":
+        cases.append(Invalid(f"{name}-beyond-64-bits", name, 2**63, 422))
+    if kind == "float":
+        cases.append(Invalid(f"{name}-not-finite", name, "NaN", 422))
     if kind == "boolean":
         cases.append(Invalid(f"{name}-not-boolean", name, "maybe", 422))
     if kind in ("date", "datetime"):
         cases.append(Invalid(f"{name}-bad-{kind}", name, "2024-13-45", 422))
+    if kind == "time":
+        cases.append(Invalid(f"{name}-bad-time", name, "24:00", 422))
     if kind == "ref":
         cases.append(Invalid(f"{name}-unknown-record", name, BAD_ID, 422))
     if kind == "refs":

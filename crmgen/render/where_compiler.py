@@ -34,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from crmgen.language.fields import REGISTRY as FIELD_TYPES
+from crmgen.language.fields import TIME
 from crmgen.language.model import Condition, Entity, Field, Spec, Value
 from crmgen.render.environment import py_literal
 from crmgen.render.errors import GenerateError
@@ -242,10 +243,21 @@ class _Compiler:
             return _Sql(
                 f"sa.true() if ({left.source} {symbol} {right.source}) else sa.false()", "boolean"
             )
+        constant = isinstance(right_node, ast.Constant) and isinstance(right, _Py)
+        if left.type == "time" and constant and not right.none:
+            right = self.time_of_day(right_node.value)
         if isinstance(right, _Sql) and _exact(right.type) and not _exact(left.type):
             # an exact decimal compares in its own unit: it goes first (see the app's decimals)
             left, right, symbol = right, left, _FLIPPED.get(symbol, symbol)
         return self.column_compare(left, symbol, right)
+
+    def time_of_day(self, value: Any) -> _Py:
+        """A time constant as the column compares it: on SQLite the text it stores
+        (``09:30:00.000000``), on PostgreSQL a TIME parameter."""
+        if not isinstance(value, str) or not TIME.fullmatch(value):
+            raise self.fail(f"{value!r} is not a time of day like '09:30' or '09:30:15'")
+        text = py_literal(dt.time.fromisoformat(value).isoformat("microseconds"))
+        return _Py(f'sa.literal({text}, sa.Time().with_variant(sa.String(), "sqlite"))')
 
     def column_compare(self, column: _Sql, symbol: str, value: _Node) -> _Sql:
         col = column.source
@@ -287,6 +299,13 @@ class _Compiler:
         items = [self.visit(item) for item in right_node.elts]
         if any(not isinstance(i, _Py) for i in items):
             raise self.fail("'in' is supported as record.field in [constants]")
+        if left.type == "time":
+            items = [
+                self.time_of_day(node.value)
+                if isinstance(node, ast.Constant) and node.value is not None
+                else item
+                for node, item in zip(right_node.elts, items, strict=True)
+            ]
         values = "[" + ", ".join(i.source for i in items) + "]"
         col = left.source
         if negate:
@@ -357,6 +376,8 @@ def literal(value: Any, type_: str | None) -> str:
     if type_ == "datetime" and isinstance(value, (str, dt.datetime)):
         text = value if isinstance(value, str) else value.isoformat()
         return f"dt.datetime.fromisoformat({py_literal(text)})"
+    if type_ == "time" and isinstance(value, str):
+        return f"dt.time.fromisoformat({py_literal(value)})"
     if _exact(type_) and isinstance(value, (int, float, str)) and not isinstance(value, bool):
         return f"Decimal({py_literal(str(value))})"
     if isinstance(value, (dt.datetime, dt.date)):

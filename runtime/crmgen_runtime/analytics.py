@@ -7,7 +7,7 @@ conditions (compiled from the spec like the conditions of process steps). Dates 
 (day, week from Monday, month, year; datetimes in the app's time zone) on SQLite and PostgreSQL alike.
 
 Every number is exact on both databases: sums are ``decimals.exact_sum`` (no float, no
-overflow), averages are computed from the group's sum and count (so report totals are exact),
+overflow; a float column's sum and average are floats), averages are computed from the group's sum and count (so report totals are exact),
 and a weighted measure (``weighted_by`` an enum field, e.g. the pipeline forecast) is measured
 per value of that field and multiplied by its weight here, in Python: ``SUM(amount * weight)``
 is ``sum over stages of weight x SUM(amount)``. Sums, averages and weighted values of decimal
@@ -37,7 +37,7 @@ from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import links, permissions
 from crmgen_runtime.db import Database
-from crmgen_runtime.decimals import WIDE, add, average, exact_sum
+from crmgen_runtime.decimals import WIDE, add, average, column_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.processes import Actor
@@ -149,6 +149,8 @@ def _weighted(parts: tuple[Any, ...], weight: Decimal) -> tuple[Any, ...]:
 
     An average's count stays; weights are never negative, so a minimum stays the minimum.
     """
+    if isinstance(parts[0], float):  # a float measure stays a float
+        return (parts[0] * float(weight), *parts[1:])
     scaled = None if parts[0] is None else WIDE.multiply(Decimal(parts[0]), weight)
     return (scaled, *parts[1:])
 
@@ -234,10 +236,9 @@ class Query:
         parts: list[Any]
         if measure.fn == "count":
             parts = [sa.func.count(column) if column is not None else sa.func.count()]
-        elif measure.fn == "sum":
-            parts = [exact_sum(column)]
-        elif measure.fn == "avg":
-            parts = [exact_sum(column), sa.func.count(column)]
+        elif measure.fn in ("sum", "avg"):
+            total = column_sum(column)
+            parts = [total] if measure.fn == "sum" else [total, sa.func.count(column)]
         else:
             parts = [getattr(sa.func, measure.fn)(column)]
         self.selected += parts

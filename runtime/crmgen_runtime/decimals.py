@@ -12,7 +12,8 @@ SQL over such a column stays exact on both databases:
   the answer it gives for every value), so every bound value is a whole number of units;
 - comparisons with another number column bring both to the same unit (``Aligned``);
 - ``exact_sum`` sums without rounding or overflow (SQLite: the ``app_exact_sum`` aggregate that
-  ``db`` registers; it answers text beyond 64 bits); ``MIN``/``MAX`` and ``ORDER BY`` work as
+  ``db`` registers; it answers text beyond 64 bits), ``column_sum`` picks it or, for a float
+  column, the plain ``SUM``; ``MIN``/``MAX`` and ``ORDER BY`` work as
   they are; averages are a sum and a count divided in Python (``average``);
 - arithmetic in SQL (``amount * 2``) is refused with a clear error: compute in Python.
 
@@ -268,6 +269,12 @@ class exact_sum(functions.FunctionElement[Any]):
         self.type = column.type if isinstance(column.type, ExactDecimal) else WholeSum()
 
 
+def column_sum(column: Any) -> Any:
+    """The SUM of ``column``: ``exact_sum`` for whole numbers and decimals, a float column's
+    plain SUM (floats are inexact anyway, and may exceed every decimal)."""
+    return sa.func.sum(column) if isinstance(column.type, sa.Float) else exact_sum(column)
+
+
 @compiles(exact_sum)
 def _exact_sum(element: exact_sum, compiler: SQLCompiler, **kw: Any) -> str:
     return f"sum({compiler.process(element.clauses, **kw)})"
@@ -295,10 +302,13 @@ class SqliteExactSum:
         return str(self.total)
 
 
-def average(total: Any, count: int, places: Decimal) -> Decimal | None:
-    """``total / count`` rounded half-up to ``places`` (None without values)."""
+def average(total: Any, count: int, places: Decimal) -> Decimal | float | None:
+    """``total / count`` rounded half-up to ``places`` (None without values); a float total
+    (a float column's) gives the float quotient."""
     if not count or total is None:
         return None
+    if isinstance(total, float):
+        return total / count
     return WIDE.divide(Decimal(total), count).quantize(places, context=WIDE)
 
 

@@ -49,6 +49,7 @@ EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)  # the files' date for a record w
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every XLSX part's date, so the bytes do not depend on the clock
 NUMBER_FORMATS = {
     "integer": "#,##0",
+    "bigint": "#,##0",
     "decimal": "#,##0.00",
     "float": "General",
     "date": "yyyy-mm-dd",
@@ -311,7 +312,9 @@ def cell(meta: dict[str, Any], value: Any, reader: Reader, formats: Formats) -> 
             )
         )
         return Cell(amount, text, kind, currency)
-    if kind in ("integer", "decimal", "float") and isinstance(value, (int, float, Decimal)):
+    if kind in ("integer", "bigint", "decimal", "float") and isinstance(
+        value, (int, float, Decimal)
+    ):
         return Cell(value, formats.format_number(value, reader.locale), kind)
     if isinstance(value, dt.datetime):  # stored in UTC, shown (and written) in the app's zone
         local = formats.as_moment(value)

@@ -17,7 +17,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_scientific
 
 from crmgen_runtime.clock import Clock
 
@@ -64,10 +64,26 @@ def format_day(value: Any, locale: str) -> str:
     return str(value) if day is None else format_date(day, "medium", locale=babel_locale(locale))
 
 
+FLOAT_DIGITS = 15  # the significant digits a float shows: what a double holds, as Excel does
+PLAIN_FLOATS = (Decimal("1e-6"), Decimal("1e15"))  # beyond: a float shows as 1.5E20
+
+
 def format_number(value: Any, locale: str) -> str:
-    """An integer or decimal with the locale's separators (``1 234,5``)."""
+    """An integer or decimal with the locale's separators (``1 234,5``); a float with its
+    significant digits, very large or small ones in scientific notation (``1E308``)."""
+    if isinstance(value, float):
+        return _format_float(value, locale)
     number = as_decimal(value)
     return str(value) if number is None else format_decimal(number, locale=babel_locale(locale))
+
+
+def _format_float(value: float, locale: str) -> str:
+    number = as_decimal(f"{value:.{FLOAT_DIGITS}g}")
+    if number is None:
+        return str(value)
+    if number and not PLAIN_FLOATS[0] <= abs(number) < PLAIN_FLOATS[1]:
+        return format_scientific(number, "0.##############E0", locale=babel_locale(locale))
+    return format_decimal(number, "#,##0.##############", locale=babel_locale(locale))
 
 
 def format_money(value: Any, locale: str, currency: str) -> str:

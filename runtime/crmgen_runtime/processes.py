@@ -42,7 +42,7 @@ from starlette.responses import Response
 
 from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.crud import record_id_of
-from crmgen_runtime.decimals import average, exact_sum
+from crmgen_runtime.decimals import average, column_sum
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
 from crmgen_runtime.principal import CurrentUser, user_of
@@ -279,9 +279,9 @@ class Run:
         if function == "count":
             parts = [sa.func.count(target)]
         elif function == "sum":
-            parts = [exact_sum(target)]
+            parts = [column_sum(target)]
         elif function == "avg":
-            parts = [exact_sum(target), sa.func.count(target)]
+            parts = [column_sum(target), sa.func.count(target)]
         else:
             parts = [getattr(sa.func, function)(target)]
         scale = getattr(target.type, "scale", None)

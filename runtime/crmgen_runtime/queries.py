@@ -156,7 +156,7 @@ def decode_cursor(text: str, sort_text: str, keys: list[SortKey]) -> list[Any]:
 
 
 def _cursor_value(type_: str, value: Any) -> Any:
-    if type_ in ("integer", "ref"):
+    if type_ in ("integer", "bigint", "ref"):
         if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_CURSOR_INTEGER:
             raise ValueError(value)
         return value
@@ -164,6 +164,10 @@ def _cursor_value(type_: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError(value)
         return value
+    if type_ == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(value)
+        return float(value)
     if not isinstance(value, str) or "\x00" in value:
         raise ValueError(value)
     if type_ in ("decimal", "money"):
@@ -175,6 +179,8 @@ def _cursor_value(type_: str, value: Any) -> Any:
         return dt.date.fromisoformat(value)
     if type_ == "datetime":
         return aware(dt.datetime.fromisoformat(value))
+    if type_ == "time":
+        return dt.time.fromisoformat(value)
     return value
 
 

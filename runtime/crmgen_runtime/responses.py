@@ -47,7 +47,7 @@ def json_ready(value: Any) -> Any:
     """``value`` as JSON carries it: dates in ISO 8601, decimals as strings of every digit."""
     if isinstance(value, dt.datetime):
         return aware(value).isoformat()
-    if isinstance(value, dt.date):
+    if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return format(value, "f")

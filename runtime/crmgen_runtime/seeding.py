@@ -31,7 +31,7 @@ USER_OWN = ("email", "name", "active")  # set by the demo user itself
 INT32_MIN = -(2**31)  # the bound every integer has (a 32-bit column), not one the spec set
 TEXT_LIMITS = {"phone": 32, "file": 1024}
 TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "file"})
-NUMBER_TYPES = frozenset({"integer", "decimal", "money"})
+NUMBER_TYPES = frozenset({"integer", "bigint", "float", "decimal", "money"})
 
 # A field type's own demo values, by (entity, field): what a plugin type's samples gave.
 Samples = Mapping[tuple[str, str], Sequence[Any]]
@@ -109,11 +109,13 @@ def _text(entity: str, f: Field, i: int) -> str:
     return text
 
 
-def _number(f: Field, i: int) -> int | Decimal:
+def _number(f: Field, i: int) -> int | float | Decimal:
     low = f.min if f.min is not None else 0
     high = f.max if f.max is not None else low + 1000
-    if f.type == "integer":
+    if f.type in ("integer", "bigint"):
         return min(int(-(-low // 1)) + i, int(high // 1))
+    if f.type == "float":
+        return min(low + i * 1.5, high)
     step = Decimal(1).scaleb(-(f.scale if f.scale is not None else 2))
     span = Decimal(str(high)) - Decimal(str(low))
     stride = Decimal(1) if span >= COUNT else span / COUNT
@@ -136,6 +138,8 @@ def value(entity: str, f: Field, i: int) -> Any:
         return dt.date(2024, 1, 1) + dt.timedelta(days=7 * i)
     if f.type == "datetime":
         return dt.datetime(2024, 1, 1, 9, 0, tzinfo=dt.UTC) + dt.timedelta(days=i, hours=i)
+    if f.type == "time":
+        return dt.time(8 + i % 10, 15 * (i % 4))
     if f.type == "enum":
         return f.values[i % len(f.values)]
     if f.type == "json":

@@ -26,6 +26,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 PHONE = re.compile(r"\+?[0-9 ()\-.]{3,32}")
 URL = re.compile(r"https?://\S+")
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+INT64 = (-(2**63), 2**63 - 1)  # a bigint column's range
+TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?")  # HH:MM[:SS]
 MAX_JSON_DEPTH = 32
 MAX_LIST = 10_000
 _PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -62,6 +64,7 @@ MESSAGES: dict[str, str] = {
     "not_boolean": "Must be true or false.",
     "not_date": "Must be a date like 2024-12-31.",
     "not_datetime": "Must be a date and time like 2024-12-31T09:30:00Z.",
+    "not_time": "Must be a time of day like 09:30 or 09:30:15.",
     "too_deep": "Must not nest deeper than {depth} levels.",
     "not_int64": "Numbers must fit in 64 bits.",
     "not_id": "Must be the id of a record (a positive whole number).",
@@ -217,7 +220,37 @@ def _integer(info: FieldInfo, value: Any) -> int:
     return value
 
 
-def _range(info: FieldInfo, value: int | Decimal) -> None:
+def _bigint(info: FieldInfo, value: Any) -> int:
+    """A 64-bit integer: a JSON number, or its digits as text (JavaScript keeps 2**53 at most).
+    A float beyond 2**53 is refused: the JSON reader makes one of an integer beyond 64 bits."""
+    if isinstance(value, float) and abs(value) >= 2**53:
+        raise invalid("not_int64")
+    number = _integer(info, value)
+    if not INT64[0] <= number <= INT64[1]:
+        raise invalid("not_int64")
+    return number
+
+
+def _float(info: FieldInfo, value: Any) -> float:
+    """A finite double: a JSON number or its text; NaN and the infinities are refused."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise invalid("not_number")
+    if isinstance(value, str) and (len(value) > 64 or not _FLOAT.fullmatch(value.strip())):
+        raise invalid("not_number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the largest double
+        raise invalid("not_finite") from None
+    if not math.isfinite(number):
+        raise invalid("not_finite")
+    _range(info, number)
+    return number
+
+
+_FLOAT = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")  # no nan, no inf
+
+
+def _range(info: FieldInfo, value: float | Decimal) -> None:
     low, high = info.options.get("min"), info.options.get("max")
     if low is not None and value < low:
         raise invalid("too_small", min=low)
@@ -286,6 +319,12 @@ def _datetime(info: FieldInfo, value: Any) -> dt.datetime:
         raise invalid("not_datetime") from None
 
 
+def _time(info: FieldInfo, value: Any) -> dt.time:
+    if not isinstance(value, str) or not TIME.fullmatch(value):
+        raise invalid("not_time")
+    return dt.time.fromisoformat(value)
+
+
 def _json(info: FieldInfo, value: Any) -> Any:
     _json_check(value, 0)
     return value
@@ -346,13 +385,17 @@ _TEXT_CHECKS: dict[str, Coerce] = {
     "url": _format(URL, "not_url"),
     "enum": _enum,
 }
+NUMBER_TYPES = frozenset({"integer", "bigint", "float", "decimal", "money"})
 _OTHER_CHECKS: dict[str, Coerce] = {
     "integer": _integer,
+    "bigint": _bigint,
+    "float": _float,
     "decimal": _decimal,
     "money": _decimal,
     "boolean": _boolean,
     "date": _date,
     "datetime": _datetime,
+    "time": _time,
     "json": _json,
     "ref": _ref,
     "refs": _refs,
@@ -360,9 +403,7 @@ _OTHER_CHECKS: dict[str, Coerce] = {
 for _name, _check in _TEXT_CHECKS.items():
     fields.register(fields.FieldType(_name, _check, text=True))
 for _name, _check in _OTHER_CHECKS.items():
-    fields.register(
-        fields.FieldType(_name, _check, number=_name in ("integer", "decimal", "money"))
-    )
+    fields.register(fields.FieldType(_name, _check, number=_name in NUMBER_TYPES))
 BUILT_IN = frozenset(_TEXT_CHECKS) | frozenset(_OTHER_CHECKS)
 
 
@@ -394,6 +435,8 @@ def parse_query_value(type_: str, info: FieldInfo | None, raw: str) -> Any:
         return _date(FieldInfo("filter", type_), raw)
     if type_ == "datetime":
         return _datetime(FieldInfo("filter", type_), raw)
+    if type_ == "time":
+        return _time(FieldInfo("filter", type_), raw)
     if type_ == "json":
         raise invalid("json_filter")
     if type_ == "enum" and info is not None:
@@ -414,6 +457,8 @@ def _loose(info: FieldInfo | None) -> dict[str, Any]:
     options.pop("max", None)
     if info is not None and info.type == "integer":
         options.update(min=-(2**31), max=2**31 - 1)
+    if info is not None and info.type == "bigint":
+        options.update(min=INT64[0], max=INT64[1])
     if "scale" in options:
         options["scale"] = max(options["scale"], 12)
         options["precision"] = options.get("precision", 12) + 12

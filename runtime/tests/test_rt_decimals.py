@@ -17,6 +17,7 @@ from crmgen_runtime.decimals import (
     SqliteExactSum,
     add,
     average,
+    column_sum,
     exact_sum,
     spreadsheet_number,
     to_decimal,
@@ -166,6 +167,15 @@ def test_average_is_a_sum_and_a_count_divided_in_python(db: sa.Connection) -> No
     assert average(None, 0, Decimal("0.01")) is None
     assert average(Decimal(1), 3, Decimal("0.0001")) == Decimal("0.3333")
     assert average(5, 2, Decimal(1)) == Decimal(3)  # half up
+    assert average(1e308, 4, Decimal("0.01")) == 2.5e307  # a float column's: a float
+
+
+def test_a_float_column_sums_as_floats_do() -> None:
+    measures = sa.Table(
+        "measures", sa.MetaData(), sa.Column("w", sa.Double()), sa.Column("n", sa.Integer())
+    )
+    assert isinstance(column_sum(measures.c.w), sa.sql.functions.sum)
+    assert isinstance(column_sum(measures.c.n), exact_sum)
 
 
 def test_only_exact_columns_are_accepted() -> None:

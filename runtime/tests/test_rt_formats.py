@@ -58,6 +58,11 @@ def test_days_numbers_and_money_follow_the_locale() -> None:
     assert format_day("not a date", "en") == "not a date"
     assert format_number(Decimal("1234.5"), "ru") == f"1{NBSP}234,5"
     assert format_number("many", "ru") == "many"
+    assert format_number(2**63 - 1, "en") == "9,223,372,036,854,775,807"
+    assert format_number(0.1 + 0.2, "en") == "0.3" and format_number(1e-7, "en") == "1E-7"
+    assert (
+        format_number(-1.5e300, "ru") == "-1,5E300" and format_number(float("inf"), "en") == "inf"
+    )
     assert format_money(Decimal("1234.5"), "en", "USD") == "$1,234.50"
     assert format_money(None, "en", "USD") == "None"
 

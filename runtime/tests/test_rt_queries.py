@@ -25,6 +25,10 @@ def key(type_: str, nullable: bool = True) -> SortKey:
     ("type_", "value", "decoded"),
     [
         ("integer", 5, 5),
+        ("bigint", -(2**63), -(2**63)),
+        ("float", 1e308, 1e308),
+        ("float", 2, 2.0),
+        ("time", "09:30:00", dt.time(9, 30)),
         ("boolean", True, True),
         ("money", "1.50", Decimal("1.50")),
         ("date", "2024-05-01", dt.date(2024, 5, 1)),
@@ -42,6 +46,9 @@ def test_a_cursor_carries_each_type(type_: str, value: Any, decoded: Any) -> Non
     [
         ("integer", True),
         ("integer", 2**64),
+        ("float", "1.5"),
+        ("float", False),
+        ("time", "noon"),
         ("boolean", 1),
         ("money", "NaN"),
         ("money", "lots"),

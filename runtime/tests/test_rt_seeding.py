@@ -173,4 +173,10 @@ def test_a_field_reads_its_constraints_from_the_catalog() -> None:
     ]
     optional_file = seeding.Field("scan", "scan", "file")
     assert seeding.value("Deal", optional_file, 0) is None
+    views = seeding.Field("views", "views", "bigint", min=3_000_000_000)
+    assert [seeding.value("Deal", views, i) for i in (0, 1)] == [3_000_000_000, 3_000_000_001]
+    weight = seeding.Field("weight", "weight", "float", max=2.0)
+    assert [seeding.value("Deal", weight, i) for i in (0, 1, 2)] == [0.0, 1.5, 2.0]
+    opens = seeding.Field("opens", "opens", "time")
+    assert [seeding.value("Deal", opens, i) for i in (0, 5)] == [dt.time(8), dt.time(13, 15)]
     assert seeding.value("Deal", seeding.Field("geo", "geo", "point"), 0) is None

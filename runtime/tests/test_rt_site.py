@@ -127,6 +127,11 @@ def test_cells_show_values_as_people_read_them(site: Site) -> None:
     assert site.cell({}, {"a": "é"}, "en") == '{"a": "é"}'
     assert "12.50" in site.cell({"currency": "USD"}, Decimal("12.5"), "en")
     assert site.cell({"type": "integer"}, 1234567, "en") == "1,234,567"
+    assert site.cell({"type": "bigint"}, -(2**62), "en") == "-4,611,686,018,427,387,904"
+    assert site.cell({"type": "float"}, 0.1 + 0.2, "ru") == "0,3"  # 15 significant digits
+    assert site.cell({"type": "float"}, 1e308, "en") == "1E308"
+    assert site.cell({"type": "time"}, "09:30:00", "en") == "09:30"
+    assert site.cell({"type": "time"}, dt.time(9, 30, 15), "en") == "09:30:15"
     assert site.cell({"type": "date"}, dt.date(2024, 5, 13), "en") == "May 13, 2024"
     assert site.cell({"type": "datetime"}, "2024-05-12T21:30:00Z", "en").startswith("May 12, 2024")
     assert site.cell({}, dt.datetime(2024, 5, 12, 21, 30, tzinfo=dt.UTC), "en").startswith(

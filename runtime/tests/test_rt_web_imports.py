@@ -217,6 +217,14 @@ def test_cells_are_read_as_their_fields_say(site: Site) -> None:
     assert imports.api_value(choice, "Выиграна") == "won"
     assert imports.api_value(choice, "other") == "other"
     assert imports.api_value({"import": "text"}, None) == ""
+    time = {"import": "time"}
+    assert imports.api_value(time, "09:30:00") == "09:30:00"  # a time cell, as the reader gives it
+    assert imports.api_value(time, "09:30:15.250000") == "09:30:15"
+    assert imports.api_value(time, 0.5) == "12:00:00"  # a day's fraction in a plain number cell
+    assert imports.api_value(time, 0.9999999) == "0.9999999"  # rounds to 24:00: refused by the API
+    assert imports.api_value(time, " 9:05 ") == "09:05"
+    assert imports.api_value(time, "1899-12-30T18:45:00") == "18:45:00"
+    assert imports.api_value(time, "noon") == "noon" and imports.api_value(time, 3) == "3"
 
 
 def rt_web_stages() -> list[Any]:

@@ -86,7 +86,7 @@ def test_openapi_is_deterministic_and_complete(spec) -> None:  # type: ignore[no
     }
 
 
-@pytest.mark.parametrize("name", ["minimal", "crm", "hostile"])
+@pytest.mark.parametrize("name", ["minimal", "crm", "hostile", "exact"])
 def test_openapi_document_is_valid_openapi_3_1(name: str) -> None:
     """Checked by openapi-spec-validator against the OpenAPI 3.1 schema (refs resolved)."""
     from openapi_spec_validator import validate

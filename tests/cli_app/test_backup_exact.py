@@ -3,10 +3,10 @@ PostgreSQL and across them (a SQLite backup restored into PostgreSQL and the oth
 
 The app is ``tests/backend/exact.yaml``: its entries hold decimals at precision 18 and scales 0,
 2 and 12, money, JSON (no value at all next to JSON's ``null``), dates, date-times with
-microseconds, booleans, text in several scripts and a many-to-many list; users and roles come
-from the app's ``createuser``, and sessions, sign-in attempts, the audit log and the outbox get
-a row each. Each database
-is read back through the app's own models (in a subprocess), so values compare as the app sees
+microseconds, 64-bit integers, floats and times of day at their limits, booleans, text in
+several scripts and a many-to-many list; users and roles come from the app's ``createuser``,
+and sessions, sign-in attempts, the audit log and the outbox get a row each. Each database is
+read back through the app's own models (in a subprocess), so values compare as the app sees
 them whatever the storage (SQLite keeps exact decimals as whole units).
 """
 
@@ -52,11 +52,12 @@ with database.session() as session:
               fine=Decimal("999999.999999999999"), price=Decimal("9999999999.99"),
               small=Decimal("-99.50"), count=2**31 - 1, data={"deep": [1, None, "ß"], "n": 0.1},
               due=dt.date(2024, 2, 29), seen_at=moment, notes="line 1\\nстрока 2\\t🙂",
-              tagged=[a, b]),
+              tagged=[a, b], big=2**63 - 1, ratio=0.1, opens=dt.time(23, 59, 59)),
         Entry(name="bottom", wide=Decimal("-9999999999999999.99"), whole=Decimal(-(10**18) + 1),
               fine=Decimal("-0.000000000001"), price=Decimal("0.01"), small=Decimal("99.50"),
               count=-(2**31), data=sa.JSON.NULL, due=dt.date(1900, 1, 1),
-              seen_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), flag=False, notes="", tagged=[b]),
+              seen_at=dt.datetime(1970, 1, 1, tzinfo=dt.UTC), flag=False, notes="", tagged=[b],
+              big=-(2**63), ratio=-1.7976931348623157e308, opens=dt.time(0, 0)),
         Entry(name="empty", data=sa.null()),
         Entry(name="list", data=[], stage=None, flag=None),
         Entry(name="text", data="just text",
@@ -116,6 +117,12 @@ def test_restore_gives_back_every_value(
     assert entries["top"]["fine"] == "999999.999999999999"
     assert entries["bottom"]["fine"] == "-0.000000000001"
     assert entries["top"]["seen_at"] == "2024-03-31T23:59:59.999999+00:00"
+    assert (entries["top"]["big"], entries["top"]["ratio"]) == (2**63 - 1, 0.1)
+    assert (entries["bottom"]["big"], entries["bottom"]["ratio"]) == (
+        -(2**63),
+        -1.7976931348623157e308,
+    )
+    assert (entries["top"]["opens"], entries["bottom"]["opens"]) == ("23:59:59", "00:00:00")
     assert (entries["empty"]["data"], entries["empty"]["empty_data"]) == (None, True)
     assert (entries["bottom"]["data"], entries["bottom"]["empty_data"]) == (None, False)
     assert entries["list"]["data"] == [] and entries["text"]["data"] == "just text"

@@ -39,7 +39,7 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
     kind = field_type(f.type)
     step = None
     if kind.numeric:
-        step = "any" if kind.exact else "1"
+        step = "1" if kind.python_type == "int" else "any"  # a float or a decimal: any
     return {
         "name": f.name,
         "type": f.type,

@@ -13,7 +13,8 @@ DEFAULT_FILTERS = 5
 
 
 def filter_kind(f: Field) -> str | None:
-    """The filter widget of field ``f``: enum, ref, boolean, date, datetime, number or text."""
+    """The filter widget of field ``f``: enum, ref, boolean, date, datetime, time, number or
+    text."""
     if f.relation is not None:
         return "ref"
     return field_type(f.type).filter

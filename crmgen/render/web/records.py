@@ -40,7 +40,7 @@ def _input(spec: Spec, f: Field) -> dict[str, Any] | None:
     if not field_type(f.type).numeric:
         return None
     kind = field_type(f.type)
-    step = "any" if kind.exact else "1"
+    step = "1" if kind.python_type == "int" else "any"
     if kind.exact:
         step = str(Decimal(1).scaleb(-(f.scale if f.scale is not None else 2)))
     currency = (f.currency or spec.app.currency) if kind.currency else None

@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 from crmgen_runtime import crud, permissions
-from crmgen_runtime.decimals import WIDE, exact_sum
+from crmgen_runtime.decimals import WIDE, column_sum
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.formats import babel_locale
 from crmgen_runtime.resources import Resource
@@ -135,7 +135,7 @@ def _totals(
     summed = [name for name in view["sums"] if name in readable]
     by = resource.attribute(view["by"])
     statement = (
-        sa.select(by, sa.func.count(), *(exact_sum(resource.attribute(n)) for n in summed))
+        sa.select(by, sa.func.count(), *(column_sum(resource.attribute(n)) for n in summed))
         .select_from(resource.model)
         .where(*_conditions(resource, user, filters))
         .group_by(by)

@@ -122,7 +122,7 @@ def payload_of(
                 errors[name] = site.translator(locale)("json_invalid").format(
                     line=getattr(exc, "lineno", 1), column=getattr(exc, "colno", 1)
                 )
-        elif meta["type"] == "integer" or widget == "ref":
+        elif meta["type"] in ("integer", "bigint") or widget == "ref":
             payload[name] = _number(raw, int)
         elif meta["type"] == "float":
             payload[name] = _number(raw, float)

@@ -94,6 +94,8 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "on", "x", "да", "ya", "benar
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "off", "нет", "tidak", "salah", "ne", "否", "假"})
 DOTTED_DATE = re.compile(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
 NUMBER = re.compile(r"[-+]?\d+(\.\d*)?")
+# a time of day, alone or after a date: 9:30, 09:30:15, 2024-12-31T09:30:15.250
+TIME_OF_DAY = re.compile(r"(?:\d{4}-\d{2}-\d{2}[T ])?(\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?")
 SPACES = re.compile(r"[\s\u00a0\u202f']")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RECORD_ID = re.compile(r"#?(\d{1,10})")
@@ -307,6 +309,23 @@ def _date(value: Cell, with_time: bool) -> Cell:
     return value
 
 
+def _time(value: Cell) -> Cell:
+    """A time of day as ``HH:MM[:SS]`` from a spreadsheet's time cell (a fraction of a day, or
+    the ISO text the reader makes of it, fractions of a second dropped), ``9:30`` or the time
+    of a date and time."""
+    if isinstance(value, float) and 0 <= value < 1:
+        minutes, seconds = divmod(round(value * 86_400), 60)
+        if minutes < 24 * 60:
+            return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}"
+    if not isinstance(value, str):
+        return _text(value)
+    found = TIME_OF_DAY.fullmatch(value.strip())
+    if found is None:
+        return value  # not a time: the API says so
+    hour, minute, second = found.groups()
+    return f"{int(hour):02d}:{minute}" + (f":{second}" if second else "")
+
+
 def _boolean(value: Cell, words: Words) -> Cell:
     if isinstance(value, bool):
         return value
@@ -340,6 +359,8 @@ def api_value(meta: dict[str, Any], value: Cell, words: Words = Words()) -> Any:
         return _number(value)
     if kind in ("date", "datetime"):
         return _date(value, kind == "datetime")
+    if kind == "time":
+        return _time(value)
     return _text(value)
 
 

@@ -210,7 +210,7 @@ def filter_widgets(
             widget["key"], widget["value"] = name, query.value(name)
             if kind == "ref":
                 widget["options"] = _ref_options(site, database, user, meta["target"])
-        elif kind in ("date", "datetime", "number"):
+        elif kind in ("date", "datetime", "number", "time"):
             widget["low"], widget["high"] = (
                 query.value(f"{name}__gte"),
                 query.value(f"{name}__lte"),

@@ -64,7 +64,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-NUMBER_TYPES = frozenset({"integer", "decimal", "float"})
+NUMBER_TYPES = frozenset({"integer", "bigint", "decimal", "float"})
 FALLBACK_LOCALE = "en"  # the UI's words fall back to English where a locale has none
 
 Translate = Callable[[str], str]
@@ -401,6 +401,9 @@ class Site:
             return formats.format_moment(value, locale)
         if kind in NUMBER_TYPES:
             return formats.format_number(value, locale)
+        if kind == "time":  # 09:30, or 09:30:15 with its seconds
+            text = value.isoformat() if isinstance(value, dt.time) else str(value)
+            return text.removesuffix(":00") if len(text) == 8 else text
         if isinstance(value, dt.datetime):  # a system column, e.g. created_at
             return formats.format_moment(value, locale)
         if isinstance(value, dt.date):

@@ -31,7 +31,7 @@ import jinja2
 
 FOLDER = "widgets"
 INPUT = f"{FOLDER}/input.html"
-INPUT_TYPES = frozenset({"text", "number", "email", "tel", "url", "date", "datetime-local"})
+INPUT_TYPES = frozenset({"text", "number", "email", "tel", "url", "date", "datetime-local", "time"})
 NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
