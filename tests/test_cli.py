@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from crmgen.cli import cli
-from tests.language.sample_specs import MINIMAL, write
+from tests.language.sample_specs import MINIMAL, RICH, write
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(r"^[^:]+:\d+:\d+: (error|warning): .+")
@@ -65,6 +65,19 @@ def test_warnings_pass_unless_strict(tmp_path: Path) -> None:
     result = run("validate", str(spec))
     assert result.exit_code == 0 and ": warning: " in result.stderr
     assert run("validate", "--strict", str(spec)).exit_code == 1
+
+
+def test_a_locale_without_ui_messages_is_a_located_warning_naming_the_fallback(
+    tmp_path: Path,
+) -> None:
+    spec = write(tmp_path, RICH.replace("locales: [en, ru]", "locales: [en, ru, nl]"))
+    result = run("validate", str(spec))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == (
+        f"{spec}:4:21: warning: the UI has no messages in 'nl' (it has bs, en, id, ru, zh): "
+        "its buttons, menus and errors show in English ('en') instead"
+    )
+    assert "1 warning(s)" in result.stderr
 
 
 def test_a_missing_path_exits_1_with_a_located_message(tmp_path: Path) -> None:

@@ -6,6 +6,8 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from crmgen_runtime import assets
+
 from crmgen.diagnostics import did_you_mean
 from crmgen.language.build_entities import build_field
 from crmgen.language.context import Context
@@ -15,6 +17,7 @@ from crmgen.language.names import name_problem
 from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
 
+FALLBACK_LOCALE = "en"  # the locale of the UI's words where a locale has none (the runtime's)
 _PARAM = re.compile(r"\{([^{}]*)\}")
 
 
@@ -33,6 +36,7 @@ def build_app(ctx: Context, spec_name: str) -> App:
     for i, loc in enumerate(locales):
         if locales.index(loc) != i:
             ctx.error(path + ("locales", i), "locale", f"the locale '{loc}' is listed twice")
+    _untranslated(ctx, path, locales)
     default = raw.get("default_locale", locales[0])
     if default not in locales:
         ctx.error(
@@ -65,6 +69,20 @@ def build_app(ctx: Context, spec_name: str) -> App:
         description=Text.of(raw.get("description")),
         allow_drop=tuple(raw.get("allow_drop") or ()),
     )
+
+
+def _untranslated(ctx: Context, path: Path, locales: tuple[str, ...]) -> None:
+    """A warning for each locale the UI has no words in: its pages show the runtime's English
+    words (the spec's own labels in that locale still show)."""
+    translated = set(assets.messages())
+    for i, loc in enumerate(locales):
+        if isinstance(loc, str) and loc not in translated and locales.index(loc) == i:
+            ctx.warn(
+                path + ("locales", i),
+                "locale",
+                f"the UI has no messages in '{loc}' (it has {', '.join(sorted(translated))}): "
+                f"its buttons, menus and errors show in English ('{FALLBACK_LOCALE}') instead",
+            )
 
 
 def build_roles(ctx: Context) -> list[Role]:

@@ -206,6 +206,7 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
             back=raw.get("back", ""),
             on_delete=raw.get("on_delete") if ftype == "ref" else None,
             through=raw.get("through") if ftype == "refs" else None,
+            display=raw.get("display"),
         )
     values = _enum_values(raw.get("values"))
     result = Field(
@@ -349,8 +350,27 @@ def _relations(ctx: Context, raw_entities: dict[str, Any]) -> None:
             through = rel.through
             if rel.kind == "many_to_many" and not through:
                 through = f"{_table(raw_entities, entity)}_{name}"
-            new = Relation(rel.kind, rel.target, back, on_delete, through)
+            if rel.display is not None:
+                _link_display(ctx, rel, path + ("display",))
+            new = Relation(rel.kind, rel.target, back, on_delete, through, rel.display)
             table[name] = _replace(f, relation=new)
+
+
+# Field types whose value is no text a link could show.
+_NOT_SHOWN = frozenset({"ref", "refs", "json", "file"})
+
+
+def _link_display(ctx: Context, rel: Relation, path: Path) -> None:
+    """A relation's ``display`` names a field of its target that reads as a text."""
+    assert rel.display is not None
+    shown = ctx.known_field(rel.target, rel.display, path)
+    if shown is not None and shown.type in _NOT_SHOWN:
+        ctx.error(
+            path,
+            "relation",
+            f"a link shows a value as text: {rel.target}'s field '{rel.display}' is a "
+            f"{shown.type} field (name a text, number, date or enum field)",
+        )
 
 
 def _replace(f: Field, **changes: Any) -> Field:

@@ -514,7 +514,12 @@ register(
         exported=False,
     )
 )
-_TO = {"to": {"$ref": "#/$defs/entity_name"}, "back": {"$ref": "#/$defs/snake_name"}}
+# A relation's target, its reverse side's name and the target's field its links show.
+_TO = {
+    "to": {"$ref": "#/$defs/entity_name"},
+    "back": {"$ref": "#/$defs/snake_name"},
+    "display": {"$ref": "#/$defs/snake_name"},
+}
 register(
     FieldType(
         "ref",

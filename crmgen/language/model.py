@@ -50,6 +50,7 @@ class Relation:
     back: str  # name of the navigable reverse side on the target
     on_delete: Literal["cascade", "set_null", "restrict"] | None = None
     through: str | None = None  # join table (many_to_many)
+    display: str | None = None  # the target's field its links show (None: the target's display)
 
 
 @dataclass(frozen=True)

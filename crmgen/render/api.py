@@ -40,6 +40,7 @@ class FieldFacts:
     computed: str | None = None  # Python source of a computed value, reading ``record``
     relation: str = ""  # many_to_one, one_to_one, many_to_many
     target: str = ""  # the target entity
+    display: str = ""  # the target's field its links show ("": the target's display field)
     join: tuple[str, str, str] | None = (
         None  # many-to-many: (table variable, own column, target column)
     )
@@ -181,6 +182,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
         computed=computed,
         relation=relation,
         target=target,
+        display=(f.relation.display or "") if f.relation is not None else "",
         join=join,
         searchable=f.name in entity.search,
     )

@@ -51,8 +51,8 @@ def document(spec: Spec) -> dict[str, Any]:
         "Link": {
             "type": "object",
             "description": (
-                "A linked record: its id and display value (empty when the reader may not read"
-                " the record or see its display field)"
+                "A linked record: its id and display value (`#<id>` when the value is empty;"
+                " empty when the reader may not read the record or see the field it shows)"
             ),
             "required": ["id", "display"],
             "properties": {"id": {"type": "integer"}, "display": {"type": "string"}},

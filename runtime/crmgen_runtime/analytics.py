@@ -191,14 +191,17 @@ class Query:
         info = resource.fields.get(name)
         column = resource.attribute(name)
         if info is not None and info.is_ref:
-            display = self.display(info.target, column)
-            self.keys += [column] if display is None else [column, display]
-            self.selected += [column, sa.null() if display is None else display]
+            shown = self.display(resource.target(info), resource.shown_by(info), column)
+            self.keys += [column, *shown]
+            self.selected += [column, *(shown or [sa.null(), sa.null()])]
             self.readers.append(
                 lambda row: (
                     None
                     if row[at] is None
-                    else {"id": row[at], "display": "" if row[at + 1] is None else row[at + 1]}
+                    else {
+                        "id": row[at],
+                        "display": "" if row[at + 2] is None else links.text(row[at], row[at + 1]),
+                    }
                 )
             )
             return
@@ -215,19 +218,19 @@ class Query:
         self.keys.append(column)
         self.selected.append(column)
 
-    def display(self, entity: str, column: Any) -> Any:
-        """The display value of the record of ``entity`` a reference ``column`` names, through
-        an outer join that finds it only within the reader's reach (``links``); None when the
-        reader may not see the display field."""
-        target = self.catalog.by_name[entity]
-        if not links.shows_display(target, self.reader):
-            return None
+    def display(self, target: Resource, name: str, column: Any) -> list[Any]:
+        """The value of field ``name`` (the one a link shows) of the record of ``target`` a
+        reference ``column`` names, and that record's id, through an outer join that finds
+        it only within the reader's reach (``links``); none when the reader may not see the
+        field."""
+        if not links.shows_display(target, self.reader, name):
+            return []
         alias = aliased(target.model)
         onclause = sa.and_(alias.id == column, *links.live(target, alias))
         rule = links.condition(target, self.reader, alias)
         self.joins.append((alias, onclause if rule is None else sa.and_(onclause, rule)))
-        shown = target.fields.get(target.display)
-        return getattr(alias, shown.column if shown is not None else target.display)
+        shown = target.fields.get(name)
+        return [getattr(alias, shown.column if shown is not None else name), alias.id]
 
     def measure(self, measure: Measure) -> None:
         """Select what ``measure`` needs: one aggregate, or a sum and a count for ``avg``."""

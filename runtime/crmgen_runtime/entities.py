@@ -38,8 +38,11 @@ class Record:
         return {"version_id_col": table.c.version}
 
     def __str__(self) -> str:
+        """The display value, or ``#<id>`` when it is empty (``""`` before the first flush)."""
         value = getattr(self, self.display_field, None)
-        return "" if value is None else str(value)
+        if value is None or value == "":
+            return "" if self.id is None else f"#{self.id}"
+        return str(value)
 
 
 class Timestamps:

@@ -61,9 +61,15 @@ def condition(
     return ClauseAdapter(sa.inspect(alias).selectable).traverse(rule)
 
 
-def shows_display(target: Resource, user: CurrentUser | None) -> bool:
-    """Whether ``user`` may see the display field of ``target`` (it may be hidden from a role)."""
-    return target.display in permissions.readable(target, user)
+def shows_display(target: Resource, user: CurrentUser | None, display: str = "") -> bool:
+    """Whether ``user`` may see the field of ``target`` a link shows (``display``; by default
+    its display field): it may be hidden from a role."""
+    return (display or target.display) in permissions.readable(target, user)
+
+
+def text(record_id: int, value: Any) -> str:
+    """The display text of a linked record: its value, or ``#<id>`` when the value is empty."""
+    return f"#{record_id}" if value is None or value == "" else str(value)
 
 
 def reachable(
@@ -139,17 +145,19 @@ def check(
 
 
 def names(
-    connection: Any, target: Resource, user: CurrentUser, ids: Iterable[int]
+    connection: Any, target: Resource, user: CurrentUser, ids: Iterable[int], display: str = ""
 ) -> dict[int, str]:
-    """The display texts of the records ``ids`` of ``target`` within ``user``'s reach (``""``
-    when the display field is hidden from them); records out of reach are left out."""
+    """The display texts (field ``display``, by default the display field) of the records
+    ``ids`` of ``target`` within ``user``'s reach: ``#<id>`` when the value is empty, ``""``
+    when the field is hidden from them; records out of reach are left out."""
     wanted = sorted({i for i in ids if isinstance(i, int) and not isinstance(i, bool) and i > 0})
     if not wanted:
         return {}
     model = target.model
-    shown = target.attribute(target.display) if shows_display(target, user) else sa.null()
+    visible = shows_display(target, user, display)
+    shown = target.attribute(display or target.display) if visible else sa.null()
     stmt = sa.select(model.id, shown).where(model.id.in_(wanted), *live(target))
     rule = read_rule(target, user)
     if rule is not None:
         stmt = stmt.where(rule)
-    return {row[0]: "" if row[1] is None else str(row[1]) for row in connection.execute(stmt)}
+    return {row[0]: text(row[0], row[1]) if visible else "" for row in connection.execute(stmt)}

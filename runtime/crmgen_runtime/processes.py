@@ -174,8 +174,12 @@ class Record:
         return value
 
     def __str__(self) -> str:
+        """The display value, or ``#<id>`` when it is empty (``""`` for a record not stored)."""
         shown = self.value(self.resource.display)
-        return "" if shown is None else str(shown)
+        if shown is None or shown == "":
+            record_id = self._stored.get("id")
+            return "" if record_id is None else f"#{record_id}"
+        return str(shown)
 
 
 class Input(Record):

@@ -36,8 +36,10 @@ class Projection:
     References come with their display value through outer joins that find the linked record
     only when the reader may reach it (``links``): live, and within the reader's read rule
     (``reading`` adds the rule to the join's condition), so a link out of reach keeps its id
-    and shows no display value; ``shown`` names the references whose target's display field
-    the reader may see (the others select no display at all).
+    and shows no display value (a record reached whose value is empty shows ``#<id>``);
+    ``shown`` names the references whose target's field they show (``display:`` on the
+    relation, else the target's display field) the reader may see (the others select no
+    display at all).
     """
 
     def __init__(self, resource: Resource, names: frozenset[str], shown: frozenset[str]) -> None:
@@ -62,7 +64,8 @@ class Projection:
             elif info.is_ref:
                 readers.append((info.name, "ref", len(columns)))
                 columns.append(getattr(model, info.column))
-                columns.append(self._display(info) if info.name in shown else sa.null())
+                # the linked record's display value and its id (null when out of reach)
+                columns += self._display(info) if info.name in shown else [sa.null(), sa.null()]
             else:
                 kind = "time" if info.type == "datetime" else "plain"
                 readers.append((info.name, kind, len(columns)))
@@ -79,14 +82,16 @@ class Projection:
         self.pages: dict[str, sa.Select[Any]] = {}
         self.live = live
 
-    def _display(self, info: FieldInfo) -> Any:
-        """The display column of the record ``info`` links to, through an outer join."""
+    def _display(self, info: FieldInfo) -> list[Any]:
+        """The display column of the record ``info`` links to (the field the link shows) and
+        its id, through an outer join."""
         target = self.resource.target(info)
         alias = aliased(target.model, name=f"ref_{info.name}")
-        display = target.fields.get(target.display)
+        name = self.resource.shown_by(info)
+        display = target.fields.get(name)
         joined = alias.id == getattr(self.model, info.column)
         self.joins.append((target, alias, sa.and_(joined, *links.live(target, alias))))
-        return getattr(alias, display.column if display is not None else target.display)
+        return [getattr(alias, display.column if display is not None else name), alias.id]
 
     def _joined(self, rules: Mapping[int, sa.ColumnElement[bool]]) -> sa.Select[Any]:
         """The columns from the record's table and the outer joins, ``rules`` added to theirs."""
@@ -147,8 +152,8 @@ class Projection:
                 value = row[index]
                 if kind == "ref":
                     if value is not None:
-                        shown = row[index + 1]
-                        display = "" if shown is None else str(json_ready(shown))
+                        shown, reached = row[index + 1], row[index + 2] is not None
+                        display = links.text(value, json_ready(shown)) if reached else ""
                         value = {"id": value, "display": display}
                 elif kind == "time" and value is not None:
                     value = aware(value)
@@ -190,7 +195,9 @@ def projection(resource: Resource, user: CurrentUser | None) -> Projection:
     shown = frozenset(
         info.name
         for info in resource.fields.values()
-        if info.is_ref and info.name in names and links.shows_display(resource.target(info), user)
+        if info.is_ref
+        and info.name in names
+        and links.shows_display(resource.target(info), user, info.display)
     )
     key = (id(resource), names, shown)
     shape = _SHAPES.get(key)

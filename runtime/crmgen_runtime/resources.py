@@ -59,6 +59,7 @@ class FieldInfo:
     compute: Compute | None = None  # a computed field: its value from the record's own columns
     relation: str = ""  # many_to_one, one_to_one or many_to_many
     target: str = ""  # the entity a relation points to
+    display: str = ""  # the target's field its links show ("": the target's display field)
     join: sa.Table | None = None  # the join table of a many-to-many list
     join_own: str = ""  # its column holding this record's id
     join_target: str = ""  # its column holding the target's id
@@ -174,6 +175,11 @@ class Resource:
     def target(self, info: FieldInfo) -> Resource:
         """The resource a reference or list field ``info`` points to."""
         return self.catalog.by_name[info.target]
+
+    def shown_by(self, info: FieldInfo) -> str:
+        """The field of its target a link field ``info`` shows (``display:`` on the relation,
+        else the target's display field)."""
+        return info.display or self.target(info).display
 
 
 class Catalog:

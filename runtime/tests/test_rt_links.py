@@ -7,12 +7,13 @@ and Alpha), Small (2), Mid (3).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from crmgen_runtime import links
+from crmgen_runtime import links, reads
 from crmgen_runtime.errors import ApiError
 from sqlalchemy.orm import Session, aliased
 
@@ -177,4 +178,52 @@ def test_names_are_display_texts_within_reach(crm_db: Any) -> None:
         assert links.names(db, crm.deals, crm.ann, [1, 2, 3]) == {1: "Big"}
         assert links.names(db, crm.companies, crm.ann, [True, -3, "x"]) == {}
         assert links.names(db, crm.companies, crm.ann, []) == {}
-        assert links.names(db, crm.users, crm.admin, [1]) == {1: ""}  # no name: no text
+        assert links.names(db, crm.users, crm.admin, [1]) == {1: "#1"}  # no name: its id
+
+
+def test_names_show_the_field_a_link_names_within_the_readers_rules(crm_db: Any) -> None:
+    crm = crm_db
+    with crm.engine.connect() as db:
+        # an empty value shows the record's id
+        shown = links.names(db, crm.companies, crm.admin, [1, 2, 4], "secret")
+        assert shown == {1: "s1", 2: "#2", 4: "#4"}
+        # ann may reach Acme and Alpha but not see their secret: no text, however the link asks
+        assert links.names(db, crm.companies, crm.ann, [1, 2, 4], "secret") == {1: "", 4: ""}
+        assert links.shows_display(crm.companies, crm.ann) is True
+        assert links.shows_display(crm.companies, crm.ann, "secret") is False
+
+
+def _deals_showing(crm: Any, field: str) -> Any:
+    """The CRM's deals with their company link showing the company's ``field``."""
+    company = dataclasses.replace(crm.deals.fields["company"], display=field)
+    deals = dataclasses.replace(crm.deals, fields={**crm.deals.fields, "company": company})
+    object.__setattr__(deals, "_catalog", crm.catalog)  # follows links in the CRM's catalog
+    assert deals.shown_by(company) == field
+    assert crm.deals.shown_by(crm.deals.fields["company"]) == "name"  # the target's display
+    return deals
+
+
+def _companies(crm: Any, deals: Any, user: Any) -> dict[int, Any]:
+    """Each deal ``user`` may read, by id: its company link as the API gives it."""
+    shape = reads.projection(deals, user)
+    with crm.engine.connect() as db:
+        rows = db.execute(shape.reading(user).where(deals.model.id.in_([1, 2, 3]))).all()
+        return {item["id"]: item["company"] for item in shape.items(db, rows)}
+
+
+def test_a_link_shows_its_display_field_and_an_empty_value_as_the_id(crm_db: Any) -> None:
+    crm = crm_db
+    deals = _deals_showing(crm, "secret")
+    assert _companies(crm, deals, crm.admin) == {
+        1: {"id": 1, "display": "s1"},
+        2: {"id": 2, "display": "#2"},  # Beta has no secret
+        3: {"id": 4, "display": "#4"},
+    }
+    # the secret is hidden from sales: a link shows none of it (not even the id as text)
+    assert {item["display"] for item in _companies(crm, deals, crm.ann).values()} == {""}
+    # vic reads the companies named A... only: Beta is out of reach and shows nothing
+    assert _companies(crm, _deals_showing(crm, "name"), crm.vic) == {
+        1: {"id": 1, "display": "Acme"},
+        2: {"id": 2, "display": ""},
+        3: {"id": 4, "display": "Alpha"},
+    }

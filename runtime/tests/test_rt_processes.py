@@ -143,6 +143,7 @@ def test_records_drafts_and_the_actor(processes: Processes, session: Session) ->
     assert str(record) == "Bigger"
     assert Record(session, rt_crm.deals, {"owner": None}).owner is None
     assert str(Record(session, rt_crm.deals, {})) == ""
+    assert str(Record(session, rt_crm.deals, {"id": 7}, {"title": ""})) == "#7"  # empty: the id
     with pytest.raises(AttributeError):
         record.nothing  # noqa: B018
     with pytest.raises(AttributeError):

@@ -99,5 +99,6 @@ def test_entity_mixins_keep_the_column_order_and_count_versions() -> None:
         assert (note.version, str(note)) == (1, "Call Ann")
         note.title = None
         session.commit()
-        assert (note.version, str(note)) == (2, "")
+        assert (note.version, str(note)) == (2, f"#{note.id}")  # no title: its id
+        assert str(Note()) == ""  # not stored yet: no id either
         assert note.updated_at is not None and note.deleted_at is None

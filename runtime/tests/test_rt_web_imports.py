@@ -245,3 +245,17 @@ def test_mapping_guesses_and_choices(site: Site) -> None:
     assert len(problems) == 1
     store_table = Table(["a"], [(2, ["x" * 10])])
     assert store_table.headers == ["a"]
+
+
+def test_a_reference_column_matches_the_field_its_link_shows(
+    site: Site, crm_web: rt_crm.Crm
+) -> None:
+    """A link showing the company's secret (``display: secret``) matches cells by the secret;
+    a seller, from whom the secret is hidden, matches by id only."""
+    meta = {**site.entities["deals"]["fields"]["company"], "display": "secret"}
+    rows = [(1, ["s1"]), (2, ["Acme"]), (3, ["#4"])]
+    admin = imports.match_refs(site, crm_web.database, rt_crm.Crm.admin, [meta], rows, "en")
+    assert admin["company"]["s1"] == 1 and admin["company"]["#4"] == 4
+    assert admin["company"]["Acme"] == "No record has this name (Company): Acme"
+    ann = imports.match_refs(site, crm_web.database, rt_crm.Crm.ann, [meta], rows, "en")
+    assert isinstance(ann["company"]["s1"], str) and ann["company"]["#4"] == 4

@@ -12,6 +12,8 @@ import pytest
 
 import crmgen
 from crmgen.language.model import ACTIONS, Access, Spec
+from crmgen.render.api import field_facts
+from crmgen.render.web import ui_data
 from tests.language.sample_specs import MINIMAL, RICH, write
 
 # The rich spec plus literals that are lists and mappings (a json default, an `in` condition).
@@ -115,6 +117,29 @@ def test_two_refs_to_the_same_entity_get_distinct_back_names(tmp_path: Path) -> 
     assert transfer.field("source").relation.back == "source_transfers"  # type: ignore[union-attr]
     assert transfer.field("target").relation.back == "target_transfers"  # type: ignore[union-attr]
     assert account.field("parent").relation.back == "parent_accounts"  # type: ignore[union-attr]
+
+
+def test_a_relation_names_the_field_its_links_show(tmp_path: Path) -> None:
+    spec = crmgen.load(
+        write(
+            tmp_path,
+            "roles: {admin: {superuser: true}}\nentities:\n  Contact:\n    fields:\n"
+            "      name: string\n      company: {type: ref, to: Company, display: tax_id}\n"
+            "      partners: {type: refs, to: Company}\n      owner: {type: ref, to: User}\n"
+            "  Company:\n    fields: {name: string, tax_id: string}\n",
+        )
+    )
+    contact = spec.entity("Contact")
+    assert contact is not None
+    fields = {f.name: f for f in contact.fields}
+    assert fields["company"].relation.display == "tax_id"  # type: ignore[union-attr]
+    assert fields["partners"].relation.display is None  # type: ignore[union-attr]
+    # what the app is given: the resource's field and the UI's (the target's display by default)
+    assert field_facts(contact, fields["company"]).display == "tax_id"
+    assert field_facts(contact, fields["partners"]).display == ""
+    ui = ui_data(spec)["entities"]["contacts"]["fields"]
+    assert (ui["company"]["display"], ui["partners"]["display"]) == ("tax_id", "name")
+    assert "display" not in ui["name"]
 
 
 def test_api_paths_and_tables_are_plural_snake_case(tmp_path: Path) -> None:

@@ -54,6 +54,12 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
         "target": None if target is None else target.api_path,
         "currency": (f.currency or spec.app.currency) if kind.currency else None,
         "import": kind.import_kind,  # how the import reads a cell of it
+        # a link: the target's field it shows (the target's display field unless the spec says)
+        **(
+            {}
+            if f.relation is None or target is None
+            else {"display": f.relation.display or target.display}
+        ),
     }
 
 

@@ -192,7 +192,12 @@ CONTACTS_RESOURCE = Resource(
         ),
         FieldInfo("photo", "file", options={"max_length": 1024}),
         FieldInfo(
-            "portal_user", "ref", unique=True, relation="one_to_one", target="User"
+            "portal_user",
+            "ref",
+            unique=True,
+            relation="one_to_one",
+            target="User",
+            display="email",
         ),
         FieldInfo("notes", "text", options={"max_length": 5000}),
     ),

@@ -159,22 +159,22 @@ def choices(
             page = crud.list_records(database, target, user, first, linkable=True)
         except ApiError:
             continue
+        shown = meta.get("display") or target.display  # the target's field the link shows
         options = [
-            (str(item["id"]), str(item.get(target.display) or f"#{item['id']}"))
-            for item in page["items"]
+            (str(item["id"]), links.text(item["id"], item.get(shown))) for item in page["items"]
         ]
         offered = {value for value, _ in options}
         missing = [i for i in _chosen(values.get(meta["name"])) if i not in offered]
         if missing:
             with database.engine.connect() as connection:
-                named = links.names(connection, target, user, [int(i) for i in missing])
+                named = links.names(connection, target, user, [int(i) for i in missing], shown)
             options += [(i, named.get(int(i)) or f"#{i}") for i in missing]
         readable = permissions.readable(target, user)
         result[meta["name"]] = {
             "options": options,
             "complete": page["total"] <= CHOICES_LIMIT,
             "url": f"/api/{meta['target']}",
-            "display": target.display,
+            "display": shown,
             "search": any(name in readable for name in target.search),
         }
     return result

@@ -364,26 +364,27 @@ def api_value(meta: dict[str, Any], value: Cell, words: Words = Words()) -> Any:
     return _text(value)
 
 
-# Reference columns: the target's display value or id -> a record id, or a problem.
+# Reference columns: the value the link shows or the id -> a record id, or a problem.
 RefMatches = dict[str, dict[str, int | str]]
 
 
 def _display_matches(
-    database: Any, target: Resource, user: Any, values: list[str]
+    database: Any, target: Resource, user: Any, values: list[str], shown: str
 ) -> dict[str, list[int]]:
     """The ids of the records (that ``user`` may list and link to: ``crud.list_records(...,
-    linkable=True)``) whose display value is each of ``values``."""
+    linkable=True)``) whose value of ``shown`` (the field the link shows) is each of
+    ``values``."""
     found: dict[str, list[int]] = {value: [] for value in values}
     plain = [v for v in values if "," not in v]  # __in splits on commas
     batches = [plain[i : i + REF_CHUNK] for i in range(0, len(plain), REF_CHUNK)]
-    queries = [[(f"{target.display}__in", ",".join(b))] for b in batches]
-    queries += [[(target.display, v)] for v in values if "," in v]
+    queries = [[(f"{shown}__in", ",".join(b))] for b in batches]
+    queries += [[(shown, v)] for v in values if "," in v]
     for query in queries:
         params = [*query, ("limit", str(crud.MAX_LIMIT))]
         while True:
             page = crud.list_records(database, target, user, params, linkable=True)
             for item in page["items"]:
-                key = str(item.get(target.display))
+                key = str(item.get(shown))
                 if key in found:
                     found[key].append(int(item["id"]))
             if not page["next_cursor"]:
@@ -409,9 +410,10 @@ def match_refs(
             continue
         values = sorted({_text(row[index]) for _, row in rows if filled(row[index])})
         found: dict[str, list[int]] = {}
-        if target.display != "id" and target.display in permissions.readable(target, user):
+        shown = meta.get("display") or target.display  # the target's field the link shows
+        if shown != "id" and shown in permissions.readable(target, user):
             try:
-                found = _display_matches(database, target, user, values)
+                found = _display_matches(database, target, user, values, shown)
             except ApiError:  # the user may not list the target: ids only
                 found = {}
         label = site.pick(site.entities.get(target.path, {}).get("label"), locale) or target.label

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import crud, permissions
+from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.decimals import spreadsheet_number
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
@@ -153,10 +153,11 @@ def _day_bound(
 
 
 def _ref_options(
-    site: Site, database: Any, user: CurrentUser, target_path: str | None
+    site: Site, database: Any, user: CurrentUser, meta: dict[str, Any]
 ) -> list[dict[str, str]] | None:
-    """The records a reference filter offers, or None (too many, or not listable: an id input)."""
-    target = site.catalog.resources.get(target_path or "")
+    """The records a reference filter (of the link field ``meta``) offers, each by the field
+    the link shows, or None (too many, or not listable: an id input)."""
+    target = site.catalog.resources.get(meta.get("target") or "")
     if target is None:
         return None
     try:
@@ -165,11 +166,9 @@ def _ref_options(
         return None
     if page["total"] > REF_OPTIONS_LIMIT:
         return None
+    shown = meta.get("display") or target.display
     return [
-        {
-            "value": str(item["id"]),
-            "label": str(item.get(target.display) or f"#{item['id']}"),
-        }
+        {"value": str(item["id"]), "label": links.text(item["id"], item.get(shown))}
         for item in page["items"]
     ]
 
@@ -209,7 +208,7 @@ def filter_widgets(
         elif kind in ("ref", "boolean"):
             widget["key"], widget["value"] = name, query.value(name)
             if kind == "ref":
-                widget["options"] = _ref_options(site, database, user, meta["target"])
+                widget["options"] = _ref_options(site, database, user, meta)
         elif kind in ("date", "datetime", "number", "time"):
             widget["low"], widget["high"] = (
                 query.value(f"{name}__gte"),

@@ -130,14 +130,15 @@ class Viewer:
         text = ", ".join(labels) or "—"
         return {"label": site.translator(self.locale)("roles"), "kind": "text", "text": text}
 
-    def display_names(self, target: str | None, ids: set[int]) -> dict[int, str]:
-        """The display texts of the records of ``target`` within the user's reach (``links``:
-        live and within their read rule), by id; the others are left out."""
-        resource = self.site.catalog.resources.get(target or "")
+    def display_names(self, meta: dict[str, Any], ids: set[int]) -> dict[int, str]:
+        """The display texts (the field the link field ``meta`` shows) of the records of its
+        target within the user's reach (``links``: live and within their read rule), by id;
+        the others are left out."""
+        resource = self.site.catalog.resources.get(meta.get("target") or "")
         if resource is None or not ids:
             return {}
         with self.database.engine.connect() as connection:
-            return links.names(connection, resource, self.user, ids)
+            return links.names(connection, resource, self.user, ids, meta.get("display") or "")
 
     def linked_names(self, fields: Fields, record: dict[str, Any]) -> dict[str, dict[int, str]]:
         """Display texts of the records the record links to, within the user's reach: those of
@@ -150,9 +151,7 @@ class Viewer:
                 wanted[name] = set(value or [])
             elif meta.get("target") and isinstance(value, dict) and not value.get("display"):
                 wanted[name] = {value["id"]}
-        return {
-            name: self.display_names(fields[name]["target"], ids) for name, ids in wanted.items()
-        }
+        return {name: self.display_names(fields[name], ids) for name, ids in wanted.items()}
 
     # --- related lists and the timeline ----------------------------------------------------
 
@@ -268,9 +267,7 @@ class Viewer:
                         linked.setdefault(name, set()).update(
                             value if isinstance(value, list) else [value]
                         )
-        names = {
-            name: self.display_names(fields[name]["target"], ids) for name, ids in linked.items()
-        }
+        names = {name: self.display_names(fields[name], ids) for name, ids in linked.items()}
 
         def text(name: str, value: Any) -> str:
             if name not in names or value is None:

@@ -495,6 +495,48 @@ def test_a_display_field_hidden_from_the_role_shows_in_no_link(owned: Crm, peopl
     assert f'href="/accounts/{account}"' in page.text  # the clerk may open it
 
 
+def test_a_link_showing_another_field_keeps_to_the_rules(owned: Crm, people: People) -> None:
+    """A ticket's client shows the account's code (``display: code``): the seller sees the
+    code of their own account, ``#<id>`` for one without a code, nothing of another seller's;
+    the clerk, from whom codes are hidden, sees none, on the API and on the page."""
+    admin, seller, clerk = (people.token(owned, n) for n in ("admin", "seller", "clerk"))
+    ids = {n: people.id(owned, n) for n in ("seller", "seller2", "clerk")}
+    coded, bare, foreign = (
+        post(owned, admin, "accounts", {"name": name, "code": code, "owner": ids[owner]})["id"]
+        for name, code, owner in (
+            ("Coded", f"{SECRET}-own", "seller"),
+            ("Bare", "", "seller"),
+            ("Foreign", f"{SECRET}-foreign", "seller2"),
+        )
+    )
+    tickets = [
+        post(owned, admin, "tickets", {"subject": "Client", "client": a, "assignee": ids[to]})
+        for a, to in ((coded, "seller"), (bare, "seller"), (foreign, "seller"), (coded, "clerk"))
+    ]
+    with owned.client(seller) as client:
+        ids_in = ",".join(str(t["id"]) for t in tickets[:3])
+        listed = client.get("/api/tickets", params={"id__in": ids_in, "sort": "id"})
+    assert listed.status_code == 200, listed.text
+    assert [item["client"] for item in listed.json()["items"]] == [
+        {"id": coded, "display": f"{SECRET}-own"},
+        {"id": bare, "display": f"#{bare}"},
+        {"id": foreign, "display": ""},
+    ]
+    with owned.client(clerk) as client:
+        read = client.get(f"/api/tickets/{tickets[3]['id']}")
+    assert read.status_code == 200, read.text
+    assert read.json()["client"] == {"id": coded, "display": ""}
+    with browser(owned, "clerk") as client:
+        page = client.get(f"/tickets/{tickets[3]['id']}")
+    with browser(owned, "seller") as client:
+        foreign_page = client.get(f"/tickets/{tickets[2]['id']}")
+        bare_page = client.get(f"/tickets/{tickets[1]['id']}")
+    for shown in (page, foreign_page, bare_page):
+        assert shown.status_code == 200, shown.text
+        assert SECRET not in shown.text
+    assert f'href="/accounts/{bare}">#{bare}<' in bare_page.text
+
+
 def test_a_report_grouped_by_a_link_shows_only_readable_names(owned: Crm, people: People) -> None:
     admin, seller = people.token(owned, "admin"), people.token(owned, "seller")
     foreign = post(
