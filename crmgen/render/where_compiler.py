@@ -87,8 +87,22 @@ def through_references(test: str, hops: tuple[tuple[str, str, bool], ...]) -> st
     """``test`` about a column reached through ``hops`` (model source, relationship, many),
     as nested ``has()`` (``any()`` for a many-to-many list) calls, outermost first."""
     for model, relationship, many in reversed(hops):
-        test = f"{model}.{relationship}.{'any' if many else 'has'}({test})"
+        test = f"{model}.{relationship}.{'any' if many else 'has'}({_unwrapped(test)})"
     return test
+
+
+def _unwrapped(source: str) -> str:
+    """``source`` without the parentheses around all of it (an argument needs none), when
+    dropping them leaves the same expression."""
+    if not (source.startswith("(") and source.endswith(")")):
+        return source
+    try:
+        outer = ast.parse(source, mode="eval").body
+        inner = ast.parse(source[1:-1], mode="eval").body
+    except SyntaxError:
+        return source
+    same = ast.dump(outer) == ast.dump(inner) and not isinstance(inner, ast.Tuple)
+    return source[1:-1] if same else source
 
 
 def rule_source(spec: Spec, entity: Entity, source: str, models: str = "models") -> str:

@@ -35,7 +35,7 @@ def spec():  # type: ignore[no-untyped-def]
         (
             "OrderLine",
             "record.sales_order.owner == user",
-            "models.OrderLine.sales_order.has((models.Order.owner_id == user.id))",
+            "models.OrderLine.sales_order.has(models.Order.owner_id == user.id)",
         ),
         ("Deal", "record.company == None", "models.Deal.company_id.is_(None)"),
         (
@@ -47,9 +47,9 @@ def spec():  # type: ignore[no-untyped-def]
             "Task",
             "record.assignee.position == user.position or has_role('manager')",
             (
-                "sa.or_(models.Task.assignee.has((models.User.position_id.is_(None) if "
+                "sa.or_(models.Task.assignee.has(models.User.position_id.is_(None) if "
                 "user.extra.get('position_id') is None else models.User.position_id == "
-                "user.extra.get('position_id'))), sa.true() if (user.has_role('manager')) "
+                "user.extra.get('position_id')), sa.true() if (user.has_role('manager')) "
                 "else sa.false())"
             ),
         ),

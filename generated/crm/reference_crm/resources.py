@@ -38,7 +38,7 @@ def _rule_deals_support_list(user: CurrentUser) -> sa.ColumnElement[bool]:
 
 def _rule_order_lines_sales_list(user: CurrentUser) -> sa.ColumnElement[bool]:
     """OrderLine: record.sales_order.owner == user"""
-    return models.OrderLine.sales_order.has((models.Order.owner_id == user.id))
+    return models.OrderLine.sales_order.has(models.Order.owner_id == user.id)
 
 
 POSITIONS_RESOURCE = Resource(
