@@ -153,7 +153,11 @@ class _Converter:
         if name_problem(name, "field") or name in _RESERVED_FIELDS or name in taken:
             # Changes when issue 12's names part lands (reserved words allowed as names).
             fixed = f"{name}{suffix}"
-            reason = name_problem(name, "field") or f"'{name}' is taken or reserved here"
+            reason = name_problem(name, "field") or (
+                f"'{name}' is already a field of {entity}"
+                if name in taken
+                else f"'{name}' is reserved by the generated app"
+            )
             self.note(where, f"field {jdl_name} renamed {fixed} ({reason})", "warning")
             name = fixed
         taken.add(name)
@@ -329,7 +333,7 @@ class _Converter:
             searched = [
                 name
                 for name, spec in body["fields"].items()
-                if spec.get("type") in ("string", "text") and "pattern" not in spec
+                if spec.get("type") in ("string", "text")
             ]
             for name in searched:
                 if body["fields"][name]["type"] == "text":
