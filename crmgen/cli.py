@@ -365,8 +365,7 @@ def import_jdl(file: Path, out: Path, force: bool) -> None:
         sys.exit(1)
     entities = sum(not e.builtin for e in model.entities)
     click.echo(
-        f"wrote {imported.path}: valid ({entities} entities; "
-        f"{len(imported.notes)} import note(s))",
+        f"wrote {imported.path}: valid ({entities} entities; {len(imported.notes)} import note(s))",
         err=True,
     )
 

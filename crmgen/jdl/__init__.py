@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crmgen import __version__
 from crmgen.jdl.convert import ConversionError, Note, convert
 from crmgen.jdl.parser import JdlError, parse_jdl
 
@@ -37,14 +36,16 @@ def import_jdl(source: Path, out: Path, force: bool = False) -> Imported:
         model = parse_jdl(text)
         conversion = convert(model, source.stem)
     except (JdlError, ConversionError) as error:
-        raise ImportFailure(f"{source}:{error.line}:{error.column}: error: {error.message}") from error
+        raise ImportFailure(
+            f"{source}:{error.line}:{error.column}: error: {error.message}"
+        ) from error
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise ImportFailure(f"{out} exists and is not empty (use --force to replace {SPEC_FILE})")
     if out.exists() and not out.is_dir():
         raise ImportFailure(f"{out} is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     target = out / SPEC_FILE
-    header = f"# Imported from {source.name} by `crmgen import jdl` (crmgen {__version__}).\n"
+    header = f"# Imported from {source.name} by `crmgen import jdl`.\n"
     tmp = target.with_name(target.name + ".tmp")
     tmp.write_text(header + to_yaml(conversion.spec), encoding="utf-8")
     tmp.replace(target)

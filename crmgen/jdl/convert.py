@@ -8,7 +8,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from crmgen.jdl.parser import JdlEntity, JdlField, JdlModel, JdlRelationship, RelationSide
+from crmgen.jdl.parser import (
+    JdlEntity,
+    JdlField,
+    JdlModel,
+    JdlOption,
+    JdlRelationship,
+    RelationSide,
+)
 from crmgen.language.names import name_problem, snake_case
 
 # The role every signed-in JHipster user has (ROLE_USER); JHipster lets it change every entity.
@@ -16,9 +23,6 @@ STAFF = "staff"
 # JHipster's default page size (ITEMS_PER_PAGE).
 PAGE_SIZE = 20
 IMAGE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp"]
-# Mappings that change when issue 12's types part lands: Long -> a 64-bit integer type,
-# Float/Double -> a floating type. Until then they are the nearest type, with a warning.
-APPROXIMATE = {"Long": "integer", "Float": "decimal", "Double": "decimal"}
 ON_DELETE = {"CASCADE": "cascade", "SET NULL": "set_null", "SETNULL": "set_null"}
 ON_DELETE |= {"RESTRICT": "restrict", "NO ACTION": "restrict", "NOACTION": "restrict"}
 # Options with an equivalent here; every other one is reported.
@@ -113,7 +117,9 @@ class _Converter:
             fixed = "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", name) if w)
             if name_problem(fixed, "entity"):
                 fixed = f"{fixed}Record"
-            self.note(entity, f"entity {name} renamed {fixed} ({name_problem(name, 'entity')})", "warning")
+            self.note(
+                entity, f"entity {name} renamed {fixed} ({name_problem(name, 'entity')})", "warning"
+            )
             name = fixed
         return name
 
@@ -143,9 +149,7 @@ class _Converter:
         return body
 
     def annotation(self, entity: str, name: str, value: str | None, where: Any) -> None:
-        self.model.options.append(
-            _option(name, entity, value, where.line, where.column)
-        )
+        self.model.options.append(_option(name, entity, value, where.line, where.column))
 
     def field_name(self, entity: str, jdl_name: str, where: Any, suffix: str) -> str:
         name = re.sub(r"[^a-z0-9]+", "_", snake_case(jdl_name)).strip("_")
@@ -227,11 +231,17 @@ class _Converter:
             return {"type": simple[jdl.type]}
         if jdl.type == "ImageBlob":
             return {"type": "file", "accept": list(IMAGE_TYPES)}
+        # Long, Float and Double change when issue 12's types part lands (a 64-bit integer and a
+        # floating type); until then they map to the nearest type, with a warning.
         if jdl.type == "Long":
-            self.note(jdl, f"{jdl.name}: Long imported as integer (64-bit values do not fit)", "warning")
+            self.note(
+                jdl, f"{jdl.name}: Long imported as integer (64-bit values do not fit)", "warning"
+            )
             return {"type": "integer"}
         if jdl.type in ("Float", "Double"):
-            self.note(jdl, f"{jdl.name}: {jdl.type} imported as an exact decimal with 6 places", "warning")
+            self.note(
+                jdl, f"{jdl.name}: {jdl.type} imported as an exact decimal with 6 places", "warning"
+            )
             return {"type": "decimal", "precision": 18, "scale": 6}
         if jdl.type == "UUID":
             self.note(jdl, f"{jdl.name}: UUID imported as a string checked by a pattern", "warning")
@@ -240,11 +250,15 @@ class _Converter:
             self.note(jdl, f"{jdl.name}: LocalTime imported as an HH:MM string", "warning")
             return {"type": "string", "max_length": 8, "pattern": _TIME}
         if jdl.type == "Duration":
-            self.note(jdl, f"{jdl.name}: Duration imported as an ISO 8601 string (PT1H30M)", "warning")
+            self.note(
+                jdl, f"{jdl.name}: Duration imported as an ISO 8601 string (PT1H30M)", "warning"
+            )
             return {"type": "string", "max_length": 40, "pattern": _DURATION}
         if jdl.type in self.enums:
             return {"type": "enum", "values": self.enum_values(jdl.type)}
-        raise ConversionError(f"unknown type {jdl.type!r} of field {jdl.name}", jdl.line, jdl.column)
+        raise ConversionError(
+            f"unknown type {jdl.type!r} of field {jdl.name}", jdl.line, jdl.column
+        )
 
     def enum_values(self, name: str) -> list[str] | dict[str, str]:
         values = self.enums[name].values
@@ -266,7 +280,9 @@ class _Converter:
             owner, other = rel.source, rel.target
             default = _lower_first(rel.target.entity)
         if other.entity == "User" and other.field:
-            self.note(other, f"the reverse side {other.field} on User is crmgen's default back-reference")
+            self.note(
+                other, f"the reverse side {other.field} on User is crmgen's default back-reference"
+            )
         spec: dict[str, Any] = {"type": "refs" if rel.kind == "ManyToMany" else "ref"}
         spec["to"] = self.names.get(other.entity, other.entity)
         if rel.kind == "OneToOne":
@@ -312,7 +328,11 @@ class _Converter:
     # -- options
     def options(self) -> None:
         for option in self.model.options:
-            names = [e.name for e in self.model.entities] if option.entities == ["*"] else option.entities
+            names = (
+                [e.name for e in self.model.entities]
+                if option.entities == ["*"]
+                else option.entities
+            )
             names = [n for n in names if n not in option.excluded]
             if option.name not in APPLIED_OPTIONS:
                 value = f" with {option.value}" if option.value else ""
@@ -352,9 +372,7 @@ class ConversionError(Exception):
         self.column = column
 
 
-def _option(name: str, entity: str, value: str | None, line: int, column: int) -> Any:
-    from crmgen.jdl.parser import JdlOption
-
+def _option(name: str, entity: str, value: str | None, line: int, column: int) -> JdlOption:
     return JdlOption(name, [entity], value, [], line, column)
 
 

@@ -158,7 +158,9 @@ def tokenize(text: str) -> list[Token]:
         if char == "/" and _after_pattern(tokens):
             end = text.find("/)", pos + 1)
             if end < 0 or "\n" in text[pos:end]:
-                raise JdlError("unterminated regular expression (write pattern(/.../))", line, column)
+                raise JdlError(
+                    "unterminated regular expression (write pattern(/.../))", line, column
+                )
             tokens.append(Token("regex", text[pos + 1 : end], line, column, doc))
             pos, doc = end + 1, None
             continue
@@ -314,7 +316,9 @@ class Parser:
             value = self.next()
             if value.kind == "end":
                 raise JdlError(f"expected a value for {rule.text}", value.line, value.column)
-            text = self.constants.get(value.text, value.text) if value.kind == "name" else value.text
+            text = (
+                self.constants.get(value.text, value.text) if value.kind == "name" else value.text
+            )
             if rule.text != "pattern" and not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text):
                 raise JdlError(
                     f"{rule.text} needs a number or a constant, not {value.text!r}",
@@ -444,7 +448,9 @@ class Parser:
                     self.entity_list()
             elif self.peek().kind == "name" and self.peek(1).text == "{":
                 token = self.next()
-                self.model.ignored.append((f"application {token.text} block", token.line, token.column))
+                self.model.ignored.append(
+                    (f"application {token.text} block", token.line, token.column)
+                )
                 self.skip_block()
             elif self.peek().kind == "name":
                 self.option()

@@ -110,7 +110,11 @@ def test_every_construct_maps_or_is_reported() -> None:
     assert fields["photo"]["accept"][0] == "image/png"
     assert fields["scan"] == {"type": "file", "max_size_mb": 3}
     assert (fields["born"]["type"], fields["seen"]["type"]) == ("date", "datetime")
-    assert fields["level"] == {"type": "enum", "values": {"LOW": "Low level", "HIGH": "High"}, "required": True}
+    assert fields["level"] == {
+        "type": "enum",
+        "values": {"LOW": "Low level", "HIGH": "High"},
+        "required": True,
+    }
     assert fields["account"] == {"type": "ref", "to": "User", "required": True}
     assert fields["card"] == {"type": "ref", "to": "Tag", "one_to_one": True}
     assert fields["tag"] == {"type": "refs", "to": "Tag", "back": "customer"}
@@ -191,4 +195,7 @@ def test_cli_reports_an_unknown_type(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jdl"
     bad.write_text("entity A {\n  name Text\n}\n", encoding="utf-8")
     code, output = run_cli(str(bad), "-o", str(tmp_path / "out"))
-    assert (code, output.strip()) == (1, f"Error: {bad}:2:3: error: unknown type 'Text' of field name")
+    assert (code, output.strip()) == (
+        1,
+        f"Error: {bad}:2:3: error: unknown type 'Text' of field name",
+    )

@@ -39,14 +39,27 @@ deployment { deploymentType docker-compose }
 def test_every_construct_is_read() -> None:
     model = parse_jdl(JDL)
     (app,) = model.applications
-    assert app.config == {"baseName": "shop", "applicationType": "monolith", "languages": ["en", "nl"]}
+    assert app.config == {
+        "baseName": "shop",
+        "applicationType": "monolith",
+        "languages": ["en", "nl"],
+    }
     assert app.entities == ["*"]
     (customer,) = model.entities
-    assert (customer.name, customer.table, customer.doc) == ("Customer", "shop_customer", "A customer of the shop")
+    assert (customer.name, customer.table, customer.doc) == (
+        "Customer",
+        "shop_customer",
+        "A customer of the shop",
+    )
     assert [(a.name, a.value) for a in customer.annotations] == [("paginate", "pagination")]
     name, code, score, photo = customer.fields
     assert name.doc == "The name on invoices"
-    assert name.validations == {"required": None, "unique": None, "minlength": "2", "maxlength": "40"}
+    assert name.validations == {
+        "required": None,
+        "unique": None,
+        "minlength": "2",
+        "maxlength": "40",
+    }
     assert code.validations == {"pattern": "^[A-Z]{2}\\/[0-9]+$"}
     assert score.validations == {"min": "-5", "max": "10"}
     assert (photo.type, photo.validations) == ("ImageBlob", {"maxbytes": "5000000"})
@@ -85,8 +98,18 @@ def test_relationship_sides_without_field_names() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "column", "message"),
     [
-        ("entity A {\n  name String\n", 3, 1, "expected a field name or '}', found the end of the file"),
-        ("entity A {\n  name String maxlength(x)\n}", 2, 25, "maxlength needs a number or a constant"),
+        (
+            "entity A {\n  name String\n",
+            3,
+            1,
+            "expected a field name or '}', found the end of the file",
+        ),
+        (
+            "entity A {\n  name String maxlength(x)\n}",
+            2,
+            25,
+            "maxlength needs a number or a constant",
+        ),
         ("relationship OneToFew { A to B }", 1, 14, "unknown relationship kind 'OneToFew'"),
         ("relationship OneToOne { A{b} B }", 1, 30, "expected 'to', found 'B'"),
         ("entity A { s String pattern(/abc) }", 1, 29, "unterminated regular expression"),
