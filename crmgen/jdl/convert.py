@@ -70,6 +70,10 @@ class _Converter:
             STAFF: {"label": "Staff", "description": "Every signed-in user (JHipster's ROLE_USER)"},
         }
         for entity in self.model.entities:
+            if entity.name in self.names:
+                raise ConversionError(
+                    f"entity {entity.name} is defined twice", entity.line, entity.column
+                )
             self.names[entity.name] = self.entity_name(entity)
         for entity in self.model.entities:
             self.entities[entity.name] = self.entity(entity)

@@ -191,11 +191,18 @@ def test_cli_reports_bad_jdl_at_its_place(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_reports_an_unknown_type(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("entity A {\n  name Text\n}\n", "2:3: error: unknown type 'Text' of field name"),
+        ("entity A\nentity A\n", "2:8: error: entity A is defined twice"),
+        ("relationship OneToOne {\n  A{b} to B\n}\n", "2:3: error: unknown entity 'A'"),
+    ],
+)
+def test_cli_reports_a_model_that_names_what_it_lacks(
+    text: str, error: str, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.jdl"
-    bad.write_text("entity A {\n  name Text\n}\n", encoding="utf-8")
+    bad.write_text(text, encoding="utf-8")
     code, output = run_cli(str(bad), "-o", str(tmp_path / "out"))
-    assert (code, output.strip()) == (
-        1,
-        f"Error: {bad}:2:3: error: unknown type 'Text' of field name",
-    )
+    assert (code, output.strip()) == (1, f"Error: {bad}:{error}")
