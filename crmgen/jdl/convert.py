@@ -304,9 +304,11 @@ class _Converter:
         doc = owner.doc or (rel.source.doc if rel.kind == "OneToMany" else None)
         if doc:
             spec["help"] = doc
-        display = owner.display
-        if display and other.entity != "User":
-            self.display(other.entity, display, owner)
+        # a side's display field is a field of the entity on the other side
+        if owner.display and other.entity != "User":
+            self.display(other.entity, owner.display, owner)
+        if other.display and owner.entity != "User":
+            self.display(owner.entity, other.display, other)
         target_entity = owner.entity
         holder = self.entities.setdefault(target_entity, {"fields": {}})
         name = self.field_name(target_entity, owner.field or default, owner, "_link")

@@ -368,14 +368,8 @@ class Parser:
             self.expect("to", "'to'")
             target = self.side()
             options = []
-            if self.accept("with"):
+            while self.accept("with"):
                 options.append(self.name("a relationship option").text)
-                while self.accept(","):
-                    if not self.at("with"):
-                        self.pos -= 1
-                        break
-                    self.next()
-                    options.append(self.name("a relationship option").text)
             self.accept(",")
             self.model.relationships.append(
                 JdlRelationship(kind.text, source, target, options, source.line, source.column)
