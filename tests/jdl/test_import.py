@@ -206,3 +206,15 @@ def test_cli_reports_a_model_that_names_what_it_lacks(
     bad.write_text(text, encoding="utf-8")
     code, output = run_cli(str(bad), "-o", str(tmp_path / "out"))
     assert (code, output.strip()) == (1, f"Error: {bad}:{error}")
+
+
+def test_a_display_field_on_the_one_side_names_the_many_side() -> None:
+    """online-shop.jh: `Customer{wishList(title)} to WishList{customer}` shows wish lists by title."""
+    jdl = parse_jdl((SAMPLES / "online-shop.jh").read_text(encoding="utf-8"))
+    entities = convert(jdl, "shop").spec["entities"]
+    assert entities["WishList"]["display"] == "title"
+    assert entities["WishList"]["fields"]["customer"] == {
+        "type": "ref",
+        "to": "Customer",
+        "back": "wish_list",
+    }
