@@ -331,6 +331,45 @@ def publish(
     click.echo(f"published {spec} to {out}", err=True)
 
 
+@cli.group(name="import")
+def import_group() -> None:
+    """Convert a data model from another tool into a crmgen spec folder."""
+
+
+@import_group.command(name="jdl")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "-o", "--out", type=click.Path(path_type=Path), required=True, help="The spec folder to write."
+)
+@click.option("--force", is_flag=True, help="Write into a non-empty OUT (replaces its crm.yaml).")
+def import_jdl(file: Path, out: Path, force: bool) -> None:
+    """Convert the JHipster JDL FILE into a crmgen spec folder OUT (OUT/crm.yaml).
+
+    Prints, as FILE:LINE:COL lines, what was changed (warning:) and what had no equivalent
+    (note:), then validates the spec. Exits 1 on bad JDL, on a non-empty OUT without --force,
+    or when the spec does not validate.
+    """
+    from crmgen.jdl import ImportFailure
+    from crmgen.jdl import import_jdl as run_import
+
+    try:
+        imported = run_import(file, out, force)
+    except ImportFailure as error:
+        raise UserError(str(error)) from error
+    for note in imported.notes:
+        click.echo(f"{file}:{note.line}:{note.column}: {note.severity}: {note.message}", err=True)
+    model, diagnostics = check_spec(out)
+    click.echo(render_text(diagnostics), nl=False, err=True)
+    if model is None:
+        click.echo(f"wrote {imported.path}, which does not validate", err=True)
+        sys.exit(1)
+    entities = sum(not e.builtin for e in model.entities)
+    click.echo(
+        f"wrote {imported.path}: valid ({entities} entities; {len(imported.notes)} import note(s))",
+        err=True,
+    )
+
+
 def main() -> None:
     """Console entry point: user errors exit 1, internal errors exit 3 without a traceback."""
     debug = "--debug" in sys.argv[1:]
