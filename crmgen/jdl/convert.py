@@ -193,9 +193,10 @@ class _Converter:
         if "pattern" in rules and kind == "string":
             spec["pattern"] = rules["pattern"]
         for key in ("min", "max"):
-            if key in rules and kind in ("integer", "decimal"):
+            if key in rules and kind in ("integer", "bigint", "float", "decimal"):
                 number = float(rules[key] or 0)
-                spec[key] = int(number) if kind == "integer" or number.is_integer() else number
+                whole = kind in ("integer", "bigint") or number.is_integer()
+                spec[key] = int(number) if whole else number
         if "maxbytes" in rules:
             size = int(float(rules["maxbytes"] or 0))
             if kind == "file":
@@ -209,10 +210,10 @@ class _Converter:
                 "minlength": ("string", "text"),
                 "maxlength": ("string", "text"),
                 "pattern": ("string",),
-                "min": ("integer", "decimal"),
-                "max": ("integer", "decimal"),
+                "min": ("integer", "bigint", "float", "decimal"),
+                "max": ("integer", "bigint", "float", "decimal"),
             }[jdl_key]
-            if jdl_key in rules and kind not in applies and jdl.type not in ("UUID", "LocalTime"):
+            if jdl_key in rules and kind not in applies and jdl.type != "UUID":
                 self.note(jdl, f"{jdl_key} on {jdl.type} field {jdl.name}: no equivalent, left out")
         if jdl.doc:
             spec["help"] = jdl.doc
@@ -222,9 +223,13 @@ class _Converter:
         simple = {
             "String": "string",
             "Integer": "integer",
+            "Long": "bigint",
+            "Float": "float",
+            "Double": "float",
             "BigDecimal": "decimal",
             "Boolean": "boolean",
             "LocalDate": "date",
+            "LocalTime": "time",
             "Instant": "datetime",
             "ZonedDateTime": "datetime",
             "TextBlob": "text",
@@ -235,24 +240,9 @@ class _Converter:
             return {"type": simple[jdl.type]}
         if jdl.type == "ImageBlob":
             return {"type": "file", "accept": list(IMAGE_TYPES)}
-        # Long, Float and Double change when issue 12's types part lands (a 64-bit integer and a
-        # floating type); until then they map to the nearest type, with a warning.
-        if jdl.type == "Long":
-            self.note(
-                jdl, f"{jdl.name}: Long imported as integer (64-bit values do not fit)", "warning"
-            )
-            return {"type": "integer"}
-        if jdl.type in ("Float", "Double"):
-            self.note(
-                jdl, f"{jdl.name}: {jdl.type} imported as an exact decimal with 6 places", "warning"
-            )
-            return {"type": "decimal", "precision": 18, "scale": 6}
         if jdl.type == "UUID":
             self.note(jdl, f"{jdl.name}: UUID imported as a string checked by a pattern", "warning")
             return {"type": "string", "max_length": 36, "pattern": _UUID}
-        if jdl.type == "LocalTime":
-            self.note(jdl, f"{jdl.name}: LocalTime imported as an HH:MM string", "warning")
-            return {"type": "string", "max_length": 8, "pattern": _TIME}
         if jdl.type == "Duration":
             self.note(
                 jdl, f"{jdl.name}: Duration imported as an ISO 8601 string (PT1H30M)", "warning"
@@ -395,5 +385,4 @@ _RESERVED_FIELDS = {"id", "version", "created_at", "updated_at", "deleted_at", "
 _RESERVED_FIELDS |= {"offset", "sort", "q", "fields", "format", "metadata", "registry", "query"}
 _RESERVED_FIELDS |= {"session", "model", "self", "cls", "comments", "attachments"}
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-_TIME = "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?"
 _DURATION = "-?P([0-9]+D)?(T([0-9]+H)?([0-9]+M)?([0-9]+(\\.[0-9]+)?S)?)?"
