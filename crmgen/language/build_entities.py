@@ -33,9 +33,9 @@ from crmgen.language.names import (
     RESERVED_ENTITIES,
     USER_RESERVED,
     name_problem,
-    pluralize,
     snake_case,
 )
+from crmgen.language.plurals import pluralize
 from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
 

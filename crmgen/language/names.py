@@ -223,26 +223,11 @@ RESERVED_ENTITIES = frozenset(
 
 
 def snake_case(name: str) -> str:
-    """``DealStage`` -> ``deal_stage``; ``HTTPLog`` -> ``http_log``."""
+    """``DealStage`` -> ``deal_stage``; ``HTTPLog`` -> ``http_log``; ``KPIs`` -> ``kpis``."""
+    name = re.sub(r"([A-Z]{2,})s(?=[A-Z]|$)", lambda m: m[1].capitalize() + "s", name)
     s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
     s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
     return s.lower()
-
-
-def pluralize(name: str) -> str:
-    """English plural of a PascalCase name, good enough for defaults (``plural:`` overrides)."""
-    lower = name.lower()
-    irregular = {"person": "people", "child": "children", "man": "men", "woman": "women"}
-    for singular, plural in irregular.items():
-        if lower.endswith(singular):
-            cut = len(name) - len(singular)
-            head = name[cut]
-            return name[:cut] + (plural.capitalize() if head.isupper() else plural)
-    if re.search(r"[^aeiou]y$", name):
-        return name[:-1] + "ies"
-    if re.search(r"(s|x|z|ch|sh)$", name):
-        return name + "es"
-    return name + "s"
 
 
 def name_problem(name: str, kind: str) -> str | None:

@@ -374,8 +374,13 @@ def operations(
     for new_name, old_name in sorted(plan.tables.items()):
         if new_name != old_name:
             out.append(f"op.rename_table({lit(old_name)}, {lit(new_name)})")
-            diff.summary.append(f"rename {_label(old[old_name])} to {_label(new[new_name])}")
-            diff.slug.append(f"rename_{_slug_name(_label(old[old_name]))}")
+            before, after = _label(old[old_name]), _label(new[new_name])
+            if before == after:  # the same element, a new table name (a new default plural)
+                diff.summary.append(f"rename {before}'s table {old_name} to {new_name}")
+                diff.slug.append(f"rename_{_slug_name(old_name)}")
+            else:
+                diff.summary.append(f"rename {before} to {after}")
+                diff.slug.append(f"rename_{_slug_name(before)}")
 
     created = [n for n in new if n not in plan.tables]
     order, deferred = _creation_order(new, created)

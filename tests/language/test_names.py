@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crmgen.language.names import MAX_NAME_LENGTH, name_problem, pluralize, snake_case
+from crmgen.language.names import MAX_NAME_LENGTH, name_problem, snake_case
+from crmgen.language.plurals import pluralize
 
 
 @pytest.mark.parametrize(
@@ -16,6 +17,9 @@ from crmgen.language.names import MAX_NAME_LENGTH, name_problem, pluralize, snak
         ("URLValue", "url_value"),
         ("Deal2Item", "deal2_item"),
         ("already_snake", "already_snake"),
+        ("KPIs", "kpis"),  # an acronym's plural stays one word
+        ("MyKPIsReport", "my_kpis_report"),
+        ("HTTPServer", "http_server"),
     ],
 )
 def test_snake_case(name: str, snake: str) -> None:
@@ -36,6 +40,29 @@ def test_snake_case(name: str, snake: str) -> None:
         ("SalesPerson", "SalesPeople"),
         ("Child", "Children"),
         ("Woman", "Women"),
+        # the examples: a plural stays, -iz doubles, -us and -ss take -es
+        ("Points", "Points"),
+        ("CustomerDetails", "CustomerDetails"),
+        ("Quiz", "Quizzes"),
+        ("Address", "Addresses"),
+        ("CustomerAddress", "CustomerAddresses"),
+        ("Settings", "Settings"),
+        ("Analysis", "Analyses"),
+        ("Campus", "Campuses"),
+        ("Tennis", "Tennises"),
+        ("Gas", "Gases"),  # inflect knows it as a singular
+        ("Idea", "Ideas"),
+        ("Hero", "Heroes"),
+        ("Leaf", "Leaves"),
+        ("Mouse", "Mice"),
+        ("Criteria", "Criteria"),
+        ("People", "People"),
+        ("Equipment", "Equipment"),  # no plural of its own
+        ("News", "News"),
+        ("Series", "Series"),
+        ("KPI", "KPIs"),  # an acronym
+        ("HTTPLog", "HTTPLogs"),
+        ("Phase2", "Phase2s"),
     ],
 )
 def test_pluralize(name: str, plural: str) -> None:
