@@ -294,43 +294,42 @@ register(
         filter="text",
     )
 )
-register(
-    FieldType(
-        "integer",
-        "a whole number",
+
+
+def _plain_number(
+    name: str, doc: str, python: type, column: str, schema: dict[str, str]
+) -> FieldType:
+    """A number stored as is (no scale): integer, bigint, float."""
+    return FieldType(
+        name,
+        doc,
         {"min": _NUMBER, "max": _NUMBER},
-        _number_default(int),
-        column=lambda f: "sa.Integer()",
-        python_type="int",
-        api_schema={"type": "integer"},
+        _number_default(python),
+        column=lambda f: column,
+        python_type=python.__name__,
+        api_schema=schema,
         widget="number",
         **_NUMBER_KIND,
     )
-)
+
+
+register(_plain_number("integer", "a whole number", int, "sa.Integer()", {"type": "integer"}))
 register(
-    FieldType(
+    _plain_number(
         "bigint",
         "a whole number of 64 bits (up to 9223372036854775807)",
-        {"min": _NUMBER, "max": _NUMBER},
-        _number_default(int),
-        column=lambda f: "sa.BigInteger()",
-        python_type="int",
-        api_schema={"type": "integer", "format": "int64"},
-        widget="number",
-        **_NUMBER_KIND,
+        int,
+        "sa.BigInteger()",
+        {"type": "integer", "format": "int64"},
     )
 )
 register(
-    FieldType(
+    _plain_number(
         "float",
         "a floating-point number (64-bit IEEE 754: inexact, for measures, not money)",
-        {"min": _NUMBER, "max": _NUMBER},
-        _number_default(float),
-        column=lambda f: "sa.Double()",
-        python_type="float",
-        api_schema={"type": "number", "format": "double"},
-        widget="number",
-        **_NUMBER_KIND,
+        float,
+        "sa.Double()",
+        {"type": "number", "format": "double"},
     )
 )
 register(
