@@ -271,17 +271,21 @@ class Parser:
         while self.at("@"):
             at = self.next()
             name = self.name("an annotation name")
-            value = None
-            if self.accept("("):
-                parts = []
-                while not self.at(")"):
-                    if self.peek().kind == "end":
-                        self.fail("expected ')'")
-                    parts.append(self.next().text)
-                self.next()
-                value = " ".join(parts)
+            value = self.parenthesised()
             found.append(Annotation(name.text, value, at.line, at.column))
         return found
+
+    def parenthesised(self) -> str | None:
+        """The words of an optional ``( ... )`` (an annotation's value, an enum label), joined."""
+        if not self.accept("("):
+            return None
+        parts = []
+        while not self.at(")"):
+            if self.peek().kind == "end":
+                self.fail("expected ')'")
+            parts.append(self.next().text)
+        self.next()
+        return " ".join(parts)
 
     def entity(self, annotations: list[Annotation], doc: str | None) -> None:
         keyword = self.next()
@@ -340,15 +344,7 @@ class Parser:
             value = self.next()
             if value.kind not in ("name", "number"):
                 raise JdlError("expected an enum value or '}'", value.line, value.column)
-            label = None
-            if self.accept("("):
-                parts = []
-                while not self.at(")"):
-                    if self.peek().kind == "end":
-                        self.fail("expected ')'")
-                    parts.append(self.next().text)
-                self.next()
-                label = " ".join(parts)
+            label = self.parenthesised()
             values.append((value.text, label))
             self.accept(",")
         self.model.enums.append(JdlEnum(name.text, values, keyword.doc, name.line, name.column))
