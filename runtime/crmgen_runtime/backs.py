@@ -172,5 +172,4 @@ def _condition(back: Back, names: frozenset[str], key: str, wanted: str, raw: st
     try:
         return filter_condition(back.source, names, wanted, raw)
     except ApiError as exc:
-        message = exc.fields.get(wanted, exc.message)
-        raise bad_query(key, f"{message} (a filter on {back.source.label} records)") from None
+        raise bad_query(key, exc.fields.get(wanted, exc.message)) from None
