@@ -18,7 +18,9 @@ import rt_crm
 import sqlalchemy as sa
 from conftest import Serve
 from crmgen_runtime import backs, crud
+from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Access, Rule
+from crmgen_runtime.web import boards
 from starlette.testclient import TestClient
 
 
@@ -202,3 +204,24 @@ def test_a_bad_back_side_filter_is_a_400_naming_it(
     error = refused(api, "/api/companies", 400, **query)
     assert error["code"] == "bad_query" and list(error["fields"]) == [named]
     assert named in error["message"]
+
+
+def test_boards_take_back_side_filters_within_the_rules(
+    crm_web: rt_crm.Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A board's counts and sums select as the list does (``boards._conditions``)."""
+    monkeypatch.setitem(rt_crm.companies.rules["sales"].actions, "list", Access("own"))
+    monkeypatch.setitem(rt_crm.deals.rules["sales"].actions, "list", Access("own"))
+
+    def ids(user: Any, filters: list[tuple[str, str]]) -> list[int]:
+        conditions = boards._conditions(rt_crm.companies, user, filters)
+        select = sa.select(rt_crm.Company.id).where(*conditions).order_by(rt_crm.Company.id)
+        with crm_web.database.engine.connect() as connection:
+            return list(connection.execute(select).scalars())
+
+    assert ids(rt_crm.Crm.admin, [("deals__title__in", "Big,Mid")]) == [1, 4]
+    assert ids(rt_crm.Crm.ann, [("deals__title__in", "Big,Mid")]) == [1]  # Mid is bob's
+    assert ids(rt_crm.Crm.ann, [("deals__isnull", "true")]) == [4]
+    with pytest.raises(ApiError) as refused:
+        boards._conditions(rt_crm.companies, rt_crm.Crm.ann, [("deals__amount", "1")])
+    assert refused.value.status == 400 and list(refused.value.fields) == ["deals__amount"]

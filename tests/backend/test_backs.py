@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen_runtime import backs
 from crmgen_runtime.principal import CurrentUser
 
 from tests.backend.conftest import Backend
-from tests.backend.payloads import create
+from tests.backend.payloads import create, payload
 
 
 def seed(crm: Backend) -> dict[str, int]:
@@ -163,3 +164,61 @@ def test_a_bad_back_side_filter_is_a_400_naming_it(crm: Backend) -> None:
         error = get(crm, f"/api/companies?{query}", status=400)["error"]
         assert error["code"] == "bad_query" and list(error["fields"]) == [key]
         assert message in error["fields"][key]
+
+
+ROLES = ("admin", "sales", "support")  # manager: as admin here
+PARENTS = 3  # records of each entity whose back sides are compared
+
+
+def ids_of(crm: Backend, path: str, user: str) -> tuple[int, Any]:
+    """The status of ``GET path`` as ``user`` and the ids it lists (its error, or the record
+    it reads)."""
+    response = crm.client.get(path, headers=crm.as_user(user))
+    body = response.json()
+    if response.status_code != 200 or "items" not in body:
+        return response.status_code, body
+    return 200, sorted(item["id"] for item in body["items"])
+
+
+def test_every_back_side_answers_what_its_forward_filter_answers(crm: Backend) -> None:
+    """Security by class: for every back side of the reference CRM and every role, the records
+    on it are exactly those the role's own list finds by the forward filter
+    (``/api/deals?company=5``), the record is found exactly as reading it, and
+    ``back__isnull=false`` keeps exactly the records with some of them."""
+    resources = crm.gen.resources.RESOURCES
+    for user in ("admin", "sales", "sales2"):  # records of everyone's, linked on the way
+        for path, resource in resources.items():
+            if path != "users" and "create" in resource.actions:
+                data = payload(crm, path, user=user)
+                crm.client.post(f"/api/{path}", json=data, headers=crm.as_user(user))
+    compared = 0
+    for path, resource in resources.items():
+        sides = backs.backs(resource)
+        if not sides:
+            continue
+        parents = ids_of(crm, f"/api/{path}?limit={PARENTS}", "admin")[1]
+        for back in sides.values():
+            source, field = back.source.path, back.field.name
+            for user in ROLES:
+                having = []
+                for parent in parents:
+                    own = ids_of(crm, f"/api/{path}/{parent}", user)
+                    side = ids_of(crm, f"/api/{path}/{parent}/{back.name}?limit=500", user)
+                    forward = ids_of(crm, f"/api/{source}?{field}={parent}&limit=500", user)
+                    if own[0] != 200:
+                        assert side == own, (path, back.name, user, parent)
+                    elif forward[0] == 200:
+                        assert side == forward, (path, back.name, user, parent)
+                        having += [parent] if forward[1] else []
+                        compared += 1
+                    else:  # the role may not list the source or see the relation
+                        assert side[0] == 403, (path, back.name, user, parent, side)
+                listed = ids_of(crm, f"/api/{path}?id__in={','.join(map(str, parents))}", user)
+                filtered = ids_of(
+                    crm,
+                    f"/api/{path}?id__in={','.join(map(str, parents))}&{back.name}__isnull=false",
+                    user,
+                )
+                if listed[0] == 200 and filtered[0] == 200:
+                    assert filtered[1] == sorted(set(having) & set(listed[1])), (back.name, user)
+    assert compared > 50
