@@ -40,6 +40,7 @@ class FieldFacts:
     computed: str | None = None  # Python source of a computed value, reading ``record``
     relation: str = ""  # many_to_one, one_to_one, many_to_many
     target: str = ""  # the target entity
+    back: str = ""  # the relation's name on its target (GET /api/<target>/{id}/<back>)
     display: str = ""  # the target's field its links show ("": the target's display field)
     join: tuple[str, str, str] | None = (
         None  # many-to-many: (table variable, own column, target column)
@@ -182,6 +183,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
         computed=computed,
         relation=relation,
         target=target,
+        back=f.relation.back if f.relation is not None else "",
         display=(f.relation.display or "") if f.relation is not None else "",
         join=join,
         searchable=f.name in entity.search,

@@ -1,8 +1,9 @@
 """The generated app's OpenAPI 3.1 document, built from the spec at generation time.
 
 Every path (health, the document itself, sign-in, and per entity the collection and item
-routes its API enables), every list parameter (paging, sort, search, one per filter and
-operator), the read / create / update shape of each entity, the error shape and the two ways
+routes its API enables and the back sides of relations, ``/api/<path>/{id}/<back>``), every
+list parameter (paging, sort, search, one per filter and operator, the filters over back
+sides), the read / create / update shape of each entity, the error shape and the two ways
 to authenticate (bearer token, session cookie). ``document_text`` is deterministic: sorted
 keys, no timestamps.
 """
@@ -19,6 +20,7 @@ from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 
 ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")
+SHARED_PARAMS = frozenset({"limit", "cursor", "offset", "sort"})  # the same for every list
 ERROR_STATUSES = {
     "400": "Bad request: malformed JSON or a bad query parameter",
     "401": "Not signed in",
@@ -83,6 +85,7 @@ def document(spec: Spec) -> dict[str, Any]:
         **_auth_paths(),
         **openapi_accounts.account_paths(),
     }
+    parameters: dict[str, Any] = {}  # the list parameters, by entity (``_list_refs``)
     for r in facts:
         name = r.entity.name
         schemas[name] = _read_schema(r)
@@ -99,7 +102,13 @@ def document(spec: Spec) -> dict[str, Any]:
                 "total": {"type": "integer"},
             },
         }
-        paths.update(_entity_paths(r))
+        backs = _backs(facts, r)
+        paths.update(_entity_paths(r, _list_refs(r, backs, parameters)))
+        if "read" in r.entity.api:  # GET /api/<path>/{id}/<back>
+            for back in backs:
+                source = back[1]
+                listing = _list_refs(source, _backs(facts, source), parameters)
+                paths[f"/api/{r.entity.api_path}/{{id}}/{back[0]}"] = _back_path(r, back, listing)
     _process_paths(spec, paths, schemas)
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
@@ -117,6 +126,7 @@ def document(spec: Spec) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": schemas,
+            "parameters": dict(sorted(parameters.items())),
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
@@ -342,8 +352,8 @@ def _errors(*statuses: str) -> dict[str, Any]:
     return {status: _error(ERROR_STATUSES[status]) for status in statuses}
 
 
-def _ref(name: str) -> dict[str, Any]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def _ref(name: str, kind: str = "schemas") -> dict[str, Any]:
+    return {"$ref": f"#/components/{kind}/{name}"}
 
 
 def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -356,15 +366,33 @@ def _param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any
     }
 
 
-def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
-    """``field=value`` per field, and one free-form parameter for ``field__op=value``."""
-    params = []
+# A back side on an entity: (its name, the entity holding the relation, the relation field).
+Back = tuple[str, ResourceFacts, FieldFacts]
+
+
+def _backs(facts: list[ResourceFacts], r: ResourceFacts) -> list[Back]:
+    """The back sides of relations on ``r``'s entity whose holding entity the API lists."""
+    return [
+        (f.back, source, f)
+        for source in facts
+        if "list" in source.entity.api
+        for f in source.fields
+        if f.back and f.target == r.entity.name
+    ]
+
+
+def _columns(r: ResourceFacts) -> list[tuple[str, str]]:
+    """(name, type) of each column a list filters on: the system columns, then the fields."""
     columns: list[tuple[str, str]] = [("id", "integer")]
     if r.entity.timestamps:
         columns += [("created_at", "datetime"), ("updated_at", "datetime")]
-    columns += [(f.name, f.type) for f in r.fields]
+    return columns + [(f.name, f.type) for f in r.fields]
+
+
+def _families(r: ResourceFacts) -> dict[tuple[str, ...], list[str]]:
+    """The filter operators of each column, grouped: operators -> the columns taking them."""
     families: dict[tuple[str, ...], list[str]] = {}
-    for name, type_ in columns:
+    for name, type_ in _columns(r):
         if type_ == "json":
             ops: tuple[str, ...] = ("isnull",)
         elif type_ == "refs":
@@ -376,6 +404,29 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
         else:
             ops = ORDERED_OPS
         families.setdefault(ops, []).append(name)
+    return families
+
+
+def _back_patterns(backs: list[Back]) -> dict[str, Any]:
+    """The ``filters`` patterns of the back sides: ``deals__eq|in|isnull`` and
+    ``deals__FIELD[__op]`` (every filter of the related entity's own list)."""
+    patterns: dict[str, Any] = {}
+    for name, source, _ in backs:
+        patterns[f"^{name}__(eq|in|isnull)$"] = {"type": "string"}
+        for ops, names in sorted(_families(source).items()):
+            fields_ = "|".join(sorted(names))
+            optional = "" if ops == ("isnull",) else "?"  # a json field: only __isnull
+            pattern = f"^{name}__({fields_})(__({'|'.join(ops)})){optional}$"
+            patterns[pattern] = {"type": "string"}
+    return patterns
+
+
+def _filter_params(r: ResourceFacts, backs: list[Back]) -> list[dict[str, Any]]:
+    """``field=value`` per field and ``back=id`` per back side, and one free-form parameter
+    for ``field__op=value`` and the filters over back sides (``deals__stage=won``)."""
+    params = []
+    families = _families(r)
+    for name, type_ in _columns(r):
         if type_ == "json":
             continue
         if type_ in ("integer", "ref", "refs"):
@@ -389,10 +440,24 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
         else:
             schema = {"type": "string"}
         params.append(_param(name, f"only records whose {name} is this value", schema))
+    for name, source, _ in backs:
+        what = f"only records having this {source.entity.name} among their {name}"
+        params.append(_param(name, what, {"type": "integer"}))
     patterns = {
         f"^({'|'.join(sorted(names))})__({'|'.join(ops)})$": {"type": "string"}
         for ops, names in sorted(families.items())
     }
+    patterns.update(_back_patterns(backs))
+    described = (
+        "field__op=value: ne, gt, gte, lt, lte, in (comma-separated), contains (text), "
+        "isnull (true/false)"
+    )
+    if backs:
+        described += (
+            "; over the back sides of relations: back__field[__op]=value (having a related"
+            " record that passes; the filters on one back side hold for the same record),"
+            " back__in=ids, back__isnull=true (having none) or false (having some)"
+        )
     params.append(
         {
             "name": "filters",
@@ -400,8 +465,7 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
             "required": False,
             "style": "form",
             "explode": True,
-            "description": "field__op=value: ne, gt, gte, lt, lte, in (comma-separated), "
-            "contains (text), isnull (true/false)",
+            "description": described,
             "schema": {
                 "type": "object",
                 "patternProperties": patterns,
@@ -412,7 +476,79 @@ def _filter_params(r: ResourceFacts) -> list[dict[str, Any]]:
     return params
 
 
-def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
+def _list_params(r: ResourceFacts, backs: list[Back]) -> list[dict[str, Any]]:
+    """The query parameters of ``r``'s list (and of each back side listing its records)."""
+    return [
+        _param(
+            "limit",
+            "page size (default 50)",
+            {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+        ),
+        _param("cursor", "the next_cursor of the previous page", {"type": "string"}),
+        _param(
+            "offset",
+            "records to skip (instead of cursor)",
+            {"type": "integer", "minimum": 0},
+        ),
+        _param(
+            "sort",
+            "fields, comma-separated; '-' for descending (e.g. name,-created_at)",
+            {"type": "string"},
+        ),
+        _param("q", "search in " + (", ".join(r.search) or "nothing"), {"type": "string"}),
+        *_filter_params(r, backs),
+    ]
+
+
+def _list_refs(
+    r: ResourceFacts, backs: list[Back], parameters: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """References to ``r``'s list parameters, put in ``parameters`` (the document's
+    ``components``) once: the list and each back side listing ``r``'s records share them."""
+    refs = []
+    for param in _list_params(r, backs):
+        key = (
+            param["name"] if param["name"] in SHARED_PARAMS else f"{r.entity.name}.{param['name']}"
+        )
+        parameters.setdefault(key, param)
+        refs.append(_ref(key, "parameters"))
+    return refs
+
+
+def _back_path(r: ResourceFacts, back: Back, listing: list[dict[str, Any]]) -> dict[str, Any]:
+    """``GET /api/<path>/{id}/<back>``: the records on a back side of one record (``listing``:
+    the parameters of their entity's list)."""
+    name, source, field = back
+    e, kind = r.entity, field.relation.replace("_", "-")
+    return {
+        "get": {
+            "operationId": f"list_{e.api_path}_{name}",
+            "summary": f"The {source.entity.name} records whose {field.name} is this {e.name}",
+            "description": (
+                f"The back side '{name}' of the {kind} relation {source.entity.name}.{field.name}"
+                f": a page of the {source.entity.name} list (its parameters, order and answer)"
+                f" limited to the records linked to this {e.name}. The {e.name} must be one the"
+                f" caller may read (404 otherwise, as GET /api/{e.api_path}/{{id}}); the records"
+                " are those the caller's role may list."
+                + (" A one-to-one relation: at most one record." if kind == "one-to-one" else "")
+            ),
+            "tags": [e.name],
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": _ID_SCHEMA},
+                *listing,
+            ],
+            "responses": {
+                "200": _json(_ref(f"{source.entity.name}List"), "One page"),
+                **_errors("400", "401", "403", "404"),
+            },
+        }
+    }
+
+
+_ID_SCHEMA = {"type": "integer", "minimum": 1}
+
+
+def _entity_paths(r: ResourceFacts, listing: list[dict[str, Any]]) -> dict[str, Any]:
     e = r.entity
     name = e.name
     actions = set(e.api)
@@ -424,26 +560,7 @@ def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
             "operationId": f"list_{e.api_path}",
             "summary": f"List {name} records",
             "tags": tag,
-            "parameters": [
-                _param(
-                    "limit",
-                    "page size (default 50)",
-                    {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
-                ),
-                _param("cursor", "the next_cursor of the previous page", {"type": "string"}),
-                _param(
-                    "offset",
-                    "records to skip (instead of cursor)",
-                    {"type": "integer", "minimum": 0},
-                ),
-                _param(
-                    "sort",
-                    "fields, comma-separated; '-' for descending (e.g. name,-created_at)",
-                    {"type": "string"},
-                ),
-                _param("q", "search in " + (", ".join(r.search) or "nothing"), {"type": "string"}),
-                *_filter_params(r),
-            ],
+            "parameters": listing,
             "responses": {
                 "200": _json(_ref(f"{name}List"), "One page"),
                 **_errors("400", "401", "403"),
@@ -474,12 +591,7 @@ def _entity_paths(r: ResourceFacts) -> dict[str, Any]:
     if collection:
         paths[f"/api/{e.api_path}"] = collection
     item: dict[str, Any] = {}
-    id_param = {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "integer", "minimum": 1},
-    }
+    id_param = {"name": "id", "in": "path", "required": True, "schema": _ID_SCHEMA}
     if "read" in actions:
         item["get"] = {
             "operationId": f"read_{e.api_path}",

@@ -1,7 +1,8 @@
 """The generic REST handlers over a ``Resource``: list, create, read, update, delete.
 
 ``routes(resource)`` gives ``/<path>`` and ``/<path>/{id}`` (below ``/api``) for the actions
-its API enables. Each request makes one hop to the thread pool, where the signed-in user is
+its API enables, and ``/<path>/{id}/<back>`` for each back side of a relation whose entity the
+API lists (``GET /api/companies/5/deals``). Each request makes one hop to the thread pool, where the signed-in user is
 looked up (``principal.user_of``), the role checked and the database work done.
 
 This module is also the one import of the record API for the rest of an app (its processes,
@@ -20,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import permissions, validation
+from crmgen_runtime import backs, permissions, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import not_found
 from crmgen_runtime.principal import user_of
@@ -32,7 +33,14 @@ from crmgen_runtime.queries import (
     bad_query,
     parse_list_query,
 )
-from crmgen_runtime.reads import Projection, fetch_one, list_records, projection, signed_in
+from crmgen_runtime.reads import (
+    Projection,
+    fetch_one,
+    list_records,
+    list_related,
+    projection,
+    signed_in,
+)
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.responses import JSONResponse, dumps, json_ready, parse_json
 from crmgen_runtime.writes import (
@@ -70,6 +78,7 @@ __all__ = [
     "integrity_error",
     "json_ready",
     "list_records",
+    "list_related",
     "parse_json",
     "parse_list_query",
     "projection",
@@ -166,6 +175,22 @@ def endpoints(resource: Resource) -> tuple[Handler, Handler]:
     return collection, item
 
 
+def related_endpoint(back: backs.Back) -> Handler:
+    """``GET /api/<path>/{id}/<back>``: the records on a back side of one record."""
+
+    def read(database: Database, request: Request) -> dict[str, Any]:
+        user = user_of(request)
+        permissions.require(back.owner, user, "read")  # before the id: as GET /{id} answers
+        record_id = record_id_of(request)
+        return list_related(database, back, user, record_id, request.query_params.multi_items())
+
+    async def related(request: Request) -> Response:
+        page = await run_in_threadpool(read, request.app.state.db, request)
+        return JSONResponse(page)
+
+    return related
+
+
 def routes(resource: Resource) -> list[BaseRoute]:
     """The routes of ``resource`` below ``/api``, for the actions its API enables."""
     collection, item = endpoints(resource)
@@ -182,4 +207,10 @@ def routes(resource: Resource) -> list[BaseRoute]:
     if one:
         name = f"{resource.path}_item"
         found.append(Route(f"/{resource.path}/" + "{id}", item, methods=one, name=name))
+    if "read" in resource.actions:
+        for back in backs.backs(resource).values():
+            if "list" in back.source.actions:
+                path = f"/{resource.path}/" + "{id}/" + back.name
+                name = f"{resource.path}_{back.name}"
+                found.append(Route(path, related_endpoint(back), methods=["GET"], name=name))
     return found

@@ -250,6 +250,14 @@ def _filter(
     return compared
 
 
+def filter_condition(
+    resource: Resource, names: frozenset[str], key: str, raw: str
+) -> sa.ColumnElement[bool]:
+    """The condition of one filter ``key=raw`` (``field`` or ``field__op``) over the readable
+    fields ``names``; 400 naming ``key`` when it is bad (``backs`` filters related records so)."""
+    return _filter(resource, names, key, raw)
+
+
 def _list_filter(
     resource: Resource, info: FieldInfo, key: str, op: str, raw: str
 ) -> sa.ColumnElement[bool]:

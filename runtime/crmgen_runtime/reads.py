@@ -1,4 +1,5 @@
-"""Reading records as the API serves them: one record, or one page of a list.
+"""Reading records as the API serves them: one record, one page of a list, or one page of the
+records on a back side of a record (``GET /api/companies/5/deals``).
 
 Reads select columns with SQLAlchemy Core and serialise with orjson (no ORM objects). A list
 page costs a fixed number of statements whatever its size: the total, the page (its rows
@@ -8,15 +9,15 @@ per many-to-many field (and the roles, for users).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from crmgen_runtime import accounts, links, permissions
+from crmgen_runtime import accounts, backs, links, permissions
 from crmgen_runtime.db import Database
-from crmgen_runtime.errors import ApiError
+from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.queries import SortKey, after, encode_cursor, order_by, parse_list_query
 from crmgen_runtime.resources import FieldInfo, Resource
@@ -236,14 +237,17 @@ def list_records(
     *,
     count: bool = True,
     linkable: bool = False,
+    within: Sequence[sa.ColumnElement[bool]] = (),
 ) -> dict[str, Any]:
     """One page of records: ``{"items", "next_cursor", "total"}`` (``total`` None without
     ``count``: a caller walking every page, such as an export, counts once). ``linkable``
-    keeps only the records the user may also read: those a link may name (pickers)."""
+    keeps only the records the user may also read: those a link may name (pickers);
+    ``within`` are conditions of the caller's (the records on a back side of a record)."""
     rule = permissions.condition(resource, signed_in(user), "list")
     names = permissions.readable(resource, user)
+    related, params = backs.filters(resource, signed_in(user), params)
     query = parse_list_query(resource, names, params)
-    limits = [*query.conditions]
+    limits = [*within, *related, *query.conditions]
     if rule is not None:
         limits.append(rule)
     if linkable and (readable := links.read_rule(resource, signed_in(user))) is not None:
@@ -270,3 +274,28 @@ def list_records(
         values = [last[index[key.name]] for key in query.sort]
         next_cursor = encode_cursor(query.sort_text, values)
     return {"items": items, "next_cursor": next_cursor, "total": total}
+
+
+def list_related(
+    database: Database,
+    back: backs.Back,
+    user: CurrentUser | None,
+    record_id: int,
+    params: list[tuple[str, str]],
+) -> dict[str, Any]:
+    """One page of the records on the back side ``back`` of record ``record_id`` of
+    ``back.owner`` (``GET /api/companies/5/deals``), as the list of ``back.source`` gives it
+    (the same parameters, answer and list rule). The record must be one ``user`` may read:
+    403 or 404 exactly as ``GET`` of it; a role that may not see the relation on
+    ``back.source`` (a hidden field) gets 403."""
+    reader = signed_in(user)
+    owner, source = back.owner, back.source
+    permissions.require(owner, reader, "read")
+    with database.engine.connect() as connection:
+        if not links.reachable(connection, owner, [record_id], reader):
+            raise not_found(owner.label)
+    permissions.require(source, reader, "list")
+    if back.field.name not in permissions.readable(source, reader):
+        message = f"Your role may not see the {back.field.name} of {source.label} records."
+        raise ApiError(403, "forbidden", message)
+    return list_records(database, source, reader, params, within=[back.linked_to(record_id)])

@@ -59,6 +59,7 @@ class FieldInfo:
     compute: Compute | None = None  # a computed field: its value from the record's own columns
     relation: str = ""  # many_to_one, one_to_one or many_to_many
     target: str = ""  # the entity a relation points to
+    back: str = ""  # the relation's name on its target (``crmgen_runtime.backs``): ``deals``
     display: str = ""  # the target's field its links show ("": the target's display field)
     join: sa.Table | None = None  # the join table of a many-to-many list
     join_own: str = ""  # its column holding this record's id

@@ -140,8 +140,10 @@ def over_100(user: CurrentUser) -> sa.ColumnElement[bool]:
     return Deal.amount > 100
 
 
-def owner_field(target: str = "User") -> FieldInfo:
-    return FieldInfo("owner", "ref", column="owner_id", relation="many_to_one", target=target)
+def owner_field(back: str, target: str = "User") -> FieldInfo:
+    return FieldInfo(
+        "owner", "ref", column="owner_id", relation="many_to_one", target=target, back=back
+    )
 
 
 users = Resource(
@@ -173,7 +175,7 @@ companies = Resource(
             "name", "string", column="name", required=True, options={"max_length": 50}
         ),
         "secret": FieldInfo("secret", "text", column="secret"),
-        "owner": owner_field(),
+        "owner": owner_field("companies"),
     },
     display="name",
     search=("name",),
@@ -198,15 +200,21 @@ deals = Resource(
         "label": FieldInfo(
             "label", "string", column="label", read_only=True, compute=lambda deal: deal.title
         ),
-        "owner": owner_field(),
+        "owner": owner_field("deals"),
         "company": FieldInfo(
-            "company", "ref", column="company_id", relation="many_to_one", target="Company"
+            "company",
+            "ref",
+            column="company_id",
+            relation="many_to_one",
+            target="Company",
+            back="deals",
         ),
         "partners": FieldInfo(
             "partners",
             "refs",
             relation="many_to_many",
             target="Company",
+            back="partner_deals",
             join=deal_partners,
             join_own="deal_id",
             join_target="company_id",

@@ -134,3 +134,19 @@ def test_bulk_delete_asks_then_deletes_what_the_user_may(client: TestClient) -> 
     listed = client.get("/deals/", headers=ADMIN).text
     assert "Small" not in listed and "Mid" not in listed and "Big" in listed
     assert client.get("/deals/bulk-delete?id=1", headers={"X-User": "ann"}).status_code == 403
+
+
+def test_the_list_and_its_exports_take_back_side_filters(client: TestClient) -> None:
+    """``company__...`` filters the deals' list; ``deals__...`` (a back side) the companies'."""
+    page = client.get("/companies/?deals__amount__gte=100&sort=name", headers=ADMIN)
+    assert page.status_code == 200
+    assert "Acme" in page.text and "Alpha" in page.text and "Beta" not in page.text
+    partners = client.get("/companies/?partner_deals__isnull=true", headers=ADMIN).text
+    assert "Acme" in partners and "Alpha" not in partners
+    csv_answer = client.get("/companies/export.csv?deals__title=Small", headers=ADMIN)
+    assert csv_answer.status_code == 200
+    lines = csv_answer.content.decode("utf-8-sig").splitlines()
+    assert len(lines) == 2 and ",Beta," in f",{lines[1]},"
+    bad = client.get("/companies/export.csv?deals__nosuch=1", headers=ADMIN)
+    assert bad.status_code == 400
+    assert client.get("/companies/?deals__nosuch=1", headers=ADMIN).status_code == 400

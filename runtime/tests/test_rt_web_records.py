@@ -18,7 +18,7 @@ from conftest import WebClient, site_routes
 from crmgen_runtime import crud
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.events import Events
-from crmgen_runtime.resources import Catalog
+from crmgen_runtime.resources import Access, Catalog
 from crmgen_runtime.web import records
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
@@ -177,6 +177,22 @@ def test_related_lists_and_activities(client: TestClient, crm_web: rt_crm.Crm) -
     for who in (ANN, VIC):
         html = client.get("/companies/1", headers=who).text
         assert "Deals here" not in html and 'class="entry activity"' not in html
+
+
+def test_a_related_list_is_the_back_side_of_its_relation(
+    site: Site, web_client: WebClient, events: Events, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A many-to-many relation's list too, within the reader's list rule (``crud.list_related``,
+    as ``GET /api/companies/2/partner_deals``)."""
+    partner_deals = {**DEALS_OF_COMPANY, "field": "partners", "label": {"en": "Partner in"}}
+    site.entities["companies"]["records"]["related"] = [{**partner_deals, "activity": None}]
+    client = web_client(site_routes(site, records), site=site)
+    html = client.get("/companies/2", headers=ADMIN).text
+    assert "Partner in" in html and "/deals/1" in links(html)
+    # bob lists his own deals: Beta is his, its partner deal Big is ann's
+    monkeypatch.setitem(rt_crm.deals.rules["sales"].actions, "list", Access("own"))
+    html = client.get("/companies/2", headers=BOB).text
+    assert "Partner in" in html and "/deals/1" not in links(html)
 
 
 def test_the_audit_timeline_is_for_audit_roles(client: TestClient, crm_web: rt_crm.Crm) -> None:

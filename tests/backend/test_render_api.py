@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 import pytest
 
@@ -81,9 +83,30 @@ def test_openapi_is_deterministic_and_complete(spec) -> None:  # type: ignore[no
     deal = document["components"]["schemas"]["DealCreate"]
     assert "vat" not in deal["properties"] and deal["required"] == ["name"]
     listing = document["paths"]["/api/deals"]["get"]
-    assert {"limit", "cursor", "offset", "sort", "q", "stage", "filters"} <= {
-        p["name"] for p in listing["parameters"]
+    shared = document["components"]["parameters"]  # the lists' parameters, by reference
+
+    def names(operation: dict[str, Any]) -> set[str]:
+        return {
+            shared[p["$ref"].rsplit("/", 1)[1]]["name"] if "$ref" in p else p["name"]
+            for p in operation["parameters"]
+        }
+
+    assert {"limit", "cursor", "offset", "sort", "q", "stage", "filters"} <= names(listing)
+    # the back sides of relations: their records, as their own list takes its parameters
+    deals_of = document["paths"]["/api/companies/{id}/deals"]["get"]
+    assert names(deals_of) == names(listing) | {"id"}
+    assert deals_of["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/DealList"
     }
+    assert set(deals_of["responses"]) == {"200", "400", "401", "403", "404"}
+    assert "/api/contacts/{id}/client_groups" in document["paths"]  # many-to-many
+    assert "/api/orders/{id}/invoice" in document["paths"]  # one-to-one
+    companies = document["paths"]["/api/companies"]["get"]
+    assert {"deals", "contacts", "subsidiaries"} <= names(companies)
+    patterns = shared["Company.filters"]["schema"]["patternProperties"]
+    wanted = ("deals__stage", "deals__amount__gte", "deals__isnull", "deals__in")
+    assert all(any(re.fullmatch(p, key) for p in patterns) for key in wanted)
+    assert not any(re.fullmatch(p, "deals__nosuch") for p in patterns)
 
 
 @pytest.mark.parametrize("name", ["minimal", "crm", "hostile", "exact"])

@@ -84,7 +84,13 @@ USERS_RESOURCE = Resource(
         ),
         FieldInfo("name", "string", options={"max_length": 200}),
         FieldInfo("active", "boolean", not_null=True),
-        FieldInfo("position", "ref", relation="many_to_one", target="Position"),
+        FieldInfo(
+            "position",
+            "ref",
+            relation="many_to_one",
+            target="Position",
+            back="employees",
+        ),
         FieldInfo("phone", "phone", options={"max_length": 32}),
         FieldInfo(
             "telegram_chat",
@@ -123,8 +129,15 @@ COMPANIES_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_companies",
         ),
-        FieldInfo("parent", "ref", relation="many_to_one", target="Company"),
+        FieldInfo(
+            "parent",
+            "ref",
+            relation="many_to_one",
+            target="Company",
+            back="subsidiaries",
+        ),
         FieldInfo(
             "industry",
             "enum",
@@ -174,7 +187,9 @@ CONTACTS_RESOURCE = Resource(
         ),
         FieldInfo("phone", "phone", options={"max_length": 32}),
         FieldInfo("email", "email", options={"max_length": 254}),
-        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
+        FieldInfo(
+            "company", "ref", relation="many_to_one", target="Company", back="contacts"
+        ),
         FieldInfo("position_title", "string", options={"max_length": 120}),
         FieldInfo("birthday", "date"),
         FieldInfo(
@@ -183,6 +198,7 @@ CONTACTS_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_contacts",
         ),
         FieldInfo("is_key", "boolean"),
         FieldInfo(
@@ -197,6 +213,7 @@ CONTACTS_RESOURCE = Resource(
             unique=True,
             relation="one_to_one",
             target="User",
+            back="portal_contact",
             display="email",
         ),
         FieldInfo("notes", "text", options={"max_length": 5000}),
@@ -259,6 +276,7 @@ LEADS_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_leads",
         ),
         FieldInfo("utm", "json"),
         FieldInfo("landing_page", "url", options={"max_length": 500}),
@@ -300,8 +318,12 @@ DEALS_RESOURCE = Resource(
             },
         ),
         FieldInfo("amount", "money", options={"min": 0, "precision": 12, "scale": 2}),
-        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
-        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
+        FieldInfo(
+            "company", "ref", relation="many_to_one", target="Company", back="deals"
+        ),
+        FieldInfo(
+            "contact", "ref", relation="many_to_one", target="Contact", back="deals"
+        ),
         FieldInfo(
             "expected_close", "date", default=lambda user: fn.today() + fn.days(30)
         ),
@@ -312,6 +334,7 @@ DEALS_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_deals",
         ),
         FieldInfo(
             "vat",
@@ -356,6 +379,7 @@ TASKS_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="assigned_tasks",
         ),
         FieldInfo("deadline", "date"),
         FieldInfo("priority", "enum", options={"values": ("low", "normal", "high")}),
@@ -364,8 +388,10 @@ TASKS_RESOURCE = Resource(
             "enum",
             options={"values": ("new", "in_progress", "done", "cancelled")},
         ),
-        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
-        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
+        FieldInfo("deal", "ref", relation="many_to_one", target="Deal", back="tasks"),
+        FieldInfo(
+            "contact", "ref", relation="many_to_one", target="Contact", back="tasks"
+        ),
         FieldInfo("done_at", "datetime", read_only=True),
     ),
     display="title",
@@ -399,15 +425,30 @@ INTERACTIONS_RESOURCE = Resource(
             "gist", "string", required=True, not_null=True, options={"max_length": 200}
         ),
         FieldInfo("summary", "text"),
-        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
-        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
-        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
+        FieldInfo(
+            "contact",
+            "ref",
+            relation="many_to_one",
+            target="Contact",
+            back="interactions",
+        ),
+        FieldInfo(
+            "company",
+            "ref",
+            relation="many_to_one",
+            target="Company",
+            back="interactions",
+        ),
+        FieldInfo(
+            "deal", "ref", relation="many_to_one", target="Deal", back="interactions"
+        ),
         FieldInfo(
             "owner",
             "ref",
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_interactions",
         ),
     ),
     display="gist",
@@ -482,9 +523,12 @@ ORDERS_RESOURCE = Resource(
             not_null=True,
             relation="many_to_one",
             target="Company",
+            back="orders",
         ),
-        FieldInfo("contact", "ref", relation="many_to_one", target="Contact"),
-        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
+        FieldInfo(
+            "contact", "ref", relation="many_to_one", target="Contact", back="orders"
+        ),
+        FieldInfo("deal", "ref", relation="many_to_one", target="Deal", back="orders"),
         FieldInfo(
             "status",
             "enum",
@@ -500,6 +544,7 @@ ORDERS_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_orders",
         ),
     ),
     display="number",
@@ -527,6 +572,7 @@ ORDER_LINES_RESOURCE = Resource(
             not_null=True,
             relation="many_to_one",
             target="Order",
+            back="lines",
         ),
         FieldInfo(
             "product",
@@ -535,6 +581,7 @@ ORDER_LINES_RESOURCE = Resource(
             not_null=True,
             relation="many_to_one",
             target="Product",
+            back="order_lines",
         ),
         FieldInfo(
             "quantity", "integer", not_null=True, options={"max": 100000, "min": 1}
@@ -582,10 +629,19 @@ INVOICES_RESOURCE = Resource(
             unique=True,
             options={"max_length": 40, "pattern": "^INV-[0-9]{4}-[0-9]+$"},
         ),
-        FieldInfo("company", "ref", relation="many_to_one", target="Company"),
-        FieldInfo("deal", "ref", relation="many_to_one", target="Deal"),
         FieldInfo(
-            "sales_order", "ref", unique=True, relation="one_to_one", target="Order"
+            "company", "ref", relation="many_to_one", target="Company", back="invoices"
+        ),
+        FieldInfo(
+            "deal", "ref", relation="many_to_one", target="Deal", back="invoices"
+        ),
+        FieldInfo(
+            "sales_order",
+            "ref",
+            unique=True,
+            relation="one_to_one",
+            target="Order",
+            back="invoice",
         ),
         FieldInfo(
             "status",
@@ -607,6 +663,7 @@ INVOICES_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_invoices",
         ),
         FieldInfo("pdf", "file", options={"max_length": 1024}),
         FieldInfo("paid_at", "datetime"),
@@ -643,6 +700,7 @@ CLIENT_GROUPS_RESOURCE = Resource(
             "refs",
             relation="many_to_many",
             target="Contact",
+            back="client_groups",
             join=models.client_group_members_table,
             join_own="client_group_id",
             join_target="contact_id",
@@ -653,6 +711,7 @@ CLIENT_GROUPS_RESOURCE = Resource(
             default=lambda user: fn.ref_id(user),
             relation="many_to_one",
             target="User",
+            back="owned_client_groups",
         ),
     ),
     display="name",

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from crmgen_runtime import crud, permissions
+from crmgen_runtime import backs, crud, permissions
 from crmgen_runtime.decimals import WIDE, column_sum
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.formats import babel_locale
@@ -113,7 +113,8 @@ def _conditions(
     """What ``crud.list_records`` would select with ``filters``: the filters, the user's list
     rule and, for soft-deleted entities, only the live records."""
     names = permissions.readable(resource, user)
-    conditions = list(crud.parse_list_query(resource, names, filters).conditions)
+    conditions, filters = backs.filters(resource, user, filters)  # deals__stage=won, ...
+    conditions += crud.parse_list_query(resource, names, filters).conditions
     rule = permissions.condition(resource, user, "list")
     if rule is not None:
         conditions.append(rule)

@@ -3,9 +3,10 @@ bulk delete and the export of the current filter as CSV or XLSX.
 
 The page's query string speaks the API's list query: ``q``, ``sort``, ``offset`` and filters
 ``field=value`` or ``field__op=value`` (``op`` one of gt, gte, lt, lte, ne, in, contains,
-isnull). The filter widgets write such names (``stage__in``, ``amount__gte``, ...), so every
-link of the page (headers, pages, export) keeps the whole query, and ``crud.list_records``
-checks it with the user's permissions: a bad value is a message on the page, never a 500.
+isnull), those over the back sides of relations too (``deals__stage=won``). The filter
+widgets write such names (``stage__in``, ``amount__gte``, ...), so every link of the page
+(headers, pages, export) keeps the whole query, and ``crud.list_records`` checks it with the
+user's permissions: a bad value is a message on the page, never a 500.
 """
 
 from __future__ import annotations

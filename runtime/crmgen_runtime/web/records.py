@@ -3,9 +3,10 @@
 The detail page shows the record's fields (by form section), the related lists (the reverse
 sides of relations pointing at it), an activity timeline (the related records that are events,
 such as calls and meetings, merged with the record's audit entries, newest first), a button per
-manual process the user's role may run and the print formats they may download. Every list goes
-through ``crud.list_records`` with the user, so the role's rules hide what the user may not
-read; a linked record out of the user's reach shows its id, with no name and no link.
+manual process the user's role may run and the print formats they may download. A related list
+is the API's back side of the relation (``crud.list_related``: ``GET /api/companies/5/deals``)
+with the user, so the role's rules hide what the user may not read; a linked record out of the
+user's reach shows its id, with no name and no link.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import accounts, audit, crud, links, permissions
+from crmgen_runtime import accounts, audit, backs, crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
@@ -155,20 +156,38 @@ class Viewer:
 
     # --- related lists and the timeline ----------------------------------------------------
 
+    def related_page(
+        self, source: dict[str, Any], record_id: int, params: list[tuple[str, str]]
+    ) -> dict[str, Any] | None:
+        """A page of the records of a related list (``source``: those of ``source["path"]``
+        whose relation ``source["field"]`` links to record ``record_id``), as the API's back
+        side of the relation gives it; None when the user may not see them (no list right, a
+        hidden relation) or there is no such relation."""
+        resource = self.site.pages.get(source["path"])
+        if resource is None or not allowed(resource, self.user, "list"):
+            return None
+        info = resource.fields.get(source["field"])
+        if info is None or not info.back:
+            return None
+        back = backs.backs(resource.target(info)).get(info.back)
+        if back is None:
+            return None
+        try:
+            return crud.list_related(self.database, back, self.user, record_id, params)
+        except ApiError:
+            return None
+
     def related_list(self, source: dict[str, Any], record_id: int) -> dict[str, Any] | None:
         """One related list: its first rows, its total, links to all of them and to a new one."""
         site, user, locale = self.site, self.user, self.locale
-        resource = site.pages.get(source["path"])
-        if resource is None or not allowed(resource, user, "list"):
-            return None
-        meta = site.entities[source["path"]]
-        params = [(source["field"], str(record_id)), ("limit", str(RELATED_ROWS))]
+        params = [("limit", str(RELATED_ROWS))]
         if source["sort"]:
             params.append(("sort", source["sort"]))
-        try:
-            page = crud.list_records(self.database, resource, user, params)
-        except ApiError:  # the user may not filter by the relation (a hidden field)
+        page = self.related_page(source, record_id, params)
+        if page is None:
             return None
+        resource = site.pages[source["path"]]
+        meta = site.entities[source["path"]]
         readable = permissions.readable(resource, user)
         columns = [meta["fields"][c] for c in source["columns"] if c in readable]
         may_create = allowed(resource, user, "create") and source["field"] in permissions.writable(
@@ -198,19 +217,12 @@ class Viewer:
         site, user, locale = self.site, self.user, self.locale
         spec = source["activity"]
         resource = site.pages.get(source["path"])
-        if spec is None or resource is None or not allowed(resource, user, "list"):
-            return []
-        if not allowed(resource, user, "read"):
+        if spec is None or resource is None or not allowed(resource, user, "read"):
             return []
         fields = site.entities[source["path"]]["fields"]
-        params = [
-            (source["field"], str(record_id)),
-            ("sort", f"-{spec['time']}"),
-            ("limit", str(TIMELINE_ROWS)),
-        ]
-        try:
-            page = crud.list_records(self.database, resource, user, params)
-        except ApiError:
+        params = [("sort", f"-{spec['time']}"), ("limit", str(TIMELINE_ROWS))]
+        page = self.related_page(source, record_id, params)
+        if page is None:
             return []
         entries = []
         for item in page["items"]:
