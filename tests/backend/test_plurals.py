@@ -66,3 +66,10 @@ def test_records_travel_through_plural_paths(plurals: Backend) -> None:
         == "Two"
     )
     assert plurals.client.get("/api/pointses", headers=user).status_code == 404
+    # back sides are named by plurals too: Quiz.customer_details, Points.quizzes
+    back = plurals.client.get(f"/api/quizzes/{quiz['id']}/customer_details", headers=user)
+    assert [d["id"] for d in back.json()["items"]] == [details["id"]]
+    back = plurals.client.get(f"/api/points/{two['id']}/quizzes", headers=user)
+    assert [q["id"] for q in back.json()["items"]] == [quiz["id"]]
+    having = plurals.client.get("/api/quizzes?customer_details__name=D", headers=user).json()
+    assert [q["id"] for q in having["items"]] == [quiz["id"]]
