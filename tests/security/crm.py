@@ -116,7 +116,7 @@ def _add_seller(database_url: str) -> None:
     try:
         metadata = sa.MetaData()
         users = sa.Table("users", metadata, autoload_with=engine)
-        roles = sa.Table("user_roles", metadata, autoload_with=engine)
+        roles = sa.Table("crm_user_roles", metadata, autoload_with=engine)
         with engine.begin() as connection:
             new_id = connection.execute(
                 sa.insert(users)

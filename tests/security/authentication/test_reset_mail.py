@@ -106,7 +106,7 @@ def test_known_and_unknown_emails_are_counted_alike(crm: Crm) -> None:
 def test_stale_throttle_rows_are_pruned(crm: Crm) -> None:
     engine = crm.engine()
     try:
-        table = sa.Table("rate_limits", sa.MetaData(), autoload_with=engine)
+        table = sa.Table("crm_rate_limits", sa.MetaData(), autoload_with=engine)
         old = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
         with engine.begin() as connection:
             connection.execute(
