@@ -1,6 +1,6 @@
 """Upgrading an app of release 0.4.0, whose system tables had no prefix, keeps their rows.
 
-``release_0_4/`` is what commit 33d7e37 (0.4.0) generated for ``examples/crm`` and a deployed app
+``previous_0_4/`` is what commit 33d7e37 (0.4.0) generated for ``examples/crm`` and a deployed app
 keeps (see README.md). Release 0.5.0 moved the app's own tables under the ``crm_`` prefix
 (``sessions`` -> ``crm_sessions``...): the revision today's crmgen writes over that folder renames
 each one (``op.rename_table``; on PostgreSQL its primary key and id sequence too), so every row of
@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime.tables import RENAMED_FROM
 
 from crmgen.generate import generate
-from crmgen_runtime.tables import RENAMED_FROM
 from tests.migrations.apptools import app_python, app_rows, engine_for, run_app, schema_diff
 from tests.upgrade.test_upgrade import KINDS, PACKAGE, ROOT, database, migrate_to
 
-RELEASE = Path(__file__).parent / "release_0_4"
+RELEASE = Path(__file__).parent / "previous_0_4"
 AT = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
 LATER = dt.datetime(2025, 3, 5, 5, 6, 7, tzinfo=dt.UTC)
 JSON_COLUMNS = {"changes", "payload", "hits"}
