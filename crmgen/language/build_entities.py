@@ -65,6 +65,8 @@ RESERVED_API_PATHS = frozenset(
         "files",
     }
 )
+# Names a back-reference may not take (the default one then gets the field's name in front)
+RESERVED_BACKS = BUILTIN_FIELDS | QUERY_PARAMETERS | RECORD_COLLECTIONS
 USER_FIELDS = ("email", "name", "active")
 USER_EXTENSION_KEYS = {
     "label",
@@ -175,7 +177,7 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         elif name in RECORD_COLLECTIONS and kind.relation:
             problem = f"the relation '{name}' would be the path /api/<plural>/{{id}}/{name}, which every record keeps for its own {name}; choose another name"
         elif name in ORM_RESERVED:
-            problem = f"'{name}' is reserved by the generated models; choose another field name"
+            problem = f"'{name}' is an attribute SQLAlchemy's declarative models keep for themselves (metadata, registry, ...); choose another field name"
     if problem:
         ctx.error(path, "name", problem, at_key=True)
     exact = kind.exact
@@ -333,7 +335,9 @@ def _relations(ctx: Context, raw_entities: dict[str, Any]) -> None:
             else:
                 back = (
                     plural_snake
-                    if len(siblings) == 1 and rel.target != entity
+                    if len(siblings) == 1
+                    and rel.target != entity
+                    and plural_snake not in RESERVED_BACKS  # Comment -> Deal: Deal.deal_comments
                     else f"{name}_{plural_snake}"
                 )
             on_delete = rel.on_delete

@@ -96,9 +96,10 @@ def name_problem(name: str, kind: str) -> str | None:
         return f"'{name}' is too long for {article} {what}name ({len(name)} > {MAX_NAME_LENGTH} characters)"
     lowered = snake_case(name)
     if keyword.iskeyword(lowered):
+        example = "" if kind == "entity" else f" (e.g. '{lowered}_value')"
         return (
             f"'{name}' is a Python keyword; the generated code cannot use it as "
-            f"{article} {kind} name (e.g. '{lowered}_value')"
+            f"{article} {kind} name{example}"
         )
     return None
 
