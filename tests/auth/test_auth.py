@@ -270,7 +270,9 @@ def test_password_reset_writes_one_email_and_the_token_works_once(app: App) -> N
     token = link.rpartition("/")[2]
     with app.session() as session:
         stored = session.scalars(
-            sa.select(app.models.CrmPasswordReset).where(app.models.CrmPasswordReset.user_id == user_id)
+            sa.select(app.models.CrmPasswordReset).where(
+                app.models.CrmPasswordReset.user_id == user_id
+            )
         ).one()
         assert token not in stored.token_hash  # only the hash is kept
 

@@ -108,7 +108,14 @@ def test_restore_gives_back_every_value(
     with database(target, tmp_path, "target") as url:
         run_app(out, PACKAGE, "restore", str(filled[source].backup), url=url)
         before, after = app_rows(out, filled[source].url, url)
-    for table in ("entries", "entries_tagged", "users", "crm_user_roles", "crm_sessions", "crm_audit_log"):
+    for table in (
+        "entries",
+        "entries_tagged",
+        "users",
+        "crm_user_roles",
+        "crm_sessions",
+        "crm_audit_log",
+    ):
         assert before[table], table
     for table, rows in before.items():
         assert after[table] == rows, table

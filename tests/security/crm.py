@@ -295,7 +295,9 @@ class Crm:
         user_id = int(rows[0][0])
         for role in roles:
             self.sql(
-                "INSERT INTO crm_user_roles (user_id, role) VALUES (:id, :role)", id=user_id, role=role
+                "INSERT INTO crm_user_roles (user_id, role) VALUES (:id, :role)",
+                id=user_id,
+                role=role,
             )
         return user_id
 
