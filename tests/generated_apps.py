@@ -45,6 +45,7 @@ SPECS: dict[str, Path] = {
     "hostile": ROOT / "tests" / "hostile" / "spec.yaml",
     "exact": ROOT / "tests" / "backend" / "exact.yaml",
     "plurals": ROOT / "tests" / "backend" / "plurals.yaml",
+    "reserved_words": ROOT / "tests" / "backend" / "reserved_words.yaml",
     "shop": ROOT / "tests" / "custom" / "shop",  # with custom code beside the spec
 }
 # name -> the text of a spec written in a test module (written to a file once per test process)

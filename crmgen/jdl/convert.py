@@ -16,7 +16,14 @@ from crmgen.jdl.parser import (
     JdlRelationship,
     RelationSide,
 )
-from crmgen.language.names import name_problem, snake_case
+from crmgen.language.names import (
+    BUILTIN_FIELDS,
+    ORM_RESERVED,
+    QUERY_PARAMETERS,
+    RECORD_COLLECTIONS,
+    name_problem,
+    snake_case,
+)
 
 # The role every signed-in JHipster user has (ROLE_USER); JHipster lets it change every entity.
 STAFF = "staff"
@@ -117,7 +124,6 @@ class _Converter:
             return "User"
         name = entity.name
         if name_problem(name, "entity"):
-            # Changes when issue 12's names part lands (fewer reserved names).
             fixed = "".join(w[:1].upper() + w[1:] for w in re.split(r"[^A-Za-z0-9]+", name) if w)
             if name_problem(fixed, "entity"):
                 fixed = f"{fixed}Record"
@@ -158,8 +164,8 @@ class _Converter:
     def field_name(self, entity: str, jdl_name: str, where: Any, suffix: str) -> str:
         name = re.sub(r"[^a-z0-9]+", "_", snake_case(jdl_name)).strip("_")
         taken = self.field_names.setdefault(entity, set())
-        if name_problem(name, "field") or name in _RESERVED_FIELDS or name in taken:
-            # Changes when issue 12's names part lands (reserved words allowed as names).
+        reserved = _RESERVED_RELATIONS if suffix == "_link" else _RESERVED_FIELDS
+        if name_problem(name, "field") or name in reserved or name in taken:
             fixed = f"{name}{suffix}"
             reason = name_problem(name, "field") or (
                 f"'{name}' is already a field of {entity}"
@@ -284,7 +290,13 @@ class _Converter:
         if owner.required and rel.kind != "ManyToMany":
             spec["required"] = True
         if other.field and other.entity != "User":
-            spec["back"] = re.sub(r"[^a-z0-9]+", "_", snake_case(other.field)).strip("_")
+            back = re.sub(r"[^a-z0-9]+", "_", snake_case(other.field)).strip("_")
+            if back in _RESERVED_BACKS or name_problem(back, "field"):
+                self.note(
+                    other, f"back-reference {back} renamed {back}_list (a reserved name)", "warning"
+                )
+                back = f"{back}_list"
+            spec["back"] = back
         for annotation in [*rel.source.annotations, *rel.target.annotations]:
             action = ON_DELETE.get((annotation.value or "").strip("\"' ").upper())
             if annotation.name == "OnDelete" and action and spec["type"] == "ref":
@@ -381,8 +393,9 @@ def _humanize(name: str) -> str:
     return " ".join(words).capitalize() if words else name
 
 
-_RESERVED_FIELDS = {"id", "version", "created_at", "updated_at", "deleted_at", "limit", "cursor"}
-_RESERVED_FIELDS |= {"offset", "sort", "q", "fields", "format", "metadata", "registry", "query"}
-_RESERVED_FIELDS |= {"session", "model", "self", "cls", "comments", "attachments"}
+# Names crmgen refuses (crmgen/language/names.py): fields, and also for relations and back-references
+_RESERVED_FIELDS = BUILTIN_FIELDS | ORM_RESERVED
+_RESERVED_RELATIONS = _RESERVED_FIELDS | RECORD_COLLECTIONS
+_RESERVED_BACKS = _RESERVED_RELATIONS | QUERY_PARAMETERS
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _DURATION = "-?P([0-9]+D)?(T([0-9]+H)?([0-9]+M)?([0-9]+(\\.[0-9]+)?S)?)?"

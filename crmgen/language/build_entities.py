@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from crmgen_runtime.tables import RENAMED_FROM
+
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
@@ -30,6 +32,7 @@ from crmgen.language.names import (
     BUILTIN_FIELDS,
     ORM_RESERVED,
     QUERY_PARAMETERS,
+    RECORD_COLLECTIONS,
     RESERVED_ENTITIES,
     USER_RESERVED,
     name_problem,
@@ -39,24 +42,9 @@ from crmgen.language.plurals import pluralize
 from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
 
-# Tables the generated app keeps for itself.
-RESERVED_TABLES = frozenset(
-    {
-        "users",
-        "user_roles",
-        "audit_log",
-        "login_attempts",
-        "outbox",
-        "jobs",
-        "alembic_version",
-        "password_resets",
-        "rate_limits",
-        "sessions",
-        "schedule_runs",
-        "import_uploads",
-        "email_changes",
-    }
-)
+# Tables the generated app keeps for itself (its system tables carry the ``crm_`` prefix:
+# crmgen_runtime.tables) and its own API collections, present and planned (CONTRACT.md).
+RESERVED_TABLES = frozenset({"users", "alembic_version"} | set(RENAMED_FROM))
 RESERVED_API_PATHS = frozenset(
     {
         "auth",
@@ -71,8 +59,14 @@ RESERVED_API_PATHS = frozenset(
         "reports",
         "dashboards",
         "account",
+        "notifications",
+        "views",
+        "api_keys",
+        "files",
     }
 )
+# Names a back-reference may not take (the default one then gets the field's name in front)
+RESERVED_BACKS = BUILTIN_FIELDS | QUERY_PARAMETERS | RECORD_COLLECTIONS
 USER_FIELDS = ("email", "name", "active")
 USER_EXTENSION_KEYS = {
     "label",
@@ -174,18 +168,18 @@ def _ordered(raw_entities: dict[str, Any]) -> list[str]:
 def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> Field:
     if isinstance(raw, str):
         raw = {"type": raw}
+    ftype = raw["type"]
+    kind = field_types.REGISTRY[ftype]
     problem = name_problem(name, "field")
     if problem is None:
         if name in BUILTIN_FIELDS:
             problem = f"'{name}' is a field every entity already has (id, version, created_at, updated_at, deleted_at)"
-        elif name in QUERY_PARAMETERS:
-            problem = f"'{name}' is a list-query parameter of the API (?{name}=...); rename the field (e.g. '{name}_value')"
+        elif name in RECORD_COLLECTIONS and kind.relation:
+            problem = f"the relation '{name}' would be the path /api/<plural>/{{id}}/{name}, which every record keeps for its own {name}; choose another name"
         elif name in ORM_RESERVED:
-            problem = f"'{name}' is reserved by the generated models; choose another field name"
+            problem = f"'{name}' is an attribute SQLAlchemy's declarative models keep for themselves (metadata, registry, ...); choose another field name"
     if problem:
         ctx.error(path, "name", problem, at_key=True)
-    ftype = raw["type"]
-    kind = field_types.REGISTRY[ftype]
     exact = kind.exact
     needs = [k for k in ("to", "values") if k in kind.options and k not in raw]
     if needs:  # the one-word form (`owner: ref`) names the type but not what it needs
@@ -341,7 +335,9 @@ def _relations(ctx: Context, raw_entities: dict[str, Any]) -> None:
             else:
                 back = (
                     plural_snake
-                    if len(siblings) == 1 and rel.target != entity
+                    if len(siblings) == 1
+                    and rel.target != entity
+                    and plural_snake not in RESERVED_BACKS  # Comment -> Deal: Deal.deal_comments
                     else f"{name}_{plural_snake}"
                 )
             on_delete = rel.on_delete
@@ -737,15 +733,32 @@ def _clashes(ctx: Context, entities: list[Entity]) -> None:
                     f"{rel.target} would get two back-references named '{rel.back}' ({backs[key]} and {e.name}.{f.name}); set back: on one of them",
                     at == where,
                 )
-            elif (
-                rel.back in BUILTIN_FIELDS
-                or rel.back in QUERY_PARAMETERS
-                or (rel.target == USER and rel.back in USER_RESERVED)
-            ):
+            elif rel.back in RECORD_COLLECTIONS:
                 ctx.error(
                     at,
                     "clash",
-                    f"the back-reference '{rel.back}' is a reserved name; set back: to another name",
+                    f"the back-reference '{rel.back}' of {e.name}.{f.name} would be the path /api/<plural>/{{id}}/{rel.back}, which every record keeps for its own {rel.back}; set back: to another name",
+                    at == where,
+                )
+            elif rel.back in BUILTIN_FIELDS:
+                ctx.error(
+                    at,
+                    "clash",
+                    f"the back-reference '{rel.back}' of {e.name}.{f.name} is a field every record has (id, version, created_at, updated_at, deleted_at); set back: to another name",
+                    at == where,
+                )
+            elif rel.back in QUERY_PARAMETERS:
+                ctx.error(
+                    at,
+                    "clash",
+                    f"the back-reference '{rel.back}' of {e.name}.{f.name} is a list-query parameter (?{rel.back}=...), and reverse filters take its name bare ({rel.back}__...); set back: to another name",
+                    at == where,
+                )
+            elif rel.target == USER and rel.back in USER_RESERVED:
+                ctx.error(
+                    at,
+                    "clash",
+                    f"the back-reference '{rel.back}' of {e.name}.{f.name} is used by the generated app's login on User; set back: to another name",
                     at == where,
                 )
             backs[key] = f"{e.name}.{f.name}"

@@ -12,212 +12,41 @@ ENV_VAR = re.compile(r"^[A-Z][A-Z0-9_]*$")
 ENUM_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 MAX_NAME_LENGTH = 48
 
-# Words SQL engines reserve (PostgreSQL and SQLite, the common core of SQL:2016).
-SQL_RESERVED = frozenset(
-    [
-        "all",
-        "analyse",
-        "analyze",
-        "and",
-        "any",
-        "array",
-        "as",
-        "asc",
-        "asymmetric",
-        "authorization",
-        "between",
-        "binary",
-        "both",
-        "case",
-        "cast",
-        "check",
-        "collate",
-        "column",
-        "constraint",
-        "create",
-        "cross",
-        "current_catalog",
-        "current_date",
-        "current_role",
-        "current_schema",
-        "current_time",
-        "current_timestamp",
-        "current_user",
-        "default",
-        "deferrable",
-        "desc",
-        "distinct",
-        "do",
-        "else",
-        "end",
-        "except",
-        "exists",
-        "false",
-        "fetch",
-        "for",
-        "foreign",
-        "freeze",
-        "from",
-        "full",
-        "grant",
-        "group",
-        "having",
-        "ilike",
-        "in",
-        "initially",
-        "inner",
-        "intersect",
-        "into",
-        "is",
-        "isnull",
-        "join",
-        "lateral",
-        "leading",
-        "left",
-        "like",
-        "limit",
-        "localtime",
-        "localtimestamp",
-        "natural",
-        "not",
-        "notnull",
-        "null",
-        "offset",
-        "on",
-        "only",
-        "or",
-        "order",
-        "outer",
-        "overlaps",
-        "placing",
-        "primary",
-        "references",
-        "returning",
-        "right",
-        "select",
-        "session_user",
-        "similar",
-        "some",
-        "symmetric",
-        "table",
-        "tablesample",
-        "then",
-        "to",
-        "trailing",
-        "true",
-        "union",
-        "unique",
-        "user",
-        "using",
-        "variadic",
-        "verbose",
-        "when",
-        "where",
-        "window",
-        "with",
-        "abort",
-        "action",
-        "add",
-        "after",
-        "alter",
-        "attach",
-        "autoincrement",
-        "before",
-        "begin",
-        "by",
-        "cascade",
-        "commit",
-        "conflict",
-        "database",
-        "deferred",
-        "delete",
-        "detach",
-        "drop",
-        "each",
-        "escape",
-        "exclude",
-        "exclusive",
-        "explain",
-        "fail",
-        "filter",
-        "following",
-        "glob",
-        "if",
-        "ignore",
-        "immediate",
-        "index",
-        "indexed",
-        "insert",
-        "instead",
-        "key",
-        "match",
-        "materialized",
-        "no",
-        "nothing",
-        "of",
-        "others",
-        "over",
-        "partition",
-        "plan",
-        "pragma",
-        "preceding",
-        "query",
-        "raise",
-        "range",
-        "recursive",
-        "regexp",
-        "reindex",
-        "release",
-        "rename",
-        "replace",
-        "restrict",
-        "rollback",
-        "row",
-        "rows",
-        "savepoint",
-        "set",
-        "temp",
-        "temporary",
-        "ties",
-        "transaction",
-        "trigger",
-        "unbounded",
-        "update",
-        "vacuum",
-        "values",
-        "view",
-        "virtual",
-    ]
-)
-
 # Names the generated code and API already use for every entity.
 BUILTIN_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
-# Names of list-query parameters (CONTRACT.md): a field may not shadow them.
-QUERY_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q", "fields", "format"})
+# Names of list-query parameters (CONTRACT.md, ``count`` planned): a field named so is filtered
+# with an explicit operator (``format__eq=``); a back-reference may not take them.
+QUERY_PARAMETERS = frozenset(
+    {"limit", "cursor", "offset", "sort", "q", "fields", "format", "count"}
+)
+# The sub-collections of every record's path (/api/<plural>/{id}/comments; CONTRACT.md).
+RECORD_COLLECTIONS = frozenset({"comments", "attachments"})
 # Attributes SQLAlchemy declarative classes and our base class reserve.
 ORM_RESERVED = frozenset({"metadata", "registry", "query", "session", "model", "self", "cls"})
 # Attributes the generated User model keeps for authentication.
 USER_RESERVED = frozenset(
     {"password_hash", "roles", "role_entries", "failed_logins", "locked_until"}
 )
-# Entity names the generated app defines itself.
+# Class names the generated models module defines or imports itself (its system tables' classes
+# carry the ``Crm`` prefix, so ``Session``, ``Job`` or ``AuditEntry`` are free for entities).
 RESERVED_ENTITIES = frozenset(
     {
         "Base",
-        "Session",
-        "Audit",
-        "AuditEntry",
-        "LoginAttempt",
-        "Outbox",
-        "OutboxMessage",
-        "Job",
-        "UserRole",
-        "UserSession",
-        "PasswordReset",
-        "RateLimit",
-        "ScheduleRun",
-        "ImportUpload",
-        "EmailChange",
+        "Any",
+        "Mapped",
+        "DeclarativeBase",
+        "AssociationProxy",
+        "Decimal",
+        "CrmUserRole",
+        "CrmSession",
+        "CrmLoginAttempt",
+        "CrmPasswordReset",
+        "CrmEmailChange",
+        "CrmRateLimit",
+        "CrmAuditEntry",
+        "CrmOutboxMessage",
+        "CrmScheduleRun",
+        "CrmImportUpload",
     }
 )
 
@@ -241,7 +70,7 @@ def name_problem(name: str, kind: str) -> str | None:
                 f"(e.g. 'Contact', 'DealStage'){_suggest(name, kind)}"
             )
         if name in RESERVED_ENTITIES or name == "User":
-            return f"'{name}' is reserved by the generated app; choose another entity name"
+            return f"'{name}' is a class the generated models module defines itself; choose another entity name"
     else:
         if not SNAKE_NAME.match(name):
             return (
@@ -251,10 +80,12 @@ def name_problem(name: str, kind: str) -> str | None:
     if len(name) > MAX_NAME_LENGTH:
         return f"'{name}' is too long for {article} {what}name ({len(name)} > {MAX_NAME_LENGTH} characters)"
     lowered = snake_case(name)
-    if keyword.iskeyword(lowered) or keyword.issoftkeyword(lowered):
-        return f"'{name}' is a Python keyword and cannot name {article} {kind}"
-    if kind != "entity" and lowered in SQL_RESERVED:
-        return f"'{name}' is an SQL reserved word and cannot name {article} {kind}"
+    if keyword.iskeyword(lowered):
+        example = "" if kind == "entity" else f" (e.g. '{lowered}_value')"
+        return (
+            f"'{name}' is a Python keyword; the generated code cannot use it as "
+            f"{article} {kind} name{example}"
+        )
     return None
 
 

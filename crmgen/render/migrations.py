@@ -32,6 +32,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from crmgen_runtime.tables import RENAMED_FROM
+
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
 from crmgen.render import schema_probe
@@ -80,6 +82,10 @@ def probe(staging: Path, package: str) -> dict[str, Any]:
 def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
     """Add to ``tables`` (from ``probe``) which spec element each table and column comes from."""
     by_name = {t["name"]: t for t in tables["tables"]}
+    for name in RENAMED_FROM:  # the app's own tables: keyed by their name since 0.5.0
+        if name in by_name:
+            by_name[name]["key"] = f"system:{name}"
+            by_name[name]["label"] = name
     for entity in spec.entities:
         table = by_name.get(entity.table)
         if table is not None:
@@ -109,7 +115,9 @@ def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
 
 def previous_keys(spec: Spec) -> dict[str, list[str]]:
     """For each new table/column key, the keys it may have had before (from ``renamed_from``)."""
-    keys: dict[str, list[str]] = {}
+    keys: dict[str, list[str]] = {
+        f"system:{name}": [f"system:{name}", f"table:{old}"] for name, old in RENAMED_FROM.items()
+    }
     for entity in spec.entities:
         names = [entity.name] + ([entity.renamed_from] if entity.renamed_from else [])
         keys[f"entity:{entity.name}"] = [f"entity:{n}" for n in names]
@@ -148,6 +156,8 @@ def match(old: dict[str, Any], new: dict[str, Any], spec: Spec) -> Plan:
     plan = Plan()
     claimed: set[str] = set()
     old_by_key = {t["key"]: t["name"] for t in old["tables"] if t.get("key")}
+    # a table without a key (a system table before 0.5.0) is found by its name
+    old_by_key.update((f"table:{t['name']}", t["name"]) for t in old["tables"] if not t.get("key"))
     for table in new["tables"]:  # first by spec element (renames), then by name
         for key in prior.get(table.get("key") or "", [table.get("key")]):
             name = old_by_key.get(key or "")
@@ -374,6 +384,7 @@ def operations(
     for new_name, old_name in sorted(plan.tables.items()):
         if new_name != old_name:
             out.append(f"op.rename_table({lit(old_name)}, {lit(new_name)})")
+            out.extend(_postgresql_renames(old[old_name], new[new_name]))
             before, after = _label(old[old_name]), _label(new[new_name])
             if before == after:  # the same element, a new table name (a new default plural)
                 diff.summary.append(f"rename {before}'s table {old_name} to {new_name}")
@@ -439,6 +450,30 @@ def operations(
         )
         diff.drops.append((_label(table), owner))
     return diff
+
+
+def _postgresql_renames(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """PostgreSQL keeps a renamed table's primary key and id sequence under their old names:
+    rename them too, so the database reads as if created under the new name."""
+    statements = []
+    table = _quoted(new["name"])
+    before, after = old["primary_key"].get("name"), new["primary_key"].get("name")
+    if before and after and before != after:
+        statements.append(
+            f"ALTER TABLE {table} RENAME CONSTRAINT {_quoted(before)} TO {_quoted(after)}"
+        )
+    if new["primary_key"]["columns"] == ["id"]:
+        sequence, renamed = _quoted(old["name"] + "_id_seq"), _quoted(new["name"] + "_id_seq")
+        statements.append(f"ALTER SEQUENCE IF EXISTS {sequence} RENAME TO {renamed}")
+    if not statements:
+        return []
+    return ['if op.get_bind().dialect.name == "postgresql":'] + [
+        f"    op.execute({lit(statement)})" for statement in statements
+    ]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _translate(

@@ -15,6 +15,7 @@ from typing import Any
 
 from crmgen.language import fields
 from crmgen.language.model import Spec
+from crmgen.language.names import QUERY_PARAMETERS
 from crmgen.render import document_routes, openapi_accounts
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
@@ -439,6 +440,15 @@ def _filter_params(r: ResourceFacts, backs: list[Back]) -> list[dict[str, Any]]:
             schema = dict(fields.field_type(type_).api_schema or {})
         else:
             schema = {"type": "string"}
+        if name in QUERY_PARAMETERS:  # ?name= is the list parameter: the field takes __eq
+            params.append(
+                _param(
+                    f"{name}__eq",
+                    f"only records whose {name} is this value (?{name}= is the list parameter)",
+                    schema,
+                )
+            )
+            continue
         params.append(_param(name, f"only records whose {name} is this value", schema))
     for name, source, _ in backs:
         what = f"only records having this {source.entity.name} among their {name}"

@@ -467,7 +467,7 @@ class Conditions:
         if entity.name == USER and name == "role" and f is None:
             value = self.value(c.value, None, "string")
             op = c.op if c.op in ("in", "ne") else "eq"
-            return f"models.User.role_entries.any({RUNTIME}.{OPERATORS[op]}(models.UserRole.role, {value}))"
+            return f"models.User.role_entries.any({RUNTIME}.{OPERATORS[op]}(models.CrmUserRole.role, {value}))"
         if f is not None and f.relation is not None and f.relation.kind == "many_to_many":
             if c.op == "isnull":
                 empty = self.value(c.value, None, "boolean")

@@ -2,7 +2,8 @@
 
 ``limit`` (default 50, at most 500), ``cursor`` (opaque, keyset over the sort) or ``offset``,
 ``sort=field,-other``, filters ``field=value`` and
-``field__gt|gte|lt|lte|ne|in|contains|isnull=value``, and ``q=`` (search). A bad parameter is
+``field__gt|gte|lt|lte|ne|in|contains|isnull=value``, and ``q=`` (search). A field named like a
+list parameter (``RESERVED_PARAMETERS``) is filtered with an operator: ``format__eq=pdf``. A bad parameter is
 a 400 (``bad_query``) naming it. Only fields the reader may read can filter or sort.
 """
 
@@ -32,6 +33,9 @@ MAX_WORDS = 8  # words of a search
 MAX_TEXT = 1000  # characters of a ``__contains`` filter or a search
 MAX_CURSOR_INTEGER = 2**63
 LIST_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q"})
+# Names the list query keeps for itself (planned: ``count``, ``fields``, ``format``): a field so
+# named is filtered with an explicit operator only (``format__eq=pdf``), never bare.
+RESERVED_PARAMETERS = LIST_PARAMETERS | {"count", "fields", "format"}
 OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull"})
 NOT_NULL_SYSTEM = frozenset({"id", "version", "created_at", "updated_at"})
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
@@ -203,6 +207,8 @@ def _filter(
     name, _, op = key.rpartition("__")
     if not name or op not in OPERATORS:
         name, op = key, "eq"
+        if key in RESERVED_PARAMETERS:
+            raise bad_query(key, f"{key}= is a list parameter; filter the field with {key}__eq=.")
     type_ = _column_type(resource, names, name)
     if type_ is None:
         raise bad_query(key, f"Unknown parameter or field {name!r}.")

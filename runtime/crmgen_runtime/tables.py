@@ -5,8 +5,13 @@ changes, rate limits, the audit log, the outbox, the scheduler's runs and the up
 imported. Their columns live here; the app declares one small class per table on its own
 ``Base`` (so each app has its own metadata, and several apps can live in one process)::
 
-    class AuditEntry(tables.AuditEntryTable, Base):
+    class CrmAuditEntry(tables.AuditEntryTable, Base):
         \"\"\"One change of one record.\"\"\"
+
+Their tables carry the ``crm_`` prefix (``crm_sessions``, ``crm_audit_log``...), and the app's
+classes the ``Crm`` prefix, so a spec may name its own entities ``Session``, ``Job`` or
+``AuditEntry``. Releases before 0.5.0 named the tables without the prefix (``RENAMED_FROM``):
+the migration generator renames them, so an upgraded app keeps its rows.
 
 Runtime code finds an app's class for a mixin with ``Catalog.table(AuditEntryTable)``. The
 user table is the spec's ``User`` entity; a table pointing at it names it in ``users_table``
@@ -67,7 +72,7 @@ class UserRoleTable:
     """One role of a user (a user may have several). The app's class adds the ``user``
     relationship its ``User`` model's ``roles`` go through."""
 
-    __tablename__ = "user_roles"
+    __tablename__ = "crm_user_roles"
 
     user_id: Mapped[int] = user_key("users")
     role: Mapped[str] = mapped_column(sa.String(48), primary_key=True, index=True)
@@ -76,7 +81,7 @@ class UserRoleTable:
 class UserSessionTable:
     """A signed-in session; only the SHA-256 of its random token is stored."""
 
-    __tablename__ = "sessions"
+    __tablename__ = "crm_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(
@@ -93,7 +98,7 @@ class UserSessionTable:
 class LoginAttemptTable:
     """One sign-in attempt, successful or not, with where it came from."""
 
-    __tablename__ = "login_attempts"
+    __tablename__ = "crm_login_attempts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = _timestamp(index=True)
@@ -111,7 +116,7 @@ class LoginAttemptTable:
 class PasswordResetTable:
     """A one-time password reset token (only its SHA-256 is stored)."""
 
-    __tablename__ = "password_resets"
+    __tablename__ = "crm_password_resets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -125,7 +130,7 @@ class EmailChangeTable:
     """A pending change of a user's e-mail, confirmed by a one-time link mailed to the new
     address (only the token's SHA-256 is stored)."""
 
-    __tablename__ = "email_changes"
+    __tablename__ = "crm_email_changes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
@@ -140,7 +145,7 @@ class RateLimitTable:
     """The recent hits of one rate-limited key; the row is also the lock that makes
     concurrent requests on that key, from any process, take turns."""
 
-    __tablename__ = "rate_limits"
+    __tablename__ = "crm_rate_limits"
 
     key: Mapped[str] = mapped_column(
         sa.String(100), primary_key=True, comment="scope:SHA-256 of what is counted (hex)"
@@ -154,7 +159,7 @@ class RateLimitTable:
 class AuditEntryTable:
     """One change of one record: who, when, from where, and each field's [old, new] value."""
 
-    __tablename__ = "audit_log"
+    __tablename__ = "crm_audit_log"
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -162,7 +167,7 @@ class AuditEntryTable:
             sa.CheckConstraint(
                 sa.column("action").in_(["create", "update", "delete"]), name="action_values"
             ),
-            sa.Index("ix_audit_log_entity_record_id", "entity", "record_id"),
+            sa.Index("ix_crm_audit_log_entity_record_id", "entity", "record_id"),
         )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -187,7 +192,7 @@ class OutboxMessageTable:
     lease that runs out (a worker that died) makes the row claimable again.
     """
 
-    __tablename__ = "outbox"
+    __tablename__ = "crm_outbox"
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -195,7 +200,7 @@ class OutboxMessageTable:
             sa.CheckConstraint(
                 sa.column("status").in_(["pending", "sent", "dead"]), name="status_values"
             ),
-            sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+            sa.Index("ix_crm_outbox_status_next_attempt_at", "status", "next_attempt_at"),
         )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -218,11 +223,11 @@ class ScheduleRunTable:
     """One run of a scheduled process for one tick; the unique (process, tick) makes the
     scheduler that inserts it first the only one that runs it."""
 
-    __tablename__ = "schedule_runs"
+    __tablename__ = "crm_schedule_runs"
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (sa.UniqueConstraint("process", "tick", name="uq_schedule_runs_process_tick"),)
+        return (sa.UniqueConstraint("process", "tick", name="uq_crm_schedule_runs_process_tick"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     process: Mapped[str] = mapped_column(sa.String(64))
@@ -252,7 +257,7 @@ class ImportUploadTable:
     when the table is dropped and the result kept; rows older than an hour are deleted.
     """
 
-    __tablename__ = "import_uploads"
+    __tablename__ = "crm_import_uploads"
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
@@ -297,3 +302,11 @@ SYSTEM_TABLES: tuple[type, ...] = (
     ScheduleRunTable,
     ImportUploadTable,
 )
+
+# Each system table's name in releases before 0.5.0 (``migrate`` renames them; see
+# crmgen/render/migrations.py).
+PREFIX = "crm_"
+RENAMED_FROM: dict[str, str] = {
+    table.__tablename__: table.__tablename__.removeprefix(PREFIX)  # type: ignore[attr-defined]
+    for table in SYSTEM_TABLES
+}

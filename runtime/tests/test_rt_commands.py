@@ -153,7 +153,7 @@ def test_backup_and_restore_round_trip(database_url: str, tmp_path: Path) -> Non
     expected = contents(database_url)
     assert expected["deals"] == [(7, Decimal("1234567890.25"))]
     again = run(database_url, "restore", str(file), code=1)
-    assert "the database is not empty (rows in companies, deals, outbox, users)" in again.output
+    assert "the database is not empty (rows in companies, crm_outbox, deals, users)" in again.output
     restored = run(database_url, "restore", "--force", str(file))
     assert "restored 4 rows of" in restored.output
     assert contents(database_url) == expected

@@ -44,8 +44,8 @@ def test_two_apps_in_one_process_get_tables_of_their_own() -> None:
     class Entry(tables.AuditEntryTable, OtherBase):
         user_id: Mapped[int | None] = tables.user_column("people", "SET NULL")
 
-    table = OtherBase.metadata.tables["audit_log"]
-    assert table is not rt_crm.Base.metadata.tables["audit_log"]
+    table = OtherBase.metadata.tables["crm_audit_log"]
+    assert table is not rt_crm.Base.metadata.tables["crm_audit_log"]
     (key,) = table.c.user_id.foreign_keys
     assert key.target_fullname == "people.id" and key.ondelete == "SET NULL"
     assert {c.name for c in table.constraints if isinstance(c, sa.CheckConstraint)}

@@ -106,7 +106,7 @@ def test_record_writes_the_entry_in_the_callers_transaction(app: App) -> None:
                 session, app.catalog, user=None, ip=None, entity="Deal", record_id=1, action="erase", changes={}
             )
         rows = session.scalars(
-            sa.select(app.models.AuditEntry).where(app.models.AuditEntry.record_id == 41)
+            sa.select(app.models.CrmAuditEntry).where(app.models.CrmAuditEntry.record_id == 41)
         ).all()
         [entry] = rows
         assert (entry.user_id, entry.user_email, entry.ip, entry.entity, entry.action) == (

@@ -121,7 +121,7 @@ def test_logout_revokes_the_session(app: App) -> None:
     still = app.client.get("/api/auth/me", headers={"Authorization": f"Bearer {other}"})
     assert still.status_code == 200  # only that session ends
     with app.session() as session:
-        revoked = session.scalars(sa.select(app.models.UserSession.revoked_at)).all()
+        revoked = session.scalars(sa.select(app.models.CrmSession.revoked_at)).all()
     assert any(r is not None for r in revoked)
 
     login = app.login(email)
@@ -140,8 +140,8 @@ def test_expired_sessions_are_anonymous(app: App) -> None:
     token = app.token(email)
     with app.session() as session:
         session.execute(
-            sa.update(app.models.UserSession)
-            .where(app.models.UserSession.user_id == user_id)
+            sa.update(app.models.CrmSession)
+            .where(app.models.CrmSession.user_id == user_id)
             .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
     assert (
@@ -229,7 +229,7 @@ def test_every_attempt_is_logged_with_ip_and_user_agent(app: App) -> None:
     app.login(email, "wrong password", **{"User-Agent": "probe/1.0"})
     app.login(email, **{"User-Agent": "browser/2.0"})
     app.login("ghost-" + email, **{"User-Agent": "probe/1.0"})
-    LoginAttempt = app.models.LoginAttempt
+    LoginAttempt = app.models.CrmLoginAttempt
     with app.session() as session:
         rows = session.scalars(
             sa.select(LoginAttempt)
@@ -245,7 +245,7 @@ def test_every_attempt_is_logged_with_ip_and_user_agent(app: App) -> None:
 
 
 def _outbox(app: App, to: str) -> list:  # type: ignore[type-arg]
-    OutboxMessage = app.models.OutboxMessage
+    OutboxMessage = app.models.CrmOutboxMessage
     with app.session() as session:
         rows = session.scalars(sa.select(OutboxMessage).order_by(OutboxMessage.id)).all()
         return [r for r in rows if r.payload.get("to") == to]
@@ -270,7 +270,9 @@ def test_password_reset_writes_one_email_and_the_token_works_once(app: App) -> N
     token = link.rpartition("/")[2]
     with app.session() as session:
         stored = session.scalars(
-            sa.select(app.models.PasswordReset).where(app.models.PasswordReset.user_id == user_id)
+            sa.select(app.models.CrmPasswordReset).where(
+                app.models.CrmPasswordReset.user_id == user_id
+            )
         ).one()
         assert token not in stored.token_hash  # only the hash is kept
 
@@ -302,8 +304,8 @@ def test_expired_reset_tokens_are_refused(app: App) -> None:
     token = _outbox(app, email)[0].payload["link"].rpartition("/")[2]
     with app.session() as session:
         session.execute(
-            sa.update(app.models.PasswordReset)
-            .where(app.models.PasswordReset.user_id == user_id)
+            sa.update(app.models.CrmPasswordReset)
+            .where(app.models.CrmPasswordReset.user_id == user_id)
             .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
         )
     response = app.client.post(

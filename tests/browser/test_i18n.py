@@ -61,7 +61,7 @@ def _reset_link(live: Server, email: str) -> str:
     try:
         with engine.connect() as connection:
             rows = (
-                connection.execute(sa.text("SELECT payload FROM outbox ORDER BY id DESC"))
+                connection.execute(sa.text("SELECT payload FROM crm_outbox ORDER BY id DESC"))
                 .scalars()
                 .all()
             )

@@ -67,7 +67,7 @@ def test_createuser(out: Path, tmp_path: Path) -> None:
     )
     rows = table_rows(url)
     assert [(u["email"], u["name"]) for u in rows["users"]] == [("ann@example.com", "Ann")]
-    assert sorted(r["role"] for r in rows["user_roles"]) == ["admin", "sales"]
+    assert sorted(r["role"] for r in rows["crm_user_roles"]) == ["admin", "sales"]
     bad = run_app(
         out,
         PACKAGE,
@@ -97,7 +97,7 @@ def test_seed_then_backup_restore_round_trip(
         "contacts",
         "tags",
         "passports",
-        "user_roles",
+        "crm_user_roles",
         "companies_partners",
         "contact_links",
         "contacts_tags",

@@ -39,7 +39,7 @@ import os
 from decimal import Decimal
 import sqlalchemy as sa
 from crmgen_runtime.db import Database
-from exact_crm.models import AuditEntry, Batch, Entry, LoginAttempt, OutboxMessage, UserSession
+from exact_crm.models import CrmAuditEntry, Batch, Entry, CrmLoginAttempt, CrmOutboxMessage, CrmSession
 database = Database(os.environ["DATABASE_URL"])
 moment = dt.datetime(2024, 3, 31, 23, 59, 59, 999999, tzinfo=dt.UTC)
 with database.session() as session:
@@ -62,11 +62,11 @@ with database.session() as session:
         Entry(name="list", data=[], stage=None, flag=None),
         Entry(name="text", data="just text",
               seen_at=dt.datetime(2024, 6, 1, 12, 0, 0, 1, tzinfo=dt.UTC)),
-        UserSession(token_hash="t" * 64, user_id=1, expires_at=moment, ip="::1"),
-        LoginAttempt(email="a@example.com", user_id=1, success=True, reason="ok", at=moment),
-        AuditEntry(user_id=1, entity="Entry", record_id=1, action="update",
+        CrmSession(token_hash="t" * 64, user_id=1, expires_at=moment, ip="::1"),
+        CrmLoginAttempt(email="a@example.com", user_id=1, success=True, reason="ok", at=moment),
+        CrmAuditEntry(user_id=1, entity="Entry", record_id=1, action="update",
                    changes={"wide": ["1.00", "9999999999999999.99"], "data": [None, {"k": None}]}),
-        OutboxMessage(kind="email", payload={"to": "a@example.com", "amount": "0.000000000001"},
+        CrmOutboxMessage(kind="email", payload={"to": "a@example.com", "amount": "0.000000000001"},
                       idempotency_key="k-1"),
     ])
 database.dispose()
@@ -108,7 +108,14 @@ def test_restore_gives_back_every_value(
     with database(target, tmp_path, "target") as url:
         run_app(out, PACKAGE, "restore", str(filled[source].backup), url=url)
         before, after = app_rows(out, filled[source].url, url)
-    for table in ("entries", "entries_tagged", "users", "user_roles", "sessions", "audit_log"):
+    for table in (
+        "entries",
+        "entries_tagged",
+        "users",
+        "crm_user_roles",
+        "crm_sessions",
+        "crm_audit_log",
+    ):
         assert before[table], table
     for table, rows in before.items():
         assert after[table] == rows, table

@@ -16,7 +16,7 @@ from tests.e2e.conftest import app_env, postgres_server, run
 from tests.generated_apps import GeneratedApps
 
 SUITE_TIMEOUT = 240
-OTHER_SPECS = ("hostile", "minimal")  # examples/minimal and tests/hostile/spec.yaml
+OTHER_SPECS = ("hostile", "minimal", "reserved_words")  # and tests/backend/reserved_words.yaml
 
 
 def _passes(out: Path, kind: str) -> None:

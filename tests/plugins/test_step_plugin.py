@@ -236,7 +236,7 @@ def test_the_generated_step_runs(app: tuple[Any, Any, TestClient]) -> None:
         assert response.status_code == 201, response.text
     with database.engine.connect() as connection:
         rows = connection.execute(
-            sa.select(models.OutboxMessage.kind, models.OutboxMessage.payload)
+            sa.select(models.CrmOutboxMessage.kind, models.CrmOutboxMessage.payload)
         ).all()
     assert len(rows) == 1  # 'quiet' skipped by the if around the step
     kind, payload = rows[0]

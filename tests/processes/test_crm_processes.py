@@ -134,7 +134,7 @@ def test_deal_won_creates_invoice_and_telegram_row(crm: Backend) -> None:
     )
     assert invoices == [(f"INV-{_today(crm).year}-{deal['id']}", invoices[0][1], "draft")]
     assert str(invoices[0][1]) in ("1500.00", "1500")
-    outbox = _rows(crm, models.OutboxMessage.kind, models.OutboxMessage.payload)
+    outbox = _rows(crm, models.CrmOutboxMessage.kind, models.CrmOutboxMessage.payload)
     kinds = sorted(k for k, _ in outbox)
     assert kinds == ["telegram", "webhook"]
     telegram = next(p for k, p in outbox if k == "telegram")
@@ -272,7 +272,7 @@ def test_scheduled_processes(crm: Backend, monkeypatch: pytest.MonkeyPatch) -> N
     assert _rows(crm, models.Invoice.status) == [("overdue",)]
     processes.EVENTS.run_scheduled("task_reminders", crm.database)
     processes.EVENTS.run_scheduled("monthly_digest", crm.database)
-    payloads = _rows(crm, models.OutboxMessage.kind, models.OutboxMessage.payload)
+    payloads = _rows(crm, models.CrmOutboxMessage.kind, models.CrmOutboxMessage.payload)
     kinds = sorted(k for k, _ in payloads)
     assert kinds == ["email", "email", "telegram"]  # the http step has into: called at once
     [(method, url, _headers, body, timeout, integration, _process)] = calls

@@ -45,7 +45,7 @@ def test_after_update_writes_and_outbox_commit_together(notes: Backend) -> None:
     with notes.database.engine.connect() as connection:
         logs = connection.execute(sa.select(models.Log.text, models.Log.note_id)).all()
         outbox = connection.execute(
-            sa.select(models.OutboxMessage.kind, models.OutboxMessage.payload)
+            sa.select(models.CrmOutboxMessage.kind, models.CrmOutboxMessage.payload)
         ).all()
     assert logs == [("draft -> open", note["id"])]
     assert [(k, p["text"], p["integration"]) for k, p in outbox] == [
@@ -56,7 +56,7 @@ def test_after_update_writes_and_outbox_commit_together(notes: Backend) -> None:
         f"/api/notes/{note['id']}", json={"body": "x"}, headers=notes.as_user("staff")
     )
     assert response.status_code == 200
-    assert _count(notes, models.Log) == 1 and _count(notes, models.OutboxMessage) == 1
+    assert _count(notes, models.Log) == 1 and _count(notes, models.CrmOutboxMessage) == 1
 
 
 def test_error_in_an_after_trigger_rolls_everything_back(notes: Backend) -> None:
@@ -68,7 +68,7 @@ def test_error_in_an_after_trigger_rolls_everything_back(notes: Backend) -> None
     assert response.status_code == 409
     assert response.json()["error"]["message"] == "Rolled back"
     assert _count(notes, models.Log) == 0
-    assert _count(notes, models.OutboxMessage) == 0  # the telegram row went with the rollback
+    assert _count(notes, models.CrmOutboxMessage) == 0  # the telegram row went with the rollback
     stored = notes.client.get(f"/api/notes/{note['id']}", headers=notes.as_user("staff")).json()
     assert stored["status"] == "draft" and stored["version"] == note["version"]
 

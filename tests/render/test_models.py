@@ -23,7 +23,7 @@ from tests.render.conftest import import_models
 def test_minimal_models_create_their_tables(minimal_models: ModuleType, engine: sa.Engine) -> None:
     minimal_models.Base.metadata.create_all(engine)
     tables = set(sa.inspect(engine).get_table_names())
-    assert {"users", "user_roles", "contacts"} <= tables
+    assert {"users", "crm_user_roles", "contacts"} <= tables
     with Session(engine) as session:
         session.add(minimal_models.Contact(name="Ann", email="ann@example.com"))
         session.commit()
@@ -37,7 +37,7 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
     inspector = sa.inspect(engine)
     assert set(inspector.get_table_names()) == {
         "users",
-        "user_roles",
+        "crm_user_roles",
         "positions",
         "companies",
         "companies_partners",
@@ -47,15 +47,15 @@ def test_every_table_and_column_is_created(every_models: ModuleType, engine: sa.
         "tags",
         "passports",
         # system tables (auth, audit, outbox, scheduler, web imports)
-        "sessions",
-        "login_attempts",
-        "password_resets",
-        "email_changes",
-        "rate_limits",
-        "audit_log",
-        "outbox",
-        "schedule_runs",
-        "import_uploads",
+        "crm_sessions",
+        "crm_login_attempts",
+        "crm_password_resets",
+        "crm_email_changes",
+        "crm_rate_limits",
+        "crm_audit_log",
+        "crm_outbox",
+        "crm_schedule_runs",
+        "crm_import_uploads",
     }
     columns = {c["name"] for c in inspector.get_columns("contacts")}
     assert {"id", "version", "created_at", "updated_at", "company_id", "referrer_id"} <= columns

@@ -49,8 +49,8 @@ def _fill(s: Scenario) -> None:
     create(s, "interactions", full=False, user="manager")
     assert (
         s.count(models.Invoice) == 2
-        and s.count(models.AuditEntry) > 0
-        and s.count(models.OutboxMessage) > 0
+        and s.count(models.CrmAuditEntry) > 0
+        and s.count(models.CrmOutboxMessage) > 0
     )
 
 

@@ -81,7 +81,7 @@ def scheduler_at(s: Scenario, moment: dt.datetime, started: dt.datetime, name: s
 
 
 def schedule_runs(s: Scenario) -> list[tuple[str, str, str | None]]:
-    table = s.gen.models.ScheduleRun.__table__
+    table = s.gen.models.CrmScheduleRun.__table__
     rows = s.rows(sa.select(table.c.process, table.c.status, table.c.error).order_by(table.c.id))
     return [tuple(r) for r in rows]
 
@@ -347,7 +347,7 @@ def test_won_deal_drafts_an_invoice_and_telegrams_the_owner(
         owner=s.users["manager"].id,
     )
     task = create(s, "tasks", full=False, user="manager", title="Follow up", deal=deal["id"])
-    s.execute(sa.delete(models.OutboxMessage))  # the accounting events of the set-up
+    s.execute(sa.delete(models.CrmOutboxMessage))  # the accounting events of the set-up
 
     response = s.client.patch(
         f"/api/deals/{deal['id']}", json={"stage": "won"}, headers=s.as_user("manager")
@@ -405,8 +405,8 @@ def test_failing_after_trigger_rolls_back_the_deal_and_everything_it_wrote(
     task = create(s, "tasks", full=False, user="manager", title="Open task", deal=deal["id"])
     taken = create(s, "invoices", full=False, user="manager")
     s.execute(sa.update(models.Invoice).values(number=f"INV-{s.today().year}-{deal['id']}"))
-    s.execute(sa.delete(models.OutboxMessage))
-    audit, outbox_before = s.count(models.AuditEntry), s.outbox()
+    s.execute(sa.delete(models.CrmOutboxMessage))
+    audit, outbox_before = s.count(models.CrmAuditEntry), s.outbox()
 
     response = s.client.patch(
         f"/api/deals/{deal['id']}", json={"stage": "won"}, headers=s.as_user("manager")
@@ -423,7 +423,7 @@ def test_failing_after_trigger_rolls_back_the_deal_and_everything_it_wrote(
     assert s.rows(sa.select(models.Task.status).where(models.Task.id == task["id"])) == [
         (task["status"],)
     ]
-    assert s.count(models.AuditEntry) == audit
+    assert s.count(models.CrmAuditEntry) == audit
     assert s.outbox() == outbox_before == []
 
 
@@ -448,7 +448,7 @@ def test_failing_scheduled_run_leaves_no_partial_rows(
                 due_date=yesterday,
             )
         )
-    s.execute(sa.delete(models.OutboxMessage))
+    s.execute(sa.delete(models.CrmOutboxMessage))
     outbox = s.processes.outbox
     real, calls = outbox.enqueue, []
 

@@ -116,7 +116,7 @@ def _add_seller(database_url: str) -> None:
     try:
         metadata = sa.MetaData()
         users = sa.Table("users", metadata, autoload_with=engine)
-        roles = sa.Table("user_roles", metadata, autoload_with=engine)
+        roles = sa.Table("crm_user_roles", metadata, autoload_with=engine)
         with engine.begin() as connection:
             new_id = connection.execute(
                 sa.insert(users)
@@ -295,13 +295,15 @@ class Crm:
         user_id = int(rows[0][0])
         for role in roles:
             self.sql(
-                "INSERT INTO user_roles (user_id, role) VALUES (:id, :role)", id=user_id, role=role
+                "INSERT INTO crm_user_roles (user_id, role) VALUES (:id, :role)",
+                id=user_id,
+                role=role,
             )
         return user_id
 
     def mails(self, to: str) -> list[dict[str, Any]]:
         """The payloads of the e-mails in the outbox to ``to``, oldest first."""
-        rows = self.sql("SELECT payload FROM outbox WHERE kind = 'email' ORDER BY id")
+        rows = self.sql("SELECT payload FROM crm_outbox WHERE kind = 'email' ORDER BY id")
         payloads = [json.loads(p) if isinstance(p, str) else p for (p,) in rows]
         return [p for p in payloads if p.get("to") == to]
 

@@ -17,7 +17,7 @@ NEW_PASSWORD = "another fine password"
 
 
 def _mails(ui: UI, to: str) -> list[dict[str, Any]]:  # noqa: F811
-    outbox = ui.gen.models.OutboxMessage
+    outbox = ui.gen.models.CrmOutboxMessage
     with ui.database.session() as session:
         rows = session.scalars(sa.select(outbox).order_by(outbox.id)).all()
         return [dict(r.payload) for r in rows if r.payload.get("to") == to]

@@ -50,7 +50,7 @@ class ImportUI(UI):
 
     @property
     def uploads(self) -> sa.Table:
-        return self.gen.models.ImportUpload.__table__
+        return self.gen.models.CrmImportUpload.__table__
 
     def upload_ids(self) -> set[str]:
         with self.database.engine.connect() as connection:

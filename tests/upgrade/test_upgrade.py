@@ -261,6 +261,6 @@ def test_downgrade_and_upgrade_again_keep_every_value(upgraded: Upgraded) -> Non
 def test_the_system_tables_of_this_release_are_added(upgraded: Upgraded) -> None:
     """Issue 10 added ``rate_limits`` (reset-mail limits) and ``email_changes`` (confirmed
     e-mail changes): the upgrade creates them empty beside the old tables."""
-    for table in ("rate_limits", "email_changes"):
+    for table in ("crm_rate_limits", "crm_email_changes"):
         assert upgraded.rows[table] == [], table
     assert [row["email"] for row in upgraded.rows["users"]] == ["old@demo.example"]

@@ -359,7 +359,9 @@ def outbox_rows(url: str) -> list[dict[str, Any]]:
     engine = engine_for(url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text("SELECT * FROM outbox ORDER BY id")).mappings().all()
+            rows = (
+                connection.execute(sa.text("SELECT * FROM crm_outbox ORDER BY id")).mappings().all()
+            )
             return [dict(r) for r in rows]
     finally:
         engine.dispose()

@@ -73,7 +73,7 @@ def test_outbox_api_is_for_superusers_and_audit_roles(
     engine = engine_for(url)
     with engine.begin() as connection:
         connection.execute(
-            sa.text("UPDATE outbox SET status = 'sent' WHERE idempotency_key = 'k2'")
+            sa.text("UPDATE crm_outbox SET status = 'sent' WHERE idempotency_key = 'k2'")
         )
     engine.dispose()
     ids = {r["idempotency_key"]: r["id"] for r in outbox_rows(url)}
@@ -137,7 +137,7 @@ def _schedule_runs(url: str) -> list[dict[str, Any]]:
         with engine.connect() as connection:
             rows = connection.execute(
                 sa.text(
-                    "SELECT process, tick, status, worker FROM schedule_runs ORDER BY process, tick"
+                    "SELECT process, tick, status, worker FROM crm_schedule_runs ORDER BY process, tick"
                 )
             ).mappings()
             result = []

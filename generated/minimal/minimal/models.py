@@ -65,18 +65,18 @@ class User(entities.Record, entities.Timestamps, Base):
         sa.DateTime(timezone=True), comment="Sign-in refused until then (lockout)"
     )
 
-    role_entries: Mapped[list[UserRole]] = relationship(
+    role_entries: Mapped[list[CrmUserRole]] = relationship(
         back_populates="user",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        order_by="UserRole.role",
+        order_by="CrmUserRole.role",
     )
     roles: AssociationProxy[list[str]] = association_proxy(
-        "role_entries", "role", creator=lambda role: UserRole(role=role)
+        "role_entries", "role", creator=lambda role: CrmUserRole(role=role)
     )
 
 
-class UserRole(tables.UserRoleTable, Base):
+class CrmUserRole(tables.UserRoleTable, Base):
     """One role of a user (a user may have several)."""
 
     user: Mapped[User] = relationship(back_populates="role_entries")
@@ -101,39 +101,39 @@ class Contact(entities.Record, entities.Timestamps, Base):
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Notes")
 
 
-class UserSession(tables.UserSessionTable, Base):
+class CrmSession(tables.UserSessionTable, Base):
     """A signed-in session (only the SHA-256 of its token is stored)."""
 
 
-class LoginAttempt(tables.LoginAttemptTable, Base):
+class CrmLoginAttempt(tables.LoginAttemptTable, Base):
     """One sign-in attempt, successful or not, with where it came from."""
 
 
-class PasswordReset(tables.PasswordResetTable, Base):
+class CrmPasswordReset(tables.PasswordResetTable, Base):
     """A one-time password reset token."""
 
 
-class EmailChange(tables.EmailChangeTable, Base):
+class CrmEmailChange(tables.EmailChangeTable, Base):
     """A pending change of a user's e-mail, confirmed by a link to the new address."""
 
 
-class RateLimit(tables.RateLimitTable, Base):
+class CrmRateLimit(tables.RateLimitTable, Base):
     """The recent hits of one rate-limited key (``throttle``)."""
 
 
-class AuditEntry(tables.AuditEntryTable, Base):
+class CrmAuditEntry(tables.AuditEntryTable, Base):
     """One change of one record: who, when, from where, each field's [old, new]."""
 
 
-class OutboxMessage(tables.OutboxMessageTable, Base):
+class CrmOutboxMessage(tables.OutboxMessageTable, Base):
     """A message to deliver, written in the transaction that decided to send it."""
 
 
-class ScheduleRun(tables.ScheduleRunTable, Base):
+class CrmScheduleRun(tables.ScheduleRunTable, Base):
     """One run of a scheduled process for one cron tick."""
 
 
-class ImportUpload(tables.ImportUploadTable, Base):
+class CrmImportUpload(tables.ImportUploadTable, Base):
     """A file uploaded to the web UI's import, kept between its steps."""
 
 

@@ -100,14 +100,14 @@ def test_reset_mail_is_limited_per_account(
 ) -> None:
     database = client.app.state.db
     with database.session() as session:
-        session.execute(sa.delete(models.RateLimit))
+        session.execute(sa.delete(models.CrmRateLimit))
     to = email_of(next(iter(user_ids)))
     limit = auth.reset_limits(CATALOG, client.app).per_account
     for _ in range(limit + 2):
         response = client.post("/api/auth/password-reset", json={"email": to})
         assert response.status_code == 202, response.text
     with database.session() as session:
-        payloads = session.scalars(sa.select(models.OutboxMessage.payload)).all()
+        payloads = session.scalars(sa.select(models.CrmOutboxMessage.payload)).all()
     mails = [
         p
         for p in payloads

@@ -4,9 +4,10 @@ bulk delete and the export of the current filter as CSV or XLSX.
 The page's query string speaks the API's list query: ``q``, ``sort``, ``offset`` and filters
 ``field=value`` or ``field__op=value`` (``op`` one of gt, gte, lt, lte, ne, in, contains,
 isnull), those over the back sides of relations too (``deals__stage=won``). The filter
-widgets write such names (``stage__in``, ``amount__gte``, ...), so every link of the page
-(headers, pages, export) keeps the whole query, and ``crud.list_records`` checks it with the
-user's permissions: a bad value is a message on the page, never a 500.
+widgets write such names (``stage__in``, ``amount__gte``, ...; a field named like a list
+parameter with ``__eq``: ``format__eq``), so every link of the page (headers, pages, export)
+keeps the whole query, and ``crud.list_records`` checks it with the user's permissions: a bad
+value is a message on the page, never a 500.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.decimals import spreadsheet_number
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.queries import RESERVED_PARAMETERS
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
@@ -207,7 +209,8 @@ def filter_widgets(
                 for value, label in meta["choices"]
             ]
         elif kind in ("ref", "boolean"):
-            widget["key"], widget["value"] = name, query.value(name)
+            key = f"{name}__eq" if name in RESERVED_PARAMETERS else name  # sort__eq=, not sort=
+            widget["key"], widget["value"] = key, query.value(key)
             if kind == "ref":
                 widget["options"] = _ref_options(site, database, user, meta)
         elif kind in ("date", "datetime", "number", "time"):

@@ -79,7 +79,7 @@ def _add_users(database_url: str) -> None:
     try:
         metadata = sa.MetaData()
         users = sa.Table("users", metadata, autoload_with=engine)
-        roles = sa.Table("user_roles", metadata, autoload_with=engine)
+        roles = sa.Table("crm_user_roles", metadata, autoload_with=engine)
         with engine.begin() as connection:
             for name, role in USERS.items():
                 new_id = connection.execute(

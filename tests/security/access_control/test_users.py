@@ -81,7 +81,7 @@ def test_nobody_changes_their_own_roles_or_active_flag(crm: Crm) -> None:
         status, answer = _patch(crm, actor, actor, body)
         assert status == 403, (actor, body, answer)
     assert crm.sql(
-        "SELECT role FROM user_roles WHERE user_id = :id", id=crm.user_id("manager")
+        "SELECT role FROM crm_user_roles WHERE user_id = :id", id=crm.user_id("manager")
     ) == [("manager",)]
     assert crm.login("admin").status_code == 200
 

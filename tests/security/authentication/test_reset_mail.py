@@ -57,7 +57,7 @@ def ask(client: httpx.Client, to: str) -> None:
 def reset_mails(crm: Crm, to: str) -> int:
     """The reset mails queued for ``to``."""
     count = 0
-    for (payload,) in crm.sql("SELECT payload FROM outbox"):
+    for (payload,) in crm.sql("SELECT payload FROM crm_outbox"):
         message = payload if isinstance(payload, dict) else json.loads(payload)
         count += message.get("to") == to and message.get("template") == "password_reset"
     return count
@@ -96,7 +96,7 @@ def test_known_and_unknown_emails_are_counted_alike(crm: Crm) -> None:
     with client_from(crm, "127.0.0.15") as client:
         ask(client, known)
         ask(client, unknown)
-    rows = dict(crm.sql("SELECT key, hits FROM rate_limits"))
+    rows = dict(crm.sql("SELECT key, hits FROM crm_rate_limits"))
     for who in (known, unknown):
         hits = rows[f"reset-account:{hashlib.sha256(who.encode()).hexdigest()}"]
         assert len(hits if isinstance(hits, list) else json.loads(hits)) == 1
@@ -106,7 +106,7 @@ def test_known_and_unknown_emails_are_counted_alike(crm: Crm) -> None:
 def test_stale_throttle_rows_are_pruned(crm: Crm) -> None:
     engine = crm.engine()
     try:
-        table = sa.Table("rate_limits", sa.MetaData(), autoload_with=engine)
+        table = sa.Table("crm_rate_limits", sa.MetaData(), autoload_with=engine)
         old = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
         with engine.begin() as connection:
             connection.execute(

@@ -39,7 +39,7 @@ def reset_from_the_page(crm: Crm, host: str, name: str) -> Any:
 def links(crm: Crm, name: str) -> list[str]:
     """The links of every e-mail in the outbox to user ``name``."""
     found = []
-    for (payload,) in crm.sql("SELECT payload FROM outbox WHERE kind = 'email' ORDER BY id"):
+    for (payload,) in crm.sql("SELECT payload FROM crm_outbox WHERE kind = 'email' ORDER BY id"):
         data = json.loads(payload) if isinstance(payload, str) else payload
         if data.get("to") == email(name) and data.get("link"):
             found.append(str(data["link"]))

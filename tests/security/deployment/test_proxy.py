@@ -88,7 +88,7 @@ def login_from(crm: Crm, address: str, name: str, **headers: str) -> httpx.Respo
 
 def last_login_ip(crm: Crm, name: str) -> str:
     rows = crm.sql(
-        "SELECT ip FROM login_attempts WHERE email = :email ORDER BY id DESC", email=email(name)
+        "SELECT ip FROM crm_login_attempts WHERE email = :email ORDER BY id DESC", email=email(name)
     )
     return str(rows[0][0])
 

@@ -64,7 +64,7 @@ def refused(
     ``locale``, filled with ``values``), quickly and cheaply, nothing stored, and the server
     still well."""
     with browser(crm, locale=locale) as client:
-        before = crm.sql("SELECT count(*) FROM import_uploads")[0][0]
+        before = crm.sql("SELECT count(*) FROM crm_import_uploads")[0][0]
         with measured(crm) as cost:
             answer = upload(client, "contacts", "contacts.xlsx", data)
         print(f"\n{key}: {cost.seconds:.2f} s, peak +{cost.peak_growth / MiB:.1f} MiB")
@@ -72,7 +72,7 @@ def refused(
         assert cost.peak_growth < BUDGET, f"peak memory grew by {cost.peak_growth / MiB:.0f} MiB"
         assert answer.status_code == status, answer.text[-2000:]
         assert page_error(answer.text) == message(key, locale, **values)
-        assert crm.sql("SELECT count(*) FROM import_uploads")[0][0] == before
+        assert crm.sql("SELECT count(*) FROM crm_import_uploads")[0][0] == before
         assert client.get("/healthz").status_code == 200
 
 

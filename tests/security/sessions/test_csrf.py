@@ -42,7 +42,7 @@ def post(crm: Crm, path: str, body: bytes, content_type: str | None) -> httpx.Re
 
 
 def outbox_size(crm: Crm) -> int:
-    return int(crm.sql("SELECT count(*) FROM outbox")[0][0])
+    return int(crm.sql("SELECT count(*) FROM crm_outbox")[0][0])
 
 
 # --- item 6: JSON only where no session is needed ------------------------------------------------
@@ -92,7 +92,7 @@ def test_a_reset_link_cannot_be_used_by_a_cross_site_form(crm: Crm) -> None:
         asked = client.post("/api/auth/password-reset", json={"email": email("sales2")})
     assert asked.status_code == 202
     [(payload,)] = crm.sql(
-        "SELECT payload FROM outbox WHERE idempotency_key LIKE 'password-reset:%' "
+        "SELECT payload FROM crm_outbox WHERE idempotency_key LIKE 'password-reset:%' "
         "ORDER BY id DESC LIMIT 1"
     )
     message = payload if isinstance(payload, dict) else json.loads(payload)

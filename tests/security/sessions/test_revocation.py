@@ -21,7 +21,7 @@ def _me(crm: Crm, token: str) -> int:
 
 def _live_sessions(crm: Crm, user_id: int) -> int:
     rows = crm.sql(
-        "SELECT count(*) FROM sessions WHERE user_id = :id AND revoked_at IS NULL", id=user_id
+        "SELECT count(*) FROM crm_sessions WHERE user_id = :id AND revoked_at IS NULL", id=user_id
     )
     return int(rows[0][0])
 

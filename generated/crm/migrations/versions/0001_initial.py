@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     sqlite = op.get_context().dialect.name == "sqlite"
     op.create_table(
-        "import_uploads",
+        "crm_import_uploads",
         sa.Column(
             "id", sa.String(length=32), nullable=False, comment="random URL-safe token"
         ),
@@ -58,20 +58,20 @@ def upgrade() -> None:
             nullable=True,
             comment="{imported, headers, failed}, once imported",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_uploads")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_import_uploads")),
         sa.CheckConstraint(
             "status IN ('uploaded', 'importing', 'done')",
-            name=op.f("ck_import_uploads_status_values"),
+            name=op.f("ck_crm_import_uploads_status_values"),
         ),
     )
     op.create_index(
-        op.f("ix_import_uploads_created_at"),
-        "import_uploads",
+        op.f("ix_crm_import_uploads_created_at"),
+        "crm_import_uploads",
         ["created_at"],
         unique=False,
     )
     op.create_table(
-        "outbox",
+        "crm_outbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "kind",
@@ -113,21 +113,87 @@ def upgrade() -> None:
             comment="which claim holds the lease",
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbox_idempotency_key")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_outbox")),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_crm_outbox_idempotency_key")
+        ),
         sa.CheckConstraint(
             "status IN ('pending', 'sent', 'dead')",
-            name=op.f("ck_outbox_status_values"),
+            name=op.f("ck_crm_outbox_status_values"),
         ),
     )
     op.create_index(
-        op.f("ix_outbox_claim_token"), "outbox", ["claim_token"], unique=False
+        op.f("ix_crm_outbox_claim_token"), "crm_outbox", ["claim_token"], unique=False
     )
     op.create_index(
-        op.f("ix_outbox_status_next_attempt_at"),
-        "outbox",
+        op.f("ix_crm_outbox_status_next_attempt_at"),
+        "crm_outbox",
         ["status", "next_attempt_at"],
         unique=False,
+    )
+    op.create_table(
+        "crm_rate_limits",
+        sa.Column(
+            "key",
+            sa.String(length=100),
+            nullable=False,
+            comment="scope:SHA-256 of what is counted (hex)",
+        ),
+        sa.Column(
+            "hits",
+            sa.JSON(),
+            nullable=False,
+            comment="ISO times of the hits still in the window",
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_crm_rate_limits")),
+    )
+    op.create_index(
+        op.f("ix_crm_rate_limits_updated_at"),
+        "crm_rate_limits",
+        ["updated_at"],
+        unique=False,
+    )
+    op.create_table(
+        "crm_schedule_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("process", sa.String(length=64), nullable=False),
+        sa.Column(
+            "tick",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            comment="the cron tick (UTC)",
+        ),
+        sa.Column(
+            "started_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "status",
+            sa.String(length=8),
+            nullable=False,
+            server_default="running",
+            comment="running, ok, failed",
+        ),
+        sa.Column(
+            "worker",
+            sa.String(length=128),
+            nullable=True,
+            comment="host:pid of the scheduler that ran it",
+        ),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_schedule_runs")),
+        sa.UniqueConstraint(
+            "process", "tick", name=op.f("uq_crm_schedule_runs_process_tick")
+        ),
     )
     op.create_table(
         "positions",
@@ -187,67 +253,6 @@ def upgrade() -> None:
         sa.CheckConstraint("price >= 0", name=op.f("ck_products_price_min")),
         sa.CheckConstraint(
             "length(sku) <= 40", name=op.f("ck_products_sku_max_length")
-        ),
-    )
-    op.create_table(
-        "rate_limits",
-        sa.Column(
-            "key",
-            sa.String(length=100),
-            nullable=False,
-            comment="scope:SHA-256 of what is counted (hex)",
-        ),
-        sa.Column(
-            "hits",
-            sa.JSON(),
-            nullable=False,
-            comment="ISO times of the hits still in the window",
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
-    )
-    op.create_index(
-        op.f("ix_rate_limits_updated_at"), "rate_limits", ["updated_at"], unique=False
-    )
-    op.create_table(
-        "schedule_runs",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("process", sa.String(length=64), nullable=False),
-        sa.Column(
-            "tick",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            comment="the cron tick (UTC)",
-        ),
-        sa.Column(
-            "started_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column(
-            "status",
-            sa.String(length=8),
-            nullable=False,
-            server_default="running",
-            comment="running, ok, failed",
-        ),
-        sa.Column(
-            "worker",
-            sa.String(length=128),
-            nullable=True,
-            comment="host:pid of the scheduler that ran it",
-        ),
-        sa.Column("error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_runs")),
-        sa.UniqueConstraint(
-            "process", "tick", name=op.f("uq_schedule_runs_process_tick")
         ),
     )
     op.create_table(
@@ -324,49 +329,6 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_users_position_id"), "users", ["position_id"], unique=False
-    )
-    op.create_table(
-        "audit_log",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "user_email",
-            sa.String(length=254),
-            nullable=True,
-            comment="The user's e-mail then (kept when the user is deleted)",
-        ),
-        sa.Column("ip", sa.String(length=45), nullable=True),
-        sa.Column("entity", sa.String(length=64), nullable=False),
-        sa.Column("record_id", sa.BigInteger(), nullable=False),
-        sa.Column("action", sa.String(length=8), nullable=False),
-        sa.Column("changes", sa.JSON(), nullable=False, comment="field -> [old, new]"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_audit_log_user_id_users"),
-            ondelete="SET NULL",
-        ),
-        sa.CheckConstraint(
-            "action IN ('create', 'update', 'delete')",
-            name=op.f("ck_audit_log_action_values"),
-        ),
-    )
-    op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"], unique=False)
-    op.create_index(
-        op.f("ix_audit_log_entity_record_id"),
-        "audit_log",
-        ["entity", "record_id"],
-        unique=False,
-    )
-    op.create_index(
-        op.f("ix_audit_log_user_id"), "audit_log", ["user_id"], unique=False
     )
     op.create_table(
         "client_groups",
@@ -500,7 +462,50 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
-        "email_changes",
+        "crm_audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "user_email",
+            sa.String(length=254),
+            nullable=True,
+            comment="The user's e-mail then (kept when the user is deleted)",
+        ),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.Column("entity", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("action", sa.String(length=8), nullable=False),
+        sa.Column("changes", sa.JSON(), nullable=False, comment="field -> [old, new]"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_audit_log")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_audit_log_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(
+            "action IN ('create', 'update', 'delete')",
+            name=op.f("ck_crm_audit_log_action_values"),
+        ),
+    )
+    op.create_index(op.f("ix_crm_audit_log_at"), "crm_audit_log", ["at"], unique=False)
+    op.create_index(
+        op.f("ix_crm_audit_log_entity_record_id"),
+        "crm_audit_log",
+        ["entity", "record_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_crm_audit_log_user_id"), "crm_audit_log", ["user_id"], unique=False
+    )
+    op.create_table(
+        "crm_email_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -513,17 +518,140 @@ def upgrade() -> None:
         ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_changes")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_email_changes")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_email_changes_user_id_users"),
+            name=op.f("fk_crm_email_changes_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_email_changes_token_hash")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_crm_email_changes_token_hash")),
     )
     op.create_index(
-        op.f("ix_email_changes_user_id"), "email_changes", ["user_id"], unique=False
+        op.f("ix_crm_email_changes_user_id"),
+        "crm_email_changes",
+        ["user_id"],
+        unique=False,
+    )
+    op.create_table(
+        "crm_login_attempts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.Column("user_agent", sa.String(length=512), nullable=True),
+        sa.Column("success", sa.Boolean(), nullable=False),
+        sa.Column(
+            "reason",
+            sa.String(length=32),
+            nullable=False,
+            comment="ok, unknown_email, bad_password, no_password, locked, inactive",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_login_attempts")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_login_attempts_user_id_users"),
+            ondelete="SET NULL",
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_login_attempts_at"), "crm_login_attempts", ["at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_crm_login_attempts_email"),
+        "crm_login_attempts",
+        ["email"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_crm_login_attempts_user_id"),
+        "crm_login_attempts",
+        ["user_id"],
+        unique=False,
+    )
+    op.create_table(
+        "crm_password_resets",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_password_resets")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_password_resets_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint(
+            "token_hash", name=op.f("uq_crm_password_resets_token_hash")
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_password_resets_user_id"),
+        "crm_password_resets",
+        ["user_id"],
+        unique=False,
+    )
+    op.create_table(
+        "crm_sessions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "token_hash",
+            sa.String(length=64),
+            nullable=False,
+            comment="SHA-256 of the session token (hex)",
+        ),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.Column("user_agent", sa.String(length=512), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_sessions")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_crm_sessions_token_hash")),
+    )
+    op.create_index(
+        op.f("ix_crm_sessions_user_id"), "crm_sessions", ["user_id"], unique=False
+    )
+    op.create_table(
+        "crm_user_roles",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=48), nullable=False),
+        sa.PrimaryKeyConstraint("user_id", "role", name=op.f("pk_crm_user_roles")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_user_roles_user_id_users"),
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_user_roles_role"), "crm_user_roles", ["role"], unique=False
     )
     op.create_table(
         "leads",
@@ -593,111 +721,6 @@ def upgrade() -> None:
     op.create_index(op.f("ix_leads_email"), "leads", ["email"], unique=False)
     op.create_index(op.f("ix_leads_owner_id"), "leads", ["owner_id"], unique=False)
     op.create_index(op.f("ix_leads_status"), "leads", ["status"], unique=False)
-    op.create_table(
-        "login_attempts",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        sa.Column("email", sa.String(length=254), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=True),
-        sa.Column("ip", sa.String(length=45), nullable=True),
-        sa.Column("user_agent", sa.String(length=512), nullable=True),
-        sa.Column("success", sa.Boolean(), nullable=False),
-        sa.Column(
-            "reason",
-            sa.String(length=32),
-            nullable=False,
-            comment="ok, unknown_email, bad_password, no_password, locked, inactive",
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_login_attempts_user_id_users"),
-            ondelete="SET NULL",
-        ),
-    )
-    op.create_index(
-        op.f("ix_login_attempts_at"), "login_attempts", ["at"], unique=False
-    )
-    op.create_index(
-        op.f("ix_login_attempts_email"), "login_attempts", ["email"], unique=False
-    )
-    op.create_index(
-        op.f("ix_login_attempts_user_id"), "login_attempts", ["user_id"], unique=False
-    )
-    op.create_table(
-        "password_resets",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_password_resets_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
-    )
-    op.create_index(
-        op.f("ix_password_resets_user_id"), "password_resets", ["user_id"], unique=False
-    )
-    op.create_table(
-        "sessions",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "token_hash",
-            sa.String(length=64),
-            nullable=False,
-            comment="SHA-256 of the session token (hex)",
-        ),
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.func.now(),
-        ),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("ip", sa.String(length=45), nullable=True),
-        sa.Column("user_agent", sa.String(length=512), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_sessions_user_id_users"),
-            ondelete="CASCADE",
-        ),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_sessions_token_hash")),
-    )
-    op.create_index(op.f("ix_sessions_user_id"), "sessions", ["user_id"], unique=False)
-    op.create_table(
-        "user_roles",
-        sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("role", sa.String(length=48), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", "role", name=op.f("pk_user_roles")),
-        sa.ForeignKeyConstraint(
-            ["user_id"],
-            ["users.id"],
-            name=op.f("fk_user_roles_user_id_users"),
-            ondelete="CASCADE",
-        ),
-    )
-    op.create_index(op.f("ix_user_roles_role"), "user_roles", ["role"], unique=False)
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1296,22 +1319,30 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_contacts_phone"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_portal_user_id"), table_name="contacts")
     op.drop_table("contacts")
-    op.drop_index(op.f("ix_user_roles_role"), table_name="user_roles")
-    op.drop_table("user_roles")
-    op.drop_index(op.f("ix_sessions_user_id"), table_name="sessions")
-    op.drop_table("sessions")
-    op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
-    op.drop_table("password_resets")
-    op.drop_index(op.f("ix_login_attempts_at"), table_name="login_attempts")
-    op.drop_index(op.f("ix_login_attempts_email"), table_name="login_attempts")
-    op.drop_index(op.f("ix_login_attempts_user_id"), table_name="login_attempts")
-    op.drop_table("login_attempts")
     op.drop_index(op.f("ix_leads_email"), table_name="leads")
     op.drop_index(op.f("ix_leads_owner_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_status"), table_name="leads")
     op.drop_table("leads")
-    op.drop_index(op.f("ix_email_changes_user_id"), table_name="email_changes")
-    op.drop_table("email_changes")
+    op.drop_index(op.f("ix_crm_user_roles_role"), table_name="crm_user_roles")
+    op.drop_table("crm_user_roles")
+    op.drop_index(op.f("ix_crm_sessions_user_id"), table_name="crm_sessions")
+    op.drop_table("crm_sessions")
+    op.drop_index(
+        op.f("ix_crm_password_resets_user_id"), table_name="crm_password_resets"
+    )
+    op.drop_table("crm_password_resets")
+    op.drop_index(op.f("ix_crm_login_attempts_at"), table_name="crm_login_attempts")
+    op.drop_index(op.f("ix_crm_login_attempts_email"), table_name="crm_login_attempts")
+    op.drop_index(
+        op.f("ix_crm_login_attempts_user_id"), table_name="crm_login_attempts"
+    )
+    op.drop_table("crm_login_attempts")
+    op.drop_index(op.f("ix_crm_email_changes_user_id"), table_name="crm_email_changes")
+    op.drop_table("crm_email_changes")
+    op.drop_index(op.f("ix_crm_audit_log_at"), table_name="crm_audit_log")
+    op.drop_index(op.f("ix_crm_audit_log_entity_record_id"), table_name="crm_audit_log")
+    op.drop_index(op.f("ix_crm_audit_log_user_id"), table_name="crm_audit_log")
+    op.drop_table("crm_audit_log")
     op.drop_index(op.f("ix_companies_deleted_at"), table_name="companies")
     op.drop_index(op.f("ix_companies_name"), table_name="companies")
     op.drop_index(op.f("ix_companies_owner_id"), table_name="companies")
@@ -1320,19 +1351,17 @@ def downgrade() -> None:
     op.drop_table("companies")
     op.drop_index(op.f("ix_client_groups_owner_id"), table_name="client_groups")
     op.drop_table("client_groups")
-    op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
-    op.drop_index(op.f("ix_audit_log_entity_record_id"), table_name="audit_log")
-    op.drop_index(op.f("ix_audit_log_user_id"), table_name="audit_log")
-    op.drop_table("audit_log")
     op.drop_index(op.f("ix_users_position_id"), table_name="users")
     op.drop_table("users")
-    op.drop_table("schedule_runs")
-    op.drop_index(op.f("ix_rate_limits_updated_at"), table_name="rate_limits")
-    op.drop_table("rate_limits")
     op.drop_table("products")
     op.drop_table("positions")
-    op.drop_index(op.f("ix_outbox_claim_token"), table_name="outbox")
-    op.drop_index(op.f("ix_outbox_status_next_attempt_at"), table_name="outbox")
-    op.drop_table("outbox")
-    op.drop_index(op.f("ix_import_uploads_created_at"), table_name="import_uploads")
-    op.drop_table("import_uploads")
+    op.drop_table("crm_schedule_runs")
+    op.drop_index(op.f("ix_crm_rate_limits_updated_at"), table_name="crm_rate_limits")
+    op.drop_table("crm_rate_limits")
+    op.drop_index(op.f("ix_crm_outbox_claim_token"), table_name="crm_outbox")
+    op.drop_index(op.f("ix_crm_outbox_status_next_attempt_at"), table_name="crm_outbox")
+    op.drop_table("crm_outbox")
+    op.drop_index(
+        op.f("ix_crm_import_uploads_created_at"), table_name="crm_import_uploads"
+    )
+    op.drop_table("crm_import_uploads")

@@ -44,7 +44,7 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "import_uploads",
+        "crm_import_uploads",
         sa.Column(
             "id", sa.String(length=32), nullable=False, comment="random URL-safe token"
         ),
@@ -82,20 +82,20 @@ def upgrade() -> None:
             nullable=True,
             comment="{imported, headers, failed}, once imported",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_uploads")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_import_uploads")),
         sa.CheckConstraint(
             "status IN ('uploaded', 'importing', 'done')",
-            name=op.f("ck_import_uploads_status_values"),
+            name=op.f("ck_crm_import_uploads_status_values"),
         ),
     )
     op.create_index(
-        op.f("ix_import_uploads_created_at"),
-        "import_uploads",
+        op.f("ix_crm_import_uploads_created_at"),
+        "crm_import_uploads",
         ["created_at"],
         unique=False,
     )
     op.create_table(
-        "outbox",
+        "crm_outbox",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "kind",
@@ -137,24 +137,26 @@ def upgrade() -> None:
             comment="which claim holds the lease",
         ),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox")),
-        sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbox_idempotency_key")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_outbox")),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_crm_outbox_idempotency_key")
+        ),
         sa.CheckConstraint(
             "status IN ('pending', 'sent', 'dead')",
-            name=op.f("ck_outbox_status_values"),
+            name=op.f("ck_crm_outbox_status_values"),
         ),
     )
     op.create_index(
-        op.f("ix_outbox_claim_token"), "outbox", ["claim_token"], unique=False
+        op.f("ix_crm_outbox_claim_token"), "crm_outbox", ["claim_token"], unique=False
     )
     op.create_index(
-        op.f("ix_outbox_status_next_attempt_at"),
-        "outbox",
+        op.f("ix_crm_outbox_status_next_attempt_at"),
+        "crm_outbox",
         ["status", "next_attempt_at"],
         unique=False,
     )
     op.create_table(
-        "rate_limits",
+        "crm_rate_limits",
         sa.Column(
             "key",
             sa.String(length=100),
@@ -173,13 +175,16 @@ def upgrade() -> None:
             nullable=False,
             server_default=sa.func.now(),
         ),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_crm_rate_limits")),
     )
     op.create_index(
-        op.f("ix_rate_limits_updated_at"), "rate_limits", ["updated_at"], unique=False
+        op.f("ix_crm_rate_limits_updated_at"),
+        "crm_rate_limits",
+        ["updated_at"],
+        unique=False,
     )
     op.create_table(
-        "schedule_runs",
+        "crm_schedule_runs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("process", sa.String(length=64), nullable=False),
         sa.Column(
@@ -209,9 +214,9 @@ def upgrade() -> None:
             comment="host:pid of the scheduler that ran it",
         ),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedule_runs")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_schedule_runs")),
         sa.UniqueConstraint(
-            "process", "tick", name=op.f("uq_schedule_runs_process_tick")
+            "process", "tick", name=op.f("uq_crm_schedule_runs_process_tick")
         ),
     )
     op.create_table(
@@ -268,7 +273,7 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
-        "audit_log",
+        "crm_audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "at",
@@ -288,30 +293,30 @@ def upgrade() -> None:
         sa.Column("record_id", sa.BigInteger(), nullable=False),
         sa.Column("action", sa.String(length=8), nullable=False),
         sa.Column("changes", sa.JSON(), nullable=False, comment="field -> [old, new]"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_audit_log")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_audit_log_user_id_users"),
+            name=op.f("fk_crm_audit_log_user_id_users"),
             ondelete="SET NULL",
         ),
         sa.CheckConstraint(
             "action IN ('create', 'update', 'delete')",
-            name=op.f("ck_audit_log_action_values"),
+            name=op.f("ck_crm_audit_log_action_values"),
         ),
     )
-    op.create_index(op.f("ix_audit_log_at"), "audit_log", ["at"], unique=False)
+    op.create_index(op.f("ix_crm_audit_log_at"), "crm_audit_log", ["at"], unique=False)
     op.create_index(
-        op.f("ix_audit_log_entity_record_id"),
-        "audit_log",
+        op.f("ix_crm_audit_log_entity_record_id"),
+        "crm_audit_log",
         ["entity", "record_id"],
         unique=False,
     )
     op.create_index(
-        op.f("ix_audit_log_user_id"), "audit_log", ["user_id"], unique=False
+        op.f("ix_crm_audit_log_user_id"), "crm_audit_log", ["user_id"], unique=False
     )
     op.create_table(
-        "email_changes",
+        "crm_email_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -324,20 +329,23 @@ def upgrade() -> None:
         ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_email_changes")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_email_changes")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_email_changes_user_id_users"),
+            name=op.f("fk_crm_email_changes_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_email_changes_token_hash")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_crm_email_changes_token_hash")),
     )
     op.create_index(
-        op.f("ix_email_changes_user_id"), "email_changes", ["user_id"], unique=False
+        op.f("ix_crm_email_changes_user_id"),
+        "crm_email_changes",
+        ["user_id"],
+        unique=False,
     )
     op.create_table(
-        "login_attempts",
+        "crm_login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "at",
@@ -356,25 +364,31 @@ def upgrade() -> None:
             nullable=False,
             comment="ok, unknown_email, bad_password, no_password, locked, inactive",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_login_attempts")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_login_attempts")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_login_attempts_user_id_users"),
+            name=op.f("fk_crm_login_attempts_user_id_users"),
             ondelete="SET NULL",
         ),
     )
     op.create_index(
-        op.f("ix_login_attempts_at"), "login_attempts", ["at"], unique=False
+        op.f("ix_crm_login_attempts_at"), "crm_login_attempts", ["at"], unique=False
     )
     op.create_index(
-        op.f("ix_login_attempts_email"), "login_attempts", ["email"], unique=False
+        op.f("ix_crm_login_attempts_email"),
+        "crm_login_attempts",
+        ["email"],
+        unique=False,
     )
     op.create_index(
-        op.f("ix_login_attempts_user_id"), "login_attempts", ["user_id"], unique=False
+        op.f("ix_crm_login_attempts_user_id"),
+        "crm_login_attempts",
+        ["user_id"],
+        unique=False,
     )
     op.create_table(
-        "password_resets",
+        "crm_password_resets",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -386,20 +400,25 @@ def upgrade() -> None:
         ),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_password_resets")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_password_resets")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_password_resets_user_id_users"),
+            name=op.f("fk_crm_password_resets_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_password_resets_token_hash")),
+        sa.UniqueConstraint(
+            "token_hash", name=op.f("uq_crm_password_resets_token_hash")
+        ),
     )
     op.create_index(
-        op.f("ix_password_resets_user_id"), "password_resets", ["user_id"], unique=False
+        op.f("ix_crm_password_resets_user_id"),
+        "crm_password_resets",
+        ["user_id"],
+        unique=False,
     )
     op.create_table(
-        "sessions",
+        "crm_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
             "token_hash",
@@ -418,55 +437,65 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ip", sa.String(length=45), nullable=True),
         sa.Column("user_agent", sa.String(length=512), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_sessions")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_sessions_user_id_users"),
+            name=op.f("fk_crm_sessions_user_id_users"),
             ondelete="CASCADE",
         ),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_sessions_token_hash")),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_crm_sessions_token_hash")),
     )
-    op.create_index(op.f("ix_sessions_user_id"), "sessions", ["user_id"], unique=False)
+    op.create_index(
+        op.f("ix_crm_sessions_user_id"), "crm_sessions", ["user_id"], unique=False
+    )
     op.create_table(
-        "user_roles",
+        "crm_user_roles",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=48), nullable=False),
-        sa.PrimaryKeyConstraint("user_id", "role", name=op.f("pk_user_roles")),
+        sa.PrimaryKeyConstraint("user_id", "role", name=op.f("pk_crm_user_roles")),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],
-            name=op.f("fk_user_roles_user_id_users"),
+            name=op.f("fk_crm_user_roles_user_id_users"),
             ondelete="CASCADE",
         ),
     )
-    op.create_index(op.f("ix_user_roles_role"), "user_roles", ["role"], unique=False)
+    op.create_index(
+        op.f("ix_crm_user_roles_role"), "crm_user_roles", ["role"], unique=False
+    )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_user_roles_role"), table_name="user_roles")
-    op.drop_table("user_roles")
-    op.drop_index(op.f("ix_sessions_user_id"), table_name="sessions")
-    op.drop_table("sessions")
-    op.drop_index(op.f("ix_password_resets_user_id"), table_name="password_resets")
-    op.drop_table("password_resets")
-    op.drop_index(op.f("ix_login_attempts_at"), table_name="login_attempts")
-    op.drop_index(op.f("ix_login_attempts_email"), table_name="login_attempts")
-    op.drop_index(op.f("ix_login_attempts_user_id"), table_name="login_attempts")
-    op.drop_table("login_attempts")
-    op.drop_index(op.f("ix_email_changes_user_id"), table_name="email_changes")
-    op.drop_table("email_changes")
-    op.drop_index(op.f("ix_audit_log_at"), table_name="audit_log")
-    op.drop_index(op.f("ix_audit_log_entity_record_id"), table_name="audit_log")
-    op.drop_index(op.f("ix_audit_log_user_id"), table_name="audit_log")
-    op.drop_table("audit_log")
+    op.drop_index(op.f("ix_crm_user_roles_role"), table_name="crm_user_roles")
+    op.drop_table("crm_user_roles")
+    op.drop_index(op.f("ix_crm_sessions_user_id"), table_name="crm_sessions")
+    op.drop_table("crm_sessions")
+    op.drop_index(
+        op.f("ix_crm_password_resets_user_id"), table_name="crm_password_resets"
+    )
+    op.drop_table("crm_password_resets")
+    op.drop_index(op.f("ix_crm_login_attempts_at"), table_name="crm_login_attempts")
+    op.drop_index(op.f("ix_crm_login_attempts_email"), table_name="crm_login_attempts")
+    op.drop_index(
+        op.f("ix_crm_login_attempts_user_id"), table_name="crm_login_attempts"
+    )
+    op.drop_table("crm_login_attempts")
+    op.drop_index(op.f("ix_crm_email_changes_user_id"), table_name="crm_email_changes")
+    op.drop_table("crm_email_changes")
+    op.drop_index(op.f("ix_crm_audit_log_at"), table_name="crm_audit_log")
+    op.drop_index(op.f("ix_crm_audit_log_entity_record_id"), table_name="crm_audit_log")
+    op.drop_index(op.f("ix_crm_audit_log_user_id"), table_name="crm_audit_log")
+    op.drop_table("crm_audit_log")
     op.drop_table("users")
-    op.drop_table("schedule_runs")
-    op.drop_index(op.f("ix_rate_limits_updated_at"), table_name="rate_limits")
-    op.drop_table("rate_limits")
-    op.drop_index(op.f("ix_outbox_claim_token"), table_name="outbox")
-    op.drop_index(op.f("ix_outbox_status_next_attempt_at"), table_name="outbox")
-    op.drop_table("outbox")
-    op.drop_index(op.f("ix_import_uploads_created_at"), table_name="import_uploads")
-    op.drop_table("import_uploads")
+    op.drop_table("crm_schedule_runs")
+    op.drop_index(op.f("ix_crm_rate_limits_updated_at"), table_name="crm_rate_limits")
+    op.drop_table("crm_rate_limits")
+    op.drop_index(op.f("ix_crm_outbox_claim_token"), table_name="crm_outbox")
+    op.drop_index(op.f("ix_crm_outbox_status_next_attempt_at"), table_name="crm_outbox")
+    op.drop_table("crm_outbox")
+    op.drop_index(
+        op.f("ix_crm_import_uploads_created_at"), table_name="crm_import_uploads"
+    )
+    op.drop_table("crm_import_uploads")
     op.drop_table("contacts")

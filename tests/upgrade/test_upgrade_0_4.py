@@ -1,0 +1,167 @@
+"""Upgrading an app of release 0.4.0, whose system tables had no prefix, keeps their rows.
+
+``previous_0_4/`` is what commit 33d7e37 (0.4.0) generated for ``examples/crm`` and a deployed app
+keeps (see README.md). Release 0.5.0 moved the app's own tables under the ``crm_`` prefix
+(``sessions`` -> ``crm_sessions``...): the revision today's crmgen writes over that folder renames
+each one (``op.rename_table``; on PostgreSQL its primary key and id sequence too), so every row of
+every system table survives, and the entity tables are untouched. One database per kind, shared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from crmgen_runtime.tables import RENAMED_FROM
+
+from crmgen.generate import generate
+from tests.migrations.apptools import app_python, app_rows, engine_for, run_app, schema_diff
+from tests.upgrade.test_upgrade import KINDS, PACKAGE, ROOT, database, migrate_to
+
+RELEASE = Path(__file__).parent / "previous_0_4"
+AT = dt.datetime(2025, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+LATER = dt.datetime(2025, 3, 5, 5, 6, 7, tzinfo=dt.UTC)
+JSON_COLUMNS = {"changes", "payload", "hits"}
+
+# 0.4.0's tables and rows, as its app wrote them (its table names)
+OLD_ROWS: dict[str, list[dict[str, Any]]] = {
+    "users": [
+        {"id": 1, "email": "old@demo.example", "name": "Old", "active": True, "failed_logins": 2, "created_at": AT, "updated_at": AT},
+        {"id": 2, "email": "two@demo.example", "name": "Two", "active": False, "failed_logins": 0, "created_at": AT, "updated_at": AT},
+    ],
+    "user_roles": [{"user_id": 1, "role": "admin"}, {"user_id": 1, "role": "sales"}, {"user_id": 2, "role": "manager"}],
+    "sessions": [
+        {"id": 7, "token_hash": "a" * 64, "user_id": 1, "created_at": AT, "expires_at": LATER, "revoked_at": None, "ip": "10.0.0.1", "user_agent": "Firefox"},
+        {"id": 8, "token_hash": "b" * 64, "user_id": 2, "created_at": AT, "expires_at": LATER, "revoked_at": LATER, "ip": None, "user_agent": None},
+    ],
+    "login_attempts": [{"id": 3, "at": AT, "email": "old@demo.example", "user_id": 1, "ip": "::1", "user_agent": "curl", "success": False, "reason": "bad_password"}],
+    "password_resets": [{"id": 4, "token_hash": "c" * 64, "user_id": 1, "created_at": AT, "expires_at": LATER, "used_at": None}],
+    "email_changes": [{"id": 5, "token_hash": "d" * 64, "user_id": 2, "new_email": "new@demo.example", "created_at": AT, "expires_at": LATER, "used_at": LATER}],
+    "rate_limits": [{"key": "reset:" + "e" * 64, "hits": [AT.isoformat(), LATER.isoformat()], "updated_at": AT}],
+    "audit_log": [
+        {"id": 11, "at": AT, "user_id": 1, "user_email": "old@demo.example", "ip": "10.0.0.1", "entity": "Deal", "record_id": 1, "action": "update", "changes": {"stage": ["lead", "won"], "name": ["Ромашка", None]}},
+        {"id": 12, "at": LATER, "user_id": None, "user_email": "gone@demo.example", "ip": None, "entity": "Company", "record_id": 3_000_000_000, "action": "delete", "changes": {}},
+    ],
+    "outbox": [{"id": 21, "kind": "email", "payload": {"to": ["a@b.example"], "subject": "Hi «you»"}, "status": "dead", "attempts": 5, "next_attempt_at": AT, "idempotency_key": "deal-1-won", "created_at": AT, "last_error": "550 no such user", "locked_until": None, "claim_token": None, "sent_at": None}],
+    "schedule_runs": [{"id": 31, "process": "task_reminders", "tick": AT, "started_at": AT, "finished_at": LATER, "status": "ok", "worker": "host:12", "error": None}],
+    "import_uploads": [{"id": "tok_" + "x" * 20, "owner": "f" * 64, "entity": "companies", "file_name": "companies.csv", "created_at": AT, "status": "done", "table_json": None, "result_json": '{"imported": 3}'}],
+    "companies": [{"id": 1, "version": 3, "name": "Ромашка", "created_at": AT, "updated_at": AT}],
+    "deals": [{"id": 1, "version": 1, "name": "Big", "stage": "won", "company_id": 1, "owner_id": 1, "created_at": AT, "updated_at": AT}],
+}  # fmt: skip
+NEW_NAME = {old: new for new, old in RENAMED_FROM.items()}
+
+
+@dataclass
+class Upgraded:
+    kind: str
+    out: Path
+    url: str
+    rows: dict[str, list[dict[str, Any]]]
+
+
+def _column(name: str, value: Any) -> sa.ColumnClause[Any]:
+    if name in JSON_COLUMNS:
+        return sa.column(name, sa.JSON())
+    if isinstance(value, dt.datetime):
+        return sa.column(name, sa.DateTime(timezone=True))
+    return sa.column(name)
+
+
+def _fill(url: str) -> None:
+    engine = engine_for(url)
+    try:
+        with engine.begin() as connection:
+            for table, rows in OLD_ROWS.items():
+                for row in rows:
+                    target = sa.table(table, *(_column(n, v) for n, v in row.items()))
+                    connection.execute(sa.insert(target).values(row))
+            if engine.dialect.name == "postgresql":  # as the old app left its sequences
+                for table, rows in OLD_ROWS.items():
+                    if isinstance(rows[0].get("id"), int):
+                        connection.execute(
+                            sa.text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :n)"),
+                            {"t": table, "n": max(r["id"] for r in rows)},
+                        )
+    finally:
+        engine.dispose()
+
+
+def _shown(value: Any) -> Any:
+    return value.astimezone(dt.UTC).isoformat() if isinstance(value, dt.datetime) else value
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("upgrade_0_4") / "crm"
+    shutil.copytree(RELEASE, target)
+    generate(ROOT / "examples" / "crm", target)
+    return target
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def upgraded(
+    request: pytest.FixtureRequest, out: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Upgraded]:
+    with database(request.param, tmp_path_factory.mktemp("db_0_4"), "old04") as url:
+        migrate_to(out, url, "0001")
+        _fill(url)
+        run_app(out, PACKAGE, "migrate", url=url)
+        (rows,) = app_rows(out, url)
+        yield Upgraded(request.param, out, url, rows)
+
+
+def test_the_revision_renames_every_system_table(out: Path) -> None:
+    (revision,) = (out / "migrations" / "versions").glob("0002_*.py")
+    text = revision.read_text(encoding="utf-8")
+    for new, old in RENAMED_FROM.items():
+        assert f'op.rename_table("{old}", "{new}")' in text, old
+    assert "op.drop_table(" not in text.split("def downgrade")[0]
+
+
+def test_every_row_of_the_system_tables_survives_under_its_new_name(upgraded: Upgraded) -> None:
+    for table, rows in OLD_ROWS.items():
+        found = upgraded.rows[NEW_NAME.get(table, table)]
+        key = "key" if table == "rate_limits" else ("role" if table == "user_roles" else "id")
+        by_key = {(row.get("user_id"), row[key]): row for row in found}
+        for row in rows:
+            stored = by_key[(row.get("user_id"), row[key])]
+            assert {n: stored[n] for n in row} == {n: _shown(v) for n, v in row.items()}, table
+
+
+def test_the_old_tables_are_gone_and_the_schema_matches(upgraded: Upgraded) -> None:
+    engine = engine_for(upgraded.url)
+    try:
+        names = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert not names & set(RENAMED_FROM.values())
+    assert set(RENAMED_FROM) <= names
+    assert schema_diff(upgraded.out, upgraded.url) == []
+
+
+def test_new_rows_continue_the_old_ids(upgraded: Upgraded) -> None:
+    """PostgreSQL: the renamed sequence goes on after the old ids (no duplicate key)."""
+    code = (
+        "import json, os\n"
+        "import sqlalchemy as sa\n"
+        f"from {PACKAGE} import models\n"
+        "engine = sa.create_engine(os.environ['DATABASE_URL'])\n"
+        "with engine.begin() as c:\n"
+        "    new = c.execute(sa.insert(models.CrmAuditEntry).values(entity='Deal', record_id=2,"
+        " action='create', changes={}).returning(models.CrmAuditEntry.id)).scalar()\n"
+        "    names = []\n"
+        "    if engine.dialect.name == 'postgresql':\n"
+        "        names = sorted(c.execute(sa.text(\"SELECT relname FROM pg_class WHERE relkind = 'S'"
+        " AND relname LIKE '%audit_log%'\")).scalars())\n"
+        "print(json.dumps([new, names]))\n"
+    )
+    new_id, sequences = app_python(upgraded.out, code, upgraded.url)
+    assert new_id > 12
+    if upgraded.kind == "postgresql":
+        assert sequences == ["crm_audit_log_id_seq"]
