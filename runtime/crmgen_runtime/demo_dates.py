@@ -19,8 +19,29 @@ FUTURE_WEEKS = 6  # how far ahead planned dates go
 OVERDUE_DAYS = 21  # how far back a planned date may be
 WORK_HOURS = (9, 18)  # the working day, local time
 AROUND_WORDS = frozenset(
-    "due deadline expected expires expiry planned scheduled start starts end ends until next "
-    "follow followup appointment meeting event valid remind reminder".split()
+    [
+        "due",
+        "deadline",
+        "expected",
+        "expires",
+        "expiry",
+        "planned",
+        "scheduled",
+        "start",
+        "starts",
+        "end",
+        "ends",
+        "until",
+        "next",
+        "follow",
+        "followup",
+        "appointment",
+        "meeting",
+        "event",
+        "valid",
+        "remind",
+        "reminder",
+    ]
 )
 BIRTH_WORDS = frozenset({"birthday", "birth", "born", "dob", "birthdate"})
 

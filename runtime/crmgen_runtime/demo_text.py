@@ -32,17 +32,65 @@ GENERIC_MODULES = frozenset({"la"})  # providers of no language (Latin lorem ips
 
 # Entities whose records are people, companies, products or job titles (by a word of the name).
 PERSON_WORDS = frozenset(
-    "user contact person people employee lead member student patient teacher candidate "
-    "applicant author driver guest agent staff doctor customer client owner".split()
+    [
+        "user",
+        "contact",
+        "person",
+        "people",
+        "employee",
+        "lead",
+        "member",
+        "student",
+        "patient",
+        "teacher",
+        "candidate",
+        "applicant",
+        "author",
+        "driver",
+        "guest",
+        "agent",
+        "staff",
+        "doctor",
+        "customer",
+        "client",
+        "owner",
+    ]
 )
 COMPANY_WORDS = frozenset(
-    "company companies organization organisation account firm supplier vendor partner "
-    "business enterprise agency bank manufacturer employer brand".split()
+    [
+        "company",
+        "companies",
+        "organization",
+        "organisation",
+        "account",
+        "firm",
+        "supplier",
+        "vendor",
+        "partner",
+        "business",
+        "enterprise",
+        "agency",
+        "bank",
+        "manufacturer",
+        "employer",
+        "brand",
+    ]
 )
 PRODUCT_WORDS = frozenset(
-    "product item article goods service part material asset merchandise sku".split()
+    [
+        "product",
+        "item",
+        "article",
+        "goods",
+        "service",
+        "part",
+        "material",
+        "asset",
+        "merchandise",
+        "sku",
+    ]
 )
-JOB_WORDS = frozenset("position job occupation profession".split())
+JOB_WORDS = frozenset(["position", "job", "occupation", "profession"])
 PERSON_FIELDS = frozenset({"first_name", "last_name", "birthday", "birth_date", "full_name"})
 
 # What a text field holds, by its name (the whole name first, then each word of it).

@@ -150,6 +150,7 @@ class Values:
             return f"demo/{entity.lower()}-{i + 1}.txt" if f.required else None
         what = kind(self.kinds.get(entity, "other"), f.name, f.type)
         used = self.used.setdefault((entity, f.name), set())
+        text: str | None = None
         for attempt in range(ATTEMPTS):
             if what == "number":
                 text = f"{entity[:3].upper()}-{self.dates.today.year}-{i + 1 + attempt:04d}"

@@ -239,7 +239,9 @@ class _Seeder:
             for f in every:
                 if f.kind is None and not (name == USER and f.name in USER_OWN):
                     unique_enum = f.unique and f.type == "enum"
-                    value = f.values[i] if unique_enum else self.values.value(name, f, i, i < recent)
+                    value = (
+                        f.values[i] if unique_enum else self.values.value(name, f, i, i < recent)
+                    )
                     setattr(row, f.column, value)
                 elif f.kind in ("many_to_one", "one_to_one"):
                     self.refer(row, f, i, name)
@@ -251,7 +253,11 @@ class _Seeder:
             for info in resource.computed:  # stored values, computed as the API does
                 compute = info.compute
                 assert compute is not None
-                setattr(row, info.column, self.plan.catalog.config.functions.evaluate(compute, _columns(row)))
+                setattr(
+                    row,
+                    info.column,
+                    self.plan.catalog.config.functions.evaluate(compute, _columns(row)),
+                )
             if resource.timestamps:
                 row.created_at = self.created(name, every, row, i, i < recent)
             self.session.add(row)
@@ -318,19 +324,20 @@ class _Seeder:
         """A money field named like one of a referenced record takes its value (a line's
         price is its product's)."""
         resource = self.plan.catalog.by_name[name]
+        money = [f for f in self.every[name] if f.kind is None and f.type in ("money", "decimal")]
         for f in self.every[name]:
-            if f.kind is None or f.kind == "many_to_many":
+            chosen = getattr(row, f.column) if f.kind in ("many_to_one", "one_to_one") else None
+            if chosen is None:
                 continue
             target = self.plan.catalog.by_name[str(f.target)]
-            chosen = getattr(row, f.column)
-            for own in self.every[name]:
+            picked = next(t for t in self.targets(f) if t.id == chosen)
+            for own in money:
                 theirs = target.fields.get(own.name)
-                if own.type in ("money", "decimal") and theirs is not None and chosen is not None:
-                    if theirs.type == own.type and theirs.compute is None:
-                        by_id = {t.id: t for t in self.targets(f)}
-                        value = getattr(by_id[chosen], theirs.column)
-                        if value is not None:
-                            setattr(row, resource.fields[own.name].column, value)
+                if theirs is None or theirs.type != own.type or theirs.compute is not None:
+                    continue
+                value = getattr(picked, theirs.column)
+                if value is not None:
+                    setattr(row, resource.fields[own.name].column, value)
 
     def unique(
         self, row: Any, name: str, i: int, groups: list[tuple[str, ...]], seen: set[tuple[Any, ...]]
@@ -344,19 +351,26 @@ class _Seeder:
                 return True
             rng = self.rng(f"{name}:{i}:unique:{attempt}")
             for f in self.every[name]:
-                if f.kind == "many_to_one" and self.targets(f) and any(f.column in g for g in groups):
+                if (
+                    f.kind == "many_to_one"
+                    and self.targets(f)
+                    and any(f.column in g for g in groups)
+                ):
                     setattr(row, f.column, rng.choice(self.targets(f)).id)
         return False
 
-    def created(self, name: str, every: Sequence[Field], row: Any, i: int, recent: bool) -> dt.datetime:
+    def created(
+        self, name: str, every: Sequence[Field], row: Any, i: int, recent: bool
+    ) -> dt.datetime:
         """When a record was created: at the earliest of its past dates, else in the past
         twelve months (this month for the first records)."""
         moments = []
         for f in every:
             value = getattr(row, f.column, None) if f.kind is None else None
-            if f.type in ("date", "datetime") and value is not None:
-                if when(f.name, self.plan.calendars.get(name) == f.name) == "past":
-                    moments.append(value if f.type == "datetime" else self.dates.moment(value, self.rng(f"{name}:{i}:created")))
+            past = when(f.name, self.plan.calendars.get(name) == f.name) == "past"
+            if f.type in ("date", "datetime") and value is not None and past:
+                rng = self.rng(f"{name}:{i}:created")
+                moments.append(value if f.type == "datetime" else self.dates.moment(value, rng))
         if moments:
             return min(moments)
         rng = self.rng(f"{name}:{i}:created")
@@ -387,4 +401,8 @@ class _Seeder:
                 setattr(row, resource.fields[rollup.field].column, total)
                 for info in resource.computed:
                     assert info.compute is not None
-                    setattr(row, info.column, catalog.config.functions.evaluate(info.compute, _columns(row)))
+                    setattr(
+                        row,
+                        info.column,
+                        catalog.config.functions.evaluate(info.compute, _columns(row)),
+                    )
