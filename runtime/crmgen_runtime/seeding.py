@@ -180,8 +180,10 @@ class _Seeder:
         return self.values.rng(key)
 
     def filled(self, name: str, f: Field, i: int) -> bool:
-        """Whether the ``i``-th record sets its reference ``f`` (a required one always)."""
-        if f.required:
+        """Whether the ``i``-th record sets its reference ``f``: a required one always, an
+        optional one by chance, but always in the first record that can (so every link of
+        the spec is shown; a reference to its own entity: the second record, to the first)."""
+        if f.required or i == (1 if f.target == name else 0):
             return True
         chance = OPTIONAL_SELF if f.target == name else OPTIONAL_REF
         return self.rng(f"{name}.{f.name}:{i}:filled").random() < chance
