@@ -31,7 +31,9 @@ Rows = dict[str, list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
-def app(generated_apps: GeneratedApps, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Spec]:
+def app(
+    generated_apps: GeneratedApps, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Spec]:
     """A copy of the reference CRM (its commands run in OUT) and its spec."""
     shared = generated_apps("crm")
     return shared.copy_to(tmp_path_factory.mktemp("demo") / "out"), crmgen.load(shared.spec)

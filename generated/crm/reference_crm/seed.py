@@ -38,10 +38,14 @@ ORDER = [
 ROLES = ["admin", "manager", "sales", "support"]
 SAMPLES: dict[tuple[str, str], tuple[object, ...]] = {}
 # The enum of each kanban board (a funnel) and the date of each calendar (around today).
-FUNNELS = {"Lead": "status", "Deal": "stage", "Task": "status"}
-CALENDARS = {"Deal": "expected_close", "Task": "deadline", "Interaction": "happened_at"}
+FUNNELS: dict[str, str] = {"Lead": "status", "Deal": "stage", "Task": "status"}
+CALENDARS: dict[str, str] = {
+    "Deal": "expected_close",
+    "Task": "deadline",
+    "Interaction": "happened_at",
+}
 # Totals that are the sum of lines: the seeder writes the sum.
-ROLLUPS = [
+ROLLUPS: list[seeding.Rollup] = [
     seeding.Rollup("Order", "total", "OrderLine", "sales_order", "line_total", ()),
     seeding.Rollup(
         "Invoice", "total", "OrderLine", "sales_order", "line_total", ("sales_order",)

@@ -24,10 +24,10 @@ ORDER = ["User", "Contact"]
 ROLES = ["admin", "staff"]
 SAMPLES: dict[tuple[str, str], tuple[object, ...]] = {}
 # The enum of each kanban board (a funnel) and the date of each calendar (around today).
-FUNNELS = {}
-CALENDARS = {}
+FUNNELS: dict[str, str] = {}
+CALENDARS: dict[str, str] = {}
 # Totals that are the sum of lines: the seeder writes the sum.
-ROLLUPS = []
+ROLLUPS: list[seeding.Rollup] = []
 PATTERNED: dict[tuple[str, str], tuple[object, ...]] = {}
 PLAN = seeding.Plan(
     CATALOG,
