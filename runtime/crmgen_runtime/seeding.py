@@ -27,6 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from crmgen_runtime.db import Database
 from crmgen_runtime.demo_dates import Dates, when
@@ -100,6 +101,11 @@ def _columns(row: Any) -> SimpleNamespace:
     return SimpleNamespace(
         **{a.key: getattr(row, a.key) for a in sa.inspect(type(row)).column_attrs}
     )
+
+
+def _stamped(row: Any) -> bool:
+    """Whether the row's model has the ``created_at``/``updated_at`` columns."""
+    return "updated_at" in sa.inspect(type(row)).attrs
 
 
 def _count(session: Session, model: type[Any]) -> int:
@@ -192,18 +198,23 @@ class _Seeder:
         for name in self.plan.order:
             self.records[name] = self.entity(name)
             self.session.flush()
-        for name in self.plan.order:  # references that could not be set on the first pass
-            for i, row in enumerate(self.records[name]):
-                for f in self.every[name]:
-                    self.link(row, f, i, name)
-        self.session.flush()
+        with self.session.no_autoflush:  # references the first pass could not set
+            for name in self.plan.order:
+                for i, row in enumerate(self.records[name]):
+                    for f in self.every[name]:
+                        self.link(row, f, i, name)
+        self.flush()
         self.rollups()
-        for rows in self.records.values():  # the second pass and the sums are no updates
-            for row in rows:
-                if hasattr(row, "updated_at"):
-                    row.updated_at = row.created_at
-        self.session.flush()
+        self.flush()
         return {name: len(rows) for name, rows in self.records.items()}
+
+    def flush(self) -> None:
+        """Write the changes of the second pass or the sums: not updates of the records."""
+        for row in self.session.dirty:
+            if _stamped(row):  # written, so that no onupdate applies
+                row.updated_at = row.created_at
+                flag_modified(row, "updated_at")
+        self.session.flush()
 
     def count(self, name: str) -> int:
         every = self.every[name]
@@ -220,9 +231,11 @@ class _Seeder:
             return len(self.parents[name])
         dated = any(f.type in ("date", "datetime") and when(f.name) != "birth" for f in every)
         count = ROWS if dated else FEW
-        for f in every:  # a unique enum or flag has only so many values
+        for f in every:  # a unique enum or flag has only so many values, ...
             if f.unique and f.kind is None and f.type in ("enum", "boolean"):
                 count = min(count, len(f.values) if f.type == "enum" else 2)
+            if f.required and f.kind == "one_to_one" and f.target != name:
+                count = min(count, len(self.targets(f)))  # ... a required one-to-one targets
         return count
 
     def entity(self, name: str) -> list[Any]:
@@ -260,8 +273,8 @@ class _Seeder:
                     info.column,
                     self.plan.catalog.config.functions.evaluate(compute, _columns(row)),
                 )
-            if resource.timestamps:
-                row.created_at = self.created(name, every, row, i, i < recent)
+            if _stamped(row):
+                row.created_at = row.updated_at = self.created(name, every, row, i, i < recent)
             self.session.add(row)
             rows.append(row)
         return rows

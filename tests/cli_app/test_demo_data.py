@@ -68,6 +68,8 @@ def check_dates(rows: Rows) -> None:
             for column, value in record.items():
                 if isinstance(value, dt.date) and "birth" not in column:
                     assert TODAY - PAST <= day(value) <= TODAY + FUTURE, (table, column, value)
+    for table in ("companies", "deals", "orders", "invoices", "tasks"):  # no seed-time stamps
+        assert all(r["updated_at"] == r["created_at"] for r in rows[table]), table
     this_month = [d for d in rows["deals"] if day(d["created_at"]).month == TODAY.month]
     assert this_month and any(d["stage"] == "won" for d in this_month)
     assert any(t["deadline"] == TODAY for t in rows["tasks"])
