@@ -257,7 +257,7 @@ class Texts:
             "digits": lambda: self.call("numerify", text="#########"),
             "paragraph": lambda: self.call("paragraph", nb_sentences=2),
             "phrase": lambda: self.call("sentence", nb_words=4).rstrip("."),
-            "label": lambda: self.call("catch_phrase"),
+            "label": lambda: self._label(),
             "product": lambda: self._product(),
             "color": lambda: self.call("color_name"),
             "iban": lambda: self.call("iban"),
@@ -291,6 +291,19 @@ class Texts:
         """A text of ``kind`` for the value named ``key`` (deterministic)."""
         self.reseed(key)
         return self.makers.get(kind, self.makers["label"])()
+
+    def _label(self) -> str:
+        """A name for a thing (a deal, a group): a catch phrase where the locale has its own
+        (Russian) or has no words of its own, else a short sentence in its language (Chinese:
+        Faker's catch phrases are English there)."""
+        faker = self.faker("catch_phrase")
+        method = getattr(faker.catch_phrase, "__func__", None)
+        own = getattr(method, "__module__", "").rsplit(".", 1)[-1]
+        localized = own == self.locales[self.fakers.index(faker)]
+        has_words = self.faker("sentence") is not self.fakers[-1]
+        if localized or not has_words or self.locales[0].startswith("en"):
+            return self.call("catch_phrase")
+        return self.call("sentence", nb_words=3).rstrip(".")
 
     def _product(self) -> str:
         return f"{self.call('word').capitalize()} {self.call('bothify', text='??-###').upper()}"
