@@ -82,11 +82,16 @@ def api_context(spec: Spec) -> dict[str, Any]:
 
 
 def seed_context(spec: Spec) -> dict[str, Any]:
-    """The demo-data seeder gets the entities in seeding order and their fields as data."""
+    """The demo-data seeder gets the entities in seeding order, their fields as data and what
+    the spec says of the data's shape (funnels, calendars, sums of lines, patterns)."""
     return {
         "seed_order": seed_plan.order(spec),
         "seed_fields": seed_plan.fields,
         "seed_count": seed_plan.COUNT,
+        "seed_funnels": seed_plan.funnels(spec),
+        "seed_calendars": seed_plan.calendars(spec),
+        "seed_rollups": seed_plan.rollups(spec),
+        "seed_patterned": seed_plan.patterned(spec),
     }
 
 

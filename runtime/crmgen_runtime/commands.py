@@ -19,6 +19,7 @@ what it uses of the app only when it runs, by the modules every app has: ``PKG.a
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import importlib
 import logging
 import os
@@ -338,14 +339,28 @@ class CommandLine:
     def _seed(self) -> click.Command:
         @click.command()
         @database_option
-        def seed(database: str | None) -> None:
+        @click.option(
+            "--today",
+            type=click.DateTime(formats=["%Y-%m-%d"]),
+            help="The date the demo data is placed around (default: today in the app's zone).",
+        )
+        @click.option(
+            "--random-seed",
+            default=0,
+            show_default=True,
+            type=int,
+            help="Another number gives other demo data (the same number: the same data).",
+        )
+        def seed(database: str | None, today: dt.datetime | None, random_seed: int) -> None:
             """Fill an empty database with demo records and a demo user per role.
 
-            Every demo user's e-mail is ROLE@demo.example and the password is the one in
+            Dates spread over the twelve months before --today and the weeks after it. Every
+            demo user's e-mail is ROLE@demo.example and the password is the one in
             seed.DEMO_PASSWORD. A database that has records already is left alone.
             """
             seeding = self.module("seed")
-            created = seeding.seed(self.resolve_url(database))
+            day = today.date() if today is not None else None
+            created = seeding.seed(self.resolve_url(database), today=day, random_seed=random_seed)
             if not created:
                 click.echo("the database has records already: nothing seeded", err=True)
                 return

@@ -1,82 +1,68 @@
-"""Demo data: a few records of every entity and a demo user per role (the ``seed`` command).
+"""Demo data that looks real: records of every entity and a demo user per role (``seed``).
 
-Deterministic: the same app gives the same records. Values respect the fields' constraints as
-the app's catalog describes them (lengths, ranges, enum values, uniqueness) and every relation
-is filled: entities are seeded in the app's ``order`` (each after the entities its required
-references point at), and references that close a cycle or are optional are set in a second
-pass. A database that has records of any entity already is left alone, so seeding twice is
-harmless. Demo users are ``ROLE@demo.example``, all with the password ``DEMO_PASSWORD``.
+The values are the app's locale's (``demo_values``: names, companies, phones, amounts for the
+currency, dates around "today"). ``seed(url, plan, today, random_seed)`` gives the same
+database for the same seed and "today" (default: the real date in the app's zone). Entities
+are seeded in the app's ``order`` (each after the entities its required references point at);
+references that close a cycle or point forward are set in a second pass. Most records of an
+entity with dates get ``ROWS`` records, the others ``FEW``; the lines of a document come per
+document (1 to ``MAX_LINES``, each line a different choice where a line's references are
+unique together). What crmgen read from the spec shapes the rest: the kanban enum of an entity
+gets a funnel (``funnel``: more early stages than late, the last one, lost or cancelled,
+present), its calendar field dates around today, and a total that the spec keeps equal to the
+sum of lines (``Rollup``) is that sum. A database that has records of any entity already is
+left alone, so seeding twice is harmless. Demo users are ``ROLE@demo.example``, all with the
+password ``DEMO_PASSWORD``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from crmgen_runtime.db import Database
-from crmgen_runtime.resources import Catalog, FieldInfo
+from crmgen_runtime.demo_dates import Dates, when
+from crmgen_runtime.demo_text import Texts
+from crmgen_runtime.demo_values import Field, Samples, Values
+from crmgen_runtime.resources import Catalog
+
+__all__ = ["DEMO_PASSWORD", "Field", "Plan", "Rollup", "Samples", "fill", "funnel", "seed"]
 
 DEMO_PASSWORD = "demo-password"
 DEMO_DOMAIN = "demo.example"
-COUNT = 5  # records per entity (the user entity: at least one per role)
+ROWS = 30  # records of an entity with dates (deals, tasks, orders)
+FEW = 10  # records of an entity without (products, positions, groups)
+USERS = 8  # users: at least one per role
+MAX_LINES = 4  # lines per document
+RECENT = 3  # the first records of an entity fall in the current month (a funnel: one per stage)
+OPTIONAL_REF = 0.85  # how often an optional reference is filled
+OPTIONAL_SELF = 0.25  # ... a reference to a record of the same entity (a parent company)
+MAX_PICKS = 3  # records in a many-to-many list
 USER = "User"
 USER_OWN = ("email", "name", "active")  # set by the demo user itself
-INT32_MIN = -(2**31)  # the bound every integer has (a 32-bit column), not one the spec set
-TEXT_LIMITS = {"phone": 32, "file": 1024}
-TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "file"})
-NUMBER_TYPES = frozenset({"integer", "bigint", "float", "decimal", "money"})
-
-# A field type's own demo values, by (entity, field): what a plugin type's samples gave.
-Samples = Mapping[tuple[str, str], Sequence[Any]]
 
 
 @dataclass(frozen=True)
-class Field:
-    """What the seeder reads of one field."""
+class Rollup:
+    """``entity.field`` is the sum of ``total`` over the ``lines`` records whose reference
+    ``link`` points at the record reached from ``entity`` through the references ``via``
+    (an order's total: its lines' line totals; an invoice's: its order's lines')."""
 
-    name: str
-    column: str
-    type: str
-    required: bool = False
-    unique: bool = False
-    min: float | None = None
-    max: float | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    scale: int | None = None
-    values: tuple[str, ...] = ()
-    target: str | None = None
-    kind: str | None = None  # the relation: many_to_one, one_to_one or many_to_many
-    samples: tuple[Any, ...] = ()
-
-    @classmethod
-    def of(cls, info: FieldInfo, samples: Sequence[Any] = ()) -> Field:
-        """The seeder's view of a catalog field."""
-        options = info.options
-        low = options.get("min")
-        return cls(
-            name=info.name,
-            column=info.column,
-            type=info.type,
-            required=info.required,
-            unique=info.unique or info.relation == "one_to_one",
-            min=None if info.type == "integer" and low == INT32_MIN else low,
-            max=options.get("max"),
-            min_length=options.get("min_length"),
-            max_length=options.get("max_length"),
-            scale=options.get("scale"),
-            values=tuple(options.get("values", ())),
-            target=info.target or None,
-            kind=info.relation or None,
-            samples=tuple(samples),
-        )
+    entity: str
+    field: str
+    lines: str
+    link: str
+    total: str
+    via: tuple[str, ...] = ()
 
 
 def fields(catalog: Catalog, entity: str, samples: Samples) -> tuple[Field, ...]:
@@ -89,62 +75,25 @@ def fields(catalog: Catalog, entity: str, samples: Samples) -> tuple[Field, ...]
     )
 
 
-def _text(entity: str, f: Field, i: int) -> str:
-    text = f"{entity} {f.name.replace('_', ' ')} {i + 1}"
-    if f.type == "email":
-        text = f"{entity.lower()}.{f.name}.{i + 1}@{DEMO_DOMAIN}"
-    elif f.type == "phone":
-        text = f"+1555{i + 1:07d}"
-    elif f.type == "url":
-        text = f"https://{DEMO_DOMAIN}/{entity.lower()}/{i + 1}"
-    elif f.type == "file":
-        text = f"demo/{entity.lower()}-{i + 1}.txt"
-    if f.min_length and len(text) < f.min_length:
-        text = text + "x" * (f.min_length - len(text))
-    limit = f.max_length or TEXT_LIMITS.get(f.type)
-    if limit and len(text) > limit:
-        suffix = str(i + 1)
-        text = text[: max(limit - len(suffix), 0)] + suffix
-        text = text[-limit:]
-    return text
-
-
-def _number(f: Field, i: int) -> int | float | Decimal:
-    low = f.min if f.min is not None else 0
-    high = f.max if f.max is not None else low + 1000
-    if f.type in ("integer", "bigint"):
-        return min(int(-(-low // 1)) + i, int(high // 1))
-    if f.type == "float":
-        return min(low + i * 1.5, high)
-    step = Decimal(1).scaleb(-(f.scale if f.scale is not None else 2))
-    span = Decimal(str(high)) - Decimal(str(low))
-    stride = Decimal(1) if span >= COUNT else span / COUNT
-    return min(Decimal(str(low)) + i * stride, Decimal(str(high))).quantize(step, "ROUND_DOWN")
-
-
-def value(entity: str, f: Field, i: int) -> Any:
-    """A demo value of field ``f`` for the ``i``-th record (deterministic)."""
-    if f.samples:
-        return f.samples[i % len(f.samples)]
-    if f.type in TEXT_TYPES:
-        if f.type == "file" and not f.required:
-            return None
-        return _text(entity, f, i)
-    if f.type in NUMBER_TYPES:
-        return _number(f, i)
-    if f.type == "boolean":
-        return i % 2 == 0
-    if f.type == "date":
-        return dt.date(2024, 1, 1) + dt.timedelta(days=7 * i)
-    if f.type == "datetime":
-        return dt.datetime(2024, 1, 1, 9, 0, tzinfo=dt.UTC) + dt.timedelta(days=i, hours=i)
-    if f.type == "time":
-        return dt.time(8 + i % 10, 15 * (i % 4))
-    if f.type == "enum":
-        return f.values[i % len(f.values)]
-    if f.type == "json":
-        return {"demo": i + 1}
-    return None
+def funnel(values: Sequence[str], count: int) -> list[str]:
+    """``count`` stages shaped like a sales funnel: weights falling along the values, the last
+    one (lost, cancelled) as common as the one before; in rounds, so the first records hold
+    one of each stage."""
+    size = len(values)
+    weights = [size - k for k in range(size)]
+    if size > 1:
+        weights[-1] = weights[-2]
+    shares = [count * w / sum(weights) for w in weights]
+    counts = [int(s) for s in shares]
+    for k in sorted(range(size), key=lambda k: counts[k] - shares[k])[: count - sum(counts)]:
+        counts[k] += 1
+    out: list[str] = []
+    while len(out) < count:
+        for k, value in enumerate(values):
+            if counts[k]:
+                counts[k] -= 1
+                out.append(value)
+    return out
 
 
 def _columns(row: Any) -> SimpleNamespace:
@@ -154,32 +103,49 @@ def _columns(row: Any) -> SimpleNamespace:
     )
 
 
+def _stamped(row: Any) -> bool:
+    """Whether the row's model has the ``created_at``/``updated_at`` columns."""
+    return "updated_at" in sa.inspect(type(row)).attrs
+
+
 def _count(session: Session, model: type[Any]) -> int:
     return session.scalar(sa.select(sa.func.count()).select_from(model)) or 0
+
+
+def _unique_groups(model: type[Any]) -> list[tuple[str, ...]]:
+    """The attributes of every multi-column unique constraint or index of ``model``."""
+    mapper = sa.inspect(model)
+    table = model.__table__
+    groups = [c.columns for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    groups += [index.columns for index in table.indexes if index.unique]
+    return [
+        tuple(mapper.get_property_by_column(column).key for column in columns)
+        for columns in groups
+        if len(columns) > 1
+    ]
 
 
 @dataclass(frozen=True)
 class Plan:
     """What to seed: the app's catalog, its entities in seeding order, its roles in the spec's
-    order (a demo user each), how passwords are hashed and the plugin types' samples."""
+    order (a demo user each), how passwords are hashed, the plugin types' samples, and what
+    crmgen read of the spec: kanban enums (``funnels``), calendar dates (``calendars``), sums
+    of lines (``rollups``) and samples of patterns (``patterned``)."""
 
     catalog: Catalog
     order: Sequence[str]
     roles: Sequence[str]
     password_hash: Callable[[str], str]
     samples: Samples
-
-    def new_user(self, i: int) -> Any:
-        role = self.roles[i] if i < len(self.roles) else None
-        email = f"{role or f'user{i + 1}'}@{DEMO_DOMAIN}"
-        user = self.catalog.by_name[USER].model(email=email, name=f"Demo {role or f'user {i + 1}'}")
-        user.password_hash = self.password_hash(DEMO_PASSWORD)
-        user.active = True  # every demo user can sign in
-        user.roles = [role] if role else []
-        return user
+    funnels: Mapping[str, str] = field(default_factory=dict)
+    calendars: Mapping[str, str] = field(default_factory=dict)
+    rollups: Sequence[Rollup] = ()
+    patterned: Samples = field(default_factory=dict)
 
 
-def seed(url: str, plan: Plan) -> dict[str, int]:
+def seed(
+    url: str, plan: Plan, today: dt.date | None = None, random_seed: int = 0
+) -> dict[str, int]:
     """Fill the database at ``url``; returns records per entity ({} when it had records)."""
     db = Database(url)
     try:
@@ -187,58 +153,271 @@ def seed(url: str, plan: Plan) -> dict[str, int]:
             models = [plan.catalog.by_name[name].model for name in plan.order]
             if any(_count(session, model) for model in models):
                 return {}
-            return fill(session, plan)
+            return fill(session, plan, today, random_seed)
     finally:
         db.dispose()
 
 
-def fill(session: Session, plan: Plan) -> dict[str, int]:
+def fill(
+    session: Session, plan: Plan, today: dt.date | None = None, random_seed: int = 0
+) -> dict[str, int]:
     """Add the demo records in ``session``; returns records per entity."""
-    functions = plan.catalog.config.functions
-    every = {name: fields(plan.catalog, name, plan.samples) for name in plan.order}
-    records: dict[str, list[Any]] = {}
-    for name in plan.order:
-        resource = plan.catalog.by_name[name]
-        count = max(COUNT, len(plan.roles)) if name == USER else COUNT
+    return _Seeder(session, plan, today, random_seed).run()
+
+
+class _Seeder:
+    def __init__(
+        self, session: Session, plan: Plan, today: dt.date | None, random_seed: int
+    ) -> None:
+        config = plan.catalog.config
+        self.session = session
+        self.plan = plan
+        self.seed = random_seed
+        self.dates = Dates(today or config.clock.today(), config.timezone)
+        texts = Texts(config.default_locale, random_seed)
+        self.values = Values(
+            texts, self.dates, config.currency, random_seed, plan.calendars, plan.patterned
+        )
+        self.every = {name: fields(plan.catalog, name, plan.samples) for name in plan.order}
+        self.records: dict[str, list[Any]] = {}
+        self.parents: dict[str, list[tuple[Any, int]]] = {}  # lines entity -> (document, j)
+
+    def rng(self, key: str) -> random.Random:
+        return self.values.rng(key)
+
+    def filled(self, name: str, f: Field, i: int) -> bool:
+        """Whether the ``i``-th record sets its reference ``f``: a required one always, an
+        optional one by chance, but always in the first record that can (so every link of
+        the spec is shown; a reference to its own entity: the second record, to the first)."""
+        if f.required or i == (1 if f.target == name else 0):
+            return True
+        chance = OPTIONAL_SELF if f.target == name else OPTIONAL_REF
+        return self.rng(f"{name}.{f.name}:{i}:filled").random() < chance
+
+    def run(self) -> dict[str, int]:
+        for name in self.plan.order:
+            self.records[name] = self.entity(name)
+            self.session.flush()
+        with self.session.no_autoflush:  # references the first pass could not set
+            for name in self.plan.order:
+                for i, row in enumerate(self.records[name]):
+                    for f in self.every[name]:
+                        self.link(row, f, i, name)
+        self.flush()
+        self.rollups()
+        self.flush()
+        return {name: len(rows) for name, rows in self.records.items()}
+
+    def flush(self) -> None:
+        """Write the changes of the second pass or the sums: not updates of the records."""
+        for row in self.session.dirty:
+            if _stamped(row):  # written, so that no onupdate applies
+                row.updated_at = row.created_at
+                flag_modified(row, "updated_at")
+        self.session.flush()
+
+    def count(self, name: str) -> int:
+        every = self.every[name]
+        if name == USER:
+            return max(USERS, len(self.plan.roles))
+        rollup = next((r for r in self.plan.rollups if r.lines == name), None)
+        if rollup is not None:
+            link = next(f for f in every if f.name == rollup.link)
+            documents = self.records.get(link.target or "", [])
+            rng = self.rng(f"{name}:lines")
+            self.parents[name] = [
+                (doc, j) for doc in documents for j in range(rng.randint(1, MAX_LINES))
+            ]
+            return len(self.parents[name])
+        dated = any(f.type in ("date", "datetime") and when(f.name) != "birth" for f in every)
+        count = ROWS if dated else FEW
+        for f in every:  # a unique enum or flag has only so many values, ...
+            if f.unique and f.kind is None and f.type in ("enum", "boolean"):
+                count = min(count, len(f.values) if f.type == "enum" else 2)
+            if f.required and f.kind == "one_to_one" and f.target != name:
+                count = min(count, len(self.targets(f)))  # ... a required one-to-one targets
+        return count
+
+    def entity(self, name: str) -> list[Any]:
+        resource = self.plan.catalog.by_name[name]
+        every = self.every[name]
+        self.values.entity(name, frozenset(f.name for f in every))
+        count = self.count(name)
+        stage = self.plan.funnels.get(name)
+        stages = next((funnel(f.values, count) for f in every if f.name == stage), [])
+        recent = max(RECENT, len(set(stages)))
+        groups = _unique_groups(resource.model)
+        seen: set[tuple[Any, ...]] = set()
         rows = []
         for i in range(count):
-            row = plan.new_user(i) if name == USER else resource.model()
-            for f in every[name]:
+            row = self.new_user(i) if name == USER else resource.model()
+            for f in every:
                 if f.kind is None and not (name == USER and f.name in USER_OWN):
-                    setattr(row, f.name, value(name, f, i))
-                elif f.kind in ("many_to_one", "one_to_one") and f.target in records:
-                    targets = records[f.target]
-                    if f.kind == "one_to_one" and i >= len(targets):
-                        continue
-                    setattr(row, f.column, targets[i % len(targets)].id)
+                    unique_enum = f.unique and f.type == "enum"
+                    value = (
+                        f.values[i] if unique_enum else self.values.value(name, f, i, i < recent)
+                    )
+                    setattr(row, f.column, value)
+                elif f.kind in ("many_to_one", "one_to_one"):
+                    self.refer(row, f, i, name)
+            if stages:
+                setattr(row, resource.fields[str(stage)].column, stages[i])
+            self.copy_prices(row, name)
+            if not self.unique(row, name, i, groups, seen):
+                continue
             for info in resource.computed:  # stored values, computed as the API does
                 compute = info.compute
                 assert compute is not None
-                setattr(row, info.column, functions.evaluate(compute, _columns(row)))
-            session.add(row)
+                setattr(
+                    row,
+                    info.column,
+                    self.plan.catalog.config.functions.evaluate(compute, _columns(row)),
+                )
+            if _stamped(row):
+                row.created_at = row.updated_at = self.created(name, every, row, i, i < recent)
+            self.session.add(row)
             rows.append(row)
-        session.flush()
-        records[name] = rows
-    for name in plan.order:  # references that could not be set on the first pass
-        for i, row in enumerate(records[name]):
-            for f in every[name]:
-                _link(row, f, i, name, records)
-    session.flush()
-    return {name: len(rows) for name, rows in records.items()}
+        return rows
 
+    def new_user(self, i: int) -> Any:
+        role = self.plan.roles[i] if i < len(self.plan.roles) else None
+        email = f"{role or f'user{i + 1}'}@{DEMO_DOMAIN}"
+        name = self.values.texts.make("person", f"{USER}.name:{i}")
+        user = self.plan.catalog.by_name[USER].model(email=email, name=name)
+        user.password_hash = self.plan.password_hash(DEMO_PASSWORD)
+        user.active = True  # every demo user can sign in
+        user.roles = [role] if role else []
+        return user
 
-def _link(row: Any, f: Field, i: int, name: str, records: dict[str, list[Any]]) -> None:
-    targets = records.get(f.target or "", [])
-    if not targets:
-        return
-    if f.kind == "many_to_many":
-        picks = {targets[i % len(targets)].id: targets[i % len(targets)]}
-        other = targets[(i + 1) % len(targets)]
-        picks.setdefault(other.id, other)
-        getattr(row, f.name).extend(t for t in picks.values() if t is not row or f.target != name)
-    elif f.kind in ("many_to_one", "one_to_one") and getattr(row, f.column) is None:
-        if f.target == name:  # a self-reference: point at the previous record
-            if i > 0 or f.required:
-                setattr(row, f.column, records[name][max(i - 1, 0)].id)
-        elif f.kind == "many_to_one" or i < len(targets):
-            setattr(row, f.column, targets[i % len(targets)].id)
+    def targets(self, f: Field) -> list[Any]:
+        return self.records.get(f.target or "", [])
+
+    def refer(self, row: Any, f: Field, i: int, name: str) -> None:
+        """Set the reference ``f`` of the ``i``-th record when its target is seeded already."""
+        targets = self.targets(f)
+        if not targets or f.target == name or not self.filled(name, f, i):
+            return
+        lines = self.parents.get(name)
+        rollup = next((r for r in self.plan.rollups if r.lines == name), None)
+        if lines is not None and rollup is not None:
+            document, j = lines[i]
+            if f.name == rollup.link:
+                setattr(row, f.column, document.id)
+                return
+            # each line of a document points elsewhere (products are not repeated)
+            picks = self.rng(f"{name}.{f.name}:{document.id}").sample(targets, len(targets))
+            setattr(row, f.column, picks[j % len(picks)].id)
+        elif f.kind == "one_to_one":
+            picks = self.rng(f"{name}.{f.name}").sample(targets, len(targets))
+            if i < len(picks):
+                setattr(row, f.column, picks[i].id)
+        else:
+            setattr(row, f.column, self.rng(f"{name}.{f.name}:{i}").choice(targets).id)
+
+    def link(self, row: Any, f: Field, i: int, name: str) -> None:
+        """The second pass: lists, and references to entities seeded later or to itself."""
+        targets = self.targets(f)
+        if not targets or not self.filled(name, f, i):
+            return
+        rng = self.rng(f"{name}.{f.name}:{i}:link")
+        if f.kind == "many_to_many":
+            others = [t for t in targets if t is not row]
+            picks = rng.sample(others, min(len(others), rng.randint(1, MAX_PICKS)))
+            getattr(row, f.name).extend(picks)
+        elif f.kind in ("many_to_one", "one_to_one") and getattr(row, f.column) is None:
+            if f.target == name:  # a self-reference: an earlier record (the first: itself)
+                if i > 0 or f.required:
+                    setattr(row, f.column, targets[rng.randrange(max(i, 1))].id)
+            elif f.kind == "many_to_one":
+                setattr(row, f.column, rng.choice(targets).id)
+            else:
+                picks = self.rng(f"{name}.{f.name}").sample(targets, len(targets))
+                if i < len(picks):
+                    setattr(row, f.column, picks[i].id)
+
+    def copy_prices(self, row: Any, name: str) -> None:
+        """A money field named like one of a referenced record takes its value (a line's
+        price is its product's)."""
+        resource = self.plan.catalog.by_name[name]
+        money = [f for f in self.every[name] if f.kind is None and f.type in ("money", "decimal")]
+        for f in self.every[name]:
+            chosen = getattr(row, f.column) if f.kind in ("many_to_one", "one_to_one") else None
+            if chosen is None:
+                continue
+            target = self.plan.catalog.by_name[str(f.target)]
+            picked = next(t for t in self.targets(f) if t.id == chosen)
+            for own in money:
+                theirs = target.fields.get(own.name)
+                if theirs is None or theirs.type != own.type or theirs.compute is not None:
+                    continue
+                value = getattr(picked, theirs.column)
+                if value is not None:
+                    setattr(row, resource.fields[own.name].column, value)
+
+    def unique(
+        self, row: Any, name: str, i: int, groups: list[tuple[str, ...]], seen: set[tuple[Any, ...]]
+    ) -> bool:
+        """Whether the row's unique groups are new (re-picking its references up to a few
+        times); a row that stays a duplicate is left out."""
+        for attempt in range(MAX_LINES * 3):
+            keys = [tuple(getattr(row, column) for column in group) for group in groups]
+            if not any(key in seen for key in keys):
+                seen.update(keys)
+                return True
+            rng = self.rng(f"{name}:{i}:unique:{attempt}")
+            for f in self.every[name]:
+                if (
+                    f.kind == "many_to_one"
+                    and self.targets(f)
+                    and any(f.column in g for g in groups)
+                ):
+                    setattr(row, f.column, rng.choice(self.targets(f)).id)
+        return False
+
+    def created(
+        self, name: str, every: Sequence[Field], row: Any, i: int, recent: bool
+    ) -> dt.datetime:
+        """When a record was created: at the earliest of its past dates, else in the past
+        twelve months (this month for the first records)."""
+        moments = []
+        for f in every:
+            value = getattr(row, f.column, None) if f.kind is None else None
+            past = when(f.name, self.plan.calendars.get(name) == f.name) == "past"
+            if f.type in ("date", "datetime") and value is not None and past:
+                rng = self.rng(f"{name}:{i}:created")
+                moments.append(value if f.type == "datetime" else self.dates.moment(value, rng))
+        if moments:
+            return min(moments)
+        rng = self.rng(f"{name}:{i}:created")
+        return self.dates.moment(self.dates.day("past", rng, i, recent), rng)
+
+    def rollups(self) -> None:
+        """Totals that are the sum of lines (in the order crmgen found them)."""
+        catalog = self.plan.catalog
+        by_id = {name: {row.id: row for row in rows} for name, rows in self.records.items()}
+        for rollup in self.plan.rollups:
+            resource = catalog.by_name[rollup.entity]
+            lines = catalog.by_name[rollup.lines]
+            link, summed = lines.fields[rollup.link].column, lines.fields[rollup.total].column
+            children: dict[int, list[Any]] = {}
+            for line in self.records.get(rollup.lines, []):
+                children.setdefault(getattr(line, link), []).append(line)
+            for row in self.records.get(rollup.entity, []):
+                end, at = row, resource
+                for step in rollup.via:  # follow the references to the document
+                    info = at.fields[step]
+                    end = by_id.get(info.target, {}).get(getattr(end, info.column))
+                    at = catalog.by_name[info.target]
+                    if end is None:
+                        break
+                if end is None:
+                    continue
+                total = sum((getattr(c, summed) or 0 for c in children.get(end.id, [])), Decimal(0))
+                setattr(row, resource.fields[rollup.field].column, total)
+                for info in resource.computed:
+                    assert info.compute is not None
+                    setattr(
+                        row,
+                        info.column,
+                        catalog.config.functions.evaluate(info.compute, _columns(row)),
+                    )

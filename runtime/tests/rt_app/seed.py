@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from crmgen_runtime.db import Database
 from rt_crm import Company
@@ -9,7 +11,7 @@ from rt_crm import Company
 DEMO_PASSWORD = "demo-password"
 
 
-def seed(url: str) -> dict[str, int]:
+def seed(url: str, today: dt.date | None = None, random_seed: int = 0) -> dict[str, int]:
     database = Database(url)
     try:
         with database.session() as session:
