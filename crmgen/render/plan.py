@@ -92,6 +92,7 @@ def seed_context(spec: Spec) -> dict[str, Any]:
         "seed_calendars": seed_plan.calendars(spec),
         "seed_rollups": seed_plan.rollups(spec),
         "seed_patterned": seed_plan.patterned(spec),
+        "seed_only": seed_plan.only(spec),
     }
 
 

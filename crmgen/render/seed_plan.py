@@ -7,12 +7,15 @@ that knows its own sample values (a plugin type) carries ``COUNT`` of them. What
 of the data shapes it too: an entity's kanban enum is a funnel (``funnels``), its calendar
 date lies around today (``calendars``), a total kept equal to the sum of lines by a process
 (an ``aggregate`` of the lines followed by an ``update`` of the document) or printed as the
-total of a document's lines is that sum (``rollups``), and a text with a ``pattern`` has
-samples that match it, should the seeder draw none (``patterned``).
+total of a document's lines is that sum (``rollups``), a text with a ``pattern`` has
+samples that match it, should the seeder draw none (``patterned``), and a field that belongs
+to a state of its record holds a value only in records in that state (``only``: a deal's
+``closed_on`` once it is won or lost, as a process sets it; its ``lost_reason`` when lost).
 """
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +58,17 @@ class Rollup:
     link: str
     total: str
     via: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Only:
+    """``entity.field`` holds a value only in records whose enum ``by`` is one of ``values``
+    (the seeder's ``Only``)."""
+
+    entity: str
+    field: str
+    by: str
+    values: tuple[str, ...]
 
 
 def _samples(type_name: str) -> tuple[Any, ...]:
@@ -180,3 +194,73 @@ def patterned(spec: Spec) -> dict[tuple[str, str], tuple[str, ...]]:
             if distinct:
                 found[(e.name, f.name)] = distinct
     return found
+
+
+def only(spec: Spec) -> list[Only]:
+    """Fields that belong to a state of their record, each once (processes first):
+
+    - a ``before`` create or update process that sets the field under ``if:`` comparing an
+      enum of the record with constants (``record.stage in ['won', 'lost']``, ``record.status
+      == 'done' and old.status != 'done'``): the field is set only in those states;
+    - an optional field whose name begins with a value of one of its entity's enums
+      (``lost_reason``, ``paid_at``): it is set only in that state.
+    """
+    found: dict[tuple[str, str], Only] = {}
+    for process in spec.processes:
+        trigger = process.trigger
+        entity = next((e for e in spec.entities if e.name == trigger.entity), None)
+        if entity is None or trigger.kind not in ("create", "update") or trigger.when != "before":
+            continue
+        for step in process.steps:
+            if step.kind != "if":
+                continue
+            state = _state(entity, step.condition.source)
+            if state is None:
+                continue
+            for inner in step.then:
+                for name, value in getattr(inner, "values", ()) if inner.kind == "set" else ():
+                    if value.expr is not None or value.literal is not None:
+                        found.setdefault((entity.name, name), Only(entity.name, name, *state))
+    for e in spec.entities:
+        enums = [f for f in e.fields if f.type == "enum" and f.computed is None]
+        for f in e.fields:
+            head = f.name.split("_", 1)[0]
+            if f.required or f.computed is not None or f.type == "enum" or head == f.name:
+                continue
+            by = next((g for g in enums if head in (v.name for v in g.values)), None)
+            if by is not None:
+                found.setdefault((e.name, f.name), Only(e.name, f.name, by.name, (head,)))
+    return list(found.values())
+
+
+def _state(entity: Entity, source: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(enum, values)`` when ``source`` requires ``record.ENUM`` to be one of constant values
+    (alone or as a term of ``and``); parsed, never evaluated."""
+    try:
+        tree = ast.parse(source, mode="eval").body
+    except SyntaxError:
+        return None
+    terms = tree.values if isinstance(tree, ast.BoolOp) and isinstance(tree.op, ast.And) else [tree]
+    for term in terms:
+        if not (isinstance(term, ast.Compare) and len(term.ops) == 1):
+            continue
+        left, op, right = term.left, term.ops[0], term.comparators[0]
+        if not (
+            isinstance(left, ast.Attribute)
+            and isinstance(left.value, ast.Name)
+            and left.value.id == "record"
+        ):
+            continue
+        f = entity.field(left.attr)
+        if f is None or f.type != "enum":
+            continue
+        if isinstance(op, ast.Eq) and isinstance(right, ast.Constant):
+            values: list[Any] = [right.value]
+        elif isinstance(op, ast.In) and isinstance(right, (ast.List, ast.Tuple, ast.Set)):
+            values = [v.value for v in right.elts if isinstance(v, ast.Constant)]
+        else:
+            continue
+        known = {v.name for v in f.values}
+        if values and all(isinstance(v, str) and v in known for v in values):
+            return f.name, tuple(values)
+    return None

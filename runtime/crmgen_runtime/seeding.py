@@ -35,7 +35,7 @@ from crmgen_runtime.demo_text import Texts
 from crmgen_runtime.demo_values import Field, Samples, Values
 from crmgen_runtime.resources import Catalog
 
-__all__ = ["DEMO_PASSWORD", "Field", "Plan", "Rollup", "Samples", "fill", "funnel", "seed"]
+__all__ = ["DEMO_PASSWORD", "Field", "Only", "Plan", "Rollup", "Samples", "fill", "funnel", "seed"]
 
 DEMO_PASSWORD = "demo-password"
 DEMO_DOMAIN = "demo.example"
@@ -63,6 +63,17 @@ class Rollup:
     link: str
     total: str
     via: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Only:
+    """``entity.field`` holds a value only in records whose enum ``by`` is one of ``values``
+    (a deal's close date once won or lost); elsewhere the seeder leaves it empty."""
+
+    entity: str
+    field: str
+    by: str
+    values: tuple[str, ...]
 
 
 def fields(catalog: Catalog, entity: str, samples: Samples) -> tuple[Field, ...]:
@@ -141,6 +152,7 @@ class Plan:
     calendars: Mapping[str, str] = field(default_factory=dict)
     rollups: Sequence[Rollup] = ()
     patterned: Samples = field(default_factory=dict)
+    only: Sequence[Only] = ()
 
 
 def seed(
@@ -263,6 +275,7 @@ class _Seeder:
             if stages:
                 setattr(row, resource.fields[str(stage)].column, stages[i])
             self.copy_prices(row, name)
+            self.clear_out_of_state(row, name)
             if not self.unique(row, name, i, groups, seen):
                 continue
             for info in resource.computed:  # stored values, computed as the API does
@@ -278,6 +291,15 @@ class _Seeder:
             self.session.add(row)
             rows.append(row)
         return rows
+
+    def clear_out_of_state(self, row: Any, name: str) -> None:
+        """Empty the fields that belong to states the record is not in."""
+        resource = self.plan.catalog.by_name[name]
+        for only in self.plan.only:
+            if only.entity == name and only.field in resource.fields:
+                state = getattr(row, resource.fields[only.by].column)
+                if state not in only.values:
+                    setattr(row, resource.fields[only.field].column, None)
 
     def new_user(self, i: int) -> Any:
         role = self.plan.roles[i] if i < len(self.plan.roles) else None

@@ -116,6 +116,13 @@ def check_funnel(rows: Rows, spec: Spec) -> None:
     open_stages = [counts[s] for s in stages[:-2]]  # lead .. negotiation
     assert open_stages == sorted(open_stages, reverse=True)
     assert counts["lead"] > counts["won"] > 0 and counts["lost"] > 0
+    # a field of a state is set in that state only (as the processes set them)
+    for d in rows["deals"]:
+        assert (d["closed_on"] is not None) == (d["stage"] in ("won", "lost")), d
+        assert (d["lost_reason"] is not None) == (d["stage"] == "lost"), d
+    for t in rows["tasks"]:
+        assert (t["done_at"] is not None) == (t["status"] == "done"), t
+    assert all((i["paid_at"] is not None) == (i["status"] == "paid") for i in rows["invoices"])
 
 
 def check_fields(rows: Rows, spec: Spec) -> None:

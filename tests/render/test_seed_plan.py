@@ -1,5 +1,6 @@
-"""What the seeder reads of a spec: funnels, calendars, sums of lines and pattern samples,
-found by what the spec says (its kanban, calendar, processes and documents), not by names."""
+"""What the seeder reads of a spec: funnels, calendars, sums of lines, pattern samples and
+fields that belong to a state, found by what the spec says (its kanban, calendar, processes,
+documents and enum values), not by the reference CRM's names."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ entities:
       code: {type: string, required: true, pattern: '^Q-[0-9]{3}$'}
       phase: {type: enum, values: [draft, sent, accepted, rejected]}
       valid_until: date
+      sent_on: date
+      rejected_because: text
+      decided: date
       sum: {type: money, read_only: true}
     ui:
       kanban: {by: phase, title: code}
@@ -49,6 +53,12 @@ entities:
         lines: {from: quote.items, columns: [item, qty, cost, subtotal]}
         total: amount
 processes:
+  quote_decided:
+    on: {update: Quote, when: before, fields: [phase]}
+    steps:
+      - if: "record.phase in ['accepted', 'rejected'] and old.phase == 'sent'"
+        then:
+          - set: {decided: '= today()'}
   quote_sum:
     on: {create: QuoteLine, when: after}
     steps:
@@ -65,6 +75,11 @@ def test_the_spec_shapes_the_demo_data(tmp_path: Path) -> None:
         seed_plan.Rollup("Quote", "sum", "QuoteLine", "quote", "subtotal"),
         seed_plan.Rollup("Bill", "amount", "QuoteLine", "quote", "subtotal", ("quote",)),
     ]
+    assert seed_plan.only(spec) == [  # a process's state first, then names that begin with one
+        seed_plan.Only("Quote", "decided", "phase", ("accepted", "rejected")),
+        seed_plan.Only("Quote", "sent_on", "phase", ("sent",)),
+        seed_plan.Only("Quote", "rejected_because", "phase", ("rejected",)),
+    ]
     codes = seed_plan.patterned(spec)[("Quote", "code")]
     assert len(codes) == len(set(codes)) > 1 and all(c.startswith("Q-") for c in codes)
 
@@ -75,4 +90,10 @@ def test_the_reference_crm_sums_its_orders_and_invoices() -> None:
     assert [(r.entity, r.field, r.via) for r in seed_plan.rollups(spec)] == [
         ("Order", "total", ()),
         ("Invoice", "total", ("sales_order",)),
+    ]
+    assert [(o.entity, o.field, o.values) for o in seed_plan.only(spec)] == [
+        ("Task", "done_at", ("done",)),
+        ("Deal", "closed_on", ("won", "lost")),
+        ("Deal", "lost_reason", ("lost",)),
+        ("Invoice", "paid_at", ("paid",)),
     ]

@@ -5,7 +5,7 @@ constraints from this app's catalog. What is this app's own: the order entities 
 (each after the entities its required references point at), the roles a demo user is made for,
 in the spec's order, the demo values of field types that know their own, and what crmgen read
 of the spec: the kanban enums (a funnel), the calendar dates (around today), the totals that
-are sums of lines, and samples of the text patterns.
+are sums of lines, samples of the text patterns, and the fields set only in some states.
 
 Demo users: ``ROLE@demo.example`` for each role, all with the password ``DEMO_PASSWORD``.
 """
@@ -50,6 +50,13 @@ ROLLUPS: list[seeding.Rollup] = [
     seeding.Rollup(
         "Invoice", "total", "OrderLine", "sales_order", "line_total", ("sales_order",)
     ),
+]
+# Fields set only in some states of their record (a close date once won or lost).
+ONLY: list[seeding.Only] = [
+    seeding.Only("Task", "done_at", "status", ("done",)),
+    seeding.Only("Deal", "closed_on", "stage", ("won", "lost")),
+    seeding.Only("Deal", "lost_reason", "stage", ("lost",)),
+    seeding.Only("Invoice", "paid_at", "status", ("paid",)),
 ]
 # Texts matching each pattern, should the seeder draw none that does.
 PATTERNED: dict[tuple[str, str], tuple[object, ...]] = {
@@ -121,6 +128,7 @@ PLAN = seeding.Plan(
     CALENDARS,
     ROLLUPS,
     PATTERNED,
+    ONLY,
 )
 
 __all__ = ["DEMO_PASSWORD", "ORDER", "PLAN", "ROLES", "SAMPLES", "seed"]

@@ -5,7 +5,7 @@ constraints from this app's catalog. What is this app's own: the order entities 
 (each after the entities its required references point at), the roles a demo user is made for,
 in the spec's order, the demo values of field types that know their own, and what crmgen read
 of the spec: the kanban enums (a funnel), the calendar dates (around today), the totals that
-are sums of lines, and samples of the text patterns.
+are sums of lines, samples of the text patterns, and the fields set only in some states.
 
 Demo users: ``ROLE@demo.example`` for each role, all with the password ``DEMO_PASSWORD``.
 """
@@ -28,6 +28,8 @@ FUNNELS: dict[str, str] = {}
 CALENDARS: dict[str, str] = {}
 # Totals that are the sum of lines: the seeder writes the sum.
 ROLLUPS: list[seeding.Rollup] = []
+# Fields set only in some states of their record (a close date once won or lost).
+ONLY: list[seeding.Only] = []
 PATTERNED: dict[tuple[str, str], tuple[object, ...]] = {}
 PLAN = seeding.Plan(
     CATALOG,
@@ -39,6 +41,7 @@ PLAN = seeding.Plan(
     CALENDARS,
     ROLLUPS,
     PATTERNED,
+    ONLY,
 )
 
 __all__ = ["DEMO_PASSWORD", "ORDER", "PLAN", "ROLES", "SAMPLES", "seed"]
