@@ -76,7 +76,15 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     entities = build_entities(ctx)
     check_user_management(ctx, roles, entities)
     entity_paths = {e.api_path: e.name for e in entities}
-    endpoints = build_endpoints(ctx, entity_paths)
+    backs = {
+        (target.api_path, f.relation.back): f"{e.name}.{f.name}"
+        for e in entities
+        for f in e.fields
+        if f.relation is not None
+        for target in entities
+        if target.name == f.relation.target
+    }
+    endpoints = build_endpoints(ctx, entity_paths, backs)
     integrations = build_integrations(ctx)
     processes = build_processes(ctx, endpoints)
     ui = build_ui(ctx)

@@ -114,7 +114,20 @@ def build_roles(ctx: Context) -> list[Role]:
     return roles
 
 
-def build_endpoints(ctx: Context, entity_paths: dict[str, str]) -> dict[str, Endpoint]:
+# A record's sub-paths the app itself answers (CONTRACT.md), by method: no endpoint takes them.
+RECORD_SUBPATHS = {
+    "comments": ("GET", "POST"),
+    "attachments": ("GET", "POST"),
+    "personal-data": ("GET",),
+    "erase": ("POST",),
+}
+
+
+def build_endpoints(
+    ctx: Context, entity_paths: dict[str, str], backs: dict[tuple[str, str], str]
+) -> dict[str, Endpoint]:
+    """The spec's custom endpoints; ``backs`` maps (entity path, back name) to the relation
+    whose back side ``GET /api/<path>/{id}/<back>`` lists (a path no endpoint may take)."""
     endpoints: dict[str, Endpoint] = {}
     seen: dict[tuple[str, str], str] = {}
     for name, raw in (ctx.data.get("endpoints") or {}).items():
@@ -151,6 +164,20 @@ def build_endpoints(ctx: Context, entity_paths: dict[str, str]) -> dict[str, End
                 "endpoint-path",
                 f"'{url}' is already the automatic CRUD path of {entity_paths[segments[0]]}; choose a deeper path like /{segments[0]}/{{id}}/{name}",
             )
+        if len(segments) == 3 and segments[0] in entity_paths and segments[1] == "{id}":
+            taken_by = backs.get((segments[0], segments[2])) if method == "GET" else None
+            if taken_by is not None:
+                ctx.error(
+                    path + ("path",),
+                    "endpoint-path",
+                    f"GET {url} already lists the back side of {taken_by}; choose another path",
+                )
+            elif method in RECORD_SUBPATHS.get(segments[2], ()):
+                ctx.error(
+                    path + ("path",),
+                    "endpoint-path",
+                    f"{method} {url} is a path the app keeps for every record ({segments[2]}); choose another path",
+                )
         key = (method, _PARAM.sub("{}", url))
         if key in seen:
             ctx.error(
