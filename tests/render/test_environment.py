@@ -83,7 +83,7 @@ def test_environment_settings_and_filters() -> None:
     assert env.undefined.__name__ == "StrictUndefined"
     assert env.trim_blocks and env.lstrip_blocks and env.keep_trailing_newline
     assert env.autoescape("page.html") and not env.autoescape("models.py.j2")  # type: ignore[operator]
-    rendered = env.from_string("{{ 'DealStage'|snake }} {{ 'Company'|plural }} {{ s|py }}").render(
-        s="x'"
-    )
-    assert rendered == 'deal_stage Companies "x\'"'
+    rendered = env.from_string("{{ 'DealStage'|snake }} {{ s|py }}").render(s="x'")
+    assert rendered == 'deal_stage "x\'"'
+    # templates read an entity's plural from the spec (``plural:`` wins), never a filter
+    assert "plural" not in env.filters
