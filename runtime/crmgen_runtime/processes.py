@@ -150,7 +150,10 @@ class Record:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        info = self.resource.fields.get(name)
+        # generated code reads a field by its attribute (``record.from_``), runtime code by name
+        info = self.resource.field_at(name) or self.resource.fields.get(name)
+        if info is not None:
+            name = info.name
         if info is None:
             ref = self.resource.fields.get(name[:-3]) if name.endswith("_id") else None
             if ref is not None and ref.is_ref:
@@ -195,7 +198,7 @@ def plain(value: Any, catalog: Catalog) -> Any:
         out: dict[str, Any] = {"id": value.id}
         for info in resource.fields.values():
             if info.is_list:
-                out[info.name] = sorted(o.id for o in getattr(value, info.name))
+                out[info.name] = sorted(o.id for o in getattr(value, info.attr))
             else:
                 out[info.name] = plain(getattr(value, info.column), catalog)
         return out
