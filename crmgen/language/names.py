@@ -25,8 +25,15 @@ RECORD_COLLECTIONS = frozenset({"comments", "attachments"})
 # ``registry``, the runtime's ``display_field``): a field so named gets the attribute ``<name>_``
 # (like a Python keyword: ``from`` -> ``from_``) and keeps its name everywhere else.
 MODEL_RESERVED = frozenset({"metadata", "registry", "display_field"})
-# The kinds of names that only ever become attributes (``record.from_``), never variables.
-ATTRIBUTE_KINDS = frozenset({"field", "back-reference"})
+# Where a Python keyword truly cannot be a name, and why: everywhere else (entities, fields,
+# back-references, roles, processes, endpoints, dashboards ...) it is a string, a class name
+# or an attribute (``record.from_``).
+KEYWORD_REFUSED = {
+    "app": "the app's name is its Python package, and `import {name}` is no Python",
+    "variable": "expressions read a variable by its bare name, and `{name}` alone is no expression",
+    "value": "expressions read a computed value by its bare name, and `{name}` alone is no expression",
+    "name": "the generated code cannot use it here",
+}
 # Attributes the generated User model keeps for authentication.
 USER_RESERVED = frozenset(
     {"password_hash", "roles", "role_entries", "failed_logins", "locked_until"}
@@ -83,13 +90,9 @@ def name_problem(name: str, kind: str) -> str | None:
             )
     if len(name) > MAX_NAME_LENGTH:
         return f"'{name}' is too long for {article} {what}name ({len(name)} > {MAX_NAME_LENGTH} characters)"
-    lowered = snake_case(name)
-    if keyword.iskeyword(lowered) and kind not in ATTRIBUTE_KINDS:
-        example = "" if kind == "entity" else f" (e.g. '{lowered}_value')"
-        return (
-            f"'{name}' is a Python keyword; the generated code cannot use it as "
-            f"{article} {kind} name{example}"
-        )
+    if keyword.iskeyword(name) and kind in KEYWORD_REFUSED:
+        why = KEYWORD_REFUSED[kind].format(name=name)
+        return f"'{name}' is a Python keyword: {why} (e.g. '{name}_value')"
     return None
 
 
