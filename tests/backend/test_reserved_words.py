@@ -235,6 +235,12 @@ def test_keyword_fields_through_the_api(words: Backend, filled: dict[str, Any]) 
     bad = words.client.post("/api/mails", json={"class": "nope"}, headers=sales)
     assert bad.status_code == 422, bad.text
     assert {"from", "class"} <= set(bad.json()["error"]["fields"])
+    made = words.client.post(
+        "/api/classes", json={"name": "Class", "yield": ann["id"]}, headers=sales
+    )  # an entity named like a keyword, a reference named so with the back-reference ``in``
+    assert made.status_code == 201 and made.json()["yield"]["display"] == "ann", made.text
+    ins = words.client.get(f"/api/mails/{ann['id']}/in", headers=sales)
+    assert [c["name"] for c in ins.json()["items"]] == ["Class"], ins.text
     back = words.client.get(f"/api/groups/{filled['group']['id']}/import", headers=sales)
     assert back.status_code == 200, back.text
     assert sorted(m["from"] for m in back.json()["items"]) == ["SPAM bot", "ann"]
@@ -352,7 +358,7 @@ def test_keyword_fields_in_the_web_form_and_list(site: UI, filled: dict[str, Any
     assert "G1" in listing.text  # the link to the group
 
 
-def test_keyword_fields_export_and_import(site: UI, words: Backend) -> None:
+def test_export_and_import_of_reserved_and_keyword_names(site: UI, words: Backend) -> None:
     exported = site.client.get("/mails/export.csv?sort=from&from__in=ann,bob")
     assert exported.status_code == 200, exported.text
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
@@ -362,33 +368,51 @@ def test_keyword_fields_export_and_import(site: UI, words: Backend) -> None:
     sheet = list(openpyxl.load_workbook(io.BytesIO(book.content)).active.iter_rows(values_only=True))
     header = [str(h) for h in sheet[0]]
     assert sheet[1][header.index("From")] == "ann" and sheet[1][header.index("Class")] == "Inbox"
-    data = "from,class,metadata,session,query\ncsv one,sent,imported,3.5,2024-05-05\n"
-    for name, content in (("mails.csv", data.encode()), ("mails.xlsx", _xlsx(data))):
-        page = site.client.get("/mails/import")
-        assert page.status_code == 200, page.text
-        upload = site.client.post(
-            "/mails/import",
-            data={"csrf_token": csrf(page.text)},
-            files={"file": (name, content, "application/octet-stream")},
-            follow_redirects=False,
-        )
-        assert upload.status_code == 303, upload.text
-        location = upload.headers["location"]
-        mapping = {f"c{i}": column for i, column in enumerate(data.split("\n")[0].split(","))}
-        preview = site.client.get(f"{location}/preview", params=mapping)
-        assert preview.status_code == 200, preview.text
-        ran = site.client.post(
-            f"{location}/run",
-            data={"csrf_token": csrf(preview.text), **mapping},
-            follow_redirects=False,
-        )
-        assert ran.status_code == 303, ran.text
-        result = site.client.get(f"{location}/result")
-        assert 'id="import-created">1<' in result.text, result.text
-    found = words.client.get("/api/mails?from=csv+one", headers=words.as_user("sales")).json()
-    assert [(m["class"], m["metadata"], m["session"]) for m in found["items"]] == [
+    orders = site.client.get("/orders/export.csv?sort=order&order__lte=2&format__eq=pdf")
+    assert orders.status_code == 200, orders.text
+    rows = list(csv.reader(io.StringIO(orders.content.decode("utf-8-sig"))))
+    assert [r[rows[0].index("Order")] for r in rows[1:]] == ["1"]
+    imports = {
+        "mails": "from,class,metadata,session,query\ncsv one,sent,imported,3.5,2024-05-05\n",
+        "orders": "order,select,table,limit,format,sort\n77,where,imported,5,csv,s\n",
+    }
+    for path, data in imports.items():
+        for name, content in ((f"{path}.csv", data.encode()), (f"{path}.xlsx", _xlsx(data))):
+            _import(site, path, name, content, data.split("\n")[0].split(","))
+    sales = words.as_user("sales")
+    found = words.client.get("/api/mails?from=csv+one", headers=sales).json()["items"]
+    assert [(m["class"], m["metadata"], m["session"]) for m in found] == [
         ("sent", "imported", "3.50")
     ] * 2
+    found = words.client.get("/api/orders?order=77", headers=sales).json()["items"]
+    assert [(o["select"], o["table"], o["limit"], o["format"], o["desc"]) for o in found] == [
+        ("where", "imported", 5, "csv", "from imported")  # the process ran too
+    ] * 2
+
+
+def _import(site: UI, path: str, name: str, content: bytes, columns: list[str]) -> None:
+    """Import one file through the web UI, each column to the field of its name."""
+    page = site.client.get(f"/{path}/import")
+    assert page.status_code == 200, page.text
+    upload = site.client.post(
+        f"/{path}/import",
+        data={"csrf_token": csrf(page.text)},
+        files={"file": (name, content, "application/octet-stream")},
+        follow_redirects=False,
+    )
+    assert upload.status_code == 303, upload.text
+    location = upload.headers["location"]
+    mapping = {f"c{i}": column for i, column in enumerate(columns)}
+    preview = site.client.get(f"{location}/preview", params=mapping)
+    assert preview.status_code == 200, preview.text
+    ran = site.client.post(
+        f"{location}/run",
+        data={"csrf_token": csrf(preview.text), **mapping},
+        follow_redirects=False,
+    )
+    assert ran.status_code == 303, ran.text
+    result = site.client.get(f"{location}/result")
+    assert 'id="import-created">1<' in result.text, result.text
 
 
 def _xlsx(text: str) -> bytes:
