@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -315,7 +316,9 @@ def site(words: Backend, filled: dict[str, Any]) -> Iterator[UI]:
 def test_keyword_fields_in_the_web_form_and_list(site: UI, filled: dict[str, Any]) -> None:
     form = site.client.get("/mails/new")
     assert form.status_code == 200, form.text
-    assert 'name="from"' in form.text and 'name="class"' in form.text and 'name="global"' in form.text
+    assert (
+        'name="from"' in form.text and 'name="class"' in form.text and 'name="global"' in form.text
+    )
     created = site.client.post(
         "/mails/new",
         data={
@@ -332,16 +335,19 @@ def test_keyword_fields_in_the_web_form_and_list(site: UI, filled: dict[str, Any
     )
     assert created.status_code == 303, created.text
     detail = site.client.get(created.headers["location"])
-    assert detail.status_code == 200 and "from the form" in detail.text and "web (sent)" in detail.text
+    assert (
+        detail.status_code == 200 and "from the form" in detail.text and "web (sent)" in detail.text
+    )
     edit_url = created.headers["location"].rstrip("/") + "/edit"
     edit = site.client.get(edit_url)
     assert edit.status_code == 200 and 'value="web"' in edit.text, edit.text
-    version = next(line for line in edit.text.split('name="version"')[1:2]).split('value="')[1].split('"')[0]
+    version = re.search(r'name="version"[^>]*value="(\d+)"', edit.text)
+    assert version, edit.text
     saved = site.client.post(
         edit_url,
         data={
             "csrf_token": csrf(edit.text),
-            "version": version,
+            "version": version.group(1),
             "from": "web2",
             "class": "inbox",
             "global": str(filled["group"]["id"]),
@@ -365,7 +371,9 @@ def test_export_and_import_of_reserved_and_keyword_names(site: UI, words: Backen
     assert [r[1] for r in rows[1:]] == ["ann", "bob"] and "From" in rows[0]
     book = site.client.get("/mails/export.xlsx?sort=from&from=ann")
     assert book.status_code == 200, book.text
-    sheet = list(openpyxl.load_workbook(io.BytesIO(book.content)).active.iter_rows(values_only=True))
+    sheet = list(
+        openpyxl.load_workbook(io.BytesIO(book.content)).active.iter_rows(values_only=True)
+    )
     header = [str(h) for h in sheet[0]]
     assert sheet[1][header.index("From")] == "ann" and sheet[1][header.index("Class")] == "Inbox"
     orders = site.client.get("/orders/export.csv?sort=order&order__lte=2&format__eq=pdf")

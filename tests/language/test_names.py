@@ -168,8 +168,15 @@ def test_python_keywords_name_everything_but_bare_names(name: str) -> None:
 
 def test_model_attributes_differ_from_names_only_where_they_must() -> None:
     assert [attribute(n) for n in ("name", "match", "type", "session", "query", "self")] == [
-        "name", "match", "type", "session", "query", "self"
+        "name",
+        "match",
+        "type",
+        "session",
+        "query",
+        "self",
     ]
     assert [attribute(n) for n in ("metadata", "registry", "display_field")] == [
-        "metadata_", "registry_", "display_field_"
+        "metadata_",
+        "registry_",
+        "display_field_",
     ]

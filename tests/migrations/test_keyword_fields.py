@@ -68,12 +68,16 @@ def test_rename_to_a_keyword_then_backup_and_restore(kind: str, tmp_path: Path) 
         with engine.begin() as connection:
             for statement in (
                 "INSERT INTO groups (id, name, version) VALUES (1, 'G1', 1)",
-                'INSERT INTO mails (id, "from", kind, "metadata", "query", global_id, version) '
-                "VALUES (1, 'ann', 'sent', 'm', '2024-05-01', 1, 1), "
-                "(2, 'bob', 'spam', NULL, NULL, NULL, 1)",
-                'INSERT INTO orders (id, "order", group_id, "select", description, "table", '
-                '"limit", "sort", q, "format", "count", "offset", "cursor", "fields", version) '
-                "VALUES (1, 7, 1, 'distinct', 'd', 't', 2, 's', 'q', 'pdf', 3, TRUE, 'c', 'f', 1)",
+                (
+                    'INSERT INTO mails (id, "from", kind, "metadata", "query", global_id, version) '
+                    "VALUES (1, 'ann', 'sent', 'm', '2024-05-01', 1, 1), "
+                    "(2, 'bob', 'spam', NULL, NULL, NULL, 1)"
+                ),
+                (
+                    'INSERT INTO orders (id, "order", group_id, "select", description, "table", '
+                    '"limit", "sort", q, "format", "count", "offset", "cursor", "fields", version) '
+                    "VALUES (1, 7, 1, 'distinct', 'd', 't', 2, 's', 'q', 'pdf', 3, TRUE, 'c', 'f', 1)"
+                ),
             ):
                 connection.execute(sa.text(statement))
         engine.dispose()
@@ -93,7 +97,9 @@ def test_rename_to_a_keyword_then_backup_and_restore(kind: str, tmp_path: Path) 
         run_app(out, PACKAGE, "restore", str(backup), url=other)
         before, after = app_rows(out, url, other)
         assert before == after and [m["from"] for m in after["mails"]] == ["ann", "bob"]
-        assert [(o["order"], o["desc"], o["select"]) for o in after["orders"]] == [(7, "d", "distinct")]
+        assert [(o["order"], o["desc"], o["select"]) for o in after["orders"]] == [
+            (7, "d", "distinct")
+        ]
         assert app_python(out, READ_CLASSES, other) == [["ann", "sent", "m"], ["bob", "spam", None]]
 
 
