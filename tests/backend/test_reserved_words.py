@@ -233,6 +233,11 @@ def test_keyword_fields_through_the_api(words: Backend, filled: dict[str, Any]) 
     assert group["table"] == "bobby"
     read = words.client.get(f"/api/mails/{bob['id']}", headers=sales).json()
     assert read["from"] == "bobby" and "from_" not in read and "metadata" in read
+    refused = words.client.patch(
+        f"/api/mails/{bob['id']}", json={"from": "nobody"}, headers=sales
+    )  # an after-update process's template reads record.from, record.class, record.metadata
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["message"] == "nobody (sent, None) may not write"
     bad = words.client.post("/api/mails", json={"class": "nope"}, headers=sales)
     assert bad.status_code == 422, bad.text
     assert {"from", "class"} <= set(bad.json()["error"]["fields"])
