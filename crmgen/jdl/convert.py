@@ -18,7 +18,6 @@ from crmgen.jdl.parser import (
 )
 from crmgen.language.names import (
     BUILTIN_FIELDS,
-    ORM_RESERVED,
     QUERY_PARAMETERS,
     RECORD_COLLECTIONS,
     name_problem,
@@ -394,7 +393,8 @@ def _humanize(name: str) -> str:
 
 
 # Names crmgen refuses (crmgen/language/names.py): fields, and also for relations and back-references
-_RESERVED_FIELDS = BUILTIN_FIELDS | ORM_RESERVED
+# (Python keywords and ``metadata`` are fine: the model attribute is ``from_``, ``metadata_``)
+_RESERVED_FIELDS = BUILTIN_FIELDS
 _RESERVED_RELATIONS = _RESERVED_FIELDS | RECORD_COLLECTIONS
 _RESERVED_BACKS = _RESERVED_RELATIONS | QUERY_PARAMETERS
 _UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"

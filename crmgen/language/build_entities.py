@@ -30,7 +30,6 @@ from crmgen.language.model import (
 )
 from crmgen.language.names import (
     BUILTIN_FIELDS,
-    ORM_RESERVED,
     QUERY_PARAMETERS,
     RECORD_COLLECTIONS,
     RESERVED_ENTITIES,
@@ -173,11 +172,9 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
     problem = name_problem(name, "field")
     if problem is None:
         if name in BUILTIN_FIELDS:
-            problem = f"'{name}' is a field every entity already has (id, version, created_at, updated_at, deleted_at)"
+            problem = f"'{name}' is a field every entity already has (id, version, created_at, updated_at, deleted_at): the app keeps the key, the version counter and the timestamps itself; choose another name"
         elif name in RECORD_COLLECTIONS and kind.relation:
             problem = f"the relation '{name}' would be the path /api/<plural>/{{id}}/{name}, which every record keeps for its own {name}; choose another name"
-        elif name in ORM_RESERVED:
-            problem = f"'{name}' is an attribute SQLAlchemy's declarative models keep for themselves (metadata, registry, ...); choose another field name"
     if problem:
         ctx.error(path, "name", problem, at_key=True)
     exact = kind.exact

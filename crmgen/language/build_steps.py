@@ -16,6 +16,7 @@ from crmgen.language.context import USER, Context
 from crmgen.language.custom_code import find_function
 from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
 from crmgen.language.model import Condition, Value
+from crmgen.language.names import name_problem
 from crmgen.language.steps import EXPR, TEMPLATE, VALUE, VALUES, WHERE, StepKind, obj, register
 from crmgen.language.yaml_loader import Path
 
@@ -44,6 +45,8 @@ class StepContext:
                 f"'{name}' is a built-in name; store the result under another name",
                 at_key,
             )
+        elif keyword.iskeyword(name):
+            self.ctx.error(path, "step-name", name_problem(name, "variable") or "", at_key)
         self.scope.names[name] = kind
 
     def template(self, text: str, path: Path) -> Template:
@@ -380,7 +383,8 @@ def _for_each(step: dict[str, Any], at: _At) -> ForEachStep:
     items, kind = at.ctx.expr_kind(raw["in"], at.sub("in"), at.s.scope)
     var = raw["as"]
     item_kind: Kind = EntityValue(kind.entity) if isinstance(kind, ListOf) else Opaque()
-    inner = at.s.child(**{var: item_kind})
+    inner = at.s.child()
+    inner.declare(var, item_kind, at.sub("as"))
     return ForEachStep(items, var, build_steps(raw["do"], at.sub("do"), inner))
 
 

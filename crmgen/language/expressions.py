@@ -9,6 +9,9 @@ must be known in the place the expression is used, and attribute access follows 
 from __future__ import annotations
 
 import ast
+import io
+import keyword
+import tokenize
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -196,19 +199,62 @@ def parse(source: str) -> ast.Expression:
 
 def _parse(text: str) -> tuple[ast.Expression, int]:
     """Parse one expression; one written over several lines (a YAML block) needs no brackets.
+    A field named like a Python keyword is read after a dot (``record.from``).
 
     Returns the tree and how many lines its line numbers are shifted by.
     """
+    text, keywords = _keyword_attributes(text)
     try:
-        return ast.parse(text, mode="eval"), 0
+        return _restored(ast.parse(text, mode="eval"), keywords, 0), 0
     except SyntaxError:
         if "\n" not in text:
             raise
     try:
         # The same text inside brackets, on its own lines so columns stay where they were.
-        return ast.parse("(\n" + text + "\n)", mode="eval"), 1
+        return _restored(ast.parse("(\n" + text + "\n)", mode="eval"), keywords, 1), 1
     except SyntaxError:
         return ast.parse(text, mode="eval"), 0  # raises the original error
+
+
+def _keyword_attributes(text: str) -> tuple[str, dict[tuple[int, int], str]]:
+    """``text`` with every Python keyword after a dot (``record.from``) replaced by a name of
+    the same length (``record._rom``), so that Python parses it and every column stays put;
+    and those keywords by where they end (line, column)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return text, {}  # the parser reports it
+    lines = text.split("\n")
+    found: dict[tuple[int, int], str] = {}
+    previous: tokenize.TokenInfo | None = None
+    for token in tokens:
+        if token.type in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+            continue
+        if (
+            token.type == tokenize.NAME
+            and keyword.iskeyword(token.string)
+            and previous is not None
+            and previous.exact_type == tokenize.DOT
+        ):
+            (row, start), end = token.start, token.end[1]
+            line = lines[row - 1]
+            lines[row - 1] = line[:start] + "_" + line[start + 1 :]
+            found[(row, end)] = token.string
+        previous = token
+    return "\n".join(lines), found
+
+
+def _restored(
+    tree: ast.Expression, keywords: dict[tuple[int, int], str], shift: int
+) -> ast.Expression:
+    """``tree`` with the attributes ``_keyword_attributes`` replaced named again as written."""
+    if keywords:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.end_lineno is not None:
+                written = keywords.get((node.end_lineno - shift, node.end_col_offset or 0))
+                if written is not None:
+                    node.attr = written
+    return tree
 
 
 class _Checker:

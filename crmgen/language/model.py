@@ -8,6 +8,7 @@ from typing import Any, Literal
 from crmgen.diagnostics import Position
 from crmgen.language.custom_code import CustomCode
 from crmgen.language.expressions import Expression
+from crmgen.language.names import attribute
 from crmgen.language.text import Text
 
 Action = Literal["list", "read", "create", "update", "delete"]
@@ -80,6 +81,13 @@ class Field:
     max_size_mb: float | None = None
     relation: Relation | None = None
     renamed_from: str | None = None
+
+    @property
+    def attr(self) -> str:
+        """The field's attribute on the generated model (a reference's: its relationship):
+        the name, or ``from_`` for a Python keyword or a name the model keeps (names.attribute).
+        Columns, the API, forms and files keep the name."""
+        return attribute(self.name)
 
     @property
     def column(self) -> str:

@@ -21,8 +21,19 @@ QUERY_PARAMETERS = frozenset(
 )
 # The sub-collections of every record's path (/api/<plural>/{id}/comments; CONTRACT.md).
 RECORD_COLLECTIONS = frozenset({"comments", "attachments"})
-# Attributes SQLAlchemy declarative classes and our base class reserve.
-ORM_RESERVED = frozenset({"metadata", "registry", "query", "session", "model", "self", "cls"})
+# Names a model's class keeps for itself (SQLAlchemy declarative's ``metadata`` and
+# ``registry``, the runtime's ``display_field``): a field so named gets the attribute ``<name>_``
+# (like a Python keyword: ``from`` -> ``from_``) and keeps its name everywhere else.
+MODEL_RESERVED = frozenset({"metadata", "registry", "display_field"})
+# Where a Python keyword truly cannot be a name, and why: everywhere else (entities, fields,
+# back-references, roles, processes, endpoints, dashboards ...) it is a string, a class name
+# or an attribute (``record.from_``).
+KEYWORD_REFUSED = {
+    "app": "the app's name is its Python package, and `import {name}` is no Python",
+    "variable": "expressions read a variable by its bare name, and `{name}` alone is no expression",
+    "value": "expressions read a computed value by its bare name, and `{name}` alone is no expression",
+    "name": "the generated code cannot use it here",
+}
 # Attributes the generated User model keeps for authentication.
 USER_RESERVED = frozenset(
     {"password_hash", "roles", "role_entries", "failed_logins", "locked_until"}
@@ -79,14 +90,20 @@ def name_problem(name: str, kind: str) -> str | None:
             )
     if len(name) > MAX_NAME_LENGTH:
         return f"'{name}' is too long for {article} {what}name ({len(name)} > {MAX_NAME_LENGTH} characters)"
-    lowered = snake_case(name)
-    if keyword.iskeyword(lowered):
-        example = "" if kind == "entity" else f" (e.g. '{lowered}_value')"
-        return (
-            f"'{name}' is a Python keyword; the generated code cannot use it as "
-            f"{article} {kind} name{example}"
-        )
+    if keyword.iskeyword(name) and kind in KEYWORD_REFUSED:
+        why = KEYWORD_REFUSED[kind].format(name=name)
+        return f"'{name}' is a Python keyword: {why} (e.g. '{name}_value')"
     return None
+
+
+def attribute(name: str) -> str:
+    """The Python attribute of a field or back-reference ``name`` on the generated model:
+    the name itself, or ``<name>_`` for a Python keyword or a name the model class keeps
+    (``from`` -> ``from_``, ``metadata`` -> ``metadata_``). Names end with a letter or digit,
+    so no field can be named like another's attribute."""
+    if keyword.iskeyword(name) or name in MODEL_RESERVED:
+        return f"{name}_"
+    return name
 
 
 def _suggest(name: str, kind: str) -> str:

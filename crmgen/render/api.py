@@ -30,7 +30,7 @@ class FieldFacts:
 
     name: str
     type: str
-    column: str  # the model attribute ("" for many-to-many)
+    column: str  # the model attribute of its value ("" for many-to-many)
     required: bool  # must be given on create (required and no default)
     not_null: bool  # may never be set to null
     unique: bool
@@ -46,6 +46,7 @@ class FieldFacts:
         None  # many-to-many: (table variable, own column, target column)
     )
     searchable: bool = False
+    attr: str = ""  # the field's model attribute, when not its name (``from_``: names.attribute)
 
 
 ACTIONS = ("list", "read", "create", "update", "delete")
@@ -173,7 +174,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
     return FieldFacts(
         name=f.name,
         type=f.type,
-        column=f.column,
+        column=f.column if f.relation is not None else f.attr,
         required=required,
         not_null=f.required or builtin_active,
         unique=f.unique or (f.relation is not None and f.relation.kind == "one_to_one"),
@@ -187,6 +188,7 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
         display=(f.relation.display or "") if f.relation is not None else "",
         join=join,
         searchable=f.name in entity.search,
+        attr=f.attr if f.attr != f.name else "",
     )
 
 

@@ -24,7 +24,7 @@ from jinja2.runtime import Context
 
 from crmgen.bundled import templates_dir
 from crmgen.language.fields import FieldType, field_type
-from crmgen.language.names import snake_case
+from crmgen.language.names import attribute, snake_case
 from crmgen.language.text import Text
 from crmgen.render.errors import GenerateError
 
@@ -58,6 +58,7 @@ def make_environment(override: str | Path | None = None) -> Environment:
         py=py_literal,
         ident=identifier,
         snake=snake_case,
+        attr=attribute,
         oneline=oneline,
         toml=toml_string,
         dbname=db_name,

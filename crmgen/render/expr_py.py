@@ -5,7 +5,8 @@ known names (crmgen/language/expressions.py); this module rewrites that same tre
 calls the app's ``functions`` module (imported as ``fn``) for every built-in function, turns
 decimal literals into ``Decimal`` (money stays exact) and emits it with ``ast.unparse``, so no
 spec text is ever pasted into code. The generated code evaluates it through ``fn.evaluate``,
-which turns a missing input (``None + 1``) into an empty result instead of an error.
+which turns a missing input (``None + 1``) into an empty result instead of an error. A field is read
+through its model attribute (``record.from`` -> ``record.from_``, see ``names.attribute``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import builtins
 from collections.abc import Callable
 
 from crmgen.language.expressions import FUNCTIONS, Expression, parse
+from crmgen.language.names import attribute
 from crmgen.render.errors import GenerateError
 
 # Spec function -> name in the app's functions module (kept clear of Python's builtins).
@@ -73,6 +75,7 @@ class _Rewrite(ast.NodeTransformer):
             replaced = self.attribute(node.value.id, node.attr)
             if replaced is not None:
                 return replaced
+        node.attr = attribute(node.attr)  # a field named ``from`` is the attribute ``from_``
         return node
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crmgen.language.model import Entity, Field, Spec
-from crmgen.language.names import snake_case
+from crmgen.language.names import attribute, snake_case
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,11 @@ class Reverse:
     name: str
     source: Entity
     field: Field
+
+    @property
+    def attr(self) -> str:
+        """Its attribute on the target's model (``names.attribute``: ``class`` -> ``class_``)."""
+        return attribute(self.name)
 
     @property
     def kind(self) -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from crmgen.language.expressions import parse
 from crmgen.language.fields import REGISTRY as FIELD_TYPES
 from crmgen.language.fields import TIME
 from crmgen.language.model import Condition, Entity, Field, Spec, Value
@@ -112,7 +113,7 @@ def rule_source(spec: Spec, entity: Entity, source: str, models: str = "models")
     ``models`` (the generated models module).
     """
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        tree = parse(source)
     except SyntaxError as exc:  # the loader checked it; this is a safety net
         raise GenerateError(
             f"{entity.name}: cannot compile the rule {source!r}: {exc.msg}"
@@ -197,13 +198,13 @@ class _Compiler:
         if f is None:
             raise self.fail(f"{entity.name} has no field '{name}'")
         if f.relation is None:
-            return _Sql(f"{model}.{f.name}", f.type, None, path, column=True)
+            return _Sql(f"{model}.{f.attr}", f.type, None, path, column=True)
         if f.relation.kind == "many_to_many":
             raise self.fail(
                 f"{entity.name}.{name} is a many-to-many list; it cannot be compared in SQL"
             )
         return _Sql(
-            f"{model}.{f.column}", "integer", f.relation.target, path, (model, f.name), column=True
+            f"{model}.{f.column}", "integer", f.relation.target, path, (model, f.attr), column=True
         )
 
     # -- operators ----------------------------------------------------------------------------
@@ -453,7 +454,7 @@ class Conditions:
                 raise GenerateError(
                     f"{self.owner}: '{c.field}' does not follow a reference of {entity.name}"
                 )
-            hops.append((f"models.{entity.name}", f.name, f.relation.kind == "many_to_many"))
+            hops.append((f"models.{entity.name}", f.attr, f.relation.kind == "many_to_many"))
             entity = self.entity(f.relation.target)
         return through_references(self.last(entity, parts[-1], c), tuple(hops))
 
@@ -471,15 +472,15 @@ class Conditions:
         if f is not None and f.relation is not None and f.relation.kind == "many_to_many":
             if c.op == "isnull":
                 empty = self.value(c.value, None, "boolean")
-                return f"{RUNTIME}.isnull_list({model}.{f.name}, {empty})"
+                return f"{RUNTIME}.isnull_list({model}.{f.attr}, {empty})"
             ids = (
                 self.in_value(c.value, "ref")
                 if c.op == "in"
                 else f"[{self.value(c.value, f, None)}]"
             )
-            return f"{model}.{f.name}.any({RUNTIME}.in_(models.{f.relation.target}.id, {ids}))"
+            return f"{model}.{f.attr}.any({RUNTIME}.in_(models.{f.relation.target}.id, {ids}))"
         if f is not None:
-            column = f.column if f.relation is not None else f.name
+            column = f.column if f.relation is not None else f.attr
             type_ = "ref" if f.relation else f.type
         elif name in SYSTEM_COLUMNS:
             column, type_ = name, SYSTEM_COLUMNS[name]

@@ -68,15 +68,16 @@ def role_model(catalog: Catalog) -> Any:
     return user_model(catalog).role_entries.property.mapper.class_
 
 
-def extra_columns(catalog: Catalog) -> tuple[str, ...]:
+def extra_columns(catalog: Catalog) -> dict[str, str]:
     """The columns of the spec's own User fields, beyond email, name and active: they reach
-    ``CurrentUser.extra``, ``GET /api/auth/me`` and the record rules."""
+    ``CurrentUser.extra``, ``GET /api/auth/me`` and the record rules. By the key they go by
+    there (the column's name: ``position_id``, ``from``), the model attribute of each."""
     fields = catalog.by_name[USER].fields
-    return tuple(
-        info.column
+    return {
+        (info.column if info.is_ref else name): info.column
         for name, info in fields.items()
         if name not in BUILTIN_USER_FIELDS and info.column
-    )
+    }
 
 
 def digest(token: str) -> str:
@@ -366,7 +367,7 @@ def _lookup(catalog: Catalog) -> sa.Select[Any]:
             user.id,
             user.email,
             user.name,
-            *(getattr(user, column) for column in extra_columns(catalog)),
+            *(getattr(user, column) for column in extra_columns(catalog).values()),
             role.role,
         )
         .select_from(sessions)

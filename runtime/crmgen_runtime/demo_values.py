@@ -53,6 +53,7 @@ class Field:
     target: str | None = None
     kind: str | None = None  # the relation: many_to_one, one_to_one or many_to_many
     samples: tuple[Any, ...] = ()
+    attr: str = ""  # its model attribute when not its name (``from_``; a list's relationship)
 
     @classmethod
     def of(cls, info: FieldInfo, samples: Sequence[Any] = ()) -> Field:
@@ -62,6 +63,7 @@ class Field:
         return cls(
             name=info.name,
             column=info.column,
+            attr=info.attr if info.attr != info.name else "",
             type=info.type,
             required=info.required or info.not_null,
             unique=info.unique or info.relation == "one_to_one",

@@ -66,3 +66,14 @@ class SoftDelete:
     deleted_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), index=True, sort_order=2
     )
+
+
+def field_value(obj: Any, name: str) -> Any:
+    """``obj.<name>`` where ``name`` is a field's name: a record (a model instance) keeps a field
+    named like a Python keyword, or like what its class keeps (``metadata``), in the attribute
+    ``<name>_`` (``record.from_``), which spec templates and expressions read as ``record.from``.
+    Raises AttributeError like ``getattr``."""
+    mapper = sa.inspect(type(obj), raiseerr=False)
+    if mapper is not None and f"{name}_" in mapper.attrs:
+        return getattr(obj, f"{name}_")
+    return getattr(obj, name)

@@ -43,6 +43,7 @@ from starlette.responses import Response
 from crmgen_runtime import links, permissions, validation
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
+from crmgen_runtime.entities import field_value
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
 from crmgen_runtime.principal import CurrentUser, user_of
@@ -57,8 +58,26 @@ DEPTH_KEY = "processes.depth"  # session.info: how deep processes triggered each
 SYSTEM_FIELDS = ("id", "version", "created_at", "updated_at", "deleted_at")
 HTTP_READ_LIMIT = 10_000_000  # bytes of an HTTP answer a step reads
 BODY_METHODS = ("POST", "PUT", "PATCH")
-_TEXT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-_HTML = SandboxedEnvironment(autoescape=True, keep_trailing_newline=True)
+
+
+class _Templates(SandboxedEnvironment):
+    """The sandbox of the spec's templates: ``{{ record.from }}`` reads the field ``from`` (the
+    model's attribute ``from_``: ``entities.field_value``)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(attribute, str):
+            try:
+                value = field_value(obj, attribute)
+            except AttributeError:
+                pass
+            else:
+                if self.is_safe_attribute(obj, attribute, value):
+                    return value
+        return super().getattr(obj, attribute)
+
+
+_TEXT = _Templates(autoescape=False, keep_trailing_newline=True)
+_HTML = _Templates(autoescape=True, keep_trailing_newline=True)
 
 Process = Callable[..., None]
 # an HTTP integration's settings: setting -> (environment variable or None, literal or default)
@@ -109,7 +128,7 @@ class Actor:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or self.record is None:
             raise AttributeError(name)
-        return getattr(self.record, name)
+        return field_value(self.record, name)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Actor, self._model)):
@@ -150,7 +169,10 @@ class Record:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        info = self.resource.fields.get(name)
+        # generated code reads a field by its attribute (``record.from_``), runtime code by name
+        info = self.resource.field_at(name) or self.resource.fields.get(name)
+        if info is not None:
+            name = info.name
         if info is None:
             ref = self.resource.fields.get(name[:-3]) if name.endswith("_id") else None
             if ref is not None and ref.is_ref:
@@ -195,7 +217,7 @@ def plain(value: Any, catalog: Catalog) -> Any:
         out: dict[str, Any] = {"id": value.id}
         for info in resource.fields.values():
             if info.is_list:
-                out[info.name] = sorted(o.id for o in getattr(value, info.name))
+                out[info.name] = sorted(o.id for o in getattr(value, info.attr))
             else:
                 out[info.name] = plain(getattr(value, info.column), catalog)
         return out

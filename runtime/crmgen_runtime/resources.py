@@ -46,8 +46,8 @@ class FieldInfo:
 
     name: str
     type: str
-    # the model attribute: by default the name (a reference's: the name with "_id"); "" for a
-    # many-to-many list, which has no column
+    # the model attribute of its stored value: by default ``attr`` (a reference's: the name
+    # with "_id"); "" for a many-to-many list, which has no column
     column: str = ""
     # must be given on create (an owner never is: it defaults to the creator)
     required: bool = False
@@ -64,11 +64,24 @@ class FieldInfo:
     join: sa.Table | None = None  # the join table of a many-to-many list
     join_own: str = ""  # its column holding this record's id
     join_target: str = ""  # its column holding the target's id
+    # the field's model attribute (a reference's or list's: its relationship): by default the
+    # name; ``from_`` for a Python keyword or a name the model class keeps (``metadata_``).
+    # The API, forms, files and the database column keep the name.
+    attr: str = ""
 
     def __post_init__(self) -> None:
+        # a frozen dataclass: the default attribute and column are set once, here
+        if not self.attr:
+            object.__setattr__(self, "attr", self.name)
         if not self.column and not self.is_list:
-            # a frozen dataclass: the default column is set once, here
-            object.__setattr__(self, "column", f"{self.name}_id" if self.is_ref else self.name)
+            object.__setattr__(self, "column", f"{self.name}_id" if self.is_ref else self.attr)
+
+    @property
+    def column_name(self) -> str:
+        """The database column of its value: the name (a reference's: ``<name>_id``); ""
+        for a many-to-many list. Core statements on the table use it; code on the model
+        uses ``column``, the attribute."""
+        return self.column if self.is_ref or self.is_list else self.name
 
     @property
     def is_ref(self) -> bool:
@@ -145,6 +158,14 @@ class Resource:
         """The model column of a field or system column ``name``."""
         info = self.fields.get(name)
         return getattr(self.model, info.column if info is not None else name)
+
+    def field_at(self, attr: str) -> FieldInfo | None:
+        """The field whose model attribute is ``attr`` (``from_``: the field ``from``), or None."""
+        found: dict[str, FieldInfo] | None = self.__dict__.get("_by_attr")
+        if found is None:
+            found = {info.attr: info for info in self.fields.values()}
+            object.__setattr__(self, "_by_attr", found)
+        return found.get(attr)
 
     def type_of(self, name: str) -> str | None:
         """The type of a field or system column, or None when there is none of that name."""

@@ -345,7 +345,7 @@ class _Seeder:
         if f.kind == "many_to_many":
             others = [t for t in targets if t is not row]
             picks = rng.sample(others, min(len(others), rng.randint(1, MAX_PICKS)))
-            getattr(row, f.name).extend(picks)
+            getattr(row, f.attr or f.name).extend(picks)
         elif f.kind in ("many_to_one", "one_to_one") and getattr(row, f.column) is None:
             if f.target == name:  # a self-reference: an earlier record (the first: itself)
                 if i > 0 or f.required:

@@ -51,7 +51,9 @@ def integrity(resource: Resource, action: str) -> Iterator[None]:
 
 
 def _columns_to_fields(resource: Resource, columns: list[str]) -> list[str]:
-    by_column = {info.column: name for name, info in resource.fields.items() if info.column}
+    by_column = {
+        info.column_name: name for name, info in resource.fields.items() if info.column_name
+    }
     return [by_column.get(c.strip().strip('"'), c.strip()) for c in columns]
 
 
@@ -107,7 +109,14 @@ def _compute(resource: Resource, values: dict[str, Any], current: Mapping[str, A
     if not resource.computed:
         return
     functions = resource.catalog.config.functions
-    record = SimpleNamespace(**{**current, **_column_values(resource, values)})
+    row = {**current, **_column_values(resource, values)}  # by column name
+    # the compiled expressions read model attributes (``record.from_`` for the column "from")
+    attributes = {
+        info.column: row[info.column_name]
+        for info in resource.fields.values()
+        if info.column_name in row and info.column != info.column_name
+    }
+    record = SimpleNamespace(**row, **attributes)
     for info in resource.computed:
         assert info.compute is not None
         values[info.name] = functions.evaluate(info.compute, record)
@@ -119,7 +128,7 @@ def _column_values(resource: Resource, values: dict[str, Any]) -> dict[str, Any]
         info = resource.fields[name]
         if info.is_list:
             continue
-        row[info.column] = sa.null() if value is None and info.type == "json" else value
+        row[info.column_name] = sa.null() if value is None and info.type == "json" else value
     return row
 
 
@@ -350,8 +359,8 @@ def stored_row(
         raise not_found(resource.label)
     stored = {name: row[name] for name in STORED_SYSTEM if name in row}
     for info in resource.fields.values():
-        if info.column:
-            stored[info.name] = row[info.column]
+        if info.column_name:
+            stored[info.name] = row[info.column_name]
     return stored
 
 

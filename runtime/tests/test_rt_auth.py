@@ -90,7 +90,7 @@ def test_create_user_checks_its_input(crm_web: Any) -> None:
 def test_the_user_model_roles_and_extra_columns_come_from_the_catalog(crm: Any) -> None:
     assert auth.user_model(crm.catalog) is crm.User
     assert auth.role_model(crm.catalog).__tablename__ == "crm_user_roles"
-    assert auth.extra_columns(crm.catalog) == ("hired_on",)
+    assert auth.extra_columns(crm.catalog) == {"hired_on": "hired_on"}
 
 
 # --- signing in ---------------------------------------------------------------------------------

@@ -121,6 +121,21 @@ def test_field_kinds() -> None:
     assert plain.options == {} and plain.options is not FieldInfo("x", "string").options
 
 
+def test_a_field_named_like_a_keyword_has_its_own_attribute(crm: Any) -> None:
+    """``from`` is the model attribute ``from_`` over the column "from"; a reference keeps
+    ``<name>_id`` for its value and names its relationship ``attr``."""
+    plain = FieldInfo("from", "string", attr="from_")
+    ref = FieldInfo("global", "ref", attr="global_", relation="many_to_one")
+    many = FieldInfo("lambda", "refs", attr="lambda_", relation="many_to_many")
+    assert (plain.attr, plain.column, plain.column_name) == ("from_", "from_", "from")
+    assert (ref.attr, ref.column, ref.column_name) == ("global_", "global_id", "global_id")
+    assert (many.attr, many.column, many.column_name) == ("lambda_", "", "")
+    title = FieldInfo("title", "string")
+    assert (title.attr, title.column, title.column_name) == ("title", "title", "title")
+    deals = crm.catalog.by_name["Deal"]
+    assert deals.field_at("title") is deals.fields["title"] and deals.field_at("nothing") is None
+
+
 def test_hook_modules_are_imported_on_first_use_and_registered_in_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

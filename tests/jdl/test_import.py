@@ -59,7 +59,13 @@ entity Customer(shop_customer) {
   level Level required
 }
 entity Tag { label String }
-entity Order { total BigDecimal min(0) max(1000000) }
+entity Order {
+  total BigDecimal min(0) max(1000000)
+  from String
+  class String
+  metadata String
+}
+entity Import { name String }
 enum Level { LOW("Low level"), HIGH }
 relationship ManyToOne {
   Customer{account(login) required} to User with builtInEntity
@@ -67,6 +73,7 @@ relationship ManyToOne {
 relationship OneToOne { Customer{card} to Tag }
 relationship OneToMany { Customer{order} to @OnDelete("CASCADE") Order{customer(name) required} }
 relationship ManyToMany { Customer{tag(label)} to Tag{customer} }
+relationship ManyToOne { Import{global} to Order{import} }
 paginate Customer with pagination
 search Customer with elasticsearch
 readOnly Tag
@@ -116,12 +123,19 @@ def test_every_construct_maps_or_is_reported() -> None:
         "on_delete": "cascade",
     }
     assert order["fields"]["total"] == {"type": "decimal", "min": 0, "max": 1000000}
+    # Python keywords and SQLAlchemy's ``metadata`` keep their names (model attribute ``from_``)
+    assert {"from", "class", "metadata"} <= set(order["fields"])
+    assert spec["entities"]["Import"]["fields"]["global"] == {
+        "type": "ref",
+        "to": "Order",
+        "back": "import",
+    }
     assert spec["entities"]["Tag"]["permissions"] == {"staff": "read"}
     assert spec["entities"]["Tag"]["display"] == "label"
     messages = [f"{n.severity}: {n.message}" for n in conversion.notes]
     assert any("application config applicationType, buildTool" in m for m in messages)
     assert not any("visits" in m or "rating" in m or "opens" in m for m in messages)
-    assert not any("renamed" in m for m in messages)  # key, Order: names that work
+    assert not any("renamed" in m for m in messages)  # key, Order, from, Import: names that work
     assert "note: option dto with mapstruct: no equivalent, left out" in messages
 
 

@@ -14,6 +14,7 @@ from crmgen.language.expressions import (
     Struct,
     check,
     check_kind,
+    parse,
 )
 
 TABLES = {
@@ -163,3 +164,16 @@ def test_an_expression_over_several_lines_needs_no_brackets() -> None:
     assert problems == []
     _expression, problems = check("a > 1\nand c < 2", scope)
     assert [(p.line, p.column) for p in problems] == [(2, 5)]
+
+
+def test_a_field_named_like_a_python_keyword_is_read_after_a_dot() -> None:
+    tables = {"Mail": {"from": Opaque(), "global": EntityValue("Mail"), "in": Opaque()}}
+    scope = Scope({"record": EntityValue("Mail"), "n": Opaque()}, tables.get)
+    assert check("record.from == 'x' and record.global.in > n", scope)[1] == []
+    assert check("record.global\n  .from != ''", scope)[1] == []  # over lines, columns kept
+    tree = parse("record.global.from").body
+    assert tree.attr == "from" and tree.value.attr == "global"  # type: ignore[attr-defined]
+    _, found = check("n + record.class", scope)
+    assert [(p.line, p.column, p.message) for p in found] == [(1, 12, "Mail has no field 'class'")]
+    # a keyword stays a keyword where Python reads it bare
+    assert any("bad expression" in p.message for p in check("from + 1", scope)[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crmgen.language.names import MAX_NAME_LENGTH, name_problem, snake_case
+from crmgen.language.names import MAX_NAME_LENGTH, attribute, name_problem, snake_case
 from crmgen.language.plurals import pluralize
 
 
@@ -119,7 +119,6 @@ def test_good_snake_names(name: str) -> None:
         ("User", ["generated models module defines itself"]),
         ("Base", ["generated models module defines itself"]),
         ("CrmAuditEntry", ["generated models module defines itself"]),
-        ("Import", ["Python keyword"]),
         ("D" + "x" * MAX_NAME_LENGTH, ["too long"]),
     ],
 )
@@ -139,8 +138,6 @@ def test_bad_entity_names(name: str, words: list[str]) -> None:
         ("_private", ["snake_case"]),
         ("2nd", ["snake_case"]),
         ("имя", ["snake_case"]),
-        ("class", ["Python keyword"]),
-        ("from", ["Python keyword", "'from_value'"]),
         ("x" * (MAX_NAME_LENGTH + 1), ["too long"]),
     ],
 )
@@ -153,4 +150,33 @@ def test_bad_snake_names(name: str, words: list[str]) -> None:
 
 def test_the_message_names_what_is_named() -> None:
     assert "role" in (name_problem("Bad Role", "role") or "")
-    assert "field" in (name_problem("class", "field") or "")
+    assert "field" in (name_problem("Class", "field") or "")
+
+
+@pytest.mark.parametrize("name", ["from", "class", "global", "import", "lambda", "in", "pass"])
+def test_python_keywords_name_everything_but_bare_names(name: str) -> None:
+    """A field ``from`` is the model attribute ``from_``; entities, roles, processes take
+    keywords; the app's package and a process's variables (bare names) cannot."""
+    for kind in ("field", "back-reference", "role", "process", "endpoint", "dashboard"):
+        assert name_problem(name, kind) is None, kind
+    assert name_problem(name.capitalize(), "entity") is None
+    assert attribute(name) == f"{name}_"
+    for kind, words in (("app", "Python package"), ("variable", "bare name")):
+        problem = name_problem(name, kind) or ""
+        assert "Python keyword" in problem and words in problem and f"'{name}_value'" in problem
+
+
+def test_model_attributes_differ_from_names_only_where_they_must() -> None:
+    assert [attribute(n) for n in ("name", "match", "type", "session", "query", "self")] == [
+        "name",
+        "match",
+        "type",
+        "session",
+        "query",
+        "self",
+    ]
+    assert [attribute(n) for n in ("metadata", "registry", "display_field")] == [
+        "metadata_",
+        "registry_",
+        "display_field_",
+    ]
