@@ -122,6 +122,24 @@ def _compute(resource: Resource, values: dict[str, Any], current: Mapping[str, A
         values[info.name] = functions.evaluate(info.compute, record)
 
 
+def _fill_defaults(resource: Resource, values: dict[str, Any], user: Any) -> None:
+    """The defaults of the fields ``values`` leaves out: an expression's value, or the
+    column's literal default, so *before create* processes and computed fields see the
+    record as it will be stored (not an empty value the database fills in later)."""
+    functions = resource.catalog.config.functions
+    columns = resource.model.__table__.c
+    for info in resource.fields.values():
+        if info.name in values or info.is_list:
+            continue
+        if info.default is not None:
+            values[info.name] = functions.evaluate(info.default, user)
+            continue
+        column = columns.get(info.column_name)
+        default = column.default if column is not None else None
+        if default is not None and default.is_scalar:
+            values[info.name] = default.arg
+
+
 def _column_values(resource: Resource, values: dict[str, Any]) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for name, value in values.items():
@@ -234,9 +252,7 @@ def insert_row(
     asked = links.ids_of(resource, values)
     catalog = resource.catalog
     events = catalog.events  # the spec's processes and the app's own hooks
-    for info in resource.fields.values():
-        if info.default is not None and info.name not in values:
-            values[info.name] = catalog.config.functions.evaluate(info.default, user)
+    _fill_defaults(resource, values, user)
     events.fire(Event("before_create", session, resource, user, values=values))
     if resource.owner is not None and user is not None and values.get(resource.owner) is None:
         values[resource.owner] = user.id  # a record nobody owns would vanish from its creator

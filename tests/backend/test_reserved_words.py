@@ -217,7 +217,8 @@ def test_keyword_fields_through_the_api(words: Backend, filled: dict[str, Any]) 
     assert (ann["session"], ann["query"]) == ("1.25", "2024-01-15")
     assert ann["lambda"] == [filled["tag"]["id"]]
     assert ann["pass"] == "ann (inbox)"  # computed from record.from and record.class
-    assert cy["class"] == "inbox"  # the default
+    assert cy["class"] == "inbox"  # the default, which the computed field reads too
+    assert cy["pass"] == f"{cy['from']} (inbox)"
     # the before-create process read record.from and set class and metadata
     assert spam["class"] == "spam" and spam["metadata"] == "flagged: SPAM bot"
     sales = words.as_user("sales")
@@ -269,7 +270,7 @@ def test_keyword_fields_filter_sort_and_search(words: Backend, filled: dict[str,
     assert _mails(words, f"sort=from&lambda={filled['tag']['id']}") == ["ann", "bob"]
     assert _mails(words, "sort=-session&session__gte=2") == ["cy", "SPAM bot", "bob"]
     assert _mails(words, "sort=query&query__lt=2024-03-01") == ["ann", "bob"]
-    assert _mails(words, "sort=from&metadata__isnull=false&pass__contains=inbox") == ["ann"]
+    assert _mails(words, "sort=from&metadata__isnull=false&pass__contains=inbox") == ["ann", "cy"]
     assert _mails(words, "q=flagged") == ["SPAM bot"]  # metadata is searched
     assert _mails(words, "sort=from&q=bo") == ["SPAM bot", "bob"]
     assert _mails(words, "sort=-global,from")[:1] in (["SPAM bot"], ["bob"])
