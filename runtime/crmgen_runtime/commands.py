@@ -21,8 +21,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib
-import logging
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -45,7 +45,24 @@ DEFAULT_BATCH = 10
 MAX_BATCH = 1000
 DEFAULT_POLL = 1.0
 MIN_POLL = 0.01
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def shared_metrics_folder() -> Path:
+    """The folder where the processes of ``serve`` keep the metrics a scrape adds up
+    (``PROMETHEUS_MULTIPROC_DIR``): the one set, emptied, else a new temporary one. Set here,
+    before uvicorn starts them, so every process sees it when it imports prometheus_client."""
+    from crmgen_runtime.metrics import MULTIPROCESS_VARIABLE
+
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # counters of an earlier run
+            stale.unlink()
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="crm-metrics-"))
+        os.environ[MULTIPROCESS_VARIABLE] = str(folder)
+    return folder
 
 
 class Problem(click.ClickException):
@@ -195,18 +212,29 @@ class CommandLine:
 
             Outside local development (APP_ENV) it needs a strong SECRET_KEY and PUBLIC_URL. Behind
             a proxy, X-Forwarded-Proto and X-Forwarded-For count only from FORWARDED_ALLOW_IPS.
+            WEB_CONCURRENCY worker processes answer requests (default: one per CPU, at most 4;
+            one in local development and with --reload); LOG_FORMAT=json writes JSON lines.
             """
             import uvicorn
 
+            from crmgen_runtime import logs
+
             settings = self.config.settings.startup()
             self.check_migrated(settings.database_url)
+            workers = 1 if reload else settings.web_concurrency
+            if workers > 1:
+                shared_metrics_folder()
+            level = os.environ.get("LOG_LEVEL", "INFO")
             uvicorn.run(
                 f"{self.package}.app:create_app",
                 factory=True,
                 host=host,
                 port=port,
                 reload=reload,
-                log_level="info",
+                workers=workers,
+                log_level=level.lower(),
+                log_config=logs.dict_config(settings.log_format, level),
+                access_log=False,  # observe.RequestMiddleware logs each request, with its id
                 proxy_headers=True,
                 forwarded_allow_ips=settings.forwarded_allow_ips,
             )
@@ -246,12 +274,11 @@ class CommandLine:
             OUTBOX_BACKOFF_SECONDS, OUTBOX_BACKOFF_MAX_SECONDS, OUTBOX_LEASE_SECONDS,
             OUTBOX_TIMEOUT_SECONDS (see the README).
             """
+            from crmgen_runtime import logs
             from crmgen_runtime import worker as workers
 
             settings = self.config.settings.startup()
-            logging.basicConfig(
-                level=os.environ.get("LOG_LEVEL", "INFO").upper(), format=LOG_FORMAT
-            )
+            logs.configure(settings.log_format, os.environ.get("LOG_LEVEL", "INFO"))
             if database:
                 settings = dataclasses.replace(settings, database_url=self.resolve_url(database))
             outbox = self.module("outbox").OUTBOX
