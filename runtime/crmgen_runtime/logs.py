@@ -21,6 +21,7 @@ import orjson
 
 from crmgen_runtime import request_ids
 
+OUTSIDE = "-"  # the request id of a text line logged outside any request
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"
 # What a record may carry beyond the standard attributes (``extra=``), in this order.
 REQUEST_FIELDS = ("method", "path", "status", "duration")
@@ -31,8 +32,13 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = request_ids.current() or "-"
+            record.request_id = request_ids.current() or OUTSIDE
         return True
+
+
+def _outside(record: logging.LogRecord) -> bool:
+    """Whether ``record`` has no request id of its own (``RequestIdFilter``'s ``-``)."""
+    return getattr(record, "request_id", OUTSIDE) == OUTSIDE
 
 
 class JsonFormatter(logging.Formatter):
@@ -46,7 +52,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or request_ids.current() or None,
+            "request_id": request_ids.current() if _outside(record) else record.request_id,
         }
         for name in REQUEST_FIELDS:
             if hasattr(record, name):

@@ -152,13 +152,14 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float) -> fl
     return value
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """The whole number (at least 1) in ``env[name]``, else ``default``; ValueError if bad."""
+def _count(env: Mapping[str, str], name: str, default: int, low: int = 1) -> int:
+    """The whole number (at least ``low``) in ``env[name]``, else ``default``; ValueError if
+    bad."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
-        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= low):
+        raise ValueError(f"{name} must be a whole number of at least {low}, not {raw!r}")
     return int(raw)
 
 
@@ -394,7 +395,7 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         metrics_token=_metrics_token(env),
         metrics_networks=_metrics_networks(env),
         db_pool_size=_count(env, "DB_POOL_SIZE", 5),
-        db_max_overflow=int(_number(env, "DB_MAX_OVERFLOW", 10, 0)),
+        db_max_overflow=_count(env, "DB_MAX_OVERFLOW", 10, low=0),
     )
 
 
