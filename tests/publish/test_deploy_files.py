@@ -151,6 +151,7 @@ def test_compose_sets_the_public_url_and_trusts_forwarded_headers_from_nginx_onl
         assert environment["FORWARDED_ALLOW_IPS"] == proxy_addresses[0]
     nginx = (crm.out / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    assert "proxy_set_header X-Request-ID $request_id;" in nginx  # nginx's id, not a client's
     example = (crm.out / "deploy" / "env.example").read_text(encoding="utf-8")
     assert re.search(r"^PUBLIC_URL=https://", example, re.MULTILINE)
 
@@ -206,6 +207,7 @@ def test_the_tls_option_serves_https_with_a_certificate_volume(
     nginx = (crm.out / "deploy" / "nginx-tls.conf").read_text(encoding="utf-8")
     assert "listen 443 ssl;" in nginx and "ssl_certificate /etc/nginx/tls/fullchain.pem;" in nginx
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    assert "proxy_set_header X-Request-ID $request_id;" in nginx
 
 
 def mount(volume: str | dict[str, str]) -> tuple[str, str]:
