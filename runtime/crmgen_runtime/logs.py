@@ -36,9 +36,11 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def _outside(record: logging.LogRecord) -> bool:
-    """Whether ``record`` has no request id of its own (``RequestIdFilter``'s ``-``)."""
-    return getattr(record, "request_id", OUTSIDE) == OUTSIDE
+def _request_id(record: logging.LogRecord) -> str | None:
+    """The request id ``RequestIdFilter`` gave ``record``, else the current request's (None
+    outside requests)."""
+    value = getattr(record, "request_id", OUTSIDE)
+    return request_ids.current() if value == OUTSIDE else str(value)
 
 
 class JsonFormatter(logging.Formatter):
@@ -52,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
-            "request_id": request_ids.current() if _outside(record) else record.request_id,
+            "request_id": _request_id(record),
         }
         for name in REQUEST_FIELDS:
             if hasattr(record, name):
