@@ -23,7 +23,8 @@ import datetime as dt
 import importlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -47,9 +48,11 @@ DEFAULT_POLL = 1.0
 MIN_POLL = 0.01
 
 
-def shared_metrics_folder() -> Path:
+@contextmanager
+def shared_metrics(processes: int) -> Iterator[None]:
     """The folder where the processes of ``serve`` keep the metrics a scrape adds up
-    (``PROMETHEUS_MULTIPROC_DIR``): the one set, emptied, else a new temporary one. Set here,
+    (``PROMETHEUS_MULTIPROC_DIR``), for the time they run: the one set, emptied of an earlier
+    run's counters, else, for more than one process, a temporary one (removed afterwards). Set
     before uvicorn starts them, so every process sees it when it imports prometheus_client."""
     from crmgen_runtime.metrics import MULTIPROCESS_VARIABLE
 
@@ -57,12 +60,18 @@ def shared_metrics_folder() -> Path:
     if given:
         folder = Path(given)
         folder.mkdir(parents=True, exist_ok=True)
-        for stale in folder.glob("*.db"):  # counters of an earlier run
+        for stale in folder.glob("*.db"):
             stale.unlink()
+        yield
+    elif processes > 1:
+        with tempfile.TemporaryDirectory(prefix="crm-metrics-") as made:
+            os.environ[MULTIPROCESS_VARIABLE] = made
+            try:
+                yield
+            finally:
+                del os.environ[MULTIPROCESS_VARIABLE]
     else:
-        folder = Path(tempfile.mkdtemp(prefix="crm-metrics-"))
-        os.environ[MULTIPROCESS_VARIABLE] = str(folder)
-    return folder
+        yield
 
 
 class Problem(click.ClickException):
@@ -222,22 +231,21 @@ class CommandLine:
             settings = self.config.settings.startup()
             self.check_migrated(settings.database_url)
             workers = 1 if reload else settings.web_concurrency
-            if workers > 1:
-                shared_metrics_folder()
             level = os.environ.get("LOG_LEVEL", "INFO")
-            uvicorn.run(
-                f"{self.package}.app:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                reload=reload,
-                workers=workers,
-                log_level=level.lower(),
-                log_config=logs.dict_config(settings.log_format, level),
-                access_log=False,  # observe.RequestMiddleware logs each request, with its id
-                proxy_headers=True,
-                forwarded_allow_ips=settings.forwarded_allow_ips,
-            )
+            with shared_metrics(workers):
+                uvicorn.run(
+                    f"{self.package}.app:create_app",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    reload=reload,
+                    workers=workers,
+                    log_level=level.lower(),
+                    log_config=logs.dict_config(settings.log_format, level),
+                    access_log=False,  # observe.RequestMiddleware logs each request, with its id
+                    proxy_headers=True,
+                    forwarded_allow_ips=settings.forwarded_allow_ips,
+                )
 
         return serve
 
