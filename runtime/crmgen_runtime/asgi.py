@@ -1,9 +1,10 @@
 """An app's ASGI application from its parts, wired the same way for every app.
 
-``build(...)`` puts ``GET /healthz`` and ``GET /openapi.json`` first, then the app's own routes
-(``custom/routes.py``), its API below ``/api`` and the web UI's pages; every request body is
-capped (``body_limit``) and only the allowed hosts are served (``hosts``) before the app's
-middleware runs; errors are JSON for the API and pages for browsers (``web.error_pages``). With
+``build(...)`` puts ``GET /healthz``, ``GET /metrics`` (off unless enabled: ``metrics_route``)
+and ``GET /openapi.json`` first, then the app's own routes (``custom/routes.py``), its API below
+``/api`` and the web UI's pages; every request gets its id, an access log line and its metrics
+(``observe``) first, its body is capped (``body_limit``) and only the allowed hosts are served
+(``hosts``) before the app's middleware runs; errors are JSON for the API and pages for browsers (``web.error_pages``). With
 ``RUN_SCHEDULER=1`` the scheduled processes run in a thread of the app's process. What the
 app's ``create_app`` decides stays there: its settings, its database, its middleware and its
 routes.
@@ -21,10 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from crmgen_runtime import hosts
+from crmgen_runtime import hosts, metrics_route
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
+from crmgen_runtime.metrics import AppMetrics
+from crmgen_runtime.observe import RequestMiddleware
 from crmgen_runtime.resources import Catalog
 from crmgen_runtime.responses import JSONResponse
 from crmgen_runtime.settings import Settings
@@ -76,15 +79,18 @@ def build(
         if owns_database:
             database.dispose()
 
+    app_metrics = AppMetrics(catalog, database)
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"], name="healthz"),
+            *metrics_route.routes(),
             Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
             *routes,
             Mount("/api", routes=list(api), name="api"),
             *pages,
         ],
         middleware=[
+            Middleware(RequestMiddleware, metrics=app_metrics.http),
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
             Middleware(hosts.AllowedHostsMiddleware, hosts=settings.hosts),
             *middleware,
@@ -97,4 +103,5 @@ def build(
     app.state.catalog = catalog  # what the runtime knows of the app (crmgen_runtime.resources)
     app.state.site = site  # its web UI (crmgen_runtime.web.site)
     app.state.openapi = openapi_document
+    app.state.metrics = app_metrics
     return app

@@ -21,9 +21,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib
-import logging
 import os
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -45,7 +46,32 @@ DEFAULT_BATCH = 10
 MAX_BATCH = 1000
 DEFAULT_POLL = 1.0
 MIN_POLL = 0.01
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextmanager
+def shared_metrics(processes: int) -> Iterator[None]:
+    """The folder where the processes of ``serve`` keep the metrics a scrape adds up
+    (``PROMETHEUS_MULTIPROC_DIR``), for the time they run: the one set, emptied of an earlier
+    run's counters, else, for more than one process, a temporary one (removed afterwards). Set
+    before uvicorn starts them, so every process sees it when it imports prometheus_client."""
+    from crmgen_runtime.metrics import MULTIPROCESS_VARIABLE
+
+    given = os.environ.get(MULTIPROCESS_VARIABLE)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+        yield
+    elif processes > 1:
+        with tempfile.TemporaryDirectory(prefix="crm-metrics-") as made:
+            os.environ[MULTIPROCESS_VARIABLE] = made
+            try:
+                yield
+            finally:
+                del os.environ[MULTIPROCESS_VARIABLE]
+    else:
+        yield
 
 
 class Problem(click.ClickException):
@@ -195,21 +221,31 @@ class CommandLine:
 
             Outside local development (APP_ENV) it needs a strong SECRET_KEY and PUBLIC_URL. Behind
             a proxy, X-Forwarded-Proto and X-Forwarded-For count only from FORWARDED_ALLOW_IPS.
+            WEB_CONCURRENCY worker processes answer requests (default: one per CPU, at most 4;
+            one in local development and with --reload); LOG_FORMAT=json writes JSON lines.
             """
             import uvicorn
 
+            from crmgen_runtime import logs
+
             settings = self.config.settings.startup()
             self.check_migrated(settings.database_url)
-            uvicorn.run(
-                f"{self.package}.app:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                reload=reload,
-                log_level="info",
-                proxy_headers=True,
-                forwarded_allow_ips=settings.forwarded_allow_ips,
-            )
+            workers = 1 if reload else settings.web_concurrency
+            level = os.environ.get("LOG_LEVEL", "INFO")
+            with shared_metrics(workers):
+                uvicorn.run(
+                    f"{self.package}.app:create_app",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    reload=reload,
+                    workers=workers,
+                    log_level=level.lower(),
+                    log_config=logs.dict_config(settings.log_format, level),
+                    access_log=False,  # observe.RequestMiddleware logs each request, with its id
+                    proxy_headers=True,
+                    forwarded_allow_ips=settings.forwarded_allow_ips,
+                )
 
         return serve
 
@@ -246,12 +282,11 @@ class CommandLine:
             OUTBOX_BACKOFF_SECONDS, OUTBOX_BACKOFF_MAX_SECONDS, OUTBOX_LEASE_SECONDS,
             OUTBOX_TIMEOUT_SECONDS (see the README).
             """
+            from crmgen_runtime import logs
             from crmgen_runtime import worker as workers
 
             settings = self.config.settings.startup()
-            logging.basicConfig(
-                level=os.environ.get("LOG_LEVEL", "INFO").upper(), format=LOG_FORMAT
-            )
+            logs.configure(settings.log_format, os.environ.get("LOG_LEVEL", "INFO"))
             if database:
                 settings = dataclasses.replace(settings, database_url=self.resolve_url(database))
             outbox = self.module("outbox").OUTBOX

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request, cookie_parser
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from crmgen_runtime import auth, principal
 from crmgen_runtime.db import Database
+from crmgen_runtime.errors import ApiError, error_response
 from crmgen_runtime.resources import Catalog
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,22 @@ def secret_key(app: Any) -> bytes:
 
 @functools.cache
 def _development_key(path: Path) -> bytes:
-    """A random key kept in ``path`` (made 0600 on first use): sessions persist."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_text(encoding="utf-8").strip()
-    else:
-        key = secrets.token_hex(32)
+    """A random key kept in ``path`` (made 0600 on first use): sessions persist, and every
+    process of ``serve`` (WEB_CONCURRENCY) signs with the same key. The key is written to a
+    file of this process's own, then linked to ``path`` (which fails when another process was
+    first): ``path`` never exists without its key."""
+    if not path.exists():
+        draft = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(key + "\n")
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process made it first: its key counts
+        finally:
+            draft.unlink()
+    key = path.read_text(encoding="utf-8").strip()
     log.warning(
         "SECRET_KEY is not set: local development, using the key in %s "
         "(keep it out of version control)",
@@ -243,18 +251,11 @@ def needs_csrf(scope: Scope) -> bool:
 
 
 async def _refuse_csrf(scope: Scope, receive: Receive, send: Send) -> None:
-    response = JSONResponse(
-        {
-            "error": {
-                "code": "csrf",
-                "message": "A request signed in by the session cookie must send the "
-                "X-CSRF-Token header (the page's csrf-token meta tag).",
-                "fields": {},
-            }
-        },
-        status_code=403,
+    message = (
+        "A request signed in by the session cookie must send the X-CSRF-Token header (the "
+        "page's csrf-token meta tag)."
     )
-    await response(scope, receive, send)
+    await error_response(ApiError(403, "csrf", message), scope)(scope, receive, send)
 
 
 # --- the middleware -----------------------------------------------------------------------------

@@ -4,19 +4,22 @@ refused with a 400 before anything else runs.
 The hosts are ``Settings.hosts``: the loopback names, ``PUBLIC_URL``'s host and
 ``ALLOWED_HOSTS`` (a name, ``*.example.com`` for its subdomains, or ``*`` for any). Nothing the
 app builds comes from the ``Host`` header (mailed links start with ``PUBLIC_URL``), and this
-keeps out what a forged or rebound name could still reach. ``/healthz`` answers any host: the
-Kubernetes probes ask it with the pod's address.
+keeps out what a forged or rebound name could still reach. ``/healthz`` and ``/metrics`` (which
+guards itself: ``crmgen_runtime.metrics_route``) answer any host: Kubernetes probes and
+Prometheus ask them with the pod's address.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-# Paths every host may ask: the health check of probes and load balancers.
-ANY_HOST_PATHS = frozenset({"/healthz"})
+from crmgen_runtime.errors import ApiError, error_response
+
+# Paths every host may ask: the health check of probes and load balancers, and the metrics
+# that Prometheus scrapes from each pod.
+ANY_HOST_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 def host_name(header: str) -> str:
@@ -61,7 +64,5 @@ async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "websocket.close", "code": 1008})
         return
     message = "This server does not answer for the host the request names (see ALLOWED_HOSTS)."
-    response = JSONResponse(
-        {"error": {"code": "invalid_host", "message": message, "fields": {}}}, status_code=400
-    )
+    response = error_response(ApiError(400, "invalid_host", message), scope)
     await response(scope, receive, send)

@@ -16,10 +16,12 @@ request may name (the loopback names, ``PUBLIC_URL``'s host, ``ALLOWED_HOSTS``).
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from crmgen_runtime.spreadsheets import ImportLimits
@@ -31,6 +33,11 @@ SECRET_KEY_MIN_DISTINCT = 10  # "kkkk..." is long and still guessable
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Whose X-Forwarded-Proto and X-Forwarded-For count (uvicorn's --forwarded-allow-ips).
 DEFAULT_FORWARDED_ALLOW_IPS = "127.0.0.1,::1"
+LOG_FORMATS = ("text", "json")
+METRICS_TOKEN_MIN_LENGTH = 16
+# WEB_CONCURRENCY's default: a process per CPU, at most this many (see docs/deploying.md).
+WEB_CONCURRENCY_CAP = 4
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # "QUOTA PERIOD" (cgroup v2): a container's CPUs
 _HOST_PATTERN = re.compile(r"\*|(\*\.)?[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 KEY_ADVICE = (
     "set it to a random value, such as the output of "
@@ -81,6 +88,28 @@ class Settings:
     # Request bodies (body_limit.py) and uploaded files (spreadsheets.py).
     max_body_bytes: int = MAX_BODY_BYTES
     imports: ImportLimits = field(default_factory=ImportLimits)
+    # Operations (crmgen_runtime.logs, metrics_route): the log lines' format, the web worker
+    # processes of `serve`, and who may read /metrics (nobody unless a token or networks are set).
+    log_format: str = "text"
+    web_concurrency: int = 1
+    metrics_token: str | None = None
+    metrics_networks: tuple[str, ...] = ()
+    # Connections each process keeps to PostgreSQL (SQLAlchemy's pool): DB_POOL_SIZE open,
+    # up to DB_MAX_OVERFLOW more at peaks. Processes x (both) must fit max_connections.
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+
+    @property
+    def engine_options(self) -> dict[str, int]:
+        """The pool's size for ``Database`` (SQLite's pool is not sized)."""
+        if self.database_url.startswith("sqlite"):
+            return {}
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow}
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """``/metrics`` answers once ``METRICS_TOKEN`` or ``METRICS_ALLOW_IPS`` is set."""
+        return bool(self.metrics_token or self.metrics_networks)
 
     @property
     def development(self) -> bool:
@@ -123,13 +152,14 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float) -> fl
     return value
 
 
-def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """The whole number (at least 1) in ``env[name]``, else ``default``; ValueError if bad."""
+def _count(env: Mapping[str, str], name: str, default: int, low: int = 1) -> int:
+    """The whole number (at least ``low``) in ``env[name]``, else ``default``; ValueError if
+    bad."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not (raw.isascii() and raw.isdigit() and int(raw) >= 1):
-        raise ValueError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit() and int(raw) >= low):
+        raise ValueError(f"{name} must be a whole number of at least {low}, not {raw!r}")
     return int(raw)
 
 
@@ -233,6 +263,73 @@ def _forwarded_allow_ips(env: Mapping[str, str]) -> str:
     return raw
 
 
+def _log_format(env: Mapping[str, str]) -> str:
+    """``LOG_FORMAT``: ``text`` (the default) or ``json`` (one JSON object a line)."""
+    value = env.get("LOG_FORMAT", "").strip().lower() or "text"
+    if value not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be text or json, not {value!r}")
+    return value
+
+
+def _metrics_token(env: Mapping[str, str]) -> str | None:
+    """``METRICS_TOKEN``: the bearer token Prometheus sends to read ``/metrics``."""
+    token = env.get("METRICS_TOKEN", "").strip()
+    if not token:
+        return None
+    if len(token) < METRICS_TOKEN_MIN_LENGTH or not token.isascii() or not token.isprintable():
+        raise ValueError(
+            f"METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} printable ASCII "
+            f"characters (such as the output of python -c 'import secrets; "
+            f"print(secrets.token_urlsafe(32))'), not one of {len(token)}"
+        )
+    return token
+
+
+def _metrics_networks(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``METRICS_ALLOW_IPS``: the addresses or networks that may read ``/metrics``."""
+    networks = []
+    for item in re.split(r"[,\s]+", env.get("METRICS_ALLOW_IPS", "").strip()):
+        if not item:
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(
+                "METRICS_ALLOW_IPS lists the addresses or networks that may read /metrics, "
+                f"such as 10.0.0.5 or 10.0.0.0/8, not {item!r}"
+            ) from None
+    return tuple(networks)
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use: its affinity, and the cgroup's quota in a container."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = Path(CGROUP_CPU_MAX).read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def default_web_concurrency() -> int:
+    """Web worker processes when ``WEB_CONCURRENCY`` is not set: one per CPU, at most
+    ``WEB_CONCURRENCY_CAP`` (each process keeps its own database connections)."""
+    return min(cpu_count(), WEB_CONCURRENCY_CAP)
+
+
+def _web_concurrency(env: Mapping[str, str]) -> int:
+    """``WEB_CONCURRENCY``, else one process in local development and
+    ``default_web_concurrency()`` elsewhere."""
+    return _count(env, "WEB_CONCURRENCY", 0) or (
+        1 if _environment(env) == "development" else default_web_concurrency()
+    )
+
+
 def key_problem(key: str | None) -> str | None:
     """Why ``key`` cannot be the ``SECRET_KEY`` outside local development, or None."""
     if not key:
@@ -293,6 +390,12 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         forwarded_allow_ips=_forwarded_allow_ips(env),
         max_body_bytes=_count(env, "MAX_BODY_BYTES", MAX_BODY_BYTES),
         imports=import_limits(env),
+        log_format=_log_format(env),
+        web_concurrency=_web_concurrency(env),
+        metrics_token=_metrics_token(env),
+        metrics_networks=_metrics_networks(env),
+        db_pool_size=_count(env, "DB_POOL_SIZE", 5),
+        db_max_overflow=_count(env, "DB_MAX_OVERFLOW", 10, low=0),
     )
 
 

@@ -283,7 +283,7 @@ def main(
 ) -> None:
     """The ``worker`` command: the outbox loop here, the scheduler (of ``outbox.catalog``'s
     app) in a thread."""
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, **settings.engine_options)
     worker = Worker(outbox, database, settings, batch=batch)
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -4,6 +4,7 @@ messages and exit codes users see, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import rt_crm
 import sqlalchemy as sa
 from click.testing import CliRunner, Result
-from crmgen_runtime.commands import CommandLine, Problem
+from crmgen_runtime.commands import CommandLine, Problem, shared_metrics
 from crmgen_runtime.config import AppConfig
 from rt_app import outbox
 from rt_app.cli import COMMANDS, cli
@@ -181,3 +182,21 @@ def test_a_sqlite_backup_restores_into_postgresql(tmp_path: Path, postgres: sa.E
     finally:
         engine.dispose()
     assert new == 8
+
+
+def test_serve_shares_one_metrics_folder_between_its_processes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    with shared_metrics(1):
+        assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # one process keeps its own
+    with shared_metrics(2):
+        made = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+        assert made.is_dir() and not any(made.iterdir())
+    assert not made.exists() and "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    given = tmp_path / "metrics"
+    given.mkdir()
+    (given / "counter_123.db").write_bytes(b"an earlier run")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+    with shared_metrics(1):
+        assert not any(given.iterdir())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -85,6 +86,20 @@ def test_in_local_development_without_a_key_a_key_file_is_made(
     assert credentials.secret_key(holding(secret_key="configured")) == b"configured"
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         credentials.secret_key(holding(secret_key=None, development=False))
+
+
+def _key_in(folder: str) -> bytes:
+    """The development key a fresh process finds in ``folder`` (cache and all)."""
+    return credentials._development_key(Path(folder) / credentials.SECRET_KEY_FILE)
+
+
+def test_processes_started_together_share_one_development_key(tmp_path: Path) -> None:
+    """``serve`` with WEB_CONCURRENCY starts its processes at once: each signs with the key the
+    first one made, never with an empty or a half-written one."""
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        keys = pool.map(_key_in, [str(tmp_path)] * 8)
+    assert len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [p.name for p in tmp_path.iterdir()] == [credentials.SECRET_KEY_FILE]
 
 
 def test_a_key_file_made_elsewhere_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

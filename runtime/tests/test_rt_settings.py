@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+from crmgen_runtime import settings as settings_module
 from crmgen_runtime.settings import (
+    WEB_CONCURRENCY_CAP,
     AppSettings,
     ConfigurationError,
     Settings,
     check,
     database_url,
+    default_web_concurrency,
     import_limits,
     key_problem,
     load_settings,
@@ -61,6 +67,40 @@ def test_values_are_read_from_the_environment() -> None:
     assert settings.imports.rows == 7 and settings.imports.seconds == 2.5
 
 
+def test_operations_settings() -> None:
+    defaults = APP.load(PRODUCTION)
+    assert defaults.log_format == "text" and not defaults.metrics_enabled
+    assert 1 <= defaults.web_concurrency == default_web_concurrency() <= WEB_CONCURRENCY_CAP
+    assert APP.load({"APP_ENV": "development"}).web_concurrency == 1
+    assert defaults.engine_options == {}  # SQLite's pool is not sized
+    env = {
+        **PRODUCTION,
+        "DATABASE_URL": "postgresql://u@h/db",
+        "WEB_CONCURRENCY": "6",
+        "LOG_FORMAT": "JSON",
+        "METRICS_TOKEN": "0123456789abcdef",
+        "DB_POOL_SIZE": "3",
+        "DB_MAX_OVERFLOW": "0",
+    }
+    settings = APP.load(env)
+    assert (settings.web_concurrency, settings.log_format) == (6, "json")
+    assert settings.metrics_enabled and settings.metrics_token == "0123456789abcdef"
+    assert settings.engine_options == {"pool_size": 3, "max_overflow": 0}
+
+
+def test_the_default_web_concurrency_follows_the_cpus_a_container_may_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cpu_max = tmp_path / "cpu.max"
+    monkeypatch.setattr(settings_module, "CGROUP_CPU_MAX", str(cpu_max))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert settings_module.cpu_count() == 16 and default_web_concurrency() == WEB_CONCURRENCY_CAP
+    cpu_max.write_text("150000 100000\n")  # a limit of 1.5 CPUs
+    assert settings_module.cpu_count() == 2
+    cpu_max.write_text("max 100000\n")
+    assert settings_module.cpu_count() == 16
+
+
 @pytest.mark.parametrize(
     ("name", "value", "says"),
     [
@@ -74,6 +114,11 @@ def test_values_are_read_from_the_environment() -> None:
         ("OUTBOX_BACKOFF_SECONDS", "-1", "OUTBOX_BACKOFF_SECONDS must be a number of at least 0"),
         ("OUTBOX_LEASE_SECONDS", "soon", "OUTBOX_LEASE_SECONDS must be a number"),
         ("IMPORT_MAX_CELLS", "0", "IMPORT_MAX_CELLS must be a whole number of at least 1"),
+        ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be a whole number of at least 1"),
+        ("DB_MAX_OVERFLOW", "2.5", "DB_MAX_OVERFLOW must be a whole number of at least 0"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be text or json"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN must be at least 16"),
+        ("METRICS_ALLOW_IPS", "prometheus", "METRICS_ALLOW_IPS lists the addresses"),
     ],
 )
 def test_a_malformed_value_stops_the_start_with_one_line(name: str, value: str, says: str) -> None:

@@ -155,16 +155,41 @@ def uvicorn_server(out: Path, url: str, cwd: Path, *extra: str) -> Iterator[str]
         "1",
         *extra,
     ]
-    log = (cwd / f"uvicorn-{port}.log").open("w+")
+    with running(args, out, url, cwd, port) as base:
+        yield base
+
+
+@contextmanager
+def app_server(out: Path, url: str, cwd: Path, log: Path, **env: str) -> Iterator[str]:
+    """The app's own ``serve`` command (as the image starts it) on a free loopback port, its
+    output in ``log``, with ``env`` added to its environment; yields its base URL."""
+    port = free_port()
+    args = [sys.executable, "-m", PACKAGE, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with running(args, out, url, cwd, port, log, env) as base:
+        yield base
+
+
+@contextmanager
+def running(
+    args: list[str],
+    out: Path,
+    url: str,
+    cwd: Path,
+    port: int,
+    log_path: Path | None = None,
+    more_env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """The server ``args`` listening on ``port``, once it answers /healthz; stopped at the end."""
+    log = (log_path or cwd / f"uvicorn-{port}.log").open("w+")
     base = f"http://127.0.0.1:{port}"
-    env = {**app_env(out, url), "PUBLIC_URL": base}  # mailed links lead to this server
+    env = {**app_env(out, url), "PUBLIC_URL": base, **(more_env or {})}  # mailed links lead here
     process = subprocess.Popen(args, env=env, cwd=cwd, stdout=log, stderr=log)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if process.poll() is not None:
                 log.seek(0)
-                pytest.fail(f"uvicorn exited {process.returncode}:\n{log.read()}")
+                pytest.fail(f"{args[2]} exited {process.returncode}:\n{log.read()}")
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -172,7 +197,9 @@ def uvicorn_server(out: Path, url: str, cwd: Path, *extra: str) -> Iterator[str]
                 pass
             if time.monotonic() > deadline:
                 log.seek(0)
-                pytest.fail(f"uvicorn did not answer /healthz in {START_TIMEOUT} s:\n{log.read()}")
+                pytest.fail(
+                    f"{args[2]} did not answer /healthz in {START_TIMEOUT} s:\n{log.read()}"
+                )
             time.sleep(0.1)
         yield base
     finally:

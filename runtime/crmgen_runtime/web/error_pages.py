@@ -3,7 +3,7 @@
 ``html_errors`` wraps the app's JSON exception handlers (``errors.EXCEPTION_HANDLERS``): a
 request outside ``/api`` whose ``Accept`` header asks for HTML (what browsers send for pages) is
 answered with ``error.html`` in the user's language and the UI's security headers, with the same
-status (404, 403, 405, ...) and headers; a page that needs a signed-in user sends them to sign in.
+status (404, 403, 405, ...) and headers, and the request's id for a report; a page that needs a signed-in user sends them to sign in.
 API clients, and anything that does not ask for HTML, keep the JSON error shape. ``favicon``
 serves the app's icon at ``/favicon.ico``, where browsers look for it.
 """
@@ -33,7 +33,7 @@ MESSAGE_KEYS = {
     500: "server_error",
 }
 # Headers of the JSON answer a page keeps (the rest come from the page itself).
-KEPT_HEADERS = ("allow", "retry-after")
+KEPT_HEADERS = ("allow", "retry-after", "x-request-id")
 FAVICON = "favicon.svg"
 FAVICON_HEADERS = {"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"}
 

@@ -25,7 +25,16 @@ from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from crmgen_runtime import assets, credentials, crud, fields, permissions, principal, validation
+from crmgen_runtime import (
+    assets,
+    credentials,
+    crud,
+    fields,
+    permissions,
+    principal,
+    request_ids,
+    validation,
+)
 from crmgen_runtime.analytics import Analytics
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
@@ -338,7 +347,12 @@ class Site:
     ) -> Response:
         """``error.html`` with the UI's word ``key``, answered with ``status``."""
         message = self.translator(self.locale_of(request))(key)
-        context = {"status": status, "message": message, "detail": detail}
+        context = {
+            "status": status,
+            "message": message,
+            "detail": detail,
+            "request_id": request_ids.of(request.scope),
+        }
         return self.render(request, "error.html", context, user=user, status=status)
 
     async def guard(
