@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from crmgen_runtime.counts import ListLimits
 from crmgen_runtime.spreadsheets import ImportLimits
 
 MAX_BODY_BYTES = 2_000_000  # the default cap on a request body (MAX_BODY_BYTES)
@@ -81,6 +82,8 @@ class Settings:
     # Request bodies (body_limit.py) and uploaded files (spreadsheets.py).
     max_body_bytes: int = MAX_BODY_BYTES
     imports: ImportLimits = field(default_factory=ImportLimits)
+    # Lists (counts.py): exact totals up to LIST_EXACT_COUNT_LIMIT, offsets up to LIST_MAX_OFFSET.
+    lists: ListLimits = field(default_factory=ListLimits)
 
     @property
     def development(self) -> bool:
@@ -146,6 +149,15 @@ def import_limits(env: Mapping[str, str]) -> ImportLimits:
         unzipped_bytes=_count(env, "IMPORT_MAX_UNZIPPED_BYTES", default.unzipped_bytes),
         ratio=_count(env, "IMPORT_MAX_RATIO", default.ratio),
         seconds=_number(env, "IMPORT_MAX_SECONDS", default.seconds, 0.1),
+    )
+
+
+def list_limits(env: Mapping[str, str]) -> ListLimits:
+    """The ``LIST_*`` settings."""
+    default = ListLimits()
+    return ListLimits(
+        exact_count=_count(env, "LIST_EXACT_COUNT_LIMIT", default.exact_count),
+        max_offset=_count(env, "LIST_MAX_OFFSET", default.max_offset),
     )
 
 
@@ -293,6 +305,7 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         forwarded_allow_ips=_forwarded_allow_ips(env),
         max_body_bytes=_count(env, "MAX_BODY_BYTES", MAX_BODY_BYTES),
         imports=import_limits(env),
+        lists=list_limits(env),
     )
 
 
