@@ -119,9 +119,7 @@ def order_by(keys: list[SortKey], backward: bool = False) -> list[Any]:
     return order
 
 
-def after(
-    keys: list[SortKey], values: list[Any], backward: bool = False
-) -> sa.ColumnElement[bool]:
+def after(keys: list[SortKey], values: list[Any], backward: bool = False) -> sa.ColumnElement[bool]:
     """Rows after the row whose sort values are ``values`` (the keyset condition), or before
     it when ``backward``."""
     alternatives = []
@@ -369,7 +367,8 @@ def parse_list_query(
         conditions.extend(search(resource, names, seen["q"]))
     count = seen.get("count") or counts.DEFAULT
     if count not in counts.KINDS:
-        raise bad_query("count", "Must be exact, estimate or none.")
+        hint = "; filter the field count with count__eq=" if "count" in resource.fields else ""
+        raise bad_query("count", f"Must be exact, estimate or none{hint}.")
     return ListQuery(limit, offset, keys, sort_text, cursor, conditions, count, backward)
 
 
