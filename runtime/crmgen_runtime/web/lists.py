@@ -332,7 +332,7 @@ class Export:
                 self.resource,
                 self.user,
                 [*self.params, ("cursor", page["next_cursor"])],
-                count=False,  # the first page counted
+                count=False,  # an export needs no total
             )
 
     def csv_chunks(self) -> Iterator[str]:
@@ -413,6 +413,7 @@ def titles(
         resource,
         user,
         [("id__in", ",".join(map(str, ids))), ("limit", str(MAX_BULK))],
+        count=False,
     )
     entity = site.entities[resource.path]
     display = entity["fields"].get(entity["display"], {"choices": []})
@@ -512,7 +513,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         ]
         params = [*_api_params(site, entity, ListQuery.of(request)), ("limit", str(EXPORT_PAGE))]
         try:
-            first = await run_in_threadpool(crud.list_records, database, resource, user, params)
+            first = await run_in_threadpool(
+                partial(crud.list_records, count=False), database, resource, user, params
+            )
         except ApiError as exc:
             return site.error_page(request, exc.status, "list_bad_filter", user, detail=exc.message)
         rows = Export(site, database, resource, user, params, columns, locale, first)
