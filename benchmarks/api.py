@@ -48,7 +48,8 @@ def free_port() -> int:
 def environment(out: Path, url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.update(
-        PYTHONPATH=os.pathsep.join([str(out), str(ROOT)]),
+        # this checkout's runtime, not whichever one is installed
+        PYTHONPATH=os.pathsep.join([str(out), str(ROOT), str(ROOT / "runtime")]),
         DATABASE_URL=url,
         BASELINE_DATABASE_URL=url,
         # as in production: a strong key and a public address (requests go to 127.0.0.1)

@@ -14,7 +14,7 @@ MAX_NAME_LENGTH = 48
 
 # Names the generated code and API already use for every entity.
 BUILTIN_FIELDS = frozenset({"id", "version", "created_at", "updated_at", "deleted_at"})
-# Names of list-query parameters (CONTRACT.md, ``count`` planned): a field named so is filtered
+# Names of list-query parameters (CONTRACT.md; ``fields``, ``format`` planned): a field named so is filtered
 # with an explicit operator (``format__eq=``); a back-reference may not take them.
 QUERY_PARAMETERS = frozenset(
     {"limit", "cursor", "offset", "sort", "q", "fields", "format", "count"}

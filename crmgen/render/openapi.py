@@ -21,7 +21,7 @@ from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 
 ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")
-SHARED_PARAMS = frozenset({"limit", "cursor", "offset", "sort"})  # the same for every list
+SHARED_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "count"})  # the same for every list
 ERROR_STATUSES = {
     "400": "Bad request: malformed JSON or a bad query parameter",
     "401": "Not signed in",
@@ -96,11 +96,29 @@ def document(spec: Spec) -> dict[str, Any]:
             openapi_accounts.add_roles(spec, schemas)
         schemas[f"{name}List"] = {
             "type": "object",
-            "required": ["items", "next_cursor", "total"],
+            "required": ["items", "next_cursor", "prev_cursor", "total", "total_kind"],
             "properties": {
                 "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{name}"}},
-                "next_cursor": {"type": ["string", "null"]},
-                "total": {"type": "integer"},
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "the cursor of the next page; null on the last page",
+                },
+                "prev_cursor": {
+                    "type": ["string", "null"],
+                    "description": "the cursor of the page before; null on the first page",
+                },
+                "total": {
+                    "type": ["integer", "null"],
+                    "description": "the records that match (as total_kind says); null for count=none",
+                },
+                "total_kind": {
+                    "enum": ["exact", "estimate", "at_least", None],
+                    "description": (
+                        "exact: counted; estimate: the database planner's estimate of this query;"
+                        " at_least: more than LIST_EXACT_COUNT_LIMIT, at least total;"
+                        " null: not counted (count=none)"
+                    ),
+                },
             },
         }
         backs = _backs(facts, r)
@@ -494,11 +512,23 @@ def _list_params(r: ResourceFacts, backs: list[Back]) -> list[dict[str, Any]]:
             "page size (default 50)",
             {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
         ),
-        _param("cursor", "the next_cursor of the previous page", {"type": "string"}),
+        _param(
+            "cursor",
+            "the next_cursor (or prev_cursor) of a page of the same query: the page after (before) it",
+            {"type": "string"},
+        ),
         _param(
             "offset",
-            "records to skip (instead of cursor)",
+            "records to skip (instead of cursor), at most LIST_MAX_OFFSET (default 10000); more"
+            " is a 400 offset_too_large: page further with cursor",
             {"type": "integer", "minimum": 0},
+        ),
+        _param(
+            "count",
+            "how to count total: exact; estimate (the default: exact up to"
+            " LIST_EXACT_COUNT_LIMIT, default 10000, then the planner's estimate of this query);"
+            " none (total null). A field named count is filtered with count__eq",
+            {"enum": ["exact", "estimate", "none"], "default": "estimate"},
         ),
         _param(
             "sort",

@@ -117,7 +117,8 @@ def _create(
 def _list(
     database: Database, resource: Resource, request: Request, params: list[tuple[str, str]]
 ) -> dict[str, Any]:
-    return list_records(database, resource, user_of(request), params)
+    limits = request.app.state.settings.lists
+    return list_records(database, resource, user_of(request), params, limits=limits)
 
 
 def _update(
@@ -182,7 +183,9 @@ def related_endpoint(back: backs.Back) -> Handler:
         user = user_of(request)
         permissions.require(back.owner, user, "read")  # before the id: as GET /{id} answers
         record_id = record_id_of(request)
-        return list_related(database, back, user, record_id, request.query_params.multi_items())
+        params = request.query_params.multi_items()
+        limits = request.app.state.settings.lists
+        return list_related(database, back, user, record_id, params, limits)
 
     async def related(request: Request) -> Response:
         page = await run_in_threadpool(read, request.app.state.db, request)

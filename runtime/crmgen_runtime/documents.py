@@ -198,11 +198,11 @@ def _lines(
     params = [(lines["link"], str(source["id"])), ("sort", "id"), ("limit", str(MAX_LIMIT))]
     items: list[dict[str, Any]] = []
     try:
-        page = list_records(database, rows_resource, reader.user, params)
+        page = list_records(database, rows_resource, reader.user, params, count=False)
         items += page["items"]
         while page["next_cursor"] and len(items) < MAX_LINES:
             cursor = [("cursor", page["next_cursor"])]
-            page = list_records(database, rows_resource, reader.user, params + cursor)
+            page = list_records(database, rows_resource, reader.user, params + cursor, count=False)
             items += page["items"]
     except ApiError:
         return None, ()  # the reader may not list the lines

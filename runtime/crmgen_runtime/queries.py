@@ -1,7 +1,9 @@
 """The list query of the API: filters, sort, keyset cursors and search, checked.
 
-``limit`` (default 50, at most 500), ``cursor`` (opaque, keyset over the sort) or ``offset``,
-``sort=field,-other``, filters ``field=value`` and
+``limit`` (default 50, at most 500), ``cursor`` (opaque, keyset over the sort: the page after
+a row, or before it for the ``prev_cursor`` of a page) or ``offset`` (at most
+``LIST_MAX_OFFSET``: deeper pages are reached by cursor), ``count=exact|estimate|none`` (see
+``counts``), ``sort=field,-other``, filters ``field=value`` and
 ``field__gt|gte|lt|lte|ne|in|contains|isnull=value``, and ``q=`` (search). A field named like a
 list parameter (``RESERVED_PARAMETERS``) is filtered with an operator: ``format__eq=pdf``. A bad parameter is
 a 400 (``bad_query``) naming it. Only fields the reader may read can filter or sort.
@@ -20,21 +22,20 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from crmgen_runtime import fields, validation
+from crmgen_runtime import counts, fields, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import FieldInfo, Resource
 from crmgen_runtime.responses import aware, json_ready
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
-MAX_OFFSET = 2**31 - 1
 MAX_IN = 500  # values of one ``__in`` filter
 MAX_WORDS = 8  # words of a search
 MAX_TEXT = 1000  # characters of a ``__contains`` filter or a search
 MAX_CURSOR_INTEGER = 2**63
-LIST_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q"})
-# Names the list query keeps for itself (planned: ``count``, ``fields``, ``format``): a field so
-# named is filtered with an explicit operator only (``format__eq=pdf``), never bare.
+LIST_PARAMETERS = frozenset({"limit", "cursor", "offset", "sort", "q", "count"})
+# Names the list query keeps for itself (planned: ``fields``, ``format``): a field so named is
+# filtered with an explicit operator only (``format__eq=pdf``), never bare.
 RESERVED_PARAMETERS = LIST_PARAMETERS | {"count", "fields", "format"}
 OPERATORS = frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull"})
 NOT_NULL_SYSTEM = frozenset({"id", "version", "created_at", "updated_at"})
@@ -61,8 +62,10 @@ class ListQuery:
     offset: int
     sort: list[SortKey]
     sort_text: str  # the order as ``sort=`` writes it, ``id`` included
-    cursor: list[Any] | None  # the sort values of the row the page starts after
+    cursor: list[Any] | None  # the sort values of the row the page starts after (or before)
     conditions: list[sa.ColumnElement[bool]]
+    count: str = counts.DEFAULT  # exact, estimate or none
+    backward: bool = False  # the cursor names the row the page ends before (a prev_cursor)
 
 
 def bad_query(name: str, message: str) -> ApiError:
@@ -103,47 +106,68 @@ def parse_sort(resource: Resource, names: frozenset[str], text: str) -> list[Sor
     return keys
 
 
-def order_by(keys: list[SortKey]) -> list[Any]:
-    """The ORDER BY of ``keys``: NULLs last in both directions, on SQLite and PostgreSQL."""
+def order_by(keys: list[SortKey], backward: bool = False) -> list[Any]:
+    """The ORDER BY of ``keys``: NULLs last in both directions, on SQLite and PostgreSQL
+    (``backward``: the same order reversed, NULLs first)."""
     order: list[Any] = []
     for key in keys:
         if key.nullable:
-            order.append(key.column.is_(None))
-        order.append(key.column.desc() if key.descending else key.column.asc())
+            empty = key.column.is_(None)
+            order.append(empty.desc() if backward else empty)
+        descending = key.descending != backward
+        order.append(key.column.desc() if descending else key.column.asc())
     return order
 
 
-def after(keys: list[SortKey], values: list[Any]) -> sa.ColumnElement[bool]:
-    """Rows after the row whose sort values are ``values`` (the keyset condition)."""
+def after(keys: list[SortKey], values: list[Any], backward: bool = False) -> sa.ColumnElement[bool]:
+    """Rows after the row whose sort values are ``values`` (the keyset condition), or before
+    it when ``backward``."""
     alternatives = []
     equal: list[sa.ColumnElement[bool]] = []
     for key, value in zip(keys, values, strict=True):
         if value is None:
+            if backward:  # NULLs come last: every value is before them
+                alternatives.append(sa.and_(*equal, key.column.is_not(None)))
             equal.append(key.column.is_(None))
             continue
-        beyond = key.column < value if key.descending else key.column > value
-        if key.nullable:
+        less = key.descending != backward
+        beyond = key.column < value if less else key.column > value
+        if key.nullable and not backward:
             beyond = sa.or_(beyond, key.column.is_(None))
         alternatives.append(sa.and_(*equal, beyond))
         equal.append(key.column == value)
     return sa.or_(*alternatives) if alternatives else sa.false()
 
 
-def encode_cursor(sort_text: str, values: list[Any]) -> str:
-    """The opaque cursor of the page after the row whose sort values are ``values``."""
-    raw = orjson.dumps([sort_text, [json_ready(v) for v in values]])
+def encode_cursor(sort_text: str, values: list[Any], backward: bool = False) -> str:
+    """The opaque cursor of the page after the row whose sort values are ``values`` (before
+    it when ``backward``)."""
+    parts: list[Any] = [sort_text, [json_ready(v) for v in values]]
+    if backward:
+        parts.append("before")
+    raw = orjson.dumps(parts)
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
 def decode_cursor(text: str, sort_text: str, keys: list[SortKey]) -> list[Any]:
     """The sort values of a cursor made for the same order (400 otherwise)."""
-    invalid = bad_query("cursor", "Invalid cursor: use the next_cursor of the same list query.")
+    return read_cursor(text, sort_text, keys)[0]
+
+
+def read_cursor(text: str, sort_text: str, keys: list[SortKey]) -> tuple[list[Any], bool]:
+    """The sort values of a cursor made for the same order, and whether it pages backward
+    (400 otherwise)."""
+    invalid = bad_query(
+        "cursor", "Invalid cursor: use the next_cursor or prev_cursor of the same list query."
+    )
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        sort, values = orjson.loads(raw)
+        sort, values, *direction = orjson.loads(raw)
     except (binascii.Error, ValueError, TypeError):
         raise invalid from None
     if sort != sort_text or not isinstance(values, list) or len(values) != len(keys):
+        raise invalid
+    if direction not in ([], ["before"]):
         raise invalid
     decoded: list[Any] = []
     for key, value in zip(keys, values, strict=True):
@@ -156,7 +180,7 @@ def decode_cursor(text: str, sort_text: str, keys: list[SortKey]) -> list[Any]:
             decoded.append(_cursor_value(key.type, value))
         except (ValueError, TypeError, ArithmeticError):
             raise invalid from None
-    return decoded
+    return decoded, bool(direction)
 
 
 def _cursor_value(type_: str, value: Any) -> Any:
@@ -308,10 +332,14 @@ def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnE
 
 
 def parse_list_query(
-    resource: Resource, names: frozenset[str], params: list[tuple[str, str]]
+    resource: Resource,
+    names: frozenset[str],
+    params: list[tuple[str, str]],
+    max_offset: int = counts.MAX_OFFSET,
 ) -> ListQuery:
     """The list parameters of ``params`` (the query string) over the readable fields
-    ``names``; 400 naming a bad one."""
+    ``names``; 400 naming a bad one, and 400 ``offset_too_large`` for an offset over
+    ``max_offset``."""
     seen: dict[str, str] = {}
     conditions: list[sa.ColumnElement[bool]] = []
     for key, value in params:
@@ -326,13 +354,34 @@ def parse_list_query(
         limit = _integer_parameter("limit", seen["limit"], 1, MAX_LIMIT)
     offset = 0
     if "offset" in seen:
-        offset = _integer_parameter("offset", seen["offset"], 0, MAX_OFFSET)
+        offset = _offset(seen["offset"], max_offset)
     if "offset" in seen and "cursor" in seen:
         raise bad_query("cursor", "Use either cursor or offset, not both.")
     sort_text = seen.get("sort") or ",".join(resource.default_sort)
     keys = parse_sort(resource, names, sort_text)
     sort_text = ",".join(("-" if k.descending else "") + k.name for k in keys)
-    cursor = decode_cursor(seen["cursor"], sort_text, keys) if seen.get("cursor") else None
+    cursor, backward = None, False
+    if seen.get("cursor"):
+        cursor, backward = read_cursor(seen["cursor"], sort_text, keys)
     if "q" in seen:
         conditions.extend(search(resource, names, seen["q"]))
-    return ListQuery(limit, offset, keys, sort_text, cursor, conditions)
+    count = seen.get("count") or counts.DEFAULT
+    if count not in counts.KINDS:
+        hint = "; filter the field count with count__eq=" if "count" in resource.fields else ""
+        raise bad_query("count", f"Must be exact, estimate or none{hint}.")
+    return ListQuery(limit, offset, keys, sort_text, cursor, conditions, count, backward)
+
+
+def _offset(raw: str, max_offset: int) -> int:
+    """The ``offset`` of ``raw``: 400 when it is not a whole number, ``offset_too_large`` over
+    ``max_offset`` (a deep offset reads every row it skips: deeper pages go by cursor)."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise bad_query("offset", "Must be a whole number of at least 0.")
+    offset = int(raw) if len(raw) <= 18 else max_offset + 1
+    if offset > max_offset:
+        message = (
+            f"At most {max_offset}: page further with cursor (each answer's next_cursor),"
+            " which stays fast however deep."
+        )
+        raise ApiError(400, "offset_too_large", f"offset: {message}", {"offset": message})
+    return offset

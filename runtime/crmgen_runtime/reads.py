@@ -15,13 +15,22 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from crmgen_runtime import accounts, backs, links, permissions
+from crmgen_runtime import accounts, backs, counts, links, permissions
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.queries import SortKey, after, encode_cursor, order_by, parse_list_query
+from crmgen_runtime.queries import (
+    ListQuery,
+    SortKey,
+    after,
+    encode_cursor,
+    order_by,
+    parse_list_query,
+)
 from crmgen_runtime.resources import FieldInfo, Resource
 from crmgen_runtime.responses import aware, json_ready
+
+DEFAULT_LIMITS = counts.ListLimits()
 
 
 def signed_in(user: CurrentUser | None) -> CurrentUser:
@@ -119,12 +128,13 @@ class Projection:
         conditions: list[sa.ColumnElement[bool]],
         keys: list[SortKey],
         offset: int = 0,
+        backward: bool = False,
     ) -> sa.Select[Any]:
         """``select`` (this projection's, as ``reading`` gives it) limited to one page in the
-        order of ``keys`` (``limit`` a bound parameter). The page's ids are chosen on the
-        record's own table first, so the links' joins and their read rules cost a row shown,
-        not a row matched."""
-        order = order_by(keys)
+        order of ``keys`` (reversed when ``backward``; ``limit`` a bound parameter). The page's
+        ids are chosen on the record's own table first, so the links' joins and their read
+        rules cost a row shown, not a row matched."""
+        order = order_by(keys, backward)
         ids = (
             sa.select(self.model.id)
             .where(*conditions)
@@ -143,6 +153,13 @@ class Projection:
             page = self.page(self.select, self.live, keys)
             self.pages[sort_text] = page
         return page
+
+    def cursor(self, query: ListQuery, row: Any, backward: bool = False) -> str:
+        """The cursor of the page after ``row`` (one of this projection's) in the order of
+        ``query``, or before it when ``backward``."""
+        index = {name: i for name, _, i in self.readers}
+        values = [row[index[key.name]] for key in query.sort]
+        return encode_cursor(query.sort_text, values, backward)
 
     def items(self, connection: sa.Connection | Any, rows: list[Any]) -> list[dict[str, Any]]:
         """The JSON objects of ``rows`` (this projection's), with their lists and roles."""
@@ -238,42 +255,51 @@ def list_records(
     count: bool = True,
     linkable: bool = False,
     within: Sequence[sa.ColumnElement[bool]] = (),
+    limits: counts.ListLimits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
-    """One page of records: ``{"items", "next_cursor", "total"}`` (``total`` None without
-    ``count``: a caller walking every page, such as an export, counts once). ``linkable``
-    keeps only the records the user may also read: those a link may name (pickers);
-    ``within`` are conditions of the caller's (the records on a back side of a record)."""
+    """One page of records: ``{"items", "next_cursor", "prev_cursor", "total", "total_kind"}``
+    (``total`` as ``count=`` asks, see ``counts``; none without ``count``: a caller walking
+    every page, such as an export, counts once). ``linkable`` keeps only the records the user
+    may also read: those a link may name (pickers); ``within`` are conditions of the caller's
+    (the records on a back side of a record); ``limits`` the app's list settings."""
     rule = permissions.condition(resource, signed_in(user), "list")
     names = permissions.readable(resource, user)
     related, params = backs.filters(resource, signed_in(user), params)
-    query = parse_list_query(resource, names, params)
-    limits = [*within, *related, *query.conditions]
+    query = parse_list_query(resource, names, params, limits.max_offset)
+    restrictions = [*within, *related, *query.conditions]
     if rule is not None:
-        limits.append(rule)
+        restrictions.append(rule)
     if linkable and (readable := links.read_rule(resource, signed_in(user))) is not None:
-        limits.append(readable)
-    conditions = [*limits, *links.live(resource)]
+        restrictions.append(readable)
+    conditions = [*restrictions, *links.live(resource)]
     shape = projection(resource, user)
     select = shape.reading(user)
-    if limits or select is not shape.select or query.cursor is not None or query.offset:
-        beyond = [] if query.cursor is None else [after(query.sort, query.cursor)]
-        page = shape.page(select, [*conditions, *beyond], query.sort, query.offset)
-        counting = sa.select(sa.func.count()).select_from(resource.model).where(*conditions)
+    backward = query.backward
+    exact: sa.Select[Any] | None = None
+    if restrictions or select is not shape.select or query.cursor is not None or query.offset:
+        beyond = [] if query.cursor is None else [after(query.sort, query.cursor, backward)]
+        page = shape.page(select, [*conditions, *beyond], query.sort, query.offset, backward)
     else:  # the plain first page, the most common request: prepared statements
-        page, counting = shape.first_page(query.sort, query.sort_text), shape.count
+        page, exact = shape.first_page(query.sort, query.sort_text), shape.count
     with database.engine.connect() as connection:
-        total = connection.execute(counting).scalar_one() if count else None
+        kind = query.count if count else "none"
+        total = counts.total(connection, resource.model, conditions, kind, limits, exact)
         rows = list(connection.execute(page, {"page_limit": query.limit + 1}).all())
         more = len(rows) > query.limit
         rows = rows[: query.limit]
+        if backward:
+            rows.reverse()
         items = shape.items(connection, rows)
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        index = {name: i for name, _, i in shape.readers}
-        values = [last[index[key.name]] for key in query.sort]
-        next_cursor = encode_cursor(query.sort_text, values)
-    return {"items": items, "next_cursor": next_cursor, "total": total}
+    # forward, a page has one before it when it starts past the first row; backward, one
+    # after it (the row its cursor names)
+    earlier = more if backward else query.cursor is not None or query.offset > 0
+    later = query.cursor is not None if backward else more
+    return {
+        "items": items,
+        "next_cursor": shape.cursor(query, rows[-1]) if later and rows else None,
+        "prev_cursor": shape.cursor(query, rows[0], backward=True) if earlier and rows else None,
+        **total.fields(),
+    }
 
 
 def list_related(
@@ -282,6 +308,7 @@ def list_related(
     user: CurrentUser | None,
     record_id: int,
     params: list[tuple[str, str]],
+    limits: counts.ListLimits = DEFAULT_LIMITS,
 ) -> dict[str, Any]:
     """One page of the records on the back side ``back`` of record ``record_id`` of
     ``back.owner`` (``GET /api/companies/5/deals``), as the list of ``back.source`` gives it
@@ -298,4 +325,5 @@ def list_related(
     if back.field.name not in permissions.readable(source, reader):
         message = f"Your role may not see the {back.field.name} of {source.label} records."
         raise ApiError(403, "forbidden", message)
-    return list_records(database, source, reader, params, within=[back.linked_to(record_id)])
+    within = [back.linked_to(record_id)]
+    return list_records(database, source, reader, params, within=within, limits=limits)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from crmgen_runtime.counts import ListLimits
 from crmgen_runtime.spreadsheets import ImportLimits
 
 MAX_BODY_BYTES = 2_000_000  # the default cap on a request body (MAX_BODY_BYTES)
@@ -88,6 +89,8 @@ class Settings:
     # Request bodies (body_limit.py) and uploaded files (spreadsheets.py).
     max_body_bytes: int = MAX_BODY_BYTES
     imports: ImportLimits = field(default_factory=ImportLimits)
+    # Lists (counts.py): exact totals up to LIST_EXACT_COUNT_LIMIT, offsets up to LIST_MAX_OFFSET.
+    lists: ListLimits = field(default_factory=ListLimits)
     # Operations (crmgen_runtime.logs, metrics_route): the log lines' format, the web worker
     # processes of `serve`, and who may read /metrics (nobody unless a token or networks are set).
     log_format: str = "text"
@@ -176,6 +179,15 @@ def import_limits(env: Mapping[str, str]) -> ImportLimits:
         unzipped_bytes=_count(env, "IMPORT_MAX_UNZIPPED_BYTES", default.unzipped_bytes),
         ratio=_count(env, "IMPORT_MAX_RATIO", default.ratio),
         seconds=_number(env, "IMPORT_MAX_SECONDS", default.seconds, 0.1),
+    )
+
+
+def list_limits(env: Mapping[str, str]) -> ListLimits:
+    """The ``LIST_*`` settings."""
+    default = ListLimits()
+    return ListLimits(
+        exact_count=_count(env, "LIST_EXACT_COUNT_LIMIT", default.exact_count),
+        max_offset=_count(env, "LIST_MAX_OFFSET", default.max_offset),
     )
 
 
@@ -396,6 +408,7 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         metrics_networks=_metrics_networks(env),
         db_pool_size=_count(env, "DB_POOL_SIZE", 5),
         db_max_overflow=_count(env, "DB_MAX_OVERFLOW", 10, low=0),
+        lists=list_limits(env),
     )
 
 

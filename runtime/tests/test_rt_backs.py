@@ -116,7 +116,9 @@ def test_the_related_records_are_those_the_reader_may_list(
     assert answer(api, "/api/companies/4/deals", "ann") == {
         "items": [],
         "next_cursor": None,
+        "prev_cursor": None,
         "total": 0,
+        "total_kind": "exact",
     }
     assert shown(api, "/api/companies/1/deals", "ann") == ["Big"]
     # Beta is bob's, its partner deal Big ann's

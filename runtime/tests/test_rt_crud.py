@@ -91,10 +91,14 @@ def test_lists_filter_with_every_operator(
         ({"partners__gt": "1"}, "__gt does not apply to lists; use =, __in or __isnull."),
         ({"partners__in": ",".join(["1"] * 501)}, "At most 500 values."),
         ({"limit": "0"}, "Must be a whole number from 1 to 500."),
-        ({"offset": "-1"}, "Must be a whole number from 0 to 2147483647."),
+        ({"offset": "-1"}, "Must be a whole number of at least 0."),
+        ({"count": "all"}, "Must be exact, estimate or none."),
         ({"sort": "partners"}, "Cannot sort by 'partners'."),
         ({"sort": "title,-title"}, "'title' is named twice."),
-        ({"cursor": "nonsense"}, "Invalid cursor: use the next_cursor of the same list query."),
+        (
+            {"cursor": "nonsense"},
+            "Invalid cursor: use the next_cursor or prev_cursor of the same list query.",
+        ),
         ({"q": "a\x00"}, "Must be at most 1000 characters of text."),
     ],
 )
@@ -140,11 +144,18 @@ def test_cursors_walk_every_sort_page_by_page(
         query = {"sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
         page = get(api, "/api/deals", **query)
         walked += [item["title"] for item in page["items"]]
-        assert page["total"] == 3
+        assert (page["total"], page["total_kind"]) == (3, "exact")
         cursor = page["next_cursor"]
         if cursor is None:
             break
     assert walked == expected
+    back = []  # and back from the last page, by each page's prev_cursor
+    cursor = page["prev_cursor"]
+    while cursor is not None:
+        page = get(api, "/api/deals", sort=sort, limit=1, cursor=cursor)
+        back += [item["title"] for item in page["items"]]
+        cursor = page["prev_cursor"]
+    assert back == expected[-2::-1]
     assert titles(api, sort=sort, offset=1, limit=1) == expected[1:2]
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import WebClient, site_routes
-from crmgen_runtime.web import lists
+from crmgen_runtime.web import lists, totals
 from crmgen_runtime.web.site import Site
 from starlette.testclient import TestClient
 
@@ -28,15 +28,72 @@ def titles(html: str) -> list[str]:
     return re.findall(r'href="/deals/(\d+)"', html)
 
 
-def test_the_list_shows_a_page_of_records_and_links_the_next(client: TestClient) -> None:
-    page = client.get("/deals/", headers=ADMIN)
+def link(html: str, rel: str) -> str | None:
+    """The pager's link ``rel`` (next, prev, first) of a list page, unescaped."""
+    found = re.search(rf'<a href="([^"]*)" rel="{rel}">', html)
+    return found.group(1).replace("&amp;", "&") if found else None
+
+
+def test_the_list_pages_next_and_back_by_cursor(client: TestClient) -> None:
+    page = client.get("/deals/?stage__in=new&stage__in=won&sort=title", headers=ADMIN)
     assert page.status_code == 200
     assert "Big" in page.text and "Mid" in page.text  # by title: Big, Mid | Small
-    assert "Small" not in page.text
-    assert "offset=2" in page.text
-    second = client.get("/deals/?offset=2", headers=ADMIN)
-    assert "Small" in second.text and "Big" not in second.text
+    assert "Small" not in page.text and "1–2 · Total: 3" in page.text
+    assert link(page.text, "prev") is None and link(page.text, "first") is None
+    following = link(page.text, "next")
+    assert following is not None and "cursor=" in following and "offset" not in following
+    assert "sort=title" in following and following.count("stage__in=") == 2  # the query kept
+    second = client.get(following, headers=ADMIN).text  # a link anyone may open again
+    assert "Small" in second and "Big" not in second and "Total: 3" in second
+    assert link(second, "next") is None and link(second, "first") == (
+        "/deals/?sort=title&stage__in=new&stage__in=won"
+    )
+    previous = link(second, "prev")
+    assert previous is not None and "cursor=" in previous
+    back = client.get(previous, headers=ADMIN).text
+    assert titles(back) == titles(page.text) and link(back, "prev") is None
+    # an old link's offset still works, up to LIST_MAX_OFFSET; beyond, the page says so
+    old = client.get("/deals/?offset=2", headers=ADMIN)
+    assert "Small" in old.text and "Big" not in old.text and link(old.text, "prev")
     assert client.get("/deals/?offset=x", headers=ADMIN).status_code == 200
+    deep = client.get("/deals/?offset=10001", headers=ADMIN)
+    assert deep.status_code == 400 and "cursor" in deep.text
+    forged = client.get("/deals/?cursor=nonsense", headers=ADMIN)
+    assert forged.status_code == 400 and "Invalid cursor" in forged.text
+
+
+def test_an_estimated_total_says_so(site: Site, web_client: WebClient) -> None:
+    client = web_client(site_routes(site, lists), site=site, LIST_EXACT_COUNT_LIMIT="2")
+    postgres = client.app.state.db.dialect == "postgresql"  # type: ignore[attr-defined]
+    said = (
+        ("en", "Total: about ", "Total: more than 2"),
+        ("ru", "Всего: около ", "Всего: более 2"),
+    )
+    for locale, about, more in said:  # the planner's estimate, or "more than" on SQLite
+        html = client.get("/deals/", headers={**ADMIN, "Accept-Language": locale}).text
+        assert (about if postgres else more) in html, locale
+    exact = client.get("/deals/?stage__in=won", headers=ADMIN).text
+    assert "Total: 0" in exact
+
+
+@pytest.mark.parametrize(
+    ("locale", "estimate", "at_least", "exact"),
+    [
+        ("en", "about 1.2 million", "more than 10,000", "12,345"),
+        ("ru", "около 1,2 миллиона", "более 10\xa0000", "12\xa0345"),
+        ("id", "sekitar 1,2 juta", "lebih dari 10.000", "12.345"),
+        ("bs", "oko 1,2 miliona", "više od 10.000", "12.345"),
+        ("zh", "约 123.5万", "超过 10,000", "12,345"),
+    ],
+)
+def test_totals_read_as_people_say_them(
+    site: Site, locale: str, estimate: str, at_least: str, exact: str
+) -> None:
+    t = site.translator(locale)
+    assert totals.total_text(t, 1_234_567, "estimate", locale) == estimate
+    assert totals.total_text(t, 10_001, "at_least", locale) == at_least
+    assert totals.total_text(t, 12_345, "exact", locale) == exact
+    assert totals.total_text(t, None, None, locale) == ""
 
 
 def test_sorting_filters_and_search(client: TestClient) -> None:

@@ -3,9 +3,11 @@ search, and a fixed number of SQL statements whatever the page size."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import sqlalchemy as sa
+from crmgen_runtime.counts import ListLimits
 
 from tests.backend.conftest import Backend
 from tests.backend.payloads import create
@@ -81,8 +83,44 @@ def test_cursor_and_offset_paging_walk_the_same_order(crm: Backend) -> None:
             if cursor is None:
                 break
         assert seen == expected, sort
+        back, cursor = [], page["prev_cursor"]  # and back again by each prev_cursor
+        while cursor is not None:
+            query = f"/api/companies?sort={sort}&limit=3&cursor={cursor}"
+            page = crm.client.get(query, headers=admin).json()
+            back = [item["name"] for item in page["items"]] + back
+            cursor = page["prev_cursor"]
+        assert back == expected[:6], sort
         by_offset = names(crm, f"sort={sort}&limit=3&offset=3")
         assert by_offset == expected[3:6]
+
+
+def test_totals_say_how_they_were_counted_and_offsets_are_capped(crm: Backend) -> None:
+    seed(crm)
+    app: Any = crm.client.app
+    settings = app.state.settings
+    app.state.settings = dataclasses.replace(
+        settings, lists=ListLimits(exact_count=5, max_offset=3)
+    )
+    try:
+        admin = crm.as_user("admin")
+
+        def total(query: str) -> tuple[Any, Any]:
+            response = crm.client.get(f"/api/companies?{query}", headers=admin)
+            assert response.status_code == 200, response.text
+            return response.json()["total"], response.json()["total_kind"]
+
+        assert total("employees=10") == (3, "exact")
+        assert total("count=exact") == (7, "exact")
+        assert total("count=none") == (None, None)
+        counted, kind = total("")  # 7 companies, over the threshold of 5
+        assert kind == ("estimate" if crm.dialect == "postgresql" else "at_least"), kind
+        assert counted >= 6
+        assert names(crm, "sort=name&offset=3&limit=1") == ["delta"]
+        deep = crm.client.get("/api/companies?offset=4", headers=admin)
+        assert deep.status_code == 400 and deep.json()["error"]["code"] == "offset_too_large"
+        assert "cursor" in deep.json()["error"]["message"]
+    finally:
+        app.state.settings = settings
 
 
 def test_every_filter_operator(crm: Backend) -> None:

@@ -172,6 +172,13 @@ def test_fields_named_like_list_parameters_take_an_explicit_operator(
         response = words.client.get(f"/api/orders?{name}=1", headers=words.as_user("sales"))
         assert response.status_code == 400, response.text
         assert f"{name}__eq" in response.json()["error"]["message"], response.text
+    # count= is the list parameter: how to count the total (the field keeps count__eq)
+    counted = _list(words, "sort=order&count=exact&count__gte=4")
+    assert [item["order"] for item in counted["items"]] == [4, 5]
+    assert (counted["total"], counted["total_kind"]) == (2, "exact")
+    assert _list(words, "count=none")["total"] is None
+    response = words.client.get("/api/orders?count=2", headers=words.as_user("sales"))
+    assert "must be exact, estimate or none" in response.json()["error"]["message"].lower()
 
 
 def test_dashboard_over_reserved_words(words: Backend, filled: dict[str, Any]) -> None:

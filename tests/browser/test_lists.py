@@ -173,3 +173,27 @@ def test_export_csv_and_xlsx_of_the_current_filter(page: Any, live: Server, tag:
     values = [row for row in sheet.iter_rows(values_only=True)]
     assert values[0][1] == "Full name"
     assert [row[1] for row in values[1:]] == [f"Export {tag}"]
+
+
+def test_pages_go_next_and_back_by_cursor(page: Any, live: Server, tag: str) -> None:
+    for n in range(27):  # companies list 25 a page
+        add(live, "admin", "companies", name=f"Paged {tag} {n:02d}")
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/companies/?q={tag}&sort=name")
+    first = table_text(page)
+    assert f"Paged {tag} 00" in first and f"Paged {tag} 25" not in first
+    with page.expect_navigation():
+        page.get_by_role("link", name="Next").click()
+    assert "cursor=" in page.url and f"q={tag}" in page.url and "sort=name" in page.url
+    second = table_text(page)
+    assert f"Paged {tag} 25" in second and f"Paged {tag} 00" not in second
+    shared = page.url
+    with page.expect_navigation():
+        page.get_by_role("link", name="Previous").click()
+    assert table_text(page) == first
+    assert page.get_by_role("link", name="Previous").count() == 0
+    page.goto(shared)  # a page's address opens the same page again
+    assert table_text(page) == second
+    with page.expect_navigation():
+        page.get_by_role("link", name="First page").click()
+    assert table_text(page) == first and "cursor" not in page.url

@@ -329,6 +329,12 @@ def test_paging_keeps_the_filters(ui: UI, people: dict[str, Any]) -> None:
     assert following and "industry__in=other" in following.group(1)
     second = client.get(following.group(1).replace("&amp;", "&")).text
     assert names(second) == ["Paged 25", "Paged 26"]
+    assert "offset=" not in first + second  # pages link cursors: as fast deep down, shareable
+    previous = re.search(r'<a href="([^"]+)" rel="prev">', second)
+    assert previous and "industry__in=other" in previous.group(1)
+    back = client.get(previous.group(1).replace("&amp;", "&")).text
+    assert names(back) == names(first) and 'rel="prev"' not in back
+    assert '<a href="/companies/?industry__in=other" rel="first">' in second
 
 
 def test_a_seller_sees_only_their_records_and_filters(ui: UI, people: dict[str, Any]) -> None:

@@ -382,7 +382,7 @@ def _display_matches(
     for query in queries:
         params = [*query, ("limit", str(crud.MAX_LIMIT))]
         while True:
-            page = crud.list_records(database, target, user, params, linkable=True)
+            page = crud.list_records(database, target, user, params, count=False, linkable=True)
             for item in page["items"]:
                 key = str(item.get(shown))
                 if key in found:

@@ -1,13 +1,17 @@
 """An entity's list page: columns, sorting by header, filters per field type, search, paging,
 bulk delete and the export of the current filter as CSV or XLSX.
 
-The page's query string speaks the API's list query: ``q``, ``sort``, ``offset`` and filters
+The page's query string speaks the API's list query: ``q``, ``sort``, ``cursor`` and filters
 ``field=value`` or ``field__op=value`` (``op`` one of gt, gte, lt, lte, ne, in, contains,
 isnull), those over the back sides of relations too (``deals__stage=won``). The filter
 widgets write such names (``stage__in``, ``amount__gte``, ...; a field named like a list
 parameter with ``__eq``: ``format__eq``), so every link of the page (headers, pages, export)
 keeps the whole query, and ``crud.list_records`` checks it with the user's permissions: a bad
-value is a message on the page, never a 500.
+value is a message on the page, never a 500. Pages go next and back by the API's keyset
+cursors (``next_cursor``, ``prev_cursor``), so a page's link is as fast a thousand pages in as
+on the first and can be shared; the page never links an ``offset`` (an old link's offset still
+works up to ``LIST_MAX_OFFSET``). The total says whether it is counted or estimated
+(``totals``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,12 +49,20 @@ from crmgen_runtime.web.site import (
     read_pairs,
     site_of,
 )
+from crmgen_runtime.web.totals import total_text
 
-# Query names that are not filters; ``limit`` and ``cursor`` belong to the page, not the user.
-CONTROL = frozenset({"q", "sort", "offset", "limit", "cursor"})
+# Query names that are not filters; ``limit`` and ``count`` belong to the page, not the user.
+CONTROL = frozenset({"q", "sort", "offset", "limit", "cursor", "count"})
 MAX_OFFSET = 2**31 - 1
 EXPORT_PAGE = 500  # rows per database round trip while exporting
 MAX_EXPORT_ROWS = 100_000
+EMPTY_PAGE = {
+    "items": [],
+    "total": 0,
+    "total_kind": "exact",
+    "next_cursor": None,
+    "prev_cursor": None,
+}
 MAX_BULK = 500  # records one bulk delete may name
 REF_OPTIONS_LIMIT = 200  # a reference filter with more targets asks for an id instead
 FORMULA_START = (
@@ -77,7 +90,8 @@ class ListQuery:
 
     q: str = ""
     sort: str = ""  # as given; empty means the spec's default order
-    offset: int = 0
+    offset: int = 0  # an old link's (the page itself links cursors only)
+    cursor: str = ""  # the API's cursor of the page shown (empty: the first page)
     filters: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @classmethod
@@ -88,6 +102,7 @@ class ListQuery:
             q=query.get("q", "").strip(),
             sort=query.get("sort", "").strip(),
             offset=min(int(offset), MAX_OFFSET) if offset.isdigit() else 0,
+            cursor=query.get("cursor", "").strip(),
             filters=tuple(
                 (key, value.strip())
                 for key, value in query.multi_items()
@@ -108,7 +123,9 @@ class ListQuery:
         if self.sort:
             pairs.append(("sort", self.sort))
         pairs.extend(self.filters)
-        if paged and self.offset:
+        if paged and self.cursor:
+            pairs.append(("cursor", self.cursor))
+        elif paged and self.offset:
             pairs.append(("offset", str(self.offset)))
         return pairs
 
@@ -164,10 +181,11 @@ def _ref_options(
     if target is None:
         return None
     try:
-        page = crud.list_records(database, target, user, [("limit", str(REF_OPTIONS_LIMIT))])
+        first = [("limit", str(REF_OPTIONS_LIMIT))]
+        page = crud.list_records(database, target, user, first, count=False)
     except ApiError:
         return None
-    if page["total"] > REF_OPTIONS_LIMIT:
+    if page["next_cursor"] is not None:  # more than the limit
         return None
     shown = meta.get("display") or target.display
     return [
@@ -237,7 +255,8 @@ def column_header(
     state = {name: "ascending", f"-{name}": "descending"}.get(sorted_by)
     link = None
     if meta["type"] not in UNSORTABLE:
-        link = query.url(base, sort=("-" if state == "ascending" else "") + name, offset=0)
+        order = ("-" if state == "ascending" else "") + name
+        link = query.url(base, sort=order, offset=0, cursor="")
     return {"label": site.pick(meta["label"], locale), "link": link, "sorted": state}
 
 
@@ -313,7 +332,7 @@ class Export:
                 self.resource,
                 self.user,
                 [*self.params, ("cursor", page["next_cursor"])],
-                count=False,  # the first page counted
+                count=False,  # an export needs no total
             )
 
     def csv_chunks(self) -> Iterator[str]:
@@ -368,6 +387,11 @@ def _api_params(site: Site, entity: dict[str, Any], query: ListQuery) -> list[tu
     return query.api_params(entity["fields"], entity["sort"], site.catalog.config.clock.zone)
 
 
+def _page_link(query: ListQuery, base: str, cursor: str | None) -> str | None:
+    """The link of the page a cursor of the API names (None: no such page)."""
+    return query.url(base, offset=0, cursor=cursor) if cursor else None
+
+
 def back_link(base: str, value: str) -> str:
     """The list page to go back to (only this entity's list, never another site)."""
     return value if value.startswith(base) and "\\" not in value else base
@@ -389,6 +413,7 @@ def titles(
         resource,
         user,
         [("id__in", ",".join(map(str, ids))), ("limit", str(MAX_BULK))],
+        count=False,
     )
     entity = site.entities[resource.path]
     display = entity["fields"].get(entity["display"], {"choices": []})
@@ -413,14 +438,19 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         query = ListQuery.of(request)
         size = entity["page_size"]
         params = [*_api_params(site, entity, query), ("limit", str(size))]
-        if query.offset:
+        if query.cursor:
+            params.append(("cursor", query.cursor))
+        elif query.offset:
             params.append(("offset", str(query.offset)))
+        limits = request.app.state.settings.lists
         error, status = None, 200
         try:
-            page = await run_in_threadpool(crud.list_records, database, resource, user, params)
+            page = await run_in_threadpool(
+                partial(crud.list_records, limits=limits), database, resource, user, params
+            )
         except ApiError as exc:
             error, status = exc.message, exc.status
-            page = {"items": [], "total": 0, "next_cursor": None}
+            page = EMPTY_PAGE
         readable = permissions.readable(resource, user)
         columns = [fields[c] for c in entity["columns"] if c in readable]
         widgets = await run_in_threadpool(
@@ -438,7 +468,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             }
             for item in page["items"]
         ]
-        offset = query.offset
+        paged = bool(query.cursor or query.offset)
+        offset = None if query.cursor else query.offset  # where the page starts, when known
         export = urlencode(query.pairs(paged=False))
         context = site.entity_context(
             path,
@@ -448,17 +479,19 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             headers=headers,
             rows=rows,
             total=page["total"],
+            total_text=total_text(
+                site.translator(locale), page["total"], page["total_kind"], locale
+            ),
             error=error,
             filters=widgets,
             active_filters=len({key.split("__")[0] for key, _ in query.filters}),
             clear_link=query.url(base, filters=(), offset=0),
             here_link=query.url(base),
-            next_link=(
-                query.url(base, offset=offset + size) if offset + size < page["total"] else None
-            ),
-            prev_link=query.url(base, offset=max(0, offset - size)) if offset else None,
-            first_row=offset + 1 if rows else 0,
-            last_row=offset + len(rows),
+            next_link=_page_link(query, base, page["next_cursor"]),
+            prev_link=_page_link(query, base, page["prev_cursor"]),
+            first_link=query.url(base, offset=0, cursor="") if paged else None,
+            first_row=offset + 1 if rows and offset is not None else 0,
+            last_row=offset + len(rows) if offset is not None else 0,
             export_csv=f"{base}export.csv" + (f"?{export}" if export else ""),
             export_xlsx=f"{base}export.xlsx" + (f"?{export}" if export else ""),
             may_create=allowed(resource, user, "create"),
@@ -480,7 +513,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         ]
         params = [*_api_params(site, entity, ListQuery.of(request)), ("limit", str(EXPORT_PAGE))]
         try:
-            first = await run_in_threadpool(crud.list_records, database, resource, user, params)
+            first = await run_in_threadpool(
+                partial(crud.list_records, count=False), database, resource, user, params
+            )
         except ApiError as exc:
             return site.error_page(request, exc.status, "list_bad_filter", user, detail=exc.message)
         rows = Export(site, database, resource, user, params, columns, locale, first)

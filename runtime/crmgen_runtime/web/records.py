@@ -38,6 +38,7 @@ from crmgen_runtime.web.site import (
     redirect,
     site_of,
 )
+from crmgen_runtime.web.totals import total_text
 
 RELATED_ROWS = 10  # records per related list
 TIMELINE_ROWS = 20  # entries per source of the timeline (and in all)
@@ -208,6 +209,9 @@ class Viewer:
                 for item in page["items"]
             ],
             "total": page["total"],
+            "total_text": total_text(
+                site.translator(locale), page["total"], page["total_kind"], locale
+            ),
             "all_url": f"/{source['path']}/{query}",
             "new_url": f"/{source['path']}/new{query}" if may_create else None,
         }

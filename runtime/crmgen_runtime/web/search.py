@@ -29,6 +29,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web.site import Site, allowed, login_redirect, redirect, site_of
+from crmgen_runtime.web.totals import total_text
 
 # A query that is a phone number or part of one; it needs this many digits to be one.
 PHONE_QUERY = re.compile(r"\+?[0-9 ()\-.]+")
@@ -196,7 +197,8 @@ def history_section(
         }
         for item in page["items"]
     ]
-    return {"label": label, "total": page["total"], "items": items}
+    total = total_text(site.translator(locale), page["total"], page["total_kind"], locale)
+    return {"label": label, "total": page["total"], "total_text": total, "items": items}
 
 
 def history(
