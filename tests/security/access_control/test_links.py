@@ -126,8 +126,10 @@ def world(crm: Crm, people: People) -> World:
 
 
 def normalised(response: httpx.Response) -> tuple[int, Any]:
-    """A refusal with its ids blanked, so two refusals compare equal but for them."""
+    """A refusal with its ids and its request id blanked, so two refusals compare equal but
+    for them."""
     text = re.sub(r"\bid \d+", "id N", response.text)
+    text = text.replace(response.headers["x-request-id"], "REQUEST")
     return response.status_code, text
 
 
