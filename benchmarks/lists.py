@@ -11,7 +11,9 @@ fixed time (``wrk`` when installed, else httpx on asyncio) and prints req/s, mea
 the ratio against the first page with ``count=exact`` (the old default: a full count per
 request): the first page with the default ``count=estimate`` (an exact count bounded at
 ``LIST_EXACT_COUNT_LIMIT``, then the planner's estimate) and ``count=none``; and a page
-10,000 records in by ``cursor`` against the same page by ``offset``.
+10,000 records in by ``cursor`` against the same page by ``offset``; and the first page sorted
+by a column both ways and filtered by owner against the page by id, then ``sort=-full_name``
+again without its index (what every column sort cost before the lists' indexes).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.api import EMAIL, PACKAGE, PASSWORD, TIMEOUT, environment, load, serve
 from crmgen.generate import generate
 
+FULL_NAME_INDEX = "ix_contacts_list_full_name_id"  # the list index of the default order
 DEEP = 10_000  # the records before the deep page (the default LIST_MAX_OFFSET)
 
 
@@ -74,8 +77,12 @@ def mean_ms(url: str, token: str, runs: int = 20) -> float:
     return total / runs * 1000
 
 
-def measure(base: str, token: str, contacts: int, seconds: float, connections: int) -> None:
+def measure(
+    base: str, token: str, contacts: int, seconds: float, connections: int, url: str
+) -> None:
     auth = {"Authorization": f"Bearer {token}"}
+    first = httpx.get(f"{base}/api/contacts?limit=1", headers=auth, timeout=60).json()
+    owner = first["items"][0]["owner"]["id"]
     exact = httpx.get(f"{base}/api/contacts?count=exact", headers=auth, timeout=60).json()
     estimate = httpx.get(f"{base}/api/contacts", headers=auth, timeout=60).json()
     assert exact.get("total") == contacts and exact["total_kind"] == "exact", exact
@@ -106,14 +113,41 @@ def measure(base: str, token: str, contacts: int, seconds: float, connections: i
             "cursor": f"/api/contacts?cursor={cursor}",
         },
     }
+    groups["sorted by a column (count=none)"] = {
+        "by id": "/api/contacts?sort=id&count=none",
+        "full_name": "/api/contacts?sort=full_name&count=none",
+        "-full_name": "/api/contacts?sort=-full_name&count=none",
+        "-phone (nullable)": "/api/contacts?sort=-phone&count=none",
+        "owner= (a filter)": f"/api/contacts?owner={owner}&count=none",
+    }
     print(f"{'request':<48}{'req/s':>9}{'mean ms':>10}{'ratio':>8}")
+    by_id = 0.0
     for group, requests in groups.items():
-        reference = None
-        for name, path in requests.items():
-            rps = load(base + path, token, seconds, connections)
-            latency = mean_ms(base + path, token)
-            reference = reference or rps
-            print(f"{group + ', ' + name:<48}{rps:>9.1f}{latency:>10.1f}{rps / reference:>7.2f}x")
+        by_id = _measure_group(base, token, group, requests, seconds, connections)
+    # what the sort cost before the lists' indexes (and the old ORDER BY no index matched)
+    with sa.create_engine(url).begin() as connection:
+        connection.execute(sa.text(f"DROP INDEX {FULL_NAME_INDEX}"))
+    without = {"-full_name, no index": "/api/contacts?sort=-full_name&count=none"}
+    _measure_group(base, token, "sorted by a column", without, seconds, connections, by_id)
+
+
+def _measure_group(
+    base: str,
+    token: str,
+    group: str,
+    requests: dict[str, str],
+    seconds: float,
+    connections: int,
+    reference: float | None = None,
+) -> float:
+    """Each request's req/s, mean latency and ratio against ``reference`` (default: the
+    group's first request's req/s, which it returns)."""
+    for name, path in requests.items():
+        rps = load(base + path, token, seconds, connections)
+        latency = mean_ms(base + path, token)
+        reference = reference or rps
+        print(f"{group + ', ' + name:<48}{rps:>9.1f}{latency:>10.1f}{rps / reference:>7.2f}x")
+    return reference or 0.0
 
 
 def main() -> None:
@@ -163,7 +197,7 @@ def main() -> None:
                 )
                 login.raise_for_status()
                 token = login.json()["access_token"]
-                measure(base, token, options.contacts, options.seconds, options.connections)
+                measure(base, token, options.contacts, options.seconds, options.connections, url)
     finally:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -12,7 +12,16 @@ from crmgen import __version__
 from crmgen.bundled import templates_dir
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
-from crmgen.render import api, deployment, openapi, relations, runtime_wheel, samples, seed_plan
+from crmgen.render import (
+    api,
+    deployment,
+    list_indexes,
+    openapi,
+    relations,
+    runtime_wheel,
+    samples,
+    seed_plan,
+)
 from crmgen.render.analytics import analytics_context
 from crmgen.render.outbox_settings import outbox_context
 from crmgen.render.planned import PlannedFile
@@ -73,6 +82,7 @@ def models_context(spec: Spec) -> dict[str, Any]:
         "reverses": lambda entity: relations.reverses(spec, entity),
         "join_columns": relations.join_columns,
         "is_self": relations.is_self,
+        "list_indexes": list_indexes.list_indexes,
     }
 
 

@@ -102,37 +102,40 @@ def parse_sort(resource: Resource, names: frozenset[str], text: str) -> list[Sor
         nullable = name not in NOT_NULL_SYSTEM and not (info is not None and info.not_null)
         keys.append(SortKey(name, resource.attribute(name), descending, nullable, type_))
     if not any(key.name == "id" for key in keys):
-        keys.append(SortKey("id", resource.attribute("id"), False, False, "integer"))
+        # the tie-breaker goes the way of the last key: one index (..., id) serves both ways
+        descending = keys[-1].descending if keys else False
+        keys.append(SortKey("id", resource.attribute("id"), descending, False, "integer"))
     return keys
 
 
 def order_by(keys: list[SortKey], backward: bool = False) -> list[Any]:
-    """The ORDER BY of ``keys``: NULLs last in both directions, on SQLite and PostgreSQL
-    (``backward``: the same order reversed, NULLs first)."""
+    """The ORDER BY of ``keys`` (``backward``: the same order reversed). An empty value counts
+    as the greatest, as PostgreSQL's indexes keep it: last going up, first going down, so one
+    ascending btree index serves a sort both ways (scanned backward for descending)."""
     order: list[Any] = []
     for key in keys:
-        if key.nullable:
-            empty = key.column.is_(None)
-            order.append(empty.desc() if backward else empty)
         descending = key.descending != backward
-        order.append(key.column.desc() if descending else key.column.asc())
+        column = key.column.desc() if descending else key.column.asc()
+        if key.nullable:  # said outright: SQLite puts empty values first going up
+            column = column.nulls_first() if descending else column.nulls_last()
+        order.append(column)
     return order
 
 
 def after(keys: list[SortKey], values: list[Any], backward: bool = False) -> sa.ColumnElement[bool]:
-    """Rows after the row whose sort values are ``values`` (the keyset condition), or before
-    it when ``backward``."""
+    """Rows after the row whose sort values are ``values`` in the order of ``order_by`` (the
+    keyset condition), or before it when ``backward``; empty values are the greatest."""
     alternatives = []
     equal: list[sa.ColumnElement[bool]] = []
     for key, value in zip(keys, values, strict=True):
+        descending = key.descending != backward
         if value is None:
-            if backward:  # NULLs come last: every value is before them
+            if descending:  # going down, the empty values come first: every value follows
                 alternatives.append(sa.and_(*equal, key.column.is_not(None)))
             equal.append(key.column.is_(None))
             continue
-        less = key.descending != backward
-        beyond = key.column < value if less else key.column > value
-        if key.nullable and not backward:
+        beyond = key.column < value if descending else key.column > value
+        if key.nullable and not descending:
             beyond = sa.or_(beyond, key.column.is_(None))
         alternatives.append(sa.and_(*equal, beyond))
         equal.append(key.column == value)

@@ -10,6 +10,7 @@ per many-to-many field (and the roles, for users).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -246,22 +247,28 @@ def fetch_one(
     return shape.items(connection, [row])[0]
 
 
-def list_records(
-    database: Database,
+@dataclass
+class ListPlan:
+    """What one list request sends: its parsed query, the page's SELECT (``page_limit`` a
+    bound parameter), the conditions its total counts over and the count prepared with it."""
+
+    query: ListQuery
+    shape: Projection
+    page: sa.Select[Any]
+    conditions: list[sa.ColumnElement[bool]]
+    exact: sa.Select[Any] | None
+
+
+def plan_list(
     resource: Resource,
     user: CurrentUser | None,
     params: list[tuple[str, str]],
     *,
-    count: bool = True,
     linkable: bool = False,
     within: Sequence[sa.ColumnElement[bool]] = (),
     limits: counts.ListLimits = DEFAULT_LIMITS,
-) -> dict[str, Any]:
-    """One page of records: ``{"items", "next_cursor", "prev_cursor", "total", "total_kind"}``
-    (``total`` as ``count=`` asks, see ``counts``; none without ``count``: a caller walking
-    every page, such as an export, counts once). ``linkable`` keeps only the records the user
-    may also read: those a link may name (pickers); ``within`` are conditions of the caller's
-    (the records on a back side of a record); ``limits`` the app's list settings."""
+) -> ListPlan:
+    """The queries of one page of ``list_records`` (same arguments), not yet run."""
     rule = permissions.condition(resource, signed_in(user), "list")
     names = permissions.readable(resource, user)
     related, params = backs.filters(resource, signed_in(user), params)
@@ -281,6 +288,28 @@ def list_records(
         page = shape.page(select, [*conditions, *beyond], query.sort, query.offset, backward)
     else:  # the plain first page, the most common request: prepared statements
         page, exact = shape.first_page(query.sort, query.sort_text), shape.count
+    return ListPlan(query, shape, page, conditions, exact)
+
+
+def list_records(
+    database: Database,
+    resource: Resource,
+    user: CurrentUser | None,
+    params: list[tuple[str, str]],
+    *,
+    count: bool = True,
+    linkable: bool = False,
+    within: Sequence[sa.ColumnElement[bool]] = (),
+    limits: counts.ListLimits = DEFAULT_LIMITS,
+) -> dict[str, Any]:
+    """One page of records: ``{"items", "next_cursor", "prev_cursor", "total", "total_kind"}``
+    (``total`` as ``count=`` asks, see ``counts``; none without ``count``: a caller walking
+    every page, such as an export, counts once). ``linkable`` keeps only the records the user
+    may also read: those a link may name (pickers); ``within`` are conditions of the caller's
+    (the records on a back side of a record); ``limits`` the app's list settings."""
+    planned = plan_list(resource, user, params, linkable=linkable, within=within, limits=limits)
+    query, shape, page, exact = planned.query, planned.shape, planned.page, planned.exact
+    conditions, backward = planned.conditions, planned.query.backward
     with database.engine.connect() as connection:
         kind = query.count if count else "none"
         total = counts.total(connection, resource.model, conditions, kind, limits, exact)

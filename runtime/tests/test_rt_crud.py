@@ -172,7 +172,24 @@ def test_a_cursor_over_nullable_and_typed_columns(api: TestClient, crm_web: rt_c
             if cursor is None:
                 break
         assert sorted(walked) == [1, 2, 3], sort
-    assert titles(api, sort="amount") == ["Mid", "Big", "Small"]  # empty last
+    # an empty value is the greatest: last going up, first going down (one index serves both)
+    assert titles(api, sort="amount") == ["Mid", "Big", "Small"]
+    assert titles(api, sort="-amount") == ["Small", "Big", "Mid"]
+    for sort, expected in (("amount", [3, 1, 2]), ("-amount", [2, 1, 3])):
+        forward, cursor, page = [], None, {}
+        while True:  # one row a page, so every cursor sits on an empty or a filled value
+            query = {"sort": sort, "limit": 1, **({"cursor": cursor} if cursor else {})}
+            page = get(api, "/api/deals", **query)
+            forward += [item["id"] for item in page["items"]]
+            if page["next_cursor"] is None:
+                break
+            cursor = page["next_cursor"]
+        backward, cursor = [], page["prev_cursor"]
+        while cursor is not None:
+            page = get(api, "/api/deals", sort=sort, limit=1, cursor=cursor)
+            backward = [item["id"] for item in page["items"]] + backward
+            cursor = page["prev_cursor"]
+        assert forward == expected and backward == expected[:-1], sort
 
 
 def test_a_reader_sees_their_records_and_fields_only(api: TestClient) -> None:

@@ -300,3 +300,29 @@ def test_migrate_creates_the_search_indexes_on_postgresql(tmp_path: Path) -> Non
         finally:
             engine.dispose()
         assert "ix_companies_name_trgm" in names, sorted(names)
+
+
+def test_a_new_list_sort_or_filter_is_a_revision_creating_its_index(
+    tmp_path: Path, database: str
+) -> None:
+    out = tmp_path / "out"
+    generate(write_spec(tmp_path / "v1", V1), out)
+    run_app(out, "mig_crm", "migrate", url=database)
+    offered = V1.replace(
+        "      tags: {type: refs, to: Tag, back: leads}\n",
+        "      tags: {type: refs, to: Tag, back: leads}\n"
+        "    ui:\n"
+        "      list: {columns: [title, due], sort: [-due], filters: [status]}\n",
+    )
+    generate(write_spec(tmp_path / "v2", offered), out)
+    newest = max((out / "migrations" / "versions").iterdir())
+    text = newest.read_text()
+    upgrade = text.split("def downgrade")[0]
+    # the filter reads its first page in the new default order; columns no longer offered
+    # (the default list showed amount, status and company) lose their index
+    created = 'op.f("ix_leads_list_status_due_id"), ["status", "due", "id"]'
+    assert created in upgrade, text
+    for dropped in ("amount_id", "company_id_id", "status_id"):
+        assert f'drop_index(op.f("ix_leads_list_{dropped}"))' in upgrade, text
+    run_app(out, "mig_crm", "migrate", url=database)
+    assert schema_diff(out, database) == []

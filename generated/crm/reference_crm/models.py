@@ -63,6 +63,7 @@ class Position(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("name")) <= 120, name="name_max_length"
         ),
+        sa.Index("ix_positions_list_name_id", "name", "id"),
     )
     display_field = "name"
 
@@ -89,6 +90,10 @@ class User(entities.Record, entities.Timestamps, Base):
             sa.func.length(sa.column("telegram_chat")) <= 64,
             name="telegram_chat_max_length",
         ),
+        sa.Index("ix_users_list_name_id", "name", "id"),
+        sa.Index("ix_users_list_position_id_name_id", "position_id", "name", "id"),
+        sa.Index("ix_users_list_active_name_id", "active", "name", "id"),
+        sa.Index("ix_users_list_phone_id", "phone", "id"),
     )
     display_field = "name"
 
@@ -205,6 +210,12 @@ class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
             sa.func.length(sa.column("tax_id")) <= 12, name="tax_id_max_length"
         ),
         sa.Index("ix_company_industry_owner", "industry", "owner_id"),
+        sa.Index("ix_companies_list_name_id", "name", "id"),
+        sa.Index("ix_companies_list_industry_name_id", "industry", "name", "id"),
+        sa.Index("ix_companies_list_owner_id_name_id", "owner_id", "name", "id"),
+        sa.Index("ix_companies_list_parent_id_name_id", "parent_id", "name", "id"),
+        sa.Index("ix_companies_list_phone_id", "phone", "id"),
+        sa.Index("ix_companies_list_email_id", "email", "id"),
     )
     display_field = "name"
 
@@ -293,6 +304,16 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
             sa.func.length(sa.column("notes")) <= 5000, name="notes_max_length"
         ),
         sa.UniqueConstraint("company_id", "email", name="uq_contact_company_email"),
+        sa.Index("ix_contacts_list_full_name_id", "full_name", "id"),
+        sa.Index(
+            "ix_contacts_list_company_id_full_name_id", "company_id", "full_name", "id"
+        ),
+        sa.Index(
+            "ix_contacts_list_owner_id_full_name_id", "owner_id", "full_name", "id"
+        ),
+        sa.Index("ix_contacts_list_is_key_full_name_id", "is_key", "full_name", "id"),
+        sa.Index("ix_contacts_list_phone_id", "phone", "id"),
+        sa.Index("ix_contacts_list_email_id", "email", "id"),
     )
     display_field = "full_name"
 
@@ -388,6 +409,14 @@ class Lead(entities.Record, entities.Timestamps, Base):
             sa.func.length(sa.column("landing_page")) <= 500,
             name="landing_page_max_length",
         ),
+        sa.Index("ix_leads_list_created_at_id", "created_at", "id"),
+        sa.Index("ix_leads_list_source_created_at_id", "source", "created_at", "id"),
+        sa.Index("ix_leads_list_status_created_at_id", "status", "created_at", "id"),
+        sa.Index(
+            "ix_leads_list_owner_id_created_at_id", "owner_id", "created_at", "id"
+        ),
+        sa.Index("ix_leads_list_name_id", "name", "id"),
+        sa.Index("ix_leads_list_company_name_id", "company_name", "id"),
     )
     display_field = "name"
 
@@ -440,6 +469,24 @@ class Deal(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.column("amount", ExactDecimal(12, 2)) >= 0, name="amount_min"
         ),
+        sa.Index("ix_deals_list_expected_close_id", "expected_close", "id"),
+        sa.Index(
+            "ix_deals_list_stage_expected_close_id", "stage", "expected_close", "id"
+        ),
+        sa.Index(
+            "ix_deals_list_owner_id_expected_close_id",
+            "owner_id",
+            "expected_close",
+            "id",
+        ),
+        sa.Index(
+            "ix_deals_list_company_id_expected_close_id",
+            "company_id",
+            "expected_close",
+            "id",
+        ),
+        sa.Index("ix_deals_list_name_id", "name", "id"),
+        sa.Index("ix_deals_list_amount_id", "amount", "id"),
     )
     display_field = "name"
 
@@ -515,6 +562,13 @@ class Task(entities.Record, entities.Timestamps, Base):
             sa.column("status").in_(["new", "in_progress", "done", "cancelled"]),
             name="status_values",
         ),
+        sa.Index("ix_tasks_list_deadline_id", "deadline", "id"),
+        sa.Index(
+            "ix_tasks_list_assignee_id_deadline_id", "assignee_id", "deadline", "id"
+        ),
+        sa.Index("ix_tasks_list_priority_deadline_id", "priority", "deadline", "id"),
+        sa.Index("ix_tasks_list_status_deadline_id", "status", "deadline", "id"),
+        sa.Index("ix_tasks_list_title_id", "title", "id"),
     )
     display_field = "title"
 
@@ -566,6 +620,35 @@ class Interaction(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("gist")) <= 200, name="gist_max_length"
         ),
+        sa.Index("ix_interactions_list_happened_at_id", "happened_at", "id"),
+        sa.Index(
+            "ix_interactions_list_kind_happened_at_id", "kind", "happened_at", "id"
+        ),
+        sa.Index(
+            "ix_interactions_list_owner_id_happened_at_id",
+            "owner_id",
+            "happened_at",
+            "id",
+        ),
+        sa.Index(
+            "ix_interactions_list_contact_id_happened_at_id",
+            "contact_id",
+            "happened_at",
+            "id",
+        ),
+        sa.Index(
+            "ix_interactions_list_company_id_happened_at_id",
+            "company_id",
+            "happened_at",
+            "id",
+        ),
+        sa.Index(
+            "ix_interactions_list_deal_id_happened_at_id",
+            "deal_id",
+            "happened_at",
+            "id",
+        ),
+        sa.Index("ix_interactions_list_gist_id", "gist", "id"),
     )
     display_field = "gist"
 
@@ -620,6 +703,9 @@ class Product(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.column("price", ExactDecimal(12, 2)) >= 0, name="price_min"
         ),
+        sa.Index("ix_products_list_name_id", "name", "id"),
+        sa.Index("ix_products_list_active_name_id", "active", "name", "id"),
+        sa.Index("ix_products_list_price_id", "price", "id"),
     )
     display_field = "name"
 
@@ -650,6 +736,15 @@ class Order(entities.Record, entities.Timestamps, Base):
             sa.column("status").in_(["draft", "confirmed", "shipped", "cancelled"]),
             name="status_values",
         ),
+        sa.Index("ix_orders_list_ordered_on_id", "ordered_on", "id"),
+        sa.Index("ix_orders_list_status_ordered_on_id", "status", "ordered_on", "id"),
+        sa.Index(
+            "ix_orders_list_company_id_ordered_on_id", "company_id", "ordered_on", "id"
+        ),
+        sa.Index(
+            "ix_orders_list_owner_id_ordered_on_id", "owner_id", "ordered_on", "id"
+        ),
+        sa.Index("ix_orders_list_total_id", "total", "id"),
     )
     display_field = "number"
 
@@ -717,6 +812,11 @@ class OrderLine(entities.Record, entities.Timestamps, Base):
         sa.UniqueConstraint(
             "sales_order_id", "product_id", name="uq_order_line_sales_order_product"
         ),
+        sa.Index("ix_order_lines_list_sales_order_id_id", "sales_order_id", "id"),
+        sa.Index("ix_order_lines_list_product_id_id", "product_id", "id"),
+        sa.Index("ix_order_lines_list_quantity_id", "quantity", "id"),
+        sa.Index("ix_order_lines_list_price_id", "price", "id"),
+        sa.Index("ix_order_lines_list_line_total_id", "line_total", "id"),
     )
 
     sales_order_id: Mapped[int] = mapped_column(
@@ -754,6 +854,16 @@ class Invoice(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.column("total", ExactDecimal(12, 2)) >= 0, name="total_min"
         ),
+        sa.Index("ix_invoices_list_issued_on_id", "issued_on", "id"),
+        sa.Index("ix_invoices_list_status_issued_on_id", "status", "issued_on", "id"),
+        sa.Index(
+            "ix_invoices_list_company_id_issued_on_id", "company_id", "issued_on", "id"
+        ),
+        sa.Index(
+            "ix_invoices_list_owner_id_issued_on_id", "owner_id", "issued_on", "id"
+        ),
+        sa.Index("ix_invoices_list_due_date_id", "due_date", "id"),
+        sa.Index("ix_invoices_list_total_id", "total", "id"),
     )
     display_field = "number"
 
@@ -815,6 +925,8 @@ class ClientGroup(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("name")) <= 100, name="name_max_length"
         ),
+        sa.Index("ix_client_groups_list_name_id", "name", "id"),
+        sa.Index("ix_client_groups_list_owner_id_name_id", "owner_id", "name", "id"),
     )
     display_field = "name"
 

@@ -45,6 +45,8 @@ class User(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("name")) <= 200, name="name_max_length"
         ),
+        sa.Index("ix_users_list_name_id", "name", "id"),
+        sa.Index("ix_users_list_active_id", "active", "id"),
     )
     display_field = "name"
 
@@ -90,6 +92,9 @@ class Contact(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("name")) <= 120, name="name_max_length"
         ),
+        sa.Index("ix_contacts_list_name_id", "name", "id"),
+        sa.Index("ix_contacts_list_email_id", "email", "id"),
+        sa.Index("ix_contacts_list_phone_id", "phone", "id"),
     )
     display_field = "name"
 

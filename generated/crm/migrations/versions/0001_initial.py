@@ -219,6 +219,9 @@ def upgrade() -> None:
             "length(name) <= 120", name=op.f("ck_positions_name_max_length")
         ),
     )
+    op.create_index(
+        op.f("ix_positions_list_name_id"), "positions", ["name", "id"], unique=False
+    )
     op.create_table(
         "products",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -254,6 +257,18 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "length(sku) <= 40", name=op.f("ck_products_sku_max_length")
         ),
+    )
+    op.create_index(
+        op.f("ix_products_list_active_name_id"),
+        "products",
+        ["active", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_products_list_name_id"), "products", ["name", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_products_list_price_id"), "products", ["price", "id"], unique=False
     )
     op.create_table(
         "users",
@@ -328,6 +343,24 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        op.f("ix_users_list_active_name_id"),
+        "users",
+        ["active", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_users_list_name_id"), "users", ["name", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_users_list_phone_id"), "users", ["phone", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_users_list_position_id_name_id"),
+        "users",
+        ["position_id", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_users_position_id"), "users", ["position_id"], unique=False
     )
     op.create_table(
@@ -363,6 +396,18 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "length(name) >= 2", name=op.f("ck_client_groups_name_min_length")
         ),
+    )
+    op.create_index(
+        op.f("ix_client_groups_list_name_id"),
+        "client_groups",
+        ["name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_client_groups_list_owner_id_name_id"),
+        "client_groups",
+        ["owner_id", "name", "id"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_client_groups_owner_id"), "client_groups", ["owner_id"], unique=False
@@ -447,6 +492,33 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_companies_deleted_at"), "companies", ["deleted_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_companies_list_email_id"), "companies", ["email", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_companies_list_industry_name_id"),
+        "companies",
+        ["industry", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_companies_list_name_id"), "companies", ["name", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_companies_list_owner_id_name_id"),
+        "companies",
+        ["owner_id", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_companies_list_parent_id_name_id"),
+        "companies",
+        ["parent_id", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_companies_list_phone_id"), "companies", ["phone", "id"], unique=False
     )
     op.create_index(op.f("ix_companies_name"), "companies", ["name"], unique=False)
     op.create_index(
@@ -719,6 +791,36 @@ def upgrade() -> None:
         ),
     )
     op.create_index(op.f("ix_leads_email"), "leads", ["email"], unique=False)
+    op.create_index(
+        op.f("ix_leads_list_company_name_id"),
+        "leads",
+        ["company_name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_leads_list_created_at_id"), "leads", ["created_at", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_leads_list_name_id"), "leads", ["name", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_leads_list_owner_id_created_at_id"),
+        "leads",
+        ["owner_id", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_leads_list_source_created_at_id"),
+        "leads",
+        ["source", "created_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_leads_list_status_created_at_id"),
+        "leads",
+        ["status", "created_at", "id"],
+        unique=False,
+    )
     op.create_index(op.f("ix_leads_owner_id"), "leads", ["owner_id"], unique=False)
     op.create_index(op.f("ix_leads_status"), "leads", ["status"], unique=False)
     op.create_table(
@@ -808,6 +910,36 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_contacts_email"), "contacts", ["email"], unique=False)
     op.create_index(op.f("ix_contacts_is_key"), "contacts", ["is_key"], unique=False)
+    op.create_index(
+        op.f("ix_contacts_list_company_id_full_name_id"),
+        "contacts",
+        ["company_id", "full_name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_contacts_list_email_id"), "contacts", ["email", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_contacts_list_full_name_id"),
+        "contacts",
+        ["full_name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_contacts_list_is_key_full_name_id"),
+        "contacts",
+        ["is_key", "full_name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_contacts_list_owner_id_full_name_id"),
+        "contacts",
+        ["owner_id", "full_name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_contacts_list_phone_id"), "contacts", ["phone", "id"], unique=False
+    )
     op.create_index(
         op.f("ix_contacts_owner_id"), "contacts", ["owner_id"], unique=False
     )
@@ -910,6 +1042,36 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_deals_company_id"), "deals", ["company_id"], unique=False)
     op.create_index(op.f("ix_deals_contact_id"), "deals", ["contact_id"], unique=False)
+    op.create_index(
+        op.f("ix_deals_list_amount_id"), "deals", ["amount", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_deals_list_company_id_expected_close_id"),
+        "deals",
+        ["company_id", "expected_close", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_list_expected_close_id"),
+        "deals",
+        ["expected_close", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_list_name_id"), "deals", ["name", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_deals_list_owner_id_expected_close_id"),
+        "deals",
+        ["owner_id", "expected_close", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_list_stage_expected_close_id"),
+        "deals",
+        ["stage", "expected_close", "id"],
+        unique=False,
+    )
     op.create_index(op.f("ix_deals_owner_id"), "deals", ["owner_id"], unique=False)
     op.create_index(op.f("ix_deals_stage"), "deals", ["stage"], unique=False)
     op.create_table(
@@ -987,6 +1149,48 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_interactions_list_company_id_happened_at_id"),
+        "interactions",
+        ["company_id", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_contact_id_happened_at_id"),
+        "interactions",
+        ["contact_id", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_deal_id_happened_at_id"),
+        "interactions",
+        ["deal_id", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_gist_id"),
+        "interactions",
+        ["gist", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_happened_at_id"),
+        "interactions",
+        ["happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_kind_happened_at_id"),
+        "interactions",
+        ["kind", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_owner_id_happened_at_id"),
+        "interactions",
+        ["owner_id", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_interactions_owner_id"), "interactions", ["owner_id"], unique=False
     )
     op.create_table(
@@ -1059,6 +1263,33 @@ def upgrade() -> None:
         op.f("ix_orders_contact_id"), "orders", ["contact_id"], unique=False
     )
     op.create_index(op.f("ix_orders_deal_id"), "orders", ["deal_id"], unique=False)
+    op.create_index(
+        op.f("ix_orders_list_company_id_ordered_on_id"),
+        "orders",
+        ["company_id", "ordered_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_orders_list_ordered_on_id"),
+        "orders",
+        ["ordered_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_orders_list_owner_id_ordered_on_id"),
+        "orders",
+        ["owner_id", "ordered_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_orders_list_status_ordered_on_id"),
+        "orders",
+        ["status", "ordered_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_orders_list_total_id"), "orders", ["total", "id"], unique=False
+    )
     op.create_index(op.f("ix_orders_owner_id"), "orders", ["owner_id"], unique=False)
     op.create_table(
         "tasks",
@@ -1124,6 +1355,30 @@ def upgrade() -> None:
     op.create_index(op.f("ix_tasks_contact_id"), "tasks", ["contact_id"], unique=False)
     op.create_index(op.f("ix_tasks_deadline"), "tasks", ["deadline"], unique=False)
     op.create_index(op.f("ix_tasks_deal_id"), "tasks", ["deal_id"], unique=False)
+    op.create_index(
+        op.f("ix_tasks_list_assignee_id_deadline_id"),
+        "tasks",
+        ["assignee_id", "deadline", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_tasks_list_deadline_id"), "tasks", ["deadline", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_tasks_list_priority_deadline_id"),
+        "tasks",
+        ["priority", "deadline", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_tasks_list_status_deadline_id"),
+        "tasks",
+        ["status", "deadline", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_tasks_list_title_id"), "tasks", ["title", "id"], unique=False
+    )
     op.create_index(op.f("ix_tasks_status"), "tasks", ["status"], unique=False)
     op.create_table(
         "invoices",
@@ -1202,6 +1457,39 @@ def upgrade() -> None:
         op.f("ix_invoices_due_date"), "invoices", ["due_date"], unique=False
     )
     op.create_index(
+        op.f("ix_invoices_list_company_id_issued_on_id"),
+        "invoices",
+        ["company_id", "issued_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_list_due_date_id"),
+        "invoices",
+        ["due_date", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_list_issued_on_id"),
+        "invoices",
+        ["issued_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_list_owner_id_issued_on_id"),
+        "invoices",
+        ["owner_id", "issued_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_list_status_issued_on_id"),
+        "invoices",
+        ["status", "issued_on", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_list_total_id"), "invoices", ["total", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_invoices_owner_id"), "invoices", ["owner_id"], unique=False
     )
     op.create_index(
@@ -1264,6 +1552,36 @@ def upgrade() -> None:
         sa.CheckConstraint("quantity >= 1", name=op.f("ck_order_lines_quantity_min")),
     )
     op.create_index(
+        op.f("ix_order_lines_list_line_total_id"),
+        "order_lines",
+        ["line_total", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_order_lines_list_price_id"),
+        "order_lines",
+        ["price", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_order_lines_list_product_id_id"),
+        "order_lines",
+        ["product_id", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_order_lines_list_quantity_id"),
+        "order_lines",
+        ["quantity", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_order_lines_list_sales_order_id_id"),
+        "order_lines",
+        ["sales_order_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_order_lines_product_id"), "order_lines", ["product_id"], unique=False
     )
     op.create_index(
@@ -1275,12 +1593,27 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_order_lines_list_line_total_id"), table_name="order_lines")
+    op.drop_index(op.f("ix_order_lines_list_price_id"), table_name="order_lines")
+    op.drop_index(op.f("ix_order_lines_list_product_id_id"), table_name="order_lines")
+    op.drop_index(op.f("ix_order_lines_list_quantity_id"), table_name="order_lines")
+    op.drop_index(
+        op.f("ix_order_lines_list_sales_order_id_id"), table_name="order_lines"
+    )
     op.drop_index(op.f("ix_order_lines_product_id"), table_name="order_lines")
     op.drop_index(op.f("ix_order_lines_sales_order_id"), table_name="order_lines")
     op.drop_table("order_lines")
     op.drop_index(op.f("ix_invoices_company_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_deal_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_due_date"), table_name="invoices")
+    op.drop_index(
+        op.f("ix_invoices_list_company_id_issued_on_id"), table_name="invoices"
+    )
+    op.drop_index(op.f("ix_invoices_list_due_date_id"), table_name="invoices")
+    op.drop_index(op.f("ix_invoices_list_issued_on_id"), table_name="invoices")
+    op.drop_index(op.f("ix_invoices_list_owner_id_issued_on_id"), table_name="invoices")
+    op.drop_index(op.f("ix_invoices_list_status_issued_on_id"), table_name="invoices")
+    op.drop_index(op.f("ix_invoices_list_total_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_owner_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_sales_order_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_status"), table_name="invoices")
@@ -1289,21 +1622,60 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tasks_contact_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_deadline"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_deal_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_assignee_id_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_priority_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_status_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_title_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_status"), table_name="tasks")
     op.drop_table("tasks")
     op.drop_index(op.f("ix_orders_company_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_contact_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_deal_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_company_id_ordered_on_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_ordered_on_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_owner_id_ordered_on_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_status_ordered_on_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_total_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_owner_id"), table_name="orders")
     op.drop_table("orders")
     op.drop_index(op.f("ix_interactions_company_id"), table_name="interactions")
     op.drop_index(op.f("ix_interactions_contact_id"), table_name="interactions")
     op.drop_index(op.f("ix_interactions_deal_id"), table_name="interactions")
     op.drop_index(op.f("ix_interactions_happened_at"), table_name="interactions")
+    op.drop_index(
+        op.f("ix_interactions_list_company_id_happened_at_id"),
+        table_name="interactions",
+    )
+    op.drop_index(
+        op.f("ix_interactions_list_contact_id_happened_at_id"),
+        table_name="interactions",
+    )
+    op.drop_index(
+        op.f("ix_interactions_list_deal_id_happened_at_id"), table_name="interactions"
+    )
+    op.drop_index(op.f("ix_interactions_list_gist_id"), table_name="interactions")
+    op.drop_index(
+        op.f("ix_interactions_list_happened_at_id"), table_name="interactions"
+    )
+    op.drop_index(
+        op.f("ix_interactions_list_kind_happened_at_id"), table_name="interactions"
+    )
+    op.drop_index(
+        op.f("ix_interactions_list_owner_id_happened_at_id"), table_name="interactions"
+    )
     op.drop_index(op.f("ix_interactions_owner_id"), table_name="interactions")
     op.drop_table("interactions")
     op.drop_index(op.f("ix_deals_company_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_contact_id"), table_name="deals")
+    op.drop_index(op.f("ix_deals_list_amount_id"), table_name="deals")
+    op.drop_index(
+        op.f("ix_deals_list_company_id_expected_close_id"), table_name="deals"
+    )
+    op.drop_index(op.f("ix_deals_list_expected_close_id"), table_name="deals")
+    op.drop_index(op.f("ix_deals_list_name_id"), table_name="deals")
+    op.drop_index(op.f("ix_deals_list_owner_id_expected_close_id"), table_name="deals")
+    op.drop_index(op.f("ix_deals_list_stage_expected_close_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_owner_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_stage"), table_name="deals")
     op.drop_table("deals")
@@ -1315,11 +1687,25 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_contacts_deleted_at"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_email"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_is_key"), table_name="contacts")
+    op.drop_index(
+        op.f("ix_contacts_list_company_id_full_name_id"), table_name="contacts"
+    )
+    op.drop_index(op.f("ix_contacts_list_email_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_full_name_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_is_key_full_name_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_owner_id_full_name_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_owner_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_phone"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_portal_user_id"), table_name="contacts")
     op.drop_table("contacts")
     op.drop_index(op.f("ix_leads_email"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_company_name_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_created_at_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_name_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_owner_id_created_at_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_source_created_at_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_status_created_at_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_owner_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_status"), table_name="leads")
     op.drop_table("leads")
@@ -1344,16 +1730,34 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_crm_audit_log_user_id"), table_name="crm_audit_log")
     op.drop_table("crm_audit_log")
     op.drop_index(op.f("ix_companies_deleted_at"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_email_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_industry_name_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_name_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_owner_id_name_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_parent_id_name_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_phone_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_name"), table_name="companies")
     op.drop_index(op.f("ix_companies_owner_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_parent_id"), table_name="companies")
     op.drop_index(op.f("ix_company_industry_owner"), table_name="companies")
     op.drop_table("companies")
+    op.drop_index(op.f("ix_client_groups_list_name_id"), table_name="client_groups")
+    op.drop_index(
+        op.f("ix_client_groups_list_owner_id_name_id"), table_name="client_groups"
+    )
     op.drop_index(op.f("ix_client_groups_owner_id"), table_name="client_groups")
     op.drop_table("client_groups")
+    op.drop_index(op.f("ix_users_list_active_name_id"), table_name="users")
+    op.drop_index(op.f("ix_users_list_name_id"), table_name="users")
+    op.drop_index(op.f("ix_users_list_phone_id"), table_name="users")
+    op.drop_index(op.f("ix_users_list_position_id_name_id"), table_name="users")
     op.drop_index(op.f("ix_users_position_id"), table_name="users")
     op.drop_table("users")
+    op.drop_index(op.f("ix_products_list_active_name_id"), table_name="products")
+    op.drop_index(op.f("ix_products_list_name_id"), table_name="products")
+    op.drop_index(op.f("ix_products_list_price_id"), table_name="products")
     op.drop_table("products")
+    op.drop_index(op.f("ix_positions_list_name_id"), table_name="positions")
     op.drop_table("positions")
     op.drop_table("crm_schedule_runs")
     op.drop_index(op.f("ix_crm_rate_limits_updated_at"), table_name="crm_rate_limits")

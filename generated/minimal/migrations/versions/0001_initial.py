@@ -43,6 +43,15 @@ def upgrade() -> None:
             "length(name) <= 120", name=op.f("ck_contacts_name_max_length")
         ),
     )
+    op.create_index(
+        op.f("ix_contacts_list_email_id"), "contacts", ["email", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_contacts_list_name_id"), "contacts", ["name", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_contacts_list_phone_id"), "contacts", ["phone", "id"], unique=False
+    )
     op.create_table(
         "crm_import_uploads",
         sa.Column(
@@ -272,6 +281,12 @@ def upgrade() -> None:
             "length(name) <= 200", name=op.f("ck_users_name_max_length")
         ),
     )
+    op.create_index(
+        op.f("ix_users_list_active_id"), "users", ["active", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_users_list_name_id"), "users", ["name", "id"], unique=False
+    )
     op.create_table(
         "crm_audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -487,6 +502,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_crm_audit_log_entity_record_id"), table_name="crm_audit_log")
     op.drop_index(op.f("ix_crm_audit_log_user_id"), table_name="crm_audit_log")
     op.drop_table("crm_audit_log")
+    op.drop_index(op.f("ix_users_list_active_id"), table_name="users")
+    op.drop_index(op.f("ix_users_list_name_id"), table_name="users")
     op.drop_table("users")
     op.drop_table("crm_schedule_runs")
     op.drop_index(op.f("ix_crm_rate_limits_updated_at"), table_name="crm_rate_limits")
@@ -498,4 +515,7 @@ def downgrade() -> None:
         op.f("ix_crm_import_uploads_created_at"), table_name="crm_import_uploads"
     )
     op.drop_table("crm_import_uploads")
+    op.drop_index(op.f("ix_contacts_list_email_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_name_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
     op.drop_table("contacts")
