@@ -15,7 +15,7 @@ import rt_crm
 import sqlalchemy as sa
 from conftest import WebClient, site_routes
 from crmgen_runtime.spreadsheets import Table
-from crmgen_runtime.web import imports
+from crmgen_runtime.web import import_jobs, imports
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
 from starlette.testclient import TestClient
@@ -180,18 +180,26 @@ def test_an_upload_of_another_session_or_expired_is_gone(
         connection.execute(
             sa.update(uploads).where(uploads.c.id == upload_id).values(status="importing")
         )
-    assert imports.claim(crm_web.database, uploads, upload_id) is False
+    assert import_jobs.queue(crm_web.database, uploads, upload_id, {}, 1) is False  # once
     mine = uploaded(client, b"Title\nB\n")
     mine_id = mine.rsplit("/", 1)[1]
     with crm_web.database.engine.begin() as connection:
         connection.execute(
-            sa.update(uploads).where(uploads.c.id == mine_id).values(status="importing")
+            sa.update(uploads)
+            .where(uploads.c.id == mine_id)
+            .values(status="importing", rows_total=1)
         )
-    assert client.get(f"{mine}/result").status_code == 409
+    progress = client.get(f"{mine}/result")  # queued, no worker yet: its progress
+    assert progress.status_code == 200 and 'http-equiv="refresh"' in progress.text
+    gone = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     with crm_web.database.engine.begin() as connection:
-        gone = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
         connection.execute(
             sa.update(uploads).where(uploads.c.id == mine_id).values(created_at=gone)
+        )
+    assert client.get(f"{mine}/result").status_code == 200  # being imported: never expires
+    with crm_web.database.engine.begin() as connection:
+        connection.execute(
+            sa.update(uploads).where(uploads.c.id == mine_id).values(status="done", updated_at=gone)
         )
     assert client.get(mine).status_code == 404
 
