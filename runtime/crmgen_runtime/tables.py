@@ -10,8 +10,9 @@ imported. Their columns live here; the app declares one small class per table on
 
 Their tables carry the ``crm_`` prefix (``crm_sessions``, ``crm_audit_log``...), and the app's
 classes the ``Crm`` prefix, so a spec may name its own entities ``Session``, ``Job`` or
-``AuditEntry``. Releases before 0.5.0 named the tables without the prefix (``RENAMED_FROM``):
-the migration generator renames them, so an upgraded app keeps its rows.
+``AuditEntry``. Releases before 0.5.0 named the tables without the prefix (``RENAMED_FROM``;
+``ADDED_IN_0_5`` are new): the migration generator renames them, so an upgraded app keeps its
+rows. ``SYSTEM_NAMES`` are all their names.
 
 Runtime code finds an app's class for a mixin with ``Catalog.table(AuditEntryTable)``. The
 user table is the spec's ``User`` entity; a table pointing at it names it in ``users_table``
@@ -338,10 +339,14 @@ SYSTEM_TABLES: tuple[type, ...] = (
     ImportFailureTable,
 )
 
+SYSTEM_NAMES: tuple[str, ...] = tuple(t.__tablename__ for t in SYSTEM_TABLES)  # type: ignore[attr-defined]
+ADDED_IN_0_5: tuple[type, ...] = (ImportFailureTable,)  # no table of 0.4 to rename
+
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see
 # crmgen/render/migrations.py).
 PREFIX = "crm_"
 RENAMED_FROM: dict[str, str] = {
     table.__tablename__: table.__tablename__.removeprefix(PREFIX)  # type: ignore[attr-defined]
     for table in SYSTEM_TABLES
+    if table not in ADDED_IN_0_5
 }
