@@ -346,3 +346,20 @@ def test_an_import_of_a_user_gone_since_imports_nothing(
     result = client.get(f"{location}/result").text
     assert 'id="import-failed">1<' in result and "can no longer import" in result
     assert "Orphan" not in deals(crm_web)
+
+
+def test_a_stopping_worker_gives_its_import_back_between_batches(
+    site: Site, web_client: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site, IMPORT_INLINE_ROWS="0")
+    client.headers.update(ADMIN)
+    location = uploaded(client, b"Title\nKept\n")
+    assert run(client, location, {"c0": "title"}).status_code == 303
+    stopped = threading.Event()
+    stopped.set()  # SIGTERM came before the first batch
+    limits = ImportLimits()
+    runner = import_jobs.ImportRunner(site, crm_web.database, limits, stopped)
+    assert runner.run_one(user=rt_crm.Crm.admin) and "Kept" not in deals(crm_web)
+    uploads = imports.uploads_of(rt_crm.catalog)
+    claimed = import_jobs.claim(crm_web.database, uploads, dt.timedelta(minutes=1))
+    assert claimed is not None  # at once: the lease was given back

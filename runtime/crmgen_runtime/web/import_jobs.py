@@ -102,10 +102,14 @@ def claim(
             connection.execute(
                 sa.update(uploads).where(uploads.c.id == found).values(**lease_values)
             )
-        else:  # SQLite: one UPDATE is atomic
+        else:  # SQLite: read first (no write lock while there is nothing to do), then one
+            # atomic UPDATE that takes it only if still nobody holds it
+            found = connection.scalar(candidates)
+            if found is None:
+                return None
             connection.execute(
                 sa.update(uploads)
-                .where(uploads.c.id.in_(candidates.scalar_subquery()), _claimable(uploads, now))
+                .where(uploads.c.id == found, _claimable(uploads, now))
                 .values(**lease_values)
             )
         row = connection.execute(sa.select(uploads).where(uploads.c.claim_token == token)).first()
@@ -129,6 +133,17 @@ def renew(
     with database.engine.begin() as connection:
         renewed: bool = connection.execute(change).rowcount == 1
     return renewed
+
+
+def release(database: Any, uploads: sa.Table, upload_id: str, token: str) -> None:
+    """Give the lease back (a worker stopping between two batches)."""
+    change = (
+        sa.update(uploads)
+        .where(uploads.c.id == upload_id, uploads.c.claim_token == token)
+        .values(locked_until=None, claim_token=None)
+    )
+    with database.engine.begin() as connection:
+        connection.execute(change)
 
 
 @dataclass(frozen=True)
@@ -249,8 +264,9 @@ class ImportRunner:
         batch = self.limits.batch_rows
         log.info("import %s: %s rows from row %s", upload.id, len(rows), start)
         for first in range(start, len(rows), batch):
-            if self.stop.is_set():
-                return  # the lease runs out; the next worker goes on from here
+            if self.stop.is_set():  # SIGTERM: the next worker goes on from here at once
+                release(self.database, uploads, upload.id, token)
+                return
             if not renew(self.database, uploads, upload.id, token, self.lease):
                 raise LeaseLost(upload.id)
             chunk = rows[first : first + batch]
