@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from crmgen_runtime.tables import RENAMED_FROM
+from crmgen_runtime.tables import SYSTEM_NAMES
 
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
@@ -43,7 +43,7 @@ from crmgen.language.yaml_loader import Path
 
 # Tables the generated app keeps for itself (its system tables carry the ``crm_`` prefix:
 # crmgen_runtime.tables) and its own API collections, present and planned (CONTRACT.md).
-RESERVED_TABLES = frozenset({"users", "alembic_version"} | set(RENAMED_FROM))
+RESERVED_TABLES = frozenset({"users", "alembic_version"} | set(SYSTEM_NAMES))
 RESERVED_API_PATHS = frozenset(
     {
         "auth",

@@ -58,6 +58,7 @@ RESERVED_ENTITIES = frozenset(
         "CrmOutboxMessage",
         "CrmScheduleRun",
         "CrmImportUpload",
+        "CrmImportFailure",
     }
 )
 

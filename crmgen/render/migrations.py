@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from crmgen_runtime.tables import RENAMED_FROM
+from crmgen_runtime.tables import RENAMED_FROM, SYSTEM_NAMES
 
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
@@ -82,7 +82,7 @@ def probe(staging: Path, package: str) -> dict[str, Any]:
 def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
     """Add to ``tables`` (from ``probe``) which spec element each table and column comes from."""
     by_name = {t["name"]: t for t in tables["tables"]}
-    for name in RENAMED_FROM:  # the app's own tables: keyed by their name since 0.5.0
+    for name in SYSTEM_NAMES:  # the app's own tables: keyed by their name since 0.5.0
         if name in by_name:
             by_name[name]["key"] = f"system:{name}"
             by_name[name]["label"] = name

@@ -383,6 +383,33 @@ def _lookup(catalog: Catalog) -> sa.Select[Any]:
     )
 
 
+@functools.cache
+def _by_id(catalog: Catalog) -> sa.Select[Any]:
+    """The query of ``user_by_id``: one row per role of an active user."""
+    user, role = user_model(catalog), role_model(catalog)
+    return (
+        sa.select(
+            user.id,
+            user.email,
+            user.name,
+            *(getattr(user, column) for column in extra_columns(catalog).values()),
+            role.role,
+        )
+        .select_from(user)
+        .outerjoin(role, role.user_id == user.id)
+        .where(user.id == sa.bindparam("user_id"), user.active.is_(True))
+        .order_by(role.role)
+    )
+
+
+def user_by_id(catalog: Catalog, database: Database, user_id: int) -> CurrentUser | None:
+    """The active user ``user_id`` with their roles as they are now (work done on a user's
+    behalf later, such as an import in the worker); None when gone or deactivated."""
+    with database.engine.connect() as connection:
+        rows = connection.execute(_by_id(catalog), {"user_id": user_id}).all()
+    return principal_of(catalog, list(rows))
+
+
 def principal_of(catalog: Catalog, rows: list[Any]) -> CurrentUser | None:
     """The ``CurrentUser`` of the rows of the lookup (one per role), or None."""
     if not rows:

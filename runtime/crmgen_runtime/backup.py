@@ -11,6 +11,11 @@ JSON as is. A file whose name ends in ``.gz`` is gzip-compressed. Tables are wri
 key order (parents first) and rows by primary key, so the same data gives the same file. The
 database must be at the app's own revision (``migrate`` first).
 
+Both directions stream: ``dump`` reads each table by a server-side cursor ``BATCH_ROWS`` rows
+at a time (``yield_per``) and writes each line as it goes; ``load`` reads the file line by
+line, inserts ``BATCH_ROWS`` rows at a time and keeps the references it fills in later in a
+temporary file, so a million rows take no more memory than a thousand.
+
 ``load`` restores into an empty database: it migrates the database to the backup's revision,
 inserts the rows parents first (references that point forward, e.g. to a parent with a higher
 id, are set in a second pass), upgrades to the newest revision and, on PostgreSQL, moves every
@@ -25,6 +30,7 @@ import datetime as dt
 import decimal
 import gzip
 import json
+import tempfile
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -47,6 +53,7 @@ VERSION_TABLE = "alembic_version"
 # The longest line restore reads (one row): far beyond what the app stores in a row, and a
 # bound on the memory a damaged or hostile file can take.
 MAX_LINE_CHARS = 256 * 1024 * 1024
+BATCH_ROWS = 1000  # rows per fetch while dumping, per INSERT or UPDATE while restoring
 
 
 class BackupError(Exception):
@@ -143,7 +150,8 @@ def _lines(
     # labels no field can have (field names start with a letter)
     empty = [c.is_(None).label(f"_no_value_{i}") for i, c in enumerate(json_columns)]
     order = list(table.primary_key.columns) or list(table.columns)
-    for row in connection.execute(sa.select(*table.columns, *empty).order_by(*order)):
+    query = sa.select(*table.columns, *empty).order_by(*order)
+    for row in connection.execute(query, execution_options={"yield_per": BATCH_ROWS}):
         values = row._mapping
         record = {}
         for column in table.columns:
@@ -232,7 +240,7 @@ def _insert(engine: sa.Engine, path: Path, header: dict[str, Any]) -> dict[str, 
             for name, table in tables.items()
         }
         counts = {name: 0 for name in header["tables"]}
-        updates: list[tuple[sa.Table, dict[str, Any], dict[str, Any]]] = []
+        updates = Deferred(connection, tables)
         batch: list[dict[str, Any]] = []
         batch_table: sa.Table | None = None
         for number, name, row, empty in _rows(path, version):
@@ -254,7 +262,7 @@ def _insert(engine: sa.Engine, path: Path, header: dict[str, Any]) -> dict[str, 
             deferred = {c: values[c] for c in later[name] if values.get(c) is not None}
             if deferred:
                 key = {c.name: values[c.name] for c in table.primary_key.columns}
-                updates.append((table, key, deferred))
+                updates.add(table, key, deferred)
                 values.update({c: None for c in deferred})
             if batch and batch_table is not None and batch_table is not table:
                 connection.execute(sa.insert(batch_table), batch)
@@ -262,15 +270,67 @@ def _insert(engine: sa.Engine, path: Path, header: dict[str, Any]) -> dict[str, 
             batch_table = table
             batch.append(values)
             counts[name] += 1
-            if len(batch) >= 500:
+            if len(batch) >= BATCH_ROWS:
                 connection.execute(sa.insert(table), batch)
                 batch = []
         if batch and batch_table is not None:
             connection.execute(sa.insert(batch_table), batch)
-        for table, key, values in updates:
-            condition = sa.and_(*(table.c[k] == v for k, v in key.items()))
-            connection.execute(sa.update(table).where(condition).values(**values))
+        updates.apply()
     return counts
+
+
+class Deferred:
+    """The references restore fills in after every row is in (to the row's own table or a
+    later one), kept in a temporary file rather than in memory, then applied in batches."""
+
+    def __init__(self, connection: sa.Connection, tables: dict[str, sa.Table]) -> None:
+        self.connection = connection
+        self.tables = tables
+        self.file: IO[str] | None = None
+
+    def add(self, table: sa.Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+        """Fill ``values`` into the row of ``table`` whose primary key is ``key``, later.
+        The values are as the columns store them; they are kept in their backup form."""
+        if self.file is None:
+            self.file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        line = [table.name, {k: encode(v) for k, v in key.items()}]
+        line.append({k: encode(v) for k, v in values.items()})
+        self.file.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def apply(self) -> None:
+        """Every update, ``BATCH_ROWS`` at a time for the same table and columns."""
+        if self.file is None:
+            return
+        with self.file:
+            self.file.seek(0)
+            batch: list[dict[str, Any]] = []
+            shape: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+            for text in self.file:
+                name, key, values = json.loads(text)
+                table = self.tables[name]
+                now = (name, tuple(key), tuple(values))
+                if batch and (now != shape or len(batch) >= BATCH_ROWS):
+                    self._update(shape, batch)
+                    batch = []
+                shape = now
+                row = {f"_key_{k}": decode(table.c[k], v) for k, v in key.items()}
+                row.update({f"_set_{k}": decode(table.c[k], v) for k, v in values.items()})
+                batch.append(row)
+            if batch:
+                self._update(shape, batch)
+
+    def _update(
+        self, shape: tuple[str, tuple[str, ...], tuple[str, ...]] | None, rows: list[dict[str, Any]]
+    ) -> None:
+        assert shape is not None
+        name, key, columns = shape
+        table = self.tables[name]
+        statement = (
+            sa.update(table)
+            .where(*(table.c[k] == sa.bindparam(f"_key_{k}") for k in key))
+            .values({c: sa.bindparam(f"_set_{c}") for c in columns})
+        )
+        self.connection.execute(statement, rows)
 
 
 def _restored(

@@ -108,6 +108,16 @@ class CommandLine:
         """The app's module ``PKG.name``, imported now."""
         return importlib.import_module(f"{self.package}.{name}")
 
+    def web_site(self) -> Any:
+        """The app's web UI (``PKG.web.core.SITE``), None for an app without one."""
+        try:
+            module = self.module("web.core")
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and f"{self.package}.web.core".startswith(exc.name):
+                return None
+            raise
+        return module.SITE
+
     # --- the database's schema ---------------------------------------------------------
 
     def migrations_folder(self) -> Path:
@@ -275,7 +285,8 @@ class CommandLine:
         def worker(
             once: bool, batch: int, poll: float, no_scheduler: bool, database: str | None
         ) -> None:
-            """Deliver the outbox (e-mail, Telegram, SMS, webhooks, HTTP) and run scheduled processes.
+            """Deliver the outbox (e-mail, Telegram, SMS, webhooks, HTTP), run scheduled processes
+            and the web UI's large imports.
 
             Run as many workers as you like; each message is claimed by one of them at a time.
             SIGTERM finishes the message being delivered and exits. Settings: OUTBOX_MAX_ATTEMPTS,
@@ -290,8 +301,15 @@ class CommandLine:
             if database:
                 settings = dataclasses.replace(settings, database_url=self.resolve_url(database))
             outbox = self.module("outbox").OUTBOX
+            site = self.web_site()  # the web UI's imports run here
             workers.main(
-                outbox, settings, once=once, batch=batch, poll=poll, scheduler=not no_scheduler
+                outbox,
+                settings,
+                once=once,
+                batch=batch,
+                poll=poll,
+                scheduler=not no_scheduler,
+                site=site,
             )
 
         return worker

@@ -179,6 +179,9 @@ def import_limits(env: Mapping[str, str]) -> ImportLimits:
         unzipped_bytes=_count(env, "IMPORT_MAX_UNZIPPED_BYTES", default.unzipped_bytes),
         ratio=_count(env, "IMPORT_MAX_RATIO", default.ratio),
         seconds=_number(env, "IMPORT_MAX_SECONDS", default.seconds, 0.1),
+        batch_rows=_count(env, "IMPORT_BATCH_ROWS", default.batch_rows),
+        inline_rows=_count(env, "IMPORT_INLINE_ROWS", default.inline_rows, low=0),
+        lease_seconds=_number(env, "IMPORT_LEASE_SECONDS", default.lease_seconds, 1.0),
     )
 
 

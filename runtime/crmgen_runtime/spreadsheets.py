@@ -38,7 +38,7 @@ from xml.parsers import expat
 @dataclass(frozen=True)
 class ImportLimits:
     """What an uploaded file may hold and cost to read (spreadsheets.py, web/imports.py of the runtime);
-    a file over a limit is refused with a message saying which."""
+    a file over a limit is refused with a message saying which. Then how its rows are imported."""
 
     file_bytes: int = 10 * 1024 * 1024  # IMPORT_MAX_FILE_BYTES: the upload itself
     rows: int = 50_000  # IMPORT_MAX_ROWS: data rows, below the header
@@ -49,6 +49,10 @@ class ImportLimits:
     unzipped_bytes: int = 256 * 1024 * 1024  # IMPORT_MAX_UNZIPPED_BYTES: XLSX parts, unpacked
     ratio: int = 100  # IMPORT_MAX_RATIO: an XLSX part's unpacked size over its packed size
     seconds: float = 30.0  # IMPORT_MAX_SECONDS: reading the file
+    # How the rows are imported (``web/import_jobs.py``)
+    batch_rows: int = 100  # IMPORT_BATCH_ROWS: rows per transaction, with the progress
+    inline_rows: int = 1000  # IMPORT_INLINE_ROWS: at most this many: by the request, not the worker
+    lease_seconds: float = 60.0  # IMPORT_LEASE_SECONDS: a dead worker's import waits this long
 
 
 Cell = str | int | float | bool | None

@@ -10,8 +10,9 @@ imported. Their columns live here; the app declares one small class per table on
 
 Their tables carry the ``crm_`` prefix (``crm_sessions``, ``crm_audit_log``...), and the app's
 classes the ``Crm`` prefix, so a spec may name its own entities ``Session``, ``Job`` or
-``AuditEntry``. Releases before 0.5.0 named the tables without the prefix (``RENAMED_FROM``):
-the migration generator renames them, so an upgraded app keeps its rows.
+``AuditEntry``. Releases before 0.5.0 named the tables without the prefix (``RENAMED_FROM``;
+``ADDED_IN_0_5`` are new): the migration generator renames them, so an upgraded app keeps its
+rows. ``SYSTEM_NAMES`` are all their names.
 
 Runtime code finds an app's class for a mixin with ``Catalog.table(AuditEntryTable)``. The
 user table is the spec's ``User`` entity; a table pointing at it names it in ``users_table``
@@ -254,7 +255,14 @@ class ImportUploadTable:
     In the database, not on disk, so every replica of the app sees it. The random ``id`` is the
     only name pages show; ``owner`` ties it to the session that uploaded it. The status moves
     ``uploaded`` -> ``importing`` (one atomic UPDATE: an upload is imported once) -> ``done``,
-    when the table is dropped and the result kept; rows older than an hour are deleted.
+    when the table is dropped and the result kept; rows untouched for an hour are deleted
+    (never one being imported).
+
+    While ``importing``, a worker holding the lease (``claim_token`` until ``locked_until``)
+    imports the rows in batches (``crmgen_runtime.import_jobs``): each batch's records, its
+    failed rows (``crm_import_failures``) and the progress (``position``: data rows handled,
+    ``rows_done``, ``rows_updated``, ``rows_failed``) commit in one transaction, so a worker
+    that dies is followed by another from the last committed batch.
     """
 
     __tablename__ = "crm_import_uploads"
@@ -286,8 +294,35 @@ class ImportUploadTable:
         sa.Text(), comment="the parsed file: {headers, rows}; dropped once imported"
     )
     result_json: Mapped[str | None] = mapped_column(
-        sa.Text(), comment="{imported, headers, failed}, once imported"
+        sa.Text(), comment="{created, updated, matched, headers}, once imported"
     )
+    job_json: Mapped[str | None] = mapped_column(
+        sa.Text(), comment="{mapping, match, locale, user_id, ip}: what to import, as whom"
+    )
+    rows_total: Mapped[int] = mapped_column(default=0, server_default="0")
+    position: Mapped[int] = mapped_column(
+        default=0, server_default="0", comment="data rows handled (committed batches)"
+    )
+    rows_done: Mapped[int] = mapped_column(default=0, server_default="0")
+    rows_updated: Mapped[int] = mapped_column(default=0, server_default="0")
+    rows_failed: Mapped[int] = mapped_column(default=0, server_default="0")
+    started_at: Mapped[dt.datetime | None] = _moment("when the import was queued")
+    updated_at: Mapped[dt.datetime | None] = _moment("the last change: expiry counts from it")
+    locked_until: Mapped[dt.datetime | None] = _moment("the importing worker's lease")
+    claim_token: Mapped[str | None] = mapped_column(sa.String(32))
+
+
+class ImportFailureTable:
+    """A row of an import that was not imported, with what is wrong with it (the failed-rows
+    file), written in the transaction of its batch; deleted with its upload."""
+
+    __tablename__ = "crm_import_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    upload_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    line: Mapped[int] = mapped_column(comment="the row's line in the file (the header is 1)")
+    cells_json: Mapped[str] = mapped_column(sa.Text(), comment="the row's cells as text")
+    errors_json: Mapped[str] = mapped_column(sa.Text(), comment="{field: message}")
 
 
 SYSTEM_TABLES: tuple[type, ...] = (
@@ -301,7 +336,11 @@ SYSTEM_TABLES: tuple[type, ...] = (
     OutboxMessageTable,
     ScheduleRunTable,
     ImportUploadTable,
+    ImportFailureTable,
 )
+
+SYSTEM_NAMES: tuple[str, ...] = tuple(t.__tablename__ for t in SYSTEM_TABLES)  # type: ignore[attr-defined]
+ADDED_IN_0_5: tuple[type, ...] = (ImportFailureTable,)  # no table of 0.4 to rename
 
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see
 # crmgen/render/migrations.py).
@@ -309,4 +348,5 @@ PREFIX = "crm_"
 RENAMED_FROM: dict[str, str] = {
     table.__tablename__: table.__tablename__.removeprefix(PREFIX)  # type: ignore[attr-defined]
     for table in SYSTEM_TABLES
+    if table not in ADDED_IN_0_5
 }

@@ -14,7 +14,9 @@ row that another worker delivers again once the lease expires; the receiver drop
 by its Message-ID / Idempotency-Key. SIGTERM (or Ctrl-C) finishes the message being delivered,
 gives the rest of the batch back and exits.
 
-``main`` also runs the scheduler (``crmgen_runtime.scheduler``) in a thread, unless told not to.
+``main`` also runs the scheduler (``crmgen_runtime.scheduler``) in a thread, unless told not to,
+and, given the app's web UI (``site``), the imports of the web UI (``web.import_jobs``) in
+another: one import at a time, batch by batch, resumed after a worker that died.
 """
 
 from __future__ import annotations
@@ -280,19 +282,34 @@ def main(
     batch: int = 10,
     poll: float = 1.0,
     scheduler: bool = True,
+    site: Any = None,
 ) -> None:
     """The ``worker`` command: the outbox loop here, the scheduler (of ``outbox.catalog``'s
-    app) in a thread."""
+    app) in a thread, the imports of ``site`` (the app's web UI) in another."""
     database = Database(settings.database_url, **settings.engine_options)
     worker = Worker(outbox, database, settings, batch=batch)
+    imports = None
+    if site is not None:
+        from crmgen_runtime.web.import_jobs import ImportRunner  # the web UI's, only here
+
+        imports = ImportRunner(site, database, settings.imports, worker.stop)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("worker: signal %s, finishing the current message", signum)
         worker.stop.set()
 
     previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    thread = None
+    thread = importing = None
     try:
+        if imports is not None:
+            if once:
+                while imports.run_one():
+                    pass
+            else:
+                importing = threading.Thread(
+                    target=imports.run, args=(poll,), name="imports", daemon=True
+                )
+                importing.start()
         if scheduler:
             runner = Scheduler(outbox.catalog, database, settings)
             if once:
@@ -305,8 +322,9 @@ def main(
         worker.run(poll=poll, once=once)
     finally:
         worker.stop.set()
-        if thread is not None:
-            thread.join(timeout=SCHEDULER_JOIN_SECONDS)
+        for running in (thread, importing):
+            if running is not None:
+                running.join(timeout=SCHEDULER_JOIN_SECONDS)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         database.dispose()

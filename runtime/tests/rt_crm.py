@@ -106,6 +106,10 @@ class ImportUpload(tables.ImportUploadTable, Base):
     pass
 
 
+class ImportFailure(tables.ImportFailureTable, Base):
+    pass
+
+
 deal_partners = sa.Table(
     "deal_partners",
     Base.metadata,

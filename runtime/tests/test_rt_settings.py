@@ -54,6 +54,9 @@ def test_values_are_read_from_the_environment() -> None:
         "OUTBOX_MAX_ATTEMPTS": "3",
         "IMPORT_MAX_ROWS": "7",
         "IMPORT_MAX_SECONDS": "2.5",
+        "IMPORT_BATCH_ROWS": "25",
+        "IMPORT_INLINE_ROWS": "0",
+        "IMPORT_LEASE_SECONDS": "5",
         "PROCESSES_MODULE": "custom.steps",
     }
     settings = load_settings(env, "sqlite:///x.db")
@@ -65,6 +68,8 @@ def test_values_are_read_from_the_environment() -> None:
     assert settings.outbox_max_attempts == 3 and settings.processes_module == "custom.steps"
     assert import_limits(env) == settings.imports
     assert settings.imports.rows == 7 and settings.imports.seconds == 2.5
+    assert (settings.imports.batch_rows, settings.imports.inline_rows) == (25, 0)
+    assert settings.imports.lease_seconds == 5
 
 
 def test_operations_settings() -> None:

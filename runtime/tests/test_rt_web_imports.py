@@ -4,9 +4,11 @@ refusals, through real requests on SQLite and PostgreSQL; the cells' reading rul
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +16,8 @@ import pytest
 import rt_crm
 import sqlalchemy as sa
 from conftest import WebClient, site_routes
-from crmgen_runtime.spreadsheets import Table
-from crmgen_runtime.web import imports
+from crmgen_runtime.spreadsheets import ImportLimits, Table
+from crmgen_runtime.web import import_jobs, imports
 from crmgen_runtime.web.site import Site
 from rt_web import ui_data
 from starlette.testclient import TestClient
@@ -180,18 +182,26 @@ def test_an_upload_of_another_session_or_expired_is_gone(
         connection.execute(
             sa.update(uploads).where(uploads.c.id == upload_id).values(status="importing")
         )
-    assert imports.claim(crm_web.database, uploads, upload_id) is False
+    assert import_jobs.queue(crm_web.database, uploads, upload_id, {}, 1) is False  # once
     mine = uploaded(client, b"Title\nB\n")
     mine_id = mine.rsplit("/", 1)[1]
     with crm_web.database.engine.begin() as connection:
         connection.execute(
-            sa.update(uploads).where(uploads.c.id == mine_id).values(status="importing")
+            sa.update(uploads)
+            .where(uploads.c.id == mine_id)
+            .values(status="importing", rows_total=1)
         )
-    assert client.get(f"{mine}/result").status_code == 409
+    progress = client.get(f"{mine}/result")  # queued, no worker yet: its progress
+    assert progress.status_code == 200 and 'http-equiv="refresh"' in progress.text
+    gone = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
     with crm_web.database.engine.begin() as connection:
-        gone = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
         connection.execute(
             sa.update(uploads).where(uploads.c.id == mine_id).values(created_at=gone)
+        )
+    assert client.get(f"{mine}/result").status_code == 200  # being imported: never expires
+    with crm_web.database.engine.begin() as connection:
+        connection.execute(
+            sa.update(uploads).where(uploads.c.id == mine_id).values(status="done", updated_at=gone)
         )
     assert client.get(mine).status_code == 404
 
@@ -259,3 +269,97 @@ def test_a_reference_column_matches_the_field_its_link_shows(
     assert admin["company"]["Acme"] == "No record has this name (Company): Acme"
     ann = imports.match_refs(site, crm_web.database, rt_crm.Crm.ann, [meta], rows, "en")
     assert isinstance(ann["company"]["s1"], str) and ann["company"]["#4"] == 4
+
+
+def test_a_large_file_waits_for_the_worker_and_shows_its_progress(
+    site: Site, web_client: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site, IMPORT_INLINE_ROWS="2")
+    client.headers.update(ADMIN)
+    rows = "".join(f"Deal {i},{i}\n" for i in range(5)) + ",9\n"  # the last has no title
+    location = uploaded(client, f"Title,Amount\n{rows}".encode())
+    mapping = {"c0": "title", "c1": "amount"}
+    assert run(client, location, mapping).headers["location"] == f"{location}/result"
+    waiting = client.get(f"{location}/result")  # more than IMPORT_INLINE_ROWS: the worker's
+    assert waiting.status_code == 200 and 'http-equiv="refresh" content="3"' in waiting.text
+    assert 'id="import-position">0<' in waiting.text and 'id="import-total">6<' in waiting.text
+    assert "Deal 0" not in deals(crm_web)
+    limits = dataclasses.replace(ImportLimits(), batch_rows=4)
+    runner = import_jobs.ImportRunner(site, crm_web.database, limits, threading.Event())
+    assert runner.run_one(user=rt_crm.Crm.admin) and not runner.run_one()  # then none is left
+    done = client.get(f"{location}/result").text
+    assert 'id="import-created">5<' in done and 'id="import-failed">1<' in done
+    assert sorted(t for t in deals(crm_web) if t.startswith("Deal ")) == [
+        f"Deal {i}" for i in range(5)
+    ]
+    failed = client.get(f"{location}/failed.csv").content.decode("utf-8-sig").splitlines()
+    assert failed[0] == "Title,Amount,Problems" and failed[1].startswith(",9,")
+
+
+def test_a_batch_whose_lease_was_taken_over_is_rolled_back(
+    site: Site, web_client: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site, IMPORT_INLINE_ROWS="0")
+    client.headers.update(ADMIN)
+    location = uploaded(client, b"Title\nLate one\nLate two\n")
+    assert run(client, location, {"c0": "title"}).status_code == 303
+    uploads, upload_id = imports.uploads_of(rt_crm.catalog), location.rsplit("/", 1)[1]
+    database = crm_web.database
+    first = import_jobs.claim(database, uploads, dt.timedelta(0))  # a lease already over
+    second = import_jobs.claim(database, uploads, dt.timedelta(minutes=1))  # taken over
+    assert first is not None and second is not None and first[0] != second[0]
+    assert import_jobs.claim(database, uploads, dt.timedelta(minutes=1)) is None  # held
+    importer = imports.Importer(site, "deals", rt_crm.deals)
+    table = Table(["Title"], [(2, ["Late one"]), (3, ["Late two"])])
+    rows = importer.prepared(database, rt_crm.Crm.admin, table, ["title"], "en", None)
+    stale = import_jobs.Progress(uploads, imports.failures_of(rt_crm.catalog), upload_id, first[0])
+    with pytest.raises(import_jobs.LeaseLost):
+        imports.import_chunk(
+            site, database, rt_crm.deals, rt_crm.Crm.admin, rows, "", None, "en", stale
+        )
+    assert "Late one" not in deals(crm_web)  # the stale worker's batch was rolled back
+    assert not import_jobs.renew(database, uploads, upload_id, first[0], dt.timedelta(minutes=1))
+
+
+def test_the_progress_page_estimates_the_time_left() -> None:
+    start = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    counts = {"rows_total": 400, "rows_done": 90, "rows_failed": 10, "started_at": start}
+    halfway = imports.progress_of({**counts, "position": 100}, start + dt.timedelta(seconds=30))
+    assert halfway["percent"] == 25 and halfway["seconds_left"] == 90
+    waiting = imports.progress_of({**counts, "position": 0}, start)
+    assert waiting["seconds_left"] is None and waiting["percent"] == 0
+    naive = {**counts, "position": 200, "started_at": start.replace(tzinfo=None)}  # SQLite
+    assert imports.progress_of(naive, start + dt.timedelta(seconds=10))["seconds_left"] == 10
+
+
+def test_an_import_of_a_user_gone_since_imports_nothing(
+    site: Site, web_client: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site, IMPORT_INLINE_ROWS="0")
+    client.headers.update(ADMIN)
+    location = uploaded(client, b"Title\nOrphan\n")
+    assert run(client, location, {"c0": "title"}).status_code == 303
+    with crm_web.database.engine.begin() as connection:  # every user deactivated since
+        connection.execute(sa.update(rt_crm.User).values(active=False))
+    runner = import_jobs.ImportRunner(site, crm_web.database, ImportLimits(), threading.Event())
+    assert runner.run_one()  # as the worker: the user read afresh
+    result = client.get(f"{location}/result").text
+    assert 'id="import-failed">1<' in result and "can no longer import" in result
+    assert "Orphan" not in deals(crm_web)
+
+
+def test_a_stopping_worker_gives_its_import_back_between_batches(
+    site: Site, web_client: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site, IMPORT_INLINE_ROWS="0")
+    client.headers.update(ADMIN)
+    location = uploaded(client, b"Title\nKept\n")
+    assert run(client, location, {"c0": "title"}).status_code == 303
+    stopped = threading.Event()
+    stopped.set()  # SIGTERM came before the first batch
+    limits = ImportLimits()
+    runner = import_jobs.ImportRunner(site, crm_web.database, limits, stopped)
+    assert runner.run_one(user=rt_crm.Crm.admin) and "Kept" not in deals(crm_web)
+    uploads = imports.uploads_of(rt_crm.catalog)
+    claimed = import_jobs.claim(crm_web.database, uploads, dt.timedelta(minutes=1))
+    assert claimed is not None  # at once: the lease was given back

@@ -37,8 +37,9 @@ def write_spec(folder: Path, text: str) -> Path:
 
 
 def crmgen(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the crmgen command line in a subprocess."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    """Run the crmgen command line in a subprocess (with this checkout's runtime, not whichever
+    copy happens to be installed)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "runtime")])}
     return subprocess.run(
         [sys.executable, "-m", "crmgen", *args],
         cwd=cwd,

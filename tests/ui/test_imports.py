@@ -417,12 +417,15 @@ def test_an_import_in_progress_and_an_expired_upload(admin: ImportUI) -> None:
     location = uploaded(admin, "companies", "a.csv", b"Name\nBusy Co\n")
     upload_id = location.rsplit("/", 1)[1]
     uploads = admin.uploads
-    with admin.database.engine.begin() as connection:  # another request claimed it
+    with admin.database.engine.begin() as connection:  # another request queued it
         connection.execute(
-            sa.update(uploads).where(uploads.c.id == upload_id).values(status="importing")
+            sa.update(uploads)
+            .where(uploads.c.id == upload_id)
+            .values(status="importing", rows_total=1)
         )
-    response = admin.client.get(f"{location}/result")
-    assert response.status_code == 409 and "being imported" in response.text
+    response = admin.client.get(f"{location}/result")  # no worker runs here: it waits
+    assert response.status_code == 200 and "Waiting for a worker" in response.text
+    assert '<meta http-equiv="refresh" content="3">' in response.text
     assert (
         admin.client.get(location, follow_redirects=False).headers["location"].endswith("/result")
     )
@@ -434,11 +437,13 @@ def test_an_import_in_progress_and_an_expired_upload(admin: ImportUI) -> None:
         follow_redirects=False,
     )
     assert response.headers["location"] == f"{location}/result"
-    assert not records(admin, "companies", name="Busy Co")  # the claim holder imports it
+    assert not records(admin, "companies", name="Busy Co")  # the worker imports it
     an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=61)
-    with admin.database.engine.begin() as connection:
+    with admin.database.engine.begin() as connection:  # imported, and not looked at since
         connection.execute(
-            sa.update(uploads).where(uploads.c.id == upload_id).values(created_at=an_hour_ago)
+            sa.update(uploads)
+            .where(uploads.c.id == upload_id)
+            .values(status="done", created_at=an_hour_ago, updated_at=an_hour_ago)
         )
     assert admin.client.get(f"{location}/result").status_code == 404
     assert upload_id in admin.upload_ids()

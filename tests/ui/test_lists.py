@@ -507,6 +507,11 @@ def test_export_streams_every_page(
     client = login(ui, "admin@example.com").client
     rows = read_csv(client.get("/companies/export.csv?q=Lists&sort=name").content)
     assert [r[1] for r in rows[1:]] == ["Acme Lists", "Globex Lists", "Initech Lists"]
-    monkeypatch.setattr(lists, "MAX_EXPORT_ROWS", 2)
-    rows = read_csv(client.get("/companies/export.csv?q=Lists&sort=name").content)
-    assert len(rows) == 3  # capped
+    monkeypatch.setattr(lists, "MAX_XLSX_ROWS", 2)  # what a sheet holds; CSV has no cap
+    assert len(read_csv(client.get("/companies/export.csv?q=Lists&sort=name").content)) == 4
+    answer = client.get("/companies/export.xlsx?q=Lists&sort=name")
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+    assert [row[1] for row in sheet.iter_rows(values_only=True)][1:] == [
+        "Acme Lists",
+        "Globex Lists",
+    ]

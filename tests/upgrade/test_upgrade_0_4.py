@@ -165,3 +165,14 @@ def test_new_rows_continue_the_old_ids(upgraded: Upgraded) -> None:
     assert new_id > 12
     if upgraded.kind == "postgresql":
         assert sequences == ["crm_audit_log_id_seq"]
+
+
+def test_an_old_upload_gets_the_import_progress_columns(upgraded: Upgraded) -> None:
+    """0.5.0 runs imports as jobs: the upload table gains progress columns (at their defaults
+    for an old row) and the failed rows get a table of their own (empty)."""
+    (upload,) = upgraded.rows["crm_import_uploads"]
+    progress = ("rows_total", "position", "rows_done", "rows_updated", "rows_failed")
+    assert {name: upload[name] for name in progress} == dict.fromkeys(progress, 0)
+    moments = ("job_json", "started_at", "updated_at", "locked_until", "claim_token")
+    assert {name: upload[name] for name in moments} == dict.fromkeys(moments)
+    assert upgraded.rows["crm_import_failures"] == []

@@ -142,6 +142,10 @@ class CrmImportUpload(tables.ImportUploadTable, Base):
     """A file uploaded to the web UI's import, kept between its steps."""
 
 
+class CrmImportFailure(tables.ImportFailureTable, Base):
+    """A row of an import that was not imported, with its problems."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

@@ -6,17 +6,20 @@ The steps, at ``/<path>/import`` for users who may create records of the entity:
    or the first sheet of an XLSX file) and its table is kept in the database
    (``import_uploads``, so every replica of the app serves every step) with its owner (a hash
    of the session's CSRF token) and entity. Pages name only the random id; another session's
-   id is a 404. Uploads are deleted after an hour.
+   id is a 404. Uploads are deleted an hour after their last change (never while
+   being imported).
 2. Map (``/<path>/import/<id>``): a select per column, guessed from the headers.
 3. Preview (``.../preview?c0=name&c1=...``): the first rows as they will be imported, each with
    the problems the API's validation finds (nothing is written).
-4. Import (POST ``.../run``): each row through the API's own checks and writes
-   (``crud.create_in``), so permissions, record rules, processes, computed fields and the audit
-   log apply; a hundred rows share a transaction, and a chunk with a refused row is imported
-   again row by row, so a bad row never loses the good ones; an atomic status change makes it
-   happen once. Then the
-   result (``.../result``) and the failed rows as CSV (``.../failed.csv``) to fix and upload
-   again.
+4. Import (POST ``.../run``): queued as a job (``import_jobs``: an atomic status change makes
+   it happen once), run by the worker, or at once by the request for a file of at most
+   ``IMPORT_INLINE_ROWS`` rows (the same code). Each row goes through the API's own checks and
+   writes (``crud.create_in``), so permissions, record rules, processes, computed fields and
+   the audit log apply; a batch of rows shares a transaction with the import's progress, and
+   a batch with a refused row is imported again row by row, so a bad row never loses the good
+   ones. Meanwhile ``.../result`` shows the progress (rows done and failed, the time left; it
+   reloads itself every few seconds), then the result and the failed rows as CSV
+   (``.../failed.csv``) to fix and upload again.
 
 With "match existing records by" a unique field (or ``id``), a row whose value names a record
 the user may update changes that record through ``crud.update_in`` instead (its mapped,
@@ -32,6 +35,8 @@ import io
 import json
 import re
 import secrets
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -42,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import body_limit, crud, links, permissions, validation
@@ -57,7 +62,7 @@ from crmgen_runtime.spreadsheets import (
     mebibytes,
     read_table,
 )
-from crmgen_runtime.tables import ImportUploadTable
+from crmgen_runtime.tables import ImportFailureTable, ImportUploadTable
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
     Site,
@@ -85,6 +90,8 @@ TOO_LARGE = frozenset(
     }
 )
 UPLOAD_LIFETIME = dt.timedelta(hours=1)
+PROGRESS_REFRESH_SECONDS = 3  # how often the progress page reloads itself
+CSV_CHUNK_ROWS = 500  # failed rows per chunk of the failed-rows file
 PREVIEW_ROWS = 20
 SAMPLES = 3
 SHOWN_FAILURES = 200
@@ -123,6 +130,12 @@ def uploads_of(catalog: Catalog) -> sa.Table:
     return table
 
 
+def failures_of(catalog: Catalog) -> sa.Table:
+    """The app's ``import_failures`` table: the rows imports did not import."""
+    table: sa.Table = catalog.table(ImportFailureTable).__table__  # type: ignore[attr-defined]
+    return table
+
+
 # --- keeping uploads -------------------------------------------------------------------------
 # In the database rather than on disk: behind a load balancer, each step of an import may be
 # served by another replica of the app.
@@ -136,7 +149,8 @@ class Upload:
     file_name: str
     status: str  # uploaded -> importing -> done
     table: Table | None  # while it waits to be imported
-    result: dict[str, Any] | None  # once imported: imported, headers, failed
+    result: dict[str, Any] | None  # once imported: matched, headers (before 0.5: failed too)
+    progress: dict[str, Any]  # rows_total, position, rows_done, rows_updated, rows_failed, ...
 
 
 def owner_of(request: Request) -> str:
@@ -145,13 +159,20 @@ def owner_of(request: Request) -> str:
 
 
 def expiry() -> dt.datetime:
-    """Uploads made before this moment are gone."""
+    """Uploads last changed before this moment are gone."""
     return dt.datetime.now(dt.UTC) - UPLOAD_LIFETIME
+
+
+def live(uploads: sa.Table) -> sa.ColumnElement[bool]:
+    """Uploads that have not expired: changed within the hour, or being imported."""
+    changed = sa.func.coalesce(uploads.c.updated_at, uploads.c.created_at)
+    return sa.or_(changed >= expiry(), uploads.c.status == "importing")
 
 
 def store(
     database: Any,
     uploads: sa.Table,
+    failures: sa.Table,
     owner: str,
     path: str,
     name: str,
@@ -164,7 +185,9 @@ def store(
         raise Unreadable("import_too_big")  # the cells' text is capped; this is JSON's share
     upload_id = secrets.token_urlsafe(18)
     with database.engine.begin() as connection:
-        connection.execute(sa.delete(uploads).where(uploads.c.created_at < expiry()))
+        gone = sa.select(uploads.c.id).where(sa.not_(live(uploads)))
+        connection.execute(sa.delete(failures).where(failures.c.upload_id.in_(gone)))
+        connection.execute(sa.delete(uploads).where(sa.not_(live(uploads))))
         connection.execute(
             sa.insert(uploads).values(
                 id=upload_id,
@@ -183,7 +206,7 @@ def load(database: Any, uploads: sa.Table, owner: str, path: str, upload_id: str
     """The upload ``upload_id`` of this owner and entity, if it has not expired."""
     if not UPLOAD_ID.fullmatch(upload_id):
         return None
-    query = sa.select(uploads).where(uploads.c.id == upload_id, uploads.c.created_at >= expiry())
+    query = sa.select(uploads).where(uploads.c.id == upload_id, live(uploads))
     with database.engine.connect() as connection:
         row = connection.execute(query).first()
     if row is None or row.entity != path or not secrets.compare_digest(row.owner, owner):
@@ -193,30 +216,30 @@ def load(database: Any, uploads: sa.Table, owner: str, path: str, upload_id: str
         stored = json.loads(row.table_json)
         table = Table(stored["headers"], [(line, cells) for line, cells in stored["rows"]])
     result = json.loads(row.result_json) if row.result_json is not None else None
-    return Upload(row.id, row.file_name, row.status, table, result)
+    progress = {name: getattr(row, name) for name in PROGRESS}
+    return Upload(row.id, row.file_name, row.status, table, result, progress)
 
 
-def claim(database: Any, uploads: sa.Table, upload_id: str) -> bool:
-    """Mark the upload as being imported; False when another request (on any replica) did."""
-    change = (
-        sa.update(uploads)
-        .where(uploads.c.id == upload_id, uploads.c.status == "uploaded")
-        .values(status="importing")
+PROGRESS = ("rows_total", "position", "rows_done", "rows_updated", "rows_failed", "started_at")
+
+
+def failed_rows(
+    database: Any, failures: sa.Table, upload_id: str, limit: int | None
+) -> Iterator[dict[str, Any]]:
+    """The failed rows of an import in file order (the first ``limit``), read in batches."""
+    query = (
+        sa.select(failures.c.line, failures.c.cells_json, failures.c.errors_json)
+        .where(failures.c.upload_id == upload_id)
+        .order_by(failures.c.line, failures.c.id)
+        .limit(limit)
     )
-    with database.engine.begin() as connection:
-        claimed: bool = connection.execute(change).rowcount == 1
-    return claimed
-
-
-def finish(database: Any, uploads: sa.Table, upload_id: str, result: dict[str, Any]) -> None:
-    """Keep the result of the import and drop the table it no longer needs."""
-    change = (
-        sa.update(uploads)
-        .where(uploads.c.id == upload_id)
-        .values(status="done", table_json=None, result_json=json.dumps(result, ensure_ascii=False))
-    )
-    with database.engine.begin() as connection:
-        connection.execute(change)
+    with database.engine.connect() as connection:
+        for row in connection.execute(query, execution_options={"yield_per": 1000}):
+            yield {
+                "line": row.line,
+                "cells": json.loads(row.cells_json),
+                "errors": json.loads(row.errors_json),
+            }
 
 
 # --- mapping columns to fields ---------------------------------------------------------------
@@ -518,6 +541,14 @@ def write_row(
         crud.update_in(session, resource, user, row.target.id, payload, ip)
 
 
+# What a batch's transaction writes besides its records: the import's progress (``import_jobs``).
+Record = Callable[[Any, list["Row"]], None]
+
+
+def _no_record(_session: Any, _rows: list[Row]) -> None:
+    """Nothing to write besides the records."""
+
+
 def import_row(
     site: Site,
     database: Any,
@@ -527,19 +558,24 @@ def import_row(
     match: str,
     ip: str | None,
     locale: str,
+    record: Record = _no_record,
 ) -> None:
-    """``write_row`` in a transaction of its own; a refusal becomes the row's problems."""
-    if row.errors:
-        return
-    action = "create" if row.target is None else "update"
-    try:
-        with crud.integrity(resource, action), database.session() as session:
-            write_row(session, resource, user, row, match, ip)
-    except ApiError as exc:
-        if exc.code == "stale":  # changed by someone else since its version was read
-            row.errors = {"": site.translator(locale)("import_stale")}
-        else:
-            row.errors = site.field_errors(exc.fields, locale) or {"": exc.message}
+    """``write_row`` in a transaction of its own, with ``record`` of the row; a refusal becomes
+    the row's problems (then recorded in a transaction of their own)."""
+    if not row.errors:
+        action = "create" if row.target is None else "update"
+        try:
+            with crud.integrity(resource, action), database.session() as session:
+                write_row(session, resource, user, row, match, ip)
+                record(session, [row])
+            return
+        except ApiError as exc:
+            if exc.code == "stale":  # changed by someone else since its version was read
+                row.errors = {"": site.translator(locale)("import_stale")}
+            else:
+                row.errors = site.field_errors(exc.fields, locale) or {"": exc.message}
+    with database.session() as session:
+        record(session, [row])
 
 
 def import_chunk(
@@ -551,10 +587,11 @@ def import_chunk(
     match: str,
     ip: str | None,
     locale: str,
+    record: Record = _no_record,
 ) -> None:
-    """Import ``rows`` in one transaction (a commit per row made big imports slow); when any
-    of them is refused, that transaction is rolled back and each row is imported in its own,
-    so the good rows are kept and the bad ones get their problems."""
+    """Import ``rows`` in one transaction with ``record`` of them all (a commit per row made
+    big imports slow); when any of them is refused, that transaction is rolled back and each
+    row is imported in its own, so the good rows are kept and the bad ones get their problems."""
     todo = [row for row in rows if not row.errors]
     try:
         with database.session() as session:
@@ -563,9 +600,10 @@ def import_chunk(
                 action = "create" if row.target is None else "update"
                 with crud.integrity(resource, action):
                     write_row(session, resource, user, row, match, ip)
+            record(session, rows)
     except ApiError:
-        for row in todo:
-            import_row(site, database, resource, user, row, match, ip, locale)
+        for row in rows:
+            import_row(site, database, resource, user, row, match, ip, locale, record)
 
 
 # --- matching rows to existing records -------------------------------------------------------
@@ -675,6 +713,52 @@ def attach_matches(
             row.errors[ID] = t("import_id_not_found")
 
 
+# --- progress and result ---------------------------------------------------------------------
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored moment with its zone (SQLite gives it back without: it is UTC)."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
+
+
+def progress_of(progress: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """What the progress page shows: rows done, failed and in all, the percentage, and the
+    seconds left at the pace so far (None until a batch is in)."""
+    total, position = int(progress["rows_total"]), int(progress["position"])
+    started = _aware(progress.get("started_at"))
+    left = None
+    if started is not None and 0 < position < total:
+        elapsed = max((now - started).total_seconds(), 0.0)
+        left = round(elapsed / position * (total - position))
+    return {
+        "rows_total": total,
+        "position": position,
+        "rows_done": int(progress["rows_done"]),
+        "rows_failed": int(progress["rows_failed"]),
+        "percent": 100 * position // total if total else 100,
+        "seconds_left": left,
+    }
+
+
+def result_counts(result: dict[str, Any], progress: dict[str, Any]) -> dict[str, int]:
+    """Records created and updated, rows failed: from the import's counts, or from the result
+    of an import made before 0.5, which kept them there."""
+    if "failed" in result:
+        return {
+            "created": int(result.get("created", 0)),
+            "updated": int(result.get("updated", 0)),
+            "failed_count": len(result["failed"]),
+        }
+    updated = int(progress["rows_updated"])
+    return {
+        "created": int(progress["rows_done"]) - updated,
+        "updated": updated,
+        "failed_count": int(progress["rows_failed"]),
+    }
+
+
 # --- pages -----------------------------------------------------------------------------------
 
 
@@ -704,6 +788,10 @@ class Importer:
     @property
     def uploads(self) -> sa.Table:
         return uploads_of(self.site.catalog)
+
+    @property
+    def failures(self) -> sa.Table:
+        return failures_of(self.site.catalog)
 
     @property
     def words(self) -> Words:
@@ -811,46 +899,11 @@ class Importer:
             ],
         }
 
-    def run(
-        self,
-        database: Any,
-        user: Any,
-        upload: Upload,
-        mapping: list[str],
-        match: str,
-        locale: str,
-        ip: str | None,
-    ) -> None:
-        """Import every row of ``upload``, unless another request already claimed it."""
-        table = upload.table
-        uploads = self.uploads
-        if table is None or not claim(database, uploads, upload.id):  # imported once
-            return
-        rows = self.prepared(database, user, table, mapping, locale, None)
-        self.keyed(rows, mapping, match, locale)
-        site, resource = self.site, self.resource
-        for start in range(0, len(rows), REF_CHUNK):
-            chunk = rows[start : start + REF_CHUNK]
-            if match in mapping:  # the records' versions, read just before their update
-                attach_matches(site, database, resource, user, chunk, match, locale)
-            import_chunk(site, database, resource, user, chunk, match, ip, locale)
-        failed = [row for row in rows if row.errors]
-        updated = sum(1 for row in rows if row.target is not None and not row.errors)
-        result = {
-            "created": len(rows) - len(failed) - updated,
-            "updated": updated,
-            "matched": bool(match),
-            "headers": table.headers,
-            "failed": [
-                {"line": r.line, "cells": [_text(c) for c in r.cells], "errors": r.errors}
-                for r in failed
-            ],
-        }
-        finish(database, uploads, upload.id, result)
-
-    def failed_rows_csv(self, result: dict[str, Any], locale: str) -> bytes:
+    def failed_rows_csv(
+        self, headers: list[str], failed: Iterable[dict[str, Any]], locale: str
+    ) -> Iterator[bytes]:
         """The failed rows as they came, plus a column saying what is wrong with each (UTF-8
-        with a BOM, so Excel opens it)."""
+        with a BOM, so Excel opens it), a chunk per ``CSV_CHUNK_ROWS`` rows."""
         t = self.site.translator(locale)
 
         def describe(errors: dict[str, str]) -> str:
@@ -861,10 +914,15 @@ class Importer:
 
         out = io.StringIO(newline="")
         writer = csv.writer(out)
-        writer.writerow([*result["headers"], t("import_problems")])
-        for item in result["failed"]:
+        out.write("\ufeff")
+        writer.writerow([*headers, t("import_problems")])
+        for number, item in enumerate(failed, start=1):
             writer.writerow([*item["cells"], describe(item["errors"])])
-        return out.getvalue().encode("utf-8-sig")
+            if number % CSV_CHUNK_ROWS == 0:
+                yield out.getvalue().encode("utf-8")
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue().encode("utf-8")
 
 
 class Opened(NamedTuple):
@@ -935,6 +993,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 store,
                 request.app.state.db,
                 importer.uploads,
+                importer.failures,
                 owner_of(request),
                 path,
                 name,
@@ -1074,16 +1133,24 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 [*((f"c{i}", name) for i, name in enumerate(mapping)), ("match", match)]
             )
             return redirect(request, f"/{path}/import/{upload.id}/preview?{query}")
-        await run_in_threadpool(
-            importer.run,
-            request.app.state.db,
-            user,
-            upload,
-            mapping,
-            match,
-            locale,
-            client_ip(request),
+        from crmgen_runtime.web import import_jobs  # it imports this module
+
+        database = request.app.state.db
+        limits: ImportLimits = request.app.state.settings.imports
+        job = {
+            "mapping": mapping,
+            "match": match,
+            "locale": locale,
+            "user_id": user.id,
+            "ip": client_ip(request),
+        }
+        total = len(table.rows)
+        queued = await run_in_threadpool(
+            import_jobs.queue, database, importer.uploads, upload.id, job, total
         )
+        if queued and total <= limits.inline_rows:  # small: imported now, as the worker would
+            runner = import_jobs.ImportRunner(site, database, limits, threading.Event())
+            await run_in_threadpool(runner.run_one, upload.id, user)
         return redirect(request, f"/{path}/import/{upload.id}/result")
 
     async def result_page(request: Request) -> Response:
@@ -1092,11 +1159,32 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return opened
         importer, site, user, upload = opened
         result = upload.result
+        locale = site.locale_of(request)
         if result is None:
             if upload.status == "uploaded":  # not imported yet
                 return redirect(request, f"/{path}/import/{upload.id}")
-            return site.error_page(request, 409, "import_running", user)
-        locale = site.locale_of(request)
+            return site.render(
+                request,
+                "import_progress.html",
+                site.entity_context(
+                    path,
+                    locale,
+                    upload=upload.id,
+                    file_name=upload.file_name,
+                    refresh=PROGRESS_REFRESH_SECONDS,
+                    **progress_of(upload.progress, dt.datetime.now(dt.UTC)),
+                ),
+                user=user,
+            )
+        counts = result_counts(result, upload.progress)
+        if "failed" in result:  # imported before 0.5: the failed rows are in the result
+            shown: Iterable[dict[str, Any]] = result["failed"][:SHOWN_FAILURES]
+        else:
+            shown = await run_in_threadpool(
+                lambda: list(
+                    failed_rows(request.app.state.db, importer.failures, upload.id, SHOWN_FAILURES)
+                )
+            )
         failed = [
             {
                 "line": item["line"],
@@ -1105,7 +1193,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                     for name, message in item["errors"].items()
                 ],
             }
-            for item in result["failed"][:SHOWN_FAILURES]
+            for item in shown
         ]
         return site.render(
             request,
@@ -1115,12 +1203,10 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 locale,
                 upload=upload.id,
                 file_name=upload.file_name,
-                created=result["created"],
-                updated=result["updated"],
-                matched=result["matched"],
-                failed_count=len(result["failed"]),
+                matched=bool(result.get("matched")),
                 failed=failed,
                 shown_failures=SHOWN_FAILURES,
+                **counts,
             ),
             user=user,
         )
@@ -1130,11 +1216,15 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         if isinstance(opened, Response):
             return opened
         importer, site, user, upload = opened
-        if upload.result is None:
+        result = upload.result
+        if result is None:
             return site.error_page(request, 404, "import_gone", user)
         stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(upload.file_name).stem)[:60] or "import"
-        response = Response(
-            importer.failed_rows_csv(upload.result, site.locale_of(request)),
+        failed: Iterable[dict[str, Any]] = result.get("failed") or failed_rows(
+            request.app.state.db, importer.failures, upload.id, None
+        )
+        response = StreamingResponse(
+            importer.failed_rows_csv(result.get("headers", []), failed, site.locale_of(request)),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{stem}-failed.csv"'},
         )

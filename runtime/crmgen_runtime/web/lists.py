@@ -21,11 +21,12 @@ import datetime as dt
 import io
 import json
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -55,7 +56,8 @@ from crmgen_runtime.web.totals import total_text
 CONTROL = frozenset({"q", "sort", "offset", "limit", "cursor", "count"})
 MAX_OFFSET = 2**31 - 1
 EXPORT_PAGE = 500  # rows per database round trip while exporting
-MAX_EXPORT_ROWS = 100_000
+MAX_XLSX_ROWS = 1_048_575  # the data rows an XLSX sheet holds below its header (CSV: no cap)
+FILE_CHUNK = 64 * 1024  # bytes of a built XLSX file per chunk of the answer
 EMPTY_PAGE = {
     "items": [],
     "total": 0,
@@ -314,18 +316,21 @@ class Export:
     def header(self) -> list[str]:
         return [safe_text(self.site.pick(meta["label"], self.locale)) for meta in self.columns]
 
-    def rows(self, *, native: bool) -> Iterator[list[Any]]:
+    def rows(self, *, native: bool, cap: int | None = None) -> Iterator[list[Any]]:
+        """The records as rows of cells, a keyset page of ``EXPORT_PAGE`` at a time (at most
+        ``cap``): memory holds one page, however many records the query finds."""
         page, sent = self.first, 0
         while True:
-            for item in page["items"][: MAX_EXPORT_ROWS - sent]:
+            items = page["items"] if cap is None else page["items"][: cap - sent]
+            for item in items:
                 yield [
                     export_value(
                         self.site, meta, item.get(meta["name"]), self.locale, native=native
                     )
                     for meta in self.columns
                 ]
-            sent += len(page["items"])
-            if not page["next_cursor"] or sent >= MAX_EXPORT_ROWS:
+            sent += len(items)
+            if not page["next_cursor"] or (cap is not None and sent >= cap):
                 return
             page = crud.list_records(
                 self.database,
@@ -349,18 +354,33 @@ class Export:
                 buffer.truncate()
         yield buffer.getvalue()
 
-    def xlsx(self) -> bytes:
+    def xlsx_file(self) -> BinaryIO:
+        """The XLSX file of the export, open for reading and already unlinked: openpyxl's
+        write-only mode writes the sheet row by row to a temporary file (strings inline), and
+        the workbook is zipped to another, so memory holds a page of records at a time."""
         # imported on the first export, not at start-up
         from openpyxl import Workbook  # type: ignore[import-untyped]
 
         book = Workbook(write_only=True)
         sheet = book.create_sheet(title="Export")
         sheet.append(self.header())
-        for row in self.rows(native=True):
+        for row in self.rows(native=True, cap=MAX_XLSX_ROWS):
             sheet.append(row)
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue()
+        out = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 (closed by file_chunks)
+        try:
+            book.save(out)
+        except BaseException:
+            out.close()
+            raise
+        out.seek(0)
+        return out
+
+
+def file_chunks(file: BinaryIO) -> Iterator[bytes]:
+    """The bytes of ``file`` in chunks, closing it at the end (or when the answer stops)."""
+    with file:
+        while chunk := file.read(FILE_CHUNK):
+            yield chunk
 
 
 # The first column of every export.
@@ -525,8 +545,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return StreamingResponse(
                 rows.csv_chunks(), media_type="text/csv; charset=utf-8", headers=disposition
             )
-        content = await run_in_threadpool(rows.xlsx)
-        return Response(content, media_type=XLSX_TYPE, headers=disposition)
+        built = await run_in_threadpool(rows.xlsx_file)
+        return StreamingResponse(file_chunks(built), media_type=XLSX_TYPE, headers=disposition)
 
     async def export_csv(request: Request) -> Response:
         return await export(request, "csv")

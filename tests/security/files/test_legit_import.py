@@ -7,7 +7,10 @@ uploaded and previewed (every limit applies to it) and a 5,000-row file of the s
 imported: PostgreSQL writes about 2.7 ms a row on this machine's loopback (two statements a
 row), so its 50,000 rows are measured by ``benchmarks/imports.py`` instead of in every CI run.
 
-The time of each step is printed (``-s``) and recorded in the test's ``user_properties``.
+The rows are imported by the request itself (``IMPORT_INLINE_ROWS`` raised to the file's size:
+the same code the worker runs, whose own test is ``tests/worker/test_imports.py``), so the
+import is timed here. The time of each step is printed (``-s``) and recorded in the test's
+``user_properties``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ import datetime as dt
 import io
 import re
 import time
+from collections.abc import Iterator
 
 import openpyxl
 import pytest
 
-from tests.security.crm import Crm
+from tests.security.crm import KINDS, Crm, start_crm
 from tests.security.files.uploads import MiB, browser, csrf, measured, page_error, upload
 
 ROWS = 50_000
@@ -46,6 +50,15 @@ def workbook(rows: int) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def crm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
+    """The reference CRM importing up to ``ROWS`` rows in the request, not in a worker."""
+    with start_crm(
+        request.param, tmp_path_factory, env={"IMPORT_INLINE_ROWS": str(ROWS)}
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

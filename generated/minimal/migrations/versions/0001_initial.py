@@ -53,6 +53,28 @@ def upgrade() -> None:
         op.f("ix_contacts_list_phone_id"), "contacts", ["phone", "id"], unique=False
     )
     op.create_table(
+        "crm_import_failures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("upload_id", sa.String(length=32), nullable=False),
+        sa.Column(
+            "line",
+            sa.Integer(),
+            nullable=False,
+            comment="the row's line in the file (the header is 1)",
+        ),
+        sa.Column(
+            "cells_json", sa.Text(), nullable=False, comment="the row's cells as text"
+        ),
+        sa.Column("errors_json", sa.Text(), nullable=False, comment="{field: message}"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_import_failures")),
+    )
+    op.create_index(
+        op.f("ix_crm_import_failures_upload_id"),
+        "crm_import_failures",
+        ["upload_id"],
+        unique=False,
+    )
+    op.create_table(
         "crm_import_uploads",
         sa.Column(
             "id", sa.String(length=32), nullable=False, comment="random URL-safe token"
@@ -89,8 +111,44 @@ def upgrade() -> None:
             "result_json",
             sa.Text(),
             nullable=True,
-            comment="{imported, headers, failed}, once imported",
+            comment="{created, updated, matched, headers}, once imported",
         ),
+        sa.Column(
+            "job_json",
+            sa.Text(),
+            nullable=True,
+            comment="{mapping, match, locale, user_id, ip}: what to import, as whom",
+        ),
+        sa.Column("rows_total", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column(
+            "position",
+            sa.Integer(),
+            nullable=False,
+            server_default="0",
+            comment="data rows handled (committed batches)",
+        ),
+        sa.Column("rows_done", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("rows_updated", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("rows_failed", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column(
+            "started_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="when the import was queued",
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="the last change: expiry counts from it",
+        ),
+        sa.Column(
+            "locked_until",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="the importing worker's lease",
+        ),
+        sa.Column("claim_token", sa.String(length=32), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_import_uploads")),
         sa.CheckConstraint(
             "status IN ('uploaded', 'importing', 'done')",
@@ -515,6 +573,10 @@ def downgrade() -> None:
         op.f("ix_crm_import_uploads_created_at"), table_name="crm_import_uploads"
     )
     op.drop_table("crm_import_uploads")
+    op.drop_index(
+        op.f("ix_crm_import_failures_upload_id"), table_name="crm_import_failures"
+    )
+    op.drop_table("crm_import_failures")
     op.drop_index(op.f("ix_contacts_list_email_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
