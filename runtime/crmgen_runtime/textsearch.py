@@ -76,9 +76,9 @@ def index_name(table: str, language: str, columns: list[str]) -> str:
 
 def index_sql(table: str, language: str, columns: list[str]) -> str:
     """``CREATE INDEX IF NOT EXISTS`` of a table's full-text index (PostgreSQL)."""
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects.postgresql.base import PGDialect
 
-    quote = postgresql.dialect().identifier_preparer.quote
+    quote = PGDialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
     _config(language)
     parts = " || ' ' || ".join(f"coalesce(CAST({quote(c)} AS TEXT), '')" for c in columns)
     return (
