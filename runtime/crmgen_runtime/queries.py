@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from crmgen_runtime import counts, fields, validation
+from crmgen_runtime import counts, fields, textsearch, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import FieldInfo, Resource
 from crmgen_runtime.responses import aware, json_ready
@@ -317,21 +317,42 @@ def _list_filter(
     return listed
 
 
-def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnElement[bool]]:
-    """The conditions of ``q=``: each word (at most 8) in one of the readable search fields."""
-    columns = [
+def search_columns(resource: Resource, names: frozenset[str]) -> list[Any]:
+    """The columns ``q=`` searches: the readable text fields among the search fields."""
+    return [
         resource.attribute(name)
         for name in resource.search
         if name in names and fields.is_text(resource.fields[name].type)
     ]
+
+
+def search_words(q: str) -> list[str]:
+    """The words of ``q=`` (at most 8); 400 for NUL or text over 1000 characters."""
     if "\x00" in q or len(q) > MAX_TEXT:
         raise bad_query("q", "Must be at most 1000 characters of text.")
-    words = q.split()[:MAX_WORDS]
+    return q.split()[:MAX_WORDS]
+
+
+def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnElement[bool]]:
+    """The conditions of ``q=``: each word (at most 8) in one of the readable search fields
+    (see ``textsearch``)."""
+    columns = search_columns(resource, names)
+    words = search_words(q)
     if not columns:
         return [sa.false()] if words else []
-    return [
-        sa.or_(*(column.ilike(like(word), escape="\\") for column in columns)) for word in words
-    ]
+    language = resource.search_language
+    return [textsearch.Found(language, columns, like(word), word) for word in words]
+
+
+def rank_key(resource: Resource, names: frozenset[str], q: str) -> SortKey | None:
+    """The order of a search without an explicit sort: the best match first (None when there
+    is nothing to rank)."""
+    columns = search_columns(resource, names)
+    words = search_words(q)
+    if not columns or not words:
+        return None
+    rank = textsearch.Rank(resource.search_language, columns, " ".join(words))
+    return SortKey(textsearch.RANK, rank, True, False, "float")
 
 
 def parse_list_query(
@@ -362,6 +383,9 @@ def parse_list_query(
         raise bad_query("cursor", "Use either cursor or offset, not both.")
     sort_text = seen.get("sort") or ",".join(resource.default_sort)
     keys = parse_sort(resource, names, sort_text)
+    ranked = None if seen.get("sort") else rank_key(resource, names, seen.get("q", ""))
+    if ranked is not None:  # a search without an explicit sort: the best match first
+        keys.insert(0, ranked)
     sort_text = ",".join(("-" if k.descending else "") + k.name for k in keys)
     cursor, backward = None, False
     if seen.get("cursor"):

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
-from crmgen_runtime import accounts, backs, counts, links, permissions
+from crmgen_runtime import accounts, backs, counts, links, permissions, textsearch
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
@@ -145,7 +145,8 @@ class Projection:
         )
         if offset:
             ids = ids.offset(offset)
-        return select.where(self.model.id.in_(ids)).order_by(*order)
+        ranks = [key.column.label(key.name) for key in keys if key.name == textsearch.RANK]
+        return select.add_columns(*ranks).where(self.model.id.in_(ids)).order_by(*order)
 
     def first_page(self, keys: list[SortKey], sort_text: str) -> sa.Select[Any]:
         """The unfiltered first page in the order ``sort_text`` (``limit`` a bound parameter)."""
@@ -159,7 +160,10 @@ class Projection:
         """The cursor of the page after ``row`` (one of this projection's) in the order of
         ``query``, or before it when ``backward``."""
         index = {name: i for name, _, i in self.readers}
-        values = [row[index[key.name]] for key in query.sort]
+        values = [
+            row._mapping[key.name] if key.name == textsearch.RANK else row[index[key.name]]
+            for key in query.sort
+        ]
         return encode_cursor(query.sort_text, values, backward)
 
     def items(self, connection: sa.Connection | Any, rows: list[Any]) -> list[dict[str, Any]]:

@@ -147,6 +147,7 @@ class Resource:
     fields: dict[str, FieldInfo]
     display: str = "id"
     search: tuple[str, ...] = ()
+    search_language: str = "simple"  # the text search dictionary (``textsearch.dictionary``)
     owner: str | None = None
     soft_delete: bool = False
     timestamps: bool = True

@@ -300,6 +300,7 @@ def test_migrate_creates_the_search_indexes_on_postgresql(tmp_path: Path) -> Non
         finally:
             engine.dispose()
         assert "ix_companies_name_trgm" in names, sorted(names)
+        assert any(n.startswith("ix_companies_fts_") for n in names), sorted(names)
 
 
 def test_a_new_list_sort_or_filter_is_a_revision_creating_its_index(

@@ -264,3 +264,23 @@ def test_the_system_tables_of_this_release_are_added(upgraded: Upgraded) -> None
     for table in ("crm_rate_limits", "crm_email_changes"):
         assert upgraded.rows[table] == [], table
     assert [row["email"] for row in upgraded.rows["users"]] == ["old@demo.example"]
+
+
+def test_migrate_adds_the_full_text_indexes(upgraded: Upgraded) -> None:
+    """The previous release had trigram indexes only: ``migrate`` adds each searchable table's
+    full-text index on PostgreSQL (SQLite searches with LIKE and has none)."""
+    engine = sa.create_engine(upgraded.url)
+    try:
+        with engine.connect() as connection:
+            names = set(sa.inspect(connection).get_table_names())
+            indexes = {
+                index["name"]
+                for table in ("companies", "contacts", "deals")
+                for index in sa.inspect(connection).get_indexes(table)
+            }
+    finally:
+        engine.dispose()
+    assert {"companies", "contacts", "deals"} <= names
+    full_text = {name for name in indexes if "_fts_" in (name or "")}
+    expected = 3 if upgraded.kind == "postgresql" else 0
+    assert len(full_text) == expected, sorted(i or "" for i in indexes)

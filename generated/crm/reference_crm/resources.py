@@ -59,6 +59,7 @@ POSITIONS_RESOURCE = Resource(
     ),
     display="name",
     search=("name",),
+    search_language=models.SEARCH_LANGUAGE,
     rules={
         "manager": Rule.of("all"),
         "sales": Rule.of("none", list="all", read="all"),
@@ -101,6 +102,7 @@ USERS_RESOURCE = Resource(
     ),
     display="name",
     search=("email", "name", "phone", "telegram_chat"),
+    search_language=models.SEARCH_LANGUAGE,
     rules={
         "manager": Rule.of("all"),
         "sales": Rule.of("none", list="all", read="all"),
@@ -161,6 +163,7 @@ COMPANIES_RESOURCE = Resource(
     ),
     display="name",
     search=("name", "email", "phone"),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     soft_delete=True,
     rules={
@@ -220,6 +223,7 @@ CONTACTS_RESOURCE = Resource(
     ),
     display="full_name",
     search=("full_name", "email", "phone"),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     soft_delete=True,
     rules={
@@ -283,6 +287,7 @@ LEADS_RESOURCE = Resource(
     ),
     display="name",
     search=("name", "company_name", "email", "phone"),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     rules={
         "manager": Rule.of("all"),
@@ -347,6 +352,7 @@ DEALS_RESOURCE = Resource(
     ),
     display="name",
     search=("name",),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     rules={
         "manager": Rule.of("all"),
@@ -396,6 +402,7 @@ TASKS_RESOURCE = Resource(
     ),
     display="title",
     search=("title", "description"),
+    search_language=models.SEARCH_LANGUAGE,
     owner="assignee",
     rules={
         "manager": Rule.of("all"),
@@ -453,6 +460,7 @@ INTERACTIONS_RESOURCE = Resource(
     ),
     display="gist",
     search=("gist", "summary"),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     actions=frozenset(["list", "read", "create"]),
     rules={
@@ -493,6 +501,7 @@ PRODUCTS_RESOURCE = Resource(
     ),
     display="name",
     search=("name", "sku"),
+    search_language=models.SEARCH_LANGUAGE,
     rules={
         "manager": Rule.of("all"),
         "sales": Rule.of("none", list="all", read="all"),
@@ -549,6 +558,7 @@ ORDERS_RESOURCE = Resource(
     ),
     display="number",
     search=("number",),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     rules={
         "manager": Rule.of("all"),
@@ -670,6 +680,7 @@ INVOICES_RESOURCE = Resource(
     ),
     display="number",
     search=("number",),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     rules={
         "manager": Rule.of("all"),
@@ -716,6 +727,7 @@ CLIENT_GROUPS_RESOURCE = Resource(
     ),
     display="name",
     search=("name",),
+    search_language=models.SEARCH_LANGUAGE,
     owner="owner",
     rules={
         "manager": Rule.of("all"),

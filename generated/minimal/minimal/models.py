@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import entities, tables
+from crmgen_runtime import entities, tables, textsearch
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -174,6 +174,10 @@ SEARCH_COLUMNS: dict[str, list[str]] = {
 }
 
 
+# The text search dictionary of the app's default language (``q=`` finds words with their endings).
+SEARCH_LANGUAGE = textsearch.dictionary("en")
+
+
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
@@ -182,7 +186,14 @@ def include_object(
         type_ == "index"
         and reflected
         and compare_to is None
-        and (name or "").endswith("_trgm")
+        and textsearch.is_search_index(name or "")
+    )
+
+
+def full_text_index(table: str, columns: list[str]) -> sa.DDL:
+    """PostgreSQL: the GIN index of the table's full-text document (``textsearch``)."""
+    return sa.DDL(textsearch.index_sql(table, SEARCH_LANGUAGE, columns)).execute_if(
+        dialect="postgresql"
     )
 
 
@@ -190,9 +201,13 @@ def ensure_search_indexes(connection: sa.Connection) -> None:
     """Create the search indexes that are missing (PostgreSQL; run by ``migrate``)."""
     for table, columns in SEARCH_COLUMNS.items():
         connection.execute(trigram_indexes(table, columns))  # type: ignore[arg-type]
+        connection.execute(full_text_index(table, columns))  # type: ignore[arg-type]
 
 
 for _table, _columns in SEARCH_COLUMNS.items():
     sa.event.listen(
         Base.metadata.tables[_table], "after_create", trigram_indexes(_table, _columns)
+    )
+    sa.event.listen(
+        Base.metadata.tables[_table], "after_create", full_text_index(_table, _columns)
     )

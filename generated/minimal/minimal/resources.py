@@ -41,6 +41,7 @@ USERS_RESOURCE = Resource(
     ),
     display="name",
     search=("email", "name"),
+    search_language=models.SEARCH_LANGUAGE,
 )
 
 
@@ -59,6 +60,7 @@ CONTACTS_RESOURCE = Resource(
     ),
     display="name",
     search=("name", "email", "phone"),
+    search_language=models.SEARCH_LANGUAGE,
     rules={
         "staff": Rule.of("all"),
     },

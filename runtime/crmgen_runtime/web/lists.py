@@ -140,7 +140,7 @@ class ListQuery:
     ) -> list[tuple[str, str]]:
         """The query for ``crud.list_records`` (without ``limit``, ``offset`` or ``cursor``)."""
         params: list[tuple[str, str]] = [("q", self.q)] if self.q else []
-        if self.sort or default_sort:
+        if self.sort or (default_sort and not self.q):  # a search orders by rank
             params.append(("sort", self.sort or default_sort))
         multi: dict[str, list[str]] = {}
         for key, value in self.filters:
