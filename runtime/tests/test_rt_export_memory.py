@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -80,7 +81,9 @@ def peak_of(app: ASGIApp, path: str) -> tuple[int, int]:
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        status, size = asyncio.run(serve(app, path))
+        # a loop of its own in a thread of its own: another test's loop may run in this one
+        with ThreadPoolExecutor(1) as pool:
+            status, size = pool.submit(lambda: asyncio.run(serve(app, path))).result()
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()

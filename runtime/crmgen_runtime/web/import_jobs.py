@@ -31,8 +31,8 @@ from crmgen_runtime.tables import ImportFailureTable, utcnow
 from crmgen_runtime.web.imports import (
     Importer,
     Row,
-    _text,
     attach_matches,
+    cell_text,
     import_chunk,
     uploads_of,
 )
@@ -184,7 +184,9 @@ class Progress:
                     {
                         "upload_id": self.upload_id,
                         "line": row.line,
-                        "cells_json": json.dumps([_text(c) for c in row.cells], ensure_ascii=False),
+                        "cells_json": json.dumps(
+                            [cell_text(c) for c in row.cells], ensure_ascii=False
+                        ),
                         "errors_json": json.dumps(row.errors, ensure_ascii=False),
                     }
                     for row in rows

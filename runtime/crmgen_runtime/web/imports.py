@@ -299,7 +299,8 @@ def mapping_problems(
 # --- cells as API values ---------------------------------------------------------------------
 
 
-def _text(value: Cell) -> str:
+def cell_text(value: Cell) -> str:
+    """A cell as the text a user sees in it (a float as Excel shows it, empty for none)."""
     if isinstance(value, float):
         return f"{value:.15g}"  # what Excel shows, without binary noise
     return "" if value is None else str(value)
@@ -308,7 +309,7 @@ def _text(value: Cell) -> str:
 def _number(value: Cell) -> Cell:
     """A number cell or text like ``1 234,50`` as the API reads it."""
     if isinstance(value, bool) or not isinstance(value, str):
-        return _text(value) if isinstance(value, float) else value
+        return cell_text(value) if isinstance(value, float) else value
     text = SPACES.sub("", value)
     if "," in text and "." in text:  # the last one separates the decimals
         thousands = "," if text.rfind(".") > text.rfind(",") else "."
@@ -320,7 +321,7 @@ def _number(value: Cell) -> Cell:
 def _date(value: Cell, with_time: bool) -> Cell:
     """An ISO date (or date and time) from ISO text or ``31.12.2024 [09:30]``."""
     if not isinstance(value, str):
-        return _text(value)
+        return cell_text(value)
     dotted = DOTTED_DATE.fullmatch(value)
     if dotted:
         day, month, year, hour, minute, second = dotted.groups()
@@ -341,7 +342,7 @@ def _time(value: Cell) -> Cell:
         if minutes < 24 * 60:
             return f"{minutes // 60:02d}:{minutes % 60:02d}:{seconds:02d}"
     if not isinstance(value, str):
-        return _text(value)
+        return cell_text(value)
     found = TIME_OF_DAY.fullmatch(value.strip())
     if found is None:
         return value  # not a time: the API says so
@@ -352,17 +353,17 @@ def _time(value: Cell) -> Cell:
 def _boolean(value: Cell, words: Words) -> Cell:
     if isinstance(value, bool):
         return value
-    word = _text(value).strip().casefold()
+    word = cell_text(value).strip().casefold()
     if word in words.true:
         return True
     if word in words.false:
         return False
-    return _text(value)
+    return cell_text(value)
 
 
 def _choice(meta: dict[str, Any], value: Cell) -> str:
     """An enum's value name from its name or its label in any locale."""
-    text = _text(value)
+    text = cell_text(value)
     for name, label in meta["choices"]:
         if _key(text) in {_key(name), *(_key(v) for v in label.values())}:
             return str(name)
@@ -384,7 +385,7 @@ def api_value(meta: dict[str, Any], value: Cell, words: Words = Words()) -> Any:
         return _date(value, kind == "datetime")
     if kind == "time":
         return _time(value)
-    return _text(value)
+    return cell_text(value)
 
 
 # Reference columns: the value the link shows or the id -> a record id, or a problem.
@@ -431,7 +432,7 @@ def match_refs(
         target = site.catalog.resources.get((meta or {}).get("target") or "")
         if meta is None or meta["widget"] != "ref" or target is None:
             continue
-        values = sorted({_text(row[index]) for _, row in rows if filled(row[index])})
+        values = sorted({cell_text(row[index]) for _, row in rows if filled(row[index])})
         found: dict[str, list[int]] = {}
         shown = meta.get("display") or target.display  # the target's field the link shows
         if shown != "id" and shown in permissions.readable(target, user):
@@ -496,7 +497,7 @@ def build_row(
             continue
         name = meta["name"]
         if name in refs:
-            match = refs[name].get(_text(value))
+            match = refs[name].get(cell_text(value))
             if isinstance(match, int):
                 payload[name] = match
             else:
@@ -631,7 +632,7 @@ def set_keys(
         if not filled(cell):
             continue
         if match == ID:
-            number = RECORD_ID.fullmatch(_text(cell).strip())
+            number = RECORD_ID.fullmatch(cell_text(cell).strip())
             if number is None:
                 row.errors[ID] = site.translator(locale)("import_bad_id")
             else:
@@ -684,7 +685,7 @@ def find_matches(
             query = sa.select(*columns).where(column.in_(keys[start : start + REF_CHUNK]), *live)
             for item in connection.execute(query):
                 may_update = bool(item.may_update)
-                text = _text(item.display) if shown and may_update else ""
+                text = cell_text(item.display) if shown and may_update else ""
                 found[item.key] = Match(int(item.id), int(item.version), text, may_update)
     return found
 
@@ -873,7 +874,7 @@ class Importer:
     ) -> dict[str, Any]:
         """A row of the preview: per chosen field the file's text, the value and its problem."""
         sources = {
-            name: _text(c)
+            name: cell_text(c)
             for c, name in zip(row.cells, mapping, strict=False)
             if name and filled(c)
         }
@@ -1052,7 +1053,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             {
                 "index": i,
                 "header": header,
-                "samples": [_text(row[i]) for _, row in table.rows[:SAMPLES] if filled(row[i])],
+                "samples": [cell_text(row[i]) for _, row in table.rows[:SAMPLES] if filled(row[i])],
                 "selected": mapping[i],
             }
             for i, header in enumerate(table.headers)
