@@ -87,6 +87,15 @@ db.dispose()
 @contextmanager
 def serve(app: str, out: Path, url: str, folder: Path) -> Iterator[str]:
     """uvicorn (one worker, uvloop/httptools when installed) on a free loopback port."""
+    with serving(app, out, url, folder) as (base, _):
+        yield base
+
+
+@contextmanager
+def serving(
+    app: str, out: Path, url: str, folder: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``serve``, with the server's process (its memory can be read)."""
     port = free_port()
     log = (folder / f"{port}.log").open("w+")
     process = subprocess.Popen(
@@ -125,7 +134,7 @@ def serve(app: str, out: Path, url: str, folder: Path) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise SystemExit(f"{app} did not start in {TIMEOUT} s") from None
                 time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:

@@ -33,7 +33,7 @@ class ListIndex:
     columns: tuple[str, ...]
 
 
-def _column(entity: Entity, name: str) -> str | None:
+def column_of(entity: Entity, name: str) -> str | None:
     """The column a list sorts or filters ``name`` by (None: none it can index)."""
     if name in SYSTEM:
         return name if name == "id" or entity.timestamps else None
@@ -49,7 +49,7 @@ def _order(entity: Entity, keys: tuple[str, ...]) -> tuple[str, ...]:
     columns: list[str] = []
     first = keys[0].startswith("-") if keys else False
     for key in keys:
-        column = _column(entity, key.lstrip("-"))
+        column = column_of(entity, key.lstrip("-"))
         if key.startswith("-") != first or column is None:
             return tuple(columns)
         if column not in columns:
@@ -57,7 +57,7 @@ def _order(entity: Entity, keys: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*columns, "id")))
 
 
-def _owner_filters(entity: Entity) -> list[str]:
+def owner_filters(entity: Entity) -> list[str]:
     """The owner field, when a role lists only its own records."""
     owns = any(
         access.mode == "own"
@@ -71,15 +71,15 @@ def _owner_filters(entity: Entity) -> list[str]:
 def _candidates(entity: Entity) -> list[tuple[str, ...]]:
     default = _order(entity, entity.ui.list.sort)
     found: list[tuple[str, ...]] = [default]
-    filters = [*entity.ui.list.filters, *_owner_filters(entity)]
+    filters = [*entity.ui.list.filters, *owner_filters(entity)]
     filtered = set()
     for name in filters:
-        column = _column(entity, name)
+        column = column_of(entity, name)
         if column is not None and column != "id":
             filtered.add(column)
             found.append(tuple(dict.fromkeys((column, *(default or ("id",))))))
     for name in entity.ui.list.columns or (entity.display,):
-        column, field = _column(entity, name), entity.field(name)
+        column, field = column_of(entity, name), entity.field(name)
         unique = field is not None and field.unique and field.required  # its own index serves
         if column is not None and column not in filtered and not unique:
             found.append((column, "id") if column != "id" else ("id",))

@@ -13,6 +13,7 @@ from crmgen.bundled import templates_dir
 from crmgen.language.fields import field_type
 from crmgen.language.model import Spec
 from crmgen.render import (
+    analytics_indexes,
     api,
     deployment,
     list_indexes,
@@ -83,6 +84,7 @@ def models_context(spec: Spec) -> dict[str, Any]:
         "join_columns": relations.join_columns,
         "is_self": relations.is_self,
         "list_indexes": list_indexes.list_indexes,
+        "analytics_indexes": lambda entity: analytics_indexes.analytics_indexes(spec, entity),
     }
 
 

@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -376,22 +376,34 @@ class Analytics:
 
     # --- the results -------------------------------------------------------------------------
 
-    def compute(self, database: Database, aggregate: Aggregate, user: CurrentUser) -> Result:
-        """The groups and totals of ``aggregate`` as ``user`` may see them."""
+    def plan(
+        self, session: Session, aggregate: Aggregate, user: CurrentUser
+    ) -> tuple[Query, sa.Select[Any]] | None:
+        """The query of ``aggregate`` as ``user`` may run it, and its statement (not run); None
+        when the user may not list the entity or read a field it measures or groups by."""
         resource = self.catalog.resources[aggregate.entity]
         readable = permissions.readable(resource, user)
         needed = {n for m in aggregate.measures for n in m.reads} | set(aggregate.group_by)
         try:
             rule = permissions.condition(resource, user, "list")
         except ApiError:
-            return Result(available=False)
+            return None
         if not needed <= readable:
-            return Result(available=False)
+            return None
+        actor = Actor(session, user, self.catalog)
+        dialect = session.get_bind().dialect.name
+        query = Query(self.catalog, aggregate, actor, dialect, user)
+        return query, query.statement(rule)
+
+    def compute(self, database: Database, aggregate: Aggregate, user: CurrentUser) -> Result:
+        """The groups and totals of ``aggregate`` as ``user`` may see them."""
         with database.session() as session:
-            actor = Actor(session, user, self.catalog)
-            dialect = session.get_bind().dialect.name
-            query = Query(self.catalog, aggregate, actor, dialect, user)
-            raw_rows = list(session.execute(query.statement(rule)).all())
+            planned = self.plan(session, aggregate, user)
+            if planned is None:
+                return Result(available=False)
+            query, statement = planned
+            raw_rows = list(session.execute(statement).all())
+        resource = self.catalog.resources[aggregate.entity]
         return result_of(resource, aggregate, query.groups(raw_rows))
 
     def dashboard(

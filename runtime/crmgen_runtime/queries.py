@@ -139,7 +139,17 @@ def after(keys: list[SortKey], values: list[Any], backward: bool = False) -> sa.
             beyond = sa.or_(beyond, key.column.is_(None))
         alternatives.append(sa.and_(*equal, beyond))
         equal.append(key.column == value)
-    return sa.or_(*alternatives) if alternatives else sa.false()
+    found = sa.or_(*alternatives) if alternatives else sa.false()
+    first, value = (keys[0], values[0]) if keys else (None, None)
+    if first is None or value is None:
+        return found
+    descending = first.descending != backward
+    if first.nullable and not descending:  # the empty values follow too: no single bound
+        return found
+    # the same rows, bounded by the first key: an index scan starts at the cursor instead of
+    # reading (and filtering out) every row before it
+    bound = first.column <= value if descending else first.column >= value
+    return sa.and_(bound, found)
 
 
 def encode_cursor(sort_text: str, values: list[Any], backward: bool = False) -> str:

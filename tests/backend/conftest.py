@@ -179,3 +179,11 @@ def crm_backend(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def crm(crm_backend: Backend) -> Backend:
     crm_backend.reset()
     return crm_backend
+
+
+@pytest.fixture(scope="session")
+def planner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The big PostgreSQL schema of the plan tests (``plan_data``), once per test process."""
+    from tests.backend.plan_data import big_schema  # it imports this module
+
+    yield from big_schema(tmp_path_factory)

@@ -303,6 +303,34 @@ def test_migrate_creates_the_search_indexes_on_postgresql(tmp_path: Path) -> Non
         assert any(n.startswith("ix_companies_fts_") for n in names), sorted(names)
 
 
+def test_a_new_dashboard_is_a_revision_creating_the_index_of_its_aggregate(
+    tmp_path: Path, database: str
+) -> None:
+    out = tmp_path / "out"
+    generate(write_spec(tmp_path / "v1", V1), out)
+    run_app(out, "mig_crm", "migrate", url=database)
+    dashboard = (
+        "ui:\n"
+        "  dashboards:\n"
+        "    sales:\n"
+        "      label: Sales\n"
+        "      kpis:\n"
+        "        won:\n"
+        "          label: Won this month\n"
+        "          entity: Lead\n"
+        "          measure: {sum: amount}\n"
+        "          where: {status: won, due__gte: '= today() - months(1)'}\n"
+    )
+    generate(write_spec(tmp_path / "v2", V1 + dashboard), out)
+    newest = max((out / "migrations" / "versions").iterdir())
+    upgrade = newest.read_text().split("def downgrade")[0]
+    # equality first, then the range, then what the KPI sums: read from the index alone
+    assert 'op.f("ix_leads_stats_status_due_amount")' in upgrade, upgrade
+    assert '["status", "due", "amount"]' in upgrade, upgrade
+    run_app(out, "mig_crm", "migrate", url=database)
+    assert schema_diff(out, database) == []
+
+
 def test_a_new_list_sort_or_filter_is_a_revision_creating_its_index(
     tmp_path: Path, database: str
 ) -> None:

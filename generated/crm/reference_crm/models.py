@@ -417,6 +417,7 @@ class Lead(entities.Record, entities.Timestamps, Base):
         ),
         sa.Index("ix_leads_list_name_id", "name", "id"),
         sa.Index("ix_leads_list_company_name_id", "company_name", "id"),
+        sa.Index("ix_leads_stats_owner_id_source", "owner_id", "source"),
     )
     display_field = "name"
 
@@ -487,6 +488,22 @@ class Deal(entities.Record, entities.Timestamps, Base):
         ),
         sa.Index("ix_deals_list_name_id", "name", "id"),
         sa.Index("ix_deals_list_amount_id", "amount", "id"),
+        sa.Index("ix_deals_stats_stage_owner_id_amount", "stage", "owner_id", "amount"),
+        sa.Index("ix_deals_stats_owner_id_stage_amount", "owner_id", "stage", "amount"),
+        sa.Index(
+            "ix_deals_stats_stage_owner_id_closed_on_amount",
+            "stage",
+            "owner_id",
+            "closed_on",
+            "amount",
+        ),
+        sa.Index(
+            "ix_deals_stats_owner_id_expected_close_stage_amount",
+            "owner_id",
+            "expected_close",
+            "stage",
+            "amount",
+        ),
     )
     display_field = "name"
 
@@ -569,6 +586,7 @@ class Task(entities.Record, entities.Timestamps, Base):
         sa.Index("ix_tasks_list_priority_deadline_id", "priority", "deadline", "id"),
         sa.Index("ix_tasks_list_status_deadline_id", "status", "deadline", "id"),
         sa.Index("ix_tasks_list_title_id", "title", "id"),
+        sa.Index("ix_tasks_stats_assignee_id_status", "assignee_id", "status"),
     )
     display_field = "title"
 
@@ -864,6 +882,12 @@ class Invoice(entities.Record, entities.Timestamps, Base):
         ),
         sa.Index("ix_invoices_list_due_date_id", "due_date", "id"),
         sa.Index("ix_invoices_list_total_id", "total", "id"),
+        sa.Index(
+            "ix_invoices_stats_status_owner_id_total", "status", "owner_id", "total"
+        ),
+        sa.Index(
+            "ix_invoices_stats_status_company_id_total", "status", "company_id", "total"
+        ),
     )
     display_field = "number"
 

@@ -880,6 +880,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(op.f("ix_leads_owner_id"), "leads", ["owner_id"], unique=False)
+    op.create_index(
+        op.f("ix_leads_stats_owner_id_source"),
+        "leads",
+        ["owner_id", "source"],
+        unique=False,
+    )
     op.create_index(op.f("ix_leads_status"), "leads", ["status"], unique=False)
     op.create_table(
         "contacts",
@@ -1132,6 +1138,30 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_deals_owner_id"), "deals", ["owner_id"], unique=False)
     op.create_index(op.f("ix_deals_stage"), "deals", ["stage"], unique=False)
+    op.create_index(
+        op.f("ix_deals_stats_owner_id_expected_close_stage_amount"),
+        "deals",
+        ["owner_id", "expected_close", "stage", "amount"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_stats_owner_id_stage_amount"),
+        "deals",
+        ["owner_id", "stage", "amount"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_stats_stage_owner_id_amount"),
+        "deals",
+        ["stage", "owner_id", "amount"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_stats_stage_owner_id_closed_on_amount"),
+        "deals",
+        ["stage", "owner_id", "closed_on", "amount"],
+        unique=False,
+    )
     op.create_table(
         "interactions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1437,6 +1467,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_tasks_list_title_id"), "tasks", ["title", "id"], unique=False
     )
+    op.create_index(
+        op.f("ix_tasks_stats_assignee_id_status"),
+        "tasks",
+        ["assignee_id", "status"],
+        unique=False,
+    )
     op.create_index(op.f("ix_tasks_status"), "tasks", ["status"], unique=False)
     op.create_table(
         "invoices",
@@ -1552,6 +1588,18 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_invoices_sales_order_id"), "invoices", ["sales_order_id"], unique=True
+    )
+    op.create_index(
+        op.f("ix_invoices_stats_status_company_id_total"),
+        "invoices",
+        ["status", "company_id", "total"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_stats_status_owner_id_total"),
+        "invoices",
+        ["status", "owner_id", "total"],
+        unique=False,
     )
     op.create_index(op.f("ix_invoices_status"), "invoices", ["status"], unique=False)
     op.create_table(
@@ -1674,6 +1722,12 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_invoices_list_total_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_owner_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_sales_order_id"), table_name="invoices")
+    op.drop_index(
+        op.f("ix_invoices_stats_status_company_id_total"), table_name="invoices"
+    )
+    op.drop_index(
+        op.f("ix_invoices_stats_status_owner_id_total"), table_name="invoices"
+    )
     op.drop_index(op.f("ix_invoices_status"), table_name="invoices")
     op.drop_table("invoices")
     op.drop_index(op.f("ix_tasks_assignee_id"), table_name="tasks")
@@ -1685,6 +1739,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tasks_list_priority_deadline_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_status_deadline_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_title_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_stats_assignee_id_status"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_status"), table_name="tasks")
     op.drop_table("tasks")
     op.drop_index(op.f("ix_orders_company_id"), table_name="orders")
@@ -1736,6 +1791,14 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_deals_list_stage_expected_close_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_owner_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_stage"), table_name="deals")
+    op.drop_index(
+        op.f("ix_deals_stats_owner_id_expected_close_stage_amount"), table_name="deals"
+    )
+    op.drop_index(op.f("ix_deals_stats_owner_id_stage_amount"), table_name="deals")
+    op.drop_index(op.f("ix_deals_stats_stage_owner_id_amount"), table_name="deals")
+    op.drop_index(
+        op.f("ix_deals_stats_stage_owner_id_closed_on_amount"), table_name="deals"
+    )
     op.drop_table("deals")
     op.drop_index(
         op.f("ix_client_group_members_contact_id"), table_name="client_group_members"
@@ -1765,6 +1828,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_leads_list_source_created_at_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_status_created_at_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_owner_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_stats_owner_id_source"), table_name="leads")
     op.drop_index(op.f("ix_leads_status"), table_name="leads")
     op.drop_table("leads")
     op.drop_index(op.f("ix_crm_user_roles_role"), table_name="crm_user_roles")
