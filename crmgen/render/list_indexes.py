@@ -6,8 +6,9 @@ value is the greatest (last going up, first going down). So one ascending btree 
 
 - the default order (``ui.list.sort``) and each sortable list column: ``(column, id)``;
 - each ``ui.list.filters`` field and the owner field of a role whose list rule is ``own``:
-  ``(field, default order..., id)``, so the filtered first page reads in order too (a sort
-  by that column then needs an Incremental Sort on ``id`` only, and no index of its own);
+  ``(field, default order..., id)``, so the filtered first page reads in order too; a filter
+  column the list also sorts by gets ``(column, id)`` as well (an Incremental Sort on ``id``
+  would sort all of the first value's rows: half the table for a flag);
 - a mixed order (``stage,-amount``): the leading keys that go the same way (an Incremental
   Sort does the rest).
 
@@ -72,16 +73,14 @@ def _candidates(entity: Entity) -> list[tuple[str, ...]]:
     default = _order(entity, entity.ui.list.sort)
     found: list[tuple[str, ...]] = [default]
     filters = [*entity.ui.list.filters, *owner_filters(entity)]
-    filtered = set()
     for name in filters:
         column = column_of(entity, name)
         if column is not None and column != "id":
-            filtered.add(column)
             found.append(tuple(dict.fromkeys((column, *(default or ("id",))))))
     for name in entity.ui.list.columns or (entity.display,):
         column, field = column_of(entity, name), entity.field(name)
         unique = field is not None and field.unique and field.required  # its own index serves
-        if column is not None and column not in filtered and not unique:
+        if column is not None and not unique:  # a filter's index leads with the default order
             found.append((column, "id") if column != "id" else ("id",))
     return found
 

@@ -93,7 +93,9 @@ class User(entities.Record, entities.Timestamps, Base):
         sa.Index("ix_users_list_name_id", "name", "id"),
         sa.Index("ix_users_list_position_id_name_id", "position_id", "name", "id"),
         sa.Index("ix_users_list_active_name_id", "active", "name", "id"),
+        sa.Index("ix_users_list_position_id_id", "position_id", "id"),
         sa.Index("ix_users_list_phone_id", "phone", "id"),
+        sa.Index("ix_users_list_active_id", "active", "id"),
     )
     display_field = "name"
 
@@ -214,8 +216,11 @@ class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         sa.Index("ix_companies_list_industry_name_id", "industry", "name", "id"),
         sa.Index("ix_companies_list_owner_id_name_id", "owner_id", "name", "id"),
         sa.Index("ix_companies_list_parent_id_name_id", "parent_id", "name", "id"),
+        sa.Index("ix_companies_list_industry_id", "industry", "id"),
         sa.Index("ix_companies_list_phone_id", "phone", "id"),
         sa.Index("ix_companies_list_email_id", "email", "id"),
+        sa.Index("ix_companies_list_parent_id_id", "parent_id", "id"),
+        sa.Index("ix_companies_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "name"
 
@@ -312,8 +317,11 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
             "ix_contacts_list_owner_id_full_name_id", "owner_id", "full_name", "id"
         ),
         sa.Index("ix_contacts_list_is_key_full_name_id", "is_key", "full_name", "id"),
+        sa.Index("ix_contacts_list_company_id_id", "company_id", "id"),
         sa.Index("ix_contacts_list_phone_id", "phone", "id"),
         sa.Index("ix_contacts_list_email_id", "email", "id"),
+        sa.Index("ix_contacts_list_is_key_id", "is_key", "id"),
+        sa.Index("ix_contacts_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "full_name"
 
@@ -417,6 +425,9 @@ class Lead(entities.Record, entities.Timestamps, Base):
         ),
         sa.Index("ix_leads_list_name_id", "name", "id"),
         sa.Index("ix_leads_list_company_name_id", "company_name", "id"),
+        sa.Index("ix_leads_list_source_id", "source", "id"),
+        sa.Index("ix_leads_list_status_id", "status", "id"),
+        sa.Index("ix_leads_list_owner_id_id", "owner_id", "id"),
         sa.Index("ix_leads_stats_owner_id_source", "owner_id", "source"),
     )
     display_field = "name"
@@ -487,7 +498,10 @@ class Deal(entities.Record, entities.Timestamps, Base):
             "id",
         ),
         sa.Index("ix_deals_list_name_id", "name", "id"),
+        sa.Index("ix_deals_list_stage_id", "stage", "id"),
         sa.Index("ix_deals_list_amount_id", "amount", "id"),
+        sa.Index("ix_deals_list_company_id_id", "company_id", "id"),
+        sa.Index("ix_deals_list_owner_id_id", "owner_id", "id"),
         sa.Index("ix_deals_stats_stage_owner_id_amount", "stage", "owner_id", "amount"),
         sa.Index("ix_deals_stats_owner_id_stage_amount", "owner_id", "stage", "amount"),
         sa.Index(
@@ -586,6 +600,9 @@ class Task(entities.Record, entities.Timestamps, Base):
         sa.Index("ix_tasks_list_priority_deadline_id", "priority", "deadline", "id"),
         sa.Index("ix_tasks_list_status_deadline_id", "status", "deadline", "id"),
         sa.Index("ix_tasks_list_title_id", "title", "id"),
+        sa.Index("ix_tasks_list_assignee_id_id", "assignee_id", "id"),
+        sa.Index("ix_tasks_list_priority_id", "priority", "id"),
+        sa.Index("ix_tasks_list_status_id", "status", "id"),
         sa.Index("ix_tasks_stats_assignee_id_status", "assignee_id", "status"),
     )
     display_field = "title"
@@ -666,7 +683,11 @@ class Interaction(entities.Record, entities.Timestamps, Base):
             "happened_at",
             "id",
         ),
+        sa.Index("ix_interactions_list_kind_id", "kind", "id"),
         sa.Index("ix_interactions_list_gist_id", "gist", "id"),
+        sa.Index("ix_interactions_list_contact_id_id", "contact_id", "id"),
+        sa.Index("ix_interactions_list_company_id_id", "company_id", "id"),
+        sa.Index("ix_interactions_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "gist"
 
@@ -724,6 +745,7 @@ class Product(entities.Record, entities.Timestamps, Base):
         sa.Index("ix_products_list_name_id", "name", "id"),
         sa.Index("ix_products_list_active_name_id", "active", "name", "id"),
         sa.Index("ix_products_list_price_id", "price", "id"),
+        sa.Index("ix_products_list_active_id", "active", "id"),
     )
     display_field = "name"
 
@@ -762,7 +784,10 @@ class Order(entities.Record, entities.Timestamps, Base):
         sa.Index(
             "ix_orders_list_owner_id_ordered_on_id", "owner_id", "ordered_on", "id"
         ),
+        sa.Index("ix_orders_list_company_id_id", "company_id", "id"),
+        sa.Index("ix_orders_list_status_id", "status", "id"),
         sa.Index("ix_orders_list_total_id", "total", "id"),
+        sa.Index("ix_orders_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "number"
 
@@ -880,6 +905,8 @@ class Invoice(entities.Record, entities.Timestamps, Base):
         sa.Index(
             "ix_invoices_list_owner_id_issued_on_id", "owner_id", "issued_on", "id"
         ),
+        sa.Index("ix_invoices_list_company_id_id", "company_id", "id"),
+        sa.Index("ix_invoices_list_status_id", "status", "id"),
         sa.Index("ix_invoices_list_due_date_id", "due_date", "id"),
         sa.Index("ix_invoices_list_total_id", "total", "id"),
         sa.Index(
@@ -951,6 +978,7 @@ class ClientGroup(entities.Record, entities.Timestamps, Base):
         ),
         sa.Index("ix_client_groups_list_name_id", "name", "id"),
         sa.Index("ix_client_groups_list_owner_id_name_id", "owner_id", "name", "id"),
+        sa.Index("ix_client_groups_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "name"
 

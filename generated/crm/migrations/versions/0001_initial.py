@@ -317,6 +317,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        op.f("ix_products_list_active_id"), "products", ["active", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_products_list_active_name_id"),
         "products",
         ["active", "name", "id"],
@@ -401,6 +404,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
+        op.f("ix_users_list_active_id"), "users", ["active", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_users_list_active_name_id"),
         "users",
         ["active", "name", "id"],
@@ -411,6 +417,12 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_users_list_phone_id"), "users", ["phone", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_users_list_position_id_id"),
+        "users",
+        ["position_id", "id"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_users_list_position_id_name_id"),
@@ -459,6 +471,12 @@ def upgrade() -> None:
         op.f("ix_client_groups_list_name_id"),
         "client_groups",
         ["name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_client_groups_list_owner_id_id"),
+        "client_groups",
+        ["owner_id", "id"],
         unique=False,
     )
     op.create_index(
@@ -555,6 +573,12 @@ def upgrade() -> None:
         op.f("ix_companies_list_email_id"), "companies", ["email", "id"], unique=False
     )
     op.create_index(
+        op.f("ix_companies_list_industry_id"),
+        "companies",
+        ["industry", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_companies_list_industry_name_id"),
         "companies",
         ["industry", "name", "id"],
@@ -564,9 +588,21 @@ def upgrade() -> None:
         op.f("ix_companies_list_name_id"), "companies", ["name", "id"], unique=False
     )
     op.create_index(
+        op.f("ix_companies_list_owner_id_id"),
+        "companies",
+        ["owner_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_companies_list_owner_id_name_id"),
         "companies",
         ["owner_id", "name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_companies_list_parent_id_id"),
+        "companies",
+        ["parent_id", "id"],
         unique=False,
     )
     op.create_index(
@@ -868,16 +904,25 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_leads_list_owner_id_id"), "leads", ["owner_id", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_leads_list_source_created_at_id"),
         "leads",
         ["source", "created_at", "id"],
         unique=False,
     )
     op.create_index(
+        op.f("ix_leads_list_source_id"), "leads", ["source", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_leads_list_status_created_at_id"),
         "leads",
         ["status", "created_at", "id"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_leads_list_status_id"), "leads", ["status", "id"], unique=False
     )
     op.create_index(op.f("ix_leads_owner_id"), "leads", ["owner_id"], unique=False)
     op.create_index(
@@ -981,6 +1026,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_contacts_list_company_id_id"),
+        "contacts",
+        ["company_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_contacts_list_email_id"), "contacts", ["email", "id"], unique=False
     )
     op.create_index(
@@ -996,9 +1047,18 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_contacts_list_is_key_id"), "contacts", ["is_key", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_contacts_list_owner_id_full_name_id"),
         "contacts",
         ["owner_id", "full_name", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_contacts_list_owner_id_id"),
+        "contacts",
+        ["owner_id", "id"],
         unique=False,
     )
     op.create_index(
@@ -1116,6 +1176,9 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_deals_list_company_id_id"), "deals", ["company_id", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_deals_list_expected_close_id"),
         "deals",
         ["expected_close", "id"],
@@ -1131,10 +1194,16 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_deals_list_owner_id_id"), "deals", ["owner_id", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_deals_list_stage_expected_close_id"),
         "deals",
         ["stage", "expected_close", "id"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_deals_list_stage_id"), "deals", ["stage", "id"], unique=False
     )
     op.create_index(op.f("ix_deals_owner_id"), "deals", ["owner_id"], unique=False)
     op.create_index(op.f("ix_deals_stage"), "deals", ["stage"], unique=False)
@@ -1243,9 +1312,21 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_interactions_list_company_id_id"),
+        "interactions",
+        ["company_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_interactions_list_contact_id_happened_at_id"),
         "interactions",
         ["contact_id", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_contact_id_id"),
+        "interactions",
+        ["contact_id", "id"],
         unique=False,
     )
     op.create_index(
@@ -1273,9 +1354,21 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_interactions_list_kind_id"),
+        "interactions",
+        ["kind", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_interactions_list_owner_id_happened_at_id"),
         "interactions",
         ["owner_id", "happened_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_interactions_list_owner_id_id"),
+        "interactions",
+        ["owner_id", "id"],
         unique=False,
     )
     op.create_index(
@@ -1352,6 +1445,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_orders_deal_id"), "orders", ["deal_id"], unique=False)
     op.create_index(
+        op.f("ix_orders_list_company_id_id"),
+        "orders",
+        ["company_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_orders_list_company_id_ordered_on_id"),
         "orders",
         ["company_id", "ordered_on", "id"],
@@ -1364,10 +1463,16 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_orders_list_owner_id_id"), "orders", ["owner_id", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_orders_list_owner_id_ordered_on_id"),
         "orders",
         ["owner_id", "ordered_on", "id"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_orders_list_status_id"), "orders", ["status", "id"], unique=False
     )
     op.create_index(
         op.f("ix_orders_list_status_ordered_on_id"),
@@ -1450,6 +1555,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_tasks_list_assignee_id_id"),
+        "tasks",
+        ["assignee_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_tasks_list_deadline_id"), "tasks", ["deadline", "id"], unique=False
     )
     op.create_index(
@@ -1459,10 +1570,16 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_tasks_list_priority_id"), "tasks", ["priority", "id"], unique=False
+    )
+    op.create_index(
         op.f("ix_tasks_list_status_deadline_id"),
         "tasks",
         ["status", "deadline", "id"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_tasks_list_status_id"), "tasks", ["status", "id"], unique=False
     )
     op.create_index(
         op.f("ix_tasks_list_title_id"), "tasks", ["title", "id"], unique=False
@@ -1551,6 +1668,12 @@ def upgrade() -> None:
         op.f("ix_invoices_due_date"), "invoices", ["due_date"], unique=False
     )
     op.create_index(
+        op.f("ix_invoices_list_company_id_id"),
+        "invoices",
+        ["company_id", "id"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_invoices_list_company_id_issued_on_id"),
         "invoices",
         ["company_id", "issued_on", "id"],
@@ -1573,6 +1696,9 @@ def upgrade() -> None:
         "invoices",
         ["owner_id", "issued_on", "id"],
         unique=False,
+    )
+    op.create_index(
+        op.f("ix_invoices_list_status_id"), "invoices", ["status", "id"], unique=False
     )
     op.create_index(
         op.f("ix_invoices_list_status_issued_on_id"),
@@ -1712,12 +1838,14 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_invoices_company_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_deal_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_due_date"), table_name="invoices")
+    op.drop_index(op.f("ix_invoices_list_company_id_id"), table_name="invoices")
     op.drop_index(
         op.f("ix_invoices_list_company_id_issued_on_id"), table_name="invoices"
     )
     op.drop_index(op.f("ix_invoices_list_due_date_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_issued_on_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_owner_id_issued_on_id"), table_name="invoices")
+    op.drop_index(op.f("ix_invoices_list_status_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_status_issued_on_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_total_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_owner_id"), table_name="invoices")
@@ -1735,9 +1863,12 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tasks_deadline"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_deal_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_assignee_id_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_assignee_id_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_deadline_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_priority_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_priority_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_status_deadline_id"), table_name="tasks")
+    op.drop_index(op.f("ix_tasks_list_status_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_title_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_stats_assignee_id_status"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_status"), table_name="tasks")
@@ -1745,9 +1876,12 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_orders_company_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_contact_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_deal_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_company_id_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_company_id_ordered_on_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_ordered_on_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_owner_id_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_owner_id_ordered_on_id"), table_name="orders")
+    op.drop_index(op.f("ix_orders_list_status_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_status_ordered_on_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_total_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_owner_id"), table_name="orders")
@@ -1760,10 +1894,12 @@ def downgrade() -> None:
         op.f("ix_interactions_list_company_id_happened_at_id"),
         table_name="interactions",
     )
+    op.drop_index(op.f("ix_interactions_list_company_id_id"), table_name="interactions")
     op.drop_index(
         op.f("ix_interactions_list_contact_id_happened_at_id"),
         table_name="interactions",
     )
+    op.drop_index(op.f("ix_interactions_list_contact_id_id"), table_name="interactions")
     op.drop_index(
         op.f("ix_interactions_list_deal_id_happened_at_id"), table_name="interactions"
     )
@@ -1774,9 +1910,11 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_interactions_list_kind_happened_at_id"), table_name="interactions"
     )
+    op.drop_index(op.f("ix_interactions_list_kind_id"), table_name="interactions")
     op.drop_index(
         op.f("ix_interactions_list_owner_id_happened_at_id"), table_name="interactions"
     )
+    op.drop_index(op.f("ix_interactions_list_owner_id_id"), table_name="interactions")
     op.drop_index(op.f("ix_interactions_owner_id"), table_name="interactions")
     op.drop_table("interactions")
     op.drop_index(op.f("ix_deals_company_id"), table_name="deals")
@@ -1785,10 +1923,13 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_deals_list_company_id_expected_close_id"), table_name="deals"
     )
+    op.drop_index(op.f("ix_deals_list_company_id_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_expected_close_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_name_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_owner_id_expected_close_id"), table_name="deals")
+    op.drop_index(op.f("ix_deals_list_owner_id_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_stage_expected_close_id"), table_name="deals")
+    op.drop_index(op.f("ix_deals_list_stage_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_owner_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_stage"), table_name="deals")
     op.drop_index(
@@ -1811,10 +1952,13 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_contacts_list_company_id_full_name_id"), table_name="contacts"
     )
+    op.drop_index(op.f("ix_contacts_list_company_id_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_email_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_full_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_is_key_full_name_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_is_key_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_owner_id_full_name_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_owner_id_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_owner_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_phone"), table_name="contacts")
@@ -1825,8 +1969,11 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_leads_list_created_at_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_name_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_owner_id_created_at_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_owner_id_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_source_created_at_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_source_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_status_created_at_id"), table_name="leads")
+    op.drop_index(op.f("ix_leads_list_status_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_owner_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_stats_owner_id_source"), table_name="leads")
     op.drop_index(op.f("ix_leads_status"), table_name="leads")
@@ -1853,9 +2000,12 @@ def downgrade() -> None:
     op.drop_table("crm_audit_log")
     op.drop_index(op.f("ix_companies_deleted_at"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_email_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_industry_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_industry_name_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_name_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_owner_id_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_owner_id_name_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_parent_id_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_parent_id_name_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_phone_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_name"), table_name="companies")
@@ -1864,17 +2014,21 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_company_industry_owner"), table_name="companies")
     op.drop_table("companies")
     op.drop_index(op.f("ix_client_groups_list_name_id"), table_name="client_groups")
+    op.drop_index(op.f("ix_client_groups_list_owner_id_id"), table_name="client_groups")
     op.drop_index(
         op.f("ix_client_groups_list_owner_id_name_id"), table_name="client_groups"
     )
     op.drop_index(op.f("ix_client_groups_owner_id"), table_name="client_groups")
     op.drop_table("client_groups")
+    op.drop_index(op.f("ix_users_list_active_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_active_name_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_name_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_phone_id"), table_name="users")
+    op.drop_index(op.f("ix_users_list_position_id_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_position_id_name_id"), table_name="users")
     op.drop_index(op.f("ix_users_position_id"), table_name="users")
     op.drop_table("users")
+    op.drop_index(op.f("ix_products_list_active_id"), table_name="products")
     op.drop_index(op.f("ix_products_list_active_name_id"), table_name="products")
     op.drop_index(op.f("ix_products_list_name_id"), table_name="products")
     op.drop_index(op.f("ix_products_list_price_id"), table_name="products")
