@@ -60,6 +60,19 @@ def environment(out: Path, url: str) -> dict[str, str]:
     return env
 
 
+def app_commands(env: dict[str, str], folder: Path, *commands: list[str]) -> None:
+    """Run each of the generated app's commands (``migrate``, ``createuser ...``) in turn."""
+    for command in commands:
+        subprocess.run(
+            [sys.executable, "-m", PACKAGE, *command],
+            env=env,
+            cwd=folder,
+            check=True,
+            timeout=TIMEOUT,
+            capture_output=True,
+        )
+
+
 def seed(out: Path, url: str, contacts: int) -> None:
     """Companies (one per 10 contacts) and contacts, owned by the bench user."""
     code = f"""

@@ -19,7 +19,6 @@ again without its index (what every column sort cost before the lists' indexes).
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -31,7 +30,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api import EMAIL, PACKAGE, PASSWORD, TIMEOUT, environment, load, serve
+from benchmarks.api import EMAIL, PACKAGE, PASSWORD, app_commands, environment, load, serve
 from crmgen.generate import generate
 
 FULL_NAME_INDEX = "ix_contacts_list_full_name_id"  # the list index of the default order
@@ -171,19 +170,12 @@ def main() -> None:
             generate(ROOT / "examples" / "crm", out)
             url = server.set(database=name).render_as_string(hide_password=False)
             env = environment(out, url)
-            cli = [sys.executable, "-m", PACKAGE]
-            for command in (
+            app_commands(
+                env,
+                folder,
                 ["migrate"],
                 ["createuser", "--email", EMAIL, "--password", PASSWORD, "--role", "admin"],
-            ):
-                subprocess.run(
-                    [*cli, *command],
-                    env=env,
-                    cwd=folder,
-                    check=True,
-                    timeout=TIMEOUT,
-                    capture_output=True,
-                )
+            )
             fill(url, options.contacts)
             print(
                 f"{options.contacts:,} contacts, PostgreSQL, 1 uvicorn worker, "

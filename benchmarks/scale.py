@@ -45,7 +45,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.api import EMAIL, PACKAGE, PASSWORD, TIMEOUT, environment, serving
+from benchmarks.api import EMAIL, PACKAGE, PASSWORD, app_commands, environment, serving
 from crmgen.generate import generate
 from crmgen.language import load_spec
 
@@ -407,20 +407,13 @@ def run_size(
     try:
         url = server.set(database=name).render_as_string(hide_password=False)
         env = environment(out, url)
-        cli = [sys.executable, "-m", PACKAGE]
-        for command in (
+        app_commands(
+            env,
+            folder,
             ["migrate"],
             ["createuser", "--email", EMAIL, "--password", PASSWORD, "--role", "admin"],
             ["createuser", "--email", SELLER, "--password", PASSWORD, "--role", "sales"],
-        ):
-            subprocess.run(
-                [*cli, *command],
-                env=env,
-                cwd=folder,
-                check=True,
-                timeout=TIMEOUT,
-                capture_output=True,
-            )
+        )
         started = time.perf_counter()
         fill(
             server.set(drivername="postgresql", database=name).render_as_string(False),

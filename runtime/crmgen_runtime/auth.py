@@ -357,19 +357,20 @@ def sign_out(catalog: Catalog, database: Database, token: str) -> None:
         revoke_session(catalog, session, token)
 
 
+def _user_columns(catalog: Catalog) -> tuple[Any, ...]:
+    """What a signed-in user is read from: id, e-mail, name, the spec's extra columns, a role."""
+    user, role = user_model(catalog), role_model(catalog)
+    extra = (getattr(user, column) for column in extra_columns(catalog).values())
+    return (user.id, user.email, user.name, *extra, role.role)
+
+
 @functools.cache
 def _lookup(catalog: Catalog) -> sa.Select[Any]:
     """The query of ``load_user``: one row per role of the user of a live session."""
     user, role = user_model(catalog), role_model(catalog)
     sessions = catalog.table(UserSessionTable)
     return (
-        sa.select(
-            user.id,
-            user.email,
-            user.name,
-            *(getattr(user, column) for column in extra_columns(catalog).values()),
-            role.role,
-        )
+        sa.select(*_user_columns(catalog))
         .select_from(sessions)
         .join(user, user.id == sessions.user_id)
         .outerjoin(role, role.user_id == user.id)
@@ -388,13 +389,7 @@ def _by_id(catalog: Catalog) -> sa.Select[Any]:
     """The query of ``user_by_id``: one row per role of an active user."""
     user, role = user_model(catalog), role_model(catalog)
     return (
-        sa.select(
-            user.id,
-            user.email,
-            user.name,
-            *(getattr(user, column) for column in extra_columns(catalog).values()),
-            role.role,
-        )
+        sa.select(*_user_columns(catalog))
         .select_from(user)
         .outerjoin(role, role.user_id == user.id)
         .where(user.id == sa.bindparam("user_id"), user.active.is_(True))
