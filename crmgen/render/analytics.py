@@ -45,6 +45,34 @@ def measure_source(spec: Spec, entity: Entity, measure: Measure) -> str:
     return f"Measure({', '.join(args)})"
 
 
+FILTERED_TYPES = frozenset({"enum", "boolean"})
+
+
+def is_filter(entity: Entity, condition: Condition) -> bool:
+    """Whether ``condition`` compares a field of few values (an enum or a boolean) with
+    constants by ``eq``, ``in`` or ``ne``: a ``Filter`` the runtime can also apply to groups,
+    so that aggregates differing only in such conditions share one query."""
+    f = entity.field(condition.field)
+    if f is None or f.type not in FILTERED_TYPES or condition.op not in ("eq", "in", "ne"):
+        return False
+    if condition.value.is_expr:
+        return False
+    value = condition.value.literal
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if condition.op != "in" and len(values) != 1:
+        return False
+    return bool(values) and None not in values
+
+
+def filter_source(condition: Condition) -> str:
+    """``Filter(...)`` of the generated module."""
+    value = condition.value.literal
+    values = tuple(value) if isinstance(value, (list, tuple)) else (value,)
+    return (
+        f"Filter({py_literal(condition.field)}, {py_literal(condition.op)}, {py_literal(values)})"
+    )
+
+
 def where_source(spec: Spec, entity: Entity, where: tuple[Condition, ...], owner: str) -> str:
     """``lambda user: [conditions]`` (``user`` is the ``processes.Actor``), or ``None``."""
     if not where:
@@ -71,8 +99,12 @@ def aggregate_source(
         args.append(f"group_by={py_literal(tuple(group_by))}")
     if period:
         args.append(f"period={py_literal(period)}")
-    if where:
-        args.append(f"where={where_source(spec, entity, where, owner)}")
+    filters = tuple(c for c in where if is_filter(entity, c))
+    rest = tuple(c for c in where if c not in filters)
+    if rest:
+        args.append(f"where={where_source(spec, entity, rest, owner)}")
+    if filters:
+        args.append(f"filters=({''.join(filter_source(c) + ', ' for c in filters)})")
     return f"Aggregate({', '.join(args)})"
 
 

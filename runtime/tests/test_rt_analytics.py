@@ -12,8 +12,18 @@ import rt_crm
 import sqlalchemy as sa
 from conftest import Serve
 from crmgen_runtime import where
-from crmgen_runtime.analytics import Aggregate, Analytics, Dashboard, Measure, Report, Result
+from crmgen_runtime.analytics import (
+    Aggregate,
+    Analytics,
+    Dashboard,
+    Filter,
+    Measure,
+    Report,
+    Result,
+    sharing,
+)
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.processes import Actor
 
 WEIGHTS = {"new": Decimal("0.1"), "won": Decimal(1)}
 
@@ -183,3 +193,100 @@ def test_the_api_serves_dashboards_and_reports(serve: Serve) -> None:
     assert report["totals"]["deals"] == 3
     assert client.get("/api/reports/pipeline").status_code == 401
     assert client.get("/api/dashboards/admins", headers={"X-User": "ann"}).status_code == 403
+
+
+SHARING = {
+    # stage-filtered counts and sums, grouped by stage, by owner and stage, weighted, averaged:
+    # one query over every deal grouped by owner and stage serves them all
+    "open": Aggregate("deals", (Measure("count"),), filters=(Filter("stage", "ne", ("won",)),)),
+    "won_total": Aggregate(
+        "deals", (Measure("sum", field="amount"),), filters=(Filter("stage", "eq", ("won",)),)
+    ),
+    "average": Aggregate(
+        "deals", (Measure("avg", field="amount"),), filters=(Filter("stage", "in", ("new",)),)
+    ),
+    "forecast": Aggregate(
+        "deals",
+        (Measure("sum", field="amount", weighted_by="stage", weights=WEIGHTS),),
+    ),
+    "by_stage": Aggregate(
+        "deals", (Measure("count"), Measure("max", field="amount")), group_by=("stage",)
+    ),
+    "by_owner_stage": Aggregate(
+        "deals", (Measure("sum", field="amount"),), group_by=("owner", "stage")
+    ),
+    # other conditions: a query of its own
+    "big": Aggregate(
+        "deals", (Measure("count"),), where=lambda user: [where.gt(rt_crm.Deal.amount, 100)]
+    ),
+    "won_count": Aggregate(
+        "deals", (Measure("count"),), filters=(Filter("stage", "eq", ("won",)),)
+    ),
+    "new_count": Aggregate(
+        "deals", (Measure("count"),), filters=(Filter("stage", "in", ("new", "lost")),)
+    ),
+}
+
+
+@pytest.mark.parametrize("who", ["admin", "ann"])
+def test_aggregates_that_share_a_query_equal_those_computed_alone(
+    crm_web: rt_crm.Crm, who: str
+) -> None:
+    with crm_web.database.session() as session:
+        session.execute(sa.update(rt_crm.Deal).where(rt_crm.Deal.id == 3).values(stage="won"))
+        session.add(rt_crm.Deal(title="Empty", amount=None, stage="lost", owner_id=2))
+    user = getattr(rt_crm.Crm, who)
+    statements: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "FROM deals" in statement:
+            statements.append(statement)
+
+    sa.event.listen(crm_web.database.engine, "before_cursor_execute", count)
+    try:
+        together = ANALYTICS.compute_all(crm_web.database, SHARING, user)
+    finally:
+        sa.event.remove(crm_web.database.engine, "before_cursor_execute", count)
+    alone = {name: ANALYTICS.compute(crm_web.database, a, user) for name, a in SHARING.items()}
+    assert together == alone
+    if who == "admin":
+        assert together["open"].value == 3 and together["won_total"].value == Decimal("150.00")
+        assert [row.keys for row in together["by_stage"].rows] == [("new",), ("won",), ("lost",)]
+        assert len(statements) == 2  # every aggregate but big shares one query
+        # aggregates that all filter read only the records one of them counts
+        statements.clear()
+        sa.event.listen(crm_web.database.engine, "before_cursor_execute", count)
+        try:
+            filtered = {name: SHARING[name] for name in ("won_count", "new_count")}
+            counts = ANALYTICS.compute_all(crm_web.database, filtered, user)
+        finally:
+            sa.event.remove(crm_web.database.engine, "before_cursor_execute", count)
+        assert (counts["won_count"].value, counts["new_count"].value) == (1, 3)
+        assert len(statements) == 1 and "WHERE" in statements[0]
+    else:  # ann may not list deals
+        assert not any(result.available for result in together.values())
+
+
+def test_sharing_batches_only_what_nests(crm_web: rt_crm.Crm) -> None:
+    def batch(**aggregates: Aggregate) -> list[list[str]]:
+        reachable = {name: (a, None) for name, a in aggregates.items()}
+        with crm_web.database.session() as session:
+            actor = Actor(session, rt_crm.Crm.admin, rt_crm.catalog)
+            return sharing(rt_crm.catalog, reachable, actor, session.get_bind().dialect)
+
+    count = (Measure("count"),)
+    assert batch(
+        a=Aggregate("deals", count, group_by=("stage",)),
+        b=Aggregate("deals", count, group_by=("owner",)),
+        c=Aggregate("deals", count),
+        d=Aggregate("companies", count),
+    ) == [["a", "c"], ["b"], ["d"]]
+    # a chart by owner of the open deals splits them by stage too: a chart by stage reads it
+    open_by_owner = Aggregate(
+        "deals", count, group_by=("owner",), filters=(Filter("stage", "ne", ("won",)),)
+    )
+    by_stage = Aggregate("deals", count, group_by=("stage",))
+    assert batch(s=by_stage, o=open_by_owner) == [["o", "s"]]
+    monthly = Aggregate("users", count, group_by=("hired_on",), period="month")
+    yearly = Aggregate("users", count, group_by=("hired_on",), period="year")
+    assert batch(m=monthly, y=yearly, all=Aggregate("users", count)) == [["m", "all"], ["y"]]

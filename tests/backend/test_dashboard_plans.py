@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from crmgen_runtime.analytics import Shared, sharing
 from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.processes import Actor
 from sqlalchemy.orm import Session
 
 from tests.backend.plan_data import BIG, ROLES, Planner, plan_of
@@ -67,4 +69,41 @@ def test_every_dashboard_and_report_reads_by_index(planner: Planner) -> None:
                 f"{what} as {role}: {f}" for f in _table_reads(plan_of(planner, found[1]), big)
             ]
     assert planned >= 15
+    assert faults == [], "\n".join(faults)
+
+
+def test_the_queries_dashboards_share_read_by_index(planner: Planner) -> None:
+    """A dashboard's KPIs and charts that differ only in their filters are one query
+    (``analytics.sharing``): planned as each role, it reads by index as its members do."""
+    analytics = planner.analytics
+    big = {name: rows for name, rows in planner.sizes.items() if rows >= BIG}
+    faults: list[str] = []
+    shared = 0
+    for name, dashboard in analytics.dashboards.items():
+        aggregates = {**dashboard.kpis, **dashboard.charts}
+        for role in ROLES:
+            user = CurrentUser(2, "u2@example.com", "User 2", frozenset({role}))
+            if not analytics.may_open(dashboard.roles, user):
+                continue
+            with Session(planner.engine) as session:
+                actor = Actor(session, user, analytics.catalog)
+                reachable = {}
+                for item, aggregate in aggregates.items():
+                    allowed, rule = analytics.reach(aggregate, user)
+                    if allowed:
+                        reachable[item] = (aggregate, rule)
+                dialect = session.get_bind().dialect
+                for batch in sharing(analytics.catalog, reachable, actor, dialect):
+                    if len(batch) < 2:
+                        continue  # planned on its own above
+                    shared += 1
+                    members = {item: reachable[item][0] for item in batch}
+                    _, statement = Shared(analytics.catalog, members).plan(
+                        session, actor, user, reachable[batch[0]][1]
+                    )
+                    faults += [
+                        f"dashboard {name}, {'+'.join(batch)} as {role}: {f}"
+                        for f in _table_reads(plan_of(planner, statement), big)
+                    ]
+    assert shared >= 2
     assert faults == [], "\n".join(faults)
