@@ -59,6 +59,7 @@ RESERVED_ENTITIES = frozenset(
         "CrmScheduleRun",
         "CrmImportUpload",
         "CrmImportFailure",
+        "CrmWorkerHeartbeat",
     }
 )
 

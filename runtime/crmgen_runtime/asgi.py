@@ -79,7 +79,7 @@ def build(
         if owns_database:
             database.dispose()
 
-    app_metrics = AppMetrics(catalog, database)
+    app_metrics = AppMetrics(catalog, database, settings.worker_alive_seconds)
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"], name="healthz"),

@@ -11,7 +11,14 @@ The database, read at each scrape (so every process and replica sees the same nu
 message (``crm_outbox_oldest_pending_age_seconds``) and of the oldest one that is due and not
 yet delivered (``crm_outbox_oldest_due_age_seconds``: near zero while a worker runs), and per
 scheduled process the age of its last tick run (``crm_scheduler_last_run_age_seconds``) and
-whether that run failed (``crm_scheduler_last_run_failed``).
+whether that run failed (``crm_scheduler_last_run_failed``). The workers, from their heartbeats
+(``crmgen_runtime.heartbeats``): ``crm_workers_alive`` (``worker`` processes whose heartbeat is
+at most ``WORKER_ALIVE_SECONDS`` old), ``crm_schedulers_alive`` (processes running the scheduler,
+workers or web processes with ``RUN_SCHEDULER=1``, counted alike), the age of the freshest worker
+heartbeat (``crm_worker_last_seen_age_seconds``: ``+Inf`` when there is none, so that one alert
+``> 120`` also fires when no worker ever ran, with no ``absent()`` beside it), and the imports
+a worker is running (``crm_imports_running``: leased) or that wait for one
+(``crm_imports_queued``).
 
 Several processes (``WEB_CONCURRENCY`` > 1): ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` to an
 empty folder before it starts them; each process writes its counters there and a scrape adds
@@ -21,6 +28,7 @@ up every process's (prometheus_client's multiprocess mode).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -33,8 +41,14 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import Scope
 
 from crmgen_runtime.db import Database
+from crmgen_runtime.heartbeats import WORKER
 from crmgen_runtime.resources import Catalog
-from crmgen_runtime.tables import OutboxMessageTable, ScheduleRunTable
+from crmgen_runtime.tables import (
+    ImportUploadTable,
+    OutboxMessageTable,
+    ScheduleRunTable,
+    WorkerHeartbeatTable,
+)
 
 MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -103,18 +117,22 @@ def _age(now: dt.datetime, then: dt.datetime | None) -> float:
 
 
 class DatabaseCollector(Collector):
-    """The outbox's and the scheduler's state, read from the database at each scrape; each
-    query is answered from an index (the outbox's status, the runs' process and tick)."""
+    """The outbox's, the scheduler's and the workers' state, read from the database at each
+    scrape; each query is answered from an index (the outbox's status, the runs' process and
+    tick) or reads a table of a few rows (one per running process, per import in progress).
+    A heartbeat counts as alive for ``alive_seconds``."""
 
-    def __init__(self, catalog: Catalog, database: Database) -> None:
+    def __init__(self, catalog: Catalog, database: Database, alive_seconds: float = 60.0) -> None:
         self.catalog = catalog
         self.database = database
+        self.alive_seconds = alive_seconds
 
     def collect(self) -> Iterator[Metric]:
         now = dt.datetime.now(dt.UTC)
         with self.database.engine.connect() as connection:
             yield from self._outbox(connection, now)
             yield from self._scheduler(connection, now)
+            yield from self._workers(connection, now)
 
     def _outbox(self, connection: sa.Connection, now: dt.datetime) -> Iterable[Metric]:
         outbox = self.catalog.table(OutboxMessageTable).__table__  # type: ignore[attr-defined]
@@ -173,6 +191,43 @@ class DatabaseCollector(Collector):
         yield age
         yield failed
 
+    def _workers(self, connection: sa.Connection, now: dt.datetime) -> Iterable[Metric]:
+        beats = self.catalog.table(WorkerHeartbeatTable).__table__  # type: ignore[attr-defined]
+        uploads = self.catalog.table(ImportUploadTable).__table__  # type: ignore[attr-defined]
+        rows = connection.execute(
+            sa.select(beats.c.role, beats.c.scheduler, beats.c.last_seen_at)
+        ).all()
+        ages = [(row.role, bool(row.scheduler), _age(now, row.last_seen_at)) for row in rows]
+        workers = [age for role, _, age in ages if role == WORKER]
+        alive = self.alive_seconds
+        yield GaugeMetricFamily(
+            "crm_workers_alive",
+            f"Worker processes whose heartbeat is at most {alive:g} s old.",
+            value=sum(1 for age in workers if age <= alive),
+        )
+        yield GaugeMetricFamily(
+            "crm_schedulers_alive",
+            f"Processes running the scheduler whose heartbeat is at most {alive:g} s old.",
+            value=sum(1 for _, scheduler, age in ages if scheduler and age <= alive),
+        )
+        yield GaugeMetricFamily(
+            "crm_worker_last_seen_age_seconds",
+            "Age of the freshest worker heartbeat (+Inf when no worker is known).",
+            value=min(workers, default=math.inf),
+        )
+        leased = sa.and_(uploads.c.locked_until.is_not(None), uploads.c.locked_until > now)
+        running, queued = connection.execute(
+            sa.select(
+                sa.func.count().filter(leased), sa.func.count().filter(sa.not_(leased))
+            ).where(uploads.c.status == "importing")
+        ).one()
+        yield GaugeMetricFamily(
+            "crm_imports_running", "Imports a worker is running now.", value=running or 0
+        )
+        yield GaugeMetricFamily(
+            "crm_imports_queued", "Imports waiting for a worker.", value=queued or 0
+        )
+
 
 def multiprocess() -> bool:
     """Whether this process shares its counters with others (``PROMETHEUS_MULTIPROC_DIR``)."""
@@ -182,10 +237,10 @@ def multiprocess() -> bool:
 class AppMetrics:
     """Everything ``/metrics`` shows of one app: its requests and its database's state."""
 
-    def __init__(self, catalog: Catalog, database: Database) -> None:
+    def __init__(self, catalog: Catalog, database: Database, alive_seconds: float = 60.0) -> None:
         self.registry = CollectorRegistry()
         self.http = HttpMetrics(self.registry)
-        self.database = DatabaseCollector(catalog, database)
+        self.database = DatabaseCollector(catalog, database, alive_seconds)
         self.registry.register(self.database)
 
     def scrape_registry(self) -> CollectorRegistry:

@@ -6,6 +6,10 @@ logs one line when the answer is sent (logger ``crmgen_runtime.access``, with ``
 ``path``, ``status`` and ``duration`` as the record's fields: ``crmgen_runtime.logs``) and
 counts it by route template (``crmgen_runtime.metrics``). A request that crashes is logged and
 counted as a 500, the answer the app's error handler then gives.
+
+Health checks are quiet: a ``GET /healthz`` that succeeds (Docker and Kubernetes ask every few
+seconds) is logged at DEBUG, so it shows only with ``LOG_LEVEL=DEBUG``; one that fails (the
+database does not answer: 503) is logged at INFO like any request, and counted either way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from crmgen_runtime import request_ids
 from crmgen_runtime.metrics import HttpMetrics
 
 log = logging.getLogger("crmgen_runtime.access")
+QUIET_PATHS = frozenset({"/healthz"})  # polled by orchestrators: logged only when they fail
 HEADER = request_ids.HEADER.lower().encode("latin-1")
 
 
@@ -57,7 +62,9 @@ class RequestMiddleware:
         # as sent, still percent-encoded: a decoded %0A could forge a line of a text log
         raw = scope.get("raw_path")
         path = raw.decode("ascii", "backslashreplace") if raw else scope["path"]
-        log.info(
+        quiet = status < 400 and scope["path"] in QUIET_PATHS
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
             "%s %s %d %.1f ms",
             scope["method"],
             path,

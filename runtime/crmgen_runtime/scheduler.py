@@ -18,6 +18,9 @@ the next one has come (so never later than one period). A process that has never
 with the first tick after the scheduler started. A run that crashes halfway is not repeated
 (``schedule_runs.status`` stays ``running``, or ``failed`` with the error).
 
+Each process running a scheduler keeps a heartbeat (``crmgen_runtime.heartbeats``: a worker's
+own, or one of role ``web`` in the web app), beaten at each check; ``/metrics`` counts them.
+
 ``SCHEDULER_CLOCK_SPEED`` (and ``SCHEDULER_CLOCK_ORIGIN``, a Unix time) make the clock run
 faster, for tests: at speed 60 a minute passes every second.
 """
@@ -39,6 +42,7 @@ from croniter import croniter  # type: ignore[import-untyped]
 
 from crmgen_runtime.db import Database
 from crmgen_runtime.events import Schedule
+from crmgen_runtime.heartbeats import SILENT, WEB, Heartbeat, Pulse
 from crmgen_runtime.resources import Catalog
 from crmgen_runtime.settings import Settings
 from crmgen_runtime.tables import ScheduleRunTable, utcnow
@@ -126,6 +130,7 @@ class Scheduler:
         *,
         processes: ScheduledProcesses | None = None,
         name: str | None = None,
+        pulse: Pulse = SILENT,
     ) -> None:
         self.database = database
         self.table: sa.Table = catalog.table(ScheduleRunTable).__table__  # type: ignore[attr-defined]
@@ -138,6 +143,7 @@ class Scheduler:
         self.started = self.clock.now()
         self.name = name or worker_name()
         self.decided: dict[str, dt.datetime] = {}  # process -> the last tick looked at
+        self.pulse = pulse  # the process's heartbeat, told of each check and run
 
     def _last_run(self, process: str) -> dt.datetime | None:
         table = self.table
@@ -215,7 +221,8 @@ class Scheduler:
         error = None
         try:
             assert self.processes is not None
-            self.processes.run_scheduled(process, self.database)
+            with self.pulse.job(f"schedule:{process}"):
+                self.processes.run_scheduled(process, self.database)
         except Exception as exc:  # recorded on the run, the loop goes on
             log.exception("scheduler: %s failed", process)
             error = f"{type(exc).__name__}: {exc}"[:ERROR_MAX_LENGTH]
@@ -230,6 +237,7 @@ class Scheduler:
             return
         interval = min(poll or self.poll, self.poll)
         while not stop.is_set():
+            self.pulse.beat()
             try:
                 self.check()
             except Exception:  # the scheduler must outlive one bad check
@@ -240,12 +248,24 @@ class Scheduler:
 def start_in_thread(
     catalog: Catalog, database: Database, settings: Settings
 ) -> tuple[threading.Thread, threading.Event] | None:
-    """The scheduler in a daemon thread (the web app with ``RUN_SCHEDULER=1``); None when
-    the app has no scheduled processes."""
+    """The scheduler in a daemon thread (the web app with ``RUN_SCHEDULER=1``), keeping this
+    process's heartbeat (role ``web``) until stopped; None when the app has no scheduled
+    processes."""
     scheduler = Scheduler(catalog, database, settings)
     if not scheduler.schedules:
         return None
+    heartbeat = Heartbeat(
+        catalog, database, role=WEB, scheduler=True, interval=settings.worker_heartbeat_seconds
+    )
+    scheduler.pulse = heartbeat
     stop = threading.Event()
-    thread = threading.Thread(target=scheduler.run, args=(stop,), name=THREAD_NAME, daemon=True)
+
+    def run() -> None:
+        try:
+            scheduler.run(stop)
+        finally:
+            heartbeat.end()
+
+    thread = threading.Thread(target=run, name=THREAD_NAME, daemon=True)
     thread.start()
     return thread, stop

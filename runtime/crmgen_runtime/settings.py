@@ -76,6 +76,10 @@ class Settings:
     scheduler_clock_origin: float = 0.0
     scheduler_poll_seconds: float = 1.0
     processes_module: str | None = None
+    # Worker health (crmgen_runtime.heartbeats, metrics): how often a running worker writes its
+    # heartbeat at most, and how recent a heartbeat must be for /metrics to count it alive.
+    worker_heartbeat_seconds: float = 5.0
+    worker_alive_seconds: float = 60.0
     # Password-reset mail (auth.request_reset): at most so many per account and per client
     # address within the window; more requests are answered alike but send nothing.
     reset_mail_per_account: int = 3
@@ -396,6 +400,8 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         scheduler_clock_origin=_number(env, "SCHEDULER_CLOCK_ORIGIN", 0.0, 0),
         scheduler_poll_seconds=_number(env, "SCHEDULER_POLL_SECONDS", 1.0, 0.01),
         processes_module=env.get("PROCESSES_MODULE") or None,
+        worker_heartbeat_seconds=_number(env, "WORKER_HEARTBEAT_SECONDS", 5.0, 0.05),
+        worker_alive_seconds=_number(env, "WORKER_ALIVE_SECONDS", 60.0, 0.1),
         reset_mail_per_account=_count(env, "RESET_MAIL_PER_ACCOUNT", 3),
         reset_mail_per_address=_count(env, "RESET_MAIL_PER_ADDRESS", 10),
         reset_mail_window_minutes=_number(env, "RESET_MAIL_WINDOW_MINUTES", 60.0, 1),

@@ -1,8 +1,8 @@
 """The app's own tables, as mixins of its declarative models.
 
 Every app has the same system tables: users' roles, sessions, the sign-in log, password resets, e-mail
-changes, rate limits, the audit log, the outbox, the scheduler's runs and the uploads being
-imported. Their columns live here; the app declares one small class per table on its own
+changes, rate limits, the audit log, the outbox, the scheduler's runs, the uploads being
+imported and the running workers' heartbeats. Their columns live here; the app declares one small class per table on its own
 ``Base`` (so each app has its own metadata, and several apps can live in one process)::
 
     class CrmAuditEntry(tables.AuditEntryTable, Base):
@@ -325,6 +325,30 @@ class ImportFailureTable:
     errors_json: Mapped[str] = mapped_column(sa.Text(), comment="{field: message}")
 
 
+class WorkerHeartbeatTable:
+    """A running ``worker`` process, or a web process running the scheduler
+    (``RUN_SCHEDULER=1``), as it last reported itself (``crmgen_runtime.heartbeats``): written
+    every few seconds while its loops turn, deleted when it stops cleanly, deleted by any other
+    once not seen for ten minutes (it died). ``/metrics`` counts the ones seen lately."""
+
+    __tablename__ = "crm_worker_heartbeats"
+
+    id: Mapped[str] = mapped_column(sa.String(300), primary_key=True, comment="host:pid:random")
+    role: Mapped[str] = mapped_column(
+        sa.String(16), comment="worker, or web (a web process with RUN_SCHEDULER=1)"
+    )
+    scheduler: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false(), comment="runs the scheduled processes"
+    )
+    host: Mapped[str] = mapped_column(sa.String(255))
+    pid: Mapped[int] = mapped_column()
+    started_at: Mapped[dt.datetime] = _timestamp()
+    last_seen_at: Mapped[dt.datetime] = _timestamp(index=True)
+    job: Mapped[str | None] = mapped_column(
+        sa.String(200), comment="what it was doing then: outbox:KIND, import, schedule:NAME"
+    )
+
+
 SYSTEM_TABLES: tuple[type, ...] = (
     UserRoleTable,
     UserSessionTable,
@@ -337,10 +361,14 @@ SYSTEM_TABLES: tuple[type, ...] = (
     ScheduleRunTable,
     ImportUploadTable,
     ImportFailureTable,
+    WorkerHeartbeatTable,
 )
 
 SYSTEM_NAMES: tuple[str, ...] = tuple(t.__tablename__ for t in SYSTEM_TABLES)  # type: ignore[attr-defined]
-ADDED_IN_0_5: tuple[type, ...] = (ImportFailureTable,)  # no table of 0.4 to rename
+ADDED_IN_0_5: tuple[type, ...] = (
+    ImportFailureTable,
+    WorkerHeartbeatTable,
+)  # no table of 0.4 to rename
 
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see
 # crmgen/render/migrations.py).

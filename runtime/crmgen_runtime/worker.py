@@ -16,7 +16,9 @@ gives the rest of the batch back and exits.
 
 ``main`` also runs the scheduler (``crmgen_runtime.scheduler``) in a thread, unless told not to,
 and, given the app's web UI (``site``), the imports of the web UI (``web.import_jobs``) in
-another: one import at a time, batch by batch, resumed after a worker that died.
+another: one import at a time, batch by batch, resumed after a worker that died. While it runs,
+its loops keep its heartbeat (``crmgen_runtime.heartbeats``) in the database, which ``/metrics``
+reads; a clean stop deletes it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import logging
 import random
 import signal
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ import sqlalchemy as sa
 
 from crmgen_runtime.db import Database
 from crmgen_runtime.delivery import PermanentError
+from crmgen_runtime.heartbeats import SILENT, WORKER, Heartbeat, Pulse
 from crmgen_runtime.outbox import Outbox
 from crmgen_runtime.scheduler import Scheduler
 from crmgen_runtime.settings import Settings
@@ -72,15 +76,24 @@ class Claimed:
 
 
 class Worker:
-    """Claims due messages of ``outbox`` and delivers them; ``stop`` ends ``run`` gracefully."""
+    """Claims due messages of ``outbox`` and delivers them; ``stop`` ends ``run`` gracefully.
+
+    ``pulse`` is told of each batch, message and idle moment (the process's heartbeat)."""
 
     def __init__(
-        self, outbox: Outbox, database: Database, settings: Settings, *, batch: int = 10
+        self,
+        outbox: Outbox,
+        database: Database,
+        settings: Settings,
+        *,
+        batch: int = 10,
+        pulse: Pulse = SILENT,
     ) -> None:
         self.outbox = outbox
         self.database = database
         self.settings = settings
         self.batch = batch
+        self.pulse = pulse
         self.stop = threading.Event()
         self.lease = dt.timedelta(seconds=settings.outbox_lease_seconds)
         self.table = outbox.table
@@ -232,9 +245,13 @@ class Worker:
         if not self._renew(message, token):
             return "lost"
         try:
-            self.outbox.courier.deliver(
-                message.kind, message.payload, message.key, self.settings.outbox_timeout_seconds
-            )
+            with self.pulse.job(f"outbox:{message.kind}"):
+                self.outbox.courier.deliver(
+                    message.kind,
+                    message.payload,
+                    message.key,
+                    self.settings.outbox_timeout_seconds,
+                )
         except Exception as exc:  # noqa: BLE001 - recorded on the message
             return self._mark_failed(message, token, exc)
         self._mark_sent(message)
@@ -260,6 +277,7 @@ class Worker:
     def run(self, *, poll: float = 1.0, once: bool = False) -> None:
         """Deliver batches until ``stop``; sleep ``poll`` seconds when nothing is due."""
         while not self.stop.is_set():
+            self.pulse.beat()
             try:
                 counts = self.run_batch()
             except sa.exc.OperationalError as exc:  # database briefly unavailable or busy
@@ -271,7 +289,14 @@ class Worker:
             if once:
                 return
             if counts["claimed"] < self.batch:
-                self.stop.wait(poll)
+                self.idle(poll)
+
+    def idle(self, seconds: float) -> None:
+        """Wait ``seconds`` (less on ``stop``), beating the heartbeat on the way."""
+        end = time.monotonic() + seconds
+        step = self.settings.worker_heartbeat_seconds
+        while (left := end - time.monotonic()) > 0 and not self.stop.wait(min(left, step)):
+            self.pulse.beat()
 
 
 def main(
@@ -287,12 +312,24 @@ def main(
     """The ``worker`` command: the outbox loop here, the scheduler (of ``outbox.catalog``'s
     app) in a thread, the imports of ``site`` (the app's web UI) in another."""
     database = Database(settings.database_url, **settings.engine_options)
-    worker = Worker(outbox, database, settings, batch=batch)
+    runner = Scheduler(outbox.catalog, database, settings) if scheduler else None
+    pulse: Pulse = SILENT
+    heartbeat = None
+    if not once:  # a running worker, not one pass
+        heartbeat = Heartbeat(
+            outbox.catalog,
+            database,
+            role=WORKER,
+            scheduler=bool(runner and runner.schedules),
+            interval=settings.worker_heartbeat_seconds,
+        )
+        pulse = heartbeat
+    worker = Worker(outbox, database, settings, batch=batch, pulse=pulse)
     imports = None
     if site is not None:
         from crmgen_runtime.web.import_jobs import ImportRunner  # the web UI's, only here
 
-        imports = ImportRunner(site, database, settings.imports, worker.stop)
+        imports = ImportRunner(site, database, settings.imports, worker.stop, pulse)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("worker: signal %s, finishing the current message", signum)
@@ -310,8 +347,8 @@ def main(
                     target=imports.run, args=(poll,), name="imports", daemon=True
                 )
                 importing.start()
-        if scheduler:
-            runner = Scheduler(outbox.catalog, database, settings)
+        if runner is not None:
+            runner.pulse = pulse
             if once:
                 runner.check()
             else:
@@ -325,6 +362,8 @@ def main(
         for running in (thread, importing):
             if running is not None:
                 running.join(timeout=SCHEDULER_JOIN_SECONDS)
+        if heartbeat is not None:
+            heartbeat.end()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         database.dispose()

@@ -110,6 +110,10 @@ class ImportFailure(tables.ImportFailureTable, Base):
     pass
 
 
+class WorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
+    pass
+
+
 deal_partners = sa.Table(
     "deal_partners",
     Base.metadata,

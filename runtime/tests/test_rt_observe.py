@@ -1,7 +1,8 @@
 """Operations of a built app (``asgi.build``) on the small CRM, SQLite and PostgreSQL: request
 ids (``request_ids``, ``observe``) in headers, error bodies, error pages and log lines (JSON:
 ``logs``), and ``/metrics`` (``metrics``, ``metrics_route``): off by default, guarded by its
-token or networks, per route template, the outbox's and the scheduler's state."""
+token or networks, per route template, the outbox's and the scheduler's state; health checks
+are quiet (no INFO line unless they fail) and cheap (one ``SELECT 1``, no session lookup)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from typing import Any
 
 import pytest
 import rt_crm
+import sqlalchemy as sa
 from conftest import SECRET_KEY, AsUser
 from crmgen_runtime import asgi, logs, request_ids
+from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.events import Events
@@ -63,7 +66,9 @@ def events(monkeypatch: pytest.MonkeyPatch) -> Events:
     return fresh
 
 
-def build(site: Site, database: Database, **environ: str) -> TestClient:
+def build(
+    site: Site, database: Database, middleware: list[Middleware] | None = None, **environ: str
+) -> TestClient:
     settings = rt_crm.catalog.config.settings.load({"SECRET_KEY": SECRET_KEY, **environ})
     app = asgi.build(
         rt_crm.catalog,
@@ -77,7 +82,7 @@ def build(site: Site, database: Database, **environ: str) -> TestClient:
             Route("/crash", crash),
         ],
         pages=[Route("/crash-page", crash)],
-        middleware=[Middleware(AsUser)],
+        middleware=[Middleware(AsUser)] if middleware is None else middleware,
         openapi_document=OPENAPI,
     )
     return TestClient(app, base_url="http://localhost", raise_server_exceptions=False)
@@ -243,3 +248,54 @@ def test_outbox_and_scheduler_gauges_follow_the_database(
     assert 0 <= after["crm_outbox_oldest_due_age_seconds"][()] < 60
     assert 3500 < after["crm_scheduler_last_run_age_seconds"][(("process", "nightly"),)] < 3700
     assert after["crm_scheduler_last_run_failed"][(("process", "nightly"),)] == 1
+
+
+def access_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [line for line in lines(stream) if line["logger"] == "crmgen_runtime.access"]
+
+
+def test_health_checks_are_quiet_and_cheap(
+    site: Site, crm_web: rt_crm.Crm, captured: io.StringIO
+) -> None:
+    statements: list[str] = []
+
+    def executed(connection: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        statements.append(statement)
+
+    engine = crm_web.database.engine
+    sa.event.listen(engine, "before_cursor_execute", executed)
+    signed_in = [Middleware(AuthMiddleware, catalog=rt_crm.catalog)]
+    try:
+        with build(site, crm_web.database, signed_in, METRICS_TOKEN=TOKEN) as client:
+            for _ in range(3):  # a probe with a session token still looks up no session
+                probe = client.get("/healthz", headers={"Authorization": "Bearer " + "s" * 43})
+                assert probe.status_code == 200
+            checked = list(statements)
+            client.get("/api/deals/7")
+            counted = scrape(client)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", executed)
+    assert checked == ["SELECT 1"] * 3
+    assert [line["path"] for line in access_lines(captured)] == ["/api/deals/7", "/metrics"]
+    key = (("method", "GET"), ("route", "/healthz"), ("status", "200"))
+    assert counted["crm_http_requests_total"][key] == 3  # counted, not logged
+
+
+def test_a_failing_health_check_is_logged_and_debug_shows_every_one(
+    site: Site, tmp_path: Path, captured: io.StringIO
+) -> None:
+    missing = Database(f"sqlite:///{tmp_path / 'missing' / 'nowhere.sqlite3'}")
+    here = Database(f"sqlite:///{tmp_path / 'here.sqlite3'}")
+    with build(site, missing) as client:
+        assert client.get("/healthz").status_code == 503
+    (failed,) = access_lines(captured)
+    assert (failed["level"], failed["path"], failed["status"]) == ("INFO", "/healthz", 503)
+    captured.truncate(0)
+    captured.seek(0)
+    logging.getLogger().setLevel(logging.DEBUG)
+    with build(site, here) as client:
+        assert client.get("/healthz").status_code == 200
+    missing.dispose()
+    here.dispose()
+    (quiet,) = access_lines(captured)
+    assert (quiet["level"], quiet["status"]) == ("DEBUG", 200)

@@ -176,3 +176,27 @@ def test_an_old_upload_gets_the_import_progress_columns(upgraded: Upgraded) -> N
     moments = ("job_json", "started_at", "updated_at", "locked_until", "claim_token")
     assert {name: upload[name] for name in moments} == dict.fromkeys(moments)
     assert upgraded.rows["crm_import_failures"] == []
+
+
+HEARTBEAT = f"""
+import json, os
+from crmgen_runtime.db import Database
+from crmgen_runtime.heartbeats import Heartbeat
+from crmgen_runtime.metrics import AppMetrics
+from prometheus_client import generate_latest
+from {PACKAGE}.resources import CATALOG
+db = Database(os.environ["DATABASE_URL"])
+beat = Heartbeat(CATALOG, db)
+beat.beat()
+text = generate_latest(AppMetrics(CATALOG, db).scrape_registry()).decode()
+beat.end()
+db.dispose()
+print(json.dumps([line for line in text.splitlines() if line.startswith("crm_workers_alive")]))
+"""
+
+
+def test_the_workers_heartbeats_get_a_table_of_their_own(upgraded: Upgraded) -> None:
+    """0.5.0's workers keep a heartbeat: the upgrade creates ``crm_worker_heartbeats`` (empty),
+    where the upgraded app's worker writes and ``/metrics`` counts it."""
+    assert upgraded.rows["crm_worker_heartbeats"] == []
+    assert app_python(upgraded.out, HEARTBEAT, upgraded.url) == ["crm_workers_alive 1.0"]

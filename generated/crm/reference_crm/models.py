@@ -1038,6 +1038,10 @@ class CrmImportFailure(tables.ImportFailureTable, Base):
     """A row of an import that was not imported, with its problems."""
 
 
+class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
+    """A running worker (or web process running the scheduler), as it last reported itself."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from crmgen_runtime import auth
+from crmgen_runtime.heartbeats import SILENT, Pulse
 from crmgen_runtime.spreadsheets import ImportLimits, Table
 from crmgen_runtime.tables import ImportFailureTable, utcnow
 from crmgen_runtime.web.imports import (
@@ -225,6 +226,7 @@ class ImportRunner:
     database: Any
     limits: ImportLimits
     stop: threading.Event
+    pulse: Pulse = SILENT  # the worker's heartbeat, told of each batch
 
     @property
     def lease(self) -> dt.timedelta:
@@ -240,7 +242,8 @@ class ImportRunner:
             return False
         token, row = claimed
         try:
-            self._run(uploads, token, row, user)
+            with self.pulse.job("import"):
+                self._run(uploads, token, row, user)
         except LeaseLost:
             log.warning("import %s: another worker holds it now", row.id)
         return True
@@ -269,6 +272,7 @@ class ImportRunner:
             if self.stop.is_set():  # SIGTERM: the next worker goes on from here at once
                 release(self.database, uploads, upload.id, token)
                 return
+            self.pulse.beat()
             if not renew(self.database, uploads, upload.id, token, self.lease):
                 raise LeaseLost(upload.id)
             chunk = rows[first : first + batch]
@@ -288,6 +292,7 @@ class ImportRunner:
     def run(self, poll: float) -> None:
         """Run queued imports until ``stop``; wait ``poll`` seconds when there is none."""
         while not self.stop.is_set():
+            self.pulse.beat()
             try:
                 ran = self.run_one()
             except sa.exc.OperationalError as exc:  # the database briefly unavailable

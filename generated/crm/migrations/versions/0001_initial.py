@@ -254,6 +254,52 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "crm_worker_heartbeats",
+        sa.Column(
+            "id", sa.String(length=300), nullable=False, comment="host:pid:random"
+        ),
+        sa.Column(
+            "role",
+            sa.String(length=16),
+            nullable=False,
+            comment="worker, or web (a web process with RUN_SCHEDULER=1)",
+        ),
+        sa.Column(
+            "scheduler",
+            sa.Boolean(),
+            nullable=False,
+            server_default=sa.false(),
+            comment="runs the scheduled processes",
+        ),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.Column("pid", sa.Integer(), nullable=False),
+        sa.Column(
+            "started_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "last_seen_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "job",
+            sa.String(length=200),
+            nullable=True,
+            comment="what it was doing then: outbox:KIND, import, schedule:NAME",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_worker_heartbeats")),
+    )
+    op.create_index(
+        op.f("ix_crm_worker_heartbeats_last_seen_at"),
+        "crm_worker_heartbeats",
+        ["last_seen_at"],
+        unique=False,
+    )
+    op.create_table(
         "positions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False, server_default=sa.text("1")),
@@ -2035,6 +2081,11 @@ def downgrade() -> None:
     op.drop_table("products")
     op.drop_index(op.f("ix_positions_list_name_id"), table_name="positions")
     op.drop_table("positions")
+    op.drop_index(
+        op.f("ix_crm_worker_heartbeats_last_seen_at"),
+        table_name="crm_worker_heartbeats",
+    )
+    op.drop_table("crm_worker_heartbeats")
     op.drop_table("crm_schedule_runs")
     op.drop_index(op.f("ix_crm_rate_limits_updated_at"), table_name="crm_rate_limits")
     op.drop_table("crm_rate_limits")
