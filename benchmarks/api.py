@@ -1,13 +1,18 @@
-"""Requests per second of the generated API against a hand-written baseline, in one run.
+"""Requests per second of the generated API against hand-written yardsticks, in one run.
 
-    python benchmarks/api.py [--seconds 5] [--connections 8] [--contacts 2000]
+    python benchmarks/api.py [--seconds 5] [--connections 8] [--contacts 10000]
+                             [--database sqlite|postgresql] [--apps generated,baseline,...]
 
-Generates examples/crm into a temporary folder, migrates an SQLite file and creates a user
-through the app's CLI, seeds it with contacts and companies, then serves it with uvicorn
-(one worker) beside ``benchmarks/baseline_app.py`` on the same file. Each endpoint of each
-app is loaded for a fixed time by a bounded pool of concurrent requests (``wrk`` when it is
-installed, else httpx on asyncio) on 127.0.0.1, with the same bearer token. Prints req/s and
-the ratio generated/baseline (the aim: >= 0.9x). Every process is killed at the end.
+Generates examples/crm into a temporary folder, migrates a new database (an SQLite file, or a
+PostgreSQL database made on ``--server`` and dropped at the end) and creates a user through the
+app's CLI, seeds it with contacts and companies, then serves it with uvicorn (one worker)
+beside each of ``APPS`` on the same database: ``baseline_app`` (today's baseline),
+``tuned_app`` (tuned on the event loop; tuned with authentication and a thread hop) and
+``generated_like`` (the app's hot reads four ways: issue 13, item 7). Every answer must be the
+generated app's, byte for byte. Each endpoint of each app is loaded for a fixed time by a
+bounded pool of concurrent requests (``wrk`` when it is installed, else httpx on asyncio) on
+127.0.0.1, with the same bearer token. Prints req/s and the ``RATIOS``. Every process is killed
+at the end.
 """
 
 from __future__ import annotations
