@@ -1,13 +1,18 @@
-"""Requests per second of the generated API against a hand-written baseline, in one run.
+"""Requests per second of the generated API against hand-written yardsticks, in one run.
 
-    python benchmarks/api.py [--seconds 5] [--connections 8] [--contacts 2000]
+    python benchmarks/api.py [--seconds 5] [--connections 8] [--contacts 10000]
+                             [--database sqlite|postgresql] [--apps generated,baseline,...]
 
-Generates examples/crm into a temporary folder, migrates an SQLite file and creates a user
-through the app's CLI, seeds it with contacts and companies, then serves it with uvicorn
-(one worker) beside ``benchmarks/baseline_app.py`` on the same file. Each endpoint of each
-app is loaded for a fixed time by a bounded pool of concurrent requests (``wrk`` when it is
-installed, else httpx on asyncio) on 127.0.0.1, with the same bearer token. Prints req/s and
-the ratio generated/baseline (the aim: >= 0.9x). Every process is killed at the end.
+Generates examples/crm into a temporary folder, migrates a new database (an SQLite file, or a
+PostgreSQL database made on ``--server`` and dropped at the end) and creates a user through the
+app's CLI, seeds it with contacts and companies, then serves it with uvicorn (one worker)
+beside each of ``APPS`` on the same database: ``baseline_app`` (today's baseline),
+``tuned_app`` (tuned on the event loop; tuned with authentication and a thread hop) and
+``generated_like`` (the app's hot reads four ways: issue 13, item 7). Every answer must be the
+generated app's, byte for byte. Each endpoint of each app is loaded for a fixed time by a
+bounded pool of concurrent requests (``wrk`` when it is installed, else httpx on asyncio) on
+127.0.0.1, with the same bearer token. Prints req/s and the ``RATIOS``. Every process is killed
+at the end.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
@@ -77,7 +83,7 @@ def seed(out: Path, url: str, contacts: int) -> None:
     """Companies (one per 10 contacts) and contacts, owned by the bench user."""
     code = f"""
 import sqlalchemy as sa
-from {PACKAGE}.db import Database
+from crmgen_runtime.db import Database
 from {PACKAGE}.models import Company, Contact, User
 db = Database({url!r})
 with db.session() as session:
@@ -208,45 +214,93 @@ def load(url: str, token: str, seconds: float, connections: int) -> float:
     return ok / (time.monotonic() - started)
 
 
+APPS = {
+    "generated": f"{PACKAGE}.app:create_app",
+    "baseline": "benchmarks.baseline_app:create_app",
+    "tuned loop": "benchmarks.tuned_app:create_loop_app",
+    "tuned+auth+hop": "benchmarks.tuned_app:create_hop_app",
+    # the generated app's hot reads without its middleware (issue 13, item 7)
+    "gl thread": "benchmarks.generated_like:create_thread_app",
+    "gl shared": "benchmarks.generated_like:create_shared_app",
+    "gl no lookup": "benchmarks.generated_like:create_nolookup_app",
+    "gl async": "benchmarks.generated_like:create_async_app",
+}
+# (numerator, denominator) of each ratio printed
+RATIOS = (
+    ("generated", "baseline"),
+    ("generated", "tuned loop"),
+    ("generated", "tuned+auth+hop"),
+    ("gl async", "gl thread"),
+    ("gl shared", "gl thread"),
+    ("gl no lookup", "gl shared"),
+)
+
+
+@contextmanager
+def database(kind: str, folder: Path, server: str) -> Iterator[str]:
+    """The URL of a new database: an SQLite file in ``folder``, or a PostgreSQL database made
+    on ``server`` and dropped at the end."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.sqlite3'}"
+        return
+    import sqlalchemy as sa
+
+    admin_url = sa.make_url(server).set(drivername="postgresql+psycopg")
+    name = f"crmgen_bench_api_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--contacts", type=int, default=2000)
+    parser.add_argument("--contacts", type=int, default=10_000)
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--server", default="postgresql://postgres@127.0.0.1:5432/postgres", help="PostgreSQL"
+    )
+    parser.add_argument(
+        "--apps", default=",".join(APPS), help="comma-separated, of: " + ", ".join(APPS)
+    )
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="crmgen-bench-") as tmp:
+    names = [name for name in options.apps.split(",") if name]
+    unknown = set(names) - set(APPS)
+    if unknown or "generated" not in names:
+        raise SystemExit(f"--apps: unknown {sorted(unknown)} or no 'generated'")
+    with (
+        tempfile.TemporaryDirectory(prefix="crmgen-bench-") as tmp,
+        database(options.database, Path(tmp), options.server) as url,
+    ):
         folder = Path(tmp)
         out = folder / "crm"
         generate(ROOT / "examples" / "crm", out)
-        url = f"sqlite:///{folder / 'bench.sqlite3'}"
-        env = environment(out, url)
-        cli = [sys.executable, "-m", PACKAGE]
-        subprocess.run(
-            [*cli, "migrate"], env=env, cwd=folder, check=True, timeout=TIMEOUT, capture_output=True
-        )
-        subprocess.run(
-            [*cli, "createuser", "--email", EMAIL, "--password", PASSWORD, "--role", "admin"],
-            env=env,
-            cwd=folder,
-            check=True,
-            timeout=TIMEOUT,
-            capture_output=True,
+        app_commands(
+            environment(out, url),
+            folder,
+            ["migrate"],
+            ["createuser", "--email", EMAIL, "--password", PASSWORD, "--role", "admin"],
         )
         seed(out, url, options.contacts)
-        apps = {
-            "generated": f"{PACKAGE}.app:create_app",
-            "baseline": "benchmarks.baseline_app:create_app",
-        }
         loader = "wrk" if shutil.which("wrk") else "httpx/asyncio"
+        kind = "SQLite" if options.database == "sqlite" else "PostgreSQL"
         print(
-            f"{options.contacts} contacts, SQLite, 1 uvicorn worker, {loader}, "
+            f"{options.contacts} contacts, {kind}, 1 uvicorn worker each, {loader}, "
             f"{options.connections} connections, {options.seconds:g} s per endpoint"
         )
         results: dict[str, dict[str, float]] = {}
-        with (
-            serve(apps["generated"], out, url, folder) as generated,
-            serve(apps["baseline"], out, url, folder) as baseline,
-        ):
+        with ExitStack() as stack:
+            bases = {
+                name: stack.enter_context(serve(APPS[name], out, url, folder)) for name in names
+            }
+            generated = bases["generated"]
             login = httpx.post(
                 f"{generated}/api/auth/login",
                 json={"email": EMAIL, "password": PASSWORD},
@@ -254,34 +308,42 @@ def main() -> None:
             )
             login.raise_for_status()
             token = login.json()["access_token"]
-            bases = {"generated": generated, "baseline": baseline}
-            one = httpx.get(
-                f"{generated}/api/contacts?limit=1",
-                timeout=30,
-                headers={"Authorization": f"Bearer {token}"},
-            ).json()["items"][0]["id"]
+            auth = {"Authorization": f"Bearer {token}"}
+            one = httpx.get(f"{generated}/api/contacts?limit=1", timeout=30, headers=auth)
             endpoints = {
                 "list 50 contacts": "/api/contacts",
-                "get one contact": f"/api/contacts/{one}",
+                "get one contact": f"/api/contacts/{one.json()['items'][0]['id']}",
             }
-            auth = {"Authorization": f"Bearer {token}"}
             for path in endpoints.values():  # the same answers, so the same work
-                answers = [
-                    httpx.get(bases[name] + path, timeout=30, headers=auth).content for name in apps
-                ]
-                assert answers[0] == answers[1], answers
+                expected = httpx.get(generated + path, timeout=30, headers=auth).content
+                for name, base in bases.items():
+                    answer = httpx.get(base + path, timeout=30, headers=auth).content
+                    if answer != expected:
+                        port = base.rsplit(":", 1)[1]
+                        log = (folder / f"{port}.log").read_text()[-3000:]
+                        raise SystemExit(
+                            f"{name} answers {path} otherwise:\n{answer[:300]!r}\n{log}"
+                        )
             page = httpx.get(generated + "/api/contacts", timeout=30, headers=auth).json()
             assert len(page["items"]) == 50 and page["total"] == options.contacts, page
             for endpoint, path in endpoints.items():
-                for name in apps:
-                    rps = load(bases[name] + path, token, options.seconds, options.connections)
+                for name, base in bases.items():
+                    rps = load(base + path, token, options.seconds, options.connections)
                     results.setdefault(endpoint, {})[name] = rps
-        print(f"{'endpoint':<20}{'generated':>12}{'baseline':>12}{'ratio':>9}")
-        for endpoint, rps in results.items():
-            ratio = rps["generated"] / rps["baseline"]
-            print(
-                f"{endpoint:<20}{rps['generated']:>10.0f}/s{rps['baseline']:>10.0f}/s{ratio:>8.2f}x"
-            )
+        report(results)
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    """req/s of each app per endpoint, then the ratios of ``RATIOS`` (those measured)."""
+    names = list(next(iter(results.values())))
+    print(f"{'app':<16}" + "".join(f"{endpoint:>20}" for endpoint in results))
+    for name in names:
+        print(f"{name:<16}" + "".join(f"{rps[name]:>18.0f}/s" for rps in results.values()))
+    for top, bottom in RATIOS:
+        if top in names and bottom in names:
+            label = f"{top} / {bottom}"
+            ratios = (rps[top] / rps[bottom] for rps in results.values())
+            print(f"{label:<36}" + "".join(f"{ratio:>12.2f}x" for ratio in ratios))
 
 
 if __name__ == "__main__":

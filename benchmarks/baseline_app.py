@@ -47,11 +47,13 @@ CONTACT_COLUMNS = (
     "notes",
 )
 USER = sa.text(
-    "SELECT users.id, user_roles.role FROM sessions JOIN users ON users.id = sessions.user_id"
-    " LEFT JOIN user_roles ON user_roles.user_id = users.id"
-    " WHERE sessions.token_hash = :token_hash AND sessions.revoked_at IS NULL"
-    " AND sessions.expires_at > :now AND users.active"
-).bindparams(sa.bindparam("now", type_=sa.DateTime()))
+    "SELECT users.id, users.email, users.name, users.position_id, users.phone,"
+    " users.telegram_chat, users.hired_on, crm_user_roles.role"
+    " FROM crm_sessions JOIN users ON users.id = crm_sessions.user_id"
+    " LEFT JOIN crm_user_roles ON crm_user_roles.user_id = users.id"
+    " WHERE crm_sessions.token_hash = :token_hash AND crm_sessions.revoked_at IS NULL"
+    " AND crm_sessions.expires_at > :now AND users.active ORDER BY crm_user_roles.role"
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
 _FROM = (
     "SELECT c.id, c.version, c.created_at, c.updated_at, c.full_name, c.phone, c.email,"
     " c.company_id, company.name, c.position_title, c.birthday, c.owner_id, owner.name,"
@@ -82,8 +84,11 @@ def json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data, default=_default), status, media_type="application/json")
 
 
-def _stamp(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+def _stamp(value: str | dt.datetime) -> dt.datetime:
+    """A stored timestamp in UTC: SQLite's text (UTC, naive) or PostgreSQL's aware datetime."""
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 def _link(key: Any, name: Any) -> dict[str, Any] | None:
@@ -118,39 +123,56 @@ def cursor(last: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
 
 
+def sync_engine() -> sa.Engine:
+    """An engine on ``BASELINE_DATABASE_URL`` (SQLite's connections usable from any thread)."""
+    url = sa.make_url(os.environ["BASELINE_DATABASE_URL"])
+    if url.get_backend_name() == "sqlite":
+        return sa.create_engine(url, connect_args={"check_same_thread": False})
+    return sa.create_engine(url)
+
+
+def token_hash(request: Request) -> str | None:
+    """The hashed bearer token of ``request`` as the sessions table keeps it, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def page(total: Any, rows: Any) -> dict[str, Any]:
+    """The list answer of the first page: ``rows`` (up to 51) and the total."""
+    items = [item(row) for row in rows]
+    more = len(items) > 50
+    items = items[:50]
+    return {
+        "items": items,
+        "next_cursor": cursor(items[-1]) if more else None,
+        "prev_cursor": None,
+        "total": total,
+        "total_kind": "exact",
+    }
+
+
 def create_app() -> Starlette:
-    engine = sa.create_engine(
-        os.environ["BASELINE_DATABASE_URL"], connect_args={"check_same_thread": False}
-    )
+    engine = sync_engine()
 
     def signed_in(request: Request) -> bool:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+        digest = token_hash(request)
+        if digest is None:
             return False
-        digest = hashlib.sha256(token.encode()).hexdigest()
         with engine.connect() as connection:
-            rows = connection.execute(
-                USER, {"token_hash": digest, "now": dt.datetime.now(dt.UTC).replace(tzinfo=None)}
-            ).all()
+            rows = connection.execute(USER, {"token_hash": digest, "now": now()}).all()
         return bool(rows)
 
     def list_contacts(request: Request) -> Response:
         if not signed_in(request):
             return json({"error": {"code": "not_authenticated"}}, 401)
         with engine.connect() as connection:
-            total = connection.execute(COUNT).scalar()
-            items = [item(row) for row in connection.execute(LIST)]
-        more = len(items) > 50
-        items = items[:50]
-        return json(
-            {
-                "items": items,
-                "next_cursor": cursor(items[-1]) if more else None,
-                "prev_cursor": None,
-                "total": total,
-                "total_kind": "exact",
-            }
-        )
+            return json(page(connection.execute(COUNT).scalar(), connection.execute(LIST)))
 
     def get_contact(request: Request) -> Response:
         if not signed_in(request):

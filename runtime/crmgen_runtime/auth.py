@@ -424,10 +424,15 @@ def principal_of(catalog: Catalog, rows: list[Any]) -> CurrentUser | None:
 def load_user(catalog: Catalog, database: Database, token: str) -> CurrentUser | None:
     """The user of a live session ``token``: one query over the unique token index."""
     with database.engine.connect() as connection:
-        rows = connection.execute(
-            _lookup(catalog), {"token_hash": digest(token), "now": utcnow()}
-        ).all()
-    return principal_of(catalog, list(rows))
+        return user_on(connection, catalog, token)
+
+
+def user_on(connection: sa.Connection, catalog: Catalog, token: str) -> CurrentUser | None:
+    """``load_user`` on an open ``connection`` (a sync one, or an async connection's
+    ``run_sync``): the session is read as it is now, so a revoked session or a deactivated
+    user is refused on the next request."""
+    rows = connection.execute(_lookup(catalog), {"token_hash": digest(token), "now": utcnow()})
+    return principal_of(catalog, list(rows.all()))
 
 
 # --- password reset ---------------------------------------------------------------------------

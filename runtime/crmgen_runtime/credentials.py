@@ -18,9 +18,11 @@ import hmac
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -261,6 +263,23 @@ async def _refuse_csrf(scope: Scope, receive: Receive, send: Send) -> None:
 # --- the middleware -----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class SessionLookup:
+    """The pending lookup of a request's session token (``principal.USER_LOOKUP``): on a
+    connection of its own when called, or on the caller's (``on``), which saves the hot
+    reads a connection per request (``crud``)."""
+
+    catalog: Catalog
+    database: Database
+    token: str
+
+    def __call__(self) -> principal.CurrentUser | None:
+        return auth.load_user(self.catalog, self.database, self.token)
+
+    def on(self, connection: sa.Connection) -> principal.CurrentUser | None:
+        return auth.user_on(connection, self.catalog, self.token)
+
+
 class AuthMiddleware:
     """Pure ASGI: finds the session token of each request (bearer header or cookie).
 
@@ -287,7 +306,7 @@ class AuthMiddleware:
             token, by_cookie = credentials(scope)
             if token:
                 database = self.database or scope["app"].state.db
-                lookup = functools.partial(auth.load_user, self.catalog, database, token)
+                lookup = SessionLookup(self.catalog, database, token)
                 state[principal.USER_LOOKUP] = lookup
                 if (
                     by_cookie

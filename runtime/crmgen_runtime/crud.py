@@ -3,7 +3,8 @@
 ``routes(resource)`` gives ``/<path>`` and ``/<path>/{id}`` (below ``/api``) for the actions
 its API enables, and ``/<path>/{id}/<back>`` for each back side of a relation whose entity the
 API lists (``GET /api/companies/5/deals``). Each request makes one hop to the thread pool, where the signed-in user is
-looked up (``principal.user_of``), the role checked and the database work done.
+looked up (``principal.user_of``), the role checked and the database work done; the hot reads
+(a list page, one record) look the session up on their own connection (``principal.user_on``).
 
 This module is also the one import of the record API for the rest of an app (its processes,
 analytics, documents and web pages): the list query (``crmgen_runtime.queries``), reads
@@ -24,7 +25,7 @@ from starlette.routing import BaseRoute, Route
 from crmgen_runtime import backs, permissions, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import not_found
-from crmgen_runtime.principal import user_of
+from crmgen_runtime.principal import user_of, user_on
 from crmgen_runtime.queries import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -38,7 +39,9 @@ from crmgen_runtime.reads import (
     fetch_one,
     list_records,
     list_related,
+    plan_list,
     projection,
+    read_page,
     signed_in,
 )
 from crmgen_runtime.resources import Resource
@@ -117,8 +120,11 @@ def _create(
 def _list(
     database: Database, resource: Resource, request: Request, params: list[tuple[str, str]]
 ) -> dict[str, Any]:
+    """``list_records``, the session looked up on the page's connection."""
     limits = request.app.state.settings.lists
-    return list_records(database, resource, user_of(request), params, limits=limits)
+    with database.engine.connect() as connection:
+        planned = plan_list(resource, user_on(request, connection), params, limits=limits)
+        return read_page(connection, planned, limits=limits)
 
 
 def _update(
@@ -137,10 +143,11 @@ def _delete(database: Database, resource: Resource, request: Request) -> None:
 
 
 def _read(database: Database, resource: Resource, request: Request) -> dict[str, Any]:
-    user = user_of(request)
-    permissions.require(resource, user, "read")
-    record_id = record_id_of(request)
+    """The record, the session looked up on the record's connection."""
     with database.engine.connect() as connection:
+        user = user_on(request, connection)
+        permissions.require(resource, user, "read")
+        record_id = record_id_of(request)
         record = fetch_one(connection, resource, user, record_id)
     if record is None:
         raise not_found(resource.label)

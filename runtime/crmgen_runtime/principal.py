@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from crmgen_runtime.errors import ApiError
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,9 @@ class CurrentUser:
 
 # The signed-in user of a request. An authentication middleware puts ``user`` (None) on the
 # request's state and, when the request carries credentials, ``user_lookup``: a blocking
-# callable giving the user, run once, off the event loop, by the first code that asks.
+# callable giving the user, run once, off the event loop, by the first code that asks. A
+# lookup that also has ``on(connection)`` can run on a connection the caller holds
+# (``user_on``): the request's reads and its session lookup then share one connection.
 USER_LOOKUP = "user_lookup"
 
 
@@ -45,6 +50,18 @@ def user_of(request: HTTPConnection) -> CurrentUser | None:
     lookup = state.pop(USER_LOOKUP, None)
     if lookup is not None:
         state["user"] = lookup()
+    user: CurrentUser | None = state.get("user")
+    return user
+
+
+def user_on(request: HTTPConnection, connection: sa.Connection) -> CurrentUser | None:
+    """``user_of``, a pending lookup run on ``connection`` when the lookup can be (blocking:
+    call it off the loop). The lookup still reads the session as it is now."""
+    state = request.scope.setdefault("state", {})
+    lookup = state.pop(USER_LOOKUP, None)
+    if lookup is not None:
+        on = getattr(lookup, "on", None)
+        state["user"] = lookup() if on is None else on(connection)
     user: CurrentUser | None = state.get("user")
     return user
 

@@ -312,17 +312,29 @@ def list_records(
     may also read: those a link may name (pickers); ``within`` are conditions of the caller's
     (the records on a back side of a record); ``limits`` the app's list settings."""
     planned = plan_list(resource, user, params, linkable=linkable, within=within, limits=limits)
+    with database.engine.connect() as connection:
+        return read_page(connection, planned, count=count, limits=limits)
+
+
+def read_page(
+    connection: sa.Connection,
+    planned: ListPlan,
+    *,
+    count: bool = True,
+    limits: counts.ListLimits = DEFAULT_LIMITS,
+) -> dict[str, Any]:
+    """The page ``planned`` (``plan_list``) read on ``connection``, as ``list_records`` answers."""
     query, shape, page, exact = planned.query, planned.shape, planned.page, planned.exact
     conditions, backward = planned.conditions, planned.query.backward
-    with database.engine.connect() as connection:
-        kind = query.count if count else "none"
-        total = counts.total(connection, resource.model, conditions, kind, limits, exact)
-        rows = list(connection.execute(page, {"page_limit": query.limit + 1}).all())
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        if backward:
-            rows.reverse()
-        items = shape.items(connection, rows)
+    model = shape.resource.model
+    kind = query.count if count else "none"
+    total = counts.total(connection, model, conditions, kind, limits, exact)
+    rows = list(connection.execute(page, {"page_limit": query.limit + 1}).all())
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    if backward:
+        rows.reverse()
+    items = shape.items(connection, rows)
     # forward, a page has one before it when it starts past the first row; backward, one
     # after it (the row its cursor names)
     earlier = more if backward else query.cursor is not None or query.offset > 0

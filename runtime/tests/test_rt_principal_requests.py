@@ -56,3 +56,25 @@ def test_an_anonymous_request_is_a_401_where_a_user_is_required() -> None:
     with pytest.raises(ApiError) as refused:
         run(principal.require_user, request({"user": None}))
     assert refused.value.status == 401
+
+
+def test_user_on_runs_the_lookup_on_the_callers_connection_when_it_can() -> None:
+    class Lookup:
+        def __init__(self) -> None:
+            self.on_calls: list[object] = []
+
+        def __call__(self) -> CurrentUser:
+            raise AssertionError("the lookup of its own connection is not used")
+
+        def on(self, connection: object) -> CurrentUser:
+            self.on_calls.append(connection)
+            return ALICE
+
+    lookup, connection = Lookup(), object()
+    asked = request({"user": None, principal.USER_LOOKUP: lookup})
+    assert principal.user_on(asked, connection) is ALICE  # type: ignore[arg-type]
+    assert principal.user_on(asked, connection) is ALICE  # type: ignore[arg-type]
+    assert lookup.on_calls == [connection], "once, on the connection given"
+    plain = request({"user": None, principal.USER_LOOKUP: lambda: ALICE})
+    assert principal.user_on(plain, connection) is ALICE  # type: ignore[arg-type]
+    assert principal.user_on(request({"user": None}), connection) is None  # type: ignore[arg-type]

@@ -9,6 +9,8 @@ roles revokes their sessions at once (the rows, not only the lookup).
 
 from __future__ import annotations
 
+import hashlib
+
 from tests.security.crm import Crm, email
 
 NEW_PASSWORD = "a-new-password-1"
@@ -161,3 +163,30 @@ def test_a_user_managers_changes_end_the_users_sessions(crm: Crm) -> None:
     assert _me(crm, tokens["raised"]) == 200, "more roles end nothing"
     assert _confirm_reset(crm, reset) == 400
     assert any("moved-new@demo.example" in m["text"] for m in crm.mails(email("moved")))
+
+
+def test_the_hot_reads_refuse_a_revoked_session_or_a_deactivated_user_at_once(crm: Crm) -> None:
+    """A list page and one record look the session up on their own connection (one per
+    request): still as it is now, so a session revoked or a user deactivated behind the app's
+    back (the rows alone) is refused on the very next request."""
+    crm.add_user("hot-revoked", "sales")
+    off = crm.add_user("hot-off", "sales")
+    tokens = {"hot-revoked": crm.token("hot-revoked"), "hot-off": crm.token("hot-off")}
+    paths = {}
+    for name, token in tokens.items():
+        with crm.client(token) as client:
+            made = client.post("/api/contacts", json={"full_name": f"Hot {name}"})
+            assert made.status_code == 201, made.text
+            paths[name] = ["/api/contacts", f"/api/contacts/{made.json()['id']}"]
+            for path in paths[name]:
+                assert client.get(path).status_code == 200, path
+    digest = hashlib.sha256(tokens["hot-revoked"].encode()).hexdigest()
+    crm.sql(
+        "UPDATE crm_sessions SET revoked_at = CURRENT_TIMESTAMP WHERE token_hash = :h", h=digest
+    )
+    crm.sql("UPDATE users SET active = false WHERE id = :id", id=off)
+    for name, token in tokens.items():
+        with crm.client(token) as client:
+            for path in paths[name]:
+                refused = client.get(path)
+                assert refused.status_code == 401, (name, path, refused.text)
