@@ -40,6 +40,7 @@ from typing import IO, TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 
+from crmgen_runtime import ftsindex
 from crmgen_runtime.db import create_engine
 from crmgen_runtime.decimals import ExactDecimal
 
@@ -75,8 +76,8 @@ def _engine(url: str) -> sa.Engine:
 
 
 def _reflect(connection: sa.Connection) -> list[sa.Table]:
-    metadata = sa.MetaData()
-    metadata.reflect(connection)
+    metadata = sa.MetaData()  # without SQLite's search tables: the triggers fill them
+    metadata.reflect(connection, only=lambda name, _: not ftsindex.is_search_table(name))
     return [t for t in metadata.sorted_tables if t.name != VERSION_TABLE]
 
 

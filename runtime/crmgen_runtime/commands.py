@@ -165,10 +165,8 @@ class CommandLine:
         self.ensure_search_indexes(url)
 
     def ensure_search_indexes(self, url: str) -> None:
-        """The trigram indexes behind ``q=`` search live outside the migrations (they depend on
-        the pg_trgm extension being available); create the missing ones."""
-        if not url.startswith("postgresql"):
-            return
+        """The indexes behind ``q=`` search live outside the migrations (they depend on the
+        pg_trgm extension, or SQLite's FTS5, being available); create the missing ones."""
         models = self.module("models")
         engine = sa.create_engine(url)
         try:

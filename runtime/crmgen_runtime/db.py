@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from crmgen_runtime import ftsindex
 from crmgen_runtime.decimals import SqliteExactSum
 
 
@@ -62,6 +63,10 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
         connect_args.setdefault("check_same_thread", False)
         engine = sa.create_engine(url, connect_args=connect_args, **options)
         sa.event.listen(engine, "connect", _sqlite_setup)
+        dialect = engine.dialect
+        sa.event.listen(
+            engine, "connect", lambda connection, _: ftsindex.refresh(dialect, connection)
+        )
         return engine
     options.setdefault("pool_pre_ping", True)
     return sa.create_engine(url, **options)

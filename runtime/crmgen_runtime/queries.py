@@ -343,6 +343,20 @@ def search_words(q: str) -> list[str]:
     return q.split()[:MAX_WORDS]
 
 
+def search_index(resource: Resource, names: frozenset[str]) -> textsearch.Index:
+    """The table's SQLite search index (``ftsindex``): every text search field of the table
+    (as the app's ``SEARCH_COLUMNS`` lists them), the readable ones those a search looks in."""
+    indexed = [
+        name
+        for name in resource.search
+        if fields.is_text(resource.fields[name].type) and resource.fields[name].type != "file"
+    ]
+    column = {name: resource.attribute(name).expression.name for name in indexed}
+    readable = [column[name] for name in indexed if name in names]
+    table = resource.model.__table__
+    return textsearch.Index(table.name, table.c.id, list(column.values()), readable)
+
+
 def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnElement[bool]]:
     """The conditions of ``q=``: each word (at most 8) in one of the readable search fields
     (see ``textsearch``)."""
@@ -351,7 +365,9 @@ def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnE
     if not columns:
         return [sa.false()] if words else []
     language = resource.search_language
-    return [textsearch.Found(language, columns, like(word), word) for word in words]
+    index = search_index(resource, names)
+    used = index if len(index.readable) == len(columns) else None  # each column indexed
+    return [textsearch.Found(language, columns, like(word), word, used) for word in words]
 
 
 def rank_key(resource: Resource, names: frozenset[str], q: str) -> SortKey | None:
@@ -361,7 +377,9 @@ def rank_key(resource: Resource, names: frozenset[str], q: str) -> SortKey | Non
     words = search_words(q)
     if not columns or not words:
         return None
-    rank = textsearch.Rank(resource.search_language, columns, " ".join(words))
+    index = search_index(resource, names)
+    used = index if len(index.readable) == len(columns) else None  # each column indexed
+    rank = textsearch.Rank(resource.search_language, columns, " ".join(words), used)
     return SortKey(textsearch.RANK, rank, True, False, "float")
 
 

@@ -49,7 +49,7 @@ def test_migrate_then_serve_refuses_nothing_but_an_unmigrated_database(
         indexes = {i["name"] for i in sa.inspect(engine).get_indexes("companies")}
     finally:
         engine.dispose()
-    assert ("ix_rt_company_name" in indexes) == database_url.startswith("postgresql")
+    assert "ix_rt_company_name" in indexes  # the app's search indexes, on either database
 
 
 def test_an_unreachable_database_and_a_missing_migrations_folder_are_one_line(

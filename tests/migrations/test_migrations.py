@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from crmgen_runtime import ftsindex
 
 from crmgen.generate import generate
 from crmgen.render.migrations import DestructiveChange
@@ -179,6 +180,15 @@ def test_spec_changes_keep_every_row(tmp_path: Path, database: str) -> None:
 
     run_app(out, "mig_crm", "migrate", url=database)
     assert schema_diff(out, database) == []
+    if database.startswith("sqlite"):  # the FTS5 tables follow the search fields
+        assert _fts_found(database, "deals", ["name"], "big") == [1]
+        assert _fts_found(database, "companies", ["name", "phone"], "acme") == [1, 2]
+        assert sorted(t.split("_fts_")[0] for t in _search_tables(database)) == [
+            "companies",
+            "deals",
+            "tags",
+            "users",
+        ]
 
     engine = engine_for(database)
     with engine.connect() as connection:
@@ -210,6 +220,31 @@ def test_spec_changes_keep_every_row(tmp_path: Path, database: str) -> None:
     before = tree(out)
     generate(write_spec(tmp_path / "v2", V2), out)
     assert tree(out) == before, "no change: no new revision"
+
+
+def _search_tables(url: str) -> list[str]:
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            names = sa.inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+    return [n for n in names if ftsindex.is_search_table(n) and "_fts_" in n[-13:]]
+
+
+def _fts_found(url: str, table: str, columns: list[str], word: str) -> list[int]:
+    """The ids FTS5 finds ``word`` in (SQLite), its index checked against the table first."""
+    fts = ftsindex.table_name(table, columns)
+    engine = engine_for(url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(
+                f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)"
+            )
+            query = f"SELECT rowid FROM {fts} WHERE {fts} MATCH ? ORDER BY rowid"
+            return list(connection.exec_driver_sql(query, (ftsindex.phrase(word),)).scalars())
+    finally:
+        engine.dispose()
 
 
 def test_a_drop_needs_consent_and_leaves_out_untouched(tmp_path: Path) -> None:

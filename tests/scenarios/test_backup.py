@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import sqlalchemy as sa
+from crmgen_runtime import ftsindex
 
 from tests.backend.payloads import create
 from tests.migrations.apptools import table_rows
@@ -54,6 +55,20 @@ def _fill(s: Scenario) -> None:
     )
 
 
+def _search_is_right(s: Scenario, url: str) -> None:
+    """SQLite: the restored database's FTS5 search tables hold what their tables hold."""
+    columns = s.gen.models.SEARCH_COLUMNS
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as connection:
+        for table, names in columns.items():
+            fts = ftsindex.table_name(table, names)
+            connection.exec_driver_sql(
+                f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)"
+            )
+        fts = ftsindex.table_name("contacts", columns["contacts"])
+        query = f"SELECT count(*) FROM {fts} WHERE {fts} MATCH ?"
+        assert connection.exec_driver_sql(query, ('"person"',)).scalar() == 3
+
+
 def test_nightly_backup_keeps_the_newest_and_restores_every_row(
     scenario: Scenario, tmp_path: Path
 ) -> None:
@@ -93,6 +108,7 @@ def test_nightly_backup_keeps_the_newest_and_restores_every_row(
         assert table_counts(url) == source
         if s.dialect == "sqlite":  # same dialect, same driver: the very same values
             assert table_rows(url) == table_rows(s.url)
+            _search_is_right(s, url)
         with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as connection:
             revision = connection.execute(
                 sa.text("SELECT version_num FROM alembic_version")

@@ -268,7 +268,7 @@ def test_the_system_tables_of_this_release_are_added(upgraded: Upgraded) -> None
 
 def test_migrate_adds_the_full_text_indexes(upgraded: Upgraded) -> None:
     """The previous release had trigram indexes only: ``migrate`` adds each searchable table's
-    full-text index on PostgreSQL (SQLite searches with LIKE and has none)."""
+    full-text index on PostgreSQL, and its FTS5 search table on SQLite."""
     engine = sa.create_engine(upgraded.url)
     try:
         with engine.connect() as connection:
@@ -284,3 +284,6 @@ def test_migrate_adds_the_full_text_indexes(upgraded: Upgraded) -> None:
     full_text = {name for name in indexes if "_fts_" in (name or "")}
     expected = 3 if upgraded.kind == "postgresql" else 0
     assert len(full_text) == expected, sorted(i or "" for i in indexes)
+    if upgraded.kind == "sqlite":
+        tables = {n.split("_fts_")[0] for n in names if "_fts_" in n}
+        assert {"companies", "contacts", "deals"} <= tables, sorted(names)

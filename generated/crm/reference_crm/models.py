@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import entities, tables, textsearch
+from crmgen_runtime import entities, ftsindex, tables, textsearch
 from crmgen_runtime.decimals import ExactDecimal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
@@ -1087,13 +1087,13 @@ SEARCH_LANGUAGE = textsearch.dictionary("ru")
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """For Alembic: the search indexes are not in the models; comparisons leave them alone."""
-    return not (
-        type_ == "index"
-        and reflected
-        and compare_to is None
-        and textsearch.is_search_index(name or "")
-    )
+    """For Alembic: the search indexes (and SQLite's search tables) are not in the models;
+    comparisons leave them alone."""
+    if not reflected or compare_to is not None:
+        return True
+    if type_ == "index":
+        return not textsearch.is_search_index(name or "")
+    return not (type_ == "table" and ftsindex.is_search_table(name or ""))
 
 
 def full_text_index(table: str, columns: list[str]) -> sa.DDL:
@@ -1104,7 +1104,11 @@ def full_text_index(table: str, columns: list[str]) -> sa.DDL:
 
 
 def ensure_search_indexes(connection: sa.Connection) -> None:
-    """Create the search indexes that are missing (PostgreSQL; run by ``migrate``)."""
+    """Create the search indexes that are missing (run by ``migrate``): PostgreSQL's, or
+    SQLite's FTS5 tables (filled when made; those of search fields gone dropped)."""
+    if connection.dialect.name == "sqlite":
+        ftsindex.ensure(connection, SEARCH_COLUMNS)
+        return
     for table, columns in SEARCH_COLUMNS.items():
         connection.execute(trigram_indexes(table, columns))  # type: ignore[arg-type]
         connection.execute(full_text_index(table, columns))  # type: ignore[arg-type]
@@ -1116,4 +1120,9 @@ for _table, _columns in SEARCH_COLUMNS.items():
     )
     sa.event.listen(
         Base.metadata.tables[_table], "after_create", full_text_index(_table, _columns)
+    )
+    sa.event.listen(
+        Base.metadata.tables[_table],
+        "after_create",
+        ftsindex.after_create(_table, _columns),
     )
