@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 FORMAT = "crmgen-backup"
 FORMAT_VERSION = 2
 VERSION_TABLE = "alembic_version"
+# the running processes' own state, not the app's data: neither written nor restored
+PROCESS_TABLES = frozenset({"crm_worker_heartbeats"})
 # The longest line restore reads (one row): far beyond what the app stores in a row, and a
 # bound on the memory a damaged or hostile file can take.
 MAX_LINE_CHARS = 256 * 1024 * 1024
@@ -78,7 +80,11 @@ def _engine(url: str) -> sa.Engine:
 def _reflect(connection: sa.Connection) -> list[sa.Table]:
     metadata = sa.MetaData()  # without SQLite's search tables: the triggers fill them
     metadata.reflect(connection, only=lambda name, _: not ftsindex.is_search_table(name))
-    return [t for t in metadata.sorted_tables if t.name != VERSION_TABLE]
+    return [
+        t
+        for t in metadata.sorted_tables
+        if t.name != VERSION_TABLE and t.name not in PROCESS_TABLES
+    ]
 
 
 def current_revision(connection: sa.Connection) -> str | None:

@@ -144,3 +144,33 @@ def test_a_row_longer_than_restore_reads_is_refused_on_both_sides(
         BACKUPS.dump(url, tmp_path / "long.jsonl")
     with pytest.raises(BackupError, match="line 1: longer than 60 characters"):
         BACKUPS.read_header(path)
+
+
+def test_the_processes_heartbeats_are_neither_backed_up_nor_restored(
+    dumped: tuple[str, Path], tmp_path: Path
+) -> None:
+    """``crm_worker_heartbeats`` is the running workers' state, not data: a backup leaves it out,
+    a restore leaves the target's rows alone (and they do not make it count as filled)."""
+    url, _ = dumped
+    beat = (
+        "INSERT INTO crm_worker_heartbeats (id, role, host, pid, started_at, last_seen_at)"
+        " VALUES ('host:1:ab', 'worker', 'host', 1, '2030-01-01', '2030-01-01')"
+    )
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(beat))
+    engine.dispose()
+    path = tmp_path / "again.jsonl"
+    counts = BACKUPS.dump(url, path)
+    assert "crm_worker_heartbeats" not in counts
+    assert "crm_worker_heartbeats" not in path.read_text(encoding="utf-8")
+    target = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+    COMMANDS.run_migrations(target)
+    engine = sa.create_engine(target)
+    with engine.begin() as connection:
+        connection.execute(sa.text(beat.replace("host:1", "live:2")))
+    assert BACKUPS.load(target, path, migrate=COMMANDS.run_migrations)["companies"] == 1
+    with engine.connect() as connection:
+        ids = connection.execute(sa.text("SELECT id FROM crm_worker_heartbeats")).scalars().all()
+    engine.dispose()
+    assert ids == ["live:2:ab"]
