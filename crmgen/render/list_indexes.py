@@ -104,3 +104,18 @@ def list_indexes(entity: Entity) -> tuple[ListIndex, ...]:
         ListIndex(db_name(f"ix_{entity.table}_list_{'_'.join(columns)}"), columns)
         for columns in kept
     )
+
+
+def led_columns(entity: Entity, indexes: tuple[ListIndex, ...]) -> frozenset[str]:
+    """The columns that a longer index of ``indexes`` (or of the spec's own) begins with: such
+    a column gets no index of its own (a link's, or a field's ``index: true``), which the
+    longer one serves. Besides the write it saves, a lone index on a column with many empty
+    values misleads PostgreSQL: ordering by it and ``id`` going down, it reads the index and
+    sorts every empty value's rows (an Incremental Sort whose first group is all of them)
+    where the longer index gives them in order."""
+    declared = [
+        tuple(f.column for f in map(entity.field, index.fields) if f is not None)
+        for index in entity.indexes
+    ]
+    longer = [*(index.columns for index in indexes), *declared]
+    return frozenset(columns[0] for columns in longer if len(columns) > 1)

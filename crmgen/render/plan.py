@@ -85,6 +85,10 @@ def models_context(spec: Spec) -> dict[str, Any]:
         "is_self": relations.is_self,
         "list_indexes": list_indexes.list_indexes,
         "analytics_indexes": lambda entity: analytics_indexes.analytics_indexes(spec, entity),
+        "led_columns": lambda entity: list_indexes.led_columns(
+            entity,
+            list_indexes.list_indexes(entity) + analytics_indexes.analytics_indexes(spec, entity),
+        ),
     }
 
 

@@ -105,9 +105,7 @@ class User(entities.Record, entities.Timestamps, Base):
         sa.Boolean(), default=True, server_default=sa.true(), comment="Активен"
     )
     position_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("positions.id", ondelete="SET NULL"),
-        index=True,
-        comment="Должность",
+        sa.ForeignKey("positions.id", ondelete="SET NULL"), comment="Должность"
     )
     phone: Mapped[str | None] = mapped_column(sa.String(32), comment="Телефон")
     telegram_chat: Mapped[str | None] = mapped_column(
@@ -224,20 +222,16 @@ class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
     )
     display_field = "name"
 
-    name: Mapped[str] = mapped_column(sa.String(200), index=True, comment="Название")
+    name: Mapped[str] = mapped_column(sa.String(200), comment="Название")
     website: Mapped[str | None] = mapped_column(sa.String(2048), comment="Сайт")
     phone: Mapped[str | None] = mapped_column(sa.String(32), comment="Телефон")
     email: Mapped[str | None] = mapped_column(sa.String(254), comment="Эл. почта")
     address: Mapped[str | None] = mapped_column(sa.Text(), comment="Адрес")
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
     parent_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("companies.id", ondelete="SET NULL"),
-        index=True,
-        comment="Головная компания",
+        sa.ForeignKey("companies.id", ondelete="SET NULL"), comment="Головная компания"
     )
     industry: Mapped[str | None] = mapped_column(sa.String(13), comment="Отрасль")
     employees: Mapped[int | None] = mapped_column(sa.Integer(), comment="Сотрудников")
@@ -326,28 +320,20 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
     display_field = "full_name"
 
     full_name: Mapped[str] = mapped_column(sa.String(200), comment="ФИО")
-    phone: Mapped[str | None] = mapped_column(
-        sa.String(32), index=True, comment="Телефон"
-    )
-    email: Mapped[str | None] = mapped_column(
-        sa.String(254), index=True, comment="Эл. почта"
-    )
+    phone: Mapped[str | None] = mapped_column(sa.String(32), comment="Телефон")
+    email: Mapped[str | None] = mapped_column(sa.String(254), comment="Эл. почта")
     company_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("companies.id", ondelete="SET NULL"),
-        index=True,
-        comment="Компания",
+        sa.ForeignKey("companies.id", ondelete="SET NULL"), comment="Компания"
     )
     position_title: Mapped[str | None] = mapped_column(
         sa.String(120), comment="Должность"
     )
     birthday: Mapped[dt.date | None] = mapped_column(sa.Date(), comment="День рождения")
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
     is_key: Mapped[bool | None] = mapped_column(
-        sa.Boolean(), default=False, index=True, comment="Ключевой контакт"
+        sa.Boolean(), default=False, comment="Ключевой контакт"
     )
     discount: Mapped[Decimal | None] = mapped_column(
         ExactDecimal(5, 2), default=Decimal("0"), comment="Скидка (%)"
@@ -442,13 +428,11 @@ class Lead(entities.Record, entities.Timestamps, Base):
         sa.String(10), default="website", comment="Источник"
     )
     status: Mapped[str | None] = mapped_column(
-        sa.String(9), default="new", index=True, comment="Статус"
+        sa.String(9), default="new", comment="Статус"
     )
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Заметки")
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
     utm: Mapped[Any] = mapped_column(
         sa.JSON().with_variant(JSONB(), "postgresql"),
@@ -522,16 +506,12 @@ class Deal(entities.Record, entities.Timestamps, Base):
     display_field = "name"
 
     name: Mapped[str] = mapped_column(sa.String(200), comment="Название")
-    stage: Mapped[str] = mapped_column(
-        sa.String(13), default="lead", index=True, comment="Этап"
-    )
+    stage: Mapped[str] = mapped_column(sa.String(13), default="lead", comment="Этап")
     amount: Mapped[Decimal | None] = mapped_column(
         ExactDecimal(12, 2), default=Decimal("0"), comment="Сумма"
     )
     company_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("companies.id", ondelete="SET NULL"),
-        index=True,
-        comment="Компания",
+        sa.ForeignKey("companies.id", ondelete="SET NULL"), comment="Компания"
     )
     contact_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True, comment="Контакт"
@@ -543,9 +523,7 @@ class Deal(entities.Record, entities.Timestamps, Base):
         sa.Date(), comment="Дата закрытия"
     )
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
     vat: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), comment="НДС 20%")
     lost_reason: Mapped[str | None] = mapped_column(
@@ -610,18 +588,14 @@ class Task(entities.Record, entities.Timestamps, Base):
     title: Mapped[str] = mapped_column(sa.String(200), comment="Заголовок")
     description: Mapped[str | None] = mapped_column(sa.Text(), comment="Описание")
     assignee_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="RESTRICT"),
-        index=True,
-        comment="Исполнитель",
+        sa.ForeignKey("users.id", ondelete="RESTRICT"), comment="Исполнитель"
     )
-    deadline: Mapped[dt.date | None] = mapped_column(
-        sa.Date(), index=True, comment="Срок"
-    )
+    deadline: Mapped[dt.date | None] = mapped_column(sa.Date(), comment="Срок")
     priority: Mapped[str | None] = mapped_column(
         sa.String(6), default="normal", comment="Приоритет"
     )
     status: Mapped[str | None] = mapped_column(
-        sa.String(11), default="new", index=True, comment="Статус"
+        sa.String(11), default="new", comment="Статус"
     )
     deal_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("deals.id", ondelete="CASCADE"), index=True, comment="Сделка"
@@ -693,25 +667,21 @@ class Interaction(entities.Record, entities.Timestamps, Base):
 
     kind: Mapped[str] = mapped_column(sa.String(7), default="call", comment="Тип")
     happened_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), index=True, comment="Когда"
+        sa.DateTime(timezone=True), comment="Когда"
     )
     gist: Mapped[str] = mapped_column(sa.String(200), comment="Суть")
     summary: Mapped[str | None] = mapped_column(sa.Text(), comment="Итоги")
     contact_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True, comment="Контакт"
+        sa.ForeignKey("contacts.id", ondelete="SET NULL"), comment="Контакт"
     )
     company_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("companies.id", ondelete="SET NULL"),
-        index=True,
-        comment="Компания",
+        sa.ForeignKey("companies.id", ondelete="SET NULL"), comment="Компания"
     )
     deal_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("deals.id", ondelete="SET NULL"), index=True, comment="Сделка"
+        sa.ForeignKey("deals.id", ondelete="SET NULL"), comment="Сделка"
     )
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
 
     contact: Mapped[Contact | None] = relationship(
@@ -793,9 +763,7 @@ class Order(entities.Record, entities.Timestamps, Base):
 
     number: Mapped[str] = mapped_column(sa.String(40), unique=True, comment="Номер")
     company_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("companies.id", ondelete="RESTRICT"),
-        index=True,
-        comment="Компания",
+        sa.ForeignKey("companies.id", ondelete="RESTRICT"), comment="Компания"
     )
     contact_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("contacts.id", ondelete="SET NULL"), index=True, comment="Контакт"
@@ -811,9 +779,7 @@ class Order(entities.Record, entities.Timestamps, Base):
         ExactDecimal(12, 2), default=Decimal("0"), comment="Итого"
     )
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
 
     company: Mapped[Company] = relationship(
@@ -863,10 +829,10 @@ class OrderLine(entities.Record, entities.Timestamps, Base):
     )
 
     sales_order_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("orders.id", ondelete="CASCADE"), index=True, comment="Заказ"
+        sa.ForeignKey("orders.id", ondelete="CASCADE"), comment="Заказ"
     )
     product_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("products.id", ondelete="RESTRICT"), index=True, comment="Товар"
+        sa.ForeignKey("products.id", ondelete="RESTRICT"), comment="Товар"
     )
     quantity: Mapped[int] = mapped_column(sa.Integer(), default=1, comment="Количество")
     price: Mapped[Decimal] = mapped_column(ExactDecimal(12, 2), comment="Цена")
@@ -920,9 +886,7 @@ class Invoice(entities.Record, entities.Timestamps, Base):
 
     number: Mapped[str] = mapped_column(sa.String(40), unique=True, comment="Номер")
     company_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("companies.id", ondelete="RESTRICT"),
-        index=True,
-        comment="Компания",
+        sa.ForeignKey("companies.id", ondelete="RESTRICT"), comment="Компания"
     )
     deal_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("deals.id", ondelete="SET NULL"), index=True, comment="Сделка"
@@ -934,17 +898,13 @@ class Invoice(entities.Record, entities.Timestamps, Base):
         comment="Заказ",
     )
     status: Mapped[str | None] = mapped_column(
-        sa.String(9), default="draft", index=True, comment="Статус"
+        sa.String(9), default="draft", comment="Статус"
     )
     issued_on: Mapped[dt.date | None] = mapped_column(sa.Date(), comment="Дата счёта")
-    due_date: Mapped[dt.date | None] = mapped_column(
-        sa.Date(), index=True, comment="Оплатить до"
-    )
+    due_date: Mapped[dt.date | None] = mapped_column(sa.Date(), comment="Оплатить до")
     total: Mapped[Decimal] = mapped_column(ExactDecimal(12, 2), comment="Сумма")
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
     pdf: Mapped[str | None] = mapped_column(sa.String(1024), comment="PDF-файл")
     paid_at: Mapped[dt.datetime | None] = mapped_column(
@@ -985,9 +945,7 @@ class ClientGroup(entities.Record, entities.Timestamps, Base):
     name: Mapped[str] = mapped_column(sa.String(100), unique=True, comment="Название")
     description: Mapped[str | None] = mapped_column(sa.Text(), comment="Описание")
     owner_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="SET NULL"),
-        index=True,
-        comment="Ответственный",
+        sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
 
     members: Mapped[list[Contact]] = relationship(

@@ -476,9 +476,6 @@ def upgrade() -> None:
         ["position_id", "name", "id"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_users_position_id"), "users", ["position_id"], unique=False
-    )
     op.create_table(
         "client_groups",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -530,9 +527,6 @@ def upgrade() -> None:
         "client_groups",
         ["owner_id", "name", "id"],
         unique=False,
-    )
-    op.create_index(
-        op.f("ix_client_groups_owner_id"), "client_groups", ["owner_id"], unique=False
     )
     op.create_table(
         "companies",
@@ -659,13 +653,6 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_companies_list_phone_id"), "companies", ["phone", "id"], unique=False
-    )
-    op.create_index(op.f("ix_companies_name"), "companies", ["name"], unique=False)
-    op.create_index(
-        op.f("ix_companies_owner_id"), "companies", ["owner_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_companies_parent_id"), "companies", ["parent_id"], unique=False
     )
     op.create_index(
         op.f("ix_company_industry_owner"),
@@ -970,14 +957,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_leads_list_status_id"), "leads", ["status", "id"], unique=False
     )
-    op.create_index(op.f("ix_leads_owner_id"), "leads", ["owner_id"], unique=False)
     op.create_index(
         op.f("ix_leads_stats_owner_id_source"),
         "leads",
         ["owner_id", "source"],
         unique=False,
     )
-    op.create_index(op.f("ix_leads_status"), "leads", ["status"], unique=False)
     op.create_table(
         "contacts",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1058,13 +1043,8 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f("ix_contacts_company_id"), "contacts", ["company_id"], unique=False
-    )
-    op.create_index(
         op.f("ix_contacts_deleted_at"), "contacts", ["deleted_at"], unique=False
     )
-    op.create_index(op.f("ix_contacts_email"), "contacts", ["email"], unique=False)
-    op.create_index(op.f("ix_contacts_is_key"), "contacts", ["is_key"], unique=False)
     op.create_index(
         op.f("ix_contacts_list_company_id_full_name_id"),
         "contacts",
@@ -1110,10 +1090,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_contacts_list_phone_id"), "contacts", ["phone", "id"], unique=False
     )
-    op.create_index(
-        op.f("ix_contacts_owner_id"), "contacts", ["owner_id"], unique=False
-    )
-    op.create_index(op.f("ix_contacts_phone"), "contacts", ["phone"], unique=False)
     op.create_index(
         op.f("ix_contacts_portal_user_id"), "contacts", ["portal_user_id"], unique=True
     )
@@ -1210,7 +1186,6 @@ def upgrade() -> None:
             name=op.f("ck_deals_stage_values"),
         ),
     )
-    op.create_index(op.f("ix_deals_company_id"), "deals", ["company_id"], unique=False)
     op.create_index(op.f("ix_deals_contact_id"), "deals", ["contact_id"], unique=False)
     op.create_index(
         op.f("ix_deals_list_amount_id"), "deals", ["amount", "id"], unique=False
@@ -1251,8 +1226,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_deals_list_stage_id"), "deals", ["stage", "id"], unique=False
     )
-    op.create_index(op.f("ix_deals_owner_id"), "deals", ["owner_id"], unique=False)
-    op.create_index(op.f("ix_deals_stage"), "deals", ["stage"], unique=False)
     op.create_index(
         op.f("ix_deals_stats_owner_id_expected_close_stage_amount"),
         "deals",
@@ -1337,21 +1310,6 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f("ix_interactions_company_id"), "interactions", ["company_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_interactions_contact_id"), "interactions", ["contact_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_interactions_deal_id"), "interactions", ["deal_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_interactions_happened_at"),
-        "interactions",
-        ["happened_at"],
-        unique=False,
-    )
-    op.create_index(
         op.f("ix_interactions_list_company_id_happened_at_id"),
         "interactions",
         ["company_id", "happened_at", "id"],
@@ -1417,9 +1375,6 @@ def upgrade() -> None:
         ["owner_id", "id"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_interactions_owner_id"), "interactions", ["owner_id"], unique=False
-    )
     op.create_table(
         "orders",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1484,9 +1439,6 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        op.f("ix_orders_company_id"), "orders", ["company_id"], unique=False
-    )
-    op.create_index(
         op.f("ix_orders_contact_id"), "orders", ["contact_id"], unique=False
     )
     op.create_index(op.f("ix_orders_deal_id"), "orders", ["deal_id"], unique=False)
@@ -1529,7 +1481,6 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_orders_list_total_id"), "orders", ["total", "id"], unique=False
     )
-    op.create_index(op.f("ix_orders_owner_id"), "orders", ["owner_id"], unique=False)
     op.create_table(
         "tasks",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1588,11 +1539,7 @@ def upgrade() -> None:
             "length(title) <= 200", name=op.f("ck_tasks_title_max_length")
         ),
     )
-    op.create_index(
-        op.f("ix_tasks_assignee_id"), "tasks", ["assignee_id"], unique=False
-    )
     op.create_index(op.f("ix_tasks_contact_id"), "tasks", ["contact_id"], unique=False)
-    op.create_index(op.f("ix_tasks_deadline"), "tasks", ["deadline"], unique=False)
     op.create_index(op.f("ix_tasks_deal_id"), "tasks", ["deal_id"], unique=False)
     op.create_index(
         op.f("ix_tasks_list_assignee_id_deadline_id"),
@@ -1636,7 +1583,6 @@ def upgrade() -> None:
         ["assignee_id", "status"],
         unique=False,
     )
-    op.create_index(op.f("ix_tasks_status"), "tasks", ["status"], unique=False)
     op.create_table(
         "invoices",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1706,13 +1652,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("total >= 0", name=op.f("ck_invoices_total_min")),
     )
-    op.create_index(
-        op.f("ix_invoices_company_id"), "invoices", ["company_id"], unique=False
-    )
     op.create_index(op.f("ix_invoices_deal_id"), "invoices", ["deal_id"], unique=False)
-    op.create_index(
-        op.f("ix_invoices_due_date"), "invoices", ["due_date"], unique=False
-    )
     op.create_index(
         op.f("ix_invoices_list_company_id_id"),
         "invoices",
@@ -1756,9 +1696,6 @@ def upgrade() -> None:
         op.f("ix_invoices_list_total_id"), "invoices", ["total", "id"], unique=False
     )
     op.create_index(
-        op.f("ix_invoices_owner_id"), "invoices", ["owner_id"], unique=False
-    )
-    op.create_index(
         op.f("ix_invoices_sales_order_id"), "invoices", ["sales_order_id"], unique=True
     )
     op.create_index(
@@ -1773,7 +1710,6 @@ def upgrade() -> None:
         ["status", "owner_id", "total"],
         unique=False,
     )
-    op.create_index(op.f("ix_invoices_status"), "invoices", ["status"], unique=False)
     op.create_table(
         "order_lines",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -1859,15 +1795,6 @@ def upgrade() -> None:
         ["sales_order_id", "id"],
         unique=False,
     )
-    op.create_index(
-        op.f("ix_order_lines_product_id"), "order_lines", ["product_id"], unique=False
-    )
-    op.create_index(
-        op.f("ix_order_lines_sales_order_id"),
-        "order_lines",
-        ["sales_order_id"],
-        unique=False,
-    )
 
 
 def downgrade() -> None:
@@ -1878,12 +1805,8 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_order_lines_list_sales_order_id_id"), table_name="order_lines"
     )
-    op.drop_index(op.f("ix_order_lines_product_id"), table_name="order_lines")
-    op.drop_index(op.f("ix_order_lines_sales_order_id"), table_name="order_lines")
     op.drop_table("order_lines")
-    op.drop_index(op.f("ix_invoices_company_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_deal_id"), table_name="invoices")
-    op.drop_index(op.f("ix_invoices_due_date"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_company_id_id"), table_name="invoices")
     op.drop_index(
         op.f("ix_invoices_list_company_id_issued_on_id"), table_name="invoices"
@@ -1894,7 +1817,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_invoices_list_status_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_status_issued_on_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_list_total_id"), table_name="invoices")
-    op.drop_index(op.f("ix_invoices_owner_id"), table_name="invoices")
     op.drop_index(op.f("ix_invoices_sales_order_id"), table_name="invoices")
     op.drop_index(
         op.f("ix_invoices_stats_status_company_id_total"), table_name="invoices"
@@ -1902,11 +1824,8 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_invoices_stats_status_owner_id_total"), table_name="invoices"
     )
-    op.drop_index(op.f("ix_invoices_status"), table_name="invoices")
     op.drop_table("invoices")
-    op.drop_index(op.f("ix_tasks_assignee_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_contact_id"), table_name="tasks")
-    op.drop_index(op.f("ix_tasks_deadline"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_deal_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_assignee_id_deadline_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_assignee_id_id"), table_name="tasks")
@@ -1917,9 +1836,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_tasks_list_status_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_list_title_id"), table_name="tasks")
     op.drop_index(op.f("ix_tasks_stats_assignee_id_status"), table_name="tasks")
-    op.drop_index(op.f("ix_tasks_status"), table_name="tasks")
     op.drop_table("tasks")
-    op.drop_index(op.f("ix_orders_company_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_contact_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_deal_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_company_id_id"), table_name="orders")
@@ -1930,12 +1847,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_orders_list_status_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_status_ordered_on_id"), table_name="orders")
     op.drop_index(op.f("ix_orders_list_total_id"), table_name="orders")
-    op.drop_index(op.f("ix_orders_owner_id"), table_name="orders")
     op.drop_table("orders")
-    op.drop_index(op.f("ix_interactions_company_id"), table_name="interactions")
-    op.drop_index(op.f("ix_interactions_contact_id"), table_name="interactions")
-    op.drop_index(op.f("ix_interactions_deal_id"), table_name="interactions")
-    op.drop_index(op.f("ix_interactions_happened_at"), table_name="interactions")
     op.drop_index(
         op.f("ix_interactions_list_company_id_happened_at_id"),
         table_name="interactions",
@@ -1961,9 +1873,7 @@ def downgrade() -> None:
         op.f("ix_interactions_list_owner_id_happened_at_id"), table_name="interactions"
     )
     op.drop_index(op.f("ix_interactions_list_owner_id_id"), table_name="interactions")
-    op.drop_index(op.f("ix_interactions_owner_id"), table_name="interactions")
     op.drop_table("interactions")
-    op.drop_index(op.f("ix_deals_company_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_contact_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_amount_id"), table_name="deals")
     op.drop_index(
@@ -1976,8 +1886,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_deals_list_owner_id_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_stage_expected_close_id"), table_name="deals")
     op.drop_index(op.f("ix_deals_list_stage_id"), table_name="deals")
-    op.drop_index(op.f("ix_deals_owner_id"), table_name="deals")
-    op.drop_index(op.f("ix_deals_stage"), table_name="deals")
     op.drop_index(
         op.f("ix_deals_stats_owner_id_expected_close_stage_amount"), table_name="deals"
     )
@@ -1991,10 +1899,7 @@ def downgrade() -> None:
         op.f("ix_client_group_members_contact_id"), table_name="client_group_members"
     )
     op.drop_table("client_group_members")
-    op.drop_index(op.f("ix_contacts_company_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_deleted_at"), table_name="contacts")
-    op.drop_index(op.f("ix_contacts_email"), table_name="contacts")
-    op.drop_index(op.f("ix_contacts_is_key"), table_name="contacts")
     op.drop_index(
         op.f("ix_contacts_list_company_id_full_name_id"), table_name="contacts"
     )
@@ -2006,8 +1911,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_contacts_list_owner_id_full_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_owner_id_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
-    op.drop_index(op.f("ix_contacts_owner_id"), table_name="contacts")
-    op.drop_index(op.f("ix_contacts_phone"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_portal_user_id"), table_name="contacts")
     op.drop_table("contacts")
     op.drop_index(op.f("ix_leads_email"), table_name="leads")
@@ -2020,9 +1923,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_leads_list_source_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_status_created_at_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_list_status_id"), table_name="leads")
-    op.drop_index(op.f("ix_leads_owner_id"), table_name="leads")
     op.drop_index(op.f("ix_leads_stats_owner_id_source"), table_name="leads")
-    op.drop_index(op.f("ix_leads_status"), table_name="leads")
     op.drop_table("leads")
     op.drop_index(op.f("ix_crm_user_roles_role"), table_name="crm_user_roles")
     op.drop_table("crm_user_roles")
@@ -2054,9 +1955,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_companies_list_parent_id_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_parent_id_name_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_phone_id"), table_name="companies")
-    op.drop_index(op.f("ix_companies_name"), table_name="companies")
-    op.drop_index(op.f("ix_companies_owner_id"), table_name="companies")
-    op.drop_index(op.f("ix_companies_parent_id"), table_name="companies")
     op.drop_index(op.f("ix_company_industry_owner"), table_name="companies")
     op.drop_table("companies")
     op.drop_index(op.f("ix_client_groups_list_name_id"), table_name="client_groups")
@@ -2064,7 +1962,6 @@ def downgrade() -> None:
     op.drop_index(
         op.f("ix_client_groups_list_owner_id_name_id"), table_name="client_groups"
     )
-    op.drop_index(op.f("ix_client_groups_owner_id"), table_name="client_groups")
     op.drop_table("client_groups")
     op.drop_index(op.f("ix_users_list_active_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_active_name_id"), table_name="users")
@@ -2072,7 +1969,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_users_list_phone_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_position_id_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_position_id_name_id"), table_name="users")
-    op.drop_index(op.f("ix_users_position_id"), table_name="users")
     op.drop_table("users")
     op.drop_index(op.f("ix_products_list_active_id"), table_name="products")
     op.drop_index(op.f("ix_products_list_active_name_id"), table_name="products")
