@@ -13,9 +13,11 @@ with uvicorn (one worker) and, as the admin and as the seller, sends ``--request
 of every list shape the reference CRM's UI and API offer for contacts, companies, deals and
 tasks: unfiltered, each list filter, each sortable column both ways, ``q=`` (a common surname
 and an e-mail), and a cursor page 1,000 pages in (or half way through a smaller table); then
-every dashboard and report. ``--connections`` requests run at a time. Then the admin exports
-the contacts (CSV, streamed; the server's peak RSS is sampled), and at the biggest size the
-worker imports ``--import-rows`` contacts queued as the import page queues them.
+every dashboard and report. ``--connections`` requests run at a time; the dashboards and
+reports are measured again one request at a time ("alone"), as one user opens them. Then the
+admin exports the contacts (CSV, streamed; the server's peak RSS is sampled), and at the
+biggest size the worker imports ``--import-rows`` contacts queued as the import page queues
+them.
 
 Prints p50/p99 in ms per shape at each size and the ratio of the largest size to the smallest
 (the aim: at most 2 for first pages).
@@ -387,10 +389,15 @@ def measure(
             for report in spec.ui.reports:
                 if ROLES[role] in report.roles or role == "admin":
                     requests[f"report {report.name}"] = f"/api/reports/{report.name}"
-        for shape, path in requests.items():
-            latencies = asyncio.run(
-                _timed(base, path, token, options.requests, options.connections)
-            )
+        runs = [(shape, path, options.connections) for shape, path in requests.items()]
+        # a dashboard or report as one user opens it: alone on the server
+        runs += [
+            (f"{shape} (alone)", path, 1)
+            for shape, path in requests.items()
+            if shape.startswith(("dashboard ", "report "))
+        ]
+        for shape, path, connections in runs:
+            latencies = asyncio.run(_timed(base, path, token, options.requests, connections))
             results[(shape, role)] = percentiles(latencies)
             p50, p99 = results[(shape, role)]
             print(f"  {size:>9,} {role:<7} {shape:<44} p50 {p50:8.1f}  p99 {p99:8.1f}", flush=True)
