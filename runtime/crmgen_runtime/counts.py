@@ -1,15 +1,20 @@
 """How many records a list query matches, at a cost that stays flat on big tables (``count=``).
 
 ``count=exact`` counts every matching record; ``count=none`` counts nothing (``total`` null);
-``count=estimate``, the default, counts exactly up to a threshold (``LIST_EXACT_COUNT_LIMIT``,
-10,000 by default) with a count bounded by a ``LIMIT``, so the exact count itself never reads
-more than the threshold's rows, and above it:
+``count=estimate``, the default, is exact up to a threshold (``LIST_EXACT_COUNT_LIMIT``, 10,000
+by default) and an estimate above it, in the spirit of PostgREST's ``count=estimated``:
 
 - on PostgreSQL, the planner's estimate of the reader's own query (``EXPLAIN (FORMAT JSON)`` of
   the filtered SELECT, record rule included: the top node's ``Plan Rows``), never the table's
-  size, so a seller does not learn how many records others hold; at least the threshold + 1,
-  which the bounded count found;
-- on SQLite, which keeps no such estimate of a query, "at least threshold + 1".
+  size, so a seller does not learn how many records others hold. It is asked first: above the
+  threshold it is the answer; at or below it, a count bounded by a ``LIMIT`` of the threshold
+  + 1 gives the exact number (or, when the planner guessed low, the larger of the two as the
+  estimate), so no count reads more than the threshold's rows;
+- on SQLite, which keeps no such estimate of a query, the bounded count: exact, or "at least
+  threshold + 1".
+
+A first page that holds every record needs no count (``reads.read_page``): its length is the
+exact total, whatever ``count=`` asks (but ``none``).
 
 The answer says which it is: ``total_kind`` is ``exact``, ``estimate``, ``at_least`` or null.
 """
@@ -92,10 +97,15 @@ def total(
         return Total(connection.execute(counting).scalar_one(), "exact")
     matching = sa.select(model.id).where(*conditions)
     threshold = limits.exact_count
+    planned = None
+    if connection.dialect.name == "postgresql":
+        planned = planned_rows(connection, matching)
+        if planned > threshold:  # many: not worth reading the threshold's rows to say so
+            return Total(planned, "estimate")
     bounded = matching.limit(threshold + 1).subquery()
     found: int = connection.execute(sa.select(sa.func.count()).select_from(bounded)).scalar_one()
     if found <= threshold:
         return Total(found, "exact")
-    if connection.dialect.name == "postgresql":
-        return Total(max(planned_rows(connection, matching), found), "estimate")
+    if planned is not None:  # more than the planner thought
+        return Total(max(planned, found), "estimate")
     return Total(found, "at_least")

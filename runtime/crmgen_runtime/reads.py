@@ -328,10 +328,14 @@ def read_page(
     conditions, backward = planned.conditions, planned.query.backward
     model = shape.resource.model
     kind = query.count if count else "none"
-    total = counts.total(connection, model, conditions, kind, limits, exact)
     rows = list(connection.execute(page, {"page_limit": query.limit + 1}).all())
     more = len(rows) > query.limit
     rows = rows[: query.limit]
+    whole = not more and not backward and query.cursor is None and query.offset == 0
+    if whole and kind != "none":  # the first page holds every record: they are the total
+        total = counts.Total(len(rows), "exact")
+    else:
+        total = counts.total(connection, model, conditions, kind, limits, exact)
     if backward:
         rows.reverse()
     items = shape.items(connection, rows)
