@@ -94,7 +94,7 @@ class Filter:
     def holds(self, value: Any) -> bool:
         """Whether a record (or a group) whose field holds ``value`` passes."""
         if self.op == "ne":
-            return value != self.values[0]
+            return bool(value != self.values[0])
         return value is not None and value in self.values
 
     def clause(self, column: Any) -> sa.ColumnElement[bool]:
