@@ -254,7 +254,7 @@ def test_a_reader_without_audit_rights_sees_the_creation_and_the_milestones(
 def test_the_spec_may_name_the_milestones(
     site: Site, web_client: WebClient, events: Events, crm_web: rt_crm.Crm
 ) -> None:
-    site.entities["deals"]["timeline"] = ["title", "amount"]  # amount: hidden from sales
+    site.entities["deals"]["records"]["milestones"] = ["title", "amount"]  # amount: hidden from sales
     client = web_client(site_routes(site, records), site=site)
     db, admin = crm_web.database, rt_crm.Crm.admin
     crud.update_record(db, rt_crm.deals, admin, 1, {"stage": "won", "amount": "9.00"}, None)
@@ -263,7 +263,7 @@ def test_the_spec_may_name_the_milestones(
     assert timeline.count('class="entry milestone"') == 1
     assert "<del>Big</del> → <ins>Huge</ins>" in timeline
     assert "Won" not in timeline and "9.00" not in timeline
-    assert records.milestones({"boards": {"kanban": None}}) == []
+    assert records.milestones({"records": {}, "boards": {"kanban": None}}) == []
 
 
 def test_activities_show_to_every_reader_of_them(

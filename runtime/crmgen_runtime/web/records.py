@@ -63,9 +63,10 @@ def moment(value: Any) -> dt.datetime | None:
 
 
 def milestones(entity: dict[str, Any]) -> list[str]:
-    """The fields whose changes every reader of a record sees on its timeline: the spec's
-    ``ui.timeline`` when it names them, else the field the entity's kanban board groups by."""
-    named = entity.get("timeline")
+    """The fields whose changes every reader of a record sees on its timeline: the generator's
+    ``records.milestones`` (the spec's ``ui.timeline``, else the kanban's field); an app
+    generated before it had them falls back on the field its kanban board groups by."""
+    named = entity["records"].get("milestones")
     if named is not None:
         return list(named)
     kanban = (entity.get("boards") or {}).get("kanban")
