@@ -243,7 +243,7 @@ def test_a_reader_without_audit_rights_sees_the_creation_and_the_milestones(
     assert "Created" in timeline and "u1@example.com" in timeline  # who created it
     assert "<del>New</del> → <ins>Won</ins>" in timeline and "u4@example.com" in timeline
     assert timeline.index("Won") < timeline.index("Created")  # newest first
-    assert "Amount" not in timeline and "70" not in timeline  # hidden from sales
+    assert "Amount" not in timeline and "70.00" not in timeline  # hidden from sales
     assert "Renamed" not in timeline and "Title" not in timeline  # no milestone
     # an audit role sees every change, field by field
     timeline = timeline_of(client.get(f"/deals/{deal['id']}", headers=ADMIN).text)
@@ -262,7 +262,7 @@ def test_the_spec_may_name_the_milestones(
     timeline = timeline_of(client.get("/deals/1", headers=ANN).text)
     assert timeline.count('class="entry milestone"') == 1
     assert "<del>Big</del> → <ins>Huge</ins>" in timeline
-    assert "Won" not in timeline and "9.00" not in timeline
+    assert "Won" not in timeline and "$9.00" not in timeline and "Amount" not in timeline
     assert records.milestones({"records": {}, "boards": {"kanban": None}}) == []
 
 
