@@ -637,7 +637,10 @@ def _entity_ui(
         if "title" in c:
             ctx.known_field(entity, c["title"], path + ("calendar", "title"))
         calendar = CalendarView(c["date"], c.get("title", display), c.get("end"))
-    return EntityUI(list_view, form, kanban, calendar, raw.get("icon"))
+    timeline = None
+    if "timeline" in raw:
+        timeline = check_names(raw["timeline"], path + ("timeline",))
+    return EntityUI(list_view, form, kanban, calendar, raw.get("icon"), timeline)
 
 
 def _clashes(ctx: Context, entities: list[Entity]) -> None:

@@ -158,6 +158,8 @@ class EntityUI:
     kanban: KanbanView | None = None
     calendar: CalendarView | None = None
     icon: str | None = None
+    # the fields whose changes every reader sees on the timeline (None: the kanban's field)
+    timeline: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,7 @@ def _entity() -> dict[str, Any]:
             end={"$ref": "#/$defs/snake_name"},
             title={"$ref": "#/$defs/snake_name"},
         ),
+        timeline=names,
     )
     return obj(
         label={"$ref": "#/$defs/text"},

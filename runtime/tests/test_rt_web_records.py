@@ -65,6 +65,7 @@ def records_ui() -> dict[str, Any]:
         {"fields": ["company", "partners", "owner"], "label": {"en": "Links"}},
     ]
     deal["actions"] = ACTIONS
+    entities["deals"]["boards"] = {"kanban": {"by": "stage"}, "calendar": None}
     company = entities["companies"]["records"]
     company["sections"] = [{"fields": ["name", "owner"], "label": {"en": "About"}}]
     # a relation the list query refuses (no such field) shows nothing
@@ -218,6 +219,64 @@ def test_the_audit_timeline_names_only_what_the_reader_may_see(
     html = client.get("/deals/1", headers=ADMIN).text
     assert "<del>Beta</del> → <ins>Beta, Alpha</ins>" in html and "System" in html
     assert "Secret" not in html and "Vanished" not in html  # not a field of the page
+
+
+def timeline_of(html: str) -> str:
+    return html.split('class="timeline"')[1].split("</aside>")[0]
+
+
+def test_a_reader_without_audit_rights_sees_the_creation_and_the_milestones(
+    client: TestClient, crm_web: rt_crm.Crm
+) -> None:
+    """ann (sales) reads her deal's creation and its stage (the kanban's field), not the changes
+    of a field hidden from her (amount) nor of a field that is no milestone (title)."""
+    html = client.get("/deals/1", headers=ANN).text
+    assert "Nothing has happened yet." in timeline_of(html)  # the seeded deal has no history
+    db = crm_web.database
+    deal = crud.create_record(db, rt_crm.deals, rt_crm.Crm.ann, {"title": "Fresh"}, None)
+    admin = rt_crm.Crm.admin
+    crud.update_record(db, rt_crm.deals, admin, deal["id"], {"amount": "70.00"}, None)
+    crud.update_record(db, rt_crm.deals, admin, deal["id"], {"stage": "won"}, None)
+    crud.update_record(db, rt_crm.deals, admin, deal["id"], {"title": "Renamed"}, None)
+    timeline = timeline_of(client.get(f"/deals/{deal['id']}", headers=ANN).text)
+    assert timeline.count('class="entry milestone"') == 2 and "entry audit" not in timeline
+    assert "Created" in timeline and "u1@example.com" in timeline  # who created it
+    assert "<del>New</del> → <ins>Won</ins>" in timeline and "u4@example.com" in timeline
+    assert timeline.index("Won") < timeline.index("Created")  # newest first
+    assert "Amount" not in timeline and "70.00" not in timeline  # hidden from sales
+    assert "Renamed" not in timeline and "Title" not in timeline  # no milestone
+    # an audit role sees every change, field by field
+    timeline = timeline_of(client.get(f"/deals/{deal['id']}", headers=ADMIN).text)
+    assert timeline.count('class="entry audit"') == 4 and "milestone" not in timeline
+    assert "$70.00" in timeline and "<del>Fresh</del> → <ins>Renamed</ins>" in timeline
+
+
+def test_the_spec_may_name_the_milestones(
+    site: Site, web_client: WebClient, events: Events, crm_web: rt_crm.Crm
+) -> None:
+    site.entities["deals"]["records"]["milestones"] = ["title", "amount"]  # amount: hidden from sales
+    client = web_client(site_routes(site, records), site=site)
+    db, admin = crm_web.database, rt_crm.Crm.admin
+    crud.update_record(db, rt_crm.deals, admin, 1, {"stage": "won", "amount": "9.00"}, None)
+    crud.update_record(db, rt_crm.deals, admin, 1, {"title": "Huge"}, None)
+    timeline = timeline_of(client.get("/deals/1", headers=ANN).text)
+    assert timeline.count('class="entry milestone"') == 1
+    assert "<del>Big</del> → <ins>Huge</ins>" in timeline
+    assert "Won" not in timeline and "$9.00" not in timeline and "Amount" not in timeline
+    assert records.milestones({"records": {}, "boards": {"kanban": None}}) == []
+
+
+def test_activities_show_to_every_reader_of_them(
+    client: TestClient, crm_web: rt_crm.Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ann lists her own deals: her company's deal is on its timeline; vic may not list deals."""
+    monkeypatch.setitem(rt_crm.deals.rules["sales"].actions, "list", Access("own"))
+    with crm_web.database.engine.begin() as connection:
+        connection.execute(sa.update(rt_crm.Deal).values(created_at=CREATED))
+    timeline = timeline_of(client.get("/companies/1", headers=ANN).text)
+    assert timeline.count('class="entry activity"') == 1 and 'href="/deals/1"' in timeline
+    timeline = timeline_of(client.get("/companies/1", headers=VIC).text)
+    assert "entry activity" not in timeline and "Nothing has happened yet." in timeline
 
 
 def test_a_user_page_lists_the_roles(client: TestClient, crm_web: rt_crm.Crm) -> None:

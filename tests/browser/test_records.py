@@ -45,6 +45,29 @@ def acme(live: Server) -> dict[str, Any]:
     return {"company": company, "contact": contact, "call": call}
 
 
+def test_a_seller_sees_their_deals_milestones_and_calls(
+    page: Any, live: Server, shots: Path
+) -> None:
+    """A seller does not read the audit log, yet their deal's timeline is not empty: its
+    creation, its stage change and their call, with no field-level detail."""
+    deal = created(live, "seller1", "deals", {"name": "Rocket sled", "amount": "90.00"})
+    with live.client(live.token("seller1")) as client:
+        moved = client.patch(
+            f"/api/deals/{deal['id']}", json={"stage": "proposal", "version": deal["version"]}
+        )
+    assert moved.status_code == 200, moved.text
+    created(live, "seller1", "interactions", {"gist": "Sled demo call", "deal": deal["id"]})
+    sign_in(page, live, "seller1")
+    page.goto(f"{live.base}/deals/{deal['id']}")
+    timeline = page.locator("aside.timeline")
+    assert timeline.locator("li.entry.activity", has_text="Sled demo call").is_visible()
+    stage = timeline.locator("li.entry.milestone", has_text="Proposal")
+    assert stage.is_visible() and live.users["seller1"] in stage.inner_text()
+    assert timeline.locator("li.entry.milestone").count() == 2  # created, moved
+    assert timeline.locator("li.entry.audit").count() == 0
+    page.screenshot(path=str(shots / "detail-seller-timeline.png"), full_page=True)
+
+
 def test_edit_a_contact_and_pick_a_company_by_typing(
     page: Any,
     live: Server,

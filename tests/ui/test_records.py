@@ -282,7 +282,34 @@ def test_timeline_hides_what_the_user_may_not_read(ui: UI, acme: Any) -> None:
     timeline = page.text.split('class="timeline"')[1]
     assert "Call about skates" in timeline
     assert "Secret call" not in timeline  # another seller's call
-    assert "Created" not in timeline  # sellers do not read the audit log
+    # sellers do not read the audit log: the contact's creation, not its field-level detail
+    assert 'class="entry milestone"' in timeline and "entry audit" not in timeline
+    assert "Acme Rockets" not in timeline  # the company set at creation is no milestone
+
+
+def test_a_seller_sees_the_creation_stages_and_calls_of_their_deal(ui: UI, people: Any) -> None:
+    """Sellers do not read the audit log: their deal's timeline shows its creation, its stage
+    changes (the kanban's field) and the calls they may read, not its other changes."""
+    deal = post(ui, SELLER, "deals", {"name": "Jet boots", "amount": "300.00"})
+    url = f"/deals/{deal['id']}"
+    page = signed_in(ui, SELLER).client.get(url)
+    assert "Created" in page.text.split('class="timeline"')[1]
+    headers = api(ui, SELLER)
+    for change in ({"stage": "proposal"}, {"stage": "won"}, {"amount": "350.00"}):
+        version = ui.client.get(f"/api{url}", headers=headers).json()["version"]
+        patched = ui.client.patch(f"/api{url}", json={**change, "version": version}, headers=headers)
+        assert patched.status_code == 200, patched.text
+    post(ui, SELLER, "interactions", {"gist": "Call about boots", "deal": deal["id"]})
+    timeline = signed_in(ui, SELLER).client.get(url).text.split('class="timeline"')[1]
+    assert "Nothing has happened yet" not in timeline and "entry audit" not in timeline
+    assert timeline.count('class="entry milestone"') == 3  # created, proposal, won
+    assert "<del>Proposal</del> → <ins>Won</ins>" in timeline and SELLER in timeline
+    assert "Amount" not in timeline  # the amount is no milestone
+    assert "Call about boots" in timeline
+    timeline = signed_in(ui, MANAGER).client.get(url).text.split('class="timeline"')[1]
+    assert timeline.count('class="entry audit"') == 4 and "Amount" in timeline
+    timeline = signed_in(ui, OTHER).client.get(url).text  # another seller: not their deal
+    assert "Call about boots" not in timeline
 
 
 def test_an_action_button_runs_the_process(ui: UI, people: Any) -> None:

@@ -126,6 +126,14 @@ def _actions(spec: Spec, entity: Entity) -> list[dict[str, Any]]:
     ]
 
 
+def _milestones(entity: Entity) -> list[str]:
+    """The fields whose changes every reader of a record sees on its timeline (not only the
+    audit roles): ``ui.timeline``, else the field its kanban board groups by."""
+    if entity.ui.timeline is not None:
+        return list(entity.ui.timeline)
+    return [entity.ui.kanban.by] if entity.ui.kanban is not None else []
+
+
 def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:
     """What ``ui.json`` holds of this part for ``entity`` (under ``entities[path]["records"]``)."""
     return {
@@ -134,6 +142,7 @@ def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:
         "inputs": {f.name: i for f in entity.fields if (i := _input(spec, f))},
         "related": _related(spec, entity),
         "actions": _actions(spec, entity),
+        "milestones": _milestones(entity),
     }
 
 

@@ -1,18 +1,21 @@
 """An entity's detail page, its manual actions and its delete confirmation.
 
 The detail page shows the record's fields (by form section), the related lists (the reverse
-sides of relations pointing at it), an activity timeline (the related records that are events,
-such as calls and meetings, merged with the record's audit entries, newest first), a button per
-manual process the user's role may run and the print formats they may download. A related list
-is the API's back side of the relation (``crud.list_related``: ``GET /api/companies/5/deals``)
-with the user, so the role's rules hide what the user may not read; a linked record out of the
-user's reach shows its id, with no name and no link.
+sides of relations pointing at it), a timeline (``TIMELINE_SOURCES``, newest first: the
+record's history from the audit log, in full for audit roles and its creation and milestones
+for every other reader, and the related records that are events, such as calls and meetings,
+that the reader may read), a button per manual process the user's role may run and the print
+formats they may download. A related list is the API's back side of the relation
+(``crud.list_related``: ``GET /api/companies/5/deals``) with the user, so the role's rules hide
+what the user may not read; a linked record out of the user's reach shows its id, with no name
+and no link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,7 @@ from crmgen_runtime.web.totals import total_text
 RELATED_ROWS = 10  # records per related list
 TIMELINE_ROWS = 20  # entries per source of the timeline (and in all)
 AUDIT_CHANGES = 8  # changed fields listed per audit entry
+HISTORY_SCAN = 200  # audit entries read to find a reader's milestones (no audit rights)
 Fields = dict[str, dict[str, Any]]  # an entity's fields in ui.json, by name
 
 
@@ -56,6 +60,17 @@ def moment(value: Any) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def milestones(entity: dict[str, Any]) -> list[str]:
+    """The fields whose changes every reader of a record sees on its timeline: the generator's
+    ``records.milestones`` (the spec's ``ui.timeline``, else the kanban's field); an app
+    generated before it had them falls back on the field its kanban board groups by."""
+    named = entity["records"].get("milestones")
+    if named is not None:
+        return list(named)
+    kanban = (entity.get("boards") or {}).get("kanban")
+    return [kanban["by"]] if kanban else []
 
 
 def actions_of(site: Site, path: str) -> dict[str, dict[str, Any]]:
@@ -248,29 +263,45 @@ class Viewer:
             )
         return entries
 
-    def audit_entries(
-        self, resource: Resource, fields: Fields, record_id: int
+    def history_entries(
+        self, resource: Resource, path: str, record_id: int
     ) -> list[dict[str, Any]]:
-        """The record's audit entries, for the roles that may read the audit log; only the
-        changes of fields the user may read are listed."""
+        """The record's history from the audit log, as the user may see it.
+
+        The roles that may read the audit log see every entry, each with the changes of the
+        fields they may read. Every other reader sees the record's creation and the changes of
+        its milestone fields (``milestones``) that they may read, and nothing of an entry that
+        changed only other fields: not even that something changed.
+        """
         site, user, locale = self.site, self.user, self.locale
-        if not site.catalog.config.may_read_audit(user):
-            return []
+        fields: Fields = site.entities[path]["fields"]
+        readable = permissions.readable(resource, user)
+        full = site.catalog.config.may_read_audit(user)
+        shown_fields = {
+            name
+            for name in (fields if full else milestones(site.entities[path]))
+            if name in fields and name in readable
+        }
         entry_model = site.catalog.table(AuditEntryTable)
         with self.database.session() as session:
             rows = session.scalars(
                 sa.select(entry_model)
                 .where(entry_model.entity == resource.name, entry_model.record_id == record_id)
                 .order_by(entry_model.id.desc())
-                .limit(TIMELINE_ROWS)
+                .limit(TIMELINE_ROWS if full else HISTORY_SCAN)
             ).all()
             described = [audit.describe(row) for row in rows]
-        readable = permissions.readable(resource, user)
+        if not full:  # the creation, and the entries that changed a milestone the user reads
+            described = [
+                entry
+                for entry in described
+                if entry["action"] == "create" or shown_fields & set(entry["changes"] or {})
+            ][:TIMELINE_ROWS]
         shown = [
             [
                 (name, pair)
                 for name, pair in (entry["changes"] or {}).items()
-                if name in fields and name in readable and isinstance(pair, list) and len(pair) == 2
+                if name in shown_fields and isinstance(pair, list) and len(pair) == 2
             ]
             for entry in described
         ]
@@ -301,11 +332,12 @@ class Viewer:
                     "new": text(name, pair[1]),
                 }
                 for name, pair in pairs
+                if full or entry["action"] != "create" or pair[1] is not None
             ]
             entries.append(
                 {
                     "at": moment(entry["at"]),
-                    "source": "audit",
+                    "source": "audit" if full else "milestone",
                     "title": t(f"audit_{entry['action']}"),
                     "url": None,
                     "badge": t("audit"),
@@ -317,26 +349,43 @@ class Viewer:
             )
         return entries
 
+    def activities(self, resource: Resource, path: str, record_id: int) -> list[dict[str, Any]]:
+        """The events of all the entity's activity sources the user may read."""
+        entries: list[dict[str, Any]] = []
+        for source in self.site.entities[path]["records"]["related"]:
+            if source["activity"] is not None:
+                entries += self.activity_entries(source, record_id)
+        return entries
+
+    def timeline(self, resource: Resource, path: str, record_id: int) -> list[dict[str, Any]]:
+        """The record's timeline: the entries of every source in ``TIMELINE_SOURCES``, newest
+        first, at most ``TIMELINE_ROWS``."""
+        entries = [
+            entry
+            for source in TIMELINE_SOURCES
+            for entry in source(self, resource, path, record_id)
+            if entry["at"] is not None
+        ]
+        entries.sort(key=lambda e: e["at"], reverse=True)
+        entries = entries[:TIMELINE_ROWS]
+        formats = self.site.formats
+        for entry in entries:
+            entry["when"] = formats.format_moment(entry["at"], self.locale)
+            entry["iso"] = entry["at"].isoformat()
+        return entries
+
     def detail(self, resource: Resource, path: str, record: dict[str, Any]) -> dict[str, Any]:
         """Everything the detail page shows besides the record's own fields."""
         entity = self.site.entities[path]
         record_id = record["id"]
         related = []
-        timeline = self.audit_entries(resource, entity["fields"], record_id)
         for source in entity["records"]["related"]:
             shown = self.related_list(source, record_id)
             if shown is not None:
                 related.append(shown)
-            if source["activity"] is not None:
-                timeline += self.activity_entries(source, record_id)
-        timeline.sort(key=lambda e: e["at"], reverse=True)
-        formats = self.site.formats
-        for entry in timeline:
-            entry["when"] = formats.format_moment(entry["at"], self.locale)
-            entry["iso"] = entry["at"].isoformat()
         return {
             "related": related,
-            "timeline": timeline[:TIMELINE_ROWS],
+            "timeline": self.timeline(resource, path, record_id),
             "names": self.linked_names(entity["fields"], record),
         }
 
@@ -368,6 +417,18 @@ class Viewer:
                 result.append({"label": "", "items": []})
             result[0]["items"].append(self.roles_item(record[accounts.ROLES_FIELD]))
         return result
+
+
+TimelineSource = Callable[[Viewer, Resource, str, int], list[dict[str, Any]]]
+"""A source of timeline entries: ``source(viewer, resource, path, record_id)`` gives the entries
+about record ``record_id`` of the entity at ``path`` that the viewer's user may see, each a dict
+with ``at`` (an aware datetime), ``source`` (its CSS class), ``title``, ``url`` (or None),
+``badge``, ``text``, ``who`` and ``changes`` (``label``/``old``/``new`` dicts; ``more``: how
+many were left out)."""
+
+TIMELINE_SOURCES: list[TimelineSource] = [Viewer.history_entries, Viewer.activities]
+"""The sources of the detail page's timeline. Comments and e-mails logged on a record are to be
+further sources, appended here; each decides alone what the user may see."""
 
 
 # --- pages ---------------------------------------------------------------------------------
