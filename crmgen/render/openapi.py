@@ -123,6 +123,8 @@ def document(spec: Spec) -> dict[str, Any]:
         }
         backs = _backs(facts, r)
         paths.update(_entity_paths(r, _list_refs(r, backs, parameters)))
+        if name == openapi_accounts.USER and "create" in r.entity.api:
+            paths.update(openapi_accounts.invite_paths(r.entity.api_path))
         if "read" in r.entity.api:  # GET /api/<path>/{id}/<back>
             for back in backs:
                 source = back[1]

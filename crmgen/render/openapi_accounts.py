@@ -2,7 +2,8 @@
 
 ``roles`` is read on every User (a sorted list of role names) and written on create and update
 by user managers (``manage_users``); ``POST /api/auth/password``, ``/api/auth/email`` and
-``/api/auth/email/confirm`` change one's own password and e-mail.
+``/api/auth/email/confirm`` change one's own password and e-mail; ``POST /api/users/invite``
+and ``/api/users/{id}/invite`` invite people (``invite_paths``).
 """
 
 from __future__ import annotations
@@ -110,3 +111,65 @@ def account_paths() -> dict[str, Any]:
         "/api/auth/email": email,
         "/api/auth/email/confirm": confirm,
     }
+
+
+def invite_paths(path: str) -> dict[str, Any]:
+    """``POST /api/<users>/invite`` and ``POST /api/<users>/{id}/invite`` (the runtime's
+    ``invites``), for a User API that creates users."""
+    user = {"$ref": f"#/components/schemas/{USER}"}
+    body = {
+        "type": "object",
+        "required": ["email", "name"],
+        "properties": {
+            "email": {"type": "string", "description": "the person's e-mail"},
+            "name": {"type": "string", "description": "the person's name"},
+            "roles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "uniqueItems": True,
+                "description": "the role names, as on POST (a superuser role: superusers only)",
+            },
+        },
+        "additionalProperties": True,
+        "description": "Any other field of UserCreate may be sent too",
+    }
+    invite = {
+        "post": {
+            "operationId": "users_invite",
+            "summary": "Invite a person: creates the user without a password and mails a "
+            "one-time link to /invite/<token> (INVITE_TTL_HOURS) through the outbox",
+            "tags": [USER],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "201": {
+                    "description": "The new user (never the link)",
+                    "content": {"application/json": {"schema": user}},
+                },
+                "401": _error("Not signed in"),
+                "403": _error("No manage_users, or a superuser role without being a superuser"),
+                "409": _error("A user has this e-mail (an invited one: resend instead)"),
+                "422": _error("Some fields are invalid"),
+            },
+        }
+    }
+    resend = {
+        "post": {
+            "operationId": "users_invite_resend",
+            "summary": "Mail a new invitation link; the unused ones sent before stop working",
+            "tags": [USER],
+            "parameters": [
+                {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+            ],
+            "responses": {
+                "200": {
+                    "description": "The user",
+                    "content": {"application/json": {"schema": user}},
+                },
+                "401": _error("Not signed in"),
+                "403": _error("No manage_users, or a superuser's account"),
+                "404": _error("No such user"),
+                "409": _error("The user has a password already, or is deactivated"),
+            },
+        }
+    }
+    return {f"/api/{path}/invite": invite, f"/api/{path}/{{id}}/invite": resend}

@@ -521,17 +521,8 @@ def _queue_reset_mail(
     catalog: Catalog, session: Session, user: Any, base_url: str, now: dt.datetime
 ) -> None:
     """A new reset token of ``user`` and the mail with its link, in the outbox."""
-    token = secrets.token_urlsafe(TOKEN_BYTES)
+    token = issue_link(catalog, session, user.id, RESET_LIFETIME, now)
     hashed = digest(token)
-    session.execute(
-        sa.insert(catalog.table(PasswordResetTable)),
-        {
-            "token_hash": hashed,
-            "user_id": user.id,
-            "created_at": now,
-            "expires_at": now + RESET_LIFETIME,
-        },
-    )
     link = f"{base_url}/password-reset/{token}"  # the web UI's page
     minutes = int(RESET_LIFETIME.total_seconds() // 60)
     title = catalog.config.plain_title
@@ -557,6 +548,36 @@ def _queue_reset_mail(
             "idempotency_key": f"password-reset:{hashed}",
         },
     )
+
+
+def issue_link(
+    catalog: Catalog, session: Session, user_id: int, lifetime: dt.timedelta, now: dt.datetime
+) -> str:
+    """A new one-time link token for ``user_id`` that sets the password (a reset link, or an
+    invitation: ``crmgen_runtime.invites``), good for ``lifetime``; only its hash is kept."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.execute(
+        sa.insert(catalog.table(PasswordResetTable)),
+        {
+            "token_hash": digest(token),
+            "user_id": user_id,
+            "created_at": now,
+            "expires_at": now + lifetime,
+        },
+    )
+    return token
+
+
+def link_usable(catalog: Catalog, database: Database, token: str) -> bool:
+    """Whether ``token`` is a known, unused and unexpired password link (``confirm_reset``
+    would take it now)."""
+    resets = catalog.table(PasswordResetTable)
+    now = utcnow()
+    with database.engine.connect() as connection:
+        row = connection.execute(
+            sa.select(resets.expires_at, resets.used_at).where(resets.token_hash == digest(token))
+        ).first()
+    return row is not None and row.used_at is None and (aware(row.expires_at) or now) > now
 
 
 def confirm_reset(catalog: Catalog, database: Database, token: str, password: str) -> bool:

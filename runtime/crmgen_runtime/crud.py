@@ -211,6 +211,10 @@ def routes(resource: Resource) -> list[BaseRoute]:
         if a in resource.actions
     ]
     found: list[BaseRoute] = []
+    if resource.name == "User" and "create" in resource.actions:
+        from crmgen_runtime import invites  # it writes through this module's writes
+
+        found.extend(invites.routes(resource))  # POST /users/invite, /users/{id}/invite
     if many:
         name = f"{resource.path}_collection"
         found.append(Route(f"/{resource.path}", collection, methods=many, name=name))

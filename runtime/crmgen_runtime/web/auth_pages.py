@@ -1,5 +1,6 @@
 """Signing in and out, the password reset, the locale switch and the home page.
 
+An invitation's link opens ``/invite/<token>``: the same form of a first password.
 The reset is two pages: ``/password-reset`` asks for the e-mail and always answers the same
 (nothing tells whether an account exists); the mailed link opens ``/password-reset/<token>``,
 where the new password is typed twice. The e-mail is written to the outbox by ``auth``.
@@ -50,9 +51,11 @@ async def login_page(request: Request) -> Response:
     if request.method == "GET":
         if user is not None:
             return redirect(request, next_url)
-        notice = (
-            translator_of(request)("password_changed") if "reset" in request.query_params else None
-        )
+        notice = None
+        if "reset" in request.query_params:
+            notice = translator_of(request)("password_changed")
+        elif "invited" in request.query_params:
+            notice = translator_of(request)("invite_accepted")
         context = {"next": next_url, "email": "", "error": None, "notice": notice}
         return site.render(request, "login.html", context)
     form = await read_form(request)
@@ -127,14 +130,23 @@ def password_error(password: str, again: str, t: Translate) -> str | None:
 
 
 def new_password_page(
-    request: Request, token: str, error: str | None = None, *, status: int = 200
+    request: Request,
+    token: str,
+    error: str | None = None,
+    *,
+    status: int = 200,
+    invite: bool = False,
 ) -> Response:
-    """The form of the new password; a 400 (a bad token) offers a new link instead."""
+    """The form of the new password; a 400 (a bad token) offers a new link instead (for an
+    ``invite``: says to ask the administrator)."""
     t = translator_of(request)
     context = {
         "token": token,
         "error": error,
         "invalid_link": status == 400,
+        "invite": invite,
+        "action": "/invite" if invite else "/password-reset",
+        "heading": "invite_heading" if invite else "new_password",
         "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
     }
     return site_of(request).render(request, "password_new.html", context, status=status)
@@ -160,6 +172,36 @@ async def reset_confirm_page(request: Request) -> Response:
     if not changed:
         return new_password_page(request, token, t("reset_link_invalid"), status=400)
     return redirect(request, "/login?reset=done")
+
+
+async def invite_page(request: Request) -> Response:
+    """An invited user's first password, with the mailed token (``crmgen_runtime.invites``);
+    then to the sign-in page. A used or expired invitation says so before anything is typed."""
+    site = site_of(request)
+    token = request.path_params["token"]
+    t = translator_of(request)
+    if request.method == "GET":
+        usable = await run_in_threadpool(
+            auth.link_usable, site.catalog, request.app.state.db, token
+        )
+        if not usable:
+            return new_password_page(
+                request, token, t("invite_link_invalid"), status=400, invite=True
+            )
+        return new_password_page(request, token, invite=True)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return site.error_page(request, 403, "csrf")
+    password = form.get("password", "")
+    error = password_error(password, form.get("password_again", ""), t)
+    if error is not None:
+        return new_password_page(request, token, error, status=422, invite=True)
+    changed = await run_in_threadpool(
+        auth.confirm_reset, site.catalog, request.app.state.db, token, password
+    )
+    if not changed:
+        return new_password_page(request, token, t("invite_link_invalid"), status=400, invite=True)
+    return redirect(request, "/login?invited=done")
 
 
 async def set_locale(request: Request) -> Response:
@@ -201,6 +243,7 @@ def routes() -> list[BaseRoute]:
             methods=["GET", "POST"],
             name="ui_password_reset_confirm",
         ),
+        Route("/invite/{token}", invite_page, methods=["GET", "POST"], name="ui_invite"),
     ]
 
 
