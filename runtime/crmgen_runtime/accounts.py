@@ -27,12 +27,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crmgen_runtime import account_mail
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog
 from crmgen_runtime.tables import (
     EmailChangeTable,
-    OutboxMessageTable,
     PasswordResetTable,
     UserRoleTable,
     UserSessionTable,
@@ -49,7 +49,6 @@ MANAGE = "Changing this needs user management (a role with manage_users)."
 OWN = "Nobody changes their own roles or active flag."
 SUPERUSER_GRANTS = "Only a superuser grants a superuser role."
 SUPERUSER_ROLE_CHANGE = "Only a superuser grants or removes a superuser role."
-IDEMPOTENCY_LENGTH = 255  # the outbox's idempotency_key column
 
 
 def _forbidden(message: str, fields: Mapping[str, str] | None = None) -> ApiError:
@@ -295,24 +294,17 @@ def tell_old_address(session: Session, catalog: Catalog, user_id: int, old: str,
     """Mail ``old`` (through the outbox) that the account's e-mail is now ``new``."""
     now = utcnow()
     title = catalog.config.plain_title
-    message: Any = catalog.table(OutboxMessageTable)  # the app's model, with its columns
-    session.add(
-        message(
-            kind="email",
-            payload={
-                "to": old,
-                "subject": f"Your e-mail was changed: {title}",
-                "text": (
-                    f"The e-mail of your account was changed from {old} to {new}; "
-                    "sign in with the new one from now on. If you did not ask for this, "
-                    "tell your administrator at once."
-                ),
-                "template": "email_changed",
-            },
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            idempotency_key=f"email-changed:{user_id}:{now.isoformat()}:{new}"[:IDEMPOTENCY_LENGTH],
-        )
+    account_mail.queue(
+        session,
+        catalog,
+        to=old,
+        subject=f"Your e-mail was changed: {title}",
+        text=(
+            f"The e-mail of your account was changed from {old} to {new}; "
+            "sign in with the new one from now on. If you did not ask for this, "
+            "tell your administrator at once."
+        ),
+        template="email_changed",
+        key=f"email-changed:{user_id}:{now.isoformat()}:{new}",
+        now=now,
     )

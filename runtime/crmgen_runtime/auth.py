@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crmgen_runtime import passwords, throttle
+from crmgen_runtime import account_mail, passwords, throttle
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
@@ -37,7 +37,6 @@ from crmgen_runtime.settings import Settings
 from crmgen_runtime.tables import (
     EmailChangeTable,
     LoginAttemptTable,
-    OutboxMessageTable,
     PasswordResetTable,
     UserSessionTable,
     utcnow,
@@ -526,27 +525,20 @@ def _queue_reset_mail(
     link = f"{base_url}/password-reset/{token}"  # the web UI's page
     minutes = int(RESET_LIFETIME.total_seconds() // 60)
     title = catalog.config.plain_title
-    session.execute(
-        sa.insert(catalog.table(OutboxMessageTable)),
-        {
-            "kind": "email",
-            "payload": {
-                "to": user.email,
-                "subject": f"Reset your password: {title}",
-                "text": (
-                    "Someone asked to reset the password of your account. "
-                    f"To choose a new password, open {link} within {minutes} "
-                    "minutes. If it was not you, ignore this message."
-                ),
-                "template": "password_reset",
-                "link": link,
-            },
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "idempotency_key": f"password-reset:{hashed}",
-        },
+    account_mail.queue(
+        session,
+        catalog,
+        to=user.email,
+        subject=f"Reset your password: {title}",
+        text=(
+            "Someone asked to reset the password of your account. "
+            f"To choose a new password, open {link} within {minutes} "
+            "minutes. If it was not you, ignore this message."
+        ),
+        template="password_reset",
+        key=f"password-reset:{hashed}",
+        link=link,
+        now=now,
     )
 
 

@@ -29,14 +29,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import accounts, auth, auth_routes, permissions
+from crmgen_runtime import account_mail, accounts, auth, auth_routes, permissions
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.reads import fetch_one, signed_in
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.responses import JSONResponse, parse_json
-from crmgen_runtime.tables import OutboxMessageTable, utcnow
+from crmgen_runtime.tables import utcnow
 from crmgen_runtime.writes import create_in, integrity
 
 TEMPLATE = "invite"  # the outbox payload's ``template``
@@ -92,7 +92,7 @@ def queue_invite(
 ) -> None:
     """A new invitation link for ``user_id`` and its mail, in the outbox (the caller commits)."""
     user = accounts.user_model(catalog)
-    to = session.scalar(sa.select(user.email).where(user.id == user_id))
+    to: str = session.scalars(sa.select(user.email).where(user.id == user_id)).one()
     now = utcnow()
     token = auth.issue_link(catalog, session, user_id, lifetime, now)
     link = f"{base_url}/invite/{token}"  # the web UI's page
@@ -102,23 +102,16 @@ def queue_invite(
         "link": link,
         "hours": f"{lifetime.total_seconds() / 3600:g}",
     }
-    message: Any = catalog.table(OutboxMessageTable)  # the app's model, with its columns
-    session.add(
-        message(
-            kind="email",
-            payload={
-                "to": to,
-                "subject": t("invite_mail_subject").format(**values),
-                "text": t("invite_mail_text").format(**values),
-                "template": TEMPLATE,
-                "link": link,
-            },
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            idempotency_key=f"invite:{auth.digest(token)}",
-        )
+    account_mail.queue(
+        session,
+        catalog,
+        to=to,
+        subject=t("invite_mail_subject").format(**values),
+        text=t("invite_mail_text").format(**values),
+        template=TEMPLATE,
+        key=f"invite:{auth.digest(token)}",
+        link=link,
+        now=now,
     )
 
 

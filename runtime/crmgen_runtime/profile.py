@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import (
+    account_mail,
     accounts,
     audit,
     auth,
@@ -39,7 +40,7 @@ from crmgen_runtime import (
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, require_user
 from crmgen_runtime.resources import Catalog
-from crmgen_runtime.tables import EmailChangeTable, OutboxMessageTable, utcnow
+from crmgen_runtime.tables import EmailChangeTable, utcnow
 
 EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
 INVALID_LINK = "The link is invalid, used or expired: ask for the change again."
@@ -157,7 +158,6 @@ def _mail_link(catalog: Catalog, session: Session, user_id: int, email: str, bas
     token = secrets.token_urlsafe(32)
     title = catalog.config.plain_title
     changes: Any = catalog.table(EmailChangeTable)  # the app's models (keyword constructors)
-    outbox: Any = catalog.table(OutboxMessageTable)
     digest = _digest(token)
     now = utcnow()
     session.add(
@@ -171,26 +171,20 @@ def _mail_link(catalog: Catalog, session: Session, user_id: int, email: str, bas
     )
     link = f"{base_url}/email-change/{token}"  # the web UI's page
     hours = int(EMAIL_CHANGE_LIFETIME.total_seconds() // 3600)
-    session.add(
-        outbox(
-            kind="email",
-            payload={
-                "to": email,
-                "subject": f"Confirm your new e-mail: {title}",
-                "text": (
-                    "Someone asked to make this address the e-mail of their account. "
-                    f"To confirm, open {link} within {hours} hours. "
-                    "If it was not you, ignore this message."
-                ),
-                "template": "email_change",
-                "link": link,
-            },
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            idempotency_key=f"email-change:{digest}",
-        )
+    account_mail.queue(
+        session,
+        catalog,
+        to=email,
+        subject=f"Confirm your new e-mail: {title}",
+        text=(
+            "Someone asked to make this address the e-mail of their account. "
+            f"To confirm, open {link} within {hours} hours. "
+            "If it was not you, ignore this message."
+        ),
+        template="email_change",
+        key=f"email-change:{digest}",
+        link=link,
+        now=now,
     )
 
 
