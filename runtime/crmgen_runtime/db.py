@@ -55,12 +55,18 @@ class Database:
         self.engine.dispose()
 
 
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
 def create_engine(url: str, **options: Any) -> sa.Engine:
     """An engine for ``url`` with the settings this app relies on."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         connect_args = dict(options.pop("connect_args", {}))
         connect_args.setdefault("check_same_thread", False)
+        # wait for another process's write (web workers, the worker, a command) up to 30 s
+        # rather than the driver's 5 before "database is locked"
+        connect_args.setdefault("timeout", BUSY_TIMEOUT_SECONDS)
         engine = sa.create_engine(url, connect_args=connect_args, **options)
         sa.event.listen(engine, "connect", _sqlite_setup)
         dialect = engine.dialect
@@ -103,6 +109,9 @@ def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_aggregate("app_exact_sum", 1, SqliteExactSum)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL stays set in the file: set it only once (the switch wants a lock another process's
+    # connection may hold while it opens the same database)
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
