@@ -24,7 +24,7 @@ from crmgen.language.model import Spec
 from crmgen.language.names import snake_case
 from crmgen.language.schema_errors import schema_diagnostics, structural_errors, unexpected_keys
 from crmgen.language.sources import load_sources
-from crmgen.language.user_management import check_user_management
+from crmgen.language.user_management import check_two_factor, check_user_management
 from crmgen.language.yaml_loader import Path
 
 _UNITS = ("entities", "processes", "roles", "endpoints", "integrations")
@@ -75,6 +75,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     ctx.roles = tuple(r.name for r in roles)
     entities = build_entities(ctx)
     check_user_management(ctx, roles, entities)
+    check_two_factor(ctx, app, roles)
     entity_paths = {e.api_path: e.name for e in entities}
     backs = {
         (target.api_path, f.relation.back): f"{e.name}.{f.name}"

@@ -57,6 +57,8 @@ def build_app(ctx: Context, spec_name: str) -> App:
             f"unknown time zone '{timezone}'{hint or ' (use a name like Europe/Moscow or Asia/Jakarta)'}",
         )
     auth = raw.get("auth") or {}
+    two_factor = auth.get("two_factor", True)
+    required = two_factor.get("required_for") or () if isinstance(two_factor, dict) else ()
     return App(
         name=name,
         title=Text.of(raw.get("title"), humanize(name)),
@@ -66,6 +68,8 @@ def build_app(ctx: Context, spec_name: str) -> App:
         currency=raw.get("currency", "USD"),
         lockout_attempts=auth.get("lockout_attempts", 5),
         lockout_minutes=auth.get("lockout_minutes", 30),
+        two_factor=two_factor is not False,
+        two_factor_required=tuple(dict.fromkeys(required)),
         description=Text.of(raw.get("description")),
         allow_drop=tuple(raw.get("allow_drop") or ()),
     )

@@ -403,6 +403,8 @@ class App:
     lockout_attempts: int
     lockout_minutes: int
     description: Text = Text(())
+    two_factor: bool = True  # users may turn on two-factor sign-in
+    two_factor_required: tuple[str, ...] = ()  # roles that must use it
     allow_drop: tuple[str, ...] = ()  # Entity / Entity.field the next migration may drop
 
 

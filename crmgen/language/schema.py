@@ -395,6 +395,14 @@ def spec_schema() -> dict[str, Any]:
         auth=obj(
             lockout_attempts={"type": "integer", "minimum": 1, "maximum": 100},
             lockout_minutes={"type": "integer", "minimum": 1, "maximum": 1440},
+            two_factor={
+                "description": "two-factor sign-in with an authenticator app: false turns it "
+                "off; required_for lists the roles that must use it",
+                "anyOf": [
+                    {"type": "boolean"},
+                    obj(required_for={"type": "array", "items": {"type": "string"}}),
+                ],
+            },
         ),
         allow_drop={
             "type": "array",

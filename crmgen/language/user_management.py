@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from crmgen.diagnostics import did_you_mean
 from crmgen.language.context import USER, Context
-from crmgen.language.model import Entity, Permission, Role
+from crmgen.language.model import App, Entity, Permission, Role
 
 IDENTITY_FIELDS = ("email", "active")
 CHANGING = ("create", "update", "delete")
@@ -50,3 +51,14 @@ def _message(permission: Permission, others: list[str]) -> str | None:
     parts.append("nor touch a superuser's record")
     parts.append(f"to let it manage users, set manage_users: true under roles.{role}")
     return "; ".join(parts[:-2]) + ", " + "; ".join(parts[-2:])
+
+
+def check_two_factor(ctx: Context, app: App, roles: Iterable[Role]) -> None:
+    """An error at each role of ``auth.two_factor.required_for`` that the spec does not have."""
+    names = [role.name for role in roles]
+    for i, name in enumerate(app.two_factor_required):
+        if name not in names:
+            path = ("app", "auth", "two_factor", "required_for", i)
+            hint = did_you_mean(name, names)
+            known = ", ".join(names) or "none"
+            ctx.error(path, "role", f"unknown role '{name}'{hint or f' (the roles: {known})'}")

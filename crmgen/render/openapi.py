@@ -16,7 +16,7 @@ from typing import Any
 from crmgen.language import fields
 from crmgen.language.model import Spec
 from crmgen.language.names import QUERY_PARAMETERS
-from crmgen.render import document_routes, openapi_accounts
+from crmgen.render import document_routes, openapi_accounts, openapi_security
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 
@@ -85,6 +85,7 @@ def document(spec: Spec) -> dict[str, Any]:
         },
         **_auth_paths(),
         **openapi_accounts.account_paths(),
+        **openapi_security.security_paths(spec.app.two_factor),
     }
     parameters: dict[str, Any] = {}  # the list parameters, by entity (``_list_refs``)
     for r in facts:
@@ -672,7 +673,15 @@ def _auth_paths() -> dict[str, Any]:
     credentials = {
         "type": "object",
         "required": ["email", "password"],
-        "properties": {"email": {"type": "string"}, "password": {"type": "string"}},
+        "properties": {
+            "email": {"type": "string"},
+            "password": {"type": "string"},
+            "code": {
+                "type": "string",
+                "description": "With two-factor sign-in: a code from the app or a recovery code "
+                "(or send it to POST /api/auth/login/code after the 401)",
+            },
+        },
     }
     token = {
         "type": "object",
@@ -701,7 +710,14 @@ def _auth_paths() -> dict[str, Any]:
                 "responses": {
                     "200": _json(token, "Signed in"),
                     "400": _error(ERROR_STATUSES["400"]),
-                    "401": _error("Wrong e-mail or password"),
+                    "401": _error(
+                        "Wrong e-mail, password or code; or two_factor_required: the error's "
+                        "two_factor_token goes to POST /api/auth/login/code with a code"
+                    ),
+                    "403": _error(
+                        "Deactivated; or two_factor_setup_required: the error's "
+                        "two_factor_token sets it up (POST /api/auth/two-factor/setup, confirm)"
+                    ),
                     "415": _error(NOT_JSON),
                     "422": _error(ERROR_STATUSES["422"]),
                     "423": _error("Locked for a while after too many failed attempts"),

@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crmgen_runtime import account_mail, passwords, throttle
+from crmgen_runtime import account_mail, passwords, throttle, twofactor
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
@@ -166,6 +166,40 @@ class SignIn:
     error: ApiError | None = None
 
 
+class SecondStep(ApiError):
+    """The password was right and a second factor is wanted: the error names a short-lived
+    token (``two_factor_token``) that the second step sends instead of the password.
+
+    401 ``two_factor_required``: send a code with the token (``POST /api/auth/login/code``).
+    403 ``two_factor_setup_required``: the user's role requires two-factor sign-in, and they
+    have not set it up: the token only enrols (``/api/auth/two-factor/setup`` and ``confirm``).
+    """
+
+    def __init__(self, setup: bool, token: str = "") -> None:
+        if setup:
+            super().__init__(
+                403,
+                "two_factor_setup_required",
+                "Your role requires two-factor sign-in: set up an authenticator app first.",
+            )
+        else:
+            super().__init__(
+                401,
+                "two_factor_required",
+                "Enter the code from your authenticator app, or a recovery code.",
+            )
+        self.token = token
+
+    def body(self, request_id: str | None = None) -> dict[str, Any]:
+        answer = super().body(request_id)
+        answer["error"]["two_factor_token"] = self.token
+        return answer
+
+
+def bad_code() -> ApiError:
+    return ApiError(401, "invalid_code", "The code is wrong.")
+
+
 def locked_error(until: dt.datetime) -> ApiError:
     """The 423 of an account (or e-mail) locked until ``until``."""
     wait = max(1, int((until - utcnow()).total_seconds()) + 1)
@@ -194,8 +228,12 @@ def authenticate(
     *,
     ip: str | None = None,
     user_agent: str | None = None,
+    code: str | None = None,
+    second_factor: bool = True,
 ) -> SignIn:
-    """Check ``email``/``password``, apply the lockout rules and log the attempt.
+    """Check ``email``/``password`` (and the second factor: ``code``), apply the lockout rules
+    and log the attempt. ``second_factor=False``: the password alone (a signed-in user
+    confirming a change with it).
 
     Every path does one argon2 verification, before anything is locked or written: an
     unknown e-mail, a locked or deactivated account and a missing password cost what a
@@ -220,24 +258,51 @@ def authenticate(
     elif user.active is not True:
         reason, outcome = "inactive", SignIn(None, inactive())
     else:
-        reason, outcome = "ok", SignIn(user.id)
-        values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
-        if user.password_hash and passwords.needs_rehash(user.password_hash):
-            values["password_hash"] = passwords.hash_password(password)
-        session.execute(update_user(catalog, user.id, **values))
+        second = twofactor.verdict(catalog, session, user.id, code, now) if second_factor else "ok"
+        if second == "wrong":
+            reason = "bad_code"
+            outcome = _count_failure(catalog, session, user.id, now)
+            if outcome.error is not None and outcome.error.status == 401:
+                outcome = SignIn(None, bad_code())
+        elif second in ("missing", "setup"):
+            # the password was right: a token for the second step, nothing counted
+            token = twofactor.issue_token(catalog, session, user.id, now)
+            reason = "code_required" if second == "missing" else "setup_required"
+            outcome = SignIn(None, SecondStep(second == "setup", token))
+        else:
+            reason, outcome = "ok", SignIn(user.id)
+            values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+            if user.password_hash and passwords.needs_rehash(user.password_hash):
+                values["password_hash"] = passwords.hash_password(password)
+            session.execute(update_user(catalog, user.id, **values))
+    log_attempt(
+        catalog, session, now, email, None if user is None else user.id, ip, user_agent, reason
+    )
+    return outcome
+
+
+def log_attempt(
+    catalog: Catalog,
+    session: Session,
+    now: dt.datetime,
+    email: str,
+    user_id: int | None,
+    ip: str | None,
+    user_agent: str | None,
+    reason: str,
+) -> None:
     session.execute(
         sa.insert(catalog.table(LoginAttemptTable)),
         {
             "at": now,
             "email": email[:EMAIL_LOG_LENGTH],
-            "user_id": None if user is None else user.id,
+            "user_id": user_id,
             "ip": ip,
             "user_agent": None if user_agent is None else user_agent[:USER_AGENT_LENGTH],
             "success": reason == "ok",
             "reason": reason,
         },
     )
-    return outcome
 
 
 def _unknown_failure(
@@ -335,12 +400,16 @@ def sign_in(
     password: str,
     ip: str | None,
     agent: str | None,
+    code: str | None = None,
 ) -> str:
     """Check the credentials and start a session: its token, else raises the ``ApiError``
-    (401 wrong credentials, 423 locked, 403 deactivated). Blocking: call it off the loop.
+    (401 wrong credentials, 423 locked, 403 deactivated, ``SecondStep`` when a second factor is
+    wanted). Blocking: call it off the loop.
     """
     with database.session() as session:
-        outcome = authenticate(catalog, session, email, password, ip=ip, user_agent=agent)
+        outcome = authenticate(
+            catalog, session, email, password, ip=ip, user_agent=agent, code=code
+        )
         token = None
         if outcome.user_id is not None:
             token = start_session(catalog, session, outcome.user_id, ip=ip, user_agent=agent)
@@ -348,6 +417,50 @@ def sign_in(
         raise outcome.error
     assert token is not None
     return token
+
+
+def finish_sign_in(
+    catalog: Catalog,
+    database: Database,
+    token: str,
+    code: str,
+    ip: str | None,
+    agent: str | None,
+) -> str:
+    """The second step of a sign-in: the token of ``SecondStep`` and a code; a session token,
+    else raises (401 ``invalid_code`` or an unknown or expired token, 423 locked). A wrong code
+    counts toward the lockout and is logged, as a wrong password is. Blocking.
+    """
+    now = utcnow()
+    with database.session() as session:
+        user_id = twofactor.token_user(catalog, session, token, now)
+        if user_id is None:
+            raise ApiError(401, "invalid_token", "The sign-in expired: sign in again.")
+        user = session.execute(
+            sa.select(user_model(catalog)).where(user_model(catalog).id == user_id)
+        ).scalar_one()
+        outcome: SignIn
+        if (until := aware(user.locked_until)) is not None and until > now:
+            reason, outcome = "locked", SignIn(None, locked_error(until))
+        elif user.active is not True:
+            reason, outcome = "inactive", SignIn(None, inactive())
+        elif twofactor.verdict(catalog, session, user_id, code or "-", now) == "ok":
+            reason, outcome = "ok", SignIn(user_id)
+            twofactor.end_token(catalog, session, user_id)
+            session.execute(update_user(catalog, user_id, failed_logins=0, locked_until=None))
+        else:
+            reason = "bad_code"
+            outcome = _count_failure(catalog, session, user_id, now)
+            if outcome.error is not None and outcome.error.status == 401:
+                outcome = SignIn(None, bad_code())
+        log_attempt(catalog, session, now, user.email, user_id, ip, agent, reason)
+        session_token = None
+        if outcome.user_id is not None:
+            session_token = start_session(catalog, session, user_id, ip=ip, user_agent=agent)
+    if outcome.error is not None:
+        raise outcome.error
+    assert session_token is not None
+    return session_token
 
 
 def sign_out(catalog: Catalog, database: Database, token: str) -> None:

@@ -71,6 +71,27 @@ async def json_body(request: Request, *names: str) -> dict[str, str]:
     return {name: data[name] for name in names}
 
 
+async def optional_text(request: Request, name: str) -> str | None:
+    """The string ``name`` of the request's JSON object (read already), or None (422 when it is
+    there and not a string)."""
+    data = await request.json()
+    value = data.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    problem = "Must be a string."
+    raise ApiError(422, "validation_error", "Some fields are invalid.", {name: problem})
+
+
+def signed_in(request: Request, token: str, **more: Any) -> Response:
+    """The answer of a sign-in: the bearer token, the CSRF token, the session cookie."""
+    csrf = credentials.session_csrf_token(request.app, token)
+    answer = {"access_token": token, "token_type": "bearer", "csrf_token": csrf, **more}
+    response = JSONResponse(answer)
+    credentials.set_session_cookie(request, response, token)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _json_ready(value: Any) -> Any:
     """``value`` as JSON can carry it (dates as ISO 8601, decimals as strings)."""
     if isinstance(value, dt.datetime):
@@ -126,21 +147,20 @@ def routes(catalog: Catalog) -> list[BaseRoute]:
     """The sign-in routes of ``catalog``'s app, relative to ``/api/auth``."""
 
     async def login(request: Request) -> Response:
-        """``POST /api/auth/login`` {email, password} -> a bearer token and a cookie.
+        """``POST /api/auth/login`` {email, password, code?} -> a bearer token and a cookie.
 
-        Also the CSRF token that requests signed in by that cookie send as X-CSRF-Token.
+        Also the CSRF token that requests signed in by that cookie send as X-CSRF-Token. A user
+        with two-factor sign-in adds ``code``, or answers the 401 ``two_factor_required`` at
+        ``POST /api/auth/login/code`` (``account_security``).
         """
         body = await json_body(request, "email", "password")
+        code = await optional_text(request, "code")
         ip, agent = client_of(request)
         database: Database = request.app.state.db
         token = await run_in_threadpool(
-            auth.sign_in, catalog, database, body["email"], body["password"], ip, agent
+            auth.sign_in, catalog, database, body["email"], body["password"], ip, agent, code
         )
-        csrf = credentials.session_csrf_token(request.app, token)
-        response = JSONResponse({"access_token": token, "token_type": "bearer", "csrf_token": csrf})
-        credentials.set_session_cookie(request, response, token)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return signed_in(request, token)
 
     async def logout(request: Request) -> Response:
         """``POST /api/auth/logout``: revokes the request's session, clears the cookie."""

@@ -34,6 +34,8 @@ class AppConfig:
     audit_roles: frozenset[str] = frozenset()  # roles that may read the audit log
     lockout_attempts: int = 5  # failed sign-ins in a row that lock an account ...
     lockout_minutes: int = 30  # ... for this long
+    two_factor: bool = True  # users may turn on two-factor sign-in (twofactor)
+    two_factor_required: frozenset[str] = frozenset()  # roles that must
     clock: Clock = field(init=False, repr=False, compare=False)
     formats: Formats = field(init=False, repr=False, compare=False)
     functions: Functions = field(init=False, repr=False, compare=False)

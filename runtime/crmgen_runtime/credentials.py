@@ -43,6 +43,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # An anonymous CSRF cookie of another length was not made here: a new one is.
 CSRF_COOKIE_LENGTHS = range(20, 101)
 LOGIN_PATH = "/api/auth/login"
+# the sign-in and its second step (account_security): JSON only, no session needed
+SIGN_IN_PATHS = frozenset({LOGIN_PATH, LOGIN_PATH + "/code"})
 
 
 # --- the signed cookie --------------------------------------------------------------------------
@@ -248,7 +250,7 @@ def needs_csrf(scope: Scope) -> bool:
         scope["type"] == "http"
         and scope["method"] not in SAFE_METHODS
         and scope["path"].startswith("/api/")
-        and scope["path"] != LOGIN_PATH
+        and scope["path"] not in SIGN_IN_PATHS
     )
 
 

@@ -7,7 +7,7 @@ change ends the user's other sessions and unused password-reset and e-mail-chang
 session that made it goes on.
 
 Routes (``routes(catalog)``, mounted at ``/api/auth`` beside ``auth_routes``): ``POST /password``
-{current_password, password} -> 204; ``POST /email`` {email, password} -> 202;
+{current_password, password} -> 204; ``POST /name`` {name} -> 200 (one's own name, audited); ``POST /email`` {email, password} -> 202;
 ``POST /email/confirm`` {token} -> 200 with the user (no sign-in needed: the link is the proof).
 Every function takes the app's catalog first.
 """
@@ -60,7 +60,9 @@ def _reauthenticate(
 ) -> ApiError | None:
     """Check ``password`` as a sign-in of ``user`` would (lockout, log); the error, or None."""
     ip, agent = client
-    outcome = auth.authenticate(catalog, session, user.email, password, ip=ip, user_agent=agent)
+    outcome = auth.authenticate(
+        catalog, session, user.email, password, ip=ip, user_agent=agent, second_factor=False
+    )
     if outcome.error is None:
         return None
     if outcome.error.code == "invalid_credentials":
@@ -242,6 +244,42 @@ def confirm_email_change(
         return {"id": user.id, "email": change.new_email}
 
 
+# --- the name ------------------------------------------------------------------------------
+
+
+def change_name(
+    catalog: Catalog, database: Any, user: CurrentUser, name: str, client: Any
+) -> dict[str, Any]:
+    """Set ``user``'s own name, checked like the User's ``name`` field (422), audited. Blocking.
+
+    Anyone signed in changes their own name, whatever the User entity's update rule says."""
+    resource = catalog.by_name[accounts.USER]
+    if not name.strip():
+        problem = "This field is required."
+        raise ApiError(422, "validation_error", "Some fields are invalid.", {"name": problem})
+    values = validation.validate(resource, {"name": name.strip()}, partial=True)
+    users = resource.model
+    with database.session() as session:
+        old = session.scalar(sa.select(users.name).where(users.id == user.id))
+        if old != values["name"]:
+            session.execute(
+                sa.update(users)
+                .where(users.id == user.id)
+                .values(name=values["name"], version=users.version + 1)
+            )
+            audit.record(
+                session,
+                catalog,
+                user=user,
+                ip=client[0],
+                entity=accounts.USER,
+                record_id=user.id,
+                action="update",
+                changes={"name": [old, values["name"]]},
+            )
+    return {"id": user.id, "name": values["name"]}
+
+
 # --- endpoints -----------------------------------------------------------------------------
 
 
@@ -314,6 +352,15 @@ def routes(catalog: Catalog) -> list[BaseRoute]:
             status_code=202,
         )
 
+    async def name(request: Request) -> Response:
+        """``POST /api/auth/name`` {name}: 200 ``{"id", "name"}``: one's own name."""
+        user = await require_user(request)
+        body = await _fields(request, "name")
+        done = await run_in_threadpool(
+            change_name, catalog, request.app.state.db, user, body["name"], _client(request)
+        )
+        return JSONResponse(done)
+
     async def email_confirm(request: Request) -> Response:
         """``POST /api/auth/email/confirm`` {token}: 200 ``{"id", "email"}``."""
         body = await _fields(request, "token")
@@ -330,5 +377,6 @@ def routes(catalog: Catalog) -> list[BaseRoute]:
     return [
         Route("/password", password, methods=["POST"], name="auth_password"),
         Route("/email", email, methods=["POST"], name="auth_email"),
+        Route("/name", name, methods=["POST"], name="auth_name"),
         Route("/email/confirm", email_confirm, methods=["POST"], name="auth_email_confirm"),
     ]

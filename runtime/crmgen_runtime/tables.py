@@ -142,6 +142,26 @@ class EmailChangeTable:
     used_at: Mapped[dt.datetime | None] = _moment()
 
 
+class TwoFactorTable:
+    """A user's second sign-in factor (``twofactor``): the TOTP secret, the last time step used,
+    the SHA-256 of each unused recovery code, and the token of a sign-in half done."""
+
+    __tablename__ = "crm_two_factor"
+
+    user_id: Mapped[int] = user_key("users")
+    secret: Mapped[str | None] = mapped_column(sa.String(64), comment="base32 TOTP secret")
+    confirmed_at: Mapped[dt.datetime | None] = _moment("when the first code confirmed it")
+    last_step: Mapped[int | None] = mapped_column(
+        sa.BigInteger(), comment="the last 30-second step whose code was used"
+    )
+    recovery: Mapped[list[str]] = mapped_column(
+        sa.JSON(), default=list, comment="SHA-256 (hex) of each unused recovery code"
+    )
+    token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    token_expires_at: Mapped[dt.datetime | None] = _moment()
+    updated_at: Mapped[dt.datetime] = _timestamp()
+
+
 class RateLimitTable:
     """The recent hits of one rate-limited key; the row is also the lock that makes
     concurrent requests on that key, from any process, take turns."""
@@ -362,12 +382,14 @@ SYSTEM_TABLES: tuple[type, ...] = (
     ImportUploadTable,
     ImportFailureTable,
     WorkerHeartbeatTable,
+    TwoFactorTable,
 )
 
 SYSTEM_NAMES: tuple[str, ...] = tuple(t.__tablename__ for t in SYSTEM_TABLES)  # type: ignore[attr-defined]
 ADDED_IN_0_5: tuple[type, ...] = (
     ImportFailureTable,
     WorkerHeartbeatTable,
+    TwoFactorTable,
 )  # no table of 0.4 to rename
 
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see

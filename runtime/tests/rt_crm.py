@@ -114,6 +114,10 @@ class WorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     pass
 
 
+class TwoFactor(tables.TwoFactorTable, Base):
+    pass
+
+
 deal_partners = sa.Table(
     "deal_partners",
     Base.metadata,

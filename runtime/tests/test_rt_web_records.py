@@ -254,7 +254,10 @@ def test_a_reader_without_audit_rights_sees_the_creation_and_the_milestones(
 def test_the_spec_may_name_the_milestones(
     site: Site, web_client: WebClient, events: Events, crm_web: rt_crm.Crm
 ) -> None:
-    site.entities["deals"]["records"]["milestones"] = ["title", "amount"]  # amount: hidden from sales
+    site.entities["deals"]["records"]["milestones"] = [
+        "title",
+        "amount",
+    ]  # amount: hidden from sales
     client = web_client(site_routes(site, records), site=site)
     db, admin = crm_web.database, rt_crm.Crm.admin
     crud.update_record(db, rt_crm.deals, admin, 1, {"stage": "won", "amount": "9.00"}, None)

@@ -13,7 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import asgi, audit, auth_routes, crud, events, profile
+from crmgen_runtime import (
+    account_security,
+    asgi,
+    audit,
+    auth_routes,
+    crud,
+    events,
+    profile,
+)
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.web import print_formats
@@ -33,7 +41,14 @@ def api_routes() -> list[BaseRoute]:
     the routes of each entity."""
     routes: list[BaseRoute] = [
         # sign-in (the runtime's), then one's own password and e-mail
-        Mount("/auth", routes=[*auth_routes.routes(CATALOG), *profile.routes(CATALOG)]),
+        Mount(
+            "/auth",
+            routes=[
+                *auth_routes.routes(CATALOG),
+                *profile.routes(CATALOG),
+                *account_security.routes(CATALOG),
+            ],
+        ),
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}

@@ -122,6 +122,10 @@ class CrmEmailChange(tables.EmailChangeTable, Base):
     """A pending change of a user's e-mail, confirmed by a link to the new address."""
 
 
+class CrmTwoFactor(tables.TwoFactorTable, Base):
+    """A user's second sign-in factor: the TOTP secret and the unused recovery codes (hashed)."""
+
+
 class CrmRateLimit(tables.RateLimitTable, Base):
     """The recent hits of one rate-limited key (``throttle``)."""
 

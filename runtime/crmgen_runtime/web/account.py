@@ -1,5 +1,6 @@
-"""One's own account: ``/account`` (change the password, change the e-mail) and the page of the
-mailed e-mail-change link, ``/email-change/<token>``.
+"""One's own account: ``/account`` (one's name, the password, the e-mail, two-factor sign-in and
+one's sessions: ``web.two_factor``) and the page of the mailed e-mail-change link,
+``/email-change/<token>``.
 
 The same functions as ``POST /api/auth/password``, ``/api/auth/email`` and
 ``/api/auth/email/confirm`` (``crmgen_runtime.profile``). The link's page confirms only on a POST (its button),
@@ -19,6 +20,7 @@ from crmgen_runtime import auth, auth_routes, credentials, passwords, profile
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web import two_factor
 from crmgen_runtime.web.auth_pages import password_error
 from crmgen_runtime.web.site import (
     Translate,
@@ -31,7 +33,12 @@ from crmgen_runtime.web.site import (
     translator_of,
 )
 
-NOTICES = {"password": "password_now_changed"}
+NOTICES = {
+    "password": "password_now_changed",
+    "name": "name_now_changed",
+    "two_factor_off": "two_factor_now_off",
+    "session_ended": "session_now_ended",
+}
 
 
 def _problem(exc: ApiError, t: Translate) -> str:
@@ -50,9 +57,25 @@ def _problem(exc: ApiError, t: Translate) -> str:
     return exc.message
 
 
+async def full_page(
+    request: Request, user: CurrentUser, *, status: int = 200, **context: Any
+) -> Response:
+    """The account page with what is read from the database (two-factor, sessions, name)."""
+    site = site_of(request)
+    token = credentials.request_token(request.scope)
+    found = await run_in_threadpool(
+        two_factor.account_context, site.catalog, request.app.state.db, user.id, token
+    )
+    return _page(request, user, status=status, **found, **context)
+
+
 def _page(request: Request, user: CurrentUser, *, status: int = 200, **context: Any) -> Response:
     t = translator_of(request)
     full = {
+        "two_factor": None,
+        "sessions": [],
+        "two_factor_problem": None,
+        "name_problem": None,
         "intro": t("account_intro").format(email=user.email),
         "rule": t("password_too_short").format(min=passwords.PASSWORD_MIN_LENGTH),
         "notice": None,
@@ -69,7 +92,7 @@ async def account_page(request: Request) -> Response:
     if user is None:
         return login_redirect(request)
     key = NOTICES.get(request.query_params.get("done", ""))
-    return _page(request, user, notice=translator_of(request)(key) if key else None)
+    return await full_page(request, user, notice=translator_of(request)(key) if key else None)
 
 
 async def password_form(request: Request) -> Response:
@@ -83,7 +106,7 @@ async def password_form(request: Request) -> Response:
     new = form.get("password", "")
     problem = password_error(new, form.get("password_again", ""), t)
     if problem is not None:
-        return _page(request, user, status=422, password_problem=problem)
+        return await full_page(request, user, status=422, password_problem=problem)
     try:
         await run_in_threadpool(
             profile.change_password,
@@ -96,7 +119,7 @@ async def password_form(request: Request) -> Response:
             (client_ip(request), request.headers.get("user-agent")),
         )
     except ApiError as exc:
-        return _page(request, user, status=exc.status, password_problem=_problem(exc, t))
+        return await full_page(request, user, status=exc.status, password_problem=_problem(exc, t))
     return redirect(request, "/account?done=password")
 
 
@@ -125,8 +148,33 @@ async def email_form(request: Request) -> Response:
         )
     except ApiError as exc:
         problem = _problem(exc, t)
-        return _page(request, user, status=exc.status, email_problem=problem, new_email=new)
-    return _page(request, user, notice=t("email_change_sent").format(email=new))
+        return await full_page(
+            request, user, status=exc.status, email_problem=problem, new_email=new
+        )
+    return await full_page(request, user, notice=t("email_change_sent").format(email=new))
+
+
+async def name_form(request: Request) -> Response:
+    """One's own name (any signed-in user, whatever the User entity's update rule says)."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return site_of(request).error_page(request, 403, "csrf", user)
+    try:
+        await run_in_threadpool(
+            profile.change_name,
+            site_of(request).catalog,
+            request.app.state.db,
+            user,
+            form.get("name", ""),
+            (client_ip(request), request.headers.get("user-agent")),
+        )
+    except ApiError as exc:
+        problem = next(iter(exc.fields.values()), exc.message)
+        return await full_page(request, user, status=exc.status, name_problem=problem)
+    return redirect(request, "/account?done=name")
 
 
 async def email_change_page(request: Request) -> Response:
@@ -162,6 +210,8 @@ def routes() -> list[BaseRoute]:
         Route("/account", account_page, methods=["GET"], name="ui_account"),
         Route("/account/password", password_form, methods=["POST"], name="ui_account_password"),
         Route("/account/email", email_form, methods=["POST"], name="ui_account_email"),
+        Route("/account/name", name_form, methods=["POST"], name="ui_account_name"),
+        *two_factor.routes(),
         Route(
             "/email-change/{token}",
             email_change_page,

@@ -75,6 +75,10 @@ async def login_page(request: Request) -> Response:
             client_ip(request),
             request.headers.get("user-agent"),
         )
+    except auth.SecondStep as step:
+        from crmgen_runtime.web import two_factor  # the second step's pages
+
+        return await two_factor.second_step_page(request, step, next_url, email)
     except ApiError as exc:
         error = translator_of(request)(LOGIN_ERRORS.get(exc.code, "bad_credentials"))
         detail = exc.message if exc.code == "account_locked" else ""

@@ -569,6 +569,47 @@ def upgrade() -> None:
         op.f("ix_crm_sessions_user_id"), "crm_sessions", ["user_id"], unique=False
     )
     op.create_table(
+        "crm_two_factor",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "secret", sa.String(length=64), nullable=True, comment="base32 TOTP secret"
+        ),
+        sa.Column(
+            "confirmed_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="when the first code confirmed it",
+        ),
+        sa.Column(
+            "last_step",
+            sa.BigInteger(),
+            nullable=True,
+            comment="the last 30-second step whose code was used",
+        ),
+        sa.Column(
+            "recovery",
+            sa.JSON(),
+            nullable=False,
+            comment="SHA-256 (hex) of each unused recovery code",
+        ),
+        sa.Column("token_hash", sa.String(length=64), nullable=True),
+        sa.Column("token_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_crm_two_factor")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_two_factor_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("token_hash", name=op.f("uq_crm_two_factor_token_hash")),
+    )
+    op.create_table(
         "crm_user_roles",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=48), nullable=False),
@@ -588,6 +629,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_crm_user_roles_role"), table_name="crm_user_roles")
     op.drop_table("crm_user_roles")
+    op.drop_table("crm_two_factor")
     op.drop_index(op.f("ix_crm_sessions_user_id"), table_name="crm_sessions")
     op.drop_table("crm_sessions")
     op.drop_index(
