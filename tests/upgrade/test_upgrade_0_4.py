@@ -200,3 +200,9 @@ def test_the_workers_heartbeats_get_a_table_of_their_own(upgraded: Upgraded) -> 
     where the upgraded app's worker writes and ``/metrics`` counts it."""
     assert upgraded.rows["crm_worker_heartbeats"] == []
     assert app_python(upgraded.out, HEARTBEAT, upgraded.url) == ["crm_workers_alive 1.0"]
+
+
+def test_two_factor_sign_in_gets_a_table_of_its_own(upgraded: Upgraded) -> None:
+    """0.5.0 signs in with a second factor: the upgrade creates ``crm_two_factor`` (empty), and
+    every user of 0.4 still signs in with the password alone (nobody has turned it on)."""
+    assert upgraded.rows["crm_two_factor"] == []
