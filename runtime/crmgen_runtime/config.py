@@ -34,6 +34,8 @@ class AppConfig:
     audit_roles: frozenset[str] = frozenset()  # roles that may read the audit log
     lockout_attempts: int = 5  # failed sign-ins in a row that lock an account ...
     lockout_minutes: int = 30  # ... for this long
+    # the app tells its users things (crmgen_runtime.notifications): a notify step, comments
+    notifications: bool = False
     clock: Clock = field(init=False, repr=False, compare=False)
     formats: Formats = field(init=False, repr=False, compare=False)
     functions: Functions = field(init=False, repr=False, compare=False)
