@@ -200,3 +200,26 @@ def test_the_workers_heartbeats_get_a_table_of_their_own(upgraded: Upgraded) -> 
     where the upgraded app's worker writes and ``/metrics`` counts it."""
     assert upgraded.rows["crm_worker_heartbeats"] == []
     assert app_python(upgraded.out, HEARTBEAT, upgraded.url) == ["crm_workers_alive 1.0"]
+
+
+NOTIFY = f"""
+import json, os
+import sqlalchemy as sa
+from crmgen_runtime import notifications
+from crmgen_runtime.db import Database
+from {PACKAGE}.resources import CATALOG
+db = Database(os.environ["DATABASE_URL"])
+with db.session() as session:
+    told = notifications.notify(session, CATALOG, users=[1], kind="process", message="hello")
+print(json.dumps([told, notifications.unread_count(db, CATALOG, 1)]))
+db.dispose()
+"""
+
+
+def test_notifications_and_comments_get_their_tables(upgraded: Upgraded) -> None:
+    """0.5.0's reference CRM notifies and takes comments: the upgrade creates
+    ``crm_notifications``, ``crm_notification_settings`` and ``crm_comments`` (empty), where the
+    upgraded app writes."""
+    for table in ("crm_notifications", "crm_notification_settings", "crm_comments"):
+        assert upgraded.rows[table] == [], table
+    assert app_python(upgraded.out, NOTIFY, upgraded.url) == [[1], 1]
