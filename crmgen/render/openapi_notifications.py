@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen.language.model import Spec
-from crmgen.render.openapi_accounts import _error
+from crmgen.render.openapi_accounts import ERROR
 
 KINDS = ["assignment", "mention", "process"]
 CHANNELS = ["app", "digest", "off"]
@@ -18,6 +18,10 @@ PAGE = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
     {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
 ]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ERROR}}}
 
 
 def _ok(schema: dict[str, Any], description: str) -> dict[str, Any]:

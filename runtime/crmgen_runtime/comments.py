@@ -74,8 +74,7 @@ def _visible(session: Session, resource: Resource, user: CurrentUser, record_id:
 
 def principal(session: Session, catalog: Catalog, user_id: int) -> CurrentUser | None:
     """The active user ``user_id`` with their roles, as a request would see them."""
-    rows = session.execute(auth._by_id(catalog), {"user_id": user_id}).all()
-    return auth.principal_of(catalog, list(rows))
+    return auth.user_on_id(session, catalog, user_id)
 
 
 def may_read(session: Session, resource: Resource, user_id: int, record_id: int) -> bool:
