@@ -153,23 +153,33 @@ def _display(resource: Resource, record: Any) -> str:
 
 
 def assigned(event: Event) -> None:
-    """After a create or an owner change: tell the new owner, unless they did it themselves."""
+    """After a create or an owner change: tell the new owner, unless they did it themselves.
+    The owner and the display value come from the write's values when it holds them (no
+    query for a record one creates for oneself)."""
     resource: Resource = event.resource
-    if resource.owner is None or event.record_id is None:
+    owner = resource.owner
+    if owner is None or event.record_id is None:
         return
-    record = event.record()
-    if record is None:
-        return
-    owner_id = getattr(record, resource.fields[resource.owner].column)
+    record = None
+    if owner in event.values:
+        owner_id = event.values[owner]
+    else:
+        record = event.record()
+        owner_id = getattr(record, resource.fields[owner].column, None)
+    owner_id = getattr(owner_id, "id", owner_id)
     actor = event.user.id if event.user is not None else None
-    if owner_id is None or owner_id == actor:
+    if not isinstance(owner_id, int) or owner_id == actor:
         return
+    shown = event.values.get(resource.display)
+    if shown is None or shown == "":
+        record = record if record is not None else event.record()
+        shown = _display(resource, record) if record is not None else f"#{event.record_id}"
     notify(
         event.session,
         resource.catalog,
         users=[owner_id],
         kind="assignment",
-        message=_display(resource, record),
+        message=str(shown),
         entity=resource.name,
         record_id=event.record_id,
         actor_id=actor,

@@ -93,6 +93,8 @@ async def mark(request: Request) -> Response:
     if not csrf_ok(request, form):
         return site.error_page(request, 403, "csrf", user)
     ident = request.path_params.get("id")
+    if request.path_params.get("doing", "read") not in ("read", "open"):
+        return site.error_page(request, 404, "not_found", user)
     database = request.app.state.db
     try:
         await run_in_threadpool(notifications.mark_read, database, site.catalog, user.id, ident)
