@@ -5,7 +5,6 @@ test_notifications.py)."""
 from __future__ import annotations
 
 import pytest
-
 from crmgen_runtime import comments, notifications
 from crmgen_runtime.errors import ApiError
 
