@@ -180,6 +180,37 @@ def test_read_and_read_all_touch_only_ones_own(crm: Crm, tokens: dict[str, str])
     assert call(crm, tokens["support"], "GET", NOTES, params={"limit": "x"}).status_code == 422
 
 
+def test_the_reference_crms_processes_notify_in_the_app(
+    crm: Crm, tokens: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The task reminders tell the assignee in the app as well as by mail; a task of a deal
+    done tells the deal's owner (``notify`` steps, kind ``process``)."""
+    sales = crm.user_id("sales")
+    deal = new_deal(crm, tokens["manager"], "Deal with a task")
+    created = call(
+        crm,
+        tokens["manager"],
+        "POST",
+        "/api/tasks",
+        json={"title": "Due soon", "assignee": sales, "priority": "high", "deal": deal},
+    )
+    assert created.status_code == 201, created.text
+    task = created.json()["id"]
+    run_digest(crm, tmp_path_factory, "task_reminders")
+    reminders = [n for n in mine(crm, tokens["sales"])["items"] if n["kind"] == "process"]
+    assert [(n["message"], n["url"]) for n in reminders if n["record_id"] == task] == [
+        ('"Due soon" is due tomorrow', f"/tasks/{task}")
+    ]
+    assert [m for m in crm.mails(email("sales")) if "Due soon" in m["subject"]]  # and by mail
+
+    done = call(crm, tokens["sales"], "PATCH", f"/api/tasks/{task}", json={"status": "done"})
+    assert done.status_code == 200, done.text
+    told = [n for n in mine(crm, tokens["manager"])["items"] if n["record_id"] == task]
+    assert [(n["kind"], n["message"], n["actor_id"]) for n in told] == [
+        ("process", "Task done: Due soon", sales)
+    ]
+
+
 @pytest.fixture
 def smtp() -> Iterator[SmtpServer]:
     server = SmtpServer()
@@ -190,14 +221,17 @@ def smtp() -> Iterator[SmtpServer]:
         server.stop()
 
 
-def run_digest(crm: Crm, tmp_path_factory: pytest.TempPathFactory) -> None:
+def run_digest(
+    crm: Crm, tmp_path_factory: pytest.TempPathFactory, job: str = "crm:notification_digest"
+) -> None:
+    """Run a scheduled job of the app now, in a process of its own (as the scheduler would)."""
     import subprocess
 
     out = crm_out(tmp_path_factory)
     code = (
         "from crmgen_runtime.db import Database; import os;"
         "from reference_crm.processes import EVENTS;"
-        "EVENTS.run_scheduled('crm:notification_digest', Database(os.environ['DATABASE_URL']))"
+        f"EVENTS.run_scheduled({job!r}, Database(os.environ['DATABASE_URL']))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
