@@ -133,7 +133,7 @@ def document(spec: Spec) -> dict[str, Any]:
     _process_paths(spec, paths, schemas)
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
-    paths.update(openapi_notifications.paths(spec))  # notifications, records' comments
+    paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
     return {
         "openapi": "3.1.0",
         "info": {

@@ -28,6 +28,10 @@ def _ok(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 NOTIFICATION = {
     "type": "object",
     "properties": {
@@ -73,21 +77,35 @@ COMMENT = {
         "may_delete": {"type": "boolean"},
     },
 }
-BODY = {
-    "required": True,
-    "content": {
-        "application/json": {
-            "schema": {
+COMMENT_BODY = {
+    "type": "object",
+    "required": ["body"],
+    "properties": {
+        "body": {
+            "type": "string",
+            "maxLength": 10000,
+            "description": "the text; @user@example.com mentions a user",
+        }
+    },
+}
+BODY = {"required": True, "content": {"application/json": {"schema": _ref("CrmCommentBody")}}}
+COMMENT_LIST = {
+    "type": "object",
+    "properties": {"items": {"type": "array", "items": _ref("CrmComment")}, **PAGE_OF},
+}
+MENTION_CHOICES = {
+    "type": "object",
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
                 "type": "object",
-                "required": ["body"],
                 "properties": {
-                    "body": {
-                        "type": "string",
-                        "maxLength": 10000,
-                        "description": "the text; @user@example.com mentions a user",
-                    }
+                    "id": {"type": "integer"},
+                    "name": {"type": ["string", "null"]},
+                    "email": {"type": "string"},
                 },
-            }
+            },
         }
     },
 }
@@ -97,7 +115,7 @@ def notification_paths() -> dict[str, Any]:
     listing = {
         "type": "object",
         "properties": {
-            "items": {"type": "array", "items": NOTIFICATION},
+            "items": {"type": "array", "items": _ref("CrmNotification")},
             "unread": {"type": "integer"},
             **PAGE_OF,
         },
@@ -159,7 +177,7 @@ def notification_paths() -> dict[str, Any]:
                 "operationId": "notifications_preferences",
                 "summary": "One's channel per kind: app, digest (an e-mail digest too) or off",
                 "tags": [TAG],
-                "responses": {"200": _ok(PREFERENCES, "Kind -> channel")},
+                "responses": {"200": _ok(_ref("CrmNotificationPreferences"), "Kind -> channel")},
             },
             "put": {
                 "operationId": "notifications_preferences_set",
@@ -167,10 +185,10 @@ def notification_paths() -> dict[str, Any]:
                 "tags": [TAG],
                 "requestBody": {
                     "required": True,
-                    "content": {"application/json": {"schema": PREFERENCES}},
+                    "content": {"application/json": {"schema": _ref("CrmNotificationPreferences")}},
                 },
                 "responses": {
-                    "200": _ok(PREFERENCES, "Kind -> channel, now"),
+                    "200": _ok(_ref("CrmNotificationPreferences"), "Kind -> channel, now"),
                     "422": _error("An unknown kind or channel"),
                 },
             },
@@ -182,26 +200,7 @@ def comment_paths(path: str, tag: str) -> dict[str, Any]:
     base = f"/api/{path}/{{id}}/comments"
     cid = {"name": "cid", "in": "path", "required": True, "schema": {"type": "integer"}}
     hidden = _error("No such record the user may read (or no such comment)")
-    listing = {
-        "type": "object",
-        "properties": {"items": {"type": "array", "items": COMMENT}, **PAGE_OF},
-    }
-    users = {
-        "type": "object",
-        "properties": {
-            "items": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "integer"},
-                        "name": {"type": ["string", "null"]},
-                        "email": {"type": "string"},
-                    },
-                },
-            }
-        },
-    }
+    listing, users = _ref("CrmCommentList"), _ref("CrmMentionChoices")
     return {
         base: {
             "get": {
@@ -218,7 +217,7 @@ def comment_paths(path: str, tag: str) -> dict[str, Any]:
                 "parameters": [ID],
                 "requestBody": BODY,
                 "responses": {
-                    "201": _ok(COMMENT, "The comment"),
+                    "201": _ok(_ref("CrmComment"), "The comment"),
                     "404": hidden,
                     "422": _error("No text, or too long"),
                 },
@@ -241,7 +240,7 @@ def comment_paths(path: str, tag: str) -> dict[str, Any]:
                 "parameters": [ID, cid],
                 "requestBody": BODY,
                 "responses": {
-                    "200": _ok(COMMENT, "The comment"),
+                    "200": _ok(_ref("CrmComment"), "The comment"),
                     "403": _error("Not the author, or too late"),
                     "404": hidden,
                     "409": _error("The comment was deleted"),
@@ -262,10 +261,22 @@ def comment_paths(path: str, tag: str) -> dict[str, Any]:
     }
 
 
-def paths(spec: Spec) -> dict[str, Any]:
-    """The paths of notifications and comments this spec's app serves."""
-    found: dict[str, Any] = notification_paths() if spec.notifications else {}
-    for entity in spec.entities:
-        if entity.comments:
-            found.update(comment_paths(entity.api_path, entity.name))
+def paths(spec: Spec, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The paths of notifications and comments this spec's app serves; their schemas are
+    added to ``schemas`` (named ``Crm...``: no entity may take such a name)."""
+    found: dict[str, Any] = {}
+    if spec.notifications:
+        found.update(notification_paths())
+        schemas["CrmNotification"] = NOTIFICATION
+        schemas["CrmNotificationPreferences"] = PREFERENCES
+    commented = [e for e in spec.entities if e.comments]
+    for entity in commented:
+        found.update(comment_paths(entity.api_path, entity.name))
+    if commented:
+        schemas.update(
+            CrmComment=COMMENT,
+            CrmCommentBody=COMMENT_BODY,
+            CrmCommentList=COMMENT_LIST,
+            CrmMentionChoices=MENTION_CHOICES,
+        )
     return found
