@@ -454,6 +454,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         owner=owner,
         soft_delete=bool(raw.get("soft_delete", False)),
         timestamps=bool(raw.get("timestamps", True)),
+        comments=bool(raw.get("comments", False)),
         indexes=indexes,
         permissions=permissions,
         api=api,

@@ -250,6 +250,19 @@ class EmailStep:
 
 
 @dataclass(frozen=True)
+class NotifyStep:
+    """Tell users in the app (``crmgen_runtime.notifications``): ``to`` (users), the record's
+    ``owner`` or everyone with a ``role``; ``link`` is the record it links to."""
+
+    message: Template
+    to: Value | None = None
+    owner: bool = False
+    role: str | None = None
+    link: Value | None = None
+    kind: str = "notify"
+
+
+@dataclass(frozen=True)
 class TelegramStep:
     text: Template
     chat: Value | None
@@ -558,6 +571,39 @@ def _email(step: dict[str, Any], at: _At) -> EmailStep:
     )
 
 
+def _notify(step: dict[str, Any], at: _At) -> NotifyStep:
+    raw = step["notify"]
+    whom = [k for k in ("to", "owner", "role") if k in raw and raw[k] is not False]
+    if len(whom) != 1:
+        at.ctx.error(
+            at.sub(),
+            "step-notify",
+            "a notify step tells one of: to: (users), owner: true (the record's owner) or role: NAME",
+        )
+    owner = bool(raw.get("owner", False))
+    if owner:
+        entity = at.s.need_record(at.sub("owner"), "notify: owner")
+        entities = at.ctx.data.get("entities") or {}
+        declared = entities.get(entity) if entity is not None else None
+        if isinstance(declared, dict) and not declared.get("owner"):
+            at.ctx.error(
+                at.sub("owner"),
+                "step-notify",
+                f"{entity} has no owner field (set owner: <a ref to User> on the entity)",
+            )
+    role = raw.get("role")
+    if isinstance(role, str):
+        at.ctx.known_role(role, at.sub("role"))
+    link = at.s.value(raw["link"], at.sub("link")) if "link" in raw else None
+    return NotifyStep(
+        message=at.s.template(raw["message"], at.sub("message")),
+        to=at.s.value(raw["to"], at.sub("to")) if "to" in raw else None,
+        owner=owner,
+        role=role if isinstance(role, str) else None,
+        link=link,
+    )
+
+
 def _telegram(step: dict[str, Any], at: _At) -> TelegramStep:
     raw = step["telegram"]
     chat = at.s.value(raw["chat"], at.sub("chat")) if "chat" in raw else None
@@ -821,6 +867,22 @@ register(
         obj(("to", "text"), to=VALUE, text=TEMPLATE, via=_VIA),
         _sms,
         example="- sms: {to: '= record.assignee.phone', text: 'Due tomorrow: {{ record.title }}'}",
+    )
+)
+register(
+    StepKind(
+        "notify",
+        "tell users in the app (the bell), with a link to the record: to: users, owner: true or role: NAME",
+        obj(
+            ("message",),
+            to=VALUE,
+            owner={"type": "boolean", "description": "the owner of the process's record"},
+            role=_SNAKE,
+            message=TEMPLATE,
+            link={**VALUE, "description": "the record it links to (default: the process's record)"},
+        ),
+        _notify,
+        example="- notify: {to: '= record.assignee', message: 'New task: {{ record.title }}'}",
     )
 )
 register(

@@ -229,6 +229,7 @@ class Entity:
     builtin: bool = False
     renamed_from: str | None = None
     documents: tuple[Document, ...] = ()
+    comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -425,6 +426,25 @@ class Spec:
 
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)
+
+    @property
+    def notifications(self) -> bool:
+        """Whether the app notifies its users (``crmgen_runtime.notifications``): a process
+        has a ``notify`` step, or an entity has comments (mentions notify)."""
+        if any(e.comments for e in self.entities):
+            return True
+
+        def uses(steps: tuple[Any, ...]) -> bool:
+            for step in steps:
+                if getattr(step, "kind", "") == "notify":
+                    return True
+                for nested in ("then", "otherwise", "steps"):
+                    inner = getattr(step, nested, None)
+                    if isinstance(inner, tuple) and uses(inner):
+                        return True
+            return False
+
+        return any(uses(p.steps) for p in self.processes)
 
     def incoming(self, name: str) -> tuple[tuple[Entity, Field], ...]:
         """Relation fields of other entities that point at entity ``name``."""

@@ -180,6 +180,10 @@ def _entity() -> dict[str, Any]:
         owner={"$ref": "#/$defs/snake_name"},
         soft_delete={"type": "boolean"},
         timestamps={"type": "boolean"},
+        comments={
+            "type": "boolean",
+            "description": "comments with @mentions on the detail page and the timeline",
+        },
         renamed_from={"$ref": "#/$defs/entity_name"},
         fields={
             "type": "object",

@@ -342,6 +342,22 @@ class ProcessCompiler:
             f"text={self.template(step.text)}, html={self.html(step.html)}, integration={py_literal(step.via)})",
         )
 
+    def step_notify(self, step: st.NotifyStep, depth: int) -> None:
+        t = self.process.trigger
+        has_record = t.kind in ("create", "update", "delete", "action") or (
+            t.kind == "endpoint" and bool(t.entity)
+        )
+        to = self.value(step.to, None) if step.to is not None else "None"
+        link = self.value(step.link, None) if step.link is not None else "None"
+        if step.link is None and has_record:
+            link = "record"
+        owner = "record" if step.owner and has_record else "None"
+        self.emit(
+            depth,
+            f"run.notify(to={to}, owner={owner}, role={py_literal(step.role)}, "
+            f"message={self.template(step.message)}, link={link})",
+        )
+
     def step_telegram(self, step: st.TelegramStep, depth: int) -> None:
         chat = self.value(step.chat, None) if step.chat is not None else "None"
         self.emit(

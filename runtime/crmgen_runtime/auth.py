@@ -517,6 +517,13 @@ def user_by_id(catalog: Catalog, database: Database, user_id: int) -> CurrentUse
     return principal_of(catalog, list(rows))
 
 
+def user_on_id(connection: Any, catalog: Catalog, user_id: int) -> CurrentUser | None:
+    """``user_by_id`` on an open connection or session (a mention's reader, checked in the
+    comment's transaction)."""
+    rows = connection.execute(_by_id(catalog), {"user_id": user_id}).all()
+    return principal_of(catalog, list(rows))
+
+
 def principal_of(catalog: Catalog, rows: list[Any]) -> CurrentUser | None:
     """The ``CurrentUser`` of the rows of the lookup (one per role), or None."""
     if not rows:

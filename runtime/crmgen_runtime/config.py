@@ -36,6 +36,8 @@ class AppConfig:
     lockout_minutes: int = 30  # ... for this long
     two_factor: bool = True  # users may turn on two-factor sign-in (twofactor)
     two_factor_required: frozenset[str] = frozenset()  # roles that must
+    # the app tells its users things (crmgen_runtime.notifications): a notify step, comments
+    notifications: bool = False
     clock: Clock = field(init=False, repr=False, compare=False)
     formats: Formats = field(init=False, repr=False, compare=False)
     functions: Functions = field(init=False, repr=False, compare=False)

@@ -40,7 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmgen_runtime import links, permissions, validation
+from crmgen_runtime import links, notifications, permissions, validation
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
 from crmgen_runtime.entities import field_value
@@ -433,6 +433,57 @@ class Run:
         to_value: Any = recipients[0] if len(recipients) == 1 else recipients
         message = {"to": to_value, "subject": subject, "text": text, "html": html}
         self.enqueue("email", {**message, "integration": integration})
+
+    def _about(self, value: Any) -> tuple[str | None, int | None]:
+        """The entity and id of a record (a model object, a ``Record``), else (None, None)."""
+        if isinstance(value, Record):
+            return value.resource.name, value.value("id") or getattr(value, "id", None)
+        resource = self.catalog.by_name.get(type(value).__name__)
+        if resource is not None and isinstance(value, resource.model):
+            return resource.name, int(value.id)
+        return None, None
+
+    def _user_ids(self, value: Any) -> list[int]:
+        listed = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+        found: list[int] = []
+        for item in listed:
+            if item is None or isinstance(item, bool):
+                continue
+            if isinstance(item, int):
+                found.append(item)
+            elif isinstance(getattr(item, "id", None), int):
+                found.append(item.id)
+        return found
+
+    def notify(self, *, to: Any, owner: Any, role: str | None, message: str, link: Any) -> None:
+        """Tell users in the app (``notifications``, kind ``process``): ``to`` (users or
+        ids), the owner of the record ``owner``, or the active users with ``role``; the
+        notification links to the record ``link``."""
+        users = self._user_ids(to)
+        if owner is not None:
+            entity, _ = self._about(owner)
+            resource = self.catalog.by_name.get(entity or "")
+            if resource is not None and resource.owner is not None:
+                if isinstance(owner, Record):
+                    users += self._user_ids(owner.value(resource.owner))
+                else:
+                    users += self._user_ids(getattr(owner, resource.fields[resource.owner].column))
+        if role is not None:
+            users += notifications.role_members(self.session, self.catalog, role)
+        entity, record_id = self._about(link)
+        if not users:
+            self.processes.log.info("%s: notify has nobody to tell", self.process)
+            return
+        notifications.notify(
+            self.session,
+            self.catalog,
+            users=users,
+            kind="process",
+            message=message,
+            entity=entity,
+            record_id=record_id,
+            actor_id=self.current.id if self.current is not None else None,
+        )
 
     def telegram(self, *, chat: Any, text: str, integration: str | None) -> None:
         chat = None if chat is None or chat == "" else str(chat)

@@ -154,6 +154,7 @@ class Resource:
     actions: frozenset[str] = frozenset(ACTIONS)  # the API actions it serves
     rules: dict[str, Rule] = field(default_factory=dict)
     default_sort: tuple[str, ...] = ("id",)
+    comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""

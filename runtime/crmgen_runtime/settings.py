@@ -87,6 +87,7 @@ class Settings:
     reset_mail_window_minutes: float = 60.0
     # How long the link of an invitation (crmgen_runtime.invites) can be used.
     invite_ttl_hours: float = 72.0
+    comment_edit_minutes: float = 15.0  # how long a comment's author may edit it
     # Where the app runs, its address, and who may name it (see the module's docstring).
     environment: str = "production"
     public_url: str | None = None
@@ -408,6 +409,7 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         reset_mail_per_address=_count(env, "RESET_MAIL_PER_ADDRESS", 10),
         reset_mail_window_minutes=_number(env, "RESET_MAIL_WINDOW_MINUTES", 60.0, 1),
         invite_ttl_hours=_number(env, "INVITE_TTL_HOURS", 72.0, 0.01),
+        comment_edit_minutes=_number(env, "COMMENT_EDIT_MINUTES", 15.0, 0.0),
         environment=_environment(env),
         public_url=_public_url(env),
         allowed_hosts=_allowed_hosts(env),

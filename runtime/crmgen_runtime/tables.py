@@ -63,6 +63,12 @@ def user_column(table: str, on_delete: str) -> Any:
     )
 
 
+def user_ref(table: str, on_delete: str, **options: Any) -> Any:
+    """A column pointing at the user table ``table`` (the notifications' and comments' users:
+    an app whose spec renames the user table declares them itself with this call)."""
+    return mapped_column(sa.ForeignKey(f"{table}.id", ondelete=on_delete), **options)
+
+
 def user_key(table: str) -> Any:
     """The ``user_id`` of ``UserRoleTable`` (part of its primary key), pointing at the user
     table ``table``; deleting the user deletes its roles."""
@@ -369,6 +375,66 @@ class WorkerHeartbeatTable:
     )
 
 
+class NotificationTable:
+    """One notification for one user (``crmgen_runtime.notifications``): a record assigned to
+    them, a mention, a process's ``notify`` step. Only apps whose spec uses notifications (a
+    ``notify`` step or an entity with ``comments: true``) have this table."""
+
+    __tablename__ = "crm_notifications"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.Index("ix_crm_notifications_user_id_read_at", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = user_ref("users", "CASCADE", comment="who is told")
+    kind: Mapped[str] = mapped_column(sa.String(16), comment="assignment, mention or process")
+    message: Mapped[str] = mapped_column(sa.Text())
+    entity: Mapped[str | None] = mapped_column(sa.String(64), comment="the record's entity")
+    record_id: Mapped[int | None] = mapped_column(comment="the record it is about")
+    actor_id: Mapped[int | None] = user_ref("users", "SET NULL", comment="who caused it")
+    created_at: Mapped[dt.datetime] = _timestamp(index=True)
+    read_at: Mapped[dt.datetime | None] = _moment()
+
+
+class NotificationSettingTable:
+    """How one user wants one kind of notification: ``app`` (in the app), ``digest`` (in the
+    app and in a periodic e-mail digest) or ``off``. No row: in the app. A ``digest`` row keeps
+    when the last digest went out and the newest notification it held."""
+
+    __tablename__ = "crm_notification_settings"
+
+    user_id: Mapped[int] = user_ref("users", "CASCADE", primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(8), comment="app, digest or off")
+    digest_at: Mapped[dt.datetime | None] = _moment("when the last digest mail was queued")
+    digested_id: Mapped[int | None] = mapped_column(
+        comment="the newest notification the last digest held"
+    )
+
+
+class CommentTable:
+    """A comment on a record of an entity with ``comments: true`` (``crmgen_runtime.comments``).
+    A deleted comment keeps its row (its text emptied) as the trace of who deleted it, when."""
+
+    __tablename__ = "crm_comments"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.Index("ix_crm_comments_entity_record_id", "entity", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    record_id: Mapped[int] = mapped_column()
+    author_id: Mapped[int | None] = user_ref("users", "SET NULL", index=True)
+    body: Mapped[str] = mapped_column(sa.Text())
+    mentions: Mapped[list[int]] = mapped_column(sa.JSON(), comment="ids of the users mentioned")
+    created_at: Mapped[dt.datetime] = _timestamp()
+    edited_at: Mapped[dt.datetime | None] = _moment()
+    deleted_at: Mapped[dt.datetime | None] = _moment()
+    deleted_by_id: Mapped[int | None] = user_ref("users", "SET NULL")
+
+
 SYSTEM_TABLES: tuple[type, ...] = (
     UserRoleTable,
     UserSessionTable,
@@ -385,7 +451,13 @@ SYSTEM_TABLES: tuple[type, ...] = (
     TwoFactorTable,
 )
 
-SYSTEM_NAMES: tuple[str, ...] = tuple(t.__tablename__ for t in SYSTEM_TABLES)  # type: ignore[attr-defined]
+# The tables only apps that use notifications or comments have.
+OPTIONAL_TABLES: tuple[type, ...] = (NotificationTable, NotificationSettingTable, CommentTable)
+
+SYSTEM_NAMES: tuple[str, ...] = tuple(
+    t.__tablename__  # type: ignore[attr-defined]
+    for t in SYSTEM_TABLES + OPTIONAL_TABLES
+)
 ADDED_IN_0_5: tuple[type, ...] = (
     ImportFailureTable,
     WorkerHeartbeatTable,

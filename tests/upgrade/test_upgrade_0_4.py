@@ -206,3 +206,26 @@ def test_two_factor_sign_in_gets_a_table_of_its_own(upgraded: Upgraded) -> None:
     """0.5.0 signs in with a second factor: the upgrade creates ``crm_two_factor`` (empty), and
     every user of 0.4 still signs in with the password alone (nobody has turned it on)."""
     assert upgraded.rows["crm_two_factor"] == []
+
+
+NOTIFY = f"""
+import json, os
+import sqlalchemy as sa
+from crmgen_runtime import notifications
+from crmgen_runtime.db import Database
+from {PACKAGE}.resources import CATALOG
+db = Database(os.environ["DATABASE_URL"])
+with db.session() as session:
+    told = notifications.notify(session, CATALOG, users=[1], kind="process", message="hello")
+print(json.dumps([told, notifications.unread_count(db, CATALOG, 1)]))
+db.dispose()
+"""
+
+
+def test_notifications_and_comments_get_their_tables(upgraded: Upgraded) -> None:
+    """0.5.0's reference CRM notifies and takes comments: the upgrade creates
+    ``crm_notifications``, ``crm_notification_settings`` and ``crm_comments`` (empty), where the
+    upgraded app writes."""
+    for table in ("crm_notifications", "crm_notification_settings", "crm_comments"):
+        assert upgraded.rows[table] == [], table
+    assert app_python(upgraded.out, NOTIFY, upgraded.url) == [[1], 1]

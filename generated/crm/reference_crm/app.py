@@ -18,8 +18,10 @@ from crmgen_runtime import (
     asgi,
     audit,
     auth_routes,
+    comments,
     crud,
     events,
+    notifications,
     profile,
 )
 from crmgen_runtime.credentials import AuthMiddleware
@@ -52,11 +54,14 @@ def api_routes() -> list[BaseRoute]:
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
+        *notifications.routes(CATALOG),  # /api/notifications
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
     # GET /api/<path>/{id}/documents/<name>.<format>
     routes.extend(print_formats.api_routes(web.SITE))
+    # GET|POST /api/<path>/{id}/comments, PATCH|DELETE .../comments/{cid}, .../mentions
+    routes.extend(comments.routes(CATALOG))
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes

@@ -1004,6 +1004,18 @@ class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     """A running worker (or web process running the scheduler), as it last reported itself."""
 
 
+class CrmNotification(tables.NotificationTable, Base):
+    """One notification for one user: an assignment, a mention, a process's notify step."""
+
+
+class CrmNotificationSetting(tables.NotificationSettingTable, Base):
+    """How one user wants one kind of notification: in the app, in a digest or off."""
+
+
+class CrmComment(tables.CommentTable, Base):
+    """A comment on a record (an entity with comments: true)."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen_runtime import where
+from crmgen_runtime import notifications, where
 from crmgen_runtime.events import Events
 from crmgen_runtime.processes import Endpoint, HttpSettings, Process, Processes, Run
 from crmgen_runtime.resources import FieldInfo, Resource, field_map
@@ -157,6 +157,14 @@ def process_task_done_time(run: Run, record: Any, old: Any, user: Any) -> None:
                 "done_at": fn.evaluate(lambda: fn.now()),
             },
         )
+        if fn.evaluate(lambda: record.deal is not None and record.deal.owner != user):
+            run.notify(
+                to=fn.evaluate(lambda: record.deal.owner),
+                owner=None,
+                role=None,
+                message=run.text("Task done: {{ record.title }}", {"record": record}),
+                link=record,
+            )
     else:
         run.set(
             record,
@@ -179,6 +187,13 @@ def process_task_reminders(run: Run) -> None:
         sort=("assignee", "-priority"),
     )
     for task in fn.evaluate(lambda: due_tasks) or []:
+        run.notify(
+            to=fn.evaluate(lambda: task.assignee),
+            owner=None,
+            role=None,
+            message=run.text('"{{ task.title }}" is due tomorrow', {"task": task}),
+            link=fn.evaluate(lambda: task),
+        )
         run.email(
             to=fn.evaluate(lambda: task.assignee.email),
             subject=run.text(
@@ -730,6 +745,9 @@ def register(events: Events) -> None:
     endpoints and actions are served, the scheduled processes run on their cron. The catalog
     calls it (``resources.CATALOG``: ``hooks``) before the app's own hooks."""
     PROCESSES.register(events, TRIGGERS, ENDPOINTS, SCHEDULED)
+    notifications.register(
+        events, CATALOG
+    )  # assignments tell the new owner; the digest job
 
 
 # The registry with every hook on it: using it imports the catalog's hook modules and calls their

@@ -172,6 +172,7 @@ COMPANIES_RESOURCE = Resource(
         "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
+    comments=True,
 )
 
 
@@ -239,6 +240,7 @@ CONTACTS_RESOURCE = Resource(
         ),
     },
     default_sort=("full_name",),
+    comments=True,
 )
 
 
@@ -365,6 +367,7 @@ DEALS_RESOURCE = Resource(
         ),
     },
     default_sort=("expected_close",),
+    comments=True,
 )
 
 
@@ -410,6 +413,7 @@ TASKS_RESOURCE = Resource(
         "support": Rule.of("own", create="all", delete="none"),
     },
     default_sort=("deadline",),
+    comments=True,
 )
 
 

@@ -32,6 +32,7 @@ CONFIG = AppConfig(
     audit_roles=frozenset(["admin", "manager"]),
     lockout_attempts=LOCKOUT_ATTEMPTS,
     lockout_minutes=LOCKOUT_MINUTES,
+    notifications=True,
 )
 CLOCK = CONFIG.clock  # datetimes are stored in UTC and shown in the app's time zone
 ZONE = CLOCK.zone

@@ -387,6 +387,11 @@ class Viewer:
             "related": related,
             "timeline": self.timeline(resource, path, record_id),
             "names": self.linked_names(entity["fields"], record),
+            "panels": [
+                panel
+                for source in DETAIL_PANELS
+                if (panel := source(self, resource, path, record)) is not None
+            ],
         }
 
     def groups(
@@ -429,6 +434,15 @@ many were left out)."""
 TIMELINE_SOURCES: list[TimelineSource] = [Viewer.history_entries, Viewer.activities]
 """The sources of the detail page's timeline. Comments and e-mails logged on a record are to be
 further sources, appended here; each decides alone what the user may see."""
+
+
+DetailPanel = Callable[[Viewer, Resource, str, dict[str, Any]], dict[str, Any] | None]
+"""A section of the detail page below the record's fields: ``panel(viewer, resource, path,
+record)`` gives None (nothing to show this user) or a dict whose ``template`` names the
+template that shows it (included with the page's context, the dict as ``panel``)."""
+
+DETAIL_PANELS: list[DetailPanel] = []
+"""The detail page's extra sections (comments: ``crmgen_runtime.web.comment_pages``)."""
 
 
 # --- pages ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import jinja2
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -337,10 +338,28 @@ class Site:
             "csrf_field": CSRF_FIELD,
             "csrf": csrf_token(request),
             "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+            "bell": self.bell(request, user),
             **context,
         }
         html = self.templates.get_template(name).render(page)
         return secure(request, HTMLResponse(html, status_code=status))
+
+    def bell(self, request: Request, user: Any) -> Callable[[], int] | None:
+        """The header's notification bell: its unread count, counted when the page shows it
+        (one indexed count); None for an app without notifications or nobody signed in."""
+        if user is None or not self.catalog.config.notifications:
+            return None
+        from crmgen_runtime import notifications
+
+        database = request.app.state.db
+
+        def unread() -> int:
+            try:
+                return notifications.unread_count(database, self.catalog, user.id)
+            except sa.exc.SQLAlchemyError:  # an error page while the database is away
+                return 0
+
+        return unread
 
     def error_page(
         self, request: Request, status: int, key: str, user: Any = None, detail: str = ""

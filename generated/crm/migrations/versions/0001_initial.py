@@ -704,6 +704,48 @@ def upgrade() -> None:
         op.f("ix_crm_audit_log_user_id"), "crm_audit_log", ["user_id"], unique=False
     )
     op.create_table(
+        "crm_comments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entity", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=False),
+        sa.Column("author_id", sa.Integer(), nullable=True),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column(
+            "mentions", sa.JSON(), nullable=False, comment="ids of the users mentioned"
+        ),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("deleted_by_id", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_comments")),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["users.id"],
+            name=op.f("fk_crm_comments_author_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["deleted_by_id"],
+            ["users.id"],
+            name=op.f("fk_crm_comments_deleted_by_id_users"),
+            ondelete="SET NULL",
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_comments_author_id"), "crm_comments", ["author_id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_crm_comments_entity_record_id"),
+        "crm_comments",
+        ["entity", "record_id"],
+        unique=False,
+    )
+    op.create_table(
         "crm_email_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
@@ -773,6 +815,86 @@ def upgrade() -> None:
         op.f("ix_crm_login_attempts_user_id"),
         "crm_login_attempts",
         ["user_id"],
+        unique=False,
+    )
+    op.create_table(
+        "crm_notification_settings",
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column(
+            "channel", sa.String(length=8), nullable=False, comment="app, digest or off"
+        ),
+        sa.Column(
+            "digest_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="when the last digest mail was queued",
+        ),
+        sa.Column(
+            "digested_id",
+            sa.Integer(),
+            nullable=True,
+            comment="the newest notification the last digest held",
+        ),
+        sa.PrimaryKeyConstraint(
+            "user_id", "kind", name=op.f("pk_crm_notification_settings")
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_notification_settings_user_id_users"),
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_table(
+        "crm_notifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False, comment="who is told"),
+        sa.Column(
+            "kind",
+            sa.String(length=16),
+            nullable=False,
+            comment="assignment, mention or process",
+        ),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column(
+            "entity", sa.String(length=64), nullable=True, comment="the record's entity"
+        ),
+        sa.Column(
+            "record_id", sa.Integer(), nullable=True, comment="the record it is about"
+        ),
+        sa.Column("actor_id", sa.Integer(), nullable=True, comment="who caused it"),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_notifications")),
+        sa.ForeignKeyConstraint(
+            ["actor_id"],
+            ["users.id"],
+            name=op.f("fk_crm_notifications_actor_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_notifications_user_id_users"),
+            ondelete="CASCADE",
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_notifications_created_at"),
+        "crm_notifications",
+        ["created_at"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_crm_notifications_user_id_read_at"),
+        "crm_notifications",
+        ["user_id", "read_at"],
         unique=False,
     )
     op.create_table(
@@ -1975,6 +2097,14 @@ def downgrade() -> None:
         op.f("ix_crm_password_resets_user_id"), table_name="crm_password_resets"
     )
     op.drop_table("crm_password_resets")
+    op.drop_index(
+        op.f("ix_crm_notifications_created_at"), table_name="crm_notifications"
+    )
+    op.drop_index(
+        op.f("ix_crm_notifications_user_id_read_at"), table_name="crm_notifications"
+    )
+    op.drop_table("crm_notifications")
+    op.drop_table("crm_notification_settings")
     op.drop_index(op.f("ix_crm_login_attempts_at"), table_name="crm_login_attempts")
     op.drop_index(op.f("ix_crm_login_attempts_email"), table_name="crm_login_attempts")
     op.drop_index(
@@ -1983,6 +2113,9 @@ def downgrade() -> None:
     op.drop_table("crm_login_attempts")
     op.drop_index(op.f("ix_crm_email_changes_user_id"), table_name="crm_email_changes")
     op.drop_table("crm_email_changes")
+    op.drop_index(op.f("ix_crm_comments_author_id"), table_name="crm_comments")
+    op.drop_index(op.f("ix_crm_comments_entity_record_id"), table_name="crm_comments")
+    op.drop_table("crm_comments")
     op.drop_index(op.f("ix_crm_audit_log_at"), table_name="crm_audit_log")
     op.drop_index(op.f("ix_crm_audit_log_entity_record_id"), table_name="crm_audit_log")
     op.drop_index(op.f("ix_crm_audit_log_user_id"), table_name="crm_audit_log")

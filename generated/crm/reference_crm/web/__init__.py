@@ -16,11 +16,13 @@ from crmgen_runtime.web import (
     account,
     auth_pages,
     boards,
+    comment_pages,
     dashboards,
     error_pages,
     forms,
     imports,
     lists,
+    notification_pages,
     print_formats,
     records,
     search,
@@ -42,6 +44,8 @@ MODULES = (
     imports,
     print_formats,
     search,
+    notification_pages,
+    comment_pages,
     error_pages,
 )
 
