@@ -350,7 +350,9 @@ def _ui() -> dict[str, Any]:
     }
     group = obj(("items",), label=text, items={"type": "array", "items": item})
     field = {"$ref": "#/$defs/snake_name"}
-    tasks = obj(("entity", "due", "assignee"), entity=entity, due=field, assignee=field, where=WHERE)
+    tasks = obj(
+        ("entity", "due", "assignee"), entity=entity, due=field, assignee=field, where=WHERE
+    )
     meetings = obj(
         ("entity", "start", "attendee"),
         entity=entity,
@@ -362,7 +364,10 @@ def _ui() -> dict[str, Any]:
     home = obj(
         tasks=tasks,
         meetings=meetings,
-        kpis={"type": "array", "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"}},
+        kpis={
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"},
+        },
         recent={"type": "integer", "minimum": 0, "maximum": 50},
     )
     return obj(

@@ -116,7 +116,11 @@ class MyDay:
         """Whether a due date (or moment) is before today, in the app's time zone."""
         if isinstance(value, str):
             try:
-                value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+                value = (
+                    dt.datetime.fromisoformat(value)
+                    if "T" in value
+                    else dt.date.fromisoformat(value)
+                )
             except ValueError:
                 return False
         if isinstance(value, dt.datetime):

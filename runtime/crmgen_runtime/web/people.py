@@ -85,7 +85,12 @@ def invite_url(site: Site, path: str, resource: Resource, user: CurrentUser) -> 
 
 
 def detail_panel(
-    site: Site, path: str, resource: Resource, user: CurrentUser, record: dict[str, Any], locale: str
+    site: Site,
+    path: str,
+    resource: Resource,
+    user: CurrentUser,
+    record: dict[str, Any],
+    locale: str,
 ) -> dict[str, Any] | None:
     """The account's status and its buttons on a User's detail page, for a user manager who
     may change this account (a superuser's only for a superuser; never one's own)."""
@@ -140,8 +145,7 @@ def roles_field(
         "editable": editable,
         "name": ROLE_FIELD,
         "choices": [
-            {"name": n, "label": role_label(site, n, locale), "checked": n in chosen}
-            for n in names
+            {"name": n, "label": role_label(site, n, locale), "checked": n in chosen} for n in names
         ],
     }
 
@@ -245,9 +249,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             errors = site.field_errors(exc.fields, locale)
             message = t("fix_errors") if errors else said(site, locale, exc)
             context = form_context(site, user, locale, values, errors=errors, message=message)
-            return site.render(
-                request, "people_invite.html", context, user=user, status=exc.status
-            )
+            return site.render(request, "people_invite.html", context, user=user, status=exc.status)
         return redirect(request, f"/{path}/{record['id']}?people=invited")
 
     async def resend_page(request: Request) -> Response:

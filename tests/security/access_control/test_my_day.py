@@ -45,7 +45,7 @@ def home(client: httpx.Client) -> str:
 
 
 def section(text: str, name: str) -> str:
-    found = re.search(rf'<section class="day-card {name}".*?</section>', text, re.S)
+    found = re.search(rf'<section class="day-card {name}".*?</section>', text, re.DOTALL)
     assert found is not None, text
     return found.group(0)
 
@@ -54,7 +54,7 @@ def test_a_sellers_day_shows_their_own_work_only(crm: Crm) -> None:
     mark = uuid.uuid4().hex[:6]
     today = dt.datetime.now(ZONE).date()
     sales, sales2 = crm.token("sales"), crm.token("sales2")
-    day = lambda n: (today + dt.timedelta(days=n)).isoformat()  # noqa: E731
+    day = lambda n: (today + dt.timedelta(days=n)).isoformat()
     task(crm, sales, f"Due today {mark}", day(0))
     task(crm, sales, f"Overdue {mark}", day(-3))
     task(crm, sales, f"Later {mark}", day(5))

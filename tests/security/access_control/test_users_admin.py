@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx2 as httpx
-import pytest
 
 from tests.security.crm import PASSWORD, Crm, email
 
