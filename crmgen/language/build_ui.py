@@ -11,6 +11,9 @@ from crmgen.language.model import (
     UI,
     Chart,
     Dashboard,
+    Home,
+    HomeKpi,
+    HomeList,
     Kpi,
     Measure,
     NavGroup,
@@ -31,7 +34,87 @@ def build_ui(ctx: Context) -> UI:
     reports = tuple(
         _report(ctx, n, r, ("ui", "reports", n)) for n, r in (raw.get("reports") or {}).items()
     )
-    return UI(_navigation(ctx, raw.get("navigation"), ("ui", "navigation")), dashboards, reports)
+    navigation = _navigation(ctx, raw.get("navigation"), ("ui", "navigation"))
+    home = _home(ctx, raw["home"], ("ui", "home")) if raw.get("home") else None
+    return UI(navigation, dashboards, reports, home)
+
+
+# --- the home page ("my day") ----------------------------------------------------------------
+
+HOME_LISTS = {
+    # key: (the date field's key, the user field's key, what it is)
+    "tasks": ("due", "assignee", "tasks"),
+    "meetings": ("start", "attendee", "meetings"),
+}
+
+
+def _home(ctx: Context, raw: dict[str, Any], path: Path) -> Home:
+    lists = {
+        key: _home_list(ctx, raw[key], path + (key,), *HOME_LISTS[key]) if raw.get(key) else None
+        for key in HOME_LISTS
+    }
+    kpis = []
+    for i, name in enumerate(raw.get("kpis") or ()):
+        board, _, kpi = str(name).partition(".")
+        boards = (ctx.data.get("ui") or {}).get("dashboards") or {}
+        if kpi not in ((boards.get(board) or {}).get("kpis") or {}):
+            from crmgen.diagnostics import did_you_mean
+
+            known = [f"{d}.{k}" for d, b in boards.items() for k in ((b or {}).get("kpis") or {})]
+            ctx.error(
+                path + ("kpis", i),
+                "home-kpi",
+                f"unknown KPI '{name}': name one as <dashboard>.<kpi>"
+                f"{did_you_mean(str(name), known)}",
+            )
+            continue
+        kpis.append(HomeKpi(board, kpi))
+    recent = raw.get("recent", 10)
+    return Home(lists["tasks"], lists["meetings"], tuple(kpis), int(recent))
+
+
+def _home_list(
+    ctx: Context, raw: dict[str, Any], path: Path, date_key: str, user_key: str, what: str
+) -> HomeList | None:
+    entity = raw["entity"]
+    if not ctx.known_entity(entity, path + ("entity",)):
+        return None
+    date = ctx.known_field(entity, raw[date_key], path + (date_key,))
+    if date is not None and date.type not in ("date", "datetime"):
+        ctx.error(
+            path + (date_key,),
+            "home",
+            f"{what} are found by a date or datetime field; '{raw[date_key]}' is a {date.type} field",
+        )
+    user = ctx.known_field(entity, raw[user_key], path + (user_key,))
+    if user is not None and (user.relation is None or user.relation.target != USER):
+        ctx.error(
+            path + (user_key,),
+            "home",
+            f"{user_key}: names the field that links {what} to their user (a ref to User); "
+            f"'{raw[user_key]}' is a {user.type} field",
+        )
+    where_raw = raw.get("where") or {}
+    for key, value in where_raw.items():
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, str) and v.startswith("=") for v in items):
+            ctx.error(
+                path + ("where", key),
+                "home-where",
+                "the home page's conditions compare with constants (like status__in: [new, "
+                "in_progress]); the user and today are applied already",
+            )
+            return None
+        if "." in key.partition("__")[0]:
+            ctx.error(
+                path + ("where", key),
+                "home-where",
+                "the home page's conditions name the entity's own fields, not a path",
+                True,
+            )
+            return None
+    where = ctx.where(where_raw, path + ("where",), entity, _scope(ctx))
+    return HomeList(entity, raw[date_key], raw[user_key], where, int(raw.get("days", 7)))
 
 
 def _navigation(ctx: Context, raw: list[Any] | None, path: Path) -> tuple[NavGroup, ...]:

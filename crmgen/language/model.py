@@ -387,10 +387,40 @@ class NavGroup:
 
 
 @dataclass(frozen=True)
+class HomeList:
+    """A list of the home page ("my day"): the records of ``entity`` whose ``user_field`` is
+    the signed-in user, by their ``date_field`` (tasks: due today or before; meetings: from now
+    on for ``days``), within ``where`` (conditions against constants)."""
+
+    entity: str
+    date_field: str
+    user_field: str
+    where: tuple[Condition, ...] = ()
+    days: int = 7
+
+
+@dataclass(frozen=True)
+class HomeKpi:
+    dashboard: str
+    kpi: str
+
+
+@dataclass(frozen=True)
+class Home:
+    """``ui.home``: what the home page shows the signed-in user ("my day")."""
+
+    tasks: HomeList | None
+    meetings: HomeList | None
+    kpis: tuple[HomeKpi, ...]
+    recent: int  # records they touched recently (0: none)
+
+
+@dataclass(frozen=True)
 class UI:
     navigation: tuple[NavGroup, ...]
     dashboards: tuple[Dashboard, ...]
     reports: tuple[Report, ...]
+    home: Home | None = None
 
 
 @dataclass(frozen=True)

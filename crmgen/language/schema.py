@@ -353,10 +353,32 @@ def _ui() -> dict[str, Any]:
         ]
     }
     group = obj(("items",), label=text, items={"type": "array", "items": item})
+    field = {"$ref": "#/$defs/snake_name"}
+    tasks = obj(
+        ("entity", "due", "assignee"), entity=entity, due=field, assignee=field, where=WHERE
+    )
+    meetings = obj(
+        ("entity", "start", "attendee"),
+        entity=entity,
+        start=field,
+        attendee=field,
+        where=WHERE,
+        days={"type": "integer", "minimum": 1, "maximum": 90},
+    )
+    home = obj(
+        tasks=tasks,
+        meetings=meetings,
+        kpis={
+            "type": "array",
+            "items": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"},
+        },
+        recent={"type": "integer", "minimum": 0, "maximum": 50},
+    )
     return obj(
         navigation={"type": "array", "items": {"anyOf": [group, item]}},
         dashboards=named(dashboard),
         reports=named(report),
+        home=home,
     )
 
 

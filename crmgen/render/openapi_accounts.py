@@ -1,9 +1,10 @@
 """The OpenAPI parts of user management: the User's ``roles`` and one's own account's routes.
 
 ``roles`` is read on every User (a sorted list of role names) and written on create and update
-by user managers (``manage_users``); ``POST /api/auth/password``, ``/api/auth/email`` and
-``/api/auth/email/confirm`` change one's own password and e-mail; ``POST /api/users/invite``
-and ``/api/users/{id}/invite`` invite people (``invite_paths``).
+by user managers (``manage_users``), beside the read-only ``invited`` (active, no password
+yet); ``POST /api/auth/password``, ``/api/auth/email`` and ``/api/auth/email/confirm`` change
+one's own password and e-mail; ``POST /api/users/invite`` and ``/api/users/{id}/invite``
+invite people (``invite_paths``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def add_roles(spec: Spec, schemas: dict[str, Any]) -> None:
         "only a superuser grants or removes; nobody changes their own",
     }
     schemas[USER]["properties"]["roles"] = read
+    schemas[USER]["properties"]["invited"] = {
+        "type": "boolean",
+        "readOnly": True,
+        "description": "Invited and has not chosen a password yet (active, no password)",
+    }
     schemas[f"{USER}Create"]["properties"]["roles"] = write
     schemas[f"{USER}Update"]["properties"]["roles"] = write
 

@@ -41,6 +41,7 @@ from crmgen_runtime.tables import (
 
 USER = "User"
 ROLES_FIELD = "roles"
+INVITED_FIELD = "invited"  # read only: active and no password yet (``invited_of``)
 EMAIL_FLOW = (
     "Change your own e-mail with POST /api/auth/email (your password, then a link mailed to "
     "the new address) or on the account page (/account)."
@@ -100,6 +101,32 @@ def roles_of(
     for user_id, role in rows:
         found.setdefault(user_id, []).append(role)
     return found
+
+
+def invited_of(
+    connection: sa.Connection | Session, catalog: Catalog, user_ids: Iterable[int]
+) -> set[int]:
+    """Which of ``user_ids`` are invited and have not chosen a password yet: active users
+    without a password (one query; ``crmgen_runtime.invites``)."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    user = user_model(catalog)
+    rows = connection.execute(
+        sa.select(user.id).where(
+            user.id.in_(ids), user.active.is_(True), user.password_hash.is_(None)
+        )
+    )
+    return {user_id for (user_id,) in rows}
+
+
+def grantable(catalog: Catalog, actor: CurrentUser) -> list[str]:
+    """The role names ``actor`` may give or take (none unless they manage users; a superuser
+    role only for a superuser), sorted."""
+    if not catalog.manages_users(actor):
+        return []
+    superuser = catalog.is_superuser(actor)
+    return sorted(r for r in catalog.config.roles if superuser or r not in catalog.superuser_roles)
 
 
 def _write_roles(session: Session, catalog: Catalog, user_id: int, roles: list[str]) -> None:

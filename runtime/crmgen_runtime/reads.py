@@ -4,7 +4,7 @@ records on a back side of a record (``GET /api/companies/5/deals``).
 Reads select columns with SQLAlchemy Core and serialise with orjson (no ORM objects). A list
 page costs a fixed number of statements whatever its size: the total, the page (its rows
 chosen on the record's table, then joined to the display values of their references) and one
-per many-to-many field (and the roles, for users).
+per many-to-many field (and the roles and who is invited, for users).
 """
 
 from __future__ import annotations
@@ -167,7 +167,8 @@ class Projection:
         return encode_cursor(query.sort_text, values, backward)
 
     def items(self, connection: sa.Connection | Any, rows: list[Any]) -> list[dict[str, Any]]:
-        """The JSON objects of ``rows`` (this projection's), with their lists and roles."""
+        """The JSON objects of ``rows`` (this projection's), with their lists and roles (and
+        ``invited``, for users)."""
         items = []
         for row in rows:
             item: dict[str, Any] = {}
@@ -186,9 +187,12 @@ class Projection:
             self._lists(connection, items)
         if self.roles and items:
             catalog = self.resource.catalog
-            roles = accounts.roles_of(connection, catalog, [item["id"] for item in items])
+            ids = [item["id"] for item in items]
+            roles = accounts.roles_of(connection, catalog, ids)
+            invited = accounts.invited_of(connection, catalog, ids)
             for item in items:
                 item[accounts.ROLES_FIELD] = roles.get(item["id"], [])
+                item[accounts.INVITED_FIELD] = item["id"] in invited
         return items
 
     def _lists(self, connection: sa.Connection | Any, items: list[dict[str, Any]]) -> None:

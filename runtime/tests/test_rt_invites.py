@@ -12,7 +12,7 @@ import pytest
 import rt_crm
 import sqlalchemy as sa
 from conftest import WebClient
-from crmgen_runtime import auth, crud, invites, tables
+from crmgen_runtime import accounts, auth, crud, invites, tables
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Access, Rule
 from starlette.routing import Mount
@@ -133,3 +133,23 @@ def test_the_routes_answer_with_the_user(crm_web: rt_crm.Crm, web_client: WebCli
     [first, second] = mails(crm_web)
     assert "within 72 hours" in second["text"]  # INVITE_TTL_HOURS' default
     assert first["link"].startswith(f"{BASE}/invite/")
+
+
+def test_records_read_invited_until_a_password_is_set(crm_web: rt_crm.Crm) -> None:
+    made = invite(crm_web, MANAGER, {"email": "flag@example.com", "name": "Flag"})
+    assert made["invited"] is True
+    token = token_of(mails(crm_web)[-1])
+    assert auth.confirm_reset(crm_web.catalog, crm_web.database, token, "a new password 1")
+    with crm_web.database.engine.connect() as connection:
+        record = crud.fetch_one(connection, USERS, MANAGER, made["id"])
+        assert record is not None and record["invited"] is False
+        assert accounts.invited_of(connection, crm_web.catalog, []) == set()
+
+
+def test_the_roles_a_user_may_grant(crm_web: rt_crm.Crm) -> None:
+    catalog = crm_web.catalog
+    assert accounts.grantable(catalog, rt_crm.person(7, "sales")) == []
+    given = accounts.grantable(catalog, MANAGER)
+    assert given and not set(given) & catalog.superuser_roles
+    boss = rt_crm.person(8, *sorted(catalog.superuser_roles))
+    assert set(accounts.grantable(catalog, boss)) == set(catalog.config.roles)

@@ -18,6 +18,7 @@ from crmgen_runtime import auth, auth_routes, credentials, passwords
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web import my_day
 from crmgen_runtime.web.site import (
     LOCALE_COOKIE,
     Translate,
@@ -225,11 +226,14 @@ async def set_locale(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    """The home page of a signed-in user."""
+    """The home page of a signed-in user: their day (``web.my_day``)."""
     user = await current_user(request)
     if user is None:
         return login_redirect(request)
-    return site_of(request).render(request, "home.html", {}, user=user)
+    site = site_of(request)
+    day = my_day.MyDay(site, request.app.state.db, user, site.locale_of(request))
+    context = await run_in_threadpool(day.context)
+    return site.render(request, "home.html", context, user=user)
 
 
 def routes() -> list[BaseRoute]:

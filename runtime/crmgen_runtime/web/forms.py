@@ -24,6 +24,7 @@ from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web import people
 from crmgen_runtime.web.site import (
     Site,
     client_ip,
@@ -246,6 +247,7 @@ class EntityForm:
             action_url=action_url,
             record_id=record_id,
             version=version,
+            roles_field=people.roles_field(site, self.resource, user, values, record_id, locale),
         )
         return site.render(request, "form.html", context, user=user, status=status)
 
@@ -286,6 +288,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return site.error_page(request, 403, "csrf", user)
         values = submitted(shown, pairs)
         payload, errors = payload_of(site, shown, values, partial=False, locale=locale)
+        roles = people.roles_payload(site, resource, user, pairs, None)
+        if roles is not None:
+            payload["roles"] = values["roles"] = roles
         if errors:
             message = site.translator(locale)("fix_errors")
             return await form.show(
@@ -331,6 +336,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             values = {
                 name: value_of(site, meta, record.get(name)) for name, meta in form.metas.items()
             }
+            values["roles"] = record.get("roles") or []
             return await form.show(
                 request,
                 user,
@@ -348,6 +354,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         values = submitted(shown, pairs)
         version = given.get("version")
         payload, errors = payload_of(site, shown, values, partial=True, locale=locale)
+        roles = people.roles_payload(site, resource, user, pairs, record_id)
+        if roles is not None:
+            payload["roles"] = values["roles"] = roles
         if errors:
             message = site.translator(locale)("fix_errors")
             return await form.show(

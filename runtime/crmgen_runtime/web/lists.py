@@ -40,6 +40,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.queries import RESERVED_PARAMETERS
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web import people
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
     MAX_RECORD_ID,
@@ -516,6 +517,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             export_xlsx=f"{base}export.xlsx" + (f"?{export}" if export else ""),
             may_create=allowed(resource, user, "create"),
             may_delete=allowed(resource, user, "delete"),
+            invite_url=people.invite_url(site, path, resource, user),
         )
         return site.render(request, "list.html", context, user=user, status=status)
 

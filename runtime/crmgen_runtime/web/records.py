@@ -30,7 +30,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.tables import AuditEntryTable
-from crmgen_runtime.web import print_formats
+from crmgen_runtime.web import people, print_formats
 from crmgen_runtime.web.site import (
     Site,
     allowed,
@@ -435,6 +435,16 @@ TIMELINE_SOURCES: list[TimelineSource] = [Viewer.history_entries, Viewer.activit
 """The sources of the detail page's timeline. Comments and e-mails logged on a record are to be
 further sources, appended here; each decides alone what the user may see."""
 
+StatusPanel = Callable[
+    [Site, str, Resource, CurrentUser, dict[str, Any], str], dict[str, Any] | None
+]
+"""A panel above the record's fields: ``panel(site, path, resource, user, record, locale)``
+gives the panel's context, with ``template`` (the partial that shows it), or None when it shows
+nothing to this user."""
+
+STATUS_PANELS: list[StatusPanel] = [people.detail_panel]
+"""The panels above the record's fields (a user's account status and its buttons)."""
+
 
 DetailPanel = Callable[[Viewer, Resource, str, dict[str, Any]], dict[str, Any] | None]
 """A section of the detail page below the record's fields: ``panel(viewer, resource, path,
@@ -471,9 +481,15 @@ async def show_detail(
         if may_run(site.catalog, action, user)
     ]
     display = site.entities[path]["display"]
+    status_panels = [
+        shown
+        for panel in STATUS_PANELS
+        if (shown := panel(site, path, resource, user, record, locale)) is not None
+    ]
     context = site.entity_context(
         path,
         locale,
+        status_panels=status_panels,
         record=record,
         title_text=site.cell({}, record.get(display), locale) or f"#{record['id']}",
         groups=groups,
@@ -509,6 +525,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             locale = site.locale_of(request)
             label = site.pick(done["label"], locale)
             notice = site.translator(locale)("action_done").format(action=label)
+        notice = notice or people.notice_of(site, request)
         return await show_detail(request, path, resource, user, record, notice=notice)
 
     async def action_page(request: Request) -> Response:

@@ -1,7 +1,8 @@
 """The web UI: server-rendered pages over the same functions as the REST API.
 
 One module per part of the UI, each the runtime's and each giving its routes: ``auth_pages``
-(sign in, password reset, locale, home), ``account`` (one's own password and e-mail), ``lists``
+(sign in, password reset, locale, home), ``account`` (one's own password and e-mail), ``people``
+(the users admin: invite, resend, deactivate, activate), ``lists``
 and ``forms`` (an entity's list, export, bulk delete, create and edit pages), ``records``
 (detail pages, actions, delete), ``boards`` (kanban, calendar), ``imports`` (CSV and XLSX
 files), ``dashboards`` (KPIs, charts, reports), ``print_formats`` (PDF and XLSX documents),
@@ -23,6 +24,7 @@ from crmgen_runtime.web import (
     imports,
     lists,
     notification_pages,
+    people,
     print_formats,
     records,
     search,
@@ -36,6 +38,7 @@ from reference_crm.web.core import SITE
 MODULES = (
     auth_pages,
     account,
+    people,
     lists,
     forms,
     records,
