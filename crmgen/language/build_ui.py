@@ -31,7 +31,13 @@ def build_ui(ctx: Context) -> UI:
     reports = tuple(
         _report(ctx, n, r, ("ui", "reports", n)) for n, r in (raw.get("reports") or {}).items()
     )
-    return UI(_navigation(ctx, raw.get("navigation"), ("ui", "navigation")), dashboards, reports)
+    return UI(
+        _navigation(ctx, raw.get("navigation"), ("ui", "navigation")),
+        dashboards,
+        reports,
+        saved_views=raw.get("saved_views", True),
+        inline_edit=raw.get("inline_edit", False),
+    )
 
 
 def _navigation(ctx: Context, raw: list[Any] | None, path: Path) -> tuple[NavGroup, ...]:

@@ -60,6 +60,7 @@ RESERVED_ENTITIES = frozenset(
         "CrmImportUpload",
         "CrmImportFailure",
         "CrmWorkerHeartbeat",
+        "CrmSavedView",
     }
 )
 

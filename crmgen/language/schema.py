@@ -168,6 +168,7 @@ def _entity() -> dict[str, Any]:
             title={"$ref": "#/$defs/snake_name"},
         ),
         timeline=names,
+        inline_edit={"type": "boolean"},
     )
     return obj(
         label={"$ref": "#/$defs/text"},
@@ -353,6 +354,8 @@ def _ui() -> dict[str, Any]:
         navigation={"type": "array", "items": {"anyOf": [group, item]}},
         dashboards=named(dashboard),
         reports=named(report),
+        saved_views={"type": "boolean"},
+        inline_edit={"type": "boolean"},
     )
 
 
