@@ -61,7 +61,10 @@ def context(
     current = next((v for v in shown if str(v["id"]) == query.view), None)
     pairs = [(k, v) for k, v in query.pairs(paged=False) if k not in PAGING]
     kept = [(k, v) for k, v in pairs if k != "columns"]
-    picked = set(query.columns) or set(entity["columns"])
+    shown_now = [c for c in (query.columns or entity["columns"]) if c in entity["fields"]]
+    picked = set(shown_now)
+    # the columns shown, in their order, then the other fields as the form orders them
+    order = list(dict.fromkeys([*shown_now, *entity["form"], *entity["fields"]]))
     return {
         "menu": [
             {**v, "current": current is not None and v["id"] == current["id"]} for v in shown
@@ -74,8 +77,8 @@ def context(
         ],
         "columns": [
             {"name": name, "label": site.pick(meta["label"], locale), "checked": name in picked}
-            for name, meta in entity["fields"].items()
-            if name in readable
+            for name in order
+            if name in readable and (meta := entity["fields"][name])
         ],
         "keep": kept,  # the query the column picker sends along
         "picked": ",".join(query.columns),
