@@ -11,7 +11,7 @@ _NAMES = {"type": "array", "items": {"type": "string"}}
 _FILTERS = {
     "type": "object",
     "additionalProperties": {"type": "string"},
-    "description": "list filters as the entity's list API takes them: {\"stage__in\": \"won,lost\"}",
+    "description": 'list filters as the entity\'s list API takes them: {"stage__in": "won,lost"}',
 }
 _INPUT = {
     "type": "object",
@@ -89,7 +89,10 @@ def view_paths(spec: Spec) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json(
-                        {"type": "object", "properties": {"items": {"type": "array", "items": _VIEW}}},
+                        {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": _VIEW}},
+                        },
                         "The views",
                     ),
                     "401": signed_out,

@@ -174,7 +174,9 @@ def applied(resource: Resource, reader: CurrentUser, row: Any) -> Applied:
     readable = permissions.readable(resource, reader)
     filters = []
     for pair in query.get("filters") or []:
-        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)):
+        if not (
+            isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, str) for p in pair)
+        ):
             continue
         try:
             plan_list(resource, reader, [(pair[0], pair[1])])
@@ -319,8 +321,12 @@ def _taken(session: Any, model: Any, user: CurrentUser, entity: str, name: str, 
         )
     )
     if clash is not None:
-        raise ApiError(409, "conflict", f"name: you have a view named {name!r} already.",
-                       {"name": "You have a view of this name already."})
+        raise ApiError(
+            409,
+            "conflict",
+            f"name: you have a view named {name!r} already.",
+            {"name": "You have a view of this name already."},
+        )
 
 
 def create(database: Database, catalog: Catalog, user: CurrentUser, body: Any) -> dict[str, Any]:
@@ -341,7 +347,9 @@ def create(database: Database, catalog: Catalog, user: CurrentUser, body: Any) -
             sa.select(sa.func.count()).where(model.user_id == user.id, model.entity == entity)
         )
         if (mine or 0) >= MAX_VIEWS:
-            raise ApiError(422, "validation_error", f"You keep {MAX_VIEWS} views of this list already.")
+            raise ApiError(
+                422, "validation_error", f"You keep {MAX_VIEWS} views of this list already."
+            )
         row = model(user_id=user.id, entity=entity, name=name, **stored)
         session.add(row)
         session.flush()

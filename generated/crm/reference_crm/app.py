@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import asgi, audit, auth_routes, crud, events, profile
+from crmgen_runtime import asgi, audit, auth_routes, crud, events, profile, views
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.web import print_formats
@@ -37,6 +37,7 @@ def api_routes() -> list[BaseRoute]:
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
+        *views.routes(CATALOG),  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))

@@ -64,7 +64,13 @@ def cell(
     kind = edits.get(meta["name"])
     if kind is None or first:
         return {}
-    return {"edit": {"field": meta["name"], "input": kind, "value": site.form_value(meta, item.get(meta["name"]))}}
+    return {
+        "edit": {
+            "field": meta["name"],
+            "input": kind,
+            "value": site.form_value(meta, item.get(meta["name"])),
+        }
+    }
 
 
 def context(

@@ -43,6 +43,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.queries import RESERVED_PARAMETERS
 from crmgen_runtime.resources import Resource
+from crmgen_runtime.web import inline_edit, saved_views
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
     MAX_RECORD_ID,
@@ -53,7 +54,6 @@ from crmgen_runtime.web.site import (
     read_pairs,
     site_of,
 )
-from crmgen_runtime.web import inline_edit, saved_views
 from crmgen_runtime.web.totals import total_text
 
 # Query names that are not filters; ``limit`` and ``count`` belong to the page, not the user;

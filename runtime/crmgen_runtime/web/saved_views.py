@@ -66,9 +66,7 @@ def context(
     # the columns shown, in their order, then the other fields as the form orders them
     order = list(dict.fromkeys([*shown_now, *entity["form"], *entity["fields"]]))
     return {
-        "menu": [
-            {**v, "current": current is not None and v["id"] == current["id"]} for v in shown
-        ],
+        "menu": [{**v, "current": current is not None and v["id"] == current["id"]} for v in shown],
         "current": current,
         "query": urlencode(pairs),
         "roles": [
@@ -130,9 +128,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 views.create, request.app.state.db, site.catalog, user, body
             )
         except ApiError as exc:
-            return site.error_page(
-                request, exc.status, "views_not_saved", user, detail=exc.message
-            )
+            return site.error_page(request, exc.status, "views_not_saved", user, detail=exc.message)
         return redirect(request, made["url"])
 
     async def delete(request: Request) -> Response:
@@ -145,9 +141,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return site.error_page(request, 403, "csrf", user)
         view_id = request.path_params["view"]
         try:
-            await run_in_threadpool(
-                views.delete, request.app.state.db, site.catalog, user, view_id
-            )
+            await run_in_threadpool(views.delete, request.app.state.db, site.catalog, user, view_id)
         except ApiError as exc:
             key = "views_not_found" if exc.status == 404 else "forbidden"
             return site.error_page(request, exc.status, key, user)

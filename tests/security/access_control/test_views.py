@@ -71,12 +71,15 @@ def test_save_list_read_and_delete_ones_own_view(client: Any) -> None:
     listed = manager.get(VIEWS, params={"entity": "deals"}).json()["items"]
     assert view["id"] in {v["id"] for v in listed}
     assert manager.get(VIEWS, params={"entity": "contacts"}).json()["items"] == [] or all(
-        v["entity"] == "contacts" for v in manager.get(VIEWS, params={"entity": "contacts"}).json()["items"]
+        v["entity"] == "contacts"
+        for v in manager.get(VIEWS, params={"entity": "contacts"}).json()["items"]
     )
     # applying it: the list API with its query finds what the filter says
     rows = manager.get(view["api_url"] + "&limit=500").json()["items"]
     assert rows and all(r["stage"] in ("proposal", "negotiation") for r in rows)
-    assert [r["amount"] for r in rows] == sorted((r["amount"] for r in rows), key=float, reverse=True)
+    assert [r["amount"] for r in rows] == sorted(
+        (r["amount"] for r in rows), key=float, reverse=True
+    )
 
     renamed = manager.patch(f"{VIEWS}/{view['id']}", json={"name": "Big open deals"})
     assert renamed.status_code == 200 and renamed.json()["name"] == "Big open deals"
@@ -110,7 +113,11 @@ def test_a_bad_view_is_422_naming_the_problem(
 
 def test_the_saver_may_not_filter_or_show_a_field_they_may_not_read(client: Any) -> None:
     support = client("support")  # amount is hidden from support
-    for view in ({"filters": {"amount__gte": "1"}}, {"columns": ["name", "amount"]}, {"sort": "amount"}):
+    for view in (
+        {"filters": {"amount__gte": "1"}},
+        {"columns": ["name", "amount"]},
+        {"sort": "amount"},
+    ):
         answer = save(support, name="Peek", **view)
         assert answer.status_code == 422, (view, answer.text)
     assert save(client("manager"), name="x", entity="no_such_list").status_code == 422
@@ -167,12 +174,21 @@ def test_a_shared_view_never_shows_a_reader_more_than_their_rules(crm: Crm, clie
 def test_the_list_page_opens_a_view_by_its_link(client: Any) -> None:
     manager = client("manager")
     view = save(
-        manager, name="Won, by name", filters={"stage__in": "won"}, sort="name", columns=["name", "stage"]
+        manager,
+        name="Won, by name",
+        filters={"stage__in": "won"},
+        sort="name",
+        columns=["name", "stage"],
     ).json()
     opened = manager.get(f"/deals/?view={view['id']}", follow_redirects=False)
     assert opened.status_code == 303
     query = parse_qs(urlsplit(opened.headers["location"]).query)
-    assert query == {"view": [str(view["id"])], "stage__in": ["won"], "sort": ["name"], "columns": ["name,stage"]}
+    assert query == {
+        "view": [str(view["id"])],
+        "stage__in": ["won"],
+        "sort": ["name"],
+        "columns": ["name,stage"],
+    }
     page = manager.get(opened.headers["location"])
     assert page.status_code == 200 and "Won, by name" in page.text
     assert f'action="/deals/views/{view["id"]}/delete"' in page.text  # one's own: deletable
@@ -186,7 +202,12 @@ def test_the_page_saves_and_deletes_a_view_with_its_csrf_token(client: Any) -> N
     assert token is not None
     query = re.search(r'name="query" value="([^"]*)"', page.text)
     assert query is not None
-    form = {"csrf_token": token.group(1), "name": "A people", "query": query.group(1).replace("&amp;", "&"), "role": "support"}
+    form = {
+        "csrf_token": token.group(1),
+        "name": "A people",
+        "query": query.group(1).replace("&amp;", "&"),
+        "role": "support",
+    }
     saved = seller.post("/contacts/views", data=form, follow_redirects=False)
     assert saved.status_code == 303, saved.text
     location = saved.headers["location"]
@@ -197,7 +218,9 @@ def test_the_page_saves_and_deletes_a_view_with_its_csrf_token(client: Any) -> N
     forged = seller.post(f"/contacts/views/{view_id}/delete", data={"csrf_token": "x"})
     assert forged.status_code == 403
     done = seller.post(
-        f"/contacts/views/{view_id}/delete", data={"csrf_token": token.group(1)}, follow_redirects=False
+        f"/contacts/views/{view_id}/delete",
+        data={"csrf_token": token.group(1)},
+        follow_redirects=False,
     )
     assert done.status_code == 303
     assert seller.get(f"{VIEWS}/{view_id}").status_code == 404

@@ -23,6 +23,7 @@ from crmgen_runtime.web import (
     lists,
     print_formats,
     records,
+    saved_views,
     search,
 )
 from starlette.routing import BaseRoute, Mount
@@ -41,6 +42,7 @@ MODULES = (
     dashboards,
     imports,
     print_formats,
+    saved_views,
     search,
     error_pages,
 )
