@@ -114,6 +114,10 @@ class WorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     pass
 
 
+class SavedView(tables.SavedViewTable, Base):
+    pass
+
+
 deal_partners = sa.Table(
     "deal_partners",
     Base.metadata,

@@ -38,16 +38,16 @@ def _texts(out: Path) -> dict[str, str]:
 def test_a_spec_that_turns_them_off_gets_no_trace(tmp_path: Path) -> None:
     out = tmp_path / "out"
     generate(_spec(tmp_path / "spec", "ui:\n  saved_views: false\n"), out)
-    found = {
-        name: trace for name, text in _texts(out).items() for trace in TRACES if trace in text
-    }
+    found = {name: trace for name, text in _texts(out).items() for trace in TRACES if trace in text}
     assert found == {}
 
 
 def test_saved_views_are_on_by_default_and_inline_edit_per_entity(tmp_path: Path) -> None:
     ui = "    ui:\n      inline_edit: true\n"
     spec = _spec(tmp_path / "spec", "").read_text(encoding="utf-8")
-    spec = spec.replace("    permissions:\n      staff: all\n", "    permissions:\n      staff: all\n" + ui)
+    spec = spec.replace(
+        "    permissions:\n      staff: all\n", "    permissions:\n      staff: all\n" + ui
+    )
     (tmp_path / "spec" / "app.yaml").write_text(spec, encoding="utf-8")
     out = tmp_path / "out"
     generate(tmp_path / "spec" / "app.yaml", out)
