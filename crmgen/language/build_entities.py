@@ -641,7 +641,8 @@ def _entity_ui(
     timeline = None
     if "timeline" in raw:
         timeline = check_names(raw["timeline"], path + ("timeline",))
-    return EntityUI(list_view, form, kanban, calendar, raw.get("icon"), timeline)
+    inline_edit = raw.get("inline_edit")
+    return EntityUI(list_view, form, kanban, calendar, raw.get("icon"), timeline, inline_edit)
 
 
 def _clashes(ctx: Context, entities: list[Entity]) -> None:

@@ -36,7 +36,14 @@ def build_ui(ctx: Context) -> UI:
     )
     navigation = _navigation(ctx, raw.get("navigation"), ("ui", "navigation"))
     home = _home(ctx, raw["home"], ("ui", "home")) if raw.get("home") else None
-    return UI(navigation, dashboards, reports, home)
+    return UI(
+        navigation,
+        dashboards,
+        reports,
+        home,
+        saved_views=raw.get("saved_views", True),
+        inline_edit=raw.get("inline_edit", False),
+    )
 
 
 # --- the home page ("my day") ----------------------------------------------------------------

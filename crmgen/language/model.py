@@ -160,6 +160,7 @@ class EntityUI:
     icon: str | None = None
     # the fields whose changes every reader sees on the timeline (None: the kanban's field)
     timeline: tuple[str, ...] | None = None
+    inline_edit: bool | None = None  # cells of its list edited in place (None: ``ui.inline_edit``)
 
 
 @dataclass(frozen=True)
@@ -421,6 +422,13 @@ class UI:
     dashboards: tuple[Dashboard, ...]
     reports: tuple[Report, ...]
     home: Home | None = None
+    saved_views: bool = True  # users save a list's filters, sort and columns (/api/views)
+    inline_edit: bool = False  # the default of each entity's ``ui.inline_edit``
+
+    def inline_edits(self, entity: Entity) -> bool:
+        """Whether the cells of ``entity``'s list are edited in place."""
+        own = entity.ui.inline_edit
+        return self.inline_edit if own is None else own
 
 
 @dataclass(frozen=True)

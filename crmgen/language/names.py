@@ -61,6 +61,7 @@ RESERVED_ENTITIES = frozenset(
         "CrmImportFailure",
         "CrmWorkerHeartbeat",
         "CrmTwoFactor",
+        "CrmSavedView",
     }
 )
 

@@ -168,6 +168,7 @@ def _entity() -> dict[str, Any]:
             title={"$ref": "#/$defs/snake_name"},
         ),
         timeline=names,
+        inline_edit={"type": "boolean"},
     )
     return obj(
         label={"$ref": "#/$defs/text"},
@@ -379,6 +380,8 @@ def _ui() -> dict[str, Any]:
         dashboards=named(dashboard),
         reports=named(report),
         home=home,
+        saved_views={"type": "boolean"},
+        inline_edit={"type": "boolean"},
     )
 
 

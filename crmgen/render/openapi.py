@@ -24,6 +24,7 @@ from crmgen.render import (
 )
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
+from crmgen.render.openapi_views import view_paths
 
 ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")
 SHARED_PARAMS = frozenset({"limit", "cursor", "offset", "sort", "count"})  # the same for every list
@@ -140,6 +141,7 @@ def document(spec: Spec) -> dict[str, Any]:
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
+    paths.update(view_paths(spec))  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     return {
         "openapi": "3.1.0",
         "info": {

@@ -2,7 +2,7 @@
 
 Every app has the same system tables: users' roles, sessions, the sign-in log, password resets, e-mail
 changes, rate limits, the audit log, the outbox, the scheduler's runs, the uploads being
-imported and the running workers' heartbeats. Their columns live here; the app declares one small class per table on its own
+imported, the running workers' heartbeats and the users' saved views of lists. Their columns live here; the app declares one small class per table on its own
 ``Base`` (so each app has its own metadata, and several apps can live in one process)::
 
     class CrmAuditEntry(tables.AuditEntryTable, Base):
@@ -433,6 +433,33 @@ class CommentTable:
     edited_at: Mapped[dt.datetime | None] = _moment()
     deleted_at: Mapped[dt.datetime | None] = _moment()
     deleted_by_id: Mapped[int | None] = user_ref("users", "SET NULL")
+class SavedViewTable:
+    """A list's filters, sort and columns saved by a user under a name (``crmgen_runtime.views``),
+    shared with the users holding one of ``roles``. Only a query: applying it re-checks every
+    field against the reader's rules. Apps whose spec turns ``ui.saved_views`` off have no such
+    table."""
+
+    __tablename__ = "crm_saved_views"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            sa.UniqueConstraint("user_id", "entity", "name", name="uq_crm_saved_views_name"),
+        )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _user("CASCADE")
+    entity: Mapped[str] = mapped_column(sa.String(64), index=True, comment="API path of its entity")
+    name: Mapped[str] = mapped_column(sa.String(100))
+    query: Mapped[dict[str, Any]] = mapped_column(
+        sa.JSON(), comment="{q, sort, filters: [[key, value], ...]} as the list API takes them"
+    )
+    columns: Mapped[list[str]] = mapped_column(sa.JSON(), default=list)
+    roles: Mapped[list[str]] = mapped_column(
+        sa.JSON(), default=list, comment="the roles it is shared with"
+    )
+    created_at: Mapped[dt.datetime] = _timestamp()
+    updated_at: Mapped[dt.datetime] = _timestamp()
 
 
 SYSTEM_TABLES: tuple[type, ...] = (
@@ -449,6 +476,7 @@ SYSTEM_TABLES: tuple[type, ...] = (
     ImportFailureTable,
     WorkerHeartbeatTable,
     TwoFactorTable,
+    SavedViewTable,
 )
 
 # The tables only apps that use notifications or comments have.
@@ -462,6 +490,7 @@ ADDED_IN_0_5: tuple[type, ...] = (
     ImportFailureTable,
     WorkerHeartbeatTable,
     TwoFactorTable,
+    SavedViewTable,
 )  # no table of 0.4 to rename
 
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see

@@ -118,6 +118,10 @@ class TwoFactor(tables.TwoFactorTable, Base):
     pass
 
 
+class SavedView(tables.SavedViewTable, Base):
+    pass
+
+
 deal_partners = sa.Table(
     "deal_partners",
     Base.metadata,

@@ -229,3 +229,24 @@ def test_notifications_and_comments_get_their_tables(upgraded: Upgraded) -> None
     for table in ("crm_notifications", "crm_notification_settings", "crm_comments"):
         assert upgraded.rows[table] == [], table
     assert app_python(upgraded.out, NOTIFY, upgraded.url) == [[1], 1]
+
+
+SAVED_VIEW = f"""
+import json, os
+from crmgen_runtime import views
+from crmgen_runtime.db import Database
+from crmgen_runtime.principal import CurrentUser
+from {PACKAGE}.resources import CATALOG
+db = Database(os.environ["DATABASE_URL"])
+old = CurrentUser(1, "old@demo.example", "Old", frozenset({{"manager"}}))
+made = views.create(db, CATALOG, old, {{"entity": "deals", "name": "Won", "filters": {{"stage": "won"}}}})
+print(json.dumps([made["name"], made["filters"], len(views.visible(db, CATALOG, old, "deals"))]))
+db.dispose()
+"""
+
+
+def test_saved_views_get_a_table_of_their_own(upgraded: Upgraded) -> None:
+    """0.5.0's users save views of lists: the upgrade creates ``crm_saved_views`` (empty), where
+    the upgraded app keeps an old user's view."""
+    assert upgraded.rows["crm_saved_views"] == []
+    assert app_python(upgraded.out, SAVED_VIEW, upgraded.url) == ["Won", {"stage": "won"}, 1]

@@ -1,4 +1,6 @@
-"""An entity's list page: its filters and what may be exported."""
+"""An entity's list page: its filters, what may be exported, whether its cells are edited in
+place (``inline_edit``) and, app-wide, whether users save views of lists (``saved_views``).
+Each switch is written only when it is on."""
 
 from __future__ import annotations
 
@@ -41,9 +43,12 @@ def _export(entity: Entity) -> list[str]:
 
 def entity_data(spec: Spec, entity: Entity) -> dict[str, Any]:
     """What ``ui.json`` holds of this part for ``entity`` (under ``entities[path]["lists"]``)."""
-    return {"filters": _filters(entity), "export": _export(entity)}
+    data: dict[str, Any] = {"filters": _filters(entity), "export": _export(entity)}
+    if spec.ui.inline_edits(entity):
+        data["inline_edit"] = True
+    return data
 
 
 def site_data(spec: Spec) -> dict[str, Any]:
     """What ``ui.json`` holds of this part for the whole app (under ``"lists"``)."""
-    return {}
+    return {"saved_views": True} if spec.ui.saved_views else {}

@@ -23,6 +23,7 @@ from crmgen_runtime import (
     events,
     notifications,
     profile,
+    views,
 )
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
@@ -55,6 +56,7 @@ def api_routes() -> list[BaseRoute]:
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
         *notifications.routes(CATALOG),  # /api/notifications
+        *views.routes(CATALOG),  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))

@@ -1016,6 +1016,10 @@ class CrmComment(tables.CommentTable, Base):
     """A comment on a record (an entity with comments: true)."""
 
 
+class CrmSavedView(tables.SavedViewTable, Base):
+    """A list's filters, sort and columns saved by a user under a name."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

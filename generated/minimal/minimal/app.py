@@ -21,6 +21,7 @@ from crmgen_runtime import (
     crud,
     events,
     profile,
+    views,
 )
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
@@ -52,6 +53,7 @@ def api_routes() -> list[BaseRoute]:
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
+        *views.routes(CATALOG),  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))

@@ -154,6 +154,10 @@ class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     """A running worker (or web process running the scheduler), as it last reported itself."""
 
 
+class CrmSavedView(tables.SavedViewTable, Base):
+    """A list's filters, sort and columns saved by a user under a name."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

@@ -11,7 +11,10 @@ value is a message on the page, never a 500. Pages go next and back by the API's
 cursors (``next_cursor``, ``prev_cursor``), so a page's link is as fast a thousand pages in as
 on the first and can be shared; the page never links an ``offset`` (an old link's offset still
 works up to ``LIST_MAX_OFFSET``). The total says whether it is counted or estimated
-(``totals``).
+(``totals``). ``columns=a,b`` picks the columns shown (among the fields the user reads) and
+``view=<id>`` names the saved view the page shows (``web.saved_views``); a list whose spec turns
+on ``inline_edit`` marks the cells the user may change for ``static/inline_edit.js``
+(``web.inline_edit``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.queries import RESERVED_PARAMETERS
 from crmgen_runtime.resources import Resource
-from crmgen_runtime.web import people
+from crmgen_runtime.web import inline_edit, people, saved_views
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
     MAX_RECORD_ID,
@@ -53,8 +56,9 @@ from crmgen_runtime.web.site import (
 )
 from crmgen_runtime.web.totals import total_text
 
-# Query names that are not filters; ``limit`` and ``count`` belong to the page, not the user.
-CONTROL = frozenset({"q", "sort", "offset", "limit", "cursor", "count"})
+# Query names that are not filters; ``limit`` and ``count`` belong to the page, not the user;
+# ``columns`` and ``view`` to saved views.
+CONTROL = frozenset({"q", "sort", "offset", "limit", "cursor", "count", "columns", "view"})
 MAX_OFFSET = 2**31 - 1
 EXPORT_PAGE = 500  # rows per database round trip while exporting
 MAX_XLSX_ROWS = 1_048_575  # the data rows an XLSX sheet holds below its header (CSV: no cap)
@@ -96,11 +100,14 @@ class ListQuery:
     offset: int = 0  # an old link's (the page itself links cursors only)
     cursor: str = ""  # the API's cursor of the page shown (empty: the first page)
     filters: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    columns: tuple[str, ...] = ()  # the columns picked (empty: the spec's)
+    view: str = ""  # the saved view shown
 
     @classmethod
     def of(cls, request: Request) -> ListQuery:
         query = request.query_params
         offset = query.get("offset", "0")
+        picked = (c.strip() for v in query.getlist("columns") for c in v.split(","))
         return cls(
             q=query.get("q", "").strip(),
             sort=query.get("sort", "").strip(),
@@ -111,6 +118,8 @@ class ListQuery:
                 for key, value in query.multi_items()
                 if key not in CONTROL and value.strip()
             ),
+            columns=tuple(dict.fromkeys(c for c in picked if c))[:100],
+            view=query.get("view", "").strip()[:12],
         )
 
     def values(self, key: str) -> list[str]:
@@ -126,6 +135,10 @@ class ListQuery:
         if self.sort:
             pairs.append(("sort", self.sort))
         pairs.extend(self.filters)
+        if self.columns:
+            pairs.append(("columns", ",".join(self.columns)))
+        if self.view:
+            pairs.append(("view", self.view))
         if paged and self.cursor:
             pairs.append(("cursor", self.cursor))
         elif paged and self.offset:
@@ -230,7 +243,8 @@ def filter_widgets(
                 for value, label in meta["choices"]
             ]
         elif kind in ("ref", "boolean"):
-            key = f"{name}__eq" if name in RESERVED_PARAMETERS else name  # sort__eq=, not sort=
+            reserved = name in RESERVED_PARAMETERS or name in CONTROL
+            key = f"{name}__eq" if reserved else name  # sort__eq=, not sort=
             widget["key"], widget["value"] = key, query.value(key)
             if kind == "ref":
                 widget["options"] = _ref_options(site, database, user, meta)
@@ -457,6 +471,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         fields: dict[str, dict[str, Any]] = entity["fields"]
         locale, database = site.locale_of(request), request.app.state.db
         query = ListQuery.of(request)
+        if saved_views.enabled(site) and query.pairs() == [("view", query.view)]:
+            return await saved_views.opened(request, site, user, query.view)  # ?view=<id>
         size = entity["page_size"]
         params = [*_api_params(site, entity, query), ("limit", str(size))]
         if query.cursor:
@@ -473,7 +489,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             error, status = exc.message, exc.status
             page = EMPTY_PAGE
         readable = permissions.readable(resource, user)
-        columns = [fields[c] for c in entity["columns"] if c in readable]
+        picked = [c for c in query.columns if c in fields and c in readable]
+        columns = [fields[c] for c in (picked or entity["columns"]) if c in readable]
+        edits = inline_edit.editable(site, entity, resource, user)
         widgets = await run_in_threadpool(
             filter_widgets, site, database, user, entity, readable, query, locale
         )
@@ -482,13 +500,23 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         rows = [
             {
                 "id": item["id"],
+                "version": item.get("version"),
                 "cells": [
-                    {"label": h["label"], "value": site.cell(c, item.get(c["name"]), locale)}
-                    for h, c in zip(headers, columns, strict=True)
+                    {
+                        "label": h["label"],
+                        "value": site.cell(c, item.get(c["name"]), locale),
+                        **inline_edit.cell(site, edits, c, item, locale, first=i == 0),
+                    }
+                    for i, (h, c) in enumerate(zip(headers, columns, strict=True))
                 ],
             }
             for item in page["items"]
         ]
+        views = {}
+        if saved_views.enabled(site):
+            views = await run_in_threadpool(
+                saved_views.context, site, database, user, path, query, readable, locale
+            )
         paged = bool(query.cursor or query.offset)
         offset = None if query.cursor else query.offset  # where the page starts, when known
         export = urlencode(query.pairs(paged=False))
@@ -518,6 +546,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             may_create=allowed(resource, user, "create"),
             may_delete=allowed(resource, user, "delete"),
             invite_url=people.invite_url(site, path, resource, user),
+            inline_edit=inline_edit.context(site, edits, resource, locale),
+            views=views,
         )
         return site.render(request, "list.html", context, user=user, status=status)
 

@@ -27,6 +27,7 @@ from crmgen_runtime.web import (
     people,
     print_formats,
     records,
+    saved_views,
     search,
 )
 from starlette.routing import BaseRoute, Mount
@@ -46,6 +47,7 @@ MODULES = (
     dashboards,
     imports,
     print_formats,
+    saved_views,
     search,
     notification_pages,
     comment_pages,

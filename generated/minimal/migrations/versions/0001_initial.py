@@ -537,6 +537,56 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "crm_saved_views",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "entity",
+            sa.String(length=64),
+            nullable=False,
+            comment="API path of its entity",
+        ),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "query",
+            sa.JSON(),
+            nullable=False,
+            comment="{q, sort, filters: [[key, value], ...]} as the list API takes them",
+        ),
+        sa.Column("columns", sa.JSON(), nullable=False),
+        sa.Column(
+            "roles", sa.JSON(), nullable=False, comment="the roles it is shared with"
+        ),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_saved_views")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_saved_views_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint(
+            "user_id", "entity", "name", name=op.f("uq_crm_saved_views_name")
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_saved_views_entity"), "crm_saved_views", ["entity"], unique=False
+    )
+    op.create_index(
+        op.f("ix_crm_saved_views_user_id"), "crm_saved_views", ["user_id"], unique=False
+    )
+    op.create_table(
         "crm_sessions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -632,6 +682,9 @@ def downgrade() -> None:
     op.drop_table("crm_two_factor")
     op.drop_index(op.f("ix_crm_sessions_user_id"), table_name="crm_sessions")
     op.drop_table("crm_sessions")
+    op.drop_index(op.f("ix_crm_saved_views_entity"), table_name="crm_saved_views")
+    op.drop_index(op.f("ix_crm_saved_views_user_id"), table_name="crm_saved_views")
+    op.drop_table("crm_saved_views")
     op.drop_index(
         op.f("ix_crm_password_resets_user_id"), table_name="crm_password_resets"
     )

@@ -25,6 +25,7 @@ from crmgen_runtime.web import (
     people,
     print_formats,
     records,
+    saved_views,
     search,
 )
 from starlette.routing import BaseRoute, Mount
@@ -44,6 +45,7 @@ MODULES = (
     dashboards,
     imports,
     print_formats,
+    saved_views,
     search,
     error_pages,
 )
