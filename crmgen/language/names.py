@@ -36,7 +36,7 @@ KEYWORD_REFUSED = {
 }
 # Attributes the generated User model keeps for authentication.
 USER_RESERVED = frozenset(
-    {"password_hash", "roles", "role_entries", "failed_logins", "locked_until"}
+    {"password_hash", "roles", "role_entries", "failed_logins", "locked_until", "locale", "invited"}
 )
 # Class names the generated models module defines or imports itself (its system tables' classes
 # carry the ``Crm`` prefix, so ``Session``, ``Job`` or ``AuditEntry`` are free for entities).

@@ -1,5 +1,5 @@
 """The OpenAPI parts of one's sign-in security (the runtime's ``account_security``): the
-sign-in's second step, two-factor setup, recovery codes, one's sessions and one's name."""
+sign-in's second step, two-factor setup, recovery codes, one's sessions, name and language."""
 
 from __future__ import annotations
 
@@ -93,6 +93,27 @@ def security_paths(two_factor: bool) -> dict[str, Any]:
                 "422": _error("Empty, or breaks the User's name rules"),
             },
             requestBody=_body(["name"], name="the new name"),
+        ),
+        "/api/auth/locale": _operation(
+            "post",
+            "auth_locale",
+            "Choose one's own language (the UI on every device, one's mails); null: the browser's",
+            {
+                "200": _json({"type": "object"}, "The id and the language"),
+                "401": _error("Not signed in"),
+                "422": _error("Not a language of this app"),
+            },
+            requestBody={
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"locale": {"type": ["string", "null"]}},
+                        }
+                    }
+                },
+            },
         ),
         "/api/auth/sessions": _operation(
             "get",

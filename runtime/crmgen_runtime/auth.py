@@ -470,10 +470,11 @@ def sign_out(catalog: Catalog, database: Database, token: str) -> None:
 
 
 def _user_columns(catalog: Catalog) -> tuple[Any, ...]:
-    """What a signed-in user is read from: id, e-mail, name, the spec's extra columns, a role."""
+    """What a signed-in user is read from: id, e-mail, name, language, the spec's extra
+    columns, a role."""
     user, role = user_model(catalog), role_model(catalog)
     extra = (getattr(user, column) for column in extra_columns(catalog).values())
-    return (user.id, user.email, user.name, *extra, role.role)
+    return (user.id, user.email, user.name, user.locale, *extra, role.role)
 
 
 @functools.cache
@@ -528,7 +529,7 @@ def principal_of(catalog: Catalog, rows: list[Any]) -> CurrentUser | None:
     """The ``CurrentUser`` of the rows of the lookup (one per role), or None."""
     if not rows:
         return None
-    first = rows[0]  # id, email, name, *extra columns, role (by position: no name clash)
+    first = rows[0]  # id, email, name, locale, *extra columns, role (by position: no clash)
     roles = frozenset(row[-1] for row in rows if row[-1] is not None)
     return CurrentUser(
         id=first[0],
@@ -536,7 +537,8 @@ def principal_of(catalog: Catalog, rows: list[Any]) -> CurrentUser | None:
         name=first[2],
         roles=roles,
         superuser=bool(roles & catalog.superuser_roles),
-        extra=dict(zip(extra_columns(catalog), first[3:-1], strict=True)),
+        locale=first[3],
+        extra=dict(zip(extra_columns(catalog), first[4:-1], strict=True)),
     )
 
 

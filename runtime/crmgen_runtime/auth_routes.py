@@ -112,6 +112,7 @@ def describe(user: CurrentUser) -> dict[str, Any]:
         name=user.name,
         roles=sorted(user.roles),
         superuser=user.superuser,
+        locale=user.locale,
     )
     return data
 

@@ -361,14 +361,13 @@ def line(catalog: Catalog, row: Any, w: dict[str, str], actor: str | None) -> st
 
 
 def send_digests(database: Database, catalog: Catalog) -> int:
-    """Queue one digest mail per user who chose ``digest`` for some kind and has unread
+    """Queue one digest mail (in the user's language) per user who chose ``digest`` for some kind and has unread
     notifications of those kinds newer than their last digest; how many were queued. The
     outbox key names the newest notification held, so a digest is never mailed twice."""
     settings: Any = catalog.table(NotificationSettingTable)
     model: Any = catalog.table(NotificationTable)
     users = catalog.by_name["User"].model
     config = catalog.config
-    w = words(config.default_locale)
     try:
         base = config.settings.load().public_url or ""
     except ValueError:
@@ -381,10 +380,13 @@ def send_digests(database: Database, catalog: Catalog) -> int:
             by_user.setdefault(row.user_id, []).append(row)
         for user_id, chosen in sorted(by_user.items()):
             person = session.execute(
-                sa.select(users.email, users.active).where(users.id == user_id)
+                sa.select(users.email, users.active, users.locale).where(users.id == user_id)
             ).first()
             if person is None or not person[1]:
                 continue
+            # in the language the user chose on their account page, else the app's
+            chosen_locale = person[2] if person[2] in config.locales else None
+            w = words(chosen_locale or config.default_locale)
             last = max((r.digested_id or 0 for r in chosen), default=0)
             found = session.scalars(
                 sa.select(model)

@@ -27,6 +27,7 @@ class CurrentUser:
     roles: frozenset[str]
     superuser: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    locale: str | None = None  # the UI language they chose on their account page
 
     def has_role(self, *names: str) -> bool:
         """True when the user has any of ``names`` (superusers have every role)."""

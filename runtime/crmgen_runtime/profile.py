@@ -7,7 +7,8 @@ change ends the user's other sessions and unused password-reset and e-mail-chang
 session that made it goes on.
 
 Routes (``routes(catalog)``, mounted at ``/api/auth`` beside ``auth_routes``): ``POST /password``
-{current_password, password} -> 204; ``POST /name`` {name} -> 200 (one's own name, audited); ``POST /email`` {email, password} -> 202;
+{current_password, password} -> 204; ``POST /name`` {name} -> 200 (one's own name, audited); ``POST /locale`` {locale} -> 200 (one's UI
+and mail language); ``POST /email`` {email, password} -> 202;
 ``POST /email/confirm`` {token} -> 200 with the user (no sign-in needed: the link is the proof).
 Every function takes the app's catalog first.
 """
@@ -280,6 +281,23 @@ def change_name(
     return {"id": user.id, "name": values["name"]}
 
 
+# --- the language ----------------------------------------------------------------------------
+
+
+def change_locale(
+    catalog: Catalog, database: Any, user: CurrentUser, locale: str | None
+) -> dict[str, Any]:
+    """Set ``user``'s own UI language, one of the app's (None: the browser's); the UI and the
+    mails sent to them use it. 422 for a language the app does not have. Blocking."""
+    if locale is not None and locale not in catalog.config.locales:
+        problem = f"Not a language of this app (one of: {', '.join(catalog.config.locales)})."
+        raise ApiError(422, "validation_error", "Some fields are invalid.", {"locale": problem})
+    users = catalog.by_name[accounts.USER].model
+    with database.session() as session:
+        session.execute(sa.update(users).where(users.id == user.id).values(locale=locale))
+    return {"id": user.id, "locale": locale}
+
+
 # --- endpoints -----------------------------------------------------------------------------
 
 
@@ -361,6 +379,23 @@ def routes(catalog: Catalog) -> list[BaseRoute]:
         )
         return JSONResponse(done)
 
+    async def locale(request: Request) -> Response:
+        """``POST /api/auth/locale`` {locale}: 200 ``{"id", "locale"}`` (null: the browser's)."""
+        user = await require_user(request)
+        auth_routes.require_json(request)
+        try:
+            data = await request.json()
+        except (ValueError, RecursionError):
+            raise ApiError(400, "invalid_json", "The request body is not valid JSON.") from None
+        chosen = data.get("locale") if isinstance(data, dict) else None
+        if chosen is not None and not isinstance(chosen, str):
+            problem = "Must be a language code or null."
+            raise ApiError(422, "validation_error", "Some fields are invalid.", {"locale": problem})
+        done = await run_in_threadpool(
+            change_locale, catalog, request.app.state.db, user, chosen or None
+        )
+        return JSONResponse(done)
+
     async def email_confirm(request: Request) -> Response:
         """``POST /api/auth/email/confirm`` {token}: 200 ``{"id", "email"}``."""
         body = await _fields(request, "token")
@@ -378,5 +413,6 @@ def routes(catalog: Catalog) -> list[BaseRoute]:
         Route("/password", password, methods=["POST"], name="auth_password"),
         Route("/email", email, methods=["POST"], name="auth_email"),
         Route("/name", name, methods=["POST"], name="auth_name"),
+        Route("/locale", locale, methods=["POST"], name="auth_locale"),
         Route("/email/confirm", email_confirm, methods=["POST"], name="auth_email_confirm"),
     ]

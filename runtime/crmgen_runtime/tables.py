@@ -433,6 +433,8 @@ class CommentTable:
     edited_at: Mapped[dt.datetime | None] = _moment()
     deleted_at: Mapped[dt.datetime | None] = _moment()
     deleted_by_id: Mapped[int | None] = user_ref("users", "SET NULL")
+
+
 class SavedViewTable:
     """A list's filters, sort and columns saved by a user under a name (``crmgen_runtime.views``),
     shared with the users holding one of ``roles``. Only a query: applying it re-checks every
@@ -443,9 +445,7 @@ class SavedViewTable:
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:
-        return (
-            sa.UniqueConstraint("user_id", "entity", "name", name="uq_crm_saved_views_name"),
-        )
+        return (sa.UniqueConstraint("user_id", "entity", "name", name="uq_crm_saved_views_name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _user("CASCADE")

@@ -45,6 +45,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
 

@@ -144,6 +144,7 @@ def test_me_and_logout(auth_client: Any, crm_web: Any) -> None:
     assert client.get("/api/auth/me", headers=bearer).json() == {
         "hired_on": "2024-02-29",
         "id": user_id,
+        "locale": None,
         "email": "cy@example.com",
         "name": "cy",
         "roles": ["admin", "sales"],

@@ -224,3 +224,20 @@ def test_anyone_changes_their_own_name_audited(client: TestClient, crm_web: rt_c
 
 def test_codes_are_normalised() -> None:
     assert twofactor.normalize(" AB12c-de 34 ") == "ab12cde34"
+
+
+def test_anyone_chooses_their_own_language(
+    client: TestClient, crm_web: rt_crm.Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = dataclasses.replace(crm_web.catalog.config, locales=("en", "ru"))
+    monkeypatch.setattr(crm_web.catalog, "config", config)
+    mine = bearer(client.post("/api/auth/login", json=ANN))
+    assert client.get("/api/auth/me", headers=mine).json()["locale"] is None
+    answer = client.post("/api/auth/locale", json={"locale": "ru"}, headers=mine)
+    assert answer.json() == {"id": answer.json()["id"], "locale": "ru"}
+    assert client.get("/api/auth/me", headers=mine).json()["locale"] == "ru"
+    wrong = client.post("/api/auth/locale", json={"locale": "xx"}, headers=mine)
+    assert error(wrong) == (422, "validation_error") and "locale" in wrong.json()["error"]["fields"]
+    assert client.post("/api/auth/locale", json={"locale": 3}, headers=mine).status_code == 422
+    cleared = client.post("/api/auth/locale", json={"locale": None}, headers=mine)
+    assert cleared.json()["locale"] is None

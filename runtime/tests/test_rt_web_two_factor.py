@@ -134,3 +134,35 @@ def test_ones_name_on_the_account_page(web: Callable[..., TestClient], crm_web: 
     done = client.post("/account/name", data={"csrf_token": csrf, "name": "Cy Twain"})
     assert done.headers["location"] == "/account?done=name"
     assert 'value="Cy Twain"' in client.get("/account").text
+
+
+def test_ones_language_follows_one_to_another_browser(
+    web: Callable[..., TestClient], crm_web: rt_crm.Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = dataclasses.replace(crm_web.catalog.config, locales=("en", "ru"))
+    monkeypatch.setattr(crm_web.catalog, "config", config)
+    here, there = web(), web()
+    add_user(crm_web, EMAIL, "sales")
+    sign_in(here, EMAIL)
+    page = here.get("/account").text
+    assert '<option value="ru" lang="ru">' in page
+    chosen = here.post(
+        "/account/locale", data={"csrf_token": csrf_of(here, "/account"), "locale": "ru"}
+    )
+    assert chosen.headers["location"] == "/account?done=locale"
+    assert (
+        "crm_locale=ru" in chosen.headers["set-cookie"]
+        or "locale=ru" in chosen.headers["set-cookie"]
+    )
+    # another browser, no cookie: after signing in, the account's language
+    sign_in(there, EMAIL)
+    there.cookies.pop("locale", None)
+    assert '<html lang="ru"' in there.get("/account").text
+    bad = here.post(
+        "/account/locale", data={"csrf_token": csrf_of(here, "/account"), "locale": "xx"}
+    )
+    assert bad.status_code == 422
+    back = here.post(
+        "/account/locale", data={"csrf_token": csrf_of(here, "/account"), "locale": ""}
+    )
+    assert back.headers["location"] == "/account?done=locale"

@@ -21,8 +21,9 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import two_factor
-from crmgen_runtime.web.auth_pages import password_error
+from crmgen_runtime.web.auth_pages import LOCALE_COOKIE_AGE, password_error
 from crmgen_runtime.web.site import (
+    LOCALE_COOKIE,
     Translate,
     client_ip,
     csrf_ok,
@@ -36,6 +37,7 @@ from crmgen_runtime.web.site import (
 NOTICES = {
     "password": "password_now_changed",
     "name": "name_now_changed",
+    "locale": "language_now_changed",
     "two_factor_off": "two_factor_now_off",
     "session_ended": "session_now_ended",
 }
@@ -73,6 +75,7 @@ def _page(request: Request, user: CurrentUser, *, status: int = 200, **context: 
     t = translator_of(request)
     full = {
         "two_factor": None,
+        "notifications": bool(site_of(request).catalog.config.notifications),
         "sessions": [],
         "two_factor_problem": None,
         "name_problem": None,
@@ -177,6 +180,39 @@ async def name_form(request: Request) -> Response:
     return redirect(request, "/account?done=name")
 
 
+async def locale_form(request: Request) -> Response:
+    """One's own language: kept on the account (the UI on any device, and one's mails) and in
+    this browser's cookie; empty: the browser's own again."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return site_of(request).error_page(request, 403, "csrf", user)
+    site = site_of(request)
+    chosen = form.get("locale") or None
+    try:
+        await run_in_threadpool(
+            profile.change_locale, site.catalog, request.app.state.db, user, chosen
+        )
+    except ApiError as exc:
+        problem = next(iter(exc.fields.values()), exc.message)
+        return await full_page(request, user, status=exc.status, name_problem=problem)
+    response = redirect(request, "/account?done=locale")
+    if chosen is None:
+        response.delete_cookie(LOCALE_COOKIE, path="/")
+    else:
+        response.set_cookie(
+            LOCALE_COOKIE,
+            chosen,
+            max_age=LOCALE_COOKIE_AGE,
+            path="/",
+            samesite="lax",
+            secure=credentials.cookies_secure(request),
+        )
+    return response
+
+
 async def email_change_page(request: Request) -> Response:
     """The mailed link: a button that confirms (POST), then the outcome."""
     site = site_of(request)
@@ -211,6 +247,7 @@ def routes() -> list[BaseRoute]:
         Route("/account/password", password_form, methods=["POST"], name="ui_account_password"),
         Route("/account/email", email_form, methods=["POST"], name="ui_account_email"),
         Route("/account/name", name_form, methods=["POST"], name="ui_account_name"),
+        Route("/account/locale", locale_form, methods=["POST"], name="ui_account_locale"),
         *two_factor.routes(),
         Route(
             "/email-change/{token}",

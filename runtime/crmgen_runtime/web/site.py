@@ -239,10 +239,15 @@ class Site:
     # --- words ------------------------------------------------------------------------------
 
     def locale_of(self, request: Request) -> str:
-        """The cookie's locale, else the best of Accept-Language, else the spec's default."""
+        """The cookie's locale (this browser's choice), else the signed-in user's (chosen on
+        their account page, when the user is known already), else the best of
+        Accept-Language, else the spec's default."""
         chosen = request.cookies.get(LOCALE_COOKIE)
         if chosen in self.locales:
             return str(chosen)
+        user = request.scope.get("state", {}).get("user")
+        if user is not None and getattr(user, "locale", None) in self.locales:
+            return str(user.locale)
         for part in request.headers.get("accept-language", "").split(","):
             tag = part.split(";")[0].strip().lower().split("-")[0]
             if tag in self.locales:
