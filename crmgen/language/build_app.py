@@ -10,8 +10,8 @@ from crmgen_runtime import assets
 
 from crmgen.diagnostics import did_you_mean
 from crmgen.language.build_entities import build_field
-from crmgen.language.context import Context
 from crmgen.language.build_mail import check_imap
+from crmgen.language.context import Context
 from crmgen.language.integrations import INTEGRATION_TYPES
 from crmgen.language.model import App, Endpoint, Integration, Role, Setting
 from crmgen.language.names import name_problem

@@ -18,6 +18,7 @@ from crmgen.language.model import Spec
 from crmgen.language.names import QUERY_PARAMETERS
 from crmgen.render import document_routes, openapi_accounts
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
+from crmgen.render.openapi_mail import mail_paths
 from crmgen.render.openapi_system import system_paths
 
 ORDERED_OPS = ("ne", "gt", "gte", "lt", "lte", "in", "isnull")
@@ -133,6 +134,7 @@ def document(spec: Spec) -> dict[str, Any]:
     _process_paths(spec, paths, schemas)
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
+    paths.update(mail_paths(spec))  # GET|POST /api/<path>/{id}/emails (email_templates, imap)
     return {
         "openapi": "3.1.0",
         "info": {

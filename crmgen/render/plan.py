@@ -183,7 +183,9 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     ]
     if spec.logs_mail:  # e-mail from records (email_templates, imap): no trace otherwise
         files.append(
-            PlannedFile(f"{package}/mail.py", "backend/mail.py.j2", {**context, **mail_context(spec)})
+            PlannedFile(
+                f"{package}/mail.py", "backend/mail.py.j2", {**context, **mail_context(spec)}
+            )
         )
     files += [
         PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)

@@ -184,7 +184,7 @@ def poll(mail: RecordMail, database: Database, mailbox: Mailbox) -> dict[str, in
         with database.session() as session:
             state = session.get(model, mailbox.name)
             last = state.last_uid if state is not None and state.uidvalidity == validity else 0
-            status, data = client.uid("SEARCH", None, f"UID {last + 1}:*")
+            status, data = client.uid("SEARCH", "UID", f"{last + 1}:*")
             if status != "OK":
                 raise MailboxError(f"SEARCH: {status}")
             uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last)[:BATCH]
@@ -194,7 +194,8 @@ def poll(mail: RecordMail, database: Database, mailbox: Mailbox) -> dict[str, in
                 if raw is not None:
                     logged += mail.insert(session, rows_of(mail, session, raw))
             if state is None:
-                state = model(name=mailbox.name)
+                state = model()
+                state.name = mailbox.name
                 session.add(state)
             state.uidvalidity = validity
             state.last_uid = max([last, *uids])
@@ -224,5 +225,3 @@ def register(mail: RecordMail, mailboxes: tuple[Mailbox, ...], events: Any) -> N
     """Put each mailbox's job on the app's ``events`` (the scheduler runs it on its cron)."""
     for mailbox in mailboxes:
         events.schedule(mailbox.job, mailbox.schedule, job(mail, mailbox))
-
-

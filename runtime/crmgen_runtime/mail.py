@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -194,7 +194,8 @@ class RecordMail:
                 stmt = sqlite_insert(table).values(**row).on_conflict_do_nothing()
             else:  # pragma: no cover - the app runs on SQLite and PostgreSQL
                 stmt = sa.insert(table).values(**row)
-            added += session.execute(stmt).rowcount or 0
+            result = cast(sa.CursorResult[Any], session.execute(stmt))
+            added += result.rowcount or 0
         return added
 
     def log_out(
@@ -235,9 +236,7 @@ class RecordMail:
             "outbox_key": outbox_key,
             "message_id": None,
         }
-        return self.insert(
-            session, [{**base, "entity": e, "record_id": i} for e, i in targets]
-        )
+        return self.insert(session, [{**base, "entity": e, "record_id": i} for e, i in targets])
 
     def statuses(self, session: Session, keys: set[str]) -> dict[str, str]:
         """The outbox status of each message key (pending, sent, dead)."""
@@ -316,7 +315,9 @@ class RecordMail:
         found = self.templates.get(str(name))
         if found is None or found.entity != resource.name:
             names = ", ".join(t.name for t in self.templates_for(resource.name)) or "none"
-            message = f"No e-mail template {str(name)[:64]!r} for {resource.label} (known: {names})."
+            message = (
+                f"No e-mail template {str(name)[:64]!r} for {resource.label} (known: {names})."
+            )
             raise ApiError(422, "validation_error", message, {"template": message})
         return found
 
@@ -415,9 +416,15 @@ class RecordMail:
             return describe(row, {key: "pending"})
 
     def listing(
-        self, database: Database, resource: Resource, user: CurrentUser, record_id: int,
-        limit: int, offset: int,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        database: Database,
+        resource: Resource,
+        user: CurrentUser,
+        record_id: int,
+        limit: int,
+        offset: int,
+    ) -> dict[str, Any]:
+        """A page of the record's e-mails (404 when the user may not read the record)."""
         permissions.require(resource, user, "read")
         with database.session() as session:
             if fetch_one(session.connection(), resource, user, record_id, "read") is None:

@@ -417,9 +417,7 @@ class Run:
         return plain(value, self.catalog)
 
     def enqueue(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
-        self.processes.outbox.enqueue(
-            self.session, kind=kind, payload=self.plain(payload), key=key
-        )
+        self.processes.outbox.enqueue(self.session, kind=kind, payload=self.plain(payload), key=key)
         self.sent += 1
 
     def email(

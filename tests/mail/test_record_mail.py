@@ -60,7 +60,9 @@ def delivered(smtp: SmtpServer, to: str) -> list[Message]:
 
 def page(crm: Crm, user: str, url: str) -> Any:
     with crm.client(headers=ENGLISH) as client:
-        client.post("/api/auth/login", json={"email": f"{user}@demo.example", "password": "demo-password"})
+        client.post(
+            "/api/auth/login", json={"email": f"{user}@demo.example", "password": "demo-password"}
+        )
         return client.get(url)
 
 
@@ -79,7 +81,13 @@ def run_imap_job(crm: Crm, tmp_path_factory: pytest.TempPathFactory) -> None:
     out = crm_out(tmp_path_factory)
     env = app_env(out, crm.database_url, {"IMAP_URL": crm.env["IMAP_URL"]})
     done = subprocess.run(
-        [sys.executable, "-c", JOB], env=env, cwd=out, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", JOB],
+        env=env,
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 
@@ -89,7 +97,9 @@ def test_an_email_sent_from_a_contact_arrives_once_and_is_on_the_timeline(
 ) -> None:
     to = unique("anna")
     contact = create(crm, "sales", "contacts", {"full_name": "Anna Client", "email": to})
-    response = send(crm, "sales", "contacts", contact["id"], {"template": "contact_follow_up", "locale": "en"})
+    response = send(
+        crm, "sales", "contacts", contact["id"], {"template": "contact_follow_up", "locale": "en"}
+    )
     assert response.status_code == 201, response.text
     sent = response.json()
     assert sent["to"] == to and sent["direction"] == "out" and sent["status"] == "pending"
@@ -116,8 +126,12 @@ def test_an_email_sent_from_a_contact_arrives_once_and_is_on_the_timeline(
 def test_an_email_from_a_deal_is_on_the_deal_and_its_contact(crm: Crm) -> None:
     to = unique("boris")
     contact = create(crm, "sales", "contacts", {"full_name": "Boris Buyer", "email": to.upper()})
-    deal = create(crm, "sales", "deals", {"name": "Boris deal", "contact": contact["id"], "amount": "1500"})
-    response = send(crm, "sales", "deals", deal["id"], {"template": "deal_proposal", "locale": "en"})
+    deal = create(
+        crm, "sales", "deals", {"name": "Boris deal", "contact": contact["id"], "amount": "1500"}
+    )
+    response = send(
+        crm, "sales", "deals", deal["id"], {"template": "deal_proposal", "locale": "en"}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["to"] == to.upper()  # the deal's contact's address
     assert emails(crm, "sales", "deals", deal["id"]).json()["total"] == 1
@@ -128,10 +142,16 @@ def test_an_email_from_a_deal_is_on_the_deal_and_its_contact(crm: Crm) -> None:
 def test_a_process_email_to_a_contact_is_on_its_timeline(crm: Crm) -> None:
     to = unique("news")
     contact = create(crm, "manager", "contacts", {"full_name": "Nina News", "email": to})
-    group = create(crm, "manager", "client_groups", {"name": f"Group {uuid.uuid4().hex[:6]}", "members": [contact["id"]]})
+    group = create(
+        crm,
+        "manager",
+        "client_groups",
+        {"name": f"Group {uuid.uuid4().hex[:6]}", "members": [contact["id"]]},
+    )
     with crm.client(crm.token("manager")) as client:
         done = client.post(
-            f"/api/client_groups/{group['id']}/newsletter", json={"subject": "Spring news", "body": "Hello!"}
+            f"/api/client_groups/{group['id']}/newsletter",
+            json={"subject": "Spring news", "body": "Hello!"},
         )
     assert done.status_code in (200, 201, 204), done.text
     [item] = emails(crm, "manager", "contacts", contact["id"]).json()["items"]
@@ -171,7 +191,9 @@ def test_a_message_in_the_mailbox_is_on_the_contact_timeline_once(
 
 
 def test_who_may_send_and_read(crm: Crm) -> None:
-    contact = create(crm, "sales", "contacts", {"full_name": "Carl Careful", "email": unique("carl")})
+    contact = create(
+        crm, "sales", "contacts", {"full_name": "Carl Careful", "email": unique("carl")}
+    )
     data = {"template": "contact_follow_up"}
     assert send(crm, "sales2", "contacts", contact["id"], data).status_code == 404  # not theirs
     assert emails(crm, "sales2", "contacts", contact["id"]).status_code == 404
@@ -213,7 +235,9 @@ def test_no_address_is_a_422_and_not_json_is_a_400(crm: Crm) -> None:
     assert response.status_code == 422 and "to" in response.json()["error"]["fields"]
     with crm.client(crm.token("sales")) as client:
         broken = client.post(
-            f"/api/contacts/{contact['id']}/emails", content=b"{", headers={"Content-Type": "application/json"}
+            f"/api/contacts/{contact['id']}/emails",
+            content=b"{",
+            headers={"Content-Type": "application/json"},
         )
     assert broken.status_code == 400
 
@@ -223,7 +247,9 @@ def test_the_compose_form_sends_with_its_csrf_token(crm: Crm) -> None:
     contact = create(crm, "sales", "contacts", {"full_name": "Fiona Form", "email": to})
     base = f"/contacts/{contact['id']}"
     with crm.client(headers=ENGLISH) as client:
-        client.post("/api/auth/login", json={"email": "sales@demo.example", "password": "demo-password"})
+        client.post(
+            "/api/auth/login", json={"email": "sales@demo.example", "password": "demo-password"}
+        )
         form = client.get(f"{base}/emails/new?template=contact_follow_up")
         assert form.status_code == 200
         assert "Following up, Fiona Form" in form.text and to in form.text
@@ -232,12 +258,15 @@ def test_the_compose_form_sends_with_its_csrf_token(crm: Crm) -> None:
         data = {"template": "contact_follow_up", "to": to, "subject": "Hello Fiona", "body": "Text"}
         forged = client.post(f"{base}/emails", data=data, follow_redirects=False)
         assert forged.status_code == 403
-        done = client.post(f"{base}/emails", data={**data, "csrf_token": token.group(1)}, follow_redirects=False)
+        done = client.post(
+            f"{base}/emails", data={**data, "csrf_token": token.group(1)}, follow_redirects=False
+        )
         assert done.status_code == 303 and done.headers["location"] == f"{base}?sent=email"
         shown = client.get(done.headers["location"])
         assert "The e-mail is on its way." in shown.text and "Hello Fiona" in shown.text
         empty = client.post(
-            f"{base}/emails", data={**data, "subject": "", "csrf_token": token.group(1)}, follow_redirects=False
+            f"{base}/emails",
+            data={**data, "subject": "", "csrf_token": token.group(1)},
+            follow_redirects=False,
         )
         assert empty.status_code == 422 and 'aria-invalid="true"' in empty.text
-

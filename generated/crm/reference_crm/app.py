@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
-from reference_crm import RUNTIME_VERSION, analytics, outbox, web
+from reference_crm import RUNTIME_VERSION, analytics, mail, outbox, web
 from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import Settings, check, startup_settings
 
@@ -37,6 +37,7 @@ def api_routes() -> list[BaseRoute]:
         *audit.routes(CATALOG),  # GET /api/audit
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
+        *mail.routes,  # GET|POST /api/<path>/{id}/emails
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
@@ -75,7 +76,7 @@ def create_app(
         database or Database(settings.database_url, **settings.engine_options),
         owns_database=database is None,
         api=api_routes(),
-        pages=web.routes(),  # the web UI: /, /login, /static, /<entity path>/...
+        pages=[*mail.pages(), *web.routes()],  # the compose pages, then the web UI
         middleware=default_middleware() if middleware is None else middleware,
         openapi_document=OPENAPI.read_bytes(),
     )

@@ -1000,6 +1000,14 @@ class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     """A running worker (or web process running the scheduler), as it last reported itself."""
 
 
+class CrmEmail(tables.EmailLogTable, Base):
+    """An e-mail on one record's timeline: sent from it, by a process, or read from a mailbox."""
+
+
+class CrmMailbox(tables.MailboxTable, Base):
+    """How far an imap integration has read its mailbox."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

@@ -107,9 +107,7 @@ def entity_routes(path: str, resource: Resource, found: mail.RecordMail) -> list
             return stop
         record_id = request.path_params["id"]
         database = request.app.state.db
-        record = await run_in_threadpool(
-            fetch_record, database, resource, user, record_id, "read"
-        )
+        record = await run_in_threadpool(fetch_record, database, resource, user, record_id, "read")
         if record is None:
             return site.error_page(request, 404, "not_found", user)
         if not found.may_send(user):
