@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen.language.build_documents import _check_template
+from crmgen.language.build_documents import check_template
 from crmgen.language.context import Context
 from crmgen.language.cron import cron_problem
 from crmgen.language.model import EmailTemplate
@@ -80,7 +80,7 @@ def build_email_templates(ctx: Context) -> list[EmailTemplate]:
             texts = value.items() if isinstance(value, dict) else [(None, value)] if value else []
             for locale, text in texts:
                 where = path + (key,) if locale is None else path + (key, locale)
-                _check_template(ctx, text, where, names + TEMPLATE_NAMES)
+                check_template(ctx, text, where, names + TEMPLATE_NAMES)
         out.append(
             EmailTemplate(
                 name=name,

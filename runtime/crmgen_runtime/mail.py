@@ -25,7 +25,7 @@ import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -194,8 +194,7 @@ class RecordMail:
                 stmt = sqlite_insert(table).values(**row).on_conflict_do_nothing()
             else:  # pragma: no cover - the app runs on SQLite and PostgreSQL
                 stmt = sa.insert(table).values(**row)
-            result = cast(sa.CursorResult[Any], session.execute(stmt))
-            added += result.rowcount or 0
+            added += len(session.execute(stmt.returning(table.c.id)).all())
         return added
 
     def log_out(
