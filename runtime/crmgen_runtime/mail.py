@@ -366,10 +366,11 @@ class RecordMail:
             to_value = data["to"] if data.get("to") not in (None, "", []) else made["to"]
             problems: dict[str, str] = {}
             raw = to_value if isinstance(to_value, list) else [to_value] if to_value else []
-            recipients = addresses(raw)
-            if not raw:
+            listed = [str(r) for r in raw if str(r).strip()]
+            recipients = addresses(listed)
+            if not listed:
                 problems["to"] = "The record has no e-mail address: give one in to."
-            elif len(recipients) != len([r for r in raw if str(r).strip()]) or not recipients:
+            elif any("\r" in r or "\n" in r or not addresses(r) for r in listed):
                 problems["to"] = "Give e-mail addresses (name@example.com)."
             elif len(recipients) > MAX_RECIPIENTS:
                 problems["to"] = f"At most {MAX_RECIPIENTS} recipients."

@@ -217,6 +217,7 @@ def test_who_may_send_and_read(crm: Crm) -> None:
         ({"subject": "Hi", "body": ""}, "body"),
         ({"subject": "Hi", "body": "text", "to": "not an address"}, "to"),
         ({"subject": "Hi", "body": "text", "to": 42}, "to"),
+        ({"subject": "Hi", "body": "text", "to": ["a@b.example", "x\r\nBcc: c@d.example"]}, "to"),
         ({"subject": "Hi", "body": "text", "cc": "a@b.example"}, "cc"),
         ({"subject": ["Hi"], "body": "text"}, "subject"),
     ],
