@@ -16,7 +16,7 @@ import crmgen_runtime
 from crmgen_runtime import asgi, audit, auth_routes, crud, events, profile
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
-from crmgen_runtime.web import print_formats
+from crmgen_runtime.web import mail_pages, print_formats
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
@@ -76,7 +76,8 @@ def create_app(
         database or Database(settings.database_url, **settings.engine_options),
         owns_database=database is None,
         api=api_routes(),
-        pages=[*mail.pages(), *web.routes()],  # the compose pages, then the web UI
+        # the compose pages (/<path>/{id}/emails/new), then the web UI
+        pages=[*mail_pages.routes(mail.MAIL, web.SITE), *web.routes()],
         middleware=default_middleware() if middleware is None else middleware,
         openapi_document=OPENAPI.read_bytes(),
     )

@@ -3,10 +3,10 @@ the timelines of the records it is about.
 
 ``MAIL`` (``crmgen_runtime.mail.RecordMail``) sends an e-mail from a record through the
 outbox and logs it on the record and on the contacts it goes to; the e-mails the processes send
-are logged the same way. ``routes``: ``GET|POST /api/<plural>/{id}/emails``; ``pages()``: the
-compose page of the web UI. ``MAILBOXES``: the ``imap`` integrations, whose
-jobs (``register``: on the scheduler) log incoming mail on the sender contact's timeline
-(``crmgen_runtime.inbox``).
+are logged the same way. ``routes``: ``GET|POST /api/<plural>/{id}/emails``; the compose pages
+are the runtime's (``crmgen_runtime.web.mail_pages``, wired in ``app.py``).
+``MAILBOXES``: the ``imap`` integrations, whose jobs (``register``: on the scheduler) log
+incoming mail on the sender contact's timeline (``crmgen_runtime.inbox``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from crmgen_runtime.events import Events
 from crmgen_runtime.inbox import Mailbox
 from crmgen_runtime.inbox import register as register_mailboxes
 from crmgen_runtime.mail import EmailTemplate, RecordMail
-from starlette.routing import BaseRoute
 
 from reference_crm import outbox
 from reference_crm.resources import CATALOG
 
-__all__ = ["MAIL", "MAILBOXES", "TEMPLATES", "pages", "register", "routes"]
+__all__ = ["MAIL", "MAILBOXES", "TEMPLATES", "register", "routes"]
 
 # The spec's templates: subject and body per locale, sandboxed Jinja over the record's fields.
 TEMPLATES: dict[str, EmailTemplate] = {
@@ -118,15 +117,6 @@ MAIL = RecordMail(
 MAILBOXES: tuple[Mailbox, ...] = (Mailbox(outbox.INTEGRATIONS["inbox"], "*/5 * * * *"),)
 
 routes = MAIL.routes()  # relative to /api: the app adds them below its /api mount
-
-
-def pages() -> list[BaseRoute]:
-    """The compose pages of the web UI (``/<path>/{id}/emails/new``)."""
-    from crmgen_runtime.web import mail_pages
-
-    from reference_crm.web.core import SITE
-
-    return mail_pages.routes(MAIL, SITE)
 
 
 def register(events: Events) -> None:
