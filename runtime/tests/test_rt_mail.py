@@ -9,7 +9,6 @@ import email.policy
 from email.message import EmailMessage
 
 import pytest
-
 from crmgen_runtime.inbox import MailboxError, imap_target, message_key, text_of
 from crmgen_runtime.mail import addresses, pick
 
@@ -57,8 +56,6 @@ def _message(raw: bytes) -> EmailMessage:
 def test_the_text_of_a_message_and_its_key() -> None:
     plain = _message(b"Message-ID: <a@b>\r\nSubject: x\r\n\r\nHello there\r\n")
     assert text_of(plain) == "Hello there" and message_key(plain, b"raw") == "<a@b>"
-    html = _message(
-        b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>you</b></p>\r\n"
-    )
+    html = _message(b"Content-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>you</b></p>\r\n")
     assert " ".join(text_of(html).split()) == "Hello you"
     assert message_key(html, b"raw").startswith("sha256:")  # no Message-ID: the digest

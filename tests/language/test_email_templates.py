@@ -105,9 +105,7 @@ integrations:
 
 
 def test_a_deal_template_needs_to(tmp_path: Path) -> None:
-    _, problems = check(
-        tmp_path, "email_templates:\n  x: {entity: Deal, subject: s, body: b}\n"
-    )
+    _, problems = check(tmp_path, "email_templates:\n  x: {entity: Deal, subject: s, body: b}\n")
     assert any("Deal has no e-mail field: say where the address is with to:" in p for p in problems)
 
 
