@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
 from crmgen.language.build_app import build_app, build_endpoints, build_integrations, build_roles
 from crmgen.language.build_entities import build_entities
+from crmgen.language.build_mail import build_email_templates
 from crmgen.language.build_processes import build_processes
 from crmgen.language.build_ui import build_ui
 from crmgen.language.context import Context
@@ -27,7 +28,7 @@ from crmgen.language.sources import load_sources
 from crmgen.language.user_management import check_two_factor, check_user_management
 from crmgen.language.yaml_loader import Path
 
-_UNITS = ("entities", "processes", "roles", "endpoints", "integrations")
+_UNITS = ("entities", "processes", "roles", "endpoints", "integrations", "email_templates")
 
 
 def check_spec(path: str | FsPath) -> tuple[Spec | None, list[Diagnostic]]:
@@ -88,6 +89,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     endpoints = build_endpoints(ctx, entity_paths, backs)
     integrations = build_integrations(ctx)
     processes = build_processes(ctx, endpoints)
+    email_templates = build_email_templates(ctx)
     ui = build_ui(ctx)
     return Spec(
         app=app,
@@ -99,6 +101,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
         ui=ui,
         files=files,
         custom=ctx.custom,
+        email_templates=tuple(email_templates),
     )
 
 

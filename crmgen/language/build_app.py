@@ -10,6 +10,7 @@ from crmgen_runtime import assets
 
 from crmgen.diagnostics import did_you_mean
 from crmgen.language.build_entities import build_field
+from crmgen.language.build_mail import check_imap
 from crmgen.language.context import Context
 from crmgen.language.integrations import INTEGRATION_TYPES
 from crmgen.language.model import App, Endpoint, Integration, Role, Setting
@@ -106,6 +107,7 @@ def build_roles(ctx: Context) -> list[Role]:
                 audit=bool(detail.get("audit", detail.get("superuser", False))),
                 description=Text.of(detail.get("description")),
                 manage_users=bool(detail.get("superuser") or detail.get("manage_users")),
+                send_email=bool(detail.get("superuser") or detail.get("send_email")),
             )
         )
     if not roles:
@@ -122,6 +124,7 @@ def build_roles(ctx: Context) -> list[Role]:
 RECORD_SUBPATHS = {
     "comments": ("GET", "POST"),
     "attachments": ("GET", "POST"),
+    "emails": ("GET", "POST"),
     "personal-data": ("GET",),
     "erase": ("POST",),
 }
@@ -218,6 +221,8 @@ def build_integrations(ctx: Context) -> list[Integration]:
     for name, raw in (ctx.data.get("integrations") or {}).items():
         path: Path = ("integrations", name)
         itype = INTEGRATION_TYPES[raw["type"]]
+        if itype.name == "imap":
+            check_imap(ctx, name, raw)
         settings = []
         for key, value in raw.items():
             if key in ("type", "events"):

@@ -67,7 +67,7 @@ def _document(
         texts = value.items() if isinstance(value, dict) else [(None, value)] if value else []
         for locale, text in texts:
             where = path + (key,) if locale is None else path + (key, locale)
-            _check_template(ctx, text, where, names + TEMPLATE_NAMES)
+            check_template(ctx, text, where, names + TEMPLATE_NAMES)
     roles = tuple(raw.get("roles") or ())
     for i, role in enumerate(roles):
         if ctx.known_role(role, path + ("roles", i)):
@@ -203,7 +203,7 @@ def _role_may_read(
         )
 
 
-def _check_template(ctx: Context, text: str, path: Path, names: tuple[str, ...]) -> None:
+def check_template(ctx: Context, text: str, path: Path, names: tuple[str, ...]) -> None:
     """The template parses, loads no other file and uses only ``names``."""
     try:
         parsed = _JINJA.parse(text)

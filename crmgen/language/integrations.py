@@ -84,3 +84,15 @@ register(
         required=("url",),
     )
 )
+register(
+    IntegrationType(
+        "imap",
+        "incoming e-mail read from a mailbox and logged on the sender contact's timeline",
+        secrets=("url",),
+        required=("url",),
+        extra={
+            "entity": {"$ref": "#/$defs/entity_name"},
+            "schedule": {"type": "string", "description": "cron (default: */5 * * * *)"},
+        },
+    )
+)

@@ -249,6 +249,8 @@ class Role:
     description: Text = Text(())
     # May change users' sign-in identity and power (e-mail, active, roles); superusers may.
     manage_users: bool = False
+    # May send e-mail from the records it may read (``email_templates``); superusers may.
+    send_email: bool = False
 
 
 @dataclass(frozen=True)
@@ -314,6 +316,22 @@ class Integration:
 
     def setting(self, name: str) -> Setting | None:
         return next((s for s in self.settings if s.name == name), None)
+
+
+@dataclass(frozen=True)
+class EmailTemplate:
+    """An e-mail people send from a record of ``entity`` (``email_templates:``): ``subject``
+    and ``body`` are sandboxed Jinja templates per locale over the record's fields, ``user``
+    (the sender) and ``today``; ``to`` is the field path of the recipient's address (None: the
+    entity's own e-mail field)."""
+
+    name: str
+    entity: str
+    label: Text
+    position: Position
+    subject: Text
+    body: Text
+    to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -458,6 +476,12 @@ class Spec:
     ui: UI
     files: tuple[str, ...]  # the files this spec was read from
     custom: CustomCode | None = None  # the custom folder beside the spec (copied into the app)
+    email_templates: tuple[EmailTemplate, ...] = ()
+
+    @property
+    def logs_mail(self) -> bool:
+        """Whether the app logs e-mail on records (templates or an ``imap`` integration)."""
+        return bool(self.email_templates) or any(i.type == "imap" for i in self.integrations)
 
     def entity(self, name: str) -> Entity | None:
         return next((e for e in self.entities if e.name == name), None)

@@ -20,7 +20,7 @@ QUERY_PARAMETERS = frozenset(
     {"limit", "cursor", "offset", "sort", "q", "fields", "format", "count"}
 )
 # The sub-collections of every record's path (/api/<plural>/{id}/comments; CONTRACT.md).
-RECORD_COLLECTIONS = frozenset({"comments", "attachments"})
+RECORD_COLLECTIONS = frozenset({"comments", "attachments", "emails"})
 # Names a model's class keeps for itself (SQLAlchemy declarative's ``metadata`` and
 # ``registry``, the runtime's ``display_field``): a field so named gets the attribute ``<name>_``
 # (like a Python keyword: ``from`` -> ``from_``) and keeps its name everywhere else.
@@ -58,6 +58,8 @@ RESERVED_ENTITIES = frozenset(
         "CrmOutboxMessage",
         "CrmScheduleRun",
         "CrmImportUpload",
+        "CrmEmail",
+        "CrmMailbox",
         "CrmImportFailure",
         "CrmWorkerHeartbeat",
         "CrmTwoFactor",

@@ -453,6 +453,7 @@ def spec_schema() -> dict[str, Any]:
                 superuser={"type": "boolean"},
                 audit={"type": "boolean"},
                 manage_users={"type": "boolean"},
+                send_email={"type": "boolean"},
             ),
         ]
     }
@@ -463,6 +464,18 @@ def spec_schema() -> dict[str, Any]:
         path={"type": "string", "pattern": r"^/[A-Za-z0-9_\-/{}]*$"},
         input=named({"$ref": "#/$defs/field"}),
         roles={"type": "array", "items": {"$ref": "#/$defs/snake_name"}},
+    )
+    email_template = obj(
+        ("entity", "subject", "body"),
+        label=text,
+        entity={"$ref": "#/$defs/entity_name"},
+        to={
+            "type": "string",
+            "pattern": r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$",
+            "description": "the field path of the recipient's address (default: the entity's e-mail field)",
+        },
+        subject=text,
+        body=text,
     )
     process = obj(
         ("on", "steps"),
@@ -485,6 +498,7 @@ def spec_schema() -> dict[str, Any]:
             endpoints=named(endpoint),
             processes=named(process),
             integrations=named({"$ref": "#/$defs/integration"}),
+            email_templates=named(email_template),
             ui={"$ref": "#/$defs/ui"},
         ),
         "patternProperties": {

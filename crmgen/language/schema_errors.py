@@ -224,6 +224,7 @@ _NAME_KINDS = {
     "processes": "process",
     "endpoints": "endpoint",
     "integrations": "integration",
+    "email_templates": "e-mail template",
     "dashboards": "dashboard",
     "reports": "report",
     "kpis": "KPI",

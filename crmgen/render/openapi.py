@@ -23,6 +23,7 @@ from crmgen.render import (
     openapi_security,
 )
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
+from crmgen.render.openapi_mail import mail_paths
 from crmgen.render.openapi_system import system_paths
 from crmgen.render.openapi_views import view_paths
 
@@ -142,6 +143,7 @@ def document(spec: Spec) -> dict[str, Any]:
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
     paths.update(view_paths(spec))  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
+    paths.update(mail_paths(spec))  # GET|POST /api/<path>/{id}/emails (email_templates, imap)
     return {
         "openapi": "3.1.0",
         "info": {

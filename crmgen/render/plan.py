@@ -24,6 +24,7 @@ from crmgen.render import (
     seed_plan,
 )
 from crmgen.render.analytics import analytics_context
+from crmgen.render.mail_settings import mail_context
 from crmgen.render.outbox_settings import outbox_context
 from crmgen.render.planned import PlannedFile
 from crmgen.render.processes import processes_context, written_fields
@@ -180,6 +181,12 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
         ),
         PlannedFile(f"{package}/ui.json", "ui/ui.json.j2", {**context, **ui_context(spec)}),
     ]
+    if spec.logs_mail:  # e-mail from records (email_templates, imap): no trace otherwise
+        files.append(
+            PlannedFile(
+                f"{package}/mail.py", "backend/mail.py.j2", {**context, **mail_context(spec)}
+            )
+        )
     files += [
         PlannedFile(f"{package}/web/{name}.py", f"backend/web/{name}.py.j2", context)
         for name in WEB_MODULES

@@ -24,8 +24,10 @@ import functools
 import json
 import logging
 import os
+import re
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -96,6 +98,11 @@ class Dumper(Protocol):
     app: str
 
     def dump(self, url: str, path: Path) -> dict[str, int]: ...
+
+
+def strip_tags(html: str) -> str:
+    """The text of an HTML e-mail, for the log (tags dropped, whitespace collapsed)."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 @functools.lru_cache(maxsize=512)
@@ -247,6 +254,7 @@ class Run:
         self.process = process
         self.user = Actor(session, current, self.catalog) if current is not None else None
         self.sent = 0
+        self.about: Any = None  # the record the process runs for (its e-mails are logged on it)
 
     # records
     def resource(self, entity: str) -> Resource:
@@ -408,10 +416,8 @@ class Run:
         """``value`` as JSON carries it (``plain``)."""
         return plain(value, self.catalog)
 
-    def enqueue(self, kind: str, payload: dict[str, Any]) -> None:
-        self.processes.outbox.enqueue(
-            self.session, kind=kind, payload=self.plain(payload), key=None
-        )
+    def enqueue(self, kind: str, payload: dict[str, Any], key: str | None = None) -> None:
+        self.processes.outbox.enqueue(self.session, kind=kind, payload=self.plain(payload), key=key)
         self.sent += 1
 
     def email(
@@ -432,7 +438,21 @@ class Run:
             return
         to_value: Any = recipients[0] if len(recipients) == 1 else recipients
         message = {"to": to_value, "subject": subject, "text": text, "html": html}
-        self.enqueue("email", {**message, "integration": integration})
+        mail = self.processes.mail
+        key = f"email:{self.process}:{uuid.uuid4().hex}" if mail is not None else None
+        self.enqueue("email", {**message, "integration": integration}, key)
+        if mail is not None and key is not None:  # on the record's and the contacts' timelines
+            from crmgen_runtime.mail import about_of, addresses
+
+            mail.log_out(
+                self.session,
+                about=about_of(self.catalog, self.about),
+                to=addresses(recipients),
+                subject=subject,
+                body=text if text is not None else strip_tags(html or ""),
+                outbox_key=key,
+                process=self.process,
+            )
 
     def _about(self, value: Any) -> tuple[str | None, int | None]:
         """The entity and id of a record (a model object, a ``Record``), else (None, None)."""
@@ -663,9 +683,12 @@ class Processes:
         outbox: Enqueuer,
         backups: Dumper | None = None,
         http_integrations: Mapping[str, HttpSettings] | None = None,
+        mail: Any = None,
     ) -> None:
         self.catalog = catalog
         self.outbox = outbox
+        # the app's ``crmgen_runtime.mail.RecordMail``: e-mails steps send are logged with it
+        self.mail = mail
         self.backups = backups
         self.http_integrations: Mapping[str, HttpSettings] = http_integrations or {}
         # the steps' log, named as the app's processes module: ``PKG.processes``
@@ -692,6 +715,7 @@ class Processes:
         session.info[DEPTH_KEY] = depth + 1
         try:
             run = Run(self, session, current, name)
+            run.about = names.get("record")
             if user:
                 names["user"] = run.user
             process(run, **names)

@@ -462,6 +462,51 @@ class SavedViewTable:
     updated_at: Mapped[dt.datetime] = _timestamp()
 
 
+class EmailLogTable:
+    """One e-mail on one record's timeline (``crmgen_runtime.mail``): sent from the record or by
+    a process (``out``, its outbox message's key in ``outbox_key``), or read from a mailbox
+    (``in``, by its ``Message-ID``). An e-mail about several records (a deal and its contact)
+    has a row on each; the unique (entity, record_id, message_id) logs a message read twice
+    once. Only apps whose spec has ``email_templates`` or an ``imap`` integration have it."""
+
+    __tablename__ = "crm_emails"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            sa.UniqueConstraint("entity", "record_id", "message_id", name="uq_crm_emails_message"),
+            sa.Index("ix_crm_emails_record", "entity", "record_id", "at"),
+        )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger())
+    direction: Mapped[str] = mapped_column(sa.String(3), comment="out or in")
+    at: Mapped[dt.datetime] = _timestamp()
+    sender: Mapped[str] = mapped_column(sa.String(320), default="", server_default="")
+    recipients: Mapped[str] = mapped_column(sa.String(2000), default="", server_default="")
+    subject: Mapped[str] = mapped_column(sa.String(998), default="", server_default="")
+    body: Mapped[str] = mapped_column(sa.Text(), default="", server_default="")
+    template: Mapped[str | None] = mapped_column(sa.String(64))
+    process: Mapped[str | None] = mapped_column(sa.String(64))
+    user_id: Mapped[int | None] = mapped_column(comment="who sent it from the record")
+    user_email: Mapped[str | None] = mapped_column(sa.String(320))
+    outbox_key: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+
+
+class MailboxTable:
+    """How far the ``imap`` integration ``name`` has read its mailbox: the last UID logged (in
+    the mailbox's UIDVALIDITY), advanced in the transaction that logs the messages."""
+
+    __tablename__ = "crm_mailboxes"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(sa.BigInteger(), default=0, server_default="0")
+    last_uid: Mapped[int] = mapped_column(sa.BigInteger(), default=0, server_default="0")
+    checked_at: Mapped[dt.datetime | None] = _moment()
+
+
 SYSTEM_TABLES: tuple[type, ...] = (
     UserRoleTable,
     UserSessionTable,
@@ -479,12 +524,14 @@ SYSTEM_TABLES: tuple[type, ...] = (
     SavedViewTable,
 )
 
-# The tables only apps that use notifications or comments have.
+# The tables only apps that use notifications or comments have, and those only apps that log
+# e-mail have (the spec's ``email_templates`` or an ``imap`` integration).
 OPTIONAL_TABLES: tuple[type, ...] = (NotificationTable, NotificationSettingTable, CommentTable)
+MAIL_TABLES: tuple[type, ...] = (EmailLogTable, MailboxTable)
 
 SYSTEM_NAMES: tuple[str, ...] = tuple(
     t.__tablename__  # type: ignore[attr-defined]
-    for t in SYSTEM_TABLES + OPTIONAL_TABLES
+    for t in SYSTEM_TABLES + OPTIONAL_TABLES + MAIL_TABLES
 )
 ADDED_IN_0_5: tuple[type, ...] = (
     ImportFailureTable,

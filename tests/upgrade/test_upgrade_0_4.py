@@ -250,3 +250,27 @@ def test_saved_views_get_a_table_of_their_own(upgraded: Upgraded) -> None:
     the upgraded app keeps an old user's view."""
     assert upgraded.rows["crm_saved_views"] == []
     assert app_python(upgraded.out, SAVED_VIEW, upgraded.url) == ["Won", {"stage": "won"}, 1]
+
+
+MAIL_LOG = f"""
+import json, os
+from crmgen_runtime.db import Database
+from {PACKAGE}.mail import MAIL
+db = Database(os.environ["DATABASE_URL"])
+row = dict(entity="Contact", record_id=1, direction="in", sender="a@b.example",
+           subject="Hi", body="Text", message_id="<m1@b.example>")
+added = []
+for _ in range(2):
+    with db.session() as session:
+        added.append(MAIL.insert(session, [row]))
+db.dispose()
+print(json.dumps(added))
+"""
+
+
+def test_the_mail_log_gets_its_tables(upgraded: Upgraded) -> None:
+    """0.5.0 logs e-mail on records (the reference CRM has email_templates and an imap
+    integration): the upgrade creates ``crm_emails`` and ``crm_mailboxes`` (empty), where the
+    upgraded app logs a message once by its Message-ID."""
+    assert upgraded.rows["crm_emails"] == [] and upgraded.rows["crm_mailboxes"] == []
+    assert app_python(upgraded.out, MAIL_LOG, upgraded.url) == [1, 0]

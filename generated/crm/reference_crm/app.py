@@ -27,12 +27,12 @@ from crmgen_runtime import (
 )
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
-from crmgen_runtime.web import print_formats
+from crmgen_runtime.web import mail_pages, print_formats
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
-from reference_crm import RUNTIME_VERSION, analytics, outbox, web
+from reference_crm import RUNTIME_VERSION, analytics, mail, outbox, web
 from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import Settings, check, startup_settings
 
@@ -57,6 +57,7 @@ def api_routes() -> list[BaseRoute]:
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
         *notifications.routes(CATALOG),  # /api/notifications
         *views.routes(CATALOG),  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
+        *mail.routes,  # GET|POST /api/<path>/{id}/emails
     ]
     # custom endpoints and actions, the spec's and the app's own (before the /{id} routes)
     routes.extend(events.endpoint_routes(CATALOG.events))
@@ -97,7 +98,8 @@ def create_app(
         database or Database(settings.database_url, **settings.engine_options),
         owns_database=database is None,
         api=api_routes(),
-        pages=web.routes(),  # the web UI: /, /login, /static, /<entity path>/...
+        # the compose pages (/<path>/{id}/emails/new), then the web UI
+        pages=[*mail_pages.routes(mail.MAIL, web.SITE), *web.routes()],
         middleware=default_middleware() if middleware is None else middleware,
         openapi_document=OPENAPI.read_bytes(),
     )

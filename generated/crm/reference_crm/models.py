@@ -123,6 +123,10 @@ class User(entities.Record, entities.Timestamps, Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Sign-in refused until then (lockout)"
     )
+    locale: Mapped[str | None] = mapped_column(
+        sa.String(16),
+        comment="The UI language the user chose (their mails too); empty: the browser's",
+    )
 
     position: Mapped[Position | None] = relationship(
         back_populates="employees", foreign_keys=[position_id]
@@ -1018,6 +1022,14 @@ class CrmComment(tables.CommentTable, Base):
 
 class CrmSavedView(tables.SavedViewTable, Base):
     """A list's filters, sort and columns saved by a user under a name."""
+
+
+class CrmEmail(tables.EmailLogTable, Base):
+    """An e-mail on one record's timeline: sent from it, by a process, or read from a mailbox."""
+
+
+class CrmMailbox(tables.MailboxTable, Base):
+    """How far an imap integration has read its mailbox."""
 
 
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:

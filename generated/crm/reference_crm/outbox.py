@@ -46,6 +46,15 @@ INTEGRATIONS: dict[str, Integration] = {
             "token": ("ENRICHMENT_API_TOKEN", None),
         },
     ),
+    "inbox": Integration(
+        "inbox",
+        "imap",
+        {
+            "entity": (None, "Contact"),
+            "schedule": (None, "*/5 * * * *"),
+            "url": ("IMAP_URL", None),
+        },
+    ),
     "mail": Integration(
         "mail",
         "smtp",

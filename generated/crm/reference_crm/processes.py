@@ -21,7 +21,7 @@ from crmgen_runtime.events import Events
 from crmgen_runtime.processes import Endpoint, HttpSettings, Process, Processes, Run
 from crmgen_runtime.resources import FieldInfo, Resource, field_map
 
-from reference_crm import backup, models, outbox
+from reference_crm import backup, mail, models, outbox
 from reference_crm.resources import CATALOG
 from reference_crm.settings import fn
 
@@ -36,7 +36,11 @@ HTTP_INTEGRATIONS: dict[str, HttpSettings] = {
 }
 
 PROCESSES = Processes(
-    CATALOG, outbox=outbox, backups=backup.BACKUPS, http_integrations=HTTP_INTEGRATIONS
+    CATALOG,
+    outbox=outbox,
+    backups=backup.BACKUPS,
+    http_integrations=HTTP_INTEGRATIONS,
+    mail=mail.MAIL,  # e-mails the steps send are logged on the records' timelines
 )
 
 

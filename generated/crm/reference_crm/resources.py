@@ -760,7 +760,7 @@ CATALOG = Catalog(
     superuser_roles=SUPERUSER_ROLES,
     user_manager_roles=USER_MANAGER_ROLES,
     config=settings.CONFIG,
-    hooks=["reference_crm.processes"],
+    hooks=["reference_crm.processes", "reference_crm.mail"],
 )
 RESOURCES: dict[str, Resource] = CATALOG.resources
 BY_NAME: dict[str, Resource] = CATALOG.by_name

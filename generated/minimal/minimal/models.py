@@ -66,6 +66,10 @@ class User(entities.Record, entities.Timestamps, Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Sign-in refused until then (lockout)"
     )
+    locale: Mapped[str | None] = mapped_column(
+        sa.String(16),
+        comment="The UI language the user chose (their mails too); empty: the browser's",
+    )
 
     role_entries: Mapped[list[CrmUserRole]] = relationship(
         back_populates="user",

@@ -455,6 +455,13 @@ DETAIL_PANELS: list[DetailPanel] = []
 """The detail page's extra sections (comments: ``crmgen_runtime.web.comment_pages``)."""
 
 
+DetailExtra = Callable[[Site, str, CurrentUser, dict[str, Any]], dict[str, Any]]
+"""More for the detail page's template: ``extra(site, path, user, record)`` gives names to add
+to its context (e.g. ``email_url``, the compose page's link: ``crmgen_runtime.web.mail_pages``)."""
+
+DETAIL_EXTRAS: list[DetailExtra] = []
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 
@@ -501,6 +508,8 @@ async def show_detail(
         may_delete=allowed(resource, user, "delete"),
         **data,
     )
+    for extra in DETAIL_EXTRAS:
+        context.update(extra(site, path, user, record))
     return site.render(request, "detail.html", context, user=user, status=status)
 
 
@@ -521,6 +530,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return site.error_page(request, 404, "not_found", user)
         done = actions_of(site, path).get(request.query_params.get("done", ""))
         notice = None
+        if request.query_params.get("sent") == "email":
+            notice = site.translator(site.locale_of(request))("email_sent")
         if done is not None:
             locale = site.locale_of(request)
             label = site.pick(done["label"], locale)

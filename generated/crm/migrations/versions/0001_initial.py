@@ -20,6 +20,51 @@ depends_on = None
 def upgrade() -> None:
     sqlite = op.get_context().dialect.name == "sqlite"
     op.create_table(
+        "crm_emails",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("entity", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "direction", sa.String(length=3), nullable=False, comment="out or in"
+        ),
+        sa.Column(
+            "at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column("sender", sa.String(length=320), nullable=False, server_default=""),
+        sa.Column(
+            "recipients", sa.String(length=2000), nullable=False, server_default=""
+        ),
+        sa.Column("subject", sa.String(length=998), nullable=False, server_default=""),
+        sa.Column("body", sa.Text(), nullable=False, server_default=""),
+        sa.Column("template", sa.String(length=64), nullable=True),
+        sa.Column("process", sa.String(length=64), nullable=True),
+        sa.Column(
+            "user_id",
+            sa.Integer(),
+            nullable=True,
+            comment="who sent it from the record",
+        ),
+        sa.Column("user_email", sa.String(length=320), nullable=True),
+        sa.Column("outbox_key", sa.String(length=255), nullable=True),
+        sa.Column("message_id", sa.String(length=255), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_emails")),
+        sa.UniqueConstraint(
+            "entity", "record_id", "message_id", name=op.f("uq_crm_emails_message")
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_emails_outbox_key"), "crm_emails", ["outbox_key"], unique=False
+    )
+    op.create_index(
+        op.f("ix_crm_emails_record"),
+        "crm_emails",
+        ["entity", "record_id", "at"],
+        unique=False,
+    )
+    op.create_table(
         "crm_import_failures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("upload_id", sa.String(length=32), nullable=False),
@@ -127,6 +172,14 @@ def upgrade() -> None:
         "crm_import_uploads",
         ["created_at"],
         unique=False,
+    )
+    op.create_table(
+        "crm_mailboxes",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("uidvalidity", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("last_uid", sa.BigInteger(), nullable=False, server_default="0"),
+        sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_crm_mailboxes")),
     )
     op.create_table(
         "crm_outbox",
@@ -417,6 +470,12 @@ def upgrade() -> None:
             sa.DateTime(timezone=True),
             nullable=True,
             comment="Sign-in refused until then (lockout)",
+        ),
+        sa.Column(
+            "locale",
+            sa.String(length=16),
+            nullable=True,
+            comment="The UI language the user chose (their mails too); empty: the browser's",
         ),
         sa.Column(
             "created_at",
@@ -2216,6 +2275,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_crm_outbox_claim_token"), table_name="crm_outbox")
     op.drop_index(op.f("ix_crm_outbox_status_next_attempt_at"), table_name="crm_outbox")
     op.drop_table("crm_outbox")
+    op.drop_table("crm_mailboxes")
     op.drop_index(
         op.f("ix_crm_import_uploads_created_at"), table_name="crm_import_uploads"
     )
@@ -2224,3 +2284,6 @@ def downgrade() -> None:
         op.f("ix_crm_import_failures_upload_id"), table_name="crm_import_failures"
     )
     op.drop_table("crm_import_failures")
+    op.drop_index(op.f("ix_crm_emails_outbox_key"), table_name="crm_emails")
+    op.drop_index(op.f("ix_crm_emails_record"), table_name="crm_emails")
+    op.drop_table("crm_emails")

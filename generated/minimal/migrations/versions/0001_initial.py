@@ -365,6 +365,12 @@ def upgrade() -> None:
             comment="Sign-in refused until then (lockout)",
         ),
         sa.Column(
+            "locale",
+            sa.String(length=16),
+            nullable=True,
+            comment="The UI language the user chose (their mails too); empty: the browser's",
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,
