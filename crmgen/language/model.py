@@ -229,6 +229,7 @@ class Entity:
     builtin: bool = False
     renamed_from: str | None = None
     documents: tuple[Document, ...] = ()
+    attachments: bool = False  # records get files attached (/api/<plural>/{id}/attachments)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -423,6 +424,14 @@ class Spec:
 
     def role(self, name: str) -> Role | None:
         return next((r for r in self.roles if r.name == name), None)
+
+    @property
+    def uses_files(self) -> bool:
+        """Whether the app stores files: a ``file`` or ``image`` field, or attachments."""
+        return any(
+            e.attachments or any(f.type in ("file", "image") for f in e.fields)
+            for e in self.entities
+        )
 
     def incoming(self, name: str) -> tuple[tuple[Entity, Field], ...]:
         """Relation fields of other entities that point at entity ``name``."""

@@ -179,6 +179,7 @@ def _entity() -> dict[str, Any]:
         search=names,
         owner={"$ref": "#/$defs/snake_name"},
         soft_delete={"type": "boolean"},
+        attachments={"type": "boolean"},
         timestamps={"type": "boolean"},
         renamed_from={"$ref": "#/$defs/entity_name"},
         fields={

@@ -29,7 +29,7 @@ SYSTEM_TYPES = {
     "updated_at": "datetime",
 }
 # The built-in text types; crmgen_runtime.fields.is_text also knows plugin types.
-TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file"})
+TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file", "image"})
 
 # The actions of an entity's API (and of the rules on them).
 ACTIONS = ("list", "read", "create", "update", "delete")
@@ -154,6 +154,7 @@ class Resource:
     actions: frozenset[str] = frozenset(ACTIONS)  # the API actions it serves
     rules: dict[str, Rule] = field(default_factory=dict)
     default_sort: tuple[str, ...] = ("id",)
+    attachments: bool = False  # records have files attached (``crmgen_runtime.files``)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""

@@ -17,7 +17,7 @@ from crmgen.language.model import Entity, Field, Spec
 from crmgen.render.web.labels import text_of
 
 # Widgets the shared field data leaves out that forms still edit (their own inputs).
-EXTRA_WIDGETS = frozenset({"json", "file"})
+EXTRA_WIDGETS = frozenset({"json", "file"})  # file: the file and image fields
 RELATED_COLUMNS = 4  # columns of a related list on the detail page
 
 
