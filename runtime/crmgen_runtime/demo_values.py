@@ -149,7 +149,9 @@ class Values:
 
     def _text(self, entity: str, f: Field, i: int, key: str) -> str | None:
         if f.type in ("file", "image"):  # a link: demo data uploads nothing
-            return f"https://files.example/demo/{entity.lower()}-{i + 1}.txt" if f.required else None
+            return (
+                f"https://files.example/demo/{entity.lower()}-{i + 1}.txt" if f.required else None
+            )
         what = kind(self.kinds.get(entity, "other"), f.name, f.type)
         used = self.used.setdefault((entity, f.name), set())
         text: str | None = None

@@ -143,15 +143,24 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "too_large", f"The file is over {limit / MB:g} MB, the limit here.")
 
 
+class FileRefused(ApiError):
+    """A file of a type its field or the attachments refuse (415): ``kind`` is its type."""
+
+    def __init__(self, kind: str, accept: tuple[str, ...]) -> None:
+        what = sniff.describe(kind)
+        wanted = ", ".join(accept) if accept else "any file but a program"
+        super().__init__(
+            415,
+            "unsupported_type",
+            f"The file is {what} (by its content, whatever its name): this takes {wanted}.",
+            {"file": f"Not an accepted type: {what}."},
+        )
+        self.kind = kind
+        self.accept = accept
+
+
 def _refused(kind: str, accept: tuple[str, ...]) -> ApiError:
-    what = sniff.describe(kind)
-    wanted = ", ".join(accept) if accept else "any file but a program"
-    return ApiError(
-        415,
-        "unsupported_type",
-        f"The file is {what} (by its content, whatever its name): this takes {wanted}.",
-        {"file": f"Not an accepted type: {what}."},
-    )
+    return FileRefused(kind, accept)
 
 
 @dataclass
@@ -294,7 +303,7 @@ def claim(
         if new == old:
             continue
         if is_file_id(old):
-            _orphan(session, table, sa.and_(table.c.id == old))
+            orphan(session, table, sa.and_(table.c.id == old))
         if not is_file_id(new):
             continue
         row = session.execute(sa.select(table).where(table.c.id == new)).mappings().first()
@@ -324,7 +333,7 @@ def claim(
         raise ApiError(422, "validation_error", "Some fields are invalid.", problems)
 
 
-def _orphan(session: Session, table: sa.Table, where: sa.ColumnElement[bool]) -> None:
+def orphan(session: Session, table: sa.Table, where: sa.ColumnElement[bool]) -> None:
     session.execute(
         sa.update(table)
         .where(where)
@@ -336,9 +345,7 @@ def _orphan(session: Session, table: sa.Table, where: sa.ColumnElement[bool]) ->
 def forget(session: Session, resource: Resource, record_id: int) -> None:
     """The files of a deleted record become orphans (its attachments and fields' files)."""
     table = _table(resource.catalog)
-    _orphan(
-        session, table, sa.and_(table.c.entity == resource.name, table.c.record_id == record_id)
-    )
+    orphan(session, table, sa.and_(table.c.entity == resource.name, table.c.record_id == record_id))
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -660,7 +667,7 @@ def attachment_routes(resource: Resource) -> list[BaseRoute]:
             with database.session() as session:
                 row = attached(session.connection(), user, record_id, file_id)
                 updatable(session, user, record_id)
-                _orphan(session, table, table.c.id == file_id)
+                orphan(session, table, table.c.id == file_id)
                 audit.record(
                     session,
                     catalog,
