@@ -112,3 +112,36 @@ def test_a_missing_folder_is_made(tmp_path: Path) -> None:
     storage.delete("abcdefghijklmnopqrstuv")
     storage.delete("abcdefghijklmnopqrstuv")  # gone already: no error
     assert not storage.exists("abcdefghijklmnopqrstuv")
+
+
+def test_a_won_deals_invoice_gets_its_pdf_saved_by_the_worker(
+    crm: Crm, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The reference CRM's deal_won process: ``attach_document`` queues the invoice's PDF, the
+    worker makes it after the commit and puts it in the invoice's ``pdf`` field (once)."""
+    with crm.client(crm.token("sales")) as client:
+        deal = client.post("/api/deals", json={"name": "Won with a PDF", "amount": "1500"}).json()
+        won = client.patch(f"/api/deals/{deal['id']}", json={"stage": "won"})
+        assert won.status_code == 200, won.text
+        [invoice] = client.get("/api/invoices", params={"deal": deal["id"]}).json()["items"]
+        assert invoice["pdf"] is None  # made after the commit, by the worker
+    queued = crm.sql("SELECT payload FROM crm_outbox WHERE kind = 'document'")
+    assert any(str(invoice["id"]) in str(p) for (p,) in queued)
+    folder = tmp_path_factory.mktemp("worker")
+    served = str(crm.log_path.parent / "files")
+    args = ("worker", "--once", "--no-scheduler", "--batch", "100")
+    for _ in range(2):  # delivered twice (a retry): saved once
+        out = crm_out(tmp_path_factory)
+        app_cli(out, crm.database_url, folder, *args, FILES_DIR=served, PUBLIC_URL=crm.base)
+    with crm.client(crm.token("sales")) as client:
+        invoice = client.get(f"/api/invoices/{invoice['id']}").json()
+        assert invoice["pdf"], invoice
+        got = client.get(f"/api/files/{invoice['pdf']}")
+        assert got.status_code == 200 and got.content.startswith(b"%PDF")
+        assert got.headers["content-type"] == "application/pdf"
+        assert f"invoice-{invoice['number']}.pdf" in got.headers["content-disposition"]
+    rows = crm.sql(
+        "SELECT count(*) FROM crm_files WHERE entity = 'Invoice' AND record_id = :id",
+        id=invoice["id"],
+    )
+    assert rows[0][0] == 1
