@@ -16,7 +16,7 @@ from typing import Any
 from crmgen.language import fields
 from crmgen.language.model import Spec
 from crmgen.language.names import QUERY_PARAMETERS
-from crmgen.render import document_routes, openapi_accounts
+from crmgen.render import document_routes, openapi_accounts, openapi_files
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
 from crmgen.render.openapi_system import system_paths
 
@@ -133,6 +133,7 @@ def document(spec: Spec) -> dict[str, Any]:
     _process_paths(spec, paths, schemas)
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
+    paths.update(openapi_files.paths(spec))  # uploads, downloads, attachments
     return {
         "openapi": "3.1.0",
         "info": {

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import crmgen_runtime
-from crmgen_runtime import asgi, audit, auth_routes, crud, events, profile
+from crmgen_runtime import asgi, audit, auth_routes, crud, events, files, profile
 from crmgen_runtime.credentials import AuthMiddleware
 from crmgen_runtime.db import Database
 from crmgen_runtime.web import print_formats
@@ -42,6 +42,8 @@ def api_routes() -> list[BaseRoute]:
     routes.extend(events.endpoint_routes(CATALOG.events))
     # GET /api/<path>/{id}/documents/<name>.<format>
     routes.extend(print_formats.api_routes(web.SITE))
+    # POST /api/files, GET /api/files/{file}, /api/<path>/{id}/attachments
+    routes.extend(files.routes(CATALOG))
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes

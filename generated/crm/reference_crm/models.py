@@ -525,6 +525,7 @@ class Deal(entities.Record, entities.Timestamps, Base):
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
+    contract: Mapped[str | None] = mapped_column(sa.String(1024), comment="Договор")
     vat: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), comment="НДС 20%")
     lost_reason: Mapped[str | None] = mapped_column(
         sa.Text(), comment="Причина проигрыша"
@@ -998,6 +999,10 @@ class CrmImportFailure(tables.ImportFailureTable, Base):
 
 class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     """A running worker (or web process running the scheduler), as it last reported itself."""
+
+
+class CrmStoredFile(tables.StoredFileTable, Base):
+    """An uploaded file (a file or image field's, or an attachment); its bytes are in storage."""
 
 
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:

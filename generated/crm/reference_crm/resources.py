@@ -172,6 +172,7 @@ COMPANIES_RESOURCE = Resource(
         "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("name",),
+    attachments=True,
 )
 
 
@@ -209,7 +210,15 @@ CONTACTS_RESOURCE = Resource(
             "decimal",
             options={"max": 100, "min": 0, "precision": 5, "scale": 2},
         ),
-        FieldInfo("photo", "file", options={"max_length": 1024}),
+        FieldInfo(
+            "photo",
+            "image",
+            options={
+                "accept": ("image/png", "image/jpeg"),
+                "max_length": 1024,
+                "max_size_mb": 5,
+            },
+        ),
         FieldInfo(
             "portal_user",
             "ref",
@@ -342,6 +351,15 @@ DEALS_RESOURCE = Resource(
             back="owned_deals",
         ),
         FieldInfo(
+            "contract",
+            "file",
+            options={
+                "accept": ("application/pdf", ".docx"),
+                "max_length": 1024,
+                "max_size_mb": 10,
+            },
+        ),
+        FieldInfo(
             "vat",
             "money",
             read_only=True,
@@ -365,6 +383,7 @@ DEALS_RESOURCE = Resource(
         ),
     },
     default_sort=("expected_close",),
+    attachments=True,
 )
 
 
@@ -675,7 +694,15 @@ INVOICES_RESOURCE = Resource(
             target="User",
             back="owned_invoices",
         ),
-        FieldInfo("pdf", "file", options={"max_length": 1024}),
+        FieldInfo(
+            "pdf",
+            "file",
+            options={
+                "accept": ("application/pdf",),
+                "max_length": 1024,
+                "max_size_mb": 10,
+            },
+        ),
         FieldInfo("paid_at", "datetime"),
     ),
     display="number",
