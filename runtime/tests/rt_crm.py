@@ -110,6 +110,10 @@ class ImportFailure(tables.ImportFailureTable, Base):
     pass
 
 
+class StoredFile(tables.StoredFileTable, Base):
+    pass
+
+
 class WorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     pass
 
