@@ -301,7 +301,7 @@ def _field_constraints(ctx: Context, f: Field, raw: dict[str, Any], path: Path) 
             if v in seen:
                 ctx.error(path + ("values", i), "enum", f"the value '{v}' is listed twice")
             seen.add(v)
-    if f.unique and f.type in ("refs", "json", "file", "text"):
+    if f.unique and f.type in ("refs", "json", "file", "image", "text"):
         ctx.error(path + ("unique",), "constraint", f"a {f.type} field cannot be unique")
     if f.relation and f.relation.on_delete == "set_null" and f.required:
         ctx.error(
@@ -350,7 +350,7 @@ def _relations(ctx: Context, raw_entities: dict[str, Any]) -> None:
 
 
 # Field types whose value is no text a link could show.
-_NOT_SHOWN = frozenset({"ref", "refs", "json", "file"})
+_NOT_SHOWN = frozenset({"ref", "refs", "json", "file", "image"})
 
 
 def _link_display(ctx: Context, rel: Relation, path: Path) -> None:
@@ -453,6 +453,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         search=search,
         owner=owner,
         soft_delete=bool(raw.get("soft_delete", False)),
+        attachments=bool(raw.get("attachments", False)),
         timestamps=bool(raw.get("timestamps", True)),
         comments=bool(raw.get("comments", False)),
         indexes=indexes,
@@ -584,7 +585,9 @@ def _entity_ui(
         return tuple(names)
 
     raw_list = raw.get("list") or {}
-    default_columns = [f.name for f in fields if f.type not in ("text", "json", "refs", "file")][:6]
+    default_columns = [
+        f.name for f in fields if f.type not in ("text", "json", "refs", "file", "image")
+    ][:6]
     columns = check_names(raw_list.get("columns") or default_columns, path + ("list", "columns"))
     sort = raw_list.get("sort") or []
     for i, s in enumerate(sort):

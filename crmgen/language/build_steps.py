@@ -320,6 +320,20 @@ class BackupStep:
 
 
 @dataclass(frozen=True)
+class AttachDocumentStep:
+    """``attach_document``: the document ``document`` of a record of ``entity`` (``record``,
+    by default the process's), rendered as ``format`` after the commit and saved on that
+    record: in its file field ``field``, else among its attachments."""
+
+    entity: str
+    document: str
+    record: Value
+    format: str = "pdf"
+    field: str | None = None
+    kind: str = "attach_document"
+
+
+@dataclass(frozen=True)
 class CallStep:
     """``call: custom.<module>.<function>``: the function of the app's custom code, called with
     the process's ``run`` and the ``with`` arguments; its result stored as ``into``."""
@@ -674,6 +688,41 @@ def _backup(step: dict[str, Any], at: _At) -> BackupStep:
     return BackupStep(raw.get("keep", 7), raw.get("folder", "backups"))
 
 
+def _attach_document(step: dict[str, Any], at: _At) -> AttachDocumentStep:
+    raw = step["attach_document"]
+    entity = raw.get("entity") or at.s.need_record(at.sub(), "attach_document") or ""
+    record = at.s.value(raw.get("record", "= record"), at.sub("record"))
+    fmt, name, target = raw.get("format", "pdf"), raw["document"], raw.get("field")
+    if entity and at.ctx.known_entity(entity, at.sub("entity")):
+        detail = (at.ctx.data.get("entities") or {}).get(entity) or {}
+        documents = detail.get("documents") or {}
+        if name not in documents:
+            known = ", ".join(sorted(documents)) or "none"
+            at.ctx.error(
+                at.sub("document"),
+                "step-document",
+                f"{entity} has no document '{name}' (its documents: {known})",
+            )
+        elif fmt not in (documents[name] or {}).get("formats", ["pdf", "xlsx"]):
+            at.ctx.error(at.sub("format"), "step-document", f"'{name}' is not made as {fmt}")
+        if target is not None:
+            found = at.ctx.known_field(entity, target, at.sub("field"))
+            if found is not None and found.type not in ("file", "image"):
+                at.ctx.error(
+                    at.sub("field"),
+                    "step-document",
+                    f"{entity}.{target} is a {found.type} field: a document goes in a file field",
+                )
+        elif not detail.get("attachments"):
+            at.ctx.error(
+                at.sub(),
+                "step-document",
+                f"{entity} takes no attachments: set 'attachments: true' on it, or give "
+                "'field:' (a file field of it)",
+            )
+    return AttachDocumentStep(entity, name, record, fmt, target)
+
+
 def _call(step: dict[str, Any], at: _At) -> CallStep:
     raw = step["call"]
     spec = raw if isinstance(raw, str) else raw["function"]
@@ -964,6 +1013,23 @@ register(
         },
         _backup,
         example="- backup: {keep: 14}",
+    )
+)
+register(
+    StepKind(
+        "attach_document",
+        "save a document of a record (its PDF) on that record, after the commit: in a file "
+        "field or among its attachments",
+        obj(
+            ("document",),
+            document=_SNAKE,
+            entity={"$ref": "#/$defs/entity_name"},
+            record=VALUE,
+            format={"enum": ["pdf", "xlsx"]},
+            field=_SNAKE,
+        ),
+        _attach_document,
+        example="- attach_document: {entity: Invoice, record: '= invoice', document: invoice, field: pdf}",
     )
 )
 register(

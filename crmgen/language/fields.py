@@ -513,6 +513,22 @@ register(
         exported=False,
     )
 )
+register(
+    FieldType(
+        "image",
+        "an uploaded image (PNG, JPEG, GIF or WebP, checked by its content), with a thumbnail",
+        {
+            "accept": {"type": "array", "items": {"type": "string"}},
+            "max_size_mb": {"type": "number", "exclusiveMinimum": 0},
+        },
+        _no_default("image"),
+        column=lambda f: "sa.String(1024)",
+        text=True,
+        widget="file",
+        import_kind="file",
+        exported=False,
+    )
+)
 # A relation's target, its reverse side's name and the target's field its links show.
 _TO = {
     "to": {"$ref": "#/$defs/entity_name"},

@@ -231,6 +231,7 @@ class Entity:
     renamed_from: str | None = None
     documents: tuple[Document, ...] = ()
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
+    attachments: bool = False  # records get files attached (/api/<plural>/{id}/attachments)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -507,6 +508,14 @@ class Spec:
             return False
 
         return any(uses(p.steps) for p in self.processes)
+
+    @property
+    def uses_files(self) -> bool:
+        """Whether the app stores files: a ``file`` or ``image`` field, or attachments."""
+        return any(
+            e.attachments or any(f.type in ("file", "image") for f in e.fields)
+            for e in self.entities
+        )
 
     def incoming(self, name: str) -> tuple[tuple[Entity, Field], ...]:
         """Relation fields of other entities that point at entity ``name``."""

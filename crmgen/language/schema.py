@@ -180,6 +180,7 @@ def _entity() -> dict[str, Any]:
         search=names,
         owner={"$ref": "#/$defs/snake_name"},
         soft_delete={"type": "boolean"},
+        attachments={"type": "boolean"},
         timestamps={"type": "boolean"},
         comments={
             "type": "boolean",

@@ -28,7 +28,7 @@ def run(state: Run) -> Done:
     assets = staging / "dist" / f"{package}-web-assets.zip"
     artefacts.zip_web_assets(staging / package, assets)
 
-    values = deployment.context(package, wheel.name, state.options.tag)
+    values = {**deployment.context(package, wheel.name, state.options.tag), "spec": state.spec}
     planned = deployment.files(values)
     try:
         state.staged.render(state.env, planned)

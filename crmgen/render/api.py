@@ -20,7 +20,14 @@ from crmgen.render.expr_py import python_source, user_attribute
 from crmgen.render.where_compiler import rule_source
 
 # Default lengths of the columns (see backend/_columns.j2).
-DEFAULT_MAX_LENGTH = {"string": 255, "email": 254, "phone": 32, "url": 2048, "file": 1024}
+DEFAULT_MAX_LENGTH = {
+    "string": 255,
+    "email": 254,
+    "phone": 32,
+    "url": 2048,
+    "file": 1024,
+    "image": 1024,
+}
 SYSTEM_FIELDS = ("id", "version", "created_at", "updated_at")
 
 
@@ -152,6 +159,11 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
         options["scale"] = f.scale if f.scale is not None else 2
     if f.type == "enum":
         options["values"] = tuple(v.name for v in f.values)
+    if f.type in ("file", "image"):  # checked on the file's content (crmgen_runtime.files)
+        if f.accept:
+            options["accept"] = tuple(f.accept)
+        if f.max_size_mb is not None:
+            options["max_size_mb"] = f.max_size_mb
     if f.type == "integer":  # a 32-bit column on PostgreSQL
         options["min"] = max(options.get("min", -(2**31)), -(2**31))
         options["max"] = min(options.get("max", 2**31 - 1), 2**31 - 1)

@@ -89,14 +89,20 @@ def context(package: str, wheel: str, image: str | None) -> dict[str, Any]:
     }
 
 
+# only in an app that stores files (``Spec.uses_files``)
+FILES_ONLY = {"kubernetes/files-pvc.yaml.j2": "deploy/kubernetes/files-pvc.yaml"}
+
+
 def planned(package: str, base: dict[str, Any], image: str | None = None) -> list[PlannedFile]:
     """The deployment files as entries of the render plan (``base``: what every template sees)."""
     return files({**base, **context(package, wheel_name(package), image)})
 
 
 def files(values: dict[str, Any]) -> list[PlannedFile]:
-    """Every deployment file, rendered with ``values`` (``context``, plus what else they use)."""
+    """Every deployment file, rendered with ``values`` (``context``, the ``spec``, plus what
+    else they use)."""
+    chosen = {**FILES, **(FILES_ONLY if values["spec"].uses_files else {})}
     return [
         PlannedFile(path=path, template=f"deploy/{template}", context=values)
-        for template, path in FILES.items()
+        for template, path in chosen.items()
     ]

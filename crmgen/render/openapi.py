@@ -19,6 +19,7 @@ from crmgen.language.names import QUERY_PARAMETERS
 from crmgen.render import (
     document_routes,
     openapi_accounts,
+    openapi_files,
     openapi_notifications,
     openapi_security,
 )
@@ -144,6 +145,7 @@ def document(spec: Spec) -> dict[str, Any]:
     paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
     paths.update(view_paths(spec))  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     paths.update(mail_paths(spec))  # GET|POST /api/<path>/{id}/emails (email_templates, imap)
+    paths.update(openapi_files.paths(spec))  # uploads, downloads, attachments
     return {
         "openapi": "3.1.0",
         "info": {

@@ -28,4 +28,9 @@ def integrations(
 
 def outbox_context(spec: Spec) -> dict[str, Any]:
     """The context of ``outbox.py``."""
-    return {"integrations": integrations(spec)}
+    from crmgen.render.processes import uses_step
+
+    return {
+        "integrations": integrations(spec),
+        "attaches_documents": uses_step(spec, "attach_document"),
+    }

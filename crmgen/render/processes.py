@@ -408,6 +408,13 @@ class ProcessCompiler:
     def step_backup(self, step: st.BackupStep, depth: int) -> None:
         self.emit(depth, f"run.backup({py_literal(step.folder)}, keep={step.keep!r})")
 
+    def step_attach_document(self, step: st.AttachDocumentStep, depth: int) -> None:
+        self.emit(
+            depth,
+            f"run.attach_document({py_literal(step.entity)}, {self.value(step.record, None)}, "
+            f"{py_literal(step.document)}, {py_literal(step.format)}, field={py_literal(step.field)})",
+        )
+
 
 _STEP_TEMPLATES: dict[str, jinja2.Template] = {}
 
@@ -468,6 +475,22 @@ def plugin_imports(spec: Spec) -> list[str]:
     for p in spec.processes:
         walk(p.steps)
     return list(found)
+
+
+def uses_step(spec: Spec, kind: str) -> bool:
+    """Whether a process of ``spec`` has a step of ``kind`` (nested ones too)."""
+
+    def walk(steps: tuple[Any, ...]) -> bool:
+        for step in steps:
+            if getattr(step, "kind", "") == kind:
+                return True
+            for nested in ("then", "otherwise", "steps"):
+                inner = getattr(step, nested, None)
+                if isinstance(inner, tuple) and walk(inner):
+                    return True
+        return False
+
+    return any(walk(p.steps) for p in spec.processes)
 
 
 def custom_alias(step: st.CallStep) -> str:

@@ -103,7 +103,7 @@ def _text_value(entity: Entity, facts: api.FieldFacts, i: int) -> str | None:
     if kind == "phone":
         text = f"+1 555 01{i:02d}"
         return text if low <= len(text) <= high else None
-    if kind == "url":
+    if kind in ("url", "file", "image"):  # a file field keeps a web address as a link
         for text in (f"https://example.com/{entity.table}/{i}", f"http://a.io/{i}"):
             if low <= len(text) <= high:
                 return text
@@ -207,7 +207,13 @@ def invalid_cases(entity: Entity, facts: api.FieldFacts, f: Field) -> list[Inval
             bad = pattern_mismatch(f.pattern, *_lengths(facts))
             if bad is not None:
                 cases.append(Invalid(f"{name}-pattern", name, bad, 422))
-    bad_format = {"email": "not-an-email", "phone": "call me maybe", "url": "not a web address"}
+    bad_format = {
+        "email": "not-an-email",
+        "phone": "call me maybe",
+        "url": "not a web address",
+        "file": "not a file",
+        "image": "not an image",
+    }
     if kind in bad_format:
         cases.append(Invalid(f"{name}-bad-{kind}", name, bad_format[kind], 422))
     if kind == "enum":
@@ -373,7 +379,7 @@ def entity_samples(spec: Spec, entity: Entity) -> EntitySamples:
                     )
                 )
             continue
-        if info.type == "file" and not info.required:
+        if info.type in ("file", "image") and not info.required:
             continue
         scalars.append(f.name)
     count = COUNT

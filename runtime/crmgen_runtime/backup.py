@@ -21,6 +21,12 @@ inserts the rows parents first (references that point forward, e.g. to a parent 
 id, are set in a second pass), upgrades to the newest revision and, on PostgreSQL, moves every
 id sequence past the restored ids. A backup of format 1 (written before ``sql_null``) restores
 too; its JSON ``null`` meant either, and becomes no value.
+
+An app that stores files (a ``crm_files`` table, ``crmgen_runtime.files``) has their bytes in
+the backup too, after the rows (format 3): each stored blob (a file, its thumbnail) as lines
+``{"blob": KEY, "part": N, "data": BASE64}`` of ``BLOB_PART_BYTES`` each, read from the app's
+storage while dumping and written back to it (a folder or an S3 bucket) while restoring. A file
+whose blob is gone from the storage is counted in ``files_missing`` and left out.
 """
 
 from __future__ import annotations
@@ -43,13 +49,16 @@ import sqlalchemy as sa
 from crmgen_runtime import ftsindex
 from crmgen_runtime.db import create_engine
 from crmgen_runtime.decimals import ExactDecimal
+from crmgen_runtime.storage import Storage, StorageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
 FORMAT = "crmgen-backup"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: files' blobs after the rows (a backup without files says 2)
+FILES_TABLE = "crm_files"
+BLOB_PART_BYTES = 1024 * 1024
 VERSION_TABLE = "alembic_version"
 # the running processes' own state, not the app's data: neither written nor restored
 PROCESS_TABLES = frozenset({"crm_worker_heartbeats"})
@@ -193,7 +202,7 @@ def _rows(path: Path, version: int) -> Iterator[tuple[int, str, dict[str, Any], 
     try:
         with _open(path, "r") as handle:
             for number, line in _read_lines(path, handle):
-                if number > 1 and line.strip():
+                if number > 1 and line.strip() and not line.startswith('{"blob"'):
                     yield number, *_row(path, number, line, version)
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise BackupError(f"{path} is damaged or cut short: {exc}") from None
@@ -215,6 +224,83 @@ def _row(
     ):
         raise BackupError(f"{path}, line {number}: not a row of a backup (damaged?)")
     return table, row, empty
+
+
+def _dump_blobs(connection: sa.Connection, storage: Storage, out: IO[str]) -> dict[str, int]:
+    """The blob lines of every stored file (and thumbnail), by file id."""
+    table = sa.table(FILES_TABLE, sa.column("id"), sa.column("thumbnail"))
+    query = sa.select(table.c.id, table.c.thumbnail).order_by(table.c.id)
+    written = missing = 0
+    for file_id, thumbnail in connection.execute(query).all():
+        for key in (file_id, f"{file_id}.thumb") if thumbnail else (file_id,):
+            try:
+                part = 0
+                for chunk in _parts(storage.chunks(key)):
+                    data = base64.b64encode(chunk).decode("ascii")
+                    out.write(json.dumps({"blob": key, "part": part, "data": data}) + "\n")
+                    part += 1
+            except StorageError:
+                if part:
+                    raise BackupError(f"the stored file {key} could not be read whole") from None
+                missing += key == file_id
+                continue
+            if part == 0:  # an empty file: one empty part says it exists
+                out.write(json.dumps({"blob": key, "part": 0, "data": ""}) + "\n")
+            written += key == file_id
+    return {"files": written, "files_missing": missing} if missing else {"files": written}
+
+
+def _parts(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``chunks`` regrouped into parts of ``BLOB_PART_BYTES`` (the last may be shorter)."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= BLOB_PART_BYTES:
+            yield bytes(buffer[:BLOB_PART_BYTES])
+            del buffer[:BLOB_PART_BYTES]
+    if buffer:
+        yield bytes(buffer)
+
+
+def _load_blobs(path: Path, storage: Storage) -> int:
+    """Write the blobs of the backup at ``path`` to ``storage``; the number of files."""
+    done = 0
+    current: str | None = None
+    spool: IO[bytes] | None = None
+
+    def flush() -> None:
+        nonlocal done
+        if current is not None and spool is not None:
+            spool.seek(0)
+            try:
+                storage.put(current, spool)
+            except StorageError as exc:
+                raise BackupError(str(exc)) from None
+            spool.close()
+            done += not current.endswith(".thumb")
+
+    try:
+        with _open(path, "r") as handle:
+            for number, line in _read_lines(path, handle):
+                if not line.startswith('{"blob"'):
+                    continue
+                try:
+                    item = json.loads(line)
+                    key, part = str(item["blob"]), int(item["part"])
+                    data = base64.b64decode(item["data"], validate=True)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise BackupError(f"{path}, line {number}: not a file's part: {exc}") from None
+                if key != current:
+                    flush()
+                    current, spool = key, tempfile.SpooledTemporaryFile(BLOB_PART_BYTES)  # noqa: SIM115
+                if part == 0 and spool is not None and spool.tell():
+                    raise BackupError(f"{path}, line {number}: the file {key} twice")
+                assert spool is not None
+                spool.write(data)
+            flush()
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise BackupError(f"{path} is damaged or cut short: {exc}") from None
+    return done
 
 
 def _row_counts(connection: sa.Connection) -> dict[str, int]:
@@ -402,8 +488,11 @@ class Backups:
 
         return ScriptDirectory.from_config(self.alembic_config(url))
 
-    def dump(self, url: str, path: Path) -> dict[str, int]:
-        """Write every table of the database at ``url`` to ``path``; returns rows per table."""
+    def dump(
+        self, url: str, path: Path, *, storage: Callable[[], Storage] | None = None
+    ) -> dict[str, int]:
+        """Write every table of the database at ``url`` to ``path``, and the stored files
+        from ``storage()`` when the app has them; returns rows per table (and ``files``)."""
         engine = _engine(url)
         counts: dict[str, int] = {}
         try:
@@ -421,9 +510,10 @@ class Backups:
                     )
                 tables = _reflect(connection)
                 scales = decimal_scales(self.metadata)
+                with_files = storage is not None and any(t.name == FILES_TABLE for t in tables)
                 header = {
                     "format": FORMAT,
-                    "format_version": FORMAT_VERSION,
+                    "format_version": FORMAT_VERSION if with_files else 2,
                     "app": self.app,
                     "revision": revision,
                     "dialect": connection.dialect.name,
@@ -443,6 +533,8 @@ class Backups:
                                 )
                             out.write(text + "\n")
                             counts[table.name] += 1
+                    if with_files and storage is not None:
+                        counts.update(_dump_blobs(connection, storage(), out))
         except OSError as exc:
             raise BackupError(f"cannot write {path}: {exc}") from exc
         finally:
@@ -478,9 +570,16 @@ class Backups:
         return any(r.revision == revision for r in history)
 
     def load(
-        self, url: str, path: Path, *, force: bool = False, migrate: Callable[[str, str], None]
+        self,
+        url: str,
+        path: Path,
+        *,
+        force: bool = False,
+        migrate: Callable[[str, str], None],
+        storage: Callable[[], Storage] | None = None,
     ) -> dict[str, int]:
         """Restore the backup at ``path`` into the database at ``url``; returns rows per table.
+        Its files go to ``storage()`` (a backup with files needs one).
 
         ``migrate(url, revision)`` upgrades the database (the app's migrations and what they
         leave out, such as PostgreSQL's search indexes).
@@ -521,6 +620,10 @@ class Backups:
             except sa.exc.SQLAlchemyError as exc:  # rows of a damaged file the database refuses
                 detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
                 raise BackupError(f"the database refused a row of {path}: {detail}") from None
+            if header.get("format_version", 0) >= 3:
+                if storage is None:
+                    raise BackupError(f"{path} holds files, and this app has no file storage")
+                counts["files"] = _load_blobs(path, storage())
             migrate(url, "head")
             if engine.dialect.name == "postgresql":
                 _reset_sequences(engine)

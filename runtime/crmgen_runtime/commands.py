@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
     from crmgen_runtime.backup import Backups
+    from crmgen_runtime.storage import Storage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -346,6 +347,16 @@ class CommandLine:
 
         return createuser
 
+    def file_storage(self) -> Storage:
+        """Where the app keeps uploaded files (``FILES_DIR`` or ``FILES_S3_*``)."""
+        from crmgen_runtime import storage
+
+        try:
+            settings = self.config.settings.load()
+        except ValueError as exc:
+            raise Problem(str(exc)) from exc
+        return storage.from_settings(settings)
+
     def _backup(self) -> click.Command:
         @click.command()
         @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
@@ -355,7 +366,9 @@ class CommandLine:
             from crmgen_runtime.backup import BackupError
 
             try:
-                counts = self.backups().dump(self.resolve_url(database), file)
+                counts = self.backups().dump(
+                    self.resolve_url(database), file, storage=self.file_storage
+                )
             except BackupError as exc:
                 raise Problem(str(exc)) from exc
             click.echo(
@@ -377,7 +390,9 @@ class CommandLine:
 
             url = self.resolve_url(database)
             try:
-                counts = self.backups().load(url, file, force=force, migrate=self.run_migrations)
+                counts = self.backups().load(
+                    url, file, force=force, migrate=self.run_migrations, storage=self.file_storage
+                )
             except BackupError as exc:
                 raise Problem(str(exc)) from exc
             click.echo(

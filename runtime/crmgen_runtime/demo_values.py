@@ -22,8 +22,8 @@ from crmgen_runtime.demo_text import Texts, entity_kind, kind
 from crmgen_runtime.resources import FieldInfo
 
 INT32_MIN = -(2**31)  # the bound every integer has (a 32-bit column), not one the spec set
-TEXT_LIMITS = {"phone": 32, "file": 1024, "email": 254, "url": 2048}
-TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "file"})
+TEXT_LIMITS = {"phone": 32, "file": 1024, "image": 1024, "email": 254, "url": 2048}
+TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "file", "image"})
 NUMBER_TYPES = frozenset({"integer", "bigint", "float", "decimal", "money"})
 MOSTLY_TRUE = frozenset({"active", "enabled", "visible", "published", "available", "valid"})
 ATTEMPTS = 12  # draws of a unique or patterned value before the fallback
@@ -148,8 +148,10 @@ class Values:
         return None
 
     def _text(self, entity: str, f: Field, i: int, key: str) -> str | None:
-        if f.type == "file":
-            return f"demo/{entity.lower()}-{i + 1}.txt" if f.required else None
+        if f.type in ("file", "image"):  # a link: demo data uploads nothing
+            return (
+                f"https://files.example/demo/{entity.lower()}-{i + 1}.txt" if f.required else None
+            )
         what = kind(self.kinds.get(entity, "other"), f.name, f.type)
         used = self.used.setdefault((entity, f.name), set())
         text: str | None = None

@@ -550,6 +550,22 @@ class Run:
     def log(self, level: str, message: str) -> None:
         self.processes.log.log(logging.getLevelName(level.upper()), "%s: %s", self.process, message)
 
+    def attach_document(
+        self, entity: str, record: Any, document: str, fmt: str, *, field: str | None = None
+    ) -> None:
+        """Save ``document`` of ``record`` (a record, or its id) on it after the commit: an
+        outbox message the worker delivers (``crmgen_runtime.document_files``)."""
+        from crmgen_runtime import document_files
+
+        found = record.get("id") if isinstance(record, Mapping) else getattr(record, "id", record)
+        if found is None or isinstance(found, bool) or not str(found).isdigit():
+            self.processes.log.warning(
+                "%s: attach_document %s has no record; nothing saved", self.process, document
+            )
+            return
+        payload = document_files.message(entity, int(found), document, fmt, field)
+        self.enqueue(document_files.KIND, payload)
+
     def backup(self, folder: str, keep: int) -> Path:
         """A backup file in ``folder`` (``APP-YYYYmmdd-HHMMSS.jsonl.gz``); older ones beyond
         the last ``keep`` are removed."""

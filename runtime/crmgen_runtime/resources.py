@@ -29,7 +29,7 @@ SYSTEM_TYPES = {
     "updated_at": "datetime",
 }
 # The built-in text types; crmgen_runtime.fields.is_text also knows plugin types.
-TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file"})
+TEXT_TYPES = frozenset({"string", "text", "email", "phone", "url", "enum", "file", "image"})
 
 # The actions of an entity's API (and of the rules on them).
 ACTIONS = ("list", "read", "create", "update", "delete")
@@ -155,6 +155,7 @@ class Resource:
     rules: dict[str, Rule] = field(default_factory=dict)
     default_sort: tuple[str, ...] = ("id",)
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
+    attachments: bool = False  # records have files attached (``crmgen_runtime.files``)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""

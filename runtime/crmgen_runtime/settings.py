@@ -108,6 +108,14 @@ class Settings:
     # up to DB_MAX_OVERFLOW more at peaks. Processes x (both) must fit max_connections.
     db_pool_size: int = 5
     db_max_overflow: int = 10
+    # Uploaded files (crmgen_runtime.storage, files): a folder, or an S3 bucket when one is set;
+    # the largest attachment of a record (a field's own limit is its ``max_size_mb``).
+    files_dir: str = "files"
+    files_s3_bucket: str | None = None
+    files_s3_prefix: str = ""
+    files_s3_endpoint_url: str | None = None
+    files_s3_region: str | None = None
+    attachment_max_mb: float = 25.0
 
     @property
     def engine_options(self) -> dict[str, int]:
@@ -423,6 +431,12 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         db_pool_size=_count(env, "DB_POOL_SIZE", 5),
         db_max_overflow=_count(env, "DB_MAX_OVERFLOW", 10, low=0),
         lists=list_limits(env),
+        files_dir=env.get("FILES_DIR") or "files",
+        files_s3_bucket=env.get("FILES_S3_BUCKET") or None,
+        files_s3_prefix=env.get("FILES_S3_PREFIX", ""),
+        files_s3_endpoint_url=env.get("FILES_S3_ENDPOINT_URL") or None,
+        files_s3_region=env.get("FILES_S3_REGION") or None,
+        attachment_max_mb=_number(env, "ATTACHMENT_MAX_MB", 25.0, 0.001),
     )
 
 

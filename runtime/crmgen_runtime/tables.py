@@ -375,6 +375,41 @@ class WorkerHeartbeatTable:
     )
 
 
+class StoredFileTable:
+    """An uploaded file (``crmgen_runtime.files``): its bytes are in the app's storage under
+    ``id`` (and its thumbnail under ``<id>.thumb``), its type is what its content is. It
+    belongs to nothing yet (``kind`` ``upload``, only its uploader may use it), to a record's
+    ``file`` or ``image`` field (``field``) or to a record's attachments."""
+
+    __tablename__ = "crm_files"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            sa.CheckConstraint(
+                sa.column("kind").in_(["upload", "field", "attachment"]), name="kind_values"
+            ),
+            sa.Index("ix_crm_files_entity_record_id", "entity", "record_id"),
+        )
+
+    id: Mapped[str] = mapped_column(
+        sa.String(32), primary_key=True, comment="random URL-safe token, its storage key"
+    )
+    name: Mapped[str] = mapped_column(sa.String(255), comment="the file name it was uploaded as")
+    content_type: Mapped[str] = mapped_column(sa.String(100), comment="sniffed from its bytes")
+    size: Mapped[int] = mapped_column(sa.BigInteger())
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    thumbnail: Mapped[bool] = mapped_column(
+        default=False, server_default=sa.false(), comment="a thumbnail is stored (<id>.thumb)"
+    )
+    kind: Mapped[str] = mapped_column(sa.String(10), default="upload", server_default="upload")
+    entity: Mapped[str | None] = mapped_column(sa.String(64))
+    record_id: Mapped[int | None] = mapped_column(sa.BigInteger())
+    field: Mapped[str | None] = mapped_column(sa.String(64), comment="its field; none: attachment")
+    user_id: Mapped[int | None] = _user("SET NULL")
+    created_at: Mapped[dt.datetime] = _timestamp(index=True)
+
+
 class NotificationTable:
     """One notification for one user (``crmgen_runtime.notifications``): a record assigned to
     them, a mention, a process's ``notify`` step. Only apps whose spec uses notifications (a
@@ -522,6 +557,7 @@ SYSTEM_TABLES: tuple[type, ...] = (
     WorkerHeartbeatTable,
     TwoFactorTable,
     SavedViewTable,
+    StoredFileTable,  # only in apps with files (a file or image field, attachments)
 )
 
 # The tables only apps that use notifications or comments have, and those only apps that log
@@ -538,6 +574,7 @@ ADDED_IN_0_5: tuple[type, ...] = (
     WorkerHeartbeatTable,
     TwoFactorTable,
     SavedViewTable,
+    StoredFileTable,
 )  # no table of 0.4 to rename
 
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see

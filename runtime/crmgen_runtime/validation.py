@@ -51,6 +51,7 @@ MESSAGES: dict[str, str] = {
     "not_email": "Must be a valid e-mail address.",
     "not_phone": "Must be a valid phone number.",
     "not_url": "Must be a valid web address (http or https).",
+    "not_file": "Must be an uploaded file's id (POST /api/files) or a web address.",
     "not_in_choices": "Must be one of: {choices}.",
     "not_a_choice": "{value} is not one of: {choices}.",
     "not_integer": "Must be a whole number.",
@@ -199,6 +200,18 @@ def _format(regex: re.Pattern[str], code: str) -> Any:
         return text
 
     return check
+
+
+FILE_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # crmgen_runtime.files.ID
+
+
+def _file(info: FieldInfo, value: Any) -> str:
+    """An uploaded file's id (claimed for the record by ``files.claim``), or a web address
+    (an external link, as every value was before files were stored)."""
+    text = _text(info, value)
+    if not (FILE_ID.fullmatch(text) or URL.fullmatch(text)):
+        raise invalid("not_file")
+    return text
 
 
 def _enum(info: FieldInfo, value: Any) -> str:
@@ -379,7 +392,8 @@ def _refs(info: FieldInfo, value: Any) -> list[int]:
 _TEXT_CHECKS: dict[str, Coerce] = {
     "string": _string,
     "text": _text,
-    "file": _string,
+    "file": _file,
+    "image": _file,
     "email": _format(EMAIL, "not_email"),
     "phone": _format(PHONE, "not_phone"),
     "url": _format(URL, "not_url"),

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crmgen_runtime import accounts, audit, links, permissions, validation
+from crmgen_runtime import accounts, audit, files, links, permissions, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
@@ -271,6 +271,8 @@ def insert_row(
         sa.insert(table).values(_column_values(resource, values)).returning(table.c.id)
     ).scalar_one()
     _write_lists(session, resource, new_id, values)
+    if files.file_fields(resource):  # uploads named in file fields become the record's
+        files.claim(session, resource, int(new_id), values, user)
     if rule is not None:
         visible = session.execute(sa.select(model.id).where(model.id == new_id, rule)).first()
         if visible is None:
@@ -446,6 +448,8 @@ def update_row(
             {"version": "Stale."},
         )
     _write_lists(session, resource, record_id, values)
+    if files.file_fields(resource):
+        files.claim(session, resource, record_id, values, user, before)
     changes = {
         name: [json_ready(before.get(name)), json_ready(value)]
         for name, value in sorted(values.items())
@@ -520,6 +524,8 @@ def delete_row(
         )
     else:
         session.execute(sa.delete(table).where(table.c.id == record_id))
+        if resource.attachments or files.file_fields(resource):
+            files.forget(session, resource, record_id)
     audit.record(
         session,
         resource.catalog,

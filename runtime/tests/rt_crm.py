@@ -111,6 +111,10 @@ class ImportFailure(tables.ImportFailureTable, Base):
     pass
 
 
+class StoredFile(tables.StoredFileTable, Base):
+    pass
+
+
 class WorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     pass
 

@@ -171,7 +171,10 @@ def test_every_entity_gets_records_and_a_demo_user_per_role(tmp_path: Path) -> N
     assert len({c.name for c in companies}) == 30  # unique, within 12 characters
     assert all(len(c.name) <= 12 and len(c.code or "") == 20 for c in companies)
     assert all(c.site and c.site.startswith("http") for c in companies)
-    assert all(c.contract == f"demo/company-{i + 1}.txt" for i, c in enumerate(companies))
+    assert all(
+        c.contract == f"https://files.example/demo/company-{i + 1}.txt"
+        for i, c in enumerate(companies)
+    )
     assert all(3 <= (c.floor or 0) <= 5 for c in companies)
     assert all(Decimal(0) <= (c.share or 0) <= 1 and c.kind in ("retail", "it") for c in companies)
     assert all(TODAY - dt.timedelta(days=366) <= (c.founded or TODAY) <= TODAY for c in companies)

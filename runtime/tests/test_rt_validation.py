@@ -36,7 +36,8 @@ ACCEPTED = [
     (field("string", min_length=2, max_length=3), "abc", "abc"),
     (field("string", pattern="[A-Z]+"), "AB", "AB"),
     (field("text"), "two\nlines", "two\nlines"),
-    (field("file"), "files/a.pdf", "files/a.pdf"),
+    (field("file"), "https://files.example/a.pdf", "https://files.example/a.pdf"),
+    (field("image"), "AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAA"),  # an upload's id
     (field("email"), "ann@example.com", "ann@example.com"),
     (field("phone"), "+1 (555) 010-2030", "+1 (555) 010-2030"),
     (field("url"), "https://example.com/a?b", "https://example.com/a?b"),

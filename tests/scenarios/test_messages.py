@@ -373,7 +373,9 @@ def test_won_deal_drafts_an_invoice_and_telegrams_the_owner(
     assert telegram["payload"]["text"].endswith(f"Invoice {number} is drafted.")
     events = [r["payload"]["event"] for r in rows if r["kind"] == "webhook"]
     assert "deal.won" in events
-    assert {r["kind"] for r in rows} <= {"telegram", "webhook"}
+    [document] = [r for r in rows if r["kind"] == "document"]  # the invoice's PDF, made later
+    assert document["payload"]["entity"] == "Invoice" and document["payload"]["field"] == "pdf"
+    assert {r["kind"] for r in rows} <= {"telegram", "webhook", "document"}
 
     env = s.services_env(smtp, http)
     s.worker_once("--batch", "50", **env)

@@ -118,8 +118,9 @@ def test_a_reference_is_a_plain_select_the_picker_enhances(ui: UI, acme: Any) ->
     assert "<option" in field_block(page.text, "owner")  # users: a select too
     for bad in ("abc", "9" * 30, "-1"):  # a bad initial value is no error
         assert ui.client.get(f"/contacts/new?company={bad}").status_code == 200
-    photo = field_block(page.text, "photo")  # a file field stores a link
-    assert 'type="text"' in photo and "stores links" in photo
+    photo = field_block(page.text, "photo")  # an image field uploads with the form
+    assert 'name="photo__upload" type="file" accept="image/png,image/jpeg"' in photo
+    assert 'enctype="multipart/form-data"' in page.text
 
 
 def test_contact_edit_through_the_form_is_saved(

@@ -59,7 +59,7 @@ OLD_ROWS: dict[str, list[dict[str, Any]]] = {
         {"id": 3, "name": "Empty", "annual_revenue": None, "extra": None},
     ],
     "contacts": [
-        {"id": 1, "full_name": "Top", "discount": Decimal("100.00"), "company_id": 1},
+        {"id": 1, "full_name": "Top", "discount": Decimal("100.00"), "company_id": 1, "photo": "https://cdn.example/top.jpg"},
         {"id": 2, "full_name": "Cent", "discount": Decimal("0.01"), "is_key": True},
         {"id": 3, "full_name": "Nothing", "discount": None, "birthday": dt.date(1990, 2, 28)},
     ],
@@ -75,7 +75,7 @@ OLD_ROWS: dict[str, list[dict[str, Any]]] = {
     "order_lines": [
         {"id": 1, "sales_order_id": 1, "product_id": 1, "quantity": 3, "price": Decimal("0.10"), "line_total": Decimal("0.30")},
     ],
-    "invoices": [{"id": 1, "number": "INV-2024-1", "total": Decimal("12.34")}],
+    "invoices": [{"id": 1, "number": "INV-2024-1", "total": Decimal("12.34"), "pdf": "https://files.example/inv-1.pdf"}],
 }  # fmt: skip
 # SQLite only: floats no two-place decimal gives (a sum of floats, a value written by another
 # tool). That release read them rounded to two places ('%.2f'), and so must today's app.
@@ -264,6 +264,15 @@ def test_the_system_tables_of_this_release_are_added(upgraded: Upgraded) -> None
     for table in ("crm_rate_limits", "crm_email_changes"):
         assert upgraded.rows[table] == [], table
     assert [row["email"] for row in upgraded.rows["users"]] == ["old@demo.example"]
+
+
+def test_file_fields_keep_their_web_addresses_as_external_links(upgraded: Upgraded) -> None:
+    """Issue 14 stores uploads (``crm_files``, added empty); a file field's old value, a web
+    address, is kept as it was and the app shows it as an external link."""
+    assert upgraded.rows["crm_files"] == []
+    contacts = {row["id"]: row for row in upgraded.rows["contacts"]}
+    assert contacts[1]["photo"] == "https://cdn.example/top.jpg"
+    assert upgraded.rows["invoices"][0]["pdf"] == "https://files.example/inv-1.pdf"
 
 
 def test_migrate_adds_the_full_text_indexes(upgraded: Upgraded) -> None:

@@ -17,7 +17,7 @@ from crmgen.language.model import Entity, Field, Spec
 from crmgen.render.web.labels import text_of
 
 # Widgets the shared field data leaves out that forms still edit (their own inputs).
-EXTRA_WIDGETS = frozenset({"json", "file"})
+EXTRA_WIDGETS = frozenset({"json", "file"})  # file: the file and image fields
 RELATED_COLUMNS = 4  # columns of a related list on the detail page
 
 
@@ -36,7 +36,10 @@ def _extra_widget(f: Field) -> str | None:
 
 
 def _input(spec: Spec, f: Field) -> dict[str, Any] | None:
-    """Attributes of a number input: step by scale, bounds, the currency of money."""
+    """Attributes of a number input: step by scale, bounds, the currency of money; of a file
+    input: the types it accepts."""
+    if f.type in ("file", "image") and f.accept:
+        return {"accept": list(f.accept)}
     if not field_type(f.type).numeric:
         return None
     kind = field_type(f.type)

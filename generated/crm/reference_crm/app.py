@@ -21,6 +21,7 @@ from crmgen_runtime import (
     comments,
     crud,
     events,
+    files,
     notifications,
     profile,
     views,
@@ -65,6 +66,8 @@ def api_routes() -> list[BaseRoute]:
     routes.extend(print_formats.api_routes(web.SITE))
     # GET|POST /api/<path>/{id}/comments, PATCH|DELETE .../comments/{cid}, .../mentions
     routes.extend(comments.routes(CATALOG))
+    # POST /api/files, GET /api/files/{file}, /api/<path>/{id}/attachments
+    routes.extend(files.routes(CATALOG))
     for resource in RESOURCES.values():
         routes.extend(crud.routes(resource))
     return routes

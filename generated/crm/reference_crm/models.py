@@ -529,6 +529,7 @@ class Deal(entities.Record, entities.Timestamps, Base):
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
     )
+    contract: Mapped[str | None] = mapped_column(sa.String(1024), comment="Договор")
     vat: Mapped[Decimal | None] = mapped_column(ExactDecimal(12, 2), comment="НДС 20%")
     lost_reason: Mapped[str | None] = mapped_column(
         sa.Text(), comment="Причина проигрыша"
@@ -1030,6 +1031,10 @@ class CrmEmail(tables.EmailLogTable, Base):
 
 class CrmMailbox(tables.MailboxTable, Base):
     """How far an imap integration has read its mailbox."""
+
+
+class CrmStoredFile(tables.StoredFileTable, Base):
+    """An uploaded file (a file or image field's, or an attachment); its bytes are in storage."""
 
 
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:

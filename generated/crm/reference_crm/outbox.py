@@ -11,6 +11,7 @@ the roles with the audit flag. How it works is in ``crmgen_runtime.outbox`` and
 
 from __future__ import annotations
 
+from crmgen_runtime import document_files
 from crmgen_runtime.delivery import Courier, Integration
 from crmgen_runtime.outbox import Outbox
 
@@ -75,6 +76,8 @@ INTEGRATIONS: dict[str, Integration] = {
     ),
 }
 COURIER = Courier(INTEGRATIONS, "reference_crm")
+# documents that attach_document steps save on records, made by the worker after the commit
+COURIER.deliverers[document_files.KIND] = document_files.Deliverer("reference_crm")
 OUTBOX = Outbox(CATALOG, COURIER)
 
 enqueue = OUTBOX.enqueue

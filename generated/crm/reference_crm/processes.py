@@ -344,6 +344,9 @@ def process_deal_won(run: Run, record: Any, old: Any, user: Any) -> None:
                 "status": "draft",
             },
         )
+        run.attach_document(
+            "Invoice", fn.evaluate(lambda: invoice), "invoice", "pdf", field="pdf"
+        )
         run.telegram(
             chat=fn.evaluate(lambda: record.owner.telegram_chat),
             text=run.text(

@@ -173,6 +173,7 @@ COMPANIES_RESOURCE = Resource(
     },
     default_sort=("name",),
     comments=True,
+    attachments=True,
 )
 
 
@@ -210,7 +211,15 @@ CONTACTS_RESOURCE = Resource(
             "decimal",
             options={"max": 100, "min": 0, "precision": 5, "scale": 2},
         ),
-        FieldInfo("photo", "file", options={"max_length": 1024}),
+        FieldInfo(
+            "photo",
+            "image",
+            options={
+                "accept": ("image/png", "image/jpeg"),
+                "max_length": 1024,
+                "max_size_mb": 5,
+            },
+        ),
         FieldInfo(
             "portal_user",
             "ref",
@@ -344,6 +353,15 @@ DEALS_RESOURCE = Resource(
             back="owned_deals",
         ),
         FieldInfo(
+            "contract",
+            "file",
+            options={
+                "accept": ("application/pdf", ".docx"),
+                "max_length": 1024,
+                "max_size_mb": 10,
+            },
+        ),
+        FieldInfo(
             "vat",
             "money",
             read_only=True,
@@ -368,6 +386,7 @@ DEALS_RESOURCE = Resource(
     },
     default_sort=("expected_close",),
     comments=True,
+    attachments=True,
 )
 
 
@@ -679,7 +698,15 @@ INVOICES_RESOURCE = Resource(
             target="User",
             back="owned_invoices",
         ),
-        FieldInfo("pdf", "file", options={"max_length": 1024}),
+        FieldInfo(
+            "pdf",
+            "file",
+            options={
+                "accept": ("application/pdf",),
+                "max_length": 1024,
+                "max_size_mb": 10,
+            },
+        ),
         FieldInfo("paid_at", "datetime"),
     ),
     display="number",

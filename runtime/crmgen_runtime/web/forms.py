@@ -24,13 +24,12 @@ from crmgen_runtime import crud, links, permissions
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
-from crmgen_runtime.web import people
+from crmgen_runtime.web import attachments, people
 from crmgen_runtime.web.site import (
     Site,
     client_ip,
     csrf_ok,
     fetch_record,
-    read_pairs,
     redirect,
     site_of,
 )
@@ -283,7 +282,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 if meta["name"] in query
             }
             return await form.show(request, user, "create", values=values, errors={})
-        pairs = await read_pairs(request)
+        t = site.translator(locale)
+        pairs, upload_errors = await attachments.form_pairs(request, resource, user, t)
         if not csrf_ok(request, dict(pairs)):
             return site.error_page(request, 403, "csrf", user)
         values = submitted(shown, pairs)
@@ -291,6 +291,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         roles = people.roles_payload(site, resource, user, pairs, None)
         if roles is not None:
             payload["roles"] = values["roles"] = roles
+        errors.update(upload_errors)  # files refused for their type or size
         if errors:
             message = site.translator(locale)("fix_errors")
             return await form.show(
@@ -346,7 +347,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 record_id=record_id,
                 version=record.get("version"),
             )
-        pairs = await read_pairs(request)
+        t = site.translator(locale)
+        pairs, upload_errors = await attachments.form_pairs(request, resource, user, t)
         given = dict(pairs)
         if not csrf_ok(request, given):
             return site.error_page(request, 403, "csrf", user)
@@ -357,6 +359,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         roles = people.roles_payload(site, resource, user, pairs, record_id)
         if roles is not None:
             payload["roles"] = values["roles"] = roles
+        errors.update(upload_errors)  # files refused for their type or size
         if errors:
             message = site.translator(locale)("fix_errors")
             return await form.show(

@@ -30,7 +30,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.tables import AuditEntryTable
-from crmgen_runtime.web import people, print_formats
+from crmgen_runtime.web import attachments, people, print_formats
 from crmgen_runtime.web.site import (
     Site,
     allowed,
@@ -131,8 +131,11 @@ class Viewer:
             }
         if meta["type"] == "json" and value is not None:
             return {"kind": "json", "text": json.dumps(value, ensure_ascii=False, indent=2)}
+        stored_file = attachments.value_of(meta, value)  # an uploaded file: its link
+        if stored_file is not None:
+            return stored_file
         if (
-            meta["type"] == "file"
+            meta["type"] in ("file", "image")
             and isinstance(value, str)
             and value.startswith(("https://", "http://"))
         ):
@@ -481,6 +484,8 @@ async def show_detail(
     locale = site.locale_of(request)
     viewer = Viewer(site, request.app.state.db, user, locale)
     data = await run_in_threadpool(viewer.detail, resource, path, record)
+    database = request.app.state.db
+    data.update(await run_in_threadpool(attachments.detail, database, resource, record, user))
     groups = viewer.groups(resource, path, record, data.pop("names"))
     buttons = [
         {"name": name, "label": site.pick(action["label"], locale)}
@@ -606,6 +611,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         Route(f"/{path}/{{id:int}}", detail_page, methods=["GET"]),
         Route(f"/{path}/{{id:int}}/actions/{{name}}", action_page, methods=["POST"]),
         Route(f"/{path}/{{id:int}}/delete", delete_page, methods=["GET", "POST"]),
+        *attachments.entity_routes(path, resource),  # attaching files, on entities that may
     ]
 
 

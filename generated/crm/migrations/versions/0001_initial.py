@@ -834,6 +834,77 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "crm_files",
+        sa.Column(
+            "id",
+            sa.String(length=32),
+            nullable=False,
+            comment="random URL-safe token, its storage key",
+        ),
+        sa.Column(
+            "name",
+            sa.String(length=255),
+            nullable=False,
+            comment="the file name it was uploaded as",
+        ),
+        sa.Column(
+            "content_type",
+            sa.String(length=100),
+            nullable=False,
+            comment="sniffed from its bytes",
+        ),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column(
+            "thumbnail",
+            sa.Boolean(),
+            nullable=False,
+            server_default=sa.false(),
+            comment="a thumbnail is stored (<id>.thumb)",
+        ),
+        sa.Column(
+            "kind", sa.String(length=10), nullable=False, server_default="upload"
+        ),
+        sa.Column("entity", sa.String(length=64), nullable=True),
+        sa.Column("record_id", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "field",
+            sa.String(length=64),
+            nullable=True,
+            comment="its field; none: attachment",
+        ),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_files")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_files_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(
+            "kind IN ('upload', 'field', 'attachment')",
+            name=op.f("ck_crm_files_kind_values"),
+        ),
+    )
+    op.create_index(
+        op.f("ix_crm_files_created_at"), "crm_files", ["created_at"], unique=False
+    )
+    op.create_index(
+        op.f("ix_crm_files_entity_record_id"),
+        "crm_files",
+        ["entity", "record_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_crm_files_user_id"), "crm_files", ["user_id"], unique=False
+    )
+    op.create_table(
         "crm_login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -1411,6 +1482,7 @@ def upgrade() -> None:
         ),
         sa.Column("closed_on", sa.Date(), nullable=True, comment="Дата закрытия"),
         sa.Column("owner_id", sa.Integer(), nullable=True, comment="Ответственный"),
+        sa.Column("contract", sa.String(length=1024), nullable=True, comment="Договор"),
         sa.Column(
             "vat",
             sa.Numeric(precision=12, scale=2).with_variant(sa.BigInteger(), "sqlite"),
@@ -2223,6 +2295,10 @@ def downgrade() -> None:
         op.f("ix_crm_login_attempts_user_id"), table_name="crm_login_attempts"
     )
     op.drop_table("crm_login_attempts")
+    op.drop_index(op.f("ix_crm_files_created_at"), table_name="crm_files")
+    op.drop_index(op.f("ix_crm_files_entity_record_id"), table_name="crm_files")
+    op.drop_index(op.f("ix_crm_files_user_id"), table_name="crm_files")
+    op.drop_table("crm_files")
     op.drop_index(op.f("ix_crm_email_changes_user_id"), table_name="crm_email_changes")
     op.drop_table("crm_email_changes")
     op.drop_index(op.f("ix_crm_comments_author_id"), table_name="crm_comments")
