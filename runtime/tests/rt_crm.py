@@ -123,6 +123,14 @@ class TwoFactor(tables.TwoFactorTable, Base):
     pass
 
 
+class Notification(tables.NotificationTable, Base):
+    pass
+
+
+class NotificationSetting(tables.NotificationSettingTable, Base):
+    pass
+
+
 class SavedView(tables.SavedViewTable, Base):
     pass
 

@@ -9,6 +9,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from crmgen_runtime import files, sniff, storage, thumbnails, validation
@@ -158,3 +159,34 @@ def test_a_file_field_takes_an_upload_id_or_a_web_address() -> None:
     for bad in ("javascript:alert(1)", "files/a.pdf", "../x"):
         with pytest.raises(validation.Invalid):
             check.coerce(info, bad)
+
+
+def test_local_storage_keeps_replaces_streams_and_deletes(tmp_path: Path) -> None:
+    store = storage.LocalStorage(tmp_path / "files")
+    assert "files" in repr(store)
+    assert not store.exists("abcdefgh")
+    store.put("abcdefgh", io.BytesIO(b"first"))
+    store.put("abcdefgh", io.BytesIO(b"x" * (storage.CHUNK_BYTES + 5)))  # replaced whole
+    assert b"".join(store.chunks("abcdefgh")) == b"x" * (storage.CHUNK_BYTES + 5)
+    assert store.path("abcdefgh").parent.name == "ab"
+    store.delete("abcdefgh")
+    store.delete("abcdefgh")  # gone already: nothing to do
+    assert not store.exists("abcdefgh")
+    with pytest.raises(storage.StorageError):
+        list(store.chunks("abcdefgh"))
+    blocked = storage.LocalStorage(tmp_path / "a-file")
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(storage.StorageError):
+        blocked.put("abcdefgh", io.BytesIO(b"x"))
+
+
+def test_the_store_comes_from_the_settings_once_per_process(tmp_path: Path) -> None:
+    settings = SimpleNamespace(
+        files_s3_bucket=None,
+        files_s3_prefix="",
+        files_s3_endpoint_url=None,
+        files_s3_region=None,
+        files_dir=str(tmp_path),
+    )
+    first = storage.from_settings(settings)
+    assert isinstance(first, storage.LocalStorage) and storage.from_settings(settings) is first

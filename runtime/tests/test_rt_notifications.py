@@ -5,6 +5,7 @@ test_notifications.py)."""
 from __future__ import annotations
 
 import pytest
+import rt_crm
 from crmgen_runtime import comments, notifications
 from crmgen_runtime.errors import ApiError
 
@@ -41,3 +42,53 @@ def test_every_kind_has_its_words_in_every_language() -> None:
         for kind in notifications.KINDS:
             assert words[f"notification_{kind}"].format(actor="X")
         assert "{count}" in words["digest_subject"]
+
+
+def test_telling_reading_and_choosing_over_a_database(crm_web: rt_crm.Crm) -> None:
+    """``notify`` as each user chose, the page and the count, marking read (one's own only) and
+    the preferences, on SQLite and PostgreSQL."""
+    catalog, database = crm_web.catalog, crm_web.database
+    ann, bob = crm_web.ann.id, crm_web.bob.id
+    assert (
+        notifications.set_preferences(database, catalog, bob, {"mention": "off"})["mention"]
+        == "off"
+    )
+    assert (
+        notifications.set_preferences(database, catalog, bob, {"mention": "digest"})["mention"]
+        == "digest"
+    )
+    notifications.set_preferences(database, catalog, bob, {"process": "off"})
+    with database.session() as session:
+        told = notifications.notify(
+            session, catalog, users=[ann, bob, None, True], kind="process", message="Call back"
+        )
+        assert told == [ann]  # bob turned processes off; None and True are no users
+        notifications.notify(
+            session,
+            catalog,
+            users=[ann, bob],
+            kind="mention",
+            message="x" * 5000,
+            entity="Deal",
+            record_id=1,
+            actor_id=bob,
+        )
+        assert notifications.notify(session, catalog, users=[], kind="mention", message="-") == []
+        with pytest.raises(ValueError):
+            notifications.notify(session, catalog, users=[ann], kind="gossip", message="-")
+    assert notifications.unread_count(database, catalog, ann) == 2
+    first = notifications.page(database, catalog, ann, unread=True, limit=1, offset=0)
+    assert first["total"] == 2 and len(first["items"]) == 1
+    newest = first["items"][0]
+    assert newest["kind"] == "mention" and len(newest["message"]) <= notifications.MESSAGE_LENGTH
+    assert notifications.record_url(catalog, "Deal", 1) == "/deals/1"
+    assert notifications.record_url(catalog, "Nothing", 1) is None
+    with pytest.raises(ApiError):  # not bob's
+        notifications.mark_read(database, catalog, bob, newest["id"])
+    assert notifications.mark_read(database, catalog, ann, newest["id"]) == 1
+    assert notifications.unread_count(database, catalog, ann) == 1
+    assert notifications.mark_read(database, catalog, ann, None) == 1  # all the rest
+    assert notifications.page(database, catalog, ann, unread=True, limit=10, offset=0)["total"] == 0
+    assert notifications.preferences(database, catalog, ann) == {
+        kind: notifications.DEFAULT_CHANNEL for kind in notifications.KINDS
+    }

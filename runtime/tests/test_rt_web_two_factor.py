@@ -13,8 +13,9 @@ from collections.abc import Callable
 import pyotp
 import pytest
 import rt_crm
+import sqlalchemy as sa
 import test_rt_web_pages
-from crmgen_runtime import auth
+from crmgen_runtime import auth, twofactor
 from starlette.testclient import TestClient
 from test_rt_web_pages import PASSWORD, csrf_of, sign_in
 
@@ -166,3 +167,71 @@ def test_ones_language_follows_one_to_another_browser(
         "/account/locale", data={"csrf_token": csrf_of(here, "/account"), "locale": ""}
     )
     assert back.headers["location"] == "/account?done=locale"
+
+
+def test_turning_it_off_and_new_recovery_codes_on_the_account_page(
+    web: Callable[..., TestClient], crm_web: rt_crm.Crm
+) -> None:
+    client = web()
+    add_user(crm_web, EMAIL, "sales")
+    sign_in(client, EMAIL)
+    setup = client.post(
+        "/account/two-factor/setup", data={"csrf_token": csrf_of(client, "/account")}
+    )
+    secret = secret_of(setup.text)
+    form = {"csrf_token": hidden(setup.text, "csrf_token"), "token": "", "next": "/account"}
+    client.post("/two-factor/confirm", data={**form, "code": pyotp.TOTP(secret).now()})
+    # on already: a second setup goes back to the account page
+    again = client.post(
+        "/account/two-factor/setup", data={"csrf_token": csrf_of(client, "/account")}
+    )
+    assert again.headers["location"] == "/account"
+    csrf = csrf_of(client, "/account")
+    wrong = client.post(
+        "/account/two-factor/recovery-codes", data={"csrf_token": csrf, "password": "nope"}
+    )
+    assert wrong.status_code == 403 and 'id="two_factor_problem"' in wrong.text
+    fresh = client.post(
+        "/account/two-factor/recovery-codes", data={"csrf_token": csrf, "password": PASSWORD}
+    )
+    assert fresh.status_code == 200 and len(codes_of(fresh.text)) == 10
+    off = {"csrf_token": csrf, "password": PASSWORD}
+    bad_code = client.post("/account/two-factor/disable", data={**off, "code": "000000"})
+    assert bad_code.status_code == 422 and 'id="two_factor_problem"' in bad_code.text
+    done = client.post("/account/two-factor/disable", data={**off, "code": codes_of(fresh.text)[0]})
+    assert done.headers["location"] == "/account?done=two_factor_off"
+    assert "/account/two-factor/setup" in client.get("/account").text
+    # the forms need their CSRF token and a signed-in user
+    for path in (
+        "/account/two-factor/setup",
+        "/account/two-factor/disable",
+        "/account/two-factor/recovery-codes",
+        "/account/sessions/1/end",
+        "/account/name",
+        "/account/locale",
+    ):
+        assert client.post(path, data={"csrf_token": "forged"}).status_code == 403, path
+    stranger = web()
+    for path in ("/account/two-factor/setup", "/account/two-factor/disable", "/two-factor/confirm"):
+        assert stranger.post(path, data={}).status_code in (303, 403), path
+
+
+def test_an_expired_or_forged_second_step_starts_over(
+    web: Callable[..., TestClient], crm_web: rt_crm.Crm
+) -> None:
+    client = web()
+    add_user(crm_web, EMAIL, "sales")
+    with crm_web.database.session() as session:
+        user_id = session.scalar(sa.select(crm_web.User.id).where(crm_web.User.email == EMAIL))
+        twofactor.setup(crm_web.catalog, session, user_id, EMAIL)
+    with crm_web.database.session() as session:
+        row = session.scalar(sa.select(rt_crm.TwoFactor).where(rt_crm.TwoFactor.user_id == user_id))
+        secret = row.secret
+        twofactor.confirm(crm_web.catalog, session, user_id, pyotp.TOTP(secret).now())
+    step = sign_in(client, EMAIL)
+    form = {"csrf_token": hidden(step.text, "csrf_token"), "token": "forged", "next": "/"}
+    forged = client.post("/login/code", data={**form, "code": "123456"})
+    assert forged.status_code == 401 and 'action="/login"' in forged.text
+    assert client.post("/login/code", data={**form, "csrf_token": "x"}).status_code == 403
+    confirm = client.post("/two-factor/confirm", data={**form, "code": "123456"})
+    assert confirm.status_code == 401 and 'action="/login"' in confirm.text
