@@ -165,14 +165,25 @@ def _fetch(client: imaplib.IMAP4, uid: int) -> bytes | None:
     return None
 
 
+_UNSET_TOLD: set[str] = set()  # the mailboxes whose missing url this process has warned about
+
+
 def poll(mail: RecordMail, database: Database, mailbox: Mailbox) -> dict[str, int]:
-    """Read the messages after the last one logged and log them; {read, logged}."""
+    """Read the messages after the last one logged and log them; {read, logged}.
+
+    A mailbox whose url is not set (a deployment that does not read mail) is skipped, with one
+    warning per process: not a failure every few minutes."""
     url = mailbox.integration.get("url")
     if not url:
-        raise MailboxError(
-            f"integration {mailbox.name!r}: url is not set "
-            f"(set {mailbox.integration.settings.get('url', (None, None))[0] or 'its url'})"
-        )
+        if mailbox.name not in _UNSET_TOLD:
+            _UNSET_TOLD.add(mailbox.name)
+            variable = mailbox.integration.settings.get("url", (None, None))[0] or "its url"
+            LOG.warning(
+                "integration %r: url is not set (set %s): its mailbox is not read",
+                mailbox.name,
+                variable,
+            )
+        return {"read": 0, "logged": 0}
     client, folder = connect(str(url))
     try:
         status, _ = client.select(_quote(folder), readonly=True)
