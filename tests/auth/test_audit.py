@@ -52,6 +52,7 @@ def test_the_principal_carries_the_extra_user_fields(app: App) -> None:
         "phone": "+1 555 0100",
         "telegram_chat": None,
         "hired_on": "2024-02-29",
+        "locale": None,
     }
     principal = app.auth.load_user(app.catalog, app.db, token)
     assert principal.extra["position_id"] == position_id and principal.extra["hired_on"] == dt.date(

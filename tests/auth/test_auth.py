@@ -161,6 +161,7 @@ def test_me_describes_the_user_and_superusers_come_from_the_spec(app: App) -> No
         "name": "Ann",
         "roles": ["admin", "staff"],
         "superuser": True,
+        "locale": None,
     }
 
     plain = unique_email()

@@ -22,7 +22,9 @@ def value(info: Any, n: int) -> Any:
     kind = info.type
     if "pattern" in options:
         return PATTERNS[options["pattern"]](n)
-    if kind in ("string", "text", "file"):
+    if kind in ("file", "image"):  # an external link (an upload is POST /api/files)
+        return f"https://files.example.com/v{n}" + (".png" if kind == "image" else ".pdf")
+    if kind in ("string", "text"):
         text = f"v{n}"
         return text.ljust(options.get("min_length", 0), "x")
     if kind == "email":

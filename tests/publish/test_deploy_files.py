@@ -230,7 +230,8 @@ def test_the_kubernetes_config_map_names_the_public_url_and_the_trusted_proxies(
 def test_kubernetes_manifests_validate(crm: Published) -> None:
     manifests = sorted((crm.out / "deploy" / "kubernetes").glob("*.yaml"))
     kinds = {yaml.safe_load(p.read_text(encoding="utf-8"))["kind"] for p in manifests}
-    assert kinds == {"ConfigMap", "Deployment", "Service", "Job"}
+    # the PersistentVolumeClaim: the uploaded files' volume (the reference CRM has files)
+    assert kinds == {"ConfigMap", "Deployment", "Service", "Job", "PersistentVolumeClaim"}
     done = subprocess.run(
         [tool("kubernetes-validate"), "--strict", *map(str, manifests)],
         capture_output=True,
