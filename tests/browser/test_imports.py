@@ -148,7 +148,7 @@ def import_file(page: Any, live: Server, data: bytes, match: str = "") -> None: 
 
 
 def test_reimport_a_corrected_file_updates_the_records(
-    page: Any,
+    page: Any,  # noqa: F811
     live: Server,
     shots: Path,  # noqa: F811
 ) -> None:

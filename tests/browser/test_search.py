@@ -26,7 +26,7 @@ def _quick_search(page: Any, query: str) -> None:  # noqa: F811
 
 
 def test_part_of_a_number_reaches_the_card_with_its_history(
-    page: Any,
+    page: Any,  # noqa: F811
     live: Server,
     shots: Path,  # noqa: F811
 ) -> None:

@@ -120,8 +120,10 @@ def test_lines_follow_references_and_a_sum_reads_a_number_column(tmp_path: Path)
         tmp_path, "offer: {lines: {from: lines, columns: [item]}, total: {sum: item}}"
     )
     assert problems == [
-        "23:67: the sum 'item' is a string column; only numbers add up "
-        "(integer, bigint, float, decimal, money)"
+        (
+            "23:67: the sum 'item' is a string column; only numbers add up "
+            "(integer, bigint, float, decimal, money)"
+        )
     ]
 
 

@@ -19,7 +19,7 @@ os.environ.setdefault("ENRICHMENT_API_URL", "http://127.0.0.1:9/api")
 
 
 @pytest.fixture(scope="module")
-def notes_backend(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+def notes_backend(dialect: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:  # noqa: F811
     yield from make_backend("notes", dialect, tmp_path_factory)
 
 
