@@ -30,7 +30,10 @@ _INPUT = {
     "required": ["name", "role"],
     "properties": {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "role": {"type": "string", "description": "a role of the app (a superuser role: superusers)"},
+        "role": {
+            "type": "string",
+            "description": "a role of the app (a superuser role: superusers)",
+        },
         "expires_at": {**_MOMENT, "description": "ISO 8601, in the future; null: never expires"},
     },
     "additionalProperties": False,
@@ -70,7 +73,10 @@ def key_paths(spec: Spec) -> dict[str, Any]:
                 "tags": tags,
                 "responses": {
                     "200": _json(
-                        {"type": "object", "properties": {"items": {"type": "array", "items": _KEY}}},
+                        {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": _KEY}},
+                        },
                         "The keys",
                     ),
                     "401": signed_out,

@@ -43,7 +43,9 @@ def test_the_key_is_shown_once_and_stored_hashed(crm: Crm, manager: str) -> None
         listed = client.get(KEYS).json()["items"]
     mine = next(item for item in listed if item["id"] == made["id"])
     assert "key" not in mine and key not in str(listed)
-    user = crm.sql("SELECT email, active, password_hash FROM users WHERE id = :id", id=made["user_id"])
+    user = crm.sql(
+        "SELECT email, active, password_hash FROM users WHERE id = :id", id=made["user_id"]
+    )
     assert tuple(user[0]) == (f"key-{made['id']}@api-keys.invalid", False, None)
     audit = crm.sql(
         "SELECT action, user_id FROM crm_audit_log WHERE entity = 'ApiKey' AND record_id = :id",
@@ -104,8 +106,7 @@ def test_revoked_and_expired_keys_get_401(crm: Crm, manager: str) -> None:
         statuses = {item["id"]: item["status"] for item in client.get(KEYS).json()["items"]}
     assert statuses[revoked["id"]] == "revoked" and statuses[expiring["id"]] == "expired"
     audit = crm.sql(
-        "SELECT action FROM crm_audit_log WHERE entity = 'ApiKey' AND record_id = :id "
-        "ORDER BY id",
+        "SELECT action FROM crm_audit_log WHERE entity = 'ApiKey' AND record_id = :id ORDER BY id",
         id=revoked["id"],
     )
     assert [row[0] for row in audit] == ["create", "update"]
