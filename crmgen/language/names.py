@@ -64,6 +64,7 @@ RESERVED_ENTITIES = frozenset(
         "CrmWorkerHeartbeat",
         "CrmTwoFactor",
         "CrmSavedView",
+        "CrmApiKey",
     }
 )
 

@@ -4,7 +4,7 @@ Every path (health, the document itself, sign-in, and per entity the collection 
 routes its API enables and the back sides of relations, ``/api/<path>/{id}/<back>``), every
 list parameter (paging, sort, search, one per filter and operator, the filters over back
 sides), the read / create / update shape of each entity, the error shape and the two ways
-to authenticate (bearer token, session cookie). ``document_text`` is deterministic: sorted
+to authenticate (bearer token, session cookie, API key). ``document_text`` is deterministic: sorted
 keys, no timestamps.
 """
 
@@ -24,6 +24,7 @@ from crmgen.render import (
     openapi_security,
 )
 from crmgen.render.api import FieldFacts, ResourceFacts, resources
+from crmgen.render.openapi_keys import key_paths
 from crmgen.render.openapi_mail import mail_paths
 from crmgen.render.openapi_system import system_paths
 from crmgen.render.openapi_views import view_paths
@@ -143,6 +144,7 @@ def document(spec: Spec) -> dict[str, Any]:
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
+    paths.update(key_paths(spec))  # GET|POST /api/api_keys, DELETE /api/api_keys/{id}
     paths.update(view_paths(spec))  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     paths.update(mail_paths(spec))  # GET|POST /api/<path>/{id}/emails (email_templates, imap)
     paths.update(openapi_files.paths(spec))  # uploads, downloads, attachments
@@ -173,9 +175,15 @@ def document(spec: Spec) -> dict[str, Any]:
                     "name": "session",
                     "description": "The session cookie of the web UI",
                 },
+                "api_key": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "An API key (POST /api/api_keys); also as a bearer token",
+                },
             },
         },
-        "security": [{"bearer": []}, {"cookie": []}],
+        "security": [{"bearer": []}, {"cookie": []}, {"api_key": []}],
     }
 
 

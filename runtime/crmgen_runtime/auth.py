@@ -365,8 +365,11 @@ def start_session(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> str:
-    """A new session for ``user_id``: returns its token (stored only as a hash)."""
+    """A new session for ``user_id``: returns its token (stored only as a hash). It never starts
+    like an API key (``crm_``), which a bearer token starting so is taken for."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
+    while token.startswith("crm_"):
+        token = secrets.token_urlsafe(TOKEN_BYTES)
     now = utcnow()
     session.execute(
         sa.insert(catalog.table(UserSessionTable)),

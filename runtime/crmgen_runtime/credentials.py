@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -45,6 +46,9 @@ CSRF_COOKIE_LENGTHS = range(20, 101)
 LOGIN_PATH = "/api/auth/login"
 # the sign-in and its second step (account_security): JSON only, no session needed
 SIGN_IN_PATHS = frozenset({LOGIN_PATH, LOGIN_PATH + "/code"})
+API_KEY_HEADER = b"x-api-key"
+# Of /api/auth (sign-in, sessions, one's own account), an API key may only ask who it is.
+KEY_AUTH_PATHS = frozenset({"/api/auth/me"})
 
 
 # --- the signed cookie --------------------------------------------------------------------------
@@ -181,6 +185,29 @@ def request_token(scope: Scope, key_source: Any = None) -> str | None:
     return credentials(scope, key_source)[0]
 
 
+def api_key(scope: Scope) -> str | None:
+    """The API key a request sends: its ``X-API-Key`` header, else a bearer token that starts
+    with ``crm_`` (``api_keys.PREFIX``); None without one."""
+    from crmgen_runtime.api_keys import PREFIX
+
+    sent = header(scope, API_KEY_HEADER)
+    if sent is not None:
+        return sent.strip() or None
+    found = bearer(scope)
+    if found is not None and found.startswith(PREFIX):
+        return found
+    return None
+
+
+def takes_keys(scope: Scope) -> bool:
+    """Whether an API key may sign in this request: the API's paths, but the sign-in and
+    account ones (``/api/auth``, where only ``/api/auth/me`` takes a key); never a web page."""
+    path: str = scope.get("path", "")
+    if not path.startswith("/api/"):
+        return False
+    return not path.startswith("/api/auth/") or path in KEY_AUTH_PATHS
+
+
 # --- CSRF tokens --------------------------------------------------------------------------------
 
 
@@ -305,6 +332,10 @@ class AuthMiddleware:
         if scope["type"] in ("http", "websocket"):
             state = scope.setdefault("state", {})
             state["user"] = None
+            key = api_key(scope) if scope["type"] == "http" else None
+            if key is not None:
+                await self._by_key(key, scope, receive, send)
+                return
             token, by_cookie = credentials(scope)
             if token:
                 database = self.database or scope["app"].state.db
@@ -318,3 +349,23 @@ class AuthMiddleware:
                     await _refuse_csrf(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _by_key(self, key: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """A request that sends an API key: signed in by the key alone (its service user) where
+        keys are taken (``takes_keys``), anonymous elsewhere; the cookie is never looked at, so
+        no CSRF token is needed. The key's last use is written after the answer."""
+        from crmgen_runtime.api_keys import STATE, KeyLookup
+
+        state = scope["state"]
+        state[STATE] = True
+        database = self.database or scope["app"].state.db
+        if not takes_keys(scope):
+            await self.app(scope, receive, send)
+            return
+        lookup = KeyLookup(self.catalog, database, key)
+        state[principal.USER_LOOKUP] = lookup
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if lookup.stale is not None:
+                await run_in_threadpool(lookup.touch)

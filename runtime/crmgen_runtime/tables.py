@@ -2,7 +2,7 @@
 
 Every app has the same system tables: users' roles, sessions, the sign-in log, password resets, e-mail
 changes, rate limits, the audit log, the outbox, the scheduler's runs, the uploads being
-imported, the running workers' heartbeats and the users' saved views of lists. Their columns live here; the app declares one small class per table on its own
+imported, the running workers' heartbeats, the users' saved views of lists and the API keys. Their columns live here; the app declares one small class per table on its own
 ``Base`` (so each app has its own metadata, and several apps can live in one process)::
 
     class CrmAuditEntry(tables.AuditEntryTable, Base):
@@ -542,6 +542,30 @@ class MailboxTable:
     checked_at: Mapped[dt.datetime | None] = _moment()
 
 
+class ApiKeyTable:
+    """An API key (``crmgen_runtime.api_keys``): only the SHA-256 of the random key is stored
+    (``key_hash``, unique: one indexed lookup per request) beside its first characters
+    (``prefix``) to tell keys apart. The key acts as its own service user (``user_id``: an
+    inactive user without a password holding the key's role), so what it writes is owned and
+    audited as that user. ``last_used_at`` moves at most once a minute."""
+
+    __tablename__ = "crm_api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    prefix: Mapped[str] = mapped_column(sa.String(16), comment="the key's first characters")
+    key_hash: Mapped[str] = mapped_column(
+        sa.String(64), unique=True, comment="SHA-256 of the key (hex)"
+    )
+    role: Mapped[str] = mapped_column(sa.String(48), comment="the role it was created with")
+    user_id: Mapped[int] = _user("CASCADE")
+    created_by_id: Mapped[int | None] = user_ref("users", "SET NULL")
+    created_at: Mapped[dt.datetime] = _timestamp()
+    expires_at: Mapped[dt.datetime | None] = _moment("none: does not expire")
+    revoked_at: Mapped[dt.datetime | None] = _moment()
+    last_used_at: Mapped[dt.datetime | None] = _moment("moved at most once a minute")
+
+
 SYSTEM_TABLES: tuple[type, ...] = (
     UserRoleTable,
     UserSessionTable,
@@ -558,6 +582,7 @@ SYSTEM_TABLES: tuple[type, ...] = (
     TwoFactorTable,
     SavedViewTable,
     StoredFileTable,  # only in apps with files (a file or image field, attachments)
+    ApiKeyTable,
 )
 
 # The tables only apps that use notifications or comments have, and those only apps that log
@@ -575,6 +600,7 @@ ADDED_IN_0_5: tuple[type, ...] = (
     TwoFactorTable,
     SavedViewTable,
     StoredFileTable,
+    ApiKeyTable,
 )  # no table of 0.4 to rename
 
 # Each system table's name in releases before 0.5.0 (``migrate`` renames them; see

@@ -252,6 +252,30 @@ def test_saved_views_get_a_table_of_their_own(upgraded: Upgraded) -> None:
     assert app_python(upgraded.out, SAVED_VIEW, upgraded.url) == ["Won", {"stage": "won"}, 1]
 
 
+API_KEY = f"""
+import json, os
+from crmgen_runtime import api_keys
+from crmgen_runtime.db import Database
+from crmgen_runtime.principal import CurrentUser
+from {PACKAGE}.resources import CATALOG
+db = Database(os.environ["DATABASE_URL"])
+old = CurrentUser(1, "old@demo.example", "Old", frozenset({{"admin"}}), superuser=True)
+made = api_keys.create(db, CATALOG, old, {{"name": "Telephony", "role": "sales"}}, None)
+user = api_keys.KeyLookup(CATALOG, db, made["key"])()
+print(json.dumps([made["role"], user.email, sorted(user.roles), len(api_keys.listed(db, CATALOG))]))
+db.dispose()
+"""
+
+
+def test_api_keys_get_a_table_of_their_own(upgraded: Upgraded) -> None:
+    """Issue 15 adds API keys: the upgrade creates ``crm_api_keys`` (empty), where an old
+    superuser makes a key that then signs in as its service user."""
+    assert upgraded.rows["crm_api_keys"] == []
+    found = app_python(upgraded.out, API_KEY, upgraded.url)
+    assert found[:3] == ["sales", found[1], ["sales"]] and found[3] == 1
+    assert found[1].endswith("@api-keys.invalid")
+
+
 MAIL_LOG = f"""
 import json, os
 from crmgen_runtime.db import Database

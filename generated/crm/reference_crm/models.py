@@ -1009,6 +1009,10 @@ class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     """A running worker (or web process running the scheduler), as it last reported itself."""
 
 
+class CrmApiKey(tables.ApiKeyTable, Base):
+    """An API key (only the SHA-256 of the key is stored); it acts as its own service user."""
+
+
 class CrmNotification(tables.NotificationTable, Base):
     """One notification for one user: an assignment, a mention, a process's notify step."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import crmgen_runtime
 from crmgen_runtime import (
     account_security,
+    api_keys,
     asgi,
     audit,
     auth_routes,
@@ -51,6 +52,7 @@ def api_routes() -> list[BaseRoute]:
             ],
         ),
         *audit.routes(CATALOG),  # GET /api/audit
+        *api_keys.routes(CATALOG),  # GET|POST /api/api_keys, DELETE /api/api_keys/{id}
         *outbox.routes,  # GET /api/outbox, POST /api/outbox/{id}/retry
         *analytics.routes(),  # GET /api/dashboards/{name}, GET /api/reports/{name}
         *views.routes(CATALOG),  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}

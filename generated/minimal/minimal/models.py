@@ -158,6 +158,10 @@ class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
     """A running worker (or web process running the scheduler), as it last reported itself."""
 
 
+class CrmApiKey(tables.ApiKeyTable, Base):
+    """An API key (only the SHA-256 of the key is stored); it acts as its own service user."""
+
+
 class CrmSavedView(tables.SavedViewTable, Base):
     """A list's filters, sort and columns saved by a user under a name."""
 

@@ -398,6 +398,67 @@ def upgrade() -> None:
         op.f("ix_users_list_name_id"), "users", ["name", "id"], unique=False
     )
     op.create_table(
+        "crm_api_keys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column(
+            "prefix",
+            sa.String(length=16),
+            nullable=False,
+            comment="the key's first characters",
+        ),
+        sa.Column(
+            "key_hash",
+            sa.String(length=64),
+            nullable=False,
+            comment="SHA-256 of the key (hex)",
+        ),
+        sa.Column(
+            "role",
+            sa.String(length=48),
+            nullable=False,
+            comment="the role it was created with",
+        ),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_by_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "expires_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="none: does not expire",
+        ),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "last_used_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="moved at most once a minute",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_api_keys")),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_crm_api_keys_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_api_keys_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("key_hash", name=op.f("uq_crm_api_keys_key_hash")),
+    )
+    op.create_index(
+        op.f("ix_crm_api_keys_user_id"), "crm_api_keys", ["user_id"], unique=False
+    )
+    op.create_table(
         "crm_audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -707,6 +768,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_crm_audit_log_entity_record_id"), table_name="crm_audit_log")
     op.drop_index(op.f("ix_crm_audit_log_user_id"), table_name="crm_audit_log")
     op.drop_table("crm_audit_log")
+    op.drop_index(op.f("ix_crm_api_keys_user_id"), table_name="crm_api_keys")
+    op.drop_table("crm_api_keys")
     op.drop_index(op.f("ix_users_list_active_id"), table_name="users")
     op.drop_index(op.f("ix_users_list_name_id"), table_name="users")
     op.drop_table("users")
