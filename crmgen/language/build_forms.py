@@ -31,9 +31,7 @@ FORM_NAMES = frozenset({"homepage_url", "consent"})
 
 def _fillable(f: Field) -> bool:
     widget = field_type(f.type).widget
-    return (
-        f.relation is None and not f.read_only and f.computed is None and widget in PLAIN_WIDGETS
-    )
+    return f.relation is None and not f.read_only and f.computed is None and widget in PLAIN_WIDGETS
 
 
 def origin_problem(value: str) -> str | None:
@@ -61,7 +59,9 @@ def origin_problem(value: str) -> str | None:
     return None
 
 
-def _owner(ctx: Context, raw: Any, entity: Entity | None, path: Path) -> tuple[str | None, str | None]:
+def _owner(
+    ctx: Context, raw: Any, entity: Entity | None, path: Path
+) -> tuple[str | None, str | None]:
     user = raw.get("user") if isinstance(raw, dict) else None
     role = raw.get("round_robin") if isinstance(raw, dict) else None
     if user is not None:
@@ -96,7 +96,9 @@ def build_forms(ctx: Context, entities: list[Entity]) -> list[PublicForm]:
             if found is None:
                 continue
             if field_name in FORM_NAMES:
-                ctx.error(where, "form-field", f"'{field_name}' is a name the form page keeps for itself")
+                ctx.error(
+                    where, "form-field", f"'{field_name}' is a name the form page keeps for itself"
+                )
             elif not _fillable(found):
                 ctx.error(
                     where,
@@ -117,7 +119,7 @@ def build_forms(ctx: Context, entities: list[Entity]) -> list[PublicForm]:
                 ctx.error(
                     where,
                     "form-utm",
-                    f"{entity_name}.{field_name} is a {found.type} field; utm fields are string, "
+                    f"{entity_name}.{field_name} is of type {found.type}; utm fields are string, "
                     "text or url fields",
                 )
         for key in raw.get("labels") or {}:

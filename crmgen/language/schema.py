@@ -503,7 +503,10 @@ def spec_schema() -> dict[str, Any]:
                 obj(("round_robin",), round_robin={"$ref": "#/$defs/snake_name"}),
             ],
         },
-        utm={**names, "description": "fields filled from the query string's parameters of the same names"},
+        utm={
+            **names,
+            "description": "fields filled from the query string's parameters of the same names",
+        },
     )
     process = obj(
         ("on", "steps"),

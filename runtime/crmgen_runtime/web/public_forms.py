@@ -112,7 +112,8 @@ def _round_robin(
     last = session.scalar(
         sa.select(column).where(column.is_not(None)).order_by(table.c.id.desc()).limit(1)
     )
-    return next((u for u in users if last is None or u > last), users[0])
+    chosen: int = next((u for u in users if last is None or u > last), users[0])
+    return chosen
 
 
 def owner_of(
@@ -143,7 +144,12 @@ def admit(site: Site, database: Any, ip: str | None) -> bool:
 
 
 def create(
-    site: Site, database: Any, name: str, form: dict[str, Any], payload: dict[str, Any], ip: str | None
+    site: Site,
+    database: Any,
+    name: str,
+    form: dict[str, Any],
+    payload: dict[str, Any],
+    ip: str | None,
 ) -> int:
     """The new record's id, created as the form's owner (ApiError when refused)."""
     resource = site.catalog.by_name[form["entity"]]
@@ -187,7 +193,13 @@ async def _json_values(request: Request, form: dict[str, Any]) -> dict[str, Any]
 
 
 def _values_of(
-    site: Site, form: dict[str, Any], data: dict[str, Any], query: dict[str, str], *, as_json: bool, locale: str
+    site: Site,
+    form: dict[str, Any],
+    data: dict[str, Any],
+    query: dict[str, str],
+    *,
+    as_json: bool,
+    locale: str,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The create payload from the declared fields (and utm fields, the body's or the query
     string's) only; errors found before the API is asked."""
@@ -298,7 +310,9 @@ async def public_form(request: Request) -> Response:
         database = request.app.state.db
         ip = client_ip(request)
         if not await run_in_threadpool(admit, site, database, ip):
-            raise ApiError(429, "too_many_requests", "Too many posts from this address; wait a minute.")
+            raise ApiError(
+                429, "too_many_requests", "Too many posts from this address; wait a minute."
+            )
         data: dict[str, Any] = (
             await _json_values(request, form) if as_json else dict(await read_pairs(request))
         )

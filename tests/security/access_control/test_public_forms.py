@@ -53,7 +53,9 @@ def test_a_post_creates_a_lead_with_utm_tags_and_no_undeclared_field(crm: Crm) -
     name = f"Visitor {uuid.uuid4().hex[:6]}"
     admin = crm.user_id("admin")
     with visitor(crm, "127.0.0.11") as web:
-        page = web.get(FORM, params={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "spring"})
+        page = web.get(
+            FORM, params={"utm_source": "google", "utm_medium": "cpc", "utm_campaign": "spring"}
+        )
         assert page.status_code == 200, page.text
         assert 'name="utm_source" value="google"' in page.text
         assert 'name="homepage_url"' in page.text and "csrf_token" not in page.text
@@ -181,7 +183,9 @@ def test_framing_and_cors_only_for_the_forms_origins(crm: Crm) -> None:
             FORM, data={"name": name + " 3", "consent": "on"}, headers={"Origin": OTHER}
         )
         assert form_post.status_code == 403
-        same = web.post(FORM, data={"name": name + " 4", "consent": "on"}, headers={"Origin": crm.base})
+        same = web.post(
+            FORM, data={"name": name + " 4", "consent": "on"}, headers={"Origin": crm.base}
+        )
         assert same.status_code == 200  # the form's own page, framed or not
     assert [r[0] for r in leads_named(crm, name)] == ["new"]
     assert leads_named(crm, name + " 2") == leads_named(crm, name + " 3") == []
