@@ -16,6 +16,7 @@ from jsonschema.exceptions import ValidationError
 from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
 from crmgen.language.build_app import build_app, build_endpoints, build_integrations, build_roles
 from crmgen.language.build_entities import build_entities
+from crmgen.language.build_forms import build_forms
 from crmgen.language.build_mail import build_email_templates
 from crmgen.language.build_processes import build_processes
 from crmgen.language.build_ui import build_ui
@@ -91,6 +92,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     processes = build_processes(ctx, endpoints)
     email_templates = build_email_templates(ctx)
     ui = build_ui(ctx)
+    forms = build_forms(ctx, entities)
     return Spec(
         app=app,
         entities=tuple(entities),
@@ -102,6 +104,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
         files=files,
         custom=ctx.custom,
         email_templates=tuple(email_templates),
+        forms=tuple(forms),
     )
 
 

@@ -62,6 +62,7 @@ RESERVED_API_PATHS = frozenset(
         "views",
         "api_keys",
         "files",
+        "f",  # public forms: /f/<name>
     }
 )
 # Names a back-reference may not take (the default one then gets the field's name in front)

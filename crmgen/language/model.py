@@ -320,6 +320,27 @@ class Integration:
 
 
 @dataclass(frozen=True)
+class PublicForm:
+    """A form served without sign-in at ``/f/<name>`` (``forms:``) that creates a record of
+    ``entity`` from its ``fields`` (plus the ``utm`` fields, taken from the query string), as
+    ``owner_user`` (an e-mail) or the next user of ``owner_role`` (round robin), for pages of
+    the ``origins`` (iframe and CORS)."""
+
+    name: str
+    entity: str
+    title: Text
+    fields: tuple[str, ...]
+    labels: tuple[tuple[str, Text], ...]
+    consent: Text | None
+    success: Text
+    origins: tuple[str, ...]
+    owner_user: str | None
+    owner_role: str | None
+    utm: tuple[str, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
 class EmailTemplate:
     """An e-mail people send from a record of ``entity`` (``email_templates:``): ``subject``
     and ``body`` are sandboxed Jinja templates per locale over the record's fields, ``user``
@@ -478,6 +499,7 @@ class Spec:
     files: tuple[str, ...]  # the files this spec was read from
     custom: CustomCode | None = None  # the custom folder beside the spec (copied into the app)
     email_templates: tuple[EmailTemplate, ...] = ()
+    forms: tuple[PublicForm, ...] = ()  # public forms (``forms:``), served at /f/<name>
 
     @property
     def logs_mail(self) -> bool:

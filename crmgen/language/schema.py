@@ -478,6 +478,36 @@ def spec_schema() -> dict[str, Any]:
         subject=text,
         body=text,
     )
+    names = {"type": "array", "items": {"$ref": "#/$defs/snake_name"}}
+    public_form = obj(
+        ("entity", "fields", "owner"),
+        label=text,
+        entity={"$ref": "#/$defs/entity_name"},
+        fields={**names, "minItems": 1, "description": "the fields a visitor fills"},
+        labels={
+            **named(text),
+            "description": "labels of the form's fields (default: the fields' own)",
+        },
+        consent=text,
+        success=text,
+        origins={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "origins (https://www.example.com) whose pages may embed the form "
+            "(iframe) or post to it (CORS)",
+        },
+        owner={
+            "description": "who owns what the form creates: {user: EMAIL} or {round_robin: ROLE}",
+            "anyOf": [
+                obj(("user",), user={"type": "string"}),
+                obj(("round_robin",), round_robin={"$ref": "#/$defs/snake_name"}),
+            ],
+        },
+        utm={
+            **names,
+            "description": "fields filled from the query string's parameters of the same names",
+        },
+    )
     process = obj(
         ("on", "steps"),
         label=text,
@@ -500,6 +530,7 @@ def spec_schema() -> dict[str, Any]:
             processes=named(process),
             integrations=named({"$ref": "#/$defs/integration"}),
             email_templates=named(email_template),
+            forms=named(public_form),
             ui={"$ref": "#/$defs/ui"},
         ),
         "patternProperties": {

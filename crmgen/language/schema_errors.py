@@ -225,6 +225,7 @@ _NAME_KINDS = {
     "endpoints": "endpoint",
     "integrations": "integration",
     "email_templates": "e-mail template",
+    "forms": "form",
     "dashboards": "dashboard",
     "reports": "report",
     "kpis": "KPI",

@@ -13,7 +13,7 @@ from typing import Any
 
 from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, NavItem, Spec
-from crmgen.render.web import boards, dashboards, home, lists, print_formats, records
+from crmgen.render.web import boards, dashboards, home, lists, print_formats, public_forms, records
 from crmgen.render.web.labels import text_of
 
 # The parts of the UI with data of their own (one module each, beside this one).
@@ -138,6 +138,7 @@ def ui_data(spec: Spec) -> dict[str, Any]:
         "roles": {r.name: text_of(spec, r.label, r.name) for r in spec.roles},
         **{part: module.site_data(spec) for part, module in PARTS.items()},
         **({"home": my_day} if (my_day := home.site_data(spec)) is not None else {}),
+        **({"forms": forms} if (forms := public_forms.site_data(spec, _field)) else {}),
     }
 
 

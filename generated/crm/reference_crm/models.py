@@ -407,6 +407,16 @@ class Lead(entities.Record, entities.Timestamps, Base):
             sa.func.length(sa.column("landing_page")) <= 500,
             name="landing_page_max_length",
         ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("utm_source")) <= 100, name="utm_source_max_length"
+        ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("utm_medium")) <= 100, name="utm_medium_max_length"
+        ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("utm_campaign")) <= 100,
+            name="utm_campaign_max_length",
+        ),
         sa.Index("ix_leads_list_created_at_id", "created_at", "id"),
         sa.Index("ix_leads_list_source_created_at_id", "source", "created_at", "id"),
         sa.Index("ix_leads_list_status_created_at_id", "status", "created_at", "id"),
@@ -445,6 +455,13 @@ class Lead(entities.Record, entities.Timestamps, Base):
     )
     landing_page: Mapped[str | None] = mapped_column(
         sa.String(500), comment="Посадочная страница"
+    )
+    utm_source: Mapped[str | None] = mapped_column(
+        sa.String(100), comment="UTM-источник"
+    )
+    utm_medium: Mapped[str | None] = mapped_column(sa.String(100), comment="UTM-канал")
+    utm_campaign: Mapped[str | None] = mapped_column(
+        sa.String(100), comment="UTM-кампания"
     )
 
     owner: Mapped[User | None] = relationship(

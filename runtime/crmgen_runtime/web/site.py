@@ -56,6 +56,7 @@ RESERVED = frozenset(
         "search",
         "dashboards",
         "reports",
+        "f",  # public forms: /f/<name>
     }
 )
 UI_FILE = "ui.json"  # the spec's UI data, a build artefact the app ships beside its code

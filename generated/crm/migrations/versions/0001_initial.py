@@ -1285,6 +1285,15 @@ def upgrade() -> None:
             comment="Посадочная страница",
         ),
         sa.Column(
+            "utm_source", sa.String(length=100), nullable=True, comment="UTM-источник"
+        ),
+        sa.Column(
+            "utm_medium", sa.String(length=100), nullable=True, comment="UTM-канал"
+        ),
+        sa.Column(
+            "utm_campaign", sa.String(length=100), nullable=True, comment="UTM-кампания"
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,
@@ -1319,6 +1328,15 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "status IN ('new', 'contacted', 'qualified', 'converted', 'lost')",
             name=op.f("ck_leads_status_values"),
+        ),
+        sa.CheckConstraint(
+            "length(utm_campaign) <= 100", name=op.f("ck_leads_utm_campaign_max_length")
+        ),
+        sa.CheckConstraint(
+            "length(utm_medium) <= 100", name=op.f("ck_leads_utm_medium_max_length")
+        ),
+        sa.CheckConstraint(
+            "length(utm_source) <= 100", name=op.f("ck_leads_utm_source_max_length")
         ),
     )
     op.create_index(op.f("ix_leads_email"), "leads", ["email"], unique=False)

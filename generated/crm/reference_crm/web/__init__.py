@@ -26,6 +26,7 @@ from crmgen_runtime.web import (
     notification_pages,
     people,
     print_formats,
+    public_forms,
     records,
     saved_views,
     search,
@@ -37,6 +38,7 @@ from reference_crm.web.core import SITE
 # Each module gives ``routes()`` (its site-wide pages) and ``entity_routes(path, resource)``
 # (its pages of one entity); record ids are ``{id:int}``, so fixed paths never clash with them.
 MODULES = (
+    public_forms,  # /f/<name>: the spec's forms, served without sign-in
     auth_pages,
     account,
     people,
