@@ -33,7 +33,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 import sqlalchemy as sa
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment

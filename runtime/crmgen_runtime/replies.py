@@ -100,7 +100,7 @@ def item(value: Any, key: Any) -> Any:
 class Reply:
     """What an ``http`` step with ``into`` keeps: ``status``, ``ok``, ``headers``, ``body``."""
 
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: Mapping[str, str], raw: bytes) -> None:
         self.status = status
