@@ -78,7 +78,9 @@ def build_app(ctx: Context, spec_name: str) -> App:
     )
 
 
-_HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
+)
 
 
 def _allow_hosts(ctx: Context, raw: Any, path: Path) -> tuple[str, ...]:

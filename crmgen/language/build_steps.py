@@ -691,7 +691,17 @@ def _http(step: dict[str, Any], at: _At) -> HttpStep:
 
 
 # the value types a reply's shape names
-REPLY_TYPES = ("string", "number", "integer", "boolean", "date", "datetime", "any", "list", "object")
+REPLY_TYPES = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "any",
+    "list",
+    "object",
+)
 
 
 def _reply_shape(raw: Any, at: _At, path: tuple[str | int, ...]) -> Kind:
