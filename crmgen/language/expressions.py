@@ -476,10 +476,9 @@ def index_of(node: ast.AST) -> int | str | None:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = index_of(node.operand)
         return -inner if isinstance(inner, int) else None
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
-        if isinstance(node.value, (int, str)):
-            return node.value
-    return None
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return None
+    return node.value if isinstance(node.value, (int, str)) else None
 
 
 def _at_attr(node: ast.Attribute) -> ast.AST:
