@@ -157,3 +157,15 @@ def test_only_http_and_https_are_opened() -> None:
         egress.DEFAULT.open(request, 2)
     with pytest.raises(PermanentError):
         delivery.http_request("GET", "ftp://example.com/", headers={}, body=None, timeout=2)
+
+
+def test_a_reply_reads_in_the_templates_of_steps() -> None:
+    from crmgen_runtime.processes import template
+    from crmgen_runtime.replies import Reply
+
+    reply = Reply(200, {"X-Id": "7"}, b'{"offices": [{"city": "Kazan"}], "n": {"items": 3}}')
+    text = (
+        "{{ r.body.offices[0].city }} {{ r.status }} {{ r.body.n.items }} {{ r.headers['x-id'] }}"
+    )
+    assert template(text, html=False).render(r=reply) == "Kazan 200 3 7"
+    assert str(reply.body.n) == '{"items":3}' and Reply(200, {}, b"plain").body == "plain"
