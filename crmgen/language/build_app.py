@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -73,7 +74,40 @@ def build_app(ctx: Context, spec_name: str) -> App:
         two_factor_required=tuple(dict.fromkeys(required)),
         description=Text.of(raw.get("description")),
         allow_drop=tuple(raw.get("allow_drop") or ()),
+        allow_hosts=_allow_hosts(ctx, raw.get("allow_hosts") or (), path + ("allow_hosts",)),
     )
+
+
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"
+)
+
+
+def _allow_hosts(ctx: Context, raw: Any, path: Path) -> tuple[str, ...]:
+    """``app.allow_hosts``: host names (or IP addresses) written as they are, nothing more."""
+    hosts: list[str] = []
+    for i, host in enumerate(raw if isinstance(raw, (list, tuple)) else ()):
+        name = str(host).strip().lower().rstrip(".")
+        literal = name.strip("[]")
+        try:
+            ipaddress.ip_address(literal)
+            ok = True
+        except ValueError:
+            ok = bool(_HOST.match(name))
+        if not ok:
+            hint = ""
+            if "://" in name or "/" in name:
+                hint = " (write the host alone, without scheme or path)"
+            elif ":" in name:
+                hint = " (write the host without a port)"
+            elif "*" in name:
+                hint = " (hosts are allowed one by one, by name)"
+            ctx.error(path + (i,), "allow-hosts", f"'{host}' is not a host name{hint}")
+            continue
+        if literal in hosts:
+            ctx.error(path + (i,), "allow-hosts", f"the host '{host}' is listed twice")
+        hosts.append(literal)
+    return tuple(hosts)
 
 
 def _untranslated(ctx: Context, path: Path, locales: tuple[str, ...]) -> None:

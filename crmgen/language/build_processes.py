@@ -29,7 +29,9 @@ def build_processes(ctx: Context, endpoints: dict[str, Endpoint]) -> list[Proces
                     f"the endpoint '{trigger.endpoint}' already runs the process '{bound[trigger.endpoint]}'",
                 )
             bound[trigger.endpoint] = name
-        sctx = StepContext(ctx, ctx.scope(**names), trigger.entity, name)
+        scope = ctx.scope(**names)
+        scope.subscripts = True  # steps read into lists and objects (an HTTP reply's body)
+        sctx = StepContext(ctx, scope, trigger.entity, name)
         steps = build_steps(raw["steps"], path + ("steps",), sctx)
         processes.append(
             Process(

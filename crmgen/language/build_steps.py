@@ -14,7 +14,16 @@ from crmgen.diagnostics import Position, did_you_mean
 from crmgen.language import fields
 from crmgen.language.context import USER, Context
 from crmgen.language.custom_code import find_function
-from crmgen.language.expressions import EntityValue, Expression, Kind, ListOf, Opaque, Scope
+from crmgen.language.expressions import (
+    EntityValue,
+    Expression,
+    Items,
+    Kind,
+    ListOf,
+    Opaque,
+    Scope,
+    Struct,
+)
 from crmgen.language.model import Condition, Value
 from crmgen.language.names import name_problem
 from crmgen.language.steps import EXPR, TEMPLATE, VALUE, VALUES, WHERE, StepKind, obj, register
@@ -649,8 +658,27 @@ def _http(step: dict[str, Any], at: _At) -> HttpStep:
         (k, at.s.template(v, at.sub("headers", k))) for k, v in (raw.get("headers") or {}).items()
     )
     body = at.s.value(raw["json"], at.sub("json")) if "json" in raw else None
+    shape: Kind = Opaque("the reply's body")
+    if "reply" in raw:
+        shape = _reply_shape(raw["reply"], at, ("reply",))
+        if "into" not in raw:
+            at.ctx.error(
+                at.sub("reply"),
+                "step-http",
+                "'reply' describes the answer kept with 'into'; add into: NAME",
+                True,
+            )
     if "into" in raw:
-        at.s.declare(raw["into"], Opaque("an HTTP response"), at.sub("into"))
+        reply = Struct(
+            (
+                ("status", Opaque("the HTTP status")),
+                ("ok", Opaque("true for a 2xx status")),
+                ("headers", Opaque("the reply's headers")),
+                ("body", shape),
+            ),
+            owner="the reply",
+        )
+        at.s.declare(raw["into"], reply, at.sub("into"))
     return HttpStep(
         raw.get("method", "GET"),
         url,
@@ -660,6 +688,69 @@ def _http(step: dict[str, Any], at: _At) -> HttpStep:
         float(raw.get("timeout", 10)),
         via,
     )
+
+
+# the value types a reply's shape names
+REPLY_TYPES = (
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "date",
+    "datetime",
+    "any",
+    "list",
+    "object",
+)
+
+
+def _reply_shape(raw: Any, at: _At, path: tuple[str | int, ...]) -> Kind:
+    """The kind of an HTTP reply's body as the spec declares it: a type name, ``[SHAPE]`` (a
+    list of them) or a mapping of field -> SHAPE (an object with those fields)."""
+    where = at.sub(*path)
+    if isinstance(raw, str):
+        if raw not in REPLY_TYPES:
+            hint = did_you_mean(raw, REPLY_TYPES) or f" (one of: {', '.join(REPLY_TYPES)})"
+            at.ctx.error(where, "step-http-reply", f"unknown reply type '{raw}'{hint}")
+        return Opaque(f"a {raw}")
+    if isinstance(raw, list):
+        if len(raw) != 1:
+            at.ctx.error(
+                where,
+                "step-http-reply",
+                "a list in a reply's shape names the shape of its items once, e.g. [string] or "
+                "[{title: string}]",
+            )
+            return Opaque("a list")
+        return Items(_reply_shape(raw[0], at, (*path, 0)))
+    if isinstance(raw, dict) and raw:
+        fields: list[tuple[str, object]] = []
+        for name, inner in raw.items():
+            if not isinstance(name, str) or not name or name.startswith("_"):
+                at.ctx.error(
+                    at.sub(*path, str(name)),
+                    "step-http-reply",
+                    f"'{name}' cannot be read as a field (names starting with '_' are not allowed)",
+                    True,
+                )
+                continue
+            fields.append((name, _reply_shape(inner, at, (*path, name))))
+        return Struct(tuple(fields), owner=_shape_owner(path))
+    at.ctx.error(
+        where,
+        "step-http-reply",
+        "a reply's shape is a type name (string, number, ...), [SHAPE] for a list, or field: SHAPE pairs",
+    )
+    return Opaque()
+
+
+def _shape_owner(path: tuple[str | int, ...]) -> str:
+    """How messages name the object at ``path`` of a reply's shape."""
+    if path == ("reply",):
+        return "the reply's body"
+    if isinstance(path[-1], int):
+        return f"an item of {_shape_owner(path[:-1])}"
+    return f"'{path[-1]}'"
 
 
 def _webhook(step: dict[str, Any], at: _At) -> WebhookStep:
@@ -947,6 +1038,12 @@ register(
             into=_INTO,
             timeout={"type": "number", "exclusiveMinimum": 0, "maximum": 300},
             via=_VIA,
+            reply={
+                "description": "the shape of the JSON body kept with into: a type name (string, "
+                "number, integer, boolean, date, datetime, any, list, object), [SHAPE] for a list "
+                "of SHAPE, or field: SHAPE pairs; names used on it are checked",
+                "type": ["string", "array", "object"],
+            },
         ),
         _http,
         example="- http: {method: POST, url: 'https://example.com/hook', json: '= record', into: reply}",

@@ -99,7 +99,15 @@ class Struct:
     hints: tuple[tuple[str, str], ...] = ()  # attribute -> why it is not available here
 
 
-Kind = Opaque | EntityValue | ListOf | Struct
+@dataclass(frozen=True)
+class Items:
+    """A list of values of one kind (a list in an HTTP reply's declared shape): ``x[0]`` is
+    one of them."""
+
+    element: object  # a Kind
+
+
+Kind = Opaque | EntityValue | ListOf | Struct | Items
 AttributeResolver = Callable[[str], Mapping[str, Kind] | None]
 
 
@@ -114,9 +122,11 @@ class Scope:
     names: dict[str, Kind]
     attributes: AttributeResolver = field(default=lambda _entity: None)
     functions: Mapping[str, tuple[int, int | None]] = field(default_factory=lambda: FUNCTIONS)
+    # ``x[0]`` / ``x['name']`` may read into lists and objects (a process's steps: HTTP replies)
+    subscripts: bool = False
 
     def child(self, **more: Kind) -> Scope:
-        return Scope({**self.names, **more}, self.attributes, self.functions)
+        return Scope({**self.names, **more}, self.attributes, self.functions, self.subscripts)
 
 
 @dataclass(frozen=True)
@@ -345,6 +355,42 @@ class _Checker:
             return Opaque()
         return table[node.attr]
 
+    def visit_Subscript(self, node: ast.Subscript) -> Kind:
+        if not self.scope.subscripts:
+            self.problem(node, f"{_describe(node)} is not allowed in an expression")
+            return Opaque()
+        base = self.visit(node.value)
+        key = index_of(node.slice)
+        if key is None:
+            self.problem(
+                node.slice,
+                "an index must be a whole number or a quoted name (e.g. items[0], items[-1], "
+                "body['full name'])",
+            )
+            return Opaque()
+        if isinstance(base, (EntityValue, ListOf)):
+            self.problem(
+                node,
+                "records are not read by index; use a field (record.field) or for_each over a list",
+            )
+            return Opaque()
+        if isinstance(base, Items):
+            if isinstance(key, str):
+                self.problem(node.slice, f"a list is read by position (e.g. [0]), not by {key!r}")
+                return Opaque()
+            return base.element  # type: ignore[return-value]
+        if isinstance(base, Struct):
+            table = dict(base.attributes)
+            if isinstance(key, int):
+                self.problem(node.slice, f"{base.owner} is not a list; read a field by name")
+                return Opaque()
+            if key not in table:
+                hint = did_you_mean(key, table)
+                self.problem(node.slice, f"{base.owner} has no field {key!r}{hint}")
+                return Opaque()
+            return table[key]  # type: ignore[return-value]
+        return Opaque()
+
     def visit_Call(self, node: ast.Call) -> Kind:
         if isinstance(node.func, ast.Attribute):
             method = node.func.attr
@@ -422,6 +468,17 @@ class _Checker:
         return Opaque("a list")
 
     visit_Tuple = visit_List
+
+
+def index_of(node: ast.AST) -> int | str | None:
+    """The constant of ``x[...]`` (a whole number, possibly negative, or a text); None when
+    the index is anything else."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = index_of(node.operand)
+        return -inner if isinstance(inner, int) else None
+    if not isinstance(node, ast.Constant) or isinstance(node.value, bool):
+        return None
+    return node.value if isinstance(node.value, (int, str)) else None
 
 
 def _at_attr(node: ast.Attribute) -> ast.AST:

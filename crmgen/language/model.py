@@ -485,6 +485,8 @@ class App:
     two_factor: bool = True  # users may turn on two-factor sign-in
     two_factor_required: tuple[str, ...] = ()  # roles that must use it
     allow_drop: tuple[str, ...] = ()  # Entity / Entity.field the next migration may drop
+    # hosts outgoing requests may reach on non-public addresses (lower case, by name)
+    allow_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -434,6 +434,13 @@ def spec_schema() -> dict[str, Any]:
                 ],
             },
         ),
+        allow_hosts={
+            "type": "array",
+            "description": "hosts (by name, e.g. crm-internal.example) that http steps, webhooks "
+            "and other outgoing requests may reach although they resolve to a private, loopback "
+            "or link-local address; every other such request is refused",
+            "items": {"type": "string"},
+        },
         allow_drop={
             "type": "array",
             "description": "entities (Entity) or fields (Entity.field) the next migration may drop, data and all",

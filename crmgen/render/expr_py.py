@@ -15,7 +15,7 @@ import ast
 import builtins
 from collections.abc import Callable
 
-from crmgen.language.expressions import FUNCTIONS, Expression, parse
+from crmgen.language.expressions import FUNCTIONS, Expression, index_of, parse
 from crmgen.language.names import attribute
 from crmgen.render.errors import GenerateError
 
@@ -68,6 +68,14 @@ class _Rewrite(ast.NodeTransformer):
         if isinstance(node.value, float):
             return ast.Call(_fn("decimal"), [ast.Constant(repr(node.value))], [])
         return node
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        """``x[0]`` -> ``fn.item(x, 0)``: None when there is no such element."""
+        value = self.visit(node.value)
+        key = index_of(node.slice)
+        if key is None:
+            raise GenerateError(f"cannot compile the index in {ast.unparse(node)!r}")
+        return ast.Call(_fn("item"), [value, ast.Constant(key)], [])
 
     def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
         self.generic_visit(node)

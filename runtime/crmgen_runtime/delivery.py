@@ -20,13 +20,16 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
 from typing import Any
 
 import orjson
+
+from crmgen_runtime.egress import DEFAULT as DEFAULT_EGRESS
+from crmgen_runtime.egress import Egress, refused
 
 KINDS = ("email", "telegram", "sms", "webhook", "http")
 DEFAULT_TIMEOUT = 30.0
@@ -121,9 +124,11 @@ def http_request(
     body: bytes | None,
     timeout: float,
     user_agent: str = "crmgen-outbox/1",
+    egress: Egress = DEFAULT_EGRESS,
 ) -> tuple[int, bytes]:
     """One HTTP request; (status, up to 1 MB of the body). Raises DeliveryError for a network
-    failure, a 5xx or a 408/409/425/429 answer, PermanentError for any other 4xx."""
+    failure, a 5xx or a 408/409/425/429 answer, PermanentError for any other 4xx and for an
+    address ``egress`` refuses (a private or loopback one not allowed by name: nothing is sent)."""
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
         raise PermanentError(f"only http and https URLs can be called, not {url[:60]!r}")
     request = urllib.request.Request(url, data=body, method=method.upper())
@@ -131,8 +136,8 @@ def http_request(
     for name, value in headers.items():
         request.add_header(str(name), str(value))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # http(s) only
-            return response.status, response.read(1_000_000)
+        with egress.open(request, timeout) as response:  # http(s) only
+            return int(response.status), response.read(1_000_000)
     except urllib.error.HTTPError as exc:
         detail = exc.read(300).decode("utf-8", "replace")
         error = f"HTTP {exc.code} from {where(url)}: {detail}"
@@ -141,6 +146,8 @@ def http_request(
         raise PermanentError(error) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
+        if refused(exc) is not None:
+            raise PermanentError(f"{where(url)}: {reason}") from exc
         raise DeliveryError(f"{where(url)}: {type(exc).__name__}: {reason}") from exc
 
 
@@ -152,8 +159,12 @@ class Courier:
     """Delivers the messages of one app through its ``integrations`` (by name); ``app`` names
     the app in a default sender (``app@smtp-host``) and the ``User-Agent`` of its requests."""
 
-    def __init__(self, integrations: Mapping[str, Integration], app: str) -> None:
+    def __init__(
+        self, integrations: Mapping[str, Integration], app: str, *, allow_hosts: Iterable[str] = ()
+    ) -> None:
         self.integrations = dict(integrations)
+        # requests to non-public addresses are refused unless their host is allowed by name
+        self.egress = Egress(allow_hosts)
         self.app = app
         self.user_agent = f"{app}-outbox/1"
         # kind -> function(payload, idempotency key, timeout in seconds); plugins may add kinds.
@@ -262,7 +273,13 @@ class Courier:
         headers = {"Content-Type": "application/json"}
         body = json_body({"chat_id": chat, "text": str(payload.get("text") or "")})
         _, answer = http_request(
-            "POST", url, headers=headers, body=body, timeout=timeout, user_agent=self.user_agent
+            "POST",
+            url,
+            headers=headers,
+            body=body,
+            timeout=timeout,
+            user_agent=self.user_agent,
+            egress=self.egress,
         )
         try:
             ok = orjson.loads(answer or b"{}").get("ok", True)  # nesting capped: no RecursionError
@@ -288,7 +305,13 @@ class Courier:
         }
         limit = float(integration.get("timeout") or timeout)
         http_request(
-            "POST", url, headers=headers, body=body, timeout=limit, user_agent=self.user_agent
+            "POST",
+            url,
+            headers=headers,
+            body=body,
+            timeout=limit,
+            user_agent=self.user_agent,
+            egress=self.egress,
         )
 
     def send_http(self, payload: dict[str, Any], key: str, timeout: float) -> None:
@@ -314,7 +337,13 @@ class Courier:
         headers.setdefault("Idempotency-Key", key)
         method = str(payload.get("method") or "GET")
         http_request(
-            method, url, headers=headers, body=body, timeout=timeout, user_agent=self.user_agent
+            method,
+            url,
+            headers=headers,
+            body=body,
+            timeout=timeout,
+            user_agent=self.user_agent,
+            egress=self.egress,
         )
 
     def send_sms(self, payload: dict[str, Any], key: str, timeout: float) -> None:
@@ -335,5 +364,11 @@ class Courier:
             }
         )
         http_request(
-            "POST", url, headers=headers, body=body, timeout=timeout, user_agent=self.user_agent
+            "POST",
+            url,
+            headers=headers,
+            body=body,
+            timeout=timeout,
+            user_agent=self.user_agent,
+            egress=self.egress,
         )

@@ -17,6 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from crmgen_runtime.clock import Clock
+from crmgen_runtime.replies import item
 
 
 def evaluate(compiled: Callable[..., Any], *args: Any) -> Any:
@@ -171,6 +172,7 @@ class Functions:
     has_role = staticmethod(has_role)
     contains = staticmethod(contains)
     startswith = staticmethod(startswith)
+    item = staticmethod(item)  # value[index] of an expression (an http step's reply)
 
     def now(self) -> dt.datetime:
         """The current moment (UTC, time-zone aware)."""

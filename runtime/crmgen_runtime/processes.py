@@ -33,7 +33,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
 import sqlalchemy as sa
 from jinja2 import Template
 from jinja2.sandbox import SandboxedEnvironment
@@ -45,11 +44,15 @@ from starlette.responses import Response
 from crmgen_runtime import links, notifications, permissions, validation
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
+from crmgen_runtime.delivery import where as url_place
+from crmgen_runtime.egress import DEFAULT as DEFAULT_EGRESS
+from crmgen_runtime.egress import Egress, refused
 from crmgen_runtime.entities import field_value
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event, Events
 from crmgen_runtime.principal import CurrentUser, user_of
 from crmgen_runtime.reads import fetch_one
+from crmgen_runtime.replies import JsonObject, Reply, unwrap
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.responses import JSONResponse, json_ready, parse_json
 from crmgen_runtime.writes import current_lists, delete_row, insert_row, integrity, update_row
@@ -231,6 +234,8 @@ def plain(value: Any, catalog: Catalog) -> Any:
     if isinstance(value, Record):
         fields = {n: plain(value.value(n), catalog) for n in value.resource.fields}
         return {"id": value.id, **fields}
+    if isinstance(value, (Reply, JsonObject)):
+        return unwrap(value)
     if isinstance(value, Mapping):
         return {str(k): plain(v, catalog) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -335,6 +340,7 @@ class Run:
 
     def create(self, entity: str, values: dict[str, Any]) -> Any:
         resource = self.resource(entity)
+        values = {k: unwrap(v) for k, v in values.items()}
         new_id = insert_row(self.session, resource, values, self.current, None)
         self.session.expire_all()
         return self.load(entity, new_id)
@@ -343,6 +349,7 @@ class Run:
         """Update each matching record (audited, its triggers run); the number updated."""
         resource = self.resource(entity)
         ids = self.ids(entity, where)
+        values = {k: unwrap(v) for k, v in values.items()}
         for record_id in ids:
             update_row(self.session, resource, record_id, dict(values), self.current, None)
         self.session.expire_all()
@@ -359,6 +366,7 @@ class Run:
     def set(self, record: Any, values: dict[str, Any]) -> None:
         """Change the record: a draft (before triggers) gets the values, a stored record an
         UPDATE."""
+        values = {k: unwrap(v) for k, v in values.items()}
         if isinstance(record, Record) and record.changes is not None:
             record.changes.update(values)
             return
@@ -603,10 +611,12 @@ def call_http(
     settings: HttpSettings,
     process: str,
     log: logging.Logger = LOG,
-) -> Any:
-    """One synchronous HTTP call (standard library); None when it fails (a warning on ``log``).
-    ``settings``: the integration's (``base_url`` prefixes a relative ``url``, ``token`` is a
-    bearer token)."""
+    egress: Egress = DEFAULT_EGRESS,
+) -> Reply | None:
+    """One synchronous HTTP call (standard library) through ``egress`` (a private or loopback
+    address not allowed by name is refused before anything is sent); its ``Reply``, or None
+    when it fails (a warning on ``log``). ``settings``: the integration's (``base_url``
+    prefixes a relative ``url``, ``token`` is a bearer token)."""
     base = setting(settings, "base_url")
     if base and not url.startswith(("http://", "https://")):
         url = str(base).rstrip("/") + "/" + url.lstrip("/")
@@ -624,16 +634,16 @@ def call_http(
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
     try:
         # http(s) only: checked above
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
+        with egress.open(request, timeout) as answer:
             raw = answer.read(HTTP_READ_LIMIT)
+            return Reply(int(answer.status), dict(answer.headers.items()), raw)
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        log.warning("%s: %s %s failed: %s", process, method, url, exc)
+        why = refused(exc)
+        if why is not None:
+            log.warning("%s: %s %s not sent: %s", process, method, url_place(url), why)
+        else:
+            log.warning("%s: %s %s failed: %s", process, method, url_place(url), exc)
         return None
-    text = raw.decode("utf-8", "replace")
-    try:
-        return orjson.loads(text)  # nesting is capped (no RecursionError)
-    except ValueError:
-        return text
 
 
 # --- how a process sees an event -----------------------------------------------------------
@@ -700,6 +710,7 @@ class Processes:
         backups: Dumper | None = None,
         http_integrations: Mapping[str, HttpSettings] | None = None,
         mail: Any = None,
+        allow_hosts: Iterable[str] = (),
     ) -> None:
         self.catalog = catalog
         self.outbox = outbox
@@ -707,6 +718,8 @@ class Processes:
         self.mail = mail
         self.backups = backups
         self.http_integrations: Mapping[str, HttpSettings] = http_integrations or {}
+        # ``http`` steps reach non-public addresses only on these hosts (``app.allow_hosts``)
+        self.egress = Egress(allow_hosts)
         # the steps' log, named as the app's processes module: ``PKG.processes``
         self.log = logging.getLogger(f"{catalog.config.name}.processes")
 
@@ -747,10 +760,12 @@ class Processes:
         timeout: float,
         integration: str | None,
         process: str,
-    ) -> Any:
+    ) -> Reply | None:
         """``call_http`` with the settings of the HTTP integration ``integration`` (if any)."""
         settings = self.http_integrations.get(integration or "", {})
-        return call_http(method, url, headers, body, timeout, settings, process, self.log)
+        return call_http(
+            method, url, headers, body, timeout, settings, process, self.log, self.egress
+        )
 
     def scheduled(self, process: Process) -> Callable[[Any], None]:
         """``run(database)``: ``process`` in one transaction of ``database``, with no user."""

@@ -87,7 +87,8 @@ def smtp() -> Iterator[tuple[int, Inbox]]:
 
 
 def courier(*integrations: Integration) -> Courier:
-    return Courier({i.name: i for i in integrations}, "shop")
+    # the loopback test server is allowed by name (other private addresses are refused)
+    return Courier({i.name: i for i in integrations}, "shop", allow_hosts=["127.0.0.1"])
 
 
 # --- integrations ------------------------------------------------------------------------
@@ -192,16 +193,22 @@ def test_an_smtp_server_that_does_not_answer_is_a_retry() -> None:
 def test_http_answers_decide_between_retry_and_give_up(http: tuple[str, Received]) -> None:
     url, received = http
     received.answers += [(200, b"ok"), (503, b"busy"), (429, b""), (404, b"no such hook")]
-    assert delivery.http_request("GET", url, headers={}, body=None, timeout=5) == (200, b"ok")
+    loopback = delivery.Egress(["127.0.0.1"])
+    assert delivery.http_request("GET", url, headers={}, body=None, timeout=5, egress=loopback) == (
+        200,
+        b"ok",
+    )
     for permanent in (False, False, True):
         with pytest.raises(DeliveryError) as caught:
-            delivery.http_request("GET", url, headers={}, body=None, timeout=5)
+            delivery.http_request("GET", url, headers={}, body=None, timeout=5, egress=loopback)
         assert isinstance(caught.value, PermanentError) is permanent
     assert "no such hook" in str(caught.value)
     with pytest.raises(PermanentError, match="only http and https"):
         delivery.http_request("GET", "file:///etc/passwd", headers={}, body=None, timeout=5)
     with pytest.raises(DeliveryError):
-        delivery.http_request("GET", "http://127.0.0.1:9/", headers={}, body=None, timeout=2)
+        delivery.http_request(
+            "GET", "http://127.0.0.1:9/", headers={}, body=None, timeout=2, egress=loopback
+        )
 
 
 def test_a_webhook_is_signed_and_carries_its_key(http: tuple[str, Received]) -> None:

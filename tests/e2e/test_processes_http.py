@@ -68,6 +68,7 @@ def worker_once(
         TELEGRAM_BASE_URL=http.base,
         ACCOUNTING_WEBHOOK_URL=f"{http.base}/accounting",
         ACCOUNTING_WEBHOOK_SECRET=SECRET,
+        OUTBOUND_ALLOW_HOSTS="127.0.0.1",  # the loopback stand-in, allowed by name
     )
     args = [
         sys.executable,

@@ -8,6 +8,7 @@ from crmgen.language.expressions import (
     MAX_DEPTH,
     MAX_LENGTH,
     EntityValue,
+    Items,
     ListOf,
     Opaque,
     Scope,
@@ -16,6 +17,7 @@ from crmgen.language.expressions import (
     check_kind,
     parse,
 )
+from crmgen.render.expr_py import python_source
 
 TABLES = {
     "Deal": {
@@ -177,3 +179,39 @@ def test_a_field_named_like_a_python_keyword_is_read_after_a_dot() -> None:
     assert [(p.line, p.column, p.message) for p in found] == [(1, 12, "Mail has no field 'class'")]
     # a keyword stays a keyword where Python reads it bare
     assert any("bad expression" in p.message for p in check("from + 1", scope)[1])
+
+
+# --- x[0] in process steps: an http step's reply ----------------------------------------------
+
+REPLY = Struct(
+    (
+        ("status", Opaque()),
+        (
+            "body",
+            Struct((("items", Items(Struct((("title", Opaque()),), "an item"))),), "the body"),
+        ),
+    ),
+    "the reply",
+)
+
+
+def test_indexing_reads_lists_and_objects_in_process_steps_only() -> None:
+    steps = Scope({"reply": REPLY, "record": EntityValue("Deal")}, TABLES.get, subscripts=True)
+    expression, found, kind = check_kind("reply.body.items[-1].title", steps)
+    assert found == [] and expression.names == ("reply",) and kind == Opaque()
+    assert [p.message for p in check("reply.body.items[0].titel", steps)[1]] == [
+        "an item has no field 'titel'; did you mean 'title'?"
+    ]
+    assert [p.message for p in check("reply.body['items'][0]", steps)[1]] == []
+    found = [p.message for p in check("reply.body.items[reply.status]", steps)[1]]
+    assert found and "whole number or a quoted name" in found[0]
+    found = [p.message for p in check("record.tags[0]", steps)[1]]
+    assert found and "records are not read by index" in found[0]
+    elsewhere = Scope({"reply": REPLY}, TABLES.get)
+    assert "indexing" in check("reply.body.items[0]", elsewhere)[1][0].message
+
+
+def test_indexing_compiles_to_a_call_that_never_fails() -> None:
+    steps = Scope({"reply": REPLY}, TABLES.get, subscripts=True)
+    expression = check("reply.body.items[-1].title", steps)[0]
+    assert python_source(expression) == "fn.item(reply.body.items, -1).title"

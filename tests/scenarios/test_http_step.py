@@ -2,7 +2,10 @@
 
 The reference CRM's ``company_enrichment`` process asks the enrichment service (integration
 ``enrichment``: base URL and bearer token from ENRICHMENT_API_URL / ENRICHMENT_API_TOKEN)
-about a new company with a website and stores the JSON answer in ``extra``.
+about a new company with a website, stores the JSON answer in ``extra`` and a field of it
+(``info.body.employees``) in ``employees``. The loopback server is allowed by name
+(``OUTBOUND_ALLOW_HOSTS``, set by the ``http`` fixture); any other private or loopback address
+is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ def test_enrichment_calls_the_service_and_keeps_its_answer(
 ) -> None:
     monkeypatch.setenv("ENRICHMENT_API_URL", http.base + "/api")
     monkeypatch.setenv("ENRICHMENT_API_TOKEN", "enrich-token")
+    answer = {"name": "Acme", "employees": 420, "offices": [{"city": "Kazan"}]}
+    http.answers["/api/companies"] = answer
     company = create(
         scenario,
         "companies",
@@ -37,7 +42,53 @@ def test_enrichment_calls_the_service_and_keeps_its_answer(
     stored = scenario.client.get(
         f"/api/companies/{company['id']}", headers=scenario.as_user("manager")
     )
-    assert stored.json()["extra"] == {"ok": True}  # the loopback server's JSON answer
+    assert stored.json()["extra"] == answer  # the loopback server's JSON answer
+    assert stored.json()["employees"] == 420  # a field of the reply, stored by a later step
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "http://127.0.0.1:{port}/api",
+        "http://[::1]:{port}/api",
+        "http://10.0.0.7/api",
+        "http://169.254.169.254/api",
+        "http://localhost:{port}/api",  # a name that resolves to 127.0.0.1
+        "redirect",  # an allowed host redirects to 127.0.0.1, which is not allowed
+    ],
+)
+def test_requests_to_private_addresses_are_refused(
+    scenario: Scenario,
+    http: HttpRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    base: str,
+) -> None:
+    port = http.server_address[1]
+    if base == "redirect":
+        monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "localhost")
+        http.redirects["/api/companies"] = f"http://127.0.0.1:{port}/api/companies"
+        base = "http://localhost:{port}/api"
+        asked = 1  # the allowed host, once; the redirect's target never
+    else:
+        monkeypatch.delenv("OUTBOUND_ALLOW_HOSTS")
+        asked = 0
+    monkeypatch.setenv("ENRICHMENT_API_URL", base.format(port=port))
+    with caplog.at_level("WARNING"):
+        company = create(
+            scenario,
+            "companies",
+            full=False,
+            user="manager",
+            name=f"Inside {len(caplog.records)} {base}",
+            website="https://inside.example",
+        )
+    assert len(http.received("/api/companies")) == asked
+    assert "not sent: refused" in caplog.text and "allow_hosts" in caplog.text
+    stored = scenario.client.get(
+        f"/api/companies/{company['id']}", headers=scenario.as_user("manager")
+    )
+    assert stored.status_code == 200 and stored.json()["extra"] is None
 
 
 def test_a_failing_service_leaves_the_company_as_it_was(

@@ -157,6 +157,8 @@ class HttpRecorder(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Recording)
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.statuses: dict[str, int] = {}
+        self.answers: dict[str, Any] = {}  # path prefix -> the JSON to answer (else {"ok": ...})
+        self.redirects: dict[str, str] = {}  # path prefix -> where a 302 sends the client
         self.lock = threading.Lock()
 
     @property
@@ -177,7 +179,17 @@ class _Recording(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.requests.append((self.command, self.path, dict(self.headers.items()), body))
         status = self.server.statuses.get(self.path, 200)
-        data = json.dumps({"ok": status < 400}).encode()
+        target = next(
+            (t for p, t in self.server.redirects.items() if self.path.startswith(p)), None
+        )
+        if target is not None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        answer = next((a for p, a in self.server.answers.items() if self.path.startswith(p)), None)
+        data = json.dumps({"ok": status < 400} if answer is None else answer).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -191,7 +203,10 @@ class _Recording(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def http() -> Iterator[HttpRecorder]:
+def http(monkeypatch: pytest.MonkeyPatch) -> Iterator[HttpRecorder]:
+    """A loopback HTTP server, allowed by name (``OUTBOUND_ALLOW_HOSTS``): outgoing requests
+    to any other private or loopback address are refused."""
+    monkeypatch.setenv("OUTBOUND_ALLOW_HOSTS", "127.0.0.1")
     server = HttpRecorder()
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

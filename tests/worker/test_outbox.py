@@ -265,3 +265,18 @@ def test_dead_letter_after_the_last_attempt_and_at_once_for_a_refusal(
         r["idempotency_key"]: (r["status"], r["attempts"]) for r in outbox_rows(database)
     } == states[2]
     assert len(http.received("/hooks")) == 1
+
+
+def test_a_webhook_to_a_loopback_address_not_allowed_by_name_is_refused(
+    apps: Apps, database: str, http: HttpRecorder
+) -> None:
+    # the loopback server is not allowed here: nothing reaches it, the message is dead at once
+    apps.env.update(RELAY_WEBHOOK_URL=http.base + "/hooks/ssrf", OUTBOUND_ALLOW_HOSTS="")
+    hook = {"integration": "hooks", "event": "x.y", "payload": {}}
+    apps.enqueue(database, [{"kind": "webhook", "key": "hook:ssrf", "payload": hook}])
+    apps.run(database, "worker", "--once", "--no-scheduler")
+    [row] = [r for r in outbox_rows(database) if r["idempotency_key"] == "hook:ssrf"]
+    assert (row["status"], row["attempts"]) == ("dead", 1)
+    assert "127.0.0.1 is a loopback address" in row["last_error"]
+    assert "app.allow_hosts" in row["last_error"]
+    assert http.received("/hooks/ssrf") == []

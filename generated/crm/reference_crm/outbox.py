@@ -75,7 +75,8 @@ INTEGRATIONS: dict[str, Integration] = {
         },
     ),
 }
-COURIER = Courier(INTEGRATIONS, "reference_crm")
+# hosts (by name) outgoing messages may reach on a private or loopback address: app.allow_hosts
+COURIER = Courier(INTEGRATIONS, "reference_crm", allow_hosts=["crm-internal.example"])
 # documents that attach_document steps save on records, made by the worker after the commit
 COURIER.deliverers[document_files.KIND] = document_files.Deliverer("reference_crm")
 OUTBOX = Outbox(CATALOG, COURIER)

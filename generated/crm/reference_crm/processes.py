@@ -41,6 +41,8 @@ PROCESSES = Processes(
     backups=backup.BACKUPS,
     http_integrations=HTTP_INTEGRATIONS,
     mail=mail.MAIL,  # e-mails the steps send are logged on the records' timelines
+    # hosts (by name) http steps may reach on a private or loopback address: app.allow_hosts
+    allow_hosts=["crm-internal.example"],
 )
 
 
@@ -450,9 +452,20 @@ def process_company_enrichment(run: Run, record: Any, user: Any) -> None:
                     ),
                 ],
                 {
-                    "extra": fn.evaluate(lambda: info),
+                    "extra": fn.evaluate(lambda: info.body),
+                    "employees": fn.evaluate(
+                        lambda: fn.coalesce(info.body.employees, record.employees)
+                    ),
                 },
             )
+            if fn.evaluate(lambda: fn.item(info.body.offices, 0).city):
+                run.log(
+                    "info",
+                    run.text(
+                        "{{ record.name }}: head office in {{ info.body.offices[0].city }} ({{ info.status }})",
+                        {"info": info, "record": record},
+                    ),
+                )
 
 
 def process_order_total_on_removed_line(run: Run, record: Any, user: Any) -> None:

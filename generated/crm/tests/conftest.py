@@ -33,7 +33,7 @@ import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
-from crmgen_runtime import auth, passwords
+from crmgen_runtime import auth, egress, passwords
 from starlette.testclient import TestClient
 
 import reference_crm
@@ -156,7 +156,8 @@ def database_url(schema: Schema) -> str:
 
 
 def no_network(*args: Any, **kwargs: Any) -> Any:
-    """``urllib.request.urlopen`` in the tests: the call fails as if the network were down."""
+    """``urllib.request.urlopen`` and the app's outgoing requests (``egress.Egress.open``) in
+    the tests: the call fails as if the network were down."""
     raise urllib.error.URLError("the tests make no network calls")
 
 
@@ -169,6 +170,7 @@ def offline_and_cheap_hashes() -> Iterator[None]:
     """No outgoing HTTP, and cheap hashes for the test users (``passwords.hasher``)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(urllib.request, "urlopen", no_network)
+        patch.setattr(egress.Egress, "open", no_network)
         patch.setattr(passwords, "hasher", TEST_HASHER)
         yield
 

@@ -14,7 +14,7 @@ from typing import Any
 MISSING = "<missing>"  # an invalid case that leaves the field out
 # API path -> fields the spec's processes may write (set, assign, create, update steps).
 PROCESS_WRITTEN: dict[str, frozenset[str]] = {
-    "companies": frozenset(["extra"]),
+    "companies": frozenset(["employees", "extra"]),
     "deals": frozenset(["closed_on", "stage"]),
     "interactions": frozenset(
         ["company", "contact", "deal", "gist", "kind", "owner", "summary"]
