@@ -464,6 +464,7 @@ class App:
     two_factor: bool = True  # users may turn on two-factor sign-in
     two_factor_required: tuple[str, ...] = ()  # roles that must use it
     allow_drop: tuple[str, ...] = ()  # Entity / Entity.field the next migration may drop
+    phone_region: str = ""  # phones are stored in E.164, read in this region ("": as written)
 
 
 @dataclass(frozen=True)
