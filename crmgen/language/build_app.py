@@ -6,7 +6,6 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import phonenumbers
 from crmgen_runtime import assets, phones
 
 from crmgen.diagnostics import did_you_mean
@@ -85,7 +84,8 @@ def _phone_region(ctx: Context, path: Path, region: Any) -> str:
         return ""  # not given (a wrong type is the schema's error)
     if phones.known_region(region):
         return region
-    hint = did_you_mean(region, phonenumbers.SUPPORTED_REGIONS)
+    # two-letter codes are all close to each other: only a wrong case gets a guess
+    hint = f"; did you mean '{region.upper()}'?" if phones.known_region(region.upper()) else ""
     ctx.error(
         path + ("phone_region",),
         "phone_region",
