@@ -88,7 +88,11 @@ def normalise_column(
                     kept.append(row_id)
                     log.warning(
                         "%s.%s of row %s is kept as it was: %r is no phone number in %s",
-                        table, column, row_id, text, region,
+                        table,
+                        column,
+                        row_id,
+                        text,
+                        region,
                     )
             elif number != text:
                 updates.append({"_phone_row": row_id, "_phone_value": number})
@@ -100,6 +104,9 @@ def normalise_column(
     if kept:
         log.warning(
             "%s.%s: %d value(s) normalised to E.164, %d kept as they were (see above)",
-            table, column, changed, len(kept),
+            table,
+            column,
+            changed,
+            len(kept),
         )
     return changed, kept

@@ -206,7 +206,7 @@ def _format(regex: re.Pattern[str], code: str) -> Any:
 def _phone(info: FieldInfo, value: Any) -> str:
     """A phone number: E.164 when the app has a default region (``phones``), else checked by
     its characters only."""
-    text = _format(PHONE, "not_phone")(info, value)
+    text: str = _format(PHONE, "not_phone")(info, value)
     region = info.options.get("region")
     if not region:
         return text
