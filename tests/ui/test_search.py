@@ -178,6 +178,10 @@ def test_phones_are_stored_in_e164_and_the_country_counts(crm: Backend) -> None:
             "/api/contacts", params={"phone": query}, headers=crm.as_user("sales")
         )
         assert [i["id"] for i in listed.json()["items"]] == [ivan["id"]], query
+        searched = crm.client.get(
+            "/api/contacts", params={"q": query}, headers=crm.as_user("sales")
+        )
+        assert [i["id"] for i in searched.json()["items"]] == [ivan["id"]], query
     [other] = _search(crm, "sales", "+44 912 345 67 89")  # the same digits, another country
     assert other.id == british["id"]
 
