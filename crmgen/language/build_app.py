@@ -7,7 +7,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from crmgen_runtime import assets
+from crmgen_runtime import assets, phones
 
 from crmgen.diagnostics import did_you_mean
 from crmgen.language.build_entities import build_field
@@ -58,6 +58,7 @@ def build_app(ctx: Context, spec_name: str) -> App:
             "timezone",
             f"unknown time zone '{timezone}'{hint or ' (use a name like Europe/Moscow or Asia/Jakarta)'}",
         )
+    phone_region = _phone_region(ctx, path, raw.get("phone_region"))
     auth = raw.get("auth") or {}
     two_factor = auth.get("two_factor", True)
     required = two_factor.get("required_for") or () if isinstance(two_factor, dict) else ()
@@ -75,6 +76,7 @@ def build_app(ctx: Context, spec_name: str) -> App:
         description=Text.of(raw.get("description")),
         allow_drop=tuple(raw.get("allow_drop") or ()),
         allow_hosts=_allow_hosts(ctx, raw.get("allow_hosts") or (), path + ("allow_hosts",)),
+        phone_region=phone_region,
     )
 
 
@@ -108,6 +110,22 @@ def _allow_hosts(ctx: Context, raw: Any, path: Path) -> tuple[str, ...]:
             ctx.error(path + (i,), "allow-hosts", f"the host '{host}' is listed twice")
         hosts.append(literal)
     return tuple(hosts)
+
+
+def _phone_region(ctx: Context, path: Path, region: Any) -> str:
+    """``app.phone_region``, checked against the regions ``phonenumbers`` knows ("": none)."""
+    if region is None or not isinstance(region, str):
+        return ""  # not given (a wrong type is the schema's error)
+    if phones.known_region(region):
+        return region
+    # two-letter codes are all close to each other: only a wrong case gets a guess
+    hint = f"; did you mean '{region.upper()}'?" if phones.known_region(region.upper()) else ""
+    ctx.error(
+        path + ("phone_region",),
+        "phone_region",
+        f"unknown phone region '{region}'{hint or ' (use a two-letter region code like RU, ID or GB)'}",
+    )
+    return ""
 
 
 def _untranslated(ctx: Context, path: Path, locales: tuple[str, ...]) -> None:

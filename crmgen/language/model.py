@@ -487,6 +487,7 @@ class App:
     allow_drop: tuple[str, ...] = ()  # Entity / Entity.field the next migration may drop
     # hosts outgoing requests may reach on non-public addresses (lower case, by name)
     allow_hosts: tuple[str, ...] = ()
+    phone_region: str = ""  # phones are stored in E.164, read in this region ("": as written)
 
 
 @dataclass(frozen=True)

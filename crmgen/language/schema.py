@@ -422,6 +422,11 @@ def spec_schema() -> dict[str, Any]:
         default_locale={"type": "string", "pattern": LOCALE.pattern, "x-error": "locale"},
         timezone={"type": "string"},
         currency={"type": "string", "pattern": "^[A-Z]{3}$", "x-error": "currency"},
+        phone_region={
+            "type": "string",
+            "description": "the region (RU, ID, GB) of phone numbers written without their country "
+            "code: phone fields are then stored in E.164 (+79123456789) and shown per region",
+        },
         auth=obj(
             lockout_attempts={"type": "integer", "minimum": 1, "maximum": 100},
             lockout_minutes={"type": "integer", "minimum": 1, "maximum": 1440},

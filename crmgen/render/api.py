@@ -115,7 +115,7 @@ def resources(spec: Spec) -> list[ResourceFacts]:
 
 
 def resource(spec: Spec, entity: Entity) -> ResourceFacts:
-    fields = tuple(field_facts(entity, f) for f in entity.fields)
+    fields = tuple(field_facts(entity, f, spec.app.phone_region) for f in entity.fields)
     wheres: list[WhereFacts] = []
     rules = []
     for permission in entity.permissions:
@@ -146,7 +146,7 @@ def input_facts(fields: Iterable[Field]) -> list[FieldFacts]:
     return [field_facts(nowhere, f) for f in fields]  # type: ignore[arg-type]
 
 
-def field_facts(entity: Entity, f: Field) -> FieldFacts:
+def field_facts(entity: Entity, f: Field, phone_region: str = "") -> FieldFacts:
     options: dict[str, Any] = {}
     for key in ("min", "max", "min_length", "max_length", "pattern"):
         value = getattr(f, key)
@@ -157,6 +157,8 @@ def field_facts(entity: Entity, f: Field) -> FieldFacts:
     if field_type(f.type).exact:
         options["precision"] = f.precision or 12
         options["scale"] = f.scale if f.scale is not None else 2
+    if f.type == "phone" and phone_region:  # stored in E.164 (crmgen_runtime.phones)
+        options["region"] = phone_region
     if f.type == "enum":
         options["values"] = tuple(v.name for v in f.values)
     if f.type in ("file", "image"):  # checked on the file's content (crmgen_runtime.files)

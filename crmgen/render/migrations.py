@@ -98,6 +98,8 @@ def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
                 if f is not None:
                     column["key"] = f"field:{f.name}"
                     column["label"] = f"{entity.name}.{f.name}"
+                    if f.type == "phone" and spec.app.phone_region:  # stored in E.164
+                        column["phone_region"] = spec.app.phone_region
         for f in entity.fields:
             if f.relation is None or f.relation.kind != "many_to_many" or not f.relation.through:
                 continue
@@ -326,6 +328,7 @@ class Diff:
     uses_decimal: bool = False
     uses_sqlite: bool = False  # the code reads ``sqlite`` (the database is SQLite)
     rewrites: bool = False  # the code calls ``_sqlite_decimals``
+    phones: bool = False  # the code calls ``normalise_column`` (crmgen_runtime.phones)
 
 
 def _creation_order(
@@ -590,6 +593,16 @@ def _alter_table(
             args.append(f"comment={lit(column.get('comment'))}")
             args.append(f"existing_comment={lit(before.get('comment'))}")
             changed = True
+        region = column.get("phone_region")
+        if region and region != before.get("phone_region"):
+            # phones become E.164 (or change region): the stored values are rewritten after the
+            # batch; what cannot be read is kept as it was and logged
+            fills.append(
+                f"normalise_column(op.get_bind(), {lit(name)}, {lit(column['name'])}, {lit(region)})"
+            )
+            diff.phones = True
+            diff.summary.append(f"normalise phones of {_label(new, column)}")
+            diff.slug.append(f"phones_{_slug_name(_label(new, column))}")
         if args:
             args.append(f"existing_type={before['type']}")
             if before["nullable"] == column["nullable"]:
@@ -717,6 +730,8 @@ def render_revision(
     if uses_dt or uses_decimal or rewrites:
         imports.append("")
     imports += ["import sqlalchemy as sa", "from alembic import op"]
+    if up.phones:
+        imports.append("from crmgen_runtime.phones import normalise_column")
     if any("postgresql." in line for line in up.lines + down_diff.lines):
         imports.append("from sqlalchemy.dialects import postgresql")
 

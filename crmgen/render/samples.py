@@ -101,7 +101,8 @@ def _text_value(entity: Entity, facts: api.FieldFacts, i: int) -> str | None:
                 return text
         return None
     if kind == "phone":
-        text = f"+1 555 01{i:02d}"
+        # a number stored in E.164 is answered so: the sample is written that way
+        text = f"+155501{i:02d}" if "region" in options else f"+1 555 01{i:02d}"
         return text if low <= len(text) <= high else None
     if kind in ("url", "file", "image"):  # a file field keeps a web address as a link
         for text in (f"https://example.com/{entity.table}/{i}", f"http://a.io/{i}"):
@@ -355,7 +356,7 @@ def _unique_groups(entity: Entity, facts: dict[str, api.FieldFacts]) -> list[tup
 
 def entity_samples(spec: Spec, entity: Entity) -> EntitySamples:
     """The valid records, links and invalid cases of ``entity``."""
-    facts = {f.name: api.field_facts(entity, f) for f in entity.fields}
+    facts = {f.name: api.field_facts(entity, f, spec.app.phone_region) for f in entity.fields}
     by_name = {e.name: e for e in spec.entities}
     groups = _unique_groups(entity, facts)
     in_unique = {name for group in groups for name in group}

@@ -38,6 +38,9 @@ class AppConfig:
     two_factor_required: frozenset[str] = frozenset()  # roles that must
     # the app tells its users things (crmgen_runtime.notifications): a notify step, comments
     notifications: bool = False
+    # phone fields are stored in E.164 and read in this region when written without their
+    # country code (crmgen_runtime.phones); "": free text, as the user wrote it
+    phone_region: str = ""
     clock: Clock = field(init=False, repr=False, compare=False)
     formats: Formats = field(init=False, repr=False, compare=False)
     functions: Functions = field(init=False, repr=False, compare=False)

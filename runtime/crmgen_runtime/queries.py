@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from crmgen_runtime import counts, fields, textsearch, validation
+from crmgen_runtime import counts, fields, phones, textsearch, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import FieldInfo, Resource
 from crmgen_runtime.responses import aware, json_ready
@@ -367,7 +367,27 @@ def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnE
     language = resource.search_language
     index = search_index(resource, names)
     used = index if len(index.readable) == len(columns) else None  # each column indexed
-    return [textsearch.Found(language, columns, like(word), word, used) for word in words]
+    found: list[sa.ColumnElement[bool]] = [
+        textsearch.Found(language, columns, like(word), word, used) for word in words
+    ]
+    numbers = phone_matches(resource, names, q)
+    return [sa.or_(*numbers, sa.and_(*found))] if numbers else found
+
+
+def phone_matches(
+    resource: Resource, names: frozenset[str], q: str
+) -> list[sa.ColumnElement[bool]]:
+    """``q=`` read as a whole phone number: its E.164 form in the readable search fields stored
+    so (``phones``), whatever way it is written ("8 912 345-67-89" finds +79123456789)."""
+    matches = []
+    for name in resource.search:
+        info = resource.fields[name]
+        region = info.options.get("region")
+        if name in names and info.type == "phone" and region:
+            number = phones.normalise(q.strip(), region)
+            if number is not None:
+                matches.append(resource.attribute(name) == number)
+    return matches
 
 
 def rank_key(resource: Resource, names: frozenset[str], q: str) -> SortKey | None:

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
+from crmgen_runtime import phones
 from crmgen_runtime.db import Database
 from crmgen_runtime.demo_dates import Dates, when
 from crmgen_runtime.demo_text import Texts
@@ -269,6 +270,9 @@ class _Seeder:
                     value = (
                         f.values[i] if unique_enum else self.values.value(name, f, i, i < recent)
                     )
+                    region = resource.fields[f.name].options.get("region")
+                    if f.type == "phone" and region and isinstance(value, str):
+                        value = phones.normalise(value, region) or value  # stored in E.164
                     setattr(row, f.column, value)
                 elif f.kind in ("many_to_one", "one_to_one"):
                     self.refer(row, f, i, name)

@@ -17,7 +17,7 @@ import string
 from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
-from crmgen_runtime import fields
+from crmgen_runtime import fields, phones
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.fields import Coerce
 from crmgen_runtime.resources import FieldInfo, Resource
@@ -50,6 +50,7 @@ MESSAGES: dict[str, str] = {
     "single_line": "Must be a single line.",
     "not_email": "Must be a valid e-mail address.",
     "not_phone": "Must be a valid phone number.",
+    "not_phone_number": "Must be a phone number: a number of {region}, or one with + and its country code.",
     "not_url": "Must be a valid web address (http or https).",
     "not_file": "Must be an uploaded file's id (POST /api/files) or a web address.",
     "not_in_choices": "Must be one of: {choices}.",
@@ -200,6 +201,19 @@ def _format(regex: re.Pattern[str], code: str) -> Any:
         return text
 
     return check
+
+
+def _phone(info: FieldInfo, value: Any) -> str:
+    """A phone number: E.164 when the app has a default region (``phones``), else checked by
+    its characters only."""
+    text: str = _format(PHONE, "not_phone")(info, value)
+    region = info.options.get("region")
+    if not region:
+        return text
+    number = phones.normalise(text, region)
+    if number is None:
+        raise invalid("not_phone_number", region=region)
+    return number
 
 
 FILE_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # crmgen_runtime.files.ID
@@ -395,7 +409,7 @@ _TEXT_CHECKS: dict[str, Coerce] = {
     "file": _file,
     "image": _file,
     "email": _format(EMAIL, "not_email"),
-    "phone": _format(PHONE, "not_phone"),
+    "phone": _phone,
     "url": _format(URL, "not_url"),
     "enum": _enum,
 }
@@ -453,6 +467,9 @@ def parse_query_value(type_: str, info: FieldInfo | None, raw: str) -> Any:
         return _time(FieldInfo("filter", type_), raw)
     if type_ == "json":
         raise invalid("json_filter")
+    if type_ == "phone" and info is not None and info.options.get("region"):
+        # a stored number is E.164: a filter finds it however it is written
+        return phones.normalise(raw, info.options["region"]) or raw
     if type_ == "enum" and info is not None:
         allowed = info.options.get("values", ())
         if raw not in allowed:

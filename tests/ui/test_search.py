@@ -143,7 +143,8 @@ def test_the_whole_number_opens_the_card_and_a_part_lists_cards(admin: UI) -> No
     assert page.status_code == 200
     assert "Page Caller" in page.text and "Page Caller Two" in page.text
     assert f'href="/contacts/{first}"' in page.text
-    assert 'href="tel:+7(495)123-45-67"' in page.text
+    assert 'href="tel:+74951234567"' in page.text
+    assert "8 (495) 123-45-67" in page.text  # a number of the region: national
     assert 'value="495 123"' in page.text  # the query stays in the box
 
 
@@ -158,3 +159,40 @@ def test_search_needs_a_signed_in_user(ui: UI) -> None:  # noqa: F811
     ui.client.cookies.clear()
     response = ui.client.get("/search?q=123", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+# --- phones in E.164 (app.phone_region: RU) ---------------------------------------------------
+
+
+def test_phones_are_stored_in_e164_and_the_country_counts(crm: Backend) -> None:  # noqa: F811
+    ivan = _post(crm, "sales", "contacts", {"full_name": "Ivan E164", "phone": "8 912 345-67-89"})
+    assert ivan["phone"] == "+79123456789"  # read in the default region, stored in E.164
+    british = _post(
+        crm, "sales", "contacts", {"full_name": "Brit E164", "phone": "+44 912 345 67 89"}
+    )
+    assert british["phone"] == "+449123456789"
+    for query in ("8 912 345-67-89", "+7 912 345 67 89"):  # the same contact, however written
+        [hit] = _search(crm, "sales", query)
+        assert hit.exact and hit.id == ivan["id"], query
+        listed = crm.client.get(
+            "/api/contacts", params={"phone": query}, headers=crm.as_user("sales")
+        )
+        assert [i["id"] for i in listed.json()["items"]] == [ivan["id"]], query
+        searched = crm.client.get(
+            "/api/contacts", params={"q": query}, headers=crm.as_user("sales")
+        )
+        assert [i["id"] for i in searched.json()["items"]] == [ivan["id"]], query
+    [other] = _search(crm, "sales", "+44 912 345 67 89")  # the same digits, another country
+    assert other.id == british["id"]
+
+
+def test_a_number_that_cannot_be_read_is_refused(crm: Backend) -> None:  # noqa: F811
+    for bad in ("000", "+7 12", "8 912 345 67 89 12 34 56"):
+        response = crm.client.post(
+            "/api/contacts",
+            json={"full_name": "Bad Number", "phone": bad},
+            headers=crm.as_user("sales"),
+        )
+        assert response.status_code == 422, bad
+        message = response.json()["error"]["fields"]["phone"]
+        assert "country code" in message and "RU" in message

@@ -83,6 +83,13 @@ SQLITE_FLOATS = {
     ("orders", 1, "total"): (0.1 + 0.2, "0.30"),
     ("orders", 2, "total"): (2.675, "2.67"),  # the float is 2.67499999..., not 2.675
 }
+# Phones as people typed them before ``app.phone_region`` (issue 15): the upgrade stores them in
+# E.164 and keeps, as it was, what is no phone number (by contact id: before, after).
+OLD_PHONES = {
+    1: ("8 912 345-67-89", "+79123456789"),
+    2: ("+44 20 7946 0958", "+442079460958"),
+    3: ("ask the office", "ask the office"),
+}
 
 
 @dataclass
@@ -125,6 +132,11 @@ def fill_like_the_previous_release(kind: str, url: str) -> None:
                 for row in rows:
                     values = {n: _stored(kind, row.get(n)) for n in names}
                     connection.execute(sa.insert(target).values(values))
+            for row_id, (phone, _) in OLD_PHONES.items():
+                connection.execute(
+                    sa.text("UPDATE contacts SET phone = :phone WHERE id = :id"),
+                    {"phone": phone, "id": row_id},
+                )
             if kind == "sqlite":
                 for (table, row_id, column), (value, _) in SQLITE_FLOATS.items():
                     connection.execute(
@@ -296,3 +308,15 @@ def test_migrate_adds_the_full_text_indexes(upgraded: Upgraded) -> None:
     if upgraded.kind == "sqlite":
         tables = {n.split("_fts_")[0] for n in names if "_fts_" in n}
         assert {"companies", "contacts", "deals"} <= tables, sorted(names)
+
+
+def test_phones_are_normalised_and_what_is_no_number_is_kept(upgraded: Upgraded) -> None:
+    """Issue 15 stores phones in E.164 (``app.phone_region: RU``): the upgrade rewrites the old
+    values, a number without its country code read as Russian; a value that is no phone number
+    stays as it was (the revision logs it)."""
+    contacts = {row["id"]: row for row in upgraded.rows["contacts"]}
+    assert {i: contacts[i]["phone"] for i in OLD_PHONES} == {
+        i: after for i, (_, after) in OLD_PHONES.items()
+    }
+    revisions = (upgraded.out / "migrations" / "versions").glob("*.py")
+    assert any("normalise_column(" in p.read_text(encoding="utf-8") for p in revisions)

@@ -92,7 +92,7 @@ USERS_RESOURCE = Resource(
             target="Position",
             back="employees",
         ),
-        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("phone", "phone", options={"max_length": 32, "region": "RU"}),
         FieldInfo(
             "telegram_chat",
             "string",
@@ -122,7 +122,7 @@ COMPANIES_RESOURCE = Resource(
             "name", "string", required=True, not_null=True, options={"max_length": 200}
         ),
         FieldInfo("website", "url", options={"max_length": 2048}),
-        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("phone", "phone", options={"max_length": 32, "region": "RU"}),
         FieldInfo("email", "email", options={"max_length": 254}),
         FieldInfo("address", "text"),
         FieldInfo(
@@ -190,7 +190,7 @@ CONTACTS_RESOURCE = Resource(
             not_null=True,
             options={"max_length": 200},
         ),
-        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("phone", "phone", options={"max_length": 32, "region": "RU"}),
         FieldInfo("email", "email", options={"max_length": 254}),
         FieldInfo(
             "company", "ref", relation="many_to_one", target="Company", back="contacts"
@@ -264,7 +264,7 @@ LEADS_RESOURCE = Resource(
         ),
         FieldInfo("company_name", "string", options={"max_length": 200}),
         FieldInfo("email", "email", options={"max_length": 254}),
-        FieldInfo("phone", "phone", options={"max_length": 32}),
+        FieldInfo("phone", "phone", options={"max_length": 32, "region": "RU"}),
         FieldInfo(
             "source",
             "enum",

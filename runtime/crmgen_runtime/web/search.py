@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import crud, permissions
+from crmgen_runtime import crud, permissions, phones
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
@@ -94,16 +94,28 @@ def searchable(site: Site) -> list[tuple[str, Resource]]:
 
 
 def by_phone(
-    database: Any, resource: Resource, user: CurrentUser, digits: str
+    database: Any, resource: Resource, user: CurrentUser, digits: str, query: str = ""
 ) -> list[tuple[dict[str, Any], bool]]:
-    """Records with a phone containing ``digits``, each with whether a phone is exactly it."""
-    phones = phone_fields(resource, user)
-    if not phones:
+    """Records with a phone containing ``digits``, each with whether a phone is exactly it.
+
+    Phones stored in E.164 (a field with a ``region``, ``crmgen_runtime.phones``) are compared
+    with the whole number the query reads as, so the country counts: "8 912 345-67-89" finds
+    +79123456789 and "+44 912 345 67 89" does not; a part of a number still matches its digits.
+    """
+    phones_ = phone_fields(resource, user)
+    if not phones_:
         return []
     shape = crud.projection(resource, user)
-    wanted = significant(digits)
-    match = sa.or_(*(digits_of(resource.attribute(n)).like(f"%{wanted}%") for n in phones))
-    stmt = shape.reading(user).where(match, *shape.live)
+    numbers = {n: e164(resource, n, query or digits) for n in phones_}
+    conditions = []
+    for n in phones_:
+        column = resource.attribute(n)
+        number = numbers[n]
+        if number is not None:  # the whole number, and values kept as they were written
+            conditions += [column == number, digits_of(column).like(f"%{digits}%")]
+        else:
+            conditions.append(digits_of(column).like(f"%{significant(digits)}%"))
+    stmt = shape.reading(user).where(sa.or_(*conditions), *shape.live)
     rule = permissions.condition(resource, user, "list")
     if rule is not None:
         stmt = stmt.where(rule)
@@ -111,7 +123,25 @@ def by_phone(
     stmt = stmt.order_by(newest).limit(HITS_PER_ENTITY)
     with database.engine.connect() as connection:
         items = shape.items(connection, connection.execute(stmt).all())
-    return [(item, any(same_number(item.get(n), digits) for n in phones)) for item in items]
+    return [
+        (
+            item,
+            any(
+                item.get(n) == numbers[n]
+                if numbers[n] is not None
+                else same_number(item.get(n), digits)
+                for n in phones_
+            ),
+        )
+        for item in items
+    ]
+
+
+def e164(resource: Resource, name: str, query: str) -> str | None:
+    """The whole number ``query`` reads as for the E.164 field ``name`` (None: not one, or the
+    field keeps phones as written)."""
+    region = resource.fields[name].options.get("region")
+    return phones.normalise(query, region) if region else None
 
 
 def significant(digits: str) -> str:
@@ -166,6 +196,7 @@ def card_fields(
                 "label": site.pick(meta["label"], locale),
                 "text": site.cell(meta, item[name], locale),
                 "phone": meta["type"] == "phone",
+                "dial": str(item[name]).replace(" ", ""),  # the tel: link: the stored number
             }
         )
     return result[:CARD_FIELDS]
@@ -240,7 +271,7 @@ def search(site: Site, database: Any, user: CurrentUser, query: str, locale: str
     digits = phone_digits(query)
     hits = []
     if digits:
-        hits = collect(site, user, lambda r: by_phone(database, r, user, digits), locale)
+        hits = collect(site, user, lambda r: by_phone(database, r, user, digits, query), locale)
     if not hits:
         hits = collect(
             site, user, lambda r: by_text(site, database, r, user, query, locale), locale

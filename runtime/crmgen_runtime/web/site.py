@@ -32,6 +32,7 @@ from crmgen_runtime import (
     crud,
     fields,
     permissions,
+    phones,
     principal,
     request_ids,
     validation,
@@ -195,6 +196,7 @@ class Site:
         self.root = root
         self.analytics = analytics  # the app's dashboards and reports (their pages need it)
         self.formats = catalog.config.formats
+        self.phone_region = catalog.config.phone_region
         if spec is None:
             spec = json.loads((root / UI_FILE).read_text(encoding="utf-8"))
         self.spec: dict[str, Any] = spec
@@ -425,6 +427,9 @@ class Site:
             return json.dumps(value, ensure_ascii=False)
         if meta.get("currency"):  # an amount of money
             return self.formats.format_money(value, locale, meta["currency"])
+        if meta.get("type") == "phone" and self.phone_region and isinstance(value, str):
+            # national in the app's region, international elsewhere
+            return phones.display(value, self.phone_region)
         # a type with a format of its own (a plugin type)
         shown = fields.display(meta.get("type", ""), value)
         if shown is not None:
