@@ -85,7 +85,7 @@ def _lookup(catalog: Catalog) -> sa.Select[Any]:
     keys = catalog.table(ApiKeyTable)
     now = sa.bindparam("now", type_=sa.DateTime(timezone=True))
     return (
-        sa.select(*auth._user_columns(catalog), keys.id, keys.last_used_at)
+        sa.select(*auth.user_columns(catalog), keys.id, keys.last_used_at)
         .select_from(keys)
         .join(user, user.id == keys.user_id)
         .outerjoin(role, role.user_id == user.id)

@@ -472,7 +472,7 @@ def sign_out(catalog: Catalog, database: Database, token: str) -> None:
         revoke_session(catalog, session, token)
 
 
-def _user_columns(catalog: Catalog) -> tuple[Any, ...]:
+def user_columns(catalog: Catalog) -> tuple[Any, ...]:
     """What a signed-in user is read from: id, e-mail, name, language, the spec's extra
     columns, a role."""
     user, role = user_model(catalog), role_model(catalog)
@@ -486,7 +486,7 @@ def _lookup(catalog: Catalog) -> sa.Select[Any]:
     user, role = user_model(catalog), role_model(catalog)
     sessions = catalog.table(UserSessionTable)
     return (
-        sa.select(*_user_columns(catalog))
+        sa.select(*user_columns(catalog))
         .select_from(sessions)
         .join(user, user.id == sessions.user_id)
         .outerjoin(role, role.user_id == user.id)
@@ -505,7 +505,7 @@ def _by_id(catalog: Catalog) -> sa.Select[Any]:
     """The query of ``user_by_id``: one row per role of an active user."""
     user, role = user_model(catalog), role_model(catalog)
     return (
-        sa.select(*_user_columns(catalog))
+        sa.select(*user_columns(catalog))
         .select_from(user)
         .outerjoin(role, role.user_id == user.id)
         .where(user.id == sa.bindparam("user_id"), user.active.is_(True))

@@ -377,17 +377,27 @@ def search(resource: Resource, names: frozenset[str], q: str) -> list[sa.ColumnE
 def phone_matches(
     resource: Resource, names: frozenset[str], q: str
 ) -> list[sa.ColumnElement[bool]]:
-    """``q=`` read as a whole phone number: its E.164 form in the readable search fields stored
-    so (``phones``), whatever way it is written ("8 912 345-67-89" finds +79123456789)."""
+    """``q=`` read as a phone number: a whole one as its E.164 form in the readable search
+    fields stored so (``phones``), whatever way it is written ("8 912 345-67-89" finds
+    +79123456789); a part of one (4 digits or more, with separators: "123-45") by its digits."""
     matches = []
+    text = q.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    partial = len(digits) >= PHONE_PART_DIGITS and PHONE_TEXT.fullmatch(text) is not None
     for name in resource.search:
         info = resource.fields[name]
         region = info.options.get("region")
         if name in names and info.type == "phone" and region:
-            number = phones.normalise(q.strip(), region)
+            number = phones.normalise(text, region)
             if number is not None:
                 matches.append(resource.attribute(name) == number)
+            elif partial:
+                matches.append(resource.attribute(name).contains(digits, autoescape=True))
     return matches
+
+
+PHONE_PART_DIGITS = 4  # the fewest digits a part of a phone number is searched by
+PHONE_TEXT = re.compile(r"[0-9 ()+\-.]+")  # what a typed phone number is made of
 
 
 def rank_key(resource: Resource, names: frozenset[str], q: str) -> SortKey | None:

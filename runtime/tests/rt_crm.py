@@ -123,6 +123,10 @@ class TwoFactor(tables.TwoFactorTable, Base):
     pass
 
 
+class ApiKey(tables.ApiKeyTable, Base):
+    pass
+
+
 class Notification(tables.NotificationTable, Base):
     pass
 

@@ -204,6 +204,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "too_long": {"max": 30},
     "no_match": {"pattern": "[a-z]+ {x}"},
     "not_in_choices": {"choices": "a, b"},
+    "not_phone_number": {"region": "RU"},
     "not_a_choice": {"value": "'c'", "choices": "a, b"},
     "too_small": {"min": -1},
     "too_large": {"max": 9},
