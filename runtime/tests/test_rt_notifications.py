@@ -4,9 +4,12 @@ test_notifications.py)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import rt_crm
-from crmgen_runtime import comments, notifications
+import sqlalchemy as sa
+from crmgen_runtime import comments, notifications, tables
 from crmgen_runtime.errors import ApiError
 
 
@@ -92,3 +95,35 @@ def test_telling_reading_and_choosing_over_a_database(crm_web: rt_crm.Crm) -> No
     assert notifications.preferences(database, catalog, ann) == {
         kind: notifications.DEFAULT_CHANNEL for kind in notifications.KINDS
     }
+
+
+def test_the_digest_goes_out_once_in_the_users_language(
+    crm_web: rt_crm.Crm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = dataclasses.replace(crm_web.catalog.config, locales=("en", "ru"))
+    monkeypatch.setattr(crm_web.catalog, "config", config)
+    catalog, database = crm_web.catalog, crm_web.database
+    ann = crm_web.ann.id
+    with database.session() as session:
+        session.execute(sa.update(rt_crm.User).where(rt_crm.User.id == ann).values(locale="ru"))
+    notifications.set_preferences(database, catalog, ann, {"mention": "digest"})
+    with database.session() as session:
+        notifications.notify(
+            session,
+            catalog,
+            users=[ann],
+            kind="mention",
+            message="Look",
+            entity="Deal",
+            record_id=1,
+        )
+    assert notifications.send_digests(database, catalog) == 1
+    assert notifications.send_digests(database, catalog) == 0  # nothing new since
+    outbox = catalog.table(tables.OutboxMessageTable)
+    with database.session() as session:
+        payloads = session.scalars(sa.select(outbox.payload)).all()
+    assert len(payloads) == 1
+    ru = notifications.words("ru")
+    assert payloads[0]["subject"] == ru["digest_subject"].format(
+        title=catalog.config.plain_title, count=1
+    )
