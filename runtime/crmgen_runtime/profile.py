@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import (
     account_mail,
+    account_security,
     accounts,
     audit,
     auth,
@@ -56,22 +57,6 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-def _reauthenticate(
-    catalog: Catalog, session: Session, user: CurrentUser, password: str, client: Any
-) -> ApiError | None:
-    """Check ``password`` as a sign-in of ``user`` would (lockout, log); the error, or None."""
-    ip, agent = client
-    outcome = auth.authenticate(
-        catalog, session, user.email, password, ip=ip, user_agent=agent, second_factor=False
-    )
-    if outcome.error is None:
-        return None
-    if outcome.error.code == "invalid_credentials":
-        message = "The current password is wrong."
-        return ApiError(403, "wrong_password", message, {"password": message})
-    return outcome.error
-
-
 def _new_email(catalog: Catalog, raw: str) -> str:
     """``raw`` checked like the User's e-mail field (422), normalised."""
     values = validation.validate(catalog.by_name[accounts.USER], {"email": raw}, partial=True)
@@ -97,7 +82,7 @@ def change_password(
         raise ApiError(422, "validation_error", problem, {"password": problem})
     users = catalog.by_name[accounts.USER].model
     with database.session() as session:
-        error = _reauthenticate(catalog, session, user, current, client)
+        error = account_security.check_password(catalog, session, user, current, client)
         if error is None:
             session.execute(
                 sa.update(users)
@@ -137,7 +122,7 @@ def request_email_change(
         raise ApiError(422, "validation_error", message, {"email": message})
     limits = limits or auth.reset_limits(catalog)
     with database.session() as session:
-        error = _reauthenticate(catalog, session, user, password, client)
+        error = account_security.check_password(catalog, session, user, password, client)
         if error is None:
             if accounts.email_taken(session, catalog, email, user.id):
                 message = "Another user has this e-mail."

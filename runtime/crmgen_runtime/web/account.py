@@ -30,6 +30,7 @@ from crmgen_runtime.web.site import (
     login_redirect,
     read_form,
     redirect,
+    signed_in_form,
     site_of,
     translator_of,
 )
@@ -99,12 +100,10 @@ async def account_page(request: Request) -> Response:
 
 
 async def password_form(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site_of(request).error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     t = translator_of(request)
     new = form.get("password", "")
     problem = password_error(new, form.get("password_again", ""), t)
@@ -127,12 +126,10 @@ async def password_form(request: Request) -> Response:
 
 
 async def email_form(request: Request) -> Response:
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site_of(request).error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     t = translator_of(request)
     new = form.get("email", "").strip()
     try:
@@ -159,12 +156,10 @@ async def email_form(request: Request) -> Response:
 
 async def name_form(request: Request) -> Response:
     """One's own name (any signed-in user, whatever the User entity's update rule says)."""
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site_of(request).error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     try:
         await run_in_threadpool(
             profile.change_name,
@@ -183,12 +178,10 @@ async def name_form(request: Request) -> Response:
 async def locale_form(request: Request) -> Response:
     """One's own language: kept on the account (the UI on any device, and one's mails) and in
     this browser's cookie; empty: the browser's own again."""
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site_of(request).error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     site = site_of(request)
     chosen = form.get("locale") or None
     try:

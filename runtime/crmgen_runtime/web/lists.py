@@ -43,7 +43,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.queries import RESERVED_PARAMETERS
 from crmgen_runtime.resources import Resource
-from crmgen_runtime.web import inline_edit, people, saved_views
+from crmgen_runtime.web import api_key_pages, inline_edit, people, saved_views
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
     MAX_RECORD_ID,
@@ -546,6 +546,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             may_create=allowed(resource, user, "create"),
             may_delete=allowed(resource, user, "delete"),
             invite_url=people.invite_url(site, path, resource, user),
+            keys_url=api_key_pages.keys_url(site, resource, user),
             inline_edit=inline_edit.context(site, edits, resource, locale),
             views=views,
         )

@@ -19,7 +19,14 @@ from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.tables import NotificationTable
 from crmgen_runtime.web.records import moment
-from crmgen_runtime.web.site import csrf_ok, login_redirect, read_form, redirect, site_of
+from crmgen_runtime.web.site import (
+    csrf_ok,
+    login_redirect,
+    read_form,
+    redirect,
+    signed_in_form,
+    site_of,
+)
 
 PAGE = 50  # notifications on one page
 
@@ -85,13 +92,11 @@ async def list_page(request: Request) -> Response:
 async def mark(request: Request) -> Response:
     """``POST /notifications/{id}/read``, ``/{id}/open`` (then to its record) and
     ``/notifications/read-all``."""
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     site = site_of(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site.error_page(request, 403, "csrf", user)
     ident = request.path_params.get("id")
     if request.path_params.get("doing", "read") not in ("read", "open"):
         return site.error_page(request, 404, "not_found", user)

@@ -39,7 +39,7 @@ from crmgen_runtime import (
 )
 from crmgen_runtime.analytics import Analytics
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.principal import CurrentUser
+from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.web import widgets
 
@@ -478,3 +478,15 @@ def translator_of(request: Request) -> Translate:
     """The UI's words in the request's locale, on the app's site."""
     site = site_of(request)
     return site.translator(site.locale_of(request))
+
+
+async def signed_in_form(request: Request) -> tuple[CurrentUser, dict[str, str]] | Response:
+    """A signed-in user's POSTed form with its CSRF token checked, or the answer that ends the
+    request: to the sign-in page (anonymous) or the CSRF error page (403)."""
+    user = await current_user(request)
+    if user is None:
+        return login_redirect(request)
+    form = await read_form(request)
+    if not csrf_ok(request, form):
+        return site_of(request).error_page(request, 403, "csrf", user)
+    return user, form

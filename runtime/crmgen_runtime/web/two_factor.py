@@ -33,6 +33,7 @@ from crmgen_runtime.web.site import (
     redirect,
     safe_next,
     secure,
+    signed_in_form,
     site_of,
     translator_of,
 )
@@ -158,13 +159,10 @@ async def confirm_form(request: Request) -> Response:
 
 async def setup_form(request: Request) -> Response:
     """``/account``'s "turn on": a new secret and its QR code."""
-    site = site_of(request)
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site.error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, _form = posted
     try:
         return await _setup_page(request, user, None, "/account", user.email)
     except ApiError:  # on already
@@ -173,12 +171,10 @@ async def setup_form(request: Request) -> Response:
 
 async def disable_form(request: Request) -> Response:
     site = site_of(request)
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site.error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     try:
         await run_in_threadpool(
             account_security.disable,
@@ -196,12 +192,10 @@ async def disable_form(request: Request) -> Response:
 
 async def recovery_form(request: Request) -> Response:
     site = site_of(request)
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site.error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, form = posted
     try:
         codes = await run_in_threadpool(
             account_security.new_codes,
@@ -218,12 +212,10 @@ async def recovery_form(request: Request) -> Response:
 
 async def end_session_form(request: Request) -> Response:
     site = site_of(request)
-    user = await current_user(request)
-    if user is None:
-        return login_redirect(request)
-    form = await read_form(request)
-    if not csrf_ok(request, form):
-        return site.error_page(request, 403, "csrf", user)
+    posted = await signed_in_form(request)
+    if isinstance(posted, Response):
+        return posted
+    user, _form = posted
     try:
         session_id = int(request.path_params["id"])
         await run_in_threadpool(

@@ -2,7 +2,8 @@
 
 One module per part of the UI, each the runtime's and each giving its routes: ``auth_pages``
 (sign in, password reset, locale, home), ``account`` (one's own password and e-mail), ``people``
-(the users admin: invite, resend, deactivate, activate), ``lists``
+(the users admin: invite, resend, deactivate, activate), ``api_key_pages`` (API keys),
+``lists``
 and ``forms`` (an entity's list, export, bulk delete, create and edit pages), ``records``
 (detail pages, actions, delete), ``boards`` (kanban, calendar), ``imports`` (CSV and XLSX
 files), ``dashboards`` (KPIs, charts, reports), ``print_formats`` (PDF and XLSX documents),
@@ -15,6 +16,7 @@ from __future__ import annotations
 from crmgen_runtime import assets
 from crmgen_runtime.web import (
     account,
+    api_key_pages,
     auth_pages,
     boards,
     dashboards,
@@ -38,6 +40,7 @@ MODULES = (
     auth_pages,
     account,
     people,
+    api_key_pages,
     lists,
     forms,
     records,
