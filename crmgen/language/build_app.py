@@ -276,8 +276,11 @@ def build_integrations(ctx: Context) -> list[Integration]:
         if itype.name == "imap":
             check_imap(ctx, name, raw)
         settings = []
+        if "allow_hosts" in raw:
+            hosts = _allow_hosts(ctx, raw["allow_hosts"], path + ("allow_hosts",))
+            settings.append(Setting("allow_hosts", value=hosts))
         for key, value in raw.items():
-            if key in ("type", "events"):
+            if key in ("type", "events", "allow_hosts"):
                 continue
             if isinstance(value, dict):
                 settings.append(Setting(key, env=value["env"], value=value.get("default")))

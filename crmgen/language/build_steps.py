@@ -23,6 +23,7 @@ from crmgen.language.expressions import (
     Opaque,
     Scope,
     Struct,
+    check,
 )
 from crmgen.language.model import Condition, Value
 from crmgen.language.names import name_problem
@@ -103,7 +104,21 @@ class StepContext:
                         f"the template uses unknown name '{n}'{hint}",
                     )
                 )
+        for source, root in _declared_paths(parsed, self.scope):
+            _expr, problems = check(source, self.scope)
+            for problem in problems[:1]:
+                self.ctx.diagnostics.append(
+                    _diag(self._path_pos(text, source, root, path), "template", problem.message)
+                )
         return Template(text, tuple(names))
+
+    def _path_pos(self, text: str, source: str, root: str, path: Path) -> Position:
+        """Where the attribute path ``source`` is read in a one-line template (else its root)."""
+        at = text.find(source)
+        base = self.ctx.pos(path)
+        if at < 0 or "\n" in text or "\\" in text or "''" in text:
+            return self._name_pos(text, root, path)
+        return Position(base.file, base.line, base.column + at)
 
     def _name_pos(self, text: str, name: str, path: Path) -> Position:
         """Where ``name`` is first used in a one-line template (else where the text starts)."""
@@ -688,6 +703,35 @@ def _http(step: dict[str, Any], at: _At) -> HttpStep:
         float(raw.get("timeout", 10)),
         via,
     )
+
+
+def _declared_paths(parsed: nodes.Template, scope: Scope) -> list[tuple[str, str]]:
+    """The attribute paths a template reads on a value of declared shape (an HTTP reply, an
+    endpoint's input), as expression text with its root name: ``{{ reply.body.items[0].title }}``
+    gives ``reply.body.items[0].title``. Names the template sets itself are left alone, and a
+    subscript that is not a constant ends the path."""
+    local = {n.name for n in parsed.find_all(nodes.Name) if n.ctx in ("store", "param")}
+    chains = list(parsed.find_all((nodes.Getattr, nodes.Getitem)))
+    inner = {id(n.node) for n in chains}
+    found: list[tuple[str, str]] = []
+    for outer in chains:
+        if id(outer) in inner:
+            continue
+        steps: list[str] = []
+        node: nodes.Node = outer
+        while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            if isinstance(node, nodes.Getattr):
+                steps.append(f".{node.attr}")
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, (int, str)):
+                steps.append(f"[{node.arg.value!r}]")
+            else:
+                steps.clear()  # x[i].a: only x is known to be read
+            node = node.node
+        if not (isinstance(node, nodes.Name) and steps and node.name not in local):
+            continue
+        if isinstance(scope.names.get(node.name), (Struct, Items)):
+            found.append((node.name + "".join(reversed(steps)), node.name))
+    return found
 
 
 # the value types a reply's shape names

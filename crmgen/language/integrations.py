@@ -28,6 +28,12 @@ def register(itype: IntegrationType) -> IntegrationType:
     return itype
 
 
+# hosts requests through the integration may reach on a private or loopback address
+_ALLOW_HOSTS = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "hosts (by name or IP address) this integration may reach on a private address",
+}
 _EVENTS = {
     "type": "array",
     "items": {
@@ -54,6 +60,7 @@ register(
         secrets=("token",),
         settings=("base_url", "chat"),
         required=("token",),
+        extra={"allow_hosts": _ALLOW_HOSTS},
     )
 )
 register(
@@ -63,7 +70,7 @@ register(
         secrets=("url", "secret"),
         settings=("timeout",),
         required=("url", "secret"),
-        extra={"events": _EVENTS},
+        extra={"events": _EVENTS, "allow_hosts": _ALLOW_HOSTS},
     )
 )
 register(
@@ -73,6 +80,7 @@ register(
         secrets=("token",),
         settings=("base_url", "timeout"),
         required=("base_url",),
+        extra={"allow_hosts": _ALLOW_HOSTS},
     )
 )
 register(
@@ -82,6 +90,7 @@ register(
         secrets=("url", "token"),
         settings=("sender",),
         required=("url",),
+        extra={"allow_hosts": _ALLOW_HOSTS},
     )
 )
 register(

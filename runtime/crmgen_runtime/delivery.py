@@ -67,6 +67,12 @@ class Integration:
                 return found
         return default if value is None else value
 
+    def hosts(self) -> tuple[str, ...]:
+        """The hosts requests through this integration may reach on a non-public address (its
+        ``allow_hosts``: a list in the spec, never from the environment)."""
+        value = self.settings.get("allow_hosts", (None, ()))[1]
+        return tuple(str(h) for h in value) if isinstance(value, (list, tuple)) else ()
+
     def require(self, name: str) -> Any:
         value = self.get(name)
         if value is None or value == "":
@@ -185,6 +191,13 @@ class Courier:
             raise PermanentError(f"unknown outbox kind {kind!r}")
         deliverer(payload, key, timeout)
 
+    def egress_for(self, integration: Integration | None) -> Egress:
+        """The policy of a request through ``integration``: the app's, and the hosts the
+        integration allows itself (its ``allow_hosts``)."""
+        if integration is None:
+            return self.egress
+        return self.egress.with_hosts(integration.hosts())
+
     def integration(self, name: Any, kind: str, needed: str) -> Integration | None:
         """The integration ``name`` (which must be of type ``needed``), or the only one of that
         type when ``name`` is empty (None when the app has none)."""
@@ -279,7 +292,7 @@ class Courier:
             body=body,
             timeout=timeout,
             user_agent=self.user_agent,
-            egress=self.egress,
+            egress=self.egress_for(integration),
         )
         try:
             ok = orjson.loads(answer or b"{}").get("ok", True)  # nesting capped: no RecursionError
@@ -311,7 +324,7 @@ class Courier:
             body=body,
             timeout=limit,
             user_agent=self.user_agent,
-            egress=self.egress,
+            egress=self.egress_for(integration),
         )
 
     def send_http(self, payload: dict[str, Any], key: str, timeout: float) -> None:
@@ -343,7 +356,7 @@ class Courier:
             body=body,
             timeout=timeout,
             user_agent=self.user_agent,
-            egress=self.egress,
+            egress=self.egress_for(integration),
         )
 
     def send_sms(self, payload: dict[str, Any], key: str, timeout: float) -> None:
@@ -370,5 +383,5 @@ class Courier:
             body=body,
             timeout=timeout,
             user_agent=self.user_agent,
-            egress=self.egress,
+            egress=self.egress_for(integration),
         )

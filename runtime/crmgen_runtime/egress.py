@@ -12,7 +12,9 @@ would fetch what the check refuses).
 
 A host allowed by name (the spec's ``app.allow_hosts``, and the environment variable
 ``OUTBOUND_ALLOW_HOSTS``: names separated by commas, read at each call) is connected to as it
-is, whatever it resolves to: an intranet service the CRM must reach.
+is, whatever it resolves to: an intranet service the CRM must reach. An integration's own
+``allow_hosts`` allow hosts for the requests made through that integration only
+(``Egress.with_hosts``).
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ class Egress:
 
     def __init__(self, hosts: Iterable[str] = ()) -> None:
         self.hosts = frozenset(host_key(h) for h in hosts if h)
+
+    def with_hosts(self, hosts: Iterable[str]) -> Egress:
+        """This policy with ``hosts`` allowed by name too (an integration's own
+        ``allow_hosts``: they hold for requests through that integration only)."""
+        extra = frozenset(host_key(h) for h in hosts if h) - self.hosts
+        return Egress(self.hosts | extra) if extra else self
 
     def allows(self, host: str) -> bool:
         """Whether ``host`` is allowed by name (the spec's list or ``OUTBOUND_ALLOW_HOSTS``)."""

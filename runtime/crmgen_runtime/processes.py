@@ -632,6 +632,9 @@ def call_http(
         data = json.dumps(body).encode("utf-8")
         headers.setdefault("Content-Type", "application/json")
     request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    allowed = settings.get("allow_hosts", (None, ()))[1]  # the integration's own hosts
+    if isinstance(allowed, (list, tuple)):
+        egress = egress.with_hosts(str(h) for h in allowed)
     try:
         # http(s) only: checked above
         with egress.open(request, timeout) as answer:

@@ -151,6 +151,33 @@ def test_outbox_http_messages_and_webhooks_are_refused_permanently(
     assert hits[-1] == "/in"
 
 
+def test_an_integrations_own_hosts_hold_for_its_requests_only(
+    server: tuple[int, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
+    port, hits = server
+    own = (None, ("127.0.0.1",))
+    url = f"http://127.0.0.1:{port}/in"
+    hook = Integration("hook", "webhook", {"url": (None, url), "secret": (None, "s")})
+    trusted = Integration("trusted", "webhook", {"url": (None, url), "secret": (None, "s")})
+    trusted.settings["allow_hosts"] = own
+    courier = Courier({"hook": hook, "trusted": trusted}, "app")
+    before = len(hits)
+    courier.deliver("webhook", {"integration": "trusted", "event": "e", "payload": {}}, "k", 2)
+    assert hits[before:] == ["/in"] and trusted.hosts() == ("127.0.0.1",) and hook.hosts() == ()
+    with pytest.raises(PermanentError, match="loopback"):
+        courier.deliver("webhook", {"integration": "hook", "event": "e", "payload": {}}, "k", 2)
+    assert courier.egress_for(None) is courier.egress
+    assert courier.egress.with_hosts([]) is courier.egress
+    # an http step through an integration that allows the host; without it, refused
+    reply = call_http(
+        "GET", "/json", {}, None, 2, {"base_url": (None, url[:-3]), "allow_hosts": own}, "p"
+    )
+    assert reply is not None and reply.body.title == "Acme"
+    with caplog.at_level(logging.WARNING):
+        assert call_http("GET", "/json", {}, None, 2, {"base_url": (None, url[:-3])}, "p") is None
+    assert "not sent: refused" in caplog.text
+
+
 def test_only_http_and_https_are_opened() -> None:
     request = urllib.request.Request("file:///etc/passwd")
     with pytest.raises(urllib.error.URLError):
