@@ -72,6 +72,7 @@ def build_app(ctx: Context, spec_name: str) -> App:
         lockout_attempts=auth.get("lockout_attempts", 5),
         lockout_minutes=auth.get("lockout_minutes", 30),
         two_factor=two_factor is not False,
+        api_keys=auth.get("api_keys", True) is not False,
         two_factor_required=tuple(dict.fromkeys(required)),
         description=Text.of(raw.get("description")),
         allow_drop=tuple(raw.get("allow_drop") or ()),

@@ -483,6 +483,7 @@ class App:
     lockout_minutes: int
     description: Text = Text(())
     two_factor: bool = True  # users may turn on two-factor sign-in
+    api_keys: bool = True  # user managers may make API keys (app.auth.api_keys)
     two_factor_required: tuple[str, ...] = ()  # roles that must use it
     allow_drop: tuple[str, ...] = ()  # Entity / Entity.field the next migration may drop
     # hosts outgoing requests may reach on non-public addresses (lower case, by name)

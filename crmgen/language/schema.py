@@ -430,6 +430,11 @@ def spec_schema() -> dict[str, Any]:
         auth=obj(
             lockout_attempts={"type": "integer", "minimum": 1, "maximum": 100},
             lockout_minutes={"type": "integer", "minimum": 1, "maximum": 1440},
+            api_keys={
+                "type": "boolean",
+                "description": "false: no API keys (no /api/api_keys, no page, a key is no "
+                "credential)",
+            },
             two_factor={
                 "description": "two-factor sign-in with an authenticator app: false turns it "
                 "off; required_for lists the roles that must use it",

@@ -144,11 +144,12 @@ def document(spec: Spec) -> dict[str, Any]:
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
-    paths.update(key_paths(spec))  # GET|POST /api/api_keys, DELETE /api/api_keys/{id}
+    if spec.app.api_keys:
+        paths.update(key_paths(spec))  # GET|POST /api/api_keys, DELETE /api/api_keys/{id}
     paths.update(view_paths(spec))  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     paths.update(mail_paths(spec))  # GET|POST /api/<path>/{id}/emails (email_templates, imap)
     paths.update(openapi_files.paths(spec))  # uploads, downloads, attachments
-    return {
+    described: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
             "title": spec.app.title.get(spec.app.default_locale, spec.app.default_locale),
@@ -185,6 +186,10 @@ def document(spec: Spec) -> dict[str, Any]:
         },
         "security": [{"bearer": []}, {"cookie": []}, {"api_key": []}],
     }
+    if not spec.app.api_keys:  # the spec turns API keys off
+        del described["components"]["securitySchemes"]["api_key"]
+        described["security"] = [{"bearer": []}, {"cookie": []}]
+    return described
 
 
 def document_text(spec: Spec) -> str:

@@ -36,6 +36,7 @@ class AppConfig:
     lockout_minutes: int = 30  # ... for this long
     two_factor: bool = True  # users may turn on two-factor sign-in (twofactor)
     two_factor_required: frozenset[str] = frozenset()  # roles that must
+    api_keys: bool = True  # API keys are credentials (api_keys); False: the spec turns them off
     # the app tells its users things (crmgen_runtime.notifications): a notify step, comments
     notifications: bool = False
     # phone fields are stored in E.164 and read in this region when written without their

@@ -3,6 +3,7 @@ on SQLite and PostgreSQL (the middleware's key path, ``KeyLookup``, the routes' 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -120,3 +121,21 @@ def test_keys_are_made_used_refused_and_revoked(
     with crm_web.database.session() as session:
         actions = session.scalars(sa.select(audit.action).where(audit.entity == "ApiKey")).all()
     assert "create" in actions and "delete" in actions or len(actions) >= 2
+
+
+def test_a_spec_that_turns_keys_off_takes_no_key(
+    crm_web: rt_crm.Crm, web_client: WebClient, cheap_hashes: Any, monkeypatch: Any
+) -> None:
+    client = client_for(crm_web, web_client)
+    manager = bearer(client, "mo@example.com")
+    key = client.post("/api/api_keys", json={"name": "Old", "role": "sales"}, headers=manager)
+    assert client.get("/api/whoami", headers={"X-API-Key": key.json()["key"]}).status_code == 200
+    off = dataclasses.replace(crm_web.catalog.config, api_keys=False)
+    monkeypatch.setattr(crm_web.catalog, "config", off)
+    later = web_client([Mount("/api", routes=[Route("/whoami", whoami)])], sessions=True)
+    for headers in (
+        {"X-API-Key": key.json()["key"]},
+        {"Authorization": f"Bearer {key.json()['key']}"},
+    ):
+        assert later.get("/api/whoami", headers=headers).status_code == 401
+    assert later.get("/api/whoami", headers=manager).status_code == 200  # sessions still work

@@ -40,7 +40,8 @@ NOTICES = {"revoked": "api_keys_revoked"}
 
 def keys_url(site: Site, resource: Resource, user: CurrentUser) -> str | None:
     """The "API keys" button's page on the Users list (None for anyone else)."""
-    return PATH if is_users(resource) and manages(site, user) else None
+    keys = site.catalog.config.api_keys
+    return PATH if keys and is_users(resource) and manages(site, user) else None
 
 
 def _grantable(site: Site, user: CurrentUser, locale: str) -> list[dict[str, str]]:

@@ -40,7 +40,7 @@ MODULES = (
     auth_pages,
     account,
     people,
-    api_key_pages,
+    api_key_pages,  # /api-keys: API keys, for user managers
     lists,
     forms,
     records,
