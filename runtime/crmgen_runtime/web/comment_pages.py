@@ -1,4 +1,4 @@
-"""Comments in the web UI: a section of the detail page (``records.DETAIL_PANELS``) with the
+"""Comments in the web UI: a section of the detail page (``records.PANELS``) with the
 record's comments and a compose box whose ``@`` offers the users who may read the record
 (``comments.js`` asks ``GET /api/<path>/{id}/comments/mentions?q=``), the comments on the
 timeline (``records.TIMELINE_SOURCES``), and the forms that post, edit and delete them (the
@@ -55,6 +55,7 @@ def panel(
         return None
     return {
         "template": "_comments.html",
+        "place": "section",
         "items": _shown(viewer, resource, record["id"]),
         "action": f"/{path}/{record['id']}/comments",
         "mentions": f"/api/{resource.path}/{record['id']}/comments/mentions",
@@ -89,7 +90,7 @@ def timeline(viewer: Viewer, resource: Resource, path: str, record_id: int) -> l
     return entries
 
 
-records.DETAIL_PANELS.append(panel)
+records.PANELS.append(panel)
 records.TIMELINE_SOURCES.append(timeline)
 
 

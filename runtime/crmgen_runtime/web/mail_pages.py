@@ -65,20 +65,18 @@ def email_entries(
 
 
 def compose_link(
-    site: Site, path: str, user: CurrentUser, record: dict[str, Any]
-) -> dict[str, Any]:
-    """``email_url`` for the detail page, when the user may write from this record."""
-    found = mail.of(site.catalog)
-    resource = site.pages.get(path)
-    if found is None or resource is None or resource.name not in found.entities:
-        return {}
-    if not found.may_send(user):
-        return {}
-    return {"email_url": f"/{path}/{record['id']}/emails/new"}
+    viewer: records.Viewer, resource: Resource, path: str, record: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The detail page's "Write an e-mail" button, when the user may write from this record."""
+    found = mail.of(viewer.site.catalog)
+    if found is None or resource.name not in found.entities or not found.may_send(viewer.user):
+        return None
+    url = f"/{path}/{record['id']}/emails/new"
+    return {"template": "_email_button.html", "place": "actions", "url": url}
 
 
 records.TIMELINE_SOURCES.append(email_entries)
-records.DETAIL_EXTRAS.append(compose_link)
+records.PANELS.append(compose_link)
 
 
 def _compose(

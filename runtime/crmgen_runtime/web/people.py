@@ -10,13 +10,13 @@ not manage users sees none of the controls, and these routes answer 403 (404 for
 their reach); a refused change is an error page naming the rule, never a 500.
 
 ``detail_panel`` adds the account's status and buttons to a User's detail page
-(``records.STATUS_PANELS``); ``roles_field`` and ``roles_payload`` add the roles to the User
+(``records.PANELS``); ``roles_field`` and ``roles_payload`` add the roles to the User
 form (``forms``); ``invite_url`` gives the list page its "Invite" button.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -37,6 +37,9 @@ from crmgen_runtime.web.site import (
     redirect,
     site_of,
 )
+
+if TYPE_CHECKING:  # records shows this module's panel: no import at run time
+    from crmgen_runtime.web.records import Viewer
 
 ROLE_FIELD = "role"  # the name of the roles' checkboxes in a form
 # The API's refusals the pages say in the user's language (else its English message).
@@ -85,15 +88,12 @@ def invite_url(site: Site, path: str, resource: Resource, user: CurrentUser) -> 
 
 
 def detail_panel(
-    site: Site,
-    path: str,
-    resource: Resource,
-    user: CurrentUser,
-    record: dict[str, Any],
-    locale: str,
+    viewer: Viewer, resource: Resource, path: str, record: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """The account's status and its buttons on a User's detail page, for a user manager who
-    may change this account (a superuser's only for a superuser; never one's own)."""
+    """The account's status and its buttons on a User's detail page (``records.PANELS``), for a
+    user manager who may change this account (a superuser's only for a superuser; never one's
+    own)."""
+    site, user, locale = viewer.site, viewer.user, viewer.locale
     if not is_users(resource) or not manages(site, user):
         return None
     t = site.translator(locale)
@@ -120,7 +120,12 @@ def detail_panel(
             buttons.append({"url": f"{base}/activate", "label": t("people_activate"), "kind": ""})
     if status is None and not buttons:
         return None
-    return {"template": "people_panel.html", "status": status, "buttons": buttons}
+    return {
+        "template": "people_panel.html",
+        "place": "status",
+        "status": status,
+        "buttons": buttons,
+    }
 
 
 def roles_field(

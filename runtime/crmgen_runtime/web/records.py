@@ -391,9 +391,9 @@ class Viewer:
             "timeline": self.timeline(resource, path, record_id),
             "names": self.linked_names(entity["fields"], record),
             "panels": [
-                panel
-                for source in DETAIL_PANELS
-                if (panel := source(self, resource, path, record)) is not None
+                shown
+                for panel in PANELS
+                if (shown := panel(self, resource, path, record)) is not None
             ],
         }
 
@@ -438,31 +438,17 @@ TIMELINE_SOURCES: list[TimelineSource] = [Viewer.history_entries, Viewer.activit
 """The sources of the detail page's timeline. Comments and e-mails logged on a record are to be
 further sources, appended here; each decides alone what the user may see."""
 
-StatusPanel = Callable[
-    [Site, str, Resource, CurrentUser, dict[str, Any], str], dict[str, Any] | None
-]
-"""A panel above the record's fields: ``panel(site, path, resource, user, record, locale)``
-gives the panel's context, with ``template`` (the partial that shows it), or None when it shows
-nothing to this user."""
+Panel = Callable[[Viewer, Resource, str, dict[str, Any]], dict[str, Any] | None]
+"""A part of the detail page that a module adds: ``panel(viewer, resource, path, record)``
+gives None (nothing to show this user) or a dict with ``template`` (the partial that shows it,
+included with the page's context and the dict as ``panel``) and ``place``: ``"actions"`` (among
+the buttons at the top), ``"status"`` (above the record's fields) or ``"section"`` (below
+them)."""
 
-STATUS_PANELS: list[StatusPanel] = [people.detail_panel]
-"""The panels above the record's fields (a user's account status and its buttons)."""
-
-
-DetailPanel = Callable[[Viewer, Resource, str, dict[str, Any]], dict[str, Any] | None]
-"""A section of the detail page below the record's fields: ``panel(viewer, resource, path,
-record)`` gives None (nothing to show this user) or a dict whose ``template`` names the
-template that shows it (included with the page's context, the dict as ``panel``)."""
-
-DETAIL_PANELS: list[DetailPanel] = []
-"""The detail page's extra sections (comments: ``crmgen_runtime.web.comment_pages``)."""
-
-
-DetailExtra = Callable[[Site, str, CurrentUser, dict[str, Any]], dict[str, Any]]
-"""More for the detail page's template: ``extra(site, path, user, record)`` gives names to add
-to its context (e.g. ``email_url``, the compose page's link: ``crmgen_runtime.web.mail_pages``)."""
-
-DETAIL_EXTRAS: list[DetailExtra] = []
+PANELS: list[Panel] = [people.detail_panel]
+"""The detail page's parts from other modules: a user's account status and its buttons
+(``people``); comments (``comment_pages``) and "Write an e-mail" (``mail_pages``) append
+theirs when the app has them."""
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -493,15 +479,9 @@ async def show_detail(
         if may_run(site.catalog, action, user)
     ]
     display = site.entities[path]["display"]
-    status_panels = [
-        shown
-        for panel in STATUS_PANELS
-        if (shown := panel(site, path, resource, user, record, locale)) is not None
-    ]
     context = site.entity_context(
         path,
         locale,
-        status_panels=status_panels,
         record=record,
         title_text=site.cell({}, record.get(display), locale) or f"#{record['id']}",
         groups=groups,
@@ -513,8 +493,6 @@ async def show_detail(
         may_delete=allowed(resource, user, "delete"),
         **data,
     )
-    for extra in DETAIL_EXTRAS:
-        context.update(extra(site, path, user, record))
     return site.render(request, "detail.html", context, user=user, status=status)
 
 
