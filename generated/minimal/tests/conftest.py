@@ -20,8 +20,6 @@ import functools
 import os
 import secrets
 import tempfile
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,8 +30,7 @@ import anyio.from_thread
 import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from crmgen_runtime import auth, egress, passwords
+from crmgen_runtime import auth, testing
 from starlette.testclient import TestClient
 
 import minimal
@@ -155,23 +152,10 @@ def database_url(schema: Schema) -> str:
 # --- no network, cheap password hashes -------------------------------------------------------
 
 
-def no_network(*args: Any, **kwargs: Any) -> Any:
-    """``urllib.request.urlopen`` and the app's outgoing requests (``egress.Egress.open``) in
-    the tests: the call fails as if the network were down."""
-    raise urllib.error.URLError("the tests make no network calls")
-
-
-# argon2id at its lowest cost (1 pass, 8 KiB): the same code paths, a fraction of a millisecond.
-TEST_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
 @pytest.fixture(scope="session", autouse=True)
 def offline_and_cheap_hashes() -> Iterator[None]:
-    """No outgoing HTTP, and cheap hashes for the test users (``passwords.hasher``)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(urllib.request, "urlopen", no_network)
-        patch.setattr(egress.Egress, "open", no_network)
-        patch.setattr(passwords, "hasher", TEST_HASHER)
+    """No outgoing HTTP, and cheap hashes for the test users (``crmgen_runtime.testing``)."""
+    with testing.offline_and_cheap_hashes():
         yield
 
 
