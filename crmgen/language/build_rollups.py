@@ -35,7 +35,7 @@ def build_rollup(
         ("default", "a rollup field has no default: its value comes from the related records"),
         ("required", "a rollup field is never required: users do not write it"),
     ):
-        if key in raw and raw[key] not in (None, False):
+        if key in raw and raw[key] is not None and raw[key] is not False:
             ctx.error(path + (key,), "rollup", why, True)
     if f.type in _NOT_STORED:
         ctx.error(

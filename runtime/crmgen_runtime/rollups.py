@@ -82,6 +82,14 @@ def by_entity(catalog: Catalog) -> dict[str, tuple[Rollup, ...]]:
     return {name: tuple(items) for name, items in grouped.items()}
 
 
+def start(resource: Resource, values: dict[str, Any]) -> None:
+    """A new record's rollups, before it has related records: count and sum 0, the rest
+    empty (set in ``values``, which the row writer inserts)."""
+    for rollup in resource.catalog.rollups:
+        if rollup.entity == resource.name:
+            values[rollup.field] = 0 if rollup.op in ("count", "sum") else None
+
+
 def after_write(session: Session, resource: Resource, *rows: Mapping[str, Any] | None) -> None:
     """Refresh the rollups over ``resource`` of every parent that ``rows`` (a record's stored
     and written values by field name) reference."""

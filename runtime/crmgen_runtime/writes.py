@@ -258,6 +258,7 @@ def insert_row(
     if resource.owner is not None and user is not None and values.get(resource.owner) is None:
         values[resource.owner] = user.id  # a record nobody owns would vanish from its creator
     _compute(resource, values, {})
+    rollups.start(resource, values)
     missing = {
         info.name: "This field is required."
         for info in resource.fields.values()
