@@ -129,8 +129,9 @@ def refresh(
         column = parent.fields[rollup.field].column_name
         for parent_id, value in compute(session, catalog, rollup, present).items():
             rows[parent_id][column] = value
-    for parent_id, values in rows.items():
-        session.execute(sa.update(table).where(table.c.id == parent_id).values(**values))
+    kept = {"updated_at": table.c.updated_at} if "updated_at" in table.c else {}
+    for parent_id, values in rows.items():  # no change of the record itself: no onupdate
+        session.execute(sa.update(table).where(table.c.id == parent_id).values(**values, **kept))
 
 
 def compute(
