@@ -73,8 +73,16 @@ def build_rollup(
         ctx.known_field(child, name.lstrip("-"), where)
     conditions = ctx.where(spec.get("where"), at + ("where",), child, ctx.scope())
     for c in conditions:
+        key = c.field if c.op == "eq" else f"{c.field}__{c.op}"
+        if "." in c.field:
+            ctx.error(
+                at + ("where", key),
+                "rollup",
+                f"a rollup's where reads the fields of {child} itself, not '{c.field}' through a "
+                "reference (a change there would not refresh the rollup)",
+                True,
+            )
         if c.value.is_expr:
-            key = c.field if c.op == "eq" else f"{c.field}__{c.op}"
             ctx.error(
                 at + ("where", key),
                 "rollup",
