@@ -147,7 +147,7 @@ def _value(ctx: Context, child: str, op: str, name: str | None, path: Path) -> F
     found = ctx.known_field(child, name, path + ("field",))
     if found is None:
         return None
-    if _is_rollup(ctx, child, name):
+    if is_rollup(ctx, child, name):
         ctx.error(
             path + ("field",),
             "rollup",
@@ -157,7 +157,8 @@ def _value(ctx: Context, child: str, op: str, name: str | None, path: Path) -> F
     return found
 
 
-def _is_rollup(ctx: Context, entity: str, name: str) -> bool:
+def is_rollup(ctx: Context, entity: str, name: str) -> bool:
+    """Whether the spec declares field ``name`` of ``entity`` a rollup."""
     raw = ((ctx.data.get("entities") or {}).get(entity) or {}).get("fields") or {}
     spec = raw.get(name)
     return isinstance(spec, dict) and "rollup" in spec
