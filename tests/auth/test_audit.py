@@ -98,13 +98,27 @@ def test_record_writes_the_entry_in_the_callers_transaction(app: App) -> None:
     # A failed transaction leaves no entry behind.
     with pytest.raises(RuntimeError), app.session() as session:
         app.audit.record(
-            session, app.catalog, user=None, ip=None, entity="Deal", record_id=41, action="delete", changes={}
+            session,
+            app.catalog,
+            user=None,
+            ip=None,
+            entity="Deal",
+            record_id=41,
+            action="delete",
+            changes={},
         )
         raise RuntimeError("rolled back")
     with app.session() as session:
         with pytest.raises(ValueError, match="unknown audit action"):
             app.audit.record(
-                session, app.catalog, user=None, ip=None, entity="Deal", record_id=1, action="erase", changes={}
+                session,
+                app.catalog,
+                user=None,
+                ip=None,
+                entity="Deal",
+                record_id=1,
+                action="erase",
+                changes={},
             )
         rows = session.scalars(
             sa.select(app.models.CrmAuditEntry).where(app.models.CrmAuditEntry.record_id == 41)
@@ -152,7 +166,14 @@ def test_the_audit_endpoint_lists_and_filters(app: App) -> None:
                 changes={"name": [None, f"v{record_id}"]},
             )
         app.audit.record(
-            session, app.catalog, user=None, ip=None, entity=entity, record_id=3, action="create", changes={}
+            session,
+            app.catalog,
+            user=None,
+            ip=None,
+            entity=entity,
+            record_id=3,
+            action="create",
+            changes={},
         )
 
     def get(**params: object) -> dict:  # type: ignore[type-arg]

@@ -224,7 +224,9 @@ def test_action_mark_deal_lost(crm: Backend) -> None:
 def test_scheduled_processes(crm: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     models, processes = crm.gen.models, crm.gen.processes
     calls: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(processes.PROCESSES, "call_http", lambda *args: calls.append(args) or {"ok": 1})
+    monkeypatch.setattr(
+        processes.PROCESSES, "call_http", lambda *args: calls.append(args) or {"ok": 1}
+    )
     assert processes.EVENTS.schedules["task_reminders"].cron == "0 8 * * *"
     sales = crm.users["sales"].id
     today = _today(crm)

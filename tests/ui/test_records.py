@@ -298,7 +298,9 @@ def test_a_seller_sees_the_creation_stages_and_calls_of_their_deal(ui: UI, peopl
     headers = api(ui, SELLER)
     for change in ({"stage": "proposal"}, {"stage": "won"}, {"amount": "350.00"}):
         version = ui.client.get(f"/api{url}", headers=headers).json()["version"]
-        patched = ui.client.patch(f"/api{url}", json={**change, "version": version}, headers=headers)
+        patched = ui.client.patch(
+            f"/api{url}", json={**change, "version": version}, headers=headers
+        )
         assert patched.status_code == 200, patched.text
     post(ui, SELLER, "interactions", {"gist": "Call about boots", "deal": deal["id"]})
     timeline = signed_in(ui, SELLER).client.get(url).text.split('class="timeline"')[1]
