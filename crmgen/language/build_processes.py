@@ -129,9 +129,8 @@ def _trigger(
         name = raw["inbound"]
         ctx.known_names("inbound", name, path + ("inbound",), "inbound hook")
         hook = hooks.get(name)
-        names = {"user": user}
-        if hook is not None:
-            names["input"] = input_kind(hook.input)
+        # an unknown or broken hook has its own error: its input is not checked here
+        names = {"user": user, "input": Opaque() if hook is None else input_kind(hook.input)}
         return Trigger("inbound", pos, inbound=name), names
     action = raw["action"]
     entity = action["entity"]

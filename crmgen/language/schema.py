@@ -528,33 +528,26 @@ def spec_schema() -> dict[str, Any]:
             "description": "how events prove who sends them: {hmac: {secret_env: NAME, header: "
             "X-Signature}} (HMAC-SHA256 of the body, sent as sha256=<hex>) or {api_key: {roles: "
             "[ROLE]}} (an API key of one of those roles, as X-API-Key or a bearer token)",
-            "anyOf": [
-                obj(
-                    ("hmac",),
-                    hmac=obj(
-                        ("secret_env",),
-                        secret_env={
-                            "type": "string",
-                            "pattern": ENV_VAR.pattern,
-                            "x-error": "env_var",
-                            "description": "the environment variable holding the shared secret",
-                        },
-                        header={
-                            "type": "string",
-                            "pattern": r"^[A-Za-z][A-Za-z0-9-]*$",
-                            "x-error": "header name",
-                            "description": "the header carrying the signature (default X-Signature)",
-                        },
-                    ),
+            **obj(
+                hmac=obj(
+                    ("secret_env",),
+                    secret_env={
+                        "type": "string",
+                        "pattern": ENV_VAR.pattern,
+                        "x-error": "env_var",
+                        "description": "the environment variable holding the shared secret",
+                    },
+                    header={
+                        "type": "string",
+                        "pattern": r"^[A-Za-z][A-Za-z0-9-]*$",
+                        "x-error": "header name",
+                        "description": "the header carrying the signature (default X-Signature)",
+                    },
                 ),
-                obj(
-                    ("api_key",),
-                    api_key=obj(
-                        ("roles",),
-                        roles={**names, "minItems": 1},
-                    ),
-                ),
-            ],
+                api_key=obj(("roles",), roles={**names, "minItems": 1}),
+            ),
+            "oneOf": [{"required": ["hmac"]}, {"required": ["api_key"]}],
+            "x-error": "hook's auth",
         },
         run_as=obj(
             ("user",),
