@@ -16,6 +16,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2 as httpx
@@ -138,6 +139,15 @@ def test_a_signed_call_is_logged_once_on_the_contact_and_pops_up(crm: Crm) -> No
     assert [row[0] for row in audit] == [RUN_AS]
 
 
+def test_racing_copies_of_one_event_log_it_once(crm: Crm) -> None:
+    event = call(caller="+7 900 555-44-33")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: post(crm, event), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert sorted(a.json()["duplicate"] for a in answers) == [False, True, True, True]
+    assert len(calls(crm, "+79005554433")) == 1
+
+
 def test_an_outgoing_call_from_an_unknown_number_is_still_logged(crm: Crm) -> None:
     seller = crm.user_id("sales")
     before = len(pops(crm, seller))
@@ -180,6 +190,9 @@ def test_bad_payloads_get_clear_answers(crm: Crm) -> None:
     assert httpx.post(crm.base + HOOK, content=body, headers=headers).status_code == 400
     form = httpx.post(crm.base + HOOK, data={"call_id": "1"}, headers={"X-Signature": "x"})
     assert form.status_code == 415
+    big = b'{"call_id": "' + b"x" * 2_100_000 + b'"}'
+    headers = {"Content-Type": "application/json", "X-Signature": sign(big)}
+    assert httpx.post(crm.base + HOOK, content=big, headers=headers).status_code == 413
     assert httpx.post(crm.base + "/hooks/nothing", json={}).status_code == 404
     assert httpx.get(crm.base + HOOK).status_code == 405
 
