@@ -197,9 +197,9 @@ def process_callback_request(run: Run, user: Any, input: Any) -> None:
             {
                 "notes": fn.evaluate(
                     lambda: (
-                        fn.coalesce(open_lead.notes, "")
-                        + " Callback requested again: "
-                        + fn.coalesce(input.comment, "")
+                        (open_lead.notes + " / " if open_lead.notes else "")
+                        + "Callback requested again"
+                        + (": " + input.comment if input.comment else "")
                     )
                 ),
             },

@@ -216,6 +216,12 @@ def test_an_api_key_hook_writes_as_the_keys_service_user(crm: Crm) -> None:
     assert answer.json() == {"ok": True, "duplicate": True}
     leads = crm.sql("SELECT owner_id, phone FROM leads WHERE name = :name", name=name)
     assert [tuple(row) for row in leads] == [(user_id, "+79031112244")]
+    # another request from the same number, written otherwise: noted on the open lead
+    later = {"request_id": uuid.uuid4().hex, "name": name, "phone": "+7 903 111 22 44"}
+    noted = httpx.post(crm.base + CALLBACKS, json=later, headers={"X-API-Key": key})
+    assert noted.status_code == 200 and noted.json()["duplicate"] is False, noted.text
+    notes = crm.sql("SELECT notes FROM leads WHERE name = :name", name=name)
+    assert len(notes) == 1 and "Callback requested again" in notes[0][0]
     audit = crm.sql(
         "SELECT a.user_id FROM crm_audit_log a JOIN leads l ON a.record_id = l.id "
         "WHERE a.entity = 'Lead' AND a.action = 'create' AND l.name = :name",
