@@ -5,8 +5,9 @@ A signed call event becomes one call interaction on the contact matched by phone
 way of writing it), owned by the employee whose phone took the call, who gets one screen-pop
 notification linking to the contact; a replay changes nothing (200, duplicate); an unsigned,
 badly signed or otherwise signed event is a 401 and writes nothing; a bad payload is a 422
-naming its fields; a hook with API keys writes as the key's service user. One app per database,
-started with the telephony secret (the 503 of an unset secret is in runtime/tests).
+naming its fields; racing copies log the call once; without its user the hook answers 503; a
+hook with API keys writes as the key's service user. One app per database, started with the
+telephony secret (the 503 of an unset secret is in runtime/tests/test_rt_inbound.py).
 """
 
 from __future__ import annotations
@@ -176,6 +177,18 @@ def test_unsigned_and_badly_signed_events_write_nothing(crm: Crm) -> None:
     assert calls(crm, "+79000000001") == [] and calls(crm, "+79010000001") == []
     rows = crm.sql("SELECT id FROM crm_inbound_events WHERE key = :key", key=event["call_id"])
     assert rows == []
+
+
+def test_a_hook_without_its_user_answers_503_and_writes_nothing(crm: Crm) -> None:
+    event = call(caller="+7 900 777-66-55")
+    crm.sql("UPDATE users SET active = :no WHERE email = :email", no=False, email=RUN_AS)
+    try:
+        answer = post(crm, event)
+    finally:
+        crm.sql("UPDATE users SET active = :yes WHERE email = :email", yes=True, email=RUN_AS)
+    assert answer.status_code == 503 and answer.json()["error"]["code"] == "not_configured"
+    assert calls(crm, "+79007776655") == []
+    assert post(crm, event).json()["duplicate"] is False  # taken once the user is back
 
 
 def test_bad_payloads_get_clear_answers(crm: Crm) -> None:
