@@ -86,6 +86,15 @@ def build_inbound(ctx: Context) -> list[InboundHook]:
             header = str(auth_raw["hmac"].get("header", DEFAULT_HEADER))
         else:
             roles = tuple(str(r) for r in auth_raw["api_key"]["roles"])
+            keys_off = ((ctx.data.get("app") or {}).get("auth") or {}).get("api_keys") is False
+            if keys_off:
+                ctx.error(
+                    path + ("auth", "api_key"),
+                    "inbound-auth",
+                    "this app has no API keys (app.auth.api_keys is false): sign the hook with "
+                    "hmac, or turn keys on",
+                    True,
+                )
             for i, role in enumerate(roles):
                 ctx.known_role(role, path + ("auth", "api_key", "roles", i))
         run_as = _run_as(ctx, raw, path, auth)
