@@ -17,6 +17,7 @@ from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
 from crmgen.language.build_app import build_app, build_endpoints, build_integrations, build_roles
 from crmgen.language.build_entities import build_entities
 from crmgen.language.build_forms import build_forms
+from crmgen.language.build_inbound import build_inbound
 from crmgen.language.build_mail import build_email_templates
 from crmgen.language.build_processes import build_processes
 from crmgen.language.build_ui import build_ui
@@ -89,7 +90,8 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     }
     endpoints = build_endpoints(ctx, entity_paths, backs)
     integrations = build_integrations(ctx)
-    processes = build_processes(ctx, endpoints)
+    hooks = {h.name: h for h in build_inbound(ctx)}
+    processes = build_processes(ctx, endpoints, hooks)
     email_templates = build_email_templates(ctx)
     ui = build_ui(ctx)
     forms = build_forms(ctx, entities)
@@ -105,6 +107,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
         custom=ctx.custom,
         email_templates=tuple(email_templates),
         forms=tuple(forms),
+        inbound=tuple(hooks.values()),
     )
 
 

@@ -64,6 +64,7 @@ RESERVED_API_PATHS = frozenset(
         "api_keys",
         "files",
         "f",  # public forms: /f/<name>
+        "hooks",  # inbound webhooks: /hooks/<name>
     }
 )
 # Names a back-reference may not take (the default one then gets the field's name in front)

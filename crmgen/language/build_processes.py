@@ -4,23 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from crmgen.language.build_inbound import input_kind
 from crmgen.language.build_steps import StepContext, build_steps
 from crmgen.language.context import USER, Context
 from crmgen.language.cron import cron_problem, normalize
 from crmgen.language.expressions import EntityValue, Kind, Opaque, Struct
-from crmgen.language.model import Endpoint, Process, Trigger
+from crmgen.language.model import Endpoint, InboundHook, Process, Trigger
 from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
 
 _EVENTS = ("create", "update", "delete")
 
 
-def build_processes(ctx: Context, endpoints: dict[str, Endpoint]) -> list[Process]:
+def build_processes(
+    ctx: Context, endpoints: dict[str, Endpoint], hooks: dict[str, InboundHook] | None = None
+) -> list[Process]:
     processes = []
     bound: dict[str, str] = {}
+    hooked: dict[str, str] = {}
+    hooks = hooks or {}
     for name, raw in (ctx.data.get("processes") or {}).items():
         path: Path = ("processes", name)
-        trigger, names = _trigger(ctx, raw["on"], path + ("on",), endpoints)
+        trigger, names = _trigger(ctx, raw["on"], path + ("on",), endpoints, hooks)
+        if trigger.inbound:
+            if trigger.inbound in hooked:
+                ctx.error(
+                    path + ("on", "inbound"),
+                    "inbound-bound",
+                    f"the inbound hook '{trigger.inbound}' already runs the process '{hooked[trigger.inbound]}'",
+                )
+            hooked[trigger.inbound] = name
         if trigger.endpoint:
             if trigger.endpoint in bound:
                 ctx.error(
@@ -46,11 +59,23 @@ def build_processes(ctx: Context, endpoints: dict[str, Endpoint]) -> list[Proces
                 f"no process runs the endpoint '{name}'; add a process with on: {{endpoint: {name}}}",
                 True,
             )
+    for name in hooks:
+        if name not in hooked:
+            ctx.error(
+                ("inbound", name),
+                "inbound-unbound",
+                f"no process runs the inbound hook '{name}'; add a process with on: {{inbound: {name}}}",
+                True,
+            )
     return processes
 
 
 def _trigger(
-    ctx: Context, raw: dict[str, Any], path: Path, endpoints: dict[str, Endpoint]
+    ctx: Context,
+    raw: dict[str, Any],
+    path: Path,
+    endpoints: dict[str, Endpoint],
+    hooks: dict[str, InboundHook],
 ) -> tuple[Trigger, dict[str, Kind]]:
     pos = ctx.pos(path)
     user = EntityValue(USER)
@@ -100,6 +125,13 @@ def _trigger(
                 entity = endpoint.entity
                 names["record"] = EntityValue(entity)
         return Trigger("endpoint", pos, entity=entity, endpoint=name), names
+    if "inbound" in raw:
+        name = raw["inbound"]
+        ctx.known_names("inbound", name, path + ("inbound",), "inbound hook")
+        hook = hooks.get(name)
+        # an unknown or broken hook has its own error: its input is not checked here
+        names = {"user": user, "input": Opaque() if hook is None else input_kind(hook.input)}
+        return Trigger("inbound", pos, inbound=name), names
     action = raw["action"]
     entity = action["entity"]
     ctx.known_entity(entity, path + ("action", "entity"))

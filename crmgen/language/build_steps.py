@@ -216,6 +216,7 @@ class QueryStep:
     into: str
     sort: tuple[str, ...] = ()
     limit: int | None = None
+    first: bool = False  # into holds the first record (by sort, then id) or None
     kind: str = "query"
 
 
@@ -455,8 +456,14 @@ def _query(step: dict[str, Any], at: _At) -> QueryStep:
     for i, s in enumerate(raw.get("sort") or []):
         if ok:
             at.ctx.known_column(entity, s.lstrip("-"), at.sub("sort", i))
-    at.s.declare(raw["into"], ListOf(entity), at.sub("into"))
-    return QueryStep(entity, where, raw["into"], tuple(raw.get("sort") or ()), raw.get("limit"))
+    first = bool(raw.get("first", False))
+    if first and "limit" in raw:
+        at.ctx.error(
+            at.sub("limit"), "query-first", "first: true reads one record; remove limit", True
+        )
+    at.s.declare(raw["into"], EntityValue(entity) if first else ListOf(entity), at.sub("into"))
+    sort = tuple(raw.get("sort") or ())
+    return QueryStep(entity, where, raw["into"], sort, raw.get("limit"), first)
 
 
 def _count(step: dict[str, Any], at: _At) -> CountStep:
@@ -960,6 +967,11 @@ register(
             where=WHERE,
             sort={"type": "array", "items": {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}},
             limit={"type": "integer", "minimum": 1, "maximum": 100000},
+            first={
+                "type": "boolean",
+                "description": "into holds the first matching record (by sort, then id) or "
+                "nothing, instead of a list",
+            },
             into=_INTO,
         ),
         _query,

@@ -50,7 +50,7 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
 _CONTEXT_NAMES = {
     "old": "'old' (the record before the change) exists only in update triggers",
     "record": "there is no record here (the trigger is not an entity event, action or record endpoint)",
-    "input": "'input' exists only in processes run by an endpoint",
+    "input": "'input' exists only in processes run by an endpoint or an inbound hook",
 }
 
 _BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod)

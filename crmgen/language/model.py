@@ -291,7 +291,7 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Trigger:
-    kind: Literal["create", "update", "delete", "schedule", "endpoint", "action"]
+    kind: Literal["create", "update", "delete", "schedule", "endpoint", "action", "inbound"]
     position: Position
     entity: str | None = None
     when: Literal["before", "after"] = "before"
@@ -300,6 +300,7 @@ class Trigger:
     endpoint: str | None = None
     label: Text = Text(())  # action: button label
     roles: tuple[str, ...] = ()  # action: who may press it
+    inbound: str | None = None  # inbound: the hook (``inbound:``) whose events run it
 
 
 @dataclass(frozen=True)
@@ -355,6 +356,25 @@ class PublicForm:
     owner_role: str | None
     utm: tuple[str, ...]
     position: Position
+
+
+@dataclass(frozen=True)
+class InboundHook:
+    """An inbound webhook (``inbound:``) served at ``POST /hooks/<name>``: events signed with
+    HMAC-SHA256 of the body under the secret in ``secret_env`` (sent in ``header``) and run as
+    the user ``run_as``, or sent with an API key of one of ``roles`` (run as its service user);
+    ``idempotency`` (over ``input``) is the event's key: a replayed key changes nothing."""
+
+    name: str
+    label: Text
+    auth: Literal["hmac", "api_key"]
+    input: tuple[Field, ...]
+    idempotency: Expression
+    position: Position
+    secret_env: str | None = None  # hmac: the environment variable holding the secret
+    header: str = "X-Signature"  # hmac: the header carrying sha256=<hex>
+    run_as: str | None = None  # hmac: the e-mail of the user its writes carry
+    roles: tuple[str, ...] = ()  # api_key: the roles whose keys may send events
 
 
 @dataclass(frozen=True)
@@ -521,6 +541,7 @@ class Spec:
     custom: CustomCode | None = None  # the custom folder beside the spec (copied into the app)
     email_templates: tuple[EmailTemplate, ...] = ()
     forms: tuple[PublicForm, ...] = ()  # public forms (``forms:``), served at /f/<name>
+    inbound: tuple[InboundHook, ...] = ()  # inbound webhooks (``inbound:``), at /hooks/<name>
 
     @property
     def logs_mail(self) -> bool:

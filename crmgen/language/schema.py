@@ -259,7 +259,7 @@ def _step() -> dict[str, Any]:
 
 def _trigger() -> dict[str, Any]:
     entity = {"$ref": "#/$defs/entity_name"}
-    events = ("create", "update", "delete", "schedule", "endpoint", "action")
+    events = ("create", "update", "delete", "schedule", "endpoint", "action", "inbound")
     return {
         **obj(
             create=entity,
@@ -269,6 +269,7 @@ def _trigger() -> dict[str, Any]:
             fields={"type": "array", "items": {"$ref": "#/$defs/snake_name"}, "minItems": 1},
             schedule={"type": "string", "description": "cron: minute hour day month weekday"},
             endpoint={"$ref": "#/$defs/snake_name"},
+            inbound={"$ref": "#/$defs/snake_name"},
             action=obj(
                 ("entity",),
                 entity=entity,
@@ -546,6 +547,45 @@ def spec_schema() -> dict[str, Any]:
             "description": "fields filled from the query string's parameters of the same names",
         },
     )
+    inbound_hook = obj(
+        ("auth", "idempotency", "input"),
+        label=text,
+        auth={
+            "description": "how events prove who sends them: {hmac: {secret_env: NAME, header: "
+            "X-Signature}} (HMAC-SHA256 of the body, sent as sha256=<hex>) or {api_key: {roles: "
+            "[ROLE]}} (an API key of one of those roles, as X-API-Key or a bearer token)",
+            **obj(
+                hmac=obj(
+                    ("secret_env",),
+                    secret_env={
+                        "type": "string",
+                        "pattern": ENV_VAR.pattern,
+                        "x-error": "env_var",
+                        "description": "the environment variable holding the shared secret",
+                    },
+                    header={
+                        "type": "string",
+                        "pattern": r"^[A-Za-z][A-Za-z0-9-]*$",
+                        "x-error": "header name",
+                        "description": "the header carrying the signature (default X-Signature)",
+                    },
+                ),
+                api_key=obj(("roles",), roles={**names, "minItems": 1}),
+            ),
+            "oneOf": [{"required": ["hmac"]}, {"required": ["api_key"]}],
+            "x-error": "hook's auth",
+        },
+        run_as=obj(
+            ("user",),
+            user={"type": "string", "description": "the e-mail of the user its writes carry"},
+        ),
+        idempotency={
+            "type": "string",
+            "description": "an expression over input ('= input.call_id'): the event's key; an "
+            "event whose key was seen already changes nothing",
+        },
+        input={**named({"$ref": "#/$defs/field"}), "minProperties": 1},
+    )
     process = obj(
         ("on", "steps"),
         label=text,
@@ -569,6 +609,7 @@ def spec_schema() -> dict[str, Any]:
             integrations=named({"$ref": "#/$defs/integration"}),
             email_templates=named(email_template),
             forms=named(public_form),
+            inbound=named(inbound_hook),
             ui={"$ref": "#/$defs/ui"},
         ),
         "patternProperties": {

@@ -226,6 +226,7 @@ _NAME_KINDS = {
     "integrations": "integration",
     "email_templates": "e-mail template",
     "forms": "form",
+    "inbound": "inbound hook",
     "dashboards": "dashboard",
     "reports": "report",
     "kpis": "KPI",
@@ -362,6 +363,8 @@ def _message(error: ValidationError, schema: dict[str, Any], instance: Any) -> s
             )
             hint = f"; did you mean '{fixed}'?" if fixed != instance and LOCALE.match(fixed) else ""
             return f"'{instance}' is not a locale code (e.g. en, ru, id, bs, zh, pt-BR){hint}"
+        if tag == "header name":
+            return f"'{instance}' is not an HTTP header name: use letters, digits and '-' (e.g. X-Signature)"
         if tag == "drop name":
             return f"'{instance}' is not an entity (Deal) or a field (Deal.stage) to drop"
         if tag == "currency":

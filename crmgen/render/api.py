@@ -140,10 +140,11 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
     )
 
 
-def input_facts(fields: Iterable[Field]) -> list[FieldFacts]:
-    """The facts of a custom endpoint's input fields, which belong to no entity."""
+def input_facts(fields: Iterable[Field], phone_region: str = "") -> list[FieldFacts]:
+    """The facts of a custom endpoint's (or inbound hook's) input fields, which belong to no
+    entity; phones are read in ``phone_region`` and kept in E.164 when it is given."""
     nowhere = SimpleNamespace(builtin=False, search=(), owner=None)
-    return [field_facts(nowhere, f) for f in fields]  # type: ignore[arg-type]
+    return [field_facts(nowhere, f, phone_region) for f in fields]  # type: ignore[arg-type]
 
 
 def field_facts(entity: Entity, f: Field, phone_region: str = "") -> FieldFacts:

@@ -141,6 +141,7 @@ def document(spec: Spec) -> dict[str, Any]:
                 listing = _list_refs(source, _backs(facts, source), parameters)
                 paths[f"/api/{r.entity.api_path}/{{id}}/{back[0]}"] = _back_path(r, back, listing)
     _process_paths(spec, paths, schemas)
+    _inbound_paths(spec, paths, schemas)  # POST /hooks/<name>
     paths.update(document_routes.openapi_paths(spec))  # GET .../{id}/documents/<name>.<format>
     paths.update(system_paths(spec))  # the audit log, the outbox, dashboards and reports
     paths.update(openapi_notifications.paths(spec, schemas))  # notifications, records' comments
@@ -382,6 +383,71 @@ def _process_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -
                 "responses": {
                     "200": _json(result, "The process ran; the record as it is now"),
                     **_errors("400", "401", "403", "404", "409", "422"),
+                },
+            }
+        }
+
+
+def _inbound_paths(spec: Spec, paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """The inbound webhooks (``inbound:``): ``POST /hooks/<name>``, their events' schemas."""
+    from crmgen.render.api import input_facts
+
+    locale = spec.app.default_locale
+    answer = {
+        "type": "object",
+        "required": ["ok", "duplicate"],
+        "properties": {
+            "ok": {"const": True},
+            "duplicate": {
+                "type": "boolean",
+                "description": "true: an event with this key was taken before; nothing changed",
+            },
+            "event": {"type": "integer", "description": "the event's id (a new event)"},
+        },
+    }
+    for hook in sorted(spec.inbound, key=lambda h: h.name):
+        facts = input_facts(hook.input, spec.app.phone_region)
+        name = "".join(part.capitalize() for part in hook.name.split("_")) + "Event"
+        schema: dict[str, Any] = {
+            "type": "object",
+            "description": "Keys the hook does not declare are ignored.",
+            "properties": {f.name: _value_schema(f, write=True) for f in facts},
+        }
+        required = sorted(f.name for f in facts if f.required)
+        if required:
+            schema["required"] = required
+        schemas[name] = schema
+        if hook.auth == "hmac":
+            how = (
+                f"Signed: {hook.header}: sha256=<hex HMAC-SHA256 of the raw body under the "
+                f"shared secret ({hook.secret_env})>. Runs as {hook.run_as}."
+            )
+            security: list[dict[str, list[str]]] = []
+        else:
+            how = f"With an API key of the roles {', '.join(hook.roles)}; runs as its service user."
+            security = [{"api_key": []}, {"bearer": []}]
+        paths[f"/hooks/{hook.name}"] = {
+            "post": {
+                "operationId": f"inbound_{hook.name}",
+                "summary": hook.label.get(locale, locale) or hook.name,
+                "description": f"An inbound webhook. {how} The idempotency key is "
+                f"{hook.idempotency.source.strip()}: a replayed event changes nothing.",
+                "tags": ["inbound"],
+                "security": security,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(name)}},
+                },
+                "responses": {
+                    "200": _json(answer, "The event was taken (or was a duplicate)"),
+                    **_errors("400"),
+                    "401": _error("No valid signature (or API key)"),
+                    "403": _error("The API key's role may not send to this hook"),
+                    "409": _error("The event conflicts with a record that exists already"),
+                    "413": _error("The body is too large"),
+                    "415": _error(NOT_JSON),
+                    **_errors("422"),
+                    "503": _error("The hook is not configured yet (its secret or user)"),
                 },
             }
         }

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import builtins
 import keyword
+import re
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,7 +107,7 @@ class ProcessCompiler:
             params.append("old: Any")
         if t.kind != "schedule":
             params.append("user: Any")
-        if t.kind == "endpoint":
+        if t.kind in ("endpoint", "inbound"):
             params.append("input: Any")
         name = f"process_{p.name}"
         label = p.label.get(self.spec.app.default_locale, self.spec.app.default_locale)
@@ -264,9 +265,10 @@ class ProcessCompiler:
             extra += f", sort={py_literal(tuple(step.sort))}"
         if step.limit is not None:
             extra += f", limit={step.limit!r}"
+        call = "run.first" if step.first else "run.query"
         self.emit(
             depth,
-            f"{self.scope.declare(step.into)} = run.query({py_literal(step.entity)}, {where}{extra})",
+            f"{self.scope.declare(step.into)} = {call}({py_literal(step.entity)}, {where}{extra})",
         )
 
     def step_count(self, step: st.CountStep, depth: int) -> None:
@@ -533,6 +535,8 @@ def _describe(process: Process) -> str:
         return f"schedule {t.cron}"
     if t.kind == "endpoint":
         return f"endpoint {t.endpoint}"
+    if t.kind == "inbound":
+        return f"inbound hook {t.inbound}"
     return f"action on {t.entity}"
 
 
@@ -563,16 +567,31 @@ def processes_context(spec: Spec) -> dict[str, Any]:
             if c.process.trigger.kind == "endpoint" and c.process.trigger.endpoint in endpoints
         ],
         "actions": [c for c in compiled if c.process.trigger.kind == "action"],
-        "input_facts": _input_facts,
+        "inbound_hooks": [
+            (hook, next(c for c in compiled if c.process.trigger.inbound == hook.name))
+            for hook in spec.inbound
+        ],
+        "idempotency": lambda hook: python_source(hook.idempotency, names={"input": "input"}),
+        "key_fields": _key_fields,
+        "input_facts": lambda item: _input_facts(item, spec.app.phone_region),
         "plugin_imports": plugin_imports(spec),
         "custom_imports": custom_imports(spec, spec.app.name),
     }
 
 
-def _input_facts(endpoint: Any) -> list[Any]:
+def _key_fields(hook: Any) -> tuple[str, ...]:
+    """The input fields an inbound hook's idempotency key reads (named in its 422)."""
+    declared = [f.name for f in hook.input]
+    read = set(re.findall(r"\binput\s*\.\s*([a-z][a-z0-9_]*)", hook.idempotency.source))
+    return tuple(name for name in declared if name in read)
+
+
+def _input_facts(endpoint: Any, phone_region: str = "") -> list[Any]:
+    """The facts of an endpoint's or inbound hook's input fields (phones in E.164 when the
+    app has a ``phone_region``)."""
     from crmgen.render.api import input_facts
 
-    return input_facts(endpoint.input)
+    return input_facts(endpoint.input, phone_region)
 
 
 def parse_check(source: str) -> None:

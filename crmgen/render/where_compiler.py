@@ -488,14 +488,22 @@ class Conditions:
             raise GenerateError(f"{self.owner}: {entity.name} has no field '{name}'")
         target = f"{model}.{column}"
         if c.op == "in":
-            return f"{call}({target}, {self.in_value(c.value, 'ref' if name == 'id' else type_)})"
+            listed = self.in_value(c.value, "ref" if name == "id" else type_)
+            return f"{call}({target}, {self.phone(f, listed)})"
         if c.op == "isnull":
             return f"{call}({target}, {self.value(c.value, None, 'boolean')})"
         if c.op == "contains":
             return f"{call}({target}, {self.value(c.value, None, 'string')})"
         plain = f if f is not None and f.relation is None else None
         value = self.value(c.value, plain, "ref" if name == "id" else type_)
-        return f"{call}({target}, {value})"
+        return f"{call}({target}, {self.phone(f, value)})"
+
+    def phone(self, f: Field | None, value: str) -> str:
+        """``value`` in E.164 when ``f`` is a phone field of an app that stores them so."""
+        region = self.spec.app.phone_region
+        if f is None or f.type != "phone" or not region:
+            return value
+        return f"{RUNTIME}.phone({value}, {py_literal(region)})"
 
     def in_value(self, value: Value, type_: str) -> str:
         """The list an ``in`` condition compares with."""

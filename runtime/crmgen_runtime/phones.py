@@ -51,6 +51,29 @@ def normalise(text: str, region: str) -> str | None:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
+def stored(value: Any, region: str) -> Any:
+    """A value about to be written to (or compared with) a phone field of an app with a
+    ``region``: its E.164 form when it reads as a number, else as it is (a process's value
+    that is no number is kept, like the migration keeps one). Lists are read item by item."""
+    if isinstance(value, (list, tuple)):
+        return [stored(item, region) for item in value]
+    if not region or not isinstance(value, str):
+        return value
+    return normalise(value, region) or value
+
+
+def stored_values(fields: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` (field name -> value) with each phone field's value in E.164 (``stored``);
+    ``fields`` maps names to ``FieldInfo`` (a resource's), whose ``region`` option says the
+    app stores phones normalised."""
+    out = dict(values)
+    for name, value in values.items():
+        info = fields.get(name)
+        if info is not None and info.type == "phone" and info.options.get("region"):
+            out[name] = stored(value, info.options["region"])
+    return out
+
+
 def display(stored: str, region: str) -> str:
     """A stored number for people: national in ``region``, international elsewhere."""
     if not E164.fullmatch(stored or ""):

@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmgen_runtime import links, notifications, permissions, validation
+from crmgen_runtime import links, notifications, permissions, phones, validation
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
 from crmgen_runtime.delivery import where as url_place
@@ -290,6 +290,11 @@ class Run:
             stmt = stmt.limit(limit)
         return list(self.session.scalars(stmt))
 
+    def first(self, entity: str, where: list[Any], sort: Iterable[str] = ()) -> Any:
+        """The first matching record (by ``sort``, then id), or None."""
+        found = self.query(entity, where, sort, limit=1)
+        return found[0] if found else None
+
     def ids(self, entity: str, where: list[Any]) -> list[int]:
         model = self.resource(entity).model
         stmt = self.select(entity, where).with_only_columns(model.id).order_by(model.id)
@@ -340,7 +345,7 @@ class Run:
 
     def create(self, entity: str, values: dict[str, Any]) -> Any:
         resource = self.resource(entity)
-        values = {k: unwrap(v) for k, v in values.items()}
+        values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
         new_id = insert_row(self.session, resource, values, self.current, None)
         self.session.expire_all()
         return self.load(entity, new_id)
@@ -349,7 +354,7 @@ class Run:
         """Update each matching record (audited, its triggers run); the number updated."""
         resource = self.resource(entity)
         ids = self.ids(entity, where)
-        values = {k: unwrap(v) for k, v in values.items()}
+        values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
         for record_id in ids:
             update_row(self.session, resource, record_id, dict(values), self.current, None)
         self.session.expire_all()
@@ -367,15 +372,16 @@ class Run:
         """Change the record: a draft (before triggers) gets the values, a stored record an
         UPDATE."""
         values = {k: unwrap(v) for k, v in values.items()}
-        if isinstance(record, Record) and record.changes is not None:
-            record.changes.update(values)
-            return
         if record is None or not values:
             return
         if isinstance(record, Record):
             resource = record.resource
         else:
             resource = self.resource(type(record).__name__)
+        values = phones.stored_values(resource.fields, values)
+        if isinstance(record, Record) and record.changes is not None:
+            record.changes.update(values)
+            return
         update_row(self.session, resource, record.id, dict(values), self.current, None)
         self.session.expire_all()
 

@@ -566,6 +566,25 @@ class ApiKeyTable:
     last_used_at: Mapped[dt.datetime | None] = _moment("moved at most once a minute")
 
 
+class InboundEventTable:
+    """An event an inbound webhook took (``crmgen_runtime.inbound``): its hook and idempotency
+    key, unique together, written in the transaction of the process the event ran, so a failed
+    run leaves no row (the sender may retry) and a replayed key changes nothing."""
+
+    __tablename__ = "crm_inbound_events"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (sa.UniqueConstraint("hook", "key", name="uq_crm_inbound_events_hook_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hook: Mapped[str] = mapped_column(sa.String(64))
+    key: Mapped[str] = mapped_column(sa.String(255), comment="the event's idempotency key")
+    received_at: Mapped[dt.datetime] = _timestamp(index=True)
+    user_email: Mapped[str | None] = mapped_column(sa.String(320), comment="whom it ran as")
+    result: Mapped[str] = mapped_column(sa.String(32), default="ok", server_default="ok")
+
+
 SYSTEM_TABLES: tuple[type, ...] = (
     UserRoleTable,
     UserSessionTable,
@@ -589,10 +608,12 @@ SYSTEM_TABLES: tuple[type, ...] = (
 # e-mail have (the spec's ``email_templates`` or an ``imap`` integration).
 OPTIONAL_TABLES: tuple[type, ...] = (NotificationTable, NotificationSettingTable, CommentTable)
 MAIL_TABLES: tuple[type, ...] = (EmailLogTable, MailboxTable)
+# The table only apps with inbound webhooks (the spec's ``inbound:``) have.
+INBOUND_TABLES: tuple[type, ...] = (InboundEventTable,)
 
 SYSTEM_NAMES: tuple[str, ...] = tuple(
     t.__tablename__  # type: ignore[attr-defined]
-    for t in SYSTEM_TABLES + OPTIONAL_TABLES + MAIL_TABLES
+    for t in SYSTEM_TABLES + OPTIONAL_TABLES + MAIL_TABLES + INBOUND_TABLES
 )
 ADDED_IN_0_5: tuple[type, ...] = (
     ImportFailureTable,

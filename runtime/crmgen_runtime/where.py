@@ -33,10 +33,20 @@ __all__ = [
     "lt",
     "lte",
     "ne",
+    "phone",
 ]
 
 _LIKE_ESCAPE = re.compile(r"([\\%_])")
 Condition = sa.ColumnElement[bool]
+
+
+def phone(value: Any, region: str) -> Any:
+    """A value compared with a phone field of an app that stores phones in E.164: in that form
+    when it reads as a number of ``region`` (or has its country code), else as it is; lists
+    item by item (``in``)."""
+    from crmgen_runtime.phones import stored
+
+    return stored(value, region)
 
 
 def eq(column: Any, value: Any) -> Condition:

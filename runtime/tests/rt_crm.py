@@ -127,6 +127,10 @@ class ApiKey(tables.ApiKeyTable, Base):
     pass
 
 
+class InboundEvent(tables.InboundEventTable, Base):
+    pass
+
+
 class Notification(tables.NotificationTable, Base):
     pass
 

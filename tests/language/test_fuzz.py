@@ -288,7 +288,7 @@ def _check(content: bytes) -> None:
 
 
 @settings(
-    max_examples=150,
+    max_examples=80,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

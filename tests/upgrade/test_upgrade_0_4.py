@@ -298,3 +298,36 @@ def test_the_mail_log_gets_its_tables(upgraded: Upgraded) -> None:
     upgraded app logs a message once by its Message-ID."""
     assert upgraded.rows["crm_emails"] == [] and upgraded.rows["crm_mailboxes"] == []
     assert app_python(upgraded.out, MAIL_LOG, upgraded.url) == [1, 0]
+
+
+INBOUND_CALL = f"""
+import hashlib, hmac, json, os
+import sqlalchemy as sa
+from crmgen_runtime import auth
+from crmgen_runtime.db import Database
+from {PACKAGE} import models, processes
+from {PACKAGE}.resources import CATALOG
+os.environ["TELEPHONY_WEBHOOK_SECRET"] = "upgrade-secret"
+db = Database(os.environ["DATABASE_URL"])
+with db.session() as session:
+    auth.create_user(CATALOG, session, email="telephony@example.com", password="a long telephony password", roles=[])
+body = json.dumps({{"call_id": "c-1", "caller": "8 912 345-67-89", "callee": "+7 916 000 00 00",
+                   "direction": "inbound", "duration": 12}}).encode()
+signature = "sha256=" + hmac.new(b"upgrade-secret", body, hashlib.sha256).hexdigest()
+headers = {{"content-type": "application/json", "x-signature": signature}}
+answers = [processes.INBOUND.take(db, "telephony", body, headers)["duplicate"] for _ in range(2)]
+with db.session() as session:
+    calls = session.execute(sa.select(models.Interaction.phone, models.Interaction.duration,
+                                      models.Interaction.direction)).all()
+db.dispose()
+print(json.dumps([answers, [list(row) for row in calls]]))
+"""
+
+
+def test_inbound_webhooks_get_their_table_and_calls_their_fields(upgraded: Upgraded) -> None:
+    """Issue 15 adds inbound webhooks: the upgrade creates ``crm_inbound_events`` (empty) and the
+    interactions' call fields (direction, duration, phone, recording: empty on old rows), and
+    the upgraded app logs a signed call once, however often it is sent."""
+    assert upgraded.rows["crm_inbound_events"] == []
+    found = app_python(upgraded.out, INBOUND_CALL, upgraded.url)
+    assert found == [[False, True], [["+79123456789", 12, "inbound"]]]

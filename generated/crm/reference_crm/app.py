@@ -34,7 +34,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 
-from reference_crm import RUNTIME_VERSION, analytics, mail, outbox, web
+from reference_crm import RUNTIME_VERSION, analytics, mail, outbox, processes, web
 from reference_crm.resources import CATALOG, RESOURCES
 from reference_crm.settings import Settings, check, startup_settings
 
@@ -102,6 +102,7 @@ def create_app(
         settings,
         database or Database(settings.database_url, **settings.engine_options),
         owns_database=database is None,
+        routes=processes.INBOUND.routes(),  # POST /hooks/<name>: the spec's inbound webhooks
         api=api_routes(),
         # the compose pages (/<path>/{id}/emails/new), then the web UI
         pages=[*mail_pages.routes(mail.MAIL, web.SITE), *web.routes()],

@@ -659,6 +659,11 @@ class Interaction(entities.Record, entities.Timestamps, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("gist")) <= 200, name="gist_max_length"
         ),
+        sa.CheckConstraint(
+            sa.column("direction").in_(["inbound", "outbound"]), name="direction_values"
+        ),
+        sa.CheckConstraint(sa.column("duration") >= 0, name="duration_min"),
+        sa.CheckConstraint(sa.column("duration") <= 86400, name="duration_max"),
         sa.Index("ix_interactions_list_happened_at_id", "happened_at", "id"),
         sa.Index(
             "ix_interactions_list_kind_happened_at_id", "kind", "happened_at", "id"
@@ -712,6 +717,14 @@ class Interaction(entities.Record, entities.Timestamps, Base):
     )
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), comment="Ответственный"
+    )
+    direction: Mapped[str | None] = mapped_column(sa.String(8), comment="Направление")
+    duration: Mapped[int | None] = mapped_column(
+        sa.Integer(), comment="Длительность (с)"
+    )
+    phone: Mapped[str | None] = mapped_column(sa.String(32), comment="Номер телефона")
+    recording: Mapped[str | None] = mapped_column(
+        sa.String(2048), comment="Запись разговора"
     )
 
     contact: Mapped[Contact | None] = relationship(
@@ -1036,6 +1049,10 @@ class CrmWorkerHeartbeat(tables.WorkerHeartbeatTable, Base):
 
 class CrmApiKey(tables.ApiKeyTable, Base):
     """An API key (only the SHA-256 of the key is stored); it acts as its own service user."""
+
+
+class CrmInboundEvent(tables.InboundEventTable, Base):
+    """An event an inbound webhook took: its hook and idempotency key (unique together)."""
 
 
 class CrmNotification(tables.NotificationTable, Base):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen_runtime import notifications, where
+from crmgen_runtime import inbound, notifications, where
 from crmgen_runtime.events import Events
 from crmgen_runtime.processes import Endpoint, HttpSettings, Process, Processes, Run
 from crmgen_runtime.resources import FieldInfo, Resource, field_map
@@ -98,6 +98,122 @@ def process_order_total_on_changed_line(
             "total": fn.evaluate(lambda: fn.coalesce(total, 0)),
         },
     )
+
+
+def process_log_call(run: Run, user: Any, input: Any) -> None:
+    """Запись звонка (inbound hook telephony)"""
+    client_phone = fn.evaluate(
+        lambda: input.caller if input.direction == "inbound" else input.callee
+    )
+    staff_phone = fn.evaluate(
+        lambda: input.callee if input.direction == "inbound" else input.caller
+    )
+    contact = run.first(
+        "Contact",
+        [
+            where.eq(
+                models.Contact.phone,
+                where.phone(fn.evaluate(lambda: client_phone), "RU"),
+            ),
+        ],
+    )
+    employee = run.first(
+        "User",
+        [
+            where.eq(
+                models.User.phone, where.phone(fn.evaluate(lambda: staff_phone), "RU")
+            ),
+            where.eq(models.User.active, True),
+        ],
+    )
+    call = run.create(
+        "Interaction",
+        {
+            "kind": "call",
+            "direction": fn.evaluate(lambda: input.direction),
+            "happened_at": fn.evaluate(lambda: fn.coalesce(input.started_at, fn.now())),
+            "gist": fn.evaluate(
+                lambda: (
+                    (
+                        "Incoming call: "
+                        if input.direction == "inbound"
+                        else "Outgoing call: "
+                    )
+                    + (contact.full_name if contact else client_phone)
+                )
+            ),
+            "duration": fn.evaluate(lambda: input.duration),
+            "phone": fn.evaluate(lambda: client_phone),
+            "recording": fn.evaluate(lambda: input.recording_url),
+            "contact": fn.ref_id(fn.evaluate(lambda: contact)),
+            "company": fn.ref_id(
+                fn.evaluate(lambda: contact.company if contact else None)
+            ),
+            "owner": fn.ref_id(fn.evaluate(lambda: employee if employee else user)),
+        },
+    )
+    if fn.evaluate(lambda: employee):
+        if fn.evaluate(lambda: contact):
+            run.notify(
+                to=fn.evaluate(lambda: employee),
+                owner=None,
+                role=None,
+                message=run.text(
+                    "Call: {{ contact.full_name }} ({{ client_phone }})",
+                    {"client_phone": client_phone, "contact": contact},
+                ),
+                link=fn.evaluate(lambda: contact),
+            )
+        else:
+            run.notify(
+                to=fn.evaluate(lambda: employee),
+                owner=None,
+                role=None,
+                message=run.text(
+                    "Call from an unknown number: {{ client_phone }}",
+                    {"client_phone": client_phone},
+                ),
+                link=fn.evaluate(lambda: call),
+            )
+
+
+def process_callback_request(run: Run, user: Any, input: Any) -> None:
+    """Заказ обратного звонка (inbound hook callback_requests)"""
+    open_lead = run.first(
+        "Lead",
+        [
+            where.eq(
+                models.Lead.phone, where.phone(fn.evaluate(lambda: input.phone), "RU")
+            ),
+            where.in_(models.Lead.status, ["new", "contacted"]),
+        ],
+    )
+    if fn.evaluate(lambda: open_lead):
+        run.update(
+            "Lead",
+            [
+                where.eq(models.Lead.id, fn.ref_id(fn.evaluate(lambda: open_lead.id))),
+            ],
+            {
+                "notes": fn.evaluate(
+                    lambda: (
+                        (open_lead.notes + " / " if open_lead.notes else "")
+                        + "Callback requested again"
+                        + (": " + input.comment if input.comment else "")
+                    )
+                ),
+            },
+        )
+    else:
+        run.create(
+            "Lead",
+            {
+                "name": fn.evaluate(lambda: input.name),
+                "phone": fn.evaluate(lambda: input.phone),
+                "source": "website",
+                "notes": fn.evaluate(lambda: input.comment),
+            },
+        )
 
 
 def process_task_rule(run: Run, record: Any, user: Any) -> None:
@@ -757,6 +873,97 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         inputs=None,
     ),
 )
+
+
+# --- inbound webhooks ----------------------------------------------------------------------
+
+
+HOOK_INPUT_TELEPHONY = CATALOG.adopt(
+    Resource(
+        name="input of hook telephony",
+        path="/hooks/telephony",
+        label="telephony",
+        model=models.User,
+        fields=field_map(
+            FieldInfo("call_id", "string", required=True, options={"max_length": 100}),
+            FieldInfo(
+                "caller",
+                "phone",
+                required=True,
+                options={"max_length": 32, "region": "RU"},
+            ),
+            FieldInfo(
+                "callee",
+                "phone",
+                required=True,
+                options={"max_length": 32, "region": "RU"},
+            ),
+            FieldInfo(
+                "direction",
+                "enum",
+                required=True,
+                options={"values": ("inbound", "outbound")},
+            ),
+            FieldInfo("duration", "integer", options={"max": 86400, "min": 0}),
+            FieldInfo("recording_url", "url", options={"max_length": 2048}),
+            FieldInfo("started_at", "datetime"),
+        ),
+        timestamps=False,
+        actions=frozenset(),
+    )
+)
+
+
+HOOK_INPUT_CALLBACK_REQUESTS = CATALOG.adopt(
+    Resource(
+        name="input of hook callback_requests",
+        path="/hooks/callback_requests",
+        label="callback_requests",
+        model=models.User,
+        fields=field_map(
+            FieldInfo(
+                "request_id", "string", required=True, options={"max_length": 64}
+            ),
+            FieldInfo("name", "string", required=True, options={"max_length": 200}),
+            FieldInfo(
+                "phone",
+                "phone",
+                required=True,
+                options={"max_length": 32, "region": "RU"},
+            ),
+            FieldInfo("comment", "text", options={"max_length": 2000}),
+        ),
+        timestamps=False,
+        actions=frozenset(),
+    )
+)
+
+
+# POST /hooks/<name>: how each hook's events are authenticated, their input, their
+# idempotency key (compiled from the spec) and the process they run (crmgen_runtime.inbound).
+HOOKS: tuple[inbound.Hook, ...] = (
+    inbound.Hook(
+        name="telephony",
+        auth=inbound.Hmac(
+            secret_env="TELEPHONY_WEBHOOK_SECRET",
+            run_as="telephony@example.com",
+            header="X-Signature",
+        ),
+        inputs=HOOK_INPUT_TELEPHONY,
+        key=lambda input: fn.evaluate(lambda: input.call_id),
+        process=process_log_call,
+        key_fields=("call_id",),
+    ),
+    inbound.Hook(
+        name="callback_requests",
+        auth=inbound.KeyAuth(roles=("sales", "manager")),
+        inputs=HOOK_INPUT_CALLBACK_REQUESTS,
+        key=lambda input: fn.evaluate(lambda: input.request_id),
+        process=process_callback_request,
+        key_fields=("request_id",),
+    ),
+)
+INBOUND = inbound.Inbound(PROCESSES, HOOKS)
 
 
 def register(events: Events) -> None:

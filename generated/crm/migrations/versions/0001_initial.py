@@ -174,6 +174,35 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "crm_inbound_events",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("hook", sa.String(length=64), nullable=False),
+        sa.Column(
+            "key",
+            sa.String(length=255),
+            nullable=False,
+            comment="the event's idempotency key",
+        ),
+        sa.Column(
+            "received_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "user_email", sa.String(length=320), nullable=True, comment="whom it ran as"
+        ),
+        sa.Column("result", sa.String(length=32), nullable=False, server_default="ok"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_inbound_events")),
+        sa.UniqueConstraint("hook", "key", name=op.f("uq_crm_inbound_events_hook_key")),
+    )
+    op.create_index(
+        op.f("ix_crm_inbound_events_received_at"),
+        "crm_inbound_events",
+        ["received_at"],
+        unique=False,
+    )
+    op.create_table(
         "crm_mailboxes",
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("uidvalidity", sa.BigInteger(), nullable=False, server_default="0"),
@@ -1712,6 +1741,19 @@ def upgrade() -> None:
         sa.Column("deal_id", sa.Integer(), nullable=True, comment="Сделка"),
         sa.Column("owner_id", sa.Integer(), nullable=True, comment="Ответственный"),
         sa.Column(
+            "direction", sa.String(length=8), nullable=True, comment="Направление"
+        ),
+        sa.Column("duration", sa.Integer(), nullable=True, comment="Длительность (с)"),
+        sa.Column(
+            "phone", sa.String(length=32), nullable=True, comment="Номер телефона"
+        ),
+        sa.Column(
+            "recording",
+            sa.String(length=2048),
+            nullable=True,
+            comment="Запись разговора",
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,
@@ -1748,6 +1790,14 @@ def upgrade() -> None:
             name=op.f("fk_interactions_owner_id_users"),
             ondelete="SET NULL",
         ),
+        sa.CheckConstraint(
+            "direction IN ('inbound', 'outbound')",
+            name=op.f("ck_interactions_direction_values"),
+        ),
+        sa.CheckConstraint(
+            "duration <= 86400", name=op.f("ck_interactions_duration_max")
+        ),
+        sa.CheckConstraint("duration >= 0", name=op.f("ck_interactions_duration_min")),
         sa.CheckConstraint(
             "length(gist) <= 200", name=op.f("ck_interactions_gist_max_length")
         ),
@@ -2459,6 +2509,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_crm_outbox_status_next_attempt_at"), table_name="crm_outbox")
     op.drop_table("crm_outbox")
     op.drop_table("crm_mailboxes")
+    op.drop_index(
+        op.f("ix_crm_inbound_events_received_at"), table_name="crm_inbound_events"
+    )
+    op.drop_table("crm_inbound_events")
     op.drop_index(
         op.f("ix_crm_import_uploads_created_at"), table_name="crm_import_uploads"
     )
