@@ -10,6 +10,7 @@ from crmgen_runtime.tables import SYSTEM_NAMES
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
+from crmgen.language.build_rollups import build_rollup
 from crmgen.language.context import USER, Context, freeze
 from crmgen.language.expressions import EntityValue, Opaque, Struct
 from crmgen.language.model import (
@@ -212,7 +213,7 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         unique=bool(raw.get("unique", False)),
         index=bool(raw.get("index", False)),
         searchable=bool(raw.get("searchable", kind.searched_by_default)),
-        read_only=bool(raw.get("read_only", False) or "computed" in raw),
+        read_only=bool(raw.get("read_only", False) or "computed" in raw or "rollup" in raw),
         min=raw.get("min"),
         max=raw.get("max"),
         min_length=raw.get("min_length"),
@@ -393,7 +394,13 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     raw_entities = ctx.data.get("entities") or {}
     plural = _plural(raw_entities, name)
     fields = tuple(
-        _computed(ctx, name, f, _raw_field(raw, f.name), path + ("fields", f.name))
+        build_rollup(
+            ctx,
+            name,
+            _computed(ctx, name, f, _raw_field(raw, f.name), path + ("fields", f.name)),
+            _raw_field(raw, f.name),
+            path + ("fields", f.name),
+        )
         for f in table.values()
     )
     display = raw.get("display") or _default_display(table)

@@ -12,6 +12,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from crmgen.diagnostics import Position, did_you_mean
 from crmgen.language import fields
+from crmgen.language.build_rollups import is_rollup
 from crmgen.language.context import USER, Context
 from crmgen.language.custom_code import find_function
 from crmgen.language.expressions import (
@@ -138,6 +139,13 @@ class StepContext:
             if f is not None and f.computed is not None:
                 self.ctx.error(
                     path + (name,), "step-set", f"'{name}' is computed and cannot be set", True
+                )
+            elif f is not None and is_rollup(self.ctx, entity, name):
+                self.ctx.error(
+                    path + (name,),
+                    "step-set",
+                    f"'{name}' is a rollup (kept from related records) and cannot be set",
+                    True,
                 )
             out.append((name, self.ctx.value(v, path + (name,), self.scope, f)))
         return tuple(out)

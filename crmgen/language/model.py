@@ -55,6 +55,22 @@ class Relation:
 
 
 @dataclass(frozen=True)
+class Rollup:
+    """A stored aggregate of the records of the reverse relation ``source`` (``deals``):
+    records of ``entity`` whose reference ``link`` points at the record and that match
+    ``where``; ``op`` over their ``field`` (none for count), ``last`` by ``order_by``
+    ("field" or "-field")."""
+
+    source: str
+    entity: str
+    link: str
+    op: Literal["count", "sum", "min", "max", "avg", "last"]
+    field: str | None = None
+    where: tuple[Condition, ...] = ()
+    order_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     type: str
@@ -81,6 +97,7 @@ class Field:
     max_size_mb: float | None = None
     relation: Relation | None = None
     renamed_from: str | None = None
+    rollup: Rollup | None = None  # read-only: kept by the app from related records
 
     @property
     def attr(self) -> str:

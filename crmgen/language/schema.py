@@ -22,6 +22,26 @@ def _string_or_list(item: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [item, {"type": "array", "items": item}]}
 
 
+def _rollup() -> dict[str, Any]:
+    """A stored aggregate of the records of a reverse relation (``build_rollups``)."""
+    name = {"$ref": "#/$defs/snake_name"}
+    order = {"type": "string", "pattern": r"^-?[a-z][a-z0-9_]*$"}
+    schema = obj(
+        ("from", "op"),
+        **{
+            "from": {**name, "description": "a reverse relation of the entity (e.g. deals)"},
+            "op": {"enum": ["count", "sum", "min", "max", "avg", "last"]},
+            "field": {**name, "description": "the related records' field aggregated"},
+            "where": WHERE,
+            "order_by": _string_or_list(order),
+        },
+    )
+    schema["description"] = (
+        "an aggregate of related records: {from: deals, op: sum, field: amount, where: {...}}"
+    )
+    return schema
+
+
 def _field_schema() -> dict[str, Any]:
     common: dict[str, Any] = {
         "type": {"enum": sorted(fields.REGISTRY), "x-error": "field type"},
@@ -33,6 +53,7 @@ def _field_schema() -> dict[str, Any]:
         "read_only": {"type": "boolean"},
         "default": VALUE,
         "computed": EXPR,
+        "rollup": _rollup(),
         "renamed_from": {"$ref": "#/$defs/snake_name"},
     }
     options: dict[str, Any] = {}

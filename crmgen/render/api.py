@@ -17,7 +17,7 @@ from crmgen.language.fields import field_type
 from crmgen.language.model import Entity, Field, Spec
 from crmgen.render import relations
 from crmgen.render.expr_py import python_source, user_attribute
-from crmgen.render.where_compiler import rule_source
+from crmgen.render.where_compiler import Conditions, rule_source
 
 # Default lengths of the columns (see backend/_columns.j2).
 DEFAULT_MAX_LENGTH = {
@@ -229,12 +229,56 @@ def user_manager_roles(spec: Spec) -> tuple[str, ...]:
     return tuple(sorted(r.name for r in spec.roles if r.manage_users or r.superuser))
 
 
+@dataclass(frozen=True)
+class RollupFacts:
+    """A rollup field as ``crmgen_runtime.rollups.Rollup`` arguments (``where``: the
+    Python source of its SQLAlchemy conditions, written in a function ``function``)."""
+
+    entity: str
+    field: str
+    source: str
+    link: str
+    op: str
+    value: str
+    order_by: tuple[str, ...]
+    function: str
+    where: tuple[str, ...]
+
+
+def rollups(spec: Spec) -> list[RollupFacts]:
+    """Every rollup field of the spec, in the order of its entities and fields."""
+    found = []
+    for e in spec.entities:
+        for f in e.fields:
+            if f.rollup is None:
+                continue
+            r = f.rollup
+            where = Conditions(spec, f"{e.name}.{f.name}").all(r.entity, r.where)
+            found.append(
+                RollupFacts(
+                    e.name,
+                    f.name,
+                    r.entity,
+                    r.link,
+                    r.op,
+                    r.field or "",
+                    r.order_by,
+                    f"_rollup_{e.table}_{f.name}",
+                    tuple(where),
+                )
+            )
+    return found
+
+
 def api_context(spec: Spec) -> dict[str, Any]:
     """Extra context of the API templates."""
     facts = resources(spec)
+    rollup_facts = rollups(spec)
     return {
         "resources": facts,
-        "uses_functions": any(f.default or f.computed for r in facts for f in r.fields),
+        "rollups": rollup_facts,
+        "uses_functions": any(f.default or f.computed for r in facts for f in r.fields)
+        or any("fn." in w for r in rollup_facts for w in r.where),
         "superuser_roles": superuser_roles(spec),
         "user_manager_roles": user_manager_roles(spec),
         "field_types": sorted({f.type for e in spec.entities for f in e.fields}),

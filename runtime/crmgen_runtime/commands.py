@@ -3,7 +3,7 @@
 ``migrate`` brings the database to the newest schema, ``serve`` runs the web app, ``worker``
 delivers the outbox and runs scheduled processes, ``createuser`` adds a user,
 ``backup``/``restore`` copy every table to and from a portable JSON-lines file, and ``seed``
-fills an empty database with demo data. The database is ``DATABASE_URL`` (default: an SQLite
+fills an empty database with demo data, and ``recompute`` recomputes the rollup fields. The database is ``DATABASE_URL`` (default: an SQLite
 file in the working folder), or ``--database`` where a command has it. Exit codes: 0 done, 1 a
 problem you can fix (the message says which), 2 a usage error.
 
@@ -137,6 +137,34 @@ class CommandLine:
         config.attributes["database_url"] = url
         return config
 
+    def current_revision(self, url: str) -> str | None:
+        """The database's Alembic revision (None: never migrated)."""
+        from alembic.runtime.migration import MigrationContext
+
+        engine = sa.create_engine(url)
+        try:
+            with engine.connect() as connection:
+                revision: str | None = MigrationContext.configure(connection).get_current_revision()
+                return revision
+        except sa.exc.SQLAlchemyError as exc:
+            raise Problem(f"cannot reach the database: {exc.__class__.__name__}") from None
+        finally:
+            engine.dispose()
+
+    def recompute_rollups(self, url: str, batch: int = 500) -> int:
+        """Recompute every rollup field of the database at ``url``; the records refreshed."""
+        from crmgen_runtime.db import Database
+        from crmgen_runtime.rollups import recompute
+
+        catalog = self.module("resources").CATALOG
+        if not catalog.rollups:
+            return 0
+        db = Database(url)
+        try:
+            return recompute(db.session, catalog, batch)
+        finally:
+            db.dispose()
+
     def check_migrated(self, url: str) -> None:
         """Refuse to serve a database that is not at the newest revision (a clear line, exit 1)."""
         from alembic.runtime.migration import MigrationContext
@@ -202,6 +230,7 @@ class CommandLine:
             self._backup,
             self._restore,
             self._seed,
+            self._recompute,
         ):
             group.add_command(make())
         return group
@@ -210,8 +239,17 @@ class CommandLine:
         @click.command()
         @database_option
         def migrate(database: str | None) -> None:
-            """Create or upgrade the database tables to the newest revision (alembic upgrade head)."""
-            self.run_migrations(self.resolve_url(database))
+            """Create or upgrade the database tables to the newest revision (alembic upgrade head).
+
+            After an upgrade it recomputes the rollup fields (a new one starts exact).
+            """
+            url = self.resolve_url(database)
+            before = self.current_revision(url)
+            self.run_migrations(url)
+            if before is not None and self.current_revision(url) != before:
+                done = self.recompute_rollups(url)
+                if done:
+                    click.echo(f"recomputed the rollups of {done} records", err=True)
             click.echo("database is up to date", err=True)
 
         return migrate
@@ -437,3 +475,24 @@ class CommandLine:
             )
 
         return seed
+
+    def _recompute(self) -> click.Command:
+        @click.command()
+        @click.option(
+            "--batch",
+            default=500,
+            show_default=True,
+            type=click.IntRange(1, 100_000),
+            help="Records refreshed per transaction.",
+        )
+        @database_option
+        def recompute(batch: int, database: str | None) -> None:
+            """Recompute every rollup field from the related records (in batches).
+
+            Rollups stay exact on every write through the app; run this after changing a
+            rollup in the spec, or after writing related records outside the app.
+            """
+            done = self.recompute_rollups(self.resolve_url(database), batch)
+            click.echo(f"recomputed the rollups of {done} records", err=True)
+
+        return recompute

@@ -13,13 +13,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 
 from crmgen_runtime.config import AppConfig
 from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
+
+if TYPE_CHECKING:
+    from crmgen_runtime.rollups import Rollup
 
 # Columns every record has, with their types, beside the spec's fields.
 SYSTEM_TYPES = {
@@ -221,6 +224,7 @@ class Catalog:
         user_manager_roles: Iterable[str] = (),
         hooks: Iterable[str] = (),
         config: AppConfig | None = None,
+        rollups: Iterable[Rollup] = (),
     ) -> None:
         listed = list(resources)
         self.resources: dict[str, Resource] = {r.path: r for r in listed}
@@ -229,6 +233,8 @@ class Catalog:
         self.user_manager_roles = frozenset(user_manager_roles)
         # What the spec fixed for the app as a whole (``crmgen_runtime.config``).
         self.config = config or AppConfig("app")
+        # The stored aggregates of related records (``crmgen_runtime.rollups``).
+        self.rollups: tuple[Rollup, ...] = tuple(rollups)
         # The modules that put hooks on ``events`` (the spec's processes, then the app's own
         # code, ``custom.hooks``): imported on first use, so no write can run without its hooks,
         # and each one's ``register(events)`` called, in this order.

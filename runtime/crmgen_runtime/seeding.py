@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from crmgen_runtime import phones
+from crmgen_runtime import phones, rollups
 from crmgen_runtime.db import Database
 from crmgen_runtime.demo_dates import Dates, when
 from crmgen_runtime.demo_text import Texts
@@ -219,6 +219,9 @@ class _Seeder:
         self.flush()
         self.rollups()
         self.flush()
+        for entity, chosen in rollups.by_entity(self.plan.catalog).items():  # rollup fields
+            ids = [row.id for row in self.records.get(entity, [])]
+            rollups.refresh(self.session, self.plan.catalog, chosen, ids)
         return {name: len(rows) for name, rows in self.records.items()}
 
     def flush(self) -> None:

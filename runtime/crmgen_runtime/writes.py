@@ -5,7 +5,8 @@ Two levels. The request entry points (``create_record``, ``update_record``,
 the role, the writable fields, the values and the user-account rules (``accounts``). The row
 writers (``insert_row``, ``update_row``, ``delete_row``), which processes call too, run the
 hooks (``resource.catalog.events``), defaults and computed fields, check links and versions,
-and write the audit entry, all in the caller's transaction. Database constraint errors become
+refresh the rollups of the parents a written record references (``rollups``), and write the
+audit entry, all in the caller's transaction. Database constraint errors become
 409/422 answers (``integrity``).
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crmgen_runtime import accounts, audit, files, links, permissions, validation
+from crmgen_runtime import accounts, audit, files, links, permissions, rollups, validation
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
@@ -257,6 +258,7 @@ def insert_row(
     if resource.owner is not None and user is not None and values.get(resource.owner) is None:
         values[resource.owner] = user.id  # a record nobody owns would vanish from its creator
     _compute(resource, values, {})
+    rollups.start(resource, values)
     missing = {
         info.name: "This field is required."
         for info in resource.fields.values()
@@ -277,6 +279,7 @@ def insert_row(
         visible = session.execute(sa.select(model.id).where(model.id == new_id, rule)).first()
         if visible is None:
             raise ApiError(403, "forbidden", "Your role may not create such a record.")
+    rollups.after_write(session, resource, values)
     changes = {name: [None, json_ready(value)] for name, value in sorted(values.items())}
     changes.update(also or {})
     audit.record(
@@ -450,6 +453,7 @@ def update_row(
     _write_lists(session, resource, record_id, values)
     if files.file_fields(resource):
         files.claim(session, resource, record_id, values, user, before)
+    rollups.after_write(session, resource, before, {**before, **values})
     changes = {
         name: [json_ready(before.get(name)), json_ready(value)]
         for name, value in sorted(values.items())
@@ -526,6 +530,7 @@ def delete_row(
         session.execute(sa.delete(table).where(table.c.id == record_id))
         if resource.attachments or files.file_fields(resource):
             files.forget(session, resource, record_id)
+    rollups.after_write(session, resource, stored)
     audit.record(
         session,
         resource.catalog,

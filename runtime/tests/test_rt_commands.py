@@ -30,7 +30,17 @@ def run(url: str, *args: str, code: int = 0) -> Result:
 def test_help_names_the_app_and_every_command() -> None:
     shown = CliRunner().invoke(cli, ["--help"]).output
     assert "RT CRM: the CRM's command line." in shown
-    for command in ("backup", "createuser", "migrate", "restore", "seed", "serve", "worker"):
+    commands = (
+        "backup",
+        "createuser",
+        "migrate",
+        "recompute",
+        "restore",
+        "seed",
+        "serve",
+        "worker",
+    )
+    for command in commands:
         assert command in shown
         assert "Usage:" in CliRunner().invoke(cli, [command, "-h"]).output
     assert repr(COMMANDS) == "CommandLine('rt_app')"
@@ -78,6 +88,21 @@ def test_createuser_and_seed(database_url: str) -> None:
     )
     assert "the database has records already: nothing seeded" in run(database_url, "seed").output
     assert "Error: Missing option '--email'" in run(database_url, "createuser", code=2).output
+
+
+def test_recompute_and_migrate_after_an_upgrade(database_url: str) -> None:
+    """``recompute`` refreshes the rollups (this app has none); ``migrate`` does it after an
+    upgrade, and only then."""
+    COMMANDS.run_migrations(database_url, "0001")
+    assert COMMANDS.current_revision(database_url) == "0001"
+    assert "database is up to date" in run(database_url, "migrate").output
+    assert COMMANDS.current_revision(database_url) == "0002"
+    done = run(database_url, "recompute", "--batch", "10")
+    assert "recomputed the rollups of 0 records" in done.output
+    assert (
+        "Error: Invalid value for '--batch'"
+        in run(database_url, "recompute", "--batch", "0", code=2).output
+    )
 
 
 def test_the_worker_command_delivers_the_outbox(database_url: str) -> None:

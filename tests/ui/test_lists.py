@@ -142,7 +142,15 @@ def test_the_renderer_picks_a_widget_per_field_type() -> None:
         {"name": "discount", "kind": "number"},
         {"name": "full_name", "kind": "text"},
     ]
-    assert data["export"][:6] == ["full_name", "company", "phone", "email", "is_key", "owner"]
+    assert data["export"][:7] == [
+        "full_name",
+        "company",
+        "phone",
+        "email",
+        "is_key",
+        "last_contacted_at",
+        "owner",
+    ]
     assert "photo" not in data["export"] and "notes" in data["export"]
     # without filters in the spec: a handful of enums, references, booleans and dates
     task = spec.entity("Task")

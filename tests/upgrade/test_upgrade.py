@@ -320,3 +320,11 @@ def test_phones_are_normalised_and_what_is_no_number_is_kept(upgraded: Upgraded)
     }
     revisions = (upgraded.out / "migrations" / "versions").glob("*.py")
     assert any("normalise_column(" in p.read_text(encoding="utf-8") for p in revisions)
+
+
+def test_migrate_fills_the_new_rollup_fields(upgraded: Upgraded) -> None:
+    """``Company.won_total`` and ``Contact.last_contacted_at`` are new: ``migrate`` computes
+    them from the records the previous release kept (acme's won deal; no interactions)."""
+    won = {row["id"]: row["won_total"] for row in upgraded.rows["companies"]}
+    assert won == {1: "9999999999.99", 2: "0.00", 3: "0.00"}
+    assert {row["last_contacted_at"] for row in upgraded.rows["contacts"]} == {None}

@@ -222,6 +222,7 @@ class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         sa.Index("ix_companies_list_phone_id", "phone", "id"),
         sa.Index("ix_companies_list_email_id", "email", "id"),
         sa.Index("ix_companies_list_parent_id_id", "parent_id", "id"),
+        sa.Index("ix_companies_list_won_total_id", "won_total", "id"),
         sa.Index("ix_companies_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "name"
@@ -244,6 +245,9 @@ class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
     )
     tax_id: Mapped[str | None] = mapped_column(
         sa.String(12), unique=True, comment="ИНН"
+    )
+    won_total: Mapped[Decimal | None] = mapped_column(
+        ExactDecimal(12, 2), comment="Сумма выигранных сделок"
     )
     extra: Mapped[Any] = mapped_column(
         sa.JSON().with_variant(JSONB(), "postgresql"),
@@ -319,6 +323,7 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         sa.Index("ix_contacts_list_phone_id", "phone", "id"),
         sa.Index("ix_contacts_list_email_id", "email", "id"),
         sa.Index("ix_contacts_list_is_key_id", "is_key", "id"),
+        sa.Index("ix_contacts_list_last_contacted_at_id", "last_contacted_at", "id"),
         sa.Index("ix_contacts_list_owner_id_id", "owner_id", "id"),
     )
     display_field = "full_name"
@@ -350,6 +355,9 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         comment="Учётная запись портала",
     )
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Заметки")
+    last_contacted_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="Последний контакт"
+    )
 
     company: Mapped[Company | None] = relationship(
         back_populates="contacts", foreign_keys=[company_id]

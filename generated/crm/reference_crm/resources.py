@@ -8,6 +8,7 @@ from the spec into the functions below, and ``CATALOG`` holds every resource.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from crmgen_runtime import where
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import (
     Access,
@@ -17,6 +18,7 @@ from crmgen_runtime.resources import (
     Rule,
     field_map,
 )
+from crmgen_runtime.rollups import Rollup
 
 from reference_crm import models, settings
 from reference_crm.settings import fn
@@ -39,6 +41,16 @@ def _rule_deals_support_list(user: CurrentUser) -> sa.ColumnElement[bool]:
 def _rule_order_lines_sales_list(user: CurrentUser) -> sa.ColumnElement[bool]:
     """OrderLine: record.sales_order.owner == user"""
     return models.OrderLine.sales_order.has(models.Order.owner_id == user.id)
+
+
+def _rollup_companies_won_total() -> sa.ColumnElement[bool]:
+    """The related records Company.won_total counts."""
+    return where.eq(models.Deal.stage, "won")
+
+
+def _rollup_contacts_last_contacted_at() -> sa.ColumnElement[bool]:
+    """The related records Contact.last_contacted_at counts."""
+    return where.in_(models.Interaction.kind, ["call", "meeting"])
 
 
 POSITIONS_RESOURCE = Resource(
@@ -159,6 +171,9 @@ COMPANIES_RESOURCE = Resource(
                 "pattern": "^[0-9]{10}([0-9]{2})?$",
             },
         ),
+        FieldInfo(
+            "won_total", "money", read_only=True, options={"precision": 12, "scale": 2}
+        ),
         FieldInfo("extra", "json"),
     ),
     display="name",
@@ -169,7 +184,7 @@ COMPANIES_RESOURCE = Resource(
     rules={
         "manager": Rule.of("all"),
         "sales": Rule.of("own", create="all"),
-        "support": Rule.of("none", list="all", read="all"),
+        "support": Rule.of("none", list="all", read="all", hidden=["won_total"]),
     },
     default_sort=("name",),
     comments=True,
@@ -230,6 +245,7 @@ CONTACTS_RESOURCE = Resource(
             display="email",
         ),
         FieldInfo("notes", "text", options={"max_length": 5000}),
+        FieldInfo("last_contacted_at", "datetime", read_only=True),
     ),
     display="full_name",
     search=("full_name", "email", "phone"),
@@ -794,6 +810,27 @@ CATALOG = Catalog(
     superuser_roles=SUPERUSER_ROLES,
     user_manager_roles=USER_MANAGER_ROLES,
     config=settings.CONFIG,
+    rollups=[
+        Rollup(
+            entity="Company",
+            field="won_total",
+            source="Deal",
+            link="company",
+            op="sum",
+            value="amount",
+            where=_rollup_companies_won_total,
+        ),
+        Rollup(
+            entity="Contact",
+            field="last_contacted_at",
+            source="Interaction",
+            link="contact",
+            op="last",
+            value="happened_at",
+            where=_rollup_contacts_last_contacted_at,
+            order_by=("happened_at",),
+        ),
+    ],
     hooks=["reference_crm.processes", "reference_crm.mail"],
 )
 RESOURCES: dict[str, Resource] = CATALOG.resources

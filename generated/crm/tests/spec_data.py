@@ -398,6 +398,7 @@ ENTITIES: dict[str, Entity] = {
                     "update": "none",
                     "delete": "none",
                 },
+                hidden=("won_total",),
             ),
         },
     ),

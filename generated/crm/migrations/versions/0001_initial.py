@@ -639,6 +639,12 @@ def upgrade() -> None:
         ),
         sa.Column("tax_id", sa.String(length=12), nullable=True, comment="ИНН"),
         sa.Column(
+            "won_total",
+            sa.Numeric(precision=12, scale=2).with_variant(sa.BigInteger(), "sqlite"),
+            nullable=True,
+            comment="Сумма выигранных сделок",
+        ),
+        sa.Column(
             "extra",
             sa.JSON().with_variant(
                 postgresql.JSONB(astext_type=sa.Text()), "postgresql"
@@ -741,6 +747,12 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_companies_list_phone_id"), "companies", ["phone", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_companies_list_won_total_id"),
+        "companies",
+        ["won_total", "id"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_company_industry_owner"),
@@ -1443,6 +1455,12 @@ def upgrade() -> None:
         ),
         sa.Column("notes", sa.Text(), nullable=True, comment="Заметки"),
         sa.Column(
+            "last_contacted_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="Последний контакт",
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,
@@ -1525,6 +1543,12 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_contacts_list_is_key_id"), "contacts", ["is_key", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_contacts_list_last_contacted_at_id"),
+        "contacts",
+        ["last_contacted_at", "id"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_contacts_list_owner_id_full_name_id"),
@@ -2381,6 +2405,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_contacts_list_full_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_is_key_full_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_is_key_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_list_last_contacted_at_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_owner_id_full_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_owner_id_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
@@ -2449,6 +2474,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_companies_list_parent_id_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_parent_id_name_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_phone_id"), table_name="companies")
+    op.drop_index(op.f("ix_companies_list_won_total_id"), table_name="companies")
     op.drop_index(op.f("ix_company_industry_owner"), table_name="companies")
     op.drop_table("companies")
     op.drop_index(op.f("ix_client_groups_list_name_id"), table_name="client_groups")
