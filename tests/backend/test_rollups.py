@@ -104,9 +104,9 @@ def test_recompute_repairs_a_tampered_value(crm: Backend) -> None:
     assert won_total(crm, acme) == Decimal("12.34")
 
 
+# PostgreSQL only: SQLite serialises writes, so the race is PostgreSQL's
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
 def test_fifty_concurrent_deals_end_exact(crm: Backend) -> None:
-    if crm.dialect != "postgresql":
-        pytest.skip("SQLite serialises writes; the race is PostgreSQL's")
     acme = create(crm, "companies", full=False, name="acme")["id"]
     with crm.database.engine.connect() as connection:
         search_path = connection.execute(sa.text("SHOW search_path")).scalar_one()
