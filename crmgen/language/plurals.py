@@ -18,10 +18,37 @@ the rule is stable and explained in docs/spec/entities.md:
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
+from types import ModuleType
 
-import inflect
 
+def _import_inflect() -> ModuleType:
+    """``inflect``, imported without typeguard's run-time checks of its arguments.
+
+    inflect decorates its functions with ``typeguard.typechecked``, which re-compiles each of
+    them when the module is imported: about 1.5 s of every crmgen start, for checks of argument
+    types that our own calls (plain strings) never need. While inflect is imported the decorator
+    is the identity; the words it answers are the same.
+    """
+    if "inflect" in sys.modules:
+        return sys.modules["inflect"]
+    try:
+        import typeguard
+    except ImportError:  # an inflect without typeguard: nothing to skip
+        import inflect
+
+        return inflect
+    checked = typeguard.typechecked
+    typeguard.typechecked = lambda target=None, **_options: target  # type: ignore[assignment]
+    try:
+        import inflect
+    finally:
+        typeguard.typechecked = checked
+    return inflect
+
+
+inflect = _import_inflect()
 _ENGINE = inflect.engine()
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+[0-9]*")
 # Words ending in "s" that inflect's own rules treat as singular (gas, lens, alias, ...).

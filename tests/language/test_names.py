@@ -180,3 +180,14 @@ def test_model_attributes_differ_from_names_only_where_they_must() -> None:
         "registry_",
         "display_field_",
     ]
+
+
+def test_inflect_is_imported_without_typeguard_and_typeguard_is_left_as_it_was() -> None:
+    import typeguard
+
+    from crmgen.language import plurals
+
+    assert typeguard.typechecked.__module__.startswith("typeguard")  # restored after the import
+    assert plurals._import_inflect() is plurals.inflect  # imported once
+    assert plurals.pluralize("SalesPerson") == "SalesPeople"
+    assert plurals.pluralize("Status") == "Statuses" and plurals.pluralize("Company") == "Companies"
