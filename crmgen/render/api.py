@@ -108,6 +108,33 @@ class ResourceFacts:
     rules: tuple[RuleFacts, ...]
     wheres: tuple[WhereFacts, ...]
     search: tuple[str, ...]
+    # ``Workflow.of`` arguments: the field, {state: {from, roles, require}}, the initial state
+    workflow: tuple[str, dict[str, dict[str, list[str]]], str | None] | None = None
+
+
+def workflow_facts(
+    entity: Entity,
+) -> tuple[str, dict[str, dict[str, list[str]]], str | None] | None:
+    """The workflow of ``entity`` as plain data for ``crmgen_runtime.workflows.Workflow.of``."""
+    w = entity.workflow
+    if w is None:
+        return None
+    transitions = {
+        t.to: {
+            key: list(names)
+            for key, names in (("from", t.origins), ("roles", t.roles), ("require", t.require))
+            if names
+        }
+        for t in w.transitions
+    }
+    f = entity.field(w.field)
+    default = f.default if f is not None else None
+    initial = (
+        str(default.literal)
+        if default is not None and not default.is_expr and default.literal is not None
+        else None
+    )
+    return (w.field, transitions, initial)
 
 
 def resources(spec: Spec) -> list[ResourceFacts]:
@@ -136,7 +163,13 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
         )
     search = tuple(n for n in entity.search if entity.field(n) is not None)
     return ResourceFacts(
-        entity, f"{entity.table.upper()}_RESOURCE", fields, tuple(rules), tuple(wheres), search
+        entity,
+        f"{entity.table.upper()}_RESOURCE",
+        fields,
+        tuple(rules),
+        tuple(wheres),
+        search,
+        workflow_facts(entity),
     )
 
 
