@@ -1,0 +1,65 @@
+"""Guarded workflows: the `workflow:` key of an entity, its model and the generated app's
+``Resource.workflow`` (the mistakes `validate` locates are the broken-spec case
+`tests/broken/workflow_mistakes`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import crmgen
+from crmgen.generate import generate
+from crmgen.language.model import Transition
+
+SPEC = """\
+app: {name: pipeline}
+roles:
+  admin: {superuser: true}
+  manager: Manager
+  sales: Sales
+entities:
+  Deal:
+    fields:
+      title: {type: string, required: true}
+      amount: money
+      stage: {type: enum, values: [lead, qualified, won, lost], default: lead}
+    workflow:
+      field: stage
+      transitions:
+        qualified: {from: lead}
+        won: {from: [qualified], roles: [manager], require: [amount]}
+        lost:
+  Task:
+    fields:
+      title: string
+"""
+
+
+def test_a_workflow_is_checked_into_its_model_and_rendered(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(SPEC, encoding="utf-8")
+    spec = crmgen.load(tmp_path / "spec.yaml")
+    workflow = spec.entity("Deal").workflow
+    assert workflow is not None and workflow.field == "stage"
+    assert workflow.transitions == (
+        Transition("qualified", ("lead",)),
+        Transition("won", ("qualified",), ("manager",), ("amount",)),
+        Transition("lost"),
+    )
+    assert spec.entity("Task").workflow is None
+    generate(tmp_path / "spec.yaml", tmp_path / "out")
+    source = next((tmp_path / "out").rglob("resources.py")).read_text(encoding="utf-8")
+    compile(source, "resources.py", "exec")
+    assert "from crmgen_runtime.workflows import Workflow" in source
+    assert source.count("workflow=") == 1
+    assert (
+        """    workflow=Workflow.of(
+        "stage",
+        {
+            "qualified": {"from": ["lead"]},
+            "won": {"from": ["qualified"], "roles": ["manager"], "require": ["amount"]},
+            "lost": {},
+        },
+        initial="lead",
+    ),
+"""
+        in source
+    )
