@@ -4,7 +4,8 @@
 The workflow's ``field`` is an enum field of the entity; its values are the states. Each key of
 ``transitions`` is a state a record may be moved into, with the states it may come ``from``
 (none: from any state), the ``roles`` that may make the move (none: whoever may update the
-record) and the fields it ``require``s filled on entering the state. A state no transition names
+record), the fields it ``require``s filled on entering the state and the where-conditions
+(``where``) the record must then match. A state no transition names
 is entered only by creating a record in it as the field's default. The app refuses every other
 change of the field (``crmgen_runtime.workflows``).
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from crmgen.diagnostics import did_you_mean
-from crmgen.language.context import Context
+from crmgen.language.context import USER, Context
+from crmgen.language.expressions import EntityValue
 from crmgen.language.model import Transition, Workflow
 from crmgen.language.yaml_loader import Path
 
@@ -65,7 +67,10 @@ def build_workflow(ctx: Context, entity: str, raw: Any, path: Path) -> Workflow 
                     "workflow",
                     f"'{needed}' cannot be required on entering {to}: users do not write it",
                 )
-        transitions.append(Transition(to, origins, roles, require))
+        where = ctx.where(
+            spec.get("where"), at + ("where",), entity, ctx.scope(user=EntityValue(USER))
+        )
+        transitions.append(Transition(to, origins, roles, require, where))
     return Workflow(name, tuple(transitions), ctx.pos(path, at_key=True))
 
 

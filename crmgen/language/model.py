@@ -228,12 +228,13 @@ class Document:
 class Transition:
     """A move of a workflow's field into the state ``to``: from the states ``origins`` (empty:
     from any state), by the ``roles`` (empty: whoever may update the record), with the fields
-    ``require`` filled."""
+    ``require`` filled, when the record then matches ``where``."""
 
     to: str
     origins: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
+    where: tuple[Condition, ...] = ()  # what the record (after the move) must match
 
 
 @dataclass(frozen=True)

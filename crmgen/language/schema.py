@@ -58,6 +58,10 @@ def _workflow() -> dict[str, Any]:
                     },
                     "roles": {**names, "description": "the roles that may make it (none: any)"},
                     "require": {**names, "description": "fields filled on entering the state"},
+                    "where": {
+                        **WHERE,
+                        "description": "conditions the record matches after the move",
+                    },
                 }
             ),
         ]

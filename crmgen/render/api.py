@@ -108,14 +108,23 @@ class ResourceFacts:
     rules: tuple[RuleFacts, ...]
     wheres: tuple[WhereFacts, ...]
     search: tuple[str, ...]
-    # ``Workflow.of`` arguments: the field, {state: {from, roles, require}}, the initial state
-    workflow: tuple[str, dict[str, dict[str, list[str]]], str | None] | None = None
+    workflow: WorkflowFacts | None = None
 
 
-def workflow_facts(
-    entity: Entity,
-) -> tuple[str, dict[str, dict[str, list[str]]], str | None] | None:
-    """The workflow of ``entity`` as plain data for ``crmgen_runtime.workflows.Workflow.of``."""
+@dataclass(frozen=True)
+class WorkflowFacts:
+    """``Workflow.of`` arguments: the field, ``{state: {from, roles, require}}``, the initial
+    state, and per state with a ``where`` the function (``function``) of its conditions
+    (``code``: the Python source of each, over ``user``)."""
+
+    field: str
+    transitions: dict[str, dict[str, list[str]]]
+    initial: str | None
+    wheres: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+
+def workflow_facts(spec: Spec, entity: Entity) -> WorkflowFacts | None:
+    """The workflow of ``entity`` for ``crmgen_runtime.workflows.Workflow.of``."""
     w = entity.workflow
     if w is None:
         return None
@@ -127,6 +136,15 @@ def workflow_facts(
         }
         for t in w.transitions
     }
+    wheres = tuple(
+        (
+            t.to,
+            f"_workflow_{entity.table}_{t.to}",
+            tuple(Conditions(spec, f"{entity.name}.workflow").all(entity.name, t.where)),
+        )
+        for t in w.transitions
+        if t.where
+    )
     f = entity.field(w.field)
     default = f.default if f is not None else None
     initial = (
@@ -134,7 +152,7 @@ def workflow_facts(
         if default is not None and not default.is_expr and default.literal is not None
         else None
     )
-    return (w.field, transitions, initial)
+    return WorkflowFacts(w.field, transitions, initial, wheres)
 
 
 def resources(spec: Spec) -> list[ResourceFacts]:
@@ -169,7 +187,7 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
         tuple(rules),
         tuple(wheres),
         search,
-        workflow_facts(entity),
+        workflow_facts(spec, entity),
     )
 
 
@@ -307,11 +325,16 @@ def api_context(spec: Spec) -> dict[str, Any]:
     """Extra context of the API templates."""
     facts = resources(spec)
     rollup_facts = rollups(spec)
+    workflow_code = [
+        code for r in facts if r.workflow for _, _, codes in r.workflow.wheres for code in codes
+    ]
     return {
         "resources": facts,
         "rollups": rollup_facts,
         "uses_functions": any(f.default or f.computed for r in facts for f in r.fields)
-        or any("fn." in w for r in rollup_facts for w in r.where),
+        or any("fn." in w for r in rollup_facts for w in r.where)
+        or any("fn." in code for code in workflow_code),
+        "workflow_code": workflow_code,
         "superuser_roles": superuser_roles(spec),
         "user_manager_roles": user_manager_roles(spec),
         "field_types": sorted({f.type for e in spec.entities for f in e.fields}),

@@ -20,23 +20,30 @@ through the row writers and are not checked: the spec's processes are trusted li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
+
+Condition = Callable[[Any], sa.ColumnElement[bool]]
 
 
 @dataclass(frozen=True)
 class Transition:
     """A move into ``to`` from one of ``origins`` (empty: any state), by one of ``roles``
-    (empty: anyone who may update), with the fields ``require`` filled."""
+    (empty: anyone who may update), with the fields ``require`` filled, when the record then
+    matches ``where(user)`` (the spec's where-conditions, over the signed-in user)."""
 
     to: str
     origins: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     require: tuple[str, ...] = ()
+    where: Condition | None = None
 
 
 @dataclass(frozen=True)
@@ -49,9 +56,15 @@ class Workflow:
 
     @classmethod
     def of(
-        cls, field: str, transitions: Mapping[str, Mapping[str, Any]], initial: str | None = None
+        cls,
+        field: str,
+        transitions: Mapping[str, Mapping[str, Any]],
+        initial: str | None = None,
+        where: Mapping[str, Condition] | None = None,
     ) -> Workflow:
-        """A workflow from plain data: ``{state: {"from": [...], "roles": [...], "require": [...]}}``."""
+        """A workflow from plain data: ``{state: {"from": [...], "roles": [...], "require": [...]}}``
+        and the conditions of the states that have some (``where``)."""
+        conditions = dict(where or {})
         return cls(
             field,
             tuple(
@@ -60,6 +73,7 @@ class Workflow:
                     tuple(spec.get("from", ())),
                     tuple(spec.get("roles", ())),
                     tuple(spec.get("require", ())),
+                    conditions.get(to),
                 )
                 for to, spec in transitions.items()
             ),
@@ -167,3 +181,34 @@ def check_update(
     if transition is None or (transition.origins and old not in transition.origins):
         raise _not_allowed(label, name, old, new, workflow.allowed_from(old))
     _enter(workflow, transition, user, superuser, {**stored, **values})
+
+
+def entered(workflow: Workflow, before: Any, after: Any) -> Transition | None:
+    """The transition a write that moved the field from ``before`` to ``after`` made."""
+    if after is None or after == before:
+        return None
+    return workflow.into(str(after))
+
+
+def check_conditions(
+    session: Session,
+    resource_model: Any,
+    record_id: int,
+    transition: Transition | None,
+    user: CurrentUser | None,
+    field: str,
+) -> None:
+    """After the write: the record matches the ``where`` of the transition it made (409)."""
+    if transition is None or transition.where is None:
+        return
+    model = resource_model
+    found = session.execute(
+        sa.select(model.id).where(model.id == record_id, transition.where(user))
+    ).first()
+    if found is None:
+        raise ApiError(
+            409,
+            "transition_not_allowed",
+            f"The record does not meet the conditions of moving {field} to '{transition.to}'.",
+            {field: f"The conditions of '{transition.to}' are not met."},
+        )

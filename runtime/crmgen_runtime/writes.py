@@ -296,6 +296,9 @@ def insert_row(
         visible = session.execute(sa.select(model.id).where(model.id == new_id, rule)).first()
         if visible is None:
             raise ApiError(403, "forbidden", "Your role may not create such a record.")
+    if workflow is not None and state is not None and state != workflow.initial:
+        made = workflows.entered(workflow, None, state)
+        workflows.check_conditions(session, model, new_id, made, user, workflow.field)
     rollups.after_write(session, resource, values)
     changes = {name: [None, json_ready(value)] for name, value in sorted(values.items())}
     changes.update(also or {})
@@ -479,6 +482,9 @@ def update_row(
             {"version": "Stale."},
         )
     _write_lists(session, resource, record_id, values)
+    if workflow is not None and workflow.field in values:
+        made = workflows.entered(workflow, before.get(workflow.field), values[workflow.field])
+        workflows.check_conditions(session, resource.model, record_id, made, user, workflow.field)
     if files.file_fields(resource):
         files.claim(session, resource, record_id, values, user, before)
     rollups.after_write(session, resource, before, {**before, **values})

@@ -1,5 +1,5 @@
 """Guarded workflows (``crmgen_runtime.workflows``): the small CRM's ``Deal.stage`` moves
-new -> qualified -> won (managers only, with a company) and into lost from anywhere; through
+new -> qualified -> won (managers only, with a company, over 100) and into lost from anywhere; through
 the API on SQLite and PostgreSQL, and through the row writers processes use."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ WORKFLOW = Workflow.of(
         "lost": {},
     },
     initial="new",
+    where={"won": lambda user: rt_crm.Deal.amount > 100},
 )
 STATES = ["new", "qualified", "won", "lost"]
 
@@ -89,7 +90,18 @@ def test_entering_a_state_with_a_required_field_empty_is_a_422(api: TestClient) 
     assert patch(api, deal["id"], stage="qualified").status_code == 200
     found = error(patch(api, deal["id"], stage="won"), 422)
     assert found["fields"] == {"company": "Required to move stage to 'won'."}
-    assert patch(api, deal["id"], stage="won", company=1).json()["stage"] == "won"
+    moved = patch(api, deal["id"], stage="won", company=1, amount="101.00")
+    assert moved.json()["stage"] == "won"
+
+
+def test_a_record_that_does_not_then_match_the_conditions_is_a_409(api: TestClient) -> None:
+    assert patch(api, 3, stage="qualified").status_code == 200
+    found = error(patch(api, 3, stage="won", amount="100.00"), 409)
+    assert found["code"] == "transition_not_allowed"
+    assert found["message"] == "The record does not meet the conditions of moving stage to 'won'."
+    deal = api.get("/api/deals/3", headers={"X-User": "admin"}).json()
+    assert (deal["stage"], deal["amount"]) == ("qualified", "150.00")  # nothing was written
+    assert patch(api, 3, stage="won").json()["stage"] == "won"
 
 
 def test_a_new_record_starts_in_the_initial_state_or_one_open_from_anywhere(
@@ -98,7 +110,7 @@ def test_a_new_record_starts_in_the_initial_state_or_one_open_from_anywhere(
     def create(**values: Any) -> Any:
         return api.post("/api/deals", json={"title": "N", **values}, headers={"X-User": "admin"})
 
-    found = error(create(stage="won", company=1), 409)
+    found = error(create(stage="won", company=1, amount="500.00"), 409)
     assert "from no state to 'won'" in found["message"]
     assert "new, lost" in found["message"]
     assert create(stage="new").json()["stage"] == "new"

@@ -21,12 +21,13 @@ entities:
     fields:
       title: {type: string, required: true}
       amount: money
+      owner: {type: ref, to: User}
       stage: {type: enum, values: [lead, qualified, won, lost], default: lead}
     workflow:
       field: stage
       transitions:
         qualified: {from: lead}
-        won: {from: [qualified], roles: [manager], require: [amount]}
+        won: {from: [qualified], roles: [manager], require: [amount], where: {amount__gt: 0, owner: '= user.id'}}
         lost:
   Task:
     fields:
@@ -41,14 +42,20 @@ def test_a_workflow_is_checked_into_its_model_and_rendered(tmp_path: Path) -> No
     assert workflow is not None and workflow.field == "stage"
     assert workflow.transitions == (
         Transition("qualified", ("lead",)),
-        Transition("won", ("qualified",), ("manager",), ("amount",)),
+        Transition("won", ("qualified",), ("manager",), ("amount",), workflow.transitions[1].where),
         Transition("lost"),
     )
+    assert [(c.field, c.op) for c in workflow.transitions[1].where] == [
+        ("amount", "gt"),
+        ("owner", "eq"),
+    ]
     assert spec.entity("Task").workflow is None
     generate(tmp_path / "spec.yaml", tmp_path / "out")
     source = next((tmp_path / "out").rglob("resources.py")).read_text(encoding="utf-8")
     compile(source, "resources.py", "exec")
     assert "from crmgen_runtime.workflows import Workflow" in source
+    assert "def _workflow_deals_won(user: CurrentUser) -> sa.ColumnElement[bool]:" in source
+    assert "fn.evaluate(lambda: user.id)" in source
     assert source.count("workflow=") == 1
     assert (
         """    workflow=Workflow.of(
@@ -59,6 +66,7 @@ def test_a_workflow_is_checked_into_its_model_and_rendered(tmp_path: Path) -> No
             "lost": {},
         },
         initial="lead",
+        where={"won": _workflow_deals_won},
     ),
 """
         in source
