@@ -9,6 +9,7 @@ from pathlib import Path
 import crmgen
 from crmgen.generate import generate
 from crmgen.language.model import Transition
+from crmgen.render.samples import samples
 
 SPEC = """\
 app: {name: pipeline}
@@ -50,6 +51,8 @@ def test_a_workflow_is_checked_into_its_model_and_rendered(tmp_path: Path) -> No
         ("owner", "eq"),
     ]
     assert spec.entity("Task").workflow is None
+    deals = next(s for s in samples(spec) if s.name == "Deal")  # the app's own tests
+    assert {record["stage"] for record in deals.records} == {"lead"}
     generate(tmp_path / "spec.yaml", tmp_path / "out")
     source = next((tmp_path / "out").rglob("resources.py")).read_text(encoding="utf-8")
     compile(source, "resources.py", "exec")
