@@ -1,20 +1,30 @@
 """Guarded workflows (``crmgen_runtime.workflows``): the small CRM's ``Deal.stage`` moves
 new -> qualified -> won (managers only, with a company, over 100) and into lost from anywhere; through
-the API on SQLite and PostgreSQL, and through the row writers processes use."""
+the API, a kanban move and an import on SQLite and PostgreSQL, and through the row writers
+processes use (unchecked)."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 import rt_crm
-from conftest import Serve
+import sqlalchemy as sa
+from conftest import Serve, WebClient, site_routes
 from crmgen_runtime import crud, writes
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.web import boards, imports
+from crmgen_runtime.web.site import Site
 from crmgen_runtime.workflows import Workflow
+from rt_web import ui_data
 from starlette.testclient import TestClient
+
+ADMIN = {"X-User": "admin"}
 
 WORKFLOW = Workflow.of(
     "stage",
@@ -134,3 +144,72 @@ def test_the_workflow_lists_next_states() -> None:
     assert WORKFLOW.allowed_from("won") == ["lost"]
     assert WORKFLOW.allowed_from(None) == ["lost"]
     assert WORKFLOW.into("won") is not None and WORKFLOW.into("new") is None
+
+
+def form_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """The small CRM's UI with a kanban board of deals by stage, imported by stage value."""
+    data = ui_data()
+    deals = data["entities"]["deals"]
+    deals["boards"] = {"kanban": KANBAN, "calendar": None}
+    for entity in data["entities"].values():
+        entity.setdefault("boards", {"kanban": None, "calendar": None})
+    (tmp_path / "ui.json").write_text(json.dumps(data), encoding="utf-8")
+    return Site(rt_crm.catalog, tmp_path)
+
+
+KANBAN = {
+    "by": "stage",
+    "title": "title",
+    "fields": [],
+    "columns": [{"value": s, "label": {"en": s}, "weight": None, "color": None} for s in STATES],
+    "nullable": False,
+    "sums": {},
+}
+
+
+def test_a_kanban_move_is_checked_like_the_api(
+    site: Site, web_client: WebClient, guarded: None
+) -> None:
+    client = web_client(site_routes(site, boards), site=site)
+    page = client.get("/deals/kanban", headers=ADMIN)
+    assert page.status_code == 200, page.text
+    form = {"csrf_token": form_token(page.text), "id": "2", "value": "won", "next": ""}
+    refused = client.post("/deals/kanban/move", data=form, headers=ADMIN)
+    assert refused.status_code == 409 and "Allowed next states: qualified, lost." in refused.text
+    moved = client.post("/deals/kanban/move", data={**form, "value": "qualified"}, headers=ADMIN)
+    assert moved.status_code == 303
+
+
+def test_an_import_is_checked_row_by_row(
+    site: Site, web_client: WebClient, guarded: None, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site)
+    client.headers.update(ADMIN)
+    page = client.get("/deals/import")
+    sent = client.post(
+        "/deals/import",
+        data={"csrf_token": form_token(page.text)},
+        files={"file": ("deals.csv", b"id,Stage\n1,won\n2,lost\n", "text/csv")},
+    )
+    assert sent.status_code == 303, sent.text
+    location = sent.headers["location"]
+    mapping = {"c0": "id", "c1": "stage", "match": "id"}
+    preview = client.get(f"{location}/preview", params=mapping)
+    done = client.post(f"{location}/run", data={"csrf_token": form_token(preview.text), **mapping})
+    assert done.status_code == 303
+    result = client.get(f"{location}/result").text
+    assert 'id="import-updated">1<' in result
+    failed = client.get(f"{location}/failed.csv").content.decode("utf-8-sig")
+    assert "Allowed next states: qualified, lost." in failed
+    assert crm_web.engine is not None
+    with crm_web.engine.connect() as connection:
+        table = rt_crm.Deal.__table__
+        stages = dict(connection.execute(sa.select(table.c.id, table.c.stage)).all())
+    assert (stages[1], stages[2]) == ("new", "lost")
