@@ -93,6 +93,20 @@ class Workflow:
         ]
 
 
+def moves(
+    workflow: Workflow, state: str | None, user: CurrentUser | None, superuser: bool
+) -> list[str]:
+    """The states ``user`` may move a record in ``state`` to, as far as the states and the
+    roles tell (required fields and conditions are checked on the move)."""
+    found = []
+    for t in workflow.transitions:
+        if t.to not in workflow.allowed_from(state):
+            continue
+        if superuser or not t.roles or (user is not None and user.has_role(*t.roles)):
+            found.append(t.to)
+    return found
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 

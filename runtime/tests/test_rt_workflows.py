@@ -16,7 +16,7 @@ import pytest
 import rt_crm
 import sqlalchemy as sa
 from conftest import Serve, WebClient, site_routes
-from crmgen_runtime import crud, writes
+from crmgen_runtime import crud, workflows, writes
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.web import boards, imports
 from crmgen_runtime.web.site import Site
@@ -144,6 +144,11 @@ def test_the_workflow_lists_next_states() -> None:
     assert WORKFLOW.allowed_from("won") == ["lost"]
     assert WORKFLOW.allowed_from(None) == ["lost"]
     assert WORKFLOW.into("won") is not None and WORKFLOW.into("new") is None
+    # what a board offers: the next states whose roles the user has
+    assert workflows.moves(WORKFLOW, "qualified", rt_crm.Crm.ann, False) == ["lost"]
+    assert workflows.moves(WORKFLOW, "qualified", rt_crm.Crm.admin, True) == ["won", "lost"]
+    manager = rt_crm.Crm.person(9, "manager")
+    assert workflows.moves(WORKFLOW, "qualified", manager, False) == ["won", "lost"]
 
 
 def form_token(html: str) -> str:
@@ -180,6 +185,14 @@ def test_a_kanban_move_is_checked_like_the_api(
     client = web_client(site_routes(site, boards), site=site)
     page = client.get("/deals/kanban", headers=ADMIN)
     assert page.status_code == 200, page.text
+    new = re.search(r'data-value="new"[^>]*data-moves="([^"]*)"', page.text)
+    assert new and new.group(1) == "qualified lost"  # the admin: every role
+    options = re.search(r'<select id="move-2" name="value">(.*?)</select>', page.text, re.DOTALL)
+    assert options and re.findall(r'value="(\w*)"', options.group(1)) == [
+        "new",
+        "qualified",
+        "lost",
+    ]
     form = {"csrf_token": form_token(page.text), "id": "2", "value": "won", "next": ""}
     refused = client.post("/deals/kanban/move", data=form, headers=ADMIN)
     assert refused.status_code == 409 and "Allowed next states: qualified, lost." in refused.text
