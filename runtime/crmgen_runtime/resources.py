@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from crmgen_runtime.config import AppConfig
 from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
-from crmgen_runtime.workflows import Workflow
 
 if TYPE_CHECKING:
     from crmgen_runtime.rollups import Rollup
+    from crmgen_runtime.workflows import Workflow
 
 # Columns every record has, with their types, beside the spec's fields.
 SYSTEM_TYPES = {

@@ -27,6 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from crmgen_runtime import validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 
@@ -119,7 +120,7 @@ def _not_allowed(label: str, field: str, old: str | None, new: Any, allowed: lis
         409,
         "transition_not_allowed",
         f"{label} {field} cannot change from {now} to {into}. From {now} it may move to: {states}.",
-        {field: f"Allowed next states: {states}."},
+        {field: validation.message("next_states", states=states)},
     )
 
 
@@ -142,7 +143,7 @@ def _enter(
             f"Only {', '.join(transition.roles)} may move {workflow.field} to '{transition.to}'.",
         )
     missing = {
-        name: f"Required to move {workflow.field} to '{transition.to}'."
+        name: validation.message("state_required", state=transition.to)
         for name in transition.require
         if _empty(record.get(name))
     }
@@ -224,5 +225,5 @@ def check_conditions(
             409,
             "transition_not_allowed",
             f"The record does not meet the conditions of moving {field} to '{transition.to}'.",
-            {field: f"The conditions of '{transition.to}' are not met."},
+            {field: validation.message("state_conditions", state=transition.to)},
         )

@@ -99,7 +99,7 @@ def test_entering_a_state_with_a_required_field_empty_is_a_422(api: TestClient) 
     assert deal["stage"] == "new"  # the default: the initial state
     assert patch(api, deal["id"], stage="qualified").status_code == 200
     found = error(patch(api, deal["id"], stage="won"), 422)
-    assert found["fields"] == {"company": "Required to move stage to 'won'."}
+    assert found["fields"] == {"company": "Required to move to won."}
     moved = patch(api, deal["id"], stage="won", company=1, amount="101.00")
     assert moved.json()["stage"] == "won"
 
@@ -196,6 +196,10 @@ def test_a_kanban_move_is_checked_like_the_api(
     form = {"csrf_token": form_token(page.text), "id": "2", "value": "won", "next": ""}
     refused = client.post("/deals/kanban/move", data=form, headers=ADMIN)
     assert refused.status_code == 409 and "Allowed next states: qualified, lost." in refused.text
+    russian = client.post(
+        "/deals/kanban/move", data=form, headers={**ADMIN, "Accept-Language": "ru"}
+    )
+    assert "Допустимые следующие состояния: qualified, lost." in russian.text
     moved = client.post("/deals/kanban/move", data={**form, "value": "qualified"}, headers=ADMIN)
     assert moved.status_code == 303
 
