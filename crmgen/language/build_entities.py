@@ -11,6 +11,7 @@ from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
 from crmgen.language.build_rollups import build_rollup
+from crmgen.language.build_workflows import build_workflow
 from crmgen.language.context import USER, Context, freeze
 from crmgen.language.expressions import EntityValue, Opaque, Struct
 from crmgen.language.model import (
@@ -473,6 +474,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         builtin=name == USER,
         renamed_from=raw.get("renamed_from"),
         documents=documents,
+        workflow=build_workflow(ctx, name, raw.get("workflow"), path + ("workflow",)),
     )
 
 

@@ -225,6 +225,28 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Transition:
+    """A move of a workflow's field into the state ``to``: from the states ``origins`` (empty:
+    from any state), by the ``roles`` (empty: whoever may update the record), with the fields
+    ``require`` filled, when the record then matches ``where``."""
+
+    to: str
+    origins: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    require: tuple[str, ...] = ()
+    where: tuple[Condition, ...] = ()  # what the record (after the move) must match
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """The allowed changes of the enum field ``field`` (``build_workflows``)."""
+
+    field: str
+    transitions: tuple[Transition, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
 class Entity:
     name: str
     plural: str
@@ -249,6 +271,7 @@ class Entity:
     documents: tuple[Document, ...] = ()
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
     attachments: bool = False  # records get files attached (/api/<plural>/{id}/attachments)
+    workflow: Workflow | None = None  # the guarded changes of an enum field
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

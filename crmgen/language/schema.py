@@ -42,6 +42,45 @@ def _rollup() -> dict[str, Any]:
     return schema
 
 
+def _workflow() -> dict[str, Any]:
+    """The allowed changes of an enum field (``build_workflows``)."""
+    name = {"$ref": "#/$defs/snake_name"}
+    names = {"type": "array", "items": name}
+    state = {"type": "string", "description": "a value of the workflow's enum field"}
+    transition = {
+        "anyOf": [
+            {"type": "null"},
+            obj(
+                **{
+                    "from": {
+                        **_string_or_list(state),
+                        "description": "the states it may come from (none: any)",
+                    },
+                    "roles": {**names, "description": "the roles that may make it (none: any)"},
+                    "require": {**names, "description": "fields filled on entering the state"},
+                    "where": {
+                        **WHERE,
+                        "description": "conditions the record matches after the move",
+                    },
+                }
+            ),
+        ]
+    }
+    schema = obj(
+        ("field", "transitions"),
+        field={**name, "description": "an enum field of the entity"},
+        transitions={
+            "type": "object",
+            "description": "per state entered: {from, roles, require}",
+            "additionalProperties": transition,
+        },
+    )
+    schema["description"] = (
+        "guarded changes of an enum field: {field: stage, transitions: {won: {from: [...]}}}"
+    )
+    return schema
+
+
 def _field_schema() -> dict[str, Any]:
     common: dict[str, Any] = {
         "type": {"enum": sorted(fields.REGISTRY), "x-error": "field type"},
@@ -234,6 +273,7 @@ def _entity() -> dict[str, Any]:
             "propertyNames": {"$ref": "#/$defs/snake_name"},
             "additionalProperties": _document(),
         },
+        workflow=_workflow(),
     )
 
 

@@ -108,6 +108,51 @@ class ResourceFacts:
     rules: tuple[RuleFacts, ...]
     wheres: tuple[WhereFacts, ...]
     search: tuple[str, ...]
+    workflow: WorkflowFacts | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowFacts:
+    """``Workflow.of`` arguments: the field, ``{state: {from, roles, require}}``, the initial
+    state, and per state with a ``where`` the function (``function``) of its conditions
+    (``code``: the Python source of each, over ``user``)."""
+
+    field: str
+    transitions: dict[str, dict[str, list[str]]]
+    initial: str | None
+    wheres: tuple[tuple[str, str, tuple[str, ...]], ...]
+
+
+def workflow_facts(spec: Spec, entity: Entity) -> WorkflowFacts | None:
+    """The workflow of ``entity`` for ``crmgen_runtime.workflows.Workflow.of``."""
+    w = entity.workflow
+    if w is None:
+        return None
+    transitions = {
+        t.to: {
+            key: list(names)
+            for key, names in (("from", t.origins), ("roles", t.roles), ("require", t.require))
+            if names
+        }
+        for t in w.transitions
+    }
+    wheres = tuple(
+        (
+            t.to,
+            f"_workflow_{entity.table}_{t.to}",
+            tuple(Conditions(spec, f"{entity.name}.workflow").all(entity.name, t.where)),
+        )
+        for t in w.transitions
+        if t.where
+    )
+    f = entity.field(w.field)
+    default = f.default if f is not None else None
+    initial = (
+        str(default.literal)
+        if default is not None and not default.is_expr and default.literal is not None
+        else None
+    )
+    return WorkflowFacts(w.field, transitions, initial, wheres)
 
 
 def resources(spec: Spec) -> list[ResourceFacts]:
@@ -136,7 +181,13 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
         )
     search = tuple(n for n in entity.search if entity.field(n) is not None)
     return ResourceFacts(
-        entity, f"{entity.table.upper()}_RESOURCE", fields, tuple(rules), tuple(wheres), search
+        entity,
+        f"{entity.table.upper()}_RESOURCE",
+        fields,
+        tuple(rules),
+        tuple(wheres),
+        search,
+        workflow_facts(spec, entity),
     )
 
 
@@ -274,11 +325,16 @@ def api_context(spec: Spec) -> dict[str, Any]:
     """Extra context of the API templates."""
     facts = resources(spec)
     rollup_facts = rollups(spec)
+    workflow_code = [
+        code for r in facts if r.workflow for _, _, codes in r.workflow.wheres for code in codes
+    ]
     return {
         "resources": facts,
         "rollups": rollup_facts,
         "uses_functions": any(f.default or f.computed for r in facts for f in r.fields)
-        or any("fn." in w for r in rollup_facts for w in r.where),
+        or any("fn." in w for r in rollup_facts for w in r.where)
+        or any("fn." in code for code in workflow_code),
+        "workflow_code": workflow_code,
         "superuser_roles": superuser_roles(spec),
         "user_manager_roles": user_manager_roles(spec),
         "field_types": sorted({f.type for e in spec.entities for f in e.fields}),

@@ -387,11 +387,13 @@ def entity_samples(spec: Spec, entity: Entity) -> EntitySamples:
     for group in groups:
         if all(name in facts and not facts[name].relation for name in group):
             count = min(count, max(capacity(facts[name]) for name in group))
+    start = _start_state(entity)
     records = []
     for i in range(count):
         record: dict[str, Any] = {}
         for name in scalars:
-            sample = value(entity, facts[name], i)
+            guarded = entity.workflow is not None and name == entity.workflow.field
+            sample = start if guarded else value(entity, facts[name], i)
             if sample is None:
                 if facts[name].required or name in in_unique:
                     problems.append(f"no valid sample value for {entity.name}.{name}")
@@ -422,6 +424,21 @@ def entity_samples(spec: Spec, entity: Entity) -> EntitySamples:
         unique=tuple(group for group in groups),
         patch=patch,
         unsampleable="; ".join(dict.fromkeys(problems)),
+    )
+
+
+def _start_state(entity: Entity) -> str | None:
+    """The state sample records of ``entity`` start in when it has a workflow: the field's
+    default, else a state open from anywhere with no roles or required fields (None: none)."""
+    w = entity.workflow
+    if w is None:
+        return None
+    f = entity.field(w.field)
+    if f is not None and f.default is not None and not f.default.is_expr:
+        return None if f.default.literal is None else str(f.default.literal)
+    return next(
+        (t.to for t in w.transitions if not (t.origins or t.roles or t.require or t.where)),
+        None,
     )
 
 

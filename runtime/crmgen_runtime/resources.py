@@ -23,6 +23,7 @@ from crmgen_runtime.principal import CurrentUser
 
 if TYPE_CHECKING:
     from crmgen_runtime.rollups import Rollup
+    from crmgen_runtime.workflows import Workflow
 
 # Columns every record has, with their types, beside the spec's fields.
 SYSTEM_TYPES = {
@@ -159,6 +160,7 @@ class Resource:
     default_sort: tuple[str, ...] = ("id",)
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
     attachments: bool = False  # records have files attached (``crmgen_runtime.files``)
+    workflow: Workflow | None = None  # the guarded changes of an enum field (``workflows``)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""

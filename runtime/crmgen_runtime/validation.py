@@ -77,6 +77,10 @@ MESSAGES: dict[str, str] = {
     "json_filter": "JSON fields can only be filtered with __isnull.",
     "duplicate": "Another record already has this value.",
     "no_such_record": "No {target} with id {ids}.",
+    # a workflow's refusals (``workflows``)
+    "next_states": "Allowed next states: {states}.",
+    "state_required": "Required to move to {state}.",
+    "state_conditions": "The record does not meet the conditions of {state}.",
 }
 
 

@@ -21,7 +21,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from crmgen_runtime import accounts, audit, files, links, permissions, rollups, validation
+from crmgen_runtime import (
+    accounts,
+    audit,
+    files,
+    links,
+    permissions,
+    rollups,
+    validation,
+    workflows,
+)
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.events import Event
@@ -229,7 +238,9 @@ def create_in(
         accounts.check_email_free(session, catalog, values.get("email"), None)
     rule = permissions.condition(resource, user, "create")
     also = {accounts.ROLES_FIELD: [None, roles]} if roles else None
-    new_id = insert_row(session, resource, values, user, ip, rule=rule, also=also, reader=user)
+    new_id = insert_row(
+        session, resource, values, user, ip, rule=rule, also=also, reader=user, guarded=True
+    )
     accounts.set_roles(session, catalog, new_id, roles)
     return new_id
 
@@ -244,15 +255,18 @@ def insert_row(
     rule: sa.ColumnElement[bool] | None = None,
     also: Mapping[str, list[Any]] | None = None,
     reader: CurrentUser | None = None,
+    guarded: bool = False,
 ) -> int:
     """INSERT one record in the session's transaction: defaults, *before create* processes,
     the owner (left empty, it is the creating ``user``), computed fields, required fields
-    (422), links (the ones ``values`` held on entry must be within ``reader``'s read rule:
+    (422), the workflow's start state when ``guarded`` (a request's write: ``workflows``), links (the ones ``values`` held on entry must be within ``reader``'s read rule:
     ``links.check``), the record rule ``rule`` (403), the audit entry (with the changes
     ``also`` gives), then the *after create* processes. Returns the new id."""
     asked = links.ids_of(resource, values)
     catalog = resource.catalog
     events = catalog.events  # the spec's processes and the app's own hooks
+    workflow = resource.workflow if guarded else None
+    state = values.get(workflow.field) if workflow is not None else None
     _fill_defaults(resource, values, user)
     events.fire(Event("before_create", session, resource, user, values=values))
     if resource.owner is not None and user is not None and values.get(resource.owner) is None:
@@ -266,6 +280,9 @@ def insert_row(
     }
     if missing:
         raise ApiError(422, "validation_error", "Some fields are invalid.", missing)
+    if workflow is not None:
+        superuser = user is not None and catalog.is_superuser(user)
+        workflows.check_create(workflow, resource.label, user, superuser, state, values)
     model = resource.model
     links.check(session, resource, values, reader=reader, asked=asked)
     table = model.__table__
@@ -279,6 +296,9 @@ def insert_row(
         visible = session.execute(sa.select(model.id).where(model.id == new_id, rule)).first()
         if visible is None:
             raise ApiError(403, "forbidden", "Your role may not create such a record.")
+    if workflow is not None and state is not None and state != workflow.initial:
+        made = workflows.entered(workflow, None, state)
+        workflows.check_conditions(session, model, new_id, made, user, workflow.field)
     rollups.after_write(session, resource, values)
     changes = {name: [None, json_ready(value)] for name, value in sorted(values.items())}
     changes.update(also or {})
@@ -362,6 +382,7 @@ def update_in(
         version=version,
         also=also,
         reader=user,
+        guarded=True,
     )
     if change is not None:
         accounts.apply(session, catalog, change)
@@ -407,8 +428,10 @@ def update_row(
     version: int | None = None,
     also: Mapping[str, list[Any]] | None = None,
     reader: CurrentUser | None = None,
+    guarded: bool = False,
 ) -> None:
-    """UPDATE one record in the session's transaction: the version check (409), *before
+    """UPDATE one record in the session's transaction: the version check (409), the workflow's
+    transitions when ``guarded`` (a request's write: ``workflows``; 409, 403, 422), *before
     update* processes (which may change ``values``), links (those ``values`` held on entry and
     the record did not hold must be within ``reader``'s read rule: ``links.check``), computed
     fields, the audit entry (with the changes ``also`` gives) and the *after update* processes
@@ -421,12 +444,20 @@ def update_row(
     watched = events.watches("before_update", resource.name) or events.watches(
         "after_update", resource.name
     )
+    workflow = resource.workflow if guarded else None
+    needed: frozenset[str] = frozenset()
+    if workflow is not None and workflow.field in values:
+        entered = workflow.into(str(values[workflow.field]))
+        needed = frozenset(entered.require if entered is not None else ())
     lists = [
         name
         for name, info in resource.fields.items()
-        if info.is_list and (watched or name in values)
+        if info.is_list and (watched or name in values or name in needed)
     ]
     stored.update(current_lists(session, resource, record_id, lists))
+    if workflow is not None:
+        superuser = user is not None and resource.catalog.is_superuser(user)
+        workflows.check_update(workflow, resource.label, user, superuser, stored, values)
     if watched:
         changing = frozenset(_changed(stored, values))
         events.fire(
@@ -451,6 +482,9 @@ def update_row(
             {"version": "Stale."},
         )
     _write_lists(session, resource, record_id, values)
+    if workflow is not None and workflow.field in values:
+        made = workflows.entered(workflow, before.get(workflow.field), values[workflow.field])
+        workflows.check_conditions(session, resource.model, record_id, made, user, workflow.field)
     if files.file_fields(resource):
         files.claim(session, resource, record_id, values, user, before)
     rollups.after_write(session, resource, before, {**before, **values})

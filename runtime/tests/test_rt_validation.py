@@ -213,6 +213,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "too_deep": {"depth": 32},
     "too_many": {"max": 10},
     "no_such_record": {"target": "Company", "ids": "2, 3"},
+    "next_states": {"states": "qualified, lost"},
+    "state_required": {"state": "won"},
+    "state_conditions": {"state": "won"},
 }
 
 

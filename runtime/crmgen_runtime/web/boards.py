@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from crmgen_runtime import backs, crud, permissions
+from crmgen_runtime import backs, crud, permissions, workflows
 from crmgen_runtime.decimals import WIDE, column_sum
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.formats import babel_locale
@@ -367,8 +367,15 @@ class Board:
             targets.insert(0, ("", site.translator(locale)("kanban_none")))
         return targets
 
-    def column_view(self, column: Column, locale: str, readable: frozenset[str]) -> dict[str, Any]:
-        """A column as ``kanban.html`` shows it: label, colour, count, sums and cards."""
+    def column_view(
+        self,
+        column: Column,
+        locale: str,
+        readable: frozenset[str],
+        moves: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """A column as ``kanban.html`` shows it: label, colour, count, sums and cards; ``moves``:
+        the values its cards may move to under the entity's workflow (None: any)."""
         site, view = self.site, self.view
         spec = next((c for c in view["columns"] if c["value"] == column.value), None)
         weight = spec["weight"] if spec is not None else None
@@ -395,6 +402,7 @@ class Board:
                 None if weight is None else format_percent(weight, locale=babel_locale(locale))
             ),
             "count": column.count,
+            "moves": moves,
             # A card dropped on "No value" clears the field: only where it may be empty.
             "droppable": column.value is not None or view["nullable"],
             "sums": sums,
@@ -426,6 +434,18 @@ class Board:
                 if name in readable and item.get(name) not in (None, "")
             ],
         }
+
+
+def _moves(
+    resource: Resource, user: Any, kanban: dict[str, Any], value: str | None
+) -> list[str] | None:
+    """The values the cards of the column of ``value`` may move to, when the board's field has
+    a workflow (``crmgen_runtime.workflows``); None when any value may follow any."""
+    workflow = resource.workflow
+    if workflow is None or workflow.field != kanban["by"]:
+        return None
+    superuser = user is not None and resource.catalog.is_superuser(user)
+    return workflows.moves(workflow, value, user, superuser)
 
 
 async def show_board(
@@ -467,7 +487,10 @@ async def show_board(
         site.entity_context(
             path,
             locale,
-            columns=[board.column_view(c, locale, readable) for c in columns],
+            columns=[
+                board.column_view(c, locale, readable, _moves(resource, user, kanban, c.value))
+                for c in columns
+            ],
             targets=board.move_targets(locale),
             field=kanban["by"],
             q=dict(pairs).get("q", ""),

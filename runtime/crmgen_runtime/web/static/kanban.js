@@ -139,9 +139,15 @@
       column.classList.remove("drop-target");
     });
   });
+  // Under a workflow a column names the values its cards may move to (data-moves).
+  function mayDrop(card, column) {
+    var moves = card.closest(".kanban-column").getAttribute("data-moves");
+    var value = column.getAttribute("data-value");
+    return moves === null || (value !== "" && moves.split(" ").indexOf(value) >= 0);
+  }
   board.addEventListener("dragover", function (event) {
     var column = event.target.closest && event.target.closest(".kanban-column[data-drop]");
-    if (!dragged || !column) {
+    if (!dragged || !column || !mayDrop(dragged, column)) {
       return;
     }
     event.preventDefault();
@@ -156,7 +162,7 @@
   });
   board.addEventListener("drop", function (event) {
     var column = event.target.closest && event.target.closest(".kanban-column[data-drop]");
-    if (!dragged || !column) {
+    if (!dragged || !column || !mayDrop(dragged, column)) {
       return;
     }
     event.preventDefault();

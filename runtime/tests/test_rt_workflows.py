@@ -1,0 +1,232 @@
+"""Guarded workflows (``crmgen_runtime.workflows``): the small CRM's ``Deal.stage`` moves
+new -> qualified -> won (managers only, with a company, over 100) and into lost from anywhere; through
+the API, a kanban move and an import on SQLite and PostgreSQL, and through the row writers
+processes use (unchecked)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rt_crm
+import sqlalchemy as sa
+from conftest import Serve, WebClient, site_routes
+from crmgen_runtime import crud, workflows, writes
+from crmgen_runtime.errors import ApiError
+from crmgen_runtime.web import boards, imports
+from crmgen_runtime.web.site import Site
+from crmgen_runtime.workflows import Workflow
+from rt_web import ui_data
+from starlette.testclient import TestClient
+
+ADMIN = {"X-User": "admin"}
+
+WORKFLOW = Workflow.of(
+    "stage",
+    {
+        "qualified": {"from": ["new"]},
+        "won": {"from": ["qualified"], "roles": ["manager"], "require": ["company"]},
+        "lost": {},
+    },
+    initial="new",
+    where={"won": lambda user: rt_crm.Deal.amount > 100},
+)
+STATES = ["new", "qualified", "won", "lost"]
+
+
+@pytest.fixture
+def guarded(crm: rt_crm.Crm, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``Deal`` with the workflow, four stages, and sellers who may change the stage."""
+    deals = crm.deals
+    stage = deals.fields["stage"]
+    monkeypatch.setitem(deals.fields, "stage", replace(stage, options={"values": STATES}))
+    monkeypatch.setitem(deals.rules, "sales", rt_crm.Rule(dict(rt_crm.OWN_READ)))
+    object.__setattr__(deals, "workflow", WORKFLOW)
+    try:
+        yield
+    finally:
+        object.__setattr__(deals, "workflow", None)
+
+
+@pytest.fixture
+def api(crm_web: rt_crm.Crm, serve: Serve, guarded: None) -> TestClient:
+    return serve(crud.routes(crm_web.deals))
+
+
+def patch(api: TestClient, deal: int, user: str = "admin", **values: Any) -> Any:
+    return api.patch(f"/api/deals/{deal}", json=values, headers={"X-User": user})
+
+
+def error(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    found: dict[str, Any] = response.json()["error"]
+    return found
+
+
+def test_allowed_moves_pass_and_others_are_a_409_naming_the_next_states(api: TestClient) -> None:
+    found = error(patch(api, 1, stage="won"), 409)
+    assert found["code"] == "transition_not_allowed"
+    assert "from 'new' to 'won'" in found["message"]
+    assert "qualified, lost" in found["message"]
+    assert found["fields"] == {"stage": "Allowed next states: qualified, lost."}
+    assert patch(api, 1, stage="qualified").json()["stage"] == "qualified"
+    won = patch(api, 1, stage="won")
+    assert won.status_code == 200, won.text  # admin: every role
+    assert won.json()["stage"] == "won"
+    error(patch(api, 1, stage="qualified"), 409)  # won -> qualified: no transition
+    found = error(patch(api, 1, stage=None), 409)  # a state is never cleared
+    assert "to empty" in found["message"]
+    assert patch(api, 1, stage="lost").json()["stage"] == "lost"  # lost: from any state
+    assert patch(api, 1, title="Big one", stage="lost").status_code == 200  # no change of stage
+
+
+def test_a_role_the_transition_does_not_name_is_a_403(api: TestClient) -> None:
+    assert patch(api, 1, "ann", stage="qualified").status_code == 200  # ann's own deal
+    found = error(patch(api, 1, "ann", stage="won"), 403)
+    assert found["message"] == "Only manager may move stage to 'won'."
+    assert patch(api, 1, "ann", stage="lost").status_code == 200
+
+
+def test_entering_a_state_with_a_required_field_empty_is_a_422(api: TestClient) -> None:
+    created = api.post("/api/deals", json={"title": "Loose"}, headers={"X-User": "admin"})
+    assert created.status_code == 201, created.text
+    deal = created.json()
+    assert deal["stage"] == "new"  # the default: the initial state
+    assert patch(api, deal["id"], stage="qualified").status_code == 200
+    found = error(patch(api, deal["id"], stage="won"), 422)
+    assert found["fields"] == {"company": "Required to move to won."}
+    moved = patch(api, deal["id"], stage="won", company=1, amount="101.00")
+    assert moved.json()["stage"] == "won"
+
+
+def test_a_record_that_does_not_then_match_the_conditions_is_a_409(api: TestClient) -> None:
+    assert patch(api, 3, stage="qualified").status_code == 200
+    found = error(patch(api, 3, stage="won", amount="100.00"), 409)
+    assert found["code"] == "transition_not_allowed"
+    assert found["message"] == "The record does not meet the conditions of moving stage to 'won'."
+    deal = api.get("/api/deals/3", headers={"X-User": "admin"}).json()
+    assert (deal["stage"], deal["amount"]) == ("qualified", "150.00")  # nothing was written
+    assert patch(api, 3, stage="won").json()["stage"] == "won"
+
+
+def test_a_new_record_starts_in_the_initial_state_or_one_open_from_anywhere(
+    api: TestClient,
+) -> None:
+    def create(**values: Any) -> Any:
+        return api.post("/api/deals", json={"title": "N", **values}, headers={"X-User": "admin"})
+
+    found = error(create(stage="won", company=1, amount="500.00"), 409)
+    assert "from no state to 'won'" in found["message"]
+    assert "new, lost" in found["message"]
+    assert create(stage="new").json()["stage"] == "new"
+    assert create(stage="lost").json()["stage"] == "lost"
+
+
+def test_process_writes_are_not_guarded(crm_web: rt_crm.Crm, guarded: None) -> None:
+    assert crm_web.database is not None
+    with crm_web.database.session() as session:
+        writes.update_row(session, crm_web.deals, 2, {"stage": "won"}, crm_web.ann, None)
+        new_id = writes.insert_row(
+            session, crm_web.deals, {"title": "P", "stage": "won"}, None, None
+        )
+        with pytest.raises(ApiError) as refused:  # the request entry point is
+            writes.update_in(session, crm_web.deals, crm_web.admin, new_id, {"stage": "new"}, None)
+        assert refused.value.status == 409
+
+
+def test_the_workflow_lists_next_states() -> None:
+    assert WORKFLOW.allowed_from("new") == ["qualified", "lost"]
+    assert WORKFLOW.allowed_from("won") == ["lost"]
+    assert WORKFLOW.allowed_from(None) == ["lost"]
+    assert WORKFLOW.into("won") is not None and WORKFLOW.into("new") is None
+    # what a board offers: the next states whose roles the user has
+    assert workflows.moves(WORKFLOW, "qualified", rt_crm.Crm.ann, False) == ["lost"]
+    assert workflows.moves(WORKFLOW, "qualified", rt_crm.Crm.admin, True) == ["won", "lost"]
+    manager = rt_crm.Crm.person(9, "manager")
+    assert workflows.moves(WORKFLOW, "qualified", manager, False) == ["won", "lost"]
+
+
+def form_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    """The small CRM's UI with a kanban board of deals by stage, imported by stage value."""
+    data = ui_data()
+    deals = data["entities"]["deals"]
+    deals["boards"] = {"kanban": KANBAN, "calendar": None}
+    for entity in data["entities"].values():
+        entity.setdefault("boards", {"kanban": None, "calendar": None})
+    (tmp_path / "ui.json").write_text(json.dumps(data), encoding="utf-8")
+    return Site(rt_crm.catalog, tmp_path)
+
+
+KANBAN = {
+    "by": "stage",
+    "title": "title",
+    "fields": [],
+    "columns": [{"value": s, "label": {"en": s}, "weight": None, "color": None} for s in STATES],
+    "nullable": False,
+    "sums": {},
+}
+
+
+def test_a_kanban_move_is_checked_like_the_api(
+    site: Site, web_client: WebClient, guarded: None
+) -> None:
+    client = web_client(site_routes(site, boards), site=site)
+    page = client.get("/deals/kanban", headers=ADMIN)
+    assert page.status_code == 200, page.text
+    new = re.search(r'data-value="new"[^>]*data-moves="([^"]*)"', page.text)
+    assert new and new.group(1) == "qualified lost"  # the admin: every role
+    options = re.search(r'<select id="move-2" name="value">(.*?)</select>', page.text, re.DOTALL)
+    assert options and re.findall(r'value="(\w*)"', options.group(1)) == [
+        "new",
+        "qualified",
+        "lost",
+    ]
+    form = {"csrf_token": form_token(page.text), "id": "2", "value": "won", "next": ""}
+    refused = client.post("/deals/kanban/move", data=form, headers=ADMIN)
+    assert refused.status_code == 409 and "Allowed next states: qualified, lost." in refused.text
+    russian = client.post(
+        "/deals/kanban/move", data=form, headers={**ADMIN, "Accept-Language": "ru"}
+    )
+    assert "Допустимые следующие состояния: qualified, lost." in russian.text
+    moved = client.post("/deals/kanban/move", data={**form, "value": "qualified"}, headers=ADMIN)
+    assert moved.status_code == 303
+
+
+def test_an_import_is_checked_row_by_row(
+    site: Site, web_client: WebClient, guarded: None, crm_web: rt_crm.Crm
+) -> None:
+    client = web_client(site_routes(site, imports), site=site)
+    client.headers.update(ADMIN)
+    page = client.get("/deals/import")
+    sent = client.post(
+        "/deals/import",
+        data={"csrf_token": form_token(page.text)},
+        files={"file": ("deals.csv", b"id,Stage\n1,won\n2,lost\n", "text/csv")},
+    )
+    assert sent.status_code == 303, sent.text
+    location = sent.headers["location"]
+    mapping = {"c0": "id", "c1": "stage", "match": "id"}
+    preview = client.get(f"{location}/preview", params=mapping)
+    done = client.post(f"{location}/run", data={"csrf_token": form_token(preview.text), **mapping})
+    assert done.status_code == 303
+    result = client.get(f"{location}/result").text
+    assert 'id="import-updated">1<' in result
+    failed = client.get(f"{location}/failed.csv").content.decode("utf-8-sig")
+    assert "Allowed next states: qualified, lost." in failed
+    assert crm_web.engine is not None
+    with crm_web.engine.connect() as connection:
+        table = rt_crm.Deal.__table__
+        stages = dict(connection.execute(sa.select(table.c.id, table.c.stage)).all())
+    assert (stages[1], stages[2]) == ("new", "lost")
