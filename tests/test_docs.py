@@ -40,7 +40,7 @@ FIELD_TYPES_DOC = SPEC_DOCS / "field-types.md"
 # Every page of the documentation: the README, the changelog and docs/.
 PAGES = sorted([README, ROOT / "CHANGELOG.md", *DOCS.rglob("*.md")])
 CI_RUN = ROOT / ".ci" / "run"
-TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -n 3'
+TEST_COMMAND = 'python3 -m pip install -e ".[test]" && python3 -m pytest -n 2'
 # Installs crmgen and what the app it serves needs, not the test tools.
 SERVE_COMMAND = "python3 -m pip install -e . && crmgen serve examples/crm"
 WIDTH = 100
