@@ -19,7 +19,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NoReturn
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2 import BytecodeCache, Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 
 from crmgen.bundled import templates_dir
@@ -44,10 +45,33 @@ def search_path(override: str | Path | None = None) -> list[Path]:
     return folders
 
 
+class _CompiledTemplates(BytecodeCache):
+    """The templates' compiled code, kept for the life of the process: every environment made
+    here has the same settings, and a bucket is keyed by the template's file and checked
+    against its source, so an edited or overriding template is compiled afresh. Compiling the
+    app's templates took a quarter of each ``generate`` (``crmgen serve`` regenerates on every
+    save of the spec)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 def make_environment(override: str | Path | None = None) -> Environment:
     """A strict environment over the override folder (if any) and the built-in templates."""
     env = Environment(
         loader=FileSystemLoader([str(p) for p in search_path(override)]),
+        bytecode_cache=_COMPILED,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

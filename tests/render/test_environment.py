@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -87,3 +88,17 @@ def test_environment_settings_and_filters() -> None:
     assert rendered == 'deal_stage "x\'"'
     # templates read an entity's plural from the spec (``plural:`` wins), never a filter
     assert "plural" not in env.filters
+
+
+def test_compiled_templates_are_shared_and_an_edited_template_is_compiled_afresh(
+    tmp_path: Path,
+) -> None:
+    from crmgen.render.environment import make_environment
+
+    override = tmp_path / "override"
+    override.mkdir()
+    (override / "greeting.txt.j2").write_text("Hello {{ name }}", encoding="utf-8")
+    assert make_environment(override).get_template("greeting.txt.j2").render(name="A") == "Hello A"
+    (override / "greeting.txt.j2").write_text("Bye {{ name }}", encoding="utf-8")
+    assert make_environment(override).get_template("greeting.txt.j2").render(name="A") == "Bye A"
+    assert make_environment().bytecode_cache is make_environment(override).bytecode_cache
