@@ -21,7 +21,7 @@ from crmgen_runtime.web import lists
 from crmgen_runtime.web.site import Site
 from starlette.types import ASGIApp, Message
 
-SMALL, LARGE = 5_000, 20_000  # records exported; LARGE holds 4 times as many
+SMALL, LARGE = 2_500, 10_000  # records exported; LARGE holds 4 times as many
 SLACK = 256 * 1024  # bytes the larger export may take beyond the smaller (one page, caches)
 
 
@@ -97,11 +97,11 @@ def test_exports_take_flat_memory(
 ) -> None:
     app = web_client(site_routes(site, lists), site=site).app
     path = f"/companies/export.{kind}"
-    add_companies(crm_web.engine, 1_000, 1_000)
+    add_companies(crm_web.engine, 1_000, 500)
     peak_of(app, path)  # warm up: imports, compiled queries
-    add_companies(crm_web.engine, 2_000, SMALL - 1_000)
+    add_companies(crm_web.engine, 1_500, SMALL - 500)
     small, small_size = peak_of(app, path)
-    add_companies(crm_web.engine, 2_000 + SMALL, LARGE - SMALL)
+    add_companies(crm_web.engine, 1_000 + SMALL, LARGE - SMALL)
     large, large_size = peak_of(app, path)
     assert large_size > 3 * small_size  # four times the records were exported
     assert large < small + SLACK, (small, large, small_size, large_size)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -211,3 +212,72 @@ def app_rows(out: Path, *urls: str) -> list[dict[str, list[dict[str, Any]]]]:
     package = json.loads((out / "migrations" / "spec_snapshot.json").read_text())["app"]
     code = _READ_ROWS.format(pkg=package, urls=json.dumps(list(urls)))
     return app_python(out, code, urls[0])  # type: ignore[no-any-return]
+
+
+class Templates:
+    """A migrated, empty database per dialect, made once per test process (one ``migrate``
+    run); :meth:`fresh` copies it into a new database (SQLite: the file; PostgreSQL:
+    ``CREATE DATABASE ... TEMPLATE``), which is dropped after use."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.urls: dict[tuple[str, str], str] = {}
+        self.admin: sa.Engine | None = None
+
+    def _admin(self) -> sa.Engine:
+        if self.admin is None:
+            self.admin = postgres_admin()
+        return self.admin
+
+    def template(self, out: Path, package: str, dialect: str) -> str:
+        if (package, dialect) not in self.urls:
+            if dialect == "sqlite":
+                url = f"sqlite:///{self.folder / f'template-{package}.sqlite3'}"
+            else:
+                name = f"crmgen_tpl_{uuid.uuid4().hex[:12]}"
+                with self._admin().connect() as connection:
+                    connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+                url = (
+                    sa.make_url(POSTGRES_URL)
+                    .set(database=name)
+                    .render_as_string(hide_password=False)
+                )
+            self.urls[package, dialect] = url
+            run_app(out, package, "migrate", url=url)
+        return self.urls[package, dialect]
+
+    def fresh(
+        self, out: Path, package: str, dialect: str, folder: Path, name: str = "db"
+    ) -> Iterator[str]:
+        """Yield the URL of a new migrated, empty database; dropped afterwards."""
+        template = self.template(out, package, dialect)
+        if dialect == "sqlite":
+            source = Path(sa.make_url(template).database or "")
+            target = folder / f"{name}.sqlite3"
+            shutil.copyfile(source, target)
+            yield f"sqlite:///{target}"
+            return
+        database = f"crmgen_test_{uuid.uuid4().hex[:12]}"
+        with self._admin().connect() as connection:
+            connection.execute(
+                sa.text(f'CREATE DATABASE "{database}" TEMPLATE "{sa.make_url(template).database}"')
+            )
+        try:
+            yield (
+                sa.make_url(POSTGRES_URL)
+                .set(database=database)
+                .render_as_string(hide_password=False)
+            )
+        finally:
+            with self._admin().connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+
+    def drop(self) -> None:
+        if self.admin is None:
+            return
+        with self.admin.connect() as connection:
+            for (_, dialect), url in self.urls.items():
+                if dialect != "sqlite":
+                    name = sa.make_url(url).database
+                    connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()

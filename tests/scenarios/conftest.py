@@ -18,10 +18,8 @@ import datetime as dt
 import importlib
 import json
 import os
-import shutil
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,7 @@ from starlette.testclient import TestClient
 
 from tests.app_settings import app_settings_env
 from tests.backend.conftest import Backend, TestUsers, generated
-from tests.migrations.apptools import POSTGRES_URL, app_path, engine_for, postgres_admin, run_app
+from tests.migrations.apptools import Templates, app_path, engine_for
 from tests.worker.conftest import HttpRecorder, SmtpServer, http, outbox_rows, smtp, wait_for  # noqa: F401
 
 # The enrichment call of the reference CRM (an http step with into, on every new company with
@@ -64,7 +62,7 @@ class Scenario(Backend):
 
     def fresh_database(self, name: str) -> Iterator[str]:
         """Another new, migrated, empty database of the same dialect (dropped afterwards)."""
-        return self.templates.fresh(self.gen, self.dialect, self.folder, name)
+        return self.templates.fresh(self.gen.out, self.gen.package, self.dialect, self.folder, name)
 
     @property
     def package(self) -> str:
@@ -194,73 +192,6 @@ def import_beside(gen: Any, name: str) -> ModuleType:
         return importlib.import_module(f"{gen.package}.{name}")
 
 
-class Templates:
-    """A migrated, empty database per dialect, made once per test process (one ``migrate``
-    run); :meth:`fresh` copies it into a new database (SQLite: the file; PostgreSQL:
-    ``CREATE DATABASE ... TEMPLATE``), which is dropped after use."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.urls: dict[str, str] = {}
-        self.admin: sa.Engine | None = None
-
-    def _admin(self) -> sa.Engine:
-        if self.admin is None:
-            self.admin = postgres_admin()
-        return self.admin
-
-    def template(self, gen: Any, dialect: str) -> str:
-        if dialect not in self.urls:
-            if dialect == "sqlite":
-                url = f"sqlite:///{self.folder / 'template.sqlite3'}"
-            else:
-                name = f"crmgen_tpl_{uuid.uuid4().hex[:12]}"
-                with self._admin().connect() as connection:
-                    connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-                url = (
-                    sa.make_url(POSTGRES_URL)
-                    .set(database=name)
-                    .render_as_string(hide_password=False)
-                )
-            self.urls[dialect] = url
-            run_app(gen.out, gen.package, "migrate", url=url)
-        return self.urls[dialect]
-
-    def fresh(self, gen: Any, dialect: str, folder: Path, name: str = "db") -> Iterator[str]:
-        """Yield the URL of a new migrated, empty database; dropped afterwards."""
-        template = self.template(gen, dialect)
-        if dialect == "sqlite":
-            source = Path(sa.make_url(template).database or "")
-            target = folder / f"{name}.sqlite3"
-            shutil.copyfile(source, target)
-            yield f"sqlite:///{target}"
-            return
-        database = f"crmgen_test_{uuid.uuid4().hex[:12]}"
-        with self._admin().connect() as connection:
-            connection.execute(
-                sa.text(f'CREATE DATABASE "{database}" TEMPLATE "{sa.make_url(template).database}"')
-            )
-        try:
-            yield (
-                sa.make_url(POSTGRES_URL)
-                .set(database=database)
-                .render_as_string(hide_password=False)
-            )
-        finally:
-            with self._admin().connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-
-    def drop(self) -> None:
-        if self.admin is None:
-            return
-        with self.admin.connect() as connection:
-            for dialect, url in self.urls.items():
-                if dialect != "sqlite":
-                    name = sa.make_url(url).database
-                    connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
 @pytest.fixture(scope="session")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
     made = Templates(tmp_path_factory.mktemp("scenario_templates"))
@@ -277,7 +208,7 @@ def scenario_backend(
     """The reference CRM on a fresh migrated database of the module's own."""
     gen = generated("crm", tmp_path_factory)
     folder = tmp_path_factory.mktemp(f"scenario_{dialect}")
-    for url in templates.fresh(gen, dialect, folder):
+    for url in templates.fresh(gen.out, gen.package, dialect, folder):
         database = Database(url)
         users: dict[str, Any] = {}
         settings = gen.app.startup_settings(app_settings_env(DATABASE_URL=url))

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from crmgen.generate import generate
 from tests.app_settings import app_settings_env
-from tests.migrations.apptools import app_path, engine_for, fresh_database, run_app, write_spec
+from tests.migrations.apptools import Templates, app_path, engine_for, write_spec
 
 PACKAGE = "relay_crm"
 HERE = Path(__file__).resolve().parent
@@ -236,12 +236,20 @@ def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """Migrated empty databases, one per dialect and test process, to copy from."""
+    made = Templates(tmp_path_factory.mktemp("relay_templates"))
+    try:
+        yield made
+    finally:
+        made.drop()
+
+
 @pytest.fixture
-def database(kind: str, tmp_path: Path, out: Path) -> Iterator[str]:
-    """A fresh, migrated database."""
-    for url in fresh_database(kind, tmp_path):
-        run_app(out, PACKAGE, "migrate", url=url)
-        yield url
+def database(kind: str, tmp_path: Path, out: Path, templates: Templates) -> Iterator[str]:
+    """A fresh, migrated database (a copy of the dialect's migrated template)."""
+    yield from templates.fresh(out, PACKAGE, kind, tmp_path)
 
 
 class Apps:

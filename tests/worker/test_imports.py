@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from tests.migrations.apptools import engine_for
 from tests.worker.conftest import PACKAGE, Apps
 
-ROWS = 6_000  # data rows of the file: 60 batches, killed after 10 or more
-BAD_EVERY = 300  # every 300th row has no name: it fails, with its problem
-BATCH = "100"
+ROWS = 3_000  # data rows of the file: 60 batches, killed after 10 or more
+BAD_EVERY = 150  # every 150th row has no name: it fails, with its problem
+BATCH = "50"
 LEASE = "2"  # seconds before the killed worker's import is taken over
 
 QUEUE = f"""
