@@ -99,3 +99,16 @@ def create(
     response = backend.client.post(f"/api/{path}", json=data, headers=backend.as_user(user))
     assert response.status_code == 201, (path, data, response.text)
     return response.json()
+
+
+def move(backend: Any, path: str, record_id: int, *states: str, user: str = "manager") -> Any:
+    """Move a record through its workflow one state a request (the reference CRM's deal
+    pipeline: lead -> proposal -> won); returns the last answer's JSON."""
+    found: Any = None
+    for state in states:
+        response = backend.client.patch(
+            f"/api/{path}/{record_id}", json={"stage": state}, headers=backend.as_user(user)
+        )
+        assert response.status_code == 200, (state, response.text)
+        found = response.json()
+    return found
