@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from conftest import Serve, WebClient, site_routes
 from crmgen_runtime import crud, workflows, writes
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.web import boards, imports
+from crmgen_runtime.web import boards, imports, records
 from crmgen_runtime.web.site import Site
 from crmgen_runtime.workflows import Workflow
 from rt_web import ui_data
@@ -230,3 +230,71 @@ def test_an_import_is_checked_row_by_row(
         table = rt_crm.Deal.__table__
         stages = dict(connection.execute(sa.select(table.c.id, table.c.stage)).all())
     assert (stages[1], stages[2]) == ("new", "lost")
+
+
+@pytest.fixture
+def detail(site: Site, web_client: WebClient, guarded: None) -> WebClient:
+    """The detail pages of the small CRM, the deal's stage labelled by state."""
+    meta = site.entities["deals"]["fields"]["stage"]
+    meta["choices"] = [[s, {"en": s.title(), "ru": f"ru-{s}"}] for s in STATES]
+    client: WebClient = web_client(site_routes(site, records), site=site)
+    return client
+
+
+def buttons(html: str) -> list[str]:
+    return re.findall(r'data-transition="(\w+)"', html)
+
+
+def test_the_detail_page_shows_the_allowed_moves_as_buttons(
+    detail: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    ann = {"X-User": "ann"}  # a seller: deal 1 is hers
+    page = detail.get("/deals/1", headers=ann)
+    assert buttons(page.text) == ["qualified", "lost"]
+    assert ">→ Qualified</button>" in page.text
+    form = {"csrf_token": form_token(page.text), "version": "1", "state": "qualified"}
+    moved = detail.post("/deals/1/transition", data=form, headers=ann)
+    assert moved.status_code == 303 and moved.headers["location"] == "/deals/1?moved=qualified"
+    page = detail.get(moved.headers["location"], headers=ann)
+    assert "Moved to Qualified." in page.text
+    assert buttons(page.text) == ["lost"]  # won: managers only
+    # a move the page did not offer: refused on the page, with the reason, not an error page
+    token = form_token(page.text)
+    refused = detail.post(
+        "/deals/1/transition", data={"csrf_token": token, "state": "won"}, headers=ann
+    )
+    assert refused.status_code == 403
+    assert 'role="alert">Your role may not move this record to Won.<' in refused.text
+    assert buttons(refused.text) == ["lost"]  # the detail page, shown again
+    back = detail.post(
+        "/deals/1/transition", data={"csrf_token": token, "state": "new"}, headers=ann
+    )
+    assert back.status_code == 409
+    assert "Not moved to New: Stage: Allowed next states: won, lost." in back.text
+    stale = {"csrf_token": token, "state": "lost", "version": "1"}
+    assert (
+        "Someone changed this record"
+        in detail.post("/deals/1/transition", data=stale, headers=ann).text
+    )
+    forged = detail.post("/deals/1/transition", data={"state": "lost"}, headers=ann)
+    assert forged.status_code == 403
+    assert crm_web.database is not None
+    with crm_web.database.session() as session:  # a qualified deal without a company, for 10
+        loose = writes.insert_row(
+            session, crm_web.deals, {"title": "L", "stage": "qualified", "amount": 10}, None, None
+        )
+    russian = {**ADMIN, "Accept-Language": "ru"}
+    won = {"csrf_token": token, "state": "won"}
+    missing = detail.post(f"/deals/{loose}/transition", data=won, headers=russian)
+    assert missing.status_code == 422
+    assert "Не переведено в «ru-won»:" in missing.text
+    found = detail.post(f"/deals/{loose}/transition", data=won, headers=ADMIN)
+    assert "Company: Required to move to won." in found.text
+    patched = crud.update_record(
+        crm_web.database, crm_web.deals, crm_web.admin, loose, {"company": 1}, None
+    )
+    assert patched["company"] is not None
+    unmet = detail.post(f"/deals/{loose}/transition", data=won, headers=ADMIN)
+    assert unmet.status_code == 409
+    assert "The record does not meet the conditions of won." in unmet.text
+    assert detail.get("/deals/2", headers={"X-User": "viewer"}).text.count("data-transition") == 0
