@@ -108,6 +108,23 @@ def moves(
     return found
 
 
+def starts(workflow: Workflow, user: CurrentUser | None, superuser: bool) -> list[str]:
+    """The states ``user`` may create a record in: the initial state, then those a transition
+    with no ``from`` enters whose roles the user has."""
+    first = [workflow.initial] if workflow.initial is not None else []
+    return first + [s for s in moves(workflow, None, user, superuser) if s not in first]
+
+
+def offered(
+    workflow: Workflow, state: str | None, user: CurrentUser | None, superuser: bool
+) -> list[str]:
+    """The values a form or an inline edit offers for the field: a record in ``state`` keeps
+    it or moves on (``moves``); a record without a state (or a new one) gets the start states."""
+    if state is None:
+        return starts(workflow, user, superuser)
+    return [state, *moves(workflow, state, user, superuser)]
+
+
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == ()
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from conftest import Serve, WebClient, site_routes
 from crmgen_runtime import crud, workflows, writes
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.web import boards, imports, records
+from crmgen_runtime.web import boards, forms, imports, lists, records
 from crmgen_runtime.web.site import Site
 from crmgen_runtime.workflows import Workflow
 from rt_web import ui_data
@@ -298,3 +298,40 @@ def test_the_detail_page_shows_the_allowed_moves_as_buttons(
     assert unmet.status_code == 409
     assert "The record does not meet the conditions of won." in unmet.text
     assert detail.get("/deals/2", headers={"X-User": "viewer"}).text.count("data-transition") == 0
+
+
+def options(html: str, name: str) -> list[str]:
+    found = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.DOTALL)
+    assert found, html
+    return [v for v in re.findall(r'<option value="(\w*)"', found.group(1)) if v]
+
+
+def test_forms_and_inline_edits_offer_only_the_allowed_states(
+    site: Site, web_client: WebClient, guarded: None, crm_web: rt_crm.Crm
+) -> None:
+    site.entities["deals"]["fields"]["stage"]["choices"] = [[s, {"en": s}] for s in STATES]
+    site.entities["deals"]["lists"]["inline_edit"] = True
+    client = web_client(site_routes(site, forms, lists), site=site)
+    ann = {"X-User": "ann"}
+    assert options(client.get("/deals/new", headers=ann).text, "stage") == ["new", "lost"]
+    assert options(client.get("/deals/1/edit", headers=ann).text, "stage") == [
+        "new",
+        "qualified",
+        "lost",
+    ]
+    assert crm_web.database is not None
+    crud.update_record(
+        crm_web.database, crm_web.deals, crm_web.admin, 1, {"stage": "qualified"}, None
+    )
+    edit = client.get("/deals/1/edit", headers=ann).text
+    assert options(edit, "stage") == ["qualified", "lost"]  # won: managers only
+    assert options(client.get("/deals/1/edit", headers=ADMIN).text, "stage") == [
+        "qualified",
+        "won",
+        "lost",
+    ]
+    listed = client.get("/deals/", headers=ADMIN).text
+    cell = re.search(
+        r'<tr data-id="1".*?data-field="stage"[^>]*data-states="([^"]*)"', listed, re.DOTALL
+    )
+    assert cell and cell.group(1) == "qualified won lost"

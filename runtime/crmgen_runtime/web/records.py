@@ -83,7 +83,12 @@ def actions_of(site: Site, path: str) -> dict[str, dict[str, Any]]:
 
 
 def transitions(
-    site: Site, resource: Resource, path: str, record: dict[str, Any], user: CurrentUser, locale: str
+    site: Site,
+    resource: Resource,
+    path: str,
+    record: dict[str, Any],
+    user: CurrentUser,
+    locale: str,
 ) -> list[dict[str, str]]:
     """The workflow's buttons on the detail page: each state ``user`` may move ``record`` to
     (by its state and the user's roles; ``workflows.moves``), with its label. None for a user
@@ -608,9 +613,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             )
             if exc.status == 404 or record is None:
                 return site.error_page(request, 404, "not_found", user)
-            problem = transition_problem(
-                site, resource, path, exc, state, site.locale_of(request)
-            )
+            problem = transition_problem(site, resource, path, exc, state, site.locale_of(request))
             return await show_detail(
                 request, path, resource, user, record, problem=problem, status=exc.status
             )
