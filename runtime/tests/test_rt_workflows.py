@@ -1,13 +1,14 @@
 """Guarded workflows (``crmgen_runtime.workflows``): the small CRM's ``Deal.stage`` moves
 new -> qualified -> won (managers only, with a company, over 100) and into lost from anywhere; through
-the API, a kanban move and an import on SQLite and PostgreSQL, and through the row writers
-processes use (unchecked)."""
+the API, a kanban move, an import, the detail page's buttons, the forms and inline edits on
+SQLite and PostgreSQL, and through the writes of processes (checked as the process's user,
+unless the process bypasses the workflow)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 from conftest import Serve, WebClient, site_routes
 from crmgen_runtime import crud, workflows, writes
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.processes import Processes, Record, Run
 from crmgen_runtime.web import boards, forms, imports, lists, records
 from crmgen_runtime.web.site import Site
 from crmgen_runtime.workflows import Workflow
@@ -127,16 +129,50 @@ def test_a_new_record_starts_in_the_initial_state_or_one_open_from_anywhere(
     assert create(stage="lost").json()["stage"] == "lost"
 
 
-def test_process_writes_are_not_guarded(crm_web: rt_crm.Crm, guarded: None) -> None:
+class Outbox:
+    def enqueue(self, session: Any, *, kind: str, payload: Any, key: str | None) -> None:
+        return None
+
+
+def test_process_writes_honour_the_workflow_unless_the_process_bypasses_it(
+    crm_web: rt_crm.Crm, guarded: None
+) -> None:
+    """A process writes as its user (none for a scheduled one); ``workflow: bypass`` (the
+    process ``closer`` here) passes; the row writers themselves are not guarded."""
+    processes = Processes(rt_crm.catalog, outbox=Outbox(), bypass_workflow=["closer"])
+    Deal = rt_crm.Deal
     assert crm_web.database is not None
     with crm_web.database.session() as session:
-        writes.update_row(session, crm_web.deals, 2, {"stage": "won"}, crm_web.ann, None)
+        run = Run(processes, session, crm_web.ann, "mover")
+
+        def refused(status: int, write: Callable[[], Any]) -> None:
+            with pytest.raises(ApiError) as caught:
+                write()
+            assert caught.value.status == status, caught.value.message
+
+        refused(409, lambda: run.update("Deal", [Deal.id == 2], {"stage": "won"}))
+        assert run.update("Deal", [Deal.id == 1], {"stage": "qualified"}) == 1
+        refused(403, lambda: run.set(run.load("Deal", 1), {"stage": "won"}))  # managers only
+        refused(409, lambda: run.create("Deal", {"title": "P", "stage": "won"}))
+        assert run.create("Deal", {"title": "P", "stage": "lost"}).stage == "lost"
+        # a before trigger's set: from the stored state, or the start states of a new record
+        draft = Record(session, crm_web.deals, {"id": 2, "stage": "new"}, {})
+        refused(409, lambda: run.set(draft, {"stage": "won"}))
+        run.set(draft, {"stage": "qualified"})
+        assert draft.changes == {"stage": "qualified"}
+        refused(409, lambda: run.set(Record(session, crm_web.deals, {}, {}), {"stage": "won"}))
+        scheduled = Run(processes, session, None, "mover")  # no user: no role
+        refused(403, lambda: scheduled.update("Deal", [Deal.id == 1], {"stage": "won"}))
+        closer = Run(processes, session, None, "closer")
+        assert closer.update("Deal", [Deal.id.in_([1, 2])], {"stage": "won"}) == 2
+        assert closer.create("Deal", {"title": "Q", "stage": "won"}).stage == "won"
+        closer.set(Record(session, crm_web.deals, {"id": 3, "stage": "new"}, {}), {"stage": "won"})
         new_id = writes.insert_row(
-            session, crm_web.deals, {"title": "P", "stage": "won"}, None, None
+            session, crm_web.deals, {"title": "R", "stage": "won"}, None, None
         )
-        with pytest.raises(ApiError) as refused:  # the request entry point is
+        with pytest.raises(ApiError) as refused_request:  # the request entry point is guarded
             writes.update_in(session, crm_web.deals, crm_web.admin, new_id, {"stage": "new"}, None)
-        assert refused.value.status == 409
+        assert refused_request.value.status == 409
 
 
 def test_the_workflow_lists_next_states() -> None:

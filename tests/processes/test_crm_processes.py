@@ -157,6 +157,10 @@ def test_custom_endpoint_roles_input_and_404(crm: Backend) -> None:
     url = f"/api/deals/{deal['id']}/win"
     assert crm.client.post(url, json={}, headers=crm.as_user("support")).status_code == 403
     assert crm.client.post(url, json={}, headers=crm.as_user("sales")).status_code == 403
+    # the process's set honours the pipeline: no deal is won from the first contact
+    early = crm.client.post(url, json={}, headers=crm.as_user("manager"))
+    assert early.status_code == 409, early.text
+    assert early.json()["error"]["code"] == "transition_not_allowed"
     move(crm, "deals", deal["id"], "proposal")
     assert (
         crm.client.post(
