@@ -91,7 +91,8 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     endpoints = build_endpoints(ctx, entity_paths, backs)
     integrations = build_integrations(ctx)
     hooks = {h.name: h for h in build_inbound(ctx)}
-    processes = build_processes(ctx, endpoints, hooks)
+    workflows = {e.name: e.workflow.field for e in entities if e.workflow is not None}
+    processes = build_processes(ctx, endpoints, hooks, workflows)
     email_templates = build_email_templates(ctx)
     ui = build_ui(ctx)
     forms = build_forms(ctx, entities)

@@ -14,12 +14,26 @@ from crmgen.language.text import Text, humanize
 from crmgen.language.yaml_loader import Path
 
 _EVENTS = ("create", "update", "delete")
+# the built-in steps that write no record or write through set, create and update
+BUILT_IN_STEPS = frozenset(
+    {
+        *("set", "compute", "if", "for_each", "query", "count", "aggregate", "create"),
+        *("update", "delete", "assign", "email", "notify", "telegram", "sms", "http"),
+        *("webhook", "error", "log", "backup", "attach_document"),
+    }
+)
 
 
 def build_processes(
-    ctx: Context, endpoints: dict[str, Endpoint], hooks: dict[str, InboundHook] | None = None
+    ctx: Context,
+    endpoints: dict[str, Endpoint],
+    hooks: dict[str, InboundHook] | None = None,
+    workflows: dict[str, str] | None = None,
 ) -> list[Process]:
+    """The checked processes; ``workflows``: the field of each entity's workflow (entity ->
+    field), for the processes that say ``workflow: bypass``."""
     processes = []
+    workflows = workflows or {}
     bound: dict[str, str] = {}
     hooked: dict[str, str] = {}
     hooks = hooks or {}
@@ -46,9 +60,17 @@ def build_processes(
         scope.subscripts = True  # steps read into lists and objects (an HTTP reply's body)
         sctx = StepContext(ctx, scope, trigger.entity, name)
         steps = build_steps(raw["steps"], path + ("steps",), sctx)
+        bypass = raw.get("workflow") == "bypass"
+        if bypass:
+            _check_bypass(ctx, path + ("workflow",), steps, trigger.entity, workflows)
         processes.append(
             Process(
-                name, Text.of(raw.get("label"), humanize(name)), trigger, steps, ctx.pos(path, True)
+                name,
+                Text.of(raw.get("label"), humanize(name)),
+                trigger,
+                steps,
+                ctx.pos(path, True),
+                bypass,
             )
         )
     for name in endpoints:
@@ -143,3 +165,41 @@ def _trigger(
         "record": EntityValue(entity),
         "user": user,
     }
+
+
+def _check_bypass(
+    ctx: Context, path: Path, steps: tuple[Any, ...], entity: str | None, workflows: dict[str, str]
+) -> None:
+    """``workflow: bypass`` only on a process one of whose steps writes a workflow's field."""
+    if not workflows:
+        ctx.error(
+            path,
+            "workflow",
+            "workflow: bypass lets a process's writes skip the entities' workflows, "
+            "but no entity has a workflow",
+        )
+        return
+    if not any(_writes_workflow(step, entity, workflows) for step in steps):
+        fields = ", ".join(f"{e}.{f}" for e, f in sorted(workflows.items()))
+        ctx.error(
+            path,
+            "workflow",
+            f"workflow: bypass, but no step of this process writes a workflow's field ({fields}); "
+            "remove it (a process passes a workflow only where it must)",
+        )
+
+
+def _writes_workflow(step: Any, entity: str | None, workflows: dict[str, str]) -> bool:
+    """Whether ``step`` (or a step inside it) sets the workflow field of an entity."""
+    kind = getattr(step, "kind", None)
+    if kind == "if":
+        inner = step.then + step.otherwise
+        return any(_writes_workflow(s, entity, workflows) for s in inner)
+    if kind == "for_each":
+        return any(_writes_workflow(s, entity, workflows) for s in step.steps)
+    if kind not in BUILT_IN_STEPS:
+        return True  # custom Python (call) and plugin steps write what their code says
+    target = entity if kind == "set" else getattr(step, "entity", None)
+    if kind not in ("set", "create", "update") or target not in workflows:
+        return False
+    return any(name == workflows[target] for name, _ in step.values)

@@ -333,6 +333,8 @@ class Process:
     trigger: Trigger
     steps: tuple[Any, ...]  # step dataclasses from crmgen.language.build_steps or plugins
     position: Position
+    # ``workflow: bypass``: its writes skip the entities' workflows (checked by default)
+    bypass_workflow: bool = False
 
 
 @dataclass(frozen=True)

@@ -632,6 +632,11 @@ def spec_schema() -> dict[str, Any]:
         description=text,
         on={"$ref": "#/$defs/trigger"},
         steps={"$ref": "#/$defs/steps"},
+        workflow={
+            "enum": ["check", "bypass"],
+            "description": "whether the process's writes honour the entities' workflows "
+            "(check, the default) or skip them (bypass)",
+        },
     )
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -115,6 +115,33 @@ def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
     return tables
 
 
+def rollup_definitions(spec: Spec) -> dict[str, str]:
+    """Each rollup field (``Entity.field``) with its definition as text: a change of it (another
+    ``op``, ``field``, ``where`` or ``order_by``) makes a revision, so that ``migrate``
+    recomputes the stored values."""
+    found = {}
+    for entity in spec.entities:
+        for f in entity.fields:
+            if f.rollup is not None:
+                r = f.rollup
+                where = [[c.field, c.op, repr(c.value)] for c in r.where]
+                text = json.dumps(
+                    [r.source, r.op, r.field, where, list(r.order_by)], ensure_ascii=False
+                )
+                found[f"{entity.name}.{f.name}"] = text
+    return found
+
+
+def changed_rollups(previous: dict[str, Any] | None, spec: Spec) -> list[str]:
+    """The rollups of ``spec`` whose definition differs from the one in the ``previous``
+    snapshot (none when the snapshot predates rollup definitions)."""
+    before = (previous or {}).get("rollups")
+    if not isinstance(before, dict):
+        return []
+    now = rollup_definitions(spec)
+    return sorted(name for name, text in now.items() if name in before and before[name] != text)
+
+
 def previous_keys(spec: Spec) -> dict[str, list[str]]:
     """For each new table/column key, the keys it may have had before (from ``renamed_from``)."""
     keys: dict[str, list[str]] = {
@@ -858,7 +885,11 @@ def add_migrations(
     up = operations(old, new, plan, _backfill(spec))
     warnings = list(up.warnings)
     new_file = None
-    if up.lines:
+    recompute = changed_rollups(previous, spec)
+    for name in recompute:  # no table changes: the revision makes migrate recompute them
+        up.summary.append(f"recompute {name} (its rollup changed)")
+        up.slug.append(f"recompute_{name.replace('.', '_').lower()}")
+    if up.lines or recompute:
         allowed = set(allow_destructive)
         refused = [
             name
@@ -894,6 +925,7 @@ def add_migrations(
         "app": spec.app.name,
         "head": head,
         "tables": new["tables"],
+        "rollups": rollup_definitions(spec),
     }
     (staging / SNAPSHOT).write_bytes(
         (json.dumps(snapshot, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

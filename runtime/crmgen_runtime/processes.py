@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmgen_runtime import links, notifications, permissions, phones, validation
+from crmgen_runtime import links, notifications, permissions, phones, validation, workflows
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
 from crmgen_runtime.delivery import where as url_place
@@ -260,6 +260,8 @@ class Run:
         self.user = Actor(session, current, self.catalog) if current is not None else None
         self.sent = 0
         self.about: Any = None  # the record the process runs for (its e-mails are logged on it)
+        # its writes honour the entities' workflows, as ``current`` (unless ``workflow: bypass``)
+        self.guarded = process not in processes.bypass_workflow
 
     # records
     def resource(self, entity: str) -> Resource:
@@ -346,7 +348,9 @@ class Run:
     def create(self, entity: str, values: dict[str, Any]) -> Any:
         resource = self.resource(entity)
         values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
-        new_id = insert_row(self.session, resource, values, self.current, None)
+        new_id = insert_row(
+            self.session, resource, values, self.current, None, guarded=self.guarded
+        )
         self.session.expire_all()
         return self.load(entity, new_id)
 
@@ -356,7 +360,15 @@ class Run:
         ids = self.ids(entity, where)
         values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
         for record_id in ids:
-            update_row(self.session, resource, record_id, dict(values), self.current, None)
+            update_row(
+                self.session,
+                resource,
+                record_id,
+                dict(values),
+                self.current,
+                None,
+                guarded=self.guarded,
+            )
         self.session.expire_all()
         return len(ids)
 
@@ -380,10 +392,38 @@ class Run:
             resource = self.resource(type(record).__name__)
         values = phones.stored_values(resource.fields, values)
         if isinstance(record, Record) and record.changes is not None:
+            self.check_draft(record, values)
             record.changes.update(values)
             return
-        update_row(self.session, resource, record.id, dict(values), self.current, None)
+        update_row(
+            self.session,
+            resource,
+            record.id,
+            dict(values),
+            self.current,
+            None,
+            guarded=self.guarded,
+        )
         self.session.expire_all()
+
+    def check_draft(self, record: Record, values: Mapping[str, Any]) -> None:
+        """A *before* trigger's ``set`` of the workflow's field: the transition from the stored
+        state (a new record: the start state), its roles and required fields, as ``current``.
+        (The where-conditions of a move are checked on the writes that are guarded.)"""
+        workflow = record.resource.workflow
+        if not self.guarded or workflow is None or workflow.field not in values:
+            return
+        resource, user = record.resource, self.current
+        superuser = user is not None and self.catalog.is_superuser(user)
+        draft = {**(record.changes or {}), **values}
+        stored = record._stored  # empty for the draft of a new record
+        if stored.get("id") is None:  # before create
+            asked = values[workflow.field]
+            record_values = {**stored, **draft}
+            workflows.check_create(workflow, resource.label, user, superuser, asked, record_values)
+        else:
+            change = {workflow.field: values[workflow.field]}
+            workflows.check_update(workflow, resource.label, user, superuser, stored, change)
 
     def assign(
         self,
@@ -720,8 +760,11 @@ class Processes:
         http_integrations: Mapping[str, HttpSettings] | None = None,
         mail: Any = None,
         allow_hosts: Iterable[str] = (),
+        bypass_workflow: Iterable[str] = (),
     ) -> None:
         self.catalog = catalog
+        # the processes (by name) whose writes skip the workflows (the spec's workflow: bypass)
+        self.bypass_workflow = frozenset(bypass_workflow)
         self.outbox = outbox
         # the app's ``crmgen_runtime.mail.RecordMail``: e-mails steps send are logged with it
         self.mail = mail

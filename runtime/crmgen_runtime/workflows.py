@@ -14,8 +14,13 @@ the kanban, inline edits and imports) check every change of the field here and r
 
 A new record starts in the field's default (``initial``), or in a state whose transition has no
 ``from`` (then its roles and required fields apply), or with the field empty. Clearing the field
-of a record that has a state is refused (409). Process steps (and so inbound webhooks) write
-through the row writers and are not checked: the spec's processes are trusted like its author.
+of a record that has a state is refused (409).
+
+The writes of process steps (``processes.Run``: create, update, set; and so inbound webhooks,
+custom endpoints and record actions) are checked the same way, as the process's user (the
+user whose request triggered it, the hook's user, none for a scheduled process: then a
+transition with roles refuses), unless the spec's process says ``workflow: bypass``. The row
+writers themselves (``writes.insert_row``, ``writes.update_row``) check only when ``guarded``.
 """
 
 from __future__ import annotations
@@ -106,6 +111,23 @@ def moves(
         if superuser or not t.roles or (user is not None and user.has_role(*t.roles)):
             found.append(t.to)
     return found
+
+
+def starts(workflow: Workflow, user: CurrentUser | None, superuser: bool) -> list[str]:
+    """The states ``user`` may create a record in: the initial state, then those a transition
+    with no ``from`` enters whose roles the user has."""
+    first = [workflow.initial] if workflow.initial is not None else []
+    return first + [s for s in moves(workflow, None, user, superuser) if s not in first]
+
+
+def offered(
+    workflow: Workflow, state: str | None, user: CurrentUser | None, superuser: bool
+) -> list[str]:
+    """The values a form or an inline edit offers for the field: a record in ``state`` keeps
+    it or moves on (``moves``); a record without a state (or a new one) gets the start states."""
+    if state is None:
+        return starts(workflow, user, superuser)
+    return [state, *moves(workflow, state, user, superuser)]
 
 
 def _empty(value: Any) -> bool:

@@ -1,13 +1,14 @@
 """Guarded workflows (``crmgen_runtime.workflows``): the small CRM's ``Deal.stage`` moves
 new -> qualified -> won (managers only, with a company, over 100) and into lost from anywhere; through
-the API, a kanban move and an import on SQLite and PostgreSQL, and through the row writers
-processes use (unchecked)."""
+the API, a kanban move, an import, the detail page's buttons, the forms and inline edits on
+SQLite and PostgreSQL, and through the writes of processes (checked as the process's user,
+unless the process bypasses the workflow)."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ import sqlalchemy as sa
 from conftest import Serve, WebClient, site_routes
 from crmgen_runtime import crud, workflows, writes
 from crmgen_runtime.errors import ApiError
-from crmgen_runtime.web import boards, imports
+from crmgen_runtime.processes import Processes, Record, Run
+from crmgen_runtime.web import boards, forms, imports, lists, records
 from crmgen_runtime.web.site import Site
 from crmgen_runtime.workflows import Workflow
 from rt_web import ui_data
@@ -127,16 +129,50 @@ def test_a_new_record_starts_in_the_initial_state_or_one_open_from_anywhere(
     assert create(stage="lost").json()["stage"] == "lost"
 
 
-def test_process_writes_are_not_guarded(crm_web: rt_crm.Crm, guarded: None) -> None:
+class Outbox:
+    def enqueue(self, session: Any, *, kind: str, payload: Any, key: str | None) -> None:
+        return None
+
+
+def test_process_writes_honour_the_workflow_unless_the_process_bypasses_it(
+    crm_web: rt_crm.Crm, guarded: None
+) -> None:
+    """A process writes as its user (none for a scheduled one); ``workflow: bypass`` (the
+    process ``closer`` here) passes; the row writers themselves are not guarded."""
+    processes = Processes(rt_crm.catalog, outbox=Outbox(), bypass_workflow=["closer"])
+    Deal = rt_crm.Deal
     assert crm_web.database is not None
     with crm_web.database.session() as session:
-        writes.update_row(session, crm_web.deals, 2, {"stage": "won"}, crm_web.ann, None)
+        run = Run(processes, session, crm_web.ann, "mover")
+
+        def refused(status: int, write: Callable[[], Any]) -> None:
+            with pytest.raises(ApiError) as caught:
+                write()
+            assert caught.value.status == status, caught.value.message
+
+        refused(409, lambda: run.update("Deal", [Deal.id == 2], {"stage": "won"}))
+        assert run.update("Deal", [Deal.id == 1], {"stage": "qualified"}) == 1
+        refused(403, lambda: run.set(run.load("Deal", 1), {"stage": "won"}))  # managers only
+        refused(409, lambda: run.create("Deal", {"title": "P", "stage": "won"}))
+        assert run.create("Deal", {"title": "P", "stage": "lost"}).stage == "lost"
+        # a before trigger's set: from the stored state, or the start states of a new record
+        draft = Record(session, crm_web.deals, {"id": 2, "stage": "new"}, {})
+        refused(409, lambda: run.set(draft, {"stage": "won"}))
+        run.set(draft, {"stage": "qualified"})
+        assert draft.changes == {"stage": "qualified"}
+        refused(409, lambda: run.set(Record(session, crm_web.deals, {}, {}), {"stage": "won"}))
+        scheduled = Run(processes, session, None, "mover")  # no user: no role
+        refused(403, lambda: scheduled.update("Deal", [Deal.id == 1], {"stage": "won"}))
+        closer = Run(processes, session, None, "closer")
+        assert closer.update("Deal", [Deal.id.in_([1, 2])], {"stage": "won"}) == 2
+        assert closer.create("Deal", {"title": "Q", "stage": "won"}).stage == "won"
+        closer.set(Record(session, crm_web.deals, {"id": 3, "stage": "new"}, {}), {"stage": "won"})
         new_id = writes.insert_row(
-            session, crm_web.deals, {"title": "P", "stage": "won"}, None, None
+            session, crm_web.deals, {"title": "R", "stage": "won"}, None, None
         )
-        with pytest.raises(ApiError) as refused:  # the request entry point is
+        with pytest.raises(ApiError) as refused_request:  # the request entry point is guarded
             writes.update_in(session, crm_web.deals, crm_web.admin, new_id, {"stage": "new"}, None)
-        assert refused.value.status == 409
+        assert refused_request.value.status == 409
 
 
 def test_the_workflow_lists_next_states() -> None:
@@ -230,3 +266,108 @@ def test_an_import_is_checked_row_by_row(
         table = rt_crm.Deal.__table__
         stages = dict(connection.execute(sa.select(table.c.id, table.c.stage)).all())
     assert (stages[1], stages[2]) == ("new", "lost")
+
+
+@pytest.fixture
+def detail(site: Site, web_client: WebClient, guarded: None) -> WebClient:
+    """The detail pages of the small CRM, the deal's stage labelled by state."""
+    meta = site.entities["deals"]["fields"]["stage"]
+    meta["choices"] = [[s, {"en": s.title(), "ru": f"ru-{s}"}] for s in STATES]
+    client: WebClient = web_client(site_routes(site, records), site=site)
+    return client
+
+
+def buttons(html: str) -> list[str]:
+    return re.findall(r'data-transition="(\w+)"', html)
+
+
+def test_the_detail_page_shows_the_allowed_moves_as_buttons(
+    detail: WebClient, crm_web: rt_crm.Crm
+) -> None:
+    ann = {"X-User": "ann"}  # a seller: deal 1 is hers
+    page = detail.get("/deals/1", headers=ann)
+    assert buttons(page.text) == ["qualified", "lost"]
+    assert ">→ Qualified</button>" in page.text
+    form = {"csrf_token": form_token(page.text), "version": "1", "state": "qualified"}
+    moved = detail.post("/deals/1/transition", data=form, headers=ann)
+    assert moved.status_code == 303 and moved.headers["location"] == "/deals/1?moved=qualified"
+    page = detail.get(moved.headers["location"], headers=ann)
+    assert "Moved to Qualified." in page.text
+    assert buttons(page.text) == ["lost"]  # won: managers only
+    # a move the page did not offer: refused on the page, with the reason, not an error page
+    token = form_token(page.text)
+    refused = detail.post(
+        "/deals/1/transition", data={"csrf_token": token, "state": "won"}, headers=ann
+    )
+    assert refused.status_code == 403
+    assert 'role="alert">Your role may not move this record to Won.<' in refused.text
+    assert buttons(refused.text) == ["lost"]  # the detail page, shown again
+    back = detail.post(
+        "/deals/1/transition", data={"csrf_token": token, "state": "new"}, headers=ann
+    )
+    assert back.status_code == 409
+    assert "Not moved to New: Stage: Allowed next states: won, lost." in back.text
+    stale = {"csrf_token": token, "state": "lost", "version": "1"}
+    assert (
+        "Someone changed this record"
+        in detail.post("/deals/1/transition", data=stale, headers=ann).text
+    )
+    forged = detail.post("/deals/1/transition", data={"state": "lost"}, headers=ann)
+    assert forged.status_code == 403
+    assert crm_web.database is not None
+    with crm_web.database.session() as session:  # a qualified deal without a company, for 10
+        loose = writes.insert_row(
+            session, crm_web.deals, {"title": "L", "stage": "qualified", "amount": 10}, None, None
+        )
+    russian = {**ADMIN, "Accept-Language": "ru"}
+    won = {"csrf_token": token, "state": "won"}
+    missing = detail.post(f"/deals/{loose}/transition", data=won, headers=russian)
+    assert missing.status_code == 422
+    assert "Не переведено в «ru-won»:" in missing.text
+    found = detail.post(f"/deals/{loose}/transition", data=won, headers=ADMIN)
+    assert "Company: Required to move to won." in found.text
+    patched = crud.update_record(
+        crm_web.database, crm_web.deals, crm_web.admin, loose, {"company": 1}, None
+    )
+    assert patched["company"] is not None
+    unmet = detail.post(f"/deals/{loose}/transition", data=won, headers=ADMIN)
+    assert unmet.status_code == 409
+    assert "The record does not meet the conditions of won." in unmet.text
+    assert detail.get("/deals/2", headers={"X-User": "viewer"}).text.count("data-transition") == 0
+
+
+def options(html: str, name: str) -> list[str]:
+    found = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', html, re.DOTALL)
+    assert found, html
+    return [v for v in re.findall(r'<option value="(\w*)"', found.group(1)) if v]
+
+
+def test_forms_and_inline_edits_offer_only_the_allowed_states(
+    site: Site, web_client: WebClient, guarded: None, crm_web: rt_crm.Crm
+) -> None:
+    site.entities["deals"]["fields"]["stage"]["choices"] = [[s, {"en": s}] for s in STATES]
+    site.entities["deals"]["lists"]["inline_edit"] = True
+    client = web_client(site_routes(site, forms, lists), site=site)
+    ann = {"X-User": "ann"}
+    assert options(client.get("/deals/new", headers=ann).text, "stage") == ["new", "lost"]
+    assert options(client.get("/deals/1/edit", headers=ann).text, "stage") == [
+        "new",
+        "qualified",
+        "lost",
+    ]
+    assert crm_web.database is not None
+    crud.update_record(
+        crm_web.database, crm_web.deals, crm_web.admin, 1, {"stage": "qualified"}, None
+    )
+    edit = client.get("/deals/1/edit", headers=ann).text
+    assert options(edit, "stage") == ["qualified", "lost"]  # won: managers only
+    assert options(client.get("/deals/1/edit", headers=ADMIN).text, "stage") == [
+        "qualified",
+        "won",
+        "lost",
+    ]
+    listed = client.get("/deals/", headers=ADMIN).text
+    cell = re.search(
+        r'<tr data-id="1".*?data-field="stage"[^>]*data-states="([^"]*)"', listed, re.DOTALL
+    )
+    assert cell and cell.group(1) == "qualified won lost"

@@ -99,3 +99,35 @@ def create(
     response = backend.client.post(f"/api/{path}", json=data, headers=backend.as_user(user))
     assert response.status_code == 201, (path, data, response.text)
     return response.json()
+
+
+def move(backend: Any, path: str, record_id: int, *states: str, user: str = "manager") -> Any:
+    """Move a record through its workflow one state a request (the reference CRM's deal
+    pipeline: lead -> proposal -> won); returns the last answer's JSON."""
+    found: Any = None
+    for state in states:
+        response = backend.client.patch(
+            f"/api/{path}/{record_id}", json={"stage": state}, headers=backend.as_user(user)
+        )
+        assert response.status_code == 200, (state, response.text)
+        found = response.json()
+    return found
+
+
+# the reference CRM's deal pipeline: the moves from a new lead to each stage
+DEAL_ROUTE = {
+    "lead": (),
+    "qualification": ("qualification",),
+    "proposal": ("proposal",),
+    "negotiation": ("proposal", "negotiation"),
+    "won": ("proposal", "won"),
+    "lost": ("lost",),
+}
+
+
+def deal_in(backend: Any, stage: str, *, full: bool = False, **values: Any) -> dict[str, Any]:
+    """A reference CRM deal (created by the admin as a lead) moved to ``stage`` the pipeline's
+    way, by a manager."""
+    made = create(backend, "deals", full=full, **values)
+    moved = move(backend, "deals", made["id"], *DEAL_ROUTE[stage])
+    return dict(moved or made)

@@ -11,7 +11,7 @@ from crmgen_runtime import backs
 from crmgen_runtime.principal import CurrentUser
 
 from tests.backend.conftest import Backend
-from tests.backend.payloads import create, payload
+from tests.backend.payloads import create, deal_in, payload
 
 
 def seed(crm: Backend) -> dict[str, int]:
@@ -30,15 +30,8 @@ def seed(crm: Backend) -> dict[str, int]:
         ("far", "beta", sales2, "won", "300"),
         ("lost", "beta", sales2, "lost", "50"),
     ):
-        ids[name] = create(
-            crm,
-            "deals",
-            full=False,
-            name=name,
-            company=ids[company],
-            owner=owner,
-            stage=stage,
-            amount=amount,
+        ids[name] = deal_in(
+            crm, stage, name=name, company=ids[company], owner=owner, amount=amount
         )["id"]
     return ids
 

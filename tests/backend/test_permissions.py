@@ -4,7 +4,7 @@ read-only fields, 401/403."""
 from __future__ import annotations
 
 from tests.backend.conftest import Backend
-from tests.backend.payloads import create
+from tests.backend.payloads import create, deal_in
 
 
 def test_a_seller_sees_only_own_records(crm: Backend) -> None:
@@ -36,8 +36,8 @@ def test_where_rule_through_a_reference(crm: Backend) -> None:
 
 
 def test_where_rule_on_a_value_and_hidden_fields(crm: Backend) -> None:
-    won = create(crm, "deals", name="won", stage="won", amount="10")
-    lost = create(crm, "deals", name="lost", stage="lost")
+    won = deal_in(crm, "won", full=True, name="won", amount="10")
+    lost = deal_in(crm, "lost", full=True, name="lost")
     support = crm.as_user("support")
     listed = crm.client.get("/api/deals", headers=support).json()
     assert [d["name"] for d in listed["items"]] == ["won"]

@@ -104,17 +104,38 @@ def test_drag_a_deal_to_another_stage_and_find_it_saved(
     expect(column(page, "lead").locator(f'[data-id="{record["id"]}"]')).to_have_count(0)
 
 
+def test_under_the_workflow_a_card_drops_only_where_it_may_move(page: Any, live: Server) -> None:
+    """Deal.stage is a workflow: a seller's lead may go to qualification, proposal or lost;
+    a drop on won (managers only) or negotiation is not taken, a drop on qualification is."""
+    record = new_deal(live, "Guarded deal")
+    sign_in(page, live, "seller1")
+    open_board(page, live, "/deals/kanban")
+    options = card(page, record["id"]).locator("select option")
+    offered = options.evaluate_all("all => all.map(o => o.value)")
+    assert offered == ["lead", "qualification", "proposal", "lost"]
+    expect(column(page, "lead")).to_have_attribute("data-moves", "qualification proposal lost")
+    for refused in ("won", "negotiation"):
+        card(page, record["id"]).drag_to(column(page, refused))
+        expect(column(page, refused).locator(f'[data-id="{record["id"]}"]')).to_have_count(0)
+        expect(column(page, "lead").locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
+    assert deal(live, record["id"])["stage"] == "lead"  # nothing was sent
+    card(page, record["id"]).drag_to(column(page, "qualification"))
+    expect(page.locator(".kanban-status")).to_have_text("Saved.")
+    expect(column(page, "qualification").locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
+    assert deal(live, record["id"])["stage"] == "qualification"
+
+
 def test_the_move_form_works_from_the_keyboard(page: Any, live: Server) -> None:
     record = new_deal(live, "Keyboard deal")
     sign_in(page, live, "seller1")
     open_board(page, live, "/deals/kanban")
     select = card(page, record["id"]).locator("select")
     select.focus()
-    select.select_option("negotiation")
+    select.select_option("qualification")
     card(page, record["id"]).locator("button[type=submit]").press("Enter")
-    expect(column(page, "negotiation").locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
+    expect(column(page, "qualification").locator(f'[data-id="{record["id"]}"]')).to_have_count(1)
     expect(page.locator(".kanban-status")).not_to_be_empty()
-    assert deal(live, record["id"])["stage"] == "negotiation"
+    assert deal(live, record["id"])["stage"] == "qualification"
 
 
 def test_a_refused_move_puts_the_card_back_with_a_message(page: Any, live: Server) -> None:

@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from tests.browser.pipeline import deal_in
 from tests.browser.test_browser import PHONE, page, shots, sign_in  # noqa: F401 - fixtures
 from tests.e2e.conftest import Server
 
@@ -42,13 +43,9 @@ def _visible_deals(live: Server, token: str) -> list[dict[str, Any]]:
 def test_the_dashboard_shows_the_weighted_forecast(page: Any, live: Server, shots: Path) -> None:  # noqa: F811
     token = live.token("seller1")
     created = []
-    with live.client(token) as client:
-        for stage, amount in MINE:
-            response = client.post(
-                "/api/deals", json={"name": f"Dashboard {stage}", "stage": stage, "amount": amount}
-            )
-            assert response.status_code == 201, response.text
-            created.append(response.json()["id"])
+    for stage, amount in MINE:  # each reached the pipeline's way
+        record = deal_in(live, "seller1", stage, name=f"Dashboard {stage}", amount=amount)
+        created.append(record["id"])
     deals = _visible_deals(live, token)
     assert set(created) <= {d["id"] for d in deals}
     forecast = sum(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.browser.pipeline import deal_in
 from tests.browser.test_browser import PHONE, page, shots, sign_in  # noqa: F401  (fixtures)
 from tests.e2e.conftest import Server
 
@@ -153,7 +154,7 @@ def test_a_manual_action_button_runs_and_its_effect_shows(
     assert stored(live, "seller1", f"deals/{deal['id']}")["stage"] == "lost"
     page.screenshot(path=str(shots / "detail-action-desktop.png"), full_page=True)
     # The process refuses a won deal: the page says why and nothing changes.
-    won = created(live, "seller1", "deals", {"name": "Done deal", "stage": "won"})
+    won = deal_in(live, "seller1", "won", name="Done deal", amount="99.00")
     page.goto(f"{live.base}/deals/{won['id']}")
     page.click("button[data-action=mark_deal_lost]")
     page.wait_for_load_state()
@@ -211,3 +212,36 @@ def test_choose_group_members_by_typing_and_remove_them_as_chips(
     # Editing shows the saved member as a chip, ready to be removed.
     page.goto(f"{live.base}/client_groups/{group_id}/edit")
     assert page.get_by_role("button", name="Remove Daffy Duck").is_visible()
+
+
+def test_the_workflow_buttons_move_a_deal_or_say_why_not(page: Any, live: Server) -> None:
+    """The detail page offers the pipeline's next stages as buttons: a seller moves a deal on;
+    the admin's win of a deal worth nothing is refused on the page with the reason."""
+    deal = created(live, "seller1", "deals", {"name": "Buttons deal", "amount": "500.00"})
+    sign_in(page, live, "seller1")
+    page.goto(f"{live.base}/deals/{deal['id']}")
+    moves = page.locator(".transitions button")
+    assert moves.evaluate_all("all => all.map(b => b.value)") == [
+        "qualification",
+        "proposal",
+        "lost",
+    ]
+    page.click("button[data-transition=proposal]")
+    page.wait_for_url(f"{live.base}/deals/{deal['id']}?moved=proposal")
+    assert "Proposal" in page.locator(".alert.notice").inner_text()
+    assert stored(live, "seller1", f"deals/{deal['id']}")["stage"] == "proposal"
+    assert moves.evaluate_all("all => all.map(b => b.value)") == [
+        "qualification",
+        "negotiation",
+        "lost",
+    ]  # won: managers only
+    free = deal_in(live, "seller1", "proposal", name="Free deal")  # amount 0
+    page.context.clear_cookies()  # signed out
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/deals/{free['id']}")
+    page.click("button[data-transition=won]")
+    page.wait_for_load_state()
+    problem = page.locator(".alert.error").inner_text()
+    assert "does not meet the conditions of won" in problem, problem
+    assert page.locator("h1").inner_text() == "Free deal"  # the detail page, not an error page
+    assert stored(live, "admin", f"deals/{free['id']}")["stage"] == "proposal"

@@ -10,8 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.browser.pipeline import deal_in
 from tests.browser.test_browser import page, shots, sign_in  # noqa: F401  (fixtures)
-from tests.browser.test_lists import add
 from tests.e2e.conftest import Server
 
 
@@ -19,8 +19,8 @@ def test_save_and_reopen_a_view_then_edit_a_cell_in_place(
     page: Any, live: Server, shots: Path
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    deal = add(live, "seller1", "deals", name=f"Deal {tag}", stage="proposal", amount="1200.00")
-    add(live, "seller1", "deals", name=f"Other {tag}", stage="won", amount="50.00")
+    deal = deal_in(live, "seller1", "proposal", name=f"Deal {tag}", amount="1200.00")
+    deal_in(live, "seller1", "won", name=f"Other {tag}", amount="50.00")
     sign_in(page, live, "seller1")
     page.goto(f"{live.base}/deals/?q={tag}&stage__in=proposal&sort=-amount")
     page.locator("details.views-columns summary").click()

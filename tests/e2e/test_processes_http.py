@@ -138,7 +138,12 @@ def _deal_won(
     assert patched.status_code == 200, patched.text
     deal = seller.post("/api/deals", json={"name": "Big fish", "amount": "1500.00"})
     assert deal.status_code == 201, deal.text
-    won = seller.post(f"/api/deals/{deal.json()['id']}/win", json={"comment": "Signed today"})
+    offered = seller.patch(f"/api/deals/{deal.json()['id']}", json={"stage": "proposal"})
+    assert offered.status_code == 200, offered.text
+    # the pipeline lets only managers (and the admin) win a deal
+    refused = seller.post(f"/api/deals/{deal.json()['id']}/win", json={"comment": "Mine"})
+    assert refused.status_code == 403, refused.text
+    won = admin.post(f"/api/deals/{deal.json()['id']}/win", json={"comment": "Signed today"})
     assert won.status_code == 200, won.text
     invoices = admin.get("/api/invoices", params={"deal": deal.json()["id"]}).json()
     assert invoices["total"] == 1 and invoices["items"][0]["total"] == "1500.00"

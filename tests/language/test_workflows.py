@@ -74,3 +74,34 @@ def test_a_workflow_is_checked_into_its_model_and_rendered(tmp_path: Path) -> No
 """
         in source
     )
+
+
+BYPASS = (
+    SPEC
+    + """\
+processes:
+  close_stale:
+    on: {schedule: 0 3 * * *}
+    workflow: bypass
+    steps:
+      - update: {entity: Deal, where: {stage: lead}, values: {stage: lost}}
+  qualify:
+    on: {create: Deal, when: after}
+    steps:
+      - if: record.amount > 100
+        then: [{set: {stage: qualified}}]
+"""
+)
+
+
+def test_a_process_bypasses_the_workflow_only_when_it_says_so(tmp_path: Path) -> None:
+    (tmp_path / "spec.yaml").write_text(BYPASS, encoding="utf-8")
+    spec = crmgen.load(tmp_path / "spec.yaml")
+    assert [(p.name, p.bypass_workflow) for p in spec.processes] == [
+        ("close_stale", True),
+        ("qualify", False),
+    ]
+    generate(tmp_path / "spec.yaml", tmp_path / "out")
+    source = next((tmp_path / "out").rglob("processes.py")).read_text(encoding="utf-8")
+    assert source.count("bypass_workflow=") == 1
+    assert 'bypass_workflow=["close_stale"]' in source

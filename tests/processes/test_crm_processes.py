@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from crmgen.render.formatting import format_files
 from tests.backend.conftest import Backend
-from tests.backend.payloads import create
+from tests.backend.payloads import create, move
 from tests.generated_apps import ROOT
 
 
@@ -120,6 +120,7 @@ def test_deal_won_creates_invoice_and_telegram_row(crm: Backend) -> None:
     models = crm.gen.models
     deal = _deal(crm)
     task = create(crm, "tasks", full=False, user="manager", title="follow up", deal=deal["id"])
+    move(crm, "deals", deal["id"], "proposal")
     response = crm.client.patch(
         f"/api/deals/{deal['id']}", json={"stage": "won"}, headers=crm.as_user("manager")
     )
@@ -155,6 +156,12 @@ def test_custom_endpoint_roles_input_and_404(crm: Backend) -> None:
     deal = _deal(crm)
     url = f"/api/deals/{deal['id']}/win"
     assert crm.client.post(url, json={}, headers=crm.as_user("support")).status_code == 403
+    assert crm.client.post(url, json={}, headers=crm.as_user("sales")).status_code == 403
+    # the process's set honours the pipeline: no deal is won from the first contact
+    early = crm.client.post(url, json={}, headers=crm.as_user("manager"))
+    assert early.status_code == 409, early.text
+    assert early.json()["error"]["code"] == "transition_not_allowed"
+    move(crm, "deals", deal["id"], "proposal")
     assert (
         crm.client.post(
             "/api/deals/999999/win", json={}, headers=crm.as_user("manager")
@@ -211,9 +218,7 @@ def test_action_mark_deal_lost(crm: Backend) -> None:
         (f"Find out why we lost {deal['name']}",)
     ]
     won = _deal(crm)
-    crm.client.patch(
-        f"/api/deals/{won['id']}", json={"stage": "won"}, headers=crm.as_user("manager")
-    )
+    move(crm, "deals", won["id"], "proposal", "won")
     refused = crm.client.post(
         f"/api/deals/{won['id']}/actions/mark_deal_lost", headers=crm.as_user("manager")
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from crmgen_runtime import ftsindex
 
-from tests.backend.payloads import create
+from tests.backend.payloads import create, move
 from tests.migrations.apptools import table_rows
 from tests.scenarios.conftest import Scenario, table_counts
 
@@ -32,9 +32,7 @@ def _fill(s: Scenario) -> None:
             title=f"Call about {deal['name']}",
             deal=deal["id"],
         )
-        s.client.patch(
-            f"/api/deals/{deal['id']}", json={"stage": "won"}, headers=s.as_user("manager")
-        )
+        move(s, "deals", deal["id"], "proposal", "won")
     contacts = [
         create(s, "contacts", full=False, user="manager", full_name=f"Person {i}")["id"]
         for i in range(3)

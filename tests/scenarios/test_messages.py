@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from crmgen_runtime.scheduler import Scheduler
 
 from tests.app_settings import app_settings_env
-from tests.backend.payloads import create
+from tests.backend.payloads import create, move
 from tests.scenarios.conftest import (
     ACCOUNTING_SECRET,
     SMS_TOKEN,
@@ -356,6 +356,7 @@ def test_won_deal_drafts_an_invoice_and_telegrams_the_owner(
         owner=s.users["manager"].id,
     )
     task = create(s, "tasks", full=False, user="manager", title="Follow up", deal=deal["id"])
+    move(s, "deals", deal["id"], "proposal")
     s.execute(sa.delete(models.CrmOutboxMessage))  # the accounting events of the set-up
 
     response = s.client.patch(
@@ -415,6 +416,7 @@ def test_failing_after_trigger_rolls_back_the_deal_and_everything_it_wrote(
     deal = create(s, "deals", full=False, user="manager", name="Clash", amount="900.00")
     task = create(s, "tasks", full=False, user="manager", title="Open task", deal=deal["id"])
     taken = create(s, "invoices", full=False, user="manager")
+    deal = move(s, "deals", deal["id"], "proposal")
     s.execute(sa.update(models.Invoice).values(number=f"INV-{s.today().year}-{deal['id']}"))
     s.execute(sa.delete(models.CrmOutboxMessage))
     audit, outbox_before = s.count(models.CrmAuditEntry), s.outbox()

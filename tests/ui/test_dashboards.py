@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from babel import numbers
 
 from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401 - fixtures
+from tests.backend.payloads import create, deal_in
 
 WEIGHTS = {
     "lead": Decimal("0.1"),
@@ -266,3 +267,19 @@ def test_the_json_api(crm: Backend) -> None:  # noqa: F811 - the fixture
     refused = crm.client.get("/api/reports/pipeline_by_owner", headers=crm.as_user("sales"))
     assert refused.status_code == 403
     assert crm.client.get("/api/dashboards/sales_overview").status_code == 401
+
+
+def test_a_chart_over_a_rollup_sums_each_companys_won_total(crm: Backend) -> None:  # noqa: F811 - the fixture
+    """won_by_industry sums Company.won_total (a rollup over the deals) per industry: deals
+    won through the API, the total kept by the rollup, the chart read from the stored value."""
+    made = {}
+    for name, industry in (("Retail one", "retail"), ("Retail two", "retail"), ("Works", "it")):
+        made[name] = create(crm, "companies", full=False, name=name, industry=industry)["id"]
+    for company, amount in (("Retail one", "100.50"), ("Retail two", "20.25"), ("Works", "7.00")):
+        deal_in(crm, "won", company=made[company], amount=amount)
+    deal_in(crm, "proposal", company=made["Works"], amount="1000.00")  # not won: not counted
+    rows = dict(
+        chart_rows(page(crm, "/dashboards/sales_overview", "admin").text, "won_by_industry")
+    )
+    assert Decimal(rows["Retail"]) == Decimal("120.75")
+    assert Decimal(rows["IT"]) == Decimal("7.00")

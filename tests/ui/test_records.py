@@ -296,7 +296,7 @@ def test_a_seller_sees_the_creation_stages_and_calls_of_their_deal(ui: UI, peopl
     page = signed_in(ui, SELLER).client.get(url)
     assert "Created" in page.text.split('class="timeline"')[1]
     headers = api(ui, SELLER)
-    for change in ({"stage": "proposal"}, {"stage": "won"}, {"amount": "350.00"}):
+    for change in ({"stage": "proposal"}, {"stage": "negotiation"}, {"amount": "350.00"}):
         version = ui.client.get(f"/api{url}", headers=headers).json()["version"]
         patched = ui.client.patch(
             f"/api{url}", json={**change, "version": version}, headers=headers
@@ -305,8 +305,8 @@ def test_a_seller_sees_the_creation_stages_and_calls_of_their_deal(ui: UI, peopl
     post(ui, SELLER, "interactions", {"gist": "Call about boots", "deal": deal["id"]})
     timeline = signed_in(ui, SELLER).client.get(url).text.split('class="timeline"')[1]
     assert "Nothing has happened yet" not in timeline and "entry audit" not in timeline
-    assert timeline.count('class="entry milestone"') == 3  # created, proposal, won
-    assert "<del>Proposal</del> → <ins>Won</ins>" in timeline and SELLER in timeline
+    assert timeline.count('class="entry milestone"') == 3  # created, proposal, negotiation
+    assert "<del>Proposal</del> → <ins>Negotiation</ins>" in timeline and SELLER in timeline
     assert "Amount" not in timeline  # the amount is no milestone
     assert "Call about boots" in timeline
     timeline = signed_in(ui, MANAGER).client.get(url).text.split('class="timeline"')[1]
@@ -336,8 +336,11 @@ def test_an_action_button_runs_the_process(ui: UI, people: Any) -> None:
 
 
 def test_an_action_refused_by_the_process_shows_its_message(ui: UI, people: Any) -> None:
-    deal = post(ui, ADMIN, "deals", {"name": "Won already", "stage": "won"})
+    deal = post(ui, ADMIN, "deals", {"name": "Won already", "amount": "10.00"})
     url = f"/deals/{deal['id']}"
+    for stage in ("proposal", "won"):  # the pipeline's way to won (the admin: every role)
+        moved = ui.client.patch(f"/api{url}", json={"stage": stage}, headers=api(ui, ADMIN))
+        assert moved.status_code == 200, moved.text
     page = signed_in(ui, ADMIN).client.get(url)
     refused = ui.client.post(url + "/actions/mark_deal_lost", data={"csrf_token": csrf(page.text)})
     assert refused.status_code == 409

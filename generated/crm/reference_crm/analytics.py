@@ -110,6 +110,11 @@ DASHBOARDS: dict[str, Dashboard] = {
             "deals_by_stage": Aggregate(
                 "deals", (Measure("sum", field="amount"),), group_by=("stage",)
             ),
+            "won_by_industry": Aggregate(
+                "companies",
+                (Measure("sum", field="won_total"),),
+                group_by=("industry",),
+            ),
             "funnel": Aggregate("deals", (Measure("count"),), group_by=("stage",)),
             "closing_per_month": Aggregate(
                 "deals",

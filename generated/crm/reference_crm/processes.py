@@ -850,7 +850,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "POST",
         "/deals/{id}/win",
         process_win_deal,
-        roles=("manager", "sales"),
+        roles=("manager",),
         entity="Deal",
         inputs=INPUT_WIN_DEAL,
     ),

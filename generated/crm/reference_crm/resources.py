@@ -7,6 +7,8 @@ from the spec into the functions below, and ``CATALOG`` holds every resource.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import sqlalchemy as sa
 from crmgen_runtime import where
 from crmgen_runtime.principal import CurrentUser
@@ -19,6 +21,7 @@ from crmgen_runtime.resources import (
     field_map,
 )
 from crmgen_runtime.rollups import Rollup
+from crmgen_runtime.workflows import Workflow
 
 from reference_crm import models, settings
 from reference_crm.settings import fn
@@ -51,6 +54,11 @@ def _rollup_companies_won_total() -> sa.ColumnElement[bool]:
 def _rollup_contacts_last_contacted_at() -> sa.ColumnElement[bool]:
     """The related records Contact.last_contacted_at counts."""
     return where.in_(models.Interaction.kind, ["call", "meeting"])
+
+
+def _workflow_deals_won(user: CurrentUser) -> sa.ColumnElement[bool]:
+    """What a Deal matches on moving to won."""
+    return where.gt(models.Deal.amount, Decimal("0"))
 
 
 POSITIONS_RESOURCE = Resource(
@@ -406,6 +414,23 @@ DEALS_RESOURCE = Resource(
     default_sort=("expected_close",),
     comments=True,
     attachments=True,
+    workflow=Workflow.of(
+        "stage",
+        {
+            "lead": {"from": ["lost"], "roles": ["manager"]},
+            "qualification": {"from": ["lead", "proposal"]},
+            "proposal": {"from": ["lead", "qualification", "negotiation"]},
+            "negotiation": {"from": ["proposal"]},
+            "won": {
+                "from": ["proposal", "negotiation"],
+                "roles": ["manager"],
+                "require": ["amount"],
+            },
+            "lost": {},
+        },
+        initial="lead",
+        where={"won": _workflow_deals_won},
+    ),
 )
 
 

@@ -696,14 +696,14 @@ ENTITIES: dict[str, Entity] = {
             },
             {
                 "name": "1 name sample",
-                "stage": "qualification",
+                "stage": "lead",
                 "amount": 2,
                 "expected_close": "2024-03-11",
                 "lost_reason": "1 lost_reason sample",
             },
             {
                 "name": "2 name sample",
-                "stage": "proposal",
+                "stage": "lead",
                 "amount": 3,
                 "expected_close": "2024-03-12",
                 "lost_reason": "2 lost_reason sample",

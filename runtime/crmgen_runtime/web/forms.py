@@ -15,12 +15,13 @@ import json
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import crud, links, permissions
+from crmgen_runtime import crud, links, permissions, workflows
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -203,6 +204,29 @@ class EntityForm:
             if metas[name]["editable"] and name in writable
         ]
 
+    def with_workflow(
+        self, database: Any, user: CurrentUser, shown: list[dict[str, Any]], record_id: int | None
+    ) -> list[dict[str, Any]]:
+        """``shown`` with the workflow's field offering only what the workflow lets ``user``
+        choose: on a new record the start states, else the stored state and its next states."""
+        workflow = self.resource.workflow
+        if workflow is None or not any(m["name"] == workflow.field for m in shown):
+            return shown
+        state = None
+        if record_id is not None:
+            model = self.resource.model
+            column = self.resource.attribute(workflow.field)
+            with database.engine.connect() as connection:
+                state = connection.scalar(sa.select(column).where(model.id == record_id))
+        superuser = self.site.catalog.is_superuser(user)
+        allowed = workflows.offered(workflow, state, user, superuser)
+        return [
+            {**m, "choices": [c for c in m["choices"] if c[0] in allowed]}
+            if m["name"] == workflow.field
+            else m
+            for m in shown
+        ]
+
     def sections(self, shown: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
         """The spec's form sections holding the shown fields (empty sections left out)."""
         by_name = {meta["name"]: meta for meta in shown}
@@ -231,8 +255,10 @@ class EntityForm:
         """The form page with ``values`` and ``errors``."""
         site, path = self.site, self.path
         locale = site.locale_of(request)
+        database = request.app.state.db
         shown = self.form_fields(user, action)
-        options = await run_in_threadpool(choices, site, request.app.state.db, user, shown, values)
+        shown = await run_in_threadpool(self.with_workflow, database, user, shown, record_id)
+        options = await run_in_threadpool(choices, site, database, user, shown, values)
         action_url = f"/{path}/new" if record_id is None else f"/{path}/{record_id}/edit"
         context = site.entity_context(
             path,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crmgen_runtime import permissions
+from crmgen_runtime import permissions, workflows
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web.site import Site, allowed
@@ -58,19 +58,26 @@ def cell(
     locale: str,
     *,
     first: bool,
+    resource: Resource | None = None,
+    user: CurrentUser | None = None,
 ) -> dict[str, Any]:
     """What a cell of ``item`` adds for editing in place (nothing when it is not editable; the
-    first column is the record's link)."""
+    first column is the record's link). The field of ``resource``'s workflow offers only the
+    record's state and the states ``user`` may move it to (``states``)."""
     kind = edits.get(meta["name"])
     if kind is None or first:
         return {}
-    return {
-        "edit": {
-            "field": meta["name"],
-            "input": kind,
-            "value": site.form_value(meta, item.get(meta["name"])),
-        }
+    edit: dict[str, Any] = {
+        "field": meta["name"],
+        "input": kind,
+        "value": site.form_value(meta, item.get(meta["name"])),
     }
+    workflow = resource.workflow if resource is not None else None
+    if workflow is not None and workflow.field == meta["name"]:
+        superuser = user is not None and site.catalog.is_superuser(user)
+        state = item.get(meta["name"])
+        edit["states"] = " ".join(workflows.offered(workflow, state, user, superuser))
+    return {"edit": edit}
 
 
 def context(

@@ -505,7 +505,16 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                     {
                         "label": h["label"],
                         "value": site.cell(c, item.get(c["name"]), locale),
-                        **inline_edit.cell(site, edits, c, item, locale, first=i == 0),
+                        **inline_edit.cell(
+                            site,
+                            edits,
+                            c,
+                            item,
+                            locale,
+                            first=i == 0,
+                            resource=resource,
+                            user=user,
+                        ),
                     }
                     for i, (h, c) in enumerate(zip(headers, columns, strict=True))
                 ],

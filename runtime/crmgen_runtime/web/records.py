@@ -18,6 +18,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
@@ -25,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import accounts, audit, backs, crud, links, permissions
+from crmgen_runtime import accounts, audit, backs, crud, links, permissions, workflows
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
@@ -79,6 +80,51 @@ def actions_of(site: Site, path: str) -> dict[str, dict[str, Any]]:
     return {
         a["name"]: a for a in site.entities[path]["records"]["actions"] if a["name"] in endpoints
     }
+
+
+def transitions(
+    site: Site,
+    resource: Resource,
+    path: str,
+    record: dict[str, Any],
+    user: CurrentUser,
+    locale: str,
+) -> list[dict[str, str]]:
+    """The workflow's buttons on the detail page: each state ``user`` may move ``record`` to
+    (by its state and the user's roles; ``workflows.moves``), with its label. None for a user
+    who may not update the record's workflow field."""
+    workflow = resource.workflow
+    if workflow is None or workflow.field not in permissions.writable(resource, user, "update"):
+        return []
+    meta = site.entities[path]["fields"].get(workflow.field, {})
+    superuser = site.catalog.is_superuser(user)
+    t = site.translator(locale)
+    return [
+        {"state": state, "label": t("transition_to").format(state=site.cell(meta, state, locale))}
+        for state in workflows.moves(workflow, record.get(workflow.field), user, superuser)
+    ]
+
+
+def transition_problem(
+    site: Site, resource: Resource, path: str, exc: ApiError, state: str, locale: str
+) -> str:
+    """Why a move to ``state`` was refused, in ``locale``: the role (403), someone's change in
+    the meantime, or the fields the API named (the allowed next states, a required field, the
+    transition's conditions)."""
+    t = site.translator(locale)
+    fields = site.entities[path]["fields"]
+    workflow = resource.workflow
+    meta = fields.get(workflow.field, {}) if workflow is not None else {}
+    label = site.cell(meta, state, locale) or state
+    if exc.status == 409 and exc.code == "stale":
+        return str(t("transition_stale"))
+    if exc.status == 403:
+        return str(t("transition_forbidden").format(state=label))
+    reasons = [
+        f"{site.pick(fields[name]['label'], locale) if name in fields else name}: {text}"
+        for name, text in site.field_errors(exc.fields or {}, locale).items()
+    ]
+    return f"{t('transition_refused').format(state=label)} {' '.join(reasons) or exc.message}"
 
 
 def may_run(catalog: Catalog, action: dict[str, Any], user: CurrentUser) -> bool:
@@ -487,6 +533,7 @@ async def show_detail(
         groups=groups,
         buttons=buttons,
         documents=print_formats.links(site, path, record["id"], user, locale),
+        transitions=transitions(site, resource, path, record, user, locale),
         notice=notice,
         problem=problem,
         may_update=allowed(resource, user, "update"),
@@ -519,8 +566,58 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             locale = site.locale_of(request)
             label = site.pick(done["label"], locale)
             notice = site.translator(locale)("action_done").format(action=label)
+        moved = request.query_params.get("moved")
+        if moved and resource.workflow is not None:
+            locale = site.locale_of(request)
+            meta = site.entities[path]["fields"].get(resource.workflow.field, {})
+            if moved in {value for value, _ in meta.get("choices", [])}:
+                shown = site.cell(meta, moved, locale)
+                notice = site.translator(locale)("transition_done").format(state=shown)
         notice = notice or people.notice_of(site, request)
         return await show_detail(request, path, resource, user, record, notice=notice)
+
+    async def transition_page(request: Request) -> Response:
+        """A workflow button: the record's workflow field gets the chosen state, as a PATCH
+        would (the transition's roles, required fields and conditions); a refusal is shown
+        on the detail page."""
+        site = site_of(request)
+        user, stop = await site.guard(request, resource, "update")
+        if stop is not None:
+            return stop
+        form = await read_form(request)
+        if not csrf_ok(request, form):
+            return site.error_page(request, 403, "csrf", user)
+        workflow = resource.workflow
+        if workflow is None:
+            return site.error_page(request, 404, "not_found", user)
+        record_id = request.path_params["id"]
+        state = form.get("state", "")
+        payload: dict[str, Any] = {workflow.field: state or None}
+        version = form.get("version", "").strip()
+        if version.isdigit() and len(version) < 19:
+            payload["version"] = int(version)
+        database = request.app.state.db
+        try:
+            await run_in_threadpool(
+                crud.update_record,
+                database,
+                resource,
+                user,
+                record_id,
+                payload,
+                client_ip(request),
+            )
+        except ApiError as exc:
+            record = await run_in_threadpool(
+                fetch_record, database, resource, user, record_id, "read"
+            )
+            if exc.status == 404 or record is None:
+                return site.error_page(request, 404, "not_found", user)
+            problem = transition_problem(site, resource, path, exc, state, site.locale_of(request))
+            return await show_detail(
+                request, path, resource, user, record, problem=problem, status=exc.status
+            )
+        return redirect(request, f"/{path}/{record_id}?{urlencode({'moved': state})}")
 
     async def action_page(request: Request) -> Response:
         """A manual process's button: the same code as ``POST /api/<path>/{id}/actions/<name>``."""
@@ -588,6 +685,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
     return [
         Route(f"/{path}/{{id:int}}", detail_page, methods=["GET"]),
         Route(f"/{path}/{{id:int}}/actions/{{name}}", action_page, methods=["POST"]),
+        Route(f"/{path}/{{id:int}}/transition", transition_page, methods=["POST"]),
         Route(f"/{path}/{{id:int}}/delete", delete_page, methods=["GET", "POST"]),
         *attachments.entity_routes(path, resource),  # attaching files, on entities that may
     ]

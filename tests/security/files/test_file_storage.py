@@ -121,6 +121,8 @@ def test_a_won_deals_invoice_gets_its_pdf_saved_by_the_worker(
     worker makes it after the commit and puts it in the invoice's ``pdf`` field (once)."""
     with crm.client(crm.token("sales")) as client:
         deal = client.post("/api/deals", json={"name": "Won with a PDF", "amount": "1500"}).json()
+        client.patch(f"/api/deals/{deal['id']}", json={"stage": "proposal"})
+    with crm.client(crm.token("manager")) as client:  # the pipeline: managers win deals
         won = client.patch(f"/api/deals/{deal['id']}", json={"stage": "won"})
         assert won.status_code == 200, won.text
         [invoice] = client.get("/api/invoices", params={"deal": deal["id"]}).json()["items"]

@@ -755,6 +755,12 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
+        op.f("ix_companies_stats_owner_id_industry_won_total"),
+        "companies",
+        ["owner_id", "industry", "won_total"],
+        unique=False,
+    )
+    op.create_index(
         op.f("ix_company_industry_owner"),
         "companies",
         ["industry", "owner_id"],
@@ -2475,6 +2481,9 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_companies_list_parent_id_name_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_phone_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_won_total_id"), table_name="companies")
+    op.drop_index(
+        op.f("ix_companies_stats_owner_id_industry_won_total"), table_name="companies"
+    )
     op.drop_index(op.f("ix_company_industry_owner"), table_name="companies")
     op.drop_table("companies")
     op.drop_index(op.f("ix_client_groups_list_name_id"), table_name="client_groups")

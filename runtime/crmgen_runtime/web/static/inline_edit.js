@@ -48,7 +48,7 @@
     return value;
   }
 
-  function makeInput(field, value) {
+  function makeInput(field, value, states) {
     var input;
     if (field.input === "select") {
       input = document.createElement("select");
@@ -57,6 +57,10 @@
       empty.textContent = "—";
       input.appendChild(empty);
       field.choices.forEach(function (choice) {
+        // under a workflow: only the record's state and the states it may move to
+        if (states !== null && states.split(" ").indexOf(choice[0]) < 0) {
+          return;
+        }
         var option = document.createElement("option");
         option.value = choice[0];
         option.textContent = choice[1];
@@ -120,7 +124,7 @@
     var field = config.fields[cell.getAttribute("data-field")];
     var before = cell.getAttribute("data-value");
     var shown = cell.textContent;
-    var input = makeInput(field, before);
+    var input = makeInput(field, before, cell.getAttribute("data-states"));
     input.setAttribute("aria-label", label(cell));
     cell.classList.add("editing");
     cell.removeAttribute("tabindex");
