@@ -52,6 +52,10 @@ class Stopped(Exception):
 
 
 def _stop_on_signal(signum: int, frame: FrameType | None) -> None:
+    # The first stop signal wins: another one (a process manager's SIGTERM after a SIGINT) must
+    # not interrupt the stopping, nor reach the command line as an error.
+    for other in STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
     raise Stopped(signal.Signals(signum).name)
 
 

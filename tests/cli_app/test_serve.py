@@ -252,6 +252,8 @@ def test_any_stop_signal_stops_everything_serve_started(
         urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5).close()  # signs
         assert_development_with_the_cache_key(tmp_path, pids[0])
         process.send_signal(signum)  # to crmgen serve alone, as `kill` or a process manager does
+        if signum != signal.SIGKILL:
+            process.send_signal(signal.SIGTERM)  # an impatient second one changes nothing
         process.wait(timeout=30)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(alive(pid) for pid in pids):
@@ -259,6 +261,7 @@ def test_any_stop_signal_stops_everything_serve_started(
         assert [pid for pid in pids if alive(pid)] == [], log.read_text()
         assert port_is_free(port)
         assert process.returncode == (-signum if signum == signal.SIGKILL else 0), log.read_text()
+        assert "internal error" not in log.read_text()
     finally:
         kill_all(process, pids)
 
