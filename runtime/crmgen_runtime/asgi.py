@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from crmgen_runtime import hosts, metrics_route
+from crmgen_runtime import hosts, metrics_route, supervision
 from crmgen_runtime.body_limit import BodyLimit
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import EXCEPTION_HANDLERS, ApiError
@@ -63,6 +63,7 @@ def build(
     """The app: ``api`` below ``/api``, ``pages`` (the web UI) after it and ``routes`` (the
     app's own) before both, ``middleware`` inside the body and host checks; ``settings`` is
     checked already. The database is disposed of at shutdown when ``owns_database``."""
+    supervision.die_with_supervisor()  # a process of `serve`'s: it ends when `serve` ends
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -273,12 +273,14 @@ class CommandLine:
             """
             import uvicorn
 
-            from crmgen_runtime import logs
+            from crmgen_runtime import logs, supervision
 
             settings = self.config.settings.startup()
             self.check_migrated(settings.database_url)
             workers = 1 if reload else settings.web_concurrency
             level = os.environ.get("LOG_LEVEL", "INFO")
+            if reload or workers > 1:  # uvicorn's processes end with this one, however it ends
+                os.environ.update(supervision.supervised_by(os.getpid()))
             with shared_metrics(workers):
                 uvicorn.run(
                     f"{self.package}.app:create_app",
