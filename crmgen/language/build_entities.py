@@ -10,6 +10,7 @@ from crmgen_runtime.tables import SYSTEM_NAMES
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
+from crmgen.language.build_gdpr import build_personal_data, build_retention
 from crmgen.language.build_rollups import build_rollup
 from crmgen.language.build_workflows import build_workflow
 from crmgen.language.context import USER, Context, freeze
@@ -450,6 +451,10 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     documents = build_documents(
         ctx, name, raw.get("documents") or {}, ui.list.columns, permissions, path + ("documents",)
     )
+    personal = build_personal_data(
+        ctx, name, raw.get("personal_data"), path + ("personal_data",), fields
+    )
+    retention = build_retention(ctx, name, raw.get("retention"), path + ("retention",), personal)
     return Entity(
         name=name,
         plural=plural,
@@ -475,6 +480,8 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         renamed_from=raw.get("renamed_from"),
         documents=documents,
         workflow=build_workflow(ctx, name, raw.get("workflow"), path + ("workflow",)),
+        personal_data=personal,
+        retention=retention,
     )
 
 

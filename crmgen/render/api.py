@@ -109,6 +109,8 @@ class ResourceFacts:
     wheres: tuple[WhereFacts, ...]
     search: tuple[str, ...]
     workflow: WorkflowFacts | None = None
+    # the code of ``retention.where`` (in the function ``_retention_<table>``)
+    retention_where: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,9 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
         tuple(wheres),
         search,
         workflow_facts(spec, entity),
+        tuple(Conditions(spec, f"{entity.name}.retention").all(entity.name, entity.retention.where))
+        if entity.retention is not None
+        else (),
     )
 
 
@@ -327,7 +332,7 @@ def api_context(spec: Spec) -> dict[str, Any]:
     rollup_facts = rollups(spec)
     workflow_code = [
         code for r in facts if r.workflow for _, _, codes in r.workflow.wheres for code in codes
-    ]
+    ] + [code for r in facts for code in r.retention_where]
     return {
         "resources": facts,
         "rollups": rollup_facts,

@@ -1083,6 +1083,10 @@ class CrmStoredFile(tables.StoredFileTable, Base):
     """An uploaded file (a file or image field's, or an attachment); its bytes are in storage."""
 
 
+class CrmGdprLog(tables.GdprLogTable, Base):
+    """One export or erasure of a person's data: who, when, why, which record (no erased value)."""
+
+
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:
     """PostgreSQL: GIN trigram indexes for search (q= is ILIKE '%word%' on these columns).
 

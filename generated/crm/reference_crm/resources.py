@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from crmgen_runtime import where
+from crmgen_runtime.gdpr import Personal, Retention
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import (
     Access,
@@ -51,6 +52,11 @@ def _rollup_companies_won_total() -> sa.ColumnElement[bool]:
 def _rollup_contacts_last_contacted_at() -> sa.ColumnElement[bool]:
     """The related records Contact.last_contacted_at counts."""
     return where.in_(models.Interaction.kind, ["call", "meeting"])
+
+
+def _retention_leads() -> sa.ColumnElement[bool]:
+    """The Lead records its retention rule takes (once old enough)."""
+    return where.eq(models.Lead.status, "lost")
 
 
 POSITIONS_RESOURCE = Resource(
@@ -266,6 +272,19 @@ CONTACTS_RESOURCE = Resource(
     },
     default_sort=("full_name",),
     comments=True,
+    personal=Personal.of(
+        {
+            "full_name": "pseudonym",
+            "email": "blank",
+            "phone": "blank",
+            "birthday": "blank",
+            "photo": "blank",
+            "notes": "blank",
+            "position_title": "blank",
+            "portal_user": "blank",
+        },
+        roles=["manager"],
+    ),
 )
 
 
@@ -325,6 +344,18 @@ LEADS_RESOURCE = Resource(
         "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("-created_at",),
+    personal=Personal.of(
+        {
+            "name": "pseudonym",
+            "email": "blank",
+            "phone": "blank",
+            "notes": "blank",
+            "utm": "blank",
+            "landing_page": "blank",
+        },
+        roles=["manager"],
+    ),
+    retention=Retention(365, "anonymize", where=_retention_leads),
 )
 
 

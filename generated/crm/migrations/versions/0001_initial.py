@@ -1007,6 +1007,61 @@ def upgrade() -> None:
         op.f("ix_crm_files_user_id"), "crm_files", ["user_id"], unique=False
     )
     op.create_table(
+        "crm_gdpr_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "kind",
+            sa.String(length=10),
+            nullable=False,
+            comment="export, erase or retention",
+        ),
+        sa.Column("entity", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "user_email",
+            sa.String(length=254),
+            nullable=True,
+            comment="who did it (none: the retention rule)",
+        ),
+        sa.Column("reason", sa.Text(), nullable=False, server_default=""),
+        sa.Column("fields", sa.JSON(), nullable=False, comment="fields erased"),
+        sa.Column(
+            "scrubbed",
+            sa.Integer(),
+            nullable=False,
+            server_default=sa.text("0"),
+            comment="rows elsewhere scrubbed of the values",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_gdpr_log")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_gdpr_log_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(
+            "kind IN ('export', 'erase', 'retention')",
+            name=op.f("ck_crm_gdpr_log_kind_values"),
+        ),
+    )
+    op.create_index(op.f("ix_crm_gdpr_log_at"), "crm_gdpr_log", ["at"], unique=False)
+    op.create_index(
+        op.f("ix_crm_gdpr_log_entity_record_id"),
+        "crm_gdpr_log",
+        ["entity", "record_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_crm_gdpr_log_user_id"), "crm_gdpr_log", ["user_id"], unique=False
+    )
+    op.create_table(
         "crm_login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -2449,6 +2504,10 @@ def downgrade() -> None:
         op.f("ix_crm_login_attempts_user_id"), table_name="crm_login_attempts"
     )
     op.drop_table("crm_login_attempts")
+    op.drop_index(op.f("ix_crm_gdpr_log_at"), table_name="crm_gdpr_log")
+    op.drop_index(op.f("ix_crm_gdpr_log_entity_record_id"), table_name="crm_gdpr_log")
+    op.drop_index(op.f("ix_crm_gdpr_log_user_id"), table_name="crm_gdpr_log")
+    op.drop_table("crm_gdpr_log")
     op.drop_index(op.f("ix_crm_files_created_at"), table_name="crm_files")
     op.drop_index(op.f("ix_crm_files_entity_record_id"), table_name="crm_files")
     op.drop_index(op.f("ix_crm_files_user_id"), table_name="crm_files")
