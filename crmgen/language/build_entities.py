@@ -454,7 +454,14 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     personal = build_personal_data(
         ctx, name, raw.get("personal_data"), path + ("personal_data",), fields
     )
-    retention = build_retention(ctx, name, raw.get("retention"), path + ("retention",), personal)
+    retention = build_retention(
+        ctx,
+        name,
+        raw.get("retention"),
+        path + ("retention",),
+        personal,
+        bool(raw.get("timestamps", True)),
+    )
     return Entity(
         name=name,
         plural=plural,

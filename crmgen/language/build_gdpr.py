@@ -88,6 +88,14 @@ def _erasure(ctx: Context, entity: str, f: Field, how: Any, at: Path) -> Erasure
             f"'{f.name}' is a {f.type} field: it is erased by blank, not by a fixed replacement",
         )
         return None
+    if f.unique:
+        ctx.error(
+            at,
+            "personal-data",
+            f"'{f.name}' is unique: one fixed replacement would clash between erased records; "
+            "use blank or pseudonym",
+        )
+        return None
     numeric = f.type in ("integer", "decimal", "money")
     if isinstance(value, bool) or not isinstance(value, (int, float) if numeric else str):
         ctx.error(
@@ -102,11 +110,24 @@ def _erasure(ctx: Context, entity: str, f: Field, how: Any, at: Path) -> Erasure
 
 
 def build_retention(
-    ctx: Context, entity: str, raw: Any, path: Path, personal: PersonalData | None
+    ctx: Context,
+    entity: str,
+    raw: Any,
+    path: Path,
+    personal: PersonalData | None,
+    timestamps: bool = True,
 ) -> Retention | None:
     """The checked ``retention:`` of ``entity`` (None when it has none)."""
     if not isinstance(raw, dict):
         return None
+    if not timestamps:
+        ctx.error(
+            path,
+            "retention",
+            f"retention counts days from each record's last change, and {entity} keeps no "
+            "timestamps (timestamps: false)",
+            at_key=True,
+        )
     action = raw.get("action", "anonymize")
     if action == "anonymize" and personal is None:
         ctx.error(
