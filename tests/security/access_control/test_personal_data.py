@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -309,3 +310,52 @@ def test_the_scheduler_anonymises_old_lost_leads(
         "SELECT kind, record_id, user_email FROM crm_gdpr_log WHERE kind = 'retention'"
     )
     assert [tuple(r) for r in logged] == [("retention", stale_leads["old_lost"], None)]
+
+
+def _browser(crm: Crm, name: str) -> httpx.Client:
+    """A client signed in by the session cookie, as the web UI is."""
+    response = crm.login(name)
+    assert response.status_code == 200, response.text
+    return crm.client(cookies={"session": response.cookies["session"]})
+
+
+def test_the_detail_page_exports_and_erases_for_the_roles_that_may(crm: Crm) -> None:
+    with crm.client(crm.token("manager")) as api:
+        lead = _created(
+            api.post(
+                "/api/leads", json={"name": "Wilhelmina Brightwater", "email": "wb@lead.example"}
+            )
+        )
+    page = f"/leads/{lead['id']}"
+    with _browser(crm, "support") as support:
+        shown = support.get(page)
+        assert shown.status_code == 200
+        assert 'data-action="erase-personal-data"' not in shown.text
+        assert support.get(f"{page}/erase").status_code == 403
+    with _browser(crm, "manager") as manager:
+        shown = manager.get(page)
+        assert 'data-action="export-personal-data"' in shown.text
+        assert f'href="/api/leads/{lead["id"]}/personal-data"' in shown.text
+        exported = manager.get(f"/api/leads/{lead['id']}/personal-data")
+        assert exported.status_code == 200
+        rows = json.loads(zipfile.ZipFile(io.BytesIO(exported.content)).read("leads.json"))
+        assert [r["name"] for r in rows] == ["Wilhelmina Brightwater"]
+        form = manager.get(f"{page}/erase")
+        assert form.status_code == 200 and "Wilhelmina" in form.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        unconfirmed = manager.post(
+            f"{page}/erase", data={"csrf_token": token.group(1), "reason": "asked by phone"}
+        )
+        assert unconfirmed.status_code == 422
+        no_token = manager.post(f"{page}/erase", data={"reason": "x", "confirm": "yes"})
+        assert no_token.status_code == 403
+        done = manager.post(
+            f"{page}/erase",
+            data={"csrf_token": token.group(1), "reason": "asked by phone", "confirm": "yes"},
+        )
+        assert done.status_code == 303, done.text
+        assert done.headers["location"].endswith(f"{page}?gdpr=erased")
+        after = manager.get(f"{page}?gdpr=erased")
+        assert "Wilhelmina" not in after.text and 'class="alert notice"' in after.text
+    assert _holding(crm, ("Wilhelmina Brightwater", "wb@lead.example")) == []
