@@ -98,6 +98,7 @@ class Field:
     relation: Relation | None = None
     renamed_from: str | None = None
     rollup: Rollup | None = None  # read-only: kept by the app from related records
+    consent: bool = False  # a consent: its time and source kept in <name>_at, <name>_source
 
     @property
     def attr(self) -> str:

@@ -143,6 +143,11 @@ def _field_schema() -> dict[str, Any]:
         "computed": EXPR,
         "rollup": _rollup(),
         "renamed_from": {"$ref": "#/$defs/snake_name"},
+        "consent": {
+            "type": "boolean",
+            "description": "a boolean consent: the app keeps when and where it last changed "
+            "in <name>_at and <name>_source",
+        },
     }
     options: dict[str, Any] = {}
     for ft in fields.REGISTRY.values():

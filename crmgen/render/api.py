@@ -218,6 +218,8 @@ def field_facts(entity: Entity, f: Field, phone_region: str = "") -> FieldFacts:
         options["region"] = phone_region
     if f.type == "enum":
         options["values"] = tuple(v.name for v in f.values)
+    if f.consent:  # its time and source kept beside it (crmgen_runtime.consent)
+        options["consent"] = True
     if f.type in ("file", "image"):  # checked on the file's content (crmgen_runtime.files)
         if f.accept:
             options["accept"] = tuple(f.accept)

@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmgen_runtime import links, notifications, permissions, phones, validation
+from crmgen_runtime import consent, links, notifications, permissions, phones, validation
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
 from crmgen_runtime.delivery import where as url_place
@@ -346,7 +346,8 @@ class Run:
     def create(self, entity: str, values: dict[str, Any]) -> Any:
         resource = self.resource(entity)
         values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
-        new_id = insert_row(self.session, resource, values, self.current, None)
+        with consent.source("process"):
+            new_id = insert_row(self.session, resource, values, self.current, None)
         self.session.expire_all()
         return self.load(entity, new_id)
 
@@ -356,7 +357,8 @@ class Run:
         ids = self.ids(entity, where)
         values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
         for record_id in ids:
-            update_row(self.session, resource, record_id, dict(values), self.current, None)
+            with consent.source("process"):
+                update_row(self.session, resource, record_id, dict(values), self.current, None)
         self.session.expire_all()
         return len(ids)
 
@@ -382,7 +384,8 @@ class Run:
         if isinstance(record, Record) and record.changes is not None:
             record.changes.update(values)
             return
-        update_row(self.session, resource, record.id, dict(values), self.current, None)
+        with consent.source("process"):
+            update_row(self.session, resource, record.id, dict(values), self.current, None)
         self.session.expire_all()
 
     def assign(

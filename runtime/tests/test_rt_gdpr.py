@@ -10,6 +10,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import rt_crm
@@ -130,3 +131,27 @@ def test_retention_deletes_the_old_deals_it_names(people: rt_crm.Crm) -> None:
             3,
         ]
     assert gdpr.run_retention(database, people.catalog, now) == {"Deal": 0}
+
+
+def test_a_consent_change_is_stamped_with_its_time_and_source() -> None:
+    from types import SimpleNamespace
+
+    from crmgen_runtime import consent
+    from crmgen_runtime.resources import FieldInfo
+
+    fields = {"ok": FieldInfo("ok", "boolean", options={"consent": True})}
+    resource: Any = SimpleNamespace(fields=fields)
+    made: dict[str, Any] = {"ok": True}
+    consent.stamp(resource, made, None)
+    assert made["ok_source"] == "api" and made["ok_at"] is not None
+    same: dict[str, Any] = {"ok": True}
+    consent.stamp(resource, same, {"ok": True})
+    assert same == {"ok": True}
+    with consent.source("form"):
+        changed: dict[str, Any] = {"ok": False}
+        consent.stamp(resource, changed, {"ok": True})
+    assert changed["ok_source"] == "form" and consent.current() == "api"
+    assert consent.within("import", consent.current) == "import"
+    empty: dict[str, Any] = {"ok": None}
+    consent.stamp(resource, empty, None)
+    assert empty == {"ok": None}

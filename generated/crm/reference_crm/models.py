@@ -310,6 +310,10 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("notes")) <= 5000, name="notes_max_length"
         ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("marketing_consent_source")) <= 16,
+            name="marketing_consent_source_max_length",
+        ),
         sa.UniqueConstraint("company_id", "email", name="uq_contact_company_email"),
         sa.Index("ix_contacts_list_full_name_id", "full_name", "id"),
         sa.Index(
@@ -355,8 +359,17 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         comment="Учётная запись портала",
     )
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Заметки")
+    marketing_consent: Mapped[bool | None] = mapped_column(
+        sa.Boolean(), default=False, comment="Согласие на рассылку"
+    )
     last_contacted_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Последний контакт"
+    )
+    marketing_consent_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="Согласие на рассылку: дата изменения"
+    )
+    marketing_consent_source: Mapped[str | None] = mapped_column(
+        sa.String(16), comment="Согласие на рассылку: источник"
     )
 
     company: Mapped[Company | None] = relationship(
@@ -425,6 +438,10 @@ class Lead(entities.Record, entities.Timestamps, Base):
             sa.func.length(sa.column("utm_campaign")) <= 100,
             name="utm_campaign_max_length",
         ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("marketing_consent_source")) <= 16,
+            name="marketing_consent_source_max_length",
+        ),
         sa.Index("ix_leads_list_created_at_id", "created_at", "id"),
         sa.Index("ix_leads_list_source_created_at_id", "source", "created_at", "id"),
         sa.Index("ix_leads_list_status_created_at_id", "status", "created_at", "id"),
@@ -470,6 +487,15 @@ class Lead(entities.Record, entities.Timestamps, Base):
     utm_medium: Mapped[str | None] = mapped_column(sa.String(100), comment="UTM-канал")
     utm_campaign: Mapped[str | None] = mapped_column(
         sa.String(100), comment="UTM-кампания"
+    )
+    marketing_consent: Mapped[bool | None] = mapped_column(
+        sa.Boolean(), default=False, comment="Согласие на рассылку"
+    )
+    marketing_consent_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="Согласие на рассылку: дата изменения"
+    )
+    marketing_consent_source: Mapped[str | None] = mapped_column(
+        sa.String(16), comment="Согласие на рассылку: источник"
     )
 
     owner: Mapped[User | None] = relationship(

@@ -359,3 +359,39 @@ def test_the_detail_page_exports_and_erases_for_the_roles_that_may(crm: Crm) -> 
         after = manager.get(f"{page}?gdpr=erased")
         assert "Wilhelmina" not in after.text and 'class="alert notice"' in after.text
     assert _holding(crm, ("Wilhelmina Brightwater", "wb@lead.example")) == []
+
+
+def test_consent_keeps_its_time_and_source(crm: Crm) -> None:
+    with crm.client(crm.token("manager")) as api:
+        made = _created(
+            api.post(
+                "/api/contacts", json={"full_name": "Consenting Carla", "marketing_consent": True}
+            )
+        )
+        assert made["marketing_consent_source"] == "api" and made["marketing_consent_at"]
+        first = made["marketing_consent_at"]
+        same = api.patch(
+            f"/api/contacts/{made['id']}",
+            json={"marketing_consent": True, "version": made["version"]},
+        ).json()
+        assert same["marketing_consent_at"] == first  # unchanged: not stamped again
+        refused = api.patch(
+            f"/api/contacts/{made['id']}", json={"marketing_consent_source": "form"}
+        )
+        assert refused.status_code == 422  # the app writes it, nobody else
+        withdrawn = api.patch(
+            f"/api/contacts/{made['id']}",
+            json={"marketing_consent": False, "version": same["version"]},
+        ).json()
+        assert withdrawn["marketing_consent"] is False
+        assert withdrawn["marketing_consent_at"] > first
+    with crm.client(headers={"Accept-Language": "en"}) as visitor:
+        sent = visitor.post(
+            "/f/contact_us",
+            json={"name": "Formal Fiona", "consent": True, "marketing_consent": True},
+        )
+        assert sent.status_code in (200, 201), sent.text
+    rows = crm.sql(
+        "SELECT marketing_consent, marketing_consent_source FROM leads WHERE name = 'Formal Fiona'"
+    )
+    assert [(bool(r[0]), r[1]) for r in rows] == [(True, "form")]

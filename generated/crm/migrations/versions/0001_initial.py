@@ -1390,6 +1390,24 @@ def upgrade() -> None:
             "utm_campaign", sa.String(length=100), nullable=True, comment="UTM-кампания"
         ),
         sa.Column(
+            "marketing_consent",
+            sa.Boolean(),
+            nullable=True,
+            comment="Согласие на рассылку",
+        ),
+        sa.Column(
+            "marketing_consent_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="Согласие на рассылку: дата изменения",
+        ),
+        sa.Column(
+            "marketing_consent_source",
+            sa.String(length=16),
+            nullable=True,
+            comment="Согласие на рассылку: источник",
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,
@@ -1413,6 +1431,10 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "length(landing_page) <= 500", name=op.f("ck_leads_landing_page_max_length")
+        ),
+        sa.CheckConstraint(
+            "length(marketing_consent_source) <= 16",
+            name=op.f("ck_leads_marketing_consent_source_max_length"),
         ),
         sa.CheckConstraint(
             "length(name) <= 200", name=op.f("ck_leads_name_max_length")
@@ -1510,10 +1532,28 @@ def upgrade() -> None:
         ),
         sa.Column("notes", sa.Text(), nullable=True, comment="Заметки"),
         sa.Column(
+            "marketing_consent",
+            sa.Boolean(),
+            nullable=True,
+            comment="Согласие на рассылку",
+        ),
+        sa.Column(
             "last_contacted_at",
             sa.DateTime(timezone=True),
             nullable=True,
             comment="Последний контакт",
+        ),
+        sa.Column(
+            "marketing_consent_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="Согласие на рассылку: дата изменения",
+        ),
+        sa.Column(
+            "marketing_consent_source",
+            sa.String(length=16),
+            nullable=True,
+            comment="Согласие на рассылку: источник",
         ),
         sa.Column(
             "created_at",
@@ -1557,6 +1597,10 @@ def upgrade() -> None:
         sa.CheckConstraint("discount >= 0", name=op.f("ck_contacts_discount_min")),
         sa.CheckConstraint(
             "length(full_name) <= 200", name=op.f("ck_contacts_full_name_max_length")
+        ),
+        sa.CheckConstraint(
+            "length(marketing_consent_source) <= 16",
+            name=op.f("ck_contacts_marketing_consent_source_max_length"),
         ),
         sa.CheckConstraint(
             "length(notes) <= 5000", name=op.f("ck_contacts_notes_max_length")
