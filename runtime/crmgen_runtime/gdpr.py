@@ -54,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import audit, ftsindex, permissions
+from crmgen_runtime import audit, ftsindex, permissions, rollups
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, user_of
@@ -576,6 +576,8 @@ def scrub(
     if not needles:
         return 0
     entity_tables = {r.model.__table__.name for r in catalog.by_name.values()}
+    users = catalog.by_name.get("User")
+    accounts = users.model.__table__.name if users is not None else ""
     outbox = _optional(catalog, OutboxMessageTable)
     metadata = next(iter(catalog.by_name.values())).model.metadata
     everything = _pattern(needles)
@@ -596,7 +598,7 @@ def scrub(
                     scopes.append(
                         (sa.and_(linked[table.name], _contains(column, needles)), everything)
                     )
-                if idents:
+                if idents and table.name != accounts:  # a user's own address is theirs
                     scopes.append((_contains(column, idents), identifiers))
             for where, pattern in scopes:
                 if pattern is None:
@@ -604,11 +606,16 @@ def scrub(
                 rows = session.execute(sa.select(*keys, column).where(where)).all()
                 for row in rows:
                     value = row[-1]
-                    if isinstance(value, str) and column.nullable and is_entity:
-                        whole = pattern.fullmatch(value.strip())
-                        new: Any = None if whole else _scrub_value(value, pattern)
-                    else:
-                        new = _scrub_value(value, pattern)
+                    new: Any = _scrub_value(value, pattern)
+                    if is_entity and isinstance(value, str) and pattern.fullmatch(value.strip()):
+                        # the whole value: empty, or (a required column) a value of its own,
+                        # so a unique column never gets the same one twice
+                        place = ":".join(str(v) for v in row[:-1])
+                        new = (
+                            None
+                            if column.nullable
+                            else pseudonym(table.name, 0, f"{place}:{column.name}")
+                        )
                     if new == value:
                         continue
                     match = sa.and_(*(k == row[i] for i, k in enumerate(keys)))
@@ -803,18 +810,25 @@ def run_retention(
 
 
 def _delete(session: Session, resource: Resource, ids: list[int]) -> None:
-    """Delete the records for good (a soft-deleting entity's too); one that others still need
-    (a restricting reference) stays."""
+    """Delete the records for good (a soft-deleting entity's too), keeping their parents'
+    rollups exact; one that others still need (a restricting reference) stays."""
     table = resource.model.__table__
     files_table = _optional(resource.catalog, StoredFileTable)
     for record_id in ids:
+        row = session.execute(sa.select(table).where(table.c.id == record_id)).mappings().first()
+        if row is None:
+            continue
+        stored = {"id": row["id"], "version": row["version"]}
+        stored.update(
+            {i.name: row[i.column_name] for i in resource.fields.values() if i.column_name}
+        )
         try:
             with session.begin_nested():
                 session.execute(sa.delete(table).where(table.c.id == record_id))
         except sa.exc.IntegrityError:
             continue
+        rollups.after_write(session, resource, stored)
         if files_table is not None:
-            _drop_files(session, files_table, resource, record_id, None)
             session.execute(
                 sa.update(files_table)
                 .where(files_table.c.entity == resource.name, files_table.c.record_id == record_id)
