@@ -408,3 +408,25 @@ def test_consent_keeps_its_time_and_source(crm: Crm) -> None:
         "SELECT marketing_consent, marketing_consent_source FROM leads WHERE name = 'Formal Fiona'"
     )
     assert [(bool(r[0]), r[1]) for r in rows] == [(True, "form")]
+
+
+def test_consent_given_in_the_web_form_comes_from_the_user(crm: Crm) -> None:
+    with _browser(crm, "manager") as web:
+        form = web.get("/contacts/new")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert form.status_code == 200 and token is not None
+        assert 'name="marketing_consent_source"' not in form.text  # the app's, not the user's
+        sent = web.post(
+            "/contacts/new",
+            data={
+                "csrf_token": token.group(1),
+                "full_name": "Webby Wanda",
+                "marketing_consent": "on",
+            },
+        )
+        assert sent.status_code == 303, sent.text
+    rows = crm.sql(
+        "SELECT marketing_consent_source, marketing_consent_at FROM contacts "
+        "WHERE full_name = 'Webby Wanda'"
+    )
+    assert [r[0] for r in rows] == ["user"] and rows[0][1] is not None
