@@ -2,8 +2,8 @@
 
 One person, Zebulon Quackenbush, is spread over the CRM the way a real one is: a contact with an
 e-mail, a phone and a photo; a won deal named after him with an amount; a call logged with his
-number; a client group he is a member of; comments on him and his deal (one mentioning a
-manager, who is notified); e-mails sent from him and from his deal (the outbox and the mail
+number; a client group he is a member of; comments on him and his deal (mentioning the
+administrator, who is notified); e-mails sent from him and from his deal (the outbox and the mail
 log). ``GET /api/contacts/{id}/personal-data`` gives all of it to a manager as a zip (never to a
 seller or support); ``POST /api/contacts/{id}/erase`` leaves no table and no column (search
 tables included) holding his name, address or number, while his deal keeps its amount and his
@@ -111,7 +111,7 @@ def person(crm: Crm) -> dict[str, Any]:
         for path in (f"/api/contacts/{contact['id']}", f"/api/deals/{deal['id']}"):
             said = client.post(
                 f"{path}/comments",
-                json={"body": f"{NAME} ({MAIL}) agreed, @{email('manager')} please call"},
+                json={"body": f"{NAME} ({MAIL}) agreed, @{email('admin')} please call"},
             )
             assert said.status_code == 201, said.text
         mailed = client.post(
@@ -187,6 +187,7 @@ def test_an_export_holds_the_person_across_entities(crm: Crm, person: dict[str, 
     assert [NAME in r["body"] for r in rows("comments")] == [True]
     assert {r["action"] for r in rows("audit")} >= {"create"}
     assert any(MAIL in r["recipients"] for r in rows("emails"))
+    assert [NAME in r["message"] for r in rows("notifications")] == [True]  # admin's mention
     assert [r["id"] for r in rows("files")] == [person["photo"]]
     assert archive.read(f"files/{person['photo']}-z.png") == PNG
     table = list(csv.DictReader(io.StringIO(archive.read("contacts.csv").decode())))
