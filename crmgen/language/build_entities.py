@@ -10,6 +10,7 @@ from crmgen_runtime.tables import SYSTEM_NAMES
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
+from crmgen.language.build_gdpr import build_personal_data, build_retention
 from crmgen.language.build_rollups import build_rollup
 from crmgen.language.build_workflows import build_workflow
 from crmgen.language.context import USER, Context, freeze
@@ -154,6 +155,9 @@ def build_entities(ctx: Context) -> list[Entity]:
                 )
                 continue
             table[fname] = build_field(ctx, name, fname, fraw, fpath)
+        for fname, fraw in (raw.get("fields") or {}).items():
+            if isinstance(fraw, dict) and fraw.get("consent") and fname in table:
+                _consent_fields(ctx, table, fname, path + ("fields", fname))
     _relations(ctx, raw_entities)
     built = [
         _entity(ctx, name, raw_entities.get(name) or {}, path0 + (name,))
@@ -161,6 +165,63 @@ def build_entities(ctx: Context) -> list[Entity]:
     ]
     _clashes(ctx, built)
     return built
+
+
+CONSENT_SOURCE_LENGTH = 16  # api, form, user, import, process (crmgen_runtime.consent)
+
+
+def _consent_fields(ctx: Context, table: dict[str, Field], name: str, path: Path) -> None:
+    """The read-only companions of the consent field ``name``: when it last changed
+    (``<name>_at``) and where the change came from (``<name>_source``)."""
+    f = table[name]
+    if f.type != "boolean":
+        ctx.error(
+            path + ("consent",),
+            "consent",
+            f"consent is a yes or no: '{name}' is a {f.type} field; make it a boolean",
+        )
+        return
+    table[name] = _replace(f, consent=True)
+    label = f.label
+    for suffix, ftype, words in (
+        (
+            "_at",
+            "datetime",
+            {
+                "en": "given or withdrawn at",
+                "ru": "дата изменения",
+                "id": "waktu perubahan",
+                "bs": "vrijeme promjene",
+                "zh": "变更时间",
+            },
+        ),
+        (
+            "_source",
+            "string",
+            {"en": "source", "ru": "источник", "id": "sumber", "bs": "izvor", "zh": "来源"},
+        ),
+    ):
+        companion = name + suffix
+        if companion in table:
+            ctx.error(
+                path + ("consent",),
+                "consent",
+                f"'{companion}' is kept by the app for the consent '{name}': rename the field "
+                f"'{companion}' or drop consent",
+            )
+            continue
+        texts = {
+            locale: f"{label.get(locale) or humanize(name)}: {word}"
+            for locale, word in words.items()
+        }
+        table[companion] = Field(
+            companion,
+            ftype,
+            Text.of(texts, humanize(companion)),
+            f.position,
+            read_only=True,
+            max_length=CONSENT_SOURCE_LENGTH if ftype == "string" else None,
+        )
 
 
 def _ordered(raw_entities: dict[str, Any]) -> list[str]:
@@ -450,6 +511,17 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
     documents = build_documents(
         ctx, name, raw.get("documents") or {}, ui.list.columns, permissions, path + ("documents",)
     )
+    personal = build_personal_data(
+        ctx, name, raw.get("personal_data"), path + ("personal_data",), fields
+    )
+    retention = build_retention(
+        ctx,
+        name,
+        raw.get("retention"),
+        path + ("retention",),
+        personal,
+        bool(raw.get("timestamps", True)),
+    )
     return Entity(
         name=name,
         plural=plural,
@@ -475,6 +547,8 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         renamed_from=raw.get("renamed_from"),
         documents=documents,
         workflow=build_workflow(ctx, name, raw.get("workflow"), path + ("workflow",)),
+        personal_data=personal,
+        retention=retention,
     )
 
 

@@ -98,6 +98,7 @@ class Field:
     relation: Relation | None = None
     renamed_from: str | None = None
     rollup: Rollup | None = None  # read-only: kept by the app from related records
+    consent: bool = False  # a consent: its time and source kept in <name>_at, <name>_source
 
     @property
     def attr(self) -> str:
@@ -247,6 +248,36 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """How erasure treats one personal field: ``blank``, ``pseudonym`` or ``replace`` (by
+    ``value``)."""
+
+    field: str
+    mode: Literal["blank", "pseudonym", "replace"]
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class PersonalData:
+    """The personal data of an entity's records (``build_gdpr``): the fields and how each is
+    erased; the ``roles`` that may export and erase (superusers always may)."""
+
+    erasures: tuple[Erasure, ...]
+    roles: tuple[str, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Records matching ``where`` untouched for ``after_days`` days are anonymised or deleted."""
+
+    after_days: int
+    action: Literal["anonymize", "delete"]
+    where: tuple[Condition, ...]
+    position: Position
+
+
+@dataclass(frozen=True)
 class Entity:
     name: str
     plural: str
@@ -272,6 +303,8 @@ class Entity:
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
     attachments: bool = False  # records get files attached (/api/<plural>/{id}/attachments)
     workflow: Workflow | None = None  # the guarded changes of an enum field
+    personal_data: PersonalData | None = None  # what erasure anonymises, who exports it
+    retention: Retention | None = None  # how long matching records are kept
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -597,6 +630,12 @@ class Spec:
             return False
 
         return any(uses(p.steps) for p in self.processes)
+
+    @property
+    def uses_gdpr(self) -> bool:
+        """Whether the app handles personal data (an entity's ``personal_data`` or
+        ``retention``): the ``crm_gdpr_log`` table and ``crmgen_runtime.gdpr``."""
+        return any(e.personal_data is not None or e.retention is not None for e in self.entities)
 
     @property
     def uses_files(self) -> bool:

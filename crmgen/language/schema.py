@@ -81,6 +81,55 @@ def _workflow() -> dict[str, Any]:
     return schema
 
 
+def _personal_data() -> dict[str, Any]:
+    """The personal data of an entity's records and how each field is erased (``build_gdpr``)."""
+    erase = {
+        "description": "blank, pseudonym, or {replace: VALUE}",
+        "anyOf": [
+            {"enum": ["blank", "pseudonym"], "x-error": "erase mode"},
+            obj(("replace",), replace={"type": ["string", "number"]}),
+        ],
+    }
+    schema = obj(
+        ("fields",),
+        fields={
+            "type": "object",
+            "description": "per field: how erasure treats it",
+            "propertyNames": {"$ref": "#/$defs/snake_name"},
+            "additionalProperties": erase,
+            "minProperties": 1,
+        },
+        roles={
+            "type": "array",
+            "items": {"$ref": "#/$defs/snake_name"},
+            "description": "the roles that may export and erase (superusers always may)",
+        },
+    )
+    schema["description"] = (
+        "a person's data: {fields: {email: blank, full_name: pseudonym}, roles: [manager]}"
+    )
+    return schema
+
+
+def _retention() -> dict[str, Any]:
+    """How long records are kept (``build_gdpr``)."""
+    schema = obj(
+        ("after_days",),
+        after_days={
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 36500,
+            "description": "days since the record last changed",
+        },
+        where=WHERE,
+        action={"enum": ["anonymize", "delete"]},
+    )
+    schema["description"] = (
+        "records matching where, unchanged for after_days, are anonymised or deleted"
+    )
+    return schema
+
+
 def _field_schema() -> dict[str, Any]:
     common: dict[str, Any] = {
         "type": {"enum": sorted(fields.REGISTRY), "x-error": "field type"},
@@ -94,6 +143,11 @@ def _field_schema() -> dict[str, Any]:
         "computed": EXPR,
         "rollup": _rollup(),
         "renamed_from": {"$ref": "#/$defs/snake_name"},
+        "consent": {
+            "type": "boolean",
+            "description": "a boolean consent: the app keeps when and where it last changed "
+            "in <name>_at and <name>_source",
+        },
     }
     options: dict[str, Any] = {}
     for ft in fields.REGISTRY.values():
@@ -274,6 +328,8 @@ def _entity() -> dict[str, Any]:
             "additionalProperties": _document(),
         },
         workflow=_workflow(),
+        personal_data=_personal_data(),
+        retention=_retention(),
     )
 
 

@@ -109,6 +109,8 @@ class ResourceFacts:
     wheres: tuple[WhereFacts, ...]
     search: tuple[str, ...]
     workflow: WorkflowFacts | None = None
+    # the code of ``retention.where`` (in the function ``_retention_<table>``)
+    retention_where: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,6 +190,9 @@ def resource(spec: Spec, entity: Entity) -> ResourceFacts:
         tuple(wheres),
         search,
         workflow_facts(spec, entity),
+        tuple(Conditions(spec, f"{entity.name}.retention").all(entity.name, entity.retention.where))
+        if entity.retention is not None
+        else (),
     )
 
 
@@ -213,6 +218,8 @@ def field_facts(entity: Entity, f: Field, phone_region: str = "") -> FieldFacts:
         options["region"] = phone_region
     if f.type == "enum":
         options["values"] = tuple(v.name for v in f.values)
+    if f.consent:  # its time and source kept beside it (crmgen_runtime.consent)
+        options["consent"] = True
     if f.type in ("file", "image"):  # checked on the file's content (crmgen_runtime.files)
         if f.accept:
             options["accept"] = tuple(f.accept)
@@ -327,7 +334,7 @@ def api_context(spec: Spec) -> dict[str, Any]:
     rollup_facts = rollups(spec)
     workflow_code = [
         code for r in facts if r.workflow for _, _, codes in r.workflow.wheres for code in codes
-    ]
+    ] + [code for r in facts for code in r.retention_where]
     return {
         "resources": facts,
         "rollups": rollup_facts,

@@ -20,6 +20,7 @@ from crmgen.render import (
     document_routes,
     openapi_accounts,
     openapi_files,
+    openapi_gdpr,
     openapi_notifications,
     openapi_security,
 )
@@ -150,6 +151,7 @@ def document(spec: Spec) -> dict[str, Any]:
     paths.update(view_paths(spec))  # GET|POST /api/views, GET|PATCH|DELETE /api/views/{id}
     paths.update(mail_paths(spec))  # GET|POST /api/<path>/{id}/emails (email_templates, imap)
     paths.update(openapi_files.paths(spec))  # uploads, downloads, attachments
+    paths.update(openapi_gdpr.paths(spec))  # GET .../{id}/personal-data, POST .../{id}/erase
     described: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {

@@ -41,7 +41,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crmgen_runtime import links, notifications, permissions, phones, validation, workflows
+from crmgen_runtime import consent, links, notifications, permissions, phones, validation, workflows
 from crmgen_runtime.crud import record_id_of
 from crmgen_runtime.decimals import average, column_sum
 from crmgen_runtime.delivery import where as url_place
@@ -348,9 +348,10 @@ class Run:
     def create(self, entity: str, values: dict[str, Any]) -> Any:
         resource = self.resource(entity)
         values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
-        new_id = insert_row(
-            self.session, resource, values, self.current, None, guarded=self.guarded
-        )
+        with consent.source("process"):
+            new_id = insert_row(
+                self.session, resource, values, self.current, None, guarded=self.guarded
+            )
         self.session.expire_all()
         return self.load(entity, new_id)
 
@@ -360,15 +361,16 @@ class Run:
         ids = self.ids(entity, where)
         values = phones.stored_values(resource.fields, {k: unwrap(v) for k, v in values.items()})
         for record_id in ids:
-            update_row(
-                self.session,
-                resource,
-                record_id,
-                dict(values),
-                self.current,
-                None,
-                guarded=self.guarded,
-            )
+            with consent.source("process"):
+                update_row(
+                    self.session,
+                    resource,
+                    record_id,
+                    dict(values),
+                    self.current,
+                    None,
+                    guarded=self.guarded,
+                )
         self.session.expire_all()
         return len(ids)
 
@@ -395,15 +397,16 @@ class Run:
             self.check_draft(record, values)
             record.changes.update(values)
             return
-        update_row(
-            self.session,
-            resource,
-            record.id,
-            dict(values),
-            self.current,
-            None,
-            guarded=self.guarded,
-        )
+        with consent.source("process"):
+            update_row(
+                self.session,
+                resource,
+                record.id,
+                dict(values),
+                self.current,
+                None,
+                guarded=self.guarded,
+            )
         self.session.expire_all()
 
     def check_draft(self, record: Record, values: Mapping[str, Any]) -> None:

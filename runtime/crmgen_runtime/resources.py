@@ -22,6 +22,7 @@ from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
 
 if TYPE_CHECKING:
+    from crmgen_runtime.gdpr import Personal, Retention
     from crmgen_runtime.rollups import Rollup
     from crmgen_runtime.workflows import Workflow
 
@@ -161,6 +162,8 @@ class Resource:
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
     attachments: bool = False  # records have files attached (``crmgen_runtime.files``)
     workflow: Workflow | None = None  # the guarded changes of an enum field (``workflows``)
+    personal: Personal | None = None  # its personal data: export and erasure (``gdpr``)
+    retention: Retention | None = None  # how long its records are kept (``gdpr``)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""
@@ -256,6 +259,10 @@ class Catalog:
                 register = getattr(importlib.import_module(name), "register", None)
                 if callable(register):
                     register(self._events)
+            if any(r.retention is not None for r in self.by_name.values()):
+                from crmgen_runtime import gdpr  # it reads resources: imported on use
+
+                gdpr.register(self)
         return self._events
 
     def adopt(self, resource: Resource) -> Resource:

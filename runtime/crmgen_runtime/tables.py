@@ -585,6 +585,39 @@ class InboundEventTable:
     result: Mapped[str] = mapped_column(sa.String(32), default="ok", server_default="ok")
 
 
+class GdprLogTable:
+    """One export or erasure of a person's data (``crmgen_runtime.gdpr``): who, when, why, which
+    record, which fields were erased and how many copies elsewhere were scrubbed. It never holds
+    an erased value (the reason is scrubbed of them too). Only apps whose spec declares
+    ``personal_data`` or ``retention`` have it."""
+
+    __tablename__ = "crm_gdpr_log"
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (
+            sa.CheckConstraint(
+                sa.column("kind").in_(["export", "erase", "retention"]), name="kind_values"
+            ),
+            sa.Index("ix_crm_gdpr_log_entity_record_id", "entity", "record_id"),
+        )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = _timestamp(index=True)
+    kind: Mapped[str] = mapped_column(sa.String(10), comment="export, erase or retention")
+    entity: Mapped[str] = mapped_column(sa.String(64))
+    record_id: Mapped[int] = mapped_column(sa.BigInteger())
+    user_id: Mapped[int | None] = _user("SET NULL")
+    user_email: Mapped[str | None] = mapped_column(
+        sa.String(254), comment="who did it (none: the retention rule)"
+    )
+    reason: Mapped[str] = mapped_column(sa.Text(), default="", server_default="")
+    fields: Mapped[list[str]] = mapped_column(sa.JSON(), default=list, comment="fields erased")
+    scrubbed: Mapped[int] = mapped_column(
+        default=0, server_default=sa.text("0"), comment="rows elsewhere scrubbed of the values"
+    )
+
+
 SYSTEM_TABLES: tuple[type, ...] = (
     UserRoleTable,
     UserSessionTable,
@@ -610,10 +643,12 @@ OPTIONAL_TABLES: tuple[type, ...] = (NotificationTable, NotificationSettingTable
 MAIL_TABLES: tuple[type, ...] = (EmailLogTable, MailboxTable)
 # The table only apps with inbound webhooks (the spec's ``inbound:``) have.
 INBOUND_TABLES: tuple[type, ...] = (InboundEventTable,)
+# The table only apps that handle personal data (``personal_data``, ``retention``) have.
+GDPR_TABLES: tuple[type, ...] = (GdprLogTable,)
 
 SYSTEM_NAMES: tuple[str, ...] = tuple(
     t.__tablename__  # type: ignore[attr-defined]
-    for t in SYSTEM_TABLES + OPTIONAL_TABLES + MAIL_TABLES + INBOUND_TABLES
+    for t in SYSTEM_TABLES + OPTIONAL_TABLES + MAIL_TABLES + INBOUND_TABLES + GDPR_TABLES
 )
 ADDED_IN_0_5: tuple[type, ...] = (
     ImportFailureTable,

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from crmgen_runtime import (
     accounts,
     audit,
+    consent,
     files,
     links,
     permissions,
@@ -272,6 +273,7 @@ def insert_row(
     if resource.owner is not None and user is not None and values.get(resource.owner) is None:
         values[resource.owner] = user.id  # a record nobody owns would vanish from its creator
     _compute(resource, values, {})
+    consent.stamp(resource, values, None)
     rollups.start(resource, values)
     missing = {
         info.name: "This field is required."
@@ -469,6 +471,7 @@ def update_row(
     if resource.computed:
         current = session.execute(sa.select(table).where(table.c.id == record_id)).mappings().one()
         _compute(resource, values, dict(current))
+    consent.stamp(resource, values, before)
     done = session.execute(
         sa.update(table)
         .where(table.c.id == record_id, table.c.version == stored["version"])

@@ -1,6 +1,7 @@
 """The detail page and the forms in real headless Chromium against a real uvicorn process:
-an edit saved through the form, the searchable picker, related lists, the activity timeline and
-a manual process's button."""
+an edit saved through the form, the searchable picker, related lists, the activity timeline,
+a manual process's button, and a GDPR erasure (the export and erase buttons, the reason and
+the confirmation)."""
 # ruff: noqa: F811  (the tests take fixtures imported from test_pages / test_browser)
 
 from __future__ import annotations
@@ -245,3 +246,42 @@ def test_the_workflow_buttons_move_a_deal_or_say_why_not(page: Any, live: Server
     assert "does not meet the conditions of won" in problem, problem
     assert page.locator("h1").inner_text() == "Free deal"  # the detail page, not an error page
     assert stored(live, "admin", f"deals/{free['id']}")["stage"] == "proposal"
+
+
+def test_erase_a_contact_from_its_page(page: Any, live: Server, shots: Path) -> None:
+    contact = created(
+        live,
+        "seller1",
+        "contacts",
+        {"full_name": "Gerda Forgetme", "email": "gerda@forget.example"},
+    )
+    url = f"{live.base}/contacts/{contact['id']}"
+    sign_in(page, live, "seller1")
+    page.goto(f"{live.base}/locale?set=en")
+    page.goto(url)
+    assert page.locator("a[data-action=erase-personal-data]").count() == 0
+    page.context.clear_cookies()
+
+    sign_in(page, live, "admin")
+    page.goto(f"{live.base}/locale?set=en")
+    page.goto(url)
+    export = page.locator("a[data-action=export-personal-data]")
+    assert export.inner_text() == "Export personal data"
+    with page.expect_download() as download:
+        export.click()
+    assert download.value.suggested_filename == f"contacts-{contact['id']}-personal-data.zip"
+
+    page.click("a[data-action=erase-personal-data]")
+    assert page.url.endswith(f"/contacts/{contact['id']}/erase")
+    page.fill("#f_reason", "Asked by e-mail on 3 May")
+    page.check("input[name=confirm]")
+    page.screenshot(path=str(shots / "gdpr-erase.png"), full_page=True)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.click("button[data-action=erase]")
+    page.wait_for_load_state()
+    assert dialogs == ["I understand that this erases the person's data for good."]
+    assert page.url.endswith(f"/contacts/{contact['id']}?gdpr=erased")
+    assert page.locator("p.alert.notice").inner_text() == "The personal data was erased."
+    assert page.locator("h1").inner_text().startswith("erased-")
+    assert "Gerda" not in page.content()

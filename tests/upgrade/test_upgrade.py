@@ -328,3 +328,11 @@ def test_migrate_fills_the_new_rollup_fields(upgraded: Upgraded) -> None:
     won = {row["id"]: row["won_total"] for row in upgraded.rows["companies"]}
     assert won == {1: "9999999999.99", 2: "0.00", 3: "0.00"}
     assert {row["last_contacted_at"] for row in upgraded.rows["contacts"]} == {None}
+
+
+def test_personal_data_gets_its_log_table(upgraded: Upgraded) -> None:
+    """Issue 16 (GDPR) logs exports and erasures in ``crm_gdpr_log``: the upgrade adds it empty,
+    and the contacts the previous release kept are untouched (erasure is a request, not a
+    migration)."""
+    assert upgraded.rows["crm_gdpr_log"] == []
+    assert {row["full_name"] for row in upgraded.rows["contacts"]} == {"Top", "Cent", "Nothing"}

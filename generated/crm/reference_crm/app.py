@@ -23,6 +23,7 @@ from crmgen_runtime import (
     crud,
     events,
     files,
+    gdpr,
     notifications,
     profile,
     views,
@@ -68,6 +69,8 @@ def api_routes() -> list[BaseRoute]:
     routes.extend(print_formats.api_routes(web.SITE))
     # GET|POST /api/<path>/{id}/comments, PATCH|DELETE .../comments/{cid}, .../mentions
     routes.extend(comments.routes(CATALOG))
+    # GET /api/<path>/{id}/personal-data, POST /api/<path>/{id}/erase
+    routes.extend(gdpr.routes(CATALOG))
     # POST /api/files, GET /api/files/{file}, /api/<path>/{id}/attachments
     routes.extend(files.routes(CATALOG))
     for resource in RESOURCES.values():

@@ -316,6 +316,10 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         sa.CheckConstraint(
             sa.func.length(sa.column("notes")) <= 5000, name="notes_max_length"
         ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("marketing_consent_source")) <= 16,
+            name="marketing_consent_source_max_length",
+        ),
         sa.UniqueConstraint("company_id", "email", name="uq_contact_company_email"),
         sa.Index("ix_contacts_list_full_name_id", "full_name", "id"),
         sa.Index(
@@ -361,8 +365,17 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         comment="Учётная запись портала",
     )
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Заметки")
+    marketing_consent: Mapped[bool | None] = mapped_column(
+        sa.Boolean(), default=False, comment="Согласие на рассылку"
+    )
     last_contacted_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Последний контакт"
+    )
+    marketing_consent_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="Согласие на рассылку: дата изменения"
+    )
+    marketing_consent_source: Mapped[str | None] = mapped_column(
+        sa.String(16), comment="Согласие на рассылку: источник"
     )
 
     company: Mapped[Company | None] = relationship(
@@ -431,6 +444,10 @@ class Lead(entities.Record, entities.Timestamps, Base):
             sa.func.length(sa.column("utm_campaign")) <= 100,
             name="utm_campaign_max_length",
         ),
+        sa.CheckConstraint(
+            sa.func.length(sa.column("marketing_consent_source")) <= 16,
+            name="marketing_consent_source_max_length",
+        ),
         sa.Index("ix_leads_list_created_at_id", "created_at", "id"),
         sa.Index("ix_leads_list_source_created_at_id", "source", "created_at", "id"),
         sa.Index("ix_leads_list_status_created_at_id", "status", "created_at", "id"),
@@ -476,6 +493,15 @@ class Lead(entities.Record, entities.Timestamps, Base):
     utm_medium: Mapped[str | None] = mapped_column(sa.String(100), comment="UTM-канал")
     utm_campaign: Mapped[str | None] = mapped_column(
         sa.String(100), comment="UTM-кампания"
+    )
+    marketing_consent: Mapped[bool | None] = mapped_column(
+        sa.Boolean(), default=False, comment="Согласие на рассылку"
+    )
+    marketing_consent_at: Mapped[dt.datetime | None] = mapped_column(
+        sa.DateTime(timezone=True), comment="Согласие на рассылку: дата изменения"
+    )
+    marketing_consent_source: Mapped[str | None] = mapped_column(
+        sa.String(16), comment="Согласие на рассылку: источник"
     )
 
     owner: Mapped[User | None] = relationship(
@@ -1087,6 +1113,10 @@ class CrmMailbox(tables.MailboxTable, Base):
 
 class CrmStoredFile(tables.StoredFileTable, Base):
     """An uploaded file (a file or image field's, or an attachment); its bytes are in storage."""
+
+
+class CrmGdprLog(tables.GdprLogTable, Base):
+    """One export or erasure of a person's data: who, when, why, which record (no erased value)."""
 
 
 def trigram_indexes(table: str, columns: list[str]) -> sa.DDL:

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from crmgen_runtime import where
+from crmgen_runtime.gdpr import Personal, Retention
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import (
     Access,
@@ -54,6 +55,11 @@ def _rollup_companies_won_total() -> sa.ColumnElement[bool]:
 def _rollup_contacts_last_contacted_at() -> sa.ColumnElement[bool]:
     """The related records Contact.last_contacted_at counts."""
     return where.in_(models.Interaction.kind, ["call", "meeting"])
+
+
+def _retention_leads() -> sa.ColumnElement[bool]:
+    """The Lead records its retention rule takes (once old enough)."""
+    return where.eq(models.Lead.status, "lost")
 
 
 def _workflow_deals_won(user: CurrentUser) -> sa.ColumnElement[bool]:
@@ -253,7 +259,15 @@ CONTACTS_RESOURCE = Resource(
             display="email",
         ),
         FieldInfo("notes", "text", options={"max_length": 5000}),
+        FieldInfo("marketing_consent", "boolean", options={"consent": True}),
         FieldInfo("last_contacted_at", "datetime", read_only=True),
+        FieldInfo("marketing_consent_at", "datetime", read_only=True),
+        FieldInfo(
+            "marketing_consent_source",
+            "string",
+            read_only=True,
+            options={"max_length": 16},
+        ),
     ),
     display="full_name",
     search=("full_name", "email", "phone"),
@@ -274,6 +288,19 @@ CONTACTS_RESOURCE = Resource(
     },
     default_sort=("full_name",),
     comments=True,
+    personal=Personal.of(
+        {
+            "full_name": "pseudonym",
+            "email": "blank",
+            "phone": "blank",
+            "birthday": "blank",
+            "photo": "blank",
+            "notes": "blank",
+            "position_title": "blank",
+            "portal_user": "blank",
+        },
+        roles=["manager"],
+    ),
 )
 
 
@@ -322,6 +349,14 @@ LEADS_RESOURCE = Resource(
         FieldInfo("utm_source", "string", options={"max_length": 100}),
         FieldInfo("utm_medium", "string", options={"max_length": 100}),
         FieldInfo("utm_campaign", "string", options={"max_length": 100}),
+        FieldInfo("marketing_consent", "boolean", options={"consent": True}),
+        FieldInfo("marketing_consent_at", "datetime", read_only=True),
+        FieldInfo(
+            "marketing_consent_source",
+            "string",
+            read_only=True,
+            options={"max_length": 16},
+        ),
     ),
     display="name",
     search=("name", "company_name", "email", "phone"),
@@ -333,6 +368,18 @@ LEADS_RESOURCE = Resource(
         "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("-created_at",),
+    personal=Personal.of(
+        {
+            "name": "pseudonym",
+            "email": "blank",
+            "phone": "blank",
+            "notes": "blank",
+            "utm": "blank",
+            "landing_page": "blank",
+        },
+        roles=["manager"],
+    ),
+    retention=Retention(365, "anonymize", where=_retention_leads),
 )
 
 

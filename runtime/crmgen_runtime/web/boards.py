@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
-from crmgen_runtime import backs, crud, permissions, workflows
+from crmgen_runtime import backs, consent, crud, permissions, workflows
 from crmgen_runtime.decimals import WIDE, column_sum
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.formats import babel_locale
@@ -539,6 +539,8 @@ def kanban_routes(path: str, resource: Resource) -> list[BaseRoute]:
             payload["version"] = version
         try:
             await run_in_threadpool(
+                consent.within,
+                "user",
                 crud.update_record,
                 request.app.state.db,
                 resource,

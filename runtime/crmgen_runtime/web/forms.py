@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import crud, links, permissions, workflows
+from crmgen_runtime import consent, crud, links, permissions, workflows
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -325,6 +325,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             )
         try:
             record = await run_in_threadpool(
+                consent.within,
+                "user",
                 crud.create_record,
                 request.app.state.db,
                 resource,
@@ -405,6 +407,8 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             pass
         try:
             await run_in_threadpool(
+                consent.within,
+                "user",
                 crud.update_record,
                 database,
                 resource,

@@ -50,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import body_limit, crud, links, permissions, validation
+from crmgen_runtime import body_limit, consent, crud, links, permissions, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.spreadsheets import (
@@ -536,10 +536,12 @@ def write_row(
     """Create the row's record, or update the one it matches at the version read for it,
     through the API's checks and writes, in ``session``'s transaction."""
     if row.target is None:
-        crud.create_in(session, resource, user, row.payload, ip)
+        with consent.source("import"):
+            crud.create_in(session, resource, user, row.payload, ip)
     else:
         payload = {**changes_of(row, match), "version": row.target.version}
-        crud.update_in(session, resource, user, row.target.id, payload, ip)
+        with consent.source("import"):
+            crud.update_in(session, resource, user, row.target.id, payload, ip)
 
 
 # What a batch's transaction writes besides its records: the import's progress (``import_jobs``).

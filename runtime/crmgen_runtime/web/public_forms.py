@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import auth, throttle, writes
+from crmgen_runtime import auth, consent, throttle, writes
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
@@ -159,7 +159,8 @@ def create(
             log.warning("form %s: no active owner to create records as", name)
             raise ApiError(503, "unavailable", "The form cannot take messages now.")
         try:
-            return writes.create_in(session, resource, owner, payload, ip)
+            with consent.source("form"):
+                return writes.create_in(session, resource, owner, payload, ip)
         except ApiError as exc:
             if exc.status != 403:
                 raise

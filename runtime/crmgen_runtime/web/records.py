@@ -473,6 +473,14 @@ class Viewer:
         return result
 
 
+def gdpr_notice(site: Site, request: Request) -> str | None:
+    """The notice of the detail page an erasure returns to (``gdpr_pages``: ``?gdpr=erased``)."""
+    key = {"erased": "gdpr_erased", "nothing": "gdpr_nothing_to_erase"}.get(
+        request.query_params.get("gdpr", "")
+    )
+    return None if key is None else site.translator(site.locale_of(request))(key)
+
+
 TimelineSource = Callable[[Viewer, Resource, str, int], list[dict[str, Any]]]
 """A source of timeline entries: ``source(viewer, resource, path, record_id)`` gives the entries
 about record ``record_id`` of the entity at ``path`` that the viewer's user may see, each a dict
@@ -573,7 +581,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             if moved in {value for value, _ in meta.get("choices", [])}:
                 shown = site.cell(meta, moved, locale)
                 notice = site.translator(locale)("transition_done").format(state=shown)
-        notice = notice or people.notice_of(site, request)
+        notice = notice or people.notice_of(site, request) or gdpr_notice(site, request)
         return await show_detail(request, path, resource, user, record, notice=notice)
 
     async def transition_page(request: Request) -> Response:

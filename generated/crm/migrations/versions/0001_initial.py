@@ -1013,6 +1013,61 @@ def upgrade() -> None:
         op.f("ix_crm_files_user_id"), "crm_files", ["user_id"], unique=False
     )
     op.create_table(
+        "crm_gdpr_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+        sa.Column(
+            "kind",
+            sa.String(length=10),
+            nullable=False,
+            comment="export, erase or retention",
+        ),
+        sa.Column("entity", sa.String(length=64), nullable=False),
+        sa.Column("record_id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "user_email",
+            sa.String(length=254),
+            nullable=True,
+            comment="who did it (none: the retention rule)",
+        ),
+        sa.Column("reason", sa.Text(), nullable=False, server_default=""),
+        sa.Column("fields", sa.JSON(), nullable=False, comment="fields erased"),
+        sa.Column(
+            "scrubbed",
+            sa.Integer(),
+            nullable=False,
+            server_default=sa.text("0"),
+            comment="rows elsewhere scrubbed of the values",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_crm_gdpr_log")),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_crm_gdpr_log_user_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.CheckConstraint(
+            "kind IN ('export', 'erase', 'retention')",
+            name=op.f("ck_crm_gdpr_log_kind_values"),
+        ),
+    )
+    op.create_index(op.f("ix_crm_gdpr_log_at"), "crm_gdpr_log", ["at"], unique=False)
+    op.create_index(
+        op.f("ix_crm_gdpr_log_entity_record_id"),
+        "crm_gdpr_log",
+        ["entity", "record_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_crm_gdpr_log_user_id"), "crm_gdpr_log", ["user_id"], unique=False
+    )
+    op.create_table(
         "crm_login_attempts",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column(
@@ -1341,6 +1396,24 @@ def upgrade() -> None:
             "utm_campaign", sa.String(length=100), nullable=True, comment="UTM-кампания"
         ),
         sa.Column(
+            "marketing_consent",
+            sa.Boolean(),
+            nullable=True,
+            comment="Согласие на рассылку",
+        ),
+        sa.Column(
+            "marketing_consent_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="Согласие на рассылку: дата изменения",
+        ),
+        sa.Column(
+            "marketing_consent_source",
+            sa.String(length=16),
+            nullable=True,
+            comment="Согласие на рассылку: источник",
+        ),
+        sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
             nullable=False,
@@ -1364,6 +1437,10 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "length(landing_page) <= 500", name=op.f("ck_leads_landing_page_max_length")
+        ),
+        sa.CheckConstraint(
+            "length(marketing_consent_source) <= 16",
+            name=op.f("ck_leads_marketing_consent_source_max_length"),
         ),
         sa.CheckConstraint(
             "length(name) <= 200", name=op.f("ck_leads_name_max_length")
@@ -1461,10 +1538,28 @@ def upgrade() -> None:
         ),
         sa.Column("notes", sa.Text(), nullable=True, comment="Заметки"),
         sa.Column(
+            "marketing_consent",
+            sa.Boolean(),
+            nullable=True,
+            comment="Согласие на рассылку",
+        ),
+        sa.Column(
             "last_contacted_at",
             sa.DateTime(timezone=True),
             nullable=True,
             comment="Последний контакт",
+        ),
+        sa.Column(
+            "marketing_consent_at",
+            sa.DateTime(timezone=True),
+            nullable=True,
+            comment="Согласие на рассылку: дата изменения",
+        ),
+        sa.Column(
+            "marketing_consent_source",
+            sa.String(length=16),
+            nullable=True,
+            comment="Согласие на рассылку: источник",
         ),
         sa.Column(
             "created_at",
@@ -1508,6 +1603,10 @@ def upgrade() -> None:
         sa.CheckConstraint("discount >= 0", name=op.f("ck_contacts_discount_min")),
         sa.CheckConstraint(
             "length(full_name) <= 200", name=op.f("ck_contacts_full_name_max_length")
+        ),
+        sa.CheckConstraint(
+            "length(marketing_consent_source) <= 16",
+            name=op.f("ck_contacts_marketing_consent_source_max_length"),
         ),
         sa.CheckConstraint(
             "length(notes) <= 5000", name=op.f("ck_contacts_notes_max_length")
@@ -2455,6 +2554,10 @@ def downgrade() -> None:
         op.f("ix_crm_login_attempts_user_id"), table_name="crm_login_attempts"
     )
     op.drop_table("crm_login_attempts")
+    op.drop_index(op.f("ix_crm_gdpr_log_at"), table_name="crm_gdpr_log")
+    op.drop_index(op.f("ix_crm_gdpr_log_entity_record_id"), table_name="crm_gdpr_log")
+    op.drop_index(op.f("ix_crm_gdpr_log_user_id"), table_name="crm_gdpr_log")
+    op.drop_table("crm_gdpr_log")
     op.drop_index(op.f("ix_crm_files_created_at"), table_name="crm_files")
     op.drop_index(op.f("ix_crm_files_entity_record_id"), table_name="crm_files")
     op.drop_index(op.f("ix_crm_files_user_id"), table_name="crm_files")

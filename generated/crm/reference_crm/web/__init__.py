@@ -23,6 +23,7 @@ from crmgen_runtime.web import (
     dashboards,
     error_pages,
     forms,
+    gdpr_pages,
     imports,
     lists,
     notification_pages,
@@ -56,6 +57,7 @@ MODULES = (
     search,
     notification_pages,
     comment_pages,
+    gdpr_pages,  # /<path>/{id}/erase; the export and erase buttons of detail pages
     error_pages,
 )
 
