@@ -86,12 +86,14 @@ def person(crm: Crm) -> dict[str, Any]:
                 json={
                     "name": f"Licences for {NAME}",
                     "amount": "1000.00",
-                    "stage": "won",
                     "company": company["id"],
                     "contact": contact["id"],
                 },
             )
         )
+        for stage in ("proposal", "won"):  # the pipeline's way, as the manager
+            moved = client.patch(f"/api/deals/{deal['id']}", json={"stage": stage})
+            assert moved.status_code == 200, moved.text
         call = _created(
             client.post(
                 "/api/interactions",
