@@ -10,6 +10,7 @@ from crmgen_runtime.tables import SYSTEM_NAMES
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
+from crmgen.language.build_duplicates import build_duplicates
 from crmgen.language.build_rollups import build_rollup
 from crmgen.language.build_workflows import build_workflow
 from crmgen.language.context import USER, Context, freeze
@@ -475,6 +476,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         renamed_from=raw.get("renamed_from"),
         documents=documents,
         workflow=build_workflow(ctx, name, raw.get("workflow"), path + ("workflow",)),
+        duplicates=build_duplicates(ctx, name, raw.get("duplicates"), path + ("duplicates",)),
     )
 
 

@@ -22,6 +22,7 @@ from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
 
 if TYPE_CHECKING:
+    from crmgen_runtime.duplicates import Rule as DuplicateRule
     from crmgen_runtime.rollups import Rollup
     from crmgen_runtime.workflows import Workflow
 
@@ -161,6 +162,7 @@ class Resource:
     comments: bool = False  # comments with @mentions (crmgen_runtime.comments)
     attachments: bool = False  # records have files attached (``crmgen_runtime.files``)
     workflow: Workflow | None = None  # the guarded changes of an enum field (``workflows``)
+    duplicates: tuple[DuplicateRule, ...] = ()  # when records are likely the same (``duplicates``)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""

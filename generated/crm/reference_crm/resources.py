@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from crmgen_runtime import where
+from crmgen_runtime.duplicates import Rule as DuplicateRule
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import (
     Access,
@@ -266,6 +267,11 @@ CONTACTS_RESOURCE = Resource(
     },
     default_sort=("full_name",),
     comments=True,
+    duplicates=(
+        DuplicateRule("email", ("email",)),
+        DuplicateRule("phone", ("phone",)),
+        DuplicateRule("fuzzy", ("full_name",), 0.8),
+    ),
 )
 
 
@@ -325,6 +331,10 @@ LEADS_RESOURCE = Resource(
         "support": Rule.of("none", list="all", read="all"),
     },
     default_sort=("-created_at",),
+    duplicates=(
+        DuplicateRule("email", ("email",)),
+        DuplicateRule("phone", ("phone",)),
+    ),
 )
 
 

@@ -21,6 +21,7 @@ from crmgen_runtime.web import (
     boards,
     comment_pages,
     dashboards,
+    duplicate_pages,
     error_pages,
     forms,
     imports,
@@ -45,6 +46,7 @@ MODULES = (
     account,
     people,
     api_key_pages,  # /api-keys: API keys, for user managers
+    duplicate_pages,  # /<path>/duplicates and /<path>/{id}/merge
     lists,
     forms,
     records,
