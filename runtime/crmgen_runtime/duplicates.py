@@ -53,7 +53,9 @@ EXTENSION_HINT = (
 )
 _WORD = re.compile(r"\w+")
 log = logging.getLogger(__name__)
-_trgm: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+# per engine: the schema pg_trgm lives in ("" when absent); its function and operator are
+# named with it, so any search_path works
+_trgm: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,7 @@ def ensure_indexes(connection: sa.Connection, fuzzy: Mapping[str, list[list[str]
     for table, rules in fuzzy.items():
         for columns in rules:
             connection.execute(sa.text(index_sql(table, columns, schema)))
-    _trgm[connection.engine] = True
+    _trgm[connection.engine] = schema
     return None
 
 
@@ -182,16 +184,27 @@ def _trgm_schema(connection: sa.Connection) -> str | None:
     return found
 
 
-def trigrams(session: Session) -> bool:
-    """Whether the session's database compares fuzzy rules with pg_trgm."""
+def trigrams(session: Session) -> str:
+    """The schema of pg_trgm when the session's database compares fuzzy rules with it, else
+    "" (SQLite, or PostgreSQL without the extension)."""
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
-        return False
+        return ""
     engine = getattr(bind, "engine", bind)
     known = _trgm.get(engine)
     if known is None:
-        known = _trgm[engine] = _trgm_schema(session.connection()) is not None
+        known = _trgm[engine] = _trgm_schema(session.connection()) or ""
     return known
+
+
+def _similarity(schema: str, a: Any, b: Any) -> sa.ColumnElement[float]:
+    function: sa.ColumnElement[float] = getattr(sa.func, schema).similarity(a, b)
+    return function
+
+
+def _similar(schema: str, a: Any, b: Any) -> sa.ColumnElement[bool]:
+    """``a % b`` with pg_trgm's operator (its threshold: ``_threshold``)."""
+    return a.op(f"OPERATOR({_quote(schema)}.%)", is_comparison=True)(b)  # type: ignore[no-any-return]
 
 
 # --- values --------------------------------------------------------------------------------
@@ -255,8 +268,8 @@ def matches(
         elif rule.kind == "email":
             stmt = sa.select(model.id).where(expr == key, *where).limit(CANDIDATES)
             hits = [(i, 1.0) for i in session.execute(stmt).scalars()]
-        elif trigrams(session):
-            hits = _trigram_hits(session, model, expr, key, rule.threshold, where)
+        elif schema := trigrams(session):
+            hits = _trigram_hits(session, schema, model, expr, key, rule.threshold, where)
         else:
             hits = _fuzzy_hits(session, model, expr, key, rule.threshold, where)
         for record_id, value in hits:
@@ -274,13 +287,20 @@ def _threshold(session: Session, threshold: float) -> None:
 
 
 def _trigram_hits(
-    session: Session, model: Any, expr: Any, key: str, threshold: float, where: list[Any]
+    session: Session,
+    schema: str,
+    model: Any,
+    expr: Any,
+    key: str,
+    threshold: float,
+    where: list[Any],
 ) -> list[tuple[int, float]]:
     _threshold(session, threshold)
-    similarity = sa.func.similarity(expr, key)
+    text = sa.cast(sa.literal(key), sa.Text)
+    similarity = _similarity(schema, expr, text)
     stmt = (
         sa.select(model.id, similarity)
-        .where(expr.op("%")(key), *where)
+        .where(_similar(schema, expr, text), *where)
         .order_by(similarity.desc(), model.id)
         .limit(CANDIDATES)
     )
@@ -308,9 +328,10 @@ def pairs(session: Session, resource: Resource, limit: int = PAIRS) -> list[Pair
     found: dict[tuple[int, int], Pair] = {}
     for rule in resource.duplicates:
         if rule.kind == "fuzzy":
+            schema = trigrams(session)
             scored = (
-                _trigram_pairs(session, resource, rule, limit)
-                if trigrams(session)
+                _trigram_pairs(session, schema, resource, rule, limit)
+                if schema
                 else _fuzzy_pairs(session, resource, rule, limit)
             )
         else:
@@ -349,15 +370,15 @@ def _equal_pairs(
 
 
 def _trigram_pairs(
-    session: Session, resource: Resource, rule: Rule, limit: int
+    session: Session, schema: str, resource: Resource, rule: Rule, limit: int
 ) -> list[tuple[int, int, float]]:
     one, two = sa.orm.aliased(resource.model), sa.orm.aliased(resource.model)
     left, right = expression(resource, rule, one), expression(resource, rule, two)
     _threshold(session, rule.threshold)
-    similarity = sa.func.similarity(left, right)
+    similarity = _similarity(schema, left, right)
     stmt = (
         sa.select(one.id, two.id, similarity)
-        .join(two, sa.and_(one.id < two.id, left.op("%")(right)))
+        .join(two, sa.and_(one.id < two.id, _similar(schema, left, right)))
         .where(
             sa.func.length(left) >= MIN_TEXT,
             *links.live(resource, one),

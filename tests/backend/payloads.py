@@ -93,9 +93,11 @@ def create(
     depth: int = 0,
     **values: Any,
 ) -> dict[str, Any]:
-    """Create a record through the API (as ``user``); returns its JSON."""
+    """Create a record through the API (as ``user``); returns its JSON. A likely duplicate
+    (sample values look alike) is created all the same (``?confirm_duplicate=true``)."""
     data = payload(backend, path, full=full, user=user, depth=depth)
     data.update(values)
-    response = backend.client.post(f"/api/{path}", json=data, headers=backend.as_user(user))
+    url = f"/api/{path}?confirm_duplicate=true"
+    response = backend.client.post(url, json=data, headers=backend.as_user(user))
     assert response.status_code == 201, (path, data, response.text)
     return response.json()
