@@ -80,9 +80,8 @@ def test_candidates_and_pairs(fuzzy: rt_crm.Crm) -> None:
 
 def test_a_create_names_only_what_the_user_may_read(fuzzy: rt_crm.Crm) -> None:
     companies = fuzzy.companies
-    with Session(fuzzy.engine) as session:
-        with pytest.raises(ApiError) as caught:
-            duplicates.check_create(session, companies, fuzzy.ann, {"name": "Acme Corporatio"})
+    with Session(fuzzy.engine) as session, pytest.raises(ApiError) as caught:
+        duplicates.check_create(session, companies, fuzzy.ann, {"name": "Acme Corporatio"})
     error = caught.value
     assert (error.status, error.code) == (409, "possible_duplicate")
     shown = {c["id"] for c in error.extra["candidates"]}
@@ -114,9 +113,8 @@ def test_a_merge_moves_links_and_keeps_the_removed_values(fuzzy: rt_crm.Crm) -> 
         ]
         assert merged and merged[0]["@merged_from"] == [4, 1]
         assert merged[0]["name"] == ["Alpha", "Acme"]
-    with Session(fuzzy.engine) as session, session.begin():
-        with pytest.raises(ApiError) as caught:  # ann may not delete bob's Beta
-            merging.merge(session, companies, fuzzy.ann, None, 1, 2)
+    with Session(fuzzy.engine) as session, pytest.raises(ApiError) as caught:
+        merging.merge(session, companies, fuzzy.ann, None, 1, 2)  # ann may not delete Beta
     assert caught.value.status in (403, 404)
 
 
