@@ -1159,9 +1159,8 @@ def ensure_search_indexes(connection: sa.Connection) -> None:
     for table, columns in SEARCH_COLUMNS.items():
         connection.execute(trigram_indexes(table, columns))  # type: ignore[arg-type]
         connection.execute(full_text_index(table, columns))  # type: ignore[arg-type]
-    duplicates.ensure_indexes(
-        connection, DUPLICATE_TEXTS
-    )  # logs what to do without pg_trgm
+    # the fuzzy duplicate rules' trigram indexes (logs what to do when pg_trgm is missing)
+    duplicates.ensure_indexes(connection, DUPLICATE_TEXTS)
 
 
 for _table, _columns in SEARCH_COLUMNS.items():
