@@ -487,9 +487,9 @@ def check_create(
     raise ApiError(
         409,
         "possible_duplicate",
-        f"This {resource.label} may already exist ({len(found)} similar record"
-        f"{'' if len(found) == 1 else 's'}): send it again with ?confirm_duplicate=true to "
-        "create it anyway.",
+        f"The record may already exist: {len(found)} similar record"
+        f"{' exists' if len(found) == 1 else 's exist'}. Send it again with "
+        "?confirm_duplicate=true to create it anyway.",
         extra={"candidates": shown, "others": others},
     )
 
