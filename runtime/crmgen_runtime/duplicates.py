@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
 from crmgen_runtime import links, permissions, phones
@@ -41,7 +41,8 @@ from crmgen_runtime.resources import Resource
 
 KINDS = ("email", "phone", "fuzzy")
 CANDIDATES = 10  # candidates a 409 names at most (per rule)
-BLOCK = 500  # records a fuzzy rule reads per blocking key without pg_trgm
+BLOCK = 500  # records a fuzzy create check reads (sharing a blocking key) without pg_trgm
+PAIR_BLOCK = 100  # records of one blocking key the pairs compare (the newest)
 PAIRS = 200  # pairs listed at most
 SCAN = 20_000  # records the pairs of a fuzzy rule read without pg_trgm (the newest)
 GROUP = 10  # records of one equal e-mail or phone paired at most
@@ -307,16 +308,22 @@ def _trigram_hits(
     return [(int(i), float(s)) for i, s in session.execute(stmt) if s >= threshold]
 
 
+def _cases(prefix: str) -> set[str]:
+    """``prefix`` as a word may begin: SQLite's lower() and LIKE fold ASCII letters only, so a
+    Cyrillic name is looked for as written (Иванов), lower-cased and upper-cased."""
+    return {prefix, prefix.capitalize(), prefix.upper()}
+
+
 def _fuzzy_hits(
     session: Session, model: Any, expr: Any, key: str, threshold: float, where: list[Any]
 ) -> list[tuple[int, float]]:
-    prefixes = sorted(blocks(key))
+    prefixes = sorted({case for p in blocks(key) for case in _cases(p)})
     if not prefixes:
         return []
     spaced = sa.literal_column("' '").op("||")(expr)
     near = sa.or_(*(spaced.like(_like(p), escape="\\") for p in prefixes))
     stmt = sa.select(model.id, expr).where(near, *where).order_by(model.id.desc()).limit(BLOCK)
-    hits = [(int(i), score(key, text or "")) for i, text in session.execute(stmt)]
+    hits = [(int(i), score(key, (text or "").lower())) for i, text in session.execute(stmt)]
     hits = [h for h in hits if h[1] >= threshold]
     return sorted(hits, key=lambda h: (-h[1], h[0]))[:CANDIDATES]
 
@@ -398,21 +405,29 @@ def _fuzzy_pairs(
     stmt = sa.select(model.id, expr).where(*links.live(resource))
     rows = session.execute(stmt.order_by(model.id.desc()).limit(SCAN)).all()
     by_block: dict[str, list[tuple[int, str]]] = {}
-    for record_id, text in rows:
-        if text and len(text.strip()) >= MIN_TEXT:
+    for record_id, raw in rows:
+        text = (raw or "").strip().lower()
+        if len(text) >= MIN_TEXT:
             for block in blocks(text):
-                by_block.setdefault(block, []).append((int(record_id), text))
+                members = by_block.setdefault(block, [])
+                if len(members) < PAIR_BLOCK:  # a common prefix compares its newest records
+                    members.append((int(record_id), text))
+    cutoff = rule.threshold * 100
     seen: dict[tuple[int, int], float] = {}
     for members in by_block.values():
-        members = members[:BLOCK]  # a very common prefix compares its newest records only
-        for i, (a, text_a) in enumerate(members):
-            for b, text_b in members[i + 1 :]:
-                pair = (min(a, b), max(a, b))
-                if pair in seen:
-                    continue
-                value = score(text_a, text_b)
-                seen[pair] = value
-    result = [(a, b, v) for (a, b), v in seen.items() if v >= rule.threshold]
+        texts = [text for _, text in members]
+        for i, (a, text) in enumerate(members[:-1]):
+            found = process.extract(
+                text,
+                texts[i + 1 :],
+                scorer=fuzz.token_sort_ratio,
+                score_cutoff=cutoff,
+                limit=None,
+            )
+            for _, value, j in found:
+                b = members[i + 1 + j][0]
+                seen[(min(a, b), max(a, b))] = float(value) / 100
+    result = [(a, b, v) for (a, b), v in seen.items()]
     return sorted(result, key=lambda r: (-r[2], r[0], r[1]))[:limit]
 
 

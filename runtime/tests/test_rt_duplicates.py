@@ -58,6 +58,7 @@ def fuzzy(crm_db: rt_crm.Crm) -> Iterator[rt_crm.Crm]:
             [
                 {"id": 10, "name": "Acme Corp", "owner_id": 1},
                 {"id": 11, "name": "Acme Corporation", "owner_id": 2},
+                {"id": 12, "name": "Ромашка Торг", "owner_id": 1},
             ],
         )
     try:
@@ -73,6 +74,10 @@ def test_candidates_and_pairs(fuzzy: rt_crm.Crm) -> None:
         assert [m.id for m in found][:1] == [10] and {10, 11} <= {m.id for m in found}
         assert all(m.rule == "fuzzy:name" and 0.5 <= m.score <= 1 for m in found)
         assert duplicates.matches(session, companies, {"name": "Zebra Works"}) == []
+        # SQLite folds ASCII letters only: a Cyrillic name is found as people write it
+        assert [m.id for m in duplicates.matches(session, companies, {"name": "ромашка торг"})] == [
+            12
+        ]
         pairs = duplicates.pairs(session, companies)
         assert (10, 11) in {(p.a, p.b) for p in pairs}
         assert not any(3 in (p.a, p.b) for p in pairs)  # Apex is deleted

@@ -39,21 +39,26 @@ def _pairs(database: Any, resource: Resource, user: CurrentUser) -> list[dict[st
         return duplicates.readable_pairs(session, resource, user)
 
 
-def warning(site: Site, exc: ApiError, locale: str) -> dict[str, Any] | None:
+def warning(site: Site, path: str, exc: ApiError, locale: str) -> dict[str, Any] | None:
     """What the create form shows of a 409 ``possible_duplicate`` (None for another error)."""
     if exc.code != "possible_duplicate":
         return None
-    t = site.translator(locale)
     candidates = exc.extra.get("candidates", [])
     for candidate in candidates:
-        candidate["rule_text"] = rule_text(t, candidate["rule"])
+        candidate["rule_text"] = rule_text(site, path, candidate["rule"], locale)
     return {"candidates": candidates, "others": exc.extra.get("others", 0)}
 
 
-def rule_text(t: Any, rule: str) -> str:
-    """A rule's name for people: "same e-mail", "same phone", "similar full_name"."""
-    kind, _, fields = rule.partition(":")
-    return str(t(f"duplicate_rule_{kind}")).replace("{fields}", fields.replace("+", ", "))
+def rule_text(site: Site, path: str, rule: str, locale: str) -> str:
+    """A rule's name for people, with its fields' labels: "same e-mail (E-mail)", "similar
+    Full name"."""
+    kind, _, names = rule.partition(":")
+    fields = site.entities[path]["fields"]
+    labels = ", ".join(
+        site.pick(fields[name]["label"], locale) if name in fields else name
+        for name in names.split("+")
+    )
+    return site.translator(locale)(f"duplicate_rule_{kind}").replace("{fields}", labels)
 
 
 def _compare(
@@ -104,10 +109,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         if stop is not None:
             return stop
         locale = site.locale_of(request)
-        t = site.translator(locale)
         found = await run_in_threadpool(_pairs, request.app.state.db, resource, user)
         for pair in found:
-            pair["rule_texts"] = [rule_text(t, rule) for rule in pair["rules"]]
+            pair["rule_texts"] = [rule_text(site, path, rule, locale) for rule in pair["rules"]]
         may_merge = allowed(resource, user, "update") and allowed(resource, user, "delete")
         context = site.entity_context(path, locale, pairs=found, may_merge=may_merge)
         return site.render(request, "duplicates.html", context, user=user)

@@ -314,7 +314,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 )
             )
         except ApiError as exc:
-            duplicate = duplicate_pages.warning(site, exc, locale)
+            duplicate = duplicate_pages.warning(site, path, exc, locale)
             message, errors = form.failed(exc, locale)
             if duplicate is not None:
                 message = t("duplicate_warning")
