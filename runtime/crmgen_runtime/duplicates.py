@@ -44,6 +44,8 @@ CANDIDATES = 10  # candidates a 409 names at most (per rule)
 BLOCK = 500  # records a fuzzy create check reads (sharing a blocking key) without pg_trgm
 PAIR_BLOCK = 100  # records of one blocking key the pairs compare (the newest)
 PAIRS = 200  # pairs listed at most
+PROBES = 500  # the newest records whose likely duplicates the pairs look up (pg_trgm)
+NEIGHBOURS = 5  # likely duplicates looked up per record
 SCAN = 20_000  # records the pairs of a fuzzy rule read without pg_trgm (the newest)
 GROUP = 10  # records of one equal e-mail or phone paired at most
 MIN_TEXT = 3  # a fuzzy text shorter than this matches nothing
@@ -379,22 +381,33 @@ def _equal_pairs(
 def _trigram_pairs(
     session: Session, schema: str, resource: Resource, rule: Rule, limit: int
 ) -> list[tuple[int, int, float]]:
-    one, two = sa.orm.aliased(resource.model), sa.orm.aliased(resource.model)
-    left, right = expression(resource, rule, one), expression(resource, rule, two)
-    _threshold(session, rule.threshold)
-    similarity = _similarity(schema, left, right)
-    stmt = (
-        sa.select(one.id, two.id, similarity)
-        .join(two, sa.and_(one.id < two.id, _similar(schema, left, right)))
-        .where(
-            sa.func.length(left) >= MIN_TEXT,
-            *links.live(resource, one),
-            *links.live(resource, two),
-        )
-        .order_by(similarity.desc(), one.id, two.id)
-        .limit(limit)
+    """The newest ``PROBES`` records each look up their likely duplicates among the older ones
+    through the trigram index (``NEIGHBOURS`` at most each): bounded, whatever the table's size."""
+    model = resource.model
+    one = sa.orm.aliased(model)
+    probes = (
+        sa.select(model.id.label("id"), expression(resource, rule).label("text"))
+        .where(sa.func.length(expression(resource, rule)) >= MIN_TEXT, *links.live(resource))
+        .order_by(model.id.desc())
+        .limit(PROBES)
+        .subquery("probe")
     )
-    return [(int(a), int(b), float(s)) for a, b, s in session.execute(stmt)]
+    right = expression(resource, rule, one)
+    similarity = _similarity(schema, right, probes.c.text)
+    near = (
+        sa.select(one.id.label("other"), similarity.label("score"))
+        .where(one.id < probes.c.id, _similar(schema, right, probes.c.text))
+        .where(*links.live(resource, one))
+        .order_by(similarity.desc(), one.id)
+        .limit(NEIGHBOURS)
+        .lateral("near")
+    )
+    _threshold(session, rule.threshold)
+    stmt = sa.select(probes.c.id, near.c.other, near.c.score).select_from(
+        probes.join(near, sa.true())
+    )
+    found = [(int(b), int(a), float(v)) for a, b, v in session.execute(stmt)]
+    return sorted(found, key=lambda r: (-r[2], r[0], r[1]))[:limit]
 
 
 def _fuzzy_pairs(
