@@ -178,9 +178,23 @@ def test_a_merge_moves_every_link_and_loses_no_value(crm: Crm, tokens: dict[str,
         assert other_group.status_code == 201, other_group.text
         comment = admin.post(f"/api/contacts/{gone}/comments", json={"body": "about the gone one"})
         assert comment.status_code == 201, comment.text
+        # a notification about it, and e-mails logged on it (one on both: kept once)
+        crm.sql(
+            "INSERT INTO crm_notifications (user_id, kind, message, entity, record_id) "
+            "VALUES (:u, 'process', 'about the gone one', 'Contact', :g)",
+            u=crm.user_id("admin"),
+            g=gone,
+        )
+        for record, message in ((gone, "<both@x>"), (kept, "<both@x>"), (gone, "<only@x>")):
+            crm.sql(
+                "INSERT INTO crm_emails (entity, record_id, direction, subject, message_id) "
+                "VALUES ('Contact', :r, 'in', :m, :m)",
+                r=record,
+                m=message,
+            )
         before = _references(crm, gone)
         assert {"deals.contact_id", "tasks.contact_id", "interactions.contact_id"} <= set(before)
-        assert "crm_comments" in before and "crm_audit_log" in before
+        assert {"crm_comments", "crm_audit_log", "crm_notifications", "crm_emails"} <= set(before)
         # a seller may not merge another's contact; an unknown field is refused
         with api(crm, tokens, "sales") as sales:
             refused = sales.post(f"/api/contacts/{kept}/merge", json={"other": gone})
@@ -209,6 +223,12 @@ def test_a_merge_moves_every_link_and_loses_no_value(crm: Crm, tokens: dict[str,
         assert group["members"] == [kept]  # one row, not two
         members = admin.get(f"/api/client_groups/{other_group.json()['id']}").json()["members"]
         assert members == [kept]
+        mails = crm.sql(
+            "SELECT message_id FROM crm_emails WHERE entity = 'Contact' AND record_id = :k "
+            "ORDER BY message_id",
+            k=kept,
+        )
+        assert [m for (m,) in mails] == ["<both@x>", "<only@x>"]
         comments = admin.get(f"/api/contacts/{kept}/comments").json()
         assert "about the gone one" in str(comments)
         audit = admin.get(f"/api/audit?entity=Contact&record_id={kept}&action=update")
