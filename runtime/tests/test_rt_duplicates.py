@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from crmgen_runtime import duplicates, merging
 from crmgen_runtime.duplicates import Rule
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.workflows import Workflow
 from sqlalchemy.orm import Session
 
 
@@ -154,3 +155,24 @@ def test_a_role_that_may_not_create_pg_trgm_is_told_what_to_do(
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             connection.execute(sa.text(f'DROP ROLE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+def test_a_merge_keeps_to_the_workflow(crm_db: rt_crm.Crm) -> None:
+    """Taking the removed deal's stage is a move of the kept one: a move the workflow does not
+    allow refuses the whole merge (409), and nothing is written."""
+    deals = crm_db.deals
+    workflow = Workflow.of("stage", {"won": {"from": ["qualified"]}}, initial="new")
+    object.__setattr__(deals, "workflow", workflow)
+    assert crm_db.engine is not None
+    try:
+        with crm_db.engine.begin() as db:
+            db.execute(sa.update(rt_crm.Deal).where(rt_crm.Deal.id == 2).values(stage="won"))
+        session = Session(crm_db.engine)
+        with session, pytest.raises(ApiError) as caught, session.begin():
+            merging.merge(session, deals, crm_db.admin, None, 1, 2, take=["stage"])
+        assert (caught.value.status, caught.value.code) == (409, "transition_not_allowed")
+        with Session(crm_db.engine) as session:
+            assert session.get(rt_crm.Deal, 2) is not None  # rolled back
+            assert session.get(rt_crm.Deal, 1).stage == "new"  # type: ignore[union-attr]
+    finally:
+        object.__setattr__(deals, "workflow", None)
