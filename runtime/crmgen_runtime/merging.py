@@ -10,8 +10,9 @@ the removed one, both within their record rules; 404 otherwise):
    (a one-to-one reference the kept record already has is cleared, and noted), the rows of
    every many-to-many list (a row the kept record already has is dropped), and the system
    tables that name records: attachments and field files, comments, notifications, logged
-   e-mails and the audit log (so the kept record's timeline shows the removed one's history);
-   each record re-pointed gets an audit entry;
+   e-mails and the audit log (so the kept record's timeline shows the removed one's history),
+   and the filters of saved views (``/deals?contact=<id>``); each record re-pointed gets an
+   audit entry;
 3. the removed record is deleted for good (its values stay in the merge's audit entry), then
    the kept record is updated like any request's update (``writes.update_row``, guarded: the
    workflow's transitions hold; the *update* processes run);
@@ -43,6 +44,7 @@ from crmgen_runtime.tables import (
     CommentTable,
     EmailLogTable,
     NotificationTable,
+    SavedViewTable,
     StoredFileTable,
 )
 
@@ -215,6 +217,43 @@ def _move_system_rows(
         session.execute(sa.update(table).where(mine).values(record_id=kept_id))
 
 
+def _move_view_filters(session: Session, resource: Resource, kept_id: int, removed_id: int) -> None:
+    """Saved views whose filters name the removed record (``/deals?contact=5``, or one id of
+    ``contact__in=5,7``) name the kept one instead."""
+    try:
+        table: sa.Table = resource.catalog.table(SavedViewTable).__table__  # type: ignore[attr-defined]
+    except LookupError:
+        return
+    fields: dict[str, set[str]] = {}
+    for source, info in _referrers(resource):
+        fields.setdefault(source.path, set()).add(info.name)
+    fields.setdefault(resource.path, set()).add("id")  # a view of this entity by id
+    rows = session.execute(
+        sa.select(table.c.id, table.c.entity, table.c.query).where(table.c.entity.in_(fields))
+    ).all()
+    old, new = str(removed_id), str(kept_id)
+    for view_id, entity, query in rows:
+        filters = (query or {}).get("filters") or []
+        changed = False
+        moved = []
+        for pair in filters:
+            key, value = pair[0], pair[1]
+            if key.split("__", 1)[0] in fields[entity] and isinstance(value, (str, int)):
+                ids = [new if part.strip() == old else part for part in str(value).split(",")]
+                ids = list(dict.fromkeys(ids))  # 5,7 with 5 -> 7: once
+                text = ",".join(ids)
+                if text != str(value):
+                    changed = True
+                    value = text
+            moved.append([key, value])
+        if changed:
+            session.execute(
+                sa.update(table)
+                .where(table.c.id == view_id)
+                .values(query={**query, "filters": moved})
+            )
+
+
 def merge(
     session: Session,
     resource: Resource,
@@ -256,6 +295,7 @@ def merge(
         file_values.get(info.name, kept.get(info.name)) for info in files.file_fields(resource)
     ]
     _move_system_rows(session, resource, kept_id, removed_id, final_files)
+    _move_view_filters(session, resource, kept_id, removed_id)
     # 3. the removed record goes; the kept one takes the chosen values
     table = resource.model.__table__
     session.execute(sa.delete(table).where(table.c.id == removed_id))

@@ -192,6 +192,11 @@ def test_a_merge_moves_every_link_and_loses_no_value(crm: Crm, tokens: dict[str,
                 r=record,
                 m=message,
             )
+        view = admin.post(
+            "/api/views",
+            json={"entity": "deals", "name": f"{word} deals", "filters": {"contact": str(gone)}},
+        )
+        assert view.status_code == 201, view.text
         before = _references(crm, gone)
         assert {"deals.contact_id", "tasks.contact_id", "interactions.contact_id"} <= set(before)
         assert {"crm_comments", "crm_audit_log", "crm_notifications", "crm_emails"} <= set(before)
@@ -229,6 +234,8 @@ def test_a_merge_moves_every_link_and_loses_no_value(crm: Crm, tokens: dict[str,
             k=kept,
         )
         assert [m for (m,) in mails] == ["<both@x>", "<only@x>"]
+        saved = admin.get(f"/api/views/{view.json()['id']}").json()  # the saved link follows
+        assert str(saved["filters"]) == str({"contact": str(kept)}), saved
         comments = admin.get(f"/api/contacts/{kept}/comments").json()
         assert "about the gone one" in str(comments)
         audit = admin.get(f"/api/audit?entity=Contact&record_id={kept}&action=update")
