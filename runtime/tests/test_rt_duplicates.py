@@ -98,6 +98,21 @@ def test_a_create_names_only_what_the_user_may_read(fuzzy: rt_crm.Crm) -> None:
 
 def test_a_merge_moves_links_and_keeps_the_removed_values(fuzzy: rt_crm.Crm) -> None:
     companies = fuzzy.companies
+    assert fuzzy.engine is not None
+    with fuzzy.engine.begin() as db:  # a file attached to Alpha
+        db.execute(
+            sa.insert(rt_crm.StoredFile),
+            {
+                "id": "f" * 32,
+                "name": "a.pdf",
+                "content_type": "application/pdf",
+                "size": 1,
+                "sha256": "0" * 64,
+                "kind": "attachment",
+                "entity": "Company",
+                "record_id": 4,
+            },
+        )
     with Session(fuzzy.engine) as session, session.begin():
         merging.merge(session, companies, fuzzy.admin, None, 1, 4, take=["secret"])
     with Session(fuzzy.engine) as session:
@@ -109,6 +124,8 @@ def test_a_merge_moves_links_and_keeps_the_removed_values(fuzzy: rt_crm.Crm) -> 
         rows = session.execute(sa.select(partners.c.deal_id, partners.c.company_id)).all()
         assert sorted(rows) == [(1, 1), (1, 2)]  # Alpha's row moved to Acme
         assert session.get(rt_crm.Company, 4) is None
+        attached = session.get(rt_crm.StoredFile, "f" * 32)
+        assert attached is not None and attached.record_id == 1  # the file moved
         acme = session.get(rt_crm.Company, 1)
         assert acme is not None and acme.secret is None  # Alpha's empty secret was taken
         audit = rt_crm.AuditEntry
