@@ -10,6 +10,7 @@ from crmgen_runtime.tables import SYSTEM_NAMES
 from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
+from crmgen.language.build_duplicates import build_duplicates
 from crmgen.language.build_gdpr import build_personal_data, build_retention
 from crmgen.language.build_rollups import build_rollup
 from crmgen.language.build_workflows import build_workflow
@@ -549,6 +550,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         workflow=build_workflow(ctx, name, raw.get("workflow"), path + ("workflow",)),
         personal_data=personal,
         retention=retention,
+        duplicates=build_duplicates(ctx, name, raw.get("duplicates"), path + ("duplicates",)),
     )
 
 

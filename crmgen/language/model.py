@@ -247,6 +247,28 @@ class Workflow:
     position: Position
 
 
+# The kinds of duplicate rules (``build_duplicates``): a normalised e-mail address, a phone
+# number in E.164, and a fuzzy match of one or more text fields (trigram similarity).
+DUPLICATE_KINDS = ("email", "phone", "fuzzy")
+DEFAULT_THRESHOLD = 0.6  # a fuzzy rule's least similarity (0..1)
+
+
+@dataclass(frozen=True)
+class DuplicateRule:
+    """A rule of ``duplicates:``: records whose ``fields`` match by ``kind`` (one of
+    ``DUPLICATE_KINDS``) are likely the same; a fuzzy rule's similarity is at least
+    ``threshold``."""
+
+    kind: str
+    fields: tuple[str, ...]
+    threshold: float | None = None  # fuzzy rules only
+    position: Position | None = None
+
+    @property
+    def fuzzy(self) -> bool:
+        return self.kind == "fuzzy"
+
+
 @dataclass(frozen=True)
 class Erasure:
     """How erasure treats one personal field: ``blank``, ``pseudonym`` or ``replace`` (by
@@ -305,6 +327,12 @@ class Entity:
     workflow: Workflow | None = None  # the guarded changes of an enum field
     personal_data: PersonalData | None = None  # what erasure anonymises, who exports it
     retention: Retention | None = None  # how long matching records are kept
+    duplicates: tuple[DuplicateRule, ...] = ()  # how likely duplicates are found
+
+    @property
+    def fuzzy_fields(self) -> frozenset[str]:
+        """The fields a fuzzy duplicate rule compares (an encrypted field may not be one)."""
+        return frozenset(n for r in self.duplicates if r.fuzzy for n in r.fields)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)

@@ -130,6 +130,29 @@ def _retention() -> dict[str, Any]:
     return schema
 
 
+def _duplicates() -> dict[str, Any]:
+    """How likely duplicates of a record are found (``build_duplicates``)."""
+    name = {"$ref": "#/$defs/snake_name"}
+    rule = obj(
+        email={**name, "description": "an e-mail field, compared trimmed and lower-cased"},
+        phone={**name, "description": "a phone field, compared in E.164"},
+        fuzzy={
+            **_string_or_list(name),
+            "description": "text fields compared by trigram similarity (joined by spaces)",
+        },
+        threshold={
+            "type": "number",
+            "description": "a fuzzy rule's least similarity, above 0 and at most 1 (0.6)",
+        },
+    )
+    rule["minProperties"] = 1
+    return {
+        "type": "array",
+        "items": rule,
+        "description": "rules finding likely duplicates: [{email: email}, {fuzzy: [name]}]",
+    }
+
+
 def _field_schema() -> dict[str, Any]:
     common: dict[str, Any] = {
         "type": {"enum": sorted(fields.REGISTRY), "x-error": "field type"},
@@ -330,6 +353,7 @@ def _entity() -> dict[str, Any]:
         workflow=_workflow(),
         personal_data=_personal_data(),
         retention=_retention(),
+        duplicates=_duplicates(),
     )
 
 

@@ -724,8 +724,19 @@ def _entity_paths(r: ResourceFacts, listing: list[dict[str, Any]]) -> dict[str, 
                 **_errors("400", "401", "403", "409", "422"),
             },
         }
+    if e.duplicates and "post" in collection:
+        collection["post"]["parameters"] = [
+            _param(
+                "confirm_duplicate",
+                "true: create the record even if it likely duplicates others (else 409 "
+                "possible_duplicate, with candidates and others in the error)",
+                {"type": "boolean"},
+            )
+        ]
     if collection:
         paths[f"/api/{e.api_path}"] = collection
+    if e.duplicates:
+        paths.update(_duplicate_paths(r))
     item: dict[str, Any] = {}
     id_param = {"name": "id", "in": "path", "required": True, "schema": _ID_SCHEMA}
     if "read" in actions:
@@ -759,6 +770,91 @@ def _entity_paths(r: ResourceFacts, listing: list[dict[str, Any]]) -> dict[str, 
     if item:
         item["parameters"] = [id_param]
         paths[f"/api/{e.api_path}/{{id}}"] = item
+    return paths
+
+
+def _duplicate_paths(r: ResourceFacts) -> dict[str, Any]:
+    """``GET /api/<path>/duplicates`` and ``POST /api/<path>/{id}/merge`` of an entity with
+    duplicate rules (``crmgen_runtime.duplicates``, ``merging``)."""
+    e = r.entity
+    actions = set(e.api)
+    tag = [e.name]
+    paths: dict[str, Any] = {}
+    side = {
+        "type": "object",
+        "properties": {
+            "id": _ID_SCHEMA,
+            "label": {"type": "string"},
+            "link": {"type": "string", "description": "the record's web page"},
+        },
+    }
+    if "read" in actions:
+        pair = {
+            "type": "object",
+            "properties": {
+                "a": side,
+                "b": side,
+                "rules": {"type": "array", "items": {"type": "string"}},
+                "score": {"type": "number"},
+                "merge": {"type": "string", "description": "the merge page of the pair"},
+            },
+        }
+        paths[f"/api/{e.api_path}/duplicates"] = {
+            "get": {
+                "operationId": f"duplicates_{e.api_path}",
+                "summary": f"Pairs of likely duplicate {e.name} records the caller may read",
+                "tags": tag,
+                "parameters": [
+                    _param(
+                        "limit",
+                        "at most this many pairs",
+                        {"type": "integer", "minimum": 1, "maximum": 200},
+                    )
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"pairs": {"type": "array", "items": pair}},
+                        },
+                        "The pairs, best first",
+                    ),
+                    **_errors("400", "401", "403"),
+                },
+            }
+        }
+    if "update" in actions and "delete" in actions:
+        body = {
+            "type": "object",
+            "required": ["other"],
+            "additionalProperties": False,
+            "properties": {
+                "other": {**_ID_SCHEMA, "description": "the record folded into this one"},
+                "take": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "fields whose value comes from other (default: the empty ones)",
+                },
+            },
+        }
+        paths[f"/api/{e.api_path}/{{id}}/merge"] = {
+            "post": {
+                "operationId": f"merge_{e.api_path}",
+                "summary": f"Merge another {e.name} into this one (then deleted)",
+                "tags": tag,
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": _ID_SCHEMA}
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": body}},
+                },
+                "responses": {
+                    "200": _json(_ref(e.name), "The kept record"),
+                    **_errors("400", "401", "403", "404", "409", "422"),
+                },
+            }
+        }
     return paths
 
 

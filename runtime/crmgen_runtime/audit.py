@@ -24,6 +24,9 @@ from crmgen_runtime.resources import Catalog
 from crmgen_runtime.tables import AuditEntryTable, utcnow
 
 ACTIONS = ("create", "update", "delete")
+# The key of a merge's update entry (``merging``): [the removed record's id, the kept one's];
+# no field is named so (field names are snake_case).
+MERGED_FROM = "@merged_from"
 IP_LENGTH = 45  # the longest text form of an IPv6 address
 
 

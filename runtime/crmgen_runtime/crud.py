@@ -22,9 +22,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import backs, permissions, validation
+from crmgen_runtime import backs, duplicates, merging, permissions, validation
 from crmgen_runtime.db import Database
-from crmgen_runtime.errors import not_found
+from crmgen_runtime.errors import ApiError, not_found
 from crmgen_runtime.principal import user_of, user_on
 from crmgen_runtime.queries import (
     DEFAULT_LIMIT,
@@ -114,7 +114,10 @@ def _create(
 ) -> dict[str, Any]:
     user = user_of(request)
     permissions.require(resource, user, "create")
-    return create_record(database, resource, user, parse_json(body), _ip(request))
+    check = not duplicates.confirmed(request.query_params)
+    return create_record(
+        database, resource, user, parse_json(body), _ip(request), check_duplicates=check
+    )
 
 
 def _list(
@@ -201,6 +204,66 @@ def related_endpoint(back: backs.Back) -> Handler:
     return related
 
 
+def _duplicate_pairs(database: Database, resource: Resource, request: Request) -> dict[str, Any]:
+    user = user_of(request)
+    permissions.require(resource, user, "read")
+    raw = request.query_params.get("limit", str(duplicates.PAIRS))
+    if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) <= duplicates.PAIRS:
+        raise bad_query("limit", f"Must be a whole number from 1 to {duplicates.PAIRS}.")
+    with database.session() as session:
+        return {"pairs": duplicates.readable_pairs(session, resource, user, int(raw))}
+
+
+def _merge(database: Database, resource: Resource, request: Request, body: bytes) -> dict[str, Any]:
+    user = signed_in(user_of(request))
+    permissions.require(resource, user, "update")
+    permissions.require(resource, user, "delete")
+    kept_id = record_id_of(request)
+    payload = parse_json(body)
+    if not isinstance(payload, dict):
+        raise ApiError(422, "validation_error", "The request body must be a JSON object.")
+    other: Any = payload.get("other")
+    take = payload.get("take")
+    problems = {}
+    if isinstance(other, bool) or not isinstance(other, int) or not 0 < other <= validation.MAX_ID:
+        problems["other"] = "The id of the record to merge into this one."
+    if take is not None and (
+        not isinstance(take, list) or not all(isinstance(n, str) for n in take)
+    ):
+        problems["take"] = "A list of field names."
+    unknown = sorted(set(payload) - {"other", "take"})
+    for name in unknown:
+        problems[name] = "Unknown key: give other and take."
+    if problems:
+        raise ApiError(422, "validation_error", "The merge request is invalid.", problems)
+    return merging.merge_record(database, resource, user, _ip(request), kept_id, other, take)
+
+
+def duplicate_routes(resource: Resource) -> list[BaseRoute]:
+    """``GET /<path>/duplicates`` (the pairs of likely duplicates) and ``POST
+    /<path>/{id}/merge`` (fold ``other`` into the record) of an entity with duplicate rules."""
+    if not resource.duplicates:
+        return []
+
+    async def listing(request: Request) -> Response:
+        found = await run_in_threadpool(_duplicate_pairs, request.app.state.db, resource, request)
+        return JSONResponse(found)
+
+    async def merge(request: Request) -> Response:
+        body = await request.body()
+        found = await run_in_threadpool(_merge, request.app.state.db, resource, request, body)
+        return JSONResponse(found)
+
+    found: list[BaseRoute] = []
+    if "read" in resource.actions:
+        name = f"{resource.path}_duplicates"
+        found.append(Route(f"/{resource.path}/duplicates", listing, methods=["GET"], name=name))
+    if "update" in resource.actions and "delete" in resource.actions:
+        path = f"/{resource.path}/" + "{id}/merge"
+        found.append(Route(path, merge, methods=["POST"], name=f"{resource.path}_merge"))
+    return found
+
+
 def routes(resource: Resource) -> list[BaseRoute]:
     """The routes of ``resource`` below ``/api``, for the actions its API enables."""
     collection, item = endpoints(resource)
@@ -215,6 +278,7 @@ def routes(resource: Resource) -> list[BaseRoute]:
         from crmgen_runtime import invites  # it writes through this module's writes
 
         found.extend(invites.routes(resource))  # POST /users/invite, /users/{id}/invite
+    found.extend(duplicate_routes(resource))  # before /{id}: "duplicates" is no id
     if many:
         name = f"{resource.path}_collection"
         found.append(Route(f"/{resource.path}", collection, methods=many, name=name))

@@ -48,6 +48,7 @@ class ApiError(Exception):
         message: str = "",
         fields: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message or code or str(status))
         self.status = status
@@ -55,9 +56,13 @@ class ApiError(Exception):
         self.message = message or self.code.replace("_", " ").capitalize() + "."
         self.fields = dict(fields or {})
         self.headers = headers
+        # more of the error's body beside code, message and fields (a 409
+        # possible_duplicate's candidates)
+        self.extra = dict(extra or {})
 
     def body(self, request_id: str | None = None) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message, "fields": self.fields}
+        error.update(self.extra)
         if request_id is not None:
             error["request_id"] = request_id
         return {"error": error}

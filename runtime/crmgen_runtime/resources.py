@@ -22,6 +22,7 @@ from crmgen_runtime.events import Events
 from crmgen_runtime.principal import CurrentUser
 
 if TYPE_CHECKING:
+    from crmgen_runtime.duplicates import Rule as DuplicateRule
     from crmgen_runtime.gdpr import Personal, Retention
     from crmgen_runtime.rollups import Rollup
     from crmgen_runtime.workflows import Workflow
@@ -164,6 +165,7 @@ class Resource:
     workflow: Workflow | None = None  # the guarded changes of an enum field (``workflows``)
     personal: Personal | None = None  # its personal data: export and erasure (``gdpr``)
     retention: Retention | None = None  # how long its records are kept (``gdpr``)
+    duplicates: tuple[DuplicateRule, ...] = ()  # when records are likely the same (``duplicates``)
 
     def attribute(self, name: str) -> Any:
         """The model column of a field or system column ``name``."""

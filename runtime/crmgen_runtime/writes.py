@@ -25,6 +25,7 @@ from crmgen_runtime import (
     accounts,
     audit,
     consent,
+    duplicates,
     files,
     links,
     permissions,
@@ -210,22 +211,37 @@ def _changed(stored: Mapping[str, Any], values: Mapping[str, Any]) -> set[str]:
 
 
 def create_record(
-    database: Database, resource: Resource, user: CurrentUser | None, payload: Any, ip: str | None
+    database: Database,
+    resource: Resource,
+    user: CurrentUser | None,
+    payload: Any,
+    ip: str | None,
+    *,
+    check_duplicates: bool = False,
 ) -> dict[str, Any]:
-    """``POST /api/<path>``: the new record as ``user`` reads it (one transaction)."""
+    """``POST /api/<path>``: the new record as ``user`` reads it (one transaction); with
+    ``check_duplicates``, a likely duplicate is refused (409, ``duplicates.check_create``)."""
     user = signed_in(user)
     with integrity(resource, "create"), database.session() as session:
-        new_id = create_in(session, resource, user, payload, ip)
+        new_id = create_in(session, resource, user, payload, ip, check_duplicates=check_duplicates)
         record = fetch_one(session.connection(), resource, user, new_id, action=None)
     assert record is not None
     return record
 
 
 def create_in(
-    session: Session, resource: Resource, user: CurrentUser | None, payload: Any, ip: str | None
+    session: Session,
+    resource: Resource,
+    user: CurrentUser | None,
+    payload: Any,
+    ip: str | None,
+    *,
+    check_duplicates: bool = False,
 ) -> int:
     """Every check and write of ``create_record`` in the session's transaction (its caller
-    commits, and turns database errors into answers with ``integrity``); the new id."""
+    commits, and turns database errors into answers with ``integrity``); the new id. With
+    ``check_duplicates`` (the API and the web form, unless the user confirmed) a record that
+    likely duplicates others is refused: 409 ``possible_duplicate`` (``duplicates``)."""
     user = signed_in(user)
     catalog = resource.catalog
     permissions.require(resource, user, "create")
@@ -237,6 +253,8 @@ def create_in(
     values = validation.validate(resource, payload, partial=False)
     if resource.name == accounts.USER:
         accounts.check_email_free(session, catalog, values.get("email"), None)
+    if check_duplicates and resource.duplicates:
+        duplicates.check_create(session, resource, user, values)
     rule = permissions.condition(resource, user, "create")
     also = {accounts.ROLES_FIELD: [None, roles]} if roles else None
     new_id = insert_row(

@@ -77,7 +77,8 @@ def linked_record(backend: Any, path: str, user: str, depth: int) -> dict[str, A
     """A record ``user`` may link to: made by them when their role may create one (links
     must be within the user's read rule), else by the admin."""
     data = payload(backend, path, full=False, user=user, depth=depth)
-    response = backend.client.post(f"/api/{path}", json=data, headers=backend.as_user(user))
+    url = f"/api/{path}?confirm_duplicate=true"  # sample values look alike
+    response = backend.client.post(url, json=data, headers=backend.as_user(user))
     if response.status_code == 403:
         return create(backend, path, full=False, depth=depth)
     assert response.status_code == 201, (path, data, response.text)
@@ -93,10 +94,12 @@ def create(
     depth: int = 0,
     **values: Any,
 ) -> dict[str, Any]:
-    """Create a record through the API (as ``user``); returns its JSON."""
+    """Create a record through the API (as ``user``); returns its JSON. A likely duplicate
+    (sample values look alike) is created all the same (``?confirm_duplicate=true``)."""
     data = payload(backend, path, full=full, user=user, depth=depth)
     data.update(values)
-    response = backend.client.post(f"/api/{path}", json=data, headers=backend.as_user(user))
+    url = f"/api/{path}?confirm_duplicate=true"
+    response = backend.client.post(url, json=data, headers=backend.as_user(user))
     assert response.status_code == 201, (path, data, response.text)
     return response.json()
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import entities, ftsindex, tables, textsearch
+from crmgen_runtime import duplicates, entities, ftsindex, tables, textsearch
 from crmgen_runtime.decimals import ExactDecimal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
@@ -1157,6 +1157,12 @@ SEARCH_COLUMNS: dict[str, list[str]] = {
 }
 
 
+# The column lists of each table's fuzzy duplicate rules (a trigram index each on PostgreSQL).
+DUPLICATE_TEXTS: dict[str, list[list[str]]] = {
+    "contacts": [["full_name"]],
+}
+
+
 # The text search dictionary of the app's default language (``q=`` finds words with their endings).
 SEARCH_LANGUAGE = textsearch.dictionary("ru")
 
@@ -1189,6 +1195,8 @@ def ensure_search_indexes(connection: sa.Connection) -> None:
     for table, columns in SEARCH_COLUMNS.items():
         connection.execute(trigram_indexes(table, columns))  # type: ignore[arg-type]
         connection.execute(full_text_index(table, columns))  # type: ignore[arg-type]
+    # the fuzzy duplicate rules' trigram indexes (logs what to do when pg_trgm is missing)
+    duplicates.ensure_indexes(connection, DUPLICATE_TEXTS)
 
 
 for _table, _columns in SEARCH_COLUMNS.items():
@@ -1202,4 +1210,10 @@ for _table, _columns in SEARCH_COLUMNS.items():
         Base.metadata.tables[_table],
         "after_create",
         ftsindex.after_create(_table, _columns),
+    )
+for _table, _lists in DUPLICATE_TEXTS.items():
+    sa.event.listen(
+        Base.metadata.tables[_table],
+        "after_create",
+        duplicates.after_create(_table, _lists),
     )

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from crmgen_runtime import where
+from crmgen_runtime.duplicates import Rule as DuplicateRule
 from crmgen_runtime.gdpr import Personal, Retention
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import (
@@ -301,6 +302,11 @@ CONTACTS_RESOURCE = Resource(
         },
         roles=["manager"],
     ),
+    duplicates=(
+        DuplicateRule("email", ("email",)),
+        DuplicateRule("phone", ("phone",)),
+        DuplicateRule("fuzzy", ("full_name",), 0.8),
+    ),
 )
 
 
@@ -380,6 +386,10 @@ LEADS_RESOURCE = Resource(
         roles=["manager"],
     ),
     retention=Retention(365, "anonymize", where=_retention_leads),
+    duplicates=(
+        DuplicateRule("email", ("email",)),
+        DuplicateRule("phone", ("phone",)),
+    ),
 )
 
 

@@ -309,6 +309,10 @@ class Api:
     def post(self, user: str | None, url: str, **options: Any) -> httpx.Response:
         return self.request("POST", user, url, **options)
 
+    def post_new(self, user: str | None, path: str, **options: Any) -> httpx.Response:
+        """``POST /api/<path>``, confirming a likely duplicate (sample records look alike)."""
+        return self.post(user, f"/api/{path}?confirm_duplicate=true", **options)
+
     def patch(self, user: str | None, url: str, **options: Any) -> httpx.Response:
         return self.request("PATCH", user, url, **options)
 
@@ -348,7 +352,7 @@ class Api:
     ) -> dict[str, Any]:
         """Sample record ``i`` of ``path``, created through the API (201)."""
         payload = self.payload(path, i, depth)
-        response = self.post(user or self.admin, f"/api/{path}", json=payload)
+        response = self.post_new(user or self.admin, path, json=payload)
         assert response.status_code == 201, response.text
         return response.json()
 

@@ -53,7 +53,7 @@ def assert_has(record: dict[str, Any], payload: dict[str, Any], path: str) -> No
 @pytest.mark.parametrize("path", paths("create", "read"))
 def test_create_then_read(api: Api, path: str) -> None:
     payload = api.payload(path, 0)
-    created = api.post(api.admin, f"/api/{path}", json=payload)
+    created = api.post_new(api.admin, path, json=payload)
     assert created.status_code == 201, created.text
     record = created.json()
     assert created.headers["Location"].endswith(f"/api/{path}/{record['id']}")

@@ -15,7 +15,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import entities, ftsindex, tables, textsearch
+from crmgen_runtime import duplicates, entities, ftsindex, tables, textsearch
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -194,6 +194,10 @@ SEARCH_COLUMNS: dict[str, list[str]] = {
 }
 
 
+# The column lists of each table's fuzzy duplicate rules (a trigram index each on PostgreSQL).
+DUPLICATE_TEXTS: dict[str, list[list[str]]] = {}
+
+
 # The text search dictionary of the app's default language (``q=`` finds words with their endings).
 SEARCH_LANGUAGE = textsearch.dictionary("en")
 
@@ -226,6 +230,8 @@ def ensure_search_indexes(connection: sa.Connection) -> None:
     for table, columns in SEARCH_COLUMNS.items():
         connection.execute(trigram_indexes(table, columns))  # type: ignore[arg-type]
         connection.execute(full_text_index(table, columns))  # type: ignore[arg-type]
+    # the fuzzy duplicate rules' trigram indexes (logs what to do when pg_trgm is missing)
+    duplicates.ensure_indexes(connection, DUPLICATE_TEXTS)
 
 
 for _table, _columns in SEARCH_COLUMNS.items():

@@ -43,7 +43,7 @@ def refused(api: Api, path: str, valid: dict[str, Any], case: Invalid) -> None:
         payload.pop(case.field, None)
     else:
         payload[case.field] = case.value
-    response = api.post(api.admin, f"/api/{path}", json=payload)
+    response = api.post_new(api.admin, path, json=payload)
     forget_if_written(api, path, response)
     assert response.status_code == case.status, response.text
     error = response.json()["error"]
@@ -70,13 +70,13 @@ def test_invalid_values_are_refused(api: Api, path: str) -> None:
 @pytest.mark.parametrize("path", UNIQUE)
 def test_duplicates_are_conflicts(api: Api, path: str) -> None:
     first = api.payload(path, 0)
-    created = api.post(api.admin, f"/api/{path}", json=first)
+    created = api.post_new(api.admin, path, json=first)
     assert created.status_code == 201, created.text
     failures = []
     for group in ENTITIES[path].unique:
         second = api.payload(path, 1)
         second.update({name: first[name] for name in group})
-        response = api.post(api.admin, f"/api/{path}", json=second)
+        response = api.post_new(api.admin, path, json=second)
         forget_if_written(api, path, response)
         if response.status_code != 409 or not response.json()["error"]["code"]:
             failures.append(f"{path} unique {'+'.join(group)}: {response.text}")

@@ -25,7 +25,7 @@ from crmgen_runtime import consent, crud, links, permissions, workflows
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Resource
-from crmgen_runtime.web import attachments, people
+from crmgen_runtime.web import attachments, duplicate_pages, people
 from crmgen_runtime.web.site import (
     Site,
     client_ip,
@@ -35,6 +35,7 @@ from crmgen_runtime.web.site import (
     site_of,
 )
 
+CONFIRM_FIELD = "_confirm_duplicate"  # the "Create anyway" button of a likely duplicate
 CHOICES_LIMIT = 200  # records offered by a select; the picker searches the rest
 MULTI_WIDGETS = frozenset({"multi"})
 # What a submitted form holds: one text per field, a list of texts for multi-selects.
@@ -251,8 +252,10 @@ class EntityForm:
         record_id: int | None = None,
         version: Any = None,
         status: int = 200,
+        duplicate: dict[str, Any] | None = None,
     ) -> Response:
-        """The form page with ``values`` and ``errors``."""
+        """The form page with ``values`` and ``errors`` (and the likely duplicates
+        ``duplicate`` of a record about to be created, with a "Create anyway" button)."""
         site, path = self.site, self.path
         locale = site.locale_of(request)
         database = request.app.state.db
@@ -273,6 +276,7 @@ class EntityForm:
             record_id=record_id,
             version=version,
             roles_field=people.roles_field(site, self.resource, user, values, record_id, locale),
+            duplicate=duplicate,
         )
         return site.render(request, "form.html", context, user=user, status=status)
 
@@ -323,19 +327,25 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             return await form.show(
                 request, user, "create", values=values, errors=errors, message=message, status=422
             )
+        confirmed = dict(pairs).get(CONFIRM_FIELD) == "1"  # "Create anyway"
         try:
             record = await run_in_threadpool(
                 consent.within,
                 "user",
-                crud.create_record,
-                request.app.state.db,
-                resource,
-                user,
-                payload,
-                client_ip(request),
+                lambda: crud.create_record(
+                    request.app.state.db,
+                    resource,
+                    user,
+                    payload,
+                    client_ip(request),
+                    check_duplicates=not confirmed,
+                ),
             )
         except ApiError as exc:
+            duplicate = duplicate_pages.warning(site, path, exc, locale)
             message, errors = form.failed(exc, locale)
+            if duplicate is not None:
+                message = t("duplicate_warning")
             return await form.show(
                 request,
                 user,
@@ -344,6 +354,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                 errors=errors,
                 message=message,
                 status=exc.status,
+                duplicate=duplicate,
             )
         return redirect(request, f"/{path}/{record['id']}")
 

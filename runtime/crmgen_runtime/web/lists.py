@@ -554,6 +554,7 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
             export_xlsx=f"{base}export.xlsx" + (f"?{export}" if export else ""),
             may_create=allowed(resource, user, "create"),
             may_delete=allowed(resource, user, "delete"),
+            duplicates_url=f"{base}duplicates" if resource.duplicates else None,
             invite_url=people.invite_url(site, path, resource, user),
             keys_url=api_key_pages.keys_url(site, resource, user),
             inline_edit=inline_edit.context(site, edits, resource, locale),

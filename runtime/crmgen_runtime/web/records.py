@@ -387,7 +387,11 @@ class Viewer:
                 {
                     "at": moment(entry["at"]),
                     "source": "audit" if full else "milestone",
-                    "title": t(f"audit_{entry['action']}"),
+                    "title": t(
+                        "audit_merge"
+                        if audit.MERGED_FROM in (entry["changes"] or {})
+                        else f"audit_{entry['action']}"
+                    ),
                     "url": None,
                     "badge": t("audit"),
                     "text": "",
@@ -570,6 +574,9 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         notice = None
         if request.query_params.get("sent") == "email":
             notice = site.translator(site.locale_of(request))("email_sent")
+        if request.query_params.get("merged", "").isdigit():  # after a merge (duplicate_pages)
+            merged = request.query_params["merged"]
+            notice = site.translator(site.locale_of(request))("merge_done").format(id=merged)
         if done is not None:
             locale = site.locale_of(request)
             label = site.pick(done["label"], locale)

@@ -21,6 +21,7 @@ from crmgen_runtime.web import (
     boards,
     comment_pages,
     dashboards,
+    duplicate_pages,
     error_pages,
     forms,
     gdpr_pages,
@@ -46,6 +47,7 @@ MODULES = (
     account,
     people,
     api_key_pages,  # /api-keys: API keys, for user managers
+    duplicate_pages,  # /<path>/duplicates and /<path>/{id}/merge
     lists,
     forms,
     records,
