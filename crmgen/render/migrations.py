@@ -98,8 +98,16 @@ def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
                 if f is not None:
                     column["key"] = f"field:{f.name}"
                     column["label"] = f"{entity.name}.{f.name}"
+                    if f.encrypted:  # stored as tokens bound to this context (crypto)
+                        column["encrypted"] = f"{entity.name}.{f.name}"
+                        if f.type == "json":
+                            column["encrypted_json"] = True
                     if f.type == "phone" and spec.app.phone_region:  # stored in E.164
                         column["phone_region"] = spec.app.phone_region
+                blind = next((g for g in entity.fields if g.blind_column == column["name"]), None)
+                if blind is not None:
+                    column["key"] = f"blind:{blind.name}"
+                    column["label"] = f"{entity.name}.{blind.name} (blind index)"
         for f in entity.fields:
             if f.relation is None or f.relation.kind != "many_to_many" or not f.relation.through:
                 continue
@@ -329,6 +337,7 @@ class Diff:
     uses_sqlite: bool = False  # the code reads ``sqlite`` (the database is SQLite)
     rewrites: bool = False  # the code calls ``_sqlite_decimals``
     phones: bool = False  # the code calls ``normalise_column`` (crmgen_runtime.phones)
+    crypto: bool = False  # the code calls ``encrypt_column``/``decrypt_column`` (crypto)
 
 
 def _creation_order(
@@ -562,6 +571,31 @@ def _alter_table(
             diff.summary.append(f"rename {_label(old, before)} to {_label(new, column)}")
             diff.slug.append(f"rename_{_slug_name(_label(old, before))}")
         changed = False
+        encrypted, was_encrypted = column.get("encrypted"), before.get("encrypted")
+        if encrypted != was_encrypted:
+            # turned on: the batch widens the column, then its values are encrypted; turned
+            # off: its values are decrypted first, then the batch gives it its type back
+            diff.crypto = True
+            blind = next(
+                (c["name"] for c in new["columns"] if c.get("key") == f"blind:{column['key'][6:]}"),
+                "",
+            )
+            if was_encrypted:
+                rewrites.append(
+                    f"decrypt_column(op.get_bind(), {lit(name)}, {lit(source_name)}, "
+                    f"{lit(was_encrypted)})"
+                )
+                diff.summary.append(f"decrypt {_label(new, column)}")
+                diff.slug.append(f"decrypt_{_slug_name(_label(new, column))}")
+                if before.get("encrypted_json") and before["type"] != column["type"]:
+                    args.append(f"postgresql_using={lit(column['name'] + '::jsonb')}")
+            if encrypted:
+                fills.append(
+                    f"encrypt_column(op.get_bind(), {lit(name)}, {lit(column['name'])}, "
+                    f"{lit(encrypted)}{', ' + lit(blind) if blind else ''})"
+                )
+                diff.summary.append(f"encrypt {_label(new, column)}")
+                diff.slug.append(f"encrypt_{_slug_name(_label(new, column))}")
         if before["type"] != column["type"]:
             args.append(f"type_={column['type']}")
             changed = True
@@ -575,6 +609,11 @@ def _alter_table(
                         f"{_label(new, column)} narrows from {before['type']} to {column['type']}: "
                         "migrate fails while a value does not fit"
                     )
+            elif was_encrypted and not encrypted:
+                diff.warnings.append(
+                    f"{_label(new, column)} is decrypted into {column['type']}: migrate fails "
+                    "while a value does not fit"
+                )
             elif not type_change_is_safe(before["type"], column["type"]):
                 diff.drops.append(
                     (f"{_label(new, column)} (type {before['type']} -> {column['type']})", None)
@@ -732,6 +771,8 @@ def render_revision(
     imports += ["import sqlalchemy as sa", "from alembic import op"]
     if up.phones:
         imports.append("from crmgen_runtime.phones import normalise_column")
+    if up.crypto or down_diff.crypto:
+        imports.append("from crmgen_runtime.crypto import decrypt_column, encrypt_column")
     if any("postgresql." in line for line in up.lines + down_diff.lines):
         imports.append("from sqlalchemy.dialects import postgresql")
 

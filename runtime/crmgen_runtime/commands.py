@@ -37,6 +37,7 @@ from crmgen_runtime.config import AppConfig
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from crmgen_runtime import crypto
     from crmgen_runtime.backup import Backups
     from crmgen_runtime.storage import Storage
 
@@ -233,6 +234,8 @@ class CommandLine:
             self._recompute,
         ):
             group.add_command(make())
+        if self.config.encryption:
+            group.add_command(self._rotate_keys())
         return group
 
     def _migrate(self) -> click.Command:
@@ -496,3 +499,69 @@ class CommandLine:
             click.echo(f"recomputed the rollups of {done} records", err=True)
 
         return recompute
+
+    def encrypted_columns(self) -> list[crypto.Column]:
+        """Every encrypted column of the app (``crmgen_runtime.crypto``), entity by entity."""
+        from crmgen_runtime import crypto
+
+        catalog = self.module("resources").CATALOG
+        return [
+            crypto.Column(r.model.__tablename__, info.column_name, info.encrypted, info.blind)
+            for r in catalog.by_name.values()
+            for info in r.encrypted
+        ]
+
+    def _rotate_keys(self) -> click.Command:
+        @click.command("rotate-keys")
+        @click.option(
+            "--batch",
+            default=500,
+            show_default=True,
+            type=click.IntRange(1, 100_000),
+            help="Rows re-encrypted per transaction.",
+        )
+        @click.option(
+            "--all",
+            "everything",
+            is_flag=True,
+            help="Re-encrypt every value and recompute the blind indexes (after a new "
+            "BLIND_INDEX_KEY), not only the values under older keys.",
+        )
+        @database_option
+        def rotate_keys(batch: int, everything: bool, database: str | None) -> None:
+            """Re-encrypt the encrypted fields under the active key (the first of
+            ENCRYPTION_KEYS), in batches, each its own short transaction.
+
+            Safe while the app runs: a value the app writes meanwhile is under the active key
+            already. Once it is done, the older keys can leave ENCRYPTION_KEYS.
+            """
+            from crmgen_runtime import crypto
+
+            try:
+                keys = crypto.keyring_from(os.environ)
+            except crypto.EncryptionKeyError as exc:
+                raise Problem(str(exc)) from None
+            engine = sa.create_engine(self.resolve_url(database))
+            try:
+                for column in self.encrypted_columns():
+                    label = f"{column.context}"
+
+                    def progress(done: int, total: int, changed: int, label: str = label) -> None:
+                        click.echo(f"{label}: {done}/{total} rows read, {changed} re-encrypted")
+
+                    try:
+                        crypto.rotate_column(
+                            engine,
+                            column,
+                            keys=keys,
+                            batch=batch,
+                            everything=everything,
+                            progress=progress,
+                        )
+                    except crypto.DecryptionError as exc:
+                        raise Problem(exc.message) from None
+                click.echo(f"every encrypted value is under the key {keys.active_id!r}", err=True)
+            finally:
+                engine.dispose()
+
+        return rotate_keys
