@@ -609,11 +609,12 @@ def _alter_table(
                         f"{_label(new, column)} narrows from {before['type']} to {column['type']}: "
                         "migrate fails while a value does not fit"
                     )
-            elif was_encrypted and not encrypted:
-                diff.warnings.append(
-                    f"{_label(new, column)} is decrypted into {column['type']}: migrate fails "
-                    "while a value does not fit"
-                )
+            elif encrypted != was_encrypted:  # the values are rewritten, not lost
+                if was_encrypted:
+                    diff.warnings.append(
+                        f"{_label(new, column)} is decrypted into {column['type']}: migrate "
+                        "fails while a value does not fit"
+                    )
             elif not type_change_is_safe(before["type"], column["type"]):
                 diff.drops.append(
                     (f"{_label(new, column)} (type {before['type']} -> {column['type']})", None)
@@ -682,7 +683,8 @@ def _alter_table(
             batch.append(f"batch_op.drop_column({lit(column['name'])})")
             diff.summary.append(f"drop {_label(old, column)}")
             diff.slug.append(f"drop_{_slug_name(_label(old, column))}")
-            diff.drops.append((_label(old, column), _entity_of(old)))
+            if not str(column.get("key", "")).startswith("blind:"):  # derived: no data lost
+                diff.drops.append((_label(old, column), _entity_of(old)))
 
     if old.get("comment") != new.get("comment"):
         diff.lines.append('if op.get_bind().dialect.name != "sqlite":  # SQLite has no comments')

@@ -512,9 +512,7 @@ def _families(r: ResourceFacts) -> dict[tuple[str, ...], list[str]]:
     for name, type_ in _columns(r):
         if type_ in ("json", "encrypted"):
             ops: tuple[str, ...] = ("isnull",)
-        elif type_ == "encrypted_blind":
-            ops = ("in", "isnull")
-        elif type_ == "refs":
+        elif type_ == "encrypted_blind" or type_ == "refs":
             ops = ("in", "isnull")
         elif type_ == "boolean":
             ops = ("ne", "in", "isnull")
