@@ -11,6 +11,7 @@ duplicate rules, say) that a field is encrypted.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from crmgen.language.context import Context
@@ -123,3 +124,70 @@ def check_encrypted_entity(
                 f"'{name}' is encrypted: a list filter needs its plain value (ranges, words); "
                 "with encrypted: {search: exact} the API filters by equality (?" + name + "=...)",
             )
+
+
+# Process steps whose text leaves the record: messages (through the outbox, or to the client),
+# log lines, and values written into other records.
+OUTBOUND_STEPS = (
+    "email",
+    "telegram",
+    "sms",
+    "notify",
+    "http",
+    "webhook",
+    "error",
+    "log",
+    "create",
+    "update",
+    "set",
+)
+
+
+def check_encrypted_reads(ctx: Context, entities: list[Any]) -> None:
+    """No process step that sends, logs or copies text, and no e-mail template, reads an
+    encrypted field (``record.passport_number``): its plaintext would land in the outbox, the
+    logs, a notification or another record. Read by name: a field of another entity with the
+    same name is refused too (the message says which entity encrypts it)."""
+    owners: dict[str, str] = {}
+    for entity in entities:
+        for f in entity.fields:
+            if f.encrypted:
+                owners.setdefault(f.name, entity.name)
+    if not owners:
+        return
+    pattern = re.compile(r"\.(" + "|".join(sorted(map(re.escape, owners))) + r")\b")
+
+    def scan(value: Any, path: Path, what: str) -> None:
+        if isinstance(value, str):
+            found = pattern.search(value)
+            if found:
+                name = found.group(1)
+                ctx.error(
+                    path,
+                    "encrypted",
+                    f"{what} reads '{name}', which {owners[name]} stores encrypted: its "
+                    "plaintext would be sent, logged or copied in the clear; leave it out",
+                )
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                scan(item, path + (key,), what)
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                scan(item, path + (i,), what)
+
+    def walk(value: Any, path: Path) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key in OUTBOUND_STEPS:
+                    scan(item, path + (key,), f"the {key} step")
+                else:
+                    walk(item, path + (key,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, path + (i,))
+
+    for name, process in (ctx.data.get("processes") or {}).items():
+        if isinstance(process, dict):
+            walk(process.get("steps"), ("processes", name, "steps"))
+    for name, template in (ctx.data.get("email_templates") or {}).items():
+        scan(template, ("email_templates", name), "the e-mail template")
