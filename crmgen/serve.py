@@ -73,23 +73,6 @@ def development_key(path: Path) -> str:
     return key
 
 
-def development_encryption_keys(path: Path) -> dict[str, str]:
-    """``ENCRYPTION_KEYS`` and ``BLIND_INDEX_KEY`` kept in ``path`` (0600, one ``NAME=value`` a
-    line), made on first use: the development database's encrypted fields stay readable
-    across restarts. Never the keys of a deployed app."""
-    from crmgen_runtime import crypto
-
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line)
-    keys = crypto.new_environ("dev1")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{name}={value}\n" for name, value in keys.items()))
-    return keys
-
-
 def port_is_free(host: str, port: int) -> bool:
     """True when nothing listens on ``host:port`` yet."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
@@ -183,7 +166,9 @@ class Server:
         env["APP_ENV"] = "development"
         env["SECRET_KEY"] = env.get("SECRET_KEY") or development_key(self.folder / "secret_key")
         # encrypted fields' keys, made once and kept beside the development database
-        keys = development_encryption_keys(self.folder / "encryption_keys")
+        from crmgen_runtime.crypto import development_keys
+
+        keys = development_keys(self.folder / "encryption_keys")
         for name, value in keys.items():
             env[name] = env.get(name) or value
         env["PUBLIC_URL"] = env.get("PUBLIC_URL") or self.address

@@ -39,6 +39,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -242,6 +243,24 @@ def new_key() -> str:
 def new_environ(key_id: str = "k1") -> dict[str, str]:
     """Fresh ``ENCRYPTION_KEYS`` and ``BLIND_INDEX_KEY`` (tests, local development)."""
     return {KEYS_VARIABLE: f"{key_id}:{new_key()}", BLIND_VARIABLE: new_key()}
+
+
+DEVELOPMENT_KEYS_FILE = ".encryption_keys"  # local development only: APP_ENV=development
+
+
+def development_keys(path: Path) -> dict[str, str]:
+    """``ENCRYPTION_KEYS`` and ``BLIND_INDEX_KEY`` kept in ``path`` (0600, ``NAME=value`` a
+    line), made on first use, so a development database stays readable across restarts.
+    Local development only: never the keys of a deployed app."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line)
+    keys = new_environ("dev1")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("".join(f"{name}={value}\n" for name, value in keys.items()))
+    return keys
 
 
 _lock = threading.Lock()

@@ -477,6 +477,9 @@ class AppSettings:
                 crypto.KEYS_VARIABLE: settings.encryption_keys or "",
                 crypto.BLIND_VARIABLE: settings.blind_index_key or "",
             }
+            if settings.development and not settings.encryption_keys:
+                # local development: keys kept beside the development database
+                keys = crypto.development_keys(Path(crypto.DEVELOPMENT_KEYS_FILE))
             try:
                 crypto.install(crypto.keyring_from(keys))
             except crypto.EncryptionKeyError as exc:

@@ -237,3 +237,28 @@ def test_sealed_working_copies(installed: crypto.Keyring) -> None:
     assert crypto.unseal("[1]", "x.y") == "[1]"  # written before the app had keys
     crypto.install(None)
     assert crypto.seal("cells", "x.y") == "cells"  # an app without encrypted fields
+
+
+def test_local_development_keeps_its_keys_in_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = AppSettings("demo", "sqlite://", encryption=True)
+    try:
+        app.check(app.load({"APP_ENV": "development"}))
+        first = crypto.keyring()
+        kept = tmp_path / crypto.DEVELOPMENT_KEYS_FILE
+        assert kept.stat().st_mode & 0o777 == 0o600 and first.active_id == "dev1"
+        app.check(app.load({"APP_ENV": "development"}))
+        assert crypto.keyring().keys == first.keys  # the same keys after a restart
+        with pytest.raises(ConfigurationError, match="ENCRYPTION_KEYS is not set"):
+            app.check(
+                app.load(
+                    {
+                        "SECRET_KEY": "x" * 10 + "abcdefghijklmnopqrstuvwxyz",
+                        "PUBLIC_URL": "https://a.example",
+                    }
+                )
+            )
+    finally:
+        crypto.install(None)
