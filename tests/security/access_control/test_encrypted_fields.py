@@ -186,6 +186,9 @@ def test_a_wrong_key_is_a_clear_503_and_no_key_stops_the_start(
     with running as other, other.client(other.token("admin")) as client:
         response = client.get(f"/api/contacts/{contact}")
         listed = client.get("/api/contacts", params={"passport_number": PASSPORT})
+        with browser(other, "admin") as page:
+            shown = page.get(f"/contacts/{contact}", headers={"Accept": "text/html"})
+    assert shown.status_code == 503 and "current keys cannot read" in shown.text
     for answer in (response, listed):
         assert answer.status_code == 503, answer.text
         error = answer.json()["error"]
