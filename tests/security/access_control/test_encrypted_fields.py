@@ -117,6 +117,8 @@ def test_no_table_holds_the_plaintext(crm: Crm, contact: int) -> None:
         if secret.casefold() in text.casefold()
     ]
     assert leaks == []
+    log = crm.log()  # the server's log lines: requests (and their queries), errors
+    assert "/api/contacts" in log and not any(secret in log for secret in SECRETS)
     # what is stored: tokens under the active key, and the blind index
     with admin(crm) as client:
         audit = client.get("/api/audit", params={"entity": "Contact", "record_id": contact})
@@ -157,6 +159,7 @@ def test_the_blind_index_finds_equal_values_only(crm: Crm, contact: int) -> None
             json={"entity": "contacts", "name": "p", "filters": {"passport_number": PASSPORT}},
         )
         assert view.status_code == 422 and "encrypted" in view.text
+    assert not any(secret in crm.log() for secret in SECRETS)  # queries are not logged
 
 
 def read_csv(content: bytes) -> list[list[str]]:
