@@ -107,6 +107,28 @@ def check_encrypted_entity(
                     f"'{name}' is encrypted: {what} needs its plain value; use encrypted: "
                     "{search: exact} for equality search",
                 )
+    own = re.compile(r"\brecord\.(" + "|".join(sorted(map(re.escape, encrypted))) + r")\b")
+    for name, raw_field in (raw.get("fields") or {}).items():
+        computed = raw_field.get("computed") if isinstance(raw_field, dict) else None
+        found = own.search(computed) if isinstance(computed, str) else None
+        if found:
+            ctx.error(
+                path + ("fields", name, "computed"),
+                "encrypted",
+                f"'{found.group(1)}' is encrypted: a computed field would store what it derives "
+                "from it in plain text",
+            )
+    for role, rule in (raw.get("permissions") or {}).items():
+        for action, access in rule.items() if isinstance(rule, dict) else ():
+            where = access.get("where") if isinstance(access, dict) else None
+            found = own.search(where) if isinstance(where, str) else None
+            if found:
+                ctx.error(
+                    path + ("permissions", role, action, "where"),
+                    "encrypted",
+                    f"'{found.group(1)}' is encrypted: a record rule runs in the database, "
+                    "which cannot compare its value; use another field",
+                )
     raw_list = (raw.get("ui") or {}).get("list") or {}
     for i, item in enumerate(raw_list.get("sort") or ()):
         name = str(item).lstrip("-+")
