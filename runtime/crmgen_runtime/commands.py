@@ -82,6 +82,21 @@ class Problem(click.ClickException):
     exit_code = 1
 
 
+class KeyedGroup(click.Group):
+    """The commands, with a missing or wrong key of the encrypted fields (``migrate``,
+    ``seed``... touch them) said in one line, exit 1, as every other problem."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from crmgen_runtime import crypto
+
+        try:
+            return super().invoke(ctx)
+        except crypto.EncryptionKeyError as exc:
+            raise Problem(str(exc)) from None
+        except crypto.DecryptionError as exc:
+            raise Problem(exc.message) from None
+
+
 def database_option(function: F) -> F:
     """The ``--database URL`` option of the commands that touch the database."""
     option = click.option(
@@ -219,7 +234,7 @@ class CommandLine:
 
     def _commands(self) -> click.Group:
         """The click group of every command, bound to this app."""
-        group = click.Group(
+        group = KeyedGroup(
             help=f"{self.config.plain_title}: the CRM's command line.",
             context_settings={"help_option_names": ["-h", "--help"]},
         )

@@ -262,3 +262,25 @@ def test_local_development_keeps_its_keys_in_a_file(
             )
     finally:
         crypto.install(None)
+
+
+def test_the_command_line_says_a_key_problem_in_one_line() -> None:
+    import click
+    from click.testing import CliRunner
+    from crmgen_runtime.commands import KeyedGroup
+
+    group = KeyedGroup()
+
+    @group.command()
+    def migrate() -> None:
+        crypto.keyring_from({})
+
+    @group.command()
+    def seed() -> None:
+        keys("k1").decrypt("enc1:k9:AAAA", "Contact.passport")
+
+    for name, message in (("migrate", "ENCRYPTION_KEYS is not set"), ("seed", "key 'k9'")):
+        done = CliRunner().invoke(group, [name])
+        assert done.exit_code == 1 and message in done.output, done.output
+        assert isinstance(done.exception, SystemExit)  # no traceback
+    assert isinstance(group, click.Group)
