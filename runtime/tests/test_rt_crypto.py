@@ -284,3 +284,79 @@ def test_the_command_line_says_a_key_problem_in_one_line() -> None:
         assert done.exit_code == 1 and message in done.output, done.output
         assert isinstance(done.exception, SystemExit)  # no traceback
     assert isinstance(group, click.Group)
+
+
+# --- what the runtime does with encrypted fields: filters, sorting, the audit log, payloads ----
+
+
+def person_resource() -> Any:
+    from crmgen_runtime.resources import Catalog, FieldInfo, Resource, field_map
+
+    resource = Resource(
+        name="Person",
+        path="people",
+        label="Person",
+        model=Person,
+        fields=field_map(
+            FieldInfo("passport", "string", encrypted="Person.passport", blind="passport__bidx"),
+            FieldInfo("data", "json", encrypted="Person.data"),
+        ),
+    )
+    Catalog([resource])
+    return resource
+
+
+def test_lists_filter_an_encrypted_field_by_its_blind_index_only(
+    engine: sa.Engine, installed: crypto.Keyring
+) -> None:
+    from crmgen_runtime import queries
+    from crmgen_runtime.errors import ApiError
+
+    resource = person_resource()
+    names = frozenset({"id", "passport", "data"})
+    with Session(engine) as session:
+        session.add_all([Person(id=1, passport="P-1"), Person(id=2, passport="P-2")])
+        session.commit()
+
+        def ids(key: str, raw: str) -> list[int]:
+            condition = queries.filter_condition(resource, names, key, raw)
+            return list(session.scalars(sa.select(Person.id).where(condition).order_by(Person.id)))
+
+        assert ids("passport", " p-1") == [1]
+        assert ids("passport__in", "P-2,P-1,x") == [1, 2]
+        assert ids("passport__isnull", "false") == [1, 2]
+    for key, raw in (("passport__contains", "P"), ("passport__gt", "A"), ("data", "1")):
+        with pytest.raises(ApiError, match="encrypted") as caught:
+            queries.filter_condition(resource, names, key, raw)
+        assert caught.value.status == 400
+    with pytest.raises(ApiError, match="stored encrypted"):
+        queries.parse_sort(resource, names, "-passport")
+
+
+def test_the_audit_log_and_payloads_leave_encrypted_values_out(
+    engine: sa.Engine, installed: crypto.Keyring
+) -> None:
+    from crmgen_runtime import audit, processes
+
+    resource = person_resource()
+    changes = {"passport": ["P-1", "P-2"], "data": [None, {"a": 1}], "id": [1, 1]}
+    masked = audit.masked(resource.catalog, "Person", changes)
+    assert masked == {"passport": [crypto.MASK] * 2, "data": [None, crypto.MASK], "id": [1, 1]}
+    assert audit.masked(resource.catalog, "Other", changes) is changes
+    with Session(engine) as session:
+        session.add(Person(id=1, passport="P-1", data={"a": 1}))
+        session.commit()
+        person = session.get(Person, 1)
+        assert processes.plain(person, resource.catalog) == {"id": 1}
+
+
+def test_a_saved_view_keeps_no_value_of_an_encrypted_field() -> None:
+    from crmgen_runtime import views
+    from crmgen_runtime.errors import ApiError
+    from crmgen_runtime.principal import CurrentUser
+
+    resource = person_resource()
+    user = CurrentUser(1, "a@example.com", "A", frozenset(), superuser=True)
+    with pytest.raises(ApiError, match="a view does not keep its values") as caught:
+        views.check(resource, user, {"name": "v", "filters": {"passport": "P-1"}})
+    assert caught.value.status == 422
