@@ -431,6 +431,8 @@ def rotate_column(
             after = rows[-1][0]
         if progress is not None:
             progress(done, total, changed)
+    if progress is not None and done == 0:  # nothing to read: said all the same
+        progress(0, total, 0)
     return done, changed
 
 

@@ -196,6 +196,9 @@ def test_rotation_moves_every_value_in_batches_and_spares_newer_ones(
     assert done == (5, 5) and seen == [(2, 5, 2), (4, 5, 4), (5, 5, 5)]
     assert {crypto.key_id(row[0]) for row in raw(engine)} == {"k2"}
     assert crypto.rotate_column(engine, column, keys=rotated) == (5, 0)
+    empty = crypto.Column("people", "data", "Person.data")
+    crypto.rotate_column(engine, empty, keys=rotated, progress=lambda *a: seen.append(a))
+    assert seen[-1] == (0, 0, 0)
     assert crypto.rotate_column(engine, column, keys=rotated, everything=True) == (5, 5)
     crypto.install(rotated)
     with Session(engine) as session:
