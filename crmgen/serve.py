@@ -169,6 +169,12 @@ class Server:
         env["DATABASE_URL"] = self.url
         env["APP_ENV"] = "development"
         env["SECRET_KEY"] = env.get("SECRET_KEY") or development_key(self.folder / "secret_key")
+        # encrypted fields' keys, made once and kept beside the development database
+        from crmgen_runtime.crypto import development_keys
+
+        keys = development_keys(self.folder / "encryption_keys")
+        for name, value in keys.items():
+            env[name] = env.get(name) or value
         env["PUBLIC_URL"] = env.get("PUBLIC_URL") or self.address
         return env
 

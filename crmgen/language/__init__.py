@@ -15,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 
 from crmgen.diagnostics import Diagnostic, SpecError, sort_diagnostics
 from crmgen.language.build_app import build_app, build_endpoints, build_integrations, build_roles
+from crmgen.language.build_encryption import check_encrypted_reads
 from crmgen.language.build_entities import build_entities
 from crmgen.language.build_forms import build_forms
 from crmgen.language.build_inbound import build_inbound
@@ -93,6 +94,7 @@ def _build(ctx: Context, default_name: str, files: tuple[str, ...]) -> Spec:
     hooks = {h.name: h for h in build_inbound(ctx)}
     workflows = {e.name: e.workflow.field for e in entities if e.workflow is not None}
     processes = build_processes(ctx, endpoints, hooks, workflows)
+    check_encrypted_reads(ctx, entities)
     email_templates = build_email_templates(ctx)
     ui = build_ui(ctx)
     forms = build_forms(ctx, entities)

@@ -11,6 +11,7 @@ from crmgen.diagnostics import NOWHERE
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
 from crmgen.language.build_duplicates import build_duplicates
+from crmgen.language.build_encryption import check_encrypted_entity, check_encrypted_field
 from crmgen.language.build_gdpr import build_personal_data, build_retention
 from crmgen.language.build_rollups import build_rollup
 from crmgen.language.build_workflows import build_workflow
@@ -266,6 +267,9 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
             display=raw.get("display"),
         )
     values = _enum_values(raw.get("values"))
+    encrypted_raw = raw.get("encrypted", False)
+    encrypted = encrypted_raw is not False
+    blind_index = isinstance(encrypted_raw, dict) and encrypted_raw.get("search") == "exact"
     result = Field(
         name=name,
         type=ftype,
@@ -275,7 +279,7 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         required=bool(raw.get("required", False)),
         unique=bool(raw.get("unique", False)),
         index=bool(raw.get("index", False)),
-        searchable=bool(raw.get("searchable", kind.searched_by_default)),
+        searchable=bool(raw.get("searchable", kind.searched_by_default and not encrypted)),
         read_only=bool(raw.get("read_only", False) or "computed" in raw or "rollup" in raw),
         min=raw.get("min"),
         max=raw.get("max"),
@@ -291,8 +295,12 @@ def build_field(ctx: Context, entity: str, name: str, raw: Any, path: Path) -> F
         relation=relation,
         renamed_from=raw.get("renamed_from"),
         default=_default(ctx, ftype, raw, path),
+        encrypted=encrypted,
+        blind_index=blind_index,
     )
     _field_constraints(ctx, result, raw, path)
+    if encrypted_raw is not False:
+        check_encrypted_field(ctx, result, raw, path)
     return result
 
 
@@ -423,7 +431,14 @@ def _link_display(ctx: Context, rel: Relation, path: Path) -> None:
     """A relation's ``display`` names a field of its target that reads as a text."""
     assert rel.display is not None
     shown = ctx.known_field(rel.target, rel.display, path)
-    if shown is not None and shown.type in _NOT_SHOWN:
+    if shown is not None and shown.encrypted:
+        ctx.error(
+            path,
+            "encrypted",
+            f"a link shows its value wherever the record is named (lists, notifications, the "
+            f"timeline): {rel.target}'s field '{rel.display}' is encrypted; name another field",
+        )
+    elif shown is not None and shown.type in _NOT_SHOWN:
         ctx.error(
             path,
             "relation",
@@ -509,6 +524,7 @@ def _entity(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Entity:
         else tuple(a for a in ACTIONS if a in api_raw)
     )
     ui = _entity_ui(ctx, name, raw.get("ui") or {}, fields, display, path + ("ui",))
+    check_encrypted_entity(ctx, raw, fields, display, indexes, path)
     documents = build_documents(
         ctx, name, raw.get("documents") or {}, ui.list.columns, permissions, path + ("documents",)
     )
@@ -593,10 +609,10 @@ def _computed(ctx: Context, entity: str, f: Field, raw: dict[str, Any] | None, p
 
 def _default_display(table: dict[str, Field]) -> str:
     for candidate in ("name", "title", "subject", "number", "email"):
-        if candidate in table:
+        if candidate in table and not table[candidate].encrypted:
             return candidate
     for f in table.values():
-        if f.type in ("string", "email", "phone"):
+        if f.type in ("string", "email", "phone") and not f.encrypted:
             return f.name
     return "id"
 

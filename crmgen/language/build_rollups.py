@@ -70,7 +70,13 @@ def build_rollup(
         where = (
             at + ("order_by",) if isinstance(spec.get("order_by"), str) else at + ("order_by", i)
         )
-        ctx.known_field(child, name.lstrip("-"), where)
+        by = ctx.known_field(child, name.lstrip("-"), where)
+        if by is not None and by.encrypted:
+            ctx.error(
+                where,
+                "encrypted",
+                f"{child}.{by.name} is encrypted and has no order to sort by; order by another field",
+            )
     conditions = ctx.where(spec.get("where"), at + ("where",), child, ctx.scope())
     for c in conditions:
         key = c.field if c.op == "eq" else f"{c.field}__{c.op}"
@@ -152,6 +158,14 @@ def _value(ctx: Context, child: str, op: str, name: str | None, path: Path) -> F
             path + ("field",),
             "rollup",
             f"'{name}' is a rollup itself; a rollup reads stored fields only",
+        )
+        return None
+    if found.encrypted:
+        ctx.error(
+            path + ("field",),
+            "encrypted",
+            f"{child}.{name} is encrypted: a rollup would store its value (or its order) in "
+            "plain text on the parent; roll up another field",
         )
         return None
     return found

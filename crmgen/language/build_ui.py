@@ -184,7 +184,13 @@ def _measure(ctx: Context, raw: Any, entity: str, path: Path) -> Measure:
     name = raw[fn] if fn != "count" else None
     if name is not None:
         f = ctx.known_field(entity, name, path + (fn,))
-        if f is not None and fn in ("sum", "avg") and not fields.field_type(f.type).numeric:
+        if f is not None and f.encrypted:
+            ctx.error(
+                path + (fn,),
+                "encrypted",
+                f"'{name}' is encrypted: the database cannot {fn} its values",
+            )
+        elif f is not None and fn in ("sum", "avg") and not fields.field_type(f.type).numeric:
             ctx.error(path + (fn,), "measure", f"cannot {fn} the {f.type} field '{name}'")
     weighted = raw.get("weighted_by")
     if weighted:
@@ -247,6 +253,12 @@ def _dashboard(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Dash
         where = ctx.where(c.get("where"), cp + ("where",), entity, _scope(ctx)) if ok else ()
         if ok:
             f = ctx.known_column(entity, c["group_by"], cp + ("group_by",))
+            if f is not None and f.encrypted:
+                ctx.error(
+                    cp + ("group_by",),
+                    "encrypted",
+                    f"'{c['group_by']}' is encrypted: the database cannot group by its values",
+                )
             if f is not None and "period" in c and f.type not in ("date", "datetime"):
                 ctx.error(
                     cp + ("period",),
@@ -287,7 +299,13 @@ def _report(ctx: Context, name: str, raw: dict[str, Any], path: Path) -> Report:
     group_by = tuple(raw.get("group_by") or ())
     if ok:
         for i, g in enumerate(group_by):
-            ctx.known_column(entity, g, path + ("group_by", i))
+            f = ctx.known_column(entity, g, path + ("group_by", i))
+            if f is not None and f.encrypted:
+                ctx.error(
+                    path + ("group_by", i),
+                    "encrypted",
+                    f"'{g}' is encrypted: the database cannot group by its values",
+                )
     columns = []
     for cname, c in (raw.get("columns") or {"count": "count"}).items():
         cp = path + ("columns", cname)

@@ -208,6 +208,14 @@ class Context:
                 )
                 continue
             target = self.follow(entity, name, path + (key,))
+            if target is not None and target.encrypted and op != "isnull":
+                self.error(
+                    path + (key,),
+                    "encrypted",
+                    f"'{name}' is encrypted: the database cannot compare its value "
+                    "(only __isnull applies); filter on another field",
+                    True,
+                )
             if op == "isnull" or op == "contains" or target is None:
                 target = None
             if op == "in" and isinstance(raw_value, list) and target is not None:

@@ -99,6 +99,10 @@ class Field:
     renamed_from: str | None = None
     rollup: Rollup | None = None  # read-only: kept by the app from related records
     consent: bool = False  # a consent: its time and source kept in <name>_at, <name>_source
+    # stored encrypted (AES-256-GCM, ``crmgen_runtime.crypto``): never sorted, range-filtered or
+    # searched as text; ``blind_index``: equality search through a keyed hash beside it
+    encrypted: bool = False
+    blind_index: bool = False
 
     @property
     def attr(self) -> str:
@@ -113,6 +117,11 @@ class Field:
         if self.relation is None:
             return self.name
         return "" if self.relation.kind == "many_to_many" else f"{self.name}_id"
+
+    @property
+    def blind_column(self) -> str:
+        """The column of an encrypted field's blind index (``<column>__bidx``), or ""."""
+        return f"{self.column}__bidx" if self.blind_index else ""
 
 
 @dataclass(frozen=True)

@@ -165,6 +165,17 @@ def _field_schema() -> dict[str, Any]:
         "default": VALUE,
         "computed": EXPR,
         "rollup": _rollup(),
+        "encrypted": {
+            "description": "stored encrypted: true, or {search: exact} for equality search",
+            "anyOf": [
+                {"type": "boolean"},
+                {
+                    "type": "object",
+                    "properties": {"search": {"enum": ["exact"]}},
+                    "additionalProperties": False,
+                },
+            ],
+        },
         "renamed_from": {"$ref": "#/$defs/snake_name"},
         "consent": {
             "type": "boolean",

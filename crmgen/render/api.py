@@ -54,6 +54,8 @@ class FieldFacts:
     )
     searchable: bool = False
     attr: str = ""  # the field's model attribute, when not its name (``from_``: names.attribute)
+    encrypted: str = ""  # stored encrypted, bound to this context ("Entity.field")
+    blind: str = ""  # the column of its blind index (encrypted: {search: exact})
 
 
 ACTIONS = ("list", "read", "create", "update", "delete")
@@ -262,7 +264,14 @@ def field_facts(entity: Entity, f: Field, phone_region: str = "") -> FieldFacts:
         join=join,
         searchable=f.name in entity.search,
         attr=f.attr if f.attr != f.name else "",
+        encrypted=f"{entity_name(entity)}.{f.name}" if f.encrypted and entity_name(entity) else "",
+        blind=f.blind_column,
     )
+
+
+def entity_name(entity: Entity) -> str:
+    """The entity's name ("" for a custom endpoint's input, which belongs to none)."""
+    return str(getattr(entity, "name", ""))
 
 
 USER_BUILTINS = ("id", "email", "name", "roles", "superuser", "extra")

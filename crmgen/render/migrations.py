@@ -98,8 +98,16 @@ def annotate(tables: dict[str, Any], spec: Spec) -> dict[str, Any]:
                 if f is not None:
                     column["key"] = f"field:{f.name}"
                     column["label"] = f"{entity.name}.{f.name}"
+                    if f.encrypted:  # stored as tokens bound to this context (crypto)
+                        column["encrypted"] = f"{entity.name}.{f.name}"
+                        if f.type == "json":
+                            column["encrypted_json"] = True
                     if f.type == "phone" and spec.app.phone_region:  # stored in E.164
                         column["phone_region"] = spec.app.phone_region
+                blind = next((g for g in entity.fields if g.blind_column == column["name"]), None)
+                if blind is not None:
+                    column["key"] = f"blind:{blind.name}"
+                    column["label"] = f"{entity.name}.{blind.name} (blind index)"
         for f in entity.fields:
             if f.relation is None or f.relation.kind != "many_to_many" or not f.relation.through:
                 continue
@@ -356,6 +364,7 @@ class Diff:
     uses_sqlite: bool = False  # the code reads ``sqlite`` (the database is SQLite)
     rewrites: bool = False  # the code calls ``_sqlite_decimals``
     phones: bool = False  # the code calls ``normalise_column`` (crmgen_runtime.phones)
+    crypto: bool = False  # the code calls ``encrypt_column``/``decrypt_column`` (crypto)
 
 
 def _creation_order(
@@ -589,6 +598,31 @@ def _alter_table(
             diff.summary.append(f"rename {_label(old, before)} to {_label(new, column)}")
             diff.slug.append(f"rename_{_slug_name(_label(old, before))}")
         changed = False
+        encrypted, was_encrypted = column.get("encrypted"), before.get("encrypted")
+        if encrypted != was_encrypted:
+            # turned on: the batch widens the column, then its values are encrypted; turned
+            # off: its values are decrypted first, then the batch gives it its type back
+            diff.crypto = True
+            blind = next(
+                (c["name"] for c in new["columns"] if c.get("key") == f"blind:{column['key'][6:]}"),
+                "",
+            )
+            if was_encrypted:
+                rewrites.append(
+                    f"decrypt_column(op.get_bind(), {lit(name)}, {lit(source_name)}, "
+                    f"{lit(was_encrypted)})"
+                )
+                diff.summary.append(f"decrypt {_label(new, column)}")
+                diff.slug.append(f"decrypt_{_slug_name(_label(new, column))}")
+                if before.get("encrypted_json") and before["type"] != column["type"]:
+                    args.append(f"postgresql_using={lit(column['name'] + '::jsonb')}")
+            if encrypted:
+                fills.append(
+                    f"encrypt_column(op.get_bind(), {lit(name)}, {lit(column['name'])}, "
+                    f"{lit(encrypted)}{', ' + lit(blind) if blind else ''})"
+                )
+                diff.summary.append(f"encrypt {_label(new, column)}")
+                diff.slug.append(f"encrypt_{_slug_name(_label(new, column))}")
         if before["type"] != column["type"]:
             args.append(f"type_={column['type']}")
             changed = True
@@ -601,6 +635,12 @@ def _alter_table(
                     diff.warnings.append(
                         f"{_label(new, column)} narrows from {before['type']} to {column['type']}: "
                         "migrate fails while a value does not fit"
+                    )
+            elif encrypted != was_encrypted:  # the values are rewritten, not lost
+                if was_encrypted:
+                    diff.warnings.append(
+                        f"{_label(new, column)} is decrypted into {column['type']}: migrate "
+                        "fails while a value does not fit"
                     )
             elif not type_change_is_safe(before["type"], column["type"]):
                 diff.drops.append(
@@ -670,7 +710,8 @@ def _alter_table(
             batch.append(f"batch_op.drop_column({lit(column['name'])})")
             diff.summary.append(f"drop {_label(old, column)}")
             diff.slug.append(f"drop_{_slug_name(_label(old, column))}")
-            diff.drops.append((_label(old, column), _entity_of(old)))
+            if not str(column.get("key", "")).startswith("blind:"):  # derived: no data lost
+                diff.drops.append((_label(old, column), _entity_of(old)))
 
     if old.get("comment") != new.get("comment"):
         diff.lines.append('if op.get_bind().dialect.name != "sqlite":  # SQLite has no comments')
@@ -759,6 +800,8 @@ def render_revision(
     imports += ["import sqlalchemy as sa", "from alembic import op"]
     if up.phones:
         imports.append("from crmgen_runtime.phones import normalise_column")
+    if up.crypto or down_diff.crypto:
+        imports.append("from crmgen_runtime.crypto import decrypt_column, encrypt_column")
     if any("postgresql." in line for line in up.lines + down_diff.lines):
         imports.append("from sqlalchemy.dialects import postgresql")
 

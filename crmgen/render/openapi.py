@@ -501,16 +501,20 @@ def _columns(r: ResourceFacts) -> list[tuple[str, str]]:
     columns: list[tuple[str, str]] = [("id", "integer")]
     if r.entity.timestamps:
         columns += [("created_at", "datetime"), ("updated_at", "datetime")]
-    return columns + [(f.name, f.type) for f in r.fields]
+    # an encrypted field filters by equality through its blind index, or by emptiness only
+    return columns + [
+        (f.name, ("encrypted_blind" if f.blind else "encrypted") if f.encrypted else f.type)
+        for f in r.fields
+    ]
 
 
 def _families(r: ResourceFacts) -> dict[tuple[str, ...], list[str]]:
     """The filter operators of each column, grouped: operators -> the columns taking them."""
     families: dict[tuple[str, ...], list[str]] = {}
     for name, type_ in _columns(r):
-        if type_ == "json":
+        if type_ in ("json", "encrypted"):
             ops: tuple[str, ...] = ("isnull",)
-        elif type_ == "refs":
+        elif type_ == "encrypted_blind" or type_ == "refs":
             ops = ("in", "isnull")
         elif type_ == "boolean":
             ops = ("ne", "in", "isnull")
@@ -542,7 +546,7 @@ def _filter_params(r: ResourceFacts, backs: list[Back]) -> list[dict[str, Any]]:
     params = []
     families = _families(r)
     for name, type_ in _columns(r):
-        if type_ == "json":
+        if type_ in ("json", "encrypted"):
             continue
         if type_ in ("integer", "ref", "refs"):
             schema: dict[str, Any] = {"type": "integer"}

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import params
+from crmgen_runtime.crypto import MASK
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, require_user
@@ -46,6 +47,7 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r} (one of {', '.join(ACTIONS)})")
     table = catalog.table(AuditEntryTable).__table__  # type: ignore[attr-defined]
+    changes = masked(catalog, entity, changes)
     session.execute(
         sa.insert(table),
         {
@@ -59,6 +61,19 @@ def record(
             "changes": {name: list(pair) for name, pair in sorted(changes.items())},
         },
     )
+
+
+def masked(catalog: Catalog, entity: str, changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """``changes`` with the values of encrypted fields replaced by ``crypto.MASK``: the log
+    says that they changed, never what they held."""
+    resource = catalog.by_name.get(entity)
+    if resource is None or not resource.encrypted:
+        return changes
+    hidden = {info.name for info in resource.encrypted}
+    return {
+        name: [None if v is None else MASK for v in pair] if name in hidden else pair
+        for name, pair in changes.items()
+    }
 
 
 def describe(entry: AuditEntryTable) -> dict[str, Any]:

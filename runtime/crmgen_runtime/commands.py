@@ -37,6 +37,7 @@ from crmgen_runtime.config import AppConfig
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from crmgen_runtime import crypto
     from crmgen_runtime.backup import Backups
     from crmgen_runtime.storage import Storage
 
@@ -79,6 +80,21 @@ class Problem(click.ClickException):
     """A problem the user can fix: one line on stderr, exit 1."""
 
     exit_code = 1
+
+
+class KeyedGroup(click.Group):
+    """The commands, with a missing or wrong key of the encrypted fields (``migrate``,
+    ``seed``... touch them) said in one line, exit 1, as every other problem."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from crmgen_runtime import crypto
+
+        try:
+            return super().invoke(ctx)
+        except crypto.EncryptionKeyError as exc:
+            raise Problem(str(exc)) from None
+        except crypto.DecryptionError as exc:
+            raise Problem(exc.message) from None
 
 
 def database_option(function: F) -> F:
@@ -218,7 +234,7 @@ class CommandLine:
 
     def _commands(self) -> click.Group:
         """The click group of every command, bound to this app."""
-        group = click.Group(
+        group = KeyedGroup(
             help=f"{self.config.plain_title}: the CRM's command line.",
             context_settings={"help_option_names": ["-h", "--help"]},
         )
@@ -233,6 +249,8 @@ class CommandLine:
             self._recompute,
         ):
             group.add_command(make())
+        if self.config.encryption:
+            group.add_command(self._rotate_keys())
         return group
 
     def _migrate(self) -> click.Command:
@@ -498,3 +516,69 @@ class CommandLine:
             click.echo(f"recomputed the rollups of {done} records", err=True)
 
         return recompute
+
+    def encrypted_columns(self) -> list[crypto.Column]:
+        """Every encrypted column of the app (``crmgen_runtime.crypto``), entity by entity."""
+        from crmgen_runtime import crypto
+
+        catalog = self.module("resources").CATALOG
+        return [
+            crypto.Column(r.model.__tablename__, info.column_name, info.encrypted, info.blind)
+            for r in catalog.by_name.values()
+            for info in r.encrypted
+        ]
+
+    def _rotate_keys(self) -> click.Command:
+        @click.command("rotate-keys")
+        @click.option(
+            "--batch",
+            default=500,
+            show_default=True,
+            type=click.IntRange(1, 100_000),
+            help="Rows re-encrypted per transaction.",
+        )
+        @click.option(
+            "--all",
+            "everything",
+            is_flag=True,
+            help="Re-encrypt every value and recompute the blind indexes (after a new "
+            "BLIND_INDEX_KEY), not only the values under older keys.",
+        )
+        @database_option
+        def rotate_keys(batch: int, everything: bool, database: str | None) -> None:
+            """Re-encrypt the encrypted fields under the active key (the first of
+            ENCRYPTION_KEYS), in batches, each its own short transaction.
+
+            Safe while the app runs: a value the app writes meanwhile is under the active key
+            already. Once it is done, the older keys can leave ENCRYPTION_KEYS.
+            """
+            from crmgen_runtime import crypto
+
+            try:
+                keys = crypto.keyring_from(os.environ)
+            except crypto.EncryptionKeyError as exc:
+                raise Problem(str(exc)) from None
+            engine = sa.create_engine(self.resolve_url(database))
+            try:
+                for column in self.encrypted_columns():
+                    label = f"{column.context}"
+
+                    def progress(done: int, total: int, changed: int, label: str = label) -> None:
+                        click.echo(f"{label}: {done}/{total} rows read, {changed} re-encrypted")
+
+                    try:
+                        crypto.rotate_column(
+                            engine,
+                            column,
+                            keys=keys,
+                            batch=batch,
+                            everything=everything,
+                            progress=progress,
+                        )
+                    except crypto.DecryptionError as exc:
+                        raise Problem(exc.message) from None
+                click.echo(f"every encrypted value is under the key {keys.active_id!r}", err=True)
+            finally:
+                engine.dispose()
+
+        return rotate_keys

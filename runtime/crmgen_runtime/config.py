@@ -42,6 +42,8 @@ class AppConfig:
     # phone fields are stored in E.164 and read in this region when written without their
     # country code (crmgen_runtime.phones); "": free text, as the user wrote it
     phone_region: str = ""
+    # some fields are stored encrypted (crmgen_runtime.crypto): the app needs their keys
+    encryption: bool = False
     clock: Clock = field(init=False, repr=False, compare=False)
     formats: Formats = field(init=False, repr=False, compare=False)
     functions: Functions = field(init=False, repr=False, compare=False)
@@ -54,7 +56,7 @@ class AppConfig:
         object.__setattr__(self, "clock", clock)
         object.__setattr__(self, "formats", Formats(clock, self.currency))
         object.__setattr__(self, "functions", Functions(clock))
-        object.__setattr__(self, "settings", AppSettings(self.name, database_url))
+        object.__setattr__(self, "settings", AppSettings(self.name, database_url, self.encryption))
 
     @property
     def plain_title(self) -> str:

@@ -219,20 +219,27 @@ class Input(Record):
 
 
 def plain(value: Any, catalog: Catalog) -> Any:
-    """``value`` as JSON carries it: records become objects of their fields."""
+    """``value`` as JSON carries it: records become objects of their fields, without the
+    encrypted ones (a webhook or an outbox message never carries them)."""
     if isinstance(value, Actor):
         value = value.record
     resource = catalog.by_name.get(type(value).__name__)
     if resource is not None and isinstance(value, resource.model):
         out: dict[str, Any] = {"id": value.id}
         for info in resource.fields.values():
+            if info.encrypted:
+                continue
             if info.is_list:
                 out[info.name] = sorted(o.id for o in getattr(value, info.attr))
             else:
                 out[info.name] = plain(getattr(value, info.column), catalog)
         return out
     if isinstance(value, Record):
-        fields = {n: plain(value.value(n), catalog) for n in value.resource.fields}
+        fields = {
+            name: plain(value.value(name), catalog)
+            for name, info in value.resource.fields.items()
+            if not info.encrypted
+        }
         return {"id": value.id, **fields}
     if isinstance(value, (Reply, JsonObject)):
         return unwrap(value)

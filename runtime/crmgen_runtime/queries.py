@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from crmgen_runtime import counts, fields, phones, textsearch, validation
+from crmgen_runtime import counts, crypto, fields, phones, textsearch, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import FieldInfo, Resource
 from crmgen_runtime.responses import aware, json_ready
@@ -97,6 +97,8 @@ def parse_sort(resource: Resource, names: frozenset[str], text: str) -> list[Sor
         info = resource.fields.get(name)
         if type_ is None or type_ == "json" or (info is not None and info.is_list):
             raise bad_query("sort", f"Cannot sort by {name!r}.")
+        if info is not None and info.encrypted:
+            raise bad_query("sort", f"Cannot sort by {name!r}: it is stored encrypted.")
         if any(key.name == name for key in keys):
             raise bad_query("sort", f"{name!r} is named twice.")
         nullable = name not in NOT_NULL_SYSTEM and not (info is not None and info.not_null)
@@ -252,6 +254,8 @@ def _filter(
     info = resource.fields.get(name)
     if info is not None and info.is_list:
         return _list_filter(resource, info, key, op, raw)
+    if info is not None and info.encrypted and op != "isnull":
+        return _encrypted_filter(resource, info, key, op, raw)
     column = resource.attribute(name)
     try:
         if op == "isnull":
@@ -291,6 +295,34 @@ def _filter(
         "lte": column <= value,
     }[op]
     return compared
+
+
+def _encrypted_filter(
+    resource: Resource, info: FieldInfo, key: str, op: str, raw: str
+) -> sa.ColumnElement[bool]:
+    """An encrypted field is found by equality through its blind index (``eq``, ``in``), or
+    by emptiness; the database can compare nothing else of it."""
+    if not info.blind:
+        raise bad_query(
+            key, f"{info.name} is stored encrypted: filter it only with {info.name}__isnull."
+        )
+    if op not in ("eq", "in"):
+        raise bad_query(
+            key,
+            f"{info.name} is stored encrypted: filter it by equality ({info.name}= or "
+            f"{info.name}__in=) or with {info.name}__isnull.",
+        )
+    parts = (raw.split(",") if raw else []) if op == "in" else [raw]
+    if len(parts) > MAX_IN:
+        raise bad_query(key, f"At most {MAX_IN} values.")
+    try:
+        values = [validation.parse_query_value(info.type, info, p) for p in parts]
+    except validation.Invalid as exc:
+        raise bad_query(key, str(exc)) from None
+    hashes = [crypto.blind_value(v, info.encrypted) for v in values]
+    column = getattr(resource.model, info.blind)
+    found: sa.ColumnElement[bool] = column.in_(hashes) if op == "in" else column == hashes[0]
+    return found
 
 
 def filter_condition(

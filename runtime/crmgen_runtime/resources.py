@@ -74,6 +74,10 @@ class FieldInfo:
     # name; ``from_`` for a Python keyword or a name the model class keeps (``metadata_``).
     # The API, forms, files and the database column keep the name.
     attr: str = ""
+    # stored encrypted (``crmgen_runtime.crypto``), bound to "<entity>.<field>"; with
+    # ``blind``: the column of its blind index (equality search), else ""
+    encrypted: str = ""
+    blind: str = ""
 
     def __post_init__(self) -> None:
         # a frozen dataclass: the default attribute and column are set once, here
@@ -189,6 +193,11 @@ class Resource:
         return SYSTEM_TYPES.get(name)
 
     @property
+    def encrypted(self) -> tuple[FieldInfo, ...]:
+        """The fields stored encrypted."""
+        return tuple(info for info in self.fields.values() if info.encrypted)
+
+    @property
     def computed(self) -> tuple[FieldInfo, ...]:
         """The computed fields, set from the record's own columns on every write."""
         return tuple(info for info in self.fields.values() if info.compute is not None)
@@ -251,6 +260,11 @@ class Catalog:
         self._tables: dict[type[Any], type[Any]] = {}
         for resource in listed:
             self.adopt(resource)
+            blind = [(i.attr, i.blind, i.encrypted) for i in resource.encrypted if i.blind]
+            if blind:
+                from crmgen_runtime import crypto
+
+                crypto.keep_blind_indexes(resource.model, blind)
 
     @property
     def events(self) -> Events:

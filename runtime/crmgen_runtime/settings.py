@@ -116,6 +116,9 @@ class Settings:
     files_s3_endpoint_url: str | None = None
     files_s3_region: str | None = None
     attachment_max_mb: float = 25.0
+    # The keys of encrypted fields (crmgen_runtime.crypto): ENCRYPTION_KEYS, BLIND_INDEX_KEY.
+    encryption_keys: str | None = field(default=None, repr=False)
+    blind_index_key: str | None = field(default=None, repr=False)
 
     @property
     def engine_options(self) -> dict[str, int]:
@@ -437,6 +440,8 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         files_s3_endpoint_url=env.get("FILES_S3_ENDPOINT_URL") or None,
         files_s3_region=env.get("FILES_S3_REGION") or None,
         attachment_max_mb=_number(env, "ATTACHMENT_MAX_MB", 25.0, 0.001),
+        encryption_keys=env.get("ENCRYPTION_KEYS") or None,
+        blind_index_key=env.get("BLIND_INDEX_KEY") or None,
     )
 
 
@@ -444,9 +449,10 @@ class AppSettings:
     """One app's settings reader: its name (in error messages) and default database, bound to
     the functions above. The generated ``settings`` module makes one and exports its methods."""
 
-    def __init__(self, app: str, default_database_url: str) -> None:
+    def __init__(self, app: str, default_database_url: str, encryption: bool = False) -> None:
         self.app = app
         self.default_database_url = default_database_url
+        self.encryption = encryption  # the app has encrypted fields: it needs their keys
 
     def __repr__(self) -> str:
         return f"AppSettings({self.app!r}, {self.default_database_url!r})"
@@ -461,8 +467,24 @@ class AppSettings:
         return load_settings(os.environ if environ is None else environ, self.default_database_url)
 
     def check(self, settings: Settings) -> Settings:
-        """``settings`` when the app may start with them, else a ``ConfigurationError``."""
-        return check(settings, self.app)
+        """``settings`` when the app may start with them, else a ``ConfigurationError``; an
+        app with encrypted fields installs their keys (``crmgen_runtime.crypto``)."""
+        checked = check(settings, self.app)
+        if self.encryption:
+            from crmgen_runtime import crypto
+
+            keys = {
+                crypto.KEYS_VARIABLE: settings.encryption_keys or "",
+                crypto.BLIND_VARIABLE: settings.blind_index_key or "",
+            }
+            if settings.development and not settings.encryption_keys:
+                # local development: keys kept beside the development database
+                keys = crypto.development_keys(Path(crypto.DEVELOPMENT_KEYS_FILE))
+            try:
+                crypto.install(crypto.keyring_from(keys))
+            except crypto.EncryptionKeyError as exc:
+                raise ConfigurationError(self.app, str(exc)) from None
+        return checked
 
     def startup(self, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings a server or worker starts with: ``load``, then ``check``; any problem

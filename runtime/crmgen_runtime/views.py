@@ -142,6 +142,14 @@ def check(resource: Resource, user: CurrentUser, body: dict[str, Any]) -> dict[s
     _known_keys(body)
     q, sort = _text(body, "q", MAX_Q), _text(body, "sort", MAX_Q)
     filters = _filters(body)
+    for key, _ in filters:
+        info = resource.fields.get(key.partition("__")[0])
+        if info is not None and info.encrypted and not key.endswith("__isnull"):
+            raise _invalid(
+                "filters",
+                f"{info.name} is stored encrypted: a view does not keep its values "
+                f"(filter it with {info.name}__isnull, or search it each time).",
+            )
     readable = permissions.readable(resource, user)
     columns = _names(body, "columns", MAX_COLUMNS)
     allowed = _readable_columns(resource, readable)

@@ -25,6 +25,7 @@ from crmgen_runtime import (
     accounts,
     audit,
     consent,
+    crypto,
     duplicates,
     files,
     links,
@@ -159,6 +160,8 @@ def _column_values(resource: Resource, values: dict[str, Any]) -> dict[str, Any]
         if info.is_list:
             continue
         row[info.column_name] = sa.null() if value is None and info.type == "json" else value
+        if info.blind:  # the keyed hash equality search finds it by (crmgen_runtime.crypto)
+            row[info.blind] = crypto.blind_value(value, info.encrypted)
     return row
 
 

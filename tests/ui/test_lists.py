@@ -523,3 +523,19 @@ def test_export_streams_every_page(
         "Acme Lists",
         "Globex Lists",
     ]
+
+
+def test_an_encrypted_column_shows_its_value_and_no_sort_link(
+    ui: UI, people: dict[str, Any]
+) -> None:
+    """``Contact.passport_number`` is encrypted: shown in its column, its header links nowhere
+    (the API cannot order it), and the list finds a contact by it only through the API's
+    equality filter."""
+    admin = people["admin"]
+    create(ui, admin, "contacts", full_name="Cyd Sealed", passport_number="CY-777")
+    page = login(ui, "admin@example.com").client.get(
+        "/contacts/?q=Sealed&columns=full_name&columns=passport_number"
+    )
+    assert page.status_code == 200 and "CY-777" in page.text
+    assert "sort=passport_number" not in page.text and "sort=-passport_number" not in page.text
+    assert "sort=full_name" in page.text or "sort=-full_name" in page.text

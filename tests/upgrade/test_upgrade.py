@@ -336,3 +336,45 @@ def test_personal_data_gets_its_log_table(upgraded: Upgraded) -> None:
     migration)."""
     assert upgraded.rows["crm_gdpr_log"] == []
     assert {row["full_name"] for row in upgraded.rows["contacts"]} == {"Top", "Cent", "Nothing"}
+
+
+# Through today's models, in a transaction rolled back: a contact given the new encrypted
+# fields, what its row stores, and who the blind index finds.
+WRITE_ENCRYPTED = """
+import json, os
+import sqlalchemy as sa
+from crmgen_runtime import crypto
+from crmgen_runtime.db import Database
+from reference_crm.models import Contact
+from reference_crm.resources import CATALOG
+database = Database(os.environ["DATABASE_URL"])
+with database.session() as session:
+    contact = session.get(Contact, 1)
+    contact.passport_number = "UP-1234"
+    contact.private_note = "after the upgrade"
+    session.flush()
+    stored = session.execute(sa.text(
+        "SELECT passport_number, private_note, passport_number__bidx FROM contacts WHERE id = 1"
+    )).one()
+    found = session.scalars(sa.select(Contact.id).where(
+        Contact.passport_number__bidx == crypto.blind_value("up-1234", "Contact.passport_number")
+    )).all()
+    read = [contact.passport_number, contact.private_note]
+    session.rollback()
+print(json.dumps({"stored": list(stored), "found": found, "read": read}))
+database.dispose()
+"""
+
+
+def test_the_new_encrypted_fields_are_added_and_store_tokens(upgraded: Upgraded) -> None:
+    """Issue 16 adds ``Contact.passport_number`` (encrypted, with its blind index) and
+    ``Contact.private_note`` (encrypted): the old contacts have none, and a value written
+    through today's app is stored as a token and found by its blind index."""
+    assert {(r["passport_number"], r["private_note"]) for r in upgraded.rows["contacts"]} == {
+        (None, None)
+    }
+    result = app_python(upgraded.out, WRITE_ENCRYPTED, upgraded.url)
+    passport, note, blind = result["stored"]
+    assert passport.startswith("enc1:") and note.startswith("enc1:") and len(blind) == 64
+    assert "UP-1234" not in passport and result["found"] == [1]
+    assert result["read"] == ["UP-1234", "after the upgrade"]

@@ -54,6 +54,8 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
         "target": None if target is None else target.api_path,
         "currency": (f.currency or spec.app.currency) if kind.currency else None,
         "import": kind.import_kind,  # how the import reads a cell of it
+        # stored encrypted: never a sort link, never a list filter
+        **({"encrypted": True} if f.encrypted else {}),
         # a link: the target's field it shows (the target's display field unless the spec says)
         **(
             {}

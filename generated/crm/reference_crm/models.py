@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from crmgen_runtime import duplicates, entities, ftsindex, tables, textsearch
+from crmgen_runtime import crypto, duplicates, entities, ftsindex, tables, textsearch
 from crmgen_runtime.decimals import ExactDecimal
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.associationproxy import AssociationProxy, association_proxy
@@ -367,6 +367,17 @@ class Contact(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
     notes: Mapped[str | None] = mapped_column(sa.Text(), comment="Заметки")
     marketing_consent: Mapped[bool | None] = mapped_column(
         sa.Boolean(), default=False, comment="Согласие на рассылку"
+    )
+    passport_number: Mapped[str | None] = mapped_column(
+        crypto.EncryptedText("Contact.passport_number"), comment="Номер паспорта"
+    )
+    passport_number__bidx: Mapped[str | None] = mapped_column(
+        sa.String(64),
+        index=True,
+        comment="blind index of passport_number (HMAC-SHA256)",
+    )
+    private_note: Mapped[str | None] = mapped_column(
+        crypto.EncryptedText("Contact.private_note"), comment="Личная заметка"
     )
     last_contacted_at: Mapped[dt.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), comment="Последний контакт"

@@ -261,6 +261,19 @@ CONTACTS_RESOURCE = Resource(
         ),
         FieldInfo("notes", "text", options={"max_length": 5000}),
         FieldInfo("marketing_consent", "boolean", options={"consent": True}),
+        FieldInfo(
+            "passport_number",
+            "string",
+            options={"max_length": 32},
+            encrypted="Contact.passport_number",
+            blind="passport_number__bidx",
+        ),
+        FieldInfo(
+            "private_note",
+            "text",
+            options={"max_length": 2000},
+            encrypted="Contact.private_note",
+        ),
         FieldInfo("last_contacted_at", "datetime", read_only=True),
         FieldInfo("marketing_consent_at", "datetime", read_only=True),
         FieldInfo(
@@ -283,7 +296,7 @@ CONTACTS_RESOURCE = Resource(
             create="none",
             update=Access("where", _rule_contacts_support_update),
             delete="none",
-            hidden=["birthday", "discount"],
+            hidden=["birthday", "discount", "passport_number", "private_note"],
             read_only=["full_name", "company", "owner", "is_key"],
         ),
     },

@@ -33,6 +33,7 @@ CONFIG = AppConfig(
     lockout_attempts=LOCKOUT_ATTEMPTS,
     lockout_minutes=LOCKOUT_MINUTES,
     notifications=True,
+    encryption=True,  # encrypted fields: ENCRYPTION_KEYS and BLIND_INDEX_KEY must be set
     phone_region="RU",  # phones in E.164, shown per region
 )
 CLOCK = CONFIG.clock  # datetimes are stored in UTC and shown in the app's time zone

@@ -30,7 +30,7 @@ import anyio.from_thread
 import httpx2 as httpx
 import pytest
 import sqlalchemy as sa
-from crmgen_runtime import auth, testing
+from crmgen_runtime import auth, crypto, testing
 from starlette.testclient import TestClient
 
 import reference_crm
@@ -49,6 +49,10 @@ from tests.spec_data import (
 PASSWORD = "correct horse battery staple"
 LOCKOUT_USER = "lockout"
 PACKAGE = Path(reference_crm.__file__).resolve().parent
+# The keys of the encrypted fields: fresh ones for this test session unless the environment
+# names them (no key is ever written in the code).
+for _name, _value in crypto.new_environ().items():
+    os.environ.setdefault(_name, _value)
 
 
 # --- the database --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime import assets
+from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web.site import login_redirect, site_of
@@ -32,6 +33,8 @@ MESSAGE_KEYS = {
     405: "method_not_allowed",
     500: "server_error",
 }
+# The UI's words for an error of its own code (a value the app's keys cannot decrypt).
+CODE_KEYS = {"encryption_key": "encryption_key"}
 # Headers of the JSON answer a page keeps (the rest come from the page itself).
 KEPT_HEADERS = ("allow", "retry-after", "x-request-id")
 FAVICON = "favicon.svg"
@@ -67,7 +70,10 @@ def page_or_json(handler: Handler) -> Handler:
         user = await _viewer(request, status)
         if status == 401 and user is None:
             return login_redirect(request)
-        page = site_of(request).error_page(request, status, MESSAGE_KEYS.get(status, "error"), user)
+        key = MESSAGE_KEYS.get(status, "error")
+        if isinstance(exc, ApiError) and exc.code in CODE_KEYS:
+            key = CODE_KEYS[exc.code]
+        page = site_of(request).error_page(request, status, key, user)
         for name in KEPT_HEADERS:
             if name in answer.headers:
                 page.headers[name] = answer.headers[name]

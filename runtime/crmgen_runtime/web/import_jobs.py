@@ -25,11 +25,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from crmgen_runtime import auth
+from crmgen_runtime import auth, crypto
 from crmgen_runtime.heartbeats import SILENT, Pulse
 from crmgen_runtime.spreadsheets import ImportLimits, Table
 from crmgen_runtime.tables import ImportFailureTable, utcnow
 from crmgen_runtime.web.imports import (
+    CELLS_CONTEXT,
+    TABLE_CONTEXT,
     Importer,
     Row,
     attach_matches,
@@ -185,8 +187,9 @@ class Progress:
                     {
                         "upload_id": self.upload_id,
                         "line": row.line,
-                        "cells_json": json.dumps(
-                            [cell_text(c) for c in row.cells], ensure_ascii=False
+                        "cells_json": crypto.seal(
+                            json.dumps([cell_text(c) for c in row.cells], ensure_ascii=False),
+                            CELLS_CONTEXT,
                         ),
                         "errors_json": json.dumps(row.errors, ensure_ascii=False),
                     }
@@ -252,7 +255,7 @@ class ImportRunner:
         site = self.site
         resource = site.pages.get(upload.entity)
         job = json.loads(upload.job_json)
-        stored = json.loads(upload.table_json)
+        stored = json.loads(crypto.unseal(upload.table_json, TABLE_CONTEXT))
         table = Table(stored["headers"], [(line, cells) for line, cells in stored["rows"]])
         mapping, match, locale = job["mapping"], job["match"], job["locale"]
         if user is None:

@@ -50,7 +50,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import body_limit, consent, crud, links, permissions, validation
+from crmgen_runtime import body_limit, consent, crud, crypto, links, permissions, validation
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.spreadsheets import (
@@ -90,6 +90,9 @@ TOO_LARGE = frozenset(
     }
 )
 UPLOAD_LIFETIME = dt.timedelta(hours=1)
+# An app with encrypted fields keeps an uploaded table and failed rows encrypted (crypto.seal).
+TABLE_CONTEXT = "crm_import_uploads.table_json"
+CELLS_CONTEXT = "crm_import_failures.cells_json"
 PROGRESS_REFRESH_SECONDS = 3  # how often the progress page reloads itself
 CSV_CHUNK_ROWS = 500  # failed rows per chunk of the failed-rows file
 PREVIEW_ROWS = 20
@@ -196,7 +199,7 @@ def store(
                 file_name=CONTROL.sub("", name)[:255],
                 created_at=dt.datetime.now(dt.UTC),
                 status="uploaded",
-                table_json=stored,
+                table_json=crypto.seal(stored, TABLE_CONTEXT),
             )
         )
     return upload_id
@@ -213,7 +216,7 @@ def load(database: Any, uploads: sa.Table, owner: str, path: str, upload_id: str
         return None
     table = None
     if row.status == "uploaded" and row.table_json is not None:
-        stored = json.loads(row.table_json)
+        stored = json.loads(crypto.unseal(row.table_json, TABLE_CONTEXT))
         table = Table(stored["headers"], [(line, cells) for line, cells in stored["rows"]])
     result = json.loads(row.result_json) if row.result_json is not None else None
     progress = {name: getattr(row, name) for name in PROGRESS}
@@ -237,7 +240,7 @@ def failed_rows(
         for row in connection.execute(query, execution_options={"yield_per": 1000}):
             yield {
                 "line": row.line,
-                "cells": json.loads(row.cells_json),
+                "cells": json.loads(crypto.unseal(row.cells_json, CELLS_CONTEXT)),
                 "errors": json.loads(row.errors_json),
             }
 

@@ -271,7 +271,7 @@ def column_header(
     name = meta["name"]
     state = {name: "ascending", f"-{name}": "descending"}.get(sorted_by)
     link = None
-    if meta["type"] not in UNSORTABLE:
+    if meta["type"] not in UNSORTABLE and not meta.get("encrypted"):
         order = ("-" if state == "ascending" else "") + name
         link = query.url(base, sort=order, offset=0, cursor="")
     return {"label": site.pick(meta["label"], locale), "link": link, "sorted": state}

@@ -1544,6 +1544,16 @@ def upgrade() -> None:
             comment="Согласие на рассылку",
         ),
         sa.Column(
+            "passport_number", sa.Text(), nullable=True, comment="Номер паспорта"
+        ),
+        sa.Column(
+            "passport_number__bidx",
+            sa.String(length=64),
+            nullable=True,
+            comment="blind index of passport_number (HMAC-SHA256)",
+        ),
+        sa.Column("private_note", sa.Text(), nullable=True, comment="Личная заметка"),
+        sa.Column(
             "last_contacted_at",
             sa.DateTime(timezone=True),
             nullable=True,
@@ -1669,6 +1679,12 @@ def upgrade() -> None:
     )
     op.create_index(
         op.f("ix_contacts_list_phone_id"), "contacts", ["phone", "id"], unique=False
+    )
+    op.create_index(
+        op.f("ix_contacts_passport_number__bidx"),
+        "contacts",
+        ["passport_number__bidx"],
+        unique=False,
     )
     op.create_index(
         op.f("ix_contacts_portal_user_id"), "contacts", ["portal_user_id"], unique=True
@@ -2514,6 +2530,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_contacts_list_owner_id_full_name_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_owner_id_id"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_list_phone_id"), table_name="contacts")
+    op.drop_index(op.f("ix_contacts_passport_number__bidx"), table_name="contacts")
     op.drop_index(op.f("ix_contacts_portal_user_id"), table_name="contacts")
     op.drop_table("contacts")
     op.drop_index(op.f("ix_leads_email"), table_name="leads")
