@@ -67,6 +67,16 @@ def build_duplicates(ctx: Context, entity: str, raw: Any, path: Path) -> tuple[D
                     f"'{name}' is {what}",
                 )
                 ok = False
+            elif f.encrypted:  # stored as ciphertext: the database can't compare it
+                ctx.error(
+                    where,
+                    "encrypted",
+                    f"'{name}' is encrypted: {_article(kind)} {kind} rule compares "
+                    + ("similar texts" if kind == "fuzzy" else "normalised values")
+                    + " in the database, which never sees an encrypted value; "
+                    "choose another field",
+                )
+                ok = False
         threshold = item.get("threshold")
         if threshold is not None and kind != "fuzzy":
             ctx.error(
