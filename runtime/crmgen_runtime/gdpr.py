@@ -54,7 +54,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from crmgen_runtime import audit, ftsindex, permissions, rollups
+from crmgen_runtime import audit, crypto, ftsindex, permissions, rollups
 from crmgen_runtime.db import Database
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, user_of
@@ -280,8 +280,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _exported(table: sa.Table) -> list[sa.Column[Any]]:
+    """Every column but the blind indexes of encrypted fields (keyed hashes: the app's own)."""
+    return [c for c in table.columns if not c.name.endswith(crypto.BLIND_SUFFIX)]
+
+
 def _rows(connection: sa.Connection, source: Source) -> Iterator[dict[str, Any]]:
-    stmt = sa.select(source.table).where(source.where).order_by(*source.table.primary_key.columns)
+    columns = _exported(source.table)
+    stmt = sa.select(*columns).where(source.where).order_by(*source.table.primary_key.columns)
     result = connection.execution_options(yield_per=ROWS).execute(stmt)
     for row in result.mappings():
         yield dict(row)
@@ -300,9 +306,10 @@ def _write_source(archive: zipfile.ZipFile, connection: sa.Connection, source: S
     with archive.open(f"{source.name}.csv", "w", force_zip64=True) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         writer = csv.writer(text)
-        writer.writerow([c.name for c in source.table.columns])
+        columns = _exported(source.table)
+        writer.writerow([c.name for c in columns])
         for row in _rows(connection, source):
-            writer.writerow([_text(row[c.name]) for c in source.table.columns])
+            writer.writerow([_text(row[c.name]) for c in columns])
         text.flush()
         text.detach()
     return count
@@ -431,6 +438,8 @@ def _anonymise(
         if _same(current, wanted):
             continue
         values[info.column_name] = wanted
+        if info.blind:  # an encrypted field's blind index would still find the old value
+            values[info.blind] = crypto.blind_value(wanted, info.encrypted)
         erased.append(name)
         if info.type in FILE_TYPES and files_table is not None:
             _drop_files(session, files_table, resource, record_id, name)

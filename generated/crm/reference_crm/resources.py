@@ -312,6 +312,8 @@ CONTACTS_RESOURCE = Resource(
             "notes": "blank",
             "position_title": "blank",
             "portal_user": "blank",
+            "passport_number": "blank",
+            "private_note": "blank",
         },
         roles=["manager"],
     ),

@@ -32,6 +32,7 @@ from tests.security.crm import Crm, email
 NAME = "Zebulon Quackenbush"
 MAIL = "zebulon.quack@example.org"
 PHONE = "+79161234567"
+PASSPORT = "QX 7781 0042"
 IDENTIFIERS = (NAME, MAIL, PHONE)
 REASON = f"Art. 17 request by e-mail from {MAIL}"
 PNG = (
@@ -76,6 +77,7 @@ def person(crm: Crm) -> dict[str, Any]:
                     "phone": PHONE,
                     "company": company["id"],
                     "notes": f"Prefers calls to {PHONE}",
+                    "passport_number": PASSPORT,  # encrypted, found through its blind index
                     "photo": photo["id"],
                 },
             )
@@ -182,7 +184,8 @@ def test_an_export_holds_the_person_across_entities(crm: Crm, person: dict[str, 
     def rows(name: str) -> list[dict[str, Any]]:
         return list(json.loads(archive.read(f"{name}.json")))
 
-    assert [r["full_name"] for r in rows("contacts")] == [NAME]
+    assert [(r["full_name"], r["passport_number"]) for r in rows("contacts")] == [(NAME, PASSPORT)]
+    assert all(not key.endswith("__bidx") for key in rows("contacts")[0])  # no internal columns
     assert [(r["id"], r["amount"]) for r in rows("deals.contact")] == [(person["deal"], "1000.00")]
     assert [r["id"] for r in rows("interactions.contact")] == [person["call"]]
     assert [r["id"] for r in rows("client_groups.members")] == [person["group"]]
@@ -218,10 +221,20 @@ def test_erasure_leaves_no_copy_and_keeps_the_totals(crm: Crm, person: dict[str,
     response = _erase(crm, "manager", person["contact"], {"reason": REASON})
     assert response.status_code == 200, response.text
     done = response.json()
-    assert set(done["erased"]) >= {"full_name", "email", "phone", "photo", "notes"}
+    assert set(done["erased"]) >= {
+        "full_name",
+        "email",
+        "phone",
+        "photo",
+        "notes",
+        "passport_number",
+    }
     assert done["already"] is False and done["scrubbed"] > 0
     assert _holding(crm, IDENTIFIERS) == []
     with crm.client(_token(crm, "admin")) as client:
+        # the encrypted field's blind index no longer finds the erased value
+        found = client.get("/api/contacts", params={"passport_number": PASSPORT})
+        assert found.status_code == 200 and found.json()["items"] == [], found.text
         contact = client.get(f"/api/contacts/{person['contact']}").json()
         assert contact["full_name"].startswith("erased-") and contact["email"] is None
         deal = client.get(f"/api/deals/{person['deal']}").json()
