@@ -7,8 +7,9 @@ layout is simple and fixed: the entities in spec order on a grid, each a table o
 each relation a line from the field that holds it to the target's header, drawn only in the
 gaps between the tables (each line its own lane there), with the cardinality at both ends.
 
-Names reach the diagram as they are (validated names are plain ASCII identifiers; anything else
-is refused here); labels only through ``markdown.xml_text``.
+Names reach the Mermaid source as they are (validated names are plain ASCII identifiers; anything
+else is refused here), a plugin's type name with anything but letters, digits and ``_`` replaced;
+the SVG gets every text through ``markdown.xml_text``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,12 @@ def _name(value: str) -> str:
     return value
 
 
+def _type(value: str) -> str:
+    """A field type as a Mermaid attribute type: a plugin's type may be named anyhow."""
+    word = re.sub(r"[^A-Za-z0-9_]", "_", value)
+    return word if _NAME.match(word) else f"t_{word}"
+
+
 def mermaid(spec: Spec) -> str:
     """``erDiagram`` source: every entity with its fields and types, every relation."""
     lines = ["erDiagram"]
@@ -45,7 +52,7 @@ def mermaid(spec: Spec) -> str:
         lines.append("        integer id PK")
         for field in entity.fields:
             key = " FK" if field.relation is not None and field.column else ""
-            lines.append(f"        {_name(field.type)} {_name(field.name)}{key}")
+            lines.append(f"        {_type(field.type)} {_name(field.name)}{key}")
         lines.append("    }")
     for entity in spec.entities:
         for field in entity.fields:

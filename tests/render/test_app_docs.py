@@ -235,6 +235,9 @@ def test_escaping_functions() -> None:
         "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
     )
     assert xml_text("客户管理客户管理", limit=7) == "客户管…"
+    assert (
+        er_diagram._type("acme.geo-point") == "acme_geo_point" and er_diagram._type("9x") == "t_9x"
+    )
     assert xml_text("abcdef", limit=4) == "abc…"
 
 
