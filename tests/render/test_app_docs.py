@@ -18,6 +18,7 @@ import pytest
 from crmgen import load
 from crmgen.render import app_docs, er_diagram
 from crmgen.render.environment import make_environment
+from crmgen.render.errors import GenerateError
 from crmgen.render.markdown import code, md, xml_text
 from crmgen.render.plan import build_plan
 from crmgen.render.planned import produce
@@ -239,6 +240,9 @@ def test_escaping_functions() -> None:
         er_diagram._type("acme.geo-point") == "acme_geo_point" and er_diagram._type("9x") == "t_9x"
     )
     assert xml_text("abcdef", limit=4) == "abc…"
+    for name in ('a"b', "x y", "Контакт", "{{ x }}", ""):  # never pasted into Mermaid
+        with pytest.raises(GenerateError):
+            er_diagram._name(name)
 
 
 # -- determinism -------------------------------------------------------------------------------
