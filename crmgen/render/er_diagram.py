@@ -82,7 +82,7 @@ def cardinality(field: Field) -> tuple[str, str]:
 
 # -- the SVG ----------------------------------------------------------------------------------
 
-CHAR = 7  # px per column of the 12 px monospace font (DejaVu Sans Mono: 7.2; wide chars: 2)
+CHAR = 8  # px per column of the 12 px monospace font (DejaVu Sans Mono: 7.2, with room; wide: 2)
 ROW = 18  # px per field row
 HEAD = 40  # px of a table's header (name and label)
 LANE = 8  # px between two lines in a gap
