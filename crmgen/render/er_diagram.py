@@ -45,14 +45,20 @@ def _type(value: str) -> str:
 
 
 def mermaid(spec: Spec) -> str:
-    """``erDiagram`` source: every entity with its fields and types, every relation."""
+    """``erDiagram`` source: every entity with its fields and types, every relation.
+
+    Mermaid's lexer is case-insensitive and takes the first rule that matches, so an entity
+    named ``Topic`` or ``Style`` would start with its keywords ``to`` and ``style``: entity names
+    are always quoted. A field named ``pk``, ``fk`` or ``uk`` would be a key marker: such a name
+    is written in backticks.
+    """
     lines = ["erDiagram"]
     for entity in spec.entities:
-        lines.append(f"    {_name(entity.name)} {{")
+        lines.append(f'    "{_name(entity.name)}" {{')
         lines.append("        integer id PK")
         for field in entity.fields:
             key = " FK" if field.relation is not None and field.column else ""
-            lines.append(f"        {_type(field.type)} {_name(field.name)}{key}")
+            lines.append(f"        {_type(field.type)} {_attribute(field.name)}{key}")
         lines.append("    }")
     for entity in spec.entities:
         for field in entity.fields:
@@ -64,9 +70,13 @@ def mermaid(spec: Spec) -> str:
             if field.relation.back:
                 label += f" / {_name(field.relation.back)}"
             lines.append(
-                f'    {_name(field.relation.target)} {marker} {_name(entity.name)} : "{label}"'
+                f'    "{_name(field.relation.target)}" {marker} "{_name(entity.name)}" : "{label}"'
             )
     return "\n".join(lines) + "\n"
+
+
+def _attribute(name: str) -> str:
+    return f"`{_name(name)}`" if name.lower() in ("pk", "fk", "uk") else _name(name)
 
 
 def cardinality(field: Field) -> tuple[str, str]:

@@ -143,14 +143,33 @@ def test_mermaid_has_every_entity_field_and_relation(crm: Path) -> None:
     assert source == er_diagram.mermaid(spec)
     assert source.startswith("erDiagram\n")
     for entity in spec.entities:
-        assert f"    {entity.name} {{\n        integer id PK\n" in source
+        assert f'    "{entity.name}" {{\n        integer id PK\n' in source
     relations = [line for line in source.splitlines() if "--" in line]
     assert len(relations) == sum(1 for e in spec.entities for f in e.fields if f.relation)
-    assert '    Order ||--o{ OrderLine : "sales_order / lines"' in relations
-    assert '    User |o--o{ Company : "owner / owned_companies"' in relations
-    assert '    Order |o--o| Invoice : "sales_order / invoice"' in relations
-    assert '    Contact }o--o{ ClientGroup : "members / client_groups"' in relations
+    assert '    "Order" ||--o{ "OrderLine" : "sales_order / lines"' in relations
+    assert '    "User" |o--o{ "Company" : "owner / owned_companies"' in relations
+    assert '    "Order" |o--o| "Invoice" : "sales_order / invoice"' in relations
+    assert '    "Contact" }o--o{ "ClientGroup" : "members / client_groups"' in relations
     assert "        ref company FK" in source and "        refs members\n" in source
+
+
+def test_mermaid_keeps_names_that_are_mermaid_keywords_apart(tmp_path: Path) -> None:
+    """Mermaid's lexer reads ``Topic`` as ``to`` + ``pic`` and ``pk`` as a key marker."""
+    spec = tmp_path / "app.yaml"
+    spec.write_text(
+        "app: {name: words}\n"
+        "roles: {admin: {superuser: true}}\n"
+        "entities:\n"
+        "  Topic:\n"
+        "    fields: {pk: string, uk: {type: ref, to: Style, required: true}}\n"
+        "  Style:\n"
+        "    fields: {name: string}\n",
+        encoding="utf-8",
+    )
+    source = er_diagram.mermaid(load(spec))
+    assert '    "Topic" {\n        integer id PK\n        string `pk`\n' in source
+    assert "        ref `uk` FK\n" in source
+    assert '    "Style" ||--o{ "Topic" : "uk / topics"' in source
 
 
 @pytest.mark.parametrize("name", ["crm", "every", "hostile"])
