@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from crmgen import load
+from crmgen.generate import generate
 from crmgen.render import app_docs, er_diagram
 from crmgen.render.environment import make_environment
 from crmgen.render.errors import GenerateError
@@ -303,3 +306,21 @@ def test_docs_do_not_depend_on_hash_seeds_or_installed_tools() -> None:
     )
     committed = (ROOT / "generated" / "crm" / app_docs.SVG_PATH).read_bytes()
     assert done.stdout == hashlib.sha256(committed).hexdigest()
+
+
+def test_a_docs_folder_of_the_users_in_an_older_out_is_kept_beside(
+    generated_apps: GeneratedApps, tmp_path: Path
+) -> None:
+    """An OUT written before crmgen wrote docs/ may hold the user's own docs/: regenerating
+    keeps it, whole, as docs.user/."""
+    out = generated_apps("minimal").copy_to(tmp_path / "out")
+    marker = json.loads((out / ".crmgen").read_text(encoding="utf-8"))
+    marker["files"] = [f for f in marker["files"] if not f.startswith("docs/")]
+    marker["sha256"] = {p: h for p, h in marker["sha256"].items() if not p.startswith("docs/")}
+    (out / ".crmgen").write_text(json.dumps(marker), encoding="utf-8")
+    shutil.rmtree(out / "docs")
+    (out / "docs").mkdir()
+    (out / "docs" / "README.md").write_text("our notes\n", encoding="utf-8")
+    generate(SPECS["minimal"], out)
+    assert (out / "docs.user" / "README.md").read_text(encoding="utf-8") == "our notes\n"
+    assert (out / "docs" / "README.md").read_text(encoding="utf-8").startswith("# Minimal CRM")
