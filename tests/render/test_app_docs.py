@@ -101,7 +101,7 @@ def test_the_access_matrix_has_every_role_entity_and_action(crm: Path) -> None:
     spec = load(SPECS["crm"])
     text = read(crm, "access.md")
     sections = text.split("\n## ")[1:]
-    assert [s.split("\n", 1)[0] for s in sections] == [r.name for r in spec.roles]
+    assert [s.split("\n", 1)[0] for s in sections] == [md(r.name) for r in spec.roles]
     for section in sections:
         rows = [line for line in section.splitlines() if line.startswith("| `")]
         assert [cells(r)[0].strip() for r in rows] == [f"`{e.name}`" for e in spec.entities]
@@ -119,7 +119,7 @@ def test_each_process_is_described_in_words(crm: Path) -> None:
     spec = load(SPECS["crm"])
     text = read(crm, "processes.md")
     assert [s.split("\n", 1)[0] for s in text.split("\n## ")[1:]] == [
-        p.name for p in spec.processes
+        md(p.name) for p in spec.processes
     ]
     assert text.count("**Trigger:**") == len(spec.processes)
     assert (
