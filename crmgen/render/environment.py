@@ -28,6 +28,7 @@ from crmgen.language.fields import FieldType, field_type
 from crmgen.language.names import attribute, snake_case
 from crmgen.language.text import Text
 from crmgen.render.errors import GenerateError
+from crmgen.render.markdown import code, code_cell, md
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # PostgreSQL truncates identifiers to 63 bytes; SQLAlchemy refuses longer explicit names.
@@ -90,6 +91,9 @@ def make_environment(override: str | Path | None = None) -> Environment:
         docstring=docstring,
         json=json_value,
         field_type=type_of,
+        md=md,
+        code=code,
+        code_cell=code_cell,
     )
     env.globals.update(fail=fail, column_imports=column_imports)
     return env

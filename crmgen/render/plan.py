@@ -15,6 +15,7 @@ from crmgen.language.model import Spec
 from crmgen.render import (
     analytics_indexes,
     api,
+    app_docs,
     deployment,
     list_indexes,
     openapi,
@@ -50,6 +51,10 @@ TEST_FILES = (
     "test_permissions.py",
     "test_ui.py",
 )
+
+# The app's documentation (templates/docs/, crmgen.render.app_docs), rendered into OUT/docs/,
+# beside the ER diagram's SVG.
+DOC_FILES = ("README.md", "data-model.md", "entities.md", "access.md", "processes.md")
 
 
 def base_context(spec: Spec) -> dict[str, Any]:
@@ -193,5 +198,8 @@ def build_plan(spec: Spec) -> list[PlannedFile]:
     ]
     tests = {**context, **tests_context(spec)}
     files += [PlannedFile(f"tests/{name}", f"tests/{name}.j2", tests) for name in TEST_FILES]
+    docs = {**context, **app_docs.docs_context(spec)}
+    files += [PlannedFile(f"docs/{name}", f"docs/{name}.j2", docs) for name in DOC_FILES]
+    files.append(PlannedFile(app_docs.SVG_PATH, "", data=app_docs.svg_bytes(spec)))
     files += deployment.planned(package, context)
     return sorted(files, key=lambda f: f.path)

@@ -184,6 +184,13 @@ def test_generate_renders_the_plugin_template(generated: Path) -> None:
     compile(source, "processes.py", "exec")
 
 
+def test_the_apps_docs_describe_the_plugin_step(generated: Path) -> None:
+    processes = (generated / "docs" / "processes.md").read_text(encoding="utf-8")
+    assert (
+        "A `slack` step: post a message to a Slack channel \\(through the outbox\\)." in processes
+    )
+
+
 def test_without_the_plugin_generate_fails(tmp_path: Path) -> None:
     result = _crmgen(
         "generate", str(_spec(tmp_path)), "-o", str(tmp_path / "out"), cwd=tmp_path, site=None
