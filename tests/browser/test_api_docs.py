@@ -24,7 +24,7 @@ from crmgen_runtime.web import api_docs
 from crmgen_runtime.web.site import SECURITY_HEADERS
 
 from tests.browser.test_browser import shots  # noqa: F401
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import PASSWORD, Server
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 UI_POLICY = SECURITY_HEADERS["Content-Security-Policy"]
@@ -81,8 +81,23 @@ def test_swagger_ui_renders_the_apps_operations_from_its_own_files(
     shots: Path,  # noqa: F811
 ) -> None:
     page, requests = watched
-    page.goto(f"{live.base}/docs")
-    page.wait_for_selector(".opblock", timeout=20_000)
+    signed_in = page.request.post(  # the session cookie lands in the page's context
+        f"{live.base}/api/auth/login",
+        data={"email": live.users["admin"], "password": PASSWORD},
+    )
+    assert signed_in.ok, signed_in.text()
+    page.goto(f"{live.base}/docs#/auth/auth_me")  # opened at one operation (deep linking)
+    # "Try it out" calls the API with the signed-in browser's session (the policy lets it)
+    me = page.locator(".opblock-get:has([data-path='/api/auth/me'])")
+    me.locator(".opblock-summary").first.wait_for(timeout=20_000)
+    if not me.locator(".try-out__btn").count():
+        me.locator(".opblock-summary-control").click()
+    me.locator(".try-out__btn").click()
+    me.locator(".execute").click()
+    status = me.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for(timeout=10_000)
+    assert status.inner_text() == "200"
+    assert live.users["admin"] in me.locator(".live-responses-table").inner_text()
     # Swagger UI renders the operations near the viewport: filter to one tag first
     page.fill(".operation-filter-input", "companies")
     page.wait_for_selector("[data-path='/api/companies']", timeout=10_000)
@@ -91,6 +106,7 @@ def test_swagger_ui_renders_the_apps_operations_from_its_own_files(
         assert block.count() >= 1, (method, path)
     methods = page.locator(".opblock-summary-method").all_inner_texts()
     assert "GET" in methods and "POST" in methods
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "api-docs-swagger.png"))
     assert page.evaluate("window.__csp") == []
     _own_origin_only(live, requests)
