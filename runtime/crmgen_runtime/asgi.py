@@ -1,7 +1,8 @@
 """An app's ASGI application from its parts, wired the same way for every app.
 
 ``build(...)`` puts ``GET /healthz``, ``GET /metrics`` (off unless enabled: ``metrics_route``)
-and ``GET /openapi.json`` first, then the app's own routes (``custom/routes.py``), its API below
+and ``GET /openapi.json`` first, with its docs for people at ``/docs`` and ``/redoc``
+(``web.api_docs``, off with ``API_DOCS=0``), then the app's own routes (``custom/routes.py``), its API below
 ``/api`` and the web UI's pages; every request gets its id, an access log line and its metrics
 (``observe``) first, its body is capped (``body_limit``) and only the allowed hosts are served
 (``hosts``) before the app's middleware runs; errors are JSON for the API and pages for browsers (``web.error_pages``). With
@@ -31,7 +32,7 @@ from crmgen_runtime.observe import RequestMiddleware
 from crmgen_runtime.resources import Catalog
 from crmgen_runtime.responses import JSONResponse
 from crmgen_runtime.settings import Settings
-from crmgen_runtime.web import error_pages
+from crmgen_runtime.web import api_docs, error_pages
 from crmgen_runtime.web.site import Site
 
 
@@ -86,6 +87,7 @@ def build(
             Route("/healthz", healthz, methods=["GET"], name="healthz"),
             *metrics_route.routes(),
             Route("/openapi.json", openapi, methods=["GET"], name="openapi"),
+            *api_docs.routes(),
             *routes,
             Mount("/api", routes=list(api), name="api"),
             *pages,

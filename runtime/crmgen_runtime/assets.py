@@ -18,13 +18,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 ROOT = Path(__file__).resolve().parent
 WEB = ROOT / "web"
 FONTS = ROOT / "fonts"
 FOLDERS = ("templates", "static", "messages")
 CUSTOM = "custom"  # the app's own code, whose files win over the generated ones
+# Third-party files shipped in versioned folders (``static/vendor/<package>-<version>/``,
+# ``web/vendor.json``): a new version is a new URL, so browsers may keep them for a year.
+VENDOR = "vendor/"
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def folders(name: str, app: Path | None, plugins: Sequence[Path] = ()) -> list[Path]:
@@ -48,11 +54,18 @@ def static_files(app: Path | None = None) -> StaticFiles:
 
 class LayeredStaticFiles(StaticFiles):
     """``StaticFiles`` over several folders, the first that has a file wins (Starlette's own
-    takes one folder and packages)."""
+    takes one folder and packages). Files below ``vendor/`` are cached for a year
+    (``IMMUTABLE``); the rest keep Starlette's validation by ETag and date."""
 
     def __init__(self, directories: list[Path]) -> None:
         super().__init__(directory=str(directories[0]))
         self.all_directories = [str(folder) for folder in directories]
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if path.replace("\\", "/").startswith(VENDOR) and response.status_code in (200, 304):
+            response.headers["Cache-Control"] = IMMUTABLE
+        return response
 
 
 def static_file(name: str, app: Path | None = None) -> bytes:

@@ -104,6 +104,8 @@ class Settings:
     web_concurrency: int = 1
     metrics_token: str | None = None
     metrics_networks: tuple[str, ...] = ()
+    # The API's docs for people at /docs and /redoc (web.api_docs); API_DOCS=0 turns them off.
+    api_docs: bool = True
     # Connections each process keeps to PostgreSQL (SQLAlchemy's pool): DB_POOL_SIZE open,
     # up to DB_MAX_OVERFLOW more at peaks. Processes x (both) must fit max_connections.
     db_pool_size: int = 5
@@ -214,6 +216,19 @@ def list_limits(env: Mapping[str, str]) -> ListLimits:
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _switch(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """A setting that is on or off (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+    ``on``/``off``), ``default`` when unset; ValueError for anything else."""
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} is 1 or 0 (on or off), not {value!r}")
 
 
 def _environment(env: Mapping[str, str]) -> str:
@@ -431,6 +446,7 @@ def load_settings(env: Mapping[str, str], default_database_url: str) -> Settings
         web_concurrency=_web_concurrency(env),
         metrics_token=_metrics_token(env),
         metrics_networks=_metrics_networks(env),
+        api_docs=_switch(env, "API_DOCS", True),
         db_pool_size=_count(env, "DB_POOL_SIZE", 5),
         db_max_overflow=_count(env, "DB_MAX_OVERFLOW", 10, low=0),
         lists=list_limits(env),

@@ -58,7 +58,8 @@ def test_a_reset_request_for_an_unknown_host_is_refused(crm: Crm, host: str) -> 
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/login", "/password-reset", "/api/auth/me", "/openapi.json"]
+    "path",
+    ["/", "/login", "/password-reset", "/api/auth/me", "/openapi.json", "/docs", "/redoc"],
 )
 def test_every_page_refuses_an_unknown_host(crm: Crm, path: str) -> None:
     with crm.client(headers={"Host": ATTACKER}) as client:
