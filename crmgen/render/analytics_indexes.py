@@ -4,7 +4,8 @@ Each KPI, chart and report is one ``SELECT ... GROUP BY`` (``analytics.py``). It
 in order: the columns its conditions compare for equality (``eq``, ``in``, ``isnull``); the
 owner column when a role that may open it lists only its own records (the record rule adds
 ``owner = me``); the columns it groups by (a weighted measure groups by its enum too); the
-columns of its other conditions (ranges, ``ne``); the columns its measures read. The leading
+columns of its other conditions (ranges, ``ne``); the columns its measures read; and for an
+entity with ``soft_delete``, ``deleted_at`` (every aggregate skips deleted rows). The leading
 equalities narrow the scan to the rows the aggregate counts, and as every column it reads is
 in the index, PostgreSQL answers from the index alone (an Index Only Scan) without reading the
 table, however wide its rows.
@@ -58,7 +59,10 @@ def _index(
         *(c.field for c in where if c.op in RANGE),
         *(m.field for m in measures if m.field),
     ]
-    return tuple(dict.fromkeys(_columns(entity, iter(names))))
+    columns = _columns(entity, iter(names))
+    if columns and entity.soft_delete:  # every aggregate skips deleted rows: read from here too
+        columns.append("deleted_at")
+    return tuple(dict.fromkeys(columns))
 
 
 def _aggregates(spec: Spec, entity: Entity) -> Iterator[tuple[str, ...]]:

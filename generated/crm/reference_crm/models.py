@@ -225,10 +225,11 @@ class Company(entities.Record, entities.Timestamps, entities.SoftDelete, Base):
         sa.Index("ix_companies_list_won_total_id", "won_total", "id"),
         sa.Index("ix_companies_list_owner_id_id", "owner_id", "id"),
         sa.Index(
-            "ix_companies_stats_owner_id_industry_won_total",
+            "ix_companies_stats_owner_id_industry_won_total_deleted_at",
             "owner_id",
             "industry",
             "won_total",
+            "deleted_at",
         ),
     )
     display_field = "name"

@@ -34,12 +34,12 @@ from argon2 import PasswordHasher
 from crmgen_runtime import passwords
 
 from crmgen import load
+from tests.app_settings import app_settings_env
 from tests.security.crm import (
     CRM_SPEC,
     KINDS,
     PACKAGE,
     PASSWORD,
-    SECRET_KEY,
     Crm,
     cloned_database,
     crm_out,
@@ -126,11 +126,7 @@ def served(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         passwords.hasher = hasher = CountingHasher(CHEAP)
         port = free_port()
         settings = modules["settings"].load_settings(
-            {
-                "DATABASE_URL": url,
-                "SECRET_KEY": SECRET_KEY,
-                "PUBLIC_URL": f"http://127.0.0.1:{port}",
-            }
+            app_settings_env(DATABASE_URL=url, PUBLIC_URL=f"http://127.0.0.1:{port}")
         )
         config = uvicorn.Config(
             modules["app"].create_app(settings), host="127.0.0.1", port=port, log_level="warning"

@@ -755,9 +755,9 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_index(
-        op.f("ix_companies_stats_owner_id_industry_won_total"),
+        op.f("ix_companies_stats_owner_id_industry_won_total_deleted_at"),
         "companies",
-        ["owner_id", "industry", "won_total"],
+        ["owner_id", "industry", "won_total", "deleted_at"],
         unique=False,
     )
     op.create_index(
@@ -2602,7 +2602,8 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_companies_list_phone_id"), table_name="companies")
     op.drop_index(op.f("ix_companies_list_won_total_id"), table_name="companies")
     op.drop_index(
-        op.f("ix_companies_stats_owner_id_industry_won_total"), table_name="companies"
+        op.f("ix_companies_stats_owner_id_industry_won_total_deleted_at"),
+        table_name="companies",
     )
     op.drop_index(op.f("ix_company_industry_owner"), table_name="companies")
     op.drop_table("companies")
