@@ -203,13 +203,25 @@ def test_the_board_fits_and_every_column_is_reachable(
                 expect(head.locator(".kanban-sum").first).to_be_in_viewport(ratio=1)
         scroll = page.evaluate("document.documentElement.scrollWidth")
         assert scroll <= width, f"scrolling the board moved the page ({scroll}px)"
+        # Sticky headers: with the board made short, the cards scroll under every column's
+        # header, the longest's and an empty one's alike.
+        column(page, "lead").scroll_into_view_if_needed()
+        offsets = board.evaluate(
+            """b => { b.style.maxHeight = '9rem'; b.scrollTop = b.scrollHeight;
+                const top = b.getBoundingClientRect().top;
+                return [b.scrollTop].concat(Array.from(b.querySelectorAll('.kanban-head'),
+                    h => Math.round(h.getBoundingClientRect().top - top))); }"""
+        )
+        assert offsets[0] > 0 and set(offsets[1:]) == {0}, offsets
         expect(column(page, "lost").locator(".kanban-head h2")).to_contain_text("Lost")
         page.screenshot(path=str(shots / f"kanban-{width}.png"))
     finally:
         context.close()
 
 
-def test_a_collapsed_column_is_remembered_and_still_takes_drops(page: Any, live: Server) -> None:
+def test_a_collapsed_column_is_remembered_and_still_takes_drops(
+    page: Any, live: Server, shots: Path
+) -> None:
     record = new_deal(live, "Collapsing deal")
     sign_in(page, live, "seller1")
     open_board(page, live, "/deals/kanban")
@@ -236,6 +248,7 @@ def test_a_collapsed_column_is_remembered_and_still_takes_drops(page: Any, live:
     card(page, record["id"]).drag_to(column(page, "lost"))  # lead -> lost is allowed
     expect(page.locator(".kanban-status")).to_have_text("Saved.")
     expect(count(page, "lost")).to_contain_text(str(before + 1))
+    page.screenshot(path=str(shots / "kanban-collapsed.png"))
     assert deal(live, record["id"])["stage"] == "lost"
     column(page, "lost").locator(".kanban-toggle").click()
     expect(column(page, "lost").locator(f'[data-id="{record["id"]}"]')).to_be_visible()
