@@ -141,7 +141,9 @@ def test_under_the_workflow_a_card_drops_only_where_it_may_move(page: Any, live:
     assert offered == [v for v in STAGES if v in expected] and "qualification" not in offered
 
 
-def test_the_card_menu_moves_a_card_with_the_keyboard_only(page: Any, live: Server) -> None:
+def test_the_card_menu_moves_a_card_with_the_keyboard_only(
+    page: Any, live: Server, shots: Path
+) -> None:
     record = new_deal(live, "Keyboard deal")
     sign_in(page, live, "seller1")
     open_board(page, live, "/deals/kanban")
@@ -156,6 +158,7 @@ def test_the_card_menu_moves_a_card_with_the_keyboard_only(page: Any, live: Serv
     expect(button).to_have_attribute("aria-expanded", "true")
     items = menu_items(page, record["id"])
     expect(items.first).to_be_focused()  # the first allowed column: qualification
+    page.screenshot(path=str(shots / "kanban-menu.png"))
     page.keyboard.press("Escape")  # closes, back on the button, nothing moved
     expect(items.first).to_be_hidden()
     expect(button).to_be_focused()
@@ -355,6 +358,11 @@ def test_boards_on_a_phone(browser: Any, live: Server, shots: Path) -> None:
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"] + 1, f"the board scrolls sideways ({width}px)"
         assert page.locator(".kanban-menu-button").first.is_visible()  # moving without dragging
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.locator(".kanban-menu-button").first.click()  # the menu floats, whole, on screen
+        expect(page.locator(".kanban-menu[open] [role=menuitem]").last).to_be_in_viewport(ratio=1)
+        assert errors == []  # placing it breaks no Content-Security-Policy rule
         board = page.locator(".kanban")
         assert board.evaluate("b => getComputedStyle(b).scrollSnapType").startswith("x")
         page.screenshot(path=str(shots / "kanban-phone.png"), full_page=True)

@@ -219,6 +219,29 @@
       }
     }
   }
+  // An open menu floats over the board (fixed, beside its button; above it when there is no
+  // room below), so the board's own scrolling never clips it. Scrolling closes it.
+  function place(menu) {
+    var list = menu.querySelector(".kanban-move");
+    var button = menu.querySelector("summary").getBoundingClientRect();
+    list.classList.add("floating");
+    var width = list.offsetWidth;
+    var height = list.offsetHeight;
+    var top = button.bottom + 4;
+    if (top + height > window.innerHeight && button.top - height - 4 >= 0) {
+      top = button.top - height - 4;
+    }
+    list.style.top = top + "px";
+    list.style.left = Math.max(4, Math.min(button.right - width, window.innerWidth - width - 4)) + "px";
+  }
+  function closeAll() {
+    board.querySelectorAll(".kanban-menu[open]").forEach(function (menu) {
+      menu.open = false;
+    });
+  }
+  board.addEventListener("scroll", closeAll);
+  window.addEventListener("scroll", closeAll);
+  window.addEventListener("resize", closeAll);
   board.querySelectorAll(".kanban-menu").forEach(function (menu) {
     var summary = menu.querySelector("summary");
     summary.setAttribute("aria-expanded", "false");
@@ -230,6 +253,7 @@
             other.open = false;
           }
         });
+        place(menu);
         var first = items(menu)[0];
         if (first) {
           first.focus();
