@@ -174,6 +174,17 @@ def test_columns_follow_the_enum_with_counts_sums_and_weights(
     assert 'draggable="true"' in page.text and 'action="/deals/kanban/move"' in page.text
     assert '<script src="/static/kanban.js" defer>' in page.text
     assert ui.client.get("/static/kanban.js").status_code == 200
+    # The keyboard move sits in each card's menu: a button and the allowed columns only.
+    assert "<select" not in page.text
+    alpha = people["deals"]["alpha"]
+    assert move_options(page.text, alpha["id"]) == ["qualification", "proposal", "lost"]
+    assert page.text.count('class="kanban-menu-button" aria-haspopup="menu"') == 3
+    assert 'aria-label="Move to: Alpha board"' in page.text
+    # Each column's collapse toggle controls its card list (shown by kanban.js).
+    for index in range(1, 7):
+        assert f'aria-controls="cards-{index}"' in page.text
+        assert f'<ol class="kanban-cards" id="cards-{index}">' in page.text
+    assert 'data-msg-expand="Expand column"' in page.text
     assert ui.client.get("/static/boards.css").status_code == 200
 
 
@@ -274,7 +285,9 @@ def test_a_user_who_may_not_update_sees_no_handles_and_gets_403(
     assert page.status_code == 200
     assert "Gamma board" in page.text  # support reads every deal
     assert "draggable" not in page.text and "kanban-move" not in page.text
-    assert "kanban.js" not in page.text
+    assert "kanban-menu" not in page.text  # no card menus; columns still collapse
+    assert '<script src="/static/kanban.js" defer>' in page.text
+    assert page.text.count('class="kanban-toggle"') == 6
     gamma = people["deals"]["gamma"]
     refused = client.post(
         "/deals/kanban/move",
@@ -438,12 +451,18 @@ def task_columns(text: str) -> dict[str, dict[str, Any]]:
 
 
 def move_options(text: str, record_id: int) -> list[str]:
-    """The values offered by the move form of the card of ``record_id``."""
-    select = re.search(
-        rf'<select id="move-{record_id}" name="value">(.*?)</select>', text, re.DOTALL
+    """The values offered by the menu of the card of ``record_id`` (its own column is not)."""
+    card = re.search(
+        rf'<li class="kanban-card" data-id="{record_id}"[^>]*>(.*?)</li>', text, re.DOTALL
     )
-    assert select, f"no move form for {record_id}"
-    return re.findall(r'<option value="([^"]*)"', select.group(1))
+    assert card, f"no card {record_id}"
+    menu = re.search(
+        r'<form class="kanban-move"[^>]*role="menu"[^>]*>(.*?)</form>', card.group(1), re.DOTALL
+    )
+    assert menu, f"no move menu for {record_id}"
+    return re.findall(
+        r'<button type="submit" name="value" value="([^"]*)" role="menuitem">', menu.group(1)
+    )
 
 
 def test_an_optional_field_has_a_no_value_column_that_clears_it(
@@ -455,8 +474,9 @@ def test_an_optional_field_has_a_no_value_column_that_clears_it(
     board = task_columns(page.text)
     assert next(iter(board)) == "" and board[""]["drop"]  # "No value" first, a drop target
     assert all(column["drop"] for column in board.values())
-    assert move_options(page.text, record["id"])[:2] == ["", "new"]
-    assert '<option value="">No value</option>' in page.text
+    assert move_options(page.text, record["id"])[0] == ""  # "No value" first
+    assert "new" not in move_options(page.text, record["id"])  # the card's own column
+    assert 'value="" role="menuitem">No value</button>' in page.text
     current = read(ui, people["admin"], "tasks", record["id"])
     move = {
         "csrf_token": csrf(page.text),
@@ -473,7 +493,8 @@ def test_an_optional_field_has_a_no_value_column_that_clears_it(
     board = task_columns(page.text)
     assert "Call in May" in board[""]["cards"] and board[""]["count"] >= 1
     assert "Call in May" not in board["new"]["cards"]
-    assert re.search(r'<option value="" selected>No value</option>', page.text)
+    offered = move_options(page.text, record["id"])
+    assert "" not in offered and offered[0] == "new"  # from "No value": every other column
     # A stale version clears nothing either.
     stale = client.post("/tasks/kanban/move", data={**move, "value": "done"})
     assert stale.status_code == 409

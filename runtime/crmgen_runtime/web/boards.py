@@ -5,7 +5,8 @@ order), cards showing its ``title`` and ``fields``, a count and the sums of mone
 column; the query string filters it as it filters the list (``q`` and ``field__op=value``).
 Moving a card changes that one field through ``crud.update_record`` (the API's validation,
 permissions, processes and optimistic concurrency): ``static/kanban.js`` sends
-``PATCH /api/<path>/{id}``; without script, each card's form posts to ``/<path>/kanban/move``.
+``PATCH /api/<path>/{id}``; without script, the buttons of each card's menu post to
+``/<path>/kanban/move``.
 When the field is not required, the "No value" column takes cards too: the field is cleared.
 
 ``/<path>/calendar?month=YYYY-MM``: a month grid of the records by ``ui.calendar.date``
