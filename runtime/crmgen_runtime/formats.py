@@ -128,15 +128,17 @@ def format_money(value: Any, locale: str, currency: str) -> str:
     return currency_spacing(text, currency, locale)
 
 
-def format_compact(value: Any, locale: str, currency: str | None = None) -> str:
-    """A number or amount (in ``currency``) shortened the locale's way when it is large:
-    ``1.2M``, ``1,2 млн ₽``, ``RUB 125K``; smaller ones as ``format_number``/``format_money``
-    write them, without decimals for whole amounts."""
+def format_compact(
+    value: Any, locale: str, currency: str | None = None, at_least: Decimal = COMPACT_FROM
+) -> str:
+    """A number or amount (in ``currency``) shortened the locale's way when it is ``at_least``
+    this large: ``1.2M``, ``1,2 млн ₽``, ``RUB 125K``, ``RUB 500``; smaller ones in full, as
+    ``format_number`` and ``format_money`` write them."""
     number = as_decimal(value)
     if number is None:
         return str(value)
     where = babel_locale(locale)
-    if abs(number) < COMPACT_FROM:
+    if abs(number) < at_least:
         if currency is None:
             return format_number(number, locale)
         return format_money(number, locale, currency)

@@ -124,3 +124,9 @@ def test_money_follows_cldr_currency_spacing(
 )
 def test_format_compact(value: Any, locale: str, currency: str | None, text: str) -> None:
     assert format_compact(value, locale, currency) == text
+
+
+def test_format_compact_from_zero_for_chart_axes() -> None:
+    assert format_compact(Decimal(500), "en", "RUB", Decimal(0)) == f"RUB{NBSP}500"
+    assert format_compact(Decimal(2500), "ru", "RUB", Decimal(0)) == f"2,5{NBSP}тыс.{NBSP}₽"
+    assert format_compact(0.5, "en", None, Decimal(0)) == "0.5"

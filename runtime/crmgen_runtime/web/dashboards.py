@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from babel import dates, numbers
@@ -21,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime.analytics import Analytics, Result
-from crmgen_runtime.formats import babel_locale, format_compact
+from crmgen_runtime.formats import COMPACT_FROM, babel_locale, format_compact
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import charts
@@ -48,14 +49,18 @@ def number_text(site: Site, value: Any, fmt: str, locale: str) -> str:
         return str(value)
 
 
-def short_text(site: Site, value: Any, fmt: str, locale: str) -> str:
-    """``value`` written short for a KPI card or a chart's axis: large numbers and amounts
-    compact (``1.2M``, ``1,2 млн ₽``), percentages as ``number_text`` writes them."""
+def short_text(
+    site: Site, value: Any, fmt: str, locale: str, at_least: Decimal = COMPACT_FROM
+) -> str:
+    """``value`` written short for a KPI card (from ``COMPACT_FROM`` on) or a chart's axis
+    (``at_least=0``): numbers and amounts compact (``1.2M``, ``1,2 млн ₽``, ``RUB 500``),
+    percentages as ``number_text`` writes them."""
     if value is None:
         return "—"
     if fmt == "percent":
         return number_text(site, value, fmt, locale)
-    return format_compact(value, locale, site.formats.currency if fmt == "money" else None)
+    currency = site.formats.currency if fmt == "money" else None
+    return format_compact(value, locale, currency, at_least)
 
 
 MAX_PERIODS = 1000  # a time axis of more periods shows only the periods that have records
@@ -225,7 +230,7 @@ def _chart(site: Site, chart: dict[str, Any], result: Result, locale: str) -> di
             label,
             drawn,
             site.translator(locale)("dash_no_data"),
-            lambda value: short_text(site, value, chart["format"], locale),
+            lambda value: short_text(site, value, chart["format"], locale, Decimal(0)),
         ),
     }
 
