@@ -128,7 +128,7 @@ AXIS_LABELS = """() => [...document.querySelectorAll('svg.chart-bar, svg.chart-l
 })"""
 
 
-def test_kpis_sit_on_one_line_and_axis_labels_fit(page: Any, live: Server) -> None:  # noqa: F811
+def test_kpis_sit_on_one_line_and_axis_labels_fit(page: Any, live: Server, shots: Path) -> None:  # noqa: F811
     # a value too long to write out (compact on the card) and closing dates over fourteen months
     big = deal_in(live, "seller1", "proposal", name="KPI width", amount="98765432.10")
     for month in range(14):
@@ -177,3 +177,5 @@ def test_kpis_sit_on_one_line_and_axis_labels_fit(page: Any, live: Server) -> No
             assert months.count() >= 14 + 1  # every month between, and the deals without a date
             width_now = page.evaluate("document.documentElement.scrollWidth")
             assert width_now <= width + 1, (locale, width_now)
+            if locale == "ru":
+                page.screenshot(path=str(shots / f"dashboard-ru-{width}.png"), full_page=True)
