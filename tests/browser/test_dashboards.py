@@ -64,7 +64,8 @@ def test_the_dashboard_shows_the_weighted_forecast(page: Any, live: Server, shot
     page.goto(f"{live.base}/locale?set=en&next=/dashboards/sales_overview")
     card = page.locator("[data-kpi=forecast]")
     assert Decimal(card.get_attribute("data-value")) == forecast
-    shown = card.locator(".kpi-value").inner_text()
+    value = card.locator(".kpi-value")
+    shown = value.get_attribute("title") or value.inner_text()  # compact from 10,000: in full
     assert f"{forecast:,.2f}" in shown  # English: grouped thousands, two decimals
     assert int(page.locator("[data-kpi=open_deals]").get_attribute("data-value")) == open_deals
 
@@ -179,3 +180,8 @@ def test_kpis_sit_on_one_line_and_axis_labels_fit(page: Any, live: Server, shots
             assert width_now <= width + 1, (locale, width_now)
             if locale == "ru":
                 page.screenshot(path=str(shots / f"dashboard-ru-{width}.png"), full_page=True)
+            page.goto(f"{live.base}/")  # the home page's KPIs: the same
+            home = page.evaluate(KPI_LINES)
+            assert len(home) >= 2
+            for scroll, given, lines, text in home:
+                assert lines == 1 and scroll <= given, (width, locale, text, scroll, given)
