@@ -90,7 +90,8 @@ def fill_periods(keys: list[Any], period: str | None) -> list[Any]:
             return keys
         filled.append(next_period(filled[-1], period))
     others = [k for k in keys if not isinstance(k, dt.date)]
-    return filled + [k for k in days if k not in set(filled)] + others
+    on_axis = set(filled)
+    return filled + [k for k in days if k not in on_axis] + others
 
 
 def conversion(value: float, previous: float | None, locale: str) -> str:
