@@ -10,6 +10,7 @@ zones can share a process.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
@@ -17,7 +18,14 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.numbers import format_currency, format_decimal, format_scientific
+from babel.numbers import (
+    format_compact_currency,
+    format_compact_decimal,
+    format_currency,
+    format_decimal,
+    format_scientific,
+    get_currency_symbol,
+)
 
 from crmgen_runtime.clock import Clock
 
@@ -86,12 +94,58 @@ def _format_float(value: float, locale: str) -> str:
     return format_decimal(number, "#,##0.##############", locale=babel_locale(locale))
 
 
+NBSP = "\u00a0"
+COMPACT_FROM = Decimal(10000)  # a KPI of this size or more reads compact: "12K", "1,2 млн ₽"
+
+
+def _letter(char: str) -> bool:
+    """Whether CLDR's currency spacing separates ``char`` from a digit (not a symbol or space)."""
+    return unicodedata.category(char)[0] not in "SZ"
+
+
+def currency_spacing(text: str, currency: str, locale: str) -> str:
+    """``text`` with a no-break space between the currency's sign and the digits where that sign
+    is a word (CLDR's currency spacing, which Babel does not apply): ``RUB125.00`` becomes
+    ``RUB 125.00`` while ``$125.00`` stays."""
+    symbol = get_currency_symbol(currency, locale=babel_locale(locale))
+    at = text.find(symbol)
+    if not symbol or at < 0:
+        return text
+    end = at + len(symbol)
+    if end < len(text) and _letter(symbol[-1]) and (text[end].isdigit() or text[end] == "-"):
+        text = text[:end] + NBSP + text[end:]
+    if at > 0 and _letter(symbol[0]) and text[at - 1].isdigit():
+        text = text[:at] + NBSP + text[at:]
+    return text
+
+
 def format_money(value: Any, locale: str, currency: str) -> str:
-    """An amount in ``currency`` (``1 234,50 ₽``)."""
+    """An amount in ``currency`` (``1 234,50 ₽``, ``RUB 1,234.50``)."""
     number = as_decimal(value)
     if number is None:
         return str(value)
-    return format_currency(number, currency, locale=babel_locale(locale))
+    text = format_currency(number, currency, locale=babel_locale(locale))
+    return currency_spacing(text, currency, locale)
+
+
+def format_compact(
+    value: Any, locale: str, currency: str | None = None, at_least: Decimal = COMPACT_FROM
+) -> str:
+    """A number or amount (in ``currency``) shortened the locale's way when it is ``at_least``
+    this large: ``1.2M``, ``1,2 млн ₽``, ``RUB 125K``, ``RUB 500``; smaller ones in full, as
+    ``format_number`` and ``format_money`` write them."""
+    number = as_decimal(value)
+    if number is None:
+        return str(value)
+    where = babel_locale(locale)
+    if abs(number) < at_least:
+        if currency is None:
+            return format_number(number, locale)
+        return format_money(number, locale, currency)
+    if currency is None:
+        return format_compact_decimal(number, locale=where, fraction_digits=1)
+    text = format_compact_currency(number, currency, locale=where, fraction_digits=1)
+    return currency_spacing(text, currency, locale)
 
 
 class Formats:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from crmgen_runtime.clock import Clock
@@ -13,6 +14,7 @@ from crmgen_runtime.formats import (
     as_date,
     as_decimal,
     babel_locale,
+    format_compact,
     format_day,
     format_money,
     format_number,
@@ -83,3 +85,48 @@ def test_money_defaults_to_the_apps_currency() -> None:
     assert MOSCOW.format_day(dt.date(2024, 5, 12), "en") == "May 12, 2024"
     assert MOSCOW.format_number(7, "en") == "7"
     assert repr(MOSCOW) == "Formats(Clock('Europe/Moscow'), 'RUB')"
+
+
+@pytest.mark.parametrize(
+    ("value", "locale", "currency", "text"),
+    [
+        (Decimal(125000), "en", "RUB", f"RUB{NBSP}125,000.00"),  # a word sign: spaced
+        (Decimal(125000), "ru", "RUB", f"125{NBSP}000,00{NBSP}₽"),
+        (Decimal(-5), "en", "RUB", f"-RUB{NBSP}5.00"),
+        (Decimal(5), "en", "USD", "$5.00"),  # a symbol: no space
+        (Decimal(5), "id", "USD", "US$5,00"),
+        (Decimal(5), "bs", "RUB", f"5,00{NBSP}RUB"),
+        (Decimal(5), "zh", "RUB", f"RUB{NBSP}5.00"),
+    ],
+)
+def test_money_follows_cldr_currency_spacing(
+    value: Decimal, locale: str, currency: str, text: str
+) -> None:
+    assert format_money(value, locale, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("value", "locale", "currency", "text"),
+    [
+        (Decimal(1234567), "en", "USD", "$1.2M"),
+        (Decimal(1234567), "ru", "RUB", f"1,2{NBSP}млн{NBSP}₽"),
+        (Decimal(1234567), "en", "RUB", f"RUB{NBSP}1.2M"),
+        (Decimal(125000), "en", None, "125K"),
+        (Decimal(125000), "ru", None, f"125{NBSP}тыс."),
+        (Decimal(1234567), "zh", None, "123.5万"),
+        (Decimal(1234567), "id", None, f"1,2{NBSP}jt"),
+        (Decimal(1234567), "bs", None, f"1,2{NBSP}mil."),
+        (Decimal(-125000), "en", None, "-125K"),
+        (Decimal("9999.5"), "en", "RUB", f"RUB{NBSP}9,999.50"),  # below 10,000: written out
+        (7, "ru", None, "7"),
+        ("x", "en", None, "x"),
+    ],
+)
+def test_format_compact(value: Any, locale: str, currency: str | None, text: str) -> None:
+    assert format_compact(value, locale, currency) == text
+
+
+def test_format_compact_from_zero_for_chart_axes() -> None:
+    assert format_compact(Decimal(500), "en", "RUB", Decimal(0)) == f"RUB{NBSP}500"
+    assert format_compact(Decimal(2500), "ru", "RUB", Decimal(0)) == f"2,5{NBSP}тыс.{NBSP}₽"
+    assert format_compact(0.5, "en", None, Decimal(0)) == "0.5"

@@ -165,10 +165,10 @@ def test_columns_follow_the_enum_with_counts_sums_and_weights(
     assert list(board) == STAGES
     assert [board[s]["count"] for s in STAGES] == [2, 0, 1, 0, 0, 0]
     assert sorted(board["lead"]["cards"]) == ["Alpha board", "Beta board"]  # not seller2's Delta
-    assert board["lead"]["sums"] == ["RUB1,500.50"]
-    assert board["lead"]["weighted"] == ["RUB150.05"]  # 10 % probability
-    assert board["proposal"]["sums"] == ["RUB2,000.00"] and board["proposal"]["weighted"] == [
-        "RUB1,000.00"
+    assert board["lead"]["sums"] == ["RUB\u00a01,500.50"]
+    assert board["lead"]["weighted"] == ["RUB\u00a0150.05"]  # 10 % probability
+    assert board["proposal"]["sums"] == ["RUB\u00a02,000.00"] and board["proposal"]["weighted"] == [
+        "RUB\u00a01,000.00"
     ]
     assert ">10%<" in page.text  # the stage's probability
     assert 'draggable="true"' in page.text and 'action="/deals/kanban/move"' in page.text

@@ -11,13 +11,12 @@ import csv
 import datetime as dt
 import html
 import io
+import itertools
 import re
 import xml.etree.ElementTree as ET
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from babel import numbers
 
 from tests.backend.conftest import Backend, crm, crm_backend, dialect  # noqa: F401 - fixtures
 from tests.backend.payloads import create, deal_in
@@ -117,7 +116,8 @@ def test_manager_sees_every_kpi_exactly(crm: Backend) -> None:  # noqa: F811 - t
         assert same(shown[name], value), (name, shown[name], value)
     assert same(shown["unpaid_invoices"], 0)
     # the card shows the amount in the app's currency, formatted for the locale
-    forecast = numbers.format_currency(expected_kpis(deals_of())["forecast"], "RUB", locale="en")
+    # Babel writes "RUB4,555.49"; CLDR's currency spacing puts a space after a word sign
+    forecast = f"RUB\u00a0{expected_kpis(deals_of())['forecast']:,.2f}"
     card = re.search(r'data-kpi="forecast".*?</article>', response.text, re.DOTALL)
     assert card and f'<p class="kpi-value">{html.escape(forecast)}</p>' in card.group(0)
 
@@ -154,7 +154,14 @@ def test_charts_group_by_stage_and_month_in_order(crm: Backend) -> None:  # noqa
         if s != "lost":
             key = close.replace(day=1) if close else None
             monthly[key] = monthly.get(key, Decimal(0)) + a * WEIGHTS[s]
-    months = sorted(k for k in monthly if k is not None)
+    dated = sorted(k for k in monthly if k is not None)
+    months = [dated[0]]  # every month from the first to the last, those without deals as zero
+    while months[-1] < dated[-1]:
+        after = months[-1] + dt.timedelta(days=31)
+        months.append(after.replace(day=1))
+    for month in months:
+        monthly.setdefault(month, Decimal(0))
+    assert len(months) == 13  # January 2024 to January 2025
     rows = chart_rows(text, "closing_per_month")
     assert [Decimal(v) for _, v in rows] == [cents(monthly[m]) for m in months] + [
         cents(monthly[None])
@@ -181,7 +188,10 @@ def test_interactions_per_week_start_on_monday(crm: Backend) -> None:  # noqa: F
         monday = local - dt.timedelta(days=local.weekday())
         weeks[monday] = weeks.get(monday, 0) + 1
     rows = chart_rows(page(crm, "/dashboards/team", "manager").text, "interactions_per_week")
-    assert [int(v) for _, v in rows] == [weeks[w] for w in sorted(weeks)] == [3, 2]
+    first, last = min(weeks), max(weeks)  # every week between, the empty ones as zero
+    every = [first + dt.timedelta(days=7 * i) for i in range((last - first).days // 7 + 1)]
+    assert [int(v) for _, v in rows] == [weeks.get(w, 0) for w in every]
+    assert len(rows) == 44 and sum(int(v) for _, v in rows) == 5
     assert rows[0][0] == "Week of Mar 4, 2024"  # Sunday 23:30 in UTC is Monday in Moscow
 
 
@@ -283,3 +293,81 @@ def test_a_chart_over_a_rollup_sums_each_companys_won_total(crm: Backend) -> Non
     )
     assert Decimal(rows["Retail"]) == Decimal("120.75")
     assert Decimal(rows["IT"]) == Decimal("7.00")
+
+
+def svg_of(text: str, name: str) -> ET.Element:
+    block = re.search(rf'id="chart-{name}".*?(<svg.*?</svg>)', text, re.DOTALL)
+    assert block, name
+    return ET.fromstring(block.group(1))
+
+
+def plot_of(root: ET.Element) -> tuple[list[float], float, float]:
+    """The y-axis ticks (from the gridlines) and the y of the lowest and highest."""
+    lines = [g for g in root.iter(f"{SVG}line") if g.get("data-tick") is not None]
+    ticks = [float(g.get("data-tick", "")) for g in lines]
+    ys = [float(g.get("y1", "")) for g in lines]
+    return ticks, ys[0], ys[-1]
+
+
+def test_charts_draw_the_numbers_of_the_database(crm: Backend) -> None:  # noqa: F811 - the fixture
+    add_deals(crm)
+    text = page(crm, "/dashboards/sales_overview", "admin").text
+    order = ["lead", "qualification", "proposal", "negotiation", "won", "lost"]
+    amounts = {s: sum((a for _, st, a, _ in deals_of() if st == s), Decimal(0)) for s in order}
+    counts = {s: sum(1 for _, st, _, _ in deals_of() if st == s) for s in order}
+
+    # bars: rounded ticks from 0 past the largest sum, each bar as high as its sum
+    root = svg_of(text, "deals_by_stage")
+    ticks, bottom, top = plot_of(root)
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(ticks)}
+    assert ticks[0] == 0 and len(steps) == 1 and ticks[-2] < max(amounts.values()) <= ticks[-1]
+    assert steps.pop() in (500, 1000, 2000, 2500, 5000)  # a 1, 2, 2.5 or 5 times ten step
+    bars = [r for r in root.iter(f"{SVG}rect")]
+    assert [Decimal(r.get("data-value", "")) for r in bars] == [amounts[s] for s in order]
+    for rect, stage in zip(bars, order, strict=True):
+        height = float(rect.get("height", ""))
+        assert abs(height - float(amounts[stage]) / ticks[-1] * (bottom - top)) < 0.15
+        assert abs(float(rect.get("y", "")) + height - bottom) < 0.15
+        tip = rect.find(f"{SVG}title")
+        assert tip is not None and tip.text == f"{stage.title()}: RUB\u00a0{amounts[stage]:,.2f}"
+
+    # the funnel: widths in proportion to the counts, zero stages at the least width, and the
+    # conversion from the previous stage in the SVG and in the table
+    root = svg_of(text, "funnel")
+    stages = [r for r in root.iter(f"{SVG}rect")]
+    widths = [float(r.get("width", "")) for r in stages]
+    most = max(counts.values())
+    for width, stage in zip(widths, order, strict=True):
+        if counts[stage]:
+            assert abs(width / max(widths) - counts[stage] / most) < 0.002, stage
+        else:
+            assert width == 6
+    said = [t.text for t in root.iter(f"{SVG}text") if "chart-value" in t.get("class", "")]
+    rows = re.findall(r'<td class="chart-conversion">([^<]*)</td>', text)
+    expected = ["—"]
+    for before, stage in itertools.pairwise(order):
+        share = Decimal(counts[stage]) / counts[before] * 100 if counts[before] else None
+        expected.append(
+            "—"
+            if share is None
+            else f"{share.quantize(Decimal('0.1')):f}".rstrip("0").rstrip(".") + "%"
+        )
+    assert rows == expected
+    assert said == [
+        f"{counts[s]}" + ("" if e == "—" else f" · {e}")
+        for s, e in zip(order, expected, strict=True)
+    ]
+
+    # the line: a dot per month from the first to the last (empty months at zero), joined;
+    # the deal without a date is a dot after the line, not joined to it
+    root = svg_of(text, "closing_per_month")
+    dots = [c for c in root.iter(f"{SVG}circle")]
+    line = root.find(f"{SVG}polyline")
+    assert line is not None and len(line.get("points", "").split()) == len(dots) - 1 == 13
+    ticks, bottom, top = plot_of(root)
+    values = [float(c.get("data-value", "")) for c in dots]
+    assert values.count(0) == 13 - 5  # months without a deal closing
+    for dot, value in zip(dots, values, strict=True):
+        assert abs(float(dot.get("cy", "")) - (bottom - value / ticks[-1] * (bottom - top))) < 0.15
+    rows = chart_rows(text, "closing_per_month")
+    assert [float(v) for _, v in rows] == values

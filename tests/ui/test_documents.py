@@ -141,7 +141,7 @@ def test_the_offer_sums_its_lines_and_gets_a_safe_file_name(sales: Sales) -> Non
     )
     text = pdf_text(response.content)
     assert "Commercial offer SO/1" in text
-    assert "Line total: RUB3,298.00" in text  # 2 x 1500.50 + 3 x 99.00
+    assert "Line total: RUB 3,298.00" in text  # 2 x 1500.50 + 3 x 99.00
 
 
 def test_another_seller_gets_404_and_the_anonymous_are_sent_to_sign_in(sales: Sales) -> None:

@@ -32,7 +32,7 @@ def site(ui: UI) -> Any:  # noqa: F811
         ("decimal", Decimal("12.5"), "ru", "12,5"),
         ("decimal", "0.25", "bs", "0,25"),
         ("money", Decimal("1234.50"), "ru", f"1{NBSP}234,50{NBSP}₽"),
-        ("money", Decimal("1234.50"), "en", "RUB1,234.50"),
+        ("money", Decimal("1234.50"), "en", "RUB\u00a01,234.50"),
         ("date", dt.date(2024, 5, 12), "ru", f"12 мая 2024{NNBSP}г."),
         ("date", "2024-05-12", "en", "May 12, 2024"),
         ("date", dt.date(2024, 5, 12), "zh", "2024年5月12日"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from babel import dates, numbers
@@ -21,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from crmgen_runtime.analytics import Analytics, Result
+from crmgen_runtime.formats import COMPACT_FROM, babel_locale, format_compact
 from crmgen_runtime.principal import current_user
 from crmgen_runtime.resources import Resource
 from crmgen_runtime.web import charts
@@ -45,6 +47,60 @@ def number_text(site: Site, value: Any, fmt: str, locale: str) -> str:
         return numbers.format_decimal(value, locale=locale, decimal_quantization=False)
     except (ValueError, TypeError, numbers.UnknownCurrencyError):
         return str(value)
+
+
+def short_text(
+    site: Site, value: Any, fmt: str, locale: str, at_least: Decimal = COMPACT_FROM
+) -> str:
+    """``value`` written short for a KPI card (from ``COMPACT_FROM`` on) or a chart's axis
+    (``at_least=0``): numbers and amounts compact (``1.2M``, ``1,2 млн ₽``, ``RUB 500``),
+    percentages as ``number_text`` writes them."""
+    if value is None:
+        return "—"
+    if fmt == "percent":
+        return number_text(site, value, fmt, locale)
+    currency = site.formats.currency if fmt == "money" else None
+    return format_compact(value, locale, currency, at_least)
+
+
+MAX_PERIODS = 1000  # a time axis of more periods shows only the periods that have records
+
+
+def next_period(day: dt.date, period: str) -> dt.date:
+    """The first day of the period after the one starting on ``day``."""
+    if period == "day":
+        return day + dt.timedelta(days=1)
+    if period == "week":
+        return day + dt.timedelta(days=7)
+    if period == "month":
+        return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return day.replace(year=day.year + 1, month=1, day=1)
+
+
+def fill_periods(keys: list[Any], period: str | None) -> list[Any]:
+    """Every period from the first of ``keys`` to the last (each a period's first day), in
+    order, then the keys that are no date (None, not set); ``keys`` unchanged when there is no
+    period or the axis would hold more than ``MAX_PERIODS``."""
+    days = sorted(k for k in keys if isinstance(k, dt.date))
+    if period not in PERIOD_SKELETONS or not days:
+        return keys
+    filled = [days[0]]
+    while filled[-1] < days[-1]:
+        if len(filled) >= MAX_PERIODS:
+            return keys
+        filled.append(next_period(filled[-1], period))
+    others = [k for k in keys if not isinstance(k, dt.date)]
+    on_axis = set(filled)
+    return filled + [k for k in days if k not in on_axis] + others
+
+
+def conversion(value: float, previous: float | None, locale: str) -> str:
+    """A stage's value as a share of the previous stage's (``50%``); empty for the first stage
+    and after a stage of zero."""
+    if not previous or previous <= 0:
+        return ""
+    share = round(value / previous, 3)  # to a tenth of a percent
+    return numbers.format_percent(share, locale=babel_locale(locale), decimal_quantization=False)
 
 
 def key_text(
@@ -114,7 +170,8 @@ def _kpi(site: Site, kpi: dict[str, Any], result: Result, locale: str) -> dict[s
         "label": site.pick(kpi["label"], locale),
         "available": result.available,
         "value": plain(value),
-        "text": number_text(site, value, kpi["format"], locale) if result.available else "—",
+        "text": short_text(site, value, kpi["format"], locale) if result.available else "—",
+        "full": number_text(site, value, kpi["format"], locale) if result.available else "—",
     }
 
 
@@ -130,12 +187,24 @@ def _points(
         )
         stages = [name for name, _ in meta.get("choices", [])]
         keys = stages + [k for k in keys if k not in stages]
+    elif chart["type"] in ("bar", "line"):
+        keys = fill_periods(keys, chart["period"])
+    timed = chart["type"] in ("bar", "line") and chart["period"] in PERIOD_SKELETONS
     points = []
+    previous: float | None = None
     for key in keys:
         value = found.get(_identity(key), 0)
         label = key_text(site, chart["group"], chart["entity"], key, chart["period"], locale)
         text = number_text(site, value, chart["format"], locale)
-        points.append((charts.Point(label, float(value or 0), text), plain(value)))
+        number = float(value or 0)
+        note = tip = ""
+        if chart["type"] == "funnel":
+            note = conversion(number, previous, locale)
+            tip = site.translator(locale)("dash_of_previous").format(percent=note) if note else ""
+            previous = number
+        detached = timed and not isinstance(key, dt.date)
+        point = charts.Point(label, number, text, detached, note, tip)
+        points.append((point, plain(value)))
     return points
 
 
@@ -154,8 +223,16 @@ def _chart(site: Site, chart: dict[str, Any], result: Result, locale: str) -> di
         "type": chart["type"],
         "available": result.available,
         "group_label": site.pick(chart["group"]["label"], locale),
-        "rows": [{"label": p.label, "text": p.text, "value": raw} for p, raw in points],
-        "svg": charts.draw(chart["type"], label, drawn, site.translator(locale)("dash_no_data")),
+        "rows": [
+            {"label": p.label, "text": p.text, "value": raw, "note": p.note} for p, raw in points
+        ],
+        "svg": charts.draw(
+            chart["type"],
+            label,
+            drawn,
+            site.translator(locale)("dash_no_data"),
+            lambda value: short_text(site, value, chart["format"], locale, Decimal(0)),
+        ),
     }
 
 

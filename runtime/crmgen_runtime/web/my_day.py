@@ -25,7 +25,7 @@ from crmgen_runtime import crud, links
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.tables import AuditEntryTable
-from crmgen_runtime.web.dashboards import number_text, plain
+from crmgen_runtime.web.dashboards import number_text, plain, short_text
 from crmgen_runtime.web.site import Site, allowed
 
 LIST_ROWS = 20  # tasks or meetings shown
@@ -218,7 +218,8 @@ class MyDay:
                 {
                     "label": self.site.pick(kpi["label"], self.locale),
                     "value": plain(value),
-                    "text": number_text(self.site, value, kpi["format"], self.locale),
+                    "text": short_text(self.site, value, kpi["format"], self.locale),
+                    "full": number_text(self.site, value, kpi["format"], self.locale),
                     "url": f"/dashboards/{kpi['dashboard']}",
                 }
             )
