@@ -88,7 +88,8 @@ def test_the_entity_reference_holds_every_field_value_relation_and_rule(crm: Pat
     # access per role with hidden and read-only fields, the workflow, the processes started
     assert (
         "| `support` | all records | all records | no | records where `not record.is_key` | no "
-        "| `birthday`, `discount` | `full_name`, `company`, `owner`, `is_key` |"
+        "| `birthday`, `discount`, `passport_number`, `private_note` "
+        "| `full_name`, `company`, `owner`, `is_key` |"
     ) in text
     assert (
         "- to `won` from `proposal`, `negotiation`, by `manager`, with `amount` filled, when "
