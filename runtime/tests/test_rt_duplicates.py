@@ -5,6 +5,7 @@ that moves references and many-to-many rows and keeps the removed values in the 
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,9 +13,12 @@ from typing import Any
 import pytest
 import rt_crm
 import sqlalchemy as sa
+from conftest import WebClient, site_routes
 from crmgen_runtime import duplicates, merging
 from crmgen_runtime.duplicates import Rule
 from crmgen_runtime.errors import ApiError
+from crmgen_runtime.web import duplicate_pages, records
+from crmgen_runtime.web.site import Site
 from crmgen_runtime.workflows import Workflow
 from sqlalchemy.orm import Session
 
@@ -193,3 +197,52 @@ def test_a_merge_keeps_to_the_workflow(crm_db: rt_crm.Crm) -> None:
             assert session.get(rt_crm.Deal, 1).stage == "new"  # type: ignore[union-attr]
     finally:
         object.__setattr__(deals, "workflow", None)
+
+
+@pytest.fixture
+def pages(crm_web: rt_crm.Crm, site: Site, web_client: WebClient) -> Iterator[WebClient]:
+    """The detail, pairs and merge pages of companies that are likely duplicates by a
+    similar name: Acme Corp (ann's) and Acme Corporation (bob's)."""
+    companies = crm_web.companies
+    object.__setattr__(companies, "duplicates", (Rule("fuzzy", ("name",), 0.5),))
+    assert crm_web.engine is not None
+    with crm_web.engine.begin() as db:
+        db.execute(
+            sa.insert(rt_crm.Company),
+            [
+                {"id": 10, "name": "Acme Corp", "owner_id": 1},
+                {"id": 11, "name": "Acme Corporation", "owner_id": 2},
+            ],
+        )
+    try:
+        yield web_client(site_routes(site, records, duplicate_pages), site=site)
+    finally:
+        object.__setattr__(companies, "duplicates", ())
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[-2000:]
+    return found.group(1)
+
+
+def test_the_pages_warn_list_pairs_and_merge(pages: WebClient, crm_web: rt_crm.Crm) -> None:
+    admin = {"X-User": "admin"}
+    listed = pages.get("/companies/duplicates", headers=admin)
+    assert listed.status_code == 200 and "/companies/10/merge?other=11" in listed.text
+    assert pages.get("/companies/10/merge?other=x", headers=admin).status_code == 404
+    assert pages.get("/companies/10/merge?other=10", headers=admin).status_code == 404
+    compare = pages.get("/companies/10/merge?other=11", headers=admin)
+    assert compare.status_code == 200 and "Acme Corporation" in compare.text
+    forged = pages.post("/companies/10/merge?other=11", data={}, headers=admin)
+    assert forged.status_code == 403
+    data = {"csrf_token": _token(compare.text), "take_name": "other"}
+    merged = pages.post("/companies/10/merge?other=11", data=data, headers=admin)
+    assert (merged.status_code, merged.headers["location"]) == (303, "/companies/10?merged=11")
+    assert crm_web.engine is not None
+    with crm_web.engine.connect() as connection:
+        table = rt_crm.Company.__table__
+        names = dict(connection.execute(sa.select(table.c.id, table.c.name)).all())
+    assert names[10] == "Acme Corporation" and 11 not in names
+    gone = pages.post("/companies/10/merge?other=11", data=data, headers=admin)
+    assert gone.status_code == 404

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import zipfile
 from collections.abc import Iterator
 from typing import Any
@@ -15,8 +16,11 @@ from typing import Any
 import pytest
 import rt_crm
 import sqlalchemy as sa
+from conftest import WebClient, site_routes
 from crmgen_runtime import gdpr
 from crmgen_runtime.gdpr import ERASED, Personal, Retention
+from crmgen_runtime.web import gdpr_pages, records
+from crmgen_runtime.web.site import Site
 
 
 def test_a_pseudonym_is_stable_and_made_from_the_place_not_the_value() -> None:
@@ -188,3 +192,48 @@ def test_an_export_streams_its_rows_in_bounded_memory(people: rt_crm.Crm) -> Non
     assert counts["deals.company"] == 6001
     assert listed > 1_400_000 and size > 0
     assert peak < 1_000_000, f"peak {peak} bytes"  # about one batch of rows
+
+
+@pytest.fixture
+def erase_pages(crm_web: rt_crm.Crm, site: Site, web_client: WebClient) -> Iterator[WebClient]:
+    """The detail and erasure pages of companies, whose personal data the admin handles."""
+    companies = crm_web.companies
+    personal = Personal.of({"name": ("replace", "Gone"), "secret": "blank"}, roles=["admin"])
+    object.__setattr__(companies, "personal", personal)
+    try:
+        yield web_client(site_routes(site, records, gdpr_pages), site=site)
+    finally:
+        object.__setattr__(companies, "personal", None)
+
+
+def _token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[-2000:]
+    return found.group(1)
+
+
+def test_the_erasure_page_asks_a_reason_and_a_confirmation(erase_pages: WebClient) -> None:
+    admin, ann = {"X-User": "admin"}, {"X-User": "ann"}
+    detail = erase_pages.get("/companies/1", headers=admin)
+    assert 'href="/companies/1/erase"' in detail.text
+    assert 'href="/api/companies/1/personal-data"' in detail.text
+    assert 'href="/companies/1/erase"' not in erase_pages.get("/companies/1", headers=ann).text
+    assert erase_pages.get("/companies/1/erase", headers=ann).status_code == 403
+    assert erase_pages.get("/companies/999/erase", headers=admin).status_code == 404
+    page = erase_pages.get("/companies/1/erase", headers=admin)
+    assert page.status_code == 200
+    token = _token(page.text)
+    forged = erase_pages.post("/companies/1/erase", data={"reason": "x"}, headers=admin)
+    assert forged.status_code == 403
+    empty = erase_pages.post("/companies/1/erase", data={"csrf_token": token}, headers=admin)
+    assert empty.status_code == 422
+    long = {"csrf_token": token, "reason": "x" * (gdpr.REASON_MAX + 1), "confirm": "yes"}
+    assert erase_pages.post("/companies/1/erase", data=long, headers=admin).status_code == 422
+    asked = {"csrf_token": token, "reason": "Asked by letter", "confirm": "yes"}
+    done = erase_pages.post("/companies/1/erase", data=asked, headers=admin)
+    assert (done.status_code, done.headers["location"]) == (303, "/companies/1?gdpr=erased")
+    shown = erase_pages.get(done.headers["location"], headers=admin)
+    assert "Gone" in shown.text
+    again = erase_pages.post("/companies/1/erase", data=asked, headers=admin)
+    assert again.headers["location"] == "/companies/1?gdpr=nothing"
+    assert erase_pages.get(again.headers["location"], headers=admin).status_code == 200
