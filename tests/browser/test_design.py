@@ -1,0 +1,97 @@
+"""The design system in real headless Chromium: the main pages in both themes at 1440 px and at
+phone width never scroll sideways, and the header's theme switch works and is remembered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser.test_browser import sign_in
+from tests.e2e.conftest import Server
+
+WIDE = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+PAGES = ["/", "/contacts/", "/deals/kanban", "/dashboards/sales_overview"]
+# The page background and text of each theme (tokens.css), as the browser computes them.
+BACKGROUND = {"light": "rgb(245, 246, 248)", "dark": "rgb(18, 21, 27)"}
+
+
+@pytest.fixture
+def context_for(browser: Any) -> Iterator[Any]:
+    opened: list[Any] = []
+
+    def open_context(viewport: dict[str, int], scheme: str) -> Any:
+        context = browser.new_context(
+            viewport=viewport, color_scheme=scheme, is_mobile=viewport is PHONE
+        )
+        opened.append(context)
+        return context
+
+    yield open_context
+    for context in opened:
+        context.close()
+
+
+def theme_of(page: Any) -> str:
+    color = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
+    return next(name for name, value in BACKGROUND.items() if value == color)
+
+
+def a_detail_page(live: Server) -> str:
+    with live.client(live.token("admin")) as client:
+        response = client.get("/api/contacts", params={"limit": 1})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        rows = body["items"] if isinstance(body, dict) else body
+        if not rows:
+            created = client.post("/api/contacts", json={"full_name": "Grace Hopper"})
+            assert created.status_code == 201, created.text
+            rows = [created.json()]
+    return f"/contacts/{rows[0]['id']}"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["1440", "390"])
+def test_no_page_scrolls_sideways_in_either_theme(
+    context_for: Any, live: Server, scheme: str, viewport: dict[str, int]
+) -> None:
+    page = context_for(viewport, scheme).new_page()
+    sign_in(page, live, "admin")
+    for url in [*PAGES, a_detail_page(live)]:
+        page.goto(f"{live.base}{url}")
+        assert theme_of(page) == scheme, url  # the system's scheme, with nothing chosen
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{url} scrolls sideways at {viewport}: {width}px"
+
+
+def test_the_theme_switch_works_and_is_remembered(context_for: Any, live: Server) -> None:
+    context = context_for(WIDE, "light")
+    page = context.new_page()
+    sign_in(page, live, "seller1")
+    switch = page.locator("header [data-theme-switch]")
+    assert switch.is_visible() and switch.get_attribute("aria-pressed") == "false"
+    assert theme_of(page) == "light"
+    switch.click()
+    assert page.get_attribute("html", "data-theme") == "dark"
+    assert theme_of(page) == "dark" and switch.get_attribute("aria-pressed") == "true"
+    page.goto(f"{live.base}/contacts/")  # remembered on the next page, set before paint
+    assert page.get_attribute("html", "data-theme") == "dark" and theme_of(page) == "dark"
+    other = context.new_page()  # and in another tab of the same browser
+    other.goto(f"{live.base}/")
+    assert theme_of(other) == "dark"
+    other.locator("header [data-theme-switch]").click()
+    assert theme_of(other) == "light"
+    assert page.evaluate("localStorage.getItem('crmgen-theme')") == "light"
+
+
+def test_without_script_the_switch_stays_hidden(browser: Any, live: Server) -> None:
+    context = browser.new_context(viewport=WIDE, java_script_enabled=False, color_scheme="dark")
+    try:
+        page = context.new_page()
+        page.goto(f"{live.base}/login")
+        assert not page.locator("[data-theme-switch]").is_visible()
+        assert theme_of(page) == "dark"  # the system's scheme still applies
+    finally:
+        context.close()
