@@ -95,3 +95,43 @@ def test_without_script_the_switch_stays_hidden(browser: Any, live: Server) -> N
         assert theme_of(page) == "dark"  # the system's scheme still applies
     finally:
         context.close()
+
+
+def luminance(rgb: str) -> float:
+    """The relative luminance (WCAG 2) of a computed ``rgb(r, g, b)`` colour."""
+    parts = [int(p) / 255 for p in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+    linear = [p / 12.92 if p <= 0.04045 else ((p + 0.055) / 1.055) ** 2.4 for p in parts]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(first: str, second: str) -> float:
+    light, dark = sorted((luminance(first), luminance(second)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+BADGES = """[...document.querySelectorAll('main .enum-badge')].map(b => {
+  const style = getComputedStyle(b);
+  return [b.textContent.trim(), b.className, style.color, style.backgroundColor];
+})"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_enum_values_are_readable_badges(context_for: Any, live: Server, scheme: str) -> None:
+    with live.client(live.token("seller1")) as client:
+        created = client.post(
+            "/api/deals", json={"name": "Badge deal", "stage": "lead", "amount": "10"}
+        )
+        assert created.status_code == 201, created.text
+        record_id = created.json()["id"]
+    page = context_for(WIDE, scheme).new_page()
+    sign_in(page, live, "seller1")
+    page.goto(f"{live.base}/locale?set=en&next=/deals/")
+    for url in ["/deals/", f"/deals/{record_id}"]:
+        page.goto(f"{live.base}{url}")
+        found = page.evaluate(BADGES)
+        assert any(text == "Lead" for text, *_ in found), (url, found)
+        tones = {name for _, names, _, _ in found for name in names.split() if name != "enum-badge"}
+        assert tones and all(t.startswith("tone-") for t in tones), found
+        for text, _, color, back in found:
+            assert back not in ("rgba(0, 0, 0, 0)", "transparent"), (url, text)
+            assert contrast(color, back) >= 4.5, (url, text, color, back, scheme)

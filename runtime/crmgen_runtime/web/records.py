@@ -31,7 +31,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.tables import AuditEntryTable
-from crmgen_runtime.web import attachments, people, print_formats
+from crmgen_runtime.web import attachments, badges, people, print_formats
 from crmgen_runtime.web.site import (
     Site,
     allowed,
@@ -187,7 +187,11 @@ class Viewer:
         ):
             name = value.rsplit("/", 1)[-1] or value
             return {"kind": "links", "links": [{"text": name, "url": value, "external": True}]}
-        return {"kind": "text", "text": cell(meta, value, self.locale)}
+        return {
+            "kind": "text",
+            "text": cell(meta, value, self.locale),
+            "tone": badges.tone(meta, value),
+        }
 
     def roles_item(self, names: list[str]) -> dict[str, Any]:
         """A user's roles on the detail page, by their labels in the locale."""
