@@ -86,13 +86,17 @@ def test_the_theme_switch_works_and_is_remembered(context_for: Any, live: Server
     assert page.evaluate("localStorage.getItem('crmgen-theme')") == "light"
 
 
-def test_without_script_the_switch_stays_hidden(browser: Any, live: Server) -> None:
+def test_without_script_the_switch_hides_and_bulk_actions_show(browser: Any, live: Server) -> None:
     context = browser.new_context(viewport=WIDE, java_script_enabled=False, color_scheme="dark")
     try:
         page = context.new_page()
         page.goto(f"{live.base}/login")
         assert not page.locator("[data-theme-switch]").is_visible()
         assert theme_of(page) == "dark"  # the system's scheme still applies
+        a_detail_page(live)  # a contact to list
+        sign_in(page, live, "admin")  # bulk actions stay visible: nothing would show them
+        page.goto(f"{live.base}/contacts/")
+        assert page.locator("form.bulk button.danger").is_visible()
     finally:
         context.close()
 
