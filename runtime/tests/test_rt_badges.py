@@ -34,3 +34,26 @@ def test_only_enum_values_get_a_badge() -> None:
     assert badges.tone(STAGE, None) is None
     assert badges.tone(STAGE, "unknown") is None
     assert badges.tone(STAGE, ["lead"]) is None
+
+
+def test_initials_of_names_and_addresses() -> None:
+    assert badges.initials("Ada Lovelace") == "AL"
+    assert badges.initials("Grace Brewster Murray Hopper") == "GH"
+    assert badges.initials("иван петров") == "ИП"
+    assert badges.initials("王小明") == "王"
+    assert badges.initials("ada.lovelace@example.com") == "AL"
+    assert badges.initials("  ") == "?"
+    assert badges.name_tone("Ada Lovelace") == badges.name_tone("Ada Lovelace")
+
+
+def test_only_references_to_users_get_an_avatar() -> None:
+    entities = {"users": {"name": "User"}, "contacts": {"name": "Contact"}}
+    users = badges.user_path(entities, "User")
+    assert users == "users"
+    owner = {"target": "users"}
+    assert badges.avatar(owner, {"id": 1}, users, "Ada Lovelace") == {
+        "initials": "AL",
+        "tone": badges.name_tone("Ada Lovelace"),
+    }
+    assert badges.avatar({"target": "contacts"}, {"id": 1}, users, "Ada") is None
+    assert badges.avatar(owner, None, users, "") is None

@@ -120,7 +120,7 @@ BADGES = """[...document.querySelectorAll('main .enum-badge')].map(b => {
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_enum_values_are_readable_badges(context_for: Any, live: Server, scheme: str) -> None:
+def test_enum_badges_and_avatars_are_readable(context_for: Any, live: Server, scheme: str) -> None:
     with live.client(live.token("seller1")) as client:
         created = client.post(
             "/api/deals", json={"name": "Badge deal", "stage": "lead", "amount": "10"}
@@ -139,3 +139,9 @@ def test_enum_values_are_readable_badges(context_for: Any, live: Server, scheme:
         for text, _, color, back in found:
             assert back not in ("rgba(0, 0, 0, 0)", "transparent"), (url, text)
             assert contrast(color, back) >= 4.5, (url, text, color, back, scheme)
+        # the owner as an initials avatar, and the signed-in user in the header
+        avatars = page.evaluate(BADGES.replace(".enum-badge", ".avatar").replace("main ", ""))
+        assert any(text and "tone-" in names for text, names, *_ in avatars), (url, avatars)
+        for text, _, color, back in avatars:
+            assert contrast(color, back) >= 4.5, (url, text, color, back, scheme)
+    assert page.locator("header .who .avatar").inner_text().strip()

@@ -506,6 +506,12 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                         "label": h["label"],
                         "value": site.cell(c, item.get(c["name"]), locale),
                         "tone": badges.tone(c, item.get(c["name"])),
+                        "avatar": badges.avatar(
+                            c,
+                            item.get(c["name"]),
+                            site.users_path,
+                            site.cell(c, item.get(c["name"]), locale),
+                        ),
                         **inline_edit.cell(
                             site,
                             edits,

@@ -171,9 +171,11 @@ class Viewer:
         if isinstance(value, dict) and "id" in value and target:
             reached = bool(value.get("display")) or value["id"] in names
             url = self.record_url(target, value["id"]) if reached else None
+            text = cell(meta, value, self.locale)
             return {
                 "kind": "links",
-                "links": [{"text": cell(meta, value, self.locale), "url": url}],
+                "links": [{"text": text, "url": url}],
+                "avatar": badges.avatar(meta, value, self.site.users_path, text),
             }
         if meta["type"] == "json" and value is not None:
             return {"kind": "json", "text": json.dumps(value, ensure_ascii=False, indent=2)}
