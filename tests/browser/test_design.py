@@ -4,17 +4,23 @@ phone width never scroll sideways, and the header's theme switch works and is re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.browser import test_browser
 from tests.browser.test_browser import sign_in
 from tests.e2e.conftest import Server
 
 WIDE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
 PAGES = ["/", "/contacts/", "/deals/kanban", "/dashboards/sales_overview"]
+SHOT_NAMES = ["home", "list", "kanban", "dashboard"]
 # The page background and text of each theme (tokens.css), as the browser computes them.
+shots = (
+    test_browser.shots
+)  # the fixture: screenshots in CRMGEN_SCREENSHOTS, else a temporary folder
 BACKGROUND = {"light": "rgb(245, 246, 248)", "dark": "rgb(18, 21, 27)"}
 
 
@@ -55,15 +61,17 @@ def a_detail_page(live: Server) -> str:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["1440", "390"])
 def test_no_page_scrolls_sideways_in_either_theme(
-    context_for: Any, live: Server, scheme: str, viewport: dict[str, int]
+    context_for: Any, live: Server, shots: Path, scheme: str, viewport: dict[str, int]
 ) -> None:
     page = context_for(viewport, scheme).new_page()
     sign_in(page, live, "admin")
-    for url in [*PAGES, a_detail_page(live)]:
+    page.goto(f"{live.base}/locale?set=en&next=/")
+    for name, url in [*zip(SHOT_NAMES, PAGES, strict=True), ("detail", a_detail_page(live))]:
         page.goto(f"{live.base}{url}")
         assert theme_of(page) == scheme, url  # the system's scheme, with nothing chosen
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{url} scrolls sideways at {viewport}: {width}px"
+        page.screenshot(path=str(shots / f"design-{name}-{viewport['width']}-{scheme}.png"))
 
 
 def test_the_theme_switch_works_and_is_remembered(context_for: Any, live: Server) -> None:
