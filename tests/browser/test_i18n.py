@@ -102,7 +102,9 @@ def test_a_full_password_reset(page: Any, live: Server, shots: Path) -> None:  #
     page.click("main form button[type=submit]")
     page.wait_for_load_state()
     assert "/login" not in page.url
-    assert page.locator(".logout .who").inner_text() == email.partition("@")[0]  # signed in
+    assert (
+        page.locator(".logout .who .who-name").inner_text() == email.partition("@")[0]
+    )  # signed in
 
 
 def _focused(page: Any) -> dict[str, str]:  # noqa: F811

@@ -125,8 +125,11 @@ def test_bulk_delete_by_keyboard(page: Any, live: Server, shots: Path, tag: str)
     page.goto(f"{live.base}/contacts/?q={tag}")
     select_all = page.get_by_label("Select all on this page")
     assert select_all.is_visible()  # shown by lists.js
+    delete = page.get_by_role("button", name="Delete selected")
+    assert not delete.is_visible()  # bulk actions only with a selection
     select_all.focus()
     page.keyboard.press("Space")
+    assert delete.is_visible() and page.locator(".bulk-count").inner_text() == "3 selected"
     boxes = page.locator("input[form=bulk-delete]")
     assert boxes.count() == 3 and all(boxes.nth(i).is_checked() for i in range(3))
     page.get_by_label(f"Select: Bulk 1 {tag}").focus()

@@ -51,6 +51,12 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
         "step": step,
         "max_length": f.max_length,
         "choices": [[v.name, text_of(spec, v.label, v.name)] for v in f.values],
+        # the spec's enum colours: badges in lists and on detail pages (crmgen_runtime.web.badges)
+        **(
+            {"colors": {v.name: v.color for v in f.values if v.color}}
+            if any(v.color for v in f.values)
+            else {}
+        ),
         "target": None if target is None else target.api_path,
         "currency": (f.currency or spec.app.currency) if kind.currency else None,
         "import": kind.import_kind,  # how the import reads a cell of it

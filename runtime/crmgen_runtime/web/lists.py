@@ -43,7 +43,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.queries import RESERVED_PARAMETERS
 from crmgen_runtime.resources import Resource
-from crmgen_runtime.web import api_key_pages, inline_edit, people, saved_views
+from crmgen_runtime.web import api_key_pages, badges, inline_edit, people, saved_views
 from crmgen_runtime.web.site import (
     CSRF_FIELD,
     MAX_RECORD_ID,
@@ -505,6 +505,13 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
                     {
                         "label": h["label"],
                         "value": site.cell(c, item.get(c["name"]), locale),
+                        "tone": badges.tone(c, item.get(c["name"])),
+                        "avatar": badges.avatar(
+                            c,
+                            item.get(c["name"]),
+                            site.users_path,
+                            site.cell(c, item.get(c["name"]), locale),
+                        ),
                         **inline_edit.cell(
                             site,
                             edits,

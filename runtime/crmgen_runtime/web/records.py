@@ -31,7 +31,7 @@ from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser
 from crmgen_runtime.resources import Catalog, Resource
 from crmgen_runtime.tables import AuditEntryTable
-from crmgen_runtime.web import attachments, people, print_formats
+from crmgen_runtime.web import attachments, badges, people, print_formats
 from crmgen_runtime.web.site import (
     Site,
     allowed,
@@ -171,9 +171,11 @@ class Viewer:
         if isinstance(value, dict) and "id" in value and target:
             reached = bool(value.get("display")) or value["id"] in names
             url = self.record_url(target, value["id"]) if reached else None
+            text = cell(meta, value, self.locale)
             return {
                 "kind": "links",
-                "links": [{"text": cell(meta, value, self.locale), "url": url}],
+                "links": [{"text": text, "url": url}],
+                "avatar": badges.avatar(meta, value, self.site.users_path, text),
             }
         if meta["type"] == "json" and value is not None:
             return {"kind": "json", "text": json.dumps(value, ensure_ascii=False, indent=2)}
@@ -187,7 +189,11 @@ class Viewer:
         ):
             name = value.rsplit("/", 1)[-1] or value
             return {"kind": "links", "links": [{"text": name, "url": value, "external": True}]}
-        return {"kind": "text", "text": cell(meta, value, self.locale)}
+        return {
+            "kind": "text",
+            "text": cell(meta, value, self.locale),
+            "tone": badges.tone(meta, value),
+        }
 
     def roles_item(self, names: list[str]) -> dict[str, Any]:
         """A user's roles on the detail page, by their labels in the locale."""

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from crmgen_runtime import (
+    accounts,
     assets,
     credentials,
     crud,
@@ -41,7 +42,7 @@ from crmgen_runtime.analytics import Analytics
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Catalog, Resource
-from crmgen_runtime.web import widgets
+from crmgen_runtime.web import badges, widgets
 
 # Paths the UI keeps for itself: an entity there gets no pages (its API still works).
 RESERVED = frozenset(
@@ -217,6 +218,10 @@ class Site:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.templates.filters["initials"] = badges.initials
+        self.templates.filters["name_tone"] = badges.name_tone
+        # The API path of the users' entity: its references show as avatars.
+        self.users_path = badges.user_path(self.entities, accounts.USER)
         # The template of each form widget the app uses (``MissingWidget`` when one has none).
         self.widgets: dict[str, str] = widgets.templates(self.templates, self.widgets_used())
         resources = catalog.resources
