@@ -345,7 +345,11 @@ def test_values_as_the_page_shows_them(site: Site) -> None:
     assert file["links"] == [
         {"text": "b.pdf", "url": "https://x.example/a/b.pdf", "external": True}
     ]
-    assert viewer.show_value({"type": "string"}, "plain", {}) == {"kind": "text", "text": "plain"}
+    assert viewer.show_value({"type": "string"}, "plain", {}) == {
+        "kind": "text",
+        "text": "plain",
+        "tone": None,
+    }
     assert viewer.record_url("login", 1) is None  # a path the UI keeps: no pages
     assert viewer.display_names({"target": "nowhere"}, {1}) == {}
     assert records.moment("2024-06-03T09:30:00") == dt.datetime(2024, 6, 3, 9, 30, tzinfo=dt.UTC)
