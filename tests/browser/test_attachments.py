@@ -15,6 +15,20 @@ from tests.e2e.conftest import Server
 LOADED = "img => img.complete && img.naturalWidth > 0"
 
 
+def _wait_loaded(page: Any, selector: str) -> None:  # noqa: F811
+    """Wait until the (lazily loaded) image has arrived and decoded; asserting right after the
+    element appears raced the thumbnail's request on a busy machine."""
+    image = page.locator(selector).first
+    image.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "sel => { const img = document.querySelector(sel);"
+        " return !!img && img.complete && img.naturalWidth > 0; }",
+        arg=selector,
+        timeout=15_000,
+    )
+    assert image.evaluate(LOADED)
+
+
 def _png(path: Path, colour: tuple[int, int, int]) -> Path:
     from PIL import Image, ImageDraw
 
@@ -61,9 +75,7 @@ def test_upload_and_preview_an_image_and_attach_files(
     page.set_input_files("#f_photo", str(_png(tmp_path / "grace.png", (90, 140, 200))))
     page.click("main form.form button[type=submit]")
     page.wait_for_url(f"{live.base}/contacts/{contact['id']}")
-    thumb = page.locator("dl.details img.thumb")
-    thumb.wait_for()
-    assert thumb.evaluate(LOADED)
+    _wait_loaded(page, "dl.details img.thumb")
 
     # files attached to a deal: listed with a preview of the image, downloadable
     page.goto(f"{live.base}/deals/{deal['id']}")
@@ -79,8 +91,7 @@ def test_upload_and_preview_an_image_and_attach_files(
     items = page.locator(".attachment-list li")
     assert items.count() == 2
     assert "site-plan.png" in items.nth(0).inner_text() and "offer.pdf" in items.nth(1).inner_text()
-    preview = page.locator(".attachment-list img.thumb")
-    assert preview.evaluate(LOADED)
+    _wait_loaded(page, ".attachment-list img.thumb")
     page.locator("section.attachments").scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "attachments.png"), full_page=True)
     with page.expect_download() as download:
