@@ -1,8 +1,11 @@
-"""The design system in real headless Chromium: the main pages in both themes at 1440 px and at
-phone width never scroll sideways, and the header's theme switch works and is remembered."""
+"""The design system in real headless Chromium, on the reference CRM seeded with its demo data:
+the main pages in both themes at 1440 px and at phone width never scroll sideways, every kanban
+column can be reached and KPI values sit on one line; the header's theme switch works and is
+remembered; badges and avatars are readable in both themes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +14,8 @@ import pytest
 
 from tests.browser import test_browser
 from tests.browser.test_browser import sign_in
-from tests.e2e.conftest import Server
+from tests.browser.test_dashboards import KPI_LINES
+from tests.e2e.conftest import Server, app_cli, fresh_database, prepare, uvicorn_server
 
 WIDE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -22,6 +26,24 @@ shots = (
     test_browser.shots
 )  # the fixture: screenshots in CRMGEN_SCREENSHOTS, else a temporary folder
 BACKGROUND = {"light": "rgb(245, 246, 248)", "dark": "rgb(18, 21, 27)"}
+# Each number on a kanban card: its scroll and given widths, the lines it takes, its text.
+AMOUNTS = KPI_LINES.replace(".kpi-value", ".kanban-fields dd.num")
+# Whether an element lies wholly inside the window (after scrolling it into view).
+IN_VIEW = """e => { const r = e.getBoundingClientRect();
+  return r.width > 0 && r.left >= 0 && r.right <= innerWidth && r.top >= 0 && r.bottom <= innerHeight; }"""
+
+
+@pytest.fixture(scope="module")
+def live(crm_out: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The reference CRM seeded with its demo data for today (real-looking people, companies, a
+    full pipeline, a year of activity), so the checks and screenshots see the pages a team sees."""
+    folder = tmp_path_factory.mktemp("design")
+    with fresh_database("sqlite", folder) as url:
+        app_cli(crm_out, url, folder, "migrate")
+        app_cli(crm_out, url, folder, "seed", "--today", dt.date.today().isoformat())
+        users = prepare(crm_out, url, folder)
+        with uvicorn_server(crm_out, url, folder) as base:
+            yield Server(base, url, users)
 
 
 @pytest.fixture
@@ -71,6 +93,24 @@ def test_no_page_scrolls_sideways_in_either_theme(
         assert theme_of(page) == scheme, url  # the system's scheme, with nothing chosen
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= viewport["width"], f"{url} scrolls sideways at {viewport}: {width}px"
+        if name in ("home", "dashboard"):  # KPI values on one line, never clipped
+            kpis = page.evaluate(KPI_LINES)
+            assert kpis, url
+            for scroll, given, lines, text in kpis:
+                assert lines == 1 and scroll <= given, (url, scheme, viewport, text)
+        if name == "kanban":  # every column (header, count) can be scrolled into view
+            columns = page.locator(".kanban-column")
+            assert columns.count() >= 6
+            for index in range(columns.count()):
+                head = columns.nth(index).locator(".kanban-head h2")
+                head.scroll_into_view_if_needed()
+                assert head.evaluate(IN_VIEW), (scheme, viewport, head.inner_text())
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+            amounts = page.evaluate(AMOUNTS)  # a card's amounts whole, on one line
+            assert amounts, "no amounts on the seeded board's cards"
+            for scroll, given, lines, text in amounts:
+                assert lines == 1 and scroll <= given, (scheme, viewport, text)
+            page.evaluate("document.querySelector('.kanban').scrollLeft = 0; scrollTo(0, 0)")
         page.screenshot(path=str(shots / f"design-{name}-{viewport['width']}-{scheme}.png"))
 
 

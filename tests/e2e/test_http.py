@@ -6,7 +6,13 @@ One server per database kind (``server`` fixture): migrated and given its users 
 
 from __future__ import annotations
 
-from tests.e2e.conftest import Server
+import contextlib
+import re
+from collections.abc import Iterator
+
+import httpx2 as httpx
+
+from tests.e2e.conftest import PASSWORD, Server
 
 
 def test_health_and_openapi(server: Server) -> None:
@@ -115,3 +121,88 @@ def test_audit_rows_are_written(server: Server) -> None:
     assert {e["user_email"] for e in entries} == {server.users["admin"]}
     with server.client(server.token("seller1")) as seller:
         assert seller.get("/api/audit").status_code == 403
+
+
+@contextlib.contextmanager
+def _web_session(server: Server, name: str) -> Iterator[httpx.Client]:
+    """A browser-like client signed in through the login form (a session cookie, CSRF tokens)."""
+    with server.client() as client:
+        page = client.get("/login")
+        signed = client.post(
+            "/login",
+            data={
+                "csrf_token": _form_token(page.text),
+                "email": server.users[name],
+                "password": PASSWORD,
+            },
+        )
+        assert signed.status_code == 303, signed.text
+        yield client
+
+
+def _form_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html[:500]
+    return found.group(1)
+
+
+def test_the_deal_pipeline_refuses_a_disallowed_stage_everywhere(server: Server) -> None:
+    """The reference CRM's deal workflow over real HTTP: the API (409 for a move the pipeline
+    does not allow, 403 for a move the role may not make), the kanban's move form and an
+    import all refuse, and the deal keeps its stage."""
+    with server.client(server.token("seller1")) as seller:
+        made = seller.post("/api/deals", json={"name": "E2E pipeline", "amount": "500.00"})
+        assert made.status_code == 201, made.text
+        deal = made.json()
+        assert deal["stage"] == "lead"
+        jump = seller.patch(f"/api/deals/{deal['id']}", json={"stage": "negotiation"})
+        assert jump.status_code == 409, jump.text
+        assert "negotiation" in jump.text.lower()
+        on = seller.patch(f"/api/deals/{deal['id']}", json={"stage": "proposal"})
+        assert on.status_code == 200, on.text
+        win = seller.patch(f"/api/deals/{deal['id']}", json={"stage": "won"})
+        assert win.status_code == 403, win.text  # a sales manager's move
+        assert seller.get(f"/api/deals/{deal['id']}").json()["stage"] == "proposal"
+        version = seller.get(f"/api/deals/{deal['id']}").json()["version"]
+
+    with _web_session(server, "seller1") as web:
+        board = web.get("/deals/kanban")
+        assert board.status_code == 200, board.text
+        card = re.search(
+            rf'<li class="kanban-card" data-id="{deal["id"]}".*?</li>', board.text, re.DOTALL
+        )
+        assert card, "the deal is not on the board"
+        offered = re.findall(r'name="value" value="(\w+)" role="menuitem"', card.group(0))
+        assert offered == ["qualification", "negotiation", "lost"]  # never a win for a seller
+        form = {
+            "csrf_token": _form_token(board.text),
+            "id": str(deal["id"]),
+            "version": str(version),
+            "value": "won",
+            "next": "/deals/kanban",
+        }
+        refused = web.post("/deals/kanban/move", data=form)
+        assert refused.status_code == 403, refused.text  # the role, as through the API
+
+    with _web_session(server, "admin") as web:
+        page = web.get("/deals/import")
+        assert page.status_code == 200, page.text
+        sent = web.post(
+            "/deals/import",
+            data={"csrf_token": _form_token(page.text)},
+            files={"file": ("deals.csv", f"id,Stage\n{deal['id']},lead\n".encode(), "text/csv")},
+        )
+        assert sent.status_code == 303, sent.text
+        location = sent.headers["location"]
+        mapping = {"c0": "id", "c1": "stage", "match": "id"}
+        preview = web.get(f"{location}/preview", params=mapping)
+        assert preview.status_code == 200, preview.text
+        done = web.post(
+            f"{location}/run", data={"csrf_token": _form_token(preview.text), **mapping}
+        )
+        assert done.status_code == 303, done.text
+        failed = web.get(f"{location}/failed.csv").content.decode("utf-8-sig")
+        assert "lead" in failed and str(deal["id"]) in failed, failed
+
+    with server.client(server.token("admin")) as admin:
+        assert admin.get(f"/api/deals/{deal['id']}").json()["stage"] == "proposal"

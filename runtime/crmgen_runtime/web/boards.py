@@ -72,6 +72,14 @@ def shown(site: Site, meta: dict[str, Any], value: Any, locale: str, currency: s
     return site.cell(meta, value, locale)
 
 
+def numeric(meta: dict[str, Any], value: Any, currency: str | None) -> bool:
+    """Whether a card's value is an amount or a number, shown whole on one line (a number
+    broken across lines reads as two)."""
+    if currency is not None or meta.get("currency"):
+        return True
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
 def query_filters(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
     """The list query's search and filters of a query string, as ``crud.list_records`` takes
     them (repeated ``field__in`` values joined with commas, empty values left out)."""
@@ -430,6 +438,7 @@ class Board:
                     "value": shown(
                         site, fields[name], item.get(name), locale, view["sums"].get(name)
                     ),
+                    "numeric": numeric(fields[name], item.get(name), view["sums"].get(name)),
                 }
                 for name in view["fields"]
                 if name in readable and item.get(name) not in (None, "")
