@@ -19,8 +19,16 @@ from tests.e2e.conftest import Server, app_cli, fresh_database, prepare, uvicorn
 
 WIDE = {"width": 1440, "height": 900}
 PHONE = {"width": 390, "height": 844}
-PAGES = ["/", "/contacts/", "/deals/kanban", "/dashboards/sales_overview"]
-SHOT_NAMES = ["home", "list", "kanban", "dashboard"]
+PAGES = [
+    "/",
+    "/contacts/",
+    "/deals/kanban",
+    "/dashboards/sales_overview",
+    "/tasks/calendar",
+    "/reports/pipeline_by_owner",
+    "/deals/new",
+]
+SHOT_NAMES = ["home", "list", "kanban", "dashboard", "calendar", "report", "form"]
 # The page background and text of each theme (tokens.css), as the browser computes them.
 shots = (
     test_browser.shots
