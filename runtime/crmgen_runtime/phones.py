@@ -25,7 +25,7 @@ from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
-from phonenumbers import NumberParseException, PhoneNumberFormat
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 MAX_INPUT = 64  # longer text is no phone number (and is not handed to the parser)
@@ -49,6 +49,40 @@ def normalise(text: str, region: str) -> str | None:
     if not phonenumbers.is_possible_number(number):
         return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def demo_number(text: str, region: str) -> str:
+    """A made-up number (``text``, from the demo data) as a valid E.164 number of ``region``:
+    ``text`` itself when it is one; else the region's example mobile number with its last
+    digits taken from ``text`` (so the numbers differ), or the example itself. Faker's numbers
+    are often of no real area (``8 (325) 609-63-91``) or of another country sharing the code
+    (``+7 716...`` is Kazakhstan), which pages show in a foreign format."""
+    number = normalise(text, region)
+    if number is not None and _valid_in(number, region):
+        return number
+    example = phonenumbers.example_number_for_type(
+        region, PhoneNumberType.MOBILE
+    ) or phonenumbers.example_number(region)
+    if example is None:  # a region without examples: as normalising gives it
+        return number or text
+    national = str(example.national_number)
+    digits = re.sub(r"[^0-9]", "", text)
+    for tail in range(min(len(national) - 1, len(digits)), 0, -1):  # keep as much as valid
+        made = f"+{example.country_code}{national[:-tail]}{digits[-tail:]}"
+        if _valid_in(made, region):
+            return made
+    return phonenumbers.format_number(example, PhoneNumberFormat.E164)
+
+
+def _valid_in(e164: str, region: str) -> bool:
+    try:
+        number = phonenumbers.parse(e164, None)
+    except NumberParseException:
+        return False
+    return (
+        phonenumbers.is_valid_number(number)
+        and phonenumbers.region_code_for_number(number) == region
+    )
 
 
 def stored(value: Any, region: str) -> Any:

@@ -275,7 +275,7 @@ class _Seeder:
                     )
                     region = resource.fields[f.name].options.get("region")
                     if f.type == "phone" and region and isinstance(value, str):
-                        value = phones.normalise(value, region) or value  # stored in E.164
+                        value = phones.demo_number(value, region)  # valid, in E.164
                     setattr(row, f.column, value)
                 elif f.kind in ("many_to_one", "one_to_one"):
                     self.refer(row, f, i, name)

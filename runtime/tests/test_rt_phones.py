@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import phonenumbers
 import pytest
 import sqlalchemy as sa
 from crmgen_runtime import phones
@@ -41,3 +42,21 @@ def test_a_column_is_rewritten_and_what_is_no_number_is_kept(
         assert list(rows) == ["+79123456789", "+79123456789", "ask the office", None, ""]
     assert (changed, kept) == (1, [3])
     assert "contacts.phone of row 3 is kept as it was" in caplog.text
+
+
+def test_demo_numbers_are_valid_numbers_of_the_region() -> None:
+    """Faker's made-up numbers are often of no real area or of another country sharing +7;
+    the demo data gets valid numbers of the app's region, different when the digits differ."""
+    for text in ["8 (325) 609-63-91", "+7 5010875240", "+7 71636 0 44 99", "hello"]:
+        made = phones.demo_number(text, "RU")
+        number = phonenumbers.parse(made, None)
+        assert phonenumbers.is_valid_number(number), (text, made)
+        assert phonenumbers.region_code_for_number(number) == "RU", (text, made)
+        assert phones.display(made, "RU").startswith("8 ("), made  # shown the national way
+    assert phones.demo_number("8 912 345-67-89", "RU") == "+79123456789"  # valid: kept
+    assert phones.demo_number("+7 5010875240", "RU") != phones.demo_number("+7 5010875241", "RU")
+    for region in ("ID", "BA", "CN", "GB", "US"):
+        made = phones.demo_number("0812-3456-7890", region)
+        number = phonenumbers.parse(made, None)
+        assert phonenumbers.is_valid_number(number), (region, made)
+        assert phonenumbers.region_code_for_number(number) == region, (region, made)

@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import pytest
 from crmgen_runtime import crypto
+from phonenumbers import PhoneNumberFormat
 
 import crmgen
 from crmgen.language.model import Spec
@@ -31,6 +33,7 @@ PACKAGE = "reference_crm"
 TODAY = dt.date(2027, 1, 20)  # not the real date: the data follows the option
 FUTURE = dt.timedelta(weeks=6, days=1)  # the seeder's FUTURE_WEEKS, and a time zone's day
 PAST = dt.timedelta(days=366)
+E164 = PhoneNumberFormat.E164
 CYRILLIC = re.compile(r"[А-Яа-яЁё]")
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -157,6 +160,13 @@ def check_fields(rows: Rows, spec: Spec) -> None:
                 assert all(len(v) <= f.max_length for v in values), (entity.name, f.name)
             if f.unique and values:
                 assert len(set(values)) == len(values), (entity.name, f.name)
+            if f.type == "phone" and spec.app.phone_region:  # real numbers of the region
+                region = spec.app.phone_region
+                for value in values:
+                    number = phonenumbers.parse(value, None)
+                    assert value == phonenumbers.format_number(number, E164), value
+                    assert phonenumbers.is_valid_number(number), (entity.name, f.name, value)
+                    assert phonenumbers.region_code_for_number(number) == region, value
     for table, column in (("contacts", "full_name"), ("companies", "name"), ("users", "name")):
         assert all(CYRILLIC.search(r[column]) for r in rows[table]), table  # ru is the default
 
