@@ -63,12 +63,9 @@ def test_an_unknown_name_draws_nothing(name: object) -> None:
     assert icons.inner(name) is None if isinstance(name, str) else True
 
 
-def test_names_and_the_nearest_name() -> None:
+def test_names_hold_the_icons_their_old_names_and_the_defaults() -> None:
     assert {"users", "building-2", "handshake", "check-square"} <= icons.names()
     assert set(icons.DEFAULTS.values()) <= icons.names()
-    assert icons.suggest("buildings") == "building"
-    assert icons.suggest("hand-shake") == "handshake"
-    assert icons.suggest("zzzzzzzz") is None
 
 
 def test_menu_entries_and_entities_get_their_own_icon_or_their_kinds() -> None:

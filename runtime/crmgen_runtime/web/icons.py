@@ -7,12 +7,11 @@ request and needs nothing from the Content-Security-Policy; it takes the text's 
 (``stroke="currentColor"``) and is hidden from screen readers (``aria-hidden``): the text beside
 it says what it means. A name the set has not (an old spec, a typo in an app's template) draws
 nothing rather than failing the page. ``crmgen validate`` checks a spec's ``ui.icon`` against
-``names()`` and suggests the nearest (``suggest``).
+``names()``.
 """
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 from pathlib import Path
@@ -66,12 +65,6 @@ def icon(name: Any, extra_class: str = "") -> Markup:
         return Markup("")
     extra = f" {escape(extra_class)}" if extra_class else ""
     return Markup(_OPEN.format(extra=extra) + body + "</svg>")
-
-
-def suggest(name: str) -> str | None:
-    """The known name nearest to ``name`` (``buildings`` -> ``building``), if one is close."""
-    close = difflib.get_close_matches(name, sorted(names()), n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def _known(name: Any) -> bool:
