@@ -751,7 +751,9 @@ def _entity_ui(
     inline_edit = raw.get("inline_edit")
     icon = raw.get("icon")
     if isinstance(icon, str) and icon not in icons.names():  # a wrong pattern: the schema's error
-        hint = did_you_mean(icon, icons.names()) or " (a Lucide icon's name, as on lucide.dev/icons)"
+        hint = (
+            did_you_mean(icon, icons.names()) or " (a Lucide icon's name, as on lucide.dev/icons)"
+        )
         ctx.error(path + ("icon",), "icon", f"unknown icon '{icon}'{hint}")
         icon = None
     return EntityUI(list_view, form, kanban, calendar, icon, timeline, inline_edit)
