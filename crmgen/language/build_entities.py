@@ -6,8 +6,9 @@ import re
 from typing import Any
 
 from crmgen_runtime.tables import SYSTEM_NAMES
+from crmgen_runtime.web import icons
 
-from crmgen.diagnostics import NOWHERE
+from crmgen.diagnostics import NOWHERE, did_you_mean
 from crmgen.language import fields as field_types
 from crmgen.language.build_documents import build_documents
 from crmgen.language.build_duplicates import build_duplicates
@@ -748,7 +749,14 @@ def _entity_ui(
     if "timeline" in raw:
         timeline = check_names(raw["timeline"], path + ("timeline",))
     inline_edit = raw.get("inline_edit")
-    return EntityUI(list_view, form, kanban, calendar, raw.get("icon"), timeline, inline_edit)
+    icon = raw.get("icon")
+    if isinstance(icon, str) and icon not in icons.names():  # a wrong pattern: the schema's error
+        hint = (
+            did_you_mean(icon, icons.names()) or " (a Lucide icon's name, as on lucide.dev/icons)"
+        )
+        ctx.error(path + ("icon",), "icon", f"unknown icon '{icon}'{hint}")
+        icon = None
+    return EntityUI(list_view, form, kanban, calendar, icon, timeline, inline_edit)
 
 
 def _clashes(ctx: Context, entities: list[Entity]) -> None:

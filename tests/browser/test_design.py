@@ -201,3 +201,47 @@ def test_enum_badges_and_avatars_are_readable(context_for: Any, live: Server, sc
         for text, _, color, back in avatars:
             assert contrast(color, back) >= 4.5, (url, text, color, back, scheme)
     assert page.locator("header .who .avatar").inner_text().strip()
+
+
+ICON_BOXES = """sel => [...document.querySelectorAll(sel)].map(a => {
+  const svg = a.querySelector(':scope > svg.icon');
+  const box = svg ? svg.getBoundingClientRect() : null;
+  return [a.textContent.trim(), box ? [box.width, box.height] : null];
+})"""
+
+
+def test_menu_icons_and_the_header_search_fit_in_both_themes(
+    context_for: Any, live: Server, shots: Path
+) -> None:
+    for scheme in ("light", "dark"):
+        for viewport in (WIDE, PHONE):
+            page = context_for(viewport, scheme).new_page()
+            sign_in(page, live, "admin")
+            page.goto(f"{live.base}/locale?set=en&next=/contacts/")
+            if viewport is PHONE:
+                page.click("header details.menu > summary")
+            links = "nav.sidebar li a" if viewport is WIDE else "nav.menu-links li a"
+            found = page.evaluate(ICON_BOXES, links)
+            assert len(found) >= 5, found  # every menu entry: its label and a drawn icon
+            assert all(text and box and min(box) >= 12 for text, box in found), found
+            if viewport is PHONE:
+                page.click("header details.menu > summary")  # closed again
+            field = page.locator("header form.quick-search input")
+            icon = page.locator("header form.quick-search svg.icon")
+            assert field.is_visible() and icon.is_visible()
+            box, drawn = field.bounding_box(), icon.bounding_box()
+            assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+            assert box["width"] >= (280 if viewport is WIDE else 300), box  # room to type
+            assert box["x"] < drawn["x"] and drawn["x"] + drawn["width"] < box["x"] + 48
+            assert box["y"] < drawn["y"] < drawn["y"] + drawn["height"] < box["y"] + box["height"]
+            style = field.evaluate(
+                "e => { const s = getComputedStyle(e);"
+                " return [s.color, s.backgroundColor, parseFloat(s.borderTopLeftRadius)]; }"
+            )
+            assert contrast(style[0], style[1]) >= 4.5, (scheme, style)
+            assert style[2] >= box["height"] / 2 - 1, style  # a rounded field
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= viewport["width"], (scheme, viewport, width)
+            page.locator("header").screenshot(
+                path=str(shots / f"design-header-{viewport['width']}-{scheme}.png")
+            )

@@ -82,6 +82,7 @@ def _entity(spec: Spec, entity: Entity) -> dict[str, Any]:
         "label": text_of(spec, entity.label, entity.name),
         "plural_label": text_of(spec, entity.plural_label, entity.plural),
         "display": entity.display,
+        "icon": entity.ui.icon,  # the spec's Lucide icon name (crmgen_runtime.web.icons), or None
         "columns": columns,
         "sort": ",".join(entity.ui.list.sort),
         "page_size": entity.ui.list.page_size,
@@ -101,7 +102,9 @@ def _nav_item(spec: Spec, item: NavItem, entities: dict[str, Any]) -> dict[str, 
         view = item.view or "list"
         url = f"/{entity.api_path}/" + ("" if view == "list" else view)
         label = text_of(spec, entity.plural_label, entity.plural)
-        return {"kind": "entity", "key": entity.api_path, "view": view, "url": url, "label": label}
+        item = {"kind": "entity", "key": entity.api_path, "view": view, "url": url, "label": label}
+        # the list shows the entity's icon; a board or calendar, the runtime's icon of its view
+        return {**item, "icon": entity.ui.icon} if view == "list" and entity.ui.icon else item
     # a dashboard or a report: a page of its own, for its roles
     pages = spec.ui.dashboards if item.kind == "dashboard" else spec.ui.reports
     page = next((p for p in pages if p.name == item.target), None)
@@ -131,6 +134,7 @@ def ui_data(spec: Spec) -> dict[str, Any]:
             "view": "list",
             "url": f"/{path}/",
             "label": entities[path]["plural_label"],
+            **({"icon": entities[path]["icon"]} if entities[path]["icon"] else {}),
         }
         for path in entities
         if path not in listed

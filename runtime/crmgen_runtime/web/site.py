@@ -42,7 +42,7 @@ from crmgen_runtime.analytics import Analytics
 from crmgen_runtime.errors import ApiError
 from crmgen_runtime.principal import CurrentUser, current_user
 from crmgen_runtime.resources import Catalog, Resource
-from crmgen_runtime.web import badges, widgets
+from crmgen_runtime.web import badges, icons, widgets
 
 # Paths the UI keeps for itself: an entity there gets no pages (its API still works).
 RESERVED = frozenset(
@@ -220,6 +220,7 @@ class Site:
         )
         self.templates.filters["initials"] = badges.initials
         self.templates.filters["name_tone"] = badges.name_tone
+        self.templates.globals["icon"] = icons.icon  # ``icon('users')``: an inline Lucide icon
         # The API path of the users' entity: its references show as avatars.
         self.users_path = badges.user_path(self.entities, accounts.USER)
         # The template of each form widget the app uses (``MissingWidget`` when one has none).
@@ -307,7 +308,7 @@ class Site:
 
     def navigation(self, user: CurrentUser, locale: str) -> list[dict[str, Any]]:
         """The spec's navigation: entity lists and views, dashboards and reports ``user`` may
-        see."""
+        see, each with its icon's name (``icons.of_nav_item``)."""
         t = self.translator(locale)
         groups = []
         for group in self.spec["nav"]:
@@ -320,6 +321,7 @@ class Site:
                         if item.get("view", "list") != "list"
                         else ""
                     ),
+                    "icon": icons.of_nav_item(item),
                 }
                 for item in group["items"]
                 if self.may_see(item, user)
@@ -409,6 +411,7 @@ class Site:
             "singular": self.pick(entity["label"], locale),
             "plural": self.pick(entity["plural_label"], locale),
             "base": f"/{path}/",
+            "entity_icon": icons.of_entity(entity),
             **extra,
         }
 
