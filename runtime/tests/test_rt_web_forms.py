@@ -119,3 +119,23 @@ def test_form_values_and_payloads(site: Site) -> None:
     payload, errors = forms.payload_of(site, metas, values, partial=False, locale="en")
     assert payload["extra"] == {"a": 1} and payload["at"].startswith("2024-05-01T10:00:00")
     assert "partners" not in payload and not errors
+
+
+def test_the_new_form_starts_with_the_specs_defaults(site: Site, client: TestClient) -> None:
+    """A constant default (ui.json's ``default``) is the new form's first value, so saving the
+    form keeps it; the query string still wins, and a box defaulting to true starts ticked."""
+    stage = site.entities["deals"]["fields"]["stage"]
+    stage["default"] = stage["choices"][-1][0]
+    page = client.get("/deals/new", headers=ADMIN)
+    assert f'<option value="{stage["default"]}" selected>' in page.text
+    first = stage["choices"][0][0]
+    page = client.get(f"/deals/new?stage={first}", headers=ADMIN)
+    assert f'<option value="{first}" selected>' in page.text
+    metas = [
+        {"name": "open", "widget": "checkbox", "default": True},
+        {"name": "closed", "widget": "checkbox", "default": False},
+        {"name": "count", "widget": "number", "default": 3},
+        {"name": "tags", "widget": "multi", "default": "x"},
+        {"name": "plain", "widget": "text"},
+    ]
+    assert forms.defaults(metas) == {"open": "on", "count": "3"}

@@ -34,6 +34,14 @@ def _widget(f: Field) -> str | None:
     return None if widget in records.EXTRA_WIDGETS else widget
 
 
+def _form_default(f: Field) -> str | int | float | bool | None:
+    """The field's default when it is a plain literal a form can show (not an expression)."""
+    if f.default is None or f.default.is_expr or f.relation is not None:
+        return None
+    value = f.default.literal
+    return value if isinstance(value, str | int | float | bool) else None
+
+
 def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
     target = spec.entity(f.relation.target) if f.relation is not None else None
     kind = field_type(f.type)
@@ -58,6 +66,9 @@ def _field(spec: Spec, entity: Entity, f: Field) -> dict[str, Any]:
             else {}
         ),
         "target": None if target is None else target.api_path,
+        # a constant default: the new-record form starts with it (an expression's is computed
+        # on create and not known before)
+        **({"default": _form_default(f)} if _form_default(f) is not None else {}),
         "currency": (f.currency or spec.app.currency) if kind.currency else None,
         "import": kind.import_kind,  # how the import reads a cell of it
         # stored encrypted: never a sort link, never a list filter

@@ -95,6 +95,23 @@ def _number(raw: str, kind: type) -> Any:
         return raw  # the API names the field in its 422
 
 
+def defaults(shown: list[dict[str, Any]]) -> Values:
+    """The spec's constant defaults of a new record's form fields, written as the form sends
+    them (a ticked box is ``on``): a new deal starts in its first stage, a box whose field
+    defaults to true starts ticked, so saving the form keeps the default."""
+    values: Values = {}
+    for meta in shown:
+        default = meta.get("default")
+        if default is None or meta["widget"] in MULTI_WIDGETS:
+            continue
+        if isinstance(default, bool):
+            if default and meta["widget"] == "checkbox":
+                values[meta["name"]] = "on"
+        elif meta["widget"] != "checkbox":
+            values[meta["name"]] = str(default)
+    return values
+
+
 def payload_of(
     site: Site, metas: list[dict[str, Any]], values: Values, *, partial: bool, locale: str
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -303,13 +320,16 @@ def entity_routes(path: str, resource: Resource) -> list[BaseRoute]:
         if request.method == "GET":  # initial values from the query string: /contacts/new?company=5
             query = request.query_params
             values: Values = {
-                meta["name"]: (
-                    query.getlist(meta["name"])
-                    if meta["widget"] in MULTI_WIDGETS
-                    else query[meta["name"]]
-                )
-                for meta in shown
-                if meta["name"] in query
+                **defaults(shown),
+                **{
+                    meta["name"]: (
+                        query.getlist(meta["name"])
+                        if meta["widget"] in MULTI_WIDGETS
+                        else query[meta["name"]]
+                    )
+                    for meta in shown
+                    if meta["name"] in query
+                },
             }
             return await form.show(request, user, "create", values=values, errors={})
         t = site.translator(locale)
