@@ -15,6 +15,10 @@ Neither needs ``'unsafe-eval'``; scripts stay ``'self'``. ReDoc's bundle is ship
 change: the Redocly logo it would load from its CDN is left empty (``web/vendor.json``). The
 vendored files live below ``/static/vendor/`` in versioned folders, so they are served with a
 year-long, immutable cache lifetime (``assets.LayeredStaticFiles``).
+
+Both pages follow the UI's theme (``static/theme.js``, ``tokens.css``): ``static/api_docs.js``
+starts the viewers, setting Swagger UI's own ``dark-mode`` class (restyled by
+``static/swagger_theme.css``) or giving ReDoc a ``theme`` built from the tokens.
 """
 
 from __future__ import annotations
