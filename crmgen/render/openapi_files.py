@@ -120,7 +120,7 @@ def paths(spec: Spec) -> dict[str, Any]:
         if not entity.attachments or "read" not in entity.api:
             continue
         base = f"/api/{entity.api_path}/{{id}}/attachments"
-        tag = [entity.api_path]
+        tag = [entity.name]  # grouped with the entity's other operations
         found[base] = {
             "get": {
                 "operationId": f"{entity.api_path}_attachments",

@@ -30,7 +30,7 @@ def paths(spec: Spec) -> dict[str, Any]:
     for entity in spec.entities:
         if entity.personal_data is None:
             continue
-        base, tag = f"/api/{entity.api_path}/{{id}}", [entity.api_path]
+        base, tag = f"/api/{entity.api_path}/{{id}}", [entity.name]  # with its CRUD
         found[f"{base}/personal-data"] = {
             "get": {
                 "operationId": f"{entity.api_path}_personal_data",
