@@ -10,6 +10,8 @@ exact decimals, see ``decimals``); PostgreSQL is reached through psycopg 3
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -55,6 +57,7 @@ class Database:
         self.engine.dispose()
 
 
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
@@ -109,9 +112,37 @@ def _sqlite_setup(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.create_aggregate("app_exact_sum", 1, SqliteExactSum)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    # WAL stays set in the file: set it only once (the switch wants a lock another process's
-    # connection may hold while it opens the same database)
-    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-        cursor.execute("PRAGMA journal_mode=WAL")
+    _wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+WAL_TRIES = 20  # tries of the switch, each waiting up to WAL_WAIT_MS for the file
+WAL_WAIT_MS = 100
+
+
+def _wal(cursor: Any) -> None:
+    """Put the file in WAL mode, once: it stays set in the file. The switch needs the file to
+    itself; while another process holds it (the web app, the worker and commands started
+    together on a new file, which may all be switching it) it fails with "database is locked",
+    which failed a command's start. So each try waits a tenth of a second (not the 30 s busy
+    timeout), looks whether another process switched it meanwhile, and after the last one the
+    connection goes on in the file's mode (WAL only lets readers and a writer overlap; a
+    later connection switches)."""
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    waits = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+    cursor.execute(f"PRAGMA busy_timeout = {WAL_WAIT_MS}")  # per try, not the 30 s
+    try:
+        for _ in range(WAL_TRIES):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) and "busy" not in str(error):
+                    raise
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                return  # another process switched it
+        log.warning("the SQLite file is not in WAL mode yet: another process holds it")
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout = {int(waits)}")

@@ -46,3 +46,34 @@ def test_other_databases_get_pre_ping_and_an_unreachable_one_does_not_answer() -
         "postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1}
     )
     assert database.dialect == "postgresql" and not database.ping()
+
+
+def test_a_file_another_process_holds_opens_and_turns_to_wal_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Switching a new file to WAL needs it alone: while another connection reads it, SQLite
+    says "database is locked" (the web app, the worker and commands started together on a new
+    file: createuser failed so in CI). The connection tries a few times, a tenth of a second
+    each, then goes on in the file's mode; a later one makes the switch."""
+    import sqlite3
+
+    from crmgen_runtime import db
+
+    path = tmp_path / "new.sqlite3"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    other.execute("BEGIN")
+    other.execute("SELECT * FROM t").fetchall()  # a read transaction: the file is held
+    monkeypatch.setattr(db, "WAL_TRIES", 3)
+    engine = create_engine(f"sqlite:///{path}")
+    with caplog.at_level("WARNING", "crmgen_runtime.db"), engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
+        assert connection.execute(sa.text("PRAGMA journal_mode")).scalar() == "delete"
+    assert "not in WAL mode yet" in caplog.text
+    engine.dispose()
+    other.execute("COMMIT")
+    other.close()
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
